@@ -1,0 +1,257 @@
+//! Who is calling, and what they may do.
+//!
+//! An [`Actor`] is built by the gateway from a verified token or API key *and Trellis's own
+//! user records*: the role and school links are loaded from the database, never taken from
+//! token claims. Domain services receive the actor and ask it for a [`Permission`]; the
+//! role/scope matrix lives here, in one place, so it can be read and tested as a table.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DomainError;
+use crate::ids::{ApiKeyId, SchoolId, UserId};
+
+/// A person's role in the partnership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    /// Partnership staff who run the directory, users, catalogue and cycles.
+    PartnershipAdmin,
+    /// Partnership finance staff.
+    Finance,
+    /// A headteacher or school business manager acting for their school(s).
+    SchoolLeader,
+    /// Other staff of a member school.
+    SchoolStaff,
+}
+
+impl Role {
+    pub const ALL: [Self; 4] = [Self::PartnershipAdmin, Self::Finance, Self::SchoolLeader, Self::SchoolStaff];
+
+    /// The stable name stored in the database and used in the API.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PartnershipAdmin => "PARTNERSHIP_ADMIN",
+            Self::Finance => "FINANCE",
+            Self::SchoolLeader => "SCHOOL_LEADER",
+            Self::SchoolStaff => "SCHOOL_STAFF",
+        }
+    }
+
+    /// Whether this role acts for particular schools (and so needs at least one linked).
+    #[must_use]
+    pub const fn is_school_role(self) -> bool {
+        matches!(self, Self::SchoolLeader | Self::SchoolStaff)
+    }
+
+    /// Partnership staff see every school's records; school roles see their own.
+    #[must_use]
+    pub const fn is_partnership_staff(self) -> bool {
+        matches!(self, Self::PartnershipAdmin | Self::Finance)
+    }
+
+    const fn grants(self, permission: Permission) -> bool {
+        match permission {
+            Permission::ReadDirectory => true,
+            Permission::ManageDirectory | Permission::ManageUsers | Permission::ManageApiKeys => {
+                matches!(self, Self::PartnershipAdmin)
+            }
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
+/// What an integrator's API key may do. Keys are read-only by design: writes are made by
+/// people, so every change in the audit trail has a person behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Scope {
+    /// Read schools and partnerships.
+    #[serde(rename = "directory:read")]
+    DirectoryRead,
+}
+
+impl Scope {
+    pub const ALL: [Self; 1] = [Self::DirectoryRead];
+
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::DirectoryRead => "directory:read",
+        }
+    }
+
+    const fn grants(self, permission: Permission) -> bool {
+        matches!((self, permission), (Self::DirectoryRead, Permission::ReadDirectory))
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Scope {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName(s.to_owned()))
+    }
+}
+
+/// A stored role or scope name this build does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name `{0}`")]
+pub struct UnknownName(pub String);
+
+/// Something an actor may be allowed to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read schools, partnerships and their members.
+    ReadDirectory,
+    /// Create and change schools and partnerships.
+    ManageDirectory,
+    /// Create, change and deactivate users.
+    ManageUsers,
+    /// Create and revoke API keys.
+    ManageApiKeys,
+}
+
+/// A signed-in person, as loaded from Trellis's users table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserActor {
+    pub id: UserId,
+    pub email: String,
+    pub role: Role,
+    pub schools: Vec<SchoolId>,
+}
+
+/// An integrator calling with an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyActor {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// The caller of an operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    User(UserActor),
+    ApiKey(ApiKeyActor),
+}
+
+impl Actor {
+    #[must_use]
+    pub fn can(&self, permission: Permission) -> bool {
+        match self {
+            Self::User(user) => user.role.grants(permission),
+            Self::ApiKey(key) => key.scopes.iter().any(|s| s.grants(permission)),
+        }
+    }
+
+    /// `Ok` when the actor holds `permission`, otherwise a `Forbidden` error that names it.
+    pub fn require(&self, permission: Permission) -> Result<(), DomainError> {
+        if self.can(permission) {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden(format!("{permission:?} is not granted to this caller")))
+        }
+    }
+
+    /// Whether the actor may see records that belong to `school`: partnership staff see
+    /// every school's, school roles only their own linked schools', keys none.
+    #[must_use]
+    pub fn may_see_school_records(&self, school: SchoolId) -> bool {
+        match self {
+            Self::User(user) => user.role.is_partnership_staff() || user.schools.contains(&school),
+            Self::ApiKey(_) => false,
+        }
+    }
+
+    #[must_use]
+    pub fn as_user(&self) -> Option<&UserActor> {
+        match self {
+            Self::User(user) => Some(user),
+            Self::ApiKey(_) => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Role) -> Actor {
+        Actor::User(UserActor { id: UserId::new(), email: "a@b.example".into(), role, schools: vec![] })
+    }
+
+    #[test]
+    fn permission_matrix() {
+        use Permission::*;
+        let rows = [
+            (Role::PartnershipAdmin, [true, true, true, true]),
+            (Role::Finance, [true, false, false, false]),
+            (Role::SchoolLeader, [true, false, false, false]),
+            (Role::SchoolStaff, [true, false, false, false]),
+        ];
+        for (role, expected) in rows {
+            let actor = user(role);
+            let got = [ReadDirectory, ManageDirectory, ManageUsers, ManageApiKeys].map(|p| actor.can(p));
+            assert_eq!(got, expected, "{role}");
+        }
+    }
+
+    #[test]
+    fn api_keys_get_only_their_scopes_and_never_writes() {
+        let none = Actor::ApiKey(ApiKeyActor { id: ApiKeyId::new(), name: "k".into(), scopes: vec![] });
+        assert!(!none.can(Permission::ReadDirectory));
+        let reader =
+            Actor::ApiKey(ApiKeyActor { id: ApiKeyId::new(), name: "k".into(), scopes: vec![Scope::DirectoryRead] });
+        assert!(reader.can(Permission::ReadDirectory));
+        assert!(!reader.can(Permission::ManageDirectory));
+        assert!(reader.require(Permission::ManageUsers).is_err());
+    }
+
+    #[test]
+    fn school_records_are_visible_to_staff_and_own_school_only() {
+        let own = SchoolId::new();
+        let other = SchoolId::new();
+        let leader = Actor::User(UserActor {
+            id: UserId::new(),
+            email: "h@s.example".into(),
+            role: Role::SchoolLeader,
+            schools: vec![own],
+        });
+        assert!(leader.may_see_school_records(own));
+        assert!(!leader.may_see_school_records(other));
+        assert!(user(Role::Finance).may_see_school_records(other));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        for scope in Scope::ALL {
+            assert_eq!(scope.as_str().parse::<Scope>(), Ok(scope));
+        }
+        assert!("ROOT".parse::<Role>().is_err());
+    }
+}

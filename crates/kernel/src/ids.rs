@@ -1,0 +1,123 @@
+//! Typed identifiers.
+//!
+//! Every entity is keyed by a UUIDv7: time-ordered, so primary-key indexes stay append-mostly
+//! and keyset pagination by id is stable. Wrapping each in its own type means a `SchoolId` can
+//! never be passed where a `PartnershipId` is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Declares a UUIDv7-backed identifier type with a stable entity name.
+///
+/// The name is used by the API layer for opaque global ids, so it must never change once
+/// released.
+macro_rules! typed_id {
+    ($(#[$meta:meta])* $name:ident, $entity:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// The entity name used in global ids.
+            pub const ENTITY: &'static str = $entity;
+
+            /// A fresh, time-ordered id.
+            #[must_use]
+            pub fn new() -> Self {
+                Self(Uuid::now_v7())
+            }
+
+            #[must_use]
+            pub const fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            #[must_use]
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl From<Uuid> for $name {
+            fn from(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+        }
+
+        impl From<$name> for Uuid {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", $entity, self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+typed_id!(
+    /// A school in the directory.
+    SchoolId,
+    "School"
+);
+typed_id!(
+    /// A partnership of schools (MAT, federation, loose group, teaching-school alliance).
+    PartnershipId,
+    "Partnership"
+);
+typed_id!(
+    /// A person who signs in to Trellis.
+    UserId,
+    "User"
+);
+typed_id!(
+    /// An integrator's API key.
+    ApiKeyId,
+    "ApiKey"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = SchoolId::new();
+        let b = SchoolId::new();
+        assert!(a < b);
+    }
+
+    #[test]
+    fn display_round_trips() {
+        let id = PartnershipId::new();
+        assert_eq!(id.to_string().parse::<PartnershipId>().ok(), Some(id));
+        assert!("not-a-uuid".parse::<PartnershipId>().is_err());
+    }
+}

@@ -1,0 +1,23 @@
+//! The shared vocabulary of Trellis.
+//!
+//! Everything here is plain data and pure functions: no database, no HTTP, no clock reads
+//! except through [`Clock`]. Every domain crate depends on `kernel`; `kernel` depends on no
+//! other Trellis crate. Types here make invalid states unrepresentable so that domain code
+//! can take them as given: a [`Money`] is always whole pence, an [`AcademicYear`] is always a
+//! September-to-August year, an [`Actor`] always carries the role it was loaded with.
+
+pub mod academic_year;
+pub mod actor;
+pub mod clock;
+pub mod cursor;
+pub mod error;
+pub mod ids;
+pub mod money;
+
+pub use academic_year::{AcademicYear, Term};
+pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserActor};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use cursor::{Cursor, CursorError};
+pub use error::{DomainError, ErrorCode, FieldError, Problems};
+pub use ids::{ApiKeyId, PartnershipId, SchoolId, UserId};
+pub use money::{Currency, Money, MoneyError};

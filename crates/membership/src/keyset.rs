@@ -1,0 +1,210 @@
+//! Keyset pagination shared by every list in the directory.
+//!
+//! Lists are ordered by a sort key plus the row id as tie-breaker, and a page is "the next
+//! N rows after this key" — an index range scan, never OFFSET, so page 500 costs what page 1
+//! costs and rows inserted meanwhile do not shift what the caller sees.
+
+use kernel::Cursor;
+use sea_orm::sea_query::{IntoCondition, SimpleExpr};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+
+/// Smallest and largest page a caller may ask for.
+pub const MAX_PAGE: u64 = 100;
+/// The page size when the caller names none.
+pub const DEFAULT_PAGE: u64 = 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PageError {
+    #[error("`{0}` must be between 1 and 100")]
+    OutOfRange(&'static str),
+    #[error("pass `first` or `last`, not both")]
+    BothDirections,
+    #[error("`{0}` is not a cursor this API issued")]
+    BadCursor(&'static str),
+}
+
+/// A validated page request over sort keys of type `K`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageArgs<K> {
+    pub after: Option<K>,
+    pub before: Option<K>,
+    pub limit: u64,
+    /// `last`/`before` paging: take the rows nearest the upper bound.
+    pub backward: bool,
+}
+
+impl<K: DeserializeOwned> PageArgs<K> {
+    /// Validates Relay's `first/after/last/before`.
+    pub fn parse(
+        first: Option<i32>,
+        after: Option<&str>,
+        last: Option<i32>,
+        before: Option<&str>,
+    ) -> Result<Self, PageError> {
+        let size = |n: i32, name| {
+            u64::try_from(n).ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or(PageError::OutOfRange(name))
+        };
+        let (limit, backward) = match (first, last) {
+            (Some(_), Some(_)) => return Err(PageError::BothDirections),
+            (Some(n), None) => (size(n, "first")?, false),
+            (None, Some(n)) => (size(n, "last")?, true),
+            (None, None) => (DEFAULT_PAGE, false),
+        };
+        let decode = |raw: Option<&str>, name| {
+            raw.map(|raw| Cursor::decode::<K>(raw).map_err(|_| PageError::BadCursor(name))).transpose()
+        };
+        Ok(Self { after: decode(after, "after")?, before: decode(before, "before")?, limit, backward })
+    }
+}
+
+impl<K> PageArgs<K> {
+    /// The first `n` rows: for internal callers that want a plain page.
+    #[must_use]
+    pub const fn first(n: u64) -> Self {
+        Self { after: None, before: None, limit: n, backward: false }
+    }
+}
+
+/// One page of results, in ascending order, with Relay's page info.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from rows fetched `limit + 1` at a time in the page's direction.
+    ///
+    /// Relay lets a server answer `hasPreviousPage` for forward paging (and `hasNextPage`
+    /// for backward) with "a cursor was given", when the exact answer would cost a query.
+    fn from_overfetch<K>(mut rows: Vec<T>, args: &PageArgs<K>) -> Self {
+        let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        if args.backward {
+            rows.reverse();
+            Self { items: rows, has_next_page: args.before.is_some(), has_previous_page: more }
+        } else {
+            Self { items: rows, has_next_page: more, has_previous_page: args.after.is_some() }
+        }
+    }
+
+    /// Pages through a small list already in memory and already sorted by `key`.
+    ///
+    /// For edges whose lists are short by nature (a school's partnerships, a partnership's
+    /// members): the dataloader fetches every parent's list in one query and each parent's
+    /// page is cut here, which keeps a list of parents at a fixed number of statements.
+    pub fn from_sorted<K: Ord>(items: Vec<T>, args: &PageArgs<K>, key: impl Fn(&T) -> K) -> Self {
+        let in_range: Vec<T> = items
+            .into_iter()
+            .filter(|item| {
+                let k = key(item);
+                args.after.as_ref().is_none_or(|a| &k > a) && args.before.as_ref().is_none_or(|b| &k < b)
+            })
+            .collect();
+        let rows = if args.backward { in_range.into_iter().rev().collect() } else { in_range };
+        let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+        let rows: Vec<T> = rows.into_iter().take(limit + 1).collect();
+        Self::from_overfetch(rows, args)
+    }
+
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        }
+    }
+}
+
+/// A sort key of (text, id): how the directory orders schools, partnerships and people.
+pub type NameKey = (String, uuid::Uuid);
+
+/// Runs `select` as one keyset page ordered by `(name_col, id_col)`.
+pub(crate) async fn fetch_page<E, C>(
+    db: &C,
+    select: Select<E>,
+    name_col: E::Column,
+    id_col: E::Column,
+    args: &PageArgs<NameKey>,
+) -> Result<Page<E::Model>, sea_orm::DbErr>
+where
+    E: EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    let mut select = select;
+    if let Some(after) = &args.after {
+        select = select.filter(beyond(name_col, id_col, after, true));
+    }
+    if let Some(before) = &args.before {
+        select = select.filter(beyond(name_col, id_col, before, false));
+    }
+    let order = if args.backward { Order::Desc } else { Order::Asc };
+    let rows = select
+        .order_by(name_col, order.clone())
+        .order_by(id_col, order)
+        .limit(args.limit + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_overfetch(rows, args))
+}
+
+/// `(name, id) > key` (or `<`), spelt out so both SQLite and PostgreSQL use the index.
+fn beyond<C: ColumnTrait>(name_col: C, id_col: C, key: &NameKey, greater: bool) -> Condition {
+    let (name, id) = (Value::from(key.0.clone()), Value::from(key.1));
+    let (strict_name, strict_id): (SimpleExpr, SimpleExpr) = if greater {
+        (name_col.gt(name.clone()), id_col.gt(id))
+    } else {
+        (name_col.lt(name.clone()), id_col.lt(id))
+    };
+    Condition::any()
+        .add(strict_name)
+        .add(Condition::all().add(name_col.eq(name)).add(strict_id).into_condition())
+}
+
+/// The cursor of a row ordered by `(name, id)`.
+#[must_use]
+pub fn name_cursor(name: &str, id: uuid::Uuid) -> Cursor {
+    Cursor::encode(&(name, id))
+}
+
+/// Encodes any sort key.
+#[must_use]
+pub fn cursor_of<K: Serialize>(key: &K) -> Cursor {
+    Cursor::encode(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_relay_arguments() {
+        assert_eq!(PageArgs::<NameKey>::parse(Some(0), None, None, None), Err(PageError::OutOfRange("first")));
+        assert_eq!(PageArgs::<NameKey>::parse(Some(101), None, None, None), Err(PageError::OutOfRange("first")));
+        assert_eq!(PageArgs::<NameKey>::parse(None, None, Some(-1), None), Err(PageError::OutOfRange("last")));
+        assert_eq!(PageArgs::<NameKey>::parse(Some(1), None, Some(1), None), Err(PageError::BothDirections));
+        assert_eq!(PageArgs::<NameKey>::parse(None, Some("zz"), None, None), Err(PageError::BadCursor("after")));
+        let args = PageArgs::<NameKey>::parse(None, None, None, None).expect("defaults");
+        assert_eq!(args.limit, DEFAULT_PAGE);
+        assert!(PageArgs::<NameKey>::parse(Some(100), None, None, None).is_ok());
+    }
+
+    #[test]
+    fn pages_sorted_lists_both_ways() {
+        let items: Vec<u32> = (1..=10).collect();
+        let page = Page::from_sorted(items.clone(), &PageArgs { after: Some(3), before: None, limit: 4, backward: false }, |i| *i);
+        assert_eq!(page.items, vec![4, 5, 6, 7]);
+        assert!(page.has_next_page && page.has_previous_page);
+        let page = Page::from_sorted(items.clone(), &PageArgs { after: None, before: Some(4), limit: 2, backward: true }, |i| *i);
+        assert_eq!(page.items, vec![2, 3]);
+        assert!(page.has_previous_page && page.has_next_page);
+        let page = Page::from_sorted(items, &PageArgs { after: Some(8), before: None, limit: 5, backward: false }, |i| *i);
+        assert_eq!(page.items, vec![9, 10]);
+        assert!(!page.has_next_page);
+    }
+}

@@ -1,0 +1,20 @@
+//! The membership domain: the school directory and the people who use Trellis.
+//!
+//! * [`school`]: schools with their URN, phase, roll, designations and Ofsted history.
+//! * [`partnership`]: groups of schools (MATs, federations, loose partnerships,
+//!   teaching-school alliances) and each member's role.
+//! * [`people`]: users with their role and school links, and integrators' API keys.
+//! * [`demo`]: the demo directory built from the partnership letters in `shared/seeds`.
+//!
+//! **API boundary:** this crate knows nothing of GraphQL or HTTP. Services take an
+//! [`kernel::Actor`] and check permissions themselves, so every caller (the gateway, the CLI,
+//! a future job) gets the same rules.
+
+pub mod demo;
+pub mod partnership;
+pub mod people;
+pub mod school;
+mod keyset;
+mod validate;
+
+pub use keyset::{MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, name_cursor};

@@ -1,0 +1,8 @@
+//! People who use Trellis and integrators' API keys.
+
+pub mod api_keys;
+mod entity;
+pub mod users;
+
+pub use api_keys::{ApiKey, CreatedKey, KeyCheck, NewApiKey};
+pub use users::{Lookup, NewUser, User, UserChanges};

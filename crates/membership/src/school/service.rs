@@ -1,0 +1,474 @@
+//! Reading and changing schools.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kernel::{Actor, Clock, DomainError, ErrorCode, Permission, Problems, SchoolId};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::entity::{designations, inspections, schools};
+use super::inspection::{Framework, Inspection, Outcome, ReportCard, report_cards_from};
+use super::types::{Designation, EstablishmentType, Phase, Postcode, Roll, RollCensus, Urn};
+use crate::keyset::{NameKey, Page, PageArgs, fetch_page};
+use crate::validate::{is_unique_violation, required_text};
+
+/// A school as the rest of Trellis sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct School {
+    pub id: SchoolId,
+    pub urn: Urn,
+    pub name: String,
+    pub phase: Phase,
+    pub establishment_type: EstablishmentType,
+    pub local_authority: String,
+    pub postcode: Postcode,
+    pub roll: Option<Roll>,
+    /// Invented demo data, not a real school's record.
+    pub is_demo: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl School {
+    /// The keyset sort key of the directory's default order.
+    #[must_use]
+    pub fn sort_key(&self) -> NameKey {
+        (self.name.clone(), self.id.as_uuid())
+    }
+
+    fn from_row(row: schools::Model) -> Result<Self, DomainError> {
+        let corrupt = |what: &str| DomainError::internal(CorruptRow(format!("school {}: {what}", row.id)));
+        let roll = match (row.number_on_roll, row.roll_census.as_deref(), row.roll_census_date) {
+            (Some(n), Some(census), Some(date)) => Some(Roll {
+                number_on_roll: u32::try_from(n).map_err(|_| corrupt("roll"))?,
+                census: census.parse().map_err(|_| corrupt("census"))?,
+                census_date: date,
+            }),
+            _ => None,
+        };
+        Ok(Self {
+            id: SchoolId::from_uuid(row.id),
+            urn: Urn::parse(&row.urn).map_err(|_| corrupt("urn"))?,
+            phase: row.phase.parse().map_err(|_| corrupt("phase"))?,
+            establishment_type: row.establishment_type.parse().map_err(|_| corrupt("establishment type"))?,
+            postcode: Postcode::parse(&row.postcode).map_err(|_| corrupt("postcode"))?,
+            name: row.name,
+            local_authority: row.local_authority,
+            roll,
+            is_demo: row.is_demo,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A stored row that this build cannot read back: written by hand or by a newer release.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt row: {0}")]
+pub struct CorruptRow(pub String);
+
+/// The number on roll as entered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RollInput {
+    pub number_on_roll: i64,
+    pub census: RollCensus,
+    pub census_date: NaiveDate,
+}
+
+/// A new school for the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSchool {
+    pub urn: String,
+    pub name: String,
+    pub phase: Phase,
+    pub establishment_type: EstablishmentType,
+    pub local_authority: String,
+    pub postcode: String,
+    pub roll: Option<RollInput>,
+    pub designations: Vec<Designation>,
+    pub is_demo: bool,
+}
+
+/// Changes to a school; `None` leaves a field as it is. The URN cannot change: a school
+/// that converts to an academy gets a new URN and is a new establishment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchoolChanges {
+    pub name: Option<String>,
+    pub phase: Option<Phase>,
+    pub establishment_type: Option<EstablishmentType>,
+    pub local_authority: Option<String>,
+    pub postcode: Option<String>,
+    /// `Some(None)` clears the roll.
+    pub roll: Option<Option<RollInput>>,
+    /// Replaces the whole set.
+    pub designations: Option<Vec<Designation>>,
+}
+
+/// Narrows the directory listing. Empty means everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchoolFilter {
+    pub phases: Vec<Phase>,
+    pub local_authority: Option<String>,
+    pub designation: Option<Designation>,
+    /// Case-insensitive substring of the name.
+    pub name_contains: Option<String>,
+}
+
+const NAME_MAX: usize = 200;
+const LA_MAX: usize = 100;
+
+fn validate_roll(problems: &mut Problems, roll: Option<RollInput>, today: NaiveDate) -> Option<Roll> {
+    let roll = roll?;
+    let parsed = problems.check(Roll::new(roll.number_on_roll, roll.census, roll.census_date))?;
+    if parsed.census_date > today {
+        problems.add("roll.censusDate", ErrorCode::OutOfRange, "census date is in the future");
+        return None;
+    }
+    Some(parsed)
+}
+
+fn roll_columns(roll: Option<Roll>) -> (Option<i32>, Option<String>, Option<NaiveDate>) {
+    match roll {
+        Some(r) => (
+            Some(i32::try_from(r.number_on_roll).expect("Roll::MAX fits in i32")),
+            Some(r.census.as_str().to_owned()),
+            Some(r.census_date),
+        ),
+        None => (None, None, None),
+    }
+}
+
+fn apply_filter(mut select: sea_orm::Select<schools::Entity>, filter: &SchoolFilter) -> sea_orm::Select<schools::Entity> {
+    if !filter.phases.is_empty() {
+        select = select.filter(schools::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
+    }
+    if let Some(la) = &filter.local_authority {
+        select = select.filter(schools::Column::LocalAuthority.eq(la.trim()));
+    }
+    if let Some(designation) = filter.designation {
+        select = select.filter(
+            schools::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(designations::Column::SchoolId)
+                    .from(designations::Entity)
+                    .and_where(designations::Column::Designation.eq(designation.as_str()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(text) = filter.name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+        select = select.filter(
+            Expr::expr(Func::lower(Expr::col(schools::Column::Name))).like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+        );
+    }
+    select
+}
+
+fn escape_like(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// One page of the directory, ordered by name.
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &SchoolFilter,
+    args: &PageArgs<NameKey>,
+) -> Result<Page<School>, DomainError> {
+    actor.require(Permission::ReadDirectory)?;
+    let select = apply_filter(schools::Entity::find(), filter);
+    let page = fetch_page(db, select, schools::Column::Name, schools::Column::Id, args).await?;
+    let items = page.items.into_iter().map(School::from_row).collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { items, has_next_page: page.has_next_page, has_previous_page: page.has_previous_page })
+}
+
+/// How many schools match `filter`.
+pub async fn count(db: &DatabaseConnection, actor: &Actor, filter: &SchoolFilter) -> Result<u64, DomainError> {
+    actor.require(Permission::ReadDirectory)?;
+    Ok(apply_filter(schools::Entity::find(), filter).count(db).await?)
+}
+
+/// Schools by id, for batch loading. Missing ids are absent from the map.
+pub async fn by_ids(db: &DatabaseConnection, ids: &[SchoolId]) -> Result<HashMap<SchoolId, School>, DomainError> {
+    let rows = schools::Entity::find()
+        .filter(schools::Column::Id.is_in(ids.iter().map(SchoolId::as_uuid)))
+        .all(db)
+        .await?;
+    rows.into_iter().map(|row| School::from_row(row).map(|s| (s.id, s))).collect()
+}
+
+/// The school with this URN, if any.
+pub async fn by_urn(db: &DatabaseConnection, actor: &Actor, urn: &str) -> Result<Option<School>, DomainError> {
+    actor.require(Permission::ReadDirectory)?;
+    let urn = Urn::parse(urn).map_err(|e| DomainError::Invalid(vec![e]))?;
+    schools::Entity::find()
+        .filter(schools::Column::Urn.eq(urn.as_str()))
+        .one(db)
+        .await?
+        .map(School::from_row)
+        .transpose()
+}
+
+/// Each school's designations, in a stable order.
+pub async fn designations_of(
+    db: &DatabaseConnection,
+    ids: &[SchoolId],
+) -> Result<HashMap<SchoolId, Vec<Designation>>, DomainError> {
+    let rows = designations::Entity::find()
+        .filter(designations::Column::SchoolId.is_in(ids.iter().map(SchoolId::as_uuid)))
+        .all(db)
+        .await?;
+    let mut out: HashMap<SchoolId, Vec<Designation>> = HashMap::new();
+    for row in rows {
+        let d = row
+            .designation
+            .parse()
+            .map_err(|_| DomainError::internal(CorruptRow(format!("designation {}", row.designation))))?;
+        out.entry(SchoolId::from_uuid(row.school_id)).or_default().push(d);
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    Ok(out)
+}
+
+/// Each school's inspections, most recent first.
+pub async fn inspections_of(
+    db: &DatabaseConnection,
+    ids: &[SchoolId],
+) -> Result<HashMap<SchoolId, Vec<Inspection>>, DomainError> {
+    let rows = inspections::Entity::find()
+        .filter(inspections::Column::SchoolId.is_in(ids.iter().map(SchoolId::as_uuid)))
+        .order_by_desc(inspections::Column::InspectedOn)
+        .order_by_desc(inspections::Column::Id)
+        .all(db)
+        .await?;
+    let mut out: HashMap<SchoolId, Vec<Inspection>> = HashMap::new();
+    for row in rows {
+        let school = SchoolId::from_uuid(row.school_id);
+        out.entry(school).or_default().push(inspection_from_row(row)?);
+    }
+    Ok(out)
+}
+
+fn inspection_from_row(row: inspections::Model) -> Result<Inspection, DomainError> {
+    let corrupt = || DomainError::internal(CorruptRow(format!("inspection {}", row.id)));
+    let framework: Framework = row.framework.parse().map_err(|_| corrupt())?;
+    let outcome = match framework {
+        Framework::Eif2019 => {
+            Outcome::Graded(row.overall_grade.as_deref().ok_or_else(corrupt)?.parse().map_err(|_| corrupt())?)
+        }
+        Framework::ReportCard2025 => Outcome::ReportCard(
+            serde_json::from_value::<ReportCard>(row.report_card.clone().ok_or_else(corrupt)?)
+                .map_err(|_| corrupt())?,
+        ),
+    };
+    Ok(Inspection { inspected_on: row.inspected_on, outcome })
+}
+
+/// Adds a school to the directory.
+pub async fn create(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    input: NewSchool,
+) -> Result<School, DomainError> {
+    actor.require(Permission::ManageDirectory)?;
+    let mut problems = Problems::new();
+    let urn = problems.check(Urn::parse(&input.urn));
+    let name = problems.check(required_text("name", &input.name, NAME_MAX));
+    let la = problems.check(required_text("localAuthority", &input.local_authority, LA_MAX));
+    let postcode = problems.check(Postcode::parse(&input.postcode));
+    let roll = validate_roll(&mut problems, input.roll, clock.today());
+    if let Some(urn) = &urn
+        && schools::Entity::find().filter(schools::Column::Urn.eq(urn.as_str())).count(db).await? > 0
+    {
+        problems.add("urn", ErrorCode::Taken, format!("a school with URN {urn} is already in the directory"));
+    }
+    problems.finish()?;
+    let (Some(urn), Some(name), Some(la), Some(postcode)) = (urn, name, la, postcode) else {
+        unreachable!("every None was recorded as a problem");
+    };
+
+    let now = clock.now();
+    let id = SchoolId::new();
+    let (number_on_roll, roll_census, roll_census_date) = roll_columns(roll);
+    let row = schools::ActiveModel {
+        id: Set(id.as_uuid()),
+        urn: Set(urn.as_str().to_owned()),
+        name: Set(name),
+        phase: Set(input.phase.as_str().to_owned()),
+        establishment_type: Set(input.establishment_type.as_str().to_owned()),
+        local_authority: Set(la),
+        postcode: Set(postcode.as_str().to_owned()),
+        number_on_roll: Set(number_on_roll),
+        roll_census: Set(roll_census),
+        roll_census_date: Set(roll_census_date),
+        is_demo: Set(input.is_demo),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let designations = input.designations;
+    let txn = db.begin().await?;
+    let inserted = match row.insert(&txn).await {
+        Ok(row) => row,
+        Err(err) if is_unique_violation(&err) => {
+            return Err(DomainError::invalid("urn", ErrorCode::Taken, "a school with this URN is already in the directory"));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    replace_designations(&txn, id, &designations).await?;
+    txn.commit().await?;
+    tracing::info!(school = %id, urn = %inserted.urn, "school created");
+    School::from_row(inserted)
+}
+
+async fn replace_designations<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    id: SchoolId,
+    list: &[Designation],
+) -> Result<(), DomainError> {
+    designations::Entity::delete_many().filter(designations::Column::SchoolId.eq(id.as_uuid())).exec(db).await?;
+    let mut unique: Vec<Designation> = list.to_vec();
+    unique.sort();
+    unique.dedup();
+    if !unique.is_empty() {
+        designations::Entity::insert_many(unique.into_iter().map(|d| designations::ActiveModel {
+            school_id: Set(id.as_uuid()),
+            designation: Set(d.as_str().to_owned()),
+        }))
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Changes a school's record.
+pub async fn update(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: SchoolId,
+    changes: SchoolChanges,
+) -> Result<School, DomainError> {
+    actor.require(Permission::ManageDirectory)?;
+    let mut problems = Problems::new();
+    let name = changes.name.as_deref().and_then(|n| problems.check(required_text("name", n, NAME_MAX)));
+    let la = changes
+        .local_authority
+        .as_deref()
+        .and_then(|n| problems.check(required_text("localAuthority", n, LA_MAX)));
+    let postcode = changes.postcode.as_deref().and_then(|p| problems.check(Postcode::parse(p)));
+    let roll = changes.roll.map(|r| validate_roll(&mut problems, r, clock.today()));
+    problems.finish()?;
+
+    let txn = db.begin().await?;
+    let existing = schools::Entity::find_by_id(id.as_uuid())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "School" })?;
+    let mut row: schools::ActiveModel = existing.into();
+    if let Some(name) = name {
+        row.name = Set(name);
+    }
+    if let Some(phase) = changes.phase {
+        row.phase = Set(phase.as_str().to_owned());
+    }
+    if let Some(t) = changes.establishment_type {
+        row.establishment_type = Set(t.as_str().to_owned());
+    }
+    if let Some(la) = la {
+        row.local_authority = Set(la);
+    }
+    if let Some(postcode) = postcode {
+        row.postcode = Set(postcode.as_str().to_owned());
+    }
+    if let Some(roll) = roll {
+        let (n, census, date) = roll_columns(roll);
+        row.number_on_roll = Set(n);
+        row.roll_census = Set(census);
+        row.roll_census_date = Set(date);
+    }
+    row.updated_at = Set(clock.now());
+    let updated = row.update(&txn).await?;
+    if let Some(list) = &changes.designations {
+        replace_designations(&txn, id, list).await?;
+    }
+    txn.commit().await?;
+    School::from_row(updated)
+}
+
+/// Records an Ofsted inspection in its framework's terms.
+pub async fn record_inspection(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: SchoolId,
+    inspection: Inspection,
+) -> Result<School, DomainError> {
+    actor.require(Permission::ManageDirectory)?;
+    let mut problems = Problems::new();
+    if inspection.inspected_on > clock.today() {
+        problems.add("inspectedOn", ErrorCode::OutOfRange, "inspection date is in the future");
+    }
+    match &inspection.outcome {
+        Outcome::Graded(_) if inspection.inspected_on >= report_cards_from() => problems.add(
+            "inspectedOn",
+            ErrorCode::Invalid,
+            "inspections from 10 November 2025 give report cards, not an overall grade",
+        ),
+        Outcome::ReportCard(_) if inspection.inspected_on < report_cards_from() => problems.add(
+            "inspectedOn",
+            ErrorCode::Invalid,
+            "report cards were given from 10 November 2025; earlier inspections have an overall grade",
+        ),
+        Outcome::ReportCard(card) => {
+            let mut areas: Vec<_> = card.areas.iter().map(|a| a.area).collect();
+            areas.sort();
+            let before = areas.len();
+            areas.dedup();
+            if areas.len() != before {
+                problems.add("reportCard.areas", ErrorCode::Invalid, "each evaluation area may be graded once");
+            }
+            if areas.is_empty() {
+                problems.add("reportCard.areas", ErrorCode::Required, "a report card grades at least one area");
+            }
+        }
+        Outcome::Graded(_) => {}
+    }
+    problems.finish()?;
+
+    let txn = db.begin().await?;
+    let school = schools::Entity::find_by_id(id.as_uuid())
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "School" })?;
+    let (overall, card) = match &inspection.outcome {
+        Outcome::Graded(grade) => (Some(grade.as_str().to_owned()), None),
+        Outcome::ReportCard(card) => (None, Some(serde_json::to_value(card).map_err(DomainError::internal)?)),
+    };
+    inspections::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        school_id: Set(school.id),
+        framework: Set(inspection.outcome.framework().as_str().to_owned()),
+        inspected_on: Set(inspection.inspected_on),
+        overall_grade: Set(overall),
+        report_card: Set(card),
+        created_at: Set(clock.now()),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    School::from_row(school)
+}
+
+/// Whether the directory has no schools yet: the demo seeder's "empty database" test.
+pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, DomainError> {
+    Ok(schools::Entity::find().count(db).await? == 0)
+}

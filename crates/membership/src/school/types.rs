@@ -1,0 +1,241 @@
+//! Value types of the school directory, each parsed once at the edge.
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use kernel::{ErrorCode, FieldError};
+use serde::{Deserialize, Serialize};
+
+/// Declares a closed set of names stored as SCREAMING_SNAKE_CASE text, with parsing and
+/// display, so the database, the domain and the API agree on one spelling.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::school::types::UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $crate::school::types::UnknownValue { kind: stringify!($name), value: s.to_owned() })
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
+/// A stored value this build does not recognise: the database was written by a newer
+/// release, or edited by hand.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+named_enum!(
+    /// Phase of education, as the DfE's Get Information About Schools records it.
+    Phase {
+        Nursery => "NURSERY",
+        Infant => "INFANT",
+        Junior => "JUNIOR",
+        Primary => "PRIMARY",
+        Middle => "MIDDLE",
+        Secondary => "SECONDARY",
+        AllThrough => "ALL_THROUGH",
+        Special => "SPECIAL",
+        /// Pupil referral unit / alternative provision.
+        Pru => "PRU",
+        SixthFormFe => "SIXTH_FORM_FE",
+    }
+);
+
+named_enum!(
+    /// How a school is constituted and funded.
+    EstablishmentType {
+        Community => "COMMUNITY",
+        VoluntaryAided => "VOLUNTARY_AIDED",
+        VoluntaryControlled => "VOLUNTARY_CONTROLLED",
+        Foundation => "FOUNDATION",
+        Academy => "ACADEMY",
+        FreeSchool => "FREE_SCHOOL",
+        Independent => "INDEPENDENT",
+        FurtherEducation => "FURTHER_EDUCATION",
+        LocalAuthorityNursery => "LOCAL_AUTHORITY_NURSERY",
+    }
+);
+
+named_enum!(
+    /// System-leadership designations a school or its head holds.
+    Designation {
+        /// National Leader of Education; the school is then a National Support School.
+        NationalLeaderOfEducation => "NLE",
+        NationalSupportSchool => "NSS",
+        /// Local Leader of Education.
+        LocalLeaderOfEducation => "LLE",
+        TeachingSchool => "TEACHING_SCHOOL",
+    }
+);
+
+named_enum!(
+    /// The census a number on roll was taken from. Fee schedules name the census they use
+    /// (Haringey bills on October, Kent's provider on January), so the roll keeps it.
+    RollCensus {
+        October => "OCTOBER",
+        January => "JANUARY",
+    }
+);
+
+/// A school's Unique Reference Number: six digits, assigned by the DfE.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Urn(String);
+
+impl Urn {
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let raw = raw.trim();
+        if raw.len() == 6 && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0') {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(FieldError::new("urn", ErrorCode::Invalid, "URN must be six digits, e.g. 101234"))
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Urn {
+    type Error = FieldError;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Urn> for String {
+    fn from(urn: Urn) -> Self {
+        urn.0
+    }
+}
+
+impl fmt::Display for Urn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A UK postcode, normalised to upper case with one space before the inward code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Postcode(String);
+
+impl Postcode {
+    /// Accepts the shapes of the UK postcode format (A9 9AA, A99 9AA, A9A 9AA, AA9 9AA,
+    /// AA99 9AA, AA9A 9AA) in any case and spacing.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
+        let err = || FieldError::new("postcode", ErrorCode::Invalid, "not a UK postcode, e.g. N10 2HN");
+        if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
+            return Err(err());
+        }
+        let (outward, inward) = compact.split_at(compact.len() - 3);
+        let inward_ok = {
+            let b = inward.as_bytes();
+            b[0].is_ascii_digit() && b[1].is_ascii_alphabetic() && b[2].is_ascii_alphabetic()
+        };
+        let o = outward.as_bytes();
+        let outward_ok = o[0].is_ascii_alphabetic()
+            && o.iter().all(u8::is_ascii_alphanumeric)
+            && o.iter().any(u8::is_ascii_digit)
+            && (2..=4).contains(&o.len());
+        if inward_ok && outward_ok { Ok(Self(format!("{outward} {inward}"))) } else { Err(err()) }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The number of pupils on roll at a census.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roll {
+    pub number_on_roll: u32,
+    pub census: RollCensus,
+    pub census_date: NaiveDate,
+}
+
+impl Roll {
+    /// The largest school in England has under 4,000 pupils; 10,000 catches typos.
+    pub const MAX: u32 = 10_000;
+
+    pub fn new(number_on_roll: i64, census: RollCensus, census_date: NaiveDate) -> Result<Self, FieldError> {
+        match u32::try_from(number_on_roll) {
+            Ok(n) if n <= Self::MAX => Ok(Self { number_on_roll: n, census, census_date }),
+            _ => Err(FieldError::new(
+                "roll.numberOnRoll",
+                ErrorCode::OutOfRange,
+                format!("number on roll must be between 0 and {}", Self::MAX),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urns_are_six_digits() {
+        assert!(Urn::parse("101234").is_ok());
+        assert_eq!(Urn::parse(" 101234 ").map(|u| u.to_string()).ok().as_deref(), Some("101234"));
+        for bad in ["", "12345", "1234567", "12a456", "012345", "１２３４５６"] {
+            assert!(Urn::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn postcodes_are_normalised() {
+        assert_eq!(Postcode::parse("n102hn").map(|p| p.0).ok().as_deref(), Some("N10 2HN"));
+        assert_eq!(Postcode::parse("AL1 4AP").map(|p| p.0).ok().as_deref(), Some("AL1 4AP"));
+        assert_eq!(Postcode::parse("ec1a1bb").map(|p| p.0).ok().as_deref(), Some("EC1A 1BB"));
+        for bad in ["", "N10", "12345", "N10 2H1", "NNNN 2HN", "N1 0 2HN X"] {
+            assert!(Postcode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for p in Phase::ALL {
+            assert_eq!(p.as_str().parse::<Phase>().ok(), Some(*p));
+        }
+        assert!("COLLEGE".parse::<Phase>().is_err());
+        assert_eq!(Designation::NationalLeaderOfEducation.as_str(), "NLE");
+    }
+}

@@ -1,0 +1,27 @@
+//! Every table of every Trellis domain, as forward-only migrations.
+//!
+//! One migration per change, never edited once released: a deployed database is the sum of
+//! the migrations applied to it. Both backends run the same migrations; where SQL differs
+//! (partial indexes are the same on both, as it happens) the migration says so.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_directory;
+mod m20261123_000002_access;
+mod status;
+
+pub use status::{MigrationStatus, status};
+
+/// The migrator every binary and test uses.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_directory::Migration),
+            Box::new(m20261123_000002_access::Migration),
+        ]
+    }
+}
