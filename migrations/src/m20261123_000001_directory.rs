@@ -3,8 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    boolean, date, date_null, integer_null, json_null, pk_uuid, string, string_len_uniq, string_null,
-    string_uniq, text, timestamp_with_time_zone, uuid,
+    boolean, date, date_null, integer_null, json_null, pk_uuid, string, string_len_uniq,
+    string_null, string_uniq, text, timestamp_with_time_zone, uuid,
 };
 
 #[derive(DeriveMigrationName)]

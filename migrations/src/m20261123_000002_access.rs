@@ -3,8 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    boolean, pk_uuid, string, string_len, string_len_uniq, string_uniq, text, timestamp_with_time_zone,
-    timestamp_with_time_zone_null, uuid, uuid_null,
+    boolean, pk_uuid, string, string_len, string_len_uniq, string_uniq, text,
+    timestamp_with_time_zone, timestamp_with_time_zone_null, uuid, uuid_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -83,7 +83,11 @@ impl MigrationTrait for Migration {
                     .table(UserSchools::Table)
                     .col(uuid(UserSchools::UserId))
                     .col(uuid(UserSchools::SchoolId))
-                    .primary_key(Index::create().col(UserSchools::UserId).col(UserSchools::SchoolId))
+                    .primary_key(
+                        Index::create()
+                            .col(UserSchools::UserId)
+                            .col(UserSchools::SchoolId),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .name("fk_user_schools_user")

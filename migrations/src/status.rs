@@ -5,8 +5,8 @@
 //! run). `/readyz` and `trellis serve` both ask this.
 
 use sea_orm::{DatabaseConnection, DbErr};
-use sea_orm_migration::{MigratorTrait, SchemaManager};
 use sea_orm_migration::seaql_migrations;
+use sea_orm_migration::{MigratorTrait, SchemaManager};
 
 use crate::Migrator;
 
@@ -22,7 +22,10 @@ pub enum MigrationStatus {
 
 /// Compares the applied migrations with this build's.
 pub async fn status(db: &DatabaseConnection) -> Result<MigrationStatus, DbErr> {
-    let known: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+    let known: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
     let applied: Vec<String> = if SchemaManager::new(db).has_table("seaql_migrations").await? {
         Migrator::get_migration_models(db)
             .await?
@@ -33,10 +36,18 @@ pub async fn status(db: &DatabaseConnection) -> Result<MigrationStatus, DbErr> {
         // No migrations table yet: an empty database.
         Vec::new()
     };
-    let ahead: Vec<String> = applied.iter().filter(|v| !known.contains(v)).cloned().collect();
+    let ahead: Vec<String> = applied
+        .iter()
+        .filter(|v| !known.contains(v))
+        .cloned()
+        .collect();
     if !ahead.is_empty() {
         return Ok(MigrationStatus::Ahead(ahead));
     }
     let behind: Vec<String> = known.into_iter().filter(|v| !applied.contains(v)).collect();
-    if behind.is_empty() { Ok(MigrationStatus::Current) } else { Ok(MigrationStatus::Behind(behind)) }
+    if behind.is_empty() {
+        Ok(MigrationStatus::Current)
+    } else {
+        Ok(MigrationStatus::Behind(behind))
+    }
 }

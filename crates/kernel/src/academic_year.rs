@@ -30,7 +30,11 @@ impl AcademicYear {
     /// The academic year a date falls in.
     #[must_use]
     pub fn containing(date: NaiveDate) -> Self {
-        let start_year = if date.month() >= 9 { date.year() } else { date.year() - 1 };
+        let start_year = if date.month() >= 9 {
+            date.year()
+        } else {
+            date.year() - 1
+        };
         Self { start_year }
     }
 
@@ -58,7 +62,9 @@ impl AcademicYear {
 
     #[must_use]
     pub const fn next(self) -> Self {
-        Self { start_year: self.start_year + 1 }
+        Self {
+            start_year: self.start_year + 1,
+        }
     }
 }
 
@@ -154,8 +160,14 @@ mod tests {
     #[test]
     fn runs_september_to_august() {
         let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
-        assert_eq!(AcademicYear::containing(d(2026, 8, 31)).to_string(), "2025/26");
-        assert_eq!(AcademicYear::containing(d(2026, 9, 1)).to_string(), "2026/27");
+        assert_eq!(
+            AcademicYear::containing(d(2026, 8, 31)).to_string(),
+            "2025/26"
+        );
+        assert_eq!(
+            AcademicYear::containing(d(2026, 9, 1)).to_string(),
+            "2026/27"
+        );
         assert_eq!(Term::containing(d(2027, 1, 4)), Term::Spring);
         let y = AcademicYear::starting(2026).expect("year");
         assert_eq!(Term::Summer.dates(y).1, y.last_day());

@@ -28,7 +28,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Self; 4] = [Self::PartnershipAdmin, Self::Finance, Self::SchoolLeader, Self::SchoolStaff];
+    pub const ALL: [Self; 4] = [
+        Self::PartnershipAdmin,
+        Self::Finance,
+        Self::SchoolLeader,
+        Self::SchoolStaff,
+    ];
 
     /// The stable name stored in the database and used in the API.
     #[must_use]
@@ -73,7 +78,10 @@ impl FromStr for Role {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
     }
 }
 
@@ -97,7 +105,10 @@ impl Scope {
     }
 
     const fn grants(self, permission: Permission) -> bool {
-        matches!((self, permission), (Self::DirectoryRead, Permission::ReadDirectory))
+        matches!(
+            (self, permission),
+            (Self::DirectoryRead, Permission::ReadDirectory)
+        )
     }
 }
 
@@ -111,7 +122,10 @@ impl FromStr for Scope {
     type Err = UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownName(s.to_owned()))
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownName(s.to_owned()))
     }
 }
 
@@ -155,6 +169,9 @@ pub struct ApiKeyActor {
 pub enum Actor {
     User(UserActor),
     ApiKey(ApiKeyActor),
+    /// Trellis itself: the operator's CLI (`trellis seed`) and scheduled jobs. Never built
+    /// from a request.
+    System,
 }
 
 impl Actor {
@@ -163,6 +180,7 @@ impl Actor {
         match self {
             Self::User(user) => user.role.grants(permission),
             Self::ApiKey(key) => key.scopes.iter().any(|s| s.grants(permission)),
+            Self::System => true,
         }
     }
 
@@ -171,7 +189,9 @@ impl Actor {
         if self.can(permission) {
             Ok(())
         } else {
-            Err(DomainError::Forbidden(format!("{permission:?} is not granted to this caller")))
+            Err(DomainError::Forbidden(format!(
+                "{permission:?} is not granted to this caller"
+            )))
         }
     }
 
@@ -182,6 +202,7 @@ impl Actor {
         match self {
             Self::User(user) => user.role.is_partnership_staff() || user.schools.contains(&school),
             Self::ApiKey(_) => false,
+            Self::System => true,
         }
     }
 
@@ -189,7 +210,7 @@ impl Actor {
     pub fn as_user(&self) -> Option<&UserActor> {
         match self {
             Self::User(user) => Some(user),
-            Self::ApiKey(_) => None,
+            Self::ApiKey(_) | Self::System => None,
         }
     }
 }
@@ -199,7 +220,12 @@ mod tests {
     use super::*;
 
     fn user(role: Role) -> Actor {
-        Actor::User(UserActor { id: UserId::new(), email: "a@b.example".into(), role, schools: vec![] })
+        Actor::User(UserActor {
+            id: UserId::new(),
+            email: "a@b.example".into(),
+            role,
+            schools: vec![],
+        })
     }
 
     #[test]
@@ -213,17 +239,25 @@ mod tests {
         ];
         for (role, expected) in rows {
             let actor = user(role);
-            let got = [ReadDirectory, ManageDirectory, ManageUsers, ManageApiKeys].map(|p| actor.can(p));
+            let got =
+                [ReadDirectory, ManageDirectory, ManageUsers, ManageApiKeys].map(|p| actor.can(p));
             assert_eq!(got, expected, "{role}");
         }
     }
 
     #[test]
     fn api_keys_get_only_their_scopes_and_never_writes() {
-        let none = Actor::ApiKey(ApiKeyActor { id: ApiKeyId::new(), name: "k".into(), scopes: vec![] });
+        let none = Actor::ApiKey(ApiKeyActor {
+            id: ApiKeyId::new(),
+            name: "k".into(),
+            scopes: vec![],
+        });
         assert!(!none.can(Permission::ReadDirectory));
-        let reader =
-            Actor::ApiKey(ApiKeyActor { id: ApiKeyId::new(), name: "k".into(), scopes: vec![Scope::DirectoryRead] });
+        let reader = Actor::ApiKey(ApiKeyActor {
+            id: ApiKeyId::new(),
+            name: "k".into(),
+            scopes: vec![Scope::DirectoryRead],
+        });
         assert!(reader.can(Permission::ReadDirectory));
         assert!(!reader.can(Permission::ManageDirectory));
         assert!(reader.require(Permission::ManageUsers).is_err());

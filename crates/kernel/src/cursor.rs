@@ -54,6 +54,9 @@ mod tests {
         let cursor = Cursor::encode(&key);
         assert_eq!(Cursor::decode::<(String, u32)>(cursor.as_str()), Ok(key));
         assert_eq!(Cursor::decode::<(String, u32)>("!!!"), Err(CursorError));
-        assert_eq!(Cursor::decode::<(String, u32)>(Cursor::encode(&7).as_str()), Err(CursorError));
+        assert_eq!(
+            Cursor::decode::<(String, u32)>(Cursor::encode(&7).as_str()),
+            Err(CursorError)
+        );
     }
 }

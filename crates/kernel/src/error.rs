@@ -49,7 +49,11 @@ impl fmt::Display for FieldError {
 
 impl FieldError {
     pub fn new(field: &str, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { field: field.split('.').map(str::to_owned).collect(), code, message: message.into() }
+        Self {
+            field: field.split('.').map(str::to_owned).collect(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -153,6 +157,10 @@ impl Problems {
 
     /// `Ok` when nothing was wrong.
     pub fn finish(self) -> Result<(), DomainError> {
-        if self.0.is_empty() { Ok(()) } else { Err(DomainError::Invalid(self.0)) }
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Invalid(self.0))
+        }
     }
 }

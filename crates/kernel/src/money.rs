@@ -51,7 +51,10 @@ pub struct Money {
 impl Money {
     #[must_use]
     pub const fn from_pence(pence: i64) -> Self {
-        Self { pence, currency: Currency::Gbp }
+        Self {
+            pence,
+            currency: Currency::Gbp,
+        }
     }
 
     #[must_use]
@@ -78,7 +81,10 @@ impl Money {
         self.same_currency(other)?;
         self.pence
             .checked_add(other.pence)
-            .map(|pence| Self { pence, currency: self.currency })
+            .map(|pence| Self {
+                pence,
+                currency: self.currency,
+            })
             .ok_or(MoneyError::Overflow)
     }
 
@@ -86,7 +92,10 @@ impl Money {
         self.same_currency(other)?;
         self.pence
             .checked_sub(other.pence)
-            .map(|pence| Self { pence, currency: self.currency })
+            .map(|pence| Self {
+                pence,
+                currency: self.currency,
+            })
             .ok_or(MoneyError::Overflow)
     }
 
@@ -94,7 +103,10 @@ impl Money {
         if self.currency == other.currency {
             Ok(())
         } else {
-            Err(MoneyError::CurrencyMismatch(self.currency.code(), other.currency.code()))
+            Err(MoneyError::CurrencyMismatch(
+                self.currency.code(),
+                other.currency.code(),
+            ))
         }
     }
 }
@@ -107,12 +119,17 @@ impl fmt::Display for Money {
         let pounds = (abs / 100).to_string();
         let mut grouped = String::with_capacity(pounds.len() + pounds.len() / 3);
         for (i, digit) in pounds.chars().enumerate() {
-            if i > 0 && (pounds.len() - i) % 3 == 0 {
+            if i > 0 && (pounds.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(digit);
         }
-        write!(f, "{sign}{}{grouped}.{:02}", self.currency.symbol(), abs % 100)
+        write!(
+            f,
+            "{sign}{}{grouped}.{:02}",
+            self.currency.symbol(),
+            abs % 100
+        )
     }
 }
 
@@ -127,13 +144,19 @@ mod tests {
         assert_eq!(Money::from_pence(-5).to_string(), "-£0.05");
         assert_eq!(Money::from_pence(1_250_000).to_string(), "£12,500.00");
         assert_eq!(Money::from_pence(123_456_789).to_string(), "£1,234,567.89");
-        assert_eq!(Money::from_pence(i64::MIN).to_string(), "-£92,233,720,368,547,758.08");
+        assert_eq!(
+            Money::from_pence(i64::MIN).to_string(),
+            "-£92,233,720,368,547,758.08"
+        );
     }
 
     #[test]
     fn arithmetic_is_checked() {
         let a = Money::from_pence(i64::MAX);
-        assert_eq!(a.checked_add(Money::from_pence(1)), Err(MoneyError::Overflow));
+        assert_eq!(
+            a.checked_add(Money::from_pence(1)),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(
             Money::from_pence(10).checked_sub(Money::from_pence(15)),
             Ok(Money::from_pence(-5))

@@ -6,7 +6,9 @@
 
 use kernel::Cursor;
 use sea_orm::sea_query::{IntoCondition, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
@@ -45,7 +47,10 @@ impl<K: DeserializeOwned> PageArgs<K> {
         before: Option<&str>,
     ) -> Result<Self, PageError> {
         let size = |n: i32, name| {
-            u64::try_from(n).ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or(PageError::OutOfRange(name))
+            u64::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_PAGE).contains(n))
+                .ok_or(PageError::OutOfRange(name))
         };
         let (limit, backward) = match (first, last) {
             (Some(_), Some(_)) => return Err(PageError::BothDirections),
@@ -54,9 +59,15 @@ impl<K: DeserializeOwned> PageArgs<K> {
             (None, None) => (DEFAULT_PAGE, false),
         };
         let decode = |raw: Option<&str>, name| {
-            raw.map(|raw| Cursor::decode::<K>(raw).map_err(|_| PageError::BadCursor(name))).transpose()
+            raw.map(|raw| Cursor::decode::<K>(raw).map_err(|_| PageError::BadCursor(name)))
+                .transpose()
         };
-        Ok(Self { after: decode(after, "after")?, before: decode(before, "before")?, limit, backward })
+        Ok(Self {
+            after: decode(after, "after")?,
+            before: decode(before, "before")?,
+            limit,
+            backward,
+        })
     }
 }
 
@@ -64,7 +75,12 @@ impl<K> PageArgs<K> {
     /// The first `n` rows: for internal callers that want a plain page.
     #[must_use]
     pub const fn first(n: u64) -> Self {
-        Self { after: None, before: None, limit: n, backward: false }
+        Self {
+            after: None,
+            before: None,
+            limit: n,
+            backward: false,
+        }
     }
 }
 
@@ -87,9 +103,17 @@ impl<T> Page<T> {
         rows.truncate(limit);
         if args.backward {
             rows.reverse();
-            Self { items: rows, has_next_page: args.before.is_some(), has_previous_page: more }
+            Self {
+                items: rows,
+                has_next_page: args.before.is_some(),
+                has_previous_page: more,
+            }
         } else {
-            Self { items: rows, has_next_page: more, has_previous_page: args.after.is_some() }
+            Self {
+                items: rows,
+                has_next_page: more,
+                has_previous_page: args.after.is_some(),
+            }
         }
     }
 
@@ -103,10 +127,15 @@ impl<T> Page<T> {
             .into_iter()
             .filter(|item| {
                 let k = key(item);
-                args.after.as_ref().is_none_or(|a| &k > a) && args.before.as_ref().is_none_or(|b| &k < b)
+                args.after.as_ref().is_none_or(|a| &k > a)
+                    && args.before.as_ref().is_none_or(|b| &k < b)
             })
             .collect();
-        let rows = if args.backward { in_range.into_iter().rev().collect() } else { in_range };
+        let rows = if args.backward {
+            in_range.into_iter().rev().collect()
+        } else {
+            in_range
+        };
         let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
         let rows: Vec<T> = rows.into_iter().take(limit + 1).collect();
         Self::from_overfetch(rows, args)
@@ -143,7 +172,11 @@ where
     if let Some(before) = &args.before {
         select = select.filter(beyond(name_col, id_col, before, false));
     }
-    let order = if args.backward { Order::Desc } else { Order::Asc };
+    let order = if args.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
     let rows = select
         .order_by(name_col, order.clone())
         .order_by(id_col, order)
@@ -161,9 +194,12 @@ fn beyond<C: ColumnTrait>(name_col: C, id_col: C, key: &NameKey, greater: bool) 
     } else {
         (name_col.lt(name.clone()), id_col.lt(id))
     };
-    Condition::any()
-        .add(strict_name)
-        .add(Condition::all().add(name_col.eq(name)).add(strict_id).into_condition())
+    Condition::any().add(strict_name).add(
+        Condition::all()
+            .add(name_col.eq(name))
+            .add(strict_id)
+            .into_condition(),
+    )
 }
 
 /// The cursor of a row ordered by `(name, id)`.
@@ -184,11 +220,26 @@ mod tests {
 
     #[test]
     fn validates_relay_arguments() {
-        assert_eq!(PageArgs::<NameKey>::parse(Some(0), None, None, None), Err(PageError::OutOfRange("first")));
-        assert_eq!(PageArgs::<NameKey>::parse(Some(101), None, None, None), Err(PageError::OutOfRange("first")));
-        assert_eq!(PageArgs::<NameKey>::parse(None, None, Some(-1), None), Err(PageError::OutOfRange("last")));
-        assert_eq!(PageArgs::<NameKey>::parse(Some(1), None, Some(1), None), Err(PageError::BothDirections));
-        assert_eq!(PageArgs::<NameKey>::parse(None, Some("zz"), None, None), Err(PageError::BadCursor("after")));
+        assert_eq!(
+            PageArgs::<NameKey>::parse(Some(0), None, None, None),
+            Err(PageError::OutOfRange("first"))
+        );
+        assert_eq!(
+            PageArgs::<NameKey>::parse(Some(101), None, None, None),
+            Err(PageError::OutOfRange("first"))
+        );
+        assert_eq!(
+            PageArgs::<NameKey>::parse(None, None, Some(-1), None),
+            Err(PageError::OutOfRange("last"))
+        );
+        assert_eq!(
+            PageArgs::<NameKey>::parse(Some(1), None, Some(1), None),
+            Err(PageError::BothDirections)
+        );
+        assert_eq!(
+            PageArgs::<NameKey>::parse(None, Some("zz"), None, None),
+            Err(PageError::BadCursor("after"))
+        );
         let args = PageArgs::<NameKey>::parse(None, None, None, None).expect("defaults");
         assert_eq!(args.limit, DEFAULT_PAGE);
         assert!(PageArgs::<NameKey>::parse(Some(100), None, None, None).is_ok());
@@ -197,13 +248,40 @@ mod tests {
     #[test]
     fn pages_sorted_lists_both_ways() {
         let items: Vec<u32> = (1..=10).collect();
-        let page = Page::from_sorted(items.clone(), &PageArgs { after: Some(3), before: None, limit: 4, backward: false }, |i| *i);
+        let page = Page::from_sorted(
+            items.clone(),
+            &PageArgs {
+                after: Some(3),
+                before: None,
+                limit: 4,
+                backward: false,
+            },
+            |i| *i,
+        );
         assert_eq!(page.items, vec![4, 5, 6, 7]);
         assert!(page.has_next_page && page.has_previous_page);
-        let page = Page::from_sorted(items.clone(), &PageArgs { after: None, before: Some(4), limit: 2, backward: true }, |i| *i);
+        let page = Page::from_sorted(
+            items.clone(),
+            &PageArgs {
+                after: None,
+                before: Some(4),
+                limit: 2,
+                backward: true,
+            },
+            |i| *i,
+        );
         assert_eq!(page.items, vec![2, 3]);
         assert!(page.has_previous_page && page.has_next_page);
-        let page = Page::from_sorted(items, &PageArgs { after: Some(8), before: None, limit: 5, backward: false }, |i| *i);
+        let page = Page::from_sorted(
+            items,
+            &PageArgs {
+                after: Some(8),
+                before: None,
+                limit: 5,
+                backward: false,
+            },
+            |i| *i,
+        );
         assert_eq!(page.items, vec![9, 10]);
         assert!(!page.has_next_page);
     }

@@ -11,10 +11,10 @@
 //! a future job) gets the same rules.
 
 pub mod demo;
+mod keyset;
 pub mod partnership;
 pub mod people;
 pub mod school;
-mod keyset;
 mod validate;
 
 pub use keyset::{MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, name_cursor};

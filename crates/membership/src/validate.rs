@@ -7,9 +7,17 @@ use sea_orm::{DbErr, SqlErr};
 pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
     let value = value.trim();
     if value.is_empty() {
-        Err(FieldError::new(field, ErrorCode::Required, "must not be blank"))
+        Err(FieldError::new(
+            field,
+            ErrorCode::Required,
+            "must not be blank",
+        ))
     } else if value.chars().count() > max {
-        Err(FieldError::new(field, ErrorCode::TooLong, format!("must be at most {max} characters")))
+        Err(FieldError::new(
+            field,
+            ErrorCode::TooLong,
+            format!("must be at most {max} characters"),
+        ))
     } else {
         Ok(value.to_owned())
     }
@@ -26,8 +34,17 @@ mod tests {
 
     #[test]
     fn text_is_trimmed_and_bounded() {
-        assert_eq!(required_text("name", "  Holly Park ", 20).ok().as_deref(), Some("Holly Park"));
-        assert_eq!(required_text("name", "   ", 20).map_err(|e| e.code), Err(ErrorCode::Required));
-        assert_eq!(required_text("name", "ééé", 2).map_err(|e| e.code), Err(ErrorCode::TooLong));
+        assert_eq!(
+            required_text("name", "  Holly Park ", 20).ok().as_deref(),
+            Some("Holly Park")
+        );
+        assert_eq!(
+            required_text("name", "   ", 20).map_err(|e| e.code),
+            Err(ErrorCode::Required)
+        );
+        assert_eq!(
+            required_text("name", "ééé", 2).map_err(|e| e.code),
+            Err(ErrorCode::TooLong)
+        );
     }
 }

@@ -41,7 +41,11 @@ pub mod members {
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {
-        #[sea_orm(belongs_to = "schools::Entity", from = "Column::SchoolId", to = "schools::Column::Id")]
+        #[sea_orm(
+            belongs_to = "schools::Entity",
+            from = "Column::SchoolId",
+            to = "schools::Column::Id"
+        )]
         School,
         #[sea_orm(
             belongs_to = "super::partnerships::Entity",

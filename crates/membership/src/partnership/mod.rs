@@ -5,6 +5,7 @@ mod service;
 pub mod types;
 
 pub use service::{
-    Member, MemberChange, MemberInput, NewPartnership, Partnership, PartnershipChanges, PartnershipFilter, by_ids,
-    count, create, leads_of, list, members_of, memberships_of, put_member, remove_member, update,
+    Member, MemberChange, MemberInput, NewPartnership, Partnership, PartnershipChanges,
+    PartnershipFilter, by_ids, count, create, leads_of, list, members_of, memberships_of,
+    put_member, remove_member, update,
 };

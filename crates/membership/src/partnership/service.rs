@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use kernel::{Actor, Clock, DomainError, ErrorCode, PartnershipId, Permission, Problems, SchoolId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Set, TransactionTrait,
 };
 
 use super::entity::{members, partnerships};
@@ -38,10 +38,9 @@ impl Partnership {
     fn from_row(row: partnerships::Model) -> Result<Self, DomainError> {
         Ok(Self {
             id: PartnershipId::from_uuid(row.id),
-            kind: row
-                .kind
-                .parse()
-                .map_err(|_| DomainError::internal(CorruptRow(format!("partnership {} kind", row.id))))?,
+            kind: row.kind.parse().map_err(|_| {
+                DomainError::internal(CorruptRow(format!("partnership {} kind", row.id)))
+            })?,
             name: row.name,
             area: row.area,
             description: row.description,
@@ -63,11 +62,14 @@ pub struct Member {
     pub sort_key: NameKey,
 }
 
-fn member_from_row(row: members::Model, sort_key: NameKey) -> Result<Member, DomainError> {
+fn member_from_row(row: &members::Model, sort_key: NameKey) -> Result<Member, DomainError> {
     Ok(Member {
         partnership_id: PartnershipId::from_uuid(row.partnership_id),
         school_id: SchoolId::from_uuid(row.school_id),
-        role: row.role.parse().map_err(|_| DomainError::internal(CorruptRow(format!("member role {}", row.role))))?,
+        role: row
+            .role
+            .parse()
+            .map_err(|_| DomainError::internal(CorruptRow(format!("member role {}", row.role))))?,
         joined_on: row.joined_on,
         sort_key,
     })
@@ -105,10 +107,20 @@ fn apply_filter(
     filter: &PartnershipFilter,
 ) -> sea_orm::Select<partnerships::Entity> {
     if !filter.kinds.is_empty() {
-        select = select.filter(partnerships::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
+        select = select
+            .filter(partnerships::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
     }
-    if let Some(text) = filter.name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        let escaped = text.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    if let Some(text) = filter
+        .name_contains
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let escaped = text
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         select = select.filter(
             Expr::expr(Func::lower(Expr::col(partnerships::Column::Name)))
                 .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
@@ -125,14 +137,35 @@ pub async fn list(
 ) -> Result<Page<Partnership>, DomainError> {
     actor.require(Permission::ReadDirectory)?;
     let select = apply_filter(partnerships::Entity::find(), filter);
-    let page = fetch_page(db, select, partnerships::Column::Name, partnerships::Column::Id, args).await?;
-    let items = page.items.into_iter().map(Partnership::from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, has_next_page: page.has_next_page, has_previous_page: page.has_previous_page })
+    let page = fetch_page(
+        db,
+        select,
+        partnerships::Column::Name,
+        partnerships::Column::Id,
+        args,
+    )
+    .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(Partnership::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+    })
 }
 
-pub async fn count(db: &DatabaseConnection, actor: &Actor, filter: &PartnershipFilter) -> Result<u64, DomainError> {
+pub async fn count(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &PartnershipFilter,
+) -> Result<u64, DomainError> {
     actor.require(Permission::ReadDirectory)?;
-    Ok(apply_filter(partnerships::Entity::find(), filter).count(db).await?)
+    Ok(apply_filter(partnerships::Entity::find(), filter)
+        .count(db)
+        .await?)
 }
 
 pub async fn by_ids(
@@ -143,7 +176,9 @@ pub async fn by_ids(
         .filter(partnerships::Column::Id.is_in(ids.iter().map(PartnershipId::as_uuid)))
         .all(db)
         .await?;
-    rows.into_iter().map(|row| Partnership::from_row(row).map(|p| (p.id, p))).collect()
+    rows.into_iter()
+        .map(|row| Partnership::from_row(row).map(|p| (p.id, p)))
+        .collect()
 }
 
 /// Every member of each partnership, sorted by school name; one statement for the batch.
@@ -158,8 +193,9 @@ pub async fn members_of(
         .await?;
     let mut out: HashMap<PartnershipId, Vec<Member>> = HashMap::new();
     for (row, school) in rows {
-        let school = school.ok_or_else(|| DomainError::internal(CorruptRow("member without school".into())))?;
-        let member = member_from_row(row, (school.name, school.id))?;
+        let school = school
+            .ok_or_else(|| DomainError::internal(CorruptRow("member without school".into())))?;
+        let member = member_from_row(&row, (school.name, school.id))?;
         out.entry(member.partnership_id).or_default().push(member);
     }
     for list in out.values_mut() {
@@ -180,9 +216,10 @@ pub async fn memberships_of(
         .await?;
     let mut out: HashMap<SchoolId, Vec<Member>> = HashMap::new();
     for (row, partnership) in rows {
-        let partnership =
-            partnership.ok_or_else(|| DomainError::internal(CorruptRow("member without partnership".into())))?;
-        let member = member_from_row(row, (partnership.name, partnership.id))?;
+        let partnership = partnership.ok_or_else(|| {
+            DomainError::internal(CorruptRow("member without partnership".into()))
+        })?;
+        let member = member_from_row(&row, (partnership.name, partnership.id))?;
         out.entry(member.school_id).or_default().push(member);
     }
     for list in out.values_mut() {
@@ -203,11 +240,20 @@ pub async fn leads_of(
         .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (PartnershipId::from_uuid(r.partnership_id), SchoolId::from_uuid(r.school_id)))
+        .map(|r| {
+            (
+                PartnershipId::from_uuid(r.partnership_id),
+                SchoolId::from_uuid(r.school_id),
+            )
+        })
         .collect())
 }
 
-async fn name_taken(db: &impl sea_orm::ConnectionTrait, name: &str, except: Option<PartnershipId>) -> Result<bool, DomainError> {
+async fn name_taken(
+    db: &impl sea_orm::ConnectionTrait,
+    name: &str,
+    except: Option<PartnershipId>,
+) -> Result<bool, DomainError> {
     let mut q = partnerships::Entity::find().filter(partnerships::Column::Name.eq(name));
     if let Some(id) = except {
         q = q.filter(partnerships::Column::Id.ne(id.as_uuid()));
@@ -227,15 +273,25 @@ pub async fn create(
     let area = problems.check(required_text("area", &input.area, AREA_MAX));
     let description = input.description.trim().to_owned();
     if description.chars().count() > DESCRIPTION_MAX {
-        problems.add("description", ErrorCode::TooLong, format!("must be at most {DESCRIPTION_MAX} characters"));
+        problems.add(
+            "description",
+            ErrorCode::TooLong,
+            format!("must be at most {DESCRIPTION_MAX} characters"),
+        );
     }
     if let Some(name) = &name
         && name_taken(db, name, None).await?
     {
-        problems.add("name", ErrorCode::Taken, "another partnership has this name");
+        problems.add(
+            "name",
+            ErrorCode::Taken,
+            "another partnership has this name",
+        );
     }
     problems.finish()?;
-    let (Some(name), Some(area)) = (name, area) else { unreachable!("recorded as problems") };
+    let (Some(name), Some(area)) = (name, area) else {
+        unreachable!("recorded as problems")
+    };
     let now = clock.now();
     let row = partnerships::ActiveModel {
         id: Set(PartnershipId::new().as_uuid()),
@@ -248,9 +304,11 @@ pub async fn create(
     };
     match row.insert(db).await {
         Ok(row) => Partnership::from_row(row),
-        Err(err) if is_unique_violation(&err) => {
-            Err(DomainError::invalid("name", ErrorCode::Taken, "another partnership has this name"))
-        }
+        Err(err) if is_unique_violation(&err) => Err(DomainError::invalid(
+            "name",
+            ErrorCode::Taken,
+            "another partnership has this name",
+        )),
         Err(err) => Err(err.into()),
     }
 }
@@ -264,22 +322,41 @@ pub async fn update(
 ) -> Result<Partnership, DomainError> {
     actor.require(Permission::ManageDirectory)?;
     let mut problems = Problems::new();
-    let name = changes.name.as_deref().and_then(|n| problems.check(required_text("name", n, NAME_MAX)));
-    let area = changes.area.as_deref().and_then(|a| problems.check(required_text("area", a, AREA_MAX)));
+    let name = changes
+        .name
+        .as_deref()
+        .and_then(|n| problems.check(required_text("name", n, NAME_MAX)));
+    let area = changes
+        .area
+        .as_deref()
+        .and_then(|a| problems.check(required_text("area", a, AREA_MAX)));
     let description = changes.description.map(|d| d.trim().to_owned());
-    if description.as_ref().is_some_and(|d| d.chars().count() > DESCRIPTION_MAX) {
-        problems.add("description", ErrorCode::TooLong, format!("must be at most {DESCRIPTION_MAX} characters"));
+    if description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > DESCRIPTION_MAX)
+    {
+        problems.add(
+            "description",
+            ErrorCode::TooLong,
+            format!("must be at most {DESCRIPTION_MAX} characters"),
+        );
     }
     if let Some(name) = &name
         && name_taken(db, name, Some(id)).await?
     {
-        problems.add("name", ErrorCode::Taken, "another partnership has this name");
+        problems.add(
+            "name",
+            ErrorCode::Taken,
+            "another partnership has this name",
+        );
     }
     problems.finish()?;
     let existing = partnerships::Entity::find_by_id(id.as_uuid())
         .one(db)
         .await?
-        .ok_or(DomainError::NotFound { entity: "Partnership" })?;
+        .ok_or(DomainError::NotFound {
+            entity: "Partnership",
+        })?;
     let mut row: partnerships::ActiveModel = existing.into();
     if let Some(name) = name {
         row.name = Set(name);
@@ -296,9 +373,11 @@ pub async fn update(
     row.updated_at = Set(clock.now());
     match row.update(db).await {
         Ok(row) => Partnership::from_row(row),
-        Err(err) if is_unique_violation(&err) => {
-            Err(DomainError::invalid("name", ErrorCode::Taken, "another partnership has this name"))
-        }
+        Err(err) if is_unique_violation(&err) => Err(DomainError::invalid(
+            "name",
+            ErrorCode::Taken,
+            "another partnership has this name",
+        )),
         Err(err) => Err(err.into()),
     }
 }
@@ -329,24 +408,49 @@ pub async fn put_member(
 ) -> Result<Partnership, DomainError> {
     actor.require(Permission::ManageDirectory)?;
     if input.joined_on.is_some_and(|d| d > clock.today()) {
-        return Err(DomainError::invalid("joinedOn", ErrorCode::OutOfRange, "joining date is in the future"));
+        return Err(DomainError::invalid(
+            "joinedOn",
+            ErrorCode::OutOfRange,
+            "joining date is in the future",
+        ));
     }
     let txn = db.begin().await?;
     let partnership = partnerships::Entity::find_by_id(input.partnership.as_uuid())
         .lock_exclusive()
         .one(&txn)
         .await?
-        .ok_or_else(|| DomainError::invalid("partnershipId", ErrorCode::NotFound, "no such partnership"))?;
-    if schools::Entity::find_by_id(input.school.as_uuid()).count(&txn).await? == 0 {
-        return Err(DomainError::invalid("schoolId", ErrorCode::NotFound, "no such school"));
+        .ok_or_else(|| {
+            DomainError::invalid("partnershipId", ErrorCode::NotFound, "no such partnership")
+        })?;
+    if schools::Entity::find_by_id(input.school.as_uuid())
+        .count(&txn)
+        .await?
+        == 0
+    {
+        return Err(DomainError::invalid(
+            "schoolId",
+            ErrorCode::NotFound,
+            "no such school",
+        ));
     }
-    let existing = members::Entity::find_by_id((input.partnership.as_uuid(), input.school.as_uuid())).one(&txn).await?;
+    let existing =
+        members::Entity::find_by_id((input.partnership.as_uuid(), input.school.as_uuid()))
+            .one(&txn)
+            .await?;
     match (change, &existing) {
         (MemberChange::Add, Some(_)) => {
-            return Err(DomainError::invalid("schoolId", ErrorCode::Taken, "the school is already a member"));
+            return Err(DomainError::invalid(
+                "schoolId",
+                ErrorCode::Taken,
+                "the school is already a member",
+            ));
         }
         (MemberChange::Update, None) => {
-            return Err(DomainError::invalid("schoolId", ErrorCode::NotFound, "the school is not a member"));
+            return Err(DomainError::invalid(
+                "schoolId",
+                ErrorCode::NotFound,
+                "the school is not a member",
+            ));
         }
         _ => {}
     }
@@ -369,13 +473,23 @@ pub async fn put_member(
         partnership_id: Set(input.partnership.as_uuid()),
         school_id: Set(input.school.as_uuid()),
         role: Set(input.role.as_str().to_owned()),
-        joined_on: Set(input.joined_on.or(existing.as_ref().and_then(|e| e.joined_on))),
+        joined_on: Set(input
+            .joined_on
+            .or(existing.as_ref().and_then(|e| e.joined_on))),
     };
-    let result = if existing.is_some() { row.update(&txn).await.map(|_| ()) } else { row.insert(&txn).await.map(|_| ()) };
+    let result = if existing.is_some() {
+        row.update(&txn).await.map(|_| ())
+    } else {
+        row.insert(&txn).await.map(|_| ())
+    };
     match result {
         Ok(()) => {}
         Err(err) if is_unique_violation(&err) => {
-            return Err(DomainError::invalid("role", ErrorCode::Conflict, "the partnership already has a lead school"));
+            return Err(DomainError::invalid(
+                "role",
+                ErrorCode::Conflict,
+                "the partnership already has a lead school",
+            ));
         }
         Err(err) => return Err(err.into()),
     }
@@ -384,7 +498,9 @@ pub async fn put_member(
     by_ids(db, &[input.partnership])
         .await?
         .remove(&input.partnership)
-        .ok_or(DomainError::NotFound { entity: "Partnership" })
+        .ok_or(DomainError::NotFound {
+            entity: "Partnership",
+        })
 }
 
 /// Removes a school from a partnership.
@@ -397,16 +513,31 @@ pub async fn remove_member(
 ) -> Result<Partnership, DomainError> {
     actor.require(Permission::ManageDirectory)?;
     let txn = db.begin().await?;
-    let deleted = members::Entity::delete_by_id((partnership.as_uuid(), school.as_uuid())).exec(&txn).await?;
+    let deleted = members::Entity::delete_by_id((partnership.as_uuid(), school.as_uuid()))
+        .exec(&txn)
+        .await?;
     if deleted.rows_affected == 0 {
-        return Err(DomainError::invalid("schoolId", ErrorCode::NotFound, "the school is not a member"));
+        return Err(DomainError::invalid(
+            "schoolId",
+            ErrorCode::NotFound,
+            "the school is not a member",
+        ));
     }
     touch(&txn, partnership.as_uuid(), clock).await?;
     txn.commit().await?;
-    by_ids(db, &[partnership]).await?.remove(&partnership).ok_or(DomainError::NotFound { entity: "Partnership" })
+    by_ids(db, &[partnership])
+        .await?
+        .remove(&partnership)
+        .ok_or(DomainError::NotFound {
+            entity: "Partnership",
+        })
 }
 
-async fn touch(db: &impl sea_orm::ConnectionTrait, id: uuid::Uuid, clock: &dyn Clock) -> Result<(), DomainError> {
+async fn touch(
+    db: &impl sea_orm::ConnectionTrait,
+    id: uuid::Uuid,
+    clock: &dyn Clock,
+) -> Result<(), DomainError> {
     partnerships::Entity::update_many()
         .col_expr(partnerships::Column::UpdatedAt, Expr::value(clock.now()))
         .filter(partnerships::Column::Id.eq(id))

@@ -26,7 +26,10 @@ impl PartnershipKind {
     /// other (peer-review group formation uses this).
     #[must_use]
     pub const fn shares_governance(self) -> bool {
-        matches!(self, Self::MultiAcademyTrust | Self::Federation | Self::Hard)
+        matches!(
+            self,
+            Self::MultiAcademyTrust | Self::Federation | Self::Hard
+        )
     }
 }
 

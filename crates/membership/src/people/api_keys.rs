@@ -11,10 +11,16 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use kernel::{Actor, ApiKeyActor, ApiKeyId, Clock, DomainError, ErrorCode, Permission, Problems, Scope, UserId};
+use kernel::{
+    Actor, ApiKeyActor, ApiKeyId, Clock, DomainError, ErrorCode, Permission, Problems, Scope,
+    UserId,
+};
 use rand::RngCore as _;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, Set,
+};
 use sha2::{Digest, Sha256};
 
 use super::entity::api_keys;
@@ -68,8 +74,13 @@ fn parse_scopes(stored: &str) -> Result<Vec<Scope>, kernel::actor::UnknownName> 
 }
 
 fn hash(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write as _;
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,10 +106,16 @@ pub async fn create(
     let mut problems = Problems::new();
     let name = problems.check(required_text("name", &input.name, 100));
     if input.scopes.is_empty() {
-        problems.add("scopes", ErrorCode::Required, "a key needs at least one scope");
+        problems.add(
+            "scopes",
+            ErrorCode::Required,
+            "a key needs at least one scope",
+        );
     }
     problems.finish()?;
-    let Some(name) = name else { unreachable!("recorded as a problem") };
+    let Some(name) = name else {
+        unreachable!("recorded as a problem")
+    };
     let mut scopes = input.scopes;
     scopes.sort();
     scopes.dedup();
@@ -111,7 +128,11 @@ pub async fn create(
         name: Set(name),
         prefix: Set(secret[..SHOWN_PREFIX_LEN].to_owned()),
         secret_hash: Set(hash(&secret)),
-        scopes: Set(scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")),
+        scopes: Set(scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")),
         created_by: Set(actor.as_user().map(|u| u.id.as_uuid())),
         created_at: Set(clock.now()),
         revoked_at: Set(None),
@@ -120,14 +141,29 @@ pub async fn create(
     .insert(db)
     .await?;
     tracing::info!(key = %row.id, prefix = %row.prefix, "API key created");
-    Ok(CreatedKey { key: ApiKey::from_row(row)?, secret })
+    Ok(CreatedKey {
+        key: ApiKey::from_row(row)?,
+        secret,
+    })
 }
 
-pub async fn revoke(db: &DatabaseConnection, clock: &dyn Clock, actor: &Actor, id: ApiKeyId) -> Result<ApiKey, DomainError> {
+pub async fn revoke(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    id: ApiKeyId,
+) -> Result<ApiKey, DomainError> {
     actor.require(Permission::ManageApiKeys)?;
-    let row = api_keys::Entity::find_by_id(id.as_uuid()).one(db).await?.ok_or(DomainError::NotFound { entity: "ApiKey" })?;
+    let row = api_keys::Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "ApiKey" })?;
     if row.revoked_at.is_some() {
-        return Err(DomainError::invalid("id", ErrorCode::Conflict, "the key is already revoked"));
+        return Err(DomainError::invalid(
+            "id",
+            ErrorCode::Conflict,
+            "the key is already revoked",
+        ));
     }
     let mut active: api_keys::ActiveModel = row.into();
     active.revoked_at = Set(Some(clock.now()));
@@ -136,11 +172,30 @@ pub async fn revoke(db: &DatabaseConnection, clock: &dyn Clock, actor: &Actor, i
     ApiKey::from_row(row)
 }
 
-pub async fn list(db: &DatabaseConnection, actor: &Actor, args: &PageArgs<NameKey>) -> Result<Page<ApiKey>, DomainError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    args: &PageArgs<NameKey>,
+) -> Result<Page<ApiKey>, DomainError> {
     actor.require(Permission::ManageApiKeys)?;
-    let page = fetch_page(db, api_keys::Entity::find(), api_keys::Column::Name, api_keys::Column::Id, args).await?;
-    let items = page.items.into_iter().map(ApiKey::from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, has_next_page: page.has_next_page, has_previous_page: page.has_previous_page })
+    let page = fetch_page(
+        db,
+        api_keys::Entity::find(),
+        api_keys::Column::Name,
+        api_keys::Column::Id,
+        args,
+    )
+    .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(ApiKey::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+    })
 }
 
 pub async fn count(db: &DatabaseConnection, actor: &Actor) -> Result<u64, DomainError> {
@@ -148,10 +203,17 @@ pub async fn count(db: &DatabaseConnection, actor: &Actor) -> Result<u64, Domain
     Ok(api_keys::Entity::find().count(db).await?)
 }
 
-pub async fn by_ids(db: &DatabaseConnection, ids: &[ApiKeyId]) -> Result<HashMap<ApiKeyId, ApiKey>, DomainError> {
-    let rows =
-        api_keys::Entity::find().filter(api_keys::Column::Id.is_in(ids.iter().map(ApiKeyId::as_uuid))).all(db).await?;
-    rows.into_iter().map(|row| ApiKey::from_row(row).map(|k| (k.id, k))).collect()
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[ApiKeyId],
+) -> Result<HashMap<ApiKeyId, ApiKey>, DomainError> {
+    let rows = api_keys::Entity::find()
+        .filter(api_keys::Column::Id.is_in(ids.iter().map(ApiKeyId::as_uuid)))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| ApiKey::from_row(row).map(|k| (k.id, k)))
+        .collect()
 }
 
 /// The outcome of presenting a key.
@@ -163,18 +225,29 @@ pub enum KeyCheck {
 }
 
 /// Checks a presented secret and records that the key was used.
-pub async fn authenticate(db: &DatabaseConnection, clock: &dyn Clock, secret: &str) -> Result<KeyCheck, DomainError> {
+pub async fn authenticate(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    secret: &str,
+) -> Result<KeyCheck, DomainError> {
     if !secret.starts_with(KEY_PREFIX) {
         return Ok(KeyCheck::Unknown);
     }
-    let Some(row) = api_keys::Entity::find().filter(api_keys::Column::SecretHash.eq(hash(secret))).one(db).await? else {
+    let Some(row) = api_keys::Entity::find()
+        .filter(api_keys::Column::SecretHash.eq(hash(secret)))
+        .one(db)
+        .await?
+    else {
         return Ok(KeyCheck::Unknown);
     };
     if row.revoked_at.is_some() {
         return Ok(KeyCheck::Revoked);
     }
     let now = clock.now();
-    if row.last_used_at.is_none_or(|t| now - t >= LAST_USED_GRANULARITY) {
+    if row
+        .last_used_at
+        .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
+    {
         api_keys::Entity::update_many()
             .col_expr(api_keys::Column::LastUsedAt, Expr::value(now))
             .filter(api_keys::Column::Id.eq(row.id))
@@ -187,7 +260,11 @@ pub async fn authenticate(db: &DatabaseConnection, clock: &dyn Clock, secret: &s
             .await?;
     }
     let key = ApiKey::from_row(row)?;
-    Ok(KeyCheck::Valid(ApiKeyActor { id: key.id, name: key.name, scopes: key.scopes }))
+    Ok(KeyCheck::Valid(ApiKeyActor {
+        id: key.id,
+        name: key.name,
+        scopes: key.scopes,
+    }))
 }
 
 #[cfg(test)]
@@ -196,12 +273,18 @@ mod tests {
 
     #[test]
     fn hashes_are_hex_sha256() {
-        assert_eq!(hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
     fn scopes_parse_from_storage() {
-        assert_eq!(parse_scopes("directory:read").ok(), Some(vec![Scope::DirectoryRead]));
+        assert_eq!(
+            parse_scopes("directory:read").ok(),
+            Some(vec![Scope::DirectoryRead])
+        );
         assert!(parse_scopes("root:all").is_err());
     }
 }

@@ -3,9 +3,13 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use kernel::{Actor, Clock, DomainError, ErrorCode, FieldError, Permission, Problems, Role, SchoolId, UserActor, UserId};
+use kernel::{
+    Actor, Clock, DomainError, ErrorCode, FieldError, Permission, Problems, Role, SchoolId,
+    UserActor, UserId,
+};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Set, TransactionTrait,
 };
 
 use super::entity::{user_schools, users};
@@ -35,7 +39,10 @@ impl User {
     fn from_row(row: users::Model) -> Result<Self, DomainError> {
         Ok(Self {
             id: UserId::from_uuid(row.id),
-            role: row.role.parse().map_err(|_| DomainError::internal(CorruptRow(format!("user {} role", row.id))))?,
+            role: row
+                .role
+                .parse()
+                .map_err(|_| DomainError::internal(CorruptRow(format!("user {} role", row.id))))?,
             email: row.email,
             name: row.name,
             active: row.active,
@@ -53,7 +60,11 @@ pub fn parse_email(raw: &str) -> Result<String, FieldError> {
         return Err(invalid());
     }
     let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
-    if local.is_empty() || domain.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.')
+    if local.is_empty()
+        || domain.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
     {
         return Err(invalid());
     }
@@ -84,10 +95,18 @@ async fn check_schools(
     schools_given: &[SchoolId],
 ) -> Result<(), DomainError> {
     if role.is_school_role() && schools_given.is_empty() {
-        problems.add("schoolIds", ErrorCode::Required, "school leaders and staff must be linked to a school");
+        problems.add(
+            "schoolIds",
+            ErrorCode::Required,
+            "school leaders and staff must be linked to a school",
+        );
     }
     if !role.is_school_role() && !schools_given.is_empty() {
-        problems.add("schoolIds", ErrorCode::Invalid, "partnership staff see every school and are not linked to one");
+        problems.add(
+            "schoolIds",
+            ErrorCode::Invalid,
+            "partnership staff see every school and are not linked to one",
+        );
     }
     if !schools_given.is_empty() {
         let found = schools::Entity::find()
@@ -98,7 +117,11 @@ async fn check_schools(
         distinct.sort();
         distinct.dedup();
         if found != distinct.len() as u64 {
-            problems.add("schoolIds", ErrorCode::NotFound, "one or more schools do not exist");
+            problems.add(
+                "schoolIds",
+                ErrorCode::NotFound,
+                "one or more schools do not exist",
+            );
         }
     }
     Ok(())
@@ -109,14 +132,19 @@ async fn replace_schools(
     user: UserId,
     list: &[SchoolId],
 ) -> Result<(), DomainError> {
-    user_schools::Entity::delete_many().filter(user_schools::Column::UserId.eq(user.as_uuid())).exec(db).await?;
+    user_schools::Entity::delete_many()
+        .filter(user_schools::Column::UserId.eq(user.as_uuid()))
+        .exec(db)
+        .await?;
     let mut distinct = list.to_vec();
     distinct.sort();
     distinct.dedup();
     if !distinct.is_empty() {
-        user_schools::Entity::insert_many(distinct.into_iter().map(|s| user_schools::ActiveModel {
-            user_id: Set(user.as_uuid()),
-            school_id: Set(s.as_uuid()),
+        user_schools::Entity::insert_many(distinct.into_iter().map(|s| {
+            user_schools::ActiveModel {
+                user_id: Set(user.as_uuid()),
+                school_id: Set(s.as_uuid()),
+            }
         }))
         .exec(db)
         .await?;
@@ -124,7 +152,12 @@ async fn replace_schools(
     Ok(())
 }
 
-pub async fn create(db: &DatabaseConnection, clock: &dyn Clock, actor: &Actor, input: NewUser) -> Result<User, DomainError> {
+pub async fn create(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    actor: &Actor,
+    input: NewUser,
+) -> Result<User, DomainError> {
     actor.require(Permission::ManageUsers)?;
     let mut problems = Problems::new();
     let email = problems.check(parse_email(&input.email));
@@ -132,12 +165,18 @@ pub async fn create(db: &DatabaseConnection, clock: &dyn Clock, actor: &Actor, i
     let txn = db.begin().await?;
     check_schools(&txn, &mut problems, input.role, &input.schools).await?;
     if let Some(email) = &email
-        && users::Entity::find().filter(users::Column::Email.eq(email.as_str())).count(&txn).await? > 0
+        && users::Entity::find()
+            .filter(users::Column::Email.eq(email.as_str()))
+            .count(&txn)
+            .await?
+            > 0
     {
         problems.add("email", ErrorCode::Taken, "a user with this email exists");
     }
     problems.finish()?;
-    let (Some(email), Some(name)) = (email, name) else { unreachable!("recorded as problems") };
+    let (Some(email), Some(name)) = (email, name) else {
+        unreachable!("recorded as problems")
+    };
     let now = clock.now();
     let id = UserId::new();
     let row = users::ActiveModel {
@@ -153,7 +192,11 @@ pub async fn create(db: &DatabaseConnection, clock: &dyn Clock, actor: &Actor, i
     let row = match row.insert(&txn).await {
         Ok(row) => row,
         Err(err) if is_unique_violation(&err) => {
-            return Err(DomainError::invalid("email", ErrorCode::Taken, "a user with this email exists"));
+            return Err(DomainError::invalid(
+                "email",
+                ErrorCode::Taken,
+                "a user with this email exists",
+            ));
         }
         Err(err) => return Err(err.into()),
     };
@@ -171,21 +214,38 @@ pub async fn update(
 ) -> Result<User, DomainError> {
     actor.require(Permission::ManageUsers)?;
     let mut problems = Problems::new();
-    let name = changes.name.as_deref().and_then(|n| problems.check(required_text("name", n, 200)));
+    let name = changes
+        .name
+        .as_deref()
+        .and_then(|n| problems.check(required_text("name", n, 200)));
     let is_self = actor.as_user().is_some_and(|u| u.id == id);
     if is_self && changes.active == Some(false) {
-        problems.add("active", ErrorCode::Conflict, "you cannot deactivate yourself");
+        problems.add(
+            "active",
+            ErrorCode::Conflict,
+            "you cannot deactivate yourself",
+        );
     }
     if is_self && changes.role.is_some_and(|r| r != Role::PartnershipAdmin) {
-        problems.add("role", ErrorCode::Conflict, "you cannot remove your own admin role");
+        problems.add(
+            "role",
+            ErrorCode::Conflict,
+            "you cannot remove your own admin role",
+        );
     }
     let txn = db.begin().await?;
-    let existing = users::Entity::find_by_id(id.as_uuid()).one(&txn).await?.ok_or(DomainError::NotFound { entity: "User" })?;
+    let existing = users::Entity::find_by_id(id.as_uuid())
+        .one(&txn)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "User" })?;
     let current = User::from_row(existing.clone())?;
     let role = changes.role.unwrap_or(current.role);
     let schools_now = match &changes.schools {
         Some(list) => list.clone(),
-        None => schools_of(&txn, &[id]).await?.remove(&id).unwrap_or_default(),
+        None => schools_of(&txn, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
     };
     if changes.role.is_some() || changes.schools.is_some() {
         check_schools(&txn, &mut problems, role, &schools_now).await?;
@@ -209,11 +269,30 @@ pub async fn update(
 }
 
 /// One page of users, ordered by email. Admins only.
-pub async fn list(db: &DatabaseConnection, actor: &Actor, args: &PageArgs<NameKey>) -> Result<Page<User>, DomainError> {
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    args: &PageArgs<NameKey>,
+) -> Result<Page<User>, DomainError> {
     actor.require(Permission::ManageUsers)?;
-    let page = fetch_page(db, users::Entity::find(), users::Column::Email, users::Column::Id, args).await?;
-    let items = page.items.into_iter().map(User::from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, has_next_page: page.has_next_page, has_previous_page: page.has_previous_page })
+    let page = fetch_page(
+        db,
+        users::Entity::find(),
+        users::Column::Email,
+        users::Column::Id,
+        args,
+    )
+    .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(User::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+    })
 }
 
 pub async fn count(db: &DatabaseConnection, actor: &Actor) -> Result<u64, DomainError> {
@@ -221,9 +300,17 @@ pub async fn count(db: &DatabaseConnection, actor: &Actor) -> Result<u64, Domain
     Ok(users::Entity::find().count(db).await?)
 }
 
-pub async fn by_ids(db: &DatabaseConnection, ids: &[UserId]) -> Result<HashMap<UserId, User>, DomainError> {
-    let rows = users::Entity::find().filter(users::Column::Id.is_in(ids.iter().map(UserId::as_uuid))).all(db).await?;
-    rows.into_iter().map(|row| User::from_row(row).map(|u| (u.id, u))).collect()
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[UserId],
+) -> Result<HashMap<UserId, User>, DomainError> {
+    let rows = users::Entity::find()
+        .filter(users::Column::Id.is_in(ids.iter().map(UserId::as_uuid)))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| User::from_row(row).map(|u| (u.id, u)))
+        .collect()
 }
 
 /// The schools each user acts for.
@@ -237,7 +324,9 @@ pub async fn schools_of(
         .await?;
     let mut out: HashMap<UserId, Vec<SchoolId>> = HashMap::new();
     for row in rows {
-        out.entry(UserId::from_uuid(row.user_id)).or_default().push(SchoolId::from_uuid(row.school_id));
+        out.entry(UserId::from_uuid(row.user_id))
+            .or_default()
+            .push(SchoolId::from_uuid(row.school_id));
     }
     Ok(out)
 }
@@ -253,21 +342,37 @@ pub enum Lookup<'a> {
 
 /// The actor for a verified token, if the person exists and is active. Role and schools come
 /// from here, never from the token.
-pub async fn actor_for(db: &DatabaseConnection, who: Lookup<'_>) -> Result<Option<UserActor>, DomainError> {
+pub async fn actor_for(
+    db: &DatabaseConnection,
+    who: Lookup<'_>,
+) -> Result<Option<UserActor>, DomainError> {
     let query = match who {
         Lookup::Id(id) => users::Entity::find_by_id(id.as_uuid()),
-        Lookup::Email(email) => users::Entity::find().filter(users::Column::Email.eq(email.trim().to_lowercase())),
+        Lookup::Email(email) => {
+            users::Entity::find().filter(users::Column::Email.eq(email.trim().to_lowercase()))
+        }
     };
     let Some(row) = query.filter(users::Column::Active.eq(true)).one(db).await? else {
         return Ok(None);
     };
     let user = User::from_row(row)?;
-    let schools = schools_of(db, &[user.id]).await?.remove(&user.id).unwrap_or_default();
-    Ok(Some(UserActor { id: user.id, email: user.email, role: user.role, schools }))
+    let schools = schools_of(db, &[user.id])
+        .await?
+        .remove(&user.id)
+        .unwrap_or_default();
+    Ok(Some(UserActor {
+        id: user.id,
+        email: user.email,
+        role: user.role,
+        schools,
+    }))
 }
 
 /// The active user with this email, for `trellis token`.
-pub async fn find_active_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<User>, DomainError> {
+pub async fn find_active_by_email(
+    db: &DatabaseConnection,
+    email: &str,
+) -> Result<Option<User>, DomainError> {
     users::Entity::find()
         .filter(users::Column::Email.eq(email.trim().to_lowercase()))
         .filter(users::Column::Active.eq(true))
@@ -283,8 +388,19 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_checked() {
-        assert_eq!(parse_email(" Head@Holly-Park.Example ").ok().as_deref(), Some("head@holly-park.example"));
-        for bad in ["", "head", "head@", "@x.example", "a b@x.example", "a@b@c.example", "a@localhost"] {
+        assert_eq!(
+            parse_email(" Head@Holly-Park.Example ").ok().as_deref(),
+            Some("head@holly-park.example")
+        );
+        for bad in [
+            "",
+            "head",
+            "head@",
+            "@x.example",
+            "a b@x.example",
+            "a@b@c.example",
+            "a@localhost",
+        ] {
             assert!(parse_email(bad).is_err(), "{bad}");
         }
     }

@@ -6,6 +6,6 @@ mod service;
 pub mod types;
 
 pub use service::{
-    CorruptRow, NewSchool, RollInput, School, SchoolChanges, SchoolFilter, by_ids, by_urn, count, create,
-    designations_of, inspections_of, is_empty, list, record_inspection, update,
+    CorruptRow, NewSchool, RollInput, School, SchoolChanges, SchoolFilter, by_ids, by_urn, count,
+    create, designations_of, inspections_of, is_empty, list, record_inspection, update,
 };

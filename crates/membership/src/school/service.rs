@@ -41,8 +41,13 @@ impl School {
     }
 
     fn from_row(row: schools::Model) -> Result<Self, DomainError> {
-        let corrupt = |what: &str| DomainError::internal(CorruptRow(format!("school {}: {what}", row.id)));
-        let roll = match (row.number_on_roll, row.roll_census.as_deref(), row.roll_census_date) {
+        let corrupt =
+            |what: &str| DomainError::internal(CorruptRow(format!("school {}: {what}", row.id)));
+        let roll = match (
+            row.number_on_roll,
+            row.roll_census.as_deref(),
+            row.roll_census_date,
+        ) {
             (Some(n), Some(census), Some(date)) => Some(Roll {
                 number_on_roll: u32::try_from(n).map_err(|_| corrupt("roll"))?,
                 census: census.parse().map_err(|_| corrupt("census"))?,
@@ -54,7 +59,10 @@ impl School {
             id: SchoolId::from_uuid(row.id),
             urn: Urn::parse(&row.urn).map_err(|_| corrupt("urn"))?,
             phase: row.phase.parse().map_err(|_| corrupt("phase"))?,
-            establishment_type: row.establishment_type.parse().map_err(|_| corrupt("establishment type"))?,
+            establishment_type: row
+                .establishment_type
+                .parse()
+                .map_err(|_| corrupt("establishment type"))?,
             postcode: Postcode::parse(&row.postcode).map_err(|_| corrupt("postcode"))?,
             name: row.name,
             local_authority: row.local_authority,
@@ -121,11 +129,23 @@ pub struct SchoolFilter {
 const NAME_MAX: usize = 200;
 const LA_MAX: usize = 100;
 
-fn validate_roll(problems: &mut Problems, roll: Option<RollInput>, today: NaiveDate) -> Option<Roll> {
+fn validate_roll(
+    problems: &mut Problems,
+    roll: Option<RollInput>,
+    today: NaiveDate,
+) -> Option<Roll> {
     let roll = roll?;
-    let parsed = problems.check(Roll::new(roll.number_on_roll, roll.census, roll.census_date))?;
+    let parsed = problems.check(Roll::new(
+        roll.number_on_roll,
+        roll.census,
+        roll.census_date,
+    ))?;
     if parsed.census_date > today {
-        problems.add("roll.censusDate", ErrorCode::OutOfRange, "census date is in the future");
+        problems.add(
+            "roll.censusDate",
+            ErrorCode::OutOfRange,
+            "census date is in the future",
+        );
         return None;
     }
     Some(parsed)
@@ -142,9 +162,13 @@ fn roll_columns(roll: Option<Roll>) -> (Option<i32>, Option<String>, Option<Naiv
     }
 }
 
-fn apply_filter(mut select: sea_orm::Select<schools::Entity>, filter: &SchoolFilter) -> sea_orm::Select<schools::Entity> {
+fn apply_filter(
+    mut select: sea_orm::Select<schools::Entity>,
+    filter: &SchoolFilter,
+) -> sea_orm::Select<schools::Entity> {
     if !filter.phases.is_empty() {
-        select = select.filter(schools::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
+        select =
+            select.filter(schools::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
     }
     if let Some(la) = &filter.local_authority {
         select = select.filter(schools::Column::LocalAuthority.eq(la.trim()));
@@ -160,17 +184,25 @@ fn apply_filter(mut select: sea_orm::Select<schools::Entity>, filter: &SchoolFil
             ),
         );
     }
-    if let Some(text) = filter.name_contains.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(text) = filter
+        .name_contains
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
         select = select.filter(
-            Expr::expr(Func::lower(Expr::col(schools::Column::Name))).like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+            Expr::expr(Func::lower(Expr::col(schools::Column::Name)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
         );
     }
     select
 }
 
 fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// One page of the directory, ordered by name.
@@ -183,27 +215,50 @@ pub async fn list(
     actor.require(Permission::ReadDirectory)?;
     let select = apply_filter(schools::Entity::find(), filter);
     let page = fetch_page(db, select, schools::Column::Name, schools::Column::Id, args).await?;
-    let items = page.items.into_iter().map(School::from_row).collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { items, has_next_page: page.has_next_page, has_previous_page: page.has_previous_page })
+    let items = page
+        .items
+        .into_iter()
+        .map(School::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+    })
 }
 
 /// How many schools match `filter`.
-pub async fn count(db: &DatabaseConnection, actor: &Actor, filter: &SchoolFilter) -> Result<u64, DomainError> {
+pub async fn count(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    filter: &SchoolFilter,
+) -> Result<u64, DomainError> {
     actor.require(Permission::ReadDirectory)?;
-    Ok(apply_filter(schools::Entity::find(), filter).count(db).await?)
+    Ok(apply_filter(schools::Entity::find(), filter)
+        .count(db)
+        .await?)
 }
 
 /// Schools by id, for batch loading. Missing ids are absent from the map.
-pub async fn by_ids(db: &DatabaseConnection, ids: &[SchoolId]) -> Result<HashMap<SchoolId, School>, DomainError> {
+pub async fn by_ids(
+    db: &DatabaseConnection,
+    ids: &[SchoolId],
+) -> Result<HashMap<SchoolId, School>, DomainError> {
     let rows = schools::Entity::find()
         .filter(schools::Column::Id.is_in(ids.iter().map(SchoolId::as_uuid)))
         .all(db)
         .await?;
-    rows.into_iter().map(|row| School::from_row(row).map(|s| (s.id, s))).collect()
+    rows.into_iter()
+        .map(|row| School::from_row(row).map(|s| (s.id, s)))
+        .collect()
 }
 
 /// The school with this URN, if any.
-pub async fn by_urn(db: &DatabaseConnection, actor: &Actor, urn: &str) -> Result<Option<School>, DomainError> {
+pub async fn by_urn(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    urn: &str,
+) -> Result<Option<School>, DomainError> {
     actor.require(Permission::ReadDirectory)?;
     let urn = Urn::parse(urn).map_err(|e| DomainError::Invalid(vec![e]))?;
     schools::Entity::find()
@@ -225,11 +280,12 @@ pub async fn designations_of(
         .await?;
     let mut out: HashMap<SchoolId, Vec<Designation>> = HashMap::new();
     for row in rows {
-        let d = row
-            .designation
-            .parse()
-            .map_err(|_| DomainError::internal(CorruptRow(format!("designation {}", row.designation))))?;
-        out.entry(SchoolId::from_uuid(row.school_id)).or_default().push(d);
+        let d = row.designation.parse().map_err(|_| {
+            DomainError::internal(CorruptRow(format!("designation {}", row.designation)))
+        })?;
+        out.entry(SchoolId::from_uuid(row.school_id))
+            .or_default()
+            .push(d);
     }
     for list in out.values_mut() {
         list.sort();
@@ -251,24 +307,33 @@ pub async fn inspections_of(
     let mut out: HashMap<SchoolId, Vec<Inspection>> = HashMap::new();
     for row in rows {
         let school = SchoolId::from_uuid(row.school_id);
-        out.entry(school).or_default().push(inspection_from_row(row)?);
+        out.entry(school)
+            .or_default()
+            .push(inspection_from_row(&row)?);
     }
     Ok(out)
 }
 
-fn inspection_from_row(row: inspections::Model) -> Result<Inspection, DomainError> {
+fn inspection_from_row(row: &inspections::Model) -> Result<Inspection, DomainError> {
     let corrupt = || DomainError::internal(CorruptRow(format!("inspection {}", row.id)));
     let framework: Framework = row.framework.parse().map_err(|_| corrupt())?;
     let outcome = match framework {
-        Framework::Eif2019 => {
-            Outcome::Graded(row.overall_grade.as_deref().ok_or_else(corrupt)?.parse().map_err(|_| corrupt())?)
-        }
+        Framework::Eif2019 => Outcome::Graded(
+            row.overall_grade
+                .as_deref()
+                .ok_or_else(corrupt)?
+                .parse()
+                .map_err(|_| corrupt())?,
+        ),
         Framework::ReportCard2025 => Outcome::ReportCard(
             serde_json::from_value::<ReportCard>(row.report_card.clone().ok_or_else(corrupt)?)
                 .map_err(|_| corrupt())?,
         ),
     };
-    Ok(Inspection { inspected_on: row.inspected_on, outcome })
+    Ok(Inspection {
+        inspected_on: row.inspected_on,
+        outcome,
+    })
 }
 
 /// Adds a school to the directory.
@@ -282,13 +347,25 @@ pub async fn create(
     let mut problems = Problems::new();
     let urn = problems.check(Urn::parse(&input.urn));
     let name = problems.check(required_text("name", &input.name, NAME_MAX));
-    let la = problems.check(required_text("localAuthority", &input.local_authority, LA_MAX));
+    let la = problems.check(required_text(
+        "localAuthority",
+        &input.local_authority,
+        LA_MAX,
+    ));
     let postcode = problems.check(Postcode::parse(&input.postcode));
     let roll = validate_roll(&mut problems, input.roll, clock.today());
     if let Some(urn) = &urn
-        && schools::Entity::find().filter(schools::Column::Urn.eq(urn.as_str())).count(db).await? > 0
+        && schools::Entity::find()
+            .filter(schools::Column::Urn.eq(urn.as_str()))
+            .count(db)
+            .await?
+            > 0
     {
-        problems.add("urn", ErrorCode::Taken, format!("a school with URN {urn} is already in the directory"));
+        problems.add(
+            "urn",
+            ErrorCode::Taken,
+            format!("a school with URN {urn} is already in the directory"),
+        );
     }
     problems.finish()?;
     let (Some(urn), Some(name), Some(la), Some(postcode)) = (urn, name, la, postcode) else {
@@ -318,7 +395,11 @@ pub async fn create(
     let inserted = match row.insert(&txn).await {
         Ok(row) => row,
         Err(err) if is_unique_violation(&err) => {
-            return Err(DomainError::invalid("urn", ErrorCode::Taken, "a school with this URN is already in the directory"));
+            return Err(DomainError::invalid(
+                "urn",
+                ErrorCode::Taken,
+                "a school with this URN is already in the directory",
+            ));
         }
         Err(err) => return Err(err.into()),
     };
@@ -333,7 +414,10 @@ async fn replace_designations<C: sea_orm::ConnectionTrait>(
     id: SchoolId,
     list: &[Designation],
 ) -> Result<(), DomainError> {
-    designations::Entity::delete_many().filter(designations::Column::SchoolId.eq(id.as_uuid())).exec(db).await?;
+    designations::Entity::delete_many()
+        .filter(designations::Column::SchoolId.eq(id.as_uuid()))
+        .exec(db)
+        .await?;
     let mut unique: Vec<Designation> = list.to_vec();
     unique.sort();
     unique.dedup();
@@ -358,13 +442,21 @@ pub async fn update(
 ) -> Result<School, DomainError> {
     actor.require(Permission::ManageDirectory)?;
     let mut problems = Problems::new();
-    let name = changes.name.as_deref().and_then(|n| problems.check(required_text("name", n, NAME_MAX)));
+    let name = changes
+        .name
+        .as_deref()
+        .and_then(|n| problems.check(required_text("name", n, NAME_MAX)));
     let la = changes
         .local_authority
         .as_deref()
         .and_then(|n| problems.check(required_text("localAuthority", n, LA_MAX)));
-    let postcode = changes.postcode.as_deref().and_then(|p| problems.check(Postcode::parse(p)));
-    let roll = changes.roll.map(|r| validate_roll(&mut problems, r, clock.today()));
+    let postcode = changes
+        .postcode
+        .as_deref()
+        .and_then(|p| problems.check(Postcode::parse(p)));
+    let roll = changes
+        .roll
+        .map(|r| validate_roll(&mut problems, r, clock.today()));
     problems.finish()?;
 
     let txn = db.begin().await?;
@@ -415,7 +507,11 @@ pub async fn record_inspection(
     actor.require(Permission::ManageDirectory)?;
     let mut problems = Problems::new();
     if inspection.inspected_on > clock.today() {
-        problems.add("inspectedOn", ErrorCode::OutOfRange, "inspection date is in the future");
+        problems.add(
+            "inspectedOn",
+            ErrorCode::OutOfRange,
+            "inspection date is in the future",
+        );
     }
     match &inspection.outcome {
         Outcome::Graded(_) if inspection.inspected_on >= report_cards_from() => problems.add(
@@ -451,7 +547,10 @@ pub async fn record_inspection(
         .ok_or(DomainError::NotFound { entity: "School" })?;
     let (overall, card) = match &inspection.outcome {
         Outcome::Graded(grade) => (Some(grade.as_str().to_owned()), None),
-        Outcome::ReportCard(card) => (None, Some(serde_json::to_value(card).map_err(DomainError::internal)?)),
+        Outcome::ReportCard(card) => (
+            None,
+            Some(serde_json::to_value(card).map_err(DomainError::internal)?),
+        ),
     };
     inspections::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),

@@ -121,7 +121,11 @@ impl Urn {
         if raw.len() == 6 && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0') {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(FieldError::new("urn", ErrorCode::Invalid, "URN must be six digits, e.g. 101234"))
+            Err(FieldError::new(
+                "urn",
+                ErrorCode::Invalid,
+                "URN must be six digits, e.g. 101234",
+            ))
         }
     }
 
@@ -159,8 +163,18 @@ impl Postcode {
     /// Accepts the shapes of the UK postcode format (A9 9AA, A99 9AA, A9A 9AA, AA9 9AA,
     /// AA99 9AA, AA9A 9AA) in any case and spacing.
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let compact: String = raw.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_uppercase();
-        let err = || FieldError::new("postcode", ErrorCode::Invalid, "not a UK postcode, e.g. N10 2HN");
+        let compact: String = raw
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_uppercase();
+        let err = || {
+            FieldError::new(
+                "postcode",
+                ErrorCode::Invalid,
+                "not a UK postcode, e.g. N10 2HN",
+            )
+        };
         if !(5..=7).contains(&compact.len()) || !compact.is_ascii() {
             return Err(err());
         }
@@ -174,7 +188,11 @@ impl Postcode {
             && o.iter().all(u8::is_ascii_alphanumeric)
             && o.iter().any(u8::is_ascii_digit)
             && (2..=4).contains(&o.len());
-        if inward_ok && outward_ok { Ok(Self(format!("{outward} {inward}"))) } else { Err(err()) }
+        if inward_ok && outward_ok {
+            Ok(Self(format!("{outward} {inward}")))
+        } else {
+            Err(err())
+        }
     }
 
     #[must_use]
@@ -195,9 +213,17 @@ impl Roll {
     /// The largest school in England has under 4,000 pupils; 10,000 catches typos.
     pub const MAX: u32 = 10_000;
 
-    pub fn new(number_on_roll: i64, census: RollCensus, census_date: NaiveDate) -> Result<Self, FieldError> {
+    pub fn new(
+        number_on_roll: i64,
+        census: RollCensus,
+        census_date: NaiveDate,
+    ) -> Result<Self, FieldError> {
         match u32::try_from(number_on_roll) {
-            Ok(n) if n <= Self::MAX => Ok(Self { number_on_roll: n, census, census_date }),
+            Ok(n) if n <= Self::MAX => Ok(Self {
+                number_on_roll: n,
+                census,
+                census_date,
+            }),
             _ => Err(FieldError::new(
                 "roll.numberOnRoll",
                 ErrorCode::OutOfRange,
@@ -214,7 +240,13 @@ mod tests {
     #[test]
     fn urns_are_six_digits() {
         assert!(Urn::parse("101234").is_ok());
-        assert_eq!(Urn::parse(" 101234 ").map(|u| u.to_string()).ok().as_deref(), Some("101234"));
+        assert_eq!(
+            Urn::parse(" 101234 ")
+                .map(|u| u.to_string())
+                .ok()
+                .as_deref(),
+            Some("101234")
+        );
         for bad in ["", "12345", "1234567", "12a456", "012345", "１２３４５６"] {
             assert!(Urn::parse(bad).is_err(), "{bad}");
         }
@@ -222,9 +254,18 @@ mod tests {
 
     #[test]
     fn postcodes_are_normalised() {
-        assert_eq!(Postcode::parse("n102hn").map(|p| p.0).ok().as_deref(), Some("N10 2HN"));
-        assert_eq!(Postcode::parse("AL1 4AP").map(|p| p.0).ok().as_deref(), Some("AL1 4AP"));
-        assert_eq!(Postcode::parse("ec1a1bb").map(|p| p.0).ok().as_deref(), Some("EC1A 1BB"));
+        assert_eq!(
+            Postcode::parse("n102hn").map(|p| p.0).ok().as_deref(),
+            Some("N10 2HN")
+        );
+        assert_eq!(
+            Postcode::parse("AL1 4AP").map(|p| p.0).ok().as_deref(),
+            Some("AL1 4AP")
+        );
+        assert_eq!(
+            Postcode::parse("ec1a1bb").map(|p| p.0).ok().as_deref(),
+            Some("EC1A 1BB")
+        );
         for bad in ["", "N10", "12345", "N10 2H1", "NNNN 2HN", "N1 0 2HN X"] {
             assert!(Postcode::parse(bad).is_err(), "{bad}");
         }

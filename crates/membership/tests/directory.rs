@@ -1,0 +1,191 @@
+//! Directory services against real databases (SQLite and PostgreSQL).
+
+use kernel::{Actor, DomainError, ErrorCode, SystemClock};
+use membership::partnership::{self, PartnershipFilter};
+use membership::people::users;
+use membership::school::types::{EstablishmentType, Phase};
+use membership::school::{self, NewSchool, SchoolFilter};
+use membership::{NameKey, PageArgs};
+use testkit::TestDb;
+
+fn school(urn: &str, name: &str) -> NewSchool {
+    NewSchool {
+        urn: urn.to_owned(),
+        name: name.to_owned(),
+        phase: Phase::Primary,
+        establishment_type: EstablishmentType::Community,
+        local_authority: "Barnet".to_owned(),
+        postcode: "N10 2HN".to_owned(),
+        roll: None,
+        designations: vec![],
+        is_demo: false,
+    }
+}
+
+async fn demo_directory_loads_once(db: TestDb) {
+    let report = membership::demo::seed(db.conn(), &SystemClock)
+        .await
+        .expect("seeds");
+    assert!(!report.skipped);
+    assert!(
+        report.schools > 100 && report.partnerships >= 23,
+        "{report}"
+    );
+    let again = membership::demo::seed(db.conn(), &SystemClock)
+        .await
+        .expect("second run");
+    assert!(again.skipped, "seeding an existing directory does nothing");
+
+    let all = PageArgs::<NameKey>::first(100);
+    let grasvenor = school::list(
+        db.conn(),
+        &Actor::System,
+        &SchoolFilter {
+            name_contains: Some("grasvenor".into()),
+            ..SchoolFilter::default()
+        },
+        &all,
+    )
+    .await
+    .expect("list");
+    assert_eq!(
+        grasvenor.items.len(),
+        1,
+        "one Grasvenor Infant, in several partnerships"
+    );
+    let memberships = partnership::memberships_of(db.conn(), &[grasvenor.items[0].id])
+        .await
+        .expect("memberships");
+    assert!(memberships[&grasvenor.items[0].id].len() >= 2);
+
+    let partnerships = partnership::count(db.conn(), &Actor::System, &PartnershipFilter::default())
+        .await
+        .expect("n");
+    assert_eq!(
+        partnerships,
+        u64::try_from(report.partnerships).expect("fits")
+    );
+    let head = users::find_active_by_email(db.conn(), "head@holly-park.example")
+        .await
+        .expect("q")
+        .expect("head");
+    let schools = users::schools_of(db.conn(), &[head.id])
+        .await
+        .expect("schools");
+    assert_eq!(schools[&head.id].len(), 1);
+}
+
+async fn keyset_pages_are_stable_both_ways(db: TestDb) {
+    for i in 0..25 {
+        school::create(
+            db.conn(),
+            &SystemClock,
+            &Actor::System,
+            school(
+                &format!("{}", 100_100 + i),
+                &format!("School {:02}", i % 10),
+            ),
+        )
+        .await
+        .expect("create");
+    }
+    let filter = SchoolFilter::default();
+    let mut forward = Vec::new();
+    let mut args = PageArgs::<NameKey>::first(7);
+    loop {
+        let page = school::list(db.conn(), &Actor::System, &filter, &args)
+            .await
+            .expect("page");
+        forward.extend(page.items.iter().map(|s| s.id));
+        if !page.has_next_page {
+            break;
+        }
+        args = PageArgs {
+            after: page.items.last().map(school::School::sort_key),
+            ..PageArgs::first(7)
+        };
+    }
+    assert_eq!(
+        forward.len(),
+        25,
+        "duplicate names do not lose or repeat rows"
+    );
+    let mut backward = Vec::new();
+    let mut args = PageArgs::<NameKey> {
+        backward: true,
+        ..PageArgs::first(6)
+    };
+    loop {
+        let page = school::list(db.conn(), &Actor::System, &filter, &args)
+            .await
+            .expect("page");
+        backward.splice(0..0, page.items.iter().map(|s| s.id));
+        if !page.has_previous_page {
+            break;
+        }
+        args = PageArgs {
+            before: page.items.first().map(school::School::sort_key),
+            backward: true,
+            ..PageArgs::first(6)
+        };
+    }
+    assert_eq!(forward, backward);
+}
+
+async fn concurrent_duplicate_urns_create_one_school(db: TestDb) {
+    let attempts = (0..8).map(|i| {
+        let conn = db.conn().clone();
+        tokio::spawn(async move {
+            school::create(
+                &conn,
+                &SystemClock,
+                &Actor::System,
+                school("100001", &format!("Racer {i}")),
+            )
+            .await
+        })
+    });
+    let results = futures_join(attempts).await;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, 1, "exactly one create wins");
+    for r in results.into_iter().filter_map(Result::err) {
+        match r {
+            DomainError::Invalid(fields) => assert_eq!(fields[0].code, ErrorCode::Taken),
+            other => panic!("unexpected error {other:?}"),
+        }
+    }
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.expect("task"));
+    }
+    out
+}
+
+async fn permissions_are_checked_by_services(db: TestDb) {
+    membership::demo::seed(db.conn(), &SystemClock)
+        .await
+        .expect("seeds");
+    let head = users::find_active_by_email(db.conn(), "head@holly-park.example")
+        .await
+        .expect("q")
+        .expect("u");
+    let actor = users::actor_for(db.conn(), users::Lookup::Id(head.id))
+        .await
+        .expect("q")
+        .expect("actor");
+    let actor = Actor::User(actor);
+    let refused = school::create(db.conn(), &SystemClock, &actor, school("100002", "Nope")).await;
+    assert!(matches!(refused, Err(DomainError::Forbidden(_))));
+    let refused = users::list(db.conn(), &actor, &PageArgs::first(10)).await;
+    assert!(matches!(refused, Err(DomainError::Forbidden(_))));
+}
+
+testkit::db_tests!(
+    demo_directory_loads_once,
+    keyset_pages_are_stable_both_ways,
+    concurrent_duplicate_urns_create_one_school,
+    permissions_are_checked_by_services,
+);
