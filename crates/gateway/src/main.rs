@@ -1,1 +1,7 @@
-fn main() {}
+//! The `trellis` binary.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    gateway::cli::main()
+}

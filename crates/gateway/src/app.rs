@@ -1,0 +1,154 @@
+//! The HTTP application: routes, middleware and serving.
+
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::Html;
+use axum::routing::get;
+use kernel::Clock;
+use sea_orm::DatabaseConnection;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
+use crate::config::Config;
+use crate::graphql::{self, TrellisSchema};
+use crate::http::{graphql as graphql_http, health};
+use crate::settings;
+
+/// What every handler shares. Cheap to clone (everything inside is a handle).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub schema: TrellisSchema,
+    pub auth: Authenticator,
+    pub clock: Arc<dyn Clock>,
+    /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
+    pub batch_delay: std::time::Duration,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("db", &self.db)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A built application, ready to serve.
+#[derive(Debug)]
+pub struct App {
+    pub state: AppState,
+    pub router: Router,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot read or create the JWT secret: {0}")]
+    Secret(#[source] sea_orm::DbErr),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[source] reqwest::Error),
+}
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+impl App {
+    /// Builds the app on an open, migrated database.
+    pub async fn build(
+        config: &Config,
+        db: DatabaseConnection,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AppError> {
+        let secret = settings::jwt_secret(&db, config.jwt_secret.as_deref())
+            .await
+            .map_err(AppError::Secret)?;
+        let oidc = match (&config.oidc_issuer, &config.oidc_audience) {
+            (Some(issuer), Some(audience)) => Some(OidcConfig {
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+            }),
+            _ => None,
+        };
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .map_err(AppError::Http)?;
+        let verifier = TokenVerifier::new(&secret, oidc, http);
+        let state = AppState {
+            auth: Authenticator {
+                db: db.clone(),
+                verifier,
+                clock: clock.clone(),
+            },
+            schema: graphql::schema(config),
+            db,
+            clock,
+            batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
+        };
+        let router = router(config, state.clone());
+        Ok(Self { state, router })
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+fn cors(config: &Config) -> CorsLayer {
+    let origins = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+}
+
+fn router(config: &Config, state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz));
+    if config.graphiql {
+        router = router.route(
+            "/graphiql",
+            get(|| async { Html(GraphiQLSource::build().endpoint("/graphql").finish()) }),
+        );
+    }
+    router
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(CompressionLayer::new())
+        .layer(cors(config))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
+            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}

@@ -1,0 +1,194 @@
+//! The `trellis` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kernel::{Clock, SystemClock};
+use migration::{Migrator, MigratorTrait};
+use tokio::net::TcpListener;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::{db, graphql, settings, telemetry};
+
+/// Trellis: the GraphQL API of a school-owned education partnership.
+#[derive(Debug, Parser)]
+#[command(name = "trellis", version, about)]
+pub struct Cli {
+    /// A TOML configuration file; `TRELLIS_*` environment variables override it.
+    #[arg(long, global = true, env = "TRELLIS_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (migrating, and loading demo data into an empty database, first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load data into the database.
+    Seed {
+        /// The demo directory: Barnet's partnerships, Heath Hill, and demo users.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Print a bearer token for an existing, active user.
+    Token {
+        #[arg(long)]
+        email: String,
+        /// How long the token lasts, e.g. `8h`, `30m`.
+        #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    App(#[from] crate::app::AppError),
+    #[error("{0}")]
+    Domain(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("no active user with email {0}")]
+    NoSuchUser(String),
+    #[error("--ttl must be between 1 minute and 30 days")]
+    Ttl,
+    #[error("nothing to seed: pass --demo")]
+    NothingToSeed,
+}
+
+impl From<kernel::DomainError> for CliError {
+    fn from(e: kernel::DomainError) -> Self {
+        Self::Domain(e.chain())
+    }
+}
+
+/// Parses arguments and runs the command; errors are printed, not panicked.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("trellis: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("trellis: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), CliError> {
+    // reqwest's TLS (JWKS fetches) uses rustls with ring; install it once for the process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init(config.log_format);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Serve => serve(config, clock).await,
+        Command::Migrate => {
+            let conn = db::connect(&config.database_url).await?;
+            Migrator::up(&conn, None)
+                .await
+                .map_err(db::DbError::Migrate)?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                return Err(CliError::NothingToSeed);
+            }
+            let conn = db::connect(&config.database_url).await?;
+            db::prepare(&conn, config.auto_migrate).await?;
+            let report = membership::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!("{report}");
+            Ok(())
+        }
+        Command::Schema => {
+            println!("{}", graphql::sdl());
+            Ok(())
+        }
+        Command::Token { email, ttl } => {
+            if ttl < Duration::from_mins(1) || ttl > Duration::from_hours(30 * 24) {
+                return Err(CliError::Ttl);
+            }
+            let conn = db::connect(&config.database_url).await?;
+            db::prepare(&conn, config.auto_migrate).await?;
+            let user = membership::people::users::find_active_by_email(&conn, &email)
+                .await?
+                .ok_or_else(|| CliError::NoSuchUser(email.clone()))?;
+            let secret = settings::jwt_secret(&conn, config.jwt_secret.as_deref())
+                .await
+                .map_err(|e| CliError::Domain(e.to_string()))?;
+            println!(
+                "{}",
+                crate::auth::token::mint_local(&secret, &user.id.to_string(), &user.email, ttl)
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
+    let conn = db::connect(&config.database_url).await?;
+    db::prepare(&conn, config.auto_migrate).await?;
+    if config.demo && membership::school::is_empty(&conn).await? {
+        let report = membership::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!("{report}");
+    }
+    let app = App::build(&config, conn, clock).await?;
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "\nTrellis is serving GraphQL at http://{addr}/graphql\n\
+         GraphiQL: http://{addr}/graphiql{}\n\
+         Get a token: trellis token --email admin@trellis.example\n\
+         (send it as `Authorization: Bearer <token>`; demo users are listed in the README)\n",
+        if config.graphiql { "" } else { " (disabled)" }
+    );
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

@@ -1,0 +1,172 @@
+//! All configuration in one struct, read once at start-up.
+//!
+//! Sources, later wins: built-in defaults, an optional TOML file (`--config` or
+//! `TRELLIS_CONFIG`), then `TRELLIS_*` environment variables. Keys in the file are the
+//! field names (`database_url = "…"`); in the environment, the same upper-cased with the
+//! `TRELLIS_` prefix (`TRELLIS_DATABASE_URL`).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "independent on/off switches, each its own env var"
+)]
+pub struct Config {
+    /// `sqlite://trellis.db?mode=rwc` (the embedded default) or `postgres://…`.
+    pub database_url: String,
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// HS256 secret for Trellis-minted tokens. When unset, the embedded default generates
+    /// one on first run and keeps it in the database.
+    pub jwt_secret: Option<String>,
+    /// OIDC issuer whose RS256/ES256 tokens are accepted (production sign-in).
+    pub oidc_issuer: Option<String>,
+    /// Audience OIDC tokens must carry.
+    pub oidc_audience: Option<String>,
+    /// Load the demo directory into an empty database.
+    pub demo: bool,
+    /// Apply pending migrations at start-up. Production runs a migration job instead and
+    /// turns this off, so replicas never race to migrate.
+    pub auto_migrate: bool,
+    /// Serve GraphiQL at `/graphiql`.
+    pub graphiql: bool,
+    /// Answer introspection queries.
+    pub introspection: bool,
+    /// Origins allowed by CORS; empty allows none (same-origin only). `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Requests taking longer are cut off with 408.
+    pub request_timeout_secs: u64,
+    /// Deepest query accepted.
+    pub max_depth: usize,
+    /// Most complex query accepted (each field counts one; lists count their page size).
+    pub max_complexity: usize,
+    /// How long a DataLoader waits to gather keys into one batch, in milliseconds. Longer
+    /// batches more reliably under load at the cost of latency per nesting level.
+    pub batch_delay_ms: u64,
+    /// `json` for machine-read logs, `pretty` for people.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://trellis.db?mode=rwc".to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            jwt_secret: None,
+            oidc_issuer: None,
+            oidc_audience: None,
+            demo: true,
+            auto_migrate: true,
+            graphiql: true,
+            introspection: true,
+            cors_origins: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            max_depth: 12,
+            max_complexity: 5000,
+            batch_delay_ms: 1,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("configuration: TRELLIS_OIDC_ISSUER and TRELLIS_OIDC_AUDIENCE must be set together")]
+    HalfOidc,
+    #[error("configuration: TRELLIS_JWT_SECRET must be at least 32 characters")]
+    WeakSecret,
+}
+
+impl Config {
+    /// Reads defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(path) = file {
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // `TRELLIS_CONFIG` names the file, not a setting.
+        figment = figment.merge(
+            Env::prefixed("TRELLIS_")
+                .ignore(&["CONFIG"])
+                .map(|k| k.as_str().to_lowercase().into()),
+        );
+        let config: Self = figment.extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.oidc_issuer.is_some() != self.oidc_audience.is_some() {
+            return Err(ConfigError::HalfOidc);
+        }
+        if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(ConfigError::WeakSecret);
+        }
+        Ok(())
+    }
+
+    #[must_use]
+    pub const fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    #[must_use]
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err, reason = "figment::Jail's closure signature")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_overrides_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "trellis.toml",
+                "listen = \"127.0.0.1:9000\"\ndemo = false\nmax_depth = 8\n",
+            )?;
+            jail.set_env("TRELLIS_MAX_DEPTH", "10");
+            let config = Config::load(Some(Path::new("trellis.toml"))).expect("loads");
+            assert_eq!(config.listen.port(), 9000);
+            assert!(!config.demo);
+            assert_eq!(config.max_depth, 10);
+            assert_eq!(config.database_url, Config::default().database_url);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn refuses_half_oidc_and_weak_secrets() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TRELLIS_OIDC_ISSUER", "https://login.example");
+            assert!(matches!(Config::load(None), Err(ConfigError::HalfOidc)));
+            jail.set_env("TRELLIS_OIDC_AUDIENCE", "trellis");
+            jail.set_env("TRELLIS_JWT_SECRET", "short");
+            assert!(matches!(Config::load(None), Err(ConfigError::WeakSecret)));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,169 @@
+//! Managing users and API keys. Admins only.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use kernel::{ApiKeyId, DomainError, SchoolId, UserId};
+use membership::people::{NewApiKey, NewUser, UserChanges, api_keys, users};
+
+use super::types::{ApiKeyNode, Role, Scope, UserNode};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{UserError, payload};
+use crate::graphql::relay::expect_input;
+
+fn school_ids(ids: &[ID]) -> Result<Vec<SchoolId>, DomainError> {
+    ids.iter()
+        .map(|id| expect_input::<SchoolId>(id, "schoolIds"))
+        .collect()
+}
+
+#[derive(InputObject, Debug)]
+pub struct UserCreateInput {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    /// Required for school roles; must be empty for partnership staff.
+    #[graphql(default)]
+    pub school_ids: Vec<ID>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct UserUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
+    /// Replaces the user's schools.
+    pub school_ids: Option<Vec<ID>>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct UserPayload {
+    pub user: Option<UserNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ApiKeyCreateInput {
+    /// Who the key is for, e.g. "Barnet portal".
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ApiKeyCreatePayload {
+    pub api_key: Option<ApiKeyNode>,
+    /// The key itself, shown only here and never again: send it as `Authorization: Bearer trl_…`.
+    pub secret: Option<String>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ApiKeyRevokeInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ApiKeyPayload {
+    pub api_key: Option<ApiKeyNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(Default, Debug)]
+pub struct AccessMutation;
+
+#[Object]
+impl AccessMutation {
+    /// Gives a person access to Trellis.
+    async fn user_create(
+        &self,
+        ctx: &Context<'_>,
+        input: UserCreateInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let new = NewUser {
+                email: input.email,
+                name: input.name,
+                role: input.role.into(),
+                schools: school_ids(&input.school_ids)?,
+            };
+            users::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await
+        }
+        .await;
+        let (user, user_errors) = payload(result)?;
+        Ok(UserPayload {
+            user: user.map(UserNode),
+            user_errors,
+        })
+    }
+
+    /// Changes a person's name, role, schools or whether they may sign in.
+    async fn user_update(
+        &self,
+        ctx: &Context<'_>,
+        input: UserUpdateInput,
+    ) -> async_graphql::Result<UserPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = expect_input::<UserId>(&input.id, "id")?;
+            let changes = UserChanges {
+                name: input.name,
+                role: input.role.map(Into::into),
+                active: input.active,
+                schools: input.school_ids.as_deref().map(school_ids).transpose()?,
+            };
+            users::update(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
+        }
+        .await;
+        let (user, user_errors) = payload(result)?;
+        Ok(UserPayload {
+            user: user.map(UserNode),
+            user_errors,
+        })
+    }
+
+    /// Creates an API key. The secret is in this payload only.
+    async fn api_key_create(
+        &self,
+        ctx: &Context<'_>,
+        input: ApiKeyCreateInput,
+    ) -> async_graphql::Result<ApiKeyCreatePayload> {
+        let rc = ctx.trellis()?;
+        let new = NewApiKey {
+            name: input.name,
+            scopes: input.scopes.into_iter().map(Into::into).collect(),
+        };
+        let (created, user_errors) =
+            payload(api_keys::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await)?;
+        Ok(match created {
+            Some(c) => ApiKeyCreatePayload {
+                api_key: Some(ApiKeyNode(c.key)),
+                secret: Some(c.secret),
+                user_errors,
+            },
+            None => ApiKeyCreatePayload {
+                api_key: None,
+                secret: None,
+                user_errors,
+            },
+        })
+    }
+
+    /// Revokes an API key at once.
+    async fn api_key_revoke(
+        &self,
+        ctx: &Context<'_>,
+        input: ApiKeyRevokeInput,
+    ) -> async_graphql::Result<ApiKeyPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = expect_input::<ApiKeyId>(&input.id, "id")?;
+            api_keys::revoke(&rc.db, rc.clock.as_ref(), &rc.actor, id).await
+        }
+        .await;
+        let (key, user_errors) = payload(result)?;
+        Ok(ApiKeyPayload {
+            api_key: key.map(ApiKeyNode),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! Reading users and keys (admins), and the viewer (everyone).
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Object};
+use kernel::Actor;
+use membership::people::{api_keys, users};
+
+use super::types::{ApiKeyNode, UserNode, Viewer};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::to_graphql;
+use crate::graphql::relay::{NoEdgeFields, connection, page_args};
+
+/// `totalCount` of users.
+#[derive(Debug)]
+pub struct UserCount;
+
+#[Object]
+impl UserCount {
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let rc = ctx.trellis()?;
+        let n = users::count(&rc.db, &rc.actor).await.map_err(to_graphql)?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+/// `totalCount` of API keys.
+#[derive(Debug)]
+pub struct ApiKeyCount;
+
+#[Object]
+impl ApiKeyCount {
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let rc = ctx.trellis()?;
+        let n = api_keys::count(&rc.db, &rc.actor)
+            .await
+            .map_err(to_graphql)?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct AccessQuery;
+
+#[Object]
+impl AccessQuery {
+    /// Who is calling.
+    async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
+        let rc = ctx.trellis()?;
+        Ok(match &rc.actor {
+            Actor::User(user) => Viewer {
+                user: rc.loaders.users.load_one(user.id).await?.map(UserNode),
+                scopes: Vec::new(),
+                actor: rc.actor.clone(),
+            },
+            Actor::ApiKey(key) => Viewer {
+                user: None,
+                scopes: key.scopes.iter().copied().map(Into::into).collect(),
+                actor: rc.actor.clone(),
+            },
+            Actor::System => Viewer {
+                user: None,
+                scopes: Vec::new(),
+                actor: rc.actor.clone(),
+            },
+        })
+    }
+
+    /// Everyone who can sign in, by email. Admins only.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, UserNode, UserCount, NoEdgeFields>> {
+        let args = page_args(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let page = users::list(&rc.db, &rc.actor, &args)
+            .await
+            .map_err(to_graphql)?;
+        Ok(connection(page, UserCount, |u| {
+            (u.sort_key(), UserNode(u), NoEdgeFields)
+        }))
+    }
+
+    /// Integrators' API keys, by name. Admins only.
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, ApiKeyNode, ApiKeyCount, NoEdgeFields>> {
+        let args = page_args(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let page = api_keys::list(&rc.db, &rc.actor, &args)
+            .await
+            .map_err(to_graphql)?;
+        Ok(connection(page, ApiKeyCount, |k| {
+            (k.sort_key(), ApiKeyNode(k), NoEdgeFields)
+        }))
+    }
+}

@@ -1,0 +1,167 @@
+//! Users, API keys and the viewer as the API shows them.
+
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use kernel::Actor;
+use membership::people::{ApiKey, User};
+
+use crate::graphql::context::ContextExt;
+use crate::graphql::directory::types::SchoolNode;
+use crate::graphql::relay::GlobalId;
+
+/// A person's role.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "kernel::Role")]
+pub enum Role {
+    /// Partnership staff who manage the directory, users and keys.
+    PartnershipAdmin,
+    /// Partnership finance staff.
+    Finance,
+    /// A headteacher or business manager acting for their school(s).
+    SchoolLeader,
+    /// Other staff of a member school.
+    SchoolStaff,
+}
+
+/// What an API key may read.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "kernel::Scope")]
+pub enum Scope {
+    /// Read schools and partnerships (`directory:read`).
+    DirectoryRead,
+}
+
+/// A person who signs in.
+#[derive(Debug, Clone)]
+pub struct UserNode(pub User);
+
+#[Object(name = "User")]
+impl UserNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn role(&self) -> Role {
+        self.0.role.into()
+    }
+
+    /// Inactive users cannot sign in.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    /// The schools this person acts for (school roles only).
+    async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        let rc = ctx.trellis()?;
+        let ids = rc
+            .loaders
+            .user_schools
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let mut schools: Vec<_> = rc
+            .loaders
+            .schools
+            .load_many(ids)
+            .await?
+            .into_values()
+            .collect();
+        schools.sort_by_key(membership::school::School::sort_key);
+        Ok(schools.into_iter().map(SchoolNode).collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// An integrator's API key. The secret is shown once, at creation, and never again.
+#[derive(Debug, Clone)]
+pub struct ApiKeyNode(pub ApiKey);
+
+#[Object(name = "ApiKey")]
+impl ApiKeyNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The first characters of the key, to tell keys apart.
+    async fn prefix(&self) -> &str {
+        &self.0.prefix
+    }
+
+    async fn scopes(&self) -> Vec<Scope> {
+        self.0.scopes.iter().copied().map(Into::into).collect()
+    }
+
+    async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let Some(id) = self.0.created_by else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .users
+            .load_one(id)
+            .await?
+            .map(UserNode))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the key was revoked; revoked keys are refused.
+    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.revoked_at
+    }
+
+    /// Roughly when the key was last used (recorded at most once a minute).
+    async fn last_used_at(&self) -> Option<DateTime<Utc>> {
+        self.0.last_used_at
+    }
+}
+
+/// The caller.
+#[derive(SimpleObject, Debug)]
+#[graphql(complex)]
+pub struct Viewer {
+    /// The signed-in person; null when calling with an API key.
+    pub user: Option<UserNode>,
+    /// The key's scopes when calling with an API key; empty for people.
+    pub scopes: Vec<Scope>,
+    #[graphql(skip)]
+    pub actor: Actor,
+}
+
+#[async_graphql::ComplexObject]
+impl Viewer {
+    /// The schools whose records the caller sees as their own (school roles).
+    async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        let Actor::User(user) = &self.actor else {
+            return Ok(Vec::new());
+        };
+        let rc = ctx.trellis()?;
+        let mut schools: Vec<_> = rc
+            .loaders
+            .schools
+            .load_many(user.schools.iter().copied())
+            .await?
+            .into_values()
+            .collect();
+        schools.sort_by_key(membership::school::School::sort_key);
+        Ok(schools.into_iter().map(SchoolNode).collect())
+    }
+}

@@ -1,0 +1,371 @@
+//! Changing the directory. Partnership admins only; every refusal a caller can fix comes
+//! back as `userErrors` with nothing changed.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use kernel::{DomainError, ErrorCode, PartnershipId, SchoolId};
+use membership::partnership::{
+    self, MemberChange, MemberInput, NewPartnership, PartnershipChanges,
+};
+use membership::school::inspection::{
+    AreaGrade as DomainAreaGrade, Inspection, Outcome, ReportCard,
+};
+use membership::school::{self, NewSchool, RollInput, SchoolChanges};
+
+use super::enums::{
+    Designation, EstablishmentType, MemberRole, OverallGrade, PartnershipKind, Phase,
+    ReportCardArea, ReportCardGrade, RollCensus,
+};
+use super::types::{PartnershipNode, SchoolNode};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{UserError, field_error, payload};
+use crate::graphql::relay::expect_input;
+use crate::graphql::scalars::Date;
+
+/// Pupils on roll at a census.
+#[derive(InputObject, Debug, Clone, Copy)]
+#[graphql(name = "RollInput")]
+pub struct RollInputGql {
+    pub number_on_roll: i32,
+    pub census: RollCensus,
+    pub census_date: Date,
+}
+
+impl From<RollInputGql> for RollInput {
+    fn from(r: RollInputGql) -> Self {
+        Self {
+            number_on_roll: i64::from(r.number_on_roll),
+            census: r.census.into(),
+            census_date: r.census_date.0,
+        }
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct SchoolCreateInput {
+    /// Six-digit DfE URN.
+    pub urn: String,
+    pub name: String,
+    pub phase: Phase,
+    pub establishment_type: EstablishmentType,
+    pub local_authority: String,
+    pub postcode: String,
+    pub roll: Option<RollInputGql>,
+    #[graphql(default)]
+    pub designations: Vec<Designation>,
+}
+
+/// Fields left out are unchanged; `roll: null` clears the roll.
+#[derive(InputObject, Debug)]
+pub struct SchoolUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub phase: Option<Phase>,
+    pub establishment_type: Option<EstablishmentType>,
+    pub local_authority: Option<String>,
+    pub postcode: Option<String>,
+    pub roll: MaybeUndefined<RollInputGql>,
+    /// Replaces the school's designations.
+    pub designations: Option<Vec<Designation>>,
+}
+
+#[derive(InputObject, Debug, Clone, Copy)]
+pub struct AreaGradeInput {
+    pub area: ReportCardArea,
+    pub grade: ReportCardGrade,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReportCardInput {
+    pub areas: Vec<AreaGradeInput>,
+    pub safeguarding_met: bool,
+}
+
+/// Give `overallEffectiveness` for inspections before 10 November 2025 and `reportCard`
+/// from then on — exactly one of them.
+#[derive(InputObject, Debug)]
+pub struct SchoolRecordInspectionInput {
+    pub school_id: ID,
+    pub inspected_on: Date,
+    pub overall_effectiveness: Option<OverallGrade>,
+    pub report_card: Option<ReportCardInput>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct SchoolPayload {
+    /// The school as it now is; null when nothing changed.
+    pub school: Option<SchoolNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl SchoolPayload {
+    fn from(result: Result<school::School, DomainError>) -> async_graphql::Result<Self> {
+        let (school, user_errors) = payload(result)?;
+        Ok(Self {
+            school: school.map(SchoolNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct PartnershipCreateInput {
+    pub name: String,
+    pub kind: PartnershipKind,
+    pub area: String,
+    #[graphql(default)]
+    pub description: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PartnershipUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub kind: Option<PartnershipKind>,
+    pub area: Option<String>,
+    pub description: Option<String>,
+}
+
+/// A school's place in a partnership.
+#[derive(InputObject, Debug)]
+pub struct PartnershipMemberInput {
+    pub partnership_id: ID,
+    pub school_id: ID,
+    #[graphql(default_with = "MemberRole::Member")]
+    pub role: MemberRole,
+    pub joined_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PartnershipMemberRemoveInput {
+    pub partnership_id: ID,
+    pub school_id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PartnershipPayload {
+    pub partnership: Option<PartnershipNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl PartnershipPayload {
+    fn from(result: Result<partnership::Partnership, DomainError>) -> async_graphql::Result<Self> {
+        let (partnership, user_errors) = payload(result)?;
+        Ok(Self {
+            partnership: partnership.map(PartnershipNode),
+            user_errors,
+        })
+    }
+}
+
+fn member_input(input: &PartnershipMemberInput) -> Result<MemberInput, DomainError> {
+    Ok(MemberInput {
+        partnership: expect_input::<PartnershipId>(&input.partnership_id, "partnershipId")?,
+        school: expect_input::<SchoolId>(&input.school_id, "schoolId")?,
+        role: input.role.into(),
+        joined_on: input.joined_on.map(|d| d.0),
+    })
+}
+
+#[derive(Default, Debug)]
+pub struct DirectoryMutation;
+
+#[Object]
+impl DirectoryMutation {
+    /// Adds a school to the directory.
+    async fn school_create(
+        &self,
+        ctx: &Context<'_>,
+        input: SchoolCreateInput,
+    ) -> async_graphql::Result<SchoolPayload> {
+        let rc = ctx.trellis()?;
+        let new = NewSchool {
+            urn: input.urn,
+            name: input.name,
+            phase: input.phase.into(),
+            establishment_type: input.establishment_type.into(),
+            local_authority: input.local_authority,
+            postcode: input.postcode,
+            roll: input.roll.map(Into::into),
+            designations: input.designations.into_iter().map(Into::into).collect(),
+            is_demo: false,
+        };
+        SchoolPayload::from(school::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await)
+    }
+
+    /// Changes a school's record. The URN cannot change.
+    async fn school_update(
+        &self,
+        ctx: &Context<'_>,
+        input: SchoolUpdateInput,
+    ) -> async_graphql::Result<SchoolPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = expect_input::<SchoolId>(&input.id, "id")?;
+            let changes = SchoolChanges {
+                name: input.name,
+                phase: input.phase.map(Into::into),
+                establishment_type: input.establishment_type.map(Into::into),
+                local_authority: input.local_authority,
+                postcode: input.postcode,
+                roll: match input.roll {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => Some(None),
+                    MaybeUndefined::Value(r) => Some(Some(r.into())),
+                },
+                designations: input
+                    .designations
+                    .map(|d| d.into_iter().map(Into::into).collect()),
+            };
+            school::update(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
+        }
+        .await;
+        SchoolPayload::from(result)
+    }
+
+    /// Records an Ofsted inspection.
+    async fn school_record_inspection(
+        &self,
+        ctx: &Context<'_>,
+        input: SchoolRecordInspectionInput,
+    ) -> async_graphql::Result<SchoolPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = expect_input::<SchoolId>(&input.school_id, "schoolId")?;
+            let outcome = match (input.overall_effectiveness, input.report_card) {
+                (Some(grade), None) => Outcome::Graded(grade.into()),
+                (None, Some(card)) => Outcome::ReportCard(ReportCard {
+                    areas: card
+                        .areas
+                        .into_iter()
+                        .map(|a| DomainAreaGrade {
+                            area: a.area.into(),
+                            grade: a.grade.into(),
+                        })
+                        .collect(),
+                    safeguarding_met: card.safeguarding_met,
+                }),
+                _ => {
+                    return Err(field_error(
+                        "overallEffectiveness",
+                        ErrorCode::Invalid,
+                        "give exactly one of overallEffectiveness and reportCard",
+                    ));
+                }
+            };
+            let inspection = Inspection {
+                inspected_on: input.inspected_on.0,
+                outcome,
+            };
+            school::record_inspection(&rc.db, rc.clock.as_ref(), &rc.actor, id, inspection).await
+        }
+        .await;
+        SchoolPayload::from(result)
+    }
+
+    /// Creates a partnership.
+    async fn partnership_create(
+        &self,
+        ctx: &Context<'_>,
+        input: PartnershipCreateInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let rc = ctx.trellis()?;
+        let new = NewPartnership {
+            name: input.name,
+            kind: input.kind.into(),
+            area: input.area,
+            description: input.description,
+        };
+        PartnershipPayload::from(
+            partnership::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await,
+        )
+    }
+
+    /// Changes a partnership's details.
+    async fn partnership_update(
+        &self,
+        ctx: &Context<'_>,
+        input: PartnershipUpdateInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = expect_input::<PartnershipId>(&input.id, "id")?;
+            let changes = PartnershipChanges {
+                name: input.name,
+                kind: input.kind.map(Into::into),
+                area: input.area,
+                description: input.description,
+            };
+            partnership::update(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
+        }
+        .await;
+        PartnershipPayload::from(result)
+    }
+
+    /// Adds a school to a partnership.
+    async fn partnership_member_add(
+        &self,
+        ctx: &Context<'_>,
+        input: PartnershipMemberInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let member = member_input(&input)?;
+            partnership::put_member(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                member,
+                MemberChange::Add,
+            )
+            .await
+        }
+        .await;
+        PartnershipPayload::from(result)
+    }
+
+    /// Changes a member school's role or joining date.
+    async fn partnership_member_update(
+        &self,
+        ctx: &Context<'_>,
+        input: PartnershipMemberInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let member = member_input(&input)?;
+            partnership::put_member(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                member,
+                MemberChange::Update,
+            )
+            .await
+        }
+        .await;
+        PartnershipPayload::from(result)
+    }
+
+    /// Removes a school from a partnership.
+    async fn partnership_member_remove(
+        &self,
+        ctx: &Context<'_>,
+        input: PartnershipMemberRemoveInput,
+    ) -> async_graphql::Result<PartnershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let partnership_id =
+                expect_input::<PartnershipId>(&input.partnership_id, "partnershipId")?;
+            let school_id = expect_input::<SchoolId>(&input.school_id, "schoolId")?;
+            partnership::remove_member(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                partnership_id,
+                school_id,
+            )
+            .await
+        }
+        .await;
+        PartnershipPayload::from(result)
+    }
+}

@@ -1,0 +1,391 @@
+//! School and Partnership as the API shows them.
+
+use async_graphql::connection::{Connection, ConnectionNameType, EdgeNameType};
+use async_graphql::{Context, ID, Object, OutputType, SimpleObject, Union};
+use chrono::{DateTime, Utc};
+use membership::partnership::{self, Member, Partnership, PartnershipFilter};
+use membership::school::inspection::{Inspection, Outcome};
+use membership::school::{self, School, SchoolFilter};
+
+use super::enums::{
+    Designation, EstablishmentType, MemberRole, OverallGrade, PartnershipKind, Phase,
+    ReportCardArea, ReportCardGrade, RollCensus,
+};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::to_graphql;
+use crate::graphql::relay::{GlobalId, connection, page_args};
+use crate::graphql::scalars::Date;
+
+/// A school in the directory.
+#[derive(Debug, Clone)]
+pub struct SchoolNode(pub School);
+
+#[Object(name = "School")]
+impl SchoolNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    /// The DfE Unique Reference Number.
+    async fn urn(&self) -> &str {
+        self.0.urn.as_str()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn phase(&self) -> Phase {
+        self.0.phase.into()
+    }
+
+    async fn establishment_type(&self) -> EstablishmentType {
+        self.0.establishment_type.into()
+    }
+
+    async fn local_authority(&self) -> &str {
+        &self.0.local_authority
+    }
+
+    async fn postcode(&self) -> &str {
+        self.0.postcode.as_str()
+    }
+
+    /// Pupils on roll at the latest recorded census; null until one is recorded.
+    async fn roll(&self) -> Option<Roll> {
+        self.0.roll.map(|r| Roll {
+            number_on_roll: i32::try_from(r.number_on_roll).unwrap_or(i32::MAX),
+            census: r.census.into(),
+            census_date: r.census_date.into(),
+        })
+    }
+
+    async fn designations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Designation>> {
+        let list = ctx
+            .trellis()?
+            .loaders
+            .designations
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(list.into_iter().map(Into::into).collect())
+    }
+
+    /// The most recent Ofsted inspection; null if none is recorded.
+    async fn ofsted(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OfstedInspection>> {
+        let list = ctx
+            .trellis()?
+            .loaders
+            .inspections
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(list.into_iter().next().map(OfstedInspection::from))
+    }
+
+    /// Every recorded Ofsted inspection, newest first, each in its framework's terms.
+    async fn ofsted_history(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<OfstedInspection>> {
+        let list = ctx
+            .trellis()?
+            .loaders
+            .inspections
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(list.into_iter().map(OfstedInspection::from).collect())
+    }
+
+    /// True for the invented schools of the demo data set.
+    async fn is_demo(&self) -> bool {
+        self.0.is_demo
+    }
+
+    /// The partnerships this school belongs to, by name, with its role in each.
+    async fn partnerships(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<
+        Connection<
+            String,
+            PartnershipNode,
+            ListCount,
+            MemberFields,
+            SchoolPartnershipConnectionName,
+            SchoolPartnershipEdgeName,
+        >,
+    > {
+        let args = page_args(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let all = rc
+            .loaders
+            .memberships
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let total = all.len();
+        let page = membership::Page::from_sorted(all, &args, |m| m.sort_key.clone());
+        let ids: Vec<_> = page.items.iter().map(|m| m.partnership_id).collect();
+        let partnerships = rc.loaders.partnerships.load_many(ids).await?;
+        let page = membership::Page {
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|m| partnerships.get(&m.partnership_id).cloned().map(|p| (p, m)))
+                .collect(),
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        };
+        Ok(connection(page, ListCount(total), |(p, m)| {
+            (
+                m.sort_key.clone(),
+                PartnershipNode(p),
+                MemberFields::from(&m),
+            )
+        }))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// Pupils on roll.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct Roll {
+    pub number_on_roll: i32,
+    /// Which census the number comes from.
+    pub census: RollCensus,
+    pub census_date: Date,
+}
+
+/// An Ofsted inspection, in the terms of the framework it was made under.
+#[derive(Union, Debug, Clone)]
+pub enum OfstedInspection {
+    Graded(GradedInspection),
+    ReportCard(ReportCardInspection),
+}
+
+/// An inspection under the pre-November-2025 framework: one overall grade.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct GradedInspection {
+    pub inspected_on: Date,
+    pub overall_effectiveness: OverallGrade,
+}
+
+/// An inspection under the 2025 framework: a grade per evaluation area and a safeguarding judgement.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct ReportCardInspection {
+    pub inspected_on: Date,
+    pub areas: Vec<AreaGrade>,
+    pub safeguarding_met: bool,
+}
+
+#[derive(SimpleObject, Debug, Clone)]
+pub struct AreaGrade {
+    pub area: ReportCardArea,
+    pub grade: ReportCardGrade,
+}
+
+impl From<Inspection> for OfstedInspection {
+    fn from(i: Inspection) -> Self {
+        match i.outcome {
+            Outcome::Graded(grade) => Self::Graded(GradedInspection {
+                inspected_on: i.inspected_on.into(),
+                overall_effectiveness: grade.into(),
+            }),
+            Outcome::ReportCard(card) => Self::ReportCard(ReportCardInspection {
+                inspected_on: i.inspected_on.into(),
+                areas: card
+                    .areas
+                    .into_iter()
+                    .map(|a| AreaGrade {
+                        area: a.area.into(),
+                        grade: a.grade.into(),
+                    })
+                    .collect(),
+                safeguarding_met: card.safeguarding_met,
+            }),
+        }
+    }
+}
+
+/// A partnership of schools.
+#[derive(Debug, Clone)]
+pub struct PartnershipNode(pub Partnership);
+
+#[Object(name = "Partnership")]
+impl PartnershipNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn kind(&self) -> PartnershipKind {
+        self.0.kind.into()
+    }
+
+    /// The area it serves, e.g. "Barnet – Finchley".
+    async fn area(&self) -> &str {
+        &self.0.area
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// The lead school, if the partnership has one.
+    async fn lead_school(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SchoolNode>> {
+        let rc = ctx.trellis()?;
+        let Some(lead) = rc.loaders.leads.load_one(self.0.id).await? else {
+            return Ok(None);
+        };
+        Ok(rc.loaders.schools.load_one(lead).await?.map(SchoolNode))
+    }
+
+    /// Member schools, by name, with each one's role.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<
+        Connection<
+            String,
+            SchoolNode,
+            ListCount,
+            MemberFields,
+            PartnershipMemberConnectionName,
+            PartnershipMemberEdgeName,
+        >,
+    > {
+        let args = page_args(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let all = rc
+            .loaders
+            .members
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let total = all.len();
+        let page = membership::Page::from_sorted(all, &args, |m| m.sort_key.clone());
+        let ids: Vec<_> = page.items.iter().map(|m| m.school_id).collect();
+        let schools = rc.loaders.schools.load_many(ids).await?;
+        let page = membership::Page {
+            items: page
+                .items
+                .into_iter()
+                .filter_map(|m| schools.get(&m.school_id).cloned().map(|s| (s, m)))
+                .collect(),
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+        };
+        Ok(connection(page, ListCount(total), |(s, m)| {
+            (m.sort_key.clone(), SchoolNode(s), MemberFields::from(&m))
+        }))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// What an edge between a school and a partnership says about the membership.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct MemberFields {
+    pub role: MemberRole,
+    /// When the school joined, if recorded.
+    pub joined_on: Option<Date>,
+}
+
+impl From<&Member> for MemberFields {
+    fn from(m: &Member) -> Self {
+        Self {
+            role: m.role.into(),
+            joined_on: m.joined_on.map(Date),
+        }
+    }
+}
+
+/// `totalCount` of a list loaded whole (a school's partnerships, a partnership's members).
+#[derive(Debug, Clone, Copy)]
+pub struct ListCount(pub usize);
+
+#[Object]
+impl ListCount {
+    /// How many items the whole list has, across pages.
+    async fn total_count(&self) -> i32 {
+        i32::try_from(self.0).unwrap_or(i32::MAX)
+    }
+}
+
+/// `totalCount` of the school directory, counted only when asked for.
+#[derive(Debug, Clone)]
+pub struct SchoolCount(pub SchoolFilter);
+
+#[Object]
+impl SchoolCount {
+    /// How many schools match the filter, across pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let rc = ctx.trellis()?;
+        let n = school::count(&rc.db, &rc.actor, &self.0)
+            .await
+            .map_err(to_graphql)?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+/// `totalCount` of the partnership list, counted only when asked for.
+#[derive(Debug, Clone)]
+pub struct PartnershipCount(pub PartnershipFilter);
+
+#[Object]
+impl PartnershipCount {
+    /// How many partnerships match the filter, across pages.
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let rc = ctx.trellis()?;
+        let n = partnership::count(&rc.db, &rc.actor, &self.0)
+            .await
+            .map_err(to_graphql)?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+macro_rules! names {
+    ($($conn:ident => $cname:literal, $edge:ident => $ename:literal;)*) => {$(
+        #[derive(Debug)]
+        pub struct $conn;
+        impl ConnectionNameType for $conn {
+            fn type_name<T: OutputType>() -> String { $cname.to_owned() }
+        }
+        #[derive(Debug)]
+        pub struct $edge;
+        impl EdgeNameType for $edge {
+            fn type_name<T: OutputType>() -> String { $ename.to_owned() }
+        }
+    )*};
+}
+
+names! {
+    SchoolPartnershipConnectionName => "SchoolPartnershipConnection", SchoolPartnershipEdgeName => "SchoolPartnershipEdge";
+    PartnershipMemberConnectionName => "PartnershipMemberConnection", PartnershipMemberEdgeName => "PartnershipMemberEdge";
+}

@@ -1,0 +1,108 @@
+//! `node(id:)` and `nodes(ids:)`: any object by its global id.
+//!
+//! An id the caller may not see resolves to null exactly like an unknown one, so ids cannot
+//! be used to probe for the existence of users or keys.
+
+use async_graphql::{Context, ID, Interface, Object};
+use kernel::{ApiKeyId, PartnershipId, Permission, SchoolId, UserId};
+use membership::people::api_keys;
+
+use super::access::types::{ApiKeyNode, UserNode};
+use super::context::{ContextExt, RequestContext};
+use super::directory::types::{PartnershipNode, SchoolNode};
+use super::errors::{coded, to_graphql};
+use super::relay::decode;
+
+/// An object with a global id.
+#[derive(Interface, Debug)]
+#[graphql(field(
+    name = "id",
+    ty = "ID",
+    desc = "Opaque global id; pass it to `node(id:)`."
+))]
+pub enum Node {
+    School(SchoolNode),
+    Partnership(PartnershipNode),
+    User(UserNode),
+    ApiKey(ApiKeyNode),
+}
+
+/// Largest `nodes(ids:)` batch.
+const MAX_NODES: usize = 100;
+
+async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<Node>> {
+    let Some((entity, uuid)) = decode(id) else {
+        return Err(coded(
+            format!("`{}` is not a global id this API issued", id.as_str()),
+            "BAD_USER_INPUT",
+        ));
+    };
+    let can = |p| rc.actor.can(p);
+    Ok(match entity.as_str() {
+        SchoolId::ENTITY if can(Permission::ReadDirectory) => rc
+            .loaders
+            .schools
+            .load_one(SchoolId::from_uuid(uuid))
+            .await?
+            .map(|s| Node::School(SchoolNode(s))),
+        PartnershipId::ENTITY if can(Permission::ReadDirectory) => rc
+            .loaders
+            .partnerships
+            .load_one(PartnershipId::from_uuid(uuid))
+            .await?
+            .map(|p| Node::Partnership(PartnershipNode(p))),
+        UserId::ENTITY
+            if can(Permission::ManageUsers)
+                || rc.actor.as_user().is_some_and(|u| u.id.as_uuid() == uuid) =>
+        {
+            rc.loaders
+                .users
+                .load_one(UserId::from_uuid(uuid))
+                .await?
+                .map(|u| Node::User(UserNode(u)))
+        }
+        ApiKeyId::ENTITY if can(Permission::ManageApiKeys) => {
+            api_keys::by_ids(&rc.db, &[ApiKeyId::from_uuid(uuid)])
+                .await
+                .map_err(to_graphql)?
+                .into_values()
+                .next()
+                .map(|k| Node::ApiKey(ApiKeyNode(k)))
+        }
+        SchoolId::ENTITY | PartnershipId::ENTITY | UserId::ENTITY | ApiKeyId::ENTITY => None,
+        _ => {
+            return Err(coded(
+                format!("`{}` is not a global id this API issued", id.as_str()),
+                "BAD_USER_INPUT",
+            ));
+        }
+    })
+}
+
+#[derive(Default, Debug)]
+pub struct NodeQuery;
+
+#[Object]
+impl NodeQuery {
+    /// The object with this global id, or null if it does not exist or is not yours to see.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        resolve(ctx.trellis()?, &id).await
+    }
+
+    /// Several objects by global id, in the order asked (at most 100).
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(coded(
+                format!("at most {MAX_NODES} ids at once"),
+                "BAD_USER_INPUT",
+            ));
+        }
+        let rc = ctx.trellis()?;
+        let lookups = ids.iter().map(|id| resolve(rc, id));
+        futures::future::try_join_all(lookups).await
+    }
+}

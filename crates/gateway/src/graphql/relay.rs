@@ -1,0 +1,121 @@
+//! Relay's global object identification and connections.
+//!
+//! Global ids are opaque to clients: URL-safe base64 of `Entity:uuid`. Decoding checks the
+//! entity, so a partnership's id passed where a school's is expected is refused rather than
+//! looked up in the wrong table.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{ID, ObjectType, OutputType};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use kernel::{ApiKeyId, ErrorCode, PartnershipId, SchoolId, UserId};
+use membership::{NameKey, Page, PageArgs, PageError};
+use uuid::Uuid;
+
+use super::errors::{coded, field_error};
+
+/// An id type that has a global id.
+pub trait GlobalId: Sized + Copy {
+    const ENTITY: &'static str;
+    fn from_uuid(uuid: Uuid) -> Self;
+    fn uuid(self) -> Uuid;
+
+    fn to_global(self) -> ID {
+        ID(URL_SAFE_NO_PAD.encode(format!("{}:{}", Self::ENTITY, self.uuid())))
+    }
+}
+
+macro_rules! global_id {
+    ($($t:ty),*) => {$(
+        impl GlobalId for $t {
+            const ENTITY: &'static str = <$t>::ENTITY;
+            fn from_uuid(uuid: Uuid) -> Self { <$t>::from_uuid(uuid) }
+            fn uuid(self) -> Uuid { self.as_uuid() }
+        }
+    )*};
+}
+global_id!(SchoolId, PartnershipId, UserId, ApiKeyId);
+
+/// Splits a global id into entity name and uuid; `None` when it is not one of ours.
+#[must_use]
+pub fn decode(id: &str) -> Option<(String, Uuid)> {
+    let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (entity, uuid) = text.split_once(':')?;
+    Some((entity.to_owned(), Uuid::parse_str(uuid).ok()?))
+}
+
+/// Decodes a global id that must name a `T`, for query arguments: a bad one is BAD_USER_INPUT.
+pub fn expect_arg<T: GlobalId>(id: &ID) -> async_graphql::Result<T> {
+    match decode(id) {
+        Some((entity, uuid)) if entity == T::ENTITY => Ok(T::from_uuid(uuid)),
+        _ => Err(coded(
+            format!("`{}` is not a {} id", id.as_str(), T::ENTITY),
+            "BAD_USER_INPUT",
+        )),
+    }
+}
+
+/// Decodes a global id in a mutation input: a bad one is a user error on `field`.
+pub fn expect_input<T: GlobalId>(id: &ID, field: &str) -> Result<T, kernel::DomainError> {
+    match decode(id) {
+        Some((entity, uuid)) if entity == T::ENTITY => Ok(T::from_uuid(uuid)),
+        _ => Err(field_error(
+            field,
+            ErrorCode::Invalid,
+            &format!("not a {} id", T::ENTITY),
+        )),
+    }
+}
+
+/// Validated Relay paging arguments; a bad one is BAD_USER_INPUT.
+pub fn page_args(
+    first: Option<i32>,
+    after: Option<&str>,
+    last: Option<i32>,
+    before: Option<&str>,
+) -> async_graphql::Result<PageArgs<NameKey>> {
+    PageArgs::parse(first, after, last, before)
+        .map_err(|e: PageError| coded(e.to_string(), "BAD_USER_INPUT"))
+}
+
+/// Builds a Relay connection from a page, with a cursor per item.
+pub fn connection<T, N, CF, EF, CN, EN>(
+    page: Page<T>,
+    extra: CF,
+    mut edge: impl FnMut(T) -> (NameKey, N, EF),
+) -> Connection<String, N, CF, EF, CN, EN>
+where
+    N: OutputType,
+    CF: ObjectType,
+    EF: ObjectType,
+    CN: async_graphql::connection::ConnectionNameType,
+    EN: async_graphql::connection::EdgeNameType,
+{
+    let mut conn =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, extra);
+    conn.edges.extend(page.items.into_iter().map(|item| {
+        let (key, node, fields) = edge(item);
+        Edge::with_additional_fields(membership::cursor_of(&key).into_string(), node, fields)
+    }));
+    conn
+}
+
+/// An edge (or connection) with nothing beyond the standard fields.
+pub use async_graphql::connection::EmptyFields as NoEdgeFields;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_ids_round_trip_and_check_the_entity() {
+        let school = SchoolId::new();
+        let id = school.to_global();
+        assert_eq!(decode(&id), Some(("School".to_owned(), school.as_uuid())));
+        assert_eq!(expect_arg::<SchoolId>(&id).ok(), Some(school));
+        assert!(expect_arg::<PartnershipId>(&id).is_err());
+        assert!(expect_arg::<SchoolId>(&ID("garbage".into())).is_err());
+        assert!(decode("U2Nob29sOm5vdC1hLXV1aWQ").is_none());
+    }
+}

@@ -1,0 +1,395 @@
+//! GraphQL over HTTP, as the GraphQL-over-HTTP specification says.
+//!
+//! async-graphql-axum's extractor answers every request with `application/json` and 200,
+//! and runs mutations sent with GET. Clients and caches rely on the spec's rules, so the
+//! transport is written out here:
+//! * POST with `Content-Type: application/json`; GET for queries only (a mutation gets 405).
+//! * The response media type follows `Accept`: `application/graphql-response+json`
+//!   (preferred) or `application/json`; anything else gets 406.
+//! * With `application/graphql-response+json`, a request that fails before execution (parse
+//!   or validation error) gets 400 and a body without `data`; with `application/json`, 200.
+//! * A malformed HTTP request (bad JSON, no `query`) gets 400 either way.
+
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use async_graphql::{Request, ServerError, Variables};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use tracing::Instrument as _;
+
+use crate::app::AppState;
+use crate::auth::AuthError;
+use crate::graphql::context::RequestContext;
+use crate::graphql::loaders::Loaders;
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+const JSON: &str = "application/json";
+
+/// The media type a response is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MediaType {
+    GraphqlResponse,
+    Json,
+}
+
+impl MediaType {
+    const fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json; charset=utf-8",
+        }
+    }
+
+    /// Picks the response type from `Accept`, honouring q-values; `None` when the client
+    /// accepts neither. No header or a wildcard means legacy `application/json`: clients that
+    /// do not ask for `application/graphql-response+json` by name predate it and expect
+    /// errors with status 200 (fetch sends `*/*` when the caller sets nothing).
+    fn negotiate(headers: &HeaderMap) -> Option<Self> {
+        let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+            return Some(Self::Json);
+        };
+        let mut best: Option<(f32, Self)> = None;
+        for item in accept.split(',') {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+            let q = parts
+                .filter_map(|p| p.strip_prefix("q="))
+                .find_map(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let candidate = match media.as_str() {
+                GRAPHQL_RESPONSE => Self::GraphqlResponse,
+                JSON | "application/*" | "*/*" => Self::Json,
+                _ => continue,
+            };
+            if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, candidate));
+            }
+        }
+        best.map(|(_, m)| m)
+    }
+}
+
+/// A response body with status and media type.
+fn respond(status: StatusCode, media: MediaType, body: &Value) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.content_type()),
+    );
+    response
+}
+
+/// A request error: the spec's `{"errors": [...]}` without `data`.
+fn request_error(status: StatusCode, media: MediaType, message: &str, code: &str) -> Response {
+    respond(
+        status,
+        media,
+        &json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }),
+    )
+}
+
+/// The parameters of a GraphQL request, checked for type.
+struct Params {
+    query: String,
+    operation_name: Option<String>,
+    variables: Option<Map<String, Value>>,
+    extensions: Option<Map<String, Value>>,
+}
+
+fn params_from_json(body: Value) -> Result<Params, &'static str> {
+    let Value::Object(mut obj) = body else {
+        return Err("the request body must be a JSON object");
+    };
+    let query = match obj.remove("query") {
+        Some(Value::String(q)) => q,
+        Some(_) => return Err("`query` must be a string"),
+        None => return Err("`query` is required"),
+    };
+    let operation_name = match obj.remove("operationName") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return Err("`operationName` must be a string"),
+    };
+    let variables = match obj.remove("variables") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(v)) => Some(v),
+        Some(_) => return Err("`variables` must be an object"),
+    };
+    let extensions = match obj.remove("extensions") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(v)) => Some(v),
+        Some(_) => return Err("`extensions` must be an object"),
+    };
+    Ok(Params {
+        query,
+        operation_name,
+        variables,
+        extensions,
+    })
+}
+
+fn params_from_query_string(raw: Option<&str>) -> Result<Params, &'static str> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|_| "malformed query string")?;
+    let mut obj = Map::new();
+    for (key, value) in pairs {
+        let value = match key.as_str() {
+            "variables" | "extensions" => serde_json::from_str(&value)
+                .map_err(|_| "`variables` and `extensions` must be JSON")?,
+            _ => Value::String(value),
+        };
+        obj.insert(key, value);
+    }
+    params_from_json(Value::Object(obj))
+}
+
+/// The operation a GET would run, if the document parses and names one unambiguously.
+fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    match (&doc.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+fn auth_failure(media: MediaType, err: &AuthError) -> Response {
+    if let AuthError::Unavailable(detail) = err {
+        tracing::error!(error = %detail, "authentication backend failed");
+        return request_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            media,
+            &err.to_string(),
+            "INTERNAL",
+        );
+    }
+    let mut response = request_error(
+        StatusCode::UNAUTHORIZED,
+        media,
+        &err.to_string(),
+        "UNAUTHENTICATED",
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+/// Errors raised before execution (parse, validation, unknown operation) carry no path;
+/// field errors always do.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response
+            .errors
+            .iter()
+            .all(|e: &ServerError| e.path.is_empty())
+}
+
+async fn execute(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    media: MediaType,
+    params: Params,
+) -> Response {
+    if method == Method::GET {
+        match operation_type(&params.query, params.operation_name.as_deref()) {
+            Some(OperationType::Mutation) => {
+                let mut response = request_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    media,
+                    "mutations must be sent with POST",
+                    "BAD_REQUEST",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
+                return response;
+            }
+            Some(OperationType::Subscription) => {
+                return request_error(
+                    StatusCode::BAD_REQUEST,
+                    media,
+                    "subscriptions are not served over GET",
+                    "BAD_REQUEST",
+                );
+            }
+            _ => {}
+        }
+    }
+    let actor = match state.auth.authenticate(headers).await {
+        Ok(actor) => actor,
+        Err(err) => return auth_failure(media, &err),
+    };
+    let span = tracing::info_span!(
+        "graphql",
+        operation = params.operation_name.as_deref().unwrap_or("anonymous"),
+        actor = ?actor_label(&actor),
+    );
+    let mut request = Request::new(params.query);
+    if let Some(name) = params.operation_name {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.variables {
+        request = request.variables(Variables::from_json(Value::Object(vars)));
+    }
+    if let Some(ext) = params.extensions {
+        for (k, v) in ext {
+            if let Ok(value) = async_graphql::Value::from_json(v) {
+                request.extensions.insert(k, value);
+            }
+        }
+    }
+    let context = RequestContext {
+        loaders: Loaders::new(&state.db, state.batch_delay),
+        actor,
+        db: state.db.clone(),
+        clock: state.clock.clone(),
+    };
+    let response = state
+        .schema
+        .execute(request.data(context))
+        .instrument(span)
+        .await;
+    if is_request_error(&response) {
+        let body = json!({ "errors": response.errors });
+        let status = if media == MediaType::GraphqlResponse {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        return respond(status, media, &body);
+    }
+    let body = serde_json::to_value(&response)
+        .unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
+    respond(StatusCode::OK, media, &body)
+}
+
+fn actor_label(actor: &kernel::Actor) -> String {
+    match actor {
+        kernel::Actor::User(u) => format!("user:{}", u.id),
+        kernel::Actor::ApiKey(k) => format!("key:{}", k.id),
+        kernel::Actor::System => "system".to_owned(),
+    }
+}
+
+/// `GET /graphql?query=…`: queries only.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let Some(media) = MediaType::negotiate(&headers) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        )
+            .into_response();
+    };
+    match params_from_query_string(raw.as_deref()) {
+        Ok(params) => execute(&state, &Method::GET, &headers, media, params).await,
+        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, "BAD_REQUEST"),
+    }
+}
+
+/// `POST /graphql` with a JSON body.
+pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(media) = MediaType::negotiate(&headers) else {
+        return (
+            StatusCode::NOT_ACCEPTABLE,
+            "accept application/graphql-response+json or application/json",
+        )
+            .into_response();
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != JSON {
+        return request_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            media,
+            "send the request as application/json",
+            "BAD_REQUEST",
+        );
+    }
+    let params = match serde_json::from_slice::<Value>(&body) {
+        Ok(value) => params_from_json(value),
+        Err(_) => Err("the request body is not valid JSON"),
+    };
+    match params {
+        Ok(params) => execute(&state, &Method::POST, &headers, media, params).await,
+        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, "BAD_REQUEST"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT, HeaderValue::from_str(v).expect("header"));
+        h
+    }
+
+    #[test]
+    fn negotiates_the_response_type() {
+        assert_eq!(
+            MediaType::negotiate(&HeaderMap::new()),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            MediaType::negotiate(&accept(GRAPHQL_RESPONSE)),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            MediaType::negotiate(&accept("application/json")),
+            Some(MediaType::Json)
+        );
+        assert_eq!(
+            MediaType::negotiate(&accept(
+                "application/json;q=0.9, application/graphql-response+json"
+            )),
+            Some(MediaType::GraphqlResponse)
+        );
+        assert_eq!(
+            MediaType::negotiate(&accept("*/*")),
+            Some(MediaType::Json)
+        );
+        assert_eq!(MediaType::negotiate(&accept("text/html")), None);
+    }
+
+    #[test]
+    fn checks_parameter_types() {
+        assert!(params_from_json(json!({"query": "{ viewer { scopes } }"})).is_ok());
+        assert!(params_from_json(json!({"query": 1})).is_err());
+        assert!(params_from_json(json!({"query": "{a}", "variables": "x"})).is_err());
+        assert!(params_from_json(json!({"query": "{a}", "operationName": 2})).is_err());
+        assert!(params_from_json(json!([])).is_err());
+        assert!(params_from_query_string(Some("query=%7Ba%7D&variables=%7B%7D")).is_ok());
+        assert!(params_from_query_string(Some("variables=%7B%7D")).is_err());
+    }
+
+    #[test]
+    fn finds_mutations_for_get() {
+        assert_eq!(
+            operation_type("mutation { a }", None),
+            Some(OperationType::Mutation)
+        );
+        assert_eq!(
+            operation_type("query A { a } mutation B { b }", Some("B")),
+            Some(OperationType::Mutation)
+        );
+        assert_eq!(operation_type("{ a }", None), Some(OperationType::Query));
+    }
+}

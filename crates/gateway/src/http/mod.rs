@@ -1,0 +1,4 @@
+//! HTTP endpoints other than the router's assembly.
+
+pub mod graphql;
+pub mod health;
