@@ -1,0 +1,134 @@
+//! Starts the real Trellis app on a free loopback port against a fresh database, and talks
+//! to it over HTTP like any client.
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gateway::auth::token::mint_local;
+use gateway::{App, Config};
+use kernel::SystemClock;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::TestDb;
+
+pub const ADMIN: &str = "admin@trellis.example";
+pub const FINANCE: &str = "finance@trellis.example";
+pub const HEAD: &str = "head@holly-park.example";
+pub const STAFF: &str = "staff@holly-park.example";
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub secret: String,
+    pub client: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Test configuration: a random secret and the given tweaks.
+pub fn config(db: &TestDb) -> Config {
+    Config {
+        database_url: db.url().to_owned(),
+        jwt_secret: Some(format!("test-secret-{}", uuid::Uuid::now_v7().simple())),
+        // Debug builds on a loaded 2-core CI box can take longer than the production 1 ms
+        // to reach every load of one nesting level; a wide window keeps batches whole, so
+        // statement counts measure the query shape rather than the machine's speed.
+        batch_delay_ms: 25,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    /// The app over `db`, with the demo directory loaded.
+    pub async fn spawn(db: TestDb) -> Self {
+        let config = config(&db);
+        Self::spawn_with(db, config).await
+    }
+
+    pub async fn spawn_with(db: TestDb, config: Config) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        membership::demo::seed(db.conn(), &SystemClock)
+            .await
+            .expect("demo data loads");
+        let app = App::build(&config, db.conn().clone(), Arc::new(SystemClock))
+            .await
+            .expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            app.serve(listener, std::future::pending())
+                .await
+                .expect("serves");
+        });
+        Self {
+            base: format!("http://{addr}"),
+            db,
+            secret: config.jwt_secret.expect("test config has a secret"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            server,
+        }
+    }
+
+    /// A Trellis-minted token for a demo user.
+    pub async fn token(&self, email: &str) -> String {
+        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
+            .await
+            .expect("lookup")
+            .expect("demo user exists");
+        mint_local(
+            self.secret.as_bytes(),
+            &user.id.to_string(),
+            &user.email,
+            Duration::from_mins(10),
+        )
+    }
+
+    /// POSTs a GraphQL request with a bearer credential; returns status and body.
+    pub async fn gql(
+        &self,
+        bearer: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json")
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let body = res.json::<Value>().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// As `gql`, for a demo user, expecting no errors; returns `data`.
+    pub async fn data_as(&self, email: &str, query: &str, variables: Value) -> Value {
+        let token = self.token(email).await;
+        let (status, body) = self.gql(Some(&token), query, variables).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+}
+
+/// The `extensions.code` of the first error.
+pub fn first_code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
