@@ -45,6 +45,26 @@ async fn transport_follows_graphql_over_http(db: TestDb) {
     assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(res.headers()["allow"], "POST");
 
+    // Fields come back in the order the query asked for them (the spec's SHOULD; clients
+    // that stream-parse rely on it).
+    let res = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&json!({ "query": "{ viewer { user { role name } schools { urn name } } }" }))
+        .send()
+        .await
+        .expect("post");
+    let text = res.text().await.expect("body");
+    let order: Vec<usize> = ["\"user\"", "\"role\"", "\"name\"", "\"schools\"", "\"urn\""]
+        .iter()
+        .map(|key| text.find(key).unwrap_or_else(|| panic!("{key} in {text}")))
+        .collect();
+    assert!(
+        order.is_sorted(),
+        "response keys out of query order: {text}"
+    );
+
     // Wrong content type, malformed JSON, unacceptable Accept.
     let res = app
         .client

@@ -362,10 +362,7 @@ mod tests {
             )),
             Some(MediaType::GraphqlResponse)
         );
-        assert_eq!(
-            MediaType::negotiate(&accept("*/*")),
-            Some(MediaType::Json)
-        );
+        assert_eq!(MediaType::negotiate(&accept("*/*")), Some(MediaType::Json));
         assert_eq!(MediaType::negotiate(&accept("text/html")), None);
     }
 
