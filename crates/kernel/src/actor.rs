@@ -58,12 +58,21 @@ impl Role {
         matches!(self, Self::PartnershipAdmin | Self::Finance)
     }
 
+    /// The role/permission matrix. Permissions on school records (memberships, invoices)
+    /// are granted here by role; *which* schools' records is a second check,
+    /// [`Actor::may_see_school_records`], made by the service that loads them.
     const fn grants(self, permission: Permission) -> bool {
         match permission {
-            Permission::ReadDirectory => true,
-            Permission::ManageDirectory | Permission::ManageUsers | Permission::ManageApiKeys => {
-                matches!(self, Self::PartnershipAdmin)
+            Permission::ReadDirectory | Permission::ReadMemberships => true,
+            Permission::ManageDirectory
+            | Permission::ManageUsers
+            | Permission::ManageApiKeys
+            | Permission::ManageMemberships => matches!(self, Self::PartnershipAdmin),
+            Permission::RespondToMembership | Permission::SetPurchaseOrder => {
+                matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
             }
+            Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
+            Permission::ManageBilling => matches!(self, Self::PartnershipAdmin | Self::Finance),
         }
     }
 }
@@ -92,15 +101,23 @@ pub enum Scope {
     /// Read schools and partnerships.
     #[serde(rename = "directory:read")]
     DirectoryRead,
+    /// Read memberships, tiers and fee quotes of every school.
+    #[serde(rename = "membership:read")]
+    MembershipRead,
+    /// Read billing accounts, invoices, payments and finance reports (e.g. a ledger sync).
+    #[serde(rename = "billing:read")]
+    BillingRead,
 }
 
 impl Scope {
-    pub const ALL: [Self; 1] = [Self::DirectoryRead];
+    pub const ALL: [Self; 3] = [Self::DirectoryRead, Self::MembershipRead, Self::BillingRead];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::DirectoryRead => "directory:read",
+            Self::MembershipRead => "membership:read",
+            Self::BillingRead => "billing:read",
         }
     }
 
@@ -108,6 +125,8 @@ impl Scope {
         matches!(
             (self, permission),
             (Self::DirectoryRead, Permission::ReadDirectory)
+                | (Self::MembershipRead, Permission::ReadMemberships)
+                | (Self::BillingRead, Permission::ReadBilling)
         )
     }
 }
@@ -145,6 +164,18 @@ pub enum Permission {
     ManageUsers,
     /// Create and revoke API keys.
     ManageApiKeys,
+    /// Read memberships (school roles: their own schools' only).
+    ReadMemberships,
+    /// Manage tiers, enrol schools, open renewals, change membership status.
+    ManageMemberships,
+    /// Confirm or decline a renewal and accept the principles, for one's own school.
+    RespondToMembership,
+    /// Read billing accounts, invoices, payments and balances (school leaders: their own).
+    ReadBilling,
+    /// Fee schedules, invoicing runs, receipts, allocations, credit notes, refunds, reports.
+    ManageBilling,
+    /// Add a purchase-order number to an open invoice (school leaders: their own).
+    SetPurchaseOrder,
 }
 
 /// A signed-in person, as loaded from Trellis's users table.
@@ -232,15 +263,44 @@ mod tests {
     fn permission_matrix() {
         use Permission::*;
         let rows = [
-            (Role::PartnershipAdmin, [true, true, true, true]),
-            (Role::Finance, [true, false, false, false]),
-            (Role::SchoolLeader, [true, false, false, false]),
-            (Role::SchoolStaff, [true, false, false, false]),
+            (
+                Role::PartnershipAdmin,
+                [true, true, true, true, true, true, true, true, true, true],
+            ),
+            (
+                Role::Finance,
+                [
+                    true, false, false, false, true, false, false, true, true, false,
+                ],
+            ),
+            (
+                Role::SchoolLeader,
+                [
+                    true, false, false, false, true, false, true, true, false, true,
+                ],
+            ),
+            (
+                Role::SchoolStaff,
+                [
+                    true, false, false, false, true, false, false, false, false, false,
+                ],
+            ),
         ];
         for (role, expected) in rows {
             let actor = user(role);
-            let got =
-                [ReadDirectory, ManageDirectory, ManageUsers, ManageApiKeys].map(|p| actor.can(p));
+            let got = [
+                ReadDirectory,
+                ManageDirectory,
+                ManageUsers,
+                ManageApiKeys,
+                ReadMemberships,
+                ManageMemberships,
+                RespondToMembership,
+                ReadBilling,
+                ManageBilling,
+                SetPurchaseOrder,
+            ]
+            .map(|p| actor.can(p));
             assert_eq!(got, expected, "{role}");
         }
     }

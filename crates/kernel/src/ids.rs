@@ -103,6 +103,67 @@ typed_id!(
     "ApiKey"
 );
 
+typed_id!(
+    /// A membership tier a partnership offers (e.g. FULL, ASSOCIATE).
+    TierId,
+    "MembershipTier"
+);
+typed_id!(
+    /// A school's membership for one academic year.
+    MembershipId,
+    "Membership"
+);
+typed_id!(
+    /// The fee rules for one academic year and tier.
+    FeeScheduleId,
+    "FeeSchedule"
+);
+typed_id!(
+    /// Who pays: a school, or a trust/federation paying for several schools.
+    BillingAccountId,
+    "BillingAccount"
+);
+typed_id!(
+    /// One run of membership invoicing for an academic year.
+    InvoicingRunId,
+    "InvoicingRun"
+);
+typed_id!(
+    /// An invoice (issued ones are immutable).
+    InvoiceId,
+    "Invoice"
+);
+typed_id!(
+    /// One line of an invoice.
+    InvoiceLineId,
+    "InvoiceLine"
+);
+typed_id!(
+    /// A credit note against an issued invoice.
+    CreditNoteId,
+    "CreditNote"
+);
+typed_id!(
+    /// Money received (a BACS receipt, a card payment).
+    PaymentId,
+    "Payment"
+);
+typed_id!(
+    /// Part of a payment applied to one invoice.
+    AllocationId,
+    "Allocation"
+);
+typed_id!(
+    /// Money returned to a billing account.
+    RefundId,
+    "Refund"
+);
+typed_id!(
+    /// One entry of the money audit trail.
+    AuditEntryId,
+    "AuditEntry"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,5 +19,9 @@ pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserAc
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use cursor::{Cursor, CursorError};
 pub use error::{DomainError, ErrorCode, FieldError, Problems};
-pub use ids::{ApiKeyId, PartnershipId, SchoolId, UserId};
+pub use ids::{
+    AllocationId, ApiKeyId, AuditEntryId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId,
+    InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
+    TierId, UserId,
+};
 pub use money::{Currency, Money, MoneyError};

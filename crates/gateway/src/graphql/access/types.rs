@@ -29,6 +29,10 @@ pub enum Role {
 pub enum Scope {
     /// Read schools and partnerships (`directory:read`).
     DirectoryRead,
+    /// Read every school's memberships, tiers and quotes (`membership:read`).
+    MembershipRead,
+    /// Read billing accounts, invoices, payments and finance reports (`billing:read`).
+    BillingRead,
 }
 
 /// A person who signs in.
