@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_directory;
 mod m20261123_000002_access;
+mod m20261124_000003_memberships;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_directory::Migration),
             Box::new(m20261123_000002_access::Migration),
+            Box::new(m20261124_000003_memberships::Migration),
         ]
     }
 }

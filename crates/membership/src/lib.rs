@@ -4,6 +4,8 @@
 //! * [`partnership`]: groups of schools (MATs, federations, loose partnerships,
 //!   teaching-school alliances) and each member's role.
 //! * [`people`]: users with their role and school links, and integrators' API keys.
+//! * [`memberships`]: membership tiers and each school's membership per academic year, with
+//!   the principles it accepted and the yearly renewal.
 //! * [`demo`]: the demo directory built from the partnership letters in `shared/seeds`.
 //!
 //! **API boundary:** this crate knows nothing of GraphQL or HTTP. Services take an
@@ -12,6 +14,7 @@
 
 pub mod demo;
 mod keyset;
+pub mod memberships;
 pub mod partnership;
 pub mod people;
 pub mod school;

@@ -18,6 +18,7 @@ fn school(urn: &str, name: &str) -> NewSchool {
         postcode: "N10 2HN".to_owned(),
         roll: None,
         designations: vec![],
+        has_sixth_form: false,
         is_demo: false,
     }
 }

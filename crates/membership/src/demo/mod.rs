@@ -7,9 +7,11 @@
 //! inspection outcomes are invented, and every school is marked `is_demo`.
 //!
 //! Seeding goes through the same services as the API, as [`Actor::System`], so demo data
-//! obeys every rule real data does.
+//! obeys every rule real data does. After the directory come the 2026/27 memberships
+//! ([`seed_memberships`]).
 
 mod data;
+mod memberships;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,6 +25,24 @@ use crate::school::inspection::{AreaGrade, Inspection, Outcome, ReportCard};
 use crate::school::types::RollCensus;
 use crate::school::{self, NewSchool, RollInput};
 use data::{DemoOfsted, PARTNERSHIPS, SCHOOLS};
+pub use memberships::{
+    CANCELLED_REASON, CANCELLED_SCHOOL, DEMO_YEAR, MID_YEAR_SCHOOL, MID_YEAR_START,
+    MembershipSeedReport, PENDING_SCHOOL, seed_memberships,
+};
+
+/// Demo secondaries that teach a sixth form (all of them do in reality). The seed documents
+/// do not say, so it is set here rather than in the transcribed rows.
+pub const SIXTH_FORMS: &[&str] = &[
+    "east-barnet",
+    "qe-boys",
+    "henrietta-barnett",
+    "mill-hill-county-high",
+    "qe-girls",
+    "hendon",
+    "christs-college",
+    "st-marylebone",
+    "alexandra-park",
+];
 
 /// The demo users, as listed in the README.
 pub const DEMO_USERS: &[(&str, &str, Role, Option<&str>)] = &[
@@ -52,8 +72,11 @@ pub const DEMO_USERS: &[(&str, &str, Role, Option<&str>)] = &[
 pub struct SeedReport {
     pub schools: usize,
     pub partnerships: usize,
+    /// Schools' places in partnerships.
     pub memberships: usize,
     pub users: usize,
+    /// Tiers and memberships of the partnership organisation per academic year.
+    pub enrolments: MembershipSeedReport,
     /// The directory already had schools, so nothing was loaded.
     pub skipped: bool,
 }
@@ -65,8 +88,8 @@ impl fmt::Display for SeedReport {
         } else {
             write!(
                 f,
-                "demo data loaded: {} schools, {} partnerships, {} memberships, {} users",
-                self.schools, self.partnerships, self.memberships, self.users
+                "demo data loaded: {} schools, {} partnerships ({} member places), {} users; {}",
+                self.schools, self.partnerships, self.memberships, self.users, self.enrolments
             )
         }
     }
@@ -95,6 +118,7 @@ pub async fn seed(
             partnerships: 0,
             memberships: 0,
             users: 0,
+            enrolments: MembershipSeedReport::default(),
             skipped: true,
         });
     }
@@ -120,6 +144,7 @@ pub async fn seed(
                     census_date,
                 }),
                 designations: s.designations.to_vec(),
+                has_sixth_form: SIXTH_FORMS.contains(&s.key),
                 is_demo: true,
             },
         )
@@ -197,11 +222,13 @@ pub async fn seed(
         )
         .await?;
     }
+    let enrolments = seed_memberships(db, clock).await?;
     Ok(SeedReport {
         schools: SCHOOLS.len(),
         partnerships: PARTNERSHIPS.len(),
         memberships,
         users: DEMO_USERS.len(),
+        enrolments,
         skipped: false,
     })
 }

@@ -19,6 +19,7 @@ pub mod schools {
         pub roll_census: Option<String>,
         pub roll_census_date: Option<Date>,
         pub is_demo: bool,
+        pub has_sixth_form: bool,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

@@ -27,6 +27,9 @@ pub struct School {
     pub local_authority: String,
     pub postcode: Postcode,
     pub roll: Option<Roll>,
+    /// Whether the school teaches post-16 pupils: fee schedules price these secondaries
+    /// differently (Haringey caps them higher).
+    pub has_sixth_form: bool,
     /// Invented demo data, not a real school's record.
     pub is_demo: bool,
     pub created_at: DateTime<Utc>,
@@ -67,6 +70,7 @@ impl School {
             name: row.name,
             local_authority: row.local_authority,
             roll,
+            has_sixth_form: row.has_sixth_form,
             is_demo: row.is_demo,
             created_at: row.created_at,
             updated_at: row.updated_at,
@@ -98,6 +102,7 @@ pub struct NewSchool {
     pub postcode: String,
     pub roll: Option<RollInput>,
     pub designations: Vec<Designation>,
+    pub has_sixth_form: bool,
     pub is_demo: bool,
 }
 
@@ -114,6 +119,7 @@ pub struct SchoolChanges {
     pub roll: Option<Option<RollInput>>,
     /// Replaces the whole set.
     pub designations: Option<Vec<Designation>>,
+    pub has_sixth_form: Option<bool>,
 }
 
 /// Narrows the directory listing. Empty means everything.
@@ -128,6 +134,19 @@ pub struct SchoolFilter {
 
 const NAME_MAX: usize = 200;
 const LA_MAX: usize = 100;
+
+/// A sixth form only makes sense where a school teaches up to 16: a primary "with a sixth
+/// form" is a data-entry slip that would silently raise its fee cap. A sixth-form college is
+/// all sixth form and is priced by its phase instead.
+fn check_sixth_form(problems: &mut Problems, phase: Phase, has_sixth_form: bool) {
+    if has_sixth_form && !matches!(phase, Phase::Secondary | Phase::AllThrough | Phase::Special) {
+        problems.add(
+            "hasSixthForm",
+            ErrorCode::Invalid,
+            "only secondary, all-through and special schools have a sixth form",
+        );
+    }
+}
 
 fn validate_roll(
     problems: &mut Problems,
@@ -354,6 +373,7 @@ pub async fn create(
     ));
     let postcode = problems.check(Postcode::parse(&input.postcode));
     let roll = validate_roll(&mut problems, input.roll, clock.today());
+    check_sixth_form(&mut problems, input.phase, input.has_sixth_form);
     if let Some(urn) = &urn
         && schools::Entity::find()
             .filter(schools::Column::Urn.eq(urn.as_str()))
@@ -387,6 +407,7 @@ pub async fn create(
         roll_census: Set(roll_census),
         roll_census_date: Set(roll_census_date),
         is_demo: Set(input.is_demo),
+        has_sixth_form: Set(input.has_sixth_form),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -457,7 +478,6 @@ pub async fn update(
     let roll = changes
         .roll
         .map(|r| validate_roll(&mut problems, r, clock.today()));
-    problems.finish()?;
 
     let txn = db.begin().await?;
     let existing = schools::Entity::find_by_id(id.as_uuid())
@@ -465,6 +485,20 @@ pub async fn update(
         .one(&txn)
         .await?
         .ok_or(DomainError::NotFound { entity: "School" })?;
+    // Checked against the record as it will be, so changing only the phase of a sixth-form
+    // secondary to primary is caught too.
+    let phase_after = match changes.phase {
+        Some(phase) => phase,
+        None => existing.phase.parse().map_err(|_| {
+            DomainError::internal(CorruptRow(format!("school {}: phase", existing.id)))
+        })?,
+    };
+    check_sixth_form(
+        &mut problems,
+        phase_after,
+        changes.has_sixth_form.unwrap_or(existing.has_sixth_form),
+    );
+    problems.finish()?;
     let mut row: schools::ActiveModel = existing.into();
     if let Some(name) = name {
         row.name = Set(name);
@@ -480,6 +514,9 @@ pub async fn update(
     }
     if let Some(postcode) = postcode {
         row.postcode = Set(postcode.as_str().to_owned());
+    }
+    if let Some(has_sixth_form) = changes.has_sixth_form {
+        row.has_sixth_form = Set(has_sixth_form);
     }
     if let Some(roll) = roll {
         let (n, census, date) = roll_columns(roll);

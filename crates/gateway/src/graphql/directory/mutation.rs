@@ -187,6 +187,7 @@ impl DirectoryMutation {
             postcode: input.postcode,
             roll: input.roll.map(Into::into),
             designations: input.designations.into_iter().map(Into::into).collect(),
+            has_sixth_form: false,
             is_demo: false,
         };
         SchoolPayload::from(school::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await)
@@ -215,6 +216,7 @@ impl DirectoryMutation {
                 designations: input
                     .designations
                     .map(|d| d.into_iter().map(Into::into).collect()),
+                has_sixth_form: None,
             };
             school::update(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
         }

@@ -1,0 +1,75 @@
+//! Tables of tiers and memberships. Private to the crate: callers get [`super::Membership`]
+//! and [`super::Tier`].
+
+pub mod tiers {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "membership_tiers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        #[sea_orm(unique)]
+        pub code: String,
+        pub name: String,
+        pub description: String,
+        pub active: bool,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod memberships {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "memberships")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub school_id: Uuid,
+        /// The starting calendar year: 2026 is 2026/27.
+        pub academic_year: i32,
+        pub tier_id: Uuid,
+        pub status: String,
+        pub starts_on: Date,
+        pub ends_on: Date,
+        pub notice_by: Option<Date>,
+        pub renewed_from: Option<Uuid>,
+        pub decided_at: Option<DateTimeUtc>,
+        pub decided_by: Option<Uuid>,
+        pub cancelled_reason: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod principles {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "membership_principles")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub membership_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub principle: String,
+        pub accepted_by: Option<Uuid>,
+        pub accepted_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
