@@ -9,6 +9,9 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_directory;
 mod m20261123_000002_access;
 mod m20261124_000003_memberships;
+mod m20261124_000004_fee_schedules;
+mod m20261124_000005_billing;
+mod m20261124_000006_invoicing_runs;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -24,6 +27,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_directory::Migration),
             Box::new(m20261123_000002_access::Migration),
             Box::new(m20261124_000003_memberships::Migration),
+            Box::new(m20261124_000004_fee_schedules::Migration),
+            Box::new(m20261124_000005_billing::Migration),
+            Box::new(m20261124_000006_invoicing_runs::Migration),
         ]
     }
 }

@@ -1,0 +1,35 @@
+//! Fee schedules and quotes.
+//!
+//! A partnership's pricing is data, not code: [`FeeRules`] is a versioned JSON document
+//! (per-pupil rate by phase on a named census, base fee, caps and minimums for selected
+//! schools, fixed prices, pro-rata, discounts, VAT), stored per academic year and tier as a
+//! [`FeeSchedule`]. [`quote()`] turns rules and a school's [`SchoolFacts`] into invoice lines
+//! with the working shown, in integer pence. Presets for Haringey and Kent show the shape.
+//!
+//! * [`rules`]: the document, its validation and how a fee is worked out.
+//! * [`selector`]: which schools a rule applies to.
+//! * [`facts`]: what a quote needs to know about a school.
+//! * [`quote`](mod@quote): the pure engine.
+//! * [`schedule`]: fee schedules in the database.
+
+mod arith;
+mod entity;
+pub mod facts;
+mod presets;
+pub mod quote;
+pub mod rules;
+pub mod schedule;
+pub mod selector;
+
+pub use facts::SchoolFacts;
+pub use quote::{Quote, QuoteError, QuoteLine, WorkingStep, quote};
+pub use rules::{
+    DEFAULT_VAT_RATE_BASIS_POINTS, Discount, DiscountAmount, FeeRules, FeeRulesInput, FixedPrice,
+    InvalidRules, Limit, MAX_AMOUNT_PENCE, PhaseAmount, PhaseAmounts, ProRata, RULES_VERSION,
+    VatTreatment,
+};
+pub use schedule::{
+    BillingFrequency, FeeSchedule, FeeSchedulePatch, NewFeeSchedule, create_schedule,
+    lock_schedule, schedule_for, schedules_by_ids, schedules_for_year, update_schedule,
+};
+pub use selector::Selector;

@@ -1,0 +1,980 @@
+//! Invoices: issued once, numbered without gaps, immutable afterwards.
+//!
+//! After issue only these change: the purchase-order number (the school's own reference),
+//! the provider's references, the money columns (through allocations and credit notes, see
+//! [`super::payments`] and [`super::credit_notes`]) and the status those imply, and the
+//! people's decisions VOID and UNCOLLECTIBLE. Everything else is corrected by a credit note.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use kernel::{
+    AcademicYear, Actor, BillingAccountId, Clock, DomainError, ErrorCode, InvoiceId, InvoiceLineId,
+    MembershipId, Money, Permission, Problems, SchoolId,
+};
+use membership::{NameKey, Page, PageArgs};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, Set, TransactionSession, TransactionTrait,
+};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::accounts::{schools_of_account, visible_account_ids};
+use super::audit::{self, AuditEntity};
+use super::entity::{invoice_lines, invoices};
+use super::keyset::fetch_page;
+use super::numbering::{Series, next_number};
+use super::status::InvoiceStatus;
+use super::support::{
+    Sight, is_unique_violation, lock_account, named_enum, optional_text, required_text, stored,
+};
+
+named_enum!(
+    /// Which part of a membership year an invoice bills.
+    Instalment {
+        Annual => "ANNUAL",
+        Autumn => "AUTUMN",
+        Spring => "SPRING",
+        Summer => "SUMMER",
+        /// Not a membership instalment: ad-hoc and booking invoices.
+        None => "NONE",
+    }
+);
+
+named_enum!(
+    /// VAT treatment of a line. Education services by an eligible body are exempt.
+    VatTreatment {
+        Exempt => "EXEMPT",
+        Standard => "STANDARD",
+    }
+);
+
+named_enum!(
+    /// What raised an invoice.
+    InvoiceSource {
+        MembershipRun => "MEMBERSHIP_RUN",
+        Booking => "BOOKING",
+        Manual => "MANUAL",
+    }
+);
+
+/// An issued invoice. `outstanding = total - paid - credited`, never negative.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    /// e.g. `TRL-2026-000123`.
+    pub number: String,
+    pub account_id: BillingAccountId,
+    pub academic_year: AcademicYear,
+    pub instalment: Instalment,
+    pub status: InvoiceStatus,
+    pub source: InvoiceSource,
+    pub net: Money,
+    pub vat: Money,
+    pub total: Money,
+    /// Allocated from payments (net of releases by credit notes).
+    pub paid: Money,
+    pub credited: Money,
+    pub outstanding: Money,
+    pub due_on: NaiveDate,
+    pub issued_at: DateTime<Utc>,
+    pub po_number: Option<String>,
+    pub provider_invoice_ref: Option<String>,
+    pub hosted_url: Option<String>,
+    /// Why it was voided or written off.
+    pub status_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Invoice {
+    /// The keyset sort key of invoice lists (by number).
+    #[must_use]
+    pub fn sort_key(&self) -> NameKey {
+        (self.number.clone(), self.id.as_uuid())
+    }
+
+    /// Days past due on `as_of` (zero or negative when not yet due).
+    #[must_use]
+    pub fn days_overdue(&self, as_of: NaiveDate) -> i64 {
+        (as_of - self.due_on).num_days()
+    }
+
+    pub(crate) fn from_row(row: invoices::Model) -> Result<Self, DomainError> {
+        Ok(Self {
+            id: InvoiceId::from_uuid(row.id),
+            account_id: BillingAccountId::from_uuid(row.account_id),
+            academic_year: AcademicYear::starting(row.academic_year)
+                .map_err(DomainError::internal)?,
+            instalment: stored("instalment", &row.instalment)?,
+            status: stored("invoice status", &row.status)?,
+            source: stored("invoice source", &row.source)?,
+            net: Money::from_pence(row.net_pence),
+            vat: Money::from_pence(row.vat_pence),
+            total: Money::from_pence(row.total_pence),
+            paid: Money::from_pence(row.paid_pence),
+            credited: Money::from_pence(row.credited_pence),
+            outstanding: Money::from_pence(row.total_pence - row.paid_pence - row.credited_pence),
+            number: row.number,
+            due_on: row.due_on,
+            issued_at: row.issued_at,
+            po_number: row.po_number,
+            provider_invoice_ref: row.provider_invoice_ref,
+            hosted_url: row.hosted_url,
+            status_reason: row.status_reason,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// One line of an invoice. `net = quantity × unit_amount`; `vat = net × rate` rounded half up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InvoiceLine {
+    pub id: InvoiceLineId,
+    pub invoice_id: InvoiceId,
+    /// 0-based order on the invoice.
+    pub position: u32,
+    pub description: String,
+    pub quantity: u32,
+    pub unit_amount: Money,
+    pub net: Money,
+    pub vat_treatment: VatTreatment,
+    /// Basis points: 2000 = 20%.
+    pub vat_rate_bp: u32,
+    pub vat: Money,
+    /// Consistent Financial Reporting code the school books it under (e.g. `E19`).
+    pub cfr_code: Option<String>,
+    /// The school the line is for (a trust's invoice names each school).
+    pub school_id: Option<SchoolId>,
+    pub membership_id: Option<MembershipId>,
+    /// The traded-services booking it bills, if any.
+    pub booking_id: Option<Uuid>,
+}
+
+impl InvoiceLine {
+    #[must_use]
+    pub fn gross(&self) -> Money {
+        Money::from_pence(self.net.pence() + self.vat.pence())
+    }
+
+    pub(crate) fn from_row(row: invoice_lines::Model) -> Result<Self, DomainError> {
+        let corrupt = |what: &str| {
+            DomainError::internal(super::support::CorruptRow(format!(
+                "invoice line {}: {what}",
+                row.id
+            )))
+        };
+        Ok(Self {
+            id: InvoiceLineId::from_uuid(row.id),
+            invoice_id: InvoiceId::from_uuid(row.invoice_id),
+            position: u32::try_from(row.position).map_err(|_| corrupt("position"))?,
+            quantity: u32::try_from(row.quantity).map_err(|_| corrupt("quantity"))?,
+            unit_amount: Money::from_pence(row.unit_pence),
+            net: Money::from_pence(row.net_pence),
+            vat_treatment: stored("vat treatment", &row.vat_treatment)?,
+            vat_rate_bp: u32::try_from(row.vat_rate_bp).map_err(|_| corrupt("rate"))?,
+            vat: Money::from_pence(row.vat_pence),
+            description: row.description,
+            cfr_code: row.cfr_code,
+            school_id: row.school_id.map(SchoolId::from_uuid),
+            membership_id: row.membership_id.map(MembershipId::from_uuid),
+            booking_id: row.booking_id,
+        })
+    }
+}
+
+/// A line to invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvoiceLine {
+    pub description: String,
+    /// At least 1.
+    pub quantity: u32,
+    /// Zero or more: discounts are netted into the line by the fee engine, never negative lines.
+    pub unit_amount: Money,
+    pub vat_treatment: VatTreatment,
+    /// 0 for EXEMPT; 1..=10000 for STANDARD (2000 = 20%).
+    pub vat_rate_bp: u32,
+    pub cfr_code: Option<String>,
+    /// Must be a school the account pays for.
+    pub school_id: Option<SchoolId>,
+    pub membership_id: Option<MembershipId>,
+    pub booking_id: Option<Uuid>,
+}
+
+/// What the invoicing run (or a booking, or finance by hand) asks to issue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvoice {
+    pub account_id: BillingAccountId,
+    pub year: AcademicYear,
+    /// Membership instalments are unique per account and year; NONE is never deduplicated.
+    pub instalment: Instalment,
+    pub due_on: NaiveDate,
+    pub lines: Vec<NewInvoiceLine>,
+    pub po_number: Option<String>,
+    pub source: InvoiceSource,
+}
+
+/// The result of [`issue_invoice`]: `created` is false when the instalment was already
+/// invoiced and the existing invoice is returned unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueOutcome {
+    pub invoice: Invoice,
+    pub created: bool,
+}
+
+/// Narrows invoice lists. Empty means everything visible.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InvoiceFilter {
+    pub account_id: Option<BillingAccountId>,
+    /// Invoices with a line for this school.
+    pub school_id: Option<SchoolId>,
+    /// Any of these statuses.
+    pub status: Vec<InvoiceStatus>,
+    pub year: Option<AcademicYear>,
+    /// Unsettled (OPEN, PARTIALLY_PAID) invoices due before this date.
+    pub overdue_on: Option<NaiveDate>,
+}
+
+/// Splits `total` into `n` instalments that add up exactly, the odd pence on the first
+/// (so the autumn invoice carries them). `n == 0` gives no instalments.
+#[must_use]
+pub fn split_instalments(total: Money, n: usize) -> Vec<Money> {
+    let Ok(count) = i64::try_from(n) else {
+        return Vec::new();
+    };
+    if count == 0 {
+        return Vec::new();
+    }
+    let base = total.pence() / count;
+    let first = total.pence() - base * (count - 1);
+    std::iter::once(first)
+        .chain(std::iter::repeat_n(base, n - 1))
+        .map(Money::from_pence)
+        .collect()
+}
+
+/// VAT on `net` at `rate_bp` basis points, rounded half up (HMRC allows rounding per line).
+#[must_use]
+pub fn vat_on(net: i64, rate_bp: u32) -> i64 {
+    let product = i128::from(net) * i128::from(rate_bp);
+    i64::try_from((product + 5_000) / 10_000).unwrap_or(i64::MAX)
+}
+
+const DESCRIPTION_MAX: usize = 500;
+const PO_MAX: usize = 50;
+const MAX_LINES: usize = 200;
+/// Far above any partnership fee; keeps every sum well inside i64.
+const MAX_LINE_PENCE: i64 = 100_000_000_000;
+
+pub(crate) fn check_cfr(
+    field: &str,
+    code: Option<&str>,
+) -> Result<Option<String>, kernel::FieldError> {
+    let code = optional_text(field, code, 10)?;
+    match code {
+        Some(c) if !c.chars().all(|ch| ch.is_ascii_alphanumeric()) => Err(kernel::FieldError::new(
+            field,
+            ErrorCode::Invalid,
+            "a CFR code is letters and digits, e.g. E19",
+        )),
+        other => Ok(other.map(|c| c.to_ascii_uppercase())),
+    }
+}
+
+struct CheckedLine {
+    description: String,
+    quantity: u32,
+    unit: i64,
+    net: i64,
+    vat: i64,
+    cfr: Option<String>,
+    line: NewInvoiceLine,
+}
+
+fn check_lines(
+    problems: &mut Problems,
+    lines: &[NewInvoiceLine],
+    account_schools: &[SchoolId],
+) -> Vec<CheckedLine> {
+    if lines.is_empty() {
+        problems.add(
+            "lines",
+            ErrorCode::Required,
+            "an invoice needs at least one line",
+        );
+    }
+    if lines.len() > MAX_LINES {
+        problems.add(
+            "lines",
+            ErrorCode::OutOfRange,
+            format!("at most {MAX_LINES} lines"),
+        );
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let f = |name: &str| format!("lines.{i}.{name}");
+        let description = problems.check(required_text(
+            &f("description"),
+            &line.description,
+            DESCRIPTION_MAX,
+        ));
+        if line.quantity == 0 || line.quantity > 1_000_000 {
+            problems.add(
+                &f("quantity"),
+                ErrorCode::OutOfRange,
+                "must be between 1 and 1,000,000",
+            );
+        }
+        let unit = line.unit_amount.pence();
+        if !(0..=MAX_LINE_PENCE).contains(&unit) {
+            problems.add(
+                &f("unitAmountPence"),
+                ErrorCode::OutOfRange,
+                "must not be negative",
+            );
+        }
+        match (line.vat_treatment, line.vat_rate_bp) {
+            (VatTreatment::Exempt, 0) | (VatTreatment::Standard, 1..=10_000) => {}
+            (VatTreatment::Exempt, _) => problems.add(
+                &f("vatRateBp"),
+                ErrorCode::Invalid,
+                "an exempt line has no VAT rate",
+            ),
+            (VatTreatment::Standard, _) => problems.add(
+                &f("vatRateBp"),
+                ErrorCode::OutOfRange,
+                "a standard-rated line needs a rate between 1 and 10000 basis points",
+            ),
+        }
+        let cfr = problems.check(check_cfr(&f("cfrCode"), line.cfr_code.as_deref()));
+        if let Some(school) = line.school_id
+            && !account_schools.contains(&school)
+        {
+            problems.add(
+                &f("schoolId"),
+                ErrorCode::NotFound,
+                "the account does not pay for this school",
+            );
+        }
+        let net = i64::from(line.quantity)
+            .checked_mul(unit)
+            .filter(|n| *n <= MAX_LINE_PENCE);
+        if net.is_none() && unit >= 0 {
+            problems.add(
+                &f("unitAmountPence"),
+                ErrorCode::OutOfRange,
+                "the line total is too large",
+            );
+        }
+        if let (Some(description), Some(net), Some(cfr)) = (description, net, cfr) {
+            out.push(CheckedLine {
+                description,
+                quantity: line.quantity,
+                unit,
+                net,
+                vat: vat_on(net, line.vat_rate_bp),
+                cfr,
+                line: line.clone(),
+            });
+        }
+    }
+    out
+}
+
+async fn find_instalment<C: ConnectionTrait>(
+    db: &C,
+    input: &NewInvoice,
+) -> Result<Option<invoices::Model>, DomainError> {
+    if input.instalment == Instalment::None {
+        return Ok(None);
+    }
+    Ok(invoices::Entity::find()
+        .filter(invoices::Column::AccountId.eq(input.account_id.as_uuid()))
+        .filter(invoices::Column::AcademicYear.eq(input.year.start_year()))
+        .filter(invoices::Column::Instalment.eq(input.instalment.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// Issues an invoice: validates, takes the next number and writes the invoice, its lines and
+/// an audit entry in one transaction (a savepoint when `db` is already a transaction, so the
+/// run can wrap a whole account in its own).
+///
+/// Idempotent per (account, year, instalment) for membership instalments: when one exists it
+/// is returned with `created = false`, whatever the new request says, so a rerun of an
+/// interrupted run completes it without duplicating anything.
+pub async fn issue_invoice<C>(
+    db: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    input: NewInvoice,
+) -> Result<IssueOutcome, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    actor.require(Permission::ManageBilling)?;
+    if let Some(existing) = find_instalment(db, &input).await? {
+        return Ok(IssueOutcome {
+            invoice: Invoice::from_row(existing)?,
+            created: false,
+        });
+    }
+    let schools = schools_of_account(db, input.account_id.as_uuid()).await?;
+    let mut problems = Problems::new();
+    if super::entity::accounts::Entity::find_by_id(input.account_id.as_uuid())
+        .one(db)
+        .await?
+        .is_none()
+    {
+        problems.add("accountId", ErrorCode::NotFound, "no such billing account");
+    }
+    let lines = check_lines(&mut problems, &input.lines, &schools);
+    let po_number = problems.check(optional_text(
+        "poNumber",
+        input.po_number.as_deref(),
+        PO_MAX,
+    ));
+    let today = clock.today();
+    if input.due_on < today {
+        problems.add("dueOn", ErrorCode::OutOfRange, "the due date has passed");
+    }
+    let net: i64 = lines.iter().map(|l| l.net).sum();
+    let vat: i64 = lines.iter().map(|l| l.vat).sum();
+    if lines.len() == input.lines.len() && !lines.is_empty() && net + vat <= 0 {
+        problems.add(
+            "lines",
+            ErrorCode::OutOfRange,
+            "the invoice total must be more than zero",
+        );
+    }
+    problems.finish()?;
+    let po_number = po_number.flatten();
+
+    let txn = db.begin().await?;
+    match lock_account(&txn, input.account_id).await {
+        Err(DomainError::NotFound { .. }) => {
+            return Err(DomainError::invalid(
+                "accountId",
+                ErrorCode::NotFound,
+                "no such billing account",
+            ));
+        }
+        other => other?,
+    }
+    // Under the account lock: a concurrent issue of the same instalment has committed by now.
+    if let Some(existing) = find_instalment(&txn, &input).await? {
+        txn.rollback().await?;
+        return Ok(IssueOutcome {
+            invoice: Invoice::from_row(existing)?,
+            created: false,
+        });
+    }
+    let number = next_number(&txn, Series::Invoice, input.year).await?;
+    let now = clock.now();
+    let id = InvoiceId::new();
+    let inserted = invoices::ActiveModel {
+        id: Set(id.as_uuid()),
+        number: Set(number),
+        account_id: Set(input.account_id.as_uuid()),
+        academic_year: Set(input.year.start_year()),
+        instalment: Set(input.instalment.as_str().to_owned()),
+        status: Set(InvoiceStatus::Open.as_str().to_owned()),
+        source: Set(input.source.as_str().to_owned()),
+        net_pence: Set(net),
+        vat_pence: Set(vat),
+        total_pence: Set(net + vat),
+        paid_pence: Set(0),
+        credited_pence: Set(0),
+        due_on: Set(input.due_on),
+        issued_at: Set(now),
+        po_number: Set(po_number),
+        provider_invoice_ref: Set(None),
+        hosted_url: Set(None),
+        status_reason: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&txn)
+    .await;
+    let row = match inserted {
+        Ok(row) => row,
+        Err(err) if is_unique_violation(&err) => {
+            txn.rollback().await?;
+            let existing = find_instalment(db, &input)
+                .await?
+                .ok_or_else(|| DomainError::internal(err))?;
+            return Ok(IssueOutcome {
+                invoice: Invoice::from_row(existing)?,
+                created: false,
+            });
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let line_rows: Vec<invoice_lines::ActiveModel> = lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| invoice_lines::ActiveModel {
+            id: Set(InvoiceLineId::new().as_uuid()),
+            invoice_id: Set(id.as_uuid()),
+            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
+            description: Set(l.description),
+            quantity: Set(i64::from(l.quantity)),
+            unit_pence: Set(l.unit),
+            net_pence: Set(l.net),
+            vat_treatment: Set(l.line.vat_treatment.as_str().to_owned()),
+            vat_rate_bp: Set(i32::try_from(l.line.vat_rate_bp).unwrap_or(i32::MAX)),
+            vat_pence: Set(l.vat),
+            cfr_code: Set(l.cfr),
+            school_id: Set(l.line.school_id.map(|s| s.as_uuid())),
+            membership_id: Set(l.line.membership_id.map(|m| m.as_uuid())),
+            booking_id: Set(l.line.booking_id),
+        })
+        .collect();
+    invoice_lines::Entity::insert_many(line_rows)
+        .exec(&txn)
+        .await?;
+    let invoice = Invoice::from_row(row)?;
+    let lines = lines_of_invoices(&txn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    audit::record(
+        &txn,
+        actor,
+        clock,
+        "invoice.issue",
+        (AuditEntity::Invoice, id.as_uuid()),
+        None::<&()>,
+        Some(&serde_json::json!({ "invoice": &invoice, "lines": &lines })),
+    )
+    .await?;
+    txn.commit().await?;
+    tracing::info!(invoice = %invoice.number, account = %invoice.account_id, total = %invoice.total, "invoice issued");
+    Ok(IssueOutcome {
+        invoice,
+        created: true,
+    })
+}
+
+/// Loads an invoice row for a mutation, then locks its account and reads it again under the
+/// lock. Returns the open transaction with the fresh row.
+pub(crate) async fn lock_invoice(
+    db: &DatabaseConnection,
+    id: InvoiceId,
+    field: &str,
+) -> Result<(sea_orm::DatabaseTransaction, invoices::Model), DomainError> {
+    let not_found = || DomainError::invalid(field, ErrorCode::NotFound, "no such invoice");
+    let row = invoices::Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    let txn = db.begin().await?;
+    lock_account(&txn, BillingAccountId::from_uuid(row.account_id)).await?;
+    let row = invoices::Entity::find_by_id(id.as_uuid())
+        .one(&txn)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((txn, row))
+}
+
+/// Applies a change of the money columns and the status it implies; returns the new row.
+pub(crate) async fn apply_money<C: ConnectionTrait>(
+    txn: &C,
+    row: invoices::Model,
+    paid_delta: i64,
+    credited_delta: i64,
+    now: DateTime<Utc>,
+) -> Result<invoices::Model, DomainError> {
+    let paid = row.paid_pence + paid_delta;
+    let credited = row.credited_pence + credited_delta;
+    let outstanding = row.total_pence - paid - credited;
+    if paid < 0 || credited < 0 || outstanding < 0 {
+        return Err(DomainError::internal(super::support::CorruptRow(format!(
+            "invoice {} would leave paid {paid}, credited {credited}, outstanding {outstanding}",
+            row.number
+        ))));
+    }
+    let current: InvoiceStatus = stored("invoice status", &row.status)?;
+    let status = super::status::settled_status(current, paid, outstanding);
+    debug_assert!(current.can_become(status) || current == InvoiceStatus::PartiallyPaid);
+    // Compare-and-set on the running totals: a writer that somehow skipped the account lock
+    // fails here instead of overwriting another's payment.
+    let result = invoices::Entity::update_many()
+        .col_expr(invoices::Column::PaidPence, Expr::value(paid))
+        .col_expr(invoices::Column::CreditedPence, Expr::value(credited))
+        .col_expr(invoices::Column::Status, Expr::value(status.as_str()))
+        .col_expr(invoices::Column::UpdatedAt, Expr::value(now))
+        .filter(invoices::Column::Id.eq(row.id))
+        .filter(invoices::Column::PaidPence.eq(row.paid_pence))
+        .filter(invoices::Column::CreditedPence.eq(row.credited_pence))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(DomainError::internal(super::support::CorruptRow(format!(
+            "invoice {} changed under the account lock",
+            row.number
+        ))));
+    }
+    invoices::Entity::find_by_id(row.id)
+        .one(txn)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "Invoice" })
+}
+
+async fn visible<C: ConnectionTrait>(
+    db: &C,
+    sight: &Sight,
+    row: &invoices::Model,
+) -> Result<bool, DomainError> {
+    Ok(match sight {
+        Sight::All => true,
+        Sight::Schools(_) => sight.sees(&schools_of_account(db, row.account_id).await?),
+    })
+}
+
+/// One invoice, if the actor may see it.
+pub async fn invoice<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    id: InvoiceId,
+) -> Result<Invoice, DomainError> {
+    let sight = Sight::of(actor)?;
+    let row = invoices::Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound { entity: "Invoice" })?;
+    if !visible(db, &sight, &row).await? {
+        return Err(DomainError::NotFound { entity: "Invoice" });
+    }
+    Invoice::from_row(row)
+}
+
+/// A page of the invoices the actor may see, by number.
+pub async fn invoices<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    filter: &InvoiceFilter,
+    args: &PageArgs<NameKey>,
+) -> Result<Page<Invoice>, DomainError> {
+    let sight = Sight::of(actor)?;
+    let mut select = invoices::Entity::find();
+    if let Some(ids) = visible_account_ids(db, &sight).await? {
+        select = select.filter(invoices::Column::AccountId.is_in(ids));
+    }
+    if let Some(account) = filter.account_id {
+        select = select.filter(invoices::Column::AccountId.eq(account.as_uuid()));
+    }
+    if let Some(school) = filter.school_id {
+        select = select.filter(
+            invoices::Column::Id.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(invoice_lines::Column::InvoiceId)
+                    .from(invoice_lines::Entity)
+                    .and_where(invoice_lines::Column::SchoolId.eq(school.as_uuid()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if !filter.status.is_empty() {
+        select =
+            select.filter(invoices::Column::Status.is_in(filter.status.iter().map(|s| s.as_str())));
+    }
+    if let Some(year) = filter.year {
+        select = select.filter(invoices::Column::AcademicYear.eq(year.start_year()));
+    }
+    if let Some(date) = filter.overdue_on {
+        select = select.filter(Condition::all().add(invoices::Column::DueOn.lt(date)).add(
+            invoices::Column::Status.is_in([
+                InvoiceStatus::Open.as_str(),
+                InvoiceStatus::PartiallyPaid.as_str(),
+            ]),
+        ));
+    }
+    let page = fetch_page(
+        db,
+        select,
+        invoices::Column::Number,
+        invoices::Column::Id,
+        args,
+    )
+    .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(Invoice::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        items,
+        has_next_page: page.has_next_page,
+        has_previous_page: page.has_previous_page,
+    })
+}
+
+/// Invoices by id, for batch loading. Missing ids are absent.
+pub async fn invoices_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[InvoiceId],
+) -> Result<HashMap<InvoiceId, Invoice>, DomainError> {
+    let rows = invoices::Entity::find()
+        .filter(invoices::Column::Id.is_in(ids.iter().map(InvoiceId::as_uuid)))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|r| Invoice::from_row(r).map(|i| (i.id, i)))
+        .collect()
+}
+
+/// Each invoice's lines in order, for batch loading.
+pub async fn lines_of_invoices<C: ConnectionTrait>(
+    db: &C,
+    ids: &[InvoiceId],
+) -> Result<HashMap<InvoiceId, Vec<InvoiceLine>>, DomainError> {
+    let rows = invoice_lines::Entity::find()
+        .filter(invoice_lines::Column::InvoiceId.is_in(ids.iter().map(InvoiceId::as_uuid)))
+        .order_by_asc(invoice_lines::Column::InvoiceId)
+        .order_by_asc(invoice_lines::Column::Position)
+        .all(db)
+        .await?;
+    let mut out: HashMap<InvoiceId, Vec<InvoiceLine>> = HashMap::new();
+    for row in rows {
+        let line = InvoiceLine::from_row(row)?;
+        out.entry(line.invoice_id).or_default().push(line);
+    }
+    Ok(out)
+}
+
+/// Each account's invoices by number, for batch loading.
+pub async fn invoices_of_accounts<C: ConnectionTrait>(
+    db: &C,
+    accounts: &[BillingAccountId],
+) -> Result<HashMap<BillingAccountId, Vec<Invoice>>, DomainError> {
+    let rows = invoices::Entity::find()
+        .filter(invoices::Column::AccountId.is_in(accounts.iter().map(BillingAccountId::as_uuid)))
+        .order_by_asc(invoices::Column::Number)
+        .all(db)
+        .await?;
+    let mut out: HashMap<BillingAccountId, Vec<Invoice>> = HashMap::new();
+    for row in rows {
+        let invoice = Invoice::from_row(row)?;
+        out.entry(invoice.account_id).or_default().push(invoice);
+    }
+    Ok(out)
+}
+
+/// Adds or replaces the purchase-order number of an unsettled invoice: finance, or a school
+/// leader of a school the invoice's account pays for.
+pub async fn set_purchase_order(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    id: InvoiceId,
+    po_number: &str,
+) -> Result<Invoice, DomainError> {
+    let finance = actor.can(Permission::ManageBilling);
+    if !finance {
+        actor.require(Permission::SetPurchaseOrder)?;
+    }
+    let po =
+        required_text("poNumber", po_number, PO_MAX).map_err(|e| DomainError::Invalid(vec![e]))?;
+    let sight = if finance {
+        Sight::All
+    } else {
+        Sight::of(actor)?
+    };
+    let (txn, row) = lock_invoice(db, id, "invoiceId")
+        .await
+        .map_err(|e| match e {
+            DomainError::Invalid(_) => DomainError::NotFound { entity: "Invoice" },
+            other => other,
+        })?;
+    if !visible(&txn, &sight, &row).await? {
+        return Err(DomainError::NotFound { entity: "Invoice" });
+    }
+    let before = Invoice::from_row(row.clone())?;
+    if !before.status.accepts_purchase_order() {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            format!(
+                "a purchase order can be added only to an open invoice; this one is {}",
+                before.status
+            ),
+        ));
+    }
+    let mut active: invoices::ActiveModel = row.into();
+    active.po_number = Set(Some(po));
+    active.updated_at = Set(clock.now());
+    let after = Invoice::from_row(active.update(&txn).await?)?;
+    audit::record(
+        &txn,
+        actor,
+        clock,
+        "invoice.set_purchase_order",
+        (AuditEntity::Invoice, id.as_uuid()),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+async fn decide(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    id: InvoiceId,
+    reason: &str,
+    to: InvoiceStatus,
+) -> Result<Invoice, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let reason = required_text("reason", reason, DESCRIPTION_MAX)
+        .map_err(|e| DomainError::Invalid(vec![e]))?;
+    let (txn, row) = lock_invoice(db, id, "invoiceId").await?;
+    let before = Invoice::from_row(row.clone())?;
+    if !before.status.can_become(to) || before.status == to {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            format!("a {} invoice cannot become {to}", before.status),
+        ));
+    }
+    if to == InvoiceStatus::Void && (row.paid_pence != 0 || row.credited_pence != 0) {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            "money has moved against this invoice: raise a credit note instead of voiding it",
+        ));
+    }
+    let mut active: invoices::ActiveModel = row.into();
+    active.status = Set(to.as_str().to_owned());
+    active.status_reason = Set(Some(reason));
+    active.updated_at = Set(clock.now());
+    let after = Invoice::from_row(active.update(&txn).await?)?;
+    let action = if to == InvoiceStatus::Void {
+        "invoice.void"
+    } else {
+        "invoice.mark_uncollectible"
+    };
+    audit::record(
+        &txn,
+        actor,
+        clock,
+        action,
+        (AuditEntity::Invoice, id.as_uuid()),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Cancels an invoice against which no money has moved (no allocation, no credit note).
+/// Its number stays used: the gap-free sequence shows it as VOID.
+pub async fn void(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    id: InvoiceId,
+    reason: &str,
+) -> Result<Invoice, DomainError> {
+    decide(db, actor, clock, id, reason, InvoiceStatus::Void).await
+}
+
+/// Writes an unsettled invoice off as bad debt. A late payment can still settle it.
+pub async fn mark_uncollectible(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    id: InvoiceId,
+    reason: &str,
+) -> Result<Invoice, DomainError> {
+    decide(db, actor, clock, id, reason, InvoiceStatus::Uncollectible).await
+}
+
+/// Records where the payment provider holds the invoice (e.g. Stripe `in_…` and its hosted
+/// page). Not part of what was invoiced, so allowed after issue.
+pub async fn record_provider_invoice(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    id: InvoiceId,
+    provider_invoice_ref: &str,
+    hosted_url: Option<&str>,
+) -> Result<Invoice, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let mut problems = Problems::new();
+    let reference = problems.check(required_text(
+        "providerInvoiceRef",
+        provider_invoice_ref,
+        255,
+    ));
+    let url = problems.check(optional_text("hostedUrl", hosted_url, 2_000));
+    problems.finish()?;
+    let (txn, row) = lock_invoice(db, id, "invoiceId").await?;
+    let before = Invoice::from_row(row.clone())?;
+    let mut active: invoices::ActiveModel = row.into();
+    active.provider_invoice_ref = Set(reference);
+    active.hosted_url = Set(url.flatten());
+    active.updated_at = Set(clock.now());
+    let after = Invoice::from_row(active.update(&txn).await?)?;
+    audit::record(
+        &txn,
+        actor,
+        clock,
+        "invoice.record_provider_invoice",
+        (AuditEntity::Invoice, id.as_uuid()),
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn instalments_add_up_with_odd_pence_first() {
+        let parts = split_instalments(Money::from_pence(1_000_001), 3);
+        assert_eq!(
+            parts,
+            vec![
+                Money::from_pence(333_335),
+                Money::from_pence(333_333),
+                Money::from_pence(333_333)
+            ]
+        );
+        assert_eq!(
+            split_instalments(Money::from_pence(500), 1),
+            vec![Money::from_pence(500)]
+        );
+        assert!(split_instalments(Money::from_pence(500), 0).is_empty());
+    }
+
+    #[test]
+    fn vat_rounds_half_up() {
+        assert_eq!(vat_on(1_000, 2_000), 200);
+        assert_eq!(vat_on(3, 2_000), 1, "0.6p rounds up");
+        assert_eq!(vat_on(2, 2_000), 0, "0.4p rounds down");
+        assert_eq!(vat_on(1_000, 0), 0);
+    }
+
+    proptest! {
+        #[test]
+        fn split_is_exact(total in 0i64..10_000_000_000, n in 1usize..12) {
+            let parts = split_instalments(Money::from_pence(total), n);
+            prop_assert_eq!(parts.len(), n);
+            prop_assert_eq!(parts.iter().map(|m| m.pence()).sum::<i64>(), total);
+            prop_assert!(parts.iter().all(|p| p.pence() >= parts[n - 1].pence()));
+            prop_assert!(parts[0].pence() - parts[n - 1].pence() < i64::try_from(n).expect("small"));
+        }
+    }
+}

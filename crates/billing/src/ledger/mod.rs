@@ -1,0 +1,50 @@
+//! The money ledger: billing accounts, invoices and their numbering, credit notes, payments
+//! and allocations, refunds, the audit trail, and finance reports.
+//!
+//! **Invariants** (checked by the property test in `tests/ledger_props.rs`):
+//! * per invoice: `total = paid + credited + outstanding`, each term ≥ 0;
+//! * per receipt: `amount = allocated + refunded + unallocated`, each term ≥ 0;
+//! * invoice and credit-note numbers are gap-free and unique per series and year.
+//!
+//! **Concurrency:** every mutation of an account's money runs in one transaction that first
+//! takes the account's ledger lock (`support::lock_account`): one writer per account at a
+//! time on PostgreSQL and SQLite alike. Running totals are moreover changed by conditional
+//! updates that refuse to go negative.
+//!
+//! **Audit:** every mutation writes [`audit`] entries in its own transaction.
+
+mod entity;
+mod keyset;
+mod support;
+
+pub mod accounts;
+pub mod audit;
+pub mod credit_notes;
+pub mod export;
+mod idempotency;
+pub mod invoices;
+pub mod numbering;
+pub mod payments;
+pub mod refunds;
+pub mod reports;
+pub mod status;
+
+pub use accounts::{
+    AccountChanges, AccountKind, Address, BillingAccount, NewBillingAccount, PaymentMethod,
+};
+pub use audit::{ActorKind, AuditEntity, AuditEntry, audit_of};
+pub use credit_notes::{CreditAmount, CreditNote, CreditNoteLine, NewCreditNote};
+pub use export::export_csv;
+pub use invoices::{
+    Instalment, Invoice, InvoiceFilter, InvoiceLine, InvoiceSource, IssueOutcome, NewInvoice,
+    NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
+};
+pub use keyset::DateKey;
+pub use numbering::Series;
+pub use payments::{
+    Allocation, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate, record_payment,
+};
+pub use refunds::{NewRefund, Refund, refund};
+pub use reports::{AgedDebtRow, Statement, account_statement, aged_debt, unallocated_receipts};
+pub use status::InvoiceStatus;
+pub use support::UnknownValue;

@@ -1,0 +1,204 @@
+//! Small helpers shared by the ledger's services: stored-name enums, input checks, the
+//! account lock and the visibility rule.
+
+use std::collections::HashSet;
+
+use kernel::{
+    Actor, BillingAccountId, DomainError, ErrorCode, FieldError, Money, Permission, SchoolId,
+};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr};
+
+use super::entity::accounts;
+
+/// Declares a closed set of names stored as SCREAMING_SNAKE_CASE text, so the database,
+/// the domain and the API agree on one spelling.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            #[must_use]
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text),+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::ledger::support::UnknownValue;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| $crate::ledger::support::UnknownValue { kind: stringify!($name), value: s.to_owned() })
+            }
+        }
+    };
+}
+pub(crate) use named_enum;
+
+/// A stored value this build does not recognise.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{value}`")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// A stored row that this build cannot read back: written by hand or by a newer release.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt row: {0}")]
+pub struct CorruptRow(pub String);
+
+/// Parses a stored name, treating an unknown one as corruption (ours, not the caller's).
+pub(crate) fn stored<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, DomainError> {
+    raw.parse()
+        .map_err(|_| DomainError::internal(CorruptRow(format!("{what} `{raw}`"))))
+}
+
+/// Trims `value` and requires 1..=`max` characters.
+pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    let value = value.trim();
+    if value.is_empty() {
+        Err(FieldError::new(
+            field,
+            ErrorCode::Required,
+            "must not be blank",
+        ))
+    } else if value.chars().count() > max {
+        Err(FieldError::new(
+            field,
+            ErrorCode::TooLong,
+            format!("must be at most {max} characters"),
+        ))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+/// Optional text: blank means absent.
+pub(crate) fn optional_text(
+    field: &str,
+    value: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => required_text(field, v, max).map(Some),
+    }
+}
+
+/// A strictly positive amount, or a field error naming `field`.
+pub(crate) fn positive(field: &str, amount: Money) -> Result<i64, FieldError> {
+    if amount.is_positive() {
+        Ok(amount.pence())
+    } else {
+        Err(FieldError::new(
+            field,
+            ErrorCode::OutOfRange,
+            "must be more than zero",
+        ))
+    }
+}
+
+pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Takes the account's ledger lock for the rest of the transaction.
+///
+/// Every money mutation of an account begins with this write, so they run one at a time per
+/// account on PostgreSQL (a row lock held to commit) and on SQLite (whose writer lock is taken
+/// by the first write, before anything was read that a concurrent writer could make stale).
+/// One lock per transaction, always the first: no lock-order deadlocks between allocations,
+/// credit notes and refunds touching the same receipts and invoices.
+pub(crate) async fn lock_account<C: ConnectionTrait>(
+    txn: &C,
+    account: BillingAccountId,
+) -> Result<(), DomainError> {
+    let result = accounts::Entity::update_many()
+        .col_expr(
+            accounts::Column::LedgerVersion,
+            Expr::col(accounts::Column::LedgerVersion).add(1),
+        )
+        .filter(accounts::Column::Id.eq(account.as_uuid()))
+        .exec(txn)
+        .await?;
+    if result.rows_affected == 0 {
+        return Err(DomainError::NotFound {
+            entity: "BillingAccount",
+        });
+    }
+    Ok(())
+}
+
+/// Which billing records an actor may read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Sight {
+    /// Partnership staff, the system, and integrators holding `billing:read`.
+    All,
+    /// A school user: the accounts holding these schools.
+    Schools(HashSet<SchoolId>),
+}
+
+impl Sight {
+    /// Requires `ReadBilling` and says how far the actor sees.
+    pub(crate) fn of(actor: &Actor) -> Result<Self, DomainError> {
+        actor.require(Permission::ReadBilling)?;
+        Ok(match actor {
+            Actor::User(user) if !user.role.is_partnership_staff() => {
+                Self::Schools(user.schools.iter().copied().collect())
+            }
+            Actor::User(_) | Actor::ApiKey(_) | Actor::System => Self::All,
+        })
+    }
+
+    /// Whether an account paying for `schools` is visible.
+    pub(crate) fn sees(&self, schools: &[SchoolId]) -> bool {
+        match self {
+            Self::All => true,
+            Self::Schools(own) => schools.iter().any(|s| own.contains(s)),
+        }
+    }
+}
+
+/// Which of `ids` are schools in the directory (one statement). The directory's entities
+/// are private to `membership`, so this reads its table by name.
+pub(crate) async fn existing_schools<C: ConnectionTrait>(
+    db: &C,
+    ids: &[SchoolId],
+) -> Result<HashSet<SchoolId>, DomainError> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let id = sea_orm::sea_query::Alias::new("id");
+    let select = sea_orm::sea_query::Query::select()
+        .column(id.clone())
+        .from(sea_orm::sea_query::Alias::new("schools"))
+        .and_where(Expr::col(id).is_in(ids.iter().map(SchoolId::as_uuid)))
+        .to_owned();
+    let rows = db.query_all(&select).await?;
+    rows.iter()
+        .map(|row| {
+            row.try_get::<uuid::Uuid>("", "id")
+                .map(SchoolId::from_uuid)
+                .map_err(DomainError::from)
+        })
+        .collect()
+}

@@ -1,0 +1,19 @@
+//! The billing domain: the only crate that moves money.
+//!
+//! * [`fees`]: fee schedules as data (per academic year and tier) and the quote engine that
+//!   turns a school's facts into a fee with its working shown.
+//! * [`ledger`]: billing accounts, invoices and their numbering, credit notes, payments and
+//!   allocations, refunds, the audit trail and finance reports (aged debt, statements, CSV).
+//! * [`provider`]: the `PaymentProvider` port and its offline adapter.
+//! * [`run`]: the membership invoicing run of an academic year.
+//! * [`demo`]: the demo ledger (2026/27 fee schedules, accounts, invoices and some money) on
+//!   top of the membership demo.
+//!
+//! **API boundary:** this crate knows nothing of GraphQL or HTTP. Every change of money happens
+//! in one database transaction and is audited.
+
+pub mod demo;
+pub mod fees;
+pub mod ledger;
+pub mod provider;
+pub mod run;

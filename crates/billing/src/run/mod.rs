@@ -1,0 +1,327 @@
+//! The membership invoicing run: every active membership of an academic year, priced by its
+//! tier's fee schedule, invoiced to the account that pays for the school — annually or in
+//! three termly instalments.
+//!
+//! Safe to repeat by construction: each invoice is idempotent by account, year and
+//! instalment ([`crate::ledger::issue_invoice`]), and the run row records progress, so a run
+//! interrupted half-way (a crash, a deploy) completes on rerun without duplicating anything,
+//! while a *finished* year is refused rather than silently run again. Before the first
+//! invoice is written the whole run is planned ([`plan`]), so one school that cannot be
+//! priced stops the run with nothing written.
+
+mod entity;
+pub mod plan;
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use kernel::{
+    AcademicYear, Actor, Clock, DomainError, ErrorCode, FieldError, InvoicingRunId, Money,
+    Permission, SchoolId, UserId,
+};
+use membership::{memberships, school};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::fees;
+use crate::ledger;
+pub use plan::{MEMBERSHIP_CFR_CODE, PlannedInvoice, RunInputs};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Started and not yet finished: running now, or interrupted (start it again to finish).
+    InProgress,
+    Completed,
+}
+
+impl RunStatus {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "IN_PROGRESS",
+            Self::Completed => "COMPLETED",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "IN_PROGRESS" => Some(Self::InProgress),
+            "COMPLETED" => Some(Self::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Something finance should know about a run that did not stop it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunNote {
+    pub school_id: Option<SchoolId>,
+    pub message: String,
+}
+
+/// The invoicing of one academic year.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoicingRun {
+    pub id: InvoicingRunId,
+    pub year: AcademicYear,
+    pub status: RunStatus,
+    pub started_at: DateTime<Utc>,
+    pub started_by: Option<UserId>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Invoices this run issued.
+    pub invoices_created: u32,
+    /// Invoices it found already issued (by an interrupted attempt) and left alone.
+    pub invoices_existing: u32,
+    /// The total of every invoice of the run, created or found.
+    pub total: Money,
+    pub notes: Vec<RunNote>,
+}
+
+impl InvoicingRun {
+    fn from_row(row: &entity::Model) -> Result<Self, DomainError> {
+        let corrupt = |what: &str| {
+            DomainError::internal(school::CorruptRow(format!(
+                "invoicing run {}: {what}",
+                row.id
+            )))
+        };
+        Ok(Self {
+            id: InvoicingRunId::from_uuid(row.id),
+            year: AcademicYear::starting(row.academic_year).map_err(|_| corrupt("year"))?,
+            status: RunStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
+            started_at: row.started_at,
+            started_by: row.started_by.map(UserId::from_uuid),
+            completed_at: row.completed_at,
+            invoices_created: u32::try_from(row.invoices_created).map_err(|_| corrupt("count"))?,
+            invoices_existing: u32::try_from(row.invoices_existing)
+                .map_err(|_| corrupt("count"))?,
+            total: Money::from_pence(row.total_pence),
+            notes: serde_json::from_str(&row.notes).map_err(|_| corrupt("notes"))?,
+        })
+    }
+}
+
+/// Invoices every active membership of `year`, or finishes an interrupted run of it.
+///
+/// # Errors
+/// `Forbidden` without `ManageBilling`; `Invalid` on `academicYear` when the year was already
+/// invoiced, has no active memberships, or any membership cannot be priced or has no paying
+/// account (one error per membership, nothing written).
+pub async fn start(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    year: AcademicYear,
+) -> Result<InvoicingRun, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let existing = find(db, year).await?;
+    if let Some(run) = &existing
+        && run.status == RunStatus::Completed
+    {
+        return Err(year_error(
+            ErrorCode::Conflict,
+            format!(
+                "{year} was invoiced on {}; issue a credit note or a manual invoice to change it",
+                run.completed_at
+                    .unwrap_or(run.started_at)
+                    .format("%-d %b %Y")
+            ),
+        ));
+    }
+
+    // Check the whole year can be invoiced before writing anything, then freeze the prices
+    // and plan again from the frozen schedules: a schedule edited between the check and the
+    // lock can then never be invoiced at its old price and locked at its new one.
+    plan_year(db, clock, year).await?;
+    for schedule in fees::schedules_for_year(db, &Actor::System, year).await? {
+        fees::lock_schedule(db, schedule.id, clock).await?;
+    }
+    let planned = plan_year(db, clock, year).await?;
+    let run = match existing {
+        Some(run) => run,
+        None => create(db, actor, clock, year).await?,
+    };
+    tracing::info!(%year, run = %run.id, invoices = planned.len(), "invoicing run");
+
+    let mut created = 0_u32;
+    let mut found = 0_u32;
+    let mut total = Money::zero();
+    let mut notes = Vec::new();
+    for planned_invoice in planned {
+        let outcome = ledger::issue_invoice(db, actor, clock, planned_invoice.invoice).await?;
+        if outcome.created {
+            created += 1;
+        } else {
+            found += 1;
+            notes.push(RunNote {
+                school_id: None,
+                message: format!(
+                    "{} was already issued (an earlier attempt of this run) and was left as it is",
+                    outcome.invoice.number
+                ),
+            });
+        }
+        total = total
+            .checked_add(outcome.invoice.total)
+            .map_err(DomainError::internal)?;
+    }
+
+    let row = entity::ActiveModel {
+        id: Set(run.id.as_uuid()),
+        status: Set(RunStatus::Completed.as_str().to_owned()),
+        completed_at: Set(Some(clock.now())),
+        invoices_created: Set(i32::try_from(created).map_err(DomainError::internal)?),
+        invoices_existing: Set(i32::try_from(found).map_err(DomainError::internal)?),
+        total_pence: Set(total.pence()),
+        notes: Set(serde_json::to_string(&notes).map_err(DomainError::internal)?),
+        ..Default::default()
+    };
+    InvoicingRun::from_row(&row.update(db).await?)
+}
+
+/// The run of `year`, if one was started. Finance and admins.
+///
+/// # Errors
+/// `Forbidden` without `ManageBilling`.
+pub async fn of_year(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    year: AcademicYear,
+) -> Result<Option<InvoicingRun>, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    find(db, year).await
+}
+
+/// Every run, newest year first. Finance and admins.
+///
+/// # Errors
+/// `Forbidden` without `ManageBilling`.
+pub async fn list(
+    db: &DatabaseConnection,
+    actor: &Actor,
+) -> Result<Vec<InvoicingRun>, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    entity::Entity::find()
+        .order_by_desc(entity::Column::AcademicYear)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| InvoicingRun::from_row(&row))
+        .collect()
+}
+
+/// What the run would issue for `year`, without issuing anything: finance's preview.
+///
+/// # Errors
+/// As [`start`] for memberships that cannot be invoiced.
+pub async fn preview(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    year: AcademicYear,
+) -> Result<Vec<PlannedInvoice>, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    plan_year(db, clock, year).await
+}
+
+/// Loads everything the planner needs in a fixed number of statements, and plans.
+async fn plan_year(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    year: AcademicYear,
+) -> Result<Vec<PlannedInvoice>, DomainError> {
+    let active = memberships::active_for_year(db, year).await?;
+    if active.is_empty() {
+        return Err(year_error(
+            ErrorCode::NotFound,
+            format!("{year} has no active memberships to invoice"),
+        ));
+    }
+    let school_ids: Vec<SchoolId> = active.iter().map(|m| m.school_id).collect();
+    let schools = school::by_ids(db, &school_ids).await?;
+    let tier_ids: Vec<_> = active
+        .iter()
+        .map(|m| m.tier_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let tier_codes: HashMap<_, _> = memberships::tiers_by_ids(db, &tier_ids)
+        .await?
+        .into_iter()
+        .map(|(id, tier)| (id, tier.code))
+        .collect();
+    let schedules: HashMap<_, _> = fees::schedules_for_year(db, &Actor::System, year)
+        .await?
+        .into_iter()
+        .map(|s| (s.tier_id, s))
+        .collect();
+    let accounts: HashMap<_, _> = ledger::accounts::accounts_of_schools(db, &school_ids)
+        .await?
+        .into_iter()
+        .map(|(school, account)| (school, account.id))
+        .collect();
+    plan::plan(&RunInputs {
+        year,
+        today: clock.today(),
+        memberships: &active,
+        schools: &schools,
+        schedules: &schedules,
+        accounts: &accounts,
+        tier_codes: &tier_codes,
+    })
+    .map_err(DomainError::Invalid)
+}
+
+async fn find(
+    db: &DatabaseConnection,
+    year: AcademicYear,
+) -> Result<Option<InvoicingRun>, DomainError> {
+    entity::Entity::find()
+        .filter(entity::Column::AcademicYear.eq(year.start_year()))
+        .one(db)
+        .await?
+        .map(|row| InvoicingRun::from_row(&row))
+        .transpose()
+}
+
+async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    year: AcademicYear,
+) -> Result<InvoicingRun, DomainError> {
+    let row = entity::ActiveModel {
+        id: Set(InvoicingRunId::new().as_uuid()),
+        academic_year: Set(year.start_year()),
+        status: Set(RunStatus::InProgress.as_str().to_owned()),
+        started_at: Set(clock.now()),
+        started_by: Set(actor.as_user().map(|u| u.id.as_uuid())),
+        completed_at: Set(None),
+        invoices_created: Set(0),
+        invoices_existing: Set(0),
+        total_pence: Set(0),
+        notes: Set("[]".to_owned()),
+    };
+    match row.insert(db).await {
+        Ok(row) => InvoicingRun::from_row(&row),
+        // Another start of the same year won the race: it is invoicing; this one stops.
+        Err(err) if is_unique_violation(&err) => Err(year_error(
+            ErrorCode::Conflict,
+            format!("an invoicing run for {year} is already under way"),
+        )),
+        Err(err) => Err(err.into()),
+    }
+}
+
+fn is_unique_violation(err: &sea_orm::DbErr) -> bool {
+    matches!(
+        err.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}
+
+fn year_error(code: ErrorCode, message: String) -> DomainError {
+    DomainError::Invalid(vec![FieldError::new("academicYear", code, message)])
+}

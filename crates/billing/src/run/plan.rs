@@ -1,0 +1,461 @@
+//! Planning an invoicing run: which invoices, with which lines, each account gets for a year.
+//!
+//! Pure: given the year's active memberships with their schools, fee schedules and paying
+//! accounts, it either returns every invoice to issue or every reason it cannot — so a run
+//! with one unpriceable school writes nothing at all, rather than invoicing half the
+//! partnership and leaving finance to work out who is missing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Duration, NaiveDate};
+use kernel::{
+    AcademicYear, BillingAccountId, ErrorCode, FieldError, MembershipId, Money, SchoolId, Term,
+    TierId,
+};
+use membership::memberships::Membership;
+use membership::school::School;
+
+use crate::fees::{self, BillingFrequency, FeeSchedule, SchoolFacts};
+use crate::ledger::{Instalment, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment};
+
+/// Everything the planner reads, loaded by the caller in a fixed number of statements.
+#[derive(Debug, Clone, Copy)]
+pub struct RunInputs<'a> {
+    pub year: AcademicYear,
+    /// The date the run is made: due dates count from it.
+    pub today: NaiveDate,
+    pub memberships: &'a [Membership],
+    pub schools: &'a HashMap<SchoolId, School>,
+    pub schedules: &'a HashMap<TierId, FeeSchedule>,
+    pub accounts: &'a HashMap<SchoolId, BillingAccountId>,
+    /// Tier codes, for messages a person can act on.
+    pub tier_codes: &'a HashMap<TierId, String>,
+}
+
+/// One invoice the run will issue (or find already issued).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedInvoice {
+    pub invoice: NewInvoice,
+    /// The memberships it bills.
+    pub memberships: Vec<MembershipId>,
+}
+
+/// Plans every invoice of the run, or explains every membership that cannot be invoiced.
+///
+/// # Errors
+/// One field error (on `academicYear`) per membership without a fee schedule for its tier,
+/// without a billing account, or that its schedule cannot price (no roll, wrong census).
+pub fn plan(inputs: &RunInputs<'_>) -> Result<Vec<PlannedInvoice>, Vec<FieldError>> {
+    let mut problems = Vec::new();
+    // (account, instalment) -> lines, in a stable order so reruns plan identical invoices.
+    let mut grouped: BTreeMap<(BillingAccountId, Instalment), Draft> = BTreeMap::new();
+
+    let mut ordered: Vec<&Membership> = inputs.memberships.iter().collect();
+    ordered.sort_by_key(|m| {
+        let name = inputs.schools.get(&m.school_id).map(|s| s.name.clone());
+        (name, m.id)
+    });
+    for membership in ordered {
+        match plan_membership(inputs, membership) {
+            Ok(parts) => {
+                for part in parts {
+                    let draft = grouped
+                        .entry((part.account, part.instalment))
+                        .or_insert_with(|| Draft {
+                            due_on: part.due_on,
+                            lines: Vec::new(),
+                            memberships: Vec::new(),
+                        });
+                    draft.due_on = draft.due_on.max(part.due_on);
+                    draft.lines.extend(part.lines);
+                    draft.memberships.push(membership.id);
+                }
+            }
+            Err(problem) => problems.push(problem),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|((account_id, instalment), draft)| PlannedInvoice {
+            invoice: NewInvoice {
+                account_id,
+                year: inputs.year,
+                instalment,
+                due_on: draft.due_on,
+                lines: draft.lines,
+                po_number: None,
+                source: InvoiceSource::MembershipRun,
+            },
+            memberships: draft.memberships,
+        })
+        .collect())
+}
+
+struct Draft {
+    due_on: NaiveDate,
+    lines: Vec<NewInvoiceLine>,
+    memberships: Vec<MembershipId>,
+}
+
+/// One membership's share of one instalment.
+struct Part {
+    account: BillingAccountId,
+    instalment: Instalment,
+    due_on: NaiveDate,
+    lines: Vec<NewInvoiceLine>,
+}
+
+fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, FieldError> {
+    let school = inputs.schools.get(&m.school_id).ok_or_else(|| {
+        problem(format!(
+            "membership {} names a school that is not in the directory",
+            m.id
+        ))
+    })?;
+    let tier = inputs
+        .tier_codes
+        .get(&m.tier_id)
+        .map_or("its tier", String::as_str);
+    let schedule = inputs.schedules.get(&m.tier_id).ok_or_else(|| {
+        problem(format!(
+            "{} ({}): no {} fee schedule for {tier}",
+            school.name, school.urn, inputs.year
+        ))
+    })?;
+    let account = *inputs.accounts.get(&m.school_id).ok_or_else(|| {
+        problem(format!(
+            "{} ({}): no billing account pays for this school",
+            school.name, school.urn
+        ))
+    })?;
+    let facts = SchoolFacts::from_school(school, school.has_sixth_form);
+    let quote = fees::quote(&schedule.rules, inputs.year, &facts, m.starts_on)
+        .map_err(|e| problem(format!("{} ({}): {e}", school.name, school.urn)))?;
+
+    // Net the quote's lines (fee, discounts) per VAT treatment: invoice lines are never
+    // negative, and a discount is part of the price of the school's membership.
+    let mut by_vat: BTreeMap<(VatTreatment, u32), i64> = BTreeMap::new();
+    for line in &quote.lines {
+        let key = match line.vat {
+            fees::VatTreatment::Exempt => (VatTreatment::Exempt, 0),
+            fees::VatTreatment::Standard { rate_basis_points } => {
+                (VatTreatment::Standard, rate_basis_points)
+            }
+        };
+        *by_vat.entry(key).or_default() += line.amount.pence();
+    }
+    by_vat.retain(|_, pence| *pence > 0);
+
+    let terms_days = Duration::days(i64::from(schedule.payment_terms_days));
+    let instalments: Vec<(Instalment, NaiveDate)> = match schedule.frequency {
+        BillingFrequency::Annual => vec![(Instalment::Annual, inputs.today + terms_days)],
+        BillingFrequency::Termly => Term::ALL
+            .into_iter()
+            // A mid-year joiner pays only for the terms its membership covers.
+            .filter(|term| term.dates(inputs.year).1 >= m.starts_on)
+            .map(|term| {
+                let start = term.dates(inputs.year).0;
+                (instalment_of(term), inputs.today.max(start) + terms_days)
+            })
+            .collect(),
+    };
+
+    let base = format!("Membership {} ({}) — {}", inputs.year, tier, school.name);
+    let mut parts: Vec<Part> = instalments
+        .iter()
+        .map(|&(instalment, due_on)| Part {
+            account,
+            instalment,
+            due_on,
+            lines: Vec::new(),
+        })
+        .collect();
+    for ((treatment, rate), pence) in by_vat {
+        let shares = crate::ledger::split_instalments(Money::from_pence(pence), parts.len());
+        for (part, share) in parts.iter_mut().zip(shares) {
+            let description = match part.instalment {
+                Instalment::Annual | Instalment::None => base.clone(),
+                other => format!("{base}, {} instalment", other.as_str().to_lowercase()),
+            };
+            part.lines.push(NewInvoiceLine {
+                description,
+                quantity: 1,
+                unit_amount: share,
+                vat_treatment: treatment,
+                vat_rate_bp: rate,
+                cfr_code: Some(MEMBERSHIP_CFR_CODE.to_owned()),
+                school_id: Some(m.school_id),
+                membership_id: Some(m.id),
+                booking_id: None,
+            });
+        }
+    }
+    parts.retain(|p| !p.lines.is_empty());
+    Ok(parts)
+}
+
+/// The CFR (Consistent Financial Reporting) income code schools use for what they pay for
+/// services bought from another body: I03 is "income from facilities and services" on the
+/// provider's side; schools code the cost to E27 ("bought-in professional services").
+/// Membership lines carry E27 so a school's finance office can post them unedited.
+pub const MEMBERSHIP_CFR_CODE: &str = "E27";
+
+const fn instalment_of(term: Term) -> Instalment {
+    match term {
+        Term::Autumn => Instalment::Autumn,
+        Term::Spring => Instalment::Spring,
+        Term::Summer => Instalment::Summer,
+    }
+}
+
+fn problem(message: String) -> FieldError {
+    FieldError::new("academicYear", ErrorCode::Conflict, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use kernel::FeeScheduleId;
+    use membership::memberships::MembershipStatus;
+    use membership::school::types::{EstablishmentType, Phase, Postcode, Roll, RollCensus, Urn};
+
+    use super::*;
+    use crate::fees::FeeRules;
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).expect("date")
+    }
+
+    fn year() -> AcademicYear {
+        AcademicYear::starting(2026).expect("year")
+    }
+
+    fn school(urn: &str, name: &str, roll: Option<u32>) -> School {
+        let at = Utc
+            .with_ymd_and_hms(2026, 5, 1, 9, 0, 0)
+            .single()
+            .expect("time");
+        School {
+            id: SchoolId::new(),
+            urn: Urn::parse(urn).expect("urn"),
+            name: name.to_owned(),
+            phase: Phase::Primary,
+            establishment_type: EstablishmentType::Community,
+            local_authority: "Haringey".to_owned(),
+            postcode: Postcode::parse("N22 6HH").expect("postcode"),
+            roll: roll.map(|n| Roll {
+                number_on_roll: n,
+                census: RollCensus::October,
+                census_date: day(2025, 10, 2),
+            }),
+            has_sixth_form: false,
+            is_demo: false,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn membership(school: SchoolId, tier: TierId, starts_on: NaiveDate) -> Membership {
+        let at = Utc
+            .with_ymd_and_hms(2026, 5, 1, 9, 0, 0)
+            .single()
+            .expect("time");
+        Membership {
+            id: MembershipId::new(),
+            school_id: school,
+            year: year(),
+            tier_id: tier,
+            status: MembershipStatus::Active,
+            starts_on,
+            ends_on: year().last_day(),
+            notice_by: None,
+            renewed_from: None,
+            decided_at: None,
+            decided_by: None,
+            cancelled_reason: None,
+            principles: Vec::new(),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn schedule(tier: TierId, frequency: BillingFrequency) -> FeeSchedule {
+        let at = Utc
+            .with_ymd_and_hms(2026, 5, 1, 9, 0, 0)
+            .single()
+            .expect("time");
+        FeeSchedule {
+            id: FeeScheduleId::new(),
+            year: year(),
+            tier_id: tier,
+            name: "Full membership 2026/27".to_owned(),
+            rules: FeeRules::haringey_2026(),
+            frequency,
+            payment_terms_days: 30,
+            locked_at: None,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    /// A world of schools, all on `frequency`, each membership starting on its given day.
+    struct World {
+        tier: TierId,
+        memberships: Vec<Membership>,
+        schools: HashMap<SchoolId, School>,
+        schedules: HashMap<TierId, FeeSchedule>,
+        accounts: HashMap<SchoolId, BillingAccountId>,
+        tier_codes: HashMap<TierId, String>,
+    }
+
+    impl World {
+        fn new(frequency: BillingFrequency) -> Self {
+            let tier = TierId::new();
+            Self {
+                tier,
+                memberships: Vec::new(),
+                schools: HashMap::new(),
+                schedules: HashMap::from([(tier, schedule(tier, frequency))]),
+                accounts: HashMap::new(),
+                tier_codes: HashMap::from([(tier, "FULL".to_owned())]),
+            }
+        }
+
+        fn add(
+            &mut self,
+            school: School,
+            starts_on: NaiveDate,
+            account: Option<BillingAccountId>,
+        ) -> SchoolId {
+            let id = school.id;
+            self.memberships.push(membership(id, self.tier, starts_on));
+            self.schools.insert(id, school);
+            if let Some(account) = account {
+                self.accounts.insert(id, account);
+            }
+            id
+        }
+
+        fn plan(&self) -> Result<Vec<PlannedInvoice>, Vec<FieldError>> {
+            plan(&RunInputs {
+                year: year(),
+                today: day(2026, 9, 15),
+                memberships: &self.memberships,
+                schools: &self.schools,
+                schedules: &self.schedules,
+                accounts: &self.accounts,
+                tier_codes: &self.tier_codes,
+            })
+        }
+    }
+
+    fn gross(p: &PlannedInvoice) -> i64 {
+        p.invoice
+            .lines
+            .iter()
+            .map(|l| l.unit_amount.pence() * i64::from(l.quantity))
+            .sum()
+    }
+
+    #[test]
+    fn termly_splits_the_fee_into_three_instalments_to_the_penny() {
+        let mut w = World::new(BillingFrequency::Termly);
+        // 421 pupils at £19 = £7,999.00: not divisible by three, so the odd pence go first.
+        w.add(
+            school("100001", "Alder", Some(421)),
+            year().first_day(),
+            Some(BillingAccountId::new()),
+        );
+        let planned = w.plan().expect("plan");
+        let instalments: Vec<Instalment> = planned.iter().map(|p| p.invoice.instalment).collect();
+        assert_eq!(
+            instalments,
+            [Instalment::Autumn, Instalment::Spring, Instalment::Summer]
+        );
+        let amounts: Vec<i64> = planned.iter().map(gross).collect();
+        assert_eq!(amounts.iter().sum::<i64>(), 799_900);
+        assert_eq!(amounts, [266_634, 266_633, 266_633]);
+        // Due 30 days after the run or the term's start, whichever is later.
+        let due: Vec<NaiveDate> = planned.iter().map(|p| p.invoice.due_on).collect();
+        assert_eq!(due, [day(2026, 10, 15), day(2027, 1, 31), day(2027, 5, 1)]);
+    }
+
+    #[test]
+    fn a_mid_year_joiner_pays_only_the_terms_it_is_a_member_for() {
+        let mut w = World::new(BillingFrequency::Termly);
+        w.add(
+            school("100001", "Alder", Some(600)),
+            day(2027, 1, 5),
+            Some(BillingAccountId::new()),
+        );
+        let planned = w.plan().expect("plan");
+        let instalments: Vec<Instalment> = planned.iter().map(|p| p.invoice.instalment).collect();
+        assert_eq!(instalments, [Instalment::Spring, Instalment::Summer]);
+        // £11,400 a year, 8 of 12 months: £7,600.
+        assert_eq!(planned.iter().map(gross).sum::<i64>(), 760_000);
+    }
+
+    #[test]
+    fn a_trust_gets_one_invoice_per_instalment_with_a_line_per_school() {
+        let mut w = World::new(BillingFrequency::Annual);
+        let trust = BillingAccountId::new();
+        let a = w.add(
+            school("100001", "Alder", Some(300)),
+            year().first_day(),
+            Some(trust),
+        );
+        let b = w.add(
+            school("100002", "Birch", Some(200)),
+            year().first_day(),
+            Some(trust),
+        );
+        let planned = w.plan().expect("plan");
+        assert_eq!(planned.len(), 1);
+        let invoice = &planned[0].invoice;
+        assert_eq!(invoice.instalment, Instalment::Annual);
+        assert_eq!(invoice.due_on, day(2026, 10, 15));
+        let schools: Vec<Option<SchoolId>> = invoice.lines.iter().map(|l| l.school_id).collect();
+        assert_eq!(schools.len(), 2);
+        assert!(schools.contains(&Some(a)) && schools.contains(&Some(b)));
+        assert_eq!(planned[0].memberships.len(), 2);
+        // Lines in school-name order, so a rerun plans the same invoice.
+        assert!(invoice.lines[0].description.ends_with("Alder"));
+    }
+
+    #[test]
+    fn every_unbillable_membership_is_reported_and_nothing_is_planned() {
+        let mut w = World::new(BillingFrequency::Termly);
+        w.add(
+            school("100001", "Alder", Some(300)),
+            year().first_day(),
+            Some(BillingAccountId::new()),
+        );
+        w.add(
+            school("100002", "Birch", Some(300)),
+            year().first_day(),
+            None,
+        );
+        w.add(
+            school("100003", "Cedar", None),
+            year().first_day(),
+            Some(BillingAccountId::new()),
+        );
+        let other_tier = TierId::new();
+        let elm = school("100004", "Elm", Some(300));
+        w.memberships
+            .push(membership(elm.id, other_tier, year().first_day()));
+        w.accounts.insert(elm.id, BillingAccountId::new());
+        w.schools.insert(elm.id, elm);
+
+        let errors = w.plan().expect_err("unbillable");
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert!(errors.iter().all(|e| e.field == ["academicYear"]));
+        let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+        assert!(messages[0].starts_with("Birch") && messages[0].contains("no billing account"));
+        assert!(messages[1].starts_with("Cedar") && messages[1].contains("no number on roll"));
+        assert!(messages[2].starts_with("Elm") && messages[2].contains("no 2026/27 fee schedule"));
+    }
+}

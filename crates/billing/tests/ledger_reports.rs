@@ -1,0 +1,427 @@
+//! Finance reports and the ledger export against real databases.
+
+mod ledger_support;
+
+use billing::ledger::accounts::{self, AccountKind};
+use billing::ledger::credit_notes::{self, CreditAmount, NewCreditNote};
+use billing::ledger::invoices;
+use billing::ledger::payments::{NewPayment, ReceiptMethod};
+use billing::ledger::refunds::NewRefund;
+use billing::ledger::{
+    Instalment, VatTreatment, account_statement, aged_debt, allocate, export_csv, issue_invoice,
+    record_payment, refund, unallocated_receipts,
+};
+use kernel::{BillingAccountId, DomainError, Role};
+use ledger_support::*;
+use sea_orm::DatabaseConnection;
+use testkit::TestDb;
+
+async fn due(
+    db: &DatabaseConnection,
+    account: &accounts::BillingAccount,
+    pence: i64,
+    due_on: chrono::NaiveDate,
+) -> invoices::Invoice {
+    let mut input = new_invoice(account, Instalment::None, vec![line(pence)]);
+    input.due_on = due_on;
+    issue_invoice(db, &finance(), &clock(), input)
+        .await
+        .expect("issue")
+        .invoice
+}
+
+async fn pay(
+    db: &DatabaseConnection,
+    account: BillingAccountId,
+    pence: i64,
+    reference: &str,
+) -> billing::ledger::Payment {
+    record_payment(
+        db,
+        &finance(),
+        &clock(),
+        NewPayment {
+            account_id: account,
+            method: ReceiptMethod::BankTransfer,
+            reference: reference.to_owned(),
+            received_on: date(2026, 9, 15),
+            amount: gbp(pence),
+            provider_payment_ref: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("receipt")
+}
+
+async fn aged_debt_buckets_by_days_past_due(db: TestDb) {
+    let conn = db.conn();
+    let a = school(conn, 300_001, "Alder Primary").await;
+    let b = school(conn, 300_002, "Birch Primary").await;
+    let trust = accounts::create(
+        conn,
+        &finance(),
+        &clock(),
+        new_account(AccountKind::Trust, "Alder and Birch Federation", &[a, b]),
+    )
+    .await
+    .expect("trust");
+    let (other_school, other) = school_account(conn, 300_003, "Cedar Primary").await;
+
+    let _ninety = due(conn, &trust, 10_000, date(2026, 9, 15)).await; // 96 days on 20 Dec
+    let sixty = due(conn, &trust, 20_000, date(2026, 10, 20)).await; // 61
+    let _thirty = due(conn, &trust, 30_000, date(2026, 11, 15)).await; // 35
+    let _current = due(conn, &trust, 40_000, date(2026, 12, 30)).await; // not yet due
+    let settled = due(conn, &trust, 1_000, date(2026, 9, 15)).await;
+    let written_off = due(conn, &trust, 2_000, date(2026, 9, 15)).await;
+    let voided = due(conn, &trust, 3_000, date(2026, 9, 15)).await;
+    let _cedar = due(conn, &other, 7_000, date(2026, 10, 15)).await; // 66
+
+    let receipt = pay(conn, trust.id, 6_000, "FED SEPT").await;
+    allocate(
+        conn,
+        &finance(),
+        &clock(),
+        receipt.id,
+        &[(sixty.id, gbp(5_000)), (settled.id, gbp(1_000))],
+        None,
+    )
+    .await
+    .expect("pay");
+    invoices::mark_uncollectible(conn, &finance(), &clock(), written_off.id, "closed")
+        .await
+        .expect("write off");
+    invoices::void(conn, &finance(), &clock(), voided.id, "duplicate")
+        .await
+        .expect("void");
+
+    let rows = aged_debt(conn, &finance(), date(2026, 12, 20))
+        .await
+        .expect("aged debt");
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].account.id, trust.id, "by account name");
+    assert_eq!(
+        (
+            rows[0].current,
+            rows[0].d30,
+            rows[0].d60,
+            rows[0].d90_plus,
+            rows[0].total
+        ),
+        (
+            gbp(40_000),
+            gbp(30_000),
+            gbp(15_000),
+            gbp(10_000),
+            gbp(95_000)
+        )
+    );
+    assert_eq!((rows[1].d60, rows[1].total), (gbp(7_000), gbp(7_000)));
+
+    // Before anything was due, everything is current.
+    let early = aged_debt(conn, &finance(), date(2026, 9, 15))
+        .await
+        .expect("early");
+    assert!(early.iter().all(|r| r.total == r.current));
+
+    // School users see only the account paying for their school; staff see nothing.
+    let mine = aged_debt(
+        conn,
+        &user(Role::SchoolLeader, &[other_school]),
+        date(2026, 12, 20),
+    )
+    .await
+    .expect("own");
+    assert_eq!(
+        mine.iter().map(|r| r.account.id).collect::<Vec<_>>(),
+        vec![other.id]
+    );
+    let via_trust = aged_debt(conn, &user(Role::SchoolLeader, &[b]), date(2026, 12, 20))
+        .await
+        .expect("trust school");
+    assert_eq!(
+        via_trust.iter().map(|r| r.account.id).collect::<Vec<_>>(),
+        vec![trust.id]
+    );
+    assert!(matches!(
+        aged_debt(conn, &user(Role::SchoolStaff, &[a]), date(2026, 12, 20)).await,
+        Err(DomainError::Forbidden(_))
+    ));
+}
+
+async fn statements_balance_and_receipts_are_reconciled(db: TestDb) {
+    let conn = db.conn();
+    let (own, account) = school_account(conn, 310_001, "Alder Primary").await;
+    let (stranger, _) = school_account(conn, 310_002, "Birch Primary").await;
+    let first = invoice(conn, &account, 30_000).await;
+    let second = invoice(conn, &account, 20_000).await;
+    let voided = invoice(conn, &account, 99_000).await;
+    invoices::void(conn, &finance(), &clock(), voided.id, "wrong school")
+        .await
+        .expect("void");
+
+    let receipt = pay(conn, account.id, 45_000, "ALDER BACS").await;
+    allocate(
+        conn,
+        &finance(),
+        &clock(),
+        receipt.id,
+        &[(first.id, gbp(30_000)), (second.id, gbp(10_000))],
+        None,
+    )
+    .await
+    .expect("allocate");
+    credit_notes::credit(
+        conn,
+        &finance(),
+        &clock(),
+        NewCreditNote {
+            invoice_id: second.id,
+            reason: "discount".into(),
+            amount: CreditAmount::Amount(gbp(4_000)),
+        },
+    )
+    .await
+    .expect("credit");
+    // £30 of the first invoice was paid and is then credited: released to account credit.
+    credit_notes::credit(
+        conn,
+        &finance(),
+        &clock(),
+        NewCreditNote {
+            invoice_id: first.id,
+            reason: "overcharged".into(),
+            amount: CreditAmount::Amount(gbp(3_000)),
+        },
+    )
+    .await
+    .expect("credit paid");
+    refund(
+        conn,
+        &finance(),
+        &clock(),
+        NewRefund {
+            payment_id: receipt.id,
+            amount: gbp(2_000),
+            reason: "overpaid".into(),
+            refunded_on: date(2026, 9, 15),
+            provider_refund_ref: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("refund");
+
+    let s = account_statement(conn, &finance(), account.id, year())
+        .await
+        .expect("statement");
+    assert_eq!(s.invoiced, gbp(50_000), "void invoices are not invoiced");
+    assert_eq!(s.paid, gbp(37_000));
+    assert_eq!(s.credited, gbp(7_000));
+    assert_eq!(s.outstanding, gbp(6_000));
+    assert_eq!(
+        s.invoiced.pence(),
+        s.paid.pence() + s.credited.pence() + s.outstanding.pence()
+    );
+    assert_eq!(s.received, gbp(45_000));
+    assert_eq!(s.refunded, gbp(2_000));
+    assert_eq!(s.account_credit, gbp(6_000));
+    assert_eq!(
+        s.received.pence(),
+        s.paid.pence() + s.refunded.pence() + s.account_credit.pence()
+    );
+
+    let open = unallocated_receipts(conn, &finance())
+        .await
+        .expect("unallocated");
+    assert_eq!(
+        open.iter()
+            .map(|p| (p.id, p.unallocated))
+            .collect::<Vec<_>>(),
+        vec![(receipt.id, gbp(6_000))]
+    );
+    assert_eq!(
+        unallocated_receipts(conn, &user(Role::SchoolLeader, &[own]))
+            .await
+            .expect("own")
+            .len(),
+        1
+    );
+    assert!(
+        unallocated_receipts(conn, &user(Role::SchoolLeader, &[stranger]))
+            .await
+            .expect("other")
+            .is_empty()
+    );
+
+    assert!(
+        account_statement(conn, &user(Role::SchoolLeader, &[own]), account.id, year())
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        account_statement(
+            conn,
+            &user(Role::SchoolLeader, &[stranger]),
+            account.id,
+            year()
+        )
+        .await,
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(matches!(
+        account_statement(conn, &finance(), BillingAccountId::new(), year()).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    let next = account_statement(conn, &finance(), account.id, year().next())
+        .await
+        .expect("next year");
+    assert_eq!(
+        (next.invoiced, next.received, next.account_credit),
+        (gbp(0), gbp(0), gbp(6_000))
+    );
+}
+
+async fn csv_export_lists_the_year_with_cfr_codes(db: TestDb) {
+    let conn = db.conn();
+    let (own, account) = school_account(conn, 320_001, "Alder, Primary \"A\"").await;
+    let (_, other) = school_account(conn, 320_002, "Birch Primary").await;
+    let mut course = line(10_000);
+    course.description = "Phonics CPD, day 1".into();
+    course.vat_treatment = VatTreatment::Standard;
+    course.vat_rate_bp = 2_000;
+    course.cfr_code = Some("E27".into());
+    let issued = issue_invoice(
+        conn,
+        &finance(),
+        &clock(),
+        new_invoice(&account, Instalment::Annual, vec![line(50_000), course]),
+    )
+    .await
+    .expect("issue")
+    .invoice;
+    let theirs = invoice(conn, &other, 1_000).await;
+    let receipt = pay(conn, account.id, 62_000, "ALDER 2026").await;
+    allocate(
+        conn,
+        &finance(),
+        &clock(),
+        receipt.id,
+        &[(issued.id, gbp(62_000))],
+        None,
+    )
+    .await
+    .expect("pay");
+    let lines = invoices::lines_of_invoices(conn, &[issued.id])
+        .await
+        .expect("lines");
+    credit_notes::credit(
+        conn,
+        &finance(),
+        &clock(),
+        NewCreditNote {
+            invoice_id: issued.id,
+            reason: "course cancelled".into(),
+            amount: CreditAmount::Lines(vec![(lines[&issued.id][1].id, gbp(12_000))]),
+        },
+    )
+    .await
+    .expect("credit");
+    refund(
+        conn,
+        &finance(),
+        &clock(),
+        NewRefund {
+            payment_id: receipt.id,
+            amount: gbp(12_000),
+            reason: "course cancelled".into(),
+            refunded_on: date(2026, 9, 15),
+            provider_refund_ref: Some("offline_re_1".into()),
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("refund");
+
+    let text = export_csv(conn, &finance(), year()).await.expect("export");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header[0], "type");
+    assert_eq!(header[8], "cfr_code");
+    let rows: Vec<csv::StringRecord> = reader.records().collect::<Result<_, _>>().expect("rows");
+    let of = |kind: &str| {
+        rows.iter()
+            .filter(|r| &r[0] == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let invoice_lines = of("INVOICE_LINE");
+    assert_eq!(invoice_lines.len(), 3);
+    assert_eq!(&invoice_lines[0][1], issued.number.as_str());
+    assert_eq!(
+        &invoice_lines[0][5], "Alder, Primary \"A\"",
+        "quoted properly"
+    );
+    assert_eq!(
+        (&invoice_lines[1][7], &invoice_lines[1][8]),
+        ("Phonics CPD, day 1", "E27")
+    );
+    assert_eq!(
+        (
+            &invoice_lines[1][9],
+            &invoice_lines[1][10],
+            &invoice_lines[1][11]
+        ),
+        ("100.00", "20.00", "120.00")
+    );
+    assert_eq!(&invoice_lines[2][1], theirs.number.as_str());
+    let credits = of("CREDIT_NOTE_LINE");
+    assert_eq!(credits.len(), 1);
+    assert_eq!(
+        (
+            &credits[0][1],
+            &credits[0][6],
+            &credits[0][8],
+            &credits[0][11]
+        ),
+        ("CN-2026-000001", issued.number.as_str(), "E27", "-120.00")
+    );
+    let payments = of("PAYMENT");
+    assert_eq!(
+        (payments.len(), &payments[0][11], &payments[0][12]),
+        (1, "620.00", "ALDER 2026")
+    );
+    let refunds = of("REFUND");
+    assert_eq!((refunds.len(), &refunds[0][11]), (1, "-120.00"));
+
+    // A school leader's export holds only their own account.
+    let own_text = export_csv(conn, &user(Role::SchoolLeader, &[own]), year())
+        .await
+        .expect("own export");
+    assert!(own_text.contains(issued.number.as_str()));
+    assert!(!own_text.contains(theirs.number.as_str()));
+    assert!(matches!(
+        export_csv(conn, &user(Role::SchoolStaff, &[own]), year()).await,
+        Err(DomainError::Forbidden(_))
+    ));
+    // Another year is empty but for the header.
+    assert_eq!(
+        export_csv(conn, &finance(), year().next())
+            .await
+            .expect("empty")
+            .lines()
+            .count(),
+        1
+    );
+}
+
+testkit::db_tests!(
+    aged_debt_buckets_by_days_past_due,
+    statements_balance_and_receipts_are_reconciled,
+    csv_export_lists_the_year_with_cfr_codes,
+);

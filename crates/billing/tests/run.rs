@@ -1,0 +1,717 @@
+//! The membership invoicing run against real databases (SQLite and PostgreSQL): over the
+//! demo directory and ledger, and over small fixtures for the cases the demo does not show
+//! (interruption, unpriceable schools, denials).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use billing::demo::{self as billing_demo, BillingSeedReport, SeedSkipped};
+use billing::fees::{self, BillingFrequency, FeeRules, NewFeeSchedule, SchoolFacts};
+use billing::ledger::accounts::{self, AccountKind, Address, NewBillingAccount, PaymentMethod};
+use billing::ledger::{self, Instalment, Invoice, InvoiceFilter, InvoiceStatus};
+use billing::run::{self, RunStatus};
+use chrono::{NaiveDate, TimeZone, Utc};
+use kernel::{
+    AcademicYear, Actor, ApiKeyActor, ApiKeyId, DomainError, ErrorCode, FixedClock, InvoicingRunId,
+    Money, Role, SchoolId, Scope, TierId, UserActor, UserId,
+};
+use membership::memberships::{
+    self, Enrolment, MembershipFilter, MembershipStatus, NewTier, Principle,
+};
+use membership::people::{Lookup, NewUser, users};
+use membership::school::types::{EstablishmentType, Phase, RollCensus};
+use membership::school::{self, NewSchool, RollInput};
+use membership::{MAX_PAGE, PageArgs};
+use sea_orm::sea_query::{Alias, Query};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use testkit::TestDb;
+
+/// 15 September 2026: the run is made early in the autumn term.
+fn clock() -> FixedClock {
+    FixedClock::new(
+        Utc.with_ymd_and_hms(2026, 9, 15, 10, 0, 0)
+            .single()
+            .expect("time"),
+    )
+}
+
+fn year() -> AcademicYear {
+    AcademicYear::starting(2026).expect("year")
+}
+
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("date")
+}
+
+fn user(role: Role, schools: &[SchoolId]) -> Actor {
+    Actor::User(UserActor {
+        id: UserId::new(),
+        email: format!("{}@trellis.example", role.as_str().to_lowercase()),
+        role,
+        schools: schools.to_vec(),
+    })
+}
+
+fn finance() -> Actor {
+    user(Role::Finance, &[])
+}
+
+/// A person on record: a run remembers who started it, so its starter must exist.
+async fn person(db: &DatabaseConnection, email: &str, role: Role) -> Actor {
+    let created = users::create(
+        db,
+        &clock(),
+        &Actor::System,
+        NewUser {
+            email: email.to_owned(),
+            name: email.to_owned(),
+            role,
+            schools: vec![],
+        },
+    )
+    .await
+    .expect("user");
+    let actor = users::actor_for(db, Lookup::Id(created.id))
+        .await
+        .expect("actor")
+        .expect("active");
+    Actor::User(actor)
+}
+
+/// An API key with every scope: keys read, they never invoice.
+fn api_key() -> Actor {
+    Actor::ApiKey(ApiKeyActor {
+        id: ApiKeyId::new(),
+        name: "ledger sync".into(),
+        scopes: Scope::ALL.to_vec(),
+    })
+}
+
+fn assert_forbidden<T: std::fmt::Debug>(result: Result<T, DomainError>) {
+    match result {
+        Err(DomainError::Forbidden(_)) => {}
+        other => panic!("expected Forbidden, got {other:?}"),
+    }
+}
+
+/// The field errors of an `Invalid`, or a panic naming what came instead.
+fn field_errors<T: std::fmt::Debug>(result: Result<T, DomainError>) -> Vec<kernel::FieldError> {
+    match result {
+        Err(DomainError::Invalid(fields)) => fields,
+        other => panic!("expected field errors, got {other:?}"),
+    }
+}
+
+/// Every invoice, by number.
+async fn all_invoices(db: &DatabaseConnection) -> Vec<Invoice> {
+    let mut args = PageArgs::first(MAX_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let page = ledger::invoices::invoices(db, &finance(), &InvoiceFilter::default(), &args)
+            .await
+            .expect("invoices");
+        args.after = page.items.last().map(Invoice::sort_key);
+        out.extend(page.items);
+        if !page.has_next_page {
+            return out;
+        }
+    }
+}
+
+async fn all_accounts(db: &DatabaseConnection) -> Vec<ledger::BillingAccount> {
+    let mut args = PageArgs::first(MAX_PAGE);
+    let mut out = Vec::new();
+    loop {
+        let page = accounts::list(db, &finance(), &args)
+            .await
+            .expect("accounts");
+        args.after = page.items.last().map(ledger::BillingAccount::sort_key);
+        out.extend(page.items);
+        if !page.has_next_page {
+            return out;
+        }
+    }
+}
+
+async fn memberships_with(
+    db: &DatabaseConnection,
+    status: MembershipStatus,
+) -> Vec<memberships::Membership> {
+    memberships::for_year(
+        db,
+        &Actor::System,
+        year(),
+        &MembershipFilter {
+            status: Some(status),
+            tier_id: None,
+        },
+        &PageArgs::first(MAX_PAGE),
+    )
+    .await
+    .expect("memberships")
+    .items
+}
+
+async fn seed_demo(db: &DatabaseConnection) -> BillingSeedReport {
+    membership::demo::seed(db, &clock())
+        .await
+        .expect("membership demo");
+    let report = billing_demo::seed(db, &clock())
+        .await
+        .expect("billing demo");
+    assert_eq!(report.skipped, None, "{report}");
+    report
+}
+
+async fn demo_run_bills_every_active_membership_once(db: TestDb) {
+    let db = db.conn();
+    let report = seed_demo(db).await;
+    assert_eq!(report.schedules, 2);
+
+    let active = memberships::active_for_year(db, year())
+        .await
+        .expect("active");
+    let pending = memberships_with(db, MembershipStatus::Pending).await;
+    let cancelled = memberships_with(db, MembershipStatus::Cancelled).await;
+    assert!(active.len() > 100, "{} active", active.len());
+    assert_eq!(pending.len(), 1);
+    assert_eq!(cancelled.len(), 1);
+
+    let invoices = all_invoices(db).await;
+    assert_eq!(invoices.len(), report.invoices);
+    let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
+    let by_id: HashMap<_, _> = invoices.iter().map(|i| (i.id, i)).collect();
+    let lines = ledger::invoices::lines_of_invoices(db, &ids)
+        .await
+        .expect("lines");
+
+    // membership -> (instalment -> gross billed)
+    let mut billed: HashMap<_, Vec<(Instalment, i64)>> = HashMap::new();
+    let mut billed_schools = HashSet::new();
+    for line in lines.values().flatten() {
+        let membership = line.membership_id.expect("run lines name their membership");
+        billed_schools.insert(line.school_id.expect("run lines name their school"));
+        billed
+            .entry(membership)
+            .or_default()
+            .push((by_id[&line.invoice_id].instalment, line.gross().pence()));
+    }
+    let active_ids: HashSet<_> = active.iter().map(|m| m.id).collect();
+    assert_eq!(
+        billed.keys().copied().collect::<HashSet<_>>(),
+        active_ids,
+        "every active membership is billed, and nothing else"
+    );
+    for m in pending.iter().chain(&cancelled) {
+        assert!(
+            !billed_schools.contains(&m.school_id),
+            "{:?} school was billed",
+            m.status
+        );
+    }
+
+    let schedules: HashMap<TierId, fees::FeeSchedule> =
+        fees::schedules_for_year(db, &finance(), year())
+            .await
+            .expect("schedules")
+            .into_iter()
+            .map(|s| (s.tier_id, s))
+            .collect();
+    let schools = school::by_ids(db, &active.iter().map(|m| m.school_id).collect::<Vec<_>>())
+        .await
+        .expect("schools");
+    let mut mid_year = 0;
+    let mut annual = 0;
+    for m in &active {
+        let schedule = &schedules[&m.tier_id];
+        let school = &schools[&m.school_id];
+        let quote = fees::quote(
+            &schedule.rules,
+            year(),
+            &SchoolFacts::from_school(school, school.has_sixth_form),
+            m.starts_on,
+        )
+        .expect("quote");
+        let parts = &billed[&m.id];
+        let total: i64 = parts.iter().map(|(_, p)| p).sum();
+        assert_eq!(total, quote.total.pence(), "{}", school.name);
+        let mut instalments: Vec<Instalment> = parts.iter().map(|(i, _)| *i).collect();
+        instalments.sort_by_key(|i| i.as_str());
+        let expected: Vec<Instalment> = match schedule.frequency {
+            BillingFrequency::Annual => {
+                annual += 1;
+                vec![Instalment::Annual]
+            }
+            BillingFrequency::Termly if m.starts_on == day(2027, 1, 5) => {
+                mid_year += 1;
+                vec![Instalment::Spring, Instalment::Summer]
+            }
+            BillingFrequency::Termly => {
+                vec![Instalment::Autumn, Instalment::Spring, Instalment::Summer]
+            }
+        };
+        let mut expected = expected;
+        expected.sort_by_key(|i| i.as_str());
+        assert_eq!(
+            instalments, expected,
+            "{} is billed once per instalment",
+            school.name
+        );
+    }
+    assert_eq!(mid_year, 1, "the demo has one mid-year joiner");
+    assert!(annual > 0, "the demo has ASSOCIATE members");
+
+    // Gap-free numbers from 1.
+    let numbers: Vec<&str> = invoices.iter().map(|i| i.number.as_str()).collect();
+    let expected: Vec<String> = (1..=invoices.len())
+        .map(|n| format!("TRL-2026-{n:06}"))
+        .collect();
+    assert_eq!(numbers, expected);
+
+    assert!(schedules.values().all(fees::FeeSchedule::is_locked));
+    let done = run::of_year(db, &finance(), year())
+        .await
+        .expect("run")
+        .expect("the seed ran");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.invoices_created as usize, invoices.len());
+    assert_eq!(done.invoices_existing, 0);
+    assert_eq!(done.total, report.invoiced);
+
+    // A completed year is refused, and nothing new is written.
+    let errors = field_errors(run::start(db, &finance(), &clock(), year()).await);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].field.join("."), "academicYear");
+    assert_eq!(errors[0].code, ErrorCode::Conflict);
+    assert_eq!(all_invoices(db).await.len(), invoices.len());
+}
+
+async fn demo_money_keeps_every_statement_balanced(db: TestDb) {
+    let db = db.conn();
+    let report = seed_demo(db).await;
+    assert_eq!(report.payments, 4);
+    assert_eq!(report.credit_notes, 1);
+    let accounts = all_accounts(db).await;
+    assert_eq!(report.accounts, accounts.len());
+
+    let mut credit = 0;
+    for account in &accounts {
+        let s = ledger::account_statement(db, &finance(), account.id, year())
+            .await
+            .expect("statement");
+        assert_eq!(
+            s.invoiced.pence(),
+            s.paid.pence() + s.credited.pence() + s.outstanding.pence(),
+            "{}",
+            account.name
+        );
+        assert_eq!(
+            s.received.pence(),
+            s.paid.pence() + s.refunded.pence() + s.account_credit.pence(),
+            "{}",
+            account.name
+        );
+        credit += s.account_credit.pence();
+    }
+    assert_eq!(credit, billing_demo::OVERPAYMENT.pence() + 150_000);
+
+    let trust = accounts
+        .iter()
+        .find(|a| a.kind == AccountKind::Trust)
+        .expect("the trust's account");
+    assert_eq!(trust.school_ids.len(), 5);
+    let invoices = all_invoices(db).await;
+    let trust_paid: Vec<&Invoice> = invoices
+        .iter()
+        .filter(|i| i.account_id == trust.id && i.status == InvoiceStatus::Paid)
+        .collect();
+    assert!(trust_paid.len() >= 2, "one receipt paid several invoices");
+
+    let holly_park = school::by_urn(db, &Actor::System, "900033")
+        .await
+        .expect("by urn")
+        .expect("Holly Park");
+    let holly_invoices = ledger::invoices::invoices(
+        db,
+        &finance(),
+        &InvoiceFilter {
+            school_id: Some(holly_park.id),
+            ..InvoiceFilter::default()
+        },
+        &PageArgs::first(10),
+    )
+    .await
+    .expect("invoices")
+    .items;
+    assert!(
+        holly_invoices
+            .iter()
+            .any(|i| i.instalment == Instalment::Autumn && i.status == InvoiceStatus::Paid)
+    );
+
+    let unallocated = ledger::unallocated_receipts(db, &finance())
+        .await
+        .expect("unallocated");
+    assert_eq!(unallocated.len(), 2);
+    assert!(
+        unallocated
+            .iter()
+            .any(|p| p.reference == billing_demo::UNMATCHED_REFERENCE)
+    );
+    let aged = ledger::aged_debt(db, &finance(), day(2026, 12, 31))
+        .await
+        .expect("aged debt");
+    assert!(
+        aged.iter()
+            .any(|r| r.d30.is_positive() || r.d60.is_positive())
+    );
+    assert_eq!(
+        invoices
+            .iter()
+            .filter(|i| i.status == InvoiceStatus::PartiallyPaid || i.credited.is_positive())
+            .count(),
+        1,
+        "one invoice carries the credit note"
+    );
+
+    // Seeding again changes nothing.
+    let again = billing_demo::seed(db, &clock()).await.expect("reseed");
+    assert_eq!(again.skipped, Some(SeedSkipped::AccountsExist));
+    assert_eq!(all_invoices(db).await.len(), invoices.len());
+    assert!(again.to_string().contains("not loaded"));
+    assert!(report.to_string().contains("invoices"));
+}
+
+/// A small partnership: a FULL tier (termly, Haringey rules) and schools with rolls, each
+/// ACTIVE and on its own account.
+struct Small {
+    tier: TierId,
+    schools: Vec<SchoolId>,
+}
+
+async fn new_school(db: &DatabaseConnection, urn: u32, name: &str, roll: Option<i64>) -> SchoolId {
+    school::create(
+        db,
+        &clock(),
+        &Actor::System,
+        NewSchool {
+            urn: format!("{urn:06}"),
+            name: name.to_owned(),
+            phase: Phase::Primary,
+            establishment_type: EstablishmentType::Community,
+            local_authority: "Haringey".to_owned(),
+            postcode: "N22 6HH".to_owned(),
+            roll: roll.map(|n| RollInput {
+                number_on_roll: n,
+                census: RollCensus::October,
+                census_date: day(2025, 10, 2),
+            }),
+            designations: vec![],
+            has_sixth_form: false,
+            is_demo: false,
+        },
+    )
+    .await
+    .expect("school")
+    .id
+}
+
+async fn activate(db: &DatabaseConnection, school: SchoolId, tier: TierId) {
+    let m = memberships::enrol(
+        db,
+        &Actor::System,
+        &clock(),
+        Enrolment {
+            school_id: school,
+            year: year(),
+            tier_id: tier,
+            starts_on: None,
+        },
+    )
+    .await
+    .expect("enrol");
+    memberships::accept_principles(db, &Actor::System, &clock(), m.id, Principle::ALL)
+        .await
+        .expect("principles");
+    memberships::activate(db, &Actor::System, &clock(), m.id)
+        .await
+        .expect("activate");
+}
+
+async fn open_account(db: &DatabaseConnection, school: SchoolId, name: &str) {
+    accounts::create(
+        db,
+        &finance(),
+        &clock(),
+        NewBillingAccount {
+            kind: AccountKind::School,
+            name: name.to_owned(),
+            contact_name: "Pat Bursar".to_owned(),
+            contact_email: "bursar@example.org".to_owned(),
+            address: Address {
+                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
+                postcode: "N22 6HH".to_owned(),
+            },
+            default_method: PaymentMethod::BankTransfer,
+            school_ids: vec![school],
+        },
+    )
+    .await
+    .expect("account");
+}
+
+async fn schedule(db: &DatabaseConnection, tier: TierId) {
+    fees::create_schedule(
+        db,
+        &finance(),
+        &clock(),
+        NewFeeSchedule {
+            year: year(),
+            tier_id: tier,
+            name: "Full membership 2026/27".to_owned(),
+            rules: FeeRules::haringey_2026().into_document(),
+            frequency: BillingFrequency::Termly,
+            payment_terms_days: 30,
+        },
+    )
+    .await
+    .expect("schedule");
+}
+
+/// Tier, schools with rolls, memberships; the schedule and accounts only when asked.
+async fn small(db: &DatabaseConnection, with_schedule: bool, with_accounts: bool) -> Small {
+    let tier = memberships::create_tier(
+        db,
+        &Actor::System,
+        &clock(),
+        NewTier {
+            code: "FULL".into(),
+            name: "Full membership".into(),
+            description: "Everything".into(),
+        },
+    )
+    .await
+    .expect("tier")
+    .id;
+    if with_schedule {
+        schedule(db, tier).await;
+    }
+    let mut schools = Vec::new();
+    for (urn, name, roll) in [
+        (100_001, "Alder Primary School", 420),
+        (100_002, "Birch Primary School", 210),
+        (100_003, "Cedar Primary School", 640),
+    ] {
+        let id = new_school(db, urn, name, Some(roll)).await;
+        activate(db, id, tier).await;
+        if with_accounts {
+            open_account(db, id, name).await;
+        }
+        schools.push(id);
+    }
+    Small { tier, schools }
+}
+
+/// What an interrupted attempt leaves behind: an IN_PROGRESS run row. The run API has no
+/// way to stop half-way, so the row is written as the first attempt would have written it.
+async fn interrupted_run_row(db: &DatabaseConnection) -> InvoicingRunId {
+    let id = InvoicingRunId::new();
+    let insert = Query::insert()
+        .into_table(Alias::new("invoicing_runs"))
+        .columns([
+            Alias::new("id"),
+            Alias::new("academic_year"),
+            Alias::new("status"),
+            Alias::new("started_at"),
+            Alias::new("invoices_created"),
+            Alias::new("invoices_existing"),
+            Alias::new("total_pence"),
+            Alias::new("notes"),
+        ])
+        .values_panic([
+            id.as_uuid().into(),
+            year().start_year().into(),
+            "IN_PROGRESS".into(),
+            Utc.with_ymd_and_hms(2026, 9, 15, 9, 0, 0)
+                .single()
+                .expect("time")
+                .into(),
+            0_i32.into(),
+            0_i32.into(),
+            0_i64.into(),
+            "[]".into(),
+        ])
+        .to_owned();
+    db.execute(&insert).await.expect("run row");
+    id
+}
+
+async fn interrupted_run_completes_on_rerun(db: TestDb) {
+    let db = db.conn();
+    let _ = small(db, true, true).await;
+    let planned = run::preview(db, &finance(), &clock(), year())
+        .await
+        .expect("preview");
+    assert_eq!(planned.len(), 9, "three schools, three terms each");
+
+    // The first attempt issued two invoices, then stopped.
+    for p in &planned[..2] {
+        let outcome = ledger::issue_invoice(db, &finance(), &clock(), p.invoice.clone())
+            .await
+            .expect("issue");
+        assert!(outcome.created);
+    }
+    let run_id = interrupted_run_row(db).await;
+    let listed = run::list(db, &finance()).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, RunStatus::InProgress);
+
+    let done = run::start(db, &finance(), &clock(), year())
+        .await
+        .expect("rerun");
+    assert_eq!(done.id, run_id, "the interrupted run is the one completed");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.invoices_existing, 2);
+    assert_eq!(done.invoices_created, 7);
+    assert_eq!(done.notes.len(), 2, "finance is told what was found");
+
+    let invoices = all_invoices(db).await;
+    assert_eq!(invoices.len(), 9, "no duplicates");
+    let keys: HashSet<_> = invoices
+        .iter()
+        .map(|i| (i.account_id, i.instalment))
+        .collect();
+    assert_eq!(keys.len(), 9);
+    let total: i64 = invoices.iter().map(|i| i.total.pence()).sum();
+    assert_eq!(done.total, Money::from_pence(total));
+    let numbers: BTreeSet<&str> = invoices.iter().map(|i| i.number.as_str()).collect();
+    assert_eq!(numbers.first(), Some(&"TRL-2026-000001"));
+    assert_eq!(numbers.last(), Some(&"TRL-2026-000009"));
+}
+
+async fn a_school_without_a_roll_stops_the_run_with_nothing_written(db: TestDb) {
+    let db = db.conn();
+    let fx = small(db, true, true).await;
+    let rollless = new_school(db, 100_009, "Hazel New Free School", None).await;
+    activate(db, rollless, fx.tier).await;
+    open_account(db, rollless, "Hazel New Free School").await;
+
+    for result in [
+        run::start(db, &finance(), &clock(), year())
+            .await
+            .map(|_| ()),
+        run::preview(db, &finance(), &clock(), year())
+            .await
+            .map(|_| ()),
+    ] {
+        let errors = field_errors(result);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].field.join("."), "academicYear");
+        assert!(
+            errors[0].message.contains("Hazel New Free School")
+                && errors[0].message.contains("no number on roll"),
+            "{}",
+            errors[0].message
+        );
+    }
+    assert!(all_invoices(db).await.is_empty(), "no invoices");
+    assert_eq!(
+        run::of_year(db, &finance(), year()).await.expect("run"),
+        None,
+        "no run row"
+    );
+    assert!(
+        fees::schedules_for_year(db, &finance(), year())
+            .await
+            .expect("schedules")
+            .iter()
+            .all(|s| !s.is_locked()),
+        "the schedule stays editable"
+    );
+}
+
+async fn schools_without_schedule_or_account_are_named(db: TestDb) {
+    let db = db.conn();
+    let fx = small(db, false, true).await;
+    let errors = field_errors(run::start(db, &finance(), &clock(), year()).await);
+    assert_eq!(errors.len(), 3, "one per school: {errors:?}");
+    for name in ["Alder", "Birch", "Cedar"] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.message.contains(name) && e.message.contains("fee schedule")),
+            "{name}: {errors:?}"
+        );
+    }
+
+    schedule(db, fx.tier).await;
+    let orphan = new_school(db, 100_010, "Elm Primary School", Some(300)).await;
+    activate(db, orphan, fx.tier).await;
+    let errors = field_errors(run::start(db, &finance(), &clock(), year()).await);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].field.join("."), "academicYear");
+    assert!(
+        errors[0].message.contains("Elm Primary School")
+            && errors[0].message.contains("no billing account"),
+        "{}",
+        errors[0].message
+    );
+    assert!(all_invoices(db).await.is_empty());
+    assert_eq!(
+        run::of_year(db, &finance(), year()).await.expect("run"),
+        None
+    );
+    assert_eq!(fx.schools.len(), 3);
+}
+
+async fn only_finance_and_admins_run_invoicing(db: TestDb) {
+    let db = db.conn();
+    let fx = small(db, true, true).await;
+    let school = fx.schools[0];
+    let finance = person(db, "finance@trellis.example", Role::Finance).await;
+    let admin = person(db, "admin@trellis.example", Role::PartnershipAdmin).await;
+    for actor in [
+        user(Role::SchoolLeader, &[school]),
+        user(Role::SchoolStaff, &[school]),
+        api_key(),
+    ] {
+        assert_forbidden(run::start(db, &actor, &clock(), year()).await);
+        assert_forbidden(run::preview(db, &actor, &clock(), year()).await);
+        assert_forbidden(run::list(db, &actor).await);
+        assert_forbidden(run::of_year(db, &actor, year()).await);
+    }
+    assert!(
+        all_invoices(db).await.is_empty(),
+        "denied starts wrote nothing"
+    );
+    assert!(run::list(db, &finance).await.expect("list").is_empty());
+
+    let planned = run::preview(db, &finance, &clock(), year())
+        .await
+        .expect("finance previews");
+    let previewed = run::preview(db, &admin, &clock(), year())
+        .await
+        .expect("admin previews");
+    assert_eq!(planned, previewed);
+    let done = run::start(db, &admin, &clock(), year())
+        .await
+        .expect("admin starts");
+    assert_eq!(done.invoices_created as usize, planned.len());
+    for actor in [&finance, &admin] {
+        let runs = run::list(db, actor).await.expect("list");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].id, done.id);
+    }
+    // Finance may start too: here the year is done, so the answer is the year's conflict,
+    // not a denial.
+    let errors = field_errors(run::start(db, &finance, &clock(), year()).await);
+    assert_eq!(errors[0].code, ErrorCode::Conflict);
+}
+
+testkit::db_tests!(
+    demo_run_bills_every_active_membership_once,
+    demo_money_keeps_every_statement_balanced,
+    interrupted_run_completes_on_rerun,
+    a_school_without_a_roll_stops_the_run_with_nothing_written,
+    schools_without_schedule_or_account_are_named,
+    only_finance_and_admins_run_invoicing,
+);
