@@ -121,6 +121,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             db::prepare(&conn, config.auto_migrate).await?;
             let report = membership::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!("{report}");
+            let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!("{billing}");
             Ok(())
         }
         Command::Schema => {
@@ -154,6 +156,8 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     if config.demo && membership::school::is_empty(&conn).await? {
         let report = membership::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!("{report}");
+        let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!("{billing}");
     }
     let app = App::build(&config, conn, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;

@@ -5,12 +5,21 @@
 //! statements as one school. Loaders are built per request (their cache must never serve
 //! one caller another's reads) and are cheap to build.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use kernel::{DomainError, PartnershipId, SchoolId, UserId};
+use billing::fees::{self, FeeSchedule};
+use billing::ledger::{
+    Allocation, BillingAccount, CreditNote, Invoice, InvoiceLine, Payment, Refund, accounts,
+    credit_notes, invoices, payments, refunds,
+};
+use kernel::{
+    AcademicYear, Actor, BillingAccountId, DomainError, InvoiceId, MembershipId, PartnershipId,
+    PaymentId, SchoolId, TierId, UserId,
+};
+use membership::memberships::{self, Membership, Tier};
 use membership::partnership::{self, Member, Partnership};
 use membership::people::{User, users};
 use membership::school::inspection::Inspection;
@@ -81,6 +90,91 @@ loader!(
     UserSchoolsLoader, UserId => Vec<SchoolId>, |db, keys| users::schools_of(db, keys)
 );
 
+loader!(
+    /// Membership tiers by id.
+    TierLoader, TierId => Tier, |db, keys| memberships::tiers_by_ids(db, keys)
+);
+loader!(
+    /// Memberships by id (visibility is checked by whoever holds the id).
+    MembershipLoader, MembershipId => Membership, |db, keys| memberships::by_ids(db, keys)
+);
+loader!(
+    /// Each school's memberships, newest year first.
+    SchoolMembershipsLoader, SchoolId => Vec<Membership>, |db, keys| memberships::of_schools(db, keys)
+);
+
+/// Fee schedules by (academic year, tier): one statement per distinct year asked for —
+/// in practice one, however many memberships a page shows.
+#[derive(Debug)]
+pub struct ScheduleLoader(DatabaseConnection);
+
+impl Loader<(AcademicYear, TierId)> for ScheduleLoader {
+    type Value = FeeSchedule;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(AcademicYear, TierId)],
+    ) -> LoadResult<(AcademicYear, TierId), FeeSchedule> {
+        let years: BTreeSet<AcademicYear> = keys.iter().map(|(year, _)| *year).collect();
+        let mut found = HashMap::new();
+        for year in years {
+            // Schedules are a published price list; who may see the membership asking for
+            // its fee was checked on the membership.
+            let schedules = fees::schedules_for_year(&self.0, &Actor::System, year)
+                .await
+                .map_err(to_graphql)?;
+            found.extend(schedules.into_iter().map(|s| ((s.year, s.tier_id), s)));
+        }
+        Ok(found)
+    }
+}
+
+loader!(
+    /// Billing accounts by id.
+    AccountLoader, BillingAccountId => BillingAccount, |db, keys| accounts::accounts_by_ids(db, keys)
+);
+loader!(
+    /// The account paying for each school.
+    SchoolAccountLoader, SchoolId => BillingAccount, |db, keys| accounts::accounts_of_schools(db, keys)
+);
+loader!(
+    /// Invoices by id.
+    InvoiceLoader, InvoiceId => Invoice, |db, keys| invoices::invoices_by_ids(db, keys)
+);
+loader!(
+    /// Each account's invoices.
+    AccountInvoicesLoader, BillingAccountId => Vec<Invoice>, |db, keys| invoices::invoices_of_accounts(db, keys)
+);
+loader!(
+    /// Each invoice's lines, in order.
+    InvoiceLinesLoader, InvoiceId => Vec<InvoiceLine>, |db, keys| invoices::lines_of_invoices(db, keys)
+);
+loader!(
+    /// Each invoice's credit notes.
+    InvoiceCreditNotesLoader, InvoiceId => Vec<CreditNote>, |db, keys| credit_notes::credit_notes_of_invoices(db, keys)
+);
+loader!(
+    /// Each invoice's allocations.
+    InvoiceAllocationsLoader, InvoiceId => Vec<Allocation>, |db, keys| payments::allocations_of_invoices(db, keys)
+);
+loader!(
+    /// Payments by id.
+    PaymentLoader, PaymentId => Payment, |db, keys| payments::payments_by_ids(db, keys)
+);
+loader!(
+    /// Each account's payments.
+    AccountPaymentsLoader, BillingAccountId => Vec<Payment>, |db, keys| payments::payments_of_accounts(db, keys)
+);
+loader!(
+    /// Each payment's allocations.
+    PaymentAllocationsLoader, PaymentId => Vec<Allocation>, |db, keys| payments::allocations_of_payments(db, keys)
+);
+loader!(
+    /// Each payment's refunds.
+    PaymentRefundsLoader, PaymentId => Vec<Refund>, |db, keys| refunds::refunds_of_payments(db, keys)
+);
+
 /// Every loader of one request.
 pub struct Loaders {
     pub schools: DataLoader<SchoolLoader>,
@@ -92,6 +186,21 @@ pub struct Loaders {
     pub leads: DataLoader<LeadLoader>,
     pub users: DataLoader<UserLoader>,
     pub user_schools: DataLoader<UserSchoolsLoader>,
+    pub tiers: DataLoader<TierLoader>,
+    pub memberships_by_id: DataLoader<MembershipLoader>,
+    pub school_memberships: DataLoader<SchoolMembershipsLoader>,
+    pub schedules: DataLoader<ScheduleLoader>,
+    pub accounts: DataLoader<AccountLoader>,
+    pub school_accounts: DataLoader<SchoolAccountLoader>,
+    pub invoices: DataLoader<InvoiceLoader>,
+    pub account_invoices: DataLoader<AccountInvoicesLoader>,
+    pub invoice_lines: DataLoader<InvoiceLinesLoader>,
+    pub invoice_credit_notes: DataLoader<InvoiceCreditNotesLoader>,
+    pub invoice_allocations: DataLoader<InvoiceAllocationsLoader>,
+    pub payments: DataLoader<PaymentLoader>,
+    pub account_payments: DataLoader<AccountPaymentsLoader>,
+    pub payment_allocations: DataLoader<PaymentAllocationsLoader>,
+    pub payment_refunds: DataLoader<PaymentRefundsLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -116,6 +225,21 @@ impl Loaders {
             leads: make(LeadLoader(db.clone()), delay),
             users: make(UserLoader(db.clone()), delay),
             user_schools: make(UserSchoolsLoader(db.clone()), delay),
+            tiers: make(TierLoader(db.clone()), delay),
+            memberships_by_id: make(MembershipLoader(db.clone()), delay),
+            school_memberships: make(SchoolMembershipsLoader(db.clone()), delay),
+            schedules: make(ScheduleLoader(db.clone()), delay),
+            accounts: make(AccountLoader(db.clone()), delay),
+            school_accounts: make(SchoolAccountLoader(db.clone()), delay),
+            invoices: make(InvoiceLoader(db.clone()), delay),
+            account_invoices: make(AccountInvoicesLoader(db.clone()), delay),
+            invoice_lines: make(InvoiceLinesLoader(db.clone()), delay),
+            invoice_credit_notes: make(InvoiceCreditNotesLoader(db.clone()), delay),
+            invoice_allocations: make(InvoiceAllocationsLoader(db.clone()), delay),
+            payments: make(PaymentLoader(db.clone()), delay),
+            account_payments: make(AccountPaymentsLoader(db.clone()), delay),
+            payment_allocations: make(PaymentAllocationsLoader(db.clone()), delay),
+            payment_refunds: make(PaymentRefundsLoader(db.clone()), delay),
         }
     }
 }

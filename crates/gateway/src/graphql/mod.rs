@@ -6,10 +6,12 @@
 //! [`errors`].
 
 pub mod access;
+pub mod billing;
 pub mod context;
 pub mod directory;
 pub mod errors;
 pub mod loaders;
+pub mod membership;
 pub mod node;
 pub mod relay;
 pub mod scalars;
@@ -24,11 +26,18 @@ pub struct Query(
     node::NodeQuery,
     access::AccessQuery,
     directory::DirectoryQuery,
+    membership::MembershipQuery,
+    billing::BillingQuery,
 );
 
 /// Every mutation.
 #[derive(MergedObject, Default, Debug)]
-pub struct Mutation(directory::DirectoryMutation, access::AccessMutation);
+pub struct Mutation(
+    directory::DirectoryMutation,
+    access::AccessMutation,
+    membership::MembershipMutation,
+    billing::BillingMutation,
+);
 
 pub type TrellisSchema = Schema<Query, Mutation, EmptySubscription>;
 

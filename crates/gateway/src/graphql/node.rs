@@ -4,13 +4,21 @@
 //! be used to probe for the existence of users or keys.
 
 use async_graphql::{Context, ID, Interface, Object};
-use kernel::{ApiKeyId, PartnershipId, Permission, SchoolId, UserId};
+use billing::ledger::{self, BillingAccount};
+use kernel::{
+    ApiKeyId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId, MembershipId,
+    PartnershipId, PaymentId, Permission, SchoolId, TierId, UserId,
+};
+use membership::memberships;
 use membership::people::api_keys;
 
 use super::access::types::{ApiKeyNode, UserNode};
+use super::billing::fees::FeeScheduleNode;
+use super::billing::types::{AccountNode, CreditNoteNode, InvoiceNode, PaymentNode};
 use super::context::{ContextExt, RequestContext};
 use super::directory::types::{PartnershipNode, SchoolNode};
 use super::errors::{coded, to_graphql};
+use super::membership::types::{MembershipNode, TierNode};
 use super::relay::decode;
 
 /// An object with a global id.
@@ -25,6 +33,13 @@ pub enum Node {
     Partnership(PartnershipNode),
     User(UserNode),
     ApiKey(ApiKeyNode),
+    MembershipTier(TierNode),
+    Membership(MembershipNode),
+    FeeSchedule(FeeScheduleNode),
+    BillingAccount(AccountNode),
+    Invoice(InvoiceNode),
+    CreditNote(CreditNoteNode),
+    Payment(PaymentNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -69,7 +84,80 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                 .next()
                 .map(|k| Node::ApiKey(ApiKeyNode(k)))
         }
-        SchoolId::ENTITY | PartnershipId::ENTITY | UserId::ENTITY | ApiKeyId::ENTITY => None,
+        TierId::ENTITY if can(Permission::ReadMemberships) => rc
+            .loaders
+            .tiers
+            .load_one(TierId::from_uuid(uuid))
+            .await?
+            .map(|t| Node::MembershipTier(TierNode(t))),
+        MembershipId::ENTITY if can(Permission::ReadMemberships) => rc
+            .loaders
+            .memberships_by_id
+            .load_one(MembershipId::from_uuid(uuid))
+            .await?
+            .filter(|m| memberships::may_read(&rc.actor, m.school_id))
+            .map(|m| Node::Membership(MembershipNode(m))),
+        FeeScheduleId::ENTITY
+            if can(Permission::ReadMemberships) || can(Permission::ReadBilling) =>
+        {
+            billing::fees::schedules_by_ids(&rc.db, &[FeeScheduleId::from_uuid(uuid)])
+                .await
+                .map_err(to_graphql)?
+                .into_values()
+                .next()
+                .map(|s| Node::FeeSchedule(FeeScheduleNode(s)))
+        }
+        BillingAccountId::ENTITY => visible_account(rc, BillingAccountId::from_uuid(uuid))
+            .await?
+            .map(|a| Node::BillingAccount(AccountNode(a))),
+        InvoiceId::ENTITY => {
+            match rc
+                .loaders
+                .invoices
+                .load_one(InvoiceId::from_uuid(uuid))
+                .await?
+            {
+                Some(invoice) => visible_account(rc, invoice.account_id)
+                    .await?
+                    .map(|_| Node::Invoice(InvoiceNode(invoice))),
+                None => None,
+            }
+        }
+        PaymentId::ENTITY => {
+            match rc
+                .loaders
+                .payments
+                .load_one(PaymentId::from_uuid(uuid))
+                .await?
+            {
+                Some(payment) => visible_account(rc, payment.account_id)
+                    .await?
+                    .map(|_| Node::Payment(PaymentNode(payment))),
+                None => None,
+            }
+        }
+        CreditNoteId::ENTITY => {
+            match ledger::credit_notes::credit_note(
+                &rc.db,
+                &rc.actor,
+                CreditNoteId::from_uuid(uuid),
+            )
+            .await
+            {
+                Ok(note) => Some(Node::CreditNote(CreditNoteNode(note))),
+                Err(kernel::DomainError::NotFound { .. } | kernel::DomainError::Forbidden(_)) => {
+                    None
+                }
+                Err(other) => return Err(to_graphql(other)),
+            }
+        }
+        SchoolId::ENTITY
+        | PartnershipId::ENTITY
+        | UserId::ENTITY
+        | ApiKeyId::ENTITY
+        | TierId::ENTITY
+        | MembershipId::ENTITY
+        | FeeScheduleId::ENTITY => None,
         _ => {
             return Err(coded(
                 format!("`{}` is not a global id this API issued", id.as_str()),
@@ -77,6 +165,19 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
             ));
         }
     })
+}
+
+/// The account, when the caller may read it (and so everything billed to it).
+async fn visible_account(
+    rc: &RequestContext,
+    id: BillingAccountId,
+) -> async_graphql::Result<Option<BillingAccount>> {
+    Ok(rc
+        .loaders
+        .accounts
+        .load_one(id)
+        .await?
+        .filter(|a| ledger::accounts::may_read(&rc.actor, a)))
 }
 
 #[derive(Default, Debug)]

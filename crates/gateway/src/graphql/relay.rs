@@ -8,8 +8,11 @@ use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ID, ObjectType, OutputType};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use kernel::{ApiKeyId, ErrorCode, PartnershipId, SchoolId, UserId};
-use membership::{NameKey, Page, PageArgs, PageError};
+use kernel::{
+    ApiKeyId, BillingAccountId, CreditNoteId, ErrorCode, FeeScheduleId, InvoiceId, InvoicingRunId,
+    MembershipId, PartnershipId, PaymentId, RefundId, SchoolId, TierId, UserId,
+};
+use membership::{Page, PageArgs, PageError};
 use uuid::Uuid;
 
 use super::errors::{coded, field_error};
@@ -34,7 +37,21 @@ macro_rules! global_id {
         }
     )*};
 }
-global_id!(SchoolId, PartnershipId, UserId, ApiKeyId);
+global_id!(
+    SchoolId,
+    PartnershipId,
+    UserId,
+    ApiKeyId,
+    TierId,
+    MembershipId,
+    FeeScheduleId,
+    BillingAccountId,
+    InvoiceId,
+    CreditNoteId,
+    PaymentId,
+    RefundId,
+    InvoicingRunId
+);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.
 #[must_use]
@@ -69,23 +86,24 @@ pub fn expect_input<T: GlobalId>(id: &ID, field: &str) -> Result<T, kernel::Doma
 }
 
 /// Validated Relay paging arguments; a bad one is BAD_USER_INPUT.
-pub fn page_args(
+pub fn page_args<K: serde::de::DeserializeOwned>(
     first: Option<i32>,
     after: Option<&str>,
     last: Option<i32>,
     before: Option<&str>,
-) -> async_graphql::Result<PageArgs<NameKey>> {
+) -> async_graphql::Result<PageArgs<K>> {
     PageArgs::parse(first, after, last, before)
         .map_err(|e: PageError| coded(e.to_string(), "BAD_USER_INPUT"))
 }
 
 /// Builds a Relay connection from a page, with a cursor per item.
-pub fn connection<T, N, CF, EF, CN, EN>(
+pub fn connection<T, K, N, CF, EF, CN, EN>(
     page: Page<T>,
     extra: CF,
-    mut edge: impl FnMut(T) -> (NameKey, N, EF),
+    mut edge: impl FnMut(T) -> (K, N, EF),
 ) -> Connection<String, N, CF, EF, CN, EN>
 where
+    K: serde::Serialize,
     N: OutputType,
     CF: ObjectType,
     EF: ObjectType,

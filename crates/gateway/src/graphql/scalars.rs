@@ -32,3 +32,74 @@ impl From<NaiveDate> for Date {
         Self(d)
     }
 }
+
+/// An academic year, September to August, written `2026/27`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcademicYearScalar(pub kernel::AcademicYear);
+
+/// An academic year, September to August, written as schools write it: `2026/27`.
+#[Scalar(name = "AcademicYear")]
+impl ScalarType for AcademicYearScalar {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s
+                .parse()
+                .map(AcademicYearScalar)
+                .map_err(|_| InputValueError::custom("expected an academic year like 2026/27")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+impl From<kernel::AcademicYear> for AcademicYearScalar {
+    fn from(year: kernel::AcademicYear) -> Self {
+        Self(year)
+    }
+}
+
+/// An amount of money. Always whole pence: clients add and compare `amountPence`, and show
+/// `formatted`, so no client ever does floating-point arithmetic on money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MoneyValue(pub kernel::Money);
+
+#[async_graphql::Object(name = "Money")]
+impl MoneyValue {
+    /// The amount in the currency's minor unit (pence).
+    async fn amount_pence(&self) -> i64 {
+        self.0.pence()
+    }
+
+    /// ISO 4217 code, e.g. `GBP`.
+    async fn currency(&self) -> &'static str {
+        self.0.currency().code()
+    }
+
+    /// As finance staff write it, e.g. `£12,500.00`.
+    async fn formatted(&self) -> String {
+        self.0.to_string()
+    }
+}
+
+impl From<kernel::Money> for MoneyValue {
+    fn from(money: kernel::Money) -> Self {
+        Self(money)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn academic_years_parse_as_schools_write_them() {
+        let parsed = AcademicYearScalar::parse(Value::String("2026/27".into())).expect("parses");
+        assert_eq!(parsed.0.start_year(), 2026);
+        assert_eq!(parsed.to_value(), Value::String("2026/27".into()));
+        assert!(AcademicYearScalar::parse(Value::String("2026/28".into())).is_err());
+        assert!(AcademicYearScalar::parse(Value::Number(2026.into())).is_err());
+    }
+}

@@ -52,6 +52,16 @@ impl TestApp {
         Self::spawn_with(db, config).await
     }
 
+    /// The app over `db` with the demo directory, memberships and the demo's 2026/27 billing
+    /// (fee schedules, accounts, the invoicing run, some payments and a credit note).
+    pub async fn spawn_billing(db: TestDb) -> Self {
+        let app = Self::spawn(db).await;
+        billing::demo::seed(app.db.conn(), &SystemClock)
+            .await
+            .expect("demo billing loads");
+        app
+    }
+
     pub async fn spawn_with(db: TestDb, config: Config) -> Self {
         let _ = rustls::crypto::ring::default_provider().install_default();
         membership::demo::seed(db.conn(), &SystemClock)

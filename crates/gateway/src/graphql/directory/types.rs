@@ -71,6 +71,44 @@ impl SchoolNode {
         Ok(list.into_iter().map(Into::into).collect())
     }
 
+    /// The school's memberships of the partnership, newest year first. Empty unless you
+    /// may read this school's memberships (its own staff, partnership staff,
+    /// `membership:read` keys).
+    async fn memberships(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::membership::types::MembershipNode>> {
+        let rc = ctx.trellis()?;
+        if !membership::memberships::may_read(&rc.actor, self.0.id) {
+            return Ok(Vec::new());
+        }
+        Ok(rc
+            .loaders
+            .school_memberships
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::graphql::membership::types::MembershipNode)
+            .collect())
+    }
+
+    /// The account that pays for the school. Null unless you may read its billing (its own
+    /// leaders, partnership finance and admins, `billing:read` keys) or when it has none.
+    async fn billing_account(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::graphql::billing::types::AccountNode>> {
+        let rc = ctx.trellis()?;
+        Ok(rc
+            .loaders
+            .school_accounts
+            .load_one(self.0.id)
+            .await?
+            .filter(|a| billing::ledger::accounts::may_read(&rc.actor, a))
+            .map(crate::graphql::billing::types::AccountNode))
+    }
+
     /// The most recent Ofsted inspection; null if none is recorded.
     async fn ofsted(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OfstedInspection>> {
         let list = ctx

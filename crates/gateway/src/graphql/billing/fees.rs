@@ -1,0 +1,349 @@
+//! Fee schedules and quotes as the API shows them.
+//!
+//! Rules travel as a JSON document (the same versioned document the fee engine stores, see
+//! `billing::fees::FeeRulesInput`): pricing is data a partnership writes, and mirroring its
+//! every variant as GraphQL input types would only add a second place to keep in step.
+//! Invalid rules come back as `userErrors` under `rules`, with the path to the bad value.
+
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use billing::fees::{
+    self, FeeRulesInput, FeeSchedule, FeeSchedulePatch, NewFeeSchedule, Quote, QuoteLine,
+    SchoolFacts, WorkingStep,
+};
+use chrono::{DateTime, Utc};
+use kernel::{DomainError, ErrorCode, FeeScheduleId, FieldError, Permission, SchoolId, TierId};
+
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{UserError, coded, payload, to_graphql};
+use crate::graphql::membership::types::TierNode;
+use crate::graphql::relay::{GlobalId, expect_arg, expect_input};
+use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
+
+/// How often a schedule's members are invoiced.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "fees::BillingFrequency")]
+pub enum BillingFrequency {
+    /// One invoice for the year.
+    Annual,
+    /// Three instalments: autumn, spring and summer.
+    Termly,
+}
+
+/// VAT on a line.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VatTreatment {
+    /// Exempt (education services supplied by an eligible body).
+    Exempt,
+    /// Standard-rated; see the line's rate.
+    Standard,
+}
+
+/// The price list of one tier for one academic year.
+#[derive(Debug, Clone)]
+pub struct FeeScheduleNode(pub FeeSchedule);
+
+#[Object(name = "FeeSchedule")]
+impl FeeScheduleNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TierNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .tiers
+            .load_one(self.0.tier_id)
+            .await?
+            .map(TierNode))
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The pricing rules: the fee engine's versioned JSON document.
+    async fn rules(&self) -> Json<FeeRulesInput> {
+        Json(self.0.rules.document().clone())
+    }
+
+    async fn frequency(&self) -> BillingFrequency {
+        self.0.frequency.into()
+    }
+
+    /// Days from issue (or from the start of the term, for termly instalments) to due date.
+    async fn payment_terms_days(&self) -> u16 {
+        self.0.payment_terms_days
+    }
+
+    /// Set when the year's invoices were issued from it; a locked schedule cannot change.
+    async fn locked_at(&self) -> Option<DateTime<Utc>> {
+        self.0.locked_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A fee worked out for one school, with the working shown so a headteacher can check it.
+#[derive(Debug, Clone)]
+pub struct QuoteNode(pub Quote);
+
+#[Object(name = "FeeQuote")]
+impl QuoteNode {
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    async fn starts_on(&self) -> Date {
+        self.0.starts_on.into()
+    }
+
+    /// The full year's fee after caps and minimums, before pro-rata and discounts.
+    async fn annual_fee(&self) -> MoneyValue {
+        self.0.annual_fee.into()
+    }
+
+    async fn lines(&self) -> Vec<QuoteLineNode> {
+        self.0.lines.iter().cloned().map(QuoteLineNode).collect()
+    }
+
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    async fn vat(&self) -> MoneyValue {
+        self.0.vat.into()
+    }
+
+    async fn total(&self) -> MoneyValue {
+        self.0.total.into()
+    }
+
+    /// Each step of the calculation, in order.
+    async fn working(&self) -> Vec<WorkingStepNode> {
+        self.0
+            .working
+            .iter()
+            .cloned()
+            .map(WorkingStepNode)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct QuoteLineNode(pub QuoteLine);
+
+#[Object(name = "FeeQuoteLine")]
+impl QuoteLineNode {
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Net of VAT; negative for a discount.
+    async fn amount(&self) -> MoneyValue {
+        self.0.amount.into()
+    }
+
+    async fn vat_treatment(&self) -> VatTreatment {
+        match self.0.vat {
+            fees::VatTreatment::Exempt => VatTreatment::Exempt,
+            fees::VatTreatment::Standard { .. } => VatTreatment::Standard,
+        }
+    }
+
+    /// 2000 is 20%; 0 when exempt.
+    async fn vat_rate_basis_points(&self) -> u32 {
+        self.0.vat.rate_basis_points()
+    }
+
+    async fn vat_amount(&self) -> MoneyValue {
+        self.0.vat_amount.into()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkingStepNode(pub WorkingStep);
+
+#[Object(name = "FeeWorkingStep")]
+impl WorkingStepNode {
+    /// What the step is: "Roll", "Per-pupil fee", "Cap", "Pro-rata"…
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// The step in words, e.g. "412 × £19.00 = £7,828.00".
+    async fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    /// The running amount after this step, where it produces one.
+    async fn amount(&self) -> Option<MoneyValue> {
+        self.0.amount.map(Into::into)
+    }
+}
+
+/// Parses a rules document from the API; a malformed one is a user error under `rules`.
+fn rules_from(json: serde_json::Value) -> Result<FeeRulesInput, DomainError> {
+    serde_json::from_value(json).map_err(|e| {
+        DomainError::Invalid(vec![FieldError::new(
+            "rules",
+            ErrorCode::Invalid,
+            format!("not a fee rules document: {e}"),
+        )])
+    })
+}
+
+#[derive(InputObject, Debug)]
+pub struct FeeScheduleCreateInput {
+    pub academic_year: AcademicYearScalar,
+    pub tier_id: ID,
+    pub name: String,
+    /// The fee engine's rules document (`version: 1`).
+    pub rules: Json<serde_json::Value>,
+    pub frequency: BillingFrequency,
+    #[graphql(default = 30)]
+    pub payment_terms_days: u16,
+}
+
+/// Fields left out are unchanged. Locked schedules refuse every change.
+#[derive(InputObject, Debug)]
+pub struct FeeScheduleUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub rules: Option<Json<serde_json::Value>>,
+    pub frequency: Option<BillingFrequency>,
+    pub payment_terms_days: Option<u16>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct FeeSchedulePayload {
+    pub fee_schedule: Option<FeeScheduleNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl FeeSchedulePayload {
+    fn from(result: Result<FeeSchedule, DomainError>) -> async_graphql::Result<Self> {
+        let (schedule, user_errors) = payload(result)?;
+        Ok(Self {
+            fee_schedule: schedule.map(FeeScheduleNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct FeesQuery;
+
+#[Object]
+impl FeesQuery {
+    /// Every tier's fee schedule for the year, by name. Schedules are a published price
+    /// list: every signed-in role and `membership:read`/`billing:read` keys may read them.
+    async fn fee_schedules(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: AcademicYearScalar,
+    ) -> async_graphql::Result<Vec<FeeScheduleNode>> {
+        let rc = ctx.trellis()?;
+        Ok(fees::schedules_for_year(&rc.db, &rc.actor, academic_year.0)
+            .await
+            .map_err(to_graphql)?
+            .into_iter()
+            .map(FeeScheduleNode)
+            .collect())
+    }
+
+    /// What `school` would pay in `academicYear` on `tier`'s schedule, joining on `startsOn`
+    /// (default: the first day of the year), with the working. Null when the tier has no
+    /// schedule for the year; BAD_USER_INPUT when the school cannot be priced (no roll…).
+    async fn fee_quote(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+        academic_year: AcademicYearScalar,
+        tier_id: ID,
+        starts_on: Option<Date>,
+    ) -> async_graphql::Result<Option<QuoteNode>> {
+        let rc = ctx.trellis()?;
+        if !(rc.actor.can(Permission::ReadMemberships) || rc.actor.can(Permission::ReadBilling)) {
+            return Err(coded("you are not allowed to do this", "FORBIDDEN"));
+        }
+        let school_id: SchoolId = expect_arg(&school_id)?;
+        let tier_id: TierId = expect_arg(&tier_id)?;
+        let year = academic_year.0;
+        let Some(school) = rc.loaders.schools.load_one(school_id).await? else {
+            return Err(coded("school not found", "NOT_FOUND"));
+        };
+        let Some(schedule) = fees::schedule_for(&rc.db, year, tier_id)
+            .await
+            .map_err(to_graphql)?
+        else {
+            return Ok(None);
+        };
+        let facts = SchoolFacts::from_school(&school, school.has_sixth_form);
+        let starts_on = starts_on.map_or(year.first_day(), |d| d.0);
+        fees::quote(&schedule.rules, year, &facts, starts_on)
+            .map(|q| Some(QuoteNode(q)))
+            .map_err(|e| to_graphql(e.into()))
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct FeesMutation;
+
+#[Object]
+impl FeesMutation {
+    /// Set a tier's fee schedule for a year. Finance and admins.
+    async fn fee_schedule_create(
+        &self,
+        ctx: &Context<'_>,
+        input: FeeScheduleCreateInput,
+    ) -> async_graphql::Result<FeeSchedulePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let tier_id: TierId = expect_input(&input.tier_id, "tierId")?;
+            let rules = rules_from(input.rules.0)?;
+            let new = NewFeeSchedule {
+                year: input.academic_year.0,
+                tier_id,
+                name: input.name,
+                rules,
+                frequency: input.frequency.into(),
+                payment_terms_days: input.payment_terms_days,
+            };
+            fees::create_schedule(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        FeeSchedulePayload::from(result)
+    }
+
+    /// Change a schedule that has not yet been invoiced from. Finance and admins.
+    async fn fee_schedule_update(
+        &self,
+        ctx: &Context<'_>,
+        input: FeeScheduleUpdateInput,
+    ) -> async_graphql::Result<FeeSchedulePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: FeeScheduleId = expect_input(&input.id, "id")?;
+            let patch = FeeSchedulePatch {
+                name: input.name,
+                rules: input.rules.map(|r| rules_from(r.0)).transpose()?,
+                frequency: input.frequency.map(Into::into),
+                payment_terms_days: input.payment_terms_days,
+            };
+            fees::update_schedule(&rc.db, &rc.actor, rc.clock.as_ref(), id, patch).await
+        }
+        .await;
+        FeeSchedulePayload::from(result)
+    }
+}

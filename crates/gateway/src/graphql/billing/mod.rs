@@ -1,0 +1,18 @@
+//! Billing: fee schedules and quotes, the invoicing run, accounts, invoices, payments,
+//! credit notes, refunds and finance reports.
+
+pub mod enums;
+pub mod fees;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use async_graphql::MergedObject;
+
+/// Every billing query field.
+#[derive(MergedObject, Default, Debug)]
+pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery);
+
+/// Every billing mutation.
+#[derive(MergedObject, Default, Debug)]
+pub struct BillingMutation(fees::FeesMutation, mutation::LedgerMutation);

@@ -1,0 +1,483 @@
+//! Moving money. Finance and admins record, allocate, credit and refund; a school's leader
+//! may add its purchase-order number to its own open invoice. Every mutation that moves money
+//! takes an `idempotencyKey`: a repeat with the same key and input returns the first result
+//! and changes nothing; the same key with a different input is a CONFLICT user error.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use billing::ledger::{
+    self, AccountChanges, Address, Allocation, BillingAccount, CreditAmount, CreditNote, Invoice,
+    NewBillingAccount, NewCreditNote, NewPayment, NewRefund, Payment, Refund, accounts, invoices,
+    payments,
+};
+use billing::run::{self, InvoicingRun};
+use kernel::{BillingAccountId, DomainError, InvoiceId, Money, PaymentId, SchoolId};
+
+use super::enums::{BillingAccountKind, PaymentMethod, ReceiptMethod};
+use super::types::{
+    AccountNode, AllocationNode, CreditNoteNode, InvoiceNode, InvoicingRunNode, PaymentNode,
+    RefundNode, today,
+};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{UserError, payload};
+use crate::graphql::relay::expect_input;
+use crate::graphql::scalars::{AcademicYearScalar, Date};
+
+#[derive(InputObject, Debug, Clone)]
+pub struct AddressInput {
+    pub lines: Vec<String>,
+    pub postcode: String,
+}
+
+impl From<AddressInput> for Address {
+    fn from(a: AddressInput) -> Self {
+        Self {
+            lines: a.lines,
+            postcode: a.postcode,
+        }
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct BillingAccountCreateInput {
+    pub kind: BillingAccountKind,
+    pub name: String,
+    pub contact_name: String,
+    pub contact_email: String,
+    pub address: AddressInput,
+    pub default_payment_method: PaymentMethod,
+    /// The schools it pays for; each school is billed through exactly one account.
+    pub school_ids: Vec<ID>,
+}
+
+/// Fields left out are unchanged.
+#[derive(InputObject, Debug)]
+pub struct BillingAccountUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub address: Option<AddressInput>,
+    pub default_payment_method: Option<PaymentMethod>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct BillingAccountAttachSchoolInput {
+    pub account_id: ID,
+    pub school_id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct BillingAccountPayload {
+    pub billing_account: Option<AccountNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl BillingAccountPayload {
+    fn from(result: Result<BillingAccount, DomainError>) -> async_graphql::Result<Self> {
+        let (account, user_errors) = payload(result)?;
+        Ok(Self {
+            billing_account: account.map(AccountNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoicingRunStartInput {
+    pub academic_year: AcademicYearScalar,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct InvoicingRunPayload {
+    pub invoicing_run: Option<InvoicingRunNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl InvoicingRunPayload {
+    fn from(result: Result<InvoicingRun, DomainError>) -> async_graphql::Result<Self> {
+        let (run, user_errors) = payload(result)?;
+        Ok(Self {
+            invoicing_run: run.map(InvoicingRunNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoiceSetPurchaseOrderInput {
+    pub id: ID,
+    pub po_number: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoiceVoidInput {
+    pub id: ID,
+    pub reason: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoiceMarkUncollectibleInput {
+    pub id: ID,
+    pub reason: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct InvoicePayload {
+    pub invoice: Option<InvoiceNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl InvoicePayload {
+    fn from(result: Result<Invoice, DomainError>) -> async_graphql::Result<Self> {
+        let (invoice, user_errors) = payload(result)?;
+        Ok(Self {
+            invoice: invoice.map(InvoiceNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct CreditNoteCreateInput {
+    pub invoice_id: ID,
+    pub reason: String,
+    /// How much to credit, in pence, VAT included; leave out to credit the whole invoice.
+    pub amount_pence: Option<i64>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct CreditNotePayload {
+    pub credit_note: Option<CreditNoteNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PaymentRecordInput {
+    pub account_id: ID,
+    pub method: ReceiptMethod,
+    /// The bank reference the payer gave.
+    pub reference: String,
+    pub received_on: Date,
+    pub amount_pence: i64,
+    /// Repeats with this key return the first payment.
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PaymentPayload {
+    pub payment: Option<PaymentNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct AllocationInput {
+    pub invoice_id: ID,
+    pub amount_pence: i64,
+}
+
+#[derive(InputObject, Debug)]
+pub struct PaymentAllocateInput {
+    pub payment_id: ID,
+    /// One receipt often pays several invoices.
+    pub allocations: Vec<AllocationInput>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct PaymentAllocatePayload {
+    /// The receipt after allocation.
+    pub payment: Option<PaymentNode>,
+    pub allocations: Vec<AllocationNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct RefundCreateInput {
+    pub payment_id: ID,
+    pub amount_pence: i64,
+    pub reason: String,
+    /// Defaults to today.
+    pub refunded_on: Option<Date>,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct RefundPayload {
+    pub refund: Option<RefundNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(Default, Debug)]
+pub struct LedgerMutation;
+
+#[Object]
+impl LedgerMutation {
+    /// Open a billing account for a school or a trust. Finance and admins.
+    async fn billing_account_create(
+        &self,
+        ctx: &Context<'_>,
+        input: BillingAccountCreateInput,
+    ) -> async_graphql::Result<BillingAccountPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let school_ids = input
+                .school_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| expect_input::<SchoolId>(id, &format!("schoolIds.{i}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            let new = NewBillingAccount {
+                kind: input.kind.into(),
+                name: input.name,
+                contact_name: input.contact_name,
+                contact_email: input.contact_email,
+                address: input.address.into(),
+                default_method: input.default_payment_method.into(),
+                school_ids,
+            };
+            accounts::create(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        BillingAccountPayload::from(result)
+    }
+
+    /// Change an account's contact, address or payment method. Finance and admins.
+    async fn billing_account_update(
+        &self,
+        ctx: &Context<'_>,
+        input: BillingAccountUpdateInput,
+    ) -> async_graphql::Result<BillingAccountPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: BillingAccountId = expect_input(&input.id, "id")?;
+            let changes = AccountChanges {
+                name: input.name,
+                contact_name: input.contact_name,
+                contact_email: input.contact_email,
+                address: input.address.map(Into::into),
+                default_method: input.default_payment_method.map(Into::into),
+                provider_customer_ref: None,
+            };
+            accounts::update(&rc.db, &rc.actor, rc.clock.as_ref(), id, changes).await
+        }
+        .await;
+        BillingAccountPayload::from(result)
+    }
+
+    /// Bill a school through this account (e.g. a school joining a trust). Finance and admins.
+    async fn billing_account_attach_school(
+        &self,
+        ctx: &Context<'_>,
+        input: BillingAccountAttachSchoolInput,
+    ) -> async_graphql::Result<BillingAccountPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let account: BillingAccountId = expect_input(&input.account_id, "accountId")?;
+            let school: SchoolId = expect_input(&input.school_id, "schoolId")?;
+            accounts::attach_school(&rc.db, &rc.actor, rc.clock.as_ref(), account, school).await
+        }
+        .await;
+        BillingAccountPayload::from(result)
+    }
+
+    /// Invoice every active membership of the year (or finish an interrupted run). A year
+    /// already invoiced, or one with a school that cannot be priced, is refused with nothing
+    /// written. Finance and admins.
+    async fn invoicing_run_start(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoicingRunStartInput,
+    ) -> async_graphql::Result<InvoicingRunPayload> {
+        let rc = ctx.trellis()?;
+        InvoicingRunPayload::from(
+            run::start(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0).await,
+        )
+    }
+
+    /// Put the school's purchase-order number on an unsettled invoice. The school's leader,
+    /// or finance.
+    async fn invoice_set_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceSetPurchaseOrderInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: InvoiceId = expect_input(&input.id, "id")?;
+            invoices::set_purchase_order(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.po_number)
+                .await
+        }
+        .await;
+        InvoicePayload::from(result)
+    }
+
+    /// Cancel an invoice nothing has been paid or credited against. Finance and admins.
+    async fn invoice_void(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceVoidInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: InvoiceId = expect_input(&input.id, "id")?;
+            invoices::void(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.reason).await
+        }
+        .await;
+        InvoicePayload::from(result)
+    }
+
+    /// Write off what is left of an invoice. Finance and admins.
+    async fn invoice_mark_uncollectible(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceMarkUncollectibleInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: InvoiceId = expect_input(&input.id, "id")?;
+            invoices::mark_uncollectible(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.reason)
+                .await
+        }
+        .await;
+        InvoicePayload::from(result)
+    }
+
+    /// Credit all or part of an issued invoice (issued invoices are never edited). What was
+    /// already paid becomes account credit. Finance and admins.
+    async fn credit_note_create(
+        &self,
+        ctx: &Context<'_>,
+        input: CreditNoteCreateInput,
+    ) -> async_graphql::Result<CreditNotePayload> {
+        let rc = ctx.trellis()?;
+        let result: Result<CreditNote, DomainError> = async {
+            let invoice_id: InvoiceId = expect_input(&input.invoice_id, "invoiceId")?;
+            let amount = input.amount_pence.map_or(CreditAmount::Full, |p| {
+                CreditAmount::Amount(Money::from_pence(p))
+            });
+            let new = NewCreditNote {
+                invoice_id,
+                reason: input.reason,
+                amount,
+            };
+            ledger::credit_notes::credit(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        let (note, user_errors) = payload(result)?;
+        Ok(CreditNotePayload {
+            credit_note: note.map(CreditNoteNode),
+            user_errors,
+        })
+    }
+
+    /// Record money received (e.g. a BACS receipt). Finance and admins.
+    async fn payment_record(
+        &self,
+        ctx: &Context<'_>,
+        input: PaymentRecordInput,
+    ) -> async_graphql::Result<PaymentPayload> {
+        let rc = ctx.trellis()?;
+        let result: Result<Payment, DomainError> = async {
+            let account_id: BillingAccountId = expect_input(&input.account_id, "accountId")?;
+            let new = NewPayment {
+                account_id,
+                method: input.method.into(),
+                reference: input.reference,
+                received_on: input.received_on.0,
+                amount: Money::from_pence(input.amount_pence),
+                provider_payment_ref: None,
+                idempotency_key: input.idempotency_key,
+            };
+            payments::record_payment(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        let (payment, user_errors) = payload(result)?;
+        Ok(PaymentPayload {
+            payment: payment.map(PaymentNode),
+            user_errors,
+        })
+    }
+
+    /// Apply a receipt to one or several invoices; never more than the receipt has left or an
+    /// invoice owes. What stays unallocated is the account's credit. Finance and admins.
+    async fn payment_allocate(
+        &self,
+        ctx: &Context<'_>,
+        input: PaymentAllocateInput,
+    ) -> async_graphql::Result<PaymentAllocatePayload> {
+        let rc = ctx.trellis()?;
+        let result: Result<(PaymentId, Vec<Allocation>), DomainError> = async {
+            let payment_id: PaymentId = expect_input(&input.payment_id, "paymentId")?;
+            let split = input
+                .allocations
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let invoice = expect_input::<InvoiceId>(
+                        &a.invoice_id,
+                        &format!("allocations.{i}.invoiceId"),
+                    )?;
+                    Ok((invoice, Money::from_pence(a.amount_pence)))
+                })
+                .collect::<Result<Vec<_>, DomainError>>()?;
+            let made = payments::allocate(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                payment_id,
+                &split,
+                input.idempotency_key.as_deref(),
+            )
+            .await?;
+            Ok((payment_id, made))
+        }
+        .await;
+        let (made, user_errors) = payload(result)?;
+        let Some((payment_id, allocations)) = made else {
+            return Ok(PaymentAllocatePayload {
+                payment: None,
+                allocations: Vec::new(),
+                user_errors,
+            });
+        };
+        let payment = payments::payment(&rc.db, &rc.actor, payment_id)
+            .await
+            .map_err(crate::graphql::errors::to_graphql)?;
+        Ok(PaymentAllocatePayload {
+            payment: Some(PaymentNode(payment)),
+            allocations: allocations.into_iter().map(AllocationNode).collect(),
+            user_errors,
+        })
+    }
+
+    /// Return unallocated money from a receipt. Finance and admins.
+    async fn refund_create(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundCreateInput,
+    ) -> async_graphql::Result<RefundPayload> {
+        let rc = ctx.trellis()?;
+        let refunded_on = match input.refunded_on {
+            Some(d) => d.0,
+            None => today(ctx)?,
+        };
+        let result: Result<Refund, DomainError> = async {
+            let payment_id: PaymentId = expect_input(&input.payment_id, "paymentId")?;
+            let new = NewRefund {
+                payment_id,
+                amount: Money::from_pence(input.amount_pence),
+                reason: input.reason,
+                refunded_on,
+                provider_refund_ref: None,
+                idempotency_key: input.idempotency_key,
+            };
+            ledger::refund(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        let (refund, user_errors) = payload(result)?;
+        Ok(RefundPayload {
+            refund: refund.map(RefundNode),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,229 @@
+//! Reading accounts, invoices, payments and finance reports.
+//!
+//! A school leader sees only the account paying for their school (and what is billed to it);
+//! partnership finance and admins, and `billing:read` keys, see every account.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object};
+use billing::ledger::{
+    self, DateKey, InvoiceFilter, PaymentFilter, accounts, export, invoices, payments,
+};
+use billing::run;
+use kernel::{BillingAccountId, Permission, SchoolId};
+use membership::NameKey;
+
+use super::enums::InvoiceStatus;
+use super::types::{
+    AccountNode, AgedDebtRow, InvoiceNode, InvoicingRunNode, PaymentNode, StatementNode, today,
+};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::to_graphql;
+use crate::graphql::relay::{NoEdgeFields, connection, expect_arg, page_args};
+use crate::graphql::scalars::{AcademicYearScalar, Date};
+
+/// Narrows `invoices`.
+#[derive(InputObject, Debug, Default)]
+pub struct InvoiceFilterInput {
+    /// A `BillingAccount` id.
+    pub account_id: Option<ID>,
+    /// Invoices with a line for this school.
+    pub school_id: Option<ID>,
+    /// Any of these statuses.
+    pub statuses: Option<Vec<InvoiceStatus>>,
+    pub academic_year: Option<AcademicYearScalar>,
+    /// Only unsettled invoices past their due date today.
+    #[graphql(default)]
+    pub overdue: bool,
+}
+
+/// Narrows `payments`.
+#[derive(InputObject, Debug, Default)]
+pub struct PaymentFilterInput {
+    pub account_id: Option<ID>,
+    /// Only receipts with money not yet allocated or refunded.
+    #[graphql(default)]
+    pub unallocated_only: bool,
+}
+
+#[derive(Default, Debug)]
+pub struct LedgerQuery;
+
+#[Object]
+impl LedgerQuery {
+    /// Billing accounts by name. `first`/`last` take 1–100.
+    async fn billing_accounts(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, AccountNode, NoEdgeFields, NoEdgeFields>> {
+        let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let page = accounts::list(&rc.db, &rc.actor, &args)
+            .await
+            .map_err(to_graphql)?;
+        Ok(connection(page, NoEdgeFields, |a| {
+            (a.sort_key(), AccountNode(a), NoEdgeFields)
+        }))
+    }
+
+    /// Invoices by number. `first`/`last` take 1–100.
+    #[allow(clippy::too_many_arguments)]
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<InvoiceFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, InvoiceNode, NoEdgeFields, NoEdgeFields>> {
+        let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let f = filter.unwrap_or_default();
+        let filter = InvoiceFilter {
+            account_id: f
+                .account_id
+                .as_ref()
+                .map(expect_arg::<BillingAccountId>)
+                .transpose()?,
+            school_id: f
+                .school_id
+                .as_ref()
+                .map(expect_arg::<SchoolId>)
+                .transpose()?,
+            status: f
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            year: f.academic_year.map(|y| y.0),
+            overdue_on: if f.overdue { Some(today(ctx)?) } else { None },
+        };
+        let page = invoices::invoices(&rc.db, &rc.actor, &filter, &args)
+            .await
+            .map_err(to_graphql)?;
+        Ok(connection(page, NoEdgeFields, |i| {
+            (i.sort_key(), InvoiceNode(i), NoEdgeFields)
+        }))
+    }
+
+    /// Receipts, newest first. `first`/`last` take 1–100.
+    async fn payments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PaymentFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, PaymentNode, NoEdgeFields, NoEdgeFields>> {
+        let args = page_args::<DateKey>(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let f = filter.unwrap_or_default();
+        let filter = PaymentFilter {
+            account_id: f
+                .account_id
+                .as_ref()
+                .map(expect_arg::<BillingAccountId>)
+                .transpose()?,
+            unallocated_only: f.unallocated_only,
+        };
+        let page = payments::payments(&rc.db, &rc.actor, &filter, &args)
+            .await
+            .map_err(to_graphql)?;
+        Ok(connection(page, NoEdgeFields, |p| {
+            (p.sort_key(), PaymentNode(p), NoEdgeFields)
+        }))
+    }
+
+    /// Unpaid invoices per account by age (current, 30, 60, 90+ days past due) on `asOf`
+    /// (default today).
+    async fn aged_debt(
+        &self,
+        ctx: &Context<'_>,
+        as_of: Option<Date>,
+    ) -> async_graphql::Result<Vec<AgedDebtRow>> {
+        let rc = ctx.trellis()?;
+        let as_of = match as_of {
+            Some(d) => d.0,
+            None => today(ctx)?,
+        };
+        let rows = ledger::aged_debt(&rc.db, &rc.actor, as_of)
+            .await
+            .map_err(to_graphql)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| AgedDebtRow {
+                account: AccountNode(r.account),
+                current: r.current.into(),
+                days_30: r.d30.into(),
+                days_60: r.d60.into(),
+                days_90_plus: r.d90_plus.into(),
+                total: r.total.into(),
+            })
+            .collect())
+    }
+
+    /// Receipts with money not yet allocated to an invoice or refunded.
+    async fn unallocated_receipts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<PaymentNode>> {
+        let rc = ctx.trellis()?;
+        Ok(ledger::unallocated_receipts(&rc.db, &rc.actor)
+            .await
+            .map_err(to_graphql)?
+            .into_iter()
+            .map(PaymentNode)
+            .collect())
+    }
+
+    /// An account's year: invoiced, paid, credited, outstanding, refunds and credit.
+    async fn account_statement(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        academic_year: AcademicYearScalar,
+    ) -> async_graphql::Result<StatementNode> {
+        let rc = ctx.trellis()?;
+        let id: BillingAccountId = expect_arg(&account_id)?;
+        ledger::account_statement(&rc.db, &rc.actor, id, academic_year.0)
+            .await
+            .map(StatementNode)
+            .map_err(to_graphql)
+    }
+
+    /// Invoices, payments and credit notes of a year as CSV for the partnership's ledger,
+    /// with CFR codes. Finance and admins.
+    async fn ledger_export(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: AcademicYearScalar,
+    ) -> async_graphql::Result<String> {
+        let rc = ctx.trellis()?;
+        rc.actor
+            .require(Permission::ManageBilling)
+            .map_err(to_graphql)?;
+        export::export_csv(&rc.db, &rc.actor, academic_year.0)
+            .await
+            .map_err(to_graphql)
+    }
+
+    /// Every membership invoicing run, newest year first. Finance and admins.
+    async fn invoicing_runs(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<InvoicingRunNode>> {
+        let rc = ctx.trellis()?;
+        Ok(run::list(&rc.db, &rc.actor)
+            .await
+            .map_err(to_graphql)?
+            .into_iter()
+            .map(InvoicingRunNode)
+            .collect())
+    }
+}

@@ -1,0 +1,677 @@
+//! Accounts, invoices, credit notes, payments and reports as the API shows them.
+//!
+//! Visibility is decided once, on the account: whoever may read an account (its schools'
+//! leaders, partnership finance and admins, `billing:read` keys) may read what is billed to
+//! it, so edges below an account need no further checks; roots and `node` check the account.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use billing::ledger::{
+    Address, Allocation, BillingAccount, CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment,
+    Refund, Statement,
+};
+use billing::run::InvoicingRun;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::enums::{
+    BillingAccountKind, Instalment, InvoiceSource, InvoiceStatus, InvoicingRunStatus,
+    PaymentMethod, ReceiptMethod,
+};
+use super::fees::VatTreatment;
+use crate::graphql::context::ContextExt;
+use crate::graphql::directory::types::SchoolNode;
+use crate::graphql::errors::internal;
+use crate::graphql::relay::GlobalId;
+use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
+
+/// A postal address.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "PostalAddress")]
+pub struct AddressNode {
+    pub lines: Vec<String>,
+    pub postcode: String,
+}
+
+impl From<&Address> for AddressNode {
+    fn from(a: &Address) -> Self {
+        Self {
+            lines: a.lines.clone(),
+            postcode: a.postcode.clone(),
+        }
+    }
+}
+
+/// Who pays: a school, or a trust paying for several schools.
+#[derive(Debug, Clone)]
+pub struct AccountNode(pub BillingAccount);
+
+#[Object(name = "BillingAccount")]
+impl AccountNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn kind(&self) -> BillingAccountKind {
+        self.0.kind.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn contact_name(&self) -> &str {
+        &self.0.contact_name
+    }
+
+    async fn contact_email(&self) -> &str {
+        &self.0.contact_email
+    }
+
+    async fn address(&self) -> AddressNode {
+        (&self.0.address).into()
+    }
+
+    async fn default_payment_method(&self) -> PaymentMethod {
+        self.0.default_method.into()
+    }
+
+    /// The schools this account pays for.
+    async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        let rc = ctx.trellis()?;
+        let found = rc
+            .loaders
+            .schools
+            .load_many(self.0.school_ids.iter().copied())
+            .await?;
+        let mut schools: Vec<_> = found.into_values().map(SchoolNode).collect();
+        schools.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Ok(schools)
+    }
+
+    /// The account's invoices, newest number first; optionally of one year.
+    async fn invoices(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: Option<AcademicYearScalar>,
+    ) -> async_graphql::Result<Vec<InvoiceNode>> {
+        let rc = ctx.trellis()?;
+        let mut list = rc
+            .loaders
+            .account_invoices
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        if let Some(year) = academic_year {
+            list.retain(|i| i.academic_year == year.0);
+        }
+        list.sort_by(|a, b| b.number.cmp(&a.number));
+        Ok(list.into_iter().map(InvoiceNode).collect())
+    }
+
+    /// Receipts from this account, newest first.
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PaymentNode>> {
+        let rc = ctx.trellis()?;
+        let mut list = rc
+            .loaders
+            .account_payments
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        list.sort_by_key(|p| std::cmp::Reverse((p.received_on, p.id)));
+        Ok(list.into_iter().map(PaymentNode).collect())
+    }
+
+    /// What the account was invoiced, paid and credited for a year, and what it owes.
+    async fn statement(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: AcademicYearScalar,
+    ) -> async_graphql::Result<StatementNode> {
+        let rc = ctx.trellis()?;
+        billing::ledger::account_statement(&rc.db, &rc.actor, self.0.id, academic_year.0)
+            .await
+            .map(StatementNode)
+            .map_err(crate::graphql::errors::to_graphql)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// An issued invoice. Immutable once issued except its purchase-order number and status;
+/// corrections are credit notes.
+#[derive(Debug, Clone)]
+pub struct InvoiceNode(pub Invoice);
+
+#[Object(name = "Invoice")]
+impl InvoiceNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    /// Sequential without gaps per year, e.g. `TRL-2026-000123`.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
+        ctx.trellis()?
+            .loaders
+            .accounts
+            .load_one(self.0.account_id)
+            .await?
+            .map(AccountNode)
+            .ok_or_else(|| internal(format!("invoice {} has no account", self.0.id)))
+    }
+
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.academic_year.into()
+    }
+
+    async fn instalment(&self) -> Instalment {
+        self.0.instalment.into()
+    }
+
+    async fn status(&self) -> InvoiceStatus {
+        self.0.status.into()
+    }
+
+    async fn source(&self) -> InvoiceSource {
+        self.0.source.into()
+    }
+
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    async fn vat(&self) -> MoneyValue {
+        self.0.vat.into()
+    }
+
+    async fn total(&self) -> MoneyValue {
+        self.0.total.into()
+    }
+
+    /// Allocated from payments.
+    async fn paid(&self) -> MoneyValue {
+        self.0.paid.into()
+    }
+
+    async fn credited(&self) -> MoneyValue {
+        self.0.credited.into()
+    }
+
+    /// `total − paid − credited`.
+    async fn outstanding(&self) -> MoneyValue {
+        self.0.outstanding.into()
+    }
+
+    async fn due_on(&self) -> Date {
+        self.0.due_on.into()
+    }
+
+    /// Unsettled and past its due date today.
+    async fn is_overdue(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let today = ctx.trellis()?.clock.today();
+        Ok(is_unsettled(&self.0) && self.0.days_overdue(today) > 0)
+    }
+
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+
+    /// The school's purchase-order number, which its finance office needs on the invoice.
+    async fn purchase_order_number(&self) -> Option<&str> {
+        self.0.po_number.as_deref()
+    }
+
+    /// The payment provider's page for paying online, when the provider offers one.
+    async fn hosted_invoice_url(&self) -> Option<&str> {
+        self.0.hosted_url.as_deref()
+    }
+
+    /// Why it was voided or written off.
+    async fn status_reason(&self) -> Option<&str> {
+        self.0.status_reason.as_deref()
+    }
+
+    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLineNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .invoice_lines
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(InvoiceLineNode)
+            .collect())
+    }
+
+    async fn credit_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CreditNoteNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .invoice_credit_notes
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(CreditNoteNode)
+            .collect())
+    }
+
+    /// The payments that settled it (negative amounts: money released by a credit note).
+    async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .invoice_allocations
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(AllocationNode)
+            .collect())
+    }
+}
+
+pub(super) fn is_unsettled(invoice: &Invoice) -> bool {
+    matches!(
+        invoice.status,
+        billing::ledger::InvoiceStatus::Open | billing::ledger::InvoiceStatus::PartiallyPaid
+    )
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone)]
+pub struct InvoiceLineNode(pub InvoiceLine);
+
+#[Object(name = "InvoiceLine")]
+impl InvoiceLineNode {
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn quantity(&self) -> u32 {
+        self.0.quantity
+    }
+
+    async fn unit_amount(&self) -> MoneyValue {
+        self.0.unit_amount.into()
+    }
+
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    async fn vat_treatment(&self) -> VatTreatment {
+        match self.0.vat_treatment {
+            billing::ledger::VatTreatment::Exempt => VatTreatment::Exempt,
+            billing::ledger::VatTreatment::Standard => VatTreatment::Standard,
+        }
+    }
+
+    async fn vat_rate_basis_points(&self) -> u32 {
+        self.0.vat_rate_bp
+    }
+
+    async fn vat(&self) -> MoneyValue {
+        self.0.vat.into()
+    }
+
+    /// The school's CFR (Consistent Financial Reporting) code for posting it.
+    async fn cfr_code(&self) -> Option<&str> {
+        self.0.cfr_code.as_deref()
+    }
+
+    /// The school the line is for, when it is for one.
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SchoolNode>> {
+        let Some(id) = self.0.school_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .schools
+            .load_one(id)
+            .await?
+            .map(SchoolNode))
+    }
+}
+
+/// A credit against an issued invoice.
+#[derive(Debug, Clone)]
+pub struct CreditNoteNode(pub CreditNote);
+
+#[Object(name = "CreditNote")]
+impl CreditNoteNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    /// e.g. `CN-2026-000007`.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+
+    async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
+        ctx.trellis()?
+            .loaders
+            .invoices
+            .load_one(self.0.invoice_id)
+            .await?
+            .map(InvoiceNode)
+            .ok_or_else(|| internal(format!("credit note {} has no invoice", self.0.id)))
+    }
+
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    async fn vat(&self) -> MoneyValue {
+        self.0.vat.into()
+    }
+
+    async fn total(&self) -> MoneyValue {
+        self.0.total.into()
+    }
+
+    /// The part that had already been paid, returned to the account as credit.
+    async fn released_to_account_credit(&self) -> MoneyValue {
+        self.0.released.into()
+    }
+
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+
+    async fn lines(&self) -> Vec<CreditNoteLineNode> {
+        self.0
+            .lines
+            .iter()
+            .cloned()
+            .map(CreditNoteLineNode)
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CreditNoteLineNode(pub CreditNoteLine);
+
+#[Object(name = "CreditNoteLine")]
+impl CreditNoteLineNode {
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    async fn vat(&self) -> MoneyValue {
+        self.0.vat.into()
+    }
+
+    async fn cfr_code(&self) -> Option<&str> {
+        self.0.cfr_code.as_deref()
+    }
+}
+
+/// Money received from an account.
+#[derive(Debug, Clone)]
+pub struct PaymentNode(pub Payment);
+
+#[Object(name = "Payment")]
+impl PaymentNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
+        ctx.trellis()?
+            .loaders
+            .accounts
+            .load_one(self.0.account_id)
+            .await?
+            .map(AccountNode)
+            .ok_or_else(|| internal(format!("payment {} has no account", self.0.id)))
+    }
+
+    async fn method(&self) -> ReceiptMethod {
+        self.0.method.into()
+    }
+
+    /// The bank reference the payer gave.
+    async fn reference(&self) -> &str {
+        &self.0.reference
+    }
+
+    async fn received_on(&self) -> Date {
+        self.0.received_on.into()
+    }
+
+    async fn amount(&self) -> MoneyValue {
+        self.0.amount.into()
+    }
+
+    async fn allocated(&self) -> MoneyValue {
+        self.0.allocated.into()
+    }
+
+    async fn refunded(&self) -> MoneyValue {
+        self.0.refunded.into()
+    }
+
+    /// Not yet allocated or refunded: the account's credit.
+    async fn unallocated(&self) -> MoneyValue {
+        self.0.unallocated.into()
+    }
+
+    async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .payment_allocations
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(AllocationNode)
+            .collect())
+    }
+
+    async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .payment_refunds
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(RefundNode)
+            .collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Part of a payment applied to an invoice.
+#[derive(Debug, Clone)]
+pub struct AllocationNode(pub Allocation);
+
+#[Object(name = "Allocation")]
+impl AllocationNode {
+    async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
+        ctx.trellis()?
+            .loaders
+            .invoices
+            .load_one(self.0.invoice_id)
+            .await?
+            .map(InvoiceNode)
+            .ok_or_else(|| internal(format!("allocation {} has no invoice", self.0.id)))
+    }
+
+    async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentNode> {
+        ctx.trellis()?
+            .loaders
+            .payments
+            .load_one(self.0.payment_id)
+            .await?
+            .map(PaymentNode)
+            .ok_or_else(|| internal(format!("allocation {} has no payment", self.0.id)))
+    }
+
+    /// Negative when a credit note released money back to the payment.
+    async fn amount(&self) -> MoneyValue {
+        self.0.amount.into()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Money returned to an account.
+#[derive(Debug, Clone)]
+pub struct RefundNode(pub Refund);
+
+#[Object(name = "Refund")]
+impl RefundNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn amount(&self) -> MoneyValue {
+        self.0.amount.into()
+    }
+
+    async fn reason(&self) -> &str {
+        &self.0.reason
+    }
+
+    async fn refunded_on(&self) -> Date {
+        self.0.refunded_on.into()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// An account's year in figures. Always `invoiced = paid + credited + outstanding` and
+/// `received = paid + refunded + accountCredit`.
+#[derive(Debug, Clone)]
+pub struct StatementNode(pub Statement);
+
+#[Object(name = "AccountStatement")]
+impl StatementNode {
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    async fn invoiced(&self) -> MoneyValue {
+        self.0.invoiced.into()
+    }
+
+    async fn paid(&self) -> MoneyValue {
+        self.0.paid.into()
+    }
+
+    async fn credited(&self) -> MoneyValue {
+        self.0.credited.into()
+    }
+
+    async fn outstanding(&self) -> MoneyValue {
+        self.0.outstanding.into()
+    }
+
+    async fn received(&self) -> MoneyValue {
+        self.0.received.into()
+    }
+
+    async fn refunded(&self) -> MoneyValue {
+        self.0.refunded.into()
+    }
+
+    /// Received and neither allocated nor refunded.
+    async fn account_credit(&self) -> MoneyValue {
+        self.0.account_credit.into()
+    }
+}
+
+/// An account's unpaid invoices by how late they are.
+#[derive(SimpleObject, Debug)]
+pub struct AgedDebtRow {
+    pub account: AccountNode,
+    /// Not yet due, or under 30 days past due.
+    pub current: MoneyValue,
+    /// 30–59 days past due.
+    pub days_30: MoneyValue,
+    /// 60–89 days past due.
+    pub days_60: MoneyValue,
+    /// 90 days or more past due.
+    pub days_90_plus: MoneyValue,
+    pub total: MoneyValue,
+}
+
+/// The invoicing of one academic year's memberships.
+#[derive(Debug, Clone)]
+pub struct InvoicingRunNode(pub InvoicingRun);
+
+#[Object(name = "InvoicingRun")]
+impl InvoicingRunNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    async fn status(&self) -> InvoicingRunStatus {
+        self.0.status.into()
+    }
+
+    async fn started_at(&self) -> DateTime<Utc> {
+        self.0.started_at
+    }
+
+    async fn completed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.completed_at
+    }
+
+    async fn invoices_created(&self) -> u32 {
+        self.0.invoices_created
+    }
+
+    /// Invoices an interrupted attempt had already issued, left as they were.
+    async fn invoices_existing(&self) -> u32 {
+        self.0.invoices_existing
+    }
+
+    async fn total(&self) -> MoneyValue {
+        self.0.total.into()
+    }
+
+    /// Things finance should know that did not stop the run.
+    async fn notes(&self) -> Vec<String> {
+        self.0.notes.iter().map(|n| n.message.clone()).collect()
+    }
+}
+
+/// Today's date for a request, from the request's clock.
+pub(super) fn today(ctx: &Context<'_>) -> async_graphql::Result<NaiveDate> {
+    Ok(ctx.trellis()?.clock.today())
+}

@@ -1,0 +1,328 @@
+//! Changing tiers and memberships. Staff enrol, activate and cancel; a school's leader accepts
+//! the principles and answers the renewal offer. Anything the caller can fix comes back as
+//! `userErrors` with nothing changed.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use kernel::{DomainError, MembershipId, SchoolId, TierId};
+use membership::memberships::{self, Enrolment, Membership, NewTier, Tier, TierPatch};
+
+use super::enums::{MembershipPrinciple, RenewalDecision};
+use super::types::{MembershipNode, TierNode};
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{UserError, payload};
+use crate::graphql::relay::expect_input;
+use crate::graphql::scalars::{AcademicYearScalar, Date};
+
+#[derive(InputObject, Debug)]
+pub struct MembershipTierCreateInput {
+    /// Upper-case letters and underscores, e.g. `ASSOCIATE`; unique.
+    pub code: String,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+}
+
+/// Fields left out are unchanged.
+#[derive(InputObject, Debug)]
+pub struct MembershipTierUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MembershipTierPayload {
+    pub tier: Option<TierNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl MembershipTierPayload {
+    fn from(result: Result<Tier, DomainError>) -> async_graphql::Result<Self> {
+        let (tier, user_errors) = payload(result)?;
+        Ok(Self {
+            tier: tier.map(TierNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipEnrolInput {
+    pub school_id: ID,
+    pub academic_year: AcademicYearScalar,
+    pub tier_id: ID,
+    /// For a mid-year joiner; defaults to the first day of the year.
+    pub starts_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipAcceptPrinciplesInput {
+    pub id: ID,
+    pub principles: Vec<MembershipPrinciple>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipActivateInput {
+    pub id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipCancelInput {
+    pub id: ID,
+    /// Why: kept on the record and shown to the school.
+    pub reason: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipLapseInput {
+    pub id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipRenewalRespondInput {
+    /// The pending renewal.
+    pub id: ID,
+    pub decision: RenewalDecision,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MembershipPayload {
+    pub membership: Option<MembershipNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl MembershipPayload {
+    fn from(result: Result<Membership, DomainError>) -> async_graphql::Result<Self> {
+        let (membership, user_errors) = payload(result)?;
+        Ok(Self {
+            membership: membership.map(MembershipNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipRenewalsOpenInput {
+    /// The year being renewed: its ACTIVE memberships are offered for the year after.
+    pub from_year: AcademicYearScalar,
+    /// The date by which schools confirm or decline.
+    pub notice_by: Date,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MembershipRenewalsOpenPayload {
+    /// Renewals created by this call.
+    pub opened: u64,
+    /// Renewals that already existed (opening again changes nothing).
+    pub already_open: u64,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipRenewalsLapseInput {
+    /// The year whose unanswered renewals lapse (those past their notice date).
+    pub academic_year: AcademicYearScalar,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MembershipRenewalsLapsePayload {
+    pub lapsed: u64,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(Default, Debug)]
+pub struct MembershipMutation;
+
+#[Object]
+impl MembershipMutation {
+    /// Offer a new kind of membership. Partnership admins.
+    async fn membership_tier_create(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipTierCreateInput,
+    ) -> async_graphql::Result<MembershipTierPayload> {
+        let rc = ctx.trellis()?;
+        let new = NewTier {
+            code: input.code,
+            name: input.name,
+            description: input.description,
+        };
+        MembershipTierPayload::from(
+            memberships::create_tier(&rc.db, &rc.actor, rc.clock.as_ref(), new).await,
+        )
+    }
+
+    /// Rename, describe or retire a tier. Partnership admins.
+    async fn membership_tier_update(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipTierUpdateInput,
+    ) -> async_graphql::Result<MembershipTierPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: TierId = expect_input(&input.id, "id")?;
+            let patch = TierPatch {
+                name: input.name,
+                description: input.description,
+                active: input.active,
+            };
+            memberships::update_tier(&rc.db, &rc.actor, rc.clock.as_ref(), id, patch).await
+        }
+        .await;
+        MembershipTierPayload::from(result)
+    }
+
+    /// Enrol a school for a year (PENDING until it accepts the principles and is activated).
+    /// Partnership admins.
+    async fn membership_enrol(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipEnrolInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let school_id: SchoolId = expect_input(&input.school_id, "schoolId")?;
+            let tier_id: TierId = expect_input(&input.tier_id, "tierId")?;
+            let enrolment = Enrolment {
+                school_id,
+                year: input.academic_year.0,
+                tier_id,
+                starts_on: input.starts_on.map(|d| d.0),
+            };
+            memberships::enrol(&rc.db, &rc.actor, rc.clock.as_ref(), enrolment).await
+        }
+        .await;
+        MembershipPayload::from(result)
+    }
+
+    /// Sign the school up to principles of membership. The school's leader (or an admin).
+    async fn membership_accept_principles(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipAcceptPrinciplesInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: MembershipId = expect_input(&input.id, "id")?;
+            let principles: Vec<_> = input.principles.into_iter().map(Into::into).collect();
+            memberships::accept_principles(&rc.db, &rc.actor, rc.clock.as_ref(), id, &principles)
+                .await
+        }
+        .await;
+        MembershipPayload::from(result)
+    }
+
+    /// Put a pending membership in force; needs every principle accepted. Partnership admins.
+    async fn membership_activate(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipActivateInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: MembershipId = expect_input(&input.id, "id")?;
+            memberships::activate(&rc.db, &rc.actor, rc.clock.as_ref(), id).await
+        }
+        .await;
+        MembershipPayload::from(result)
+    }
+
+    /// End a membership early, with a reason. Partnership admins.
+    async fn membership_cancel(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipCancelInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: MembershipId = expect_input(&input.id, "id")?;
+            memberships::cancel(&rc.db, &rc.actor, rc.clock.as_ref(), id, input.reason).await
+        }
+        .await;
+        MembershipPayload::from(result)
+    }
+
+    /// Record that a membership ran out. Partnership admins.
+    async fn membership_lapse(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipLapseInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: MembershipId = expect_input(&input.id, "id")?;
+            memberships::lapse(&rc.db, &rc.actor, rc.clock.as_ref(), id).await
+        }
+        .await;
+        MembershipPayload::from(result)
+    }
+
+    /// Offer next year's membership to every school active this year, pre-filled from this
+    /// year's. Running it again opens nothing twice. Partnership admins.
+    async fn membership_renewals_open(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipRenewalsOpenInput,
+    ) -> async_graphql::Result<MembershipRenewalsOpenPayload> {
+        let rc = ctx.trellis()?;
+        let result = memberships::open_renewals(
+            &rc.db,
+            &rc.actor,
+            rc.clock.as_ref(),
+            input.from_year.0,
+            input.notice_by.0,
+        )
+        .await;
+        let (report, user_errors) = payload(result)?;
+        let report = report.unwrap_or_default();
+        Ok(MembershipRenewalsOpenPayload {
+            opened: report.opened,
+            already_open: report.already_open,
+            user_errors,
+        })
+    }
+
+    /// Confirm or decline a renewal, on or before its notice date. The school's leader.
+    async fn membership_renewal_respond(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipRenewalRespondInput,
+    ) -> async_graphql::Result<MembershipPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: MembershipId = expect_input(&input.id, "id")?;
+            memberships::respond_to_renewal(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                id,
+                input.decision.into(),
+            )
+            .await
+        }
+        .await;
+        MembershipPayload::from(result)
+    }
+
+    /// Lapse every renewal of the year left unanswered past its notice date. Partnership admins.
+    async fn membership_renewals_lapse(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipRenewalsLapseInput,
+    ) -> async_graphql::Result<MembershipRenewalsLapsePayload> {
+        let rc = ctx.trellis()?;
+        let result = memberships::lapse_unanswered(
+            &rc.db,
+            &rc.actor,
+            rc.clock.as_ref(),
+            input.academic_year.0,
+        )
+        .await;
+        let (lapsed, user_errors) = payload(result)?;
+        Ok(MembershipRenewalsLapsePayload {
+            lapsed: lapsed.unwrap_or(0),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,407 @@
+//! Billing over HTTP, on SQLite and PostgreSQL, over the demo's 2026/27 invoicing: what a
+//! school sees of its account, what finance can do with money, and that nothing moves twice.
+
+mod common;
+
+use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, first_code};
+use serde_json::{Value, json};
+use testkit::TestDb;
+
+const INVOICES: &str = r"
+query($first: Int, $after: String, $filter: InvoiceFilterInput) {
+  invoices(first: $first, after: $after, filter: $filter) {
+    pageInfo { hasNextPage endCursor }
+    edges { node {
+      id number status instalment
+      total { amountPence } paid { amountPence } credited { amountPence } outstanding { amountPence }
+      account { id name }
+      lines { description net { amountPence } cfrCode school { name } }
+    } }
+  }
+}";
+
+fn edges(data: &Value, field: &str) -> Vec<Value> {
+    data[field]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+async fn all_invoices(app: &TestApp, who: &str) -> Vec<Value> {
+    let mut after: Option<String> = None;
+    let mut all = Vec::new();
+    loop {
+        let data = app
+            .data_as(who, INVOICES, json!({ "first": 100, "after": after }))
+            .await;
+        all.extend(edges(&data, "invoices"));
+        if data["invoices"]["pageInfo"]["hasNextPage"] == false {
+            return all;
+        }
+        after = data["invoices"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned);
+    }
+}
+
+fn pence(v: &Value) -> i64 {
+    v["amountPence"].as_i64().expect("pence")
+}
+
+async fn schools_see_only_their_own_billing(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+
+    let every = all_invoices(&app, FINANCE).await;
+    assert!(
+        every.len() > 100,
+        "the run invoices the partnership: {}",
+        every.len()
+    );
+    for invoice in &every {
+        assert_eq!(
+            pence(&invoice["total"]),
+            pence(&invoice["paid"]) + pence(&invoice["credited"]) + pence(&invoice["outstanding"]),
+            "{invoice}"
+        );
+    }
+
+    let own = all_invoices(&app, HEAD).await;
+    assert!(!own.is_empty(), "Holly Park is invoiced");
+    let own_account = own[0]["account"]["id"].clone();
+    assert!(own.iter().all(|i| i["account"]["id"] == own_account));
+    assert!(own.iter().all(|i| {
+        i["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .all(|l| l["school"]["name"] == "Holly Park Primary School")
+    }));
+
+    let accounts = app
+        .data_as(
+            HEAD,
+            "{ billingAccounts(first: 100) { edges { node { id name } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(edges(&accounts, "billingAccounts").len(), 1);
+
+    // Somebody else's invoice, by id: invisible.
+    let other = every
+        .iter()
+        .find(|i| i["account"]["id"] != own_account)
+        .expect("another account's invoice");
+    let data = app
+        .data_as(
+            HEAD,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": other["id"] }),
+        )
+        .await;
+    assert_eq!(data["node"], Value::Null);
+    let data = app
+        .data_as(
+            HEAD,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": other["account"]["id"] }),
+        )
+        .await;
+    assert_eq!(data["node"], Value::Null);
+
+    // Reports are scoped the same way.
+    let debt = app
+        .data_as(
+            HEAD,
+            "{ agedDebt { account { id } total { amountPence } } }",
+            json!({}),
+        )
+        .await;
+    assert!(
+        debt["agedDebt"]
+            .as_array()
+            .expect("rows")
+            .iter()
+            .all(|r| r["account"]["id"] == own_account)
+    );
+
+    // School staff see no billing at all; API-less heads cannot export or run.
+    let staff = app.token(STAFF).await;
+    let (_, body) = app.gql(Some(&staff), INVOICES, json!({ "first": 5 })).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let head = app.token(HEAD).await;
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            r#"{ ledgerExport(academicYear: "2026/27") }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            r#"mutation { invoicingRunStart(input: { academicYear: "2026/27" }) { userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+}
+
+const SET_PO: &str = r"
+mutation($id: ID!, $po: String!) {
+  invoiceSetPurchaseOrder(input: { id: $id, poNumber: $po }) {
+    invoice { purchaseOrderNumber }
+    userErrors { field code message }
+  }
+}";
+
+async fn a_head_adds_a_po_number_to_their_own_open_invoice_only(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let own = all_invoices(&app, HEAD).await;
+    let open = own
+        .iter()
+        .find(|i| i["status"] == "OPEN" || i["status"] == "PARTIALLY_PAID")
+        .expect("Holly Park has an unsettled invoice");
+    let data = app
+        .data_as(
+            HEAD,
+            SET_PO,
+            json!({ "id": open["id"], "po": "HP-2026-114" }),
+        )
+        .await;
+    assert_eq!(
+        data["invoiceSetPurchaseOrder"]["invoice"]["purchaseOrderNumber"],
+        "HP-2026-114"
+    );
+
+    let every = all_invoices(&app, FINANCE).await;
+    let other = every
+        .iter()
+        .find(|i| i["account"]["id"] != open["account"]["id"] && i["status"] == "OPEN")
+        .expect("another school's open invoice");
+    let head = app.token(HEAD).await;
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            SET_PO,
+            json!({ "id": other["id"], "po": "NOT-MINE" }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "NOT_FOUND", "{body}");
+    let staff = app.token(STAFF).await;
+    let (_, body) = app
+        .gql(Some(&staff), SET_PO, json!({ "id": open["id"], "po": "X" }))
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+}
+
+const RECORD: &str = r"
+mutation($input: PaymentRecordInput!) {
+  paymentRecord(input: $input) {
+    payment { id amount { amountPence } unallocated { amountPence } }
+    userErrors { field code message }
+  }
+}";
+
+const ALLOCATE: &str = r"
+mutation($input: PaymentAllocateInput!) {
+  paymentAllocate(input: $input) {
+    payment { unallocated { amountPence } }
+    allocations { amount { amountPence } invoice { status outstanding { amountPence } } }
+    userErrors { field code message }
+  }
+}";
+
+async fn finance_records_and_allocates_money_exactly_once(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let every = all_invoices(&app, FINANCE).await;
+    let invoice = every
+        .iter()
+        .find(|i| i["status"] == "OPEN")
+        .expect("an open invoice")
+        .clone();
+    let owed = pence(&invoice["outstanding"]);
+    let account = invoice["account"]["id"].clone();
+
+    // Bad input: nothing written.
+    let bad = json!({ "input": {
+        "accountId": account, "method": "BANK_TRANSFER", "reference": "BACS 0",
+        "receivedOn": "2026-11-20", "amountPence": 0 } });
+    let data = app.data_as(FINANCE, RECORD, bad).await;
+    assert_eq!(data["paymentRecord"]["payment"], Value::Null);
+    assert_eq!(
+        data["paymentRecord"]["userErrors"][0]["field"],
+        json!(["input", "amountPence"])
+    );
+
+    // The same receipt twice with one idempotency key is one receipt.
+    let input = json!({ "input": {
+        "accountId": account, "method": "BANK_TRANSFER", "reference": "BACS 4471",
+        "receivedOn": "2026-11-20", "amountPence": owed + 10_000,
+        "idempotencyKey": "bacs-4471" } });
+    let first = app.data_as(FINANCE, RECORD, input.clone()).await;
+    let again = app.data_as(FINANCE, RECORD, input).await;
+    let payment = first["paymentRecord"]["payment"].clone();
+    assert_eq!(payment["id"], again["paymentRecord"]["payment"]["id"]);
+
+    // More than the invoice owes is refused; exactly what it owes settles it.
+    let too_much = json!({ "input": { "paymentId": payment["id"],
+        "allocations": [{ "invoiceId": invoice["id"], "amountPence": owed + 1 }] } });
+    let data = app.data_as(FINANCE, ALLOCATE, too_much).await;
+    assert!(
+        !data["paymentAllocate"]["userErrors"]
+            .as_array()
+            .expect("errors")
+            .is_empty(),
+        "{data}"
+    );
+
+    let exact = json!({ "input": { "paymentId": payment["id"], "idempotencyKey": "alloc-4471",
+        "allocations": [{ "invoiceId": invoice["id"], "amountPence": owed }] } });
+    let data = app.data_as(FINANCE, ALLOCATE, exact.clone()).await;
+    let done = &data["paymentAllocate"];
+    assert_eq!(done["userErrors"], json!([]), "{data}");
+    assert_eq!(done["allocations"][0]["invoice"]["status"], "PAID");
+    assert_eq!(
+        pence(&done["payment"]["unallocated"]),
+        10_000,
+        "the rest is account credit"
+    );
+    let repeat = app.data_as(FINANCE, ALLOCATE, exact).await;
+    assert_eq!(repeat["paymentAllocate"]["userErrors"], json!([]));
+    assert_eq!(
+        pence(&repeat["paymentAllocate"]["payment"]["unallocated"]),
+        10_000,
+        "a repeated allocation moved nothing"
+    );
+
+    // A refund of the credit, then the statement still balances.
+    let refund = r#"mutation($id: ID!) { refundCreate(input: { paymentId: $id, amountPence: 10000, reason: "overpaid", idempotencyKey: "refund-4471" }) { refund { amount { amountPence } } userErrors { code } } }"#;
+    let data = app
+        .data_as(FINANCE, refund, json!({ "id": payment["id"] }))
+        .await;
+    assert_eq!(pence(&data["refundCreate"]["refund"]["amount"]), 10_000);
+    let data = app
+        .data_as(FINANCE, refund, json!({ "id": payment["id"] }))
+        .await;
+    assert_eq!(
+        data["refundCreate"]["userErrors"],
+        json!([]),
+        "idempotent: {data}"
+    );
+
+    let statement = app
+        .data_as(
+            FINANCE,
+            r#"query($id: ID!) { accountStatement(accountId: $id, academicYear: "2026/27") {
+                invoiced { amountPence } paid { amountPence } credited { amountPence } outstanding { amountPence }
+                received { amountPence } refunded { amountPence } accountCredit { amountPence } } }"#,
+            json!({ "id": account }),
+        )
+        .await;
+    let s = &statement["accountStatement"];
+    assert_eq!(
+        pence(&s["invoiced"]),
+        pence(&s["paid"]) + pence(&s["credited"]) + pence(&s["outstanding"])
+    );
+    assert_eq!(
+        pence(&s["received"]),
+        pence(&s["paid"]) + pence(&s["refunded"]) + pence(&s["accountCredit"])
+    );
+    assert_eq!(pence(&s["refunded"]), 10_000);
+}
+
+async fn the_year_is_invoiced_once_and_exported(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let data = app
+        .data_as(
+            ADMIN,
+            r#"mutation { invoicingRunStart(input: { academicYear: "2026/27" }) { invoicingRun { id } userErrors { field code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["invoicingRunStart"]["invoicingRun"], Value::Null);
+    assert_eq!(
+        data["invoicingRunStart"]["userErrors"][0],
+        json!({ "field": ["input", "academicYear"], "code": "CONFLICT" })
+    );
+    let runs = app
+        .data_as(
+            FINANCE,
+            "{ invoicingRuns { academicYear status invoicesCreated total { amountPence } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(runs["invoicingRuns"][0]["status"], "COMPLETED");
+
+    let csv = app
+        .data_as(
+            FINANCE,
+            r#"{ ledgerExport(academicYear: "2026/27") }"#,
+            json!({}),
+        )
+        .await;
+    let csv = csv["ledgerExport"].as_str().expect("csv");
+    assert!(csv.lines().count() > 100, "{csv:.400}");
+    assert!(csv.contains("TRL-2026-000001"));
+
+    // Every membership's fee shows its working; a head sees their own.
+    let data = app
+        .data_as(
+            HEAD,
+            r#"{ memberships(year: "2026/27", first: 1) { edges { node { fee { total { formatted } working { label detail } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let fee = &data["memberships"]["edges"][0]["node"]["fee"];
+    assert!(
+        fee["working"].as_array().expect("steps").len() >= 3,
+        "{fee}"
+    );
+}
+
+const DASHBOARD: &str = r"
+query($first: Int!) {
+  invoices(first: $first) {
+    edges { node {
+      number total { formatted }
+      account { name schools { name } }
+      lines { description school { name } }
+      creditNotes { number }
+      allocations { amount { amountPence } payment { reference } }
+    } }
+  }
+}";
+
+async fn an_invoice_list_costs_the_same_however_long(mut db: TestDb) {
+    let counter = db.count_statements();
+    let app = TestApp::spawn_billing(db).await;
+    let token = app.token(FINANCE).await;
+    let mut costs = Vec::new();
+    for first in [1, 100] {
+        let _ = app
+            .gql(Some(&token), DASHBOARD, json!({ "first": first }))
+            .await;
+        counter.reset();
+        let (_, body) = app
+            .gql(Some(&token), DASHBOARD, json!({ "first": first }))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(edges(&body["data"], "invoices").len(), first);
+        costs.push(counter.get());
+    }
+    assert!(
+        costs[1] <= costs[0],
+        "statements for 1 invoice vs 100: {costs:?}"
+    );
+}
+
+testkit::db_tests!(
+    schools_see_only_their_own_billing,
+    a_head_adds_a_po_number_to_their_own_open_invoice_only,
+    finance_records_and_allocates_money_exactly_once,
+    the_year_is_invoiced_once_and_exported,
+    an_invoice_list_costs_the_same_however_long,
+);

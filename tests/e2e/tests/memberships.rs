@@ -1,0 +1,244 @@
+//! Memberships over HTTP, on SQLite and PostgreSQL: who sees which memberships, the
+//! enrolment workflow end to end, and the denials.
+
+mod common;
+
+use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, first_code};
+use serde_json::{Value, json};
+use testkit::TestDb;
+
+const YEAR_PAGE: &str = r#"
+query($first: Int, $after: String, $status: MembershipStatus) {
+  memberships(year: "2026/27", first: $first, after: $after, filter: { status: $status }) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { node { id status isMidYearJoiner startsOn school { id name } tier { code } } }
+  }
+}"#;
+
+fn nodes(data: &Value) -> Vec<Value> {
+    data["memberships"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .collect()
+}
+
+async fn staff_see_every_membership_schools_only_their_own(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+
+    // Partnership staff page through the whole year.
+    let mut after: Option<String> = None;
+    let mut seen = Vec::new();
+    let total = loop {
+        let data = app
+            .data_as(ADMIN, YEAR_PAGE, json!({ "first": 40, "after": after }))
+            .await;
+        seen.extend(nodes(&data));
+        let conn = &data["memberships"];
+        if conn["pageInfo"]["hasNextPage"] == false {
+            break conn["totalCount"].as_u64().expect("count");
+        }
+        after = conn["pageInfo"]["endCursor"].as_str().map(str::to_owned);
+    };
+    assert_eq!(seen.len() as u64, total, "every membership exactly once");
+    assert!(total > 100, "the demo enrols the Barnet schools: {total}");
+    assert!(
+        seen.iter()
+            .any(|m| m["isMidYearJoiner"] == true && m["startsOn"] == "2027-01-05"),
+        "the demo's mid-year joiner"
+    );
+    for status in ["PENDING", "CANCELLED"] {
+        let data = app
+            .data_as(FINANCE, YEAR_PAGE, json!({ "first": 10, "status": status }))
+            .await;
+        assert_eq!(nodes(&data).len(), 1, "one demo membership is {status}");
+    }
+
+    // A head sees only their own school's, in the list and on other schools.
+    let own = nodes(&app.data_as(HEAD, YEAR_PAGE, json!({ "first": 100 })).await);
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["school"]["name"], "Holly Park Primary School");
+    assert_eq!(own[0]["status"], "ACTIVE");
+    assert_eq!(own[0]["tier"]["code"], "FULL");
+
+    let other_id = seen
+        .iter()
+        .find(|m| m["school"]["name"] != "Holly Park Primary School")
+        .expect("another school")["id"]
+        .clone();
+    let data = app
+        .data_as(
+            HEAD,
+            "query($id: ID!) { node(id: $id) { id } }",
+            json!({ "id": other_id }),
+        )
+        .await;
+    assert_eq!(
+        data["node"],
+        Value::Null,
+        "another school's membership is invisible"
+    );
+
+    let data = app
+        .data_as(
+            HEAD,
+            r#"{ grasvenor: schools(first: 1, filter: { nameContains: "grasvenor" }) { edges { node { memberships { id } } } }
+                 own: schools(first: 1, filter: { nameContains: "holly park" }) { edges { node { memberships { academicYear status principles { principle } missingPrinciples } } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data["grasvenor"]["edges"][0]["node"]["memberships"],
+        json!([]),
+        "School.memberships of another school is empty for a head"
+    );
+    let mine = &data["own"]["edges"][0]["node"]["memberships"][0];
+    assert_eq!(mine["academicYear"], "2026/27");
+    assert_eq!(mine["missingPrinciples"], json!([]));
+    assert_eq!(mine["principles"].as_array().expect("list").len(), 2);
+}
+
+const ENROL: &str = r"
+mutation($input: MembershipEnrolInput!) {
+  membershipEnrol(input: $input) {
+    membership { id status missingPrinciples academicYear }
+    userErrors { field code message }
+  }
+}";
+
+async fn ids(app: &TestApp, name: &str) -> (Value, Value) {
+    let data = app
+        .data_as(
+            ADMIN,
+            r"query($name: String!) {
+                schools(first: 1, filter: { nameContains: $name }) { edges { node { id } } }
+                membershipTiers { id code }
+            }",
+            json!({ "name": name }),
+        )
+        .await;
+    let school = data["schools"]["edges"][0]["node"]["id"].clone();
+    let tier = data["membershipTiers"]
+        .as_array()
+        .expect("tiers")
+        .iter()
+        .find(|t| t["code"] == "FULL")
+        .expect("FULL tier")["id"]
+        .clone();
+    (school, tier)
+}
+
+async fn enrolment_workflow_with_its_refusals(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (school, tier) = ids(&app, "holly park").await;
+
+    // Next year's enrolment: staff enrol, the head accepts, staff activate.
+    let input = json!({ "schoolId": school, "academicYear": "2027/28", "tierId": tier });
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), ENROL, json!({ "input": input })).await;
+    assert_eq!(
+        first_code(&body),
+        "FORBIDDEN",
+        "a head cannot enrol: {body}"
+    );
+
+    let data = app.data_as(ADMIN, ENROL, json!({ "input": input })).await;
+    let enrolled = &data["membershipEnrol"];
+    assert_eq!(enrolled["userErrors"], json!([]));
+    assert_eq!(enrolled["membership"]["status"], "PENDING");
+    let id = enrolled["membership"]["id"].clone();
+
+    let again = app.data_as(ADMIN, ENROL, json!({ "input": input })).await;
+    assert_eq!(again["membershipEnrol"]["membership"], Value::Null);
+    assert_eq!(
+        again["membershipEnrol"]["userErrors"][0]["code"], "TAKEN",
+        "one membership per school per year: {again}"
+    );
+
+    let outside = json!({ "schoolId": school, "academicYear": "2028/29", "tierId": tier, "startsOn": "2027-01-01" });
+    let data = app.data_as(ADMIN, ENROL, json!({ "input": outside })).await;
+    assert_eq!(
+        data["membershipEnrol"]["userErrors"][0]["field"],
+        json!(["input", "startsOn"]),
+        "{data}"
+    );
+
+    let activate = "mutation($id: ID!) { membershipActivate(input: { id: $id }) { membership { status } userErrors { field code message } } }";
+    let data = app.data_as(ADMIN, activate, json!({ "id": id })).await;
+    assert_eq!(
+        data["membershipActivate"]["userErrors"][0]["code"], "CONFLICT",
+        "principles first: {data}"
+    );
+
+    let accept = r"mutation($id: ID!) { membershipAcceptPrinciples(input: { id: $id, principles: [DATA_SHARING, PEER_CHALLENGE] }) {
+        membership { missingPrinciples principles { principle acceptedBy { email } } } userErrors { code } } }";
+    let staff = app.token(STAFF).await;
+    let (_, body) = app.gql(Some(&staff), accept, json!({ "id": id })).await;
+    assert_eq!(
+        first_code(&body),
+        "FORBIDDEN",
+        "school staff cannot sign up: {body}"
+    );
+    let data = app.data_as(HEAD, accept, json!({ "id": id })).await;
+    let accepted = &data["membershipAcceptPrinciples"]["membership"];
+    assert_eq!(accepted["missingPrinciples"], json!([]));
+    assert_eq!(accepted["principles"][0]["acceptedBy"]["email"], HEAD);
+
+    let data = app.data_as(ADMIN, activate, json!({ "id": id })).await;
+    assert_eq!(data["membershipActivate"]["membership"]["status"], "ACTIVE");
+
+    let data = app
+        .data_as(
+            HEAD,
+            "query($id: ID!) { node(id: $id) { ... on Membership { status } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["node"]["status"], "ACTIVE", "the head sees their own");
+}
+
+async fn renewals_open_once_and_schools_answer(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let open = r#"mutation { membershipRenewalsOpen(input: { fromYear: "2026/27", noticeBy: "2027-03-31" }) { opened alreadyOpen userErrors { code } } }"#;
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), open, json!({})).await;
+    assert_eq!(first_code(&body), "FORBIDDEN");
+
+    let first = app.data_as(ADMIN, open, json!({})).await;
+    let opened = first["membershipRenewalsOpen"]["opened"]
+        .as_u64()
+        .expect("n");
+    assert!(opened > 100, "{first}");
+    let second = app.data_as(ADMIN, open, json!({})).await;
+    assert_eq!(second["membershipRenewalsOpen"]["opened"], 0);
+    assert_eq!(second["membershipRenewalsOpen"]["alreadyOpen"], opened);
+
+    let mine = app
+        .data_as(
+            HEAD,
+            r#"{ memberships(year: "2027/28", first: 10) { edges { node { id status noticeBy renewedFrom { academicYear } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let renewal = &mine["memberships"]["edges"][0]["node"];
+    assert_eq!(renewal["status"], "PENDING");
+    assert_eq!(renewal["noticeBy"], "2027-03-31");
+    assert_eq!(renewal["renewedFrom"]["academicYear"], "2026/27");
+
+    let respond = "mutation($id: ID!) { membershipRenewalRespond(input: { id: $id, decision: DECLINE }) { membership { status cancelledReason } userErrors { code } } }";
+    let data = app
+        .data_as(HEAD, respond, json!({ "id": renewal["id"] }))
+        .await;
+    assert_eq!(
+        data["membershipRenewalRespond"]["membership"]["status"],
+        "CANCELLED"
+    );
+}
+
+testkit::db_tests!(
+    staff_see_every_membership_schools_only_their_own,
+    enrolment_workflow_with_its_refusals,
+    renewals_open_once_and_schools_answer,
+);
