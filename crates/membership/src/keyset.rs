@@ -1,4 +1,5 @@
-//! Keyset pagination shared by every list in the directory.
+//! Keyset pagination shared by every list in Trellis (the directory here, billing through
+//! [`fetch_page`]).
 //!
 //! Lists are ordered by a sort key plus the row id as tie-breaker, and a page is "the next
 //! N rows after this key" — an index range scan, never OFFSET, so page 500 costs what page 1
@@ -153,24 +154,27 @@ impl<T> Page<T> {
 /// A sort key of (text, id): how the directory orders schools, partnerships and people.
 pub type NameKey = (String, uuid::Uuid);
 
-/// Runs `select` as one keyset page ordered by `(name_col, id_col)`.
-pub(crate) async fn fetch_page<E, C>(
+/// Runs `select` as one keyset page ordered by `(key_col, id_col)`, for any sort key whose
+/// first part is a column value (a name, a date, a number). Public so every domain pages the
+/// same way: billing lists invoices and receipts through it.
+pub async fn fetch_page<E, C, K>(
     db: &C,
     select: Select<E>,
-    name_col: E::Column,
+    key_col: E::Column,
     id_col: E::Column,
-    args: &PageArgs<NameKey>,
+    args: &PageArgs<(K, uuid::Uuid)>,
 ) -> Result<Page<E::Model>, sea_orm::DbErr>
 where
     E: EntityTrait,
     C: sea_orm::ConnectionTrait,
+    K: Clone + Into<Value>,
 {
     let mut select = select;
     if let Some(after) = &args.after {
-        select = select.filter(beyond(name_col, id_col, after, true));
+        select = select.filter(beyond(key_col, id_col, after, true));
     }
     if let Some(before) = &args.before {
-        select = select.filter(beyond(name_col, id_col, before, false));
+        select = select.filter(beyond(key_col, id_col, before, false));
     }
     let order = if args.backward {
         Order::Desc
@@ -178,7 +182,7 @@ where
         Order::Asc
     };
     let rows = select
-        .order_by(name_col, order.clone())
+        .order_by(key_col, order.clone())
         .order_by(id_col, order)
         .limit(args.limit + 1)
         .all(db)
@@ -186,17 +190,22 @@ where
     Ok(Page::from_overfetch(rows, args))
 }
 
-/// `(name, id) > key` (or `<`), spelt out so both SQLite and PostgreSQL use the index.
-fn beyond<C: ColumnTrait>(name_col: C, id_col: C, key: &NameKey, greater: bool) -> Condition {
-    let (name, id) = (Value::from(key.0.clone()), Value::from(key.1));
-    let (strict_name, strict_id): (SimpleExpr, SimpleExpr) = if greater {
-        (name_col.gt(name.clone()), id_col.gt(id))
+/// `(key, id) > cursor` (or `<`), spelt out so both SQLite and PostgreSQL use the index.
+fn beyond<C: ColumnTrait, K: Clone + Into<Value>>(
+    key_col: C,
+    id_col: C,
+    key: &(K, uuid::Uuid),
+    greater: bool,
+) -> Condition {
+    let (first, id): (Value, Value) = (key.0.clone().into(), Value::from(key.1));
+    let (strict_key, strict_id): (SimpleExpr, SimpleExpr) = if greater {
+        (key_col.gt(first.clone()), id_col.gt(id))
     } else {
-        (name_col.lt(name.clone()), id_col.lt(id))
+        (key_col.lt(first.clone()), id_col.lt(id))
     };
-    Condition::any().add(strict_name).add(
+    Condition::any().add(strict_key).add(
         Condition::all()
-            .add(name_col.eq(name))
+            .add(key_col.eq(first))
             .add(strict_id)
             .into_condition(),
     )

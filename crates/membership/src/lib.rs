@@ -20,4 +20,6 @@ pub mod people;
 pub mod school;
 mod validate;
 
-pub use keyset::{MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, name_cursor};
+pub use keyset::{
+    MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page, name_cursor,
+};

@@ -19,10 +19,10 @@ use serde::Serialize;
 
 use super::audit::{self, AuditEntity};
 use super::entity::{account_schools, accounts};
-use super::keyset::fetch_page;
 use super::support::{
     Sight, is_unique_violation, named_enum, optional_text, required_text, stored,
 };
+use membership::fetch_page;
 
 named_enum!(
     /// Whether an account pays for one school or for a group of them.

@@ -24,12 +24,12 @@ use uuid::Uuid;
 use super::accounts::{schools_of_account, visible_account_ids};
 use super::audit::{self, AuditEntity};
 use super::entity::{invoice_lines, invoices};
-use super::keyset::fetch_page;
 use super::numbering::{Series, next_number};
 use super::status::InvoiceStatus;
 use super::support::{
     Sight, is_unique_violation, lock_account, named_enum, optional_text, required_text, stored,
 };
+use membership::fetch_page;
 
 named_enum!(
     /// Which part of a membership year an invoice bills.

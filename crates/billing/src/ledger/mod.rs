@@ -14,7 +14,6 @@
 //! **Audit:** every mutation writes [`audit`] entries in its own transaction.
 
 mod entity;
-mod keyset;
 mod support;
 
 pub mod accounts;
@@ -39,10 +38,10 @@ pub use invoices::{
     Instalment, Invoice, InvoiceFilter, InvoiceLine, InvoiceSource, IssueOutcome, NewInvoice,
     NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
 };
-pub use keyset::DateKey;
 pub use numbering::Series;
 pub use payments::{
-    Allocation, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate, record_payment,
+    Allocation, DateKey, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate,
+    record_payment,
 };
 pub use refunds::{NewRefund, Refund, refund};
 pub use reports::{AgedDebtRow, Statement, account_statement, aged_debt, unallocated_receipts};

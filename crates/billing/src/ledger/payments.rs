@@ -29,11 +29,11 @@ use super::audit::{self, AuditEntity};
 use super::entity::{accounts, allocations, invoices, payments};
 use super::idempotency::{Keyed, Remembered};
 use super::invoices::{Invoice, apply_money};
-use super::keyset::{DateKey, fetch_page};
 use super::status::InvoiceStatus;
 use super::support::{
     Sight, lock_account, named_enum, optional_text, positive, required_text, stored,
 };
+use membership::fetch_page;
 
 named_enum!(
     /// How money arrived.
@@ -44,6 +44,9 @@ named_enum!(
         Cheque => "CHEQUE",
     }
 );
+
+/// A sort key of (date, id): receipts are listed by the day they arrived.
+pub type DateKey = (chrono::NaiveDate, uuid::Uuid);
 
 /// Money received from an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
