@@ -136,6 +136,18 @@ def manifests(overlay: str, rendered: Path, config_rs: Path) -> None:
           f"{overlay}: no Secret rendered (pods read the existing {SECRET_NAME})")
     configmaps = {d["metadata"]["name"]: d.get("data", {}) for d in by_kind(docs, "ConfigMap")}
 
+    # deploy/README.md releases in three `kubectl apply -l` steps keyed on this label:
+    # everything unlabelled (config, Service, …), then the migration Job, then the API.
+    groups: dict[str | None, set[str]] = {}
+    for d in docs:
+        component = d["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        groups.setdefault(component, set()).add(d["kind"])
+    split = (set(groups) <= {None, "migration", "api"} and groups.get("migration") == {"Job"}
+             and groups.get("api") == {"Deployment"}
+             and not groups.get(None, set()) & {"Job", "Deployment"})
+    check(split, "release order: component labels split the resources as the runbook applies them"
+          + ("" if split else f" (got {groups})"))
+
     deploy = one(docs, "Deployment", "trellis")
     job = one(docs, "Job", "trellis-migrate")
     service = one(docs, "Service", "trellis")
