@@ -195,6 +195,10 @@ def manifests(overlay: str, rendered: Path, config_rs: Path) -> None:
     check(jcontainer.get("args") == ["migrate"], "Job: runs `trellis migrate`")
     check(jcontainer.get("image") == container.get("image"), "Job: same image as the Deployment")
     check(jpod["spec"].get("restartPolicy") == "Never", "Job: restartPolicy Never")
+    check("serviceAccountName" not in jpod["spec"]
+          and not any("envFrom" in c or "volumes" in jpod["spec"] and any(
+              "configMap" in v for v in jpod["spec"]["volumes"]) for c in jpod["spec"]["containers"]),
+          "Job: references only the pre-existing Secret, so it can run as a PreSync hook")
     check(not selects(spec["selector"]["matchLabels"], jpod["metadata"]["labels"]),
           "Job: its pod is not selected by the Deployment/Service/PDB")
     check_pod("Job", jpod, known, configmaps)
