@@ -311,6 +311,43 @@ async fn finance_records_and_allocates_money_exactly_once(db: TestDb) {
         pence(&s["paid"]) + pence(&s["refunded"]) + pence(&s["accountCredit"])
     );
     assert_eq!(pence(&s["refunded"]), 10_000);
+
+    // The receipt's trail: recorded, allocated once, refunded once, each by finance, with the
+    // state before and after.
+    const TRAIL: &str = r"query($id: ID!) { auditTrail(id: $id) {
+        action actorKind actor { email } before after } }";
+    let data = app
+        .data_as(FINANCE, TRAIL, json!({ "id": payment["id"] }))
+        .await;
+    let trail = data["auditTrail"].as_array().expect("trail");
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        ["payment.record", "payment.allocate", "payment.refund"],
+        "{data}"
+    );
+    assert!(
+        trail
+            .iter()
+            .all(|e| e["actorKind"] == "USER" && e["actor"]["email"] == "finance@trellis.example")
+    );
+    assert_eq!(trail[0]["before"], Value::Null);
+    assert_ne!(trail[1]["before"], trail[1]["after"]);
+
+    // It names people, so schools cannot read it; and only ledger records have one.
+    let head = app.token(HEAD).await;
+    let (_, body) = app
+        .gql(Some(&head), TRAIL, json!({ "id": invoice["id"] }))
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let finance = app.token(FINANCE).await;
+    let (_, body) = app
+        .gql(Some(&finance), TRAIL, json!({ "id": "not-an-id" }))
+        .await;
+    assert_eq!(first_code(&body), "BAD_USER_INPUT", "{body}");
 }
 
 async fn the_year_is_invoiced_once_and_exported(db: TestDb) {

@@ -1,6 +1,7 @@
 //! Billing: fee schedules and quotes, the invoicing run, accounts, invoices, payments,
-//! credit notes, refunds and finance reports.
+//! credit notes, refunds, finance reports and the audit trail.
 
+pub mod audit;
 pub mod enums;
 pub mod fees;
 pub mod mutation;
@@ -11,7 +12,7 @@ use async_graphql::MergedObject;
 
 /// Every billing query field.
 #[derive(MergedObject, Default, Debug)]
-pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery);
+pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery, audit::AuditQuery);
 
 /// Every billing mutation.
 #[derive(MergedObject, Default, Debug)]

@@ -1,0 +1,121 @@
+//! The audit trail of a ledger record: who changed it, when, and what it was before and after.
+//!
+//! Finance needs it to answer "who voided this invoice?" or "why did this receipt move?", so
+//! every ledger change writes one entry in its own transaction; this module only reads them.
+//! One record's trail at a time, by the record's global id: a trail is read while looking at
+//! one invoice or payment, so there is no list to batch.
+
+use async_graphql::{Context, Enum, ID, Json, Object};
+use billing::ledger::{self, AuditEntity};
+use chrono::{DateTime, Utc};
+use kernel::{BillingAccountId, CreditNoteId, InvoiceId, PaymentId, RefundId, UserId};
+
+use crate::graphql::access::types::UserNode;
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{coded, to_graphql};
+use crate::graphql::relay::decode;
+
+/// Who made a change.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "ledger::ActorKind")]
+pub enum AuditActorKind {
+    /// A signed-in person.
+    User,
+    /// An integration calling with an API key.
+    ApiKey,
+    /// Trellis itself (the invoicing run, a scheduled job).
+    System,
+}
+
+/// One change of a ledger record.
+#[derive(Debug)]
+pub struct AuditEntryNode(pub ledger::AuditEntry);
+
+#[Object(name = "AuditEntry")]
+impl AuditEntryNode {
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+
+    /// e.g. `invoice.issue`, `invoice.void`, `payment.allocate`, `refund.create`.
+    async fn action(&self) -> &str {
+        &self.0.action
+    }
+
+    async fn actor_kind(&self) -> AuditActorKind {
+        self.0.actor_kind.into()
+    }
+
+    /// The person who made the change; null for API keys, the system, or a user since removed.
+    async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        if self.0.actor_kind != ledger::ActorKind::User {
+            return Ok(None);
+        }
+        let Some(id) = self.0.actor_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .users
+            .load_one(UserId::from_uuid(id))
+            .await?
+            .map(UserNode))
+    }
+
+    /// The record as it was before the change; null when the change created it.
+    async fn before(&self) -> Option<Json<serde_json::Value>> {
+        self.0.before.clone().map(Json)
+    }
+
+    /// The record as the change left it.
+    async fn after(&self) -> Option<Json<serde_json::Value>> {
+        self.0.after.clone().map(Json)
+    }
+}
+
+/// Which kind of ledger record a global id names, if it is one that has a trail.
+fn audited(id: &ID) -> Option<(AuditEntity, uuid::Uuid)> {
+    let (entity, uuid) = decode(id)?;
+    let kind = [
+        (BillingAccountId::ENTITY, AuditEntity::BillingAccount),
+        (InvoiceId::ENTITY, AuditEntity::Invoice),
+        (CreditNoteId::ENTITY, AuditEntity::CreditNote),
+        (PaymentId::ENTITY, AuditEntity::Payment),
+        (RefundId::ENTITY, AuditEntity::Refund),
+    ]
+    .into_iter()
+    .find_map(|(name, kind)| (name == entity).then_some(kind))?;
+    Some((kind, uuid))
+}
+
+#[derive(Default, Debug)]
+pub struct AuditQuery;
+
+#[Object]
+impl AuditQuery {
+    /// The audit trail of a billing account, invoice, credit note, payment or refund, oldest
+    /// change first. Finance and admins only: the trail names the people who made changes.
+    async fn audit_trail(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Vec<AuditEntryNode>> {
+        let rc = ctx.trellis()?;
+        let Some((entity, uuid)) = audited(&id) else {
+            return Err(coded(
+                format!(
+                    "`{}` is not the id of a billing account, invoice, credit note, payment or refund",
+                    id.as_str()
+                ),
+                "BAD_USER_INPUT",
+            ));
+        };
+        Ok(ledger::audit_of(&rc.db, &rc.actor, entity, uuid)
+            .await
+            .map_err(to_graphql)?
+            .into_iter()
+            .map(AuditEntryNode)
+            .collect())
+    }
+}
