@@ -495,6 +495,7 @@ async fn record_money(
                 invoice_id: invoice.id,
                 reason: CREDIT_NOTE_REASON.to_owned(),
                 amount: CreditAmount::Amount(CREDIT_NOTE_AMOUNT),
+                idempotency_key: None,
             },
         )
         .await?;

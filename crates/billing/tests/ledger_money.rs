@@ -461,6 +461,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
             invoice_id: issued.id,
             reason: "pro-rata for a January joiner".into(),
             amount: CreditAmount::Amount(gbp(20_000)),
+            idempotency_key: None,
         },
     )
     .await
@@ -484,6 +485,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: issued.id,
                 reason: "x".into(),
                 amount: CreditAmount::Amount(gbp(42_001)),
+                idempotency_key: None,
             },
         )
         .await,
@@ -499,6 +501,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: issued.id,
                 reason: "x".into(),
                 amount: CreditAmount::Amount(gbp(0)),
+                idempotency_key: None,
             },
         )
         .await,
@@ -514,6 +517,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: issued.id,
                 reason: " ".into(),
                 amount: CreditAmount::Full,
+                idempotency_key: None,
             },
         )
         .await,
@@ -531,6 +535,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: issued.id,
                 reason: "x".into(),
                 amount: CreditAmount::Lines(vec![(course_line, gbp(12_001))]),
+                idempotency_key: None,
             },
         )
         .await,
@@ -546,6 +551,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: issued.id,
                 reason: "x".into(),
                 amount: CreditAmount::Lines(vec![(kernel::InvoiceLineId::new(), gbp(1))]),
+                idempotency_key: None,
             },
         )
         .await,
@@ -561,6 +567,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: InvoiceId::new(),
                 reason: "x".into(),
                 amount: CreditAmount::Full,
+                idempotency_key: None,
             },
         )
         .await,
@@ -590,6 +597,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
             invoice_id: issued.id,
             reason: "course cancelled".into(),
             amount: CreditAmount::Lines(vec![(course_line, gbp(12_000))]),
+            idempotency_key: None,
         },
     )
     .await
@@ -659,6 +667,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
             invoice_id: issued.id,
             reason: "left the partnership".into(),
             amount: CreditAmount::Full,
+            idempotency_key: None,
         },
     )
     .await
@@ -678,6 +687,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: issued.id,
                 reason: "again".into(),
                 amount: CreditAmount::Full,
+                idempotency_key: None,
             },
         )
         .await,
@@ -729,6 +739,7 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
                 invoice_id: other.id,
                 reason: "x".into(),
                 amount: CreditAmount::Full,
+                idempotency_key: None,
             },
         )
         .await,
@@ -756,6 +767,73 @@ async fn credit_notes_reduce_what_is_owed_or_leave_credit(db: TestDb) {
             "payment.refund",
             "payment.release"
         ]
+    );
+}
+
+async fn a_retried_credit_note_is_raised_once(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 200_031, "Hazel Primary").await;
+    let issued = issue_invoice(
+        conn,
+        &finance(),
+        &clock(),
+        new_invoice(&account, Instalment::None, vec![line(30_000)]),
+    )
+    .await
+    .expect("issue")
+    .invoice;
+    let request = |pence: i64| NewCreditNote {
+        invoice_id: issued.id,
+        reason: "closed for a term".into(),
+        amount: CreditAmount::Amount(gbp(pence)),
+        idempotency_key: Some("cn-hazel-1".into()),
+    };
+    let first = credit_notes::credit(conn, &finance(), &clock(), request(10_000))
+        .await
+        .expect("first");
+    let again = credit_notes::credit(conn, &finance(), &clock(), request(10_000))
+        .await
+        .expect("again");
+    assert_eq!(first, again, "a retry returns the first note");
+    assert_invalid(
+        credit_notes::credit(conn, &finance(), &clock(), request(10_001)).await,
+        "idempotencyKey",
+        ErrorCode::Conflict,
+    );
+    let now = fresh(conn, issued.id).await;
+    assert_eq!(now.credited, gbp(10_000), "credited once");
+    assert_eq!(
+        audit_of(conn, &finance(), AuditEntity::Invoice, issued.id.as_uuid())
+            .await
+            .expect("trail")
+            .iter()
+            .filter(|e| e.action == "invoice.credit")
+            .count(),
+        1
+    );
+    // The next note takes the next number: the retry consumed none.
+    let next = credit_notes::credit(
+        conn,
+        &finance(),
+        &clock(),
+        NewCreditNote {
+            idempotency_key: None,
+            ..request(5_000)
+        },
+    )
+    .await
+    .expect("next");
+    assert_eq!(
+        next.number
+            .trim_start_matches("CN-2026-")
+            .parse::<u32>()
+            .expect("number"),
+        first
+            .number
+            .trim_start_matches("CN-2026-")
+            .parse::<u32>()
+            .expect("number")
+            + 1
     );
 }
 
@@ -1091,6 +1169,7 @@ testkit::db_tests!(
     recording_payments_is_idempotent_and_validated,
     one_receipt_pays_several_invoices,
     credit_notes_reduce_what_is_owed_or_leave_credit,
+    a_retried_credit_note_is_raised_once,
     refunds_come_only_from_unallocated_money,
     concurrent_allocations_cannot_over_allocate,
     offline_provider_round_trip,

@@ -162,6 +162,7 @@ async fn apply(db: &DatabaseConnection, world: &mut World, op: &Op) -> Result<()
                     invoice_id: i,
                     reason: "adjustment".into(),
                     amount: CreditAmount::Amount(gbp(pence)),
+                    idempotency_key: None,
                 },
             )
             .await?;
@@ -178,6 +179,7 @@ async fn apply(db: &DatabaseConnection, world: &mut World, op: &Op) -> Result<()
                     invoice_id: i,
                     reason: "cancelled".into(),
                     amount: CreditAmount::Full,
+                    idempotency_key: None,
                 },
             )
             .await?;

@@ -179,6 +179,7 @@ async fn statements_balance_and_receipts_are_reconciled(db: TestDb) {
             invoice_id: second.id,
             reason: "discount".into(),
             amount: CreditAmount::Amount(gbp(4_000)),
+            idempotency_key: None,
         },
     )
     .await
@@ -192,6 +193,7 @@ async fn statements_balance_and_receipts_are_reconciled(db: TestDb) {
             invoice_id: first.id,
             reason: "overcharged".into(),
             amount: CreditAmount::Amount(gbp(3_000)),
+            idempotency_key: None,
         },
     )
     .await
@@ -323,6 +325,7 @@ async fn csv_export_lists_the_year_with_cfr_codes(db: TestDb) {
             invoice_id: issued.id,
             reason: "course cancelled".into(),
             amount: CreditAmount::Lines(vec![(lines[&issued.id][1].id, gbp(12_000))]),
+            idempotency_key: None,
         },
     )
     .await

@@ -25,6 +25,7 @@ use serde::Serialize;
 use super::accounts::schools_of_account;
 use super::audit::{self, AuditEntity};
 use super::entity::{allocations, credit_note_lines, credit_notes, invoice_lines, payments};
+use super::idempotency::{Keyed, Remembered};
 use super::invoices::{Invoice, apply_money, lock_invoice};
 use super::numbering::{Series, next_number};
 use super::payments::{Payment, add_allocated};
@@ -62,7 +63,7 @@ pub struct CreditNoteLine {
 }
 
 /// How much to credit (gross amounts, VAT included).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum CreditAmount {
     /// Everything still uncredited.
     Full,
@@ -73,11 +74,14 @@ pub enum CreditAmount {
 }
 
 /// A credit note to raise.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewCreditNote {
     pub invoice_id: InvoiceId,
     pub reason: String,
     pub amount: CreditAmount,
+    /// Makes a retried request (a timeout, a double click) raise one note, not two: a second
+    /// request with the same key returns the first note, or a `Conflict` if it differs.
+    pub idempotency_key: Option<String>,
 }
 
 /// What is left to credit on one invoice line.
@@ -222,12 +226,29 @@ pub async fn credit(
     input: NewCreditNote,
 ) -> Result<CreditNote, DomainError> {
     actor.require(Permission::ManageBilling)?;
+    let keyed = Keyed::new(
+        "credit_note.issue",
+        input.idempotency_key.as_deref(),
+        &input,
+    )?;
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(db).await?
+    {
+        return first_note(db, actor, &ids).await;
+    }
     let reason =
         required_text("reason", &input.reason, 500).map_err(|e| DomainError::Invalid(vec![e]))?;
     if let CreditAmount::Amount(m) = &input.amount {
         positive("amountPence", *m).map_err(|e| DomainError::Invalid(vec![e]))?;
     }
     let (txn, row) = lock_invoice(db, input.invoice_id, "invoiceId").await?;
+    // A concurrent request with the same key may have committed while we waited for the lock.
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(&txn).await?
+    {
+        txn.rollback().await?;
+        return first_note(db, actor, &ids).await;
+    }
     let status: InvoiceStatus = stored("invoice status", &row.status)?;
     if !status.accepts_credit() {
         return Err(DomainError::invalid(
@@ -293,6 +314,15 @@ pub async fn credit(
     credit_note_lines::Entity::insert_many(line_rows)
         .exec(&txn)
         .await?;
+    if let Some(keyed) = &keyed
+        && let Remembered::Raced = keyed.remember(&txn, &[id.as_uuid()], now).await?
+    {
+        txn.rollback().await?;
+        let ids = keyed.replay(db).await?.ok_or(DomainError::NotFound {
+            entity: "CreditNote",
+        })?;
+        return first_note(db, actor, &ids).await;
+    }
     if release > 0 {
         release_allocations(&txn, actor, clock, row.id, id, release, now).await?;
     }
@@ -334,6 +364,18 @@ pub async fn credit(
     .await?;
     txn.commit().await?;
     Ok(note)
+}
+
+/// The note an earlier request with the same idempotency key raised.
+async fn first_note<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    ids: &[uuid::Uuid],
+) -> Result<CreditNote, DomainError> {
+    let id = ids.first().ok_or(DomainError::NotFound {
+        entity: "CreditNote",
+    })?;
+    credit_note(db, actor, CreditNoteId::from_uuid(*id)).await
 }
 
 /// Hands `amount` of an invoice's allocations back to the receipts, newest first.

@@ -143,6 +143,8 @@ pub struct CreditNoteCreateInput {
     pub reason: String,
     /// How much to credit, in pence, VAT included; leave out to credit the whole invoice.
     pub amount_pence: Option<i64>,
+    /// Send the same key when retrying: the note is raised once.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -359,6 +361,7 @@ impl LedgerMutation {
                 invoice_id,
                 reason: input.reason,
                 amount,
+                idempotency_key: input.idempotency_key,
             };
             ledger::credit_notes::credit(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
         }
