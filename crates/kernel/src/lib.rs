@@ -13,6 +13,8 @@ pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod named;
+pub mod text;
 
 pub use academic_year::{AcademicYear, Term};
 pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserActor};
@@ -25,3 +27,5 @@ pub use ids::{
     TierId, UserId,
 };
 pub use money::{Currency, Money, MoneyError};
+pub use named::UnknownValue;
+pub use text::{optional_text, required_text};
