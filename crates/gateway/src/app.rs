@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Html;
 use axum::routing::get;
+use axum::{Router, middleware};
 use kernel::Clock;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -22,6 +22,7 @@ use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::graphql::{self, TrellisSchema};
 use crate::http::{graphql as graphql_http, health};
+use crate::metrics::{self, Metrics};
 use crate::settings;
 
 /// What every handler shares. Cheap to clone (everything inside is a handle).
@@ -33,6 +34,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
     pub batch_delay: std::time::Duration,
+    /// Prometheus metrics, rendered by the metrics listener ([`App::metrics_router`]).
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -93,9 +96,15 @@ impl App {
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
+            metrics: Arc::new(Metrics::new()),
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
+    }
+
+    /// The router of the metrics listener (`TRELLIS_METRICS_LISTEN`): `/metrics` only.
+    pub fn metrics_router(&self) -> Router {
+        metrics::router(self.state.metrics.clone(), self.state.db.clone())
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -138,8 +147,10 @@ fn router(config: &Config, state: AppState) -> Router {
             get(|| async { Html(GraphiQLSource::build().endpoint("/graphql").finish()) }),
         );
     }
+    let metrics = state.metrics.clone();
     router
         .with_state(state)
+        .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(CompressionLayer::new())

@@ -162,6 +162,17 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     let app = App::build(&config, conn, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    if let Some(metrics_addr) = config.metrics_listen {
+        let metrics_listener = TcpListener::bind(metrics_addr).await?;
+        tracing::info!(addr = %metrics_listener.local_addr()?, "serving Prometheus metrics at /metrics");
+        let router = app.metrics_router();
+        // Scrapes are stateless GETs: no graceful shutdown needed, it ends with the process.
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, router).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     eprintln!(
         "\nTrellis is serving GraphQL at http://{addr}/graphql\n\
          GraphiQL: http://{addr}/graphiql{}\n\

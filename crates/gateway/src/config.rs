@@ -55,6 +55,9 @@ pub struct Config {
     pub batch_delay_ms: u64,
     /// `json` for machine-read logs, `pretty` for people.
     pub log_format: LogFormat,
+    /// Address of the Prometheus `/metrics` listener; unset serves no metrics. A listener of
+    /// its own so the public Ingress, which routes the API port, can never expose it.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,6 +86,7 @@ impl Default for Config {
             max_complexity: 5000,
             batch_delay_ms: 1,
             log_format: LogFormat::Pretty,
+            metrics_listen: None,
         }
     }
 }
