@@ -1,10 +1,13 @@
 //! Metrics and logs of the real `trellis serve` process.
 
-#![allow(clippy::float_cmp, reason = "metric values are small integers, exact in f64")]
+#![allow(
+    clippy::float_cmp,
+    reason = "metric values are small integers, exact in f64"
+)]
 
 mod common;
 
-use common::{ADMIN, parse_exposition, value};
+use common::{ADMIN, HEAD, parse_exposition, value};
 use serde_json::{Value, json};
 use testkit::TestDb;
 
@@ -145,6 +148,30 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
         "{line}"
     );
     assert!(spans.iter().any(|s| s["operation"] == "Schools"), "{line}");
+
+    // A resolver's failure is logged inside that resolver's span, under the operation's.
+    let head = server.token(db.conn(), HEAD).await;
+    let (_, body) = server
+        .gql(
+            Some(&head),
+            Some("Users"),
+            "query Users { users(first: 1) { nodes { email } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|l| l["fields"]["message"] == "error" && l["span"]["name"] == "field")
+        .unwrap_or_else(|| panic!("no resolver error line in:\n{log}"));
+    assert_eq!(line["span"]["path"], "users", "{line}");
+    let spans = line["spans"].as_array().expect("span list");
+    assert!(spans.iter().any(|s| s["operation"] == "Users"), "{line}");
 }
 
 testkit::db_tests!(

@@ -53,7 +53,10 @@ pub fn schema(config: &Config) -> TrellisSchema {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(16);
+        .limit_directives(16)
+        // A span per resolver of an object-valued field (leaves are not worth the cost), under
+        // the request's `graphql` span: what OTLP exports and JSON error lines carry.
+        .extension(async_graphql::extensions::Tracing);
     if !config.introspection {
         builder = builder.disable_introspection();
     }
