@@ -58,6 +58,11 @@ pub struct Config {
     /// Address of the Prometheus `/metrics` listener; unset serves no metrics. A listener of
     /// its own so the public Ingress, which routes the API port, can never expose it.
     pub metrics_listen: Option<SocketAddr>,
+    /// Run the scheduled jobs (lapsing unanswered renewals, resuming interrupted invoicing
+    /// runs) in this process. Safe on every replica: each slot runs once across all of them.
+    pub jobs: bool,
+    /// Length of a job slot, in seconds: each job runs at most once per slot.
+    pub jobs_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -87,6 +92,8 @@ impl Default for Config {
             batch_delay_ms: 1,
             log_format: LogFormat::Pretty,
             metrics_listen: None,
+            jobs: true,
+            jobs_interval_secs: 3600,
         }
     }
 }
@@ -99,6 +106,8 @@ pub enum ConfigError {
     HalfOidc,
     #[error("configuration: TRELLIS_JWT_SECRET must be at least 32 characters")]
     WeakSecret,
+    #[error("configuration: TRELLIS_JOBS_INTERVAL_SECS must be at least 1")]
+    ZeroJobsInterval,
 }
 
 impl Config {
@@ -126,12 +135,20 @@ impl Config {
         if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(ConfigError::WeakSecret);
         }
+        if self.jobs_interval_secs == 0 {
+            return Err(ConfigError::ZeroJobsInterval);
+        }
         Ok(())
     }
 
     #[must_use]
     pub const fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    #[must_use]
+    pub const fn jobs_interval(&self) -> Duration {
+        Duration::from_secs(self.jobs_interval_secs)
     }
 
     #[must_use]
