@@ -20,8 +20,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
+use crate::events::{self, Bus};
 use crate::graphql::{self, TrellisSchema};
-use crate::http::{graphql as graphql_http, health};
+use crate::http::{graphql as graphql_http, health, subscriptions};
 use crate::metrics::{self, Metrics};
 use crate::settings;
 
@@ -36,6 +37,8 @@ pub struct AppState {
     pub batch_delay: std::time::Duration,
     /// Prometheus metrics, rendered by the metrics listener ([`App::metrics_router`]).
     pub metrics: Arc<Metrics>,
+    /// Change events across replicas (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
+    pub events: Bus,
 }
 
 impl std::fmt::Debug for AppState {
@@ -60,6 +63,8 @@ pub enum AppError {
     Secret(#[source] sea_orm::DbErr),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    #[error("cannot start the event bus: {0}")]
+    Events(#[source] sea_orm::DbErr),
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -86,6 +91,10 @@ impl App {
             .build()
             .map_err(AppError::Http)?;
         let verifier = TokenVerifier::new(&secret, oidc, http);
+        let metrics = Arc::new(Metrics::new());
+        let events = events::connect(&db, metrics.clone())
+            .await
+            .map_err(AppError::Events)?;
         let state = AppState {
             auth: Authenticator {
                 db: db.clone(),
@@ -96,7 +105,8 @@ impl App {
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
+            events,
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
@@ -138,7 +148,7 @@ fn cors(config: &Config) -> CorsLayer {
 
 fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/graphql", get(subscriptions::get).post(graphql_http::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz));
     if config.graphiql {

@@ -271,7 +271,12 @@ async fn execute(
     };
     let response = state
         .schema
-        .execute(request.data(context))
+        .execute(
+            request
+                .data(context)
+                .data(state.events.clone())
+                .data(state.metrics.clone()),
+        )
         .instrument(span.clone())
         .await;
     let elapsed = started.elapsed();
