@@ -55,6 +55,14 @@ pub struct Config {
     pub batch_delay_ms: u64,
     /// `json` for machine-read logs, `pretty` for people.
     pub log_format: LogFormat,
+    /// Address of the Prometheus `/metrics` listener; unset serves no metrics. A listener of
+    /// its own so the public Ingress, which routes the API port, can never expose it.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Run the scheduled jobs (lapsing unanswered renewals, resuming interrupted invoicing
+    /// runs) in this process. Safe on every replica: each slot runs once across all of them.
+    pub jobs: bool,
+    /// Length of a job slot, in seconds: each job runs at most once per slot.
+    pub jobs_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -83,6 +91,9 @@ impl Default for Config {
             max_complexity: 5000,
             batch_delay_ms: 1,
             log_format: LogFormat::Pretty,
+            metrics_listen: None,
+            jobs: true,
+            jobs_interval_secs: 3600,
         }
     }
 }
@@ -95,6 +106,8 @@ pub enum ConfigError {
     HalfOidc,
     #[error("configuration: TRELLIS_JWT_SECRET must be at least 32 characters")]
     WeakSecret,
+    #[error("configuration: TRELLIS_JOBS_INTERVAL_SECS must be at least 1")]
+    ZeroJobsInterval,
 }
 
 impl Config {
@@ -122,12 +135,20 @@ impl Config {
         if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(ConfigError::WeakSecret);
         }
+        if self.jobs_interval_secs == 0 {
+            return Err(ConfigError::ZeroJobsInterval);
+        }
         Ok(())
     }
 
     #[must_use]
     pub const fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    #[must_use]
+    pub const fn jobs_interval(&self) -> Duration {
+        Duration::from_secs(self.jobs_interval_secs)
     }
 
     #[must_use]

@@ -16,7 +16,7 @@ pub mod node;
 pub mod relay;
 pub mod scalars;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::config::Config;
 
@@ -39,11 +39,19 @@ pub struct Mutation(
     billing::BillingMutation,
 );
 
-pub type TrellisSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).
+#[derive(MergedSubscription, Default, Debug)]
+pub struct Subscription(billing::BillingSubscription);
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .register_output_type::<node::Node>()
+pub type TrellisSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .register_output_type::<node::Node>()
 }
 
 /// The schema as served, with the configured limits.
@@ -53,7 +61,10 @@ pub fn schema(config: &Config) -> TrellisSchema {
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(16);
+        .limit_directives(16)
+        // A span per resolver of an object-valued field (leaves are not worth the cost), under
+        // the request's `graphql` span: what OTLP exports and JSON error lines carry.
+        .extension(async_graphql::extensions::Tracing);
     if !config.introspection {
         builder = builder.disable_introspection();
     }

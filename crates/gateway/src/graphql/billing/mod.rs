@@ -6,9 +6,10 @@ pub mod enums;
 pub mod fees;
 pub mod mutation;
 pub mod query;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::MergedObject;
+use async_graphql::{MergedObject, MergedSubscription};
 
 /// Every billing query field.
 #[derive(MergedObject, Default, Debug)]
@@ -17,3 +18,7 @@ pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery, audit::AuditQuery);
 /// Every billing mutation.
 #[derive(MergedObject, Default, Debug)]
 pub struct BillingMutation(fees::FeesMutation, mutation::LedgerMutation);
+
+/// Every billing subscription.
+#[derive(MergedSubscription, Default, Debug)]
+pub struct BillingSubscription(subscription::LedgerSubscription);
