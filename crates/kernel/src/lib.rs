@@ -24,4 +24,8 @@ pub use ids::{
     InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
     TierId, UserId,
 };
+pub use ids::{
+    FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId,
+    SelfReviewId, SharingConsentId, SupportRequestId,
+};
 pub use money::{Currency, Money, MoneyError};
