@@ -21,3 +21,16 @@
 
 pub mod grouping;
 pub mod types;
+mod common;
+pub mod confidentiality;
+pub mod cycles;
+pub mod demo;
+mod entity;
+pub mod groups;
+pub mod loaders;
+pub mod report;
+pub mod reviewers;
+pub mod reviews;
+pub mod themes;
+
+pub use common::CorruptRow;
