@@ -259,10 +259,23 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "uq_peer_review_cycles_year", C::Table, cols!(C::AcademicYear), true).await?;
+        index(
+            manager,
+            "uq_peer_review_cycles_year",
+            C::Table,
+            cols!(C::AcademicYear),
+            true,
+        )
+        .await?;
         // Cycles are listed by name (keyset).
-        index(manager, "idx_peer_review_cycles_name", C::Table, cols!(C::Name, C::Id), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_cycles_name",
+            C::Table,
+            cols!(C::Name, C::Id),
+            false,
+        )
+        .await?;
 
         use PeerReviewParticipants as P;
         manager
@@ -288,8 +301,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_peer_review_participants_school", P::Table, cols!(P::SchoolId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_participants_school",
+            P::Table,
+            cols!(P::SchoolId),
+            false,
+        )
+        .await?;
 
         use PeerReviewers as R;
         manager
@@ -319,8 +338,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // One reviewer record per person: the training belongs to the person.
-        index(manager, "uq_peer_reviewers_user", R::Table, cols!(R::UserId), true).await?;
-        index(manager, "idx_peer_reviewers_school", R::Table, cols!(R::SchoolId), false).await?;
+        index(
+            manager,
+            "uq_peer_reviewers_user",
+            R::Table,
+            cols!(R::UserId),
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_reviewers_school",
+            R::Table,
+            cols!(R::SchoolId),
+            false,
+        )
+        .await?;
 
         use PeerReviewGroups as G;
         manager
@@ -341,8 +374,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "uq_peer_review_groups_position", G::Table, cols!(G::CycleId, G::Position), true)
-            .await?;
+        index(
+            manager,
+            "uq_peer_review_groups_position",
+            G::Table,
+            cols!(G::CycleId, G::Position),
+            true,
+        )
+        .await?;
 
         use PeerReviewGroupMembers as M;
         manager
@@ -377,10 +416,22 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // A school is in exactly one group of a cycle.
-        index(manager, "uq_peer_review_group_members_cycle_school", M::Table, cols!(M::CycleId, M::SchoolId), true)
-            .await?;
-        index(manager, "idx_peer_review_group_members_school", M::Table, cols!(M::SchoolId), false)
-            .await?;
+        index(
+            manager,
+            "uq_peer_review_group_members_cycle_school",
+            M::Table,
+            cols!(M::CycleId, M::SchoolId),
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_review_group_members_school",
+            M::Table,
+            cols!(M::SchoolId),
+            false,
+        )
+        .await?;
 
         use PeerReviews as V;
         manager
@@ -430,15 +481,47 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // Every school hosts once per cycle.
-        index(manager, "uq_peer_reviews_cycle_host", V::Table, cols!(V::CycleId, V::HostSchoolId), true)
-            .await?;
-        index(manager, "idx_peer_reviews_host", V::Table, cols!(V::HostSchoolId), false).await?;
-        index(manager, "idx_peer_reviews_group", V::Table, cols!(V::GroupId), false).await?;
+        index(
+            manager,
+            "uq_peer_reviews_cycle_host",
+            V::Table,
+            cols!(V::CycleId, V::HostSchoolId),
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_reviews_host",
+            V::Table,
+            cols!(V::HostSchoolId),
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_reviews_group",
+            V::Table,
+            cols!(V::GroupId),
+            false,
+        )
+        .await?;
         // A cycle's reviews listed by host name (keyset), and counted by status.
-        index(manager, "idx_peer_reviews_cycle_name", V::Table, cols!(V::CycleId, V::HostName, V::Id), false)
-            .await?;
-        index(manager, "idx_peer_reviews_cycle_status", V::Table, cols!(V::CycleId, V::Status), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_reviews_cycle_name",
+            V::Table,
+            cols!(V::CycleId, V::HostName, V::Id),
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_reviews_cycle_status",
+            V::Table,
+            cols!(V::CycleId, V::Status),
+            false,
+        )
+        .await?;
 
         use PeerReviewTeamMembers as T;
         manager
@@ -465,8 +548,14 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // "The reviews I am on".
-        index(manager, "idx_peer_review_team_reviewer", T::Table, cols!(T::ReviewerId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_team_reviewer",
+            T::Table,
+            cols!(T::ReviewerId),
+            false,
+        )
+        .await?;
 
         use PeerReviewSelfReviews as S;
         manager
@@ -494,8 +583,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "uq_peer_review_self_reviews_review", S::Table, cols!(S::ReviewId), true)
-            .await?;
+        index(
+            manager,
+            "uq_peer_review_self_reviews_review",
+            S::Table,
+            cols!(S::ReviewId),
+            true,
+        )
+        .await?;
 
         use PeerReviewFindings as F;
         manager
@@ -527,11 +622,23 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_peer_review_findings_review", F::Table, cols!(F::ReviewId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_findings_review",
+            F::Table,
+            cols!(F::ReviewId),
+            false,
+        )
+        .await?;
         // The themes aggregate: areas for development grouped by area and theme.
-        index(manager, "idx_peer_review_findings_theme", F::Table, cols!(F::Kind, F::Area, F::Theme, F::ReviewId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_findings_theme",
+            F::Table,
+            cols!(F::Kind, F::Area, F::Theme, F::ReviewId),
+            false,
+        )
+        .await?;
 
         use PeerReviewActions as A;
         manager
@@ -562,10 +669,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_peer_review_actions_review", A::Table, cols!(A::ReviewId), false)
-            .await?;
-        index(manager, "idx_peer_review_actions_finding", A::Table, cols!(A::FindingId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_actions_review",
+            A::Table,
+            cols!(A::ReviewId),
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_review_actions_finding",
+            A::Table,
+            cols!(A::FindingId),
+            false,
+        )
+        .await?;
 
         use PeerReviewSupportRequests as Q;
         manager
@@ -609,10 +728,23 @@ impl MigrationTrait for Migration {
             )
             .await?;
         // One support request per action.
-        index(manager, "uq_peer_review_support_action", Q::Table, cols!(Q::ActionId), true).await?;
+        index(
+            manager,
+            "uq_peer_review_support_action",
+            Q::Table,
+            cols!(Q::ActionId),
+            true,
+        )
+        .await?;
         // "Support this school provided" (what billing pays it for).
-        index(manager, "idx_peer_review_support_school", Q::Table, cols!(Q::ProvidingSchoolId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_support_school",
+            Q::Table,
+            cols!(Q::ProvidingSchoolId),
+            false,
+        )
+        .await?;
 
         use PeerReviewSharingConsents as K;
         manager
@@ -646,10 +778,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_peer_review_consents_review", K::Table, cols!(K::ReviewId), false)
-            .await?;
-        index(manager, "idx_peer_review_consents_school", K::Table, cols!(K::SchoolId), false)
-            .await?;
+        index(
+            manager,
+            "idx_peer_review_consents_review",
+            K::Table,
+            cols!(K::ReviewId),
+            false,
+        )
+        .await?;
+        index(
+            manager,
+            "idx_peer_review_consents_school",
+            K::Table,
+            cols!(K::SchoolId),
+            false,
+        )
+        .await?;
         Ok(())
     }
 }

@@ -286,8 +286,8 @@ mod tests {
             (
                 Role::Finance,
                 [
-                    true, false, false, false, true, false, false, true, true, false, false,
-                    false, false,
+                    true, false, false, false, true, false, false, true, true, false, false, false,
+                    false,
                 ],
             ),
             (

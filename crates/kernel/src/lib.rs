@@ -25,7 +25,7 @@ pub use ids::{
     TierId, UserId,
 };
 pub use ids::{
-    FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId,
-    SelfReviewId, SharingConsentId, SupportRequestId,
+    FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId, SelfReviewId,
+    SharingConsentId, SupportRequestId,
 };
 pub use money::{Currency, Money, MoneyError};

@@ -37,14 +37,20 @@ pub fn may_read_report(
     if user.schools.contains(&review.host_school_id) {
         return true;
     }
-    if team.iter().any(|m| m.review_id == review.id && m.user_id == user.id) {
+    if team
+        .iter()
+        .any(|m| m.review_id == review.id && m.user_id == user.id)
+    {
         return true;
     }
-    consents.iter().filter(|c| c.review_id == review.id).any(|c| match c.scope {
-        ConsentScope::School => {
-            review.status.report_is_agreed()
-                && c.school_id.is_some_and(|s| user.schools.contains(&s))
-        }
-        ConsentScope::Partnership => review.status == ReviewStatus::PublishedToPartnership,
-    })
+    consents
+        .iter()
+        .filter(|c| c.review_id == review.id)
+        .any(|c| match c.scope {
+            ConsentScope::School => {
+                review.status.report_is_agreed()
+                    && c.school_id.is_some_and(|s| user.schools.contains(&s))
+            }
+            ConsentScope::Partnership => review.status == ReviewStatus::PublishedToPartnership,
+        })
 }

@@ -159,7 +159,11 @@ pub async fn create_cycle(
     let mut problems = Problems::new();
     let year = AcademicYear::starting(input.academic_year).ok();
     if year.is_none() {
-        problems.add("academicYear", ErrorCode::OutOfRange, "not an academic year");
+        problems.add(
+            "academicYear",
+            ErrorCode::OutOfRange,
+            "not an academic year",
+        );
     }
     let name = problems.check(required_text("name", &input.name, NAME_MAX));
     input.framework.validate(&mut problems);
@@ -199,7 +203,12 @@ pub async fn create_cycle(
     set_rules(&mut row, input.rules);
     match row.insert(db).await {
         Ok(row) => Cycle::from_row(row),
-        Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
             Err(DomainError::invalid(
                 "academicYear",
                 ErrorCode::Taken,
@@ -338,7 +347,11 @@ pub async fn set_participants(
     let mut problems = Problems::new();
     for (i, s) in schools.iter().enumerate() {
         if !known.contains_key(s) {
-            problems.add(&format!("schoolIds.{i}"), ErrorCode::NotFound, "no such school");
+            problems.add(
+                &format!("schoolIds.{i}"),
+                ErrorCode::NotFound,
+                "no such school",
+            );
         }
     }
     problems.finish()?;

@@ -377,10 +377,11 @@ async fn progress_to_agreed(
     let review = reviews::advance(db, &agreed_on, &system, id, ReviewStatus::Agreed).await?;
     // Support from another school of the group, which has the sequencing this needs.
     let group = groups::groups_by_ids(db, &[review.group_id]).await?;
-    if let Some(helper) = group
-        .get(&review.group_id)
-        .and_then(|g| g.members.iter().find(|m| m.school_id != review.host_school_id))
-    {
+    if let Some(helper) = group.get(&review.group_id).and_then(|g| {
+        g.members
+            .iter()
+            .find(|m| m.school_id != review.host_school_id)
+    }) {
         let support = report::request_support(
             db,
             &agreed_on,

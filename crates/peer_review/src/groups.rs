@@ -22,8 +22,8 @@ use crate::common::{from_json, not_found, to_json};
 use crate::cycles::{self, Cycle};
 use crate::entity::{cycles as cycle_rows, group_members, groups, reviews, team_members};
 use crate::grouping::{
-    Candidate, GroupSize, HardPartnership, PhaseBand, Reason, Relaxation, Violation,
-    check_group, propose_groups,
+    Candidate, GroupSize, HardPartnership, PhaseBand, Reason, Relaxation, Violation, check_group,
+    propose_groups,
 };
 use crate::reviewers::reviewers_of_schools;
 use crate::types::{GroupsStatus, ReviewStatus, TeamRole, TrainingStatus};
@@ -103,9 +103,10 @@ async fn candidates(
             name: school.name.clone(),
             phase: school.phase,
             hard_partnerships,
-            has_trained_lead: reviewers
-                .get(s)
-                .is_some_and(|r| r.iter().any(|r| r.training == TrainingStatus::TrainedLeadReviewer)),
+            has_trained_lead: reviewers.get(s).is_some_and(|r| {
+                r.iter()
+                    .any(|r| r.training == TrainingStatus::TrainedLeadReviewer)
+            }),
             last_year_group: last_year.get(s).copied(),
         });
     }
@@ -183,7 +184,10 @@ fn band_of(members: &[&Candidate]) -> PhaseBand {
         .into_iter()
         .max_by_key(|b| {
             (
-                members.iter().filter(|c| PhaseBand::of(c.phase) == *b).count(),
+                members
+                    .iter()
+                    .filter(|c| PhaseBand::of(c.phase) == *b)
+                    .count(),
                 std::cmp::Reverse(*b),
             )
         })
@@ -325,7 +329,11 @@ pub async fn move_school(
         .ok_or(not_found("ReviewCycle"))?;
     let mut problems = Problems::new();
     if row.groups_status != GroupsStatus::Proposed.as_str() {
-        problems.add("cycleId", ErrorCode::Conflict, "only a proposal can be edited");
+        problems.add(
+            "cycleId",
+            ErrorCode::Conflict,
+            "only a proposal can be edited",
+        );
     }
     let member = group_members::Entity::find()
         .filter(group_members::Column::CycleId.eq(cycle.as_uuid()))
@@ -333,14 +341,22 @@ pub async fn move_school(
         .one(&txn)
         .await?;
     if member.is_none() {
-        problems.add("schoolId", ErrorCode::NotFound, "the school is in no group of this cycle");
+        problems.add(
+            "schoolId",
+            ErrorCode::NotFound,
+            "the school is in no group of this cycle",
+        );
     }
     let target = groups::Entity::find_by_id(to.as_uuid())
         .filter(groups::Column::CycleId.eq(cycle.as_uuid()))
         .one(&txn)
         .await?;
     if target.is_none() {
-        problems.add("groupId", ErrorCode::NotFound, "no such group in this cycle");
+        problems.add(
+            "groupId",
+            ErrorCode::NotFound,
+            "no such group in this cycle",
+        );
     }
     problems.finish()?;
     let member = member.expect("checked");
@@ -399,14 +415,22 @@ pub async fn confirm(
             cycle_rows::Column::GroupsStatus,
             sea_orm::sea_query::Expr::value(GroupsStatus::Confirmed.as_str()),
         )
-        .col_expr(cycle_rows::Column::GroupsConfirmedAt, sea_orm::sea_query::Expr::value(now))
-        .col_expr(cycle_rows::Column::UpdatedAt, sea_orm::sea_query::Expr::value(now))
+        .col_expr(
+            cycle_rows::Column::GroupsConfirmedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
+        .col_expr(
+            cycle_rows::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(now),
+        )
         .filter(cycle_rows::Column::Id.eq(cycle.as_uuid()))
         .filter(cycle_rows::Column::GroupsStatus.eq(GroupsStatus::Proposed.as_str()))
         .exec(&txn)
         .await?;
     if claimed.rows_affected == 0 {
-        let exists = cycle_rows::Entity::find_by_id(cycle.as_uuid()).one(&txn).await?;
+        let exists = cycle_rows::Entity::find_by_id(cycle.as_uuid())
+            .one(&txn)
+            .await?;
         return Err(match exists {
             None => not_found("ReviewCycle"),
             Some(_) => DomainError::invalid(
@@ -427,7 +451,11 @@ pub async fn confirm(
     let mut members_checked: Vec<(uuid::Uuid, uuid::Uuid)> = state
         .groups
         .iter()
-        .flat_map(|g| g.members.iter().map(|m| (g.id.as_uuid(), m.school_id.as_uuid())))
+        .flat_map(|g| {
+            g.members
+                .iter()
+                .map(|m| (g.id.as_uuid(), m.school_id.as_uuid()))
+        })
         .collect();
     members_now.sort_unstable();
     members_checked.sort_unstable();
@@ -505,9 +533,13 @@ pub async fn confirm(
                 .map(|(i, r)| team_members::ActiveModel {
                     review_id: Set(id.as_uuid()),
                     reviewer_id: Set(r.id.as_uuid()),
-                    role: Set(if i == 0 { TeamRole::Lead } else { TeamRole::Member }
-                        .as_str()
-                        .to_owned()),
+                    role: Set(if i == 0 {
+                        TeamRole::Lead
+                    } else {
+                        TeamRole::Member
+                    }
+                    .as_str()
+                    .to_owned()),
                 })
                 .collect();
             if !rows.is_empty() {

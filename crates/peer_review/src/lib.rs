@@ -19,18 +19,18 @@
 //! permissions themselves. Payment for support goes through billing at the gateway: this
 //! crate records the hours and the providing school, and never depends on billing.
 
-pub mod grouping;
-pub mod types;
 mod common;
 pub mod confidentiality;
 pub mod cycles;
 pub mod demo;
 mod entity;
+pub mod grouping;
 pub mod groups;
 pub mod loaders;
 pub mod report;
 pub mod reviewers;
 pub mod reviews;
 pub mod themes;
+pub mod types;
 
 pub use common::CorruptRow;

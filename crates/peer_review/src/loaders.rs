@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use kernel::{DomainError, FollowUpActionId, ReviewId, SchoolId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::entity::{actions, consents, findings, reviews, self_reviews, support_requests, team_members};
+use crate::entity::{
+    actions, consents, findings, reviews, self_reviews, support_requests, team_members,
+};
 use crate::report::{Action, Consent, Finding, SupportRequest};
 use crate::reviews::{Review, SelfReview, TeamMember, self_review_from_row, team_from_rows};
 
@@ -130,9 +132,7 @@ pub async fn support_of_actions(
     ids: &[FollowUpActionId],
 ) -> Result<HashMap<FollowUpActionId, SupportRequest>, DomainError> {
     support_requests::Entity::find()
-        .filter(
-            support_requests::Column::ActionId.is_in(ids.iter().map(FollowUpActionId::as_uuid)),
-        )
+        .filter(support_requests::Column::ActionId.is_in(ids.iter().map(FollowUpActionId::as_uuid)))
         .all(db)
         .await?
         .into_iter()

@@ -215,7 +215,11 @@ pub async fn add_finding(
     let cycle = cycles::load(db, loaded.review.cycle_id).await?;
     let mut problems = Problems::new();
     if cycle.framework.area(&input.area).is_none() {
-        problems.add("area", ErrorCode::Invalid, "not an area of the cycle's framework");
+        problems.add(
+            "area",
+            ErrorCode::Invalid,
+            "not an area of the cycle's framework",
+        );
     }
     if let Some(e) = &input.evaluation
         && !cycle.framework.has_scale_value(e)
@@ -321,7 +325,11 @@ pub async fn add_action(
     let description = problems.check(required_text("description", &input.description, TEXT_MAX));
     let owner = problems.check(required_text("owner", &input.owner, SHORT_MAX));
     if !cycle.windows.follow_up.contains(input.due_on) {
-        problems.add("dueOn", ErrorCode::OutOfRange, "outside the cycle's follow-up window");
+        problems.add(
+            "dueOn",
+            ErrorCode::OutOfRange,
+            "outside the cycle's follow-up window",
+        );
     }
     if let Some(f) = input.finding
         && findings::Entity::find_by_id(f.as_uuid())
@@ -330,7 +338,11 @@ pub async fn add_action(
             .await?
             .is_none()
     {
-        problems.add("findingId", ErrorCode::NotFound, "no such finding in this review");
+        problems.add(
+            "findingId",
+            ErrorCode::NotFound,
+            "no such finding in this review",
+        );
     }
     problems.finish()?;
     let now = clock.now();
@@ -442,7 +454,11 @@ pub async fn request_support(
         .await?
         .is_some()
     {
-        problems.add("actionId", ErrorCode::Taken, "support was already requested");
+        problems.add(
+            "actionId",
+            ErrorCode::Taken,
+            "support was already requested",
+        );
     }
     problems.finish()?;
     let inserted = support_requests::ActiveModel {
@@ -519,7 +535,9 @@ pub async fn support_provided_by(
     school: SchoolId,
 ) -> Result<Vec<SupportRequest>, DomainError> {
     if !(actor.can(Permission::ManageBilling) || is_staff(actor) || acts_for(actor, school)) {
-        return Err(forbidden("support records are for finance, staff and the providing school"));
+        return Err(forbidden(
+            "support records are for finance, staff and the providing school",
+        ));
     }
     support_requests::Entity::find()
         .filter(support_requests::Column::ProvidingSchoolId.eq(school.as_uuid()))
@@ -551,18 +569,34 @@ pub async fn record_consent(
     )?;
     let mut problems = Problems::new();
     if !loaded.review.status.report_is_agreed() {
-        problems.add("status", ErrorCode::Conflict, "only an agreed report can be shared");
+        problems.add(
+            "status",
+            ErrorCode::Conflict,
+            "only an agreed report can be shared",
+        );
     }
     match (scope, school) {
         (ConsentScope::Partnership, Some(_)) => {
-            problems.add("schoolId", ErrorCode::Invalid, "partnership-wide consent names no school");
+            problems.add(
+                "schoolId",
+                ErrorCode::Invalid,
+                "partnership-wide consent names no school",
+            );
         }
         (ConsentScope::School, None) => {
-            problems.add("schoolId", ErrorCode::Required, "which school may read the report?");
+            problems.add(
+                "schoolId",
+                ErrorCode::Required,
+                "which school may read the report?",
+            );
         }
         (ConsentScope::School, Some(s)) => {
             if s == loaded.review.host_school_id {
-                problems.add("schoolId", ErrorCode::Invalid, "the host reads its own report");
+                problems.add(
+                    "schoolId",
+                    ErrorCode::Invalid,
+                    "the host reads its own report",
+                );
             } else if membership::school::by_ids(db, &[s]).await?.is_empty() {
                 problems.add("schoolId", ErrorCode::NotFound, "no such school");
             }
@@ -573,7 +607,11 @@ pub async fn record_consent(
         .iter()
         .any(|c| c.scope == scope && c.school_id == school)
     {
-        problems.add("scope", ErrorCode::Taken, "this consent is already recorded");
+        problems.add(
+            "scope",
+            ErrorCode::Taken,
+            "this consent is already recorded",
+        );
     }
     problems.finish()?;
     let row = consents::ActiveModel {

@@ -3,7 +3,9 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use kernel::{Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewerId, SchoolId, UserId};
+use kernel::{
+    Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewerId, SchoolId, UserId,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, Set,
@@ -58,7 +60,11 @@ fn check_training(
         (TrainingStatus::Untrained, None) => {}
         (_, None) => problems.add("trainedOn", ErrorCode::Required, "when were they trained?"),
         (_, Some(d)) if d > clock.today() => {
-            problems.add("trainedOn", ErrorCode::OutOfRange, "the date is in the future");
+            problems.add(
+                "trainedOn",
+                ErrorCode::OutOfRange,
+                "the date is in the future",
+            );
         }
         _ => {}
     }
@@ -77,11 +83,9 @@ pub async fn register_reviewer(
     let users = membership::people::users::by_ids(db, &[input.user]).await?;
     match users.get(&input.user) {
         None => problems.add("userId", ErrorCode::NotFound, "no such user"),
-        Some(u) if u.role != kernel::Role::SchoolLeader => problems.add(
-            "userId",
-            ErrorCode::Invalid,
-            "reviewers are school leaders",
-        ),
+        Some(u) if u.role != kernel::Role::SchoolLeader => {
+            problems.add("userId", ErrorCode::Invalid, "reviewers are school leaders")
+        }
         Some(_) => {
             let schools = membership::people::users::schools_of(db, &[input.user]).await?;
             if !schools
@@ -117,8 +121,17 @@ pub async fn register_reviewer(
     };
     match row.insert(db).await {
         Ok(row) => Reviewer::from_row(&row),
-        Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
-            Err(DomainError::invalid("userId", ErrorCode::Taken, "already a reviewer"))
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            Err(DomainError::invalid(
+                "userId",
+                ErrorCode::Taken,
+                "already a reviewer",
+            ))
         }
         Err(err) => Err(err.into()),
     }

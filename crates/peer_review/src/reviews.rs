@@ -169,7 +169,10 @@ pub(crate) async fn load(db: &impl ConnectionTrait, id: ReviewId) -> Result<Load
         .await?
         .ok_or(not_found("Review"))
         .and_then(Review::from_row)?;
-    let team = loaders::teams_of(db, &[id]).await?.remove(&id).unwrap_or_default();
+    let team = loaders::teams_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     Ok(Loaded { review, team })
 }
 
@@ -181,14 +184,23 @@ pub async fn review(
 ) -> Result<ReviewReport, DomainError> {
     actor.require(Permission::ReadPeerReview)?;
     let loaded = load(db, id).await?;
-    let consents = loaders::consents_of(db, &[id]).await?.remove(&id).unwrap_or_default();
+    let consents = loaders::consents_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     if !may_read_report(actor, &loaded.review, &loaded.team, &consents) {
         return Err(not_found("Review"));
     }
     Ok(ReviewReport {
         self_review: loaders::self_reviews_of(db, &[id]).await?.remove(&id),
-        findings: loaders::findings_of(db, &[id]).await?.remove(&id).unwrap_or_default(),
-        actions: loaders::actions_of(db, &[id]).await?.remove(&id).unwrap_or_default(),
+        findings: loaders::findings_of(db, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
+        actions: loaders::actions_of(db, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default(),
         consents,
         review: loaded.review,
         team: loaded.team,
@@ -217,7 +229,10 @@ pub async fn my_reviews(
     let shared: Vec<uuid::Uuid> = crate::entity::consents::Entity::find()
         .filter(
             sea_orm::Condition::any()
-                .add(crate::entity::consents::Column::Scope.eq(crate::types::ConsentScope::Partnership.as_str()))
+                .add(
+                    crate::entity::consents::Column::Scope
+                        .eq(crate::types::ConsentScope::Partnership.as_str()),
+                )
                 .add(
                     crate::entity::consents::Column::SchoolId
                         .is_in(user.schools.iter().map(SchoolId::as_uuid)),
@@ -232,7 +247,9 @@ pub async fn my_reviews(
     if !is_staff(actor) {
         select = select.filter(
             sea_orm::Condition::any()
-                .add(reviews::Column::HostSchoolId.is_in(user.schools.iter().map(SchoolId::as_uuid)))
+                .add(
+                    reviews::Column::HostSchoolId.is_in(user.schools.iter().map(SchoolId::as_uuid)),
+                )
                 .add(reviews::Column::Id.is_in(on_team))
                 .add(reviews::Column::Id.is_in(shared)),
         );
@@ -298,7 +315,9 @@ async fn step(
     now: DateTime<Utc>,
     extra: Vec<(reviews::Column, sea_orm::sea_query::SimpleExpr)>,
 ) -> Result<(), DomainError> {
-    let to = from.next().expect("callers only step statuses that have a next");
+    let to = from
+        .next()
+        .expect("callers only step statuses that have a next");
     let mut update = reviews::Entity::update_many()
         .col_expr(reviews::Column::Status, Expr::value(to.as_str()))
         .col_expr(reviews::Column::UpdatedAt, Expr::value(now));
@@ -324,9 +343,7 @@ fn wrong_status(current: ReviewStatus, to: ReviewStatus) -> DomainError {
     DomainError::invalid(
         "status",
         ErrorCode::Conflict,
-        format!(
-            "a review moves one step forward at a time: {current} cannot become {to}"
-        ),
+        format!("a review moves one step forward at a time: {current} cannot become {to}"),
     )
 }
 
@@ -350,7 +367,10 @@ pub async fn schedule(
 ) -> Result<Review, DomainError> {
     actor.require(Permission::TakePartInPeerReview)?;
     let loaded = load(db, id).await?;
-    let consents = loaders::consents_of(db, &[id]).await?.remove(&id).unwrap_or_default();
+    let consents = loaders::consents_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     loaded.require(
         actor,
         &consents,
@@ -362,16 +382,28 @@ pub async fn schedule(
     }
     let cycle = cycles::load(db, loaded.review.cycle_id).await?;
     let mut problems = Problems::new();
-    let focus = problems.check(required_text("enquiryFocus", &input.enquiry_focus, FOCUS_MAX));
+    let focus = problems.check(required_text(
+        "enquiryFocus",
+        &input.enquiry_focus,
+        FOCUS_MAX,
+    ));
     if input.visit_ends_on < input.visit_starts_on {
-        problems.add("visitEndsOn", ErrorCode::OutOfRange, "the visit ends before it starts");
+        problems.add(
+            "visitEndsOn",
+            ErrorCode::OutOfRange,
+            "the visit ends before it starts",
+        );
     }
     for (field, date) in [
         ("visitStartsOn", input.visit_starts_on),
         ("visitEndsOn", input.visit_ends_on),
     ] {
         if !cycle.windows.visits.contains(date) {
-            problems.add(field, ErrorCode::OutOfRange, "outside the cycle's visit window");
+            problems.add(
+                field,
+                ErrorCode::OutOfRange,
+                "outside the cycle's visit window",
+            );
         }
     }
     match loaded.team.iter().find(|m| m.role == TeamRole::Lead) {
@@ -396,8 +428,14 @@ pub async fn schedule(
         ReviewStatus::Planning,
         clock.now(),
         vec![
-            (reviews::Column::VisitStartsOn, Expr::value(input.visit_starts_on)),
-            (reviews::Column::VisitEndsOn, Expr::value(input.visit_ends_on)),
+            (
+                reviews::Column::VisitStartsOn,
+                Expr::value(input.visit_starts_on),
+            ),
+            (
+                reviews::Column::VisitEndsOn,
+                Expr::value(input.visit_ends_on),
+            ),
             (reviews::Column::EnquiryFocus, Expr::value(focus)),
         ],
     )
@@ -416,14 +454,17 @@ pub async fn advance(
 ) -> Result<Review, DomainError> {
     actor.require(Permission::TakePartInPeerReview)?;
     let loaded = load(db, id).await?;
-    let consents = loaders::consents_of(db, &[id]).await?.remove(&id).unwrap_or_default();
+    let consents = loaders::consents_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
     let from = loaded.review.status;
     let allowed = match to {
         ReviewStatus::Planning | ReviewStatus::Scheduled => false,
         ReviewStatus::Visited => is_staff(actor) || loaded.leads(actor),
         ReviewStatus::ReportDraft => is_staff(actor) || loaded.on_team(actor),
         ReviewStatus::Agreed => is_staff(actor) || loaded.hosts(actor),
-        ReviewStatus::PublishedToPartnership => loaded.hosts(actor) || actor == &Actor::System,
+        ReviewStatus::PublishedToPartnership => loaded.hosts(actor),
     };
     if to == ReviewStatus::Scheduled {
         return Err(DomainError::invalid(
@@ -432,7 +473,12 @@ pub async fn advance(
             "scheduling sets the visit dates: use schedule",
         ));
     }
-    loaded.require(actor, &consents, allowed, &format!("this caller cannot move the review to {to}"))?;
+    loaded.require(
+        actor,
+        &consents,
+        allowed,
+        &format!("this caller cannot move the review to {to}"),
+    )?;
     if from.next() != Some(to) {
         return Err(wrong_status(from, to));
     }
@@ -442,10 +488,22 @@ pub async fn advance(
         ReviewStatus::Visited => {
             let mut problems = Problems::new();
             if loaders::self_reviews_of(db, &[id]).await?.is_empty() {
-                problems.add("selfReview", ErrorCode::Required, "the host has not submitted its self-review");
+                problems.add(
+                    "selfReview",
+                    ErrorCode::Required,
+                    "the host has not submitted its self-review",
+                );
             }
-            if loaded.review.visit_starts_on.is_some_and(|d| d > clock.today()) {
-                problems.add("status", ErrorCode::Conflict, "the visit has not started yet");
+            if loaded
+                .review
+                .visit_starts_on
+                .is_some_and(|d| d > clock.today())
+            {
+                problems.add(
+                    "status",
+                    ErrorCode::Conflict,
+                    "the visit has not started yet",
+                );
             }
             problems.finish()?;
         }
@@ -455,13 +513,23 @@ pub async fn advance(
                 .count(db)
                 .await?;
             if n == 0 {
-                return Err(DomainError::invalid("findings", ErrorCode::Required, "a report needs at least one finding"));
+                return Err(DomainError::invalid(
+                    "findings",
+                    ErrorCode::Required,
+                    "a report needs at least one finding",
+                ));
             }
             extra.push((reviews::Column::AgreedAt, Expr::value(now)));
-            extra.push((reviews::Column::AgreedBy, Expr::value(user_of(actor).map(|u| u.as_uuid()))));
+            extra.push((
+                reviews::Column::AgreedBy,
+                Expr::value(user_of(actor).map(|u| u.as_uuid())),
+            ));
         }
         ReviewStatus::PublishedToPartnership => {
-            if !consents.iter().any(|c| c.scope == crate::types::ConsentScope::Partnership) {
+            if !consents
+                .iter()
+                .any(|c| c.scope == crate::types::ConsentScope::Partnership)
+            {
                 return Err(DomainError::invalid(
                     "consent",
                     ErrorCode::Required,
@@ -490,12 +558,23 @@ pub async fn set_team(
     let ids: Vec<ReviewerId> = members.iter().map(|(r, _)| *r).collect();
     let known = crate::reviewers::reviewers_by_ids(db, &ids).await?;
     let mut problems = Problems::new();
-    if !matches!(loaded.review.status, ReviewStatus::Planning | ReviewStatus::Scheduled) {
-        problems.add("status", ErrorCode::Conflict, "the team is fixed once the visit has happened");
+    if !matches!(
+        loaded.review.status,
+        ReviewStatus::Planning | ReviewStatus::Scheduled
+    ) {
+        problems.add(
+            "status",
+            ErrorCode::Conflict,
+            "the team is fixed once the visit has happened",
+        );
     }
     for (i, (r, _)) in members.iter().enumerate() {
         match known.get(r) {
-            None => problems.add(&format!("members.{i}.reviewerId"), ErrorCode::NotFound, "no such reviewer"),
+            None => problems.add(
+                &format!("members.{i}.reviewerId"),
+                ErrorCode::NotFound,
+                "no such reviewer",
+            ),
             Some(v) if v.school_id == loaded.review.host_school_id => problems.add(
                 &format!("members.{i}.reviewerId"),
                 ErrorCode::Invalid,
@@ -504,16 +583,34 @@ pub async fn set_team(
             Some(_) => {}
         }
         if ids[..i].contains(r) {
-            problems.add(&format!("members.{i}.reviewerId"), ErrorCode::Taken, "listed twice");
+            problems.add(
+                &format!("members.{i}.reviewerId"),
+                ErrorCode::Taken,
+                "listed twice",
+            );
         }
     }
-    let leads: Vec<&ReviewerId> = members.iter().filter(|(_, role)| *role == TeamRole::Lead).map(|(r, _)| r).collect();
+    let leads: Vec<&ReviewerId> = members
+        .iter()
+        .filter(|(_, role)| *role == TeamRole::Lead)
+        .map(|(r, _)| r)
+        .collect();
     if leads.len() != 1 {
-        problems.add("members", ErrorCode::Invalid, "a team has exactly one lead reviewer");
+        problems.add(
+            "members",
+            ErrorCode::Invalid,
+            "a team has exactly one lead reviewer",
+        );
     } else if cycle.rules.require_lead_reviewer
-        && known.get(leads[0]).is_some_and(|v| v.training != TrainingStatus::TrainedLeadReviewer)
+        && known
+            .get(leads[0])
+            .is_some_and(|v| v.training != TrainingStatus::TrainedLeadReviewer)
     {
-        problems.add("members", ErrorCode::Invalid, "the cycle requires a trained lead reviewer to lead");
+        problems.add(
+            "members",
+            ErrorCode::Invalid,
+            "the cycle requires a trained lead reviewer to lead",
+        );
     }
     problems.finish()?;
     let txn = db.begin().await?;
@@ -521,11 +618,18 @@ pub async fn set_team(
     let touched = reviews::Entity::update_many()
         .col_expr(reviews::Column::UpdatedAt, Expr::value(clock.now()))
         .filter(reviews::Column::Id.eq(id.as_uuid()))
-        .filter(reviews::Column::Status.is_in([ReviewStatus::Planning.as_str(), ReviewStatus::Scheduled.as_str()]))
+        .filter(reviews::Column::Status.is_in([
+            ReviewStatus::Planning.as_str(),
+            ReviewStatus::Scheduled.as_str(),
+        ]))
         .exec(&txn)
         .await?;
     if touched.rows_affected == 0 {
-        return Err(DomainError::invalid("status", ErrorCode::Conflict, "the team is fixed once the visit has happened"));
+        return Err(DomainError::invalid(
+            "status",
+            ErrorCode::Conflict,
+            "the team is fixed once the visit has happened",
+        ));
     }
     team_members::Entity::delete_many()
         .filter(team_members::Column::ReviewId.eq(id.as_uuid()))
@@ -539,7 +643,10 @@ pub async fn set_team(
     .exec(&txn)
     .await?;
     txn.commit().await?;
-    Ok(loaders::teams_of(db, &[id]).await?.remove(&id).unwrap_or_default())
+    Ok(loaders::teams_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -558,23 +665,50 @@ pub async fn submit_self_review(
 ) -> Result<SelfReview, DomainError> {
     actor.require(Permission::TakePartInPeerReview)?;
     let loaded = load(db, id).await?;
-    let consents = loaders::consents_of(db, &[id]).await?.remove(&id).unwrap_or_default();
-    loaded.require(actor, &consents, loaded.hosts(actor), "only the host school writes its self-review")?;
+    let consents = loaders::consents_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    loaded.require(
+        actor,
+        &consents,
+        loaded.hosts(actor),
+        "only the host school writes its self-review",
+    )?;
     let cycle = cycles::load(db, loaded.review.cycle_id).await?;
     let mut problems = Problems::new();
-    if !matches!(loaded.review.status, ReviewStatus::Planning | ReviewStatus::Scheduled) {
-        problems.add("status", ErrorCode::Conflict, "the self-review comes before the visit");
+    if !matches!(
+        loaded.review.status,
+        ReviewStatus::Planning | ReviewStatus::Scheduled
+    ) {
+        problems.add(
+            "status",
+            ErrorCode::Conflict,
+            "the self-review comes before the visit",
+        );
     }
     let summary = problems.check(optional_text("summary", &input.summary, TEXT_MAX));
     for (i, e) in input.evaluations.iter().enumerate() {
         if cycle.framework.area(&e.area).is_none() {
-            problems.add(&format!("evaluations.{i}.area"), ErrorCode::Invalid, "not an area of the cycle's framework");
+            problems.add(
+                &format!("evaluations.{i}.area"),
+                ErrorCode::Invalid,
+                "not an area of the cycle's framework",
+            );
         }
         if !cycle.framework.has_scale_value(&e.evaluation) {
-            problems.add(&format!("evaluations.{i}.evaluation"), ErrorCode::Invalid, "not on the cycle's scale");
+            problems.add(
+                &format!("evaluations.{i}.evaluation"),
+                ErrorCode::Invalid,
+                "not on the cycle's scale",
+            );
         }
         if input.evaluations[..i].iter().any(|o| o.area == e.area) {
-            problems.add(&format!("evaluations.{i}.area"), ErrorCode::Taken, "area evaluated twice");
+            problems.add(
+                &format!("evaluations.{i}.area"),
+                ErrorCode::Taken,
+                "area evaluated twice",
+            );
         }
     }
     problems.finish()?;
@@ -618,18 +752,34 @@ pub async fn set_report_summary(
 ) -> Result<Review, DomainError> {
     actor.require(Permission::TakePartInPeerReview)?;
     let loaded = load(db, id).await?;
-    let consents = loaders::consents_of(db, &[id]).await?.remove(&id).unwrap_or_default();
-    loaded.require(actor, &consents, is_staff(actor) || loaded.on_team(actor), "only the review team writes the report")?;
-    let summary = optional_text("summary", summary, TEXT_MAX).map_err(|e| DomainError::Invalid(vec![e]))?;
+    let consents = loaders::consents_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    loaded.require(
+        actor,
+        &consents,
+        is_staff(actor) || loaded.on_team(actor),
+        "only the review team writes the report",
+    )?;
+    let summary =
+        optional_text("summary", summary, TEXT_MAX).map_err(|e| DomainError::Invalid(vec![e]))?;
     let done = reviews::Entity::update_many()
         .col_expr(reviews::Column::ReportSummary, Expr::value(summary))
         .col_expr(reviews::Column::UpdatedAt, Expr::value(clock.now()))
         .filter(reviews::Column::Id.eq(id.as_uuid()))
-        .filter(reviews::Column::Status.is_in([ReviewStatus::Visited.as_str(), ReviewStatus::ReportDraft.as_str()]))
+        .filter(reviews::Column::Status.is_in([
+            ReviewStatus::Visited.as_str(),
+            ReviewStatus::ReportDraft.as_str(),
+        ]))
         .exec(db)
         .await?;
     if done.rows_affected == 0 {
-        return Err(DomainError::invalid("status", ErrorCode::Conflict, "the report can only be written between the visit and its agreement"));
+        return Err(DomainError::invalid(
+            "status",
+            ErrorCode::Conflict,
+            "the report can only be written between the visit and its agreement",
+        ));
     }
     Ok(load(db, id).await?.review)
 }
@@ -639,7 +789,11 @@ pub(crate) fn team_from_rows(
 ) -> Result<HashMap<ReviewId, Vec<TeamMember>>, DomainError> {
     let mut out: HashMap<ReviewId, Vec<TeamMember>> = HashMap::new();
     for (m, r) in rows {
-        let r = r.ok_or_else(|| DomainError::internal(crate::common::CorruptRow("team member without reviewer".into())))?;
+        let r = r.ok_or_else(|| {
+            DomainError::internal(crate::common::CorruptRow(
+                "team member without reviewer".into(),
+            ))
+        })?;
         let review_id = ReviewId::from_uuid(m.review_id);
         out.entry(review_id).or_default().push(TeamMember {
             review_id,

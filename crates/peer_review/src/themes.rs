@@ -3,7 +3,10 @@
 
 use kernel::{Actor, DomainError, Permission, ReviewCycleId};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 
 use crate::cycles;
 use crate::entity::{findings, reviews};
@@ -86,6 +89,10 @@ pub async fn themes(
             reviews: u32::try_from(r.reviews).unwrap_or(u32::MAX),
         })
         .collect();
-    out.sort_by(|a, b| b.reviews.cmp(&a.reviews).then_with(|| (&a.area, &a.theme).cmp(&(&b.area, &b.theme))));
+    out.sort_by(|a, b| {
+        b.reviews
+            .cmp(&a.reviews)
+            .then_with(|| (&a.area, &a.theme).cmp(&(&b.area, &b.theme)))
+    });
     Ok(out)
 }

@@ -318,7 +318,11 @@ impl CycleWindows {
 pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
     let value = value.trim();
     if value.is_empty() {
-        Err(FieldError::new(field, ErrorCode::Required, "must not be blank"))
+        Err(FieldError::new(
+            field,
+            ErrorCode::Required,
+            "must not be blank",
+        ))
     } else if value.chars().count() > max {
         Err(FieldError::new(
             field,

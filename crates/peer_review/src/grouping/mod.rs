@@ -28,9 +28,8 @@
 mod types;
 
 pub use types::{
-    Candidate, Constraint, Constraints, GroupSize, HardPartnership, PhaseBand, Placement,
-    Proposal, ProposalError, ProposedGroup, Reason, Relaxation, RotaVisit, Violation,
-    check_group,
+    Candidate, Constraint, Constraints, GroupSize, HardPartnership, PhaseBand, Placement, Proposal,
+    ProposalError, ProposedGroup, Reason, Relaxation, RotaVisit, Violation, check_group,
 };
 
 use kernel::{PartnershipId, SchoolId};
@@ -429,7 +428,10 @@ fn explain(
             let own = PhaseBand::of(c.phase);
             let mut reasons = vec![Reason::Phase { band: own }];
             if own != band {
-                reasons.push(Reason::MovedAcrossPhase { from: own, to: band });
+                reasons.push(Reason::MovedAcrossPhase {
+                    from: own,
+                    to: band,
+                });
             }
             if c.has_trained_lead {
                 reasons.push(Reason::ProvidesLeadReviewer);

@@ -28,7 +28,10 @@ fn assert_invariants(input: &[Candidate], constraints: &Constraints, proposal: &
     let mut placed = HashSet::new();
     for group in &proposal.groups {
         let size = group.placements.len();
-        assert!((GroupSize::MIN..=GroupSize::MAX).contains(&size), "size {size}");
+        assert!(
+            (GroupSize::MIN..=GroupSize::MAX).contains(&size),
+            "size {size}"
+        );
         for p in &group.placements {
             assert!(placed.insert(p.school), "{:?} placed twice", p.school);
         }
@@ -36,7 +39,10 @@ fn assert_invariants(input: &[Candidate], constraints: &Constraints, proposal: &
         assert_eq!(group.rota.len(), size);
         for visit in &group.rota {
             assert_eq!(visit.reviewers.len(), size - 1);
-            assert!(!visit.reviewers.contains(&visit.host), "a school reviews itself");
+            assert!(
+                !visit.reviewers.contains(&visit.host),
+                "a school reviews itself"
+            );
         }
         let hosts: HashSet<_> = group.rota.iter().map(|v| v.host).collect();
         assert_eq!(hosts, group.schools().into_iter().collect());
@@ -49,11 +55,9 @@ fn assert_invariants(input: &[Candidate], constraints: &Constraints, proposal: &
         for v in check_group(group.band, &members, constraints) {
             let constraint = v.constraint().expect("sizes hold");
             assert!(
-                group
-                    .relaxed
-                    .iter()
-                    .any(|r| r.constraint == constraint && r.schools == v.schools()
-                        && !r.explanation.is_empty()),
+                group.relaxed.iter().any(|r| r.constraint == constraint
+                    && r.schools == v.schools()
+                    && !r.explanation.is_empty()),
                 "{v:?} not explained"
             );
         }
@@ -113,8 +117,12 @@ fn a_forced_conflict_is_relaxed_and_explained_by_counting() {
     let proposal = propose_groups(&input, &constraints).expect("proposal");
     let relaxed: Vec<&Relaxation> = proposal.groups.iter().flat_map(|g| &g.relaxed).collect();
     assert!(!relaxed.is_empty());
-    assert!(relaxed.iter().all(|r| r.constraint == Constraint::HardPartnership
-        && r.explanation.contains("only 3 groups")));
+    assert!(
+        relaxed
+            .iter()
+            .all(|r| r.constraint == Constraint::HardPartnership
+                && r.explanation.contains("only 3 groups"))
+    );
     assert_invariants(&input, &constraints, &proposal);
 }
 
@@ -126,10 +134,18 @@ fn too_few_leads_is_reported_per_group() {
     let without: Vec<_> = proposal
         .groups
         .iter()
-        .filter(|g| g.relaxed.iter().any(|r| r.constraint == Constraint::LeadReviewer))
+        .filter(|g| {
+            g.relaxed
+                .iter()
+                .any(|r| r.constraint == Constraint::LeadReviewer)
+        })
         .collect();
     assert_eq!(without.len(), 2);
-    assert!(without[0].relaxed[0].explanation.contains("only 1 of the 9"));
+    assert!(
+        without[0].relaxed[0]
+            .explanation
+            .contains("only 1 of the 9")
+    );
 }
 
 #[test]
@@ -147,7 +163,12 @@ fn a_lone_special_school_joins_another_band_and_says_so() {
         .find(|g| g.schools().contains(&input[6].school))
         .expect("placed");
     assert_eq!(with_special.band, PhaseBand::Primary);
-    assert!(with_special.relaxed.iter().any(|r| r.constraint == Constraint::Phase));
+    assert!(
+        with_special
+            .relaxed
+            .iter()
+            .any(|r| r.constraint == Constraint::Phase)
+    );
     let placement = with_special
         .placements
         .iter()
@@ -197,7 +218,10 @@ fn sizes_stay_within_bounds() {
         for n in 3..200 {
             let s = sizes(n, target);
             assert_eq!(s.iter().sum::<usize>(), n);
-            assert!(s.iter().all(|&k| (3..=7).contains(&k)), "{n} {target} {s:?}");
+            assert!(
+                s.iter().all(|&k| (3..=7).contains(&k)),
+                "{n} {target} {s:?}"
+            );
         }
     }
 }

@@ -134,15 +134,21 @@ impl Constraint {
 #[serde(tag = "kind", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Violation {
     /// Fewer than 3 or more than 7 schools (never proposed; found when staff edit).
-    Size { size: usize },
+    Size {
+        size: usize,
+    },
     /// Schools from another phase band than the group's.
-    MixedPhase { schools: Vec<SchoolId> },
+    MixedPhase {
+        schools: Vec<SchoolId>,
+    },
     SameHardPartnership {
         partnership: PartnershipId,
         name: String,
         schools: Vec<SchoolId>,
     },
-    LastYearPeers { schools: Vec<SchoolId> },
+    LastYearPeers {
+        schools: Vec<SchoolId>,
+    },
     NoLeadReviewer,
 }
 
@@ -182,7 +188,10 @@ impl Violation {
                 format!("{} school(s) are from another phase", schools.len())
             }
             Self::SameHardPartnership { name, schools, .. } => {
-                format!("{} schools of {name} would review each other", schools.len())
+                format!(
+                    "{} schools of {name} would review each other",
+                    schools.len()
+                )
             }
             Self::LastYearPeers { schools } => {
                 format!("{} schools were grouped together last year", schools.len())
