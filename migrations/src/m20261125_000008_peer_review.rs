@@ -222,7 +222,7 @@ async fn index(
     if unique {
         stmt.unique();
     }
-    manager.create_index(stmt.to_owned()).await
+    manager.create_index(stmt).await
 }
 
 macro_rules! cols {

@@ -67,13 +67,13 @@ impl Role {
             Permission::ManageDirectory
             | Permission::ManageUsers
             | Permission::ManageApiKeys
-            | Permission::ManageMemberships => matches!(self, Self::PartnershipAdmin),
+            | Permission::ManageMemberships
+            | Permission::ManagePeerReview => matches!(self, Self::PartnershipAdmin),
             Permission::RespondToMembership | Permission::SetPurchaseOrder => {
                 matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
             }
             Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
             Permission::ManageBilling => matches!(self, Self::PartnershipAdmin | Self::Finance),
-            Permission::ManagePeerReview => matches!(self, Self::PartnershipAdmin),
             Permission::ReadPeerReview | Permission::TakePartInPeerReview => {
                 matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
             }

@@ -69,7 +69,7 @@ pub async fn consents_of(
         .await?;
     let mut out: HashMap<ReviewId, Vec<Consent>> = HashMap::new();
     for r in rows {
-        let c = Consent::from_row(r)?;
+        let c = Consent::from_row(&r)?;
         out.entry(c.review_id).or_default().push(c);
     }
     Ok(out)

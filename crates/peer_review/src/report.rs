@@ -141,7 +141,7 @@ pub struct Consent {
 }
 
 impl Consent {
-    pub(crate) fn from_row(r: consents::Model) -> Result<Self, DomainError> {
+    pub(crate) fn from_row(r: &consents::Model) -> Result<Self, DomainError> {
         Ok(Self {
             id: SharingConsentId::from_uuid(r.id),
             review_id: ReviewId::from_uuid(r.review_id),
@@ -624,5 +624,5 @@ pub async fn record_consent(
     }
     .insert(db)
     .await?;
-    Consent::from_row(row)
+    Consent::from_row(&row)
 }

@@ -84,7 +84,7 @@ pub async fn register_reviewer(
     match users.get(&input.user) {
         None => problems.add("userId", ErrorCode::NotFound, "no such user"),
         Some(u) if u.role != kernel::Role::SchoolLeader => {
-            problems.add("userId", ErrorCode::Invalid, "reviewers are school leaders")
+            problems.add("userId", ErrorCode::Invalid, "reviewers are school leaders");
         }
         Some(_) => {
             let schools = membership::people::users::schools_of(db, &[input.user]).await?;

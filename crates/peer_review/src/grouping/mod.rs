@@ -90,14 +90,11 @@ fn band_schools<'a>(sorted: &[&'a Candidate]) -> Vec<(PhaseBand, Vec<&'a Candida
         })
         .filter(|(_, m): &(PhaseBand, Vec<&Candidate>)| !m.is_empty())
         .collect();
-    loop {
-        let Some(small) = bands
-            .iter()
-            .position(|(_, m)| m.len() < GroupSize::MIN)
-            .filter(|_| bands.len() > 1)
-        else {
-            break;
-        };
+    while let Some(small) = bands
+        .iter()
+        .position(|(_, m)| m.len() < GroupSize::MIN)
+        .filter(|_| bands.len() > 1)
+    {
         let (_, moving) = bands.remove(small);
         // Largest band, earliest in band order on a tie.
         let target = bands
