@@ -13,7 +13,8 @@ use kernel::{
     ReviewId, SchoolId, SharingConsentId, SupportRequestId, UserId,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use crate::common::{acts_for, forbidden, is_staff, not_found, parse, user_of};
@@ -154,6 +155,28 @@ impl Consent {
 }
 
 const TEXT_MAX: usize = 10_000;
+
+/// Opens the write transaction of a report edit with the review row locked and its status
+/// re-checked, so an agreement committed meanwhile cannot be followed by an edit (on
+/// PostgreSQL the status change waits for this lock; SQLite serialises writers anyway).
+async fn locked_in(
+    db: &DatabaseConnection,
+    review: ReviewId,
+    allowed: &[ReviewStatus],
+) -> Result<DatabaseTransaction, DomainError> {
+    let txn = db.begin().await?;
+    let row = reviews::Entity::find_by_id(review.as_uuid())
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(not_found("Review"))?;
+    let status: ReviewStatus = parse(&row.status, "review status")?;
+    if allowed.contains(&status) {
+        Ok(txn)
+    } else {
+        Err(report_locked(status))
+    }
+}
 const SHORT_MAX: usize = 200;
 
 async fn loaded_with_consents(
@@ -230,6 +253,12 @@ pub async fn add_finding(
     let summary = problems.check(required_text("summary", &input.summary, TEXT_MAX));
     let evidence = problems.check(required_text("evidence", &input.evidence, TEXT_MAX));
     problems.finish()?;
+    let txn = locked_in(
+        db,
+        review,
+        &[ReviewStatus::Visited, ReviewStatus::ReportDraft],
+    )
+    .await?;
     let row = findings::ActiveModel {
         id: Set(FindingId::new().as_uuid()),
         review_id: Set(review.as_uuid()),
@@ -242,8 +271,9 @@ pub async fn add_finding(
         created_by: Set(user_of(actor).map(|u| u.as_uuid())),
         created_at: Set(clock.now()),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
     Finding::from_row(row)
 }
 
@@ -345,6 +375,7 @@ pub async fn add_action(
         );
     }
     problems.finish()?;
+    let txn = locked_in(db, review, &[ReviewStatus::ReportDraft]).await?;
     let now = clock.now();
     let row = actions::ActiveModel {
         id: Set(FollowUpActionId::new().as_uuid()),
@@ -357,8 +388,9 @@ pub async fn add_action(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    txn.commit().await?;
     Action::from_row(row, None)
 }
 
