@@ -67,12 +67,16 @@ impl Role {
             Permission::ManageDirectory
             | Permission::ManageUsers
             | Permission::ManageApiKeys
-            | Permission::ManageMemberships => matches!(self, Self::PartnershipAdmin),
+            | Permission::ManageMemberships
+            | Permission::ManagePeerReview => matches!(self, Self::PartnershipAdmin),
             Permission::RespondToMembership | Permission::SetPurchaseOrder => {
                 matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
             }
             Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
             Permission::ManageBilling => matches!(self, Self::PartnershipAdmin | Self::Finance),
+            Permission::ReadPeerReview | Permission::TakePartInPeerReview => {
+                matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
+            }
         }
     }
 }
@@ -176,6 +180,16 @@ pub enum Permission {
     ManageBilling,
     /// Add a purchase-order number to an open invoice (school leaders: their own).
     SetPurchaseOrder,
+    /// Peer-review cycles, reviewers, group proposals and their confirmation; partnership
+    /// staff read every report through this.
+    ManagePeerReview,
+    /// Read peer-review cycles, partnership-wide themes and the reports the confidentiality
+    /// rule lets this caller see (school leaders: their own school's and those they are on).
+    ReadPeerReview,
+    /// Act in a review: the host school's leaders (self-review, agreeing the report,
+    /// consent) and the reviewers on its team (findings, actions). Which review is a second
+    /// check the peer-review services make.
+    TakePartInPeerReview,
 }
 
 /// A signed-in person, as loaded from Trellis's users table.
@@ -265,24 +279,29 @@ mod tests {
         let rows = [
             (
                 Role::PartnershipAdmin,
-                [true, true, true, true, true, true, true, true, true, true],
+                [
+                    true, true, true, true, true, true, true, true, true, true, true, true, true,
+                ],
             ),
             (
                 Role::Finance,
                 [
-                    true, false, false, false, true, false, false, true, true, false,
+                    true, false, false, false, true, false, false, true, true, false, false, false,
+                    false,
                 ],
             ),
             (
                 Role::SchoolLeader,
                 [
-                    true, false, false, false, true, false, true, true, false, true,
+                    true, false, false, false, true, false, true, true, false, true, false, true,
+                    true,
                 ],
             ),
             (
                 Role::SchoolStaff,
                 [
-                    true, false, false, false, true, false, false, false, false, false,
+                    true, false, false, false, true, false, false, false, false, false, false,
+                    false, false,
                 ],
             ),
         ];
@@ -299,6 +318,9 @@ mod tests {
                 ReadBilling,
                 ManageBilling,
                 SetPurchaseOrder,
+                ManagePeerReview,
+                ReadPeerReview,
+                TakePartInPeerReview,
             ]
             .map(|p| actor.can(p));
             assert_eq!(got, expected, "{role}");

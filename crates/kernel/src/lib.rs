@@ -26,6 +26,10 @@ pub use ids::{
     InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
     TierId, UserId,
 };
+pub use ids::{
+    FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId, SelfReviewId,
+    SharingConsentId, SupportRequestId,
+};
 pub use money::{Currency, Money, MoneyError};
 pub use named::UnknownValue;
 pub use text::{optional_text, required_text};
