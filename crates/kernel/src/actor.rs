@@ -73,6 +73,12 @@ impl Role {
             }
             Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
             Permission::ManageBilling => matches!(self, Self::PartnershipAdmin | Self::Finance),
+            // Every role reads the core offer; school roles their own schools' only (a second
+            // check, made by the offer services).
+            Permission::ReadOffer => true,
+            Permission::ManageOffer | Permission::RecordOfferUsage => {
+                matches!(self, Self::PartnershipAdmin)
+            }
         }
     }
 }
@@ -107,10 +113,18 @@ pub enum Scope {
     /// Read billing accounts, invoices, payments and finance reports (e.g. a ledger sync).
     #[serde(rename = "billing:read")]
     BillingRead,
+    /// Read the core offer: items, and every school's entitlements, usage and value statements.
+    #[serde(rename = "offer:read")]
+    OfferRead,
 }
 
 impl Scope {
-    pub const ALL: [Self; 3] = [Self::DirectoryRead, Self::MembershipRead, Self::BillingRead];
+    pub const ALL: [Self; 4] = [
+        Self::DirectoryRead,
+        Self::MembershipRead,
+        Self::BillingRead,
+        Self::OfferRead,
+    ];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -118,6 +132,7 @@ impl Scope {
             Self::DirectoryRead => "directory:read",
             Self::MembershipRead => "membership:read",
             Self::BillingRead => "billing:read",
+            Self::OfferRead => "offer:read",
         }
     }
 
@@ -127,6 +142,7 @@ impl Scope {
             (Self::DirectoryRead, Permission::ReadDirectory)
                 | (Self::MembershipRead, Permission::ReadMemberships)
                 | (Self::BillingRead, Permission::ReadBilling)
+                | (Self::OfferRead, Permission::ReadOffer)
         )
     }
 }
@@ -176,6 +192,12 @@ pub enum Permission {
     ManageBilling,
     /// Add a purchase-order number to an open invoice (school leaders: their own).
     SetPurchaseOrder,
+    /// Read the core offer's items and entitlements (school roles: their own schools').
+    ReadOffer,
+    /// Manage offer items and quantities, derive entitlements, adjust, cash in, draw forward.
+    ManageOffer,
+    /// Record that part of an entitlement was used (a visit held, a place booked), or reverse it.
+    RecordOfferUsage,
 }
 
 /// A signed-in person, as loaded from Trellis's users table.
@@ -265,24 +287,29 @@ mod tests {
         let rows = [
             (
                 Role::PartnershipAdmin,
-                [true, true, true, true, true, true, true, true, true, true],
+                [
+                    true, true, true, true, true, true, true, true, true, true, true, true, true,
+                ],
             ),
             (
                 Role::Finance,
                 [
-                    true, false, false, false, true, false, false, true, true, false,
+                    true, false, false, false, true, false, false, true, true, false, true, false,
+                    false,
                 ],
             ),
             (
                 Role::SchoolLeader,
                 [
-                    true, false, false, false, true, false, true, true, false, true,
+                    true, false, false, false, true, false, true, true, false, true, true, false,
+                    false,
                 ],
             ),
             (
                 Role::SchoolStaff,
                 [
-                    true, false, false, false, true, false, false, false, false, false,
+                    true, false, false, false, true, false, false, false, false, false, true,
+                    false, false,
                 ],
             ),
         ];
@@ -299,6 +326,9 @@ mod tests {
                 ReadBilling,
                 ManageBilling,
                 SetPurchaseOrder,
+                ReadOffer,
+                ManageOffer,
+                RecordOfferUsage,
             ]
             .map(|p| actor.can(p));
             assert_eq!(got, expected, "{role}");
@@ -321,6 +351,15 @@ mod tests {
         assert!(reader.can(Permission::ReadDirectory));
         assert!(!reader.can(Permission::ManageDirectory));
         assert!(reader.require(Permission::ManageUsers).is_err());
+        let offer = Actor::ApiKey(ApiKeyActor {
+            id: ApiKeyId::new(),
+            name: "portal".into(),
+            scopes: vec![Scope::OfferRead],
+        });
+        assert!(offer.can(Permission::ReadOffer));
+        assert!(!offer.can(Permission::RecordOfferUsage));
+        assert!(!offer.can(Permission::ManageOffer));
+        assert!(!reader.can(Permission::ReadOffer));
     }
 
     #[test]

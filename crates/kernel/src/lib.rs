@@ -24,4 +24,5 @@ pub use ids::{
     InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
     TierId, UserId,
 };
+pub use ids::{OfferEntryId, OfferItemId};
 pub use money::{Currency, Money, MoneyError};
