@@ -63,7 +63,11 @@ impl Role {
     /// [`Actor::may_see_school_records`], made by the service that loads them.
     const fn grants(self, permission: Permission) -> bool {
         match permission {
-            Permission::ReadDirectory | Permission::ReadMemberships => true,
+            // Every role reads the core offer too; school roles their own schools' only (a
+            // second check, made by the offer services).
+            Permission::ReadDirectory | Permission::ReadMemberships | Permission::ReadOffer => {
+                true
+            }
             Permission::ManageDirectory
             | Permission::ManageUsers
             | Permission::ManageApiKeys
@@ -73,9 +77,6 @@ impl Role {
             }
             Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
             Permission::ManageBilling => matches!(self, Self::PartnershipAdmin | Self::Finance),
-            // Every role reads the core offer; school roles their own schools' only (a second
-            // check, made by the offer services).
-            Permission::ReadOffer => true,
             Permission::ManageOffer | Permission::RecordOfferUsage => {
                 matches!(self, Self::PartnershipAdmin)
             }
