@@ -65,9 +65,7 @@ impl Role {
         match permission {
             // Every role reads the core offer too; school roles their own schools' only (a
             // second check, made by the offer services).
-            Permission::ReadDirectory | Permission::ReadMemberships | Permission::ReadOffer => {
-                true
-            }
+            Permission::ReadDirectory | Permission::ReadMemberships | Permission::ReadOffer => true,
             Permission::ManageDirectory
             | Permission::ManageUsers
             | Permission::ManageApiKeys

@@ -37,7 +37,12 @@ pub struct Balance {
 }
 
 impl Balance {
-    fn empty(school_id: SchoolId, item_id: OfferItemId, year: AcademicYear, unlimited: bool) -> Self {
+    fn empty(
+        school_id: SchoolId,
+        item_id: OfferItemId,
+        year: AcademicYear,
+        unlimited: bool,
+    ) -> Self {
         Self {
             school_id,
             item_id,

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
-use kernel::{AcademicYear, Actor, Clock, DomainError, ErrorCode, OfferItemId, Permission, SchoolId};
+use kernel::{
+    AcademicYear, Actor, Clock, DomainError, ErrorCode, OfferItemId, Permission, SchoolId,
+};
 use membership::memberships::Membership;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -150,12 +152,13 @@ pub async fn derive_entitlements(
                 )
             })
             .collect();
-    let granted: HashMap<(SchoolId, OfferItemId), i64> = balances_of_schools(&txn, &school_ids, year)
-        .await?
-        .into_values()
-        .flatten()
-        .map(|b| ((b.school_id, b.item_id), b.granted))
-        .collect();
+    let granted: HashMap<(SchoolId, OfferItemId), i64> =
+        balances_of_schools(&txn, &school_ids, year)
+            .await?
+            .into_values()
+            .flatten()
+            .map(|b| ((b.school_id, b.item_id), b.granted))
+            .collect();
 
     let mut new_entitlements = Vec::new();
     let mut new_entries = Vec::new();

@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::entity::items;
 use crate::support::{
-    is_unique_violation, named_enum, optional_text, required_text, stored, Sight,
+    Sight, is_unique_violation, named_enum, optional_text, required_text, stored,
 };
 
 named_enum!(

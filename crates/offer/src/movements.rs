@@ -129,11 +129,7 @@ pub async fn record_usage(
         input.reference.as_deref(),
         REFERENCE_MAX,
     ));
-    let reason = problems.check(optional_text(
-        "reason",
-        input.reason.as_deref(),
-        REASON_MAX,
-    ));
+    let reason = problems.check(optional_text("reason", input.reason.as_deref(), REASON_MAX));
     let item = item_for(db, &mut problems, input.item_id).await?;
     if let Some(membership) = problems.check(active_membership(db, input.school_id, year).await?)
         && !(membership.starts_on..=membership.ends_on).contains(&input.occurred_on)
@@ -155,8 +151,7 @@ pub async fn record_usage(
     };
 
     let txn = db.begin().await?;
-    let (entitlement, balance) =
-        locked_balance(&txn, input.school_id, input.item_id, year).await?;
+    let (entitlement, balance) = locked_balance(&txn, input.school_id, input.item_id, year).await?;
     if !balance.unlimited && !item.allows_overdraft && quantity > left(&balance) {
         return Err(DomainError::invalid(
             "quantity",
@@ -319,11 +314,7 @@ async fn validate_transfer(
         input.reference.as_deref(),
         REFERENCE_MAX,
     ));
-    let reason = problems.check(optional_text(
-        "reason",
-        input.reason.as_deref(),
-        REASON_MAX,
-    ));
+    let reason = problems.check(optional_text("reason", input.reason.as_deref(), REASON_MAX));
     let item = item_for(db, &mut problems, input.item_id).await?;
     if let Some(refusal) = item.as_ref().and_then(&rule) {
         problems.add("itemId", ErrorCode::Conflict, refusal);
@@ -415,14 +406,18 @@ async fn draw_forward_limit(
     else {
         return Err(DomainError::NotFound { entity: "School" });
     };
-    let next = quantities::for_year(db, year.next())
-        .await?
-        .resolve(item.id, membership.tier_id, school.phase);
+    let next = quantities::for_year(db, year.next()).await?.resolve(
+        item.id,
+        membership.tier_id,
+        school.phase,
+    );
     let allowance = match next {
         Some(a) => Some(a),
-        None => quantities::for_year(db, year)
-            .await?
-            .resolve(item.id, membership.tier_id, school.phase),
+        None => {
+            quantities::for_year(db, year)
+                .await?
+                .resolve(item.id, membership.tier_id, school.phase)
+        }
     };
     Ok(match allowance {
         Some(Allowance::Limited(q)) => Ok((q * percent / 100, q)),

@@ -55,7 +55,9 @@ impl ItemQuantity {
             } else {
                 Some(stored("phase", &row.phase)?)
             },
-            allowance: row.quantity.map_or(Allowance::Unlimited, Allowance::Limited),
+            allowance: row
+                .quantity
+                .map_or(Allowance::Unlimited, Allowance::Limited),
             updated_at: row.updated_at,
         })
     }

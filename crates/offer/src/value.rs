@@ -57,16 +57,12 @@ pub async fn value_statement(
         .select_only()
         .column(entries::Column::ItemId)
         .column(entries::Column::Term)
-        .column_as(
-            Expr::cust("CAST(SUM(quantity) AS BIGINT)"),
-            "total",
-        )
+        .column_as(Expr::cust("CAST(SUM(quantity) AS BIGINT)"), "total")
         .filter(entries::Column::SchoolId.eq(school.as_uuid()))
         .filter(entries::Column::AcademicYear.eq(year.start_year()))
-        .filter(entries::Column::Kind.is_in([
-            EntryKind::Usage.as_str(),
-            EntryKind::Reversal.as_str(),
-        ]))
+        .filter(
+            entries::Column::Kind.is_in([EntryKind::Usage.as_str(), EntryKind::Reversal.as_str()]),
+        )
         .group_by(entries::Column::ItemId)
         .group_by(entries::Column::Term);
     if let Some(term) = term {

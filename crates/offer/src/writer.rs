@@ -8,7 +8,10 @@ use kernel::{
 };
 use membership::memberships::{Membership, MembershipStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 
 use crate::entity::{entitlements, entries};
 use crate::entries::{EntryKind, term_name};
@@ -23,11 +26,7 @@ pub(crate) async fn active_membership(
         .await?
         .remove(&school)
         .unwrap_or_default();
-    if memberships.is_empty()
-        && membership::school::by_ids(db, &[school])
-            .await?
-            .is_empty()
-    {
+    if memberships.is_empty() && membership::school::by_ids(db, &[school]).await?.is_empty() {
         return Ok(Err(FieldError::new(
             "schoolId",
             ErrorCode::NotFound,
@@ -74,7 +73,12 @@ pub(crate) async fn lock_entitlement<C: ConnectionTrait>(
         .await?)
 }
 
-fn matching<Q: QueryFilter>(query: Q, school: SchoolId, item: OfferItemId, year: AcademicYear) -> Q {
+fn matching<Q: QueryFilter>(
+    query: Q,
+    school: SchoolId,
+    item: OfferItemId,
+    year: AcademicYear,
+) -> Q {
     query
         .filter(entitlements::Column::SchoolId.eq(school.as_uuid()))
         .filter(entitlements::Column::ItemId.eq(item.as_uuid()))
@@ -103,7 +107,11 @@ pub(crate) struct EntryDraft {
 }
 
 impl EntryDraft {
-    pub(crate) fn row(self, entitlement: &entitlements::Model, now: DateTime<Utc>) -> entries::ActiveModel {
+    pub(crate) fn row(
+        self,
+        entitlement: &entitlements::Model,
+        now: DateTime<Utc>,
+    ) -> entries::ActiveModel {
         entries::ActiveModel {
             id: Set(OfferEntryId::new().as_uuid()),
             entitlement_id: Set(entitlement.id),
