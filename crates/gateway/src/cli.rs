@@ -123,6 +123,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("{report}");
             let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!("{billing}");
+            let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!("{offer}");
             Ok(())
         }
         Command::Schema => {
@@ -158,6 +160,8 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tracing::info!("{report}");
         let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!("{billing}");
+        let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!("{offer}");
     }
     let app = App::build(&config, conn, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;

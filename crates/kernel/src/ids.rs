@@ -163,6 +163,16 @@ typed_id!(
     AuditEntryId,
     "AuditEntry"
 );
+typed_id!(
+    /// An item of the core offer (partner visits, CPD places, support hours...).
+    OfferItemId,
+    "OfferItem"
+);
+typed_id!(
+    /// One entry of a school's core-offer entitlement ledger.
+    OfferEntryId,
+    "OfferLedgerEntry"
+);
 
 typed_id!(
     /// A peer-review cycle: one academic year's framework, windows and groups.

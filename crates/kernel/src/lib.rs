@@ -30,6 +30,7 @@ pub use ids::{
     FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId, SelfReviewId,
     SharingConsentId, SupportRequestId,
 };
+pub use ids::{OfferEntryId, OfferItemId};
 pub use money::{Currency, Money, MoneyError};
-pub use named::UnknownValue;
+pub use named::{CorruptRow, UnknownValue, stored};
 pub use text::{optional_text, required_text};

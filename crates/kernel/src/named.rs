@@ -4,6 +4,25 @@
 //! reads the same as the API and the logs; one macro gives every such enum the same
 //! spelling rules, parsing and display, so the database, the domain and the API agree.
 
+use std::str::FromStr;
+
+use crate::DomainError;
+
+/// A stored row that this build cannot read back: written by hand or by a newer release.
+#[derive(Debug, thiserror::Error)]
+#[error("corrupt row: {0}")]
+pub struct CorruptRow(pub String);
+
+/// Parses a stored name, treating an unknown one as corruption (ours, not the caller's):
+/// the database said it, so the caller cannot fix it and gets an internal error.
+///
+/// # Errors
+/// `DomainError::Internal` naming `what` and the raw value.
+pub fn stored<T: FromStr>(what: &str, raw: &str) -> Result<T, DomainError> {
+    raw.parse()
+        .map_err(|_| DomainError::internal(CorruptRow(format!("{what} `{raw}`"))))
+}
+
 /// A stored value this build does not recognise: the database was written by a newer
 /// release, or edited by hand.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

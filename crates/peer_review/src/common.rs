@@ -4,14 +4,11 @@ use std::str::FromStr;
 
 use kernel::{Actor, DomainError, Permission, SchoolId, UserId};
 
-/// A stored row this build cannot read back (a newer release wrote it, or a hand edit).
-#[derive(Debug, thiserror::Error)]
-#[error("corrupt peer-review row: {0}")]
-pub struct CorruptRow(pub String);
+pub use kernel::CorruptRow;
 
+/// A stored name parsed back; an unknown one is corruption (see [`kernel::stored`]).
 pub(crate) fn parse<T: FromStr>(raw: &str, what: &str) -> Result<T, DomainError> {
-    raw.parse()
-        .map_err(|_| DomainError::internal(CorruptRow(format!("{what} `{raw}`"))))
+    kernel::stored(what, raw)
 }
 
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(

@@ -11,20 +11,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Sql
 
 use super::entity::accounts;
 
+pub use kernel::CorruptRow;
 pub use kernel::UnknownValue;
 pub(crate) use kernel::named_enum;
-pub(crate) use kernel::{optional_text, required_text};
-
-/// A stored row that this build cannot read back: written by hand or by a newer release.
-#[derive(Debug, thiserror::Error)]
-#[error("corrupt row: {0}")]
-pub struct CorruptRow(pub String);
-
-/// Parses a stored name, treating an unknown one as corruption (ours, not the caller's).
-pub(crate) fn stored<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, DomainError> {
-    raw.parse()
-        .map_err(|_| DomainError::internal(CorruptRow(format!("{what} `{raw}`"))))
-}
+pub(crate) use kernel::{optional_text, required_text, stored};
 
 /// A strictly positive amount, or a field error naming `field`.
 pub(crate) fn positive(field: &str, amount: Money) -> Result<i64, FieldError> {

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod loaders;
 pub mod membership;
 pub mod node;
+pub mod offer;
 pub mod relay;
 pub mod scalars;
 
@@ -28,6 +29,7 @@ pub struct Query(
     directory::DirectoryQuery,
     membership::MembershipQuery,
     billing::BillingQuery,
+    offer::OfferQuery,
 );
 
 /// Every mutation.
@@ -37,6 +39,7 @@ pub struct Mutation(
     access::AccessMutation,
     membership::MembershipMutation,
     billing::BillingMutation,
+    offer::OfferMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).
