@@ -101,9 +101,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     // reqwest's TLS (JWKS fetches) uses rustls with ring; install it once for the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = Config::load(cli.config.as_deref())?;
-    telemetry::init(config.log_format);
+    let telemetry = telemetry::init(config.log_format);
+    let result = execute(cli.command, config).await;
+    // Flushing waits for the exporter's last batch: a blocking call, kept off the workers.
+    drop(tokio::task::spawn_blocking(move || telemetry.shutdown()).await);
+    result
+}
+
+async fn execute(command: Command, config: Config) -> Result<(), CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    match cli.command {
+    match command {
         Command::Serve => serve(config, clock).await,
         Command::Migrate => {
             let conn = db::connect(&config.database_url).await?;

@@ -7,6 +7,12 @@
 
 mod common;
 
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use common::{ADMIN, HEAD, parse_exposition, value};
 use serde_json::{Value, json};
 use testkit::TestDb;
@@ -174,9 +180,87 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
     assert!(spans.iter().any(|s| s["operation"] == "Users"), "{line}");
 }
 
+/// An OTLP/HTTP collector on loopback that keeps every body it is sent, with its content type.
+async fn collector() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let store = Arc::clone(&received);
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let store = Arc::clone(&store);
+            async move {
+                let kind = headers
+                    .get(CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                store.lock().expect("store").push((kind, body.to_vec()));
+                // An empty protobuf message is a valid ExportTraceServiceResponse.
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("collector") });
+    (format!("http://{addr}"), received)
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+async fn traces_reach_an_otlp_collector(db: TestDb) {
+    let (endpoint, received) = collector().await;
+    let server = common::spawn(
+        db.url(),
+        &secret(),
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+    )
+    .await;
+    let token = server.token(db.conn(), ADMIN).await;
+    let (_, body) = server
+        .gql(Some(&token), Some("Schools"), SCHOOLS, json!({}))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    // The batch goes out within the schedule delay; allow a saturated machine plenty more.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let bodies = received.lock().expect("store").clone();
+        // Protobuf keeps strings as UTF-8 bytes: the operation's span, its name, the service.
+        if let Some((kind, _)) = bodies.iter().find(|(_, b)| {
+            contains(b, "graphql") && contains(b, "Schools") && contains(b, "trellis")
+        }) {
+            assert_eq!(kind, "application/x-protobuf");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no span of the Schools operation reached the collector ({} bodies); log:\n{}",
+            bodies.len(),
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        server
+            .log_text()
+            .contains("exporting traces over OTLP/HTTP")
+    );
+}
+
 testkit::db_tests!(
     metrics_count_operations_errors_and_the_pool,
-    json_logs_carry_request_id_and_operation
+    json_logs_carry_request_id_and_operation,
+    traces_reach_an_otlp_collector
 );
 
 #[test]

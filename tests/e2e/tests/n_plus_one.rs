@@ -19,7 +19,8 @@ query($first: Int!) {
 
 async fn listing_100_schools_costs_what_listing_1_costs(mut db: TestDb) {
     let counter = db.count_statements();
-    let app = TestApp::spawn(db).await;
+    let config = common::counting_config(&db);
+    let app = TestApp::spawn_with(db, config).await;
     let token = app.token(HEAD).await;
     let mut costs = Vec::new();
     for first in [1, 100] {

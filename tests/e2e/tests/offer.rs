@@ -68,16 +68,10 @@ async fn spawn(db: TestDb) -> TestApp {
     app
 }
 
-/// As [`spawn`], with a batch window wide enough that a level of a hundred schools' worth of
-/// loads lands in one batch even on a saturated 2-core machine: the statement count then
-/// measures the query's shape, not the machine's speed.
+/// As [`spawn`], with the batch window of statement-counting tests.
 async fn spawn_for_counting(db: TestDb) -> TestApp {
-    let mut config = common::config(&db);
-    config.batch_delay_ms = 250;
-    let app = TestApp::spawn_with(db, config).await;
-    billing::demo::seed(app.db.conn(), &SystemClock)
-        .await
-        .expect("demo billing loads");
+    let config = common::counting_config(&db);
+    let app = TestApp::spawn_billing_with(db, config).await;
     seed_offer(&app).await;
     app
 }

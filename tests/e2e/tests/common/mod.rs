@@ -45,6 +45,20 @@ pub fn config(db: &TestDb) -> Config {
     }
 }
 
+/// For tests that count SQL statements: a batch window wide enough that every load of one
+/// nesting level lands in one batch even on a saturated 2-core machine running other tests,
+/// so the count measures the query's shape, not the machine's speed. Too slow for the rest.
+#[allow(
+    dead_code,
+    reason = "each test binary compiles common/ and only some count statements"
+)]
+pub fn counting_config(db: &TestDb) -> Config {
+    Config {
+        batch_delay_ms: 250,
+        ..config(db)
+    }
+}
+
 impl TestApp {
     /// The app over `db`, with the demo directory loaded.
     pub async fn spawn(db: TestDb) -> Self {
@@ -55,7 +69,13 @@ impl TestApp {
     /// The app over `db` with the demo directory, memberships and the demo's 2026/27 billing
     /// (fee schedules, accounts, the invoicing run, some payments and a credit note).
     pub async fn spawn_billing(db: TestDb) -> Self {
-        let app = Self::spawn(db).await;
+        let config = config(&db);
+        Self::spawn_billing_with(db, config).await
+    }
+
+    /// As [`TestApp::spawn_billing`], with this configuration.
+    pub async fn spawn_billing_with(db: TestDb, config: Config) -> Self {
+        let app = Self::spawn_with(db, config).await;
         billing::demo::seed(app.db.conn(), &SystemClock)
             .await
             .expect("demo billing loads");
