@@ -123,6 +123,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("{report}");
             let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!("{billing}");
+            let peer = peer_review::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!(
+                "peer review: {} schools, {} reviewers, {} groups, {} reviews{}",
+                peer.schools,
+                peer.reviewers,
+                peer.groups,
+                peer.reviews,
+                if peer.skipped {
+                    " (already loaded)"
+                } else {
+                    ""
+                }
+            );
             Ok(())
         }
         Command::Schema => {
@@ -158,6 +171,14 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tracing::info!("{report}");
         let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!("{billing}");
+        let peer = peer_review::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!(
+            schools = peer.schools,
+            reviewers = peer.reviewers,
+            groups = peer.groups,
+            reviews = peer.reviews,
+            "peer-review demo loaded"
+        );
     }
     let app = App::build(&config, conn, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod loaders;
 pub mod membership;
 pub mod node;
+pub mod peer_review;
 pub mod relay;
 pub mod scalars;
 
@@ -28,6 +29,7 @@ pub struct Query(
     directory::DirectoryQuery,
     membership::MembershipQuery,
     billing::BillingQuery,
+    peer_review::PeerReviewQuery,
 );
 
 /// Every mutation.
@@ -37,6 +39,7 @@ pub struct Mutation(
     access::AccessMutation,
     membership::MembershipMutation,
     billing::BillingMutation,
+    peer_review::PeerReviewMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).

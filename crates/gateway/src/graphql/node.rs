@@ -9,6 +9,7 @@ use kernel::{
     ApiKeyId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId, MembershipId,
     PartnershipId, PaymentId, Permission, SchoolId, TierId, UserId,
 };
+use kernel::{ReviewCycleId, ReviewGroupId, ReviewId};
 use membership::memberships;
 use membership::people::api_keys;
 
@@ -19,6 +20,7 @@ use super::context::{ContextExt, RequestContext};
 use super::directory::types::{PartnershipNode, SchoolNode};
 use super::errors::{coded, to_graphql};
 use super::membership::types::{MembershipNode, TierNode};
+use super::peer_review::types::{ReviewCycleNode, ReviewGroupNode, ReviewNode};
 use super::relay::decode;
 
 /// An object with a global id.
@@ -40,6 +42,9 @@ pub enum Node {
     Invoice(InvoiceNode),
     CreditNote(CreditNoteNode),
     Payment(PaymentNode),
+    ReviewCycle(ReviewCycleNode),
+    ReviewGroup(ReviewGroupNode),
+    Review(ReviewNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -151,13 +156,40 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                 Err(other) => return Err(to_graphql(other)),
             }
         }
+        ReviewCycleId::ENTITY if can(Permission::ReadPeerReview) => rc
+            .loaders
+            .review_cycles
+            .load_one(ReviewCycleId::from_uuid(uuid))
+            .await?
+            .map(|c| Node::ReviewCycle(ReviewCycleNode(c))),
+        ReviewGroupId::ENTITY if can(Permission::ManagePeerReview) => rc
+            .loaders
+            .review_groups
+            .load_one(ReviewGroupId::from_uuid(uuid))
+            .await?
+            .map(|g| Node::ReviewGroup(ReviewGroupNode(g))),
+        ReviewId::ENTITY => {
+            match rc
+                .loaders
+                .reviews
+                .load_one(ReviewId::from_uuid(uuid))
+                .await?
+            {
+                Some(review) if super::peer_review::types::may_read(rc, &review).await? => {
+                    Some(Node::Review(ReviewNode(review)))
+                }
+                _ => None,
+            }
+        }
         SchoolId::ENTITY
         | PartnershipId::ENTITY
         | UserId::ENTITY
         | ApiKeyId::ENTITY
         | TierId::ENTITY
         | MembershipId::ENTITY
-        | FeeScheduleId::ENTITY => None,
+        | FeeScheduleId::ENTITY
+        | ReviewCycleId::ENTITY
+        | ReviewGroupId::ENTITY => None,
         _ => {
             return Err(coded(
                 format!("`{}` is not a global id this API issued", id.as_str()),
