@@ -653,16 +653,31 @@ async fn workflow_steps_out_of_order_change_nothing(db: TestDb) {
     const ADVANCE: &str = r"mutation($input: ReviewAdvanceInput!) {
       reviewAdvance(input: $input) { review { status } userErrors { field code message } }
     }";
-    for to in ["AGREED", "VISITED", "PLANNING"] {
+    for (to, code) in [
+        ("AGREED", "CONFLICT"),
+        ("VISITED", "CONFLICT"),
+        ("REPORT_DRAFT", "CONFLICT"),
+        ("SCHEDULED", "INVALID"),
+    ] {
         let data = app
             .data_as(ADMIN, ADVANCE, json!({ "input": { "id": id, "to": to } }))
             .await;
         let errors = user_errors(&data, "reviewAdvance");
         assert_eq!(errors.len(), 1, "{to}: {data}");
         assert_eq!(errors[0]["field"], json!(["input", "status"]));
-        assert_eq!(errors[0]["code"], "CONFLICT");
+        assert_eq!(errors[0]["code"], code, "{to}: {data}");
         assert_eq!(data["reviewAdvance"]["review"], Value::Null);
     }
+    // Nobody moves a review back to PLANNING.
+    let token = app.token(ADMIN).await;
+    let (_, body) = app
+        .gql(
+            Some(&token),
+            ADVANCE,
+            json!({ "input": { "id": id, "to": "PLANNING" } }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
     let data = app
         .data_as(
             ADMIN,
