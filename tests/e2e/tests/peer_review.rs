@@ -769,6 +769,235 @@ async fn workflow_steps_out_of_order_change_nothing(db: TestDb) {
     );
 }
 
+async fn head_of(app: &TestApp, school: kernel::SchoolId) -> String {
+    let s = membership::school::by_ids(app.db.conn(), &[school])
+        .await
+        .expect("school")
+        .remove(&school)
+        .expect("in the directory");
+    if s.name.contains("Holly Park") {
+        HEAD.to_owned()
+    } else {
+        format!("head.{}@peer-review.example", s.urn)
+    }
+}
+
+async fn email_of(app: &TestApp, user: kernel::UserId) -> String {
+    membership::people::users::by_ids(app.db.conn(), &[user])
+        .await
+        .expect("users")
+        .remove(&user)
+        .expect("user")
+        .email
+}
+
+async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
+    let app = spawn(db).await;
+    let cycle = demo_cycle(&app).await;
+    let review = schedulable(&app, cycle).await.remove(0);
+    let id = json!(review.id.to_global());
+    let team = peer_review::loaders::teams_of(app.db.conn(), &[review.id])
+        .await
+        .expect("team")
+        .remove(&review.id)
+        .expect("a team");
+    let lead = team
+        .iter()
+        .find(|m| m.role == TeamRole::Lead)
+        .expect("a lead")
+        .clone();
+    let lead_email = email_of(&app, lead.user_id).await;
+    let host_head = head_of(&app, review.host_school_id).await;
+
+    // Staff see the reviewers to build teams from; a head does not.
+    const REVIEWERS: &str =
+        r"query($c: ID!) { reviewCycle(id: $c) { reviewers { id training school { id } } } }";
+    let vars = json!({ "c": cycle.to_global() });
+    let data = app.data_as(ADMIN, REVIEWERS, vars.clone()).await;
+    let reviewers = data["reviewCycle"]["reviewers"]
+        .as_array()
+        .expect("list")
+        .clone();
+    assert!(reviewers.len() >= 6, "{data}");
+    let data = app.data_as(&host_head, REVIEWERS, vars).await;
+    assert_eq!(data["reviewCycle"]["reviewers"], json!([]));
+
+    // Nobody reviews their own school: the whole team is refused, nothing changes.
+    let own = reviewers
+        .iter()
+        .find(|r| r["school"]["id"] == json!(review.host_school_id.to_global()))
+        .expect("the host's reviewer");
+    const SET_TEAM: &str = r"mutation($input: ReviewSetTeamInput!) {
+      reviewSetTeam(input: $input) { review { team { role reviewer { id } } } userErrors { field code } }
+    }";
+    let mut members: Vec<Value> = team
+        .iter()
+        .map(|m| json!({ "reviewerId": m.reviewer_id.to_global(), "role": m.role.as_str() }))
+        .collect();
+    let valid = json!({ "input": { "id": id, "members": members.clone() } });
+    members.push(json!({ "reviewerId": own["id"], "role": "MEMBER" }));
+    let data = app
+        .data_as(
+            ADMIN,
+            SET_TEAM,
+            json!({ "input": { "id": id, "members": members } }),
+        )
+        .await;
+    let errors = user_errors(&data, "reviewSetTeam");
+    assert_eq!(errors.len(), 1, "{data}");
+    assert_eq!(
+        errors[0]["field"],
+        json!(["input", "members", team.len().to_string(), "reviewerId"])
+    );
+    let data = app.data_as(ADMIN, SET_TEAM, valid).await;
+    assert_eq!(user_errors(&data, "reviewSetTeam"), Vec::<Value>::new());
+    assert_eq!(
+        data["reviewSetTeam"]["review"]["team"]
+            .as_array()
+            .map(Vec::len),
+        Some(team.len())
+    );
+
+    // The host evaluates itself (inside the self-review window) and schedules the visit.
+    reviews::submit_self_review(
+        app.db.conn(),
+        &at(day(2026, 10, 1)),
+        &Actor::System,
+        review.id,
+        SelfReviewInput {
+            summary: "Our own view.".into(),
+            evaluations: Vec::new(),
+        },
+    )
+    .await
+    .expect("self-review");
+    let data = app
+        .data_as(
+            &host_head,
+            r"mutation($input: ReviewScheduleInput!) { reviewSchedule(input: $input) { review { status visitStartsOn } userErrors { field code } } }",
+            json!({ "input": { "id": id, "visitStartsOn": "2026-10-13", "visitEndsOn": "2026-10-14", "enquiryFocus": "Reading" } }),
+        )
+        .await;
+    assert_eq!(user_errors(&data, "reviewSchedule"), Vec::<Value>::new());
+    assert_eq!(data["reviewSchedule"]["review"]["status"], "SCHEDULED");
+
+    const ADVANCE: &str = r"mutation($input: ReviewAdvanceInput!) {
+      reviewAdvance(input: $input) { review { status } userErrors { field code message } }
+    }";
+    // The host cannot say the visit happened; the lead can, then drafts.
+    let token = app.token(&host_head).await;
+    let (_, body) = app
+        .gql(
+            Some(&token),
+            ADVANCE,
+            json!({ "input": { "id": id, "to": "VISITED" } }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    for to in ["VISITED", "REPORT_DRAFT"] {
+        let data = app
+            .data_as(
+                &lead_email,
+                ADVANCE,
+                json!({ "input": { "id": id, "to": to } }),
+            )
+            .await;
+        assert_eq!(
+            user_errors(&data, "reviewAdvance"),
+            Vec::<Value>::new(),
+            "{to}"
+        );
+        assert_eq!(data["reviewAdvance"]["review"]["status"], to);
+    }
+    let data = app
+        .data_as(
+            &lead_email,
+            r"mutation($input: ReviewFindingAddInput!) { reviewFindingAdd(input: $input) { finding { id kind } userErrors { field code } } }",
+            json!({ "input": { "reviewId": id, "kind": "AREA_FOR_DEVELOPMENT", "area": "CURRICULUM", "theme": "reading", "summary": "Reading is not yet fluent.", "evidence": "Heard readers.", "evaluation": "DEVELOPING" } }),
+        )
+        .await;
+    assert_eq!(user_errors(&data, "reviewFindingAdd"), Vec::<Value>::new());
+    let finding = data["reviewFindingAdd"]["finding"]["id"].clone();
+    // A framework area that does not exist is the caller's to fix.
+    let data = app
+        .data_as(
+            &lead_email,
+            r"mutation($input: ReviewFindingAddInput!) { reviewFindingAdd(input: $input) { finding { id } userErrors { field code } } }",
+            json!({ "input": { "reviewId": id, "kind": "STRENGTH", "area": "ASTROLOGY", "summary": "x", "evidence": "y" } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&data, "reviewFindingAdd")[0]["field"],
+        json!(["input", "area"])
+    );
+    let data = app
+        .data_as(
+            &lead_email,
+            r"mutation($input: ReviewReportSetSummaryInput!) { reviewReportSetSummary(input: $input) { review { reportSummary } userErrors { code } } }",
+            json!({ "input": { "id": id, "summary": "A school ready to work on reading." } }),
+        )
+        .await;
+    assert_eq!(
+        data["reviewReportSetSummary"]["review"]["reportSummary"],
+        "A school ready to work on reading."
+    );
+    let data = app
+        .data_as(
+            &host_head,
+            r"mutation($input: ReviewActionAddInput!) { reviewActionAdd(input: $input) { action { id status } userErrors { field code } } }",
+            json!({ "input": { "reviewId": id, "findingId": finding, "description": "Daily reading practice in Year 4.", "owner": "English lead", "dueOn": "2027-03-31" } }),
+        )
+        .await;
+    assert_eq!(user_errors(&data, "reviewActionAdd"), Vec::<Value>::new());
+    let action = data["reviewActionAdd"]["action"]["id"].clone();
+    let data = app
+        .data_as(
+            &host_head,
+            ADVANCE,
+            json!({ "input": { "id": id, "to": "AGREED" } }),
+        )
+        .await;
+    assert_eq!(data["reviewAdvance"]["review"]["status"], "AGREED");
+
+    // Support from the lead's school; its time is recorded by that school, not the host.
+    let data = app
+        .data_as(
+            &host_head,
+            r"mutation($input: ReviewSupportRequestInput!) { reviewSupportRequest(input: $input) { supportRequest { id } userErrors { field code } } }",
+            json!({ "input": { "actionId": action, "providingSchoolId": lead.school_id.to_global(), "request": "Two mornings with your English lead." } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&data, "reviewSupportRequest"),
+        Vec::<Value>::new()
+    );
+    let support = data["reviewSupportRequest"]["supportRequest"]["id"].clone();
+    const RECORD: &str = r"mutation($input: ReviewSupportRecordTimeInput!) {
+      reviewSupportRecordTime(input: $input) { supportRequest { hoursProvided } userErrors { field code } }
+    }";
+    let input = json!({ "input": { "id": support, "minutesProvided": 90 } });
+    let token = app.token(&host_head).await;
+    let (_, body) = app.gql(Some(&token), RECORD, input.clone()).await;
+    assert!(body.get("errors").is_some(), "{body}");
+    let data = app.data_as(&lead_email, RECORD, input).await;
+    assert_eq!(
+        data["reviewSupportRecordTime"]["supportRequest"]["hoursProvided"],
+        1.5
+    );
+    let data = app
+        .data_as(
+            &host_head,
+            r"mutation($input: ReviewActionSetStatusInput!) { reviewActionSetStatus(input: $input) { action { status support { hoursProvided } } userErrors { code } } }",
+            json!({ "input": { "id": action, "status": "DONE" } }),
+        )
+        .await;
+    assert_eq!(data["reviewActionSetStatus"]["action"]["status"], "DONE");
+    assert_eq!(
+        data["reviewActionSetStatus"]["action"]["support"]["hoursProvided"],
+        1.5
+    );
+}
+
 const REVIEW_LIST: &str = r"
 query($c: ID!) {
   myReviews(cycleId: $c) {
@@ -813,4 +1042,5 @@ testkit::db_tests!(
     themes_are_aggregate_and_hide_small_counts,
     workflow_steps_out_of_order_change_nothing,
     a_review_list_costs_the_same_however_long,
+    a_review_runs_its_whole_workflow_over_http,
 );

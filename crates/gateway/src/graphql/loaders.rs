@@ -198,6 +198,10 @@ loader!(
     ReviewerLoader, ReviewerId => Reviewer, |db, keys| reviewers::reviewers_by_ids(db, keys)
 );
 loader!(
+    /// Each school's reviewers, best trained first.
+    SchoolReviewersLoader, SchoolId => Vec<Reviewer>, |db, keys| reviewers::reviewers_of_schools(db, keys)
+);
+loader!(
     /// Reviews by id (whether the caller may read one is checked by whoever holds the id).
     ReviewLoader, ReviewId => Review, |db, keys| peer_review::loaders::reviews_by_ids(db, keys)
 );
@@ -256,6 +260,7 @@ pub struct Loaders {
     pub cycle_participants: DataLoader<CycleParticipantsLoader>,
     pub review_groups: DataLoader<ReviewGroupLoader>,
     pub reviewers: DataLoader<ReviewerLoader>,
+    pub school_reviewers: DataLoader<SchoolReviewersLoader>,
     pub reviews: DataLoader<ReviewLoader>,
     pub school_reviews: DataLoader<SchoolReviewsLoader>,
     pub review_teams: DataLoader<ReviewTeamLoader>,
@@ -306,6 +311,7 @@ impl Loaders {
             cycle_participants: make(CycleParticipantsLoader(db.clone()), delay),
             review_groups: make(ReviewGroupLoader(db.clone()), delay),
             reviewers: make(ReviewerLoader(db.clone()), delay),
+            school_reviewers: make(SchoolReviewersLoader(db.clone()), delay),
             reviews: make(ReviewLoader(db.clone()), delay),
             school_reviews: make(SchoolReviewsLoader(db.clone()), delay),
             review_teams: make(ReviewTeamLoader(db.clone()), delay),

@@ -297,6 +297,33 @@ impl ReviewCycleNode {
         Ok(list)
     }
 
+    /// The participating schools' registered reviewers, school by school, best trained first.
+    /// Empty unless you run peer review (partnership staff, who set review teams from it).
+    async fn reviewers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReviewerNode>> {
+        let rc = ctx.trellis()?;
+        if !rc.actor.can(Permission::ManagePeerReview) {
+            return Ok(Vec::new());
+        }
+        let ids = rc
+            .loaders
+            .cycle_participants
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let found = rc
+            .loaders
+            .school_reviewers
+            .load_many(ids.iter().copied())
+            .await?;
+        Ok(ids
+            .iter()
+            .filter_map(|s| found.get(s))
+            .flatten()
+            .cloned()
+            .map(ReviewerNode)
+            .collect())
+    }
+
     /// The proposed or confirmed groups with their explanation and what they break now.
     /// Null unless you run peer review (partnership staff).
     async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ReviewGroupsNode>> {
@@ -426,14 +453,23 @@ impl ReviewGroupNode {
     async fn rota(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RotaVisitNode>> {
         let rc = ctx.trellis()?;
         let order: Vec<SchoolId> = self.0.members.iter().map(|m| m.school_id).collect();
-        let mut out = Vec::with_capacity(order.len());
-        for visit in grouping::rota(&order) {
-            out.push(RotaVisitNode {
-                host: school(rc, visit.host).await?,
-                reviewers: schools(rc, &visit.reviewers).await?,
-            });
-        }
-        Ok(out)
+        let found = rc.loaders.schools.load_many(order.iter().copied()).await?;
+        let node = |id: &SchoolId| {
+            found
+                .get(id)
+                .cloned()
+                .map(SchoolNode)
+                .ok_or_else(|| internal(format!("school {id} missing from the directory")))
+        };
+        grouping::rota(&order)
+            .into_iter()
+            .map(|visit| {
+                Ok(RotaVisitNode {
+                    host: node(&visit.host)?,
+                    reviewers: visit.reviewers.iter().map(node).collect::<Result<_, _>>()?,
+                })
+            })
+            .collect()
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
