@@ -996,6 +996,31 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
         data["reviewActionSetStatus"]["action"]["support"]["hoursProvided"],
         1.5
     );
+
+    // Finance sees the support to pay for (never the report); the host school does not.
+    const PROVIDED: &str = r"query($s: ID!) {
+      reviewSupportProvidedBy(schoolId: $s) { id hoursProvided providingSchool { id } }
+    }";
+    let vars = json!({ "s": lead.school_id.to_global() });
+    let data = app.data_as(FINANCE, PROVIDED, vars.clone()).await;
+    assert!(
+        data["reviewSupportProvidedBy"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .any(|s| s["id"] == support && s["hoursProvided"] == 1.5),
+        "{data}"
+    );
+    let data = app.data_as(&lead_email, PROVIDED, vars.clone()).await;
+    assert!(
+        !data["reviewSupportProvidedBy"]
+            .as_array()
+            .expect("list")
+            .is_empty()
+    );
+    let token = app.token(&host_head).await;
+    let (_, body) = app.gql(Some(&token), PROVIDED, vars).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
 }
 
 /// Each loader at one nesting level only: a loader used at two levels may or may not merge

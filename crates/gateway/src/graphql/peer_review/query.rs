@@ -6,11 +6,11 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
-use kernel::{ReviewCycleId, ReviewId};
+use kernel::{ReviewCycleId, ReviewId, SchoolId};
 use membership::NameKey;
-use peer_review::{cycles, reviews, themes};
+use peer_review::{cycles, report, reviews, themes};
 
-use super::types::{ReviewCycleNode, ReviewNode, ReviewThemeNode};
+use super::types::{ReviewCycleNode, ReviewNode, ReviewThemeNode, SupportRequestNode};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
 use crate::graphql::relay::{NoEdgeFields, connection, expect_arg, page_args};
@@ -92,6 +92,22 @@ impl PeerReviewQuery {
         themes::themes(&rc.db, &rc.actor, cycle)
             .await
             .map(|list| list.into_iter().map(ReviewThemeNode::from).collect())
+            .map_err(to_graphql)
+    }
+
+    /// School-to-school support a school has given, with the time recorded: what billing pays
+    /// or credits it for. Finance, partnership staff and the providing school's leaders; it
+    /// shows the request, never the report it follows from.
+    async fn review_support_provided_by(
+        &self,
+        ctx: &Context<'_>,
+        school_id: ID,
+    ) -> async_graphql::Result<Vec<SupportRequestNode>> {
+        let school: SchoolId = expect_arg(&school_id)?;
+        let rc = ctx.trellis()?;
+        report::support_provided_by(&rc.db, &rc.actor, school)
+            .await
+            .map(|list| list.into_iter().map(SupportRequestNode).collect())
             .map_err(to_graphql)
     }
 }
