@@ -132,6 +132,19 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
             eprintln!("{billing}");
             let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!("{offer}");
+            let peer = peer_review::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!(
+                "peer review: {} schools, {} reviewers, {} groups, {} reviews{}",
+                peer.schools,
+                peer.reviewers,
+                peer.groups,
+                peer.reviews,
+                if peer.skipped {
+                    " (already loaded)"
+                } else {
+                    ""
+                }
+            );
             Ok(())
         }
         Command::Schema => {
@@ -169,6 +182,14 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tracing::info!("{billing}");
         let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!("{offer}");
+        let peer = peer_review::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!(
+            schools = peer.schools,
+            reviewers = peer.reviewers,
+            groups = peer.groups,
+            reviews = peer.reviews,
+            "peer-review demo loaded"
+        );
     }
     let app = App::build(&config, conn, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;

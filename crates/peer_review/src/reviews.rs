@@ -460,7 +460,10 @@ pub async fn advance(
         .unwrap_or_default();
     let from = loaded.review.status;
     let allowed = match to {
-        ReviewStatus::Planning | ReviewStatus::Scheduled => false,
+        // Nobody may move a review back to planning, but to those who can see the review
+        // that is a workflow error (the `wrong_status` conflict below), not a permission one.
+        ReviewStatus::Planning => may_read_report(actor, &loaded.review, &loaded.team, &consents),
+        ReviewStatus::Scheduled => false,
         ReviewStatus::Visited => is_staff(actor) || loaded.leads(actor),
         ReviewStatus::ReportDraft => is_staff(actor) || loaded.on_team(actor),
         ReviewStatus::Agreed => is_staff(actor) || loaded.hosts(actor),

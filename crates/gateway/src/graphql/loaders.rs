@@ -19,12 +19,18 @@ use kernel::{
     AcademicYear, Actor, BillingAccountId, DomainError, InvoiceId, MembershipId, PartnershipId,
     PaymentId, SchoolId, TierId, UserId,
 };
+use kernel::{ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId};
 use membership::memberships::{self, Membership, Tier};
 use membership::partnership::{self, Member, Partnership};
 use membership::people::{User, users};
 use membership::school::inspection::Inspection;
 use membership::school::types::Designation;
 use membership::school::{self, School};
+use peer_review::cycles::{self as review_cycles, Cycle};
+use peer_review::groups::{self as review_groups, Group};
+use peer_review::report::{Action, Consent, Finding};
+use peer_review::reviewers::{self, Reviewer};
+use peer_review::reviews::{Review, SelfReview, TeamMember};
 use sea_orm::DatabaseConnection;
 
 use billing::ledger::reports::MembershipFees;
@@ -285,6 +291,55 @@ impl Loader<(SchoolId, AcademicYear)> for MembershipFeesLoader {
     }
 }
 
+loader!(
+    /// Review cycles by id.
+    ReviewCycleLoader, ReviewCycleId => Cycle, |db, keys| review_cycles::cycles_by_ids(db, keys)
+);
+loader!(
+    /// Each cycle's participating schools.
+    CycleParticipantsLoader, ReviewCycleId => Vec<SchoolId>, |db, keys| review_cycles::participants_of(db, keys)
+);
+loader!(
+    /// Review groups by id, with their members in rota order.
+    ReviewGroupLoader, ReviewGroupId => Group, |db, keys| review_groups::groups_by_ids(db, keys)
+);
+loader!(
+    /// Reviewers by id.
+    ReviewerLoader, ReviewerId => Reviewer, |db, keys| reviewers::reviewers_by_ids(db, keys)
+);
+loader!(
+    /// Each school's reviewers, best trained first.
+    SchoolReviewersLoader, SchoolId => Vec<Reviewer>, |db, keys| reviewers::reviewers_of_schools(db, keys)
+);
+loader!(
+    /// Reviews by id (whether the caller may read one is checked by whoever holds the id).
+    ReviewLoader, ReviewId => Review, |db, keys| peer_review::loaders::reviews_by_ids(db, keys)
+);
+loader!(
+    /// The reviews each school hosts.
+    SchoolReviewsLoader, SchoolId => Vec<Review>, |db, keys| peer_review::loaders::reviews_of_schools(db, keys)
+);
+loader!(
+    /// Each review's team.
+    ReviewTeamLoader, ReviewId => Vec<TeamMember>, |db, keys| peer_review::loaders::teams_of(db, keys)
+);
+loader!(
+    /// Each review's sharing consents.
+    ReviewConsentsLoader, ReviewId => Vec<Consent>, |db, keys| peer_review::loaders::consents_of(db, keys)
+);
+loader!(
+    /// Each review's self-review.
+    SelfReviewLoader, ReviewId => SelfReview, |db, keys| peer_review::loaders::self_reviews_of(db, keys)
+);
+loader!(
+    /// Each review's findings.
+    ReviewFindingsLoader, ReviewId => Vec<Finding>, |db, keys| peer_review::loaders::findings_of(db, keys)
+);
+loader!(
+    /// Each review's follow-up actions with their support requests.
+    ReviewActionsLoader, ReviewId => Vec<Action>, |db, keys| peer_review::loaders::actions_of(db, keys)
+);
+
 /// Every loader of one request.
 pub struct Loaders {
     pub schools: DataLoader<SchoolLoader>,
@@ -317,6 +372,18 @@ pub struct Loaders {
     pub offer_balances: DataLoader<OfferBalancesLoader>,
     pub offer_latest_entries: DataLoader<OfferLatestEntriesLoader>,
     pub membership_fees: DataLoader<MembershipFeesLoader>,
+    pub review_cycles: DataLoader<ReviewCycleLoader>,
+    pub cycle_participants: DataLoader<CycleParticipantsLoader>,
+    pub review_groups: DataLoader<ReviewGroupLoader>,
+    pub reviewers: DataLoader<ReviewerLoader>,
+    pub school_reviewers: DataLoader<SchoolReviewersLoader>,
+    pub reviews: DataLoader<ReviewLoader>,
+    pub school_reviews: DataLoader<SchoolReviewsLoader>,
+    pub review_teams: DataLoader<ReviewTeamLoader>,
+    pub review_consents: DataLoader<ReviewConsentsLoader>,
+    pub self_reviews: DataLoader<SelfReviewLoader>,
+    pub review_findings: DataLoader<ReviewFindingsLoader>,
+    pub review_actions: DataLoader<ReviewActionsLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -362,6 +429,18 @@ impl Loaders {
             offer_balances: make(OfferBalancesLoader(db.clone()), delay),
             offer_latest_entries: make(OfferLatestEntriesLoader(db.clone()), delay),
             membership_fees: make(MembershipFeesLoader(db.clone()), delay),
+            review_cycles: make(ReviewCycleLoader(db.clone()), delay),
+            cycle_participants: make(CycleParticipantsLoader(db.clone()), delay),
+            review_groups: make(ReviewGroupLoader(db.clone()), delay),
+            reviewers: make(ReviewerLoader(db.clone()), delay),
+            school_reviewers: make(SchoolReviewersLoader(db.clone()), delay),
+            reviews: make(ReviewLoader(db.clone()), delay),
+            school_reviews: make(SchoolReviewsLoader(db.clone()), delay),
+            review_teams: make(ReviewTeamLoader(db.clone()), delay),
+            review_consents: make(ReviewConsentsLoader(db.clone()), delay),
+            self_reviews: make(SelfReviewLoader(db.clone()), delay),
+            review_findings: make(ReviewFindingsLoader(db.clone()), delay),
+            review_actions: make(ReviewActionsLoader(db.clone()), delay),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod loaders;
 pub mod membership;
 pub mod node;
 pub mod offer;
+pub mod peer_review;
 pub mod relay;
 pub mod scalars;
 
@@ -30,6 +31,7 @@ pub struct Query(
     membership::MembershipQuery,
     billing::BillingQuery,
     offer::OfferQuery,
+    peer_review::PeerReviewQuery,
 );
 
 /// Every mutation.
@@ -40,6 +42,7 @@ pub struct Mutation(
     membership::MembershipMutation,
     billing::BillingMutation,
     offer::OfferMutation,
+    peer_review::PeerReviewMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).

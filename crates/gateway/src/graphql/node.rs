@@ -10,6 +10,7 @@ use kernel::{
     PartnershipId, PaymentId, Permission, SchoolId, TierId, UserId,
 };
 use kernel::{OfferEntryId, OfferItemId};
+use kernel::{ReviewCycleId, ReviewGroupId, ReviewId};
 use membership::memberships;
 use membership::people::api_keys;
 
@@ -21,6 +22,7 @@ use super::directory::types::{PartnershipNode, SchoolNode};
 use super::errors::{coded, to_graphql};
 use super::membership::types::{MembershipNode, TierNode};
 use super::offer::types::{OfferItemNode, OfferLedgerEntryNode};
+use super::peer_review::types::{ReviewCycleNode, ReviewGroupNode, ReviewNode};
 use super::relay::decode;
 
 /// An object with a global id.
@@ -44,6 +46,9 @@ pub enum Node {
     Payment(PaymentNode),
     OfferItem(OfferItemNode),
     OfferLedgerEntry(OfferLedgerEntryNode),
+    ReviewCycle(ReviewCycleNode),
+    ReviewGroup(ReviewGroupNode),
+    Review(ReviewNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -168,6 +173,31 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
             .await?
             .filter(|e| offer::may_read(&rc.actor, e.school_id))
             .map(|e| Node::OfferLedgerEntry(OfferLedgerEntryNode(e))),
+        ReviewCycleId::ENTITY if can(Permission::ReadPeerReview) => rc
+            .loaders
+            .review_cycles
+            .load_one(ReviewCycleId::from_uuid(uuid))
+            .await?
+            .map(|c| Node::ReviewCycle(ReviewCycleNode(c))),
+        ReviewGroupId::ENTITY if can(Permission::ManagePeerReview) => rc
+            .loaders
+            .review_groups
+            .load_one(ReviewGroupId::from_uuid(uuid))
+            .await?
+            .map(|g| Node::ReviewGroup(ReviewGroupNode(g))),
+        ReviewId::ENTITY => {
+            match rc
+                .loaders
+                .reviews
+                .load_one(ReviewId::from_uuid(uuid))
+                .await?
+            {
+                Some(review) if super::peer_review::types::may_read(rc, &review).await? => {
+                    Some(Node::Review(ReviewNode(review)))
+                }
+                _ => None,
+            }
+        }
         SchoolId::ENTITY
         | PartnershipId::ENTITY
         | UserId::ENTITY
@@ -175,7 +205,9 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
         | TierId::ENTITY
         | MembershipId::ENTITY
         | FeeScheduleId::ENTITY
-        | OfferItemId::ENTITY => None,
+        | OfferItemId::ENTITY
+        | ReviewCycleId::ENTITY
+        | ReviewGroupId::ENTITY => None,
         _ => {
             return Err(coded(
                 format!("`{}` is not a global id this API issued", id.as_str()),

@@ -55,6 +55,17 @@ global_id!(
     OfferItemId,
     OfferEntryId
 );
+global_id!(
+    kernel::ReviewCycleId,
+    kernel::ReviewGroupId,
+    kernel::ReviewId,
+    kernel::ReviewerId,
+    kernel::FindingId,
+    kernel::FollowUpActionId,
+    kernel::SupportRequestId,
+    kernel::SharingConsentId,
+    kernel::SelfReviewId
+);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.
 #[must_use]

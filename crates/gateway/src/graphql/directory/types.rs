@@ -126,6 +126,25 @@ impl SchoolNode {
             .map(crate::graphql::billing::types::AccountNode))
     }
 
+    /// The peer reviews this school hosts that you may read (its own leaders, the review
+    /// teams, partnership staff, and schools the host shared a report with), by cycle.
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::peer_review::types::ReviewNode>> {
+        let rc = ctx.trellis()?;
+        if !rc.actor.can(kernel::Permission::ReadPeerReview) {
+            return Ok(Vec::new());
+        }
+        let hosted = rc
+            .loaders
+            .school_reviews
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        crate::graphql::peer_review::types::readable(rc, hosted).await
+    }
+
     /// The most recent Ofsted inspection; null if none is recorded.
     async fn ofsted(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OfstedInspection>> {
         let list = ctx

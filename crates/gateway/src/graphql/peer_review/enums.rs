@@ -1,0 +1,125 @@
+//! GraphQL mirrors of peer review's enums; `remote` keeps them in step with the domain.
+
+use async_graphql::Enum;
+use peer_review::{grouping, types};
+
+/// How far a reviewer has been trained.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::TrainingStatus")]
+pub enum TrainingStatus {
+    /// May lead a review team.
+    TrainedLeadReviewer,
+    /// Trained to take part in and champion peer enquiry, not to lead a team.
+    ImprovementChampion,
+    Untrained,
+}
+
+/// Where a review is. Only ever moves forward, one step at a time.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::ReviewStatus")]
+pub enum ReviewStatus {
+    Planning,
+    Scheduled,
+    Visited,
+    ReportDraft,
+    /// The host school agreed the report; it is never edited again.
+    Agreed,
+    /// The host shared its agreed report with the partnership.
+    PublishedToPartnership,
+}
+
+/// A reviewer's place in a review team.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::TeamRole")]
+pub enum ReviewTeamRole {
+    Lead,
+    Member,
+}
+
+/// What a finding records.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::FindingKind")]
+pub enum ReviewFindingKind {
+    Strength,
+    AreaForDevelopment,
+}
+
+/// Progress of a follow-up action.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::ActionStatus")]
+pub enum FollowUpActionStatus {
+    Open,
+    InProgress,
+    Done,
+    Dropped,
+}
+
+/// Who a host school agreed to share its report with.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::ConsentScope")]
+pub enum SharingConsentScope {
+    /// Every member school's leaders, once the report is published to the partnership.
+    Partnership,
+    /// One named school's leaders (e.g. a school giving follow-up support).
+    School,
+}
+
+/// Where a cycle's group formation stands.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "types::GroupsStatus")]
+pub enum ReviewGroupsStatus {
+    None,
+    /// Proposed, open to staff edits.
+    Proposed,
+    /// Confirmed: the groups' reviews exist.
+    Confirmed,
+}
+
+/// A rule of group formation, in the order rules are relaxed when they cannot all hold.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "grouping::Constraint")]
+pub enum GroupingConstraint {
+    /// Not with last year's group.
+    LastYearGroup,
+    /// At least one trained lead reviewer per group.
+    LeadReviewer,
+    /// No two schools of the same trust or federation (conflict of interest).
+    HardPartnership,
+    /// Schools of a compatible phase.
+    Phase,
+}
+
+/// The phase bands groups are formed within.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "grouping::PhaseBand")]
+pub enum PhaseBand {
+    Primary,
+    Secondary,
+    Specialist,
+}
+
+/// Why a school is in its group.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementReasonKind {
+    /// Grouped with schools of its phase band.
+    Phase,
+    /// Too few schools of its own band take part to form a group.
+    MovedAcrossPhase,
+    /// Its trained lead reviewer can lead the group's other reviews.
+    ProvidesLeadReviewer,
+    /// Relaxed: shares a trust or federation with other members.
+    SharesHardPartnership,
+    /// Relaxed: was grouped with other members last year.
+    WithLastYearPeer,
+}
+
+/// A rule a group breaks.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupViolationKind {
+    /// Fewer than 3 or more than 7 schools: fix before confirming.
+    Size,
+    MixedPhase,
+    SameHardPartnership,
+    LastYearPeers,
+    NoLeadReviewer,
+}

@@ -1,0 +1,765 @@
+//! The peer-review workflow. Staff run cycles, reviewers and groups; host schools schedule,
+//! self-review, agree and consent; teams write the report. Anything the caller can fix comes
+//! back as `userErrors` with nothing changed; a review the caller may not read is NOT_FOUND.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use kernel::{
+    DomainError, FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId,
+    SchoolId, SupportRequestId, UserId,
+};
+use peer_review::cycles::{self, CycleChanges, NewCycle};
+use peer_review::report::{self, NewAction, NewFinding};
+use peer_review::reviewers::{self, NewReviewer};
+use peer_review::reviews::{self, Review, ScheduleInput, SelfReviewInput};
+use peer_review::{groups, loaders};
+
+use super::enums::{
+    FollowUpActionStatus, ReviewFindingKind, ReviewStatus, ReviewTeamRole, SharingConsentScope,
+    TrainingStatus,
+};
+use super::types::{
+    ActionNode, AreaEvaluationNode, ConsentNode, FindingNode, FrameworkInput, ReviewCycleNode,
+    ReviewGroupsNode, ReviewNode, ReviewerNode, RulesNode, SupportRequestNode, WindowsNode,
+};
+use crate::graphql::context::{ContextExt, RequestContext};
+use crate::graphql::errors::{UserError, payload};
+use crate::graphql::relay::{GlobalId, expect_input};
+use crate::graphql::scalars::{AcademicYearScalar, Date};
+
+#[derive(InputObject, Debug)]
+pub struct ReviewCycleCreateInput {
+    pub academic_year: AcademicYearScalar,
+    pub name: String,
+    pub framework: FrameworkInput,
+    pub windows: WindowsNode,
+    /// Defaults: triads, no two schools of a trust together, not with last year's group,
+    /// a trained lead reviewer in every group.
+    pub rules: Option<RulesNode>,
+}
+
+/// Fields left out are unchanged.
+#[derive(InputObject, Debug)]
+pub struct ReviewCycleUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub framework: Option<FrameworkInput>,
+    pub windows: Option<WindowsNode>,
+    pub rules: Option<RulesNode>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewCycleSetParticipantsInput {
+    pub cycle_id: ID,
+    /// Every participating school (replaces the list).
+    pub school_ids: Vec<ID>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewCyclePayload {
+    pub review_cycle: Option<ReviewCycleNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl ReviewCyclePayload {
+    fn from(result: Result<cycles::Cycle, DomainError>) -> async_graphql::Result<Self> {
+        let (cycle, user_errors) = payload(result)?;
+        Ok(Self {
+            review_cycle: cycle.map(ReviewCycleNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewerRegisterInput {
+    /// A school leader.
+    pub user_id: ID,
+    /// The school they lead in (one of theirs).
+    pub school_id: ID,
+    pub training: TrainingStatus,
+    pub trained_on: Option<Date>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewerUpdateTrainingInput {
+    pub id: ID,
+    pub training: TrainingStatus,
+    pub trained_on: Option<Date>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewerPayload {
+    pub reviewer: Option<ReviewerNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl ReviewerPayload {
+    fn from(result: Result<reviewers::Reviewer, DomainError>) -> async_graphql::Result<Self> {
+        let (reviewer, user_errors) = payload(result)?;
+        Ok(Self {
+            reviewer: reviewer.map(ReviewerNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewGroupsProposeInput {
+    pub cycle_id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewGroupsMoveSchoolInput {
+    pub cycle_id: ID,
+    pub school_id: ID,
+    /// The group to move it to.
+    pub group_id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewGroupsConfirmInput {
+    pub cycle_id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewGroupsPayload {
+    /// The groups with their explanation, and the rules they break now as warnings.
+    pub groups: Option<ReviewGroupsNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl ReviewGroupsPayload {
+    fn from(result: Result<groups::Groups, DomainError>) -> async_graphql::Result<Self> {
+        let (groups, user_errors) = payload(result)?;
+        Ok(Self {
+            groups: groups.map(ReviewGroupsNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewGroupsConfirmPayload {
+    /// The reviews created: every school hosts once, reviewed by the rest of its group.
+    pub reviews: Option<Vec<ReviewNode>>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewScheduleInput {
+    pub id: ID,
+    /// Inside the cycle's visit window.
+    pub visit_starts_on: Date,
+    pub visit_ends_on: Date,
+    pub enquiry_focus: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewTeamMemberInput {
+    pub reviewer_id: ID,
+    pub role: ReviewTeamRole,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewSetTeamInput {
+    pub id: ID,
+    /// The whole team: one LEAD (a trained lead reviewer), none from the host school.
+    pub members: Vec<ReviewTeamMemberInput>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewAdvanceInput {
+    pub id: ID,
+    /// The next status: VISITED, REPORT_DRAFT, AGREED or PUBLISHED_TO_PARTNERSHIP
+    /// (SCHEDULED is reached through `reviewSchedule`).
+    pub to: ReviewStatus,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewSelfReviewSubmitInput {
+    pub id: ID,
+    pub summary: String,
+    /// At most one per framework area, on the cycle's scale.
+    #[graphql(default)]
+    pub evaluations: Vec<AreaEvaluationNode>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewReportSetSummaryInput {
+    pub id: ID,
+    pub summary: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewPayload {
+    pub review: Option<ReviewNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl ReviewPayload {
+    fn from(result: Result<Review, DomainError>) -> async_graphql::Result<Self> {
+        let (review, user_errors) = payload(result)?;
+        Ok(Self {
+            review: review.map(ReviewNode),
+            user_errors,
+        })
+    }
+}
+
+/// The review as stored now (not from the request's loader cache, which may predate the change).
+async fn fresh(rc: &RequestContext, id: ReviewId) -> Result<Review, DomainError> {
+    loaders::reviews_by_ids(&rc.db, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(DomainError::NotFound { entity: "Review" })
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewFindingAddInput {
+    pub review_id: ID,
+    pub kind: ReviewFindingKind,
+    /// A key of the cycle framework's areas.
+    pub area: String,
+    /// A short label shared across reviews, which partnership themes count.
+    #[graphql(default)]
+    pub theme: String,
+    pub summary: String,
+    pub evidence: String,
+    /// A key of the cycle framework's scale.
+    pub evaluation: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewFindingRemoveInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewFindingPayload {
+    pub finding: Option<FindingNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReviewFindingRemovePayload {
+    /// The removed finding's id.
+    pub removed_id: Option<ID>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewActionAddInput {
+    pub review_id: ID,
+    /// The finding the action answers.
+    pub finding_id: Option<ID>,
+    pub description: String,
+    /// Who in the host school owns it.
+    pub owner: String,
+    pub due_on: Date,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewActionSetStatusInput {
+    pub id: ID,
+    pub status: FollowUpActionStatus,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct FollowUpActionPayload {
+    pub action: Option<ActionNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl FollowUpActionPayload {
+    fn from(result: Result<report::Action, DomainError>) -> async_graphql::Result<Self> {
+        let (action, user_errors) = payload(result)?;
+        Ok(Self {
+            action: action.map(ActionNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewSupportRequestInput {
+    pub action_id: ID,
+    /// Another school of the partnership.
+    pub providing_school_id: ID,
+    pub request: String,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewSupportRecordTimeInput {
+    pub id: ID,
+    /// Total time given so far, in minutes.
+    pub minutes_provided: u32,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct SupportRequestPayload {
+    pub support_request: Option<SupportRequestNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl SupportRequestPayload {
+    fn from(result: Result<report::SupportRequest, DomainError>) -> async_graphql::Result<Self> {
+        let (support, user_errors) = payload(result)?;
+        Ok(Self {
+            support_request: support.map(SupportRequestNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReviewConsentRecordInput {
+    pub review_id: ID,
+    pub scope: SharingConsentScope,
+    /// The school that may read the report (scope SCHOOL only).
+    pub school_id: Option<ID>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct SharingConsentPayload {
+    pub consent: Option<ConsentNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(Default, Debug)]
+pub struct PeerReviewMutation;
+
+#[Object]
+impl PeerReviewMutation {
+    /// Open a cycle for an academic year. Partnership admins.
+    async fn review_cycle_create(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewCycleCreateInput,
+    ) -> async_graphql::Result<ReviewCyclePayload> {
+        let rc = ctx.trellis()?;
+        let new = NewCycle {
+            academic_year: input.academic_year.0.start_year(),
+            name: input.name,
+            framework: input.framework.into(),
+            windows: input.windows.into(),
+            rules: input.rules.map(Into::into).unwrap_or_default(),
+        };
+        ReviewCyclePayload::from(
+            cycles::create_cycle(&rc.db, rc.clock.as_ref(), &rc.actor, new).await,
+        )
+    }
+
+    /// Change a cycle's name, framework, windows or rules. Partnership admins.
+    async fn review_cycle_update(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewCycleUpdateInput,
+    ) -> async_graphql::Result<ReviewCyclePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewCycleId = expect_input(&input.id, "id")?;
+            let changes = CycleChanges {
+                name: input.name,
+                framework: input.framework.map(Into::into),
+                windows: input.windows.map(Into::into),
+                rules: input.rules.map(Into::into),
+            };
+            cycles::update_cycle(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
+        }
+        .await;
+        ReviewCyclePayload::from(result)
+    }
+
+    /// Set the schools taking part. Partnership admins, before groups are confirmed.
+    async fn review_cycle_set_participants(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewCycleSetParticipantsInput,
+    ) -> async_graphql::Result<ReviewCyclePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewCycleId = expect_input(&input.cycle_id, "cycleId")?;
+            let schools = input
+                .school_ids
+                .iter()
+                .enumerate()
+                .map(|(i, s)| expect_input::<SchoolId>(s, &format!("schoolIds.{i}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            cycles::set_participants(&rc.db, rc.clock.as_ref(), &rc.actor, id, &schools).await?;
+            cycles::cycle(&rc.db, &rc.actor, id).await
+        }
+        .await;
+        ReviewCyclePayload::from(result)
+    }
+
+    /// Register a school leader as a reviewer. Partnership admins.
+    async fn reviewer_register(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewerRegisterInput,
+    ) -> async_graphql::Result<ReviewerPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let new = NewReviewer {
+                user: expect_input::<UserId>(&input.user_id, "userId")?,
+                school: expect_input::<SchoolId>(&input.school_id, "schoolId")?,
+                training: input.training.into(),
+                trained_on: input.trained_on.map(|d| d.0),
+            };
+            reviewers::register_reviewer(&rc.db, rc.clock.as_ref(), &rc.actor, new).await
+        }
+        .await;
+        ReviewerPayload::from(result)
+    }
+
+    /// Record a reviewer's training. Partnership admins.
+    async fn reviewer_update_training(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewerUpdateTrainingInput,
+    ) -> async_graphql::Result<ReviewerPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewerId = expect_input(&input.id, "id")?;
+            reviewers::update_training(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                id,
+                input.training.into(),
+                input.trained_on.map(|d| d.0),
+            )
+            .await
+        }
+        .await;
+        ReviewerPayload::from(result)
+    }
+
+    /// Propose groups for the cycle's participants (replacing an unconfirmed proposal), each
+    /// explained. Partnership admins.
+    async fn review_groups_propose(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewGroupsProposeInput,
+    ) -> async_graphql::Result<ReviewGroupsPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewCycleId = expect_input(&input.cycle_id, "cycleId")?;
+            groups::propose(&rc.db, rc.clock.as_ref(), &rc.actor, id).await
+        }
+        .await;
+        ReviewGroupsPayload::from(result)
+    }
+
+    /// Move a school to another group of the proposal; the answer warns of the rules the
+    /// groups now break. Partnership admins.
+    async fn review_groups_move_school(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewGroupsMoveSchoolInput,
+    ) -> async_graphql::Result<ReviewGroupsPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewCycleId = expect_input(&input.cycle_id, "cycleId")?;
+            let school: SchoolId = expect_input(&input.school_id, "schoolId")?;
+            let to: ReviewGroupId = expect_input(&input.group_id, "groupId")?;
+            groups::move_school(&rc.db, rc.clock.as_ref(), &rc.actor, id, school, to).await
+        }
+        .await;
+        ReviewGroupsPayload::from(result)
+    }
+
+    /// Confirm the groups: creates every group's reviews with the host rota and teams.
+    /// Partnership admins.
+    async fn review_groups_confirm(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewGroupsConfirmInput,
+    ) -> async_graphql::Result<ReviewGroupsConfirmPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewCycleId = expect_input(&input.cycle_id, "cycleId")?;
+            let created = groups::confirm(&rc.db, rc.clock.as_ref(), &rc.actor, id).await?;
+            let mut found = loaders::reviews_by_ids(&rc.db, &created).await?;
+            let mut list: Vec<Review> = created.iter().filter_map(|r| found.remove(r)).collect();
+            list.sort_by_key(Review::sort_key);
+            Ok(list)
+        }
+        .await;
+        let (reviews, user_errors) = payload(result)?;
+        Ok(ReviewGroupsConfirmPayload {
+            reviews: reviews.map(|list| list.into_iter().map(ReviewNode).collect()),
+            user_errors,
+        })
+    }
+
+    /// PLANNING → SCHEDULED: set the visit dates and the enquiry focus. The host school's
+    /// leaders or partnership staff.
+    async fn review_schedule(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewScheduleInput,
+    ) -> async_graphql::Result<ReviewPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.id, "id")?;
+            let schedule = ScheduleInput {
+                visit_starts_on: input.visit_starts_on.0,
+                visit_ends_on: input.visit_ends_on.0,
+                enquiry_focus: input.enquiry_focus,
+            };
+            reviews::schedule(&rc.db, rc.clock.as_ref(), &rc.actor, id, schedule).await
+        }
+        .await;
+        ReviewPayload::from(result)
+    }
+
+    /// Set the whole team before the visit. Partnership admins.
+    async fn review_set_team(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSetTeamInput,
+    ) -> async_graphql::Result<ReviewPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.id, "id")?;
+            let members = input
+                .members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    expect_input::<ReviewerId>(&m.reviewer_id, &format!("members.{i}.reviewerId"))
+                        .map(|r| (r, m.role.into()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            reviews::set_team(&rc.db, rc.clock.as_ref(), &rc.actor, id, &members).await?;
+            fresh(rc, id).await
+        }
+        .await;
+        ReviewPayload::from(result)
+    }
+
+    /// Move a review one step forward (who may move each step: see `ReviewStatus`).
+    async fn review_advance(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewAdvanceInput,
+    ) -> async_graphql::Result<ReviewPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.id, "id")?;
+            reviews::advance(&rc.db, rc.clock.as_ref(), &rc.actor, id, input.to.into()).await
+        }
+        .await;
+        ReviewPayload::from(result)
+    }
+
+    /// Submit (or resubmit) the host school's self-review before the visit. Its leaders.
+    async fn review_self_review_submit(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSelfReviewSubmitInput,
+    ) -> async_graphql::Result<ReviewPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.id, "id")?;
+            let submission = SelfReviewInput {
+                summary: input.summary,
+                evaluations: input.evaluations.into_iter().map(Into::into).collect(),
+            };
+            reviews::submit_self_review(&rc.db, rc.clock.as_ref(), &rc.actor, id, submission)
+                .await?;
+            fresh(rc, id).await
+        }
+        .await;
+        ReviewPayload::from(result)
+    }
+
+    /// Set the report's summary while the team drafts it.
+    async fn review_report_set_summary(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewReportSetSummaryInput,
+    ) -> async_graphql::Result<ReviewPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.id, "id")?;
+            reviews::set_report_summary(&rc.db, rc.clock.as_ref(), &rc.actor, id, &input.summary)
+                .await
+        }
+        .await;
+        ReviewPayload::from(result)
+    }
+
+    /// Add a finding to a draft report. The team or partnership staff.
+    async fn review_finding_add(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewFindingAddInput,
+    ) -> async_graphql::Result<ReviewFindingPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.review_id, "reviewId")?;
+            let new = NewFinding {
+                kind: input.kind.into(),
+                area: input.area,
+                theme: input.theme,
+                summary: input.summary,
+                evidence: input.evidence,
+                evaluation: input.evaluation,
+            };
+            report::add_finding(&rc.db, rc.clock.as_ref(), &rc.actor, id, new).await
+        }
+        .await;
+        let (finding, user_errors) = payload(result)?;
+        Ok(ReviewFindingPayload {
+            finding: finding.map(FindingNode),
+            user_errors,
+        })
+    }
+
+    /// Remove a finding from a draft report. The team or partnership staff.
+    async fn review_finding_remove(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewFindingRemoveInput,
+    ) -> async_graphql::Result<ReviewFindingRemovePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: FindingId = expect_input(&input.id, "id")?;
+            report::remove_finding(&rc.db, &rc.actor, id).await?;
+            Ok(id)
+        }
+        .await;
+        let (removed, user_errors) = payload(result)?;
+        Ok(ReviewFindingRemovePayload {
+            removed_id: removed.map(GlobalId::to_global),
+            user_errors,
+        })
+    }
+
+    /// Agree a follow-up action with an owner and a date.
+    async fn review_action_add(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewActionAddInput,
+    ) -> async_graphql::Result<FollowUpActionPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.review_id, "reviewId")?;
+            let new = NewAction {
+                finding: input
+                    .finding_id
+                    .as_ref()
+                    .map(|f| expect_input::<FindingId>(f, "findingId"))
+                    .transpose()?,
+                description: input.description,
+                owner: input.owner,
+                due_on: input.due_on.0,
+            };
+            report::add_action(&rc.db, rc.clock.as_ref(), &rc.actor, id, new).await
+        }
+        .await;
+        FollowUpActionPayload::from(result)
+    }
+
+    /// Record an action's progress. The host school's leaders or partnership staff.
+    async fn review_action_set_status(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewActionSetStatusInput,
+    ) -> async_graphql::Result<FollowUpActionPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: FollowUpActionId = expect_input(&input.id, "id")?;
+            report::set_action_status(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                id,
+                input.status.into(),
+            )
+            .await
+        }
+        .await;
+        FollowUpActionPayload::from(result)
+    }
+
+    /// Ask another school for school-to-school support towards an action.
+    async fn review_support_request(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSupportRequestInput,
+    ) -> async_graphql::Result<SupportRequestPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let action: FollowUpActionId = expect_input(&input.action_id, "actionId")?;
+            let school: SchoolId = expect_input(&input.providing_school_id, "providingSchoolId")?;
+            report::request_support(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                action,
+                school,
+                &input.request,
+            )
+            .await
+        }
+        .await;
+        SupportRequestPayload::from(result)
+    }
+
+    /// Record the time the providing school has given (billing can pay for it).
+    async fn review_support_record_time(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewSupportRecordTimeInput,
+    ) -> async_graphql::Result<SupportRequestPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: SupportRequestId = expect_input(&input.id, "id")?;
+            report::record_support_time(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                id,
+                input.minutes_provided,
+            )
+            .await
+        }
+        .await;
+        SupportRequestPayload::from(result)
+    }
+
+    /// The host school agrees to share its agreed report with a school or the partnership.
+    async fn review_consent_record(
+        &self,
+        ctx: &Context<'_>,
+        input: ReviewConsentRecordInput,
+    ) -> async_graphql::Result<SharingConsentPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ReviewId = expect_input(&input.review_id, "reviewId")?;
+            let school = input
+                .school_id
+                .as_ref()
+                .map(|s| expect_input::<SchoolId>(s, "schoolId"))
+                .transpose()?;
+            report::record_consent(
+                &rc.db,
+                rc.clock.as_ref(),
+                &rc.actor,
+                id,
+                input.scope.into(),
+                school,
+            )
+            .await
+        }
+        .await;
+        let (consent, user_errors) = payload(result)?;
+        Ok(SharingConsentPayload {
+            consent: consent.map(ConsentNode),
+            user_errors,
+        })
+    }
+}

@@ -1,0 +1,1112 @@
+//! Cycles, groups, reviews and their reports as the API shows them.
+//!
+//! Visibility: a cycle is readable by anyone who takes part in peer review; groups, with
+//! their explanation, by the staff who form them; a review by whoever
+//! [`confidentiality::may_read_report`] lets read it. Roots and `node` never hand out a review
+//! the caller may not read, and the report's fields re-check the rule themselves (they are
+//! null otherwise), so a review reached through any edge shows its report only to its readers.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use kernel::{Permission, SchoolId};
+use membership::NameKey;
+use peer_review::cycles::{Cycle, GroupingRules};
+use peer_review::grouping::{self, Reason, Relaxation, Violation};
+use peer_review::groups::{self, Group, GroupWarning, Groups};
+use peer_review::report::{Action, Consent, Finding, SupportRequest};
+use peer_review::reviewers::Reviewer;
+use peer_review::reviews::{self, AreaEvaluation, Review, SelfReview, TeamMember};
+use peer_review::themes::Theme;
+use peer_review::types::{CycleWindows, DateWindow, Framework, FrameworkItem};
+use peer_review::{confidentiality, themes};
+
+use super::enums::{
+    FollowUpActionStatus, GroupViolationKind, GroupingConstraint, PhaseBand, PlacementReasonKind,
+    ReviewFindingKind, ReviewGroupsStatus, ReviewStatus, ReviewTeamRole, SharingConsentScope,
+    TrainingStatus,
+};
+use crate::graphql::context::{ContextExt, RequestContext};
+use crate::graphql::directory::types::{PartnershipNode, SchoolNode};
+use crate::graphql::errors::{internal, to_graphql};
+use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, page_args};
+use crate::graphql::scalars::{AcademicYearScalar, Date};
+
+/// The schools with these ids, in the order given (ids no longer in the directory are left out).
+pub(super) async fn schools(
+    rc: &RequestContext,
+    ids: &[SchoolId],
+) -> async_graphql::Result<Vec<SchoolNode>> {
+    let found = rc.loaders.schools.load_many(ids.iter().copied()).await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| found.get(id).cloned().map(SchoolNode))
+        .collect())
+}
+
+async fn school(rc: &RequestContext, id: SchoolId) -> async_graphql::Result<SchoolNode> {
+    rc.loaders
+        .schools
+        .load_one(id)
+        .await?
+        .map(SchoolNode)
+        .ok_or_else(|| internal(format!("school {id} missing from the directory")))
+}
+
+/// Whether the caller may read `review`'s report: the one rule, over batched reads.
+pub(crate) async fn may_read(rc: &RequestContext, review: &Review) -> async_graphql::Result<bool> {
+    if !rc.actor.can(Permission::ReadPeerReview) {
+        return Ok(false);
+    }
+    let team = rc.loaders.review_teams.load_one(review.id).await?;
+    let consents = rc.loaders.review_consents.load_one(review.id).await?;
+    Ok(confidentiality::may_read_report(
+        &rc.actor,
+        review,
+        team.as_deref().unwrap_or_default(),
+        consents.as_deref().unwrap_or_default(),
+    ))
+}
+
+/// Keeps the reviews the caller may read, in order.
+pub(crate) async fn readable(
+    rc: &RequestContext,
+    list: Vec<Review>,
+) -> async_graphql::Result<Vec<ReviewNode>> {
+    let checks = futures::future::try_join_all(list.iter().map(|r| may_read(rc, r))).await?;
+    Ok(list
+        .into_iter()
+        .zip(checks)
+        .filter_map(|(r, ok)| ok.then_some(ReviewNode(r)))
+        .collect())
+}
+
+/// One evaluation area or scale point of a framework.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "ReviewFrameworkItem")]
+pub struct FrameworkItemNode {
+    /// Stable upper-case handle findings refer to, e.g. `CURRICULUM`.
+    pub key: String,
+    pub label: String,
+}
+
+impl From<FrameworkItem> for FrameworkItemNode {
+    fn from(i: FrameworkItem) -> Self {
+        Self {
+            key: i.key,
+            label: i.label,
+        }
+    }
+}
+
+/// What a cycle reviews against.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "ReviewFramework")]
+pub struct FrameworkNode {
+    pub enquiry_questions: Vec<String>,
+    pub areas: Vec<FrameworkItemNode>,
+    /// Ordered from strongest to weakest.
+    pub scale: Vec<FrameworkItemNode>,
+}
+
+impl From<Framework> for FrameworkNode {
+    fn from(f: Framework) -> Self {
+        Self {
+            enquiry_questions: f.enquiry_questions,
+            areas: f.areas.into_iter().map(Into::into).collect(),
+            scale: f.scale.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "ReviewFrameworkItemInput")]
+pub struct FrameworkItemInput {
+    /// 1–60 characters of A-Z, 0-9 and _; unique within the list.
+    pub key: String,
+    pub label: String,
+}
+
+#[derive(InputObject, Debug, Clone)]
+#[graphql(name = "ReviewFrameworkInput")]
+pub struct FrameworkInput {
+    pub enquiry_questions: Vec<String>,
+    pub areas: Vec<FrameworkItemInput>,
+    /// Ordered from strongest to weakest.
+    pub scale: Vec<FrameworkItemInput>,
+}
+
+impl From<FrameworkInput> for Framework {
+    fn from(f: FrameworkInput) -> Self {
+        let items = |list: Vec<FrameworkItemInput>| {
+            list.into_iter()
+                .map(|i| FrameworkItem {
+                    key: i.key,
+                    label: i.label,
+                })
+                .collect()
+        };
+        Self {
+            enquiry_questions: f.enquiry_questions,
+            areas: items(f.areas),
+            scale: items(f.scale),
+        }
+    }
+}
+
+/// An inclusive range of dates.
+#[derive(SimpleObject, InputObject, Debug, Clone, Copy)]
+#[graphql(name = "DateWindow", input_name = "DateWindowInput")]
+pub struct DateWindowNode {
+    pub opens_on: Date,
+    pub closes_on: Date,
+}
+
+impl From<DateWindow> for DateWindowNode {
+    fn from(w: DateWindow) -> Self {
+        Self {
+            opens_on: w.opens_on.into(),
+            closes_on: w.closes_on.into(),
+        }
+    }
+}
+
+impl From<DateWindowNode> for DateWindow {
+    fn from(w: DateWindowNode) -> Self {
+        Self {
+            opens_on: w.opens_on.0,
+            closes_on: w.closes_on.0,
+        }
+    }
+}
+
+/// A cycle's windows, in order: schools evaluate themselves, are visited, then follow up.
+#[derive(SimpleObject, InputObject, Debug, Clone, Copy)]
+#[graphql(name = "ReviewCycleWindows", input_name = "ReviewCycleWindowsInput")]
+pub struct WindowsNode {
+    pub self_review: DateWindowNode,
+    pub visits: DateWindowNode,
+    pub follow_up: DateWindowNode,
+}
+
+impl From<CycleWindows> for WindowsNode {
+    fn from(w: CycleWindows) -> Self {
+        Self {
+            self_review: w.self_review.into(),
+            visits: w.visits.into(),
+            follow_up: w.follow_up.into(),
+        }
+    }
+}
+
+impl From<WindowsNode> for CycleWindows {
+    fn from(w: WindowsNode) -> Self {
+        Self {
+            self_review: w.self_review.into(),
+            visits: w.visits.into(),
+            follow_up: w.follow_up.into(),
+        }
+    }
+}
+
+/// The rules groups are formed under.
+#[derive(SimpleObject, InputObject, Debug, Clone, Copy)]
+#[graphql(name = "GroupingRules", input_name = "GroupingRulesInput")]
+pub struct RulesNode {
+    /// 3 (triads) to 7.
+    pub target_group_size: u8,
+    /// Let schools of the same trust or federation review each other.
+    pub allow_same_hard_partnership: bool,
+    /// Keep schools apart from last year's group where possible.
+    pub avoid_last_year_groups: bool,
+    /// Every group needs a trained lead reviewer.
+    pub require_lead_reviewer: bool,
+}
+
+impl From<GroupingRules> for RulesNode {
+    fn from(r: GroupingRules) -> Self {
+        Self {
+            target_group_size: r.target_group_size,
+            allow_same_hard_partnership: r.allow_same_hard_partnership,
+            avoid_last_year_groups: r.avoid_last_year_groups,
+            require_lead_reviewer: r.require_lead_reviewer,
+        }
+    }
+}
+
+impl From<RulesNode> for GroupingRules {
+    fn from(r: RulesNode) -> Self {
+        Self {
+            target_group_size: r.target_group_size,
+            allow_same_hard_partnership: r.allow_same_hard_partnership,
+            avoid_last_year_groups: r.avoid_last_year_groups,
+            require_lead_reviewer: r.require_lead_reviewer,
+        }
+    }
+}
+
+/// A peer-review cycle for one academic year.
+#[derive(Debug, Clone)]
+pub struct ReviewCycleNode(pub Cycle);
+
+#[Object(name = "ReviewCycle")]
+impl ReviewCycleNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.academic_year.into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn framework(&self) -> FrameworkNode {
+        self.0.framework.clone().into()
+    }
+
+    async fn windows(&self) -> WindowsNode {
+        self.0.windows.into()
+    }
+
+    async fn rules(&self) -> RulesNode {
+        self.0.rules.into()
+    }
+
+    async fn groups_status(&self) -> ReviewGroupsStatus {
+        self.0.groups_status.into()
+    }
+
+    async fn groups_confirmed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.groups_confirmed_at
+    }
+
+    /// The participating schools, by name.
+    async fn participants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        let rc = ctx.trellis()?;
+        let ids = rc
+            .loaders
+            .cycle_participants
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let mut list = schools(rc, &ids).await?;
+        list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        Ok(list)
+    }
+
+    /// The participating schools' registered reviewers, school by school, best trained first.
+    /// Empty unless you run peer review (partnership staff, who set review teams from it).
+    async fn reviewers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReviewerNode>> {
+        let rc = ctx.trellis()?;
+        if !rc.actor.can(Permission::ManagePeerReview) {
+            return Ok(Vec::new());
+        }
+        let ids = rc
+            .loaders
+            .cycle_participants
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        let found = rc
+            .loaders
+            .school_reviewers
+            .load_many(ids.iter().copied())
+            .await?;
+        Ok(ids
+            .iter()
+            .filter_map(|s| found.get(s))
+            .flatten()
+            .cloned()
+            .map(ReviewerNode)
+            .collect())
+    }
+
+    /// The proposed or confirmed groups with their explanation and what they break now.
+    /// Null unless you run peer review (partnership staff).
+    async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ReviewGroupsNode>> {
+        let rc = ctx.trellis()?;
+        if !rc.actor.can(Permission::ManagePeerReview) {
+            return Ok(None);
+        }
+        groups::groups_of_cycle(&rc.db, &rc.actor, self.0.id)
+            .await
+            .map(|g| Some(ReviewGroupsNode(g)))
+            .map_err(to_graphql)
+    }
+
+    /// Every review of the cycle, by host school name. Partnership staff only (school leaders
+    /// use `myReviews`). `first`/`last` take 1–100.
+    async fn reviews(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Connection<String, ReviewNode, NoEdgeFields, NoEdgeFields>> {
+        let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let page = reviews::reviews_of_cycle(&rc.db, &rc.actor, self.0.id, &args)
+            .await
+            .map_err(to_graphql)?;
+        Ok(connection(page, NoEdgeFields, |r| {
+            (r.sort_key(), ReviewNode(r), NoEdgeFields)
+        }))
+    }
+
+    /// Partnership-wide areas for development, in aggregate only (see `reviewThemes`).
+    async fn themes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReviewThemeNode>> {
+        let rc = ctx.trellis()?;
+        themes::themes(&rc.db, &rc.actor, self.0.id)
+            .await
+            .map(|list| list.into_iter().map(ReviewThemeNode::from).collect())
+            .map_err(to_graphql)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A cycle's groups as they stand.
+#[derive(Debug, Clone)]
+pub struct ReviewGroupsNode(pub Groups);
+
+#[Object(name = "ReviewGroups")]
+impl ReviewGroupsNode {
+    async fn status(&self) -> ReviewGroupsStatus {
+        self.0.status.into()
+    }
+
+    async fn groups(&self) -> Vec<ReviewGroupNode> {
+        self.0.groups.iter().cloned().map(ReviewGroupNode).collect()
+    }
+
+    /// Rules the groups break now, re-checked against today's directory and reviewers
+    /// (after staff moves, or because the directory changed).
+    async fn warnings(&self) -> Vec<GroupWarningNode> {
+        self.0
+            .warnings
+            .iter()
+            .cloned()
+            .map(GroupWarningNode)
+            .collect()
+    }
+}
+
+/// A group of schools that review each other: every school hosts once, reviewed by the others.
+#[derive(Debug, Clone)]
+pub struct ReviewGroupNode(pub Group);
+
+#[Object(name = "ReviewGroup")]
+impl ReviewGroupNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewCycleNode> {
+        let rc = ctx.trellis()?;
+        rc.loaders
+            .review_cycles
+            .load_one(self.0.cycle_id)
+            .await?
+            .map(ReviewCycleNode)
+            .ok_or_else(|| internal(format!("group {} has no cycle", self.0.id)))
+    }
+
+    /// The group's place in the proposal (0 first).
+    async fn position(&self) -> u32 {
+        self.0.position
+    }
+
+    /// In rota order, each with why it is in this group.
+    async fn members(&self) -> Vec<ReviewGroupMember> {
+        self.0
+            .members
+            .iter()
+            .map(|m| ReviewGroupMember {
+                school_id: m.school_id,
+                rota_position: m.rota_position,
+                reasons: m.reasons.clone(),
+            })
+            .collect()
+    }
+
+    /// Constraints given up for this group because none of the proposals could keep them.
+    async fn relaxations(&self) -> Vec<RelaxationNode> {
+        self.0
+            .relaxations
+            .iter()
+            .cloned()
+            .map(RelaxationNode)
+            .collect()
+    }
+
+    /// Who hosts in turn and who visits: every school hosts once and reviews the others.
+    async fn rota(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RotaVisitNode>> {
+        let rc = ctx.trellis()?;
+        let order: Vec<SchoolId> = self.0.members.iter().map(|m| m.school_id).collect();
+        let found = rc.loaders.schools.load_many(order.iter().copied()).await?;
+        let node = |id: &SchoolId| {
+            found
+                .get(id)
+                .cloned()
+                .map(SchoolNode)
+                .ok_or_else(|| internal(format!("school {id} missing from the directory")))
+        };
+        grouping::rota(&order)
+            .into_iter()
+            .map(|visit| {
+                Ok(RotaVisitNode {
+                    host: node(&visit.host)?,
+                    reviewers: visit.reviewers.iter().map(node).collect::<Result<_, _>>()?,
+                })
+            })
+            .collect()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One school's place in a group.
+#[derive(Debug, Clone)]
+pub struct ReviewGroupMember {
+    school_id: SchoolId,
+    rota_position: u32,
+    reasons: Vec<Reason>,
+}
+
+#[Object]
+impl ReviewGroupMember {
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        school(ctx.trellis()?, self.school_id).await
+    }
+
+    /// The school's turn to host (0 first).
+    async fn rota_position(&self) -> u32 {
+        self.rota_position
+    }
+
+    /// Why the school is where it is.
+    async fn reasons(&self) -> Vec<PlacementReasonNode> {
+        self.reasons
+            .iter()
+            .cloned()
+            .map(PlacementReasonNode)
+            .collect()
+    }
+}
+
+/// Why a school is in its group.
+#[derive(Debug, Clone)]
+pub struct PlacementReasonNode(pub Reason);
+
+#[Object(name = "PlacementReason")]
+impl PlacementReasonNode {
+    async fn kind(&self) -> PlacementReasonKind {
+        match self.0 {
+            Reason::Phase { .. } => PlacementReasonKind::Phase,
+            Reason::MovedAcrossPhase { .. } => PlacementReasonKind::MovedAcrossPhase,
+            Reason::ProvidesLeadReviewer => PlacementReasonKind::ProvidesLeadReviewer,
+            Reason::SharesHardPartnership { .. } => PlacementReasonKind::SharesHardPartnership,
+            Reason::WithLastYearPeer { .. } => PlacementReasonKind::WithLastYearPeer,
+        }
+    }
+
+    /// A sentence for staff.
+    async fn message(&self) -> String {
+        self.0.message()
+    }
+
+    /// The band the school was grouped in (PHASE and MOVED_ACROSS_PHASE).
+    async fn band(&self) -> Option<PhaseBand> {
+        match self.0 {
+            Reason::Phase { band } => Some(band.into()),
+            Reason::MovedAcrossPhase { to, .. } => Some(to.into()),
+            _ => None,
+        }
+    }
+
+    /// The school's own band, when it was moved out of it.
+    async fn from_band(&self) -> Option<PhaseBand> {
+        match self.0 {
+            Reason::MovedAcrossPhase { from, .. } => Some(from.into()),
+            _ => None,
+        }
+    }
+
+    /// The trust or federation shared (SHARES_HARD_PARTNERSHIP).
+    async fn partnership(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<PartnershipNode>> {
+        let Reason::SharesHardPartnership { partnership, .. } = self.0 else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .partnerships
+            .load_one(partnership)
+            .await?
+            .map(PartnershipNode))
+    }
+
+    /// The other group members concerned (relaxed constraints).
+    async fn with_schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        let ids: &[SchoolId] = match &self.0 {
+            Reason::SharesHardPartnership { with, .. } | Reason::WithLastYearPeer { with } => with,
+            _ => &[],
+        };
+        schools(ctx.trellis()?, ids).await
+    }
+}
+
+/// A constraint given up for one group, and why.
+#[derive(Debug, Clone)]
+pub struct RelaxationNode(pub Relaxation);
+
+#[Object(name = "GroupRelaxation")]
+impl RelaxationNode {
+    async fn constraint(&self) -> GroupingConstraint {
+        self.0.constraint.into()
+    }
+
+    /// The schools concerned (empty when the group as a whole is).
+    async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        schools(ctx.trellis()?, &self.0.schools).await
+    }
+
+    async fn explanation(&self) -> &str {
+        &self.0.explanation
+    }
+}
+
+/// One visit of a group's rota.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "RotaVisit")]
+pub struct RotaVisitNode {
+    pub host: SchoolNode,
+    /// The other schools of the group, who send the review team.
+    pub reviewers: Vec<SchoolNode>,
+}
+
+/// A rule a group breaks now.
+#[derive(Debug, Clone)]
+pub struct GroupWarningNode(pub GroupWarning);
+
+#[Object(name = "GroupWarning")]
+impl GroupWarningNode {
+    async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ReviewGroupNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .review_groups
+            .load_one(self.0.group)
+            .await?
+            .map(ReviewGroupNode))
+    }
+
+    async fn kind(&self) -> GroupViolationKind {
+        match self.0.violation {
+            Violation::Size { .. } => GroupViolationKind::Size,
+            Violation::MixedPhase { .. } => GroupViolationKind::MixedPhase,
+            Violation::SameHardPartnership { .. } => GroupViolationKind::SameHardPartnership,
+            Violation::LastYearPeers { .. } => GroupViolationKind::LastYearPeers,
+            Violation::NoLeadReviewer => GroupViolationKind::NoLeadReviewer,
+        }
+    }
+
+    /// The rule broken; null for SIZE, which is not a rule that can be relaxed.
+    async fn constraint(&self) -> Option<GroupingConstraint> {
+        self.0.violation.constraint().map(Into::into)
+    }
+
+    async fn message(&self) -> String {
+        self.0.violation.message()
+    }
+
+    async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
+        schools(ctx.trellis()?, &self.0.violation.schools()).await
+    }
+}
+
+/// A school leader registered as a reviewer.
+#[derive(Debug, Clone)]
+pub struct ReviewerNode(pub Reviewer);
+
+#[Object(name = "Reviewer")]
+impl ReviewerNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    /// The reviewer's name.
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        user_name(ctx.trellis()?, self.0.user_id).await
+    }
+
+    /// The school the reviewer leads in, whose reviews they never join.
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        school(ctx.trellis()?, self.0.school_id).await
+    }
+
+    async fn training(&self) -> TrainingStatus {
+        self.0.training.into()
+    }
+
+    async fn trained_on(&self) -> Option<Date> {
+        self.0.trained_on.map(Into::into)
+    }
+}
+
+async fn user_name(rc: &RequestContext, id: kernel::UserId) -> async_graphql::Result<String> {
+    rc.loaders
+        .users
+        .load_one(id)
+        .await?
+        .map(|u| u.name)
+        .ok_or_else(|| internal(format!("reviewer user {id} missing")))
+}
+
+/// A reviewer on a review's team.
+#[derive(Debug, Clone)]
+pub struct TeamMemberNode(pub TeamMember);
+
+#[Object(name = "ReviewTeamMember")]
+impl TeamMemberNode {
+    async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewerNode> {
+        ctx.trellis()?
+            .loaders
+            .reviewers
+            .load_one(self.0.reviewer_id)
+            .await?
+            .map(ReviewerNode)
+            .ok_or_else(|| internal(format!("reviewer {} missing", self.0.reviewer_id)))
+    }
+
+    async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        user_name(ctx.trellis()?, self.0.user_id).await
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        school(ctx.trellis()?, self.0.school_id).await
+    }
+
+    async fn role(&self) -> ReviewTeamRole {
+        self.0.role.into()
+    }
+
+    async fn training(&self) -> TrainingStatus {
+        self.0.training.into()
+    }
+}
+
+/// One area's evaluation on the cycle's scale.
+#[derive(SimpleObject, InputObject, Debug, Clone)]
+#[graphql(name = "AreaEvaluation", input_name = "AreaEvaluationInput")]
+pub struct AreaEvaluationNode {
+    /// A key of the cycle framework's areas.
+    pub area: String,
+    /// A key of the cycle framework's scale.
+    pub evaluation: String,
+}
+
+impl From<AreaEvaluation> for AreaEvaluationNode {
+    fn from(e: AreaEvaluation) -> Self {
+        Self {
+            area: e.area,
+            evaluation: e.evaluation,
+        }
+    }
+}
+
+impl From<AreaEvaluationNode> for AreaEvaluation {
+    fn from(e: AreaEvaluationNode) -> Self {
+        Self {
+            area: e.area,
+            evaluation: e.evaluation,
+        }
+    }
+}
+
+/// The host school's evaluation of itself before the visit.
+#[derive(Debug, Clone)]
+pub struct SelfReviewNode(pub SelfReview);
+
+#[Object(name = "SelfReview")]
+impl SelfReviewNode {
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    async fn evaluations(&self) -> Vec<AreaEvaluationNode> {
+        self.0.evaluations.iter().cloned().map(Into::into).collect()
+    }
+
+    async fn submitted_at(&self) -> DateTime<Utc> {
+        self.0.submitted_at
+    }
+}
+
+/// A strength or area for development the review found.
+#[derive(Debug, Clone)]
+pub struct FindingNode(pub Finding);
+
+#[Object(name = "ReviewFinding")]
+impl FindingNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn kind(&self) -> ReviewFindingKind {
+        self.0.kind.into()
+    }
+
+    /// A key of the cycle framework's areas.
+    async fn area(&self) -> &str {
+        &self.0.area
+    }
+
+    /// A short label shared across reviews, which partnership themes count.
+    async fn theme(&self) -> &str {
+        &self.0.theme
+    }
+
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+
+    async fn evidence(&self) -> &str {
+        &self.0.evidence
+    }
+
+    /// A key of the cycle framework's scale, when the finding evaluates its area.
+    async fn evaluation(&self) -> Option<&str> {
+        self.0.evaluation.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Support another school gives towards an action; its time can be paid through billing.
+#[derive(Debug, Clone)]
+pub struct SupportRequestNode(pub SupportRequest);
+
+#[Object(name = "SupportRequest")]
+impl SupportRequestNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn providing_school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        school(ctx.trellis()?, self.0.providing_school_id).await
+    }
+
+    async fn request(&self) -> &str {
+        &self.0.request
+    }
+
+    async fn requested_at(&self) -> DateTime<Utc> {
+        self.0.requested_at
+    }
+
+    /// Time given so far, in minutes; null until recorded.
+    async fn minutes_provided(&self) -> Option<u32> {
+        self.0.minutes_provided
+    }
+
+    /// The same time in hours (two decimals), for people.
+    async fn hours_provided(&self) -> Option<f64> {
+        self.0
+            .minutes_provided
+            .map(|m| (f64::from(m) / 60.0 * 100.0).round() / 100.0)
+    }
+
+    async fn recorded_at(&self) -> Option<DateTime<Utc>> {
+        self.0.recorded_at
+    }
+}
+
+/// An agreed follow-up action.
+#[derive(Debug, Clone)]
+pub struct ActionNode(pub Action);
+
+#[Object(name = "FollowUpAction")]
+impl ActionNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    /// The finding the action answers, if any (its global id).
+    async fn finding_id(&self) -> Option<ID> {
+        self.0.finding_id.map(GlobalId::to_global)
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// Who in the host school owns it.
+    async fn owner(&self) -> &str {
+        &self.0.owner
+    }
+
+    async fn due_on(&self) -> Date {
+        self.0.due_on.into()
+    }
+
+    async fn status(&self) -> FollowUpActionStatus {
+        self.0.status.into()
+    }
+
+    /// Support asked of another school for this action.
+    async fn support(&self) -> Option<SupportRequestNode> {
+        self.0.support.clone().map(SupportRequestNode)
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// The host school's recorded agreement to share its report.
+#[derive(Debug, Clone)]
+pub struct ConsentNode(pub Consent);
+
+#[Object(name = "SharingConsent")]
+impl ConsentNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn scope(&self) -> SharingConsentScope {
+        self.0.scope.into()
+    }
+
+    /// The school shared with (scope SCHOOL).
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SchoolNode>> {
+        match self.0.school_id {
+            Some(id) => school(ctx.trellis()?, id).await.map(Some),
+            None => Ok(None),
+        }
+    }
+
+    async fn recorded_at(&self) -> DateTime<Utc> {
+        self.0.recorded_at
+    }
+}
+
+/// A review of one host school by the rest of its group.
+#[derive(Debug, Clone)]
+pub struct ReviewNode(pub Review);
+
+impl ReviewNode {
+    /// The request context, if the caller may read this review's report.
+    async fn reader<'a>(
+        &self,
+        ctx: &'a Context<'_>,
+    ) -> async_graphql::Result<Option<&'a RequestContext>> {
+        let rc = ctx.trellis()?;
+        Ok(may_read(rc, &self.0).await?.then_some(rc))
+    }
+}
+
+#[Object(name = "Review")]
+impl ReviewNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewCycleNode> {
+        ctx.trellis()?
+            .loaders
+            .review_cycles
+            .load_one(self.0.cycle_id)
+            .await?
+            .map(ReviewCycleNode)
+            .ok_or_else(|| internal(format!("review {} has no cycle", self.0.id)))
+    }
+
+    async fn host_school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        school(ctx.trellis()?, self.0.host_school_id).await
+    }
+
+    async fn status(&self) -> ReviewStatus {
+        self.0.status.into()
+    }
+
+    async fn visit_starts_on(&self) -> Option<Date> {
+        self.0.visit_starts_on.map(Into::into)
+    }
+
+    async fn visit_ends_on(&self) -> Option<Date> {
+        self.0.visit_ends_on.map(Into::into)
+    }
+
+    /// The question the host asked the team to look into.
+    async fn enquiry_focus(&self) -> &str {
+        &self.0.enquiry_focus
+    }
+
+    /// The team, lead first. Null unless you may read the report.
+    async fn team(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<TeamMemberNode>>> {
+        let Some(rc) = self.reader(ctx).await? else {
+            return Ok(None);
+        };
+        let mut team = rc
+            .loaders
+            .review_teams
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        team.sort_by_key(|m| m.role);
+        Ok(Some(team.into_iter().map(TeamMemberNode).collect()))
+    }
+
+    /// The team's lead reviewer. Null unless you may read the report (or none is set).
+    async fn lead_reviewer(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<TeamMemberNode>> {
+        let Some(rc) = self.reader(ctx).await? else {
+            return Ok(None);
+        };
+        Ok(rc
+            .loaders
+            .review_teams
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.role == peer_review::types::TeamRole::Lead)
+            .map(TeamMemberNode))
+    }
+
+    /// The report's summary. Null unless you may read the report.
+    async fn report_summary(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .reader(ctx)
+            .await?
+            .map(|_| self.0.report_summary.clone()))
+    }
+
+    /// The host's self-review. Null until submitted, or unless you may read the report.
+    async fn self_review(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<SelfReviewNode>> {
+        let Some(rc) = self.reader(ctx).await? else {
+            return Ok(None);
+        };
+        Ok(rc
+            .loaders
+            .self_reviews
+            .load_one(self.0.id)
+            .await?
+            .map(SelfReviewNode))
+    }
+
+    /// Strengths and areas for development. Null unless you may read the report.
+    async fn findings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<FindingNode>>> {
+        let Some(rc) = self.reader(ctx).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            rc.loaders
+                .review_findings
+                .load_one(self.0.id)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .map(FindingNode)
+                .collect(),
+        ))
+    }
+
+    /// Agreed follow-up actions, by due date. Null unless you may read the report.
+    async fn actions(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<ActionNode>>> {
+        let Some(rc) = self.reader(ctx).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            rc.loaders
+                .review_actions
+                .load_one(self.0.id)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .map(ActionNode)
+                .collect(),
+        ))
+    }
+
+    /// Who the host agreed to share the report with. Null unless you may read the report.
+    async fn consents(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<ConsentNode>>> {
+        let Some(rc) = self.reader(ctx).await? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            rc.loaders
+                .review_consents
+                .load_one(self.0.id)
+                .await?
+                .unwrap_or_default()
+                .into_iter()
+                .map(ConsentNode)
+                .collect(),
+        ))
+    }
+
+    async fn agreed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.agreed_at
+    }
+
+    async fn published_at(&self) -> Option<DateTime<Utc>> {
+        self.0.published_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A partnership-wide area for development. Never names a school or a review, and only
+/// themes raised in enough agreed reports are shown.
+#[derive(SimpleObject, Debug, Clone)]
+#[graphql(name = "ReviewTheme")]
+pub struct ReviewThemeNode {
+    /// A key of the cycle framework's areas.
+    pub area: String,
+    pub area_label: String,
+    /// The findings' shared theme label; empty for area-level findings.
+    pub theme: String,
+    /// In how many agreed reports of the cycle it was raised.
+    pub reviews: u32,
+}
+
+impl From<Theme> for ReviewThemeNode {
+    fn from(t: Theme) -> Self {
+        Self {
+            area: t.area,
+            area_label: t.area_label,
+            theme: t.theme,
+            reviews: t.reviews,
+        }
+    }
+}
