@@ -12,6 +12,7 @@ mod m20261124_000003_memberships;
 mod m20261124_000004_fee_schedules;
 mod m20261124_000005_billing;
 mod m20261124_000006_invoicing_runs;
+mod m20261125_000010_stripe;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_fee_schedules::Migration),
             Box::new(m20261124_000005_billing::Migration),
             Box::new(m20261124_000006_invoicing_runs::Migration),
+            Box::new(m20261125_000010_stripe::Migration),
         ]
     }
 }

@@ -359,8 +359,7 @@ class StandinInvoice(ls.StripeObject):
             raise UserError(402, charge.failure_message if charge else 'Payment failed',
                             {'code': charge.failure_code if charge else 'card_declined',
                              'decline_code': 'generic_decline',
-                             'charge': charge.id if charge else None,
-                             'payment_intent': {'id': pi.id}})
+                             'charge': charge.id if charge else None})
         obj._mark_paid()
         return obj
 

@@ -1,0 +1,343 @@
+//! Mirroring issued invoices, voids and credit notes at the payment provider.
+//!
+//! The ledger commits first; the mirror follows. Every provider call carries an idempotency
+//! key derived from the Trellis id (`customer:<account>`, `invoice:<invoice>`, …), so a mirror
+//! retried after a timeout or a crash between the provider call and the local record finds the
+//! same provider objects rather than making new ones. Which provider object mirrors which
+//! invoice is stored in `stripe_invoices` (with its hosted page and PDF) and, for the ledger's
+//! own record, in the invoice's `provider_invoice_ref` / `hosted_url`.
+
+mod entity;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, Utc};
+use kernel::{Actor, Clock, CreditNoteId, DomainError, ErrorCode, InvoiceId, Permission, SchoolId};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+use serde::Serialize;
+
+use crate::ledger::accounts::{self, AccountChanges, BillingAccount};
+use crate::ledger::invoices::{self, Invoice, lines_of_invoices};
+use crate::ledger::support::is_unique_violation;
+use crate::ledger::{InvoiceStatus, credit_notes};
+use crate::provider::{
+    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, PaymentProvider,
+    ProviderCreditNote, ProviderError, ProviderLine, VoidInvoice,
+};
+
+pub(crate) use entity::{Column as MirrorColumn, Entity as MirrorEntity, Model as MirrorRow};
+
+/// Where the provider holds a Trellis invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MirroredInvoice {
+    pub invoice_id: InvoiceId,
+    /// e.g. Stripe `in_…`.
+    pub provider_invoice_ref: String,
+    pub hosted_url: Option<String>,
+    pub pdf_url: Option<String>,
+    pub customer_ref: String,
+    /// The last payment attempt as the provider reported it.
+    pub payment_state: PaymentState,
+    /// The provider's message when the last attempt failed.
+    pub payment_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+crate::ledger::support::named_enum!(
+    /// The last payment attempt on a mirrored invoice, from the provider's webhooks.
+    PaymentState {
+        None => "NONE",
+        PaymentFailed => "PAYMENT_FAILED",
+        Paid => "PAID",
+    }
+);
+
+impl MirroredInvoice {
+    pub(crate) fn from_row(row: MirrorRow) -> Result<Self, DomainError> {
+        Ok(Self {
+            invoice_id: InvoiceId::from_uuid(row.invoice_id),
+            provider_invoice_ref: row.stripe_invoice_id,
+            hosted_url: row.hosted_url,
+            pdf_url: row.pdf_url,
+            customer_ref: row.customer_ref,
+            payment_state: crate::ledger::support::stored("payment state", &row.payment_state)?,
+            payment_error: row.payment_error,
+            created_at: row.created_at,
+        })
+    }
+}
+
+fn provider_failed(err: ProviderError) -> DomainError {
+    match err {
+        ProviderError::Rejected(message) => DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            format!("the payment provider refused the request: {message}"),
+        ),
+        other => DomainError::internal(other),
+    }
+}
+
+/// Mirrors of these invoices (batch loader: one statement, no actor).
+pub async fn mirrored_invoices_by_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: &[InvoiceId],
+) -> Result<HashMap<InvoiceId, MirroredInvoice>, DomainError> {
+    let rows = MirrorEntity::find()
+        .filter(MirrorColumn::InvoiceId.is_in(ids.iter().map(InvoiceId::as_uuid)))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| MirroredInvoice::from_row(row).map(|m| (m.invoice_id, m)))
+        .collect()
+}
+
+/// The mirror of the provider invoice `provider_invoice_ref`, if Trellis made it.
+pub async fn mirror_by_provider_ref<C: ConnectionTrait>(
+    db: &C,
+    provider_invoice_ref: &str,
+) -> Result<Option<MirroredInvoice>, DomainError> {
+    MirrorEntity::find()
+        .filter(MirrorColumn::StripeInvoiceId.eq(provider_invoice_ref))
+        .one(db)
+        .await?
+        .map(MirroredInvoice::from_row)
+        .transpose()
+}
+
+/// The provider customer of an account, created once and stored on the account.
+pub async fn ensure_customer(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    account: &BillingAccount,
+) -> Result<String, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let ours = |r: &str| (provider.name() == "offline") == r.starts_with("offline_");
+    if let Some(existing) = account.provider_customer_ref.as_deref().filter(|r| ours(r)) {
+        return Ok(existing.to_owned());
+    }
+    let customer = provider
+        .create_customer(CreateCustomer {
+            account_id: account.id,
+            name: account.name.clone(),
+            email: account.contact_email.clone(),
+            address: account.address.clone(),
+            idempotency_key: IdempotencyKey::derive("customer", account.id),
+        })
+        .await
+        .map_err(provider_failed)?;
+    accounts::update(
+        db,
+        actor,
+        clock,
+        account.id,
+        AccountChanges {
+            provider_customer_ref: Some(Some(customer.customer_ref.clone())),
+            ..AccountChanges::default()
+        },
+    )
+    .await?;
+    Ok(customer.customer_ref)
+}
+
+async fn school_urns(
+    db: &DatabaseConnection,
+    schools: BTreeSet<SchoolId>,
+) -> Result<Vec<String>, DomainError> {
+    let ids: Vec<SchoolId> = schools.into_iter().collect();
+    let found = membership::school::by_ids(db, &ids).await?;
+    let mut urns: Vec<String> = found.values().map(|s| s.urn.to_string()).collect();
+    urns.sort();
+    Ok(urns)
+}
+
+/// The metadata a mirrored invoice carries: who it is for and which year.
+async fn invoice_metadata(
+    db: &DatabaseConnection,
+    invoice: &Invoice,
+    account: &BillingAccount,
+    line_schools: impl Iterator<Item = SchoolId>,
+) -> Result<BTreeMap<String, String>, DomainError> {
+    let mut schools: BTreeSet<SchoolId> = line_schools.collect();
+    if schools.is_empty() {
+        schools.extend(account.school_ids.iter().copied());
+    }
+    let urns = school_urns(db, schools).await?;
+    Ok(BTreeMap::from([
+        ("school_urns".to_owned(), urns.join(",")),
+        (
+            "academic_year".to_owned(),
+            invoice.academic_year.to_string(),
+        ),
+        ("instalment".to_owned(), invoice.instalment.to_string()),
+    ]))
+}
+
+/// Mirrors an issued invoice at the provider (ManageBilling). Idempotent: an invoice already
+/// mirrored returns its mirror, and a retry after a failure finds the provider's objects by
+/// their idempotency keys.
+pub async fn mirror_invoice(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    invoice_id: InvoiceId,
+) -> Result<MirroredInvoice, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    if let Some(found) = mirrored_invoices_by_ids(db, &[invoice_id])
+        .await?
+        .remove(&invoice_id)
+    {
+        return Ok(found);
+    }
+    let invoice = invoices::invoice(db, actor, invoice_id).await?;
+    if matches!(invoice.status, InvoiceStatus::Void) {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            "a void invoice is not sent to the payment provider",
+        ));
+    }
+    let account = accounts::account(db, actor, invoice.account_id).await?;
+    let customer_ref = ensure_customer(db, actor, clock, provider, &account).await?;
+    let lines = lines_of_invoices(db, &[invoice_id])
+        .await?
+        .remove(&invoice_id)
+        .unwrap_or_default();
+    let metadata = invoice_metadata(
+        db,
+        &invoice,
+        &account,
+        lines.iter().filter_map(|l| l.school_id),
+    )
+    .await?;
+    let days_until_due = (invoice.due_on - invoice.issued_at.date_naive())
+        .num_days()
+        .clamp(1, 365);
+    let remote = provider
+        .issue_invoice(IssueInvoice {
+            invoice_id,
+            number: invoice.number.clone(),
+            account_id: account.id,
+            customer_ref: customer_ref.clone(),
+            lines: lines
+                .iter()
+                .map(|l| ProviderLine {
+                    description: l.description.clone(),
+                    quantity: l.quantity,
+                    unit_amount: l.unit_amount,
+                    vat_treatment: l.vat_treatment,
+                    vat_rate_bp: l.vat_rate_bp,
+                })
+                .collect(),
+            total: invoice.total,
+            due_on: invoice.due_on,
+            collection: Collection::SendInvoice {
+                days_until_due: u32::try_from(days_until_due).unwrap_or(30),
+            },
+            po_number: invoice.po_number.clone(),
+            metadata,
+            idempotency_key: IdempotencyKey::derive("invoice", invoice_id),
+        })
+        .await
+        .map_err(provider_failed)?;
+    let now = clock.now();
+    let row = entity::ActiveModel {
+        invoice_id: Set(invoice_id.as_uuid()),
+        stripe_invoice_id: Set(remote.invoice_ref.clone()),
+        hosted_url: Set(remote.hosted_url.clone()),
+        pdf_url: Set(remote.pdf_url.clone()),
+        customer_ref: Set(customer_ref),
+        payment_state: Set(PaymentState::None.to_string()),
+        payment_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let stored = match row.insert(db).await {
+        Ok(row) => row,
+        // A concurrent mirror of the same invoice stored first: same provider objects.
+        Err(err) if is_unique_violation(&err) => MirrorEntity::find_by_id(invoice_id.as_uuid())
+            .one(db)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "Invoice" })?,
+        Err(err) => return Err(err.into()),
+    };
+    invoices::record_provider_invoice(
+        db,
+        actor,
+        clock,
+        invoice_id,
+        &remote.invoice_ref,
+        remote.hosted_url.as_deref(),
+    )
+    .await?;
+    MirroredInvoice::from_row(stored)
+}
+
+/// Voids the provider's invoice of a voided Trellis invoice (ManageBilling). `None` when the
+/// invoice was never mirrored.
+pub async fn mirror_void(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    provider: &dyn PaymentProvider,
+    invoice_id: InvoiceId,
+) -> Result<Option<MirroredInvoice>, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let Some(mirror) = mirrored_invoices_by_ids(db, &[invoice_id])
+        .await?
+        .remove(&invoice_id)
+    else {
+        return Ok(None);
+    };
+    let invoice = invoices::invoice(db, actor, invoice_id).await?;
+    if !matches!(invoice.status, InvoiceStatus::Void) {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            "void the invoice in Trellis first; the provider follows the ledger",
+        ));
+    }
+    provider
+        .void_invoice(VoidInvoice {
+            invoice_id,
+            invoice_ref: mirror.provider_invoice_ref.clone(),
+            idempotency_key: IdempotencyKey::derive("void", invoice_id),
+        })
+        .await
+        .map_err(provider_failed)?;
+    Ok(Some(mirror))
+}
+
+/// Raises the provider's credit note for a Trellis credit note on a mirrored invoice
+/// (ManageBilling). `None` when the invoice was never mirrored.
+pub async fn mirror_credit_note(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    provider: &dyn PaymentProvider,
+    credit_note_id: CreditNoteId,
+) -> Result<Option<ProviderCreditNote>, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let note = credit_notes::credit_note(db, actor, credit_note_id).await?;
+    let Some(mirror) = mirrored_invoices_by_ids(db, &[note.invoice_id])
+        .await?
+        .remove(&note.invoice_id)
+    else {
+        return Ok(None);
+    };
+    let made = provider
+        .credit_invoice(CreditInvoice {
+            credit_note_id,
+            invoice_ref: mirror.provider_invoice_ref,
+            amount: note.total,
+            reason: note.reason.clone(),
+            idempotency_key: IdempotencyKey::derive("credit_note", credit_note_id),
+        })
+        .await
+        .map_err(provider_failed)?;
+    Ok(Some(made))
+}
