@@ -6,6 +6,7 @@
 //!   allocations, refunds, the audit trail and finance reports (aged debt, statements, CSV).
 //! * [`provider`]: the `PaymentProvider` port, its offline adapter and the Stripe adapter.
 //! * [`mirror`]: issued invoices, voids and credit notes mirrored at the provider, idempotently.
+//! * [`stripe_events`]: Stripe webhooks verified, stored once and applied to the ledger.
 //! * [`run`]: the membership invoicing run of an academic year.
 //! * [`demo`]: the demo ledger (2026/27 fee schedules, accounts, invoices and some money) on
 //!   top of the membership demo.
@@ -19,3 +20,4 @@ pub mod ledger;
 pub mod mirror;
 pub mod provider;
 pub mod run;
+pub mod stripe_events;

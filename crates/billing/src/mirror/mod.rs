@@ -341,3 +341,92 @@ pub async fn mirror_credit_note(
         .map_err(provider_failed)?;
     Ok(Some(made))
 }
+/// Records what the provider's webhooks said about the last payment attempt.
+pub(crate) async fn set_payment_state<C: ConnectionTrait>(
+    db: &C,
+    clock: &dyn Clock,
+    provider_invoice_ref: &str,
+    state: PaymentState,
+    error: Option<String>,
+) -> Result<bool, DomainError> {
+    let Some(row) = MirrorEntity::find()
+        .filter(MirrorColumn::StripeInvoiceId.eq(provider_invoice_ref))
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    // A late failure report never overwrites a payment.
+    if row.payment_state == PaymentState::Paid.to_string() {
+        return Ok(true);
+    }
+    let mut active: entity::ActiveModel = row.into();
+    active.payment_state = Set(state.to_string());
+    active.payment_error = Set(error);
+    active.updated_at = Set(clock.now());
+    active.update(db).await?;
+    Ok(true)
+}
+
+#[allow(clippy::too_many_arguments)]
+/// Stores the provider's links when its `invoice.finalized` arrives before (or instead of)
+/// the mirror's own record, e.g. after a crash between the provider call and the insert.
+pub(crate) async fn adopt<C: ConnectionTrait>(
+    db: &C,
+    clock: &dyn Clock,
+    invoice_id: InvoiceId,
+    provider_invoice_ref: &str,
+    customer_ref: &str,
+    hosted_url: Option<String>,
+    pdf_url: Option<String>,
+) -> Result<(), DomainError> {
+    if let Some(row) = MirrorEntity::find_by_id(invoice_id.as_uuid())
+        .one(db)
+        .await?
+    {
+        if row.hosted_url.is_none() || row.pdf_url.is_none() {
+            let mut active: entity::ActiveModel = row.clone().into();
+            active.hosted_url = Set(row.hosted_url.or(hosted_url));
+            active.pdf_url = Set(row.pdf_url.or(pdf_url));
+            active.updated_at = Set(clock.now());
+            active.update(db).await?;
+        }
+        return Ok(());
+    }
+    let now = clock.now();
+    let row = entity::ActiveModel {
+        invoice_id: Set(invoice_id.as_uuid()),
+        stripe_invoice_id: Set(provider_invoice_ref.to_owned()),
+        hosted_url: Set(hosted_url),
+        pdf_url: Set(pdf_url),
+        customer_ref: Set(customer_ref.to_owned()),
+        payment_state: Set(PaymentState::None.to_string()),
+        payment_error: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    match row.insert(db).await {
+        Ok(_) => Ok(()),
+        Err(err) if is_unique_violation(&err) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// The billing account whose invoices were issued to the provider customer `customer_ref`.
+pub(crate) async fn account_of_customer(
+    db: &DatabaseConnection,
+    customer_ref: &str,
+) -> Result<Option<kernel::BillingAccountId>, DomainError> {
+    let Some(row) = MirrorEntity::find()
+        .filter(MirrorColumn::CustomerRef.eq(customer_ref))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id = InvoiceId::from_uuid(row.invoice_id);
+    Ok(invoices::invoices_by_ids(db, &[id])
+        .await?
+        .remove(&id)
+        .map(|i| i.account_id))
+}
