@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{get, post};
 use kernel::Clock;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::graphql::{self, TrellisSchema};
-use crate::http::{graphql as graphql_http, health};
+use crate::http::{graphql as graphql_http, health, stripe_webhook};
 use crate::settings;
 
 /// What every handler shares. Cheap to clone (everything inside is a handle).
@@ -33,6 +33,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
     pub batch_delay: std::time::Duration,
+    /// Verifies `POST /webhooks/stripe`; `None` when Stripe is not configured.
+    pub stripe_webhook_secret: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,6 +59,8 @@ pub enum AppError {
     Secret(#[source] sea_orm::DbErr),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    #[error("cannot build the Stripe client: {0}")]
+    Stripe(#[source] billing::provider::ProviderError),
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -89,10 +93,11 @@ impl App {
                 verifier,
                 clock: clock.clone(),
             },
-            schema: graphql::schema(config),
+            schema: graphql::schema(config).map_err(AppError::Stripe)?,
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
+            stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
@@ -131,7 +136,8 @@ fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql_http::get).post(graphql_http::post))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .route("/webhooks/stripe", post(stripe_webhook::receive));
     if config.graphiql {
         router = router.route(
             "/graphiql",

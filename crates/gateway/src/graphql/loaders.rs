@@ -175,6 +175,11 @@ loader!(
     PaymentRefundsLoader, PaymentId => Vec<Refund>, |db, keys| refunds::refunds_of_payments(db, keys)
 );
 
+loader!(
+    /// Each invoice's mirror at the payment provider (Stripe).
+    InvoiceMirrorLoader, InvoiceId => billing::mirror::MirroredInvoice, |db, keys| billing::mirror::mirrored_invoices_by_ids(db, keys)
+);
+
 /// Every loader of one request.
 pub struct Loaders {
     pub schools: DataLoader<SchoolLoader>,
@@ -201,6 +206,7 @@ pub struct Loaders {
     pub account_payments: DataLoader<AccountPaymentsLoader>,
     pub payment_allocations: DataLoader<PaymentAllocationsLoader>,
     pub payment_refunds: DataLoader<PaymentRefundsLoader>,
+    pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -240,6 +246,7 @@ impl Loaders {
             account_payments: make(AccountPaymentsLoader(db.clone()), delay),
             payment_allocations: make(PaymentAllocationsLoader(db.clone()), delay),
             payment_refunds: make(PaymentRefundsLoader(db.clone()), delay),
+            invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
         }
     }
 }

@@ -46,10 +46,18 @@ fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
         .register_output_type::<node::Node>()
 }
 
-/// The schema as served, with the configured limits.
-#[must_use]
-pub fn schema(config: &Config) -> TrellisSchema {
+/// The schema as served, with the configured limits and, when Stripe is configured, the
+/// Stripe provider invoices are mirrored to.
+pub fn schema(config: &Config) -> Result<TrellisSchema, ::billing::provider::ProviderError> {
+    let provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>> =
+        match config.stripe() {
+            Some(stripe) => Some(std::sync::Arc::new(
+                ::billing::provider::StripeProvider::new(&stripe)?,
+            )),
+            None => None,
+        };
     let mut builder = builder()
+        .data(billing::stripe::PaymentMirror(provider))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
@@ -57,7 +65,7 @@ pub fn schema(config: &Config) -> TrellisSchema {
     if !config.introspection {
         builder = builder.disable_introspection();
     }
-    builder.finish()
+    Ok(builder.finish())
 }
 
 /// The SDL clients integrate against; `schema/trellis.graphql` is this, committed.

@@ -6,6 +6,7 @@ pub mod enums;
 pub mod fees;
 pub mod mutation;
 pub mod query;
+pub mod stripe;
 pub mod types;
 
 use async_graphql::MergedObject;
@@ -16,4 +17,8 @@ pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery, audit::AuditQuery);
 
 /// Every billing mutation.
 #[derive(MergedObject, Default, Debug)]
-pub struct BillingMutation(fees::FeesMutation, mutation::LedgerMutation);
+pub struct BillingMutation(
+    fees::FeesMutation,
+    mutation::LedgerMutation,
+    stripe::StripeMutation,
+);

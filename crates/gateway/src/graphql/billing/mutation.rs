@@ -325,6 +325,9 @@ impl LedgerMutation {
             invoices::void(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.reason).await
         }
         .await;
+        if let Ok(invoice) = &result {
+            super::stripe::follow(ctx, rc, super::stripe::Change::Void(invoice.id)).await;
+        }
         InvoicePayload::from(result)
     }
 
@@ -366,6 +369,9 @@ impl LedgerMutation {
             ledger::credit_notes::credit(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
         }
         .await;
+        if let Ok(note) = &result {
+            super::stripe::follow(ctx, rc, super::stripe::Change::CreditNote(note.id)).await;
+        }
         let (note, user_errors) = payload(result)?;
         Ok(CreditNotePayload {
             credit_note: note.map(CreditNoteNode),
