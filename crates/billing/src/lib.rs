@@ -6,6 +6,7 @@
 //!   allocations, refunds, the audit trail and finance reports (aged debt, statements, CSV).
 //! * [`provider`]: the `PaymentProvider` port, its offline adapter and the Stripe adapter.
 //! * [`mirror`]: issued invoices, voids and credit notes mirrored at the provider, idempotently.
+//! * [`reconciliation`]: the ledger's mirrored invoices compared with the provider's list.
 //! * [`stripe_events`]: Stripe webhooks verified, stored once and applied to the ledger.
 //! * [`run`]: the membership invoicing run of an academic year.
 //! * [`demo`]: the demo ledger (2026/27 fee schedules, accounts, invoices and some money) on
@@ -19,5 +20,6 @@ pub mod fees;
 pub mod ledger;
 pub mod mirror;
 pub mod provider;
+pub mod reconciliation;
 pub mod run;
 pub mod stripe_events;

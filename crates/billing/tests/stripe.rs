@@ -11,6 +11,7 @@ use billing::provider::{
     IdempotencyKey, ListInvoices, PaymentOutcome, PaymentProvider, ProviderError, RefundOutcome,
     RefundPayment, RemoteInvoiceStatus, SyncStatus, TakePayment,
 };
+use billing::reconciliation::{self, DifferenceKind};
 use kernel::{DomainError, PaymentId, RefundId, Role};
 use ledger_support::*;
 use stripe_support::*;
@@ -386,6 +387,181 @@ async fn a_declined_card_is_a_card_error(db: TestDb) {
     assert_eq!(body["status"], "paid");
 }
 
+async fn reconciliation_reports_every_difference_once(db: TestDb) {
+    let Some((standin, stripe)) = standin() else {
+        return;
+    };
+    let conn = db.conn();
+    let (school, account) = school_account(conn, 310_007, "Gorse Academy").await;
+    let kept = invoice(conn, &account, 60_000).await;
+    let voided_there = invoice(conn, &account, 20_000).await;
+    let mut refs = Vec::new();
+    for id in [kept.id, voided_there.id] {
+        refs.push(
+            mirror::mirror_invoice(conn, &finance(), &clock(), &stripe, id)
+                .await
+                .expect("mirror"),
+        );
+    }
+    let customer = refs[0].customer_ref.clone();
+
+    // Nothing differs yet.
+    let clean = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("run");
+    assert_eq!(clean.invoices_compared, 2);
+    assert_eq!(clean.differences_found, 0);
+
+    // Plant three differences on the Stripe side.
+    let (status, stray) = standin
+        .post(
+            "invoices",
+            &[
+                ("customer", customer.as_str()),
+                ("collection_method", "send_invoice"),
+                ("days_until_due", "30"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{stray}");
+    let stray = stray["id"].as_str().expect("stray").to_owned();
+    standin
+        .post(
+            "invoiceitems",
+            &[
+                ("customer", customer.as_str()),
+                ("invoice", stray.as_str()),
+                ("amount", "999"),
+                ("currency", "gbp"),
+            ],
+        )
+        .await;
+    standin
+        .post(&format!("invoices/{stray}/finalize"), &[])
+        .await;
+    let (status, body) = standin
+        .post(
+            &format!("invoices/{}/void", refs[1].provider_invoice_ref),
+            &[],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = standin
+        .post(
+            "credit_notes",
+            &[
+                ("invoice", refs[0].provider_invoice_ref.as_str()),
+                ("amount", "5000"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let found = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("run");
+    assert_eq!(found.invoices_compared, 2);
+    assert_eq!(found.differences_found, 3);
+    let open = reconciliation::differences(conn, &finance(), true, 100)
+        .await
+        .expect("differences");
+    let mut kinds: Vec<(DifferenceKind, Option<String>)> = open
+        .iter()
+        .map(|d| (d.kind, d.provider_invoice_ref.clone()))
+        .collect();
+    kinds.sort_by_key(|(k, _)| k.to_string());
+    assert_eq!(
+        kinds,
+        vec![
+            (DifferenceKind::MissingInTrellis, Some(stray.clone())),
+            (
+                DifferenceKind::OutstandingMismatch,
+                Some(refs[0].provider_invoice_ref.clone())
+            ),
+            (
+                DifferenceKind::StatusMismatch,
+                Some(refs[1].provider_invoice_ref.clone())
+            ),
+        ]
+    );
+    let outstanding = open
+        .iter()
+        .find(|d| d.kind == DifferenceKind::OutstandingMismatch)
+        .expect("outstanding");
+    assert_eq!(outstanding.invoice_id, Some(kept.id));
+    assert_eq!(
+        outstanding.trellis_value.as_deref(),
+        Some(gbp(60_000).to_string().as_str())
+    );
+    assert_eq!(
+        outstanding.provider_value.as_deref(),
+        Some(gbp(55_000).to_string().as_str())
+    );
+
+    // Still open differences are not reported again.
+    let again = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("again");
+    assert_eq!(again.differences_found, 0);
+
+    // Finance resolves one with a note, once.
+    let leader = user(Role::SchoolLeader, &[school]);
+    assert!(matches!(
+        reconciliation::resolve(conn, &leader, &clock(), outstanding.id, "fine").await,
+        Err(DomainError::Forbidden(_))
+    ));
+    assert!(matches!(
+        reconciliation::run(conn, &leader, &clock(), &stripe).await,
+        Err(DomainError::Forbidden(_))
+    ));
+    assert!(matches!(
+        reconciliation::differences(conn, &leader, true, 10).await,
+        Err(DomainError::Forbidden(_))
+    ));
+    assert_invalid(
+        reconciliation::resolve(conn, &finance(), &clock(), outstanding.id, "  ").await,
+        "note",
+        kernel::ErrorCode::Required,
+    );
+    let resolved = reconciliation::resolve(
+        conn,
+        &finance(),
+        &clock(),
+        outstanding.id,
+        "credit note raised at Stripe by mistake; voiding it there",
+    )
+    .await
+    .expect("resolve");
+    assert!(resolved.resolved_at.is_some());
+    assert_invalid(
+        reconciliation::resolve(conn, &finance(), &clock(), outstanding.id, "again").await,
+        "id",
+        kernel::ErrorCode::Conflict,
+    );
+    let open = reconciliation::differences(conn, &finance(), true, 100)
+        .await
+        .expect("open");
+    assert_eq!(open.len(), 2);
+    assert_eq!(
+        reconciliation::differences(conn, &finance(), false, 100)
+            .await
+            .expect("all")
+            .len(),
+        3
+    );
+
+    // Offline there is nothing remote to compare.
+    let offline = reconciliation::run(
+        conn,
+        &finance(),
+        &clock(),
+        &billing::provider::OfflineProvider,
+    )
+    .await
+    .expect("offline");
+    assert_eq!(offline.invoices_compared, 0);
+}
+
 testkit::db_tests!(
     mirrors_an_invoice_once_with_its_metadata,
     a_retried_issue_finds_the_same_stripe_invoice,
@@ -393,4 +569,5 @@ testkit::db_tests!(
     only_finance_mirrors,
     card_payments_and_refunds,
     a_declined_card_is_a_card_error,
+    reconciliation_reports_every_difference_once,
 );

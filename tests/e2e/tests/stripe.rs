@@ -290,6 +290,85 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
     assert_eq!(status, 200, "{body}");
     let refunded = wait_for(&app, &id, "a credit", |i| pence(i, "credited") == 1_000).await;
     assert_eq!(refunded["status"], "PAID");
+
+    // Reconciliation finds a difference planted on the Stripe side, and only that.
+    let (status, stray) = stand
+        .post(
+            "invoices",
+            &[
+                ("customer", customer.as_str()),
+                ("collection_method", "send_invoice"),
+                ("days_until_due", "14"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{stray}");
+    let stray = stray["id"].as_str().expect("stray").to_owned();
+    stand
+        .post(
+            "invoiceitems",
+            &[
+                ("customer", customer.as_str()),
+                ("invoice", stray.as_str()),
+                ("amount", "2500"),
+                ("currency", "gbp"),
+            ],
+        )
+        .await;
+    stand.post(&format!("invoices/{stray}/finalize"), &[]).await;
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            "query { reconciliationDifferences { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let run = app
+        .data_as(
+            FINANCE,
+            "mutation { reconciliationRun { reconciliationRun { invoicesCompared differencesFound } userErrors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        run["reconciliationRun"]["reconciliationRun"]["invoicesCompared"],
+        1
+    );
+    assert_eq!(
+        run["reconciliationRun"]["reconciliationRun"]["differencesFound"],
+        1
+    );
+    let found = app
+        .data_as(
+            FINANCE,
+            "query { reconciliationDifferences { id kind providerInvoiceRef detail } }",
+            json!({}),
+        )
+        .await;
+    let differences = found["reconciliationDifferences"].as_array().expect("list");
+    assert_eq!(differences.len(), 1, "{found}");
+    assert_eq!(differences[0]["kind"], "MISSING_IN_TRELLIS");
+    assert_eq!(differences[0]["providerInvoiceRef"], stray.as_str());
+    let resolved = app
+        .data_as(
+            FINANCE,
+            "mutation($id: ID!) { reconciliationResolve(input: { id: $id, note: \"raised at Stripe by hand; voided there\" }) { difference { resolvedAt resolutionNote } userErrors { field code } } }",
+            json!({ "id": differences[0]["id"] }),
+        )
+        .await;
+    assert!(
+        resolved["reconciliationResolve"]["difference"]["resolvedAt"].is_string(),
+        "{resolved}"
+    );
+    let open = app
+        .data_as(
+            FINANCE,
+            "query { reconciliationDifferences { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(open["reconciliationDifferences"], json!([]));
 }
 
 testkit::db_tests!(an_invoice_is_paid_on_stripe_and_the_ledger_follows);

@@ -13,7 +13,12 @@ use async_graphql::MergedObject;
 
 /// Every billing query field.
 #[derive(MergedObject, Default, Debug)]
-pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery, audit::AuditQuery);
+pub struct BillingQuery(
+    fees::FeesQuery,
+    query::LedgerQuery,
+    audit::AuditQuery,
+    stripe::ReconciliationQuery,
+);
 
 /// Every billing mutation.
 #[derive(MergedObject, Default, Debug)]
@@ -21,4 +26,5 @@ pub struct BillingMutation(
     fees::FeesMutation,
     mutation::LedgerMutation,
     stripe::StripeMutation,
+    stripe::ReconciliationMutation,
 );

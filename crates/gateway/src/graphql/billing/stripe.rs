@@ -4,15 +4,16 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use billing::mirror::{self, MirroredInvoice};
 use billing::provider::PaymentProvider;
+use billing::reconciliation;
 use kernel::{DomainError, ErrorCode, InvoiceId};
 
 use super::mutation::InvoicePayload;
 use super::types::InvoiceNode;
 use crate::graphql::context::{ContextExt, RequestContext};
-use crate::graphql::errors::payload;
+use crate::graphql::errors::{UserError, payload};
 use crate::graphql::relay::expect_input;
 
 /// The configured payment provider invoices are mirrored to (Stripe), if any.
@@ -109,4 +110,184 @@ pub async fn mirror_of(
     id: InvoiceId,
 ) -> async_graphql::Result<Option<MirroredInvoice>> {
     ctx.trellis()?.loaders.invoice_mirrors.load_one(id).await
+}
+
+/// A difference the reconciliation found between Trellis and Stripe.
+#[derive(Debug)]
+pub struct ReconciliationDifferenceNode(pub reconciliation::Difference);
+
+#[Object(name = "ReconciliationDifference")]
+impl ReconciliationDifferenceNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// `MISSING_AT_PROVIDER`, `MISSING_IN_TRELLIS`, `AMOUNT_MISMATCH`, `STATUS_MISMATCH` or
+    /// `OUTSTANDING_MISMATCH`.
+    async fn kind(&self) -> String {
+        self.0.kind.to_string()
+    }
+
+    /// The Trellis invoice concerned, when there is one.
+    async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<InvoiceNode>> {
+        let Some(id) = self.0.invoice_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .invoices
+            .load_one(id)
+            .await?
+            .map(InvoiceNode))
+    }
+
+    /// Stripe's invoice id (`in_…`).
+    async fn provider_invoice_ref(&self) -> Option<&str> {
+        self.0.provider_invoice_ref.as_deref()
+    }
+
+    /// What Trellis says (an amount or a status).
+    async fn trellis_value(&self) -> Option<&str> {
+        self.0.trellis_value.as_deref()
+    }
+
+    /// What Stripe says.
+    async fn provider_value(&self) -> Option<&str> {
+        self.0.provider_value.as_deref()
+    }
+
+    async fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    async fn found_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.found_at
+    }
+
+    async fn resolved_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.resolved_at
+    }
+
+    /// Finance's note on how it was resolved.
+    async fn resolution_note(&self) -> Option<&str> {
+        self.0.resolution_note.as_deref()
+    }
+}
+
+/// One reconciliation run.
+#[derive(Debug)]
+pub struct ReconciliationRunNode(pub reconciliation::ReconciliationRun);
+
+#[Object(name = "ReconciliationRun")]
+impl ReconciliationRunNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.started_at
+    }
+
+    async fn finished_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.finished_at
+    }
+
+    async fn invoices_compared(&self) -> u32 {
+        self.0.invoices_compared
+    }
+
+    /// Differences this run found that were not already open.
+    async fn differences_found(&self) -> u32 {
+        self.0.differences_found
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReconciliationRunPayload {
+    pub reconciliation_run: Option<ReconciliationRunNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReconciliationResolvePayload {
+    pub difference: Option<ReconciliationDifferenceNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReconciliationResolveInput {
+    pub id: ID,
+    /// How finance resolved it (required).
+    pub note: String,
+}
+
+#[derive(Default, Debug)]
+pub struct ReconciliationMutation;
+
+#[Object]
+impl ReconciliationMutation {
+    /// Compare every invoice sent to Stripe with Stripe's own list and record each new
+    /// difference. Finance and admins.
+    async fn reconciliation_run(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<ReconciliationRunPayload> {
+        let rc = ctx.trellis()?;
+        let offline: Arc<dyn PaymentProvider> = Arc::new(billing::provider::OfflineProvider);
+        let provider = provider(ctx).unwrap_or(offline);
+        let result =
+            reconciliation::run(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref()).await;
+        let (run, user_errors) = payload(result)?;
+        Ok(ReconciliationRunPayload {
+            reconciliation_run: run.map(ReconciliationRunNode),
+            user_errors,
+        })
+    }
+
+    /// Mark a difference resolved, with a note. Finance and admins.
+    async fn reconciliation_resolve(
+        &self,
+        ctx: &Context<'_>,
+        input: ReconciliationResolveInput,
+    ) -> async_graphql::Result<ReconciliationResolvePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = uuid::Uuid::parse_str(input.id.as_str()).map_err(|_| {
+                DomainError::invalid("id", ErrorCode::Invalid, "not a difference id")
+            })?;
+            reconciliation::resolve(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.note).await
+        }
+        .await;
+        let (difference, user_errors) = payload(result)?;
+        Ok(ReconciliationResolvePayload {
+            difference: difference.map(ReconciliationDifferenceNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct ReconciliationQuery;
+
+#[Object]
+impl ReconciliationQuery {
+    /// What the reconciliation found, newest first: by default only what is still to be
+    /// resolved. At most 500. Finance and admins.
+    async fn reconciliation_differences(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = true)] unresolved_only: bool,
+        #[graphql(default = 100)] first: u32,
+    ) -> async_graphql::Result<Vec<ReconciliationDifferenceNode>> {
+        let rc = ctx.trellis()?;
+        let found =
+            reconciliation::differences(&rc.db, &rc.actor, unresolved_only, u64::from(first))
+                .await
+                .map_err(crate::graphql::errors::to_graphql)?;
+        Ok(found
+            .into_iter()
+            .map(ReconciliationDifferenceNode)
+            .collect())
+    }
 }
