@@ -209,6 +209,40 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
     let stripe_id = remote["id"].as_str().expect("in_").to_owned();
     let customer = remote["customer"].as_str().expect("cus_").to_owned();
 
+    // A card payment started twice with the same idempotency key is one PaymentIntent.
+    let pay_by_card = "mutation($id: ID!, $key: String!) { invoicePayByCard(input: { invoiceId: $id, idempotencyKey: $key }) {
+        cardPayment { paymentIntentRef clientSecret status } userErrors { field code } } }";
+    let started = app
+        .data_as(
+            FINANCE,
+            pay_by_card,
+            json!({ "id": id, "key": "portal-click-1" }),
+        )
+        .await;
+    let retried = app
+        .data_as(
+            FINANCE,
+            pay_by_card,
+            json!({ "id": id, "key": "portal-click-1" }),
+        )
+        .await;
+    let card = &started["invoicePayByCard"]["cardPayment"];
+    assert_eq!(card["status"], "REQUIRES_ACTION", "{started}");
+    assert!(
+        card["clientSecret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("pi_"))
+    );
+    assert_eq!(retried["invoicePayByCard"]["cardPayment"], *card);
+    let uuid = trellis_uuid(&id);
+    let intents = stand.get("payment_intents?limit=100").await["data"]
+        .as_array()
+        .expect("intents")
+        .iter()
+        .filter(|pi| pi["metadata"]["trellis_invoice_id"] == uuid.as_str())
+        .count();
+    assert_eq!(intents, 1, "one PaymentIntent for one request");
+
     // A declined card: the PAYMENT_FAILED path, no money in the ledger.
     let (status, body) = stand.pay(&stripe_id, &customer, DECLINED_CARD).await;
     assert_eq!(status, 402, "{body}");

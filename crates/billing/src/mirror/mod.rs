@@ -430,3 +430,109 @@ pub(crate) async fn account_of_customer(
         .remove(&id)
         .map(|i| i.account_id))
 }
+
+/// What [`mirror_year`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct YearMirrored {
+    /// Sent to the provider now.
+    pub mirrored: u32,
+    /// Already there.
+    pub existing: u32,
+    /// Left for a retry, with the reason: the ledger stands whatever the provider says.
+    pub failed: Vec<(InvoiceId, String)>,
+}
+
+/// Mirrors every unsettled invoice of an academic year not yet at the provider (after the
+/// invoicing run committed). Idempotent: run it again to retry what failed.
+pub async fn mirror_year(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    year: kernel::AcademicYear,
+) -> Result<YearMirrored, DomainError> {
+    actor.require(Permission::ManageBilling)?;
+    let filter = invoices::InvoiceFilter {
+        year: Some(year),
+        status: vec![InvoiceStatus::Open, InvoiceStatus::PartiallyPaid],
+        ..invoices::InvoiceFilter::default()
+    };
+    let mut done = YearMirrored::default();
+    let mut after = None;
+    loop {
+        let args = membership::PageArgs {
+            after: after.clone(),
+            before: None,
+            limit: 100,
+            backward: false,
+        };
+        let page = invoices::invoices(db, actor, &filter, &args).await?;
+        let ids: Vec<InvoiceId> = page.items.iter().map(|i| i.id).collect();
+        let known = mirrored_invoices_by_ids(db, &ids).await?;
+        for invoice in &page.items {
+            if known.contains_key(&invoice.id) {
+                done.existing += 1;
+                continue;
+            }
+            match mirror_invoice(db, actor, clock, provider, invoice.id).await {
+                Ok(_) => done.mirrored += 1,
+                Err(err) => done.failed.push((invoice.id, err.chain())),
+            }
+        }
+        match (page.has_next_page, page.items.last()) {
+            (true, Some(last)) => after = Some(last.sort_key()),
+            _ => return Ok(done),
+        }
+    }
+}
+
+/// Starts a card payment of an invoice's outstanding amount (a Stripe PaymentIntent) and
+/// returns what the portal needs to confirm it with Stripe.js. The caller's idempotency key
+/// makes a retried request the same PaymentIntent. The school's own leader, or finance.
+pub async fn start_card_payment(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    invoice_id: InvoiceId,
+    idempotency_key: &str,
+) -> Result<crate::provider::ProviderPayment, DomainError> {
+    actor.require(Permission::ReadBilling)?;
+    let key = crate::ledger::support::required_text("idempotencyKey", idempotency_key, 200)
+        .map_err(|e| DomainError::Invalid(vec![e]))?;
+    let invoice = invoices::invoice(db, actor, invoice_id).await?;
+    if !matches!(
+        invoice.status,
+        InvoiceStatus::Open | InvoiceStatus::PartiallyPaid
+    ) || invoice.outstanding.pence() <= 0
+    {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            "only an unsettled invoice can be paid",
+        ));
+    }
+    let account = accounts::account(db, &Actor::System, invoice.account_id).await?;
+    // The customer is Trellis's to create, whoever pays.
+    let customer = ensure_customer(db, &Actor::System, clock, provider, &account).await?;
+    provider
+        .take_payment(crate::provider::TakePayment {
+            payment_id: card_payment_id(invoice_id, &key),
+            account_id: account.id,
+            customer_ref: customer,
+            invoice_id: Some(invoice_id),
+            amount: invoice.outstanding,
+            idempotency_key: IdempotencyKey::derive("card_payment", format!("{invoice_id}:{key}")),
+        })
+        .await
+        .map_err(provider_failed)
+}
+
+/// The same id for the same request, so that a retry sends Stripe identical parameters.
+fn card_payment_id(invoice_id: InvoiceId, key: &str) -> kernel::PaymentId {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("card_payment:{invoice_id}:{key}").as_bytes());
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    kernel::PaymentId::from_uuid(uuid::Uuid::from_bytes(bytes))
+}

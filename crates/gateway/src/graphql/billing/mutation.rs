@@ -291,9 +291,12 @@ impl LedgerMutation {
         input: InvoicingRunStartInput,
     ) -> async_graphql::Result<InvoicingRunPayload> {
         let rc = ctx.trellis()?;
-        InvoicingRunPayload::from(
-            run::start(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0).await,
-        )
+        let result = run::start(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0).await;
+        if result.is_ok() {
+            super::stripe::follow(ctx, rc, super::stripe::Change::Year(input.academic_year.0))
+                .await;
+        }
+        InvoicingRunPayload::from(result)
     }
 
     /// Put the school's purchase-order number on an unsettled invoice. The school's leader,

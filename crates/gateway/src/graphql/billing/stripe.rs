@@ -49,6 +49,15 @@ pub async fn follow(ctx: &Context<'_>, rc: &RequestContext, change: Change) {
                 .await
                 .map(|_| ())
         }
+        Change::Year(year) => {
+            mirror::mirror_year(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref(), year)
+                .await
+                .map(|done| {
+                    for (id, why) in done.failed {
+                        tracing::warn!(invoice = %id, error = %why, "mirroring an invoice to the payment provider failed");
+                    }
+                })
+        }
     };
     if let Err(err) = result {
         tracing::warn!(error = %err.chain(), ?change, "mirroring a ledger change to the payment provider failed");
@@ -60,11 +69,37 @@ pub async fn follow(ctx: &Context<'_>, rc: &RequestContext, change: Change) {
 pub enum Change {
     Void(InvoiceId),
     CreditNote(kernel::CreditNoteId),
+    /// The invoicing run of this year issued invoices.
+    Year(kernel::AcademicYear),
 }
 
 #[derive(InputObject, Debug)]
 pub struct InvoiceMirrorInput {
     pub id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoicePayByCardInput {
+    pub invoice_id: ID,
+    /// The same key on a retry gives the same PaymentIntent, never a second charge.
+    pub idempotency_key: String,
+}
+
+/// A card payment started at Stripe, for the portal to confirm with Stripe.js.
+#[derive(SimpleObject, Debug)]
+pub struct CardPayment {
+    /// Stripe's PaymentIntent id (`pi_…`).
+    pub payment_intent_ref: String,
+    /// Hand to Stripe.js `confirmCardPayment`; null once no action is needed.
+    pub client_secret: Option<String>,
+    /// `REQUIRES_ACTION`, `SUCCEEDED`, `PENDING` or `FAILED`.
+    pub status: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct InvoicePayByCardPayload {
+    pub card_payment: Option<CardPayment>,
+    pub user_errors: Vec<UserError>,
 }
 
 #[derive(Default, Debug)]
@@ -99,6 +134,57 @@ impl StripeMutation {
         let (invoice, user_errors) = payload(result)?;
         Ok(InvoicePayload {
             invoice: invoice.map(InvoiceNode),
+            user_errors,
+        })
+    }
+
+    /// Start paying an invoice's outstanding amount by card (a Stripe PaymentIntent); the
+    /// portal confirms it with the returned client secret and the ledger records the money
+    /// when Stripe's webhook says it arrived. The school's own leader, or finance.
+    async fn invoice_pay_by_card(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoicePayByCardInput,
+    ) -> async_graphql::Result<InvoicePayByCardPayload> {
+        use billing::provider::PaymentOutcome;
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: InvoiceId = expect_input(&input.invoice_id, "invoiceId")?;
+            let Some(provider) = provider(ctx) else {
+                return Err(DomainError::invalid(
+                    "invoiceId",
+                    ErrorCode::Invalid,
+                    "card payments need Stripe (TRELLIS_STRIPE_SECRET_KEY)",
+                ));
+            };
+            mirror::start_card_payment(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                provider.as_ref(),
+                id,
+                &input.idempotency_key,
+            )
+            .await
+        }
+        .await;
+        let (started, user_errors) = payload(result)?;
+        Ok(InvoicePayByCardPayload {
+            card_payment: started.map(|p| {
+                let (status, client_secret) = match p.outcome {
+                    PaymentOutcome::RequiresAction { client_secret } => {
+                        ("REQUIRES_ACTION", Some(client_secret))
+                    }
+                    PaymentOutcome::Succeeded => ("SUCCEEDED", None),
+                    PaymentOutcome::Pending => ("PENDING", None),
+                    PaymentOutcome::Failed { .. } => ("FAILED", None),
+                };
+                CardPayment {
+                    payment_intent_ref: p.payment_ref,
+                    client_secret,
+                    status: status.to_owned(),
+                }
+            }),
             user_errors,
         })
     }
