@@ -562,6 +562,81 @@ async fn reconciliation_reports_every_difference_once(db: TestDb) {
     assert_eq!(offline.invoices_compared, 0);
 }
 
+async fn a_year_is_mirrored_once_and_cards_start_once(db: TestDb) {
+    let Some((standin, stripe)) = standin() else {
+        return;
+    };
+    let conn = db.conn();
+    let (school, account) = school_account(conn, 310_008, "Holm Oak Primary").await;
+    let first = invoice(conn, &account, 30_000).await;
+    let second = invoice(conn, &account, 15_000).await;
+    mirror::mirror_invoice(conn, &finance(), &clock(), &stripe, first.id)
+        .await
+        .expect("mirror one");
+    let leader = user(Role::SchoolLeader, &[school]);
+    assert!(matches!(
+        mirror::mirror_year(conn, &leader, &clock(), &stripe, year()).await,
+        Err(DomainError::Forbidden(_))
+    ));
+    let done = mirror::mirror_year(conn, &finance(), &clock(), &stripe, year())
+        .await
+        .expect("year");
+    assert_eq!((done.mirrored, done.existing), (1, 1), "{done:?}");
+    assert!(done.failed.is_empty());
+    let again = mirror::mirror_year(conn, &finance(), &clock(), &stripe, year())
+        .await
+        .expect("again");
+    assert_eq!((again.mirrored, again.existing), (0, 2));
+
+    // The school's own leader starts a card payment; a retry with the key is the same intent.
+    let started =
+        mirror::start_card_payment(conn, &leader, &clock(), &stripe, second.id, "click-1")
+            .await
+            .expect("start");
+    let retried =
+        mirror::start_card_payment(conn, &leader, &clock(), &stripe, second.id, "click-1")
+            .await
+            .expect("retry");
+    assert_eq!(started, retried);
+    let remote = standin
+        .get(&format!("payment_intents/{}", started.payment_ref))
+        .await;
+    assert_eq!(remote["amount"], 15_000);
+    assert_eq!(
+        remote["metadata"]["trellis_invoice_id"],
+        second.id.to_string()
+    );
+    let other = mirror::start_card_payment(conn, &leader, &clock(), &stripe, second.id, "click-2")
+        .await
+        .expect("another click");
+    assert_ne!(
+        other.payment_ref, started.payment_ref,
+        "a new key is a new attempt"
+    );
+
+    // Another school's leader cannot see the invoice; a blank key is refused.
+    let (stranger_school, _) = school_account(conn, 310_009, "Ivy Infant").await;
+    let stranger = user(Role::SchoolLeader, &[stranger_school]);
+    assert!(matches!(
+        mirror::start_card_payment(conn, &stranger, &clock(), &stripe, second.id, "x").await,
+        Err(DomainError::NotFound { .. } | DomainError::Forbidden(_))
+    ));
+    assert_invalid(
+        mirror::start_card_payment(conn, &leader, &clock(), &stripe, second.id, " ").await,
+        "idempotencyKey",
+        kernel::ErrorCode::Required,
+    );
+    // A void invoice cannot be paid.
+    invoices::void(conn, &finance(), &clock(), first.id, "duplicate")
+        .await
+        .expect("void");
+    assert_invalid(
+        mirror::start_card_payment(conn, &finance(), &clock(), &stripe, first.id, "k").await,
+        "invoiceId",
+        kernel::ErrorCode::Conflict,
+    );
+}
+
 testkit::db_tests!(
     mirrors_an_invoice_once_with_its_metadata,
     a_retried_issue_finds_the_same_stripe_invoice,
@@ -570,4 +645,5 @@ testkit::db_tests!(
     card_payments_and_refunds,
     a_declined_card_is_a_card_error,
     reconciliation_reports_every_difference_once,
+    a_year_is_mirrored_once_and_cards_start_once,
 );
