@@ -188,6 +188,17 @@ def manifests(overlay: str, rendered: Path, config_rs: Path) -> None:
     listen = env.get("TRELLIS_LISTEN", "")
     check(listen.startswith("0.0.0.0:") and int(listen.rsplit(":", 1)[1]) in ports.values(),
           f"config: TRELLIS_LISTEN ({listen}) binds all interfaces on the container port")
+    # /metrics has its own listener so the Ingress (which routes the API port) cannot expose it.
+    metrics_listen = env.get("TRELLIS_METRICS_LISTEN", "")
+    metrics_port = int(metrics_listen.rsplit(":", 1)[1]) if ":" in metrics_listen else None
+    check(metrics_listen.startswith("0.0.0.0:") and ports.get("metrics") == metrics_port
+          and metrics_port != ports.get("http"),
+          f"config: TRELLIS_METRICS_LISTEN ({metrics_listen}) is the container's `metrics` port, not the API's")
+    annotations = pod["metadata"].get("annotations", {})
+    check(annotations.get("prometheus.io/scrape") == "true"
+          and annotations.get("prometheus.io/port") == str(metrics_port)
+          and annotations.get("prometheus.io/path") == "/metrics",
+          "Deployment: scrape annotations point at the metrics port's /metrics")
 
     # The migration Job.
     jpod = job["spec"]["template"]
@@ -213,6 +224,10 @@ def manifests(overlay: str, rendered: Path, config_rs: Path) -> None:
     check(bool(backends) and all(b["name"] == "trellis" and b["port"].get("name") in service_ports
                                  for b in backends),
           "Ingress: every path routes to the Service's port")
+    check(all(b["port"].get("name") == "http" for b in backends)
+          and all(p.get("targetPort") != "metrics" and p.get("targetPort") != ports.get("metrics")
+                  for p in service["spec"]["ports"]),
+          "Ingress/Service: /metrics is never routed from outside (no Service port targets `metrics`)")
     hosts = {r.get("host") for r in ingress["spec"]["rules"]}
     tls_hosts = {h for t in ingress["spec"].get("tls", []) for h in t.get("hosts", [])}
     check(hosts <= tls_hosts, "Ingress: every host is served over TLS")

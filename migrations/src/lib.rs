@@ -12,6 +12,9 @@ mod m20261124_000003_memberships;
 mod m20261124_000004_fee_schedules;
 mod m20261124_000005_billing;
 mod m20261124_000006_invoicing_runs;
+mod m20261125_000007_offer;
+mod m20261125_000008_peer_review;
+mod m20261125_000009_job_runs;
 mod m20261125_000010_stripe;
 mod status;
 
@@ -31,6 +34,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000004_fee_schedules::Migration),
             Box::new(m20261124_000005_billing::Migration),
             Box::new(m20261124_000006_invoicing_runs::Migration),
+            Box::new(m20261125_000007_offer::Migration),
+            Box::new(m20261125_000008_peer_review::Migration),
+            Box::new(m20261125_000009_job_runs::Migration),
             Box::new(m20261125_000010_stripe::Migration),
         ]
     }

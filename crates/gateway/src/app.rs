@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Html;
 use axum::routing::{get, post};
+use axum::{Router, middleware};
 use kernel::Clock;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
@@ -20,8 +20,10 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
+use crate::events::{self, Bus};
 use crate::graphql::{self, TrellisSchema};
-use crate::http::{graphql as graphql_http, health, stripe_webhook};
+use crate::http::{graphql as graphql_http, health, stripe_webhook, subscriptions};
+use crate::metrics::{self, Metrics};
 use crate::settings;
 
 /// What every handler shares. Cheap to clone (everything inside is a handle).
@@ -33,6 +35,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
     pub batch_delay: std::time::Duration,
+    /// Prometheus metrics, rendered by the metrics listener ([`App::metrics_router`]).
+    pub metrics: Arc<Metrics>,
+    /// Change events across replicas (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
+    pub events: Bus,
     /// Verifies `POST /webhooks/stripe`; `None` when Stripe is not configured.
     pub stripe_webhook_secret: Option<Arc<str>>,
 }
@@ -59,6 +65,8 @@ pub enum AppError {
     Secret(#[source] sea_orm::DbErr),
     #[error("cannot build the HTTP client: {0}")]
     Http(#[source] reqwest::Error),
+    #[error("cannot start the event bus: {0}")]
+    Events(#[source] sea_orm::DbErr),
     #[error("cannot build the Stripe client: {0}")]
     Stripe(#[source] billing::provider::ProviderError),
 }
@@ -87,20 +95,37 @@ impl App {
             .build()
             .map_err(AppError::Http)?;
         let verifier = TokenVerifier::new(&secret, oidc, http);
+        let metrics = Arc::new(Metrics::new());
+        let events = events::connect(&db, metrics.clone())
+            .await
+            .map_err(AppError::Events)?;
+        let provider: Option<Arc<dyn billing::provider::PaymentProvider>> = match config.stripe() {
+            Some(stripe) => Some(Arc::new(
+                billing::provider::StripeProvider::new(&stripe).map_err(AppError::Stripe)?,
+            )),
+            None => None,
+        };
         let state = AppState {
             auth: Authenticator {
                 db: db.clone(),
                 verifier,
                 clock: clock.clone(),
             },
-            schema: graphql::schema(config).map_err(AppError::Stripe)?,
+            schema: graphql::schema_with(config, provider),
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
+            metrics,
+            events,
             stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
+    }
+
+    /// The router of the metrics listener (`TRELLIS_METRICS_LISTEN`): `/metrics` only.
+    pub fn metrics_router(&self) -> Router {
+        metrics::router(self.state.metrics.clone(), self.state.db.clone())
     }
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
@@ -134,7 +159,7 @@ fn cors(config: &Config) -> CorsLayer {
 
 fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
-        .route("/graphql", get(graphql_http::get).post(graphql_http::post))
+        .route("/graphql", get(subscriptions::get).post(graphql_http::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/webhooks/stripe", post(stripe_webhook::receive));
@@ -144,8 +169,10 @@ fn router(config: &Config, state: AppState) -> Router {
             get(|| async { Html(GraphiQLSource::build().endpoint("/graphql").finish()) }),
         );
     }
+    let metrics = state.metrics.clone();
     router
         .with_state(state)
+        .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(CompressionLayer::new())

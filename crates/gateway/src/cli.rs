@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use crate::app::App;
 use crate::config::Config;
-use crate::{db, graphql, settings, telemetry};
+use crate::{db, graphql, jobs, settings, telemetry};
 
 /// Trellis: the GraphQL API of a school-owned education partnership.
 #[derive(Debug, Parser)]
@@ -123,6 +123,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             eprintln!("{report}");
             let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!("{billing}");
+            let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!("{offer}");
             Ok(())
         }
         Command::Schema => {
@@ -158,10 +160,23 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tracing::info!("{report}");
         let billing = billing::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!("{billing}");
+        let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!("{offer}");
     }
     let app = App::build(&config, conn, clock).await?;
     let listener = TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
+    if let Some(metrics_addr) = config.metrics_listen {
+        let metrics_listener = TcpListener::bind(metrics_addr).await?;
+        tracing::info!(addr = %metrics_listener.local_addr()?, "serving Prometheus metrics at /metrics");
+        let router = app.metrics_router();
+        // Scrapes are stateless GETs: no graceful shutdown needed, it ends with the process.
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, router).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     eprintln!(
         "\nTrellis is serving GraphQL at http://{addr}/graphql\n\
          GraphiQL: http://{addr}/graphiql{}\n\
@@ -169,7 +184,19 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
          (send it as `Authorization: Bearer <token>`; demo users are listed in the README)\n",
         if config.graphiql { "" } else { " (disabled)" }
     );
+    let scheduler = config.jobs.then(|| {
+        tokio::spawn(jobs::run_scheduler(
+            app.state.db.clone(),
+            app.state.clock.clone(),
+            app.state.metrics.clone(),
+            config.jobs_interval(),
+        ))
+    });
     app.serve(listener, shutdown_signal()).await?;
+    // A job cut off here leaves its slot RUNNING; both jobs resume safely at the next slot.
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }

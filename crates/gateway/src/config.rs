@@ -55,6 +55,14 @@ pub struct Config {
     pub batch_delay_ms: u64,
     /// `json` for machine-read logs, `pretty` for people.
     pub log_format: LogFormat,
+    /// Address of the Prometheus `/metrics` listener; unset serves no metrics. A listener of
+    /// its own so the public Ingress, which routes the API port, can never expose it.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Run the scheduled jobs (lapsing unanswered renewals, resuming interrupted invoicing
+    /// runs) in this process. Safe on every replica: each slot runs once across all of them.
+    pub jobs: bool,
+    /// Length of a job slot, in seconds: each job runs at most once per slot.
+    pub jobs_interval_secs: u64,
     /// Stripe secret key (`sk_…`). When set, issued invoices are mirrored to Stripe and
     /// `POST /webhooks/stripe` is served; unset, the offline provider is used.
     pub stripe_secret_key: Option<String>,
@@ -90,6 +98,9 @@ impl Default for Config {
             max_complexity: 5000,
             batch_delay_ms: 1,
             log_format: LogFormat::Pretty,
+            metrics_listen: None,
+            jobs: true,
+            jobs_interval_secs: 3600,
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
@@ -105,6 +116,8 @@ pub enum ConfigError {
     HalfOidc,
     #[error("configuration: TRELLIS_JWT_SECRET must be at least 32 characters")]
     WeakSecret,
+    #[error("configuration: TRELLIS_JOBS_INTERVAL_SECS must be at least 1")]
+    ZeroJobsInterval,
     #[error(
         "configuration: TRELLIS_STRIPE_SECRET_KEY needs TRELLIS_STRIPE_WEBHOOK_SECRET (and the key must start with sk_)"
     )]
@@ -136,6 +149,9 @@ impl Config {
         if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(ConfigError::WeakSecret);
         }
+        if self.jobs_interval_secs == 0 {
+            return Err(ConfigError::ZeroJobsInterval);
+        }
         if let Some(key) = &self.stripe_secret_key
             && (!key.starts_with("sk_") || self.stripe_webhook_secret.is_none())
         {
@@ -157,6 +173,11 @@ impl Config {
             webhook_secret: self.stripe_webhook_secret.clone()?,
             api_base: self.stripe_api_base.clone(),
         })
+    }
+
+    #[must_use]
+    pub const fn jobs_interval(&self) -> Duration {
+        Duration::from_secs(self.jobs_interval_secs)
     }
 
     #[must_use]

@@ -10,8 +10,11 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
+pub mod metrics;
 pub mod settings;
 pub mod telemetry;
 

@@ -63,12 +63,20 @@ impl Role {
     /// [`Actor::may_see_school_records`], made by the service that loads them.
     const fn grants(self, permission: Permission) -> bool {
         match permission {
-            Permission::ReadDirectory | Permission::ReadMemberships => true,
+            // Every role reads the core offer too; school roles their own schools' only (a
+            // second check, made by the offer services).
+            Permission::ReadDirectory | Permission::ReadMemberships | Permission::ReadOffer => true,
             Permission::ManageDirectory
             | Permission::ManageUsers
             | Permission::ManageApiKeys
-            | Permission::ManageMemberships => matches!(self, Self::PartnershipAdmin),
-            Permission::RespondToMembership | Permission::SetPurchaseOrder => {
+            | Permission::ManageMemberships
+            | Permission::ManagePeerReview
+            | Permission::ManageOffer
+            | Permission::RecordOfferUsage => matches!(self, Self::PartnershipAdmin),
+            Permission::RespondToMembership
+            | Permission::SetPurchaseOrder
+            | Permission::ReadPeerReview
+            | Permission::TakePartInPeerReview => {
                 matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
             }
             Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
@@ -107,10 +115,18 @@ pub enum Scope {
     /// Read billing accounts, invoices, payments and finance reports (e.g. a ledger sync).
     #[serde(rename = "billing:read")]
     BillingRead,
+    /// Read the core offer: items, and every school's entitlements, usage and value statements.
+    #[serde(rename = "offer:read")]
+    OfferRead,
 }
 
 impl Scope {
-    pub const ALL: [Self; 3] = [Self::DirectoryRead, Self::MembershipRead, Self::BillingRead];
+    pub const ALL: [Self; 4] = [
+        Self::DirectoryRead,
+        Self::MembershipRead,
+        Self::BillingRead,
+        Self::OfferRead,
+    ];
 
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -118,6 +134,7 @@ impl Scope {
             Self::DirectoryRead => "directory:read",
             Self::MembershipRead => "membership:read",
             Self::BillingRead => "billing:read",
+            Self::OfferRead => "offer:read",
         }
     }
 
@@ -127,6 +144,7 @@ impl Scope {
             (Self::DirectoryRead, Permission::ReadDirectory)
                 | (Self::MembershipRead, Permission::ReadMemberships)
                 | (Self::BillingRead, Permission::ReadBilling)
+                | (Self::OfferRead, Permission::ReadOffer)
         )
     }
 }
@@ -176,6 +194,22 @@ pub enum Permission {
     ManageBilling,
     /// Add a purchase-order number to an open invoice (school leaders: their own).
     SetPurchaseOrder,
+    /// Peer-review cycles, reviewers, group proposals and their confirmation; partnership
+    /// staff read every report through this.
+    ManagePeerReview,
+    /// Read peer-review cycles, partnership-wide themes and the reports the confidentiality
+    /// rule lets this caller see (school leaders: their own school's and those they are on).
+    ReadPeerReview,
+    /// Act in a review: the host school's leaders (self-review, agreeing the report,
+    /// consent) and the reviewers on its team (findings, actions). Which review is a second
+    /// check the peer-review services make.
+    TakePartInPeerReview,
+    /// Read the core offer's items and entitlements (school roles: their own schools').
+    ReadOffer,
+    /// Manage offer items and quantities, derive entitlements, adjust, cash in, draw forward.
+    ManageOffer,
+    /// Record that part of an entitlement was used (a visit held, a place booked), or reverse it.
+    RecordOfferUsage,
 }
 
 /// A signed-in person, as loaded from Trellis's users table.
@@ -262,27 +296,35 @@ mod tests {
     #[test]
     fn permission_matrix() {
         use Permission::*;
+        // Columns: the ten directory/membership/billing permissions, then peer review's
+        // three, then the offer's three, in the order of `got` below.
         let rows = [
             (
                 Role::PartnershipAdmin,
-                [true, true, true, true, true, true, true, true, true, true],
+                [
+                    true, true, true, true, true, true, true, true, true, true, true, true, true,
+                    true, true, true,
+                ],
             ),
             (
                 Role::Finance,
                 [
-                    true, false, false, false, true, false, false, true, true, false,
+                    true, false, false, false, true, false, false, true, true, false, false, false,
+                    false, true, false, false,
                 ],
             ),
             (
                 Role::SchoolLeader,
                 [
-                    true, false, false, false, true, false, true, true, false, true,
+                    true, false, false, false, true, false, true, true, false, true, false, true,
+                    true, true, false, false,
                 ],
             ),
             (
                 Role::SchoolStaff,
                 [
-                    true, false, false, false, true, false, false, false, false, false,
+                    true, false, false, false, true, false, false, false, false, false, false,
+                    false, false, true, false, false,
                 ],
             ),
         ];
@@ -299,6 +341,12 @@ mod tests {
                 ReadBilling,
                 ManageBilling,
                 SetPurchaseOrder,
+                ManagePeerReview,
+                ReadPeerReview,
+                TakePartInPeerReview,
+                ReadOffer,
+                ManageOffer,
+                RecordOfferUsage,
             ]
             .map(|p| actor.can(p));
             assert_eq!(got, expected, "{role}");
@@ -321,6 +369,15 @@ mod tests {
         assert!(reader.can(Permission::ReadDirectory));
         assert!(!reader.can(Permission::ManageDirectory));
         assert!(reader.require(Permission::ManageUsers).is_err());
+        let offer = Actor::ApiKey(ApiKeyActor {
+            id: ApiKeyId::new(),
+            name: "portal".into(),
+            scopes: vec![Scope::OfferRead],
+        });
+        assert!(offer.can(Permission::ReadOffer));
+        assert!(!offer.can(Permission::RecordOfferUsage));
+        assert!(!offer.can(Permission::ManageOffer));
+        assert!(!reader.can(Permission::ReadOffer));
     }
 
     #[test]

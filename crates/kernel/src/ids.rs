@@ -163,6 +163,62 @@ typed_id!(
     AuditEntryId,
     "AuditEntry"
 );
+typed_id!(
+    /// An item of the core offer (partner visits, CPD places, support hours...).
+    OfferItemId,
+    "OfferItem"
+);
+typed_id!(
+    /// One entry of a school's core-offer entitlement ledger.
+    OfferEntryId,
+    "OfferLedgerEntry"
+);
+
+typed_id!(
+    /// A peer-review cycle: one academic year's framework, windows and groups.
+    ReviewCycleId,
+    "ReviewCycle"
+);
+typed_id!(
+    /// A school leader registered to review other schools, with their training.
+    ReviewerId,
+    "Reviewer"
+);
+typed_id!(
+    /// A group (triad, quad…) of schools that review each other in a cycle.
+    ReviewGroupId,
+    "ReviewGroup"
+);
+typed_id!(
+    /// One school's peer review in a cycle.
+    ReviewId,
+    "Review"
+);
+typed_id!(
+    /// A host school's self-review before its visit.
+    SelfReviewId,
+    "SelfReview"
+);
+typed_id!(
+    /// A strength or area for development in a review's report.
+    FindingId,
+    "ReviewFinding"
+);
+typed_id!(
+    /// An agreed follow-up action of a review.
+    FollowUpActionId,
+    "FollowUpAction"
+);
+typed_id!(
+    /// A request for school-to-school support against a follow-up action.
+    SupportRequestId,
+    "SupportRequest"
+);
+typed_id!(
+    /// A host school's recorded consent to share its report.
+    SharingConsentId,
+    "SharingConsent"
+);
 
 #[cfg(test)]
 mod tests {

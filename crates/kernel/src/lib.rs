@@ -13,6 +13,8 @@ pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod named;
+pub mod text;
 
 pub use academic_year::{AcademicYear, Term};
 pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserActor};
@@ -24,4 +26,11 @@ pub use ids::{
     InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
     TierId, UserId,
 };
+pub use ids::{
+    FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId, SelfReviewId,
+    SharingConsentId, SupportRequestId,
+};
+pub use ids::{OfferEntryId, OfferItemId};
 pub use money::{Currency, Money, MoneyError};
+pub use named::{CorruptRow, UnknownValue, stored};
+pub use text::{optional_text, required_text};

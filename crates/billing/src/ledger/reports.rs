@@ -216,3 +216,134 @@ pub async fn account_statement<C: ConnectionTrait>(
         account_credit: Money::from_pence(account_credit),
     })
 }
+
+/// What a school was invoiced for its membership in one academic year, by instalment:
+/// gross (net + VAT) of its membership lines on issued invoices (void ones left out).
+/// Credit notes are not netted off: this is the fee as invoiced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MembershipFees {
+    /// Billed once for the year.
+    pub annual: Money,
+    pub autumn: Money,
+    pub spring: Money,
+    pub summer: Money,
+}
+
+impl Default for MembershipFees {
+    fn default() -> Self {
+        Self {
+            annual: Money::zero(),
+            autumn: Money::zero(),
+            spring: Money::zero(),
+            summer: Money::zero(),
+        }
+    }
+}
+
+impl MembershipFees {
+    /// The fee for one term: the termly instalment plus a third of an annual one (the
+    /// pennies a third leaves over go to autumn, when an annual fee is billed).
+    #[must_use]
+    pub fn for_term(&self, term: kernel::Term) -> Money {
+        let annual = self.annual.pence();
+        let third = annual / 3;
+        let (termly, share) = match term {
+            kernel::Term::Autumn => (self.autumn, annual - 2 * third),
+            kernel::Term::Spring => (self.spring, third),
+            kernel::Term::Summer => (self.summer, third),
+        };
+        Money::from_pence(termly.pence() + share)
+    }
+
+    /// The year's fee.
+    #[must_use]
+    pub fn total(&self) -> Money {
+        Money::from_pence(
+            self.annual.pence() + self.autumn.pence() + self.spring.pence() + self.summer.pence(),
+        )
+    }
+}
+
+/// Each school's membership fee for `year`, in **one statement** (membership lines joined to
+/// their invoices, summed by school and instalment). For the offer's value statement, set
+/// against what the school used. No actor: the gateway checks who may see billing.
+pub async fn membership_fees_of_schools<C: ConnectionTrait>(
+    db: &C,
+    schools: &[kernel::SchoolId],
+    year: AcademicYear,
+) -> Result<std::collections::HashMap<kernel::SchoolId, MembershipFees>, DomainError> {
+    use sea_orm::sea_query::{Alias, Query};
+
+    use super::entity::invoice_lines;
+    use super::invoices::Instalment;
+    use super::support::stored;
+
+    let mut out = std::collections::HashMap::new();
+    if schools.is_empty() {
+        return Ok(out);
+    }
+    let select = Query::select()
+        .column((invoice_lines::Entity, invoice_lines::Column::SchoolId))
+        .column((invoices::Entity, invoices::Column::Instalment))
+        .expr_as(
+            Expr::cust("CAST(SUM(invoice_lines.net_pence + invoice_lines.vat_pence) AS BIGINT)"),
+            Alias::new("total"),
+        )
+        .from(invoice_lines::Entity)
+        .inner_join(
+            invoices::Entity,
+            Expr::col((invoices::Entity, invoices::Column::Id))
+                .equals((invoice_lines::Entity, invoice_lines::Column::InvoiceId)),
+        )
+        .and_where(
+            Expr::col((invoice_lines::Entity, invoice_lines::Column::SchoolId))
+                .is_in(schools.iter().map(kernel::SchoolId::as_uuid)),
+        )
+        .and_where(
+            Expr::col((invoice_lines::Entity, invoice_lines::Column::MembershipId)).is_not_null(),
+        )
+        .and_where(
+            Expr::col((invoices::Entity, invoices::Column::AcademicYear)).eq(year.start_year()),
+        )
+        .and_where(
+            Expr::col((invoices::Entity, invoices::Column::Status))
+                .is_not_in([InvoiceStatus::Void.as_str(), InvoiceStatus::Draft.as_str()]),
+        )
+        .group_by_col((invoice_lines::Entity, invoice_lines::Column::SchoolId))
+        .group_by_col((invoices::Entity, invoices::Column::Instalment))
+        .to_owned();
+    for row in db.query_all(&select).await? {
+        let school = kernel::SchoolId::from_uuid(row.try_get::<uuid::Uuid>("", "school_id")?);
+        let instalment: Instalment =
+            stored("instalment", &row.try_get::<String>("", "instalment")?)?;
+        let total = Money::from_pence(row.try_get::<i64>("", "total")?);
+        let fees: &mut MembershipFees = out.entry(school).or_default();
+        let slot = match instalment {
+            Instalment::Annual | Instalment::None => &mut fees.annual,
+            Instalment::Autumn => &mut fees.autumn,
+            Instalment::Spring => &mut fees.spring,
+            Instalment::Summer => &mut fees.summer,
+        };
+        *slot = Money::from_pence(slot.pence() + total.pence());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod membership_fee_tests {
+    use kernel::{Money, Term};
+
+    use super::MembershipFees;
+
+    #[test]
+    fn an_annual_fee_is_shared_across_terms_to_the_penny() {
+        let fees = MembershipFees {
+            annual: Money::from_pence(1_000),
+            autumn: Money::from_pence(300),
+            ..MembershipFees::default()
+        };
+        let terms = Term::ALL.map(|t| fees.for_term(t).pence());
+        assert_eq!(terms, [634, 333, 333]);
+        assert_eq!(terms.iter().sum::<i64>(), fees.total().pence());
+    }
+}

@@ -11,98 +11,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Sql
 
 use super::entity::accounts;
 
-/// Declares a closed set of names stored as SCREAMING_SNAKE_CASE text, so the database,
-/// the domain and the API agree on one spelling.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
-            }
-        }
-
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::std::str::FromStr for $name {
-            type Err = $crate::ledger::support::UnknownValue;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| $crate::ledger::support::UnknownValue { kind: stringify!($name), value: s.to_owned() })
-            }
-        }
-    };
-}
-pub(crate) use named_enum;
-
-/// A stored value this build does not recognise.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{value}`")]
-pub struct UnknownValue {
-    pub kind: &'static str,
-    pub value: String,
-}
-
-/// A stored row that this build cannot read back: written by hand or by a newer release.
-#[derive(Debug, thiserror::Error)]
-#[error("corrupt row: {0}")]
-pub struct CorruptRow(pub String);
-
-/// Parses a stored name, treating an unknown one as corruption (ours, not the caller's).
-pub(crate) fn stored<T: std::str::FromStr>(what: &str, raw: &str) -> Result<T, DomainError> {
-    raw.parse()
-        .map_err(|_| DomainError::internal(CorruptRow(format!("{what} `{raw}`"))))
-}
-
-/// Trims `value` and requires 1..=`max` characters.
-pub(crate) fn required_text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
-    let value = value.trim();
-    if value.is_empty() {
-        Err(FieldError::new(
-            field,
-            ErrorCode::Required,
-            "must not be blank",
-        ))
-    } else if value.chars().count() > max {
-        Err(FieldError::new(
-            field,
-            ErrorCode::TooLong,
-            format!("must be at most {max} characters"),
-        ))
-    } else {
-        Ok(value.to_owned())
-    }
-}
-
-/// Optional text: blank means absent.
-pub(crate) fn optional_text(
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, FieldError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => required_text(field, v, max).map(Some),
-    }
-}
+pub use kernel::CorruptRow;
+pub use kernel::UnknownValue;
+pub(crate) use kernel::named_enum;
+pub(crate) use kernel::{optional_text, required_text, stored};
 
 /// A strictly positive amount, or a field error naming `field`.
 pub(crate) fn positive(field: &str, amount: Money) -> Result<i64, FieldError> {

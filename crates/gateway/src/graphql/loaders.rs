@@ -27,6 +27,10 @@ use membership::school::types::Designation;
 use membership::school::{self, School};
 use sea_orm::DatabaseConnection;
 
+use billing::ledger::reports::MembershipFees;
+use kernel::{OfferEntryId, OfferItemId};
+use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem};
+
 use super::errors::to_graphql;
 
 type LoadResult<K, V> = Result<HashMap<K, V>, async_graphql::Error>;
@@ -176,6 +180,112 @@ loader!(
 );
 
 loader!(
+    /// Offer items by id.
+    OfferItemLoader, OfferItemId => OfferItem, |db, keys| offer::items_by_ids(db, keys)
+);
+loader!(
+    /// Each offer item's quantities, newest year first.
+    OfferQuantitiesLoader, OfferItemId => Vec<ItemQuantity>, |db, keys| offer::quantities_of_items(db, keys)
+);
+loader!(
+    /// Offer ledger entries by id (a reversal's usage).
+    OfferEntryLoader, OfferEntryId => LedgerEntry, |db, keys| offer::entries_by_ids(db, keys)
+);
+
+/// Each school's offer balances for a year: one statement per distinct year asked for.
+#[derive(Debug)]
+pub struct OfferBalancesLoader(DatabaseConnection);
+
+impl Loader<(SchoolId, AcademicYear)> for OfferBalancesLoader {
+    type Value = Vec<Balance>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(SchoolId, AcademicYear)],
+    ) -> LoadResult<(SchoolId, AcademicYear), Vec<Balance>> {
+        let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
+        for (school, year) in keys {
+            by_year.entry(*year).or_default().push(*school);
+        }
+        let mut found = HashMap::new();
+        for (year, schools) in by_year {
+            let balances = offer::balances_of_schools(&self.0, &schools, year)
+                .await
+                .map_err(to_graphql)?;
+            found.extend(balances.into_iter().map(|(s, b)| ((s, year), b)));
+        }
+        Ok(found)
+    }
+}
+
+/// The first page of each entitlement's ledger, newest first: (school, item, year, rows).
+/// One statement per distinct year and page size, however many items a dashboard shows.
+#[derive(Debug)]
+pub struct OfferLatestEntriesLoader(DatabaseConnection);
+
+pub type LatestEntriesKey = (SchoolId, OfferItemId, AcademicYear, u64);
+
+impl Loader<LatestEntriesKey> for OfferLatestEntriesLoader {
+    type Value = Vec<LedgerEntry>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[LatestEntriesKey],
+    ) -> LoadResult<LatestEntriesKey, Vec<LedgerEntry>> {
+        let mut groups: HashMap<(AcademicYear, u64), Vec<(SchoolId, OfferItemId)>> = HashMap::new();
+        for (school, item, year, rows) in keys {
+            groups
+                .entry((*year, *rows))
+                .or_default()
+                .push((*school, *item));
+        }
+        let mut found = HashMap::new();
+        for ((year, rows), pairs) in groups {
+            let mut latest = offer::latest_entries_of_school_items(&self.0, &pairs, year, rows)
+                .await
+                .map_err(to_graphql)?;
+            for (school, item) in pairs {
+                found.insert(
+                    (school, item, year, rows),
+                    latest.remove(&(school, item)).unwrap_or_default(),
+                );
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Each school's membership fees for a year (billing), for the value statement.
+#[derive(Debug)]
+pub struct MembershipFeesLoader(DatabaseConnection);
+
+impl Loader<(SchoolId, AcademicYear)> for MembershipFeesLoader {
+    type Value = MembershipFees;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(SchoolId, AcademicYear)],
+    ) -> LoadResult<(SchoolId, AcademicYear), MembershipFees> {
+        let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
+        for (school, year) in keys {
+            by_year.entry(*year).or_default().push(*school);
+        }
+        let mut found = HashMap::new();
+        for (year, schools) in by_year {
+            let fees =
+                billing::ledger::reports::membership_fees_of_schools(&self.0, &schools, year)
+                    .await
+                    .map_err(to_graphql)?;
+            found.extend(fees.into_iter().map(|(s, f)| ((s, year), f)));
+        }
+        Ok(found)
+    }
+}
+
+loader!(
     /// Each invoice's mirror at the payment provider (Stripe).
     InvoiceMirrorLoader, InvoiceId => billing::mirror::MirroredInvoice, |db, keys| billing::mirror::mirrored_invoices_by_ids(db, keys)
 );
@@ -206,6 +316,12 @@ pub struct Loaders {
     pub account_payments: DataLoader<AccountPaymentsLoader>,
     pub payment_allocations: DataLoader<PaymentAllocationsLoader>,
     pub payment_refunds: DataLoader<PaymentRefundsLoader>,
+    pub offer_items: DataLoader<OfferItemLoader>,
+    pub offer_quantities: DataLoader<OfferQuantitiesLoader>,
+    pub offer_entries: DataLoader<OfferEntryLoader>,
+    pub offer_balances: DataLoader<OfferBalancesLoader>,
+    pub offer_latest_entries: DataLoader<OfferLatestEntriesLoader>,
+    pub membership_fees: DataLoader<MembershipFeesLoader>,
     pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
 }
 
@@ -246,6 +362,12 @@ impl Loaders {
             account_payments: make(AccountPaymentsLoader(db.clone()), delay),
             payment_allocations: make(PaymentAllocationsLoader(db.clone()), delay),
             payment_refunds: make(PaymentRefundsLoader(db.clone()), delay),
+            offer_items: make(OfferItemLoader(db.clone()), delay),
+            offer_quantities: make(OfferQuantitiesLoader(db.clone()), delay),
+            offer_entries: make(OfferEntryLoader(db.clone()), delay),
+            offer_balances: make(OfferBalancesLoader(db.clone()), delay),
+            offer_latest_entries: make(OfferLatestEntriesLoader(db.clone()), delay),
+            membership_fees: make(MembershipFeesLoader(db.clone()), delay),
             invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
         }
     }

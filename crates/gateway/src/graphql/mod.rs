@@ -13,10 +13,11 @@ pub mod errors;
 pub mod loaders;
 pub mod membership;
 pub mod node;
+pub mod offer;
 pub mod relay;
 pub mod scalars;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::config::Config;
 
@@ -28,6 +29,7 @@ pub struct Query(
     directory::DirectoryQuery,
     membership::MembershipQuery,
     billing::BillingQuery,
+    offer::OfferQuery,
 );
 
 /// Every mutation.
@@ -37,35 +39,50 @@ pub struct Mutation(
     access::AccessMutation,
     membership::MembershipMutation,
     billing::BillingMutation,
+    offer::OfferMutation,
 );
 
-pub type TrellisSchema = Schema<Query, Mutation, EmptySubscription>;
+/// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).
+#[derive(MergedSubscription, Default, Debug)]
+pub struct Subscription(billing::BillingSubscription);
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .register_output_type::<node::Node>()
+pub type TrellisSchema = Schema<Query, Mutation, Subscription>;
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(
+        Query::default(),
+        Mutation::default(),
+        Subscription::default(),
+    )
+    .register_output_type::<node::Node>()
+}
+
+/// The schema as served, with the configured limits and no payment provider to mirror to.
+#[must_use]
+pub fn schema(config: &Config) -> TrellisSchema {
+    schema_with(config, None)
 }
 
 /// The schema as served, with the configured limits and, when Stripe is configured, the
-/// Stripe provider invoices are mirrored to.
-pub fn schema(config: &Config) -> Result<TrellisSchema, ::billing::provider::ProviderError> {
-    let provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>> =
-        match config.stripe() {
-            Some(stripe) => Some(std::sync::Arc::new(
-                ::billing::provider::StripeProvider::new(&stripe)?,
-            )),
-            None => None,
-        };
+/// provider invoices are mirrored to.
+#[must_use]
+pub fn schema_with(
+    config: &Config,
+    provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>>,
+) -> TrellisSchema {
     let mut builder = builder()
         .data(billing::stripe::PaymentMirror(provider))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(16);
+        .limit_directives(16)
+        // A span per resolver of an object-valued field (leaves are not worth the cost), under
+        // the request's `graphql` span: what OTLP exports and JSON error lines carry.
+        .extension(async_graphql::extensions::Tracing);
     if !config.introspection {
         builder = builder.disable_introspection();
     }
-    Ok(builder.finish())
+    builder.finish()
 }
 
 /// The SDL clients integrate against; `schema/trellis.graphql` is this, committed.

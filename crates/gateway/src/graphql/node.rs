@@ -9,6 +9,7 @@ use kernel::{
     ApiKeyId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId, MembershipId,
     PartnershipId, PaymentId, Permission, SchoolId, TierId, UserId,
 };
+use kernel::{OfferEntryId, OfferItemId};
 use membership::memberships;
 use membership::people::api_keys;
 
@@ -19,6 +20,7 @@ use super::context::{ContextExt, RequestContext};
 use super::directory::types::{PartnershipNode, SchoolNode};
 use super::errors::{coded, to_graphql};
 use super::membership::types::{MembershipNode, TierNode};
+use super::offer::types::{OfferItemNode, OfferLedgerEntryNode};
 use super::relay::decode;
 
 /// An object with a global id.
@@ -40,6 +42,8 @@ pub enum Node {
     Invoice(InvoiceNode),
     CreditNote(CreditNoteNode),
     Payment(PaymentNode),
+    OfferItem(OfferItemNode),
+    OfferLedgerEntry(OfferLedgerEntryNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -151,13 +155,27 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                 Err(other) => return Err(to_graphql(other)),
             }
         }
+        OfferItemId::ENTITY if can(Permission::ReadOffer) => rc
+            .loaders
+            .offer_items
+            .load_one(OfferItemId::from_uuid(uuid))
+            .await?
+            .map(|i| Node::OfferItem(OfferItemNode(i))),
+        OfferEntryId::ENTITY => rc
+            .loaders
+            .offer_entries
+            .load_one(OfferEntryId::from_uuid(uuid))
+            .await?
+            .filter(|e| offer::may_read(&rc.actor, e.school_id))
+            .map(|e| Node::OfferLedgerEntry(OfferLedgerEntryNode(e))),
         SchoolId::ENTITY
         | PartnershipId::ENTITY
         | UserId::ENTITY
         | ApiKeyId::ENTITY
         | TierId::ENTITY
         | MembershipId::ENTITY
-        | FeeScheduleId::ENTITY => None,
+        | FeeScheduleId::ENTITY
+        | OfferItemId::ENTITY => None,
         _ => {
             return Err(coded(
                 format!("`{}` is not a global id this API issued", id.as_str()),

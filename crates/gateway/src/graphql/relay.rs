@@ -12,6 +12,7 @@ use kernel::{
     ApiKeyId, BillingAccountId, CreditNoteId, ErrorCode, FeeScheduleId, InvoiceId, InvoicingRunId,
     MembershipId, PartnershipId, PaymentId, RefundId, SchoolId, TierId, UserId,
 };
+use kernel::{OfferEntryId, OfferItemId};
 use membership::{Page, PageArgs, PageError};
 use uuid::Uuid;
 
@@ -50,7 +51,9 @@ global_id!(
     CreditNoteId,
     PaymentId,
     RefundId,
-    InvoicingRunId
+    InvoicingRunId,
+    OfferItemId,
+    OfferEntryId
 );
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.

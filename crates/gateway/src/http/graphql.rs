@@ -10,6 +10,8 @@
 //!   or validation error) gets 400 and a body without `data`; with `application/json`, 200.
 //! * A malformed HTTP request (bad JSON, no `query`) gets 400 either way.
 
+use std::time::Instant;
+
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, ServerError, Variables};
 use axum::body::Bytes;
@@ -220,14 +222,32 @@ async fn execute(
             _ => {}
         }
     }
+    let started = Instant::now();
+    let operation = state
+        .metrics
+        .operation_label(params.operation_name.as_deref());
     let actor = match state.auth.authenticate(headers).await {
         Ok(actor) => actor,
-        Err(err) => return auth_failure(media, &err),
+        Err(err) => {
+            let response = auth_failure(media, &err);
+            let code = if matches!(err, AuthError::Unavailable(_)) {
+                "INTERNAL"
+            } else {
+                "UNAUTHENTICATED"
+            };
+            state.metrics.graphql_operation(
+                &operation,
+                started.elapsed().as_secs_f64(),
+                [code],
+                [],
+            );
+            return response;
+        }
     };
     let span = tracing::info_span!(
         "graphql",
         operation = params.operation_name.as_deref().unwrap_or("anonymous"),
-        actor = ?actor_label(&actor),
+        actor = %actor_label(&actor),
     );
     let mut request = Request::new(params.query);
     if let Some(name) = params.operation_name {
@@ -251,9 +271,31 @@ async fn execute(
     };
     let response = state
         .schema
-        .execute(request.data(context))
-        .instrument(span)
+        .execute(
+            request
+                .data(context)
+                .data(state.events.clone())
+                .data(state.metrics.clone()),
+        )
+        .instrument(span.clone())
         .await;
+    let elapsed = started.elapsed();
+    let codes: Vec<&str> = response.errors.iter().map(error_code).collect();
+    let user_codes = user_error_codes(&response.data);
+    state.metrics.graphql_operation(
+        &operation,
+        elapsed.as_secs_f64(),
+        codes.iter().copied(),
+        user_codes.iter().map(String::as_str),
+    );
+    span.in_scope(|| {
+        tracing::info!(
+            elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            errors = codes.len(),
+            user_errors = user_codes.len(),
+            "graphql operation finished"
+        );
+    });
     if is_request_error(&response) {
         let body = json!({ "errors": response.errors });
         let status = if media == MediaType::GraphqlResponse {
@@ -266,6 +308,42 @@ async fn execute(
     let body = serde_json::to_value(&response)
         .unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
     respond(StatusCode::OK, media, &body)
+}
+
+/// The `extensions.code` of an error; parse and validation errors carry none.
+fn error_code(error: &ServerError) -> &str {
+    match error.extensions.as_ref().and_then(|e| e.get("code")) {
+        Some(async_graphql::Value::String(code)) => code,
+        _ if error.path.is_empty() => "GRAPHQL_VALIDATION_FAILED",
+        _ => "UNCODED",
+    }
+}
+
+/// The codes of the `userErrors` of every mutation payload in the response (top-level fields).
+fn user_error_codes(data: &async_graphql::Value) -> Vec<String> {
+    let async_graphql::Value::Object(fields) = data else {
+        return Vec::new();
+    };
+    fields
+        .values()
+        .filter_map(|payload| match payload {
+            async_graphql::Value::Object(p) => p.get("userErrors"),
+            _ => None,
+        })
+        .filter_map(|errors| match errors {
+            async_graphql::Value::List(list) => Some(list),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|error| match error {
+            async_graphql::Value::Object(e) => match e.get("code") {
+                Some(async_graphql::Value::Enum(code)) => Some(code.to_string()),
+                Some(async_graphql::Value::String(code)) => Some(code.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
 }
 
 fn actor_label(actor: &kernel::Actor) -> String {

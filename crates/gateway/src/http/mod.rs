@@ -3,3 +3,4 @@
 pub mod graphql;
 pub mod health;
 pub mod stripe_webhook;
+pub mod subscriptions;

@@ -6,56 +6,8 @@ use chrono::NaiveDate;
 use kernel::{ErrorCode, FieldError};
 use serde::{Deserialize, Serialize};
 
-/// Declares a closed set of names stored as SCREAMING_SNAKE_CASE text, with parsing and
-/// display, so the database, the domain and the API agree on one spelling.
-macro_rules! named_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
-        pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
-
-            #[must_use]
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $text),+
-                }
-            }
-        }
-
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl ::std::str::FromStr for $name {
-            type Err = $crate::school::types::UnknownValue;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::ALL
-                    .iter()
-                    .copied()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| $crate::school::types::UnknownValue { kind: stringify!($name), value: s.to_owned() })
-            }
-        }
-    };
-}
-pub(crate) use named_enum;
-
-/// A stored value this build does not recognise: the database was written by a newer
-/// release, or edited by hand.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {kind} `{value}`")]
-pub struct UnknownValue {
-    pub kind: &'static str,
-    pub value: String,
-}
+pub use kernel::UnknownValue;
+pub(crate) use kernel::named_enum;
 
 named_enum!(
     /// Phase of education, as the DfE's Get Information About Schools records it.

@@ -33,6 +33,8 @@ pub enum Scope {
     MembershipRead,
     /// Read billing accounts, invoices, payments and finance reports (`billing:read`).
     BillingRead,
+    /// Read the core offer and every school's entitlements, usage and value (`offer:read`).
+    OfferRead,
 }
 
 /// A person who signs in.

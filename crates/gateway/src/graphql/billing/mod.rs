@@ -7,9 +7,10 @@ pub mod fees;
 pub mod mutation;
 pub mod query;
 pub mod stripe;
+pub mod subscription;
 pub mod types;
 
-use async_graphql::MergedObject;
+use async_graphql::{MergedObject, MergedSubscription};
 
 /// Every billing query field.
 #[derive(MergedObject, Default, Debug)]
@@ -28,3 +29,7 @@ pub struct BillingMutation(
     stripe::StripeMutation,
     stripe::ReconciliationMutation,
 );
+
+/// Every billing subscription.
+#[derive(MergedSubscription, Default, Debug)]
+pub struct BillingSubscription(subscription::LedgerSubscription);

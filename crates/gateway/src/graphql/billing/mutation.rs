@@ -17,6 +17,7 @@ use super::types::{
     AccountNode, AllocationNode, CreditNoteNode, InvoiceNode, InvoicingRunNode, PaymentNode,
     RefundNode, today,
 };
+use crate::events::{self, Event};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{UserError, payload};
 use crate::graphql::relay::expect_input;
@@ -134,6 +135,20 @@ impl InvoicePayload {
             invoice: invoice.map(InvoiceNode),
             user_errors,
         })
+    }
+}
+
+/// Tells subscribers on every replica that a changed invoice changed (after its commit).
+async fn publish_invoice(ctx: &Context<'_>, result: &Result<Invoice, DomainError>) {
+    if let Ok(invoice) = result {
+        events::publish(
+            ctx,
+            [Event::InvoiceUpdated {
+                invoice: invoice.id,
+                account: invoice.account_id,
+            }],
+        )
+        .await;
     }
 }
 
@@ -328,6 +343,7 @@ impl LedgerMutation {
             invoices::void(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.reason).await
         }
         .await;
+        publish_invoice(ctx, &result).await;
         if let Ok(invoice) = &result {
             super::stripe::follow(ctx, rc, super::stripe::Change::Void(invoice.id)).await;
         }
@@ -347,6 +363,7 @@ impl LedgerMutation {
                 .await
         }
         .await;
+        publish_invoice(ctx, &result).await;
         InvoicePayload::from(result)
     }
 
@@ -373,6 +390,14 @@ impl LedgerMutation {
         }
         .await;
         if let Ok(note) = &result {
+            events::publish(
+                ctx,
+                [Event::InvoiceUpdated {
+                    invoice: note.invoice_id,
+                    account: note.account_id,
+                }],
+            )
+            .await;
             super::stripe::follow(ctx, rc, super::stripe::Change::CreditNote(note.id)).await;
         }
         let (note, user_errors) = payload(result)?;
@@ -455,6 +480,16 @@ impl LedgerMutation {
         let payment = payments::payment(&rc.db, &rc.actor, payment_id)
             .await
             .map_err(crate::graphql::errors::to_graphql)?;
+        let changed: std::collections::BTreeSet<InvoiceId> =
+            allocations.iter().map(|a| a.invoice_id).collect();
+        events::publish(
+            ctx,
+            changed.into_iter().map(|invoice| Event::InvoiceUpdated {
+                invoice,
+                account: payment.account_id,
+            }),
+        )
+        .await;
         Ok(PaymentAllocatePayload {
             payment: Some(PaymentNode(payment)),
             allocations: allocations.into_iter().map(AllocationNode).collect(),

@@ -93,6 +93,23 @@ impl SchoolNode {
             .collect())
     }
 
+    /// What the school's membership gives it in a year: each item with its entitlement,
+    /// used and remaining, and the ledger behind them. Null unless you may read this
+    /// school's offer (its own staff, partnership staff, `offer:read` keys).
+    async fn offer(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: crate::graphql::scalars::AcademicYearScalar,
+    ) -> async_graphql::Result<Option<crate::graphql::offer::types::SchoolOfferNode>> {
+        let rc = ctx.trellis()?;
+        Ok(offer::may_read(&rc.actor, self.0.id).then_some(
+            crate::graphql::offer::types::SchoolOfferNode {
+                school: self.0.id,
+                year: academic_year.0,
+            },
+        ))
+    }
+
     /// The account that pays for the school. Null unless you may read its billing (its own
     /// leaders, partnership finance and admins, `billing:read` keys) or when it has none.
     async fn billing_account(

@@ -1,0 +1,457 @@
+//! Changing the offer: partnership admins manage items and quantities, derive the year's
+//! entitlements, record usage and its reversal, adjust, cash in and draw forward. Anything
+//! the caller can fix comes back as `userErrors` with nothing changed.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use kernel::{DomainError, ErrorCode, Money, OfferEntryId, OfferItemId, SchoolId, TierId};
+use offer::{
+    Allowance, DerivationReport, LedgerEntry, NewAdjustment, NewOfferItem, NewTransfer, NewUsage,
+    OfferItem, OfferItemPatch, QuantitySetting,
+};
+
+use super::enums::OfferUnit;
+use super::types::{
+    OfferEntitlementNode, OfferItemNode, OfferItemQuantityNode, OfferLedgerEntryNode,
+};
+use crate::graphql::context::ContextExt;
+use crate::graphql::directory::enums::Phase;
+use crate::graphql::errors::{UserError, field_error, payload};
+use crate::graphql::relay::expect_input;
+use crate::graphql::scalars::{AcademicYearScalar, Date};
+
+#[derive(InputObject, Debug)]
+pub struct OfferItemCreateInput {
+    /// Upper-case letters, digits and underscores, e.g. `SIP_DAYS`; unique.
+    pub code: String,
+    pub name: String,
+    #[graphql(default)]
+    pub description: String,
+    pub unit: OfferUnit,
+    /// The traded price of the equivalent service per unit, in pence.
+    pub unit_value_pence: i64,
+    #[graphql(default)]
+    pub pro_rata: bool,
+    #[graphql(default)]
+    pub allows_overdraft: bool,
+    /// Units a school may cash in a year; leave out to forbid cash-in.
+    pub cash_in_limit: Option<i64>,
+    /// Share (1–100%) of next year's allowance that may be drawn forward; leave out to forbid.
+    pub draw_forward_percent: Option<i32>,
+}
+
+/// Fields left out are unchanged; `null` clears `cashInLimit` or `drawForwardPercent`. The
+/// code and the unit cannot change.
+#[derive(InputObject, Debug)]
+pub struct OfferItemUpdateInput {
+    pub id: ID,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub unit_value_pence: Option<i64>,
+    pub pro_rata: Option<bool>,
+    pub allows_overdraft: Option<bool>,
+    pub cash_in_limit: MaybeUndefined<i64>,
+    pub draw_forward_percent: MaybeUndefined<i32>,
+    pub active: Option<bool>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct OfferItemPayload {
+    pub item: Option<OfferItemNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl OfferItemPayload {
+    fn from(result: Result<OfferItem, DomainError>) -> async_graphql::Result<Self> {
+        let (item, user_errors) = payload(result)?;
+        Ok(Self {
+            item: item.map(OfferItemNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct OfferQuantitySetInput {
+    pub item_id: ID,
+    pub academic_year: AcademicYearScalar,
+    pub tier_id: ID,
+    /// Leave out for every phase without a quantity of its own.
+    pub phase: Option<Phase>,
+    /// Whole units; required unless `unlimited`.
+    pub quantity: Option<i64>,
+    #[graphql(default)]
+    pub unlimited: bool,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct OfferQuantityPayload {
+    pub quantity: Option<OfferItemQuantityNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct EntitlementsDeriveInput {
+    pub academic_year: AcademicYearScalar,
+}
+
+#[derive(SimpleObject, Debug, Default)]
+pub struct EntitlementsDerivePayload {
+    /// Active memberships of the year looked at.
+    pub memberships: u64,
+    pub entitlements_created: u64,
+    /// Grants written: first grants and top-ups of raised quantities.
+    pub grants: u64,
+    pub top_ups: u64,
+    /// Last year's draw-forwards taken back from this year's allowance.
+    pub draw_forwards_repaid: u64,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct OfferUsageRecordInput {
+    pub school_id: ID,
+    pub item_id: ID,
+    /// Whole units, more than zero.
+    pub quantity: i64,
+    /// The day of the visit or session; its academic year's entitlement is used.
+    pub occurred_on: Date,
+    /// E.g. a booking reference.
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct OfferUsageReverseInput {
+    /// The usage to give back.
+    pub entry_id: ID,
+    pub reason: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct OfferAdjustInput {
+    pub school_id: ID,
+    pub item_id: ID,
+    pub academic_year: AcademicYearScalar,
+    /// Either sign, not zero.
+    pub quantity: i64,
+    /// Required: why.
+    pub reason: String,
+}
+
+/// Cash-in toward an external consultant, or draw-forward from next year's allowance.
+#[derive(InputObject, Debug)]
+pub struct OfferTransferInput {
+    pub school_id: ID,
+    pub item_id: ID,
+    pub academic_year: AcademicYearScalar,
+    /// Whole units, more than zero.
+    pub quantity: i64,
+    pub reference: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// The entry written, and the entitlement as it stands after it.
+#[derive(Debug)]
+pub struct OfferLedgerEntryPayload {
+    entry: Option<LedgerEntry>,
+    user_errors: Vec<UserError>,
+}
+
+#[Object]
+impl OfferLedgerEntryPayload {
+    async fn entry(&self) -> Option<OfferLedgerEntryNode> {
+        self.entry.clone().map(OfferLedgerEntryNode)
+    }
+
+    /// The school's entitlement to the item after the change.
+    async fn entitlement(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<OfferEntitlementNode>> {
+        let Some(entry) = &self.entry else {
+            return Ok(None);
+        };
+        let rc = ctx.trellis()?;
+        let Some(balance) = rc
+            .loaders
+            .offer_balances
+            .load_one((entry.school_id, entry.year))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|b| b.item_id == entry.item_id)
+        else {
+            return Ok(None);
+        };
+        Ok(rc
+            .loaders
+            .offer_items
+            .load_one(entry.item_id)
+            .await?
+            .map(|item| OfferEntitlementNode(offer::OfferLine { item, balance })))
+    }
+
+    async fn user_errors(&self) -> &[UserError] {
+        &self.user_errors
+    }
+}
+
+impl OfferLedgerEntryPayload {
+    fn from(result: Result<LedgerEntry, DomainError>) -> async_graphql::Result<Self> {
+        let (entry, user_errors) = payload(result)?;
+        Ok(Self { entry, user_errors })
+    }
+}
+
+fn ids(school: &ID, item: &ID) -> Result<(SchoolId, OfferItemId), DomainError> {
+    Ok((
+        expect_input(school, "schoolId")?,
+        expect_input(item, "itemId")?,
+    ))
+}
+
+impl OfferTransferInput {
+    fn into_domain(self) -> Result<NewTransfer, DomainError> {
+        let (school_id, item_id) = ids(&self.school_id, &self.item_id)?;
+        Ok(NewTransfer {
+            school_id,
+            item_id,
+            year: self.academic_year.0,
+            quantity: self.quantity,
+            reference: self.reference,
+            reason: self.reason,
+        })
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct OfferMutation;
+
+#[Object]
+impl OfferMutation {
+    /// Add an item to the core offer. Partnership admins.
+    async fn offer_item_create(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferItemCreateInput,
+    ) -> async_graphql::Result<OfferItemPayload> {
+        let rc = ctx.trellis()?;
+        let new = NewOfferItem {
+            code: input.code,
+            name: input.name,
+            description: input.description,
+            unit: input.unit.into(),
+            unit_value: Money::from_pence(input.unit_value_pence),
+            pro_rata: input.pro_rata,
+            allows_overdraft: input.allows_overdraft,
+            cash_in_limit: input.cash_in_limit,
+            draw_forward_percent: input.draw_forward_percent,
+        };
+        OfferItemPayload::from(offer::create_item(&rc.db, &rc.actor, rc.clock.as_ref(), new).await)
+    }
+
+    /// Change an item's name, value or rules, or retire it. Partnership admins.
+    async fn offer_item_update(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferItemUpdateInput,
+    ) -> async_graphql::Result<OfferItemPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: OfferItemId = expect_input(&input.id, "id")?;
+            let patch = OfferItemPatch {
+                name: input.name,
+                description: input.description,
+                unit_value: input.unit_value_pence.map(Money::from_pence),
+                pro_rata: input.pro_rata,
+                allows_overdraft: input.allows_overdraft,
+                cash_in_limit: input.cash_in_limit.into(),
+                draw_forward_percent: input.draw_forward_percent.into(),
+                active: input.active,
+            };
+            offer::update_item(&rc.db, &rc.actor, rc.clock.as_ref(), id, patch).await
+        }
+        .await;
+        OfferItemPayload::from(result)
+    }
+
+    /// Set how much of an item a tier (and phase) gets in a year, or make it unlimited.
+    /// Takes effect at the next `entitlementsDerive`. Partnership admins.
+    async fn offer_quantity_set(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferQuantitySetInput,
+    ) -> async_graphql::Result<OfferQuantityPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let item_id: OfferItemId = expect_input(&input.item_id, "itemId")?;
+            let tier_id: TierId = expect_input(&input.tier_id, "tierId")?;
+            let allowance = match (input.unlimited, input.quantity) {
+                (true, None) => Allowance::Unlimited,
+                (false, Some(q)) => Allowance::Limited(q),
+                (true, Some(_)) => {
+                    return Err(field_error(
+                        "quantity",
+                        ErrorCode::Invalid,
+                        "leave the quantity out of an unlimited allowance",
+                    ));
+                }
+                (false, None) => {
+                    return Err(field_error(
+                        "quantity",
+                        ErrorCode::Required,
+                        "a quantity is needed unless the allowance is unlimited",
+                    ));
+                }
+            };
+            offer::set_quantity(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                QuantitySetting {
+                    item_id,
+                    year: input.academic_year.0,
+                    tier_id,
+                    phase: input.phase.map(Into::into),
+                    allowance,
+                },
+            )
+            .await
+        }
+        .await;
+        let (quantity, user_errors) = payload(result)?;
+        Ok(OfferQuantityPayload {
+            quantity: quantity.map(OfferItemQuantityNode),
+            user_errors,
+        })
+    }
+
+    /// Derive the year's entitlements for every active membership. Running it again grants
+    /// nothing twice; it tops up raised quantities and grants memberships activated since.
+    /// Partnership admins.
+    async fn entitlements_derive(
+        &self,
+        ctx: &Context<'_>,
+        input: EntitlementsDeriveInput,
+    ) -> async_graphql::Result<EntitlementsDerivePayload> {
+        let rc = ctx.trellis()?;
+        let result =
+            offer::derive_entitlements(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0)
+                .await;
+        let (report, user_errors) = payload(result)?;
+        let r: DerivationReport = report.unwrap_or_default();
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        Ok(EntitlementsDerivePayload {
+            memberships: n(r.memberships),
+            entitlements_created: n(r.entitlements_created),
+            grants: n(r.grants),
+            top_ups: n(r.top_ups),
+            draw_forwards_repaid: n(r.draw_forwards_repaid),
+            user_errors,
+        })
+    }
+
+    /// Record use of a school's entitlement: a visit held, a place booked. Refused when more
+    /// is used than remains (unless the item allows overdraft) or the school has no active
+    /// membership that year. Partnership admins.
+    async fn offer_usage_record(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferUsageRecordInput,
+    ) -> async_graphql::Result<OfferLedgerEntryPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let (school_id, item_id) = ids(&input.school_id, &input.item_id)?;
+            offer::record_usage(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                NewUsage {
+                    school_id,
+                    item_id,
+                    quantity: input.quantity,
+                    occurred_on: input.occurred_on.0,
+                    reference: input.reference,
+                    reason: input.reason,
+                },
+            )
+            .await
+        }
+        .await;
+        OfferLedgerEntryPayload::from(result)
+    }
+
+    /// Give a usage back (e.g. a cancelled booking); once per usage. Partnership admins.
+    async fn offer_usage_reverse(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferUsageReverseInput,
+    ) -> async_graphql::Result<OfferLedgerEntryPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: OfferEntryId = expect_input(&input.entry_id, "entryId")?;
+            offer::reverse_usage(&rc.db, &rc.actor, rc.clock.as_ref(), id, input.reason).await
+        }
+        .await;
+        OfferLedgerEntryPayload::from(result)
+    }
+
+    /// Correct an entitlement up or down, with a reason. Partnership admins.
+    async fn offer_adjust(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferAdjustInput,
+    ) -> async_graphql::Result<OfferLedgerEntryPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let (school_id, item_id) = ids(&input.school_id, &input.item_id)?;
+            offer::adjust(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                NewAdjustment {
+                    school_id,
+                    item_id,
+                    year: input.academic_year.0,
+                    quantity: input.quantity,
+                    reason: input.reason,
+                },
+            )
+            .await
+        }
+        .await;
+        OfferLedgerEntryPayload::from(result)
+    }
+
+    /// Cash in unused units toward an external consultant, up to the item's yearly limit.
+    /// Partnership admins.
+    async fn offer_cash_in(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferTransferInput,
+    ) -> async_graphql::Result<OfferLedgerEntryPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let transfer = input.into_domain()?;
+            offer::cash_in(&rc.db, &rc.actor, rc.clock.as_ref(), transfer).await
+        }
+        .await;
+        OfferLedgerEntryPayload::from(result)
+    }
+
+    /// Draw units forward from next year's allowance, up to the item's share of it.
+    /// Partnership admins.
+    async fn offer_draw_forward(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferTransferInput,
+    ) -> async_graphql::Result<OfferLedgerEntryPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let transfer = input.into_domain()?;
+            offer::draw_forward(&rc.db, &rc.actor, rc.clock.as_ref(), transfer).await
+        }
+        .await;
+        OfferLedgerEntryPayload::from(result)
+    }
+}

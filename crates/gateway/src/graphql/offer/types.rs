@@ -1,0 +1,518 @@
+//! The offer as the API shows it.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use kernel::{AcademicYear, Actor, Permission, SchoolId};
+use offer::{Balance, EntryKey, ItemQuantity, LedgerEntry, OfferItem, ValueLine, ValueStatement};
+
+use super::enums::{OfferEntryKind, OfferUnit, Term};
+use crate::graphql::access::types::UserNode;
+use crate::graphql::context::ContextExt;
+use crate::graphql::directory::enums::Phase;
+use crate::graphql::directory::types::SchoolNode;
+use crate::graphql::errors::{internal, to_graphql};
+use crate::graphql::membership::types::{MembershipNode, TierNode};
+use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, page_args};
+use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
+
+/// Something membership includes, e.g. school improvement partner days or CPD places.
+#[derive(Debug, Clone)]
+pub struct OfferItemNode(pub OfferItem);
+
+#[Object(name = "OfferItem")]
+impl OfferItemNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    /// Stable upper-case handle, e.g. `SIP_DAYS`.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    /// What quantities are counted in; always whole units.
+    async fn unit(&self) -> OfferUnit {
+        self.0.unit.into()
+    }
+
+    /// The traded price of the equivalent service per unit: what one unit is worth.
+    async fn unit_value(&self) -> MoneyValue {
+        self.0.unit_value.into()
+    }
+
+    /// Mid-year joiners get the share of whole months left.
+    async fn pro_rata(&self) -> bool {
+        self.0.pro_rata
+    }
+
+    /// Usage may exceed what is left.
+    async fn allows_overdraft(&self) -> bool {
+        self.0.allows_overdraft
+    }
+
+    /// The most units a school may cash in a year toward an external consultant; null when
+    /// the item cannot be cashed in.
+    async fn cash_in_limit(&self) -> Option<i64> {
+        self.0.cash_in_limit
+    }
+
+    /// The largest share (percent) of next year's allowance a school may draw into this
+    /// year; null when the item cannot be drawn forward.
+    async fn draw_forward_percent(&self) -> Option<i32> {
+        self.0.draw_forward_percent.map(i32::from)
+    }
+
+    /// Inactive items are no longer granted; existing entitlements stay usable.
+    async fn active(&self) -> bool {
+        self.0.active
+    }
+
+    /// How much of the item each tier (and phase) gets in a year.
+    async fn quantities(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: AcademicYearScalar,
+    ) -> async_graphql::Result<Vec<OfferItemQuantityNode>> {
+        let rc = ctx.trellis()?;
+        Ok(rc
+            .loaders
+            .offer_quantities
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|q| q.year == academic_year.0)
+            .map(OfferItemQuantityNode)
+            .collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// How much of an item a tier (and phase) gets in a year.
+#[derive(Debug, Clone)]
+pub struct OfferItemQuantityNode(pub ItemQuantity);
+
+#[Object(name = "OfferItemQuantity")]
+impl OfferItemQuantityNode {
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<TierNode> {
+        ctx.trellis()?
+            .loaders
+            .tiers
+            .load_one(self.0.tier_id)
+            .await?
+            .map(TierNode)
+            .ok_or_else(|| internal("offer quantity of an unknown tier"))
+    }
+
+    /// Null: every phase without a quantity of its own.
+    async fn phase(&self) -> Option<Phase> {
+        self.0.phase.map(Into::into)
+    }
+
+    /// Null when unlimited.
+    async fn quantity(&self) -> Option<i64> {
+        match self.0.allowance {
+            offer::Allowance::Limited(q) => Some(q),
+            offer::Allowance::Unlimited => None,
+        }
+    }
+
+    async fn unlimited(&self) -> bool {
+        self.0.allowance == offer::Allowance::Unlimited
+    }
+}
+
+/// What a school's membership gives it in a year.
+#[derive(Debug, Clone, Copy)]
+pub struct SchoolOfferNode {
+    pub school: SchoolId,
+    pub year: AcademicYear,
+}
+
+#[Object(name = "SchoolOffer")]
+impl SchoolOfferNode {
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.year.into()
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        ctx.trellis()?
+            .loaders
+            .schools
+            .load_one(self.school)
+            .await?
+            .map(SchoolNode)
+            .ok_or_else(|| internal("offer of an unknown school"))
+    }
+
+    /// The school's membership of the year; null when it has none (or you may not read
+    /// memberships).
+    async fn membership(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MembershipNode>> {
+        let rc = ctx.trellis()?;
+        if !membership::memberships::may_read(&rc.actor, self.school) {
+            return Ok(None);
+        }
+        Ok(rc
+            .loaders
+            .school_memberships
+            .load_one(self.school)
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .find(|m| m.year == self.year)
+            .map(MembershipNode))
+    }
+
+    /// Every item the school is entitled to this year, by item name, with what is used and
+    /// left.
+    async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OfferEntitlementNode>> {
+        let rc = ctx.trellis()?;
+        let balances = rc
+            .loaders
+            .offer_balances
+            .load_one((self.school, self.year))
+            .await?
+            .unwrap_or_default();
+        let items = rc
+            .loaders
+            .offer_items
+            .load_many(balances.iter().map(|b| b.item_id))
+            .await?;
+        let mut lines: Vec<offer::OfferLine> = balances
+            .into_iter()
+            .filter_map(|balance| {
+                items
+                    .get(&balance.item_id)
+                    .cloned()
+                    .map(|item| offer::OfferLine { item, balance })
+            })
+            .collect();
+        offer::balance::sort_lines(&mut lines);
+        Ok(lines.into_iter().map(OfferEntitlementNode).collect())
+    }
+}
+
+/// `totalCount` of a ledger connection: known from the balance, so free.
+#[derive(Debug)]
+pub struct EntryCount(pub u64);
+
+#[Object]
+impl EntryCount {
+    async fn total_count(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type OfferLedgerEntryConnection =
+    Connection<String, OfferLedgerEntryNode, EntryCount, NoEdgeFields>;
+
+/// A school's entitlement to one item in one year.
+#[derive(Debug, Clone)]
+pub struct OfferEntitlementNode(pub offer::OfferLine);
+
+impl OfferEntitlementNode {
+    const fn balance(&self) -> &Balance {
+        &self.0.balance
+    }
+}
+
+#[Object(name = "OfferEntitlement")]
+impl OfferEntitlementNode {
+    async fn item(&self) -> OfferItemNode {
+        OfferItemNode(self.0.item.clone())
+    }
+
+    async fn unit(&self) -> OfferUnit {
+        self.0.item.unit.into()
+    }
+
+    /// As many as the school wants: `remaining` is null.
+    async fn unlimited(&self) -> bool {
+        self.balance().unlimited
+    }
+
+    /// Granted for the year (pro-rata for a mid-year joiner).
+    async fn granted(&self) -> i64 {
+        self.balance().granted
+    }
+
+    /// What the school has to use: granted, adjusted and drawn forward.
+    async fn entitlement(&self) -> i64 {
+        self.balance().entitlement()
+    }
+
+    /// Used, net of reversals.
+    async fn used(&self) -> i64 {
+        self.balance().used()
+    }
+
+    /// Given back by reversals (e.g. cancelled bookings).
+    async fn reversed(&self) -> i64 {
+        self.balance().reversed
+    }
+
+    /// Net adjustments by partnership staff.
+    async fn adjusted(&self) -> i64 {
+        self.balance().adjusted
+    }
+
+    async fn cashed_in(&self) -> i64 {
+        self.balance().cashed_in
+    }
+
+    async fn drawn_forward(&self) -> i64 {
+        self.balance().drawn_forward
+    }
+
+    /// What is left; null when unlimited. Negative only for items that allow overdraft.
+    async fn remaining(&self) -> Option<i64> {
+        self.balance().remaining()
+    }
+
+    /// The ledger behind the numbers, newest first. `first`/`last` take 1–100.
+    async fn entries(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<OfferLedgerEntryConnection> {
+        let args = page_args::<EntryKey>(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let b = self.balance();
+        let page = if args.after.is_none() && args.before.is_none() && !args.backward {
+            // A dashboard's first page: batched across every item shown.
+            let mut rows = rc
+                .loaders
+                .offer_latest_entries
+                .load_one((b.school_id, b.item_id, b.year, args.limit + 1))
+                .await?
+                .unwrap_or_default();
+            let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
+            let more = rows.len() > limit;
+            rows.truncate(limit);
+            membership::Page {
+                items: rows,
+                has_next_page: more,
+                has_previous_page: false,
+            }
+        } else {
+            offer::entries_page(&rc.db, &rc.actor, b.school_id, b.item_id, b.year, &args)
+                .await
+                .map_err(to_graphql)?
+        };
+        Ok(connection(page, EntryCount(b.entries), |e| {
+            (e.sort_key(), OfferLedgerEntryNode(e), NoEdgeFields)
+        }))
+    }
+}
+
+/// One entry of a school's entitlement ledger.
+#[derive(Debug, Clone)]
+pub struct OfferLedgerEntryNode(pub LedgerEntry);
+
+#[Object(name = "OfferLedgerEntry")]
+impl OfferLedgerEntryNode {
+    pub async fn id(&self) -> ID {
+        self.0.id.to_global()
+    }
+
+    async fn kind(&self) -> OfferEntryKind {
+        self.0.kind.into()
+    }
+
+    /// Signed whole units: what the entry adds to (or takes from) what is left.
+    async fn quantity(&self) -> i64 {
+        self.0.quantity
+    }
+
+    /// The day it happened (a reversal carries its usage's day).
+    async fn occurred_on(&self) -> Date {
+        self.0.occurred_on.into()
+    }
+
+    async fn term(&self) -> Term {
+        self.0.term.into()
+    }
+
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    /// Where it came from, e.g. a booking reference.
+    async fn reference(&self) -> Option<&str> {
+        self.0.reference.as_deref()
+    }
+
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    async fn item(&self, ctx: &Context<'_>) -> async_graphql::Result<OfferItemNode> {
+        ctx.trellis()?
+            .loaders
+            .offer_items
+            .load_one(self.0.item_id)
+            .await?
+            .map(OfferItemNode)
+            .ok_or_else(|| internal("offer entry of an unknown item"))
+    }
+
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        ctx.trellis()?
+            .loaders
+            .schools
+            .load_one(self.0.school_id)
+            .await?
+            .map(SchoolNode)
+            .ok_or_else(|| internal("offer entry of an unknown school"))
+    }
+
+    /// For a reversal: the usage it gave back.
+    async fn reversal_of(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Self>> {
+        let Some(id) = self.0.reversal_of else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .offer_entries
+            .load_one(id)
+            .await?
+            .map(OfferLedgerEntryNode))
+    }
+
+    /// The person who recorded it; null when Trellis did (derivation), or when the caller
+    /// is an integration (API keys see no people).
+    async fn recorded_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let rc = ctx.trellis()?;
+        let Some(id) = self.0.recorded_by else {
+            return Ok(None);
+        };
+        if rc.actor.as_user().is_none() {
+            return Ok(None);
+        }
+        Ok(rc.loaders.users.load_one(id).await?.map(UserNode))
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One item's use in one term, valued at the traded price of the equivalent service.
+#[derive(Debug, Clone)]
+pub struct ValueLineNode(pub ValueLine);
+
+#[Object(name = "ValueStatementLine")]
+impl ValueLineNode {
+    async fn item(&self) -> OfferItemNode {
+        OfferItemNode(self.0.item.clone())
+    }
+
+    async fn term(&self) -> Term {
+        self.0.term.into()
+    }
+
+    /// Units used, net of reversals.
+    async fn used(&self) -> i64 {
+        self.0.used
+    }
+
+    async fn unit_value(&self) -> MoneyValue {
+        self.0.item.unit_value.into()
+    }
+
+    /// `used × unitValue`.
+    async fn value(&self) -> MoneyValue {
+        self.0.value.into()
+    }
+}
+
+/// What a school's use of its offer was worth, against the membership fee it was invoiced.
+#[derive(Debug, Clone)]
+pub struct ValueStatementNode(pub ValueStatement);
+
+/// Whether the actor may see `school`'s fees: billing's own rule (staff and `billing:read`
+/// keys see every school's, school users holding `ReadBilling` their own).
+fn may_see_fees(actor: &Actor, school: SchoolId) -> bool {
+    actor.can(Permission::ReadBilling)
+        && match actor {
+            Actor::User(user) => user.role.is_partnership_staff() || user.schools.contains(&school),
+            Actor::ApiKey(_) | Actor::System => true,
+        }
+}
+
+#[Object(name = "ValueStatement")]
+impl ValueStatementNode {
+    async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
+        ctx.trellis()?
+            .loaders
+            .schools
+            .load_one(self.0.school_id)
+            .await?
+            .map(SchoolNode)
+            .ok_or_else(|| internal("value statement of an unknown school"))
+    }
+
+    async fn academic_year(&self) -> AcademicYearScalar {
+        self.0.year.into()
+    }
+
+    /// Null: the whole year.
+    async fn term(&self) -> Option<Term> {
+        self.0.term.map(Into::into)
+    }
+
+    /// By term, then item name; items unused in a term are left out.
+    async fn lines(&self) -> Vec<ValueLineNode> {
+        self.0.lines.iter().cloned().map(ValueLineNode).collect()
+    }
+
+    /// What the school's use was worth in all.
+    async fn total_value(&self) -> MoneyValue {
+        self.0.total.into()
+    }
+
+    /// The membership fee invoiced for the term (a third of an annual fee) or the year, VAT
+    /// included, void invoices left out. Null unless you may read the school's billing.
+    async fn membership_fee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MoneyValue>> {
+        let rc = ctx.trellis()?;
+        if !may_see_fees(&rc.actor, self.0.school_id) {
+            return Ok(None);
+        }
+        let fees = rc
+            .loaders
+            .membership_fees
+            .load_one((self.0.school_id, self.0.year))
+            .await?
+            .unwrap_or_default();
+        Ok(Some(
+            self.0
+                .term
+                .map_or_else(|| fees.total(), |t| fees.for_term(t))
+                .into(),
+        ))
+    }
+}

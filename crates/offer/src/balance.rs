@@ -1,0 +1,216 @@
+//! What a school has of each item in a year: entitlement, used and remaining, computed from
+//! the ledger's entries (never a stored counter).
+
+use std::collections::HashMap;
+
+use kernel::{AcademicYear, Actor, DomainError, OfferItemId, SchoolId};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::entries::EntryKind;
+use crate::items::{OfferItem, items_by_ids};
+use crate::support::{Params, require_sight, stored};
+
+/// A school's position on one item for one year, summed from its ledger.
+///
+/// `remaining = granted − used − cashed_in + adjusted + drawn_forward`, where
+/// `used = usages − reversed`: the sum of every entry's signed quantity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Balance {
+    pub school_id: SchoolId,
+    pub item_id: OfferItemId,
+    pub year: AcademicYear,
+    /// As many as the school wants: `remaining` is `None`.
+    pub unlimited: bool,
+    pub granted: i64,
+    /// Units recorded as used, before reversals.
+    pub usages: i64,
+    /// Units given back by reversals.
+    pub reversed: i64,
+    /// Net adjustments by partnership staff (either sign).
+    pub adjusted: i64,
+    pub cashed_in: i64,
+    /// Drawn from next year (positive) less what was taken back from this year's allowance
+    /// for last year's draw-forward (negative).
+    pub drawn_forward: i64,
+    /// Number of ledger entries.
+    pub entries: u64,
+}
+
+impl Balance {
+    fn empty(
+        school_id: SchoolId,
+        item_id: OfferItemId,
+        year: AcademicYear,
+        unlimited: bool,
+    ) -> Self {
+        Self {
+            school_id,
+            item_id,
+            year,
+            unlimited,
+            granted: 0,
+            usages: 0,
+            reversed: 0,
+            adjusted: 0,
+            cashed_in: 0,
+            drawn_forward: 0,
+            entries: 0,
+        }
+    }
+
+    /// Units used, net of reversals.
+    #[must_use]
+    pub const fn used(&self) -> i64 {
+        self.usages - self.reversed
+    }
+
+    /// What the school has to use this year: granted, adjusted and drawn forward.
+    #[must_use]
+    pub const fn entitlement(&self) -> i64 {
+        self.granted + self.adjusted + self.drawn_forward
+    }
+
+    /// What is left; `None` when unlimited. Negative only for items that allow overdraft.
+    #[must_use]
+    pub const fn remaining(&self) -> Option<i64> {
+        if self.unlimited {
+            None
+        } else {
+            Some(self.entitlement() - self.used() - self.cashed_in)
+        }
+    }
+
+    fn add(&mut self, kind: EntryKind, sum: i64, count: u64) {
+        self.entries += count;
+        match kind {
+            EntryKind::Grant => self.granted += sum,
+            EntryKind::Usage => self.usages -= sum,
+            EntryKind::Reversal => self.reversed += sum,
+            EntryKind::Adjustment => self.adjusted += sum,
+            EntryKind::CashIn => self.cashed_in -= sum,
+            EntryKind::DrawForward => self.drawn_forward += sum,
+        }
+    }
+}
+
+/// Each school's balances for a year, one per entitlement, in **one statement** (the
+/// entitlements left-joined to their entries, summed by kind). No actor: the gateway checks
+/// visibility on the parent.
+pub async fn balances_of_schools<C: ConnectionTrait>(
+    db: &C,
+    schools: &[SchoolId],
+    year: AcademicYear,
+) -> Result<HashMap<SchoolId, Vec<Balance>>, DomainError> {
+    let mut out: HashMap<SchoolId, Vec<Balance>> = HashMap::new();
+    if schools.is_empty() {
+        return Ok(out);
+    }
+    let backend = db.get_database_backend();
+    let mut params = Params::new(backend);
+    let year_param = params.push(year.start_year());
+    let school_params = params.list(schools.iter().map(SchoolId::as_uuid));
+    let sql = format!(
+        "SELECT en.school_id AS school_id, en.item_id AS item_id, en.unlimited AS unlimited, \
+         e.kind AS kind, CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) AS total, \
+         COUNT(e.id) AS entries \
+         FROM offer_entitlements en \
+         LEFT JOIN offer_ledger_entries e ON e.entitlement_id = en.id \
+         WHERE en.academic_year = {year_param} AND en.school_id IN ({school_params}) \
+         GROUP BY en.school_id, en.item_id, en.unlimited, e.kind"
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await?;
+    let mut by_key: HashMap<(SchoolId, OfferItemId), Balance> = HashMap::new();
+    for row in rows {
+        let school = SchoolId::from_uuid(row.try_get::<uuid::Uuid>("", "school_id")?);
+        let item = OfferItemId::from_uuid(row.try_get::<uuid::Uuid>("", "item_id")?);
+        let unlimited: bool = row.try_get("", "unlimited")?;
+        let balance = by_key
+            .entry((school, item))
+            .or_insert_with(|| Balance::empty(school, item, year, unlimited));
+        if let Some(kind) = row.try_get::<Option<String>>("", "kind")? {
+            let total: i64 = row.try_get("", "total")?;
+            let count: i64 = row.try_get("", "entries")?;
+            balance.add(
+                stored("entry kind", &kind)?,
+                total,
+                u64::try_from(count).unwrap_or(0),
+            );
+        }
+    }
+    for ((school, _), balance) in by_key {
+        out.entry(school).or_default().push(balance);
+    }
+    Ok(out)
+}
+
+/// One line of a school's offer: an item and the school's balance on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferLine {
+    pub item: OfferItem,
+    pub balance: Balance,
+}
+
+/// What a school's membership gives it in a year, item by item (by item name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolOffer {
+    pub school_id: SchoolId,
+    pub year: AcademicYear,
+    pub lines: Vec<OfferLine>,
+}
+
+/// A school's offer for a year: every item it is entitled to with entitlement, used and
+/// remaining. The school's own staff, partnership staff and `offer:read` keys; another
+/// school's is `NotFound`.
+pub async fn offer_of_school(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    school: SchoolId,
+    year: AcademicYear,
+) -> Result<SchoolOffer, DomainError> {
+    require_sight(actor, school)?;
+    let balances = balances_of_schools(db, &[school], year)
+        .await?
+        .remove(&school)
+        .unwrap_or_default();
+    let ids: Vec<OfferItemId> = balances.iter().map(|b| b.item_id).collect();
+    let mut items = items_by_ids(db, &ids).await?;
+    let mut lines: Vec<OfferLine> = balances
+        .into_iter()
+        .filter_map(|balance| {
+            items
+                .remove(&balance.item_id)
+                .map(|item| OfferLine { item, balance })
+        })
+        .collect();
+    sort_lines(&mut lines);
+    Ok(SchoolOffer {
+        school_id: school,
+        year,
+        lines,
+    })
+}
+
+/// The order a portal lists an offer in: by item name.
+pub fn sort_lines(lines: &mut [OfferLine]) {
+    lines.sort_by(|a, b| {
+        a.item
+            .name
+            .cmp(&b.item.name)
+            .then(a.item.id.cmp(&b.item.id))
+    });
+}
+
+/// One entitlement's balance, read inside a writer's transaction after taking its lock.
+pub(crate) async fn balance_of<C: ConnectionTrait>(
+    db: &C,
+    school: SchoolId,
+    item: OfferItemId,
+    year: AcademicYear,
+) -> Result<Option<Balance>, DomainError> {
+    Ok(balances_of_schools(db, &[school], year)
+        .await?
+        .remove(&school)
+        .and_then(|list| list.into_iter().find(|b| b.item_id == item)))
+}

@@ -1,0 +1,55 @@
+//! The core offer: what membership gives each member school, what it has used, and what is
+//! left.
+//!
+//! * [`items`]: the catalogue of offer items (partner visits, CPD places, briefings, support
+//!   hours…), each with its unit, what one unit is worth, and its rules (pro-rata,
+//!   overdraft, cash-in limit, draw-forward share).
+//! * [`quantities`]: how much of each item a tier gets per year and phase, or unlimited.
+//! * [`derive`]: entitlements derived for every ACTIVE membership of a year, idempotently.
+//! * [`movements`]: usage, reversals, adjustments, cash-in and draw-forward.
+//! * [`entries`] and [`balance`]: the ledger as read back, and each school's entitlement,
+//!   used and remaining computed from it; batch reads for the gateway's loaders.
+//! * [`value`]: the value statement — use valued at the traded price of the equivalent
+//!   service.
+//! * [`demo`]: the demo partnership's 2026/27 core offer and some history.
+//!
+//! **Ledger, not counter.** Every change is an entry; what is left is the sum of an
+//! entitlement's entries: `remaining = granted − used + reversed ± adjustments − cashed-in +
+//! drawn-forward`. Writers take the entitlement's lock before reading that sum, so concurrent
+//! usages never overdraw on PostgreSQL.
+//!
+//! **Units.** Quantities are whole units of the item's unit (a half-day partner visit is one
+//! VISIT); pro-rata grants are rounded half-up.
+//!
+//! **API boundary:** this crate knows nothing of GraphQL, HTTP or billing (`offer →
+//! membership → kernel`). Services take a [`kernel::Actor`] and check permissions: partnership
+//! admins manage, school roles read their own schools' offer, `offer:read` keys read all.
+
+pub mod balance;
+pub mod demo;
+pub mod derive;
+mod entity;
+pub mod entries;
+pub mod items;
+pub mod movements;
+pub mod quantities;
+mod support;
+pub mod value;
+mod writer;
+
+pub use balance::{Balance, OfferLine, SchoolOffer, balances_of_schools, offer_of_school};
+pub use derive::{DerivationReport, derive_entitlements};
+pub use entries::{
+    EntryKey, EntryKind, LedgerEntry, entries_by_ids, entries_page, latest_entries_of_school_items,
+};
+pub use items::{
+    NewOfferItem, OfferItem, OfferItemPatch, Unit, create_item, item_by_code, items, items_by_ids,
+    update_item,
+};
+pub use movements::{
+    NewAdjustment, NewTransfer, NewUsage, adjust, cash_in, draw_forward, record_usage,
+    reverse_usage,
+};
+pub use quantities::{Allowance, ItemQuantity, QuantitySetting, quantities_of_items, set_quantity};
+pub use support::{CorruptRow, UnknownValue, may_read};
+pub use value::{ValueLine, ValueStatement, value_statement};
