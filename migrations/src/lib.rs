@@ -15,6 +15,7 @@ mod m20261124_000006_invoicing_runs;
 mod m20261125_000007_offer;
 mod m20261125_000008_peer_review;
 mod m20261125_000009_job_runs;
+mod m20261125_000010_stripe;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000007_offer::Migration),
             Box::new(m20261125_000008_peer_review::Migration),
             Box::new(m20261125_000009_job_runs::Migration),
+            Box::new(m20261125_000010_stripe::Migration),
         ]
     }
 }

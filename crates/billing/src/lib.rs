@@ -4,7 +4,10 @@
 //!   turns a school's facts into a fee with its working shown.
 //! * [`ledger`]: billing accounts, invoices and their numbering, credit notes, payments and
 //!   allocations, refunds, the audit trail and finance reports (aged debt, statements, CSV).
-//! * [`provider`]: the `PaymentProvider` port and its offline adapter.
+//! * [`provider`]: the `PaymentProvider` port, its offline adapter and the Stripe adapter.
+//! * [`mirror`]: issued invoices, voids and credit notes mirrored at the provider, idempotently.
+//! * [`reconciliation`]: the ledger's mirrored invoices compared with the provider's list.
+//! * [`stripe_events`]: Stripe webhooks verified, stored once and applied to the ledger.
 //! * [`run`]: the membership invoicing run of an academic year.
 //! * [`demo`]: the demo ledger (2026/27 fee schedules, accounts, invoices and some money) on
 //!   top of the membership demo.
@@ -15,5 +18,8 @@
 pub mod demo;
 pub mod fees;
 pub mod ledger;
+pub mod mirror;
 pub mod provider;
+pub mod reconciliation;
 pub mod run;
+pub mod stripe_events;

@@ -1112,6 +1112,7 @@ async fn offline_provider_round_trip(db: TestDb) {
             due_on: issued.due_on,
             collection: Collection::SendInvoice { days_until_due: 30 },
             po_number: None,
+            metadata: std::collections::BTreeMap::new(),
             idempotency_key: IdempotencyKey::derive("issue_invoice", issued.id),
         })
         .await

@@ -6,7 +6,7 @@ use async_graphql::http::GraphiQLSource;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Html;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Router, middleware};
 use kernel::Clock;
 use sea_orm::DatabaseConnection;
@@ -22,7 +22,7 @@ use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::events::{self, Bus};
 use crate::graphql::{self, TrellisSchema};
-use crate::http::{graphql as graphql_http, health, subscriptions};
+use crate::http::{graphql as graphql_http, health, stripe_webhook, subscriptions};
 use crate::metrics::{self, Metrics};
 use crate::settings;
 
@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Change events across replicas (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
     pub events: Bus,
+    /// Verifies `POST /webhooks/stripe`; `None` when Stripe is not configured.
+    pub stripe_webhook_secret: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -65,6 +67,8 @@ pub enum AppError {
     Http(#[source] reqwest::Error),
     #[error("cannot start the event bus: {0}")]
     Events(#[source] sea_orm::DbErr),
+    #[error("cannot build the Stripe client: {0}")]
+    Stripe(#[source] billing::provider::ProviderError),
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -95,18 +99,25 @@ impl App {
         let events = events::connect(&db, metrics.clone())
             .await
             .map_err(AppError::Events)?;
+        let provider: Option<Arc<dyn billing::provider::PaymentProvider>> = match config.stripe() {
+            Some(stripe) => Some(Arc::new(
+                billing::provider::StripeProvider::new(&stripe).map_err(AppError::Stripe)?,
+            )),
+            None => None,
+        };
         let state = AppState {
             auth: Authenticator {
                 db: db.clone(),
                 verifier,
                 clock: clock.clone(),
             },
-            schema: graphql::schema(config),
+            schema: graphql::schema_with(config, provider),
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
             metrics,
             events,
+            stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
@@ -150,7 +161,8 @@ fn router(config: &Config, state: AppState) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(subscriptions::get).post(graphql_http::post))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz));
+        .route("/readyz", get(health::readyz))
+        .route("/webhooks/stripe", post(stripe_webhook::receive));
     if config.graphiql {
         router = router.route(
             "/graphiql",

@@ -63,6 +63,13 @@ pub struct Config {
     pub jobs: bool,
     /// Length of a job slot, in seconds: each job runs at most once per slot.
     pub jobs_interval_secs: u64,
+    /// Stripe secret key (`sk_…`). When set, issued invoices are mirrored to Stripe and
+    /// `POST /webhooks/stripe` is served; unset, the offline provider is used.
+    pub stripe_secret_key: Option<String>,
+    /// Stripe webhook signing secret (`whsec_…`); required with the secret key.
+    pub stripe_webhook_secret: Option<String>,
+    /// Another Stripe API base, e.g. the test stand-in; unset is Stripe itself.
+    pub stripe_api_base: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -94,6 +101,9 @@ impl Default for Config {
             metrics_listen: None,
             jobs: true,
             jobs_interval_secs: 3600,
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: None,
         }
     }
 }
@@ -108,6 +118,10 @@ pub enum ConfigError {
     WeakSecret,
     #[error("configuration: TRELLIS_JOBS_INTERVAL_SECS must be at least 1")]
     ZeroJobsInterval,
+    #[error(
+        "configuration: TRELLIS_STRIPE_SECRET_KEY needs TRELLIS_STRIPE_WEBHOOK_SECRET (and the key must start with sk_)"
+    )]
+    HalfStripe,
 }
 
 impl Config {
@@ -138,12 +152,27 @@ impl Config {
         if self.jobs_interval_secs == 0 {
             return Err(ConfigError::ZeroJobsInterval);
         }
+        if let Some(key) = &self.stripe_secret_key
+            && (!key.starts_with("sk_") || self.stripe_webhook_secret.is_none())
+        {
+            return Err(ConfigError::HalfStripe);
+        }
         Ok(())
     }
 
     #[must_use]
     pub const fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// Stripe's settings when a secret key is configured; `None` keeps the offline provider.
+    #[must_use]
+    pub fn stripe(&self) -> Option<billing::provider::StripeConfig> {
+        Some(billing::provider::StripeConfig {
+            secret_key: self.stripe_secret_key.clone()?,
+            webhook_secret: self.stripe_webhook_secret.clone()?,
+            api_base: self.stripe_api_base.clone(),
+        })
     }
 
     #[must_use]
@@ -187,6 +216,26 @@ mod tests {
             jail.set_env("TRELLIS_OIDC_AUDIENCE", "trellis");
             jail.set_env("TRELLIS_JWT_SECRET", "short");
             assert!(matches!(Config::load(None), Err(ConfigError::WeakSecret)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn stripe_is_offline_unless_fully_configured() {
+        figment::Jail::expect_with(|jail| {
+            assert_eq!(Config::load(None).expect("defaults").stripe(), None);
+            jail.set_env("TRELLIS_STRIPE_SECRET_KEY", "sk_test_1");
+            assert!(matches!(Config::load(None), Err(ConfigError::HalfStripe)));
+            jail.set_env("TRELLIS_STRIPE_WEBHOOK_SECRET", "whsec_1");
+            jail.set_env("TRELLIS_STRIPE_API_BASE", "http://127.0.0.1:9");
+            let stripe = Config::load(None)
+                .expect("config")
+                .stripe()
+                .expect("stripe");
+            assert_eq!(stripe.secret_key, "sk_test_1");
+            assert_eq!(stripe.api_base.as_deref(), Some("http://127.0.0.1:9"));
+            jail.set_env("TRELLIS_STRIPE_SECRET_KEY", "pk_test_publishable");
+            assert!(matches!(Config::load(None), Err(ConfigError::HalfStripe)));
             Ok(())
         });
     }

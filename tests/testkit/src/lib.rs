@@ -49,6 +49,9 @@ pub use sea_orm::DatabaseConnection;
 /// Re-exported so callers (and [`db_tests!`]) need no tokio dependency of their own.
 pub use tokio;
 
+pub mod stripe;
+pub use stripe::{STRIPE_URL_ENV, stripe_url};
+
 /// Environment variable holding the admin URL of the PostgreSQL cluster for this run,
 /// e.g. `postgres://postgres@127.0.0.1:5433/postgres`.
 pub const POSTGRES_URL_ENV: &str = "TRELLIS_TEST_POSTGRES_URL";

@@ -339,6 +339,10 @@ loader!(
     /// Each review's follow-up actions with their support requests.
     ReviewActionsLoader, ReviewId => Vec<Action>, |db, keys| peer_review::loaders::actions_of(db, keys)
 );
+loader!(
+    /// Each invoice's mirror at the payment provider (Stripe).
+    InvoiceMirrorLoader, InvoiceId => billing::mirror::MirroredInvoice, |db, keys| billing::mirror::mirrored_invoices_by_ids(db, keys)
+);
 
 /// Every loader of one request.
 pub struct Loaders {
@@ -384,6 +388,7 @@ pub struct Loaders {
     pub self_reviews: DataLoader<SelfReviewLoader>,
     pub review_findings: DataLoader<ReviewFindingsLoader>,
     pub review_actions: DataLoader<ReviewActionsLoader>,
+    pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -441,6 +446,7 @@ impl Loaders {
             self_reviews: make(SelfReviewLoader(db.clone()), delay),
             review_findings: make(ReviewFindingsLoader(db.clone()), delay),
             review_actions: make(ReviewActionsLoader(db.clone()), delay),
+            invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
         }
     }
 }

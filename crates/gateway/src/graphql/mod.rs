@@ -60,10 +60,21 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
     .register_output_type::<node::Node>()
 }
 
-/// The schema as served, with the configured limits.
+/// The schema as served, with the configured limits and no payment provider to mirror to.
 #[must_use]
 pub fn schema(config: &Config) -> TrellisSchema {
+    schema_with(config, None)
+}
+
+/// The schema as served, with the configured limits and, when Stripe is configured, the
+/// provider invoices are mirrored to.
+#[must_use]
+pub fn schema_with(
+    config: &Config,
+    provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>>,
+) -> TrellisSchema {
     let mut builder = builder()
+        .data(billing::stripe::PaymentMirror(provider))
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)

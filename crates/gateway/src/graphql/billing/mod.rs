@@ -6,6 +6,7 @@ pub mod enums;
 pub mod fees;
 pub mod mutation;
 pub mod query;
+pub mod stripe;
 pub mod subscription;
 pub mod types;
 
@@ -13,11 +14,21 @@ use async_graphql::{MergedObject, MergedSubscription};
 
 /// Every billing query field.
 #[derive(MergedObject, Default, Debug)]
-pub struct BillingQuery(fees::FeesQuery, query::LedgerQuery, audit::AuditQuery);
+pub struct BillingQuery(
+    fees::FeesQuery,
+    query::LedgerQuery,
+    audit::AuditQuery,
+    stripe::ReconciliationQuery,
+);
 
 /// Every billing mutation.
 #[derive(MergedObject, Default, Debug)]
-pub struct BillingMutation(fees::FeesMutation, mutation::LedgerMutation);
+pub struct BillingMutation(
+    fees::FeesMutation,
+    mutation::LedgerMutation,
+    stripe::StripeMutation,
+    stripe::ReconciliationMutation,
+);
 
 /// Every billing subscription.
 #[derive(MergedSubscription, Default, Debug)]

@@ -306,9 +306,12 @@ impl LedgerMutation {
         input: InvoicingRunStartInput,
     ) -> async_graphql::Result<InvoicingRunPayload> {
         let rc = ctx.trellis()?;
-        InvoicingRunPayload::from(
-            run::start(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0).await,
-        )
+        let result = run::start(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0).await;
+        if result.is_ok() {
+            super::stripe::follow(ctx, rc, super::stripe::Change::Year(input.academic_year.0))
+                .await;
+        }
+        InvoicingRunPayload::from(result)
     }
 
     /// Put the school's purchase-order number on an unsettled invoice. The school's leader,
@@ -341,6 +344,9 @@ impl LedgerMutation {
         }
         .await;
         publish_invoice(ctx, &result).await;
+        if let Ok(invoice) = &result {
+            super::stripe::follow(ctx, rc, super::stripe::Change::Void(invoice.id)).await;
+        }
         InvoicePayload::from(result)
     }
 
@@ -392,6 +398,7 @@ impl LedgerMutation {
                 }],
             )
             .await;
+            super::stripe::follow(ctx, rc, super::stripe::Change::CreditNote(note.id)).await;
         }
         let (note, user_errors) = payload(result)?;
         Ok(CreditNotePayload {

@@ -234,6 +234,34 @@ impl InvoiceNode {
         self.0.hosted_url.as_deref()
     }
 
+    /// The invoice as a PDF at the payment provider (Stripe), once mirrored there.
+    async fn pdf_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(super::stripe::mirror_of(ctx, self.0.id)
+            .await?
+            .and_then(|m| m.pdf_url))
+    }
+
+    /// The last online payment attempt as Stripe reported it (`NONE`, `PAYMENT_FAILED`,
+    /// `PAID`); null when the invoice is not at Stripe.
+    async fn provider_payment_state(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(super::stripe::mirror_of(ctx, self.0.id)
+            .await?
+            .map(|m| m.payment_state.to_string()))
+    }
+
+    /// Stripe's message when the last online payment failed (e.g. a declined card).
+    async fn provider_payment_error(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<String>> {
+        Ok(super::stripe::mirror_of(ctx, self.0.id)
+            .await?
+            .and_then(|m| m.payment_error))
+    }
+
     /// Why it was voided or written off.
     async fn status_reason(&self) -> Option<&str> {
         self.0.status_reason.as_deref()

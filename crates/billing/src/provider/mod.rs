@@ -13,7 +13,16 @@
 //!
 //! [`OfflineProvider`] is the embedded default: no external calls, invoices are paid by
 //! bank transfer that finance records as receipts, references are deterministic `offline_…`.
+//! [`StripeProvider`] is the Stripe adapter (async-stripe), chosen when a secret key is
+//! configured.
 
+mod offline;
+pub mod stripe;
+
+pub use offline::OfflineProvider;
+pub use stripe::{StripeConfig, StripeProvider};
+
+use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
@@ -92,6 +101,9 @@ pub struct IssueInvoice {
     pub due_on: NaiveDate,
     pub collection: Collection,
     pub po_number: Option<String>,
+    /// Shown to finance at the provider and used to match its records back: Trellis ids, the
+    /// school URN(s), the academic year (e.g. `academic_year = 2026/27`).
+    pub metadata: BTreeMap<String, String>,
     pub idempotency_key: IdempotencyKey,
 }
 
@@ -102,6 +114,52 @@ pub struct ProviderInvoice {
     pub invoice_ref: String,
     /// The page where the school can pay, when the provider has one.
     pub hosted_url: Option<String>,
+    /// The invoice as a PDF, when the provider renders one.
+    pub pdf_url: Option<String>,
+}
+
+/// Void a mirrored invoice (the Trellis invoice was voided).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoidInvoice {
+    pub invoice_id: InvoiceId,
+    pub invoice_ref: String,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// Mirror a Trellis credit note on a mirrored invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditInvoice {
+    pub credit_note_id: kernel::CreditNoteId,
+    pub invoice_ref: String,
+    /// Gross, VAT included, as the credit note's total.
+    pub amount: Money,
+    pub reason: String,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// The provider's credit note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderCreditNote {
+    /// e.g. Stripe `cn_…`.
+    pub credit_note_ref: String,
+}
+
+/// List a customer's invoices at the provider, for reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListInvoices {
+    pub customer_ref: String,
+}
+
+/// One invoice as the provider lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteInvoiceSummary {
+    pub invoice_ref: String,
+    /// The Trellis invoice it mirrors, from its metadata; `None` when it was made elsewhere.
+    pub invoice_id: Option<InvoiceId>,
+    pub total: Money,
+    pub status: RemoteInvoiceStatus,
+    pub amount_paid: Money,
+    pub amount_remaining: Money,
 }
 
 /// Take a payment (Stripe: a PaymentIntent) for an amount, usually against an invoice.
@@ -233,186 +291,17 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
         &self,
         request: SyncStatus,
     ) -> Result<Option<RemoteInvoice>, ProviderError>;
-}
 
-/// The embedded default: makes no external call. Schools pay by bank transfer quoting the
-/// invoice number and finance records the receipt; refunds are paid out by the bank and
-/// recorded. References are deterministic, `offline_<kind>_<trellis id>`, so repeating a
-/// call repeats its answer, as an idempotency key would make a real provider do.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OfflineProvider;
+    async fn void_invoice(&self, request: VoidInvoice) -> Result<(), ProviderError>;
 
-fn offline_ref(kind: &str, id: uuid::Uuid) -> String {
-    format!("offline_{kind}_{}", id.simple())
-}
-
-#[async_trait]
-impl PaymentProvider for OfflineProvider {
-    fn name(&self) -> &'static str {
-        "offline"
-    }
-
-    async fn create_customer(
+    async fn credit_invoice(
         &self,
-        request: CreateCustomer,
-    ) -> Result<ProviderCustomer, ProviderError> {
-        Ok(ProviderCustomer {
-            customer_ref: offline_ref("cus", request.account_id.as_uuid()),
-        })
-    }
+        request: CreditInvoice,
+    ) -> Result<ProviderCreditNote, ProviderError>;
 
-    async fn issue_invoice(&self, request: IssueInvoice) -> Result<ProviderInvoice, ProviderError> {
-        if request.total.pence() <= 0 {
-            return Err(ProviderError::Rejected(
-                "an invoice total must be positive".into(),
-            ));
-        }
-        Ok(ProviderInvoice {
-            invoice_ref: offline_ref("in", request.invoice_id.as_uuid()),
-            hosted_url: None,
-        })
-    }
-
-    /// No money can be taken offline: the payment is pending until the bank transfer
-    /// arrives and is recorded.
-    async fn take_payment(&self, request: TakePayment) -> Result<ProviderPayment, ProviderError> {
-        if request.amount.pence() <= 0 {
-            return Err(ProviderError::Rejected("a payment must be positive".into()));
-        }
-        Ok(ProviderPayment {
-            payment_ref: offline_ref("pay", request.payment_id.as_uuid()),
-            outcome: PaymentOutcome::Pending,
-        })
-    }
-
-    /// Offline refunds are paid out by finance through the bank; the ledger records them.
-    async fn refund(&self, request: RefundPayment) -> Result<ProviderRefund, ProviderError> {
-        if request.amount.pence() <= 0 {
-            return Err(ProviderError::Rejected("a refund must be positive".into()));
-        }
-        Ok(ProviderRefund {
-            refund_ref: offline_ref("re", request.refund_id.as_uuid()),
-            outcome: RefundOutcome::Succeeded,
-        })
-    }
-
-    async fn sync_status(
+    /// `None` when the provider keeps no invoices of its own (offline).
+    async fn list_invoices(
         &self,
-        _request: SyncStatus,
-    ) -> Result<Option<RemoteInvoice>, ProviderError> {
-        Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn address() -> Address {
-        Address {
-            lines: vec!["1 High Road".into(), "London".into()],
-            postcode: "N22 6HH".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn offline_references_are_deterministic() {
-        let provider = OfflineProvider;
-        let account = BillingAccountId::new();
-        let ask = || CreateCustomer {
-            account_id: account,
-            name: "Holly Park".into(),
-            email: "bursar@holly-park.example".into(),
-            address: address(),
-            idempotency_key: IdempotencyKey::derive("create_customer", account),
-        };
-        let first = provider.create_customer(ask()).await.expect("customer");
-        let again = provider.create_customer(ask()).await.expect("customer");
-        assert_eq!(first, again);
-        assert_eq!(
-            first.customer_ref,
-            format!("offline_cus_{}", account.as_uuid().simple())
-        );
-
-        let invoice = InvoiceId::new();
-        let issued = provider
-            .issue_invoice(IssueInvoice {
-                invoice_id: invoice,
-                number: "TRL-2026-000001".into(),
-                account_id: account,
-                customer_ref: first.customer_ref.clone(),
-                lines: vec![ProviderLine {
-                    description: "Membership 2026/27".into(),
-                    quantity: 1,
-                    unit_amount: Money::from_pence(600_000),
-                    vat_treatment: VatTreatment::Exempt,
-                    vat_rate_bp: 0,
-                }],
-                total: Money::from_pence(600_000),
-                due_on: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
-                collection: Collection::SendInvoice { days_until_due: 30 },
-                po_number: None,
-                idempotency_key: IdempotencyKey::derive("issue_invoice", invoice),
-            })
-            .await
-            .expect("invoice");
-        assert!(issued.invoice_ref.starts_with("offline_in_"));
-        assert_eq!(
-            issued.hosted_url, None,
-            "offline invoices are paid by bank transfer"
-        );
-        let status = provider
-            .sync_status(SyncStatus {
-                invoice_id: invoice,
-                invoice_ref: issued.invoice_ref,
-            })
-            .await
-            .expect("sync");
-        assert_eq!(status, None, "nothing remote to reconcile");
-    }
-
-    #[tokio::test]
-    async fn offline_payments_wait_for_the_bank_and_reject_nonsense() {
-        let provider = OfflineProvider;
-        let payment = PaymentId::new();
-        let take = |pence| TakePayment {
-            payment_id: payment,
-            account_id: BillingAccountId::new(),
-            customer_ref: "offline_cus_x".into(),
-            invoice_id: None,
-            amount: Money::from_pence(pence),
-            idempotency_key: IdempotencyKey::derive("take_payment", payment),
-        };
-        let taken = provider.take_payment(take(100)).await.expect("pending");
-        assert_eq!(taken.outcome, PaymentOutcome::Pending);
-        assert_eq!(
-            taken.payment_ref,
-            format!("offline_pay_{}", payment.as_uuid().simple())
-        );
-        assert!(matches!(
-            provider.take_payment(take(0)).await,
-            Err(ProviderError::Rejected(_))
-        ));
-
-        let refund = RefundId::new();
-        let ask = |pence| RefundPayment {
-            refund_id: refund,
-            payment_id: payment,
-            payment_ref: None,
-            amount: Money::from_pence(pence),
-            reason: "overpaid".into(),
-            idempotency_key: IdempotencyKey::derive("refund", refund),
-        };
-        let done = provider.refund(ask(50)).await.expect("refund");
-        assert_eq!(done.outcome, RefundOutcome::Succeeded);
-        assert!(done.refund_ref.starts_with("offline_re_"));
-        assert!(matches!(
-            provider.refund(ask(-1)).await,
-            Err(ProviderError::Rejected(_))
-        ));
-        assert_eq!(
-            IdempotencyKey::derive("refund", "x").as_str(),
-            "trellis:refund:x"
-        );
-    }
+        request: ListInvoices,
+    ) -> Result<Option<Vec<RemoteInvoiceSummary>>, ProviderError>;
 }

@@ -1,0 +1,479 @@
+//! The Stripe adapter of the [`PaymentProvider`] port, on async-stripe's 1.0 line.
+//!
+//! Every call carries the caller's [`IdempotencyKey`] as Stripe's `Idempotency-Key`; an
+//! operation made of several calls (an invoice: create, add each item, finalise) suffixes the
+//! key per step, so a retry after a timeout replays each step and ends at the same Stripe
+//! invoice instead of a second one.
+//!
+//! Amounts are sent gross (VAT included), so the Stripe invoice's total is the Trellis total
+//! and the school pays exactly what the ledger says; each item's description names its VAT.
+//! Trellis ids travel as metadata (`trellis_invoice_id`, …) so webhooks and reconciliation
+//! can find their way back without a lookup table.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use kernel::{InvoiceId, Money};
+use stripe::{Client, ClientBuilder, RequestStrategy, StripeError, StripeRequest as _};
+use stripe_billing::credit_note::CreateCreditNote;
+use stripe_billing::invoice::{
+    CreateInvoice, CreateInvoicePendingInvoiceItemsBehavior, CustomFieldParams,
+    FinalizeInvoiceInvoice, ListInvoice, RetrieveInvoice, VoidInvoiceInvoice,
+};
+use stripe_billing::invoice_item::CreateInvoiceItem;
+use stripe_billing::{CreditNoteReason, Invoice, InvoiceCollectionMethod, InvoiceStatus};
+use stripe_core::PaymentIntentStatus;
+use stripe_core::customer::CreateCustomer as StripeCreateCustomer;
+use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::refund::{CreateRefund, CreateRefundReason};
+use stripe_types::Currency;
+
+use super::{
+    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, ListInvoices,
+    PaymentOutcome, PaymentProvider, ProviderCreditNote, ProviderCustomer, ProviderError,
+    ProviderInvoice, ProviderPayment, ProviderRefund, RefundOutcome, RefundPayment, RemoteInvoice,
+    RemoteInvoiceStatus, RemoteInvoiceSummary, SyncStatus, TakePayment, VoidInvoice,
+};
+use crate::ledger::invoices::{VatTreatment, vat_on};
+
+/// Metadata key holding the Trellis invoice id on Stripe invoices, items and intents.
+pub const META_INVOICE_ID: &str = "trellis_invoice_id";
+/// Metadata key holding the Trellis payment id on PaymentIntents.
+pub const META_PAYMENT_ID: &str = "trellis_payment_id";
+/// Metadata key holding the Trellis billing account id on customers and invoices.
+pub const META_ACCOUNT_ID: &str = "trellis_account_id";
+/// Metadata key holding the Trellis refund reason (Stripe's own `reason` is an enum).
+pub const META_REFUND_REASON: &str = "trellis_reason";
+
+/// How to reach Stripe.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StripeConfig {
+    /// `sk_live_…` / `sk_test_…`.
+    pub secret_key: String,
+    /// `whsec_…`: verifies `Stripe-Signature` on webhooks.
+    pub webhook_secret: String,
+    /// Another API base (the test stand-in); `None` is Stripe itself.
+    pub api_base: Option<String>,
+}
+
+impl fmt::Debug for StripeConfig {
+    /// Secrets never reach a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("secret_key", &"<redacted>")
+            .field("webhook_secret", &"<redacted>")
+            .field("api_base", &self.api_base)
+            .finish()
+    }
+}
+
+/// The Stripe adapter.
+pub struct StripeProvider {
+    client: Client,
+    currency: Currency,
+}
+
+impl fmt::Debug for StripeProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeProvider").finish_non_exhaustive()
+    }
+}
+
+impl StripeProvider {
+    /// Builds the client; amounts are in pounds sterling (pence), as [`Money`] is.
+    pub fn new(config: &StripeConfig) -> Result<Self, ProviderError> {
+        let mut builder = ClientBuilder::new(config.secret_key.clone())
+            .timeout(Duration::from_secs(30))
+            .request_strategy(RequestStrategy::Once);
+        if let Some(base) = &config.api_base {
+            // async-stripe appends `v1/…` to the base.
+            let base = base.trim_end_matches('/');
+            builder = builder.url(format!("{base}/"));
+        }
+        let client = builder.build().map_err(unavailable)?;
+        Ok(Self {
+            client,
+            currency: Currency::GBP,
+        })
+    }
+}
+
+fn unavailable(err: StripeError) -> ProviderError {
+    ProviderError::Unavailable(Box::new(err))
+}
+
+/// Stripe's own refusals (4xx other than conflicts and rate limits) are final; anything else
+/// may succeed when retried with the same key.
+fn classify(err: StripeError) -> ProviderError {
+    match err {
+        StripeError::Stripe(api, status)
+            if (400..500).contains(&status) && status != 409 && status != 429 =>
+        {
+            ProviderError::Rejected(
+                api.message
+                    .clone()
+                    .unwrap_or_else(|| format!("{} ({status})", api.type_.as_str())),
+            )
+        }
+        other => unavailable(other),
+    }
+}
+
+fn strategy(key: &IdempotencyKey, step: &str) -> Result<RequestStrategy, ProviderError> {
+    let key = if step.is_empty() {
+        key.as_str().to_owned()
+    } else {
+        format!("{}:{step}", key.as_str())
+    };
+    let key = stripe::IdempotencyKey::new(key)
+        .map_err(|e| ProviderError::Rejected(format!("bad idempotency key: {e}")))?;
+    Ok(RequestStrategy::Idempotent(key))
+}
+
+/// Sends `request` with the idempotency key for `step`. (A macro: async-stripe's `send`
+/// bound names miniserde, which Trellis does not otherwise depend on.)
+macro_rules! send {
+    ($client:expr, $request:expr, $key:expr, $step:expr $(,)?) => {
+        $request
+            .customize()
+            .request_strategy(strategy($key, $step)?)
+            .send($client)
+            .await
+            .map_err(classify)
+    };
+}
+
+fn money(pence: i64) -> Money {
+    Money::from_pence(pence)
+}
+
+fn remote_status(status: Option<&InvoiceStatus>) -> RemoteInvoiceStatus {
+    match status {
+        Some(InvoiceStatus::Open) => RemoteInvoiceStatus::Open,
+        Some(InvoiceStatus::Paid) => RemoteInvoiceStatus::Paid,
+        Some(InvoiceStatus::Void) => RemoteInvoiceStatus::Void,
+        Some(InvoiceStatus::Uncollectible) => RemoteInvoiceStatus::Uncollectible,
+        _ => RemoteInvoiceStatus::Draft,
+    }
+}
+
+fn summary(invoice: &Invoice) -> RemoteInvoiceSummary {
+    RemoteInvoiceSummary {
+        invoice_ref: invoice
+            .id
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        invoice_id: invoice
+            .metadata
+            .as_ref()
+            .and_then(|m| m.get(META_INVOICE_ID))
+            .and_then(|id| id.parse::<uuid::Uuid>().ok())
+            .map(InvoiceId::from_uuid),
+        total: money(invoice.total),
+        status: remote_status(invoice.status.as_ref()),
+        amount_paid: money(invoice.amount_paid),
+        amount_remaining: money(invoice.amount_remaining),
+    }
+}
+
+/// What one Trellis line costs, VAT included, and how its description says so.
+fn gross_line(line: &super::ProviderLine) -> (i64, String) {
+    let net = line.unit_amount.pence() * i64::from(line.quantity);
+    match line.vat_treatment {
+        VatTreatment::Exempt => (net, format!("{} (VAT exempt)", line.description)),
+        VatTreatment::Standard => {
+            let vat = vat_on(net, line.vat_rate_bp);
+            let rate = f64::from(line.vat_rate_bp) / 100.0;
+            (
+                net + vat,
+                format!(
+                    "{} (incl. VAT at {rate}%: {})",
+                    line.description,
+                    money(vat)
+                ),
+            )
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentProvider for StripeProvider {
+    fn name(&self) -> &'static str {
+        "stripe"
+    }
+
+    async fn create_customer(
+        &self,
+        request: CreateCustomer,
+    ) -> Result<ProviderCustomer, ProviderError> {
+        let mut metadata = HashMap::new();
+        metadata.insert(META_ACCOUNT_ID.to_owned(), request.account_id.to_string());
+        let mut description = request.address.lines.join(", ");
+        if !request.address.postcode.is_empty() {
+            description = format!("{description} {}", request.address.postcode);
+        }
+        let create = StripeCreateCustomer::new()
+            .name(request.name)
+            .email(request.email)
+            .description(description)
+            .metadata(metadata);
+        let customer = send!(&self.client, create, &request.idempotency_key, "")?;
+        Ok(ProviderCustomer {
+            customer_ref: customer.id.to_string(),
+        })
+    }
+
+    async fn issue_invoice(&self, request: IssueInvoice) -> Result<ProviderInvoice, ProviderError> {
+        if request.total.pence() <= 0 {
+            return Err(ProviderError::Rejected(
+                "an invoice total must be positive".into(),
+            ));
+        }
+        let lines: Vec<(i64, String)> = request.lines.iter().map(gross_line).collect();
+        let sum: i64 = lines.iter().map(|(pence, _)| pence).sum();
+        if sum != request.total.pence() {
+            return Err(ProviderError::Rejected(format!(
+                "the lines add up to {} but the invoice total is {}",
+                money(sum),
+                request.total
+            )));
+        }
+        let mut metadata: HashMap<String, String> = request.metadata.clone().into_iter().collect();
+        metadata.insert(META_INVOICE_ID.to_owned(), request.invoice_id.to_string());
+        metadata.insert(META_ACCOUNT_ID.to_owned(), request.account_id.to_string());
+        metadata.insert("trellis_invoice_number".to_owned(), request.number.clone());
+
+        let mut create = CreateInvoice::new()
+            .customer(request.customer_ref.clone())
+            .currency(self.currency.clone())
+            .description(format!("Invoice {}", request.number))
+            .metadata(metadata.clone())
+            .pending_invoice_items_behavior(CreateInvoicePendingInvoiceItemsBehavior::Exclude)
+            .auto_advance(false);
+        create = match request.collection {
+            Collection::SendInvoice { days_until_due } => create
+                .collection_method(InvoiceCollectionMethod::SendInvoice)
+                .days_until_due(days_until_due),
+            Collection::ChargeAutomatically => {
+                create.collection_method(InvoiceCollectionMethod::ChargeAutomatically)
+            }
+        };
+        let mut fields = vec![CustomFieldParams {
+            name: "Invoice".into(),
+            value: request.number.clone(),
+        }];
+        if let Some(po) = &request.po_number {
+            fields.push(CustomFieldParams {
+                name: "PO number".into(),
+                value: po.clone(),
+            });
+        }
+        create = create.custom_fields(fields);
+        let draft = send!(&self.client, create, &request.idempotency_key, "create")?;
+        let invoice_ref = draft.id.as_ref().map(ToString::to_string).ok_or_else(|| {
+            ProviderError::Rejected("Stripe returned an invoice without an id".into())
+        })?;
+
+        for (i, (pence, description)) in lines.into_iter().enumerate() {
+            let item = CreateInvoiceItem::new()
+                .customer(request.customer_ref.clone())
+                .invoice(invoice_ref.clone())
+                .currency(self.currency.clone())
+                .amount(pence)
+                .description(description)
+                .metadata(HashMap::from([(
+                    META_INVOICE_ID.to_owned(),
+                    request.invoice_id.to_string(),
+                )]));
+            send!(
+                &self.client,
+                item,
+                &request.idempotency_key,
+                &format!("item:{i}")
+            )?;
+        }
+
+        let finalized = if draft.status.as_ref() == Some(&InvoiceStatus::Draft) {
+            send!(
+                &self.client,
+                FinalizeInvoiceInvoice::new(invoice_ref.as_str()),
+                &request.idempotency_key,
+                "finalize",
+            )?
+        } else {
+            // A replayed create of an invoice finalised since: read it back as it is now.
+            send!(
+                &self.client,
+                RetrieveInvoice::new(invoice_ref.as_str()),
+                &request.idempotency_key,
+                "",
+            )?
+        };
+        if finalized.total != request.total.pence() {
+            return Err(ProviderError::Rejected(format!(
+                "Stripe totals the invoice at {} but Trellis at {}",
+                money(finalized.total),
+                request.total
+            )));
+        }
+        Ok(ProviderInvoice {
+            invoice_ref,
+            hosted_url: finalized.hosted_invoice_url,
+            pdf_url: finalized.invoice_pdf,
+        })
+    }
+
+    async fn take_payment(&self, request: TakePayment) -> Result<ProviderPayment, ProviderError> {
+        if request.amount.pence() <= 0 {
+            return Err(ProviderError::Rejected("a payment must be positive".into()));
+        }
+        let mut metadata =
+            BTreeMap::from([(META_PAYMENT_ID.to_owned(), request.payment_id.to_string())]);
+        metadata.insert(META_ACCOUNT_ID.to_owned(), request.account_id.to_string());
+        if let Some(invoice) = request.invoice_id {
+            metadata.insert(META_INVOICE_ID.to_owned(), invoice.to_string());
+        }
+        let create = CreatePaymentIntent::new(request.amount.pence(), self.currency.clone())
+            .customer(request.customer_ref)
+            .metadata(metadata.into_iter().collect::<HashMap<_, _>>());
+        let intent = send!(&self.client, create, &request.idempotency_key, "")?;
+        let secret = intent.client_secret.clone().unwrap_or_default();
+        let outcome = match intent.status {
+            PaymentIntentStatus::Succeeded => PaymentOutcome::Succeeded,
+            PaymentIntentStatus::Processing => PaymentOutcome::Pending,
+            PaymentIntentStatus::Canceled => PaymentOutcome::Failed {
+                reason: "the payment was cancelled".into(),
+            },
+            _ => PaymentOutcome::RequiresAction {
+                client_secret: secret,
+            },
+        };
+        Ok(ProviderPayment {
+            payment_ref: intent.id.to_string(),
+            outcome,
+        })
+    }
+
+    async fn refund(&self, request: RefundPayment) -> Result<ProviderRefund, ProviderError> {
+        if request.amount.pence() <= 0 {
+            return Err(ProviderError::Rejected("a refund must be positive".into()));
+        }
+        let Some(payment_ref) = request.payment_ref else {
+            return Err(ProviderError::Unsupported {
+                provider: "stripe",
+                operation: "refund a payment Stripe did not take",
+            });
+        };
+        let mut create = CreateRefund::new()
+            .amount(request.amount.pence())
+            .reason(CreateRefundReason::RequestedByCustomer)
+            .metadata(HashMap::from([
+                (META_REFUND_REASON.to_owned(), request.reason.clone()),
+                (
+                    "trellis_refund_id".to_owned(),
+                    request.refund_id.to_string(),
+                ),
+            ]));
+        create = if payment_ref.starts_with("ch_") {
+            create.charge(payment_ref)
+        } else {
+            create.payment_intent(payment_ref)
+        };
+        let refund = send!(&self.client, create, &request.idempotency_key, "")?;
+        let outcome = match refund.status.as_deref() {
+            Some("succeeded") => RefundOutcome::Succeeded,
+            Some("failed" | "canceled") => RefundOutcome::Failed {
+                reason: refund
+                    .failure_reason
+                    .as_ref()
+                    .map_or_else(|| "refused by Stripe".to_owned(), |r| r.as_str().to_owned()),
+            },
+            _ => RefundOutcome::Pending,
+        };
+        Ok(ProviderRefund {
+            refund_ref: refund.id.to_string(),
+            outcome,
+        })
+    }
+
+    async fn sync_status(
+        &self,
+        request: SyncStatus,
+    ) -> Result<Option<RemoteInvoice>, ProviderError> {
+        let invoice = RetrieveInvoice::new(request.invoice_ref.as_str())
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        Ok(Some(RemoteInvoice {
+            status: remote_status(invoice.status.as_ref()),
+            amount_paid: money(invoice.amount_paid),
+            amount_remaining: money(invoice.amount_remaining),
+        }))
+    }
+
+    async fn void_invoice(&self, request: VoidInvoice) -> Result<(), ProviderError> {
+        let current = RetrieveInvoice::new(request.invoice_ref.as_str())
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        if current.status.as_ref() == Some(&InvoiceStatus::Void) {
+            return Ok(());
+        }
+        send!(
+            &self.client,
+            VoidInvoiceInvoice::new(request.invoice_ref.as_str()),
+            &request.idempotency_key,
+            "",
+        )?;
+        Ok(())
+    }
+
+    async fn credit_invoice(
+        &self,
+        request: CreditInvoice,
+    ) -> Result<ProviderCreditNote, ProviderError> {
+        if request.amount.pence() <= 0 {
+            return Err(ProviderError::Rejected(
+                "a credit note must be positive".into(),
+            ));
+        }
+        let create = CreateCreditNote::new(request.invoice_ref)
+            .amount(request.amount.pence())
+            .reason(CreditNoteReason::OrderChange)
+            .memo(request.reason)
+            .metadata(HashMap::from([(
+                "trellis_credit_note_id".to_owned(),
+                request.credit_note_id.to_string(),
+            )]));
+        let note = send!(&self.client, create, &request.idempotency_key, "")?;
+        Ok(ProviderCreditNote {
+            credit_note_ref: note.id.to_string(),
+        })
+    }
+
+    async fn list_invoices(
+        &self,
+        request: ListInvoices,
+    ) -> Result<Option<Vec<RemoteInvoiceSummary>>, ProviderError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let mut list = ListInvoice::new()
+                .customer(request.customer_ref.clone())
+                .limit(100);
+            if let Some(after) = &after {
+                list = list.starting_after(after.clone());
+            }
+            let page = list.send(&self.client).await.map_err(classify)?;
+            out.extend(page.data.iter().map(summary));
+            match (page.has_more, page.data.last().and_then(|i| i.id.as_ref())) {
+                (true, Some(last_id)) => after = Some(last_id.to_string()),
+                _ => break,
+            }
+        }
+        Ok(Some(out))
+    }
+}

@@ -1,0 +1,368 @@
+//! Stripe webhooks applied to the ledger: signed events built around the objects the Stripe
+//! stand-in really holds, delivered, replayed, reordered and forged.
+
+mod ledger_support;
+mod stripe_support;
+
+use billing::ledger::invoices;
+use billing::ledger::payments::payments_of_accounts;
+use billing::ledger::refunds::refunds_of_payments;
+use billing::ledger::{InvoiceStatus, credit_notes};
+use billing::mirror::{self, MirroredInvoice, PaymentState};
+use billing::provider::{IdempotencyKey, PaymentProvider, RefundPayment};
+use billing::stripe_events::{self, Received, SignatureError, WebhookError, sign};
+use kernel::{Clock, PaymentId, RefundId};
+use ledger_support::*;
+use sea_orm::DatabaseConnection;
+use serde_json::{Value, json};
+use stripe_support::*;
+use testkit::TestDb;
+
+fn event(id: &str, kind: &str, object: &Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": id,
+        "object": "event",
+        "type": kind,
+        "created": clock().now().timestamp(),
+        "livemode": false,
+        "data": { "object": object },
+    }))
+    .expect("json")
+}
+
+async fn deliver(db: &DatabaseConnection, payload: &[u8]) -> Result<Received, WebhookError> {
+    let header = sign(payload, WEBHOOK_SECRET, clock().now().timestamp());
+    stripe_events::receive(db, &clock(), WEBHOOK_SECRET, Some(&header), payload).await
+}
+
+fn evt() -> String {
+    format!("evt_{}", uuid::Uuid::now_v7().simple())
+}
+
+/// An invoice of `pence` issued and mirrored at the stand-in.
+async fn mirrored_invoice(
+    db: &DatabaseConnection,
+    urn: u32,
+    pence: i64,
+) -> Option<(
+    Standin,
+    billing::provider::StripeProvider,
+    billing::ledger::Invoice,
+    MirroredInvoice,
+)> {
+    let (standin, stripe) = standin()?;
+    let (_, account) = school_account(db, urn, &format!("School {urn}")).await;
+    let issued = invoice(db, &account, pence).await;
+    let mirrored = mirror::mirror_invoice(db, &finance(), &clock(), &stripe, issued.id)
+        .await
+        .expect("mirror");
+    Some((standin, stripe, issued, mirrored))
+}
+
+async fn receipts(db: &DatabaseConnection, invoice: &billing::ledger::Invoice) -> usize {
+    payments_of_accounts(db, &[invoice.account_id])
+        .await
+        .expect("payments")
+        .remove(&invoice.account_id)
+        .unwrap_or_default()
+        .len()
+}
+
+async fn replays_and_reordering_change_the_ledger_once(db: TestDb) {
+    let conn = db.conn();
+    let Some((standin, _stripe, issued, mirrored)) = mirrored_invoice(conn, 320_001, 60_000).await
+    else {
+        return;
+    };
+    let (status, body) = standin
+        .pay_invoice(
+            &mirrored.provider_invoice_ref,
+            &mirrored.customer_ref,
+            GOOD_CARD,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let paid = standin
+        .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+        .await;
+    assert_eq!(paid["status"], "paid");
+
+    let paid_event = event(&evt(), "invoice.paid", &paid);
+    let first = deliver(conn, &paid_event).await.expect("applied");
+    assert!(matches!(first, Received::Applied { .. }), "{first:?}");
+    for _ in 0..3 {
+        assert_eq!(
+            deliver(conn, &paid_event).await.expect("replay"),
+            Received::Replayed
+        );
+    }
+    // Another event about the same payment (a second delivery id), and an older one late.
+    let again = deliver(conn, &event(&evt(), "invoice.paid", &paid))
+        .await
+        .expect("again");
+    assert!(matches!(again, Received::Applied { .. }), "{again:?}");
+    let late = deliver(conn, &event(&evt(), "invoice.finalized", &paid))
+        .await
+        .expect("late");
+    assert!(matches!(late, Received::Applied { .. }), "{late:?}");
+
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.status, InvoiceStatus::Paid);
+    assert_eq!(after.paid, gbp(60_000));
+    assert_eq!(
+        receipts(conn, &issued).await,
+        1,
+        "one receipt for one payment"
+    );
+    let mirror_now = mirror::mirrored_invoices_by_ids(conn, &[issued.id])
+        .await
+        .expect("mirror")
+        .remove(&issued.id)
+        .expect("row");
+    assert_eq!(mirror_now.payment_state, PaymentState::Paid);
+
+    // A failure reported late never undoes the payment.
+    deliver(conn, &event(&evt(), "invoice.payment_failed", &paid))
+        .await
+        .expect("late failure");
+    let mirror_now = mirror::mirrored_invoices_by_ids(conn, &[issued.id])
+        .await
+        .expect("mirror")
+        .remove(&issued.id)
+        .expect("row");
+    assert_eq!(mirror_now.payment_state, PaymentState::Paid);
+}
+
+async fn a_declined_card_marks_the_invoice_payment_failed(db: TestDb) {
+    let conn = db.conn();
+    let Some((standin, _stripe, issued, mirrored)) = mirrored_invoice(conn, 320_002, 9_000).await
+    else {
+        return;
+    };
+    let (status, _) = standin
+        .pay_invoice(
+            &mirrored.provider_invoice_ref,
+            &mirrored.customer_ref,
+            DECLINED_CARD,
+        )
+        .await;
+    assert_eq!(status, 402);
+    let open = standin
+        .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+        .await;
+    let outcome = deliver(conn, &event(&evt(), "invoice.payment_failed", &open))
+        .await
+        .expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    let mirror_now = mirror::mirrored_invoices_by_ids(conn, &[issued.id])
+        .await
+        .expect("mirror")
+        .remove(&issued.id)
+        .expect("row");
+    assert_eq!(mirror_now.payment_state, PaymentState::PaymentFailed);
+    assert!(mirror_now.payment_error.is_some());
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.outstanding, gbp(9_000), "no money moved");
+    assert_eq!(receipts(conn, &issued).await, 0);
+}
+
+async fn a_refund_at_stripe_credits_the_invoice_and_refunds_once(db: TestDb) {
+    let conn = db.conn();
+    let Some((standin, stripe, issued, mirrored)) = mirrored_invoice(conn, 320_003, 30_000).await
+    else {
+        return;
+    };
+    standin
+        .pay_invoice(
+            &mirrored.provider_invoice_ref,
+            &mirrored.customer_ref,
+            GOOD_CARD,
+        )
+        .await;
+    let paid = standin
+        .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+        .await;
+    deliver(conn, &event(&evt(), "invoice.paid", &paid))
+        .await
+        .expect("paid");
+    let intent = paid["payment_intent"].as_str().expect("intent").to_owned();
+
+    let refund_id = RefundId::new();
+    stripe
+        .refund(RefundPayment {
+            refund_id,
+            payment_id: PaymentId::new(),
+            payment_ref: Some(intent.clone()),
+            amount: gbp(10_000),
+            reason: "one term cancelled".into(),
+            idempotency_key: IdempotencyKey::derive("refund", refund_id),
+        })
+        .await
+        .expect("refund at Stripe");
+    let charge_id = standin.get(&format!("payment_intents/{intent}")).await["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    let charge = standin.get(&format!("charges/{charge_id}")).await;
+    assert_eq!(charge["amount_refunded"], 10_000);
+    let refunded = event(&evt(), "charge.refunded", &charge);
+    let outcome = deliver(conn, &refunded).await.expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    deliver(conn, &refunded).await.expect("replay");
+    deliver(conn, &event(&evt(), "charge.refunded", &charge))
+        .await
+        .expect("same refund, another event");
+
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.credited, gbp(10_000), "the refunded part is credited");
+    let notes = credit_notes::credit_notes_of_invoices(conn, &[issued.id])
+        .await
+        .expect("notes");
+    assert_eq!(notes.get(&issued.id).map_or(0, Vec::len), 1);
+    let payment = payments_of_accounts(conn, &[issued.account_id])
+        .await
+        .expect("payments")
+        .remove(&issued.account_id)
+        .expect("receipt")
+        .remove(0);
+    assert_eq!(payment.refunded, gbp(10_000));
+    let refunds = refunds_of_payments(conn, &[payment.id])
+        .await
+        .expect("refunds");
+    assert_eq!(
+        refunds.get(&payment.id).map_or(0, Vec::len),
+        1,
+        "one refund"
+    );
+}
+
+async fn checkout_sessions_record_a_booking_payment(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_004, "Hazel Primary").await;
+    let session = json!({
+        "id": "cs_test_booking_1",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "status": "complete",
+        "amount_total": 4_500,
+        "currency": "gbp",
+        "payment_intent": format!("pi_booking_{}", account.id.as_uuid().simple()),
+        "metadata": { "trellis_account_id": account.id.to_string() },
+    });
+    let outcome = deliver(conn, &event(&evt(), "checkout.session.completed", &session))
+        .await
+        .expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    deliver(conn, &event(&evt(), "checkout.session.completed", &session))
+        .await
+        .expect("again");
+    let payments = payments_of_accounts(conn, &[account.id])
+        .await
+        .expect("payments")
+        .remove(&account.id)
+        .unwrap_or_default();
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].unallocated, gbp(4_500), "credit on the account");
+
+    // A session someone else created is stored and ignored.
+    let foreign = json!({ "id": "cs_other", "object": "checkout.session", "payment_status": "paid",
+        "amount_total": 100, "metadata": {} });
+    let id = evt();
+    let outcome = deliver(conn, &event(&id, "checkout.session.completed", &foreign))
+        .await
+        .expect("ignored");
+    assert!(matches!(outcome, Received::Ignored { .. }), "{outcome:?}");
+    let stored = stripe_events::stored_event(conn, &id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.outcome, "IGNORED");
+}
+
+async fn unknown_types_are_stored_and_ignored(db: TestDb) {
+    let conn = db.conn();
+    let id = evt();
+    let payload = event(&id, "customer.tax_id.created", &json!({"id": "txi_1"}));
+    let outcome = deliver(conn, &payload).await.expect("stored");
+    assert!(matches!(outcome, Received::Ignored { .. }), "{outcome:?}");
+    let stored = stripe_events::stored_event(conn, &id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.event_type, "customer.tax_id.created");
+    assert_eq!(stored.object_id.as_deref(), Some("txi_1"));
+    assert_eq!(
+        deliver(conn, &payload).await.expect("replay"),
+        Received::Replayed
+    );
+}
+
+async fn forged_stale_and_malformed_deliveries_store_nothing(db: TestDb) {
+    let conn = db.conn();
+    let id = evt();
+    let payload = event(
+        &id,
+        "invoice.paid",
+        &json!({"id": "in_x", "amount_paid": 100}),
+    );
+    let now = clock().now().timestamp();
+    let cases: Vec<(Option<String>, SignatureError)> = vec![
+        (
+            Some(sign(&payload, "whsec_forged", now)),
+            SignatureError::Mismatch,
+        ),
+        (
+            Some(sign(&payload, WEBHOOK_SECRET, now - 3_600)),
+            SignatureError::Stale,
+        ),
+        (Some("t=1,v1=nothex".into()), SignatureError::Malformed),
+        (None, SignatureError::Missing),
+    ];
+    for (header, expected) in cases {
+        let got =
+            stripe_events::receive(conn, &clock(), WEBHOOK_SECRET, header.as_deref(), &payload)
+                .await;
+        match got {
+            Err(WebhookError::Signature(e)) => assert_eq!(e, expected),
+            other => panic!("expected {expected:?}, got {other:?}"),
+        }
+    }
+    // A body altered after signing.
+    let header = sign(&payload, WEBHOOK_SECRET, now);
+    let altered = event(
+        &id,
+        "invoice.paid",
+        &json!({"id": "in_x", "amount_paid": 999_999}),
+    );
+    assert!(matches!(
+        stripe_events::receive(conn, &clock(), WEBHOOK_SECRET, Some(&header), &altered).await,
+        Err(WebhookError::Signature(SignatureError::Mismatch))
+    ));
+    // Signed, but not an event.
+    let not_event = br#"{"hello":"world"}"#;
+    let header = sign(not_event, WEBHOOK_SECRET, now);
+    assert!(matches!(
+        stripe_events::receive(conn, &clock(), WEBHOOK_SECRET, Some(&header), not_event).await,
+        Err(WebhookError::Payload(_))
+    ));
+    assert_eq!(
+        stripe_events::stored_event(conn, &id).await.expect("read"),
+        None,
+        "nothing stored"
+    );
+}
+
+testkit::db_tests!(
+    replays_and_reordering_change_the_ledger_once,
+    a_declined_card_marks_the_invoice_payment_failed,
+    a_refund_at_stripe_credits_the_invoice_and_refunds_once,
+    checkout_sessions_record_a_booking_payment,
+    unknown_types_are_stored_and_ignored,
+    forged_stale_and_malformed_deliveries_store_nothing,
+);

@@ -1,0 +1,379 @@
+//! Stripe in GraphQL: mirroring an invoice on demand, and the mirror's links and payment
+//! state on `Invoice`. The provider is schema data ([`PaymentMirror`]), set when Stripe is
+//! configured; without it the mutation says so and the fields are null.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use billing::mirror::{self, MirroredInvoice};
+use billing::provider::PaymentProvider;
+use billing::reconciliation;
+use kernel::{DomainError, ErrorCode, InvoiceId};
+
+use super::mutation::InvoicePayload;
+use super::types::InvoiceNode;
+use crate::graphql::context::{ContextExt, RequestContext};
+use crate::graphql::errors::{UserError, payload};
+use crate::graphql::relay::expect_input;
+
+/// The configured payment provider invoices are mirrored to (Stripe), if any.
+#[derive(Clone)]
+pub struct PaymentMirror(pub Option<Arc<dyn PaymentProvider>>);
+
+impl std::fmt::Debug for PaymentMirror {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PaymentMirror")
+            .field(&self.0.as_ref().map(|p| p.name()))
+            .finish()
+    }
+}
+
+/// The provider, when one is configured.
+pub fn provider(ctx: &Context<'_>) -> Option<Arc<dyn PaymentProvider>> {
+    ctx.data_opt::<PaymentMirror>().and_then(|m| m.0.clone())
+}
+
+/// Mirrors a ledger change at the provider after it committed. The ledger is the book of
+/// record, so a provider failure does not undo the change: it is logged, and
+/// `invoiceMirror` (or the next change) retries with the same idempotency keys.
+pub async fn follow(ctx: &Context<'_>, rc: &RequestContext, change: Change) {
+    let Some(provider) = provider(ctx) else {
+        return;
+    };
+    let result = match change {
+        Change::Void(id) => mirror::mirror_void(&rc.db, &rc.actor, provider.as_ref(), id)
+            .await
+            .map(|_| ()),
+        Change::CreditNote(id) => {
+            mirror::mirror_credit_note(&rc.db, &rc.actor, provider.as_ref(), id)
+                .await
+                .map(|_| ())
+        }
+        Change::Year(year) => {
+            mirror::mirror_year(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref(), year)
+                .await
+                .map(|done| {
+                    for (id, why) in done.failed {
+                        tracing::warn!(invoice = %id, error = %why, "mirroring an invoice to the payment provider failed");
+                    }
+                })
+        }
+    };
+    if let Err(err) = result {
+        tracing::warn!(error = %err.chain(), ?change, "mirroring a ledger change to the payment provider failed");
+    }
+}
+
+/// A committed ledger change the provider should follow.
+#[derive(Debug, Clone, Copy)]
+pub enum Change {
+    Void(InvoiceId),
+    CreditNote(kernel::CreditNoteId),
+    /// The invoicing run of this year issued invoices.
+    Year(kernel::AcademicYear),
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoiceMirrorInput {
+    pub id: ID,
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoicePayByCardInput {
+    pub invoice_id: ID,
+    /// The same key on a retry gives the same PaymentIntent, never a second charge.
+    pub idempotency_key: String,
+}
+
+/// A card payment started at Stripe, for the portal to confirm with Stripe.js.
+#[derive(SimpleObject, Debug)]
+pub struct CardPayment {
+    /// Stripe's PaymentIntent id (`pi_…`).
+    pub payment_intent_ref: String,
+    /// Hand to Stripe.js `confirmCardPayment`; null once no action is needed.
+    pub client_secret: Option<String>,
+    /// `REQUIRES_ACTION`, `SUCCEEDED`, `PENDING` or `FAILED`.
+    pub status: String,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct InvoicePayByCardPayload {
+    pub card_payment: Option<CardPayment>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(Default, Debug)]
+pub struct StripeMutation;
+
+#[Object]
+impl StripeMutation {
+    /// Send an issued invoice to the payment provider (Stripe): its customer is created once,
+    /// the invoice is finalised there and its hosted page and PDF are stored. Safe to repeat:
+    /// a retry finds the same Stripe invoice. Finance and admins.
+    async fn invoice_mirror(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceMirrorInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: InvoiceId = expect_input(&input.id, "id")?;
+            let Some(provider) = provider(ctx) else {
+                rc.actor.require(kernel::Permission::ManageBilling)?;
+                return Err(DomainError::invalid(
+                    "id",
+                    ErrorCode::Invalid,
+                    "no payment provider is configured (TRELLIS_STRIPE_SECRET_KEY)",
+                ));
+            };
+            mirror::mirror_invoice(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref(), id)
+                .await?;
+            billing::ledger::invoices::invoice(&rc.db, &rc.actor, id).await
+        }
+        .await;
+        let (invoice, user_errors) = payload(result)?;
+        Ok(InvoicePayload {
+            invoice: invoice.map(InvoiceNode),
+            user_errors,
+        })
+    }
+
+    /// Start paying an invoice's outstanding amount by card (a Stripe PaymentIntent); the
+    /// portal confirms it with the returned client secret and the ledger records the money
+    /// when Stripe's webhook says it arrived. The school's own leader, or finance.
+    async fn invoice_pay_by_card(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoicePayByCardInput,
+    ) -> async_graphql::Result<InvoicePayByCardPayload> {
+        use billing::provider::PaymentOutcome;
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: InvoiceId = expect_input(&input.invoice_id, "invoiceId")?;
+            let Some(provider) = provider(ctx) else {
+                return Err(DomainError::invalid(
+                    "invoiceId",
+                    ErrorCode::Invalid,
+                    "card payments need Stripe (TRELLIS_STRIPE_SECRET_KEY)",
+                ));
+            };
+            mirror::start_card_payment(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                provider.as_ref(),
+                id,
+                &input.idempotency_key,
+            )
+            .await
+        }
+        .await;
+        let (started, user_errors) = payload(result)?;
+        Ok(InvoicePayByCardPayload {
+            card_payment: started.map(|p| {
+                let (status, client_secret) = match p.outcome {
+                    PaymentOutcome::RequiresAction { client_secret } => {
+                        ("REQUIRES_ACTION", Some(client_secret))
+                    }
+                    PaymentOutcome::Succeeded => ("SUCCEEDED", None),
+                    PaymentOutcome::Pending => ("PENDING", None),
+                    PaymentOutcome::Failed { .. } => ("FAILED", None),
+                };
+                CardPayment {
+                    payment_intent_ref: p.payment_ref,
+                    client_secret,
+                    status: status.to_owned(),
+                }
+            }),
+            user_errors,
+        })
+    }
+}
+
+/// The invoice's mirror, through the request's loader.
+pub async fn mirror_of(
+    ctx: &Context<'_>,
+    id: InvoiceId,
+) -> async_graphql::Result<Option<MirroredInvoice>> {
+    ctx.trellis()?.loaders.invoice_mirrors.load_one(id).await
+}
+
+/// A difference the reconciliation found between Trellis and Stripe.
+#[derive(Debug)]
+pub struct ReconciliationDifferenceNode(pub reconciliation::Difference);
+
+#[Object(name = "ReconciliationDifference")]
+impl ReconciliationDifferenceNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// `MISSING_AT_PROVIDER`, `MISSING_IN_TRELLIS`, `AMOUNT_MISMATCH`, `STATUS_MISMATCH` or
+    /// `OUTSTANDING_MISMATCH`.
+    async fn kind(&self) -> String {
+        self.0.kind.to_string()
+    }
+
+    /// The Trellis invoice concerned, when there is one.
+    async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<InvoiceNode>> {
+        let Some(id) = self.0.invoice_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .invoices
+            .load_one(id)
+            .await?
+            .map(InvoiceNode))
+    }
+
+    /// Stripe's invoice id (`in_…`).
+    async fn provider_invoice_ref(&self) -> Option<&str> {
+        self.0.provider_invoice_ref.as_deref()
+    }
+
+    /// What Trellis says (an amount or a status).
+    async fn trellis_value(&self) -> Option<&str> {
+        self.0.trellis_value.as_deref()
+    }
+
+    /// What Stripe says.
+    async fn provider_value(&self) -> Option<&str> {
+        self.0.provider_value.as_deref()
+    }
+
+    async fn detail(&self) -> &str {
+        &self.0.detail
+    }
+
+    async fn found_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.found_at
+    }
+
+    async fn resolved_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.resolved_at
+    }
+
+    /// Finance's note on how it was resolved.
+    async fn resolution_note(&self) -> Option<&str> {
+        self.0.resolution_note.as_deref()
+    }
+}
+
+/// One reconciliation run.
+#[derive(Debug)]
+pub struct ReconciliationRunNode(pub reconciliation::ReconciliationRun);
+
+#[Object(name = "ReconciliationRun")]
+impl ReconciliationRunNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.started_at
+    }
+
+    async fn finished_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.0.finished_at
+    }
+
+    async fn invoices_compared(&self) -> u32 {
+        self.0.invoices_compared
+    }
+
+    /// Differences this run found that were not already open.
+    async fn differences_found(&self) -> u32 {
+        self.0.differences_found
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReconciliationRunPayload {
+    pub reconciliation_run: Option<ReconciliationRunNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ReconciliationResolvePayload {
+    pub difference: Option<ReconciliationDifferenceNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ReconciliationResolveInput {
+    pub id: ID,
+    /// How finance resolved it (required).
+    pub note: String,
+}
+
+#[derive(Default, Debug)]
+pub struct ReconciliationMutation;
+
+#[Object]
+impl ReconciliationMutation {
+    /// Compare every invoice sent to Stripe with Stripe's own list and record each new
+    /// difference. Finance and admins.
+    async fn reconciliation_run(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<ReconciliationRunPayload> {
+        let rc = ctx.trellis()?;
+        let offline: Arc<dyn PaymentProvider> = Arc::new(billing::provider::OfflineProvider);
+        let provider = provider(ctx).unwrap_or(offline);
+        let result =
+            reconciliation::run(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref()).await;
+        let (run, user_errors) = payload(result)?;
+        Ok(ReconciliationRunPayload {
+            reconciliation_run: run.map(ReconciliationRunNode),
+            user_errors,
+        })
+    }
+
+    /// Mark a difference resolved, with a note. Finance and admins.
+    async fn reconciliation_resolve(
+        &self,
+        ctx: &Context<'_>,
+        input: ReconciliationResolveInput,
+    ) -> async_graphql::Result<ReconciliationResolvePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id = uuid::Uuid::parse_str(input.id.as_str()).map_err(|_| {
+                DomainError::invalid("id", ErrorCode::Invalid, "not a difference id")
+            })?;
+            reconciliation::resolve(&rc.db, &rc.actor, rc.clock.as_ref(), id, &input.note).await
+        }
+        .await;
+        let (difference, user_errors) = payload(result)?;
+        Ok(ReconciliationResolvePayload {
+            difference: difference.map(ReconciliationDifferenceNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct ReconciliationQuery;
+
+#[Object]
+impl ReconciliationQuery {
+    /// What the reconciliation found, newest first: by default only what is still to be
+    /// resolved. At most 500. Finance and admins.
+    async fn reconciliation_differences(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = true)] unresolved_only: bool,
+        #[graphql(default = 100)] first: u32,
+    ) -> async_graphql::Result<Vec<ReconciliationDifferenceNode>> {
+        let rc = ctx.trellis()?;
+        let found =
+            reconciliation::differences(&rc.db, &rc.actor, unresolved_only, u64::from(first))
+                .await
+                .map_err(crate::graphql::errors::to_graphql)?;
+        Ok(found
+            .into_iter()
+            .map(ReconciliationDifferenceNode)
+            .collect())
+    }
+}

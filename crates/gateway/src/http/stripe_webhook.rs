@@ -1,0 +1,57 @@
+//! `POST /webhooks/stripe`: the HTTP edge of `billing::stripe_events`.
+//!
+//! 2xx only once the event is stored (applied, ignored or a replay); 400 for a forged, stale
+//! or unsigned delivery or a body that is no event, with nothing stored; 500 when applying
+//! failed, so that Stripe delivers it again. Served only when Stripe is configured.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use billing::stripe_events::{self, Received, WebhookError};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
+    let Some(secret) = state.stripe_webhook_secret.as_deref() else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": "Stripe is not configured" })),
+        );
+    };
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    match stripe_events::receive(&state.db, state.clock.as_ref(), secret, signature, &body).await {
+        Ok(received) => {
+            let (outcome, detail) = match received {
+                Received::Applied { detail } => ("applied", Some(detail)),
+                Received::Ignored { detail } => ("ignored", Some(detail)),
+                Received::Replayed => ("replayed", None),
+            };
+            (
+                StatusCode::OK,
+                Json(json!({ "received": true, "outcome": outcome, "detail": detail })),
+            )
+        }
+        Err(err @ (WebhookError::Signature(_) | WebhookError::Payload(_))) => {
+            tracing::warn!(error = %err, "refused a Stripe webhook");
+            (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": err.to_string() })),
+            )
+        }
+        Err(WebhookError::Apply(err)) => {
+            tracing::error!(error = %err.chain(), "applying a stored Stripe event failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "stored; applying it failed and will be retried" })),
+            )
+        }
+    }
+}

@@ -1,0 +1,408 @@
+//! Stripe end to end over HTTP: the real app configured against the Stripe stand-in, with
+//! the stand-in's signed webhooks delivered to the app's `POST /webhooks/stripe`.
+
+mod common;
+
+use std::time::Duration;
+
+use billing::stripe_events::sign;
+use common::{FINANCE, HEAD, TestApp, config, first_code};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::TestDb;
+
+const SECRET: &str = "sk_test_e2e";
+const DECLINED_CARD: &str = "4000000000000341";
+const GOOD_CARD: &str = "4242424242424242";
+
+const INVOICE: &str = "query($id: ID!) { node(id: $id) { ... on Invoice {
+    id number status outstanding { amountPence } paid { amountPence } credited { amountPence }
+    hostedInvoiceUrl pdfUrl providerPaymentState providerPaymentError } } }";
+
+const OPEN_INVOICES: &str = "query { invoices(first: 100) { edges { node {
+    id number status total { amountPence } outstanding { amountPence } } } } }";
+
+const MIRROR: &str = "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
+    invoice { id hostedInvoiceUrl pdfUrl providerPaymentState }
+    userErrors { field code message } } }";
+
+struct Stand {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Stand {
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/v1/{path}", self.base))
+            .basic_auth(SECRET, Some(""))
+            .send()
+            .await
+            .expect("stand-in")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/{path}", self.base))
+            .basic_auth(SECRET, Some(""))
+            .form(form)
+            .send()
+            .await
+            .expect("stand-in");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("json"),
+        )
+    }
+
+    async fn pay(&self, invoice: &str, customer: &str, card: &str) -> (u16, Value) {
+        let (_, pm) = self
+            .post(
+                "payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", card),
+                    ("card[exp_month]", "12"),
+                    ("card[exp_year]", "2031"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        let pm = pm["id"].as_str().expect("pm").to_owned();
+        self.post(
+            &format!("payment_methods/{pm}/attach"),
+            &[("customer", customer)],
+        )
+        .await;
+        self.post(
+            &format!("invoices/{invoice}/pay"),
+            &[("payment_method", pm.as_str())],
+        )
+        .await
+    }
+}
+
+/// The app pointed at the stand-in, its webhook registered there; `None` skips.
+async fn spawn(db: TestDb) -> Option<(TestApp, Stand, String)> {
+    let base = testkit::stripe_url()?;
+    let webhook_secret = format!("whsec_{}", uuid::Uuid::now_v7().simple());
+    let mut cfg = config(&db);
+    cfg.stripe_secret_key = Some(SECRET.to_owned());
+    cfg.stripe_webhook_secret = Some(webhook_secret.clone());
+    cfg.stripe_api_base = Some(base.clone());
+    let app = TestApp::spawn_with(db, cfg).await;
+    billing::demo::seed(app.db.conn(), &kernel::SystemClock)
+        .await
+        .expect("demo billing");
+    let http = reqwest::Client::new();
+    let hook = format!("trellis-e2e-{}", uuid::Uuid::now_v7().simple());
+    let registered = http
+        .post(format!("{base}/_config/webhooks/{hook}"))
+        .form(&[
+            ("url", format!("{}/webhooks/stripe", app.base)),
+            ("secret", webhook_secret.clone()),
+        ])
+        .send()
+        .await
+        .expect("register webhook");
+    assert!(registered.status().is_success());
+    Some((app, Stand { base, http }, webhook_secret))
+}
+
+async fn invoice(app: &TestApp, id: &str) -> Value {
+    app.data_as(FINANCE, INVOICE, json!({ "id": id })).await["node"].clone()
+}
+
+/// Polls until `check` holds for the invoice (webhooks arrive about a second after the
+/// stand-in's change).
+async fn wait_for(app: &TestApp, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    for _ in 0..60 {
+        let now = invoice(app, id).await;
+        if check(&now) {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    panic!("timed out waiting for {what}: {}", invoice(app, id).await);
+}
+
+fn pence(v: &Value, field: &str) -> i64 {
+    v[field]["amountPence"].as_i64().expect("pence")
+}
+
+/// An open demo invoice with money outstanding.
+async fn open_invoice(app: &TestApp) -> Value {
+    let data = app.data_as(FINANCE, OPEN_INVOICES, json!({})).await;
+    data["invoices"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|i| i["status"] == "OPEN" && pence(i, "outstanding") > 0)
+        .expect("an open demo invoice")
+}
+
+/// The stand-in's invoices that mirror Trellis invoice `id`.
+async fn stripe_invoices_of(stand: &Stand, id: &str) -> Vec<Value> {
+    let uuid = trellis_uuid(id);
+    stand.get("invoices?limit=100").await["data"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|i| i["metadata"]["trellis_invoice_id"] == uuid.as_str())
+        .cloned()
+        .collect()
+}
+
+/// The invoice's UUID from its global id (`Invoice:<uuid>`, base64).
+fn trellis_uuid(id: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .expect("global id");
+    let text = String::from_utf8(raw).expect("utf8");
+    text.rsplit(':').next().expect("uuid").to_owned()
+}
+
+async fn post_webhook(app: &TestApp, payload: &[u8], signature: &str) -> StatusCode {
+    app.client
+        .post(format!("{}/webhooks/stripe", app.base))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(payload.to_vec())
+        .send()
+        .await
+        .expect("webhook")
+        .status()
+}
+
+async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
+    let Some((app, stand, webhook_secret)) = spawn(db).await else {
+        return;
+    };
+    let open = open_invoice(&app).await;
+    let id = open["id"].as_str().expect("id").to_owned();
+    let total = pence(&open, "outstanding");
+
+    // A school leader may not send invoices to Stripe.
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), MIRROR, json!({ "id": id })).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+
+    // Finance mirrors it; a retried mutation makes no second Stripe invoice.
+    let first = app.data_as(FINANCE, MIRROR, json!({ "id": id })).await;
+    let mirrored = &first["invoiceMirror"]["invoice"];
+    assert!(mirrored["hostedInvoiceUrl"].as_str().is_some(), "{first}");
+    assert!(mirrored["pdfUrl"].as_str().is_some(), "{first}");
+    assert_eq!(mirrored["providerPaymentState"], "NONE");
+    let again = app.data_as(FINANCE, MIRROR, json!({ "id": id })).await;
+    assert_eq!(again["invoiceMirror"]["invoice"], *mirrored);
+    let remote = stripe_invoices_of(&stand, &id).await;
+    assert_eq!(remote.len(), 1, "one Stripe invoice");
+    let remote = &remote[0];
+    assert_eq!(remote["status"], "open");
+    assert_eq!(remote["amount_due"], total);
+    let stripe_id = remote["id"].as_str().expect("in_").to_owned();
+    let customer = remote["customer"].as_str().expect("cus_").to_owned();
+
+    // A card payment started twice with the same idempotency key is one PaymentIntent.
+    let pay_by_card = "mutation($id: ID!, $key: String!) { invoicePayByCard(input: { invoiceId: $id, idempotencyKey: $key }) {
+        cardPayment { paymentIntentRef clientSecret status } userErrors { field code } } }";
+    let started = app
+        .data_as(
+            FINANCE,
+            pay_by_card,
+            json!({ "id": id, "key": "portal-click-1" }),
+        )
+        .await;
+    let retried = app
+        .data_as(
+            FINANCE,
+            pay_by_card,
+            json!({ "id": id, "key": "portal-click-1" }),
+        )
+        .await;
+    let card = &started["invoicePayByCard"]["cardPayment"];
+    assert_eq!(card["status"], "REQUIRES_ACTION", "{started}");
+    assert!(
+        card["clientSecret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("pi_"))
+    );
+    assert_eq!(retried["invoicePayByCard"]["cardPayment"], *card);
+    let uuid = trellis_uuid(&id);
+    let intents = stand.get("payment_intents?limit=100").await["data"]
+        .as_array()
+        .expect("intents")
+        .iter()
+        .filter(|pi| pi["metadata"]["trellis_invoice_id"] == uuid.as_str())
+        .count();
+    assert_eq!(intents, 1, "one PaymentIntent for one request");
+
+    // A declined card: the PAYMENT_FAILED path, no money in the ledger.
+    let (status, body) = stand.pay(&stripe_id, &customer, DECLINED_CARD).await;
+    assert_eq!(status, 402, "{body}");
+    let failed = wait_for(&app, &id, "PAYMENT_FAILED", |i| {
+        i["providerPaymentState"] == "PAYMENT_FAILED"
+    })
+    .await;
+    assert_eq!(pence(&failed, "outstanding"), total);
+    assert_eq!(failed["status"], "OPEN");
+
+    // A good card: invoice.paid arrives signed and the invoice is PAID.
+    let (status, body) = stand.pay(&stripe_id, &customer, GOOD_CARD).await;
+    assert_eq!(status, 200, "{body}");
+    let paid = wait_for(&app, &id, "PAID", |i| i["status"] == "PAID").await;
+    assert_eq!(pence(&paid, "paid"), total);
+    assert_eq!(paid["providerPaymentState"], "PAID");
+
+    // The same invoice.paid replayed three times and reordered after an older event: once.
+    let paid_at_stripe = stand.get(&format!("invoices/{stripe_id}")).await;
+    let now = chrono::Utc::now().timestamp();
+    let event = |id: &str, kind: &str| {
+        serde_json::to_vec(
+            &json!({ "id": id, "object": "event", "type": kind, "created": now,
+            "data": { "object": paid_at_stripe.clone() } }),
+        )
+        .expect("json")
+    };
+    let replayed = event(
+        &format!("evt_replay_{}", uuid::Uuid::now_v7().simple()),
+        "invoice.paid",
+    );
+    for _ in 0..3 {
+        let status = post_webhook(&app, &replayed, &sign(&replayed, &webhook_secret, now)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let older = event(
+        &format!("evt_old_{}", uuid::Uuid::now_v7().simple()),
+        "invoice.finalized",
+    );
+    assert_eq!(
+        post_webhook(&app, &older, &sign(&older, &webhook_secret, now)).await,
+        StatusCode::OK
+    );
+    let still = invoice(&app, &id).await;
+    assert_eq!(pence(&still, "paid"), total, "the ledger changed once");
+
+    // A forged signature and a stale one are refused.
+    let forged = event("evt_forged", "invoice.paid");
+    assert_eq!(
+        post_webhook(&app, &forged, &sign(&forged, "whsec_forged", now)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post_webhook(&app, &forged, &sign(&forged, &webhook_secret, now - 3_600)).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        billing::stripe_events::stored_event(app.db.conn(), "evt_forged")
+            .await
+            .expect("read"),
+        None
+    );
+
+    // A refund at Stripe: credited on the invoice, refunded from the receipt.
+    let intent = paid_at_stripe["payment_intent"]
+        .as_str()
+        .expect("pi")
+        .to_owned();
+    let (status, body) = stand
+        .post(
+            "refunds",
+            &[
+                ("payment_intent", intent.as_str()),
+                ("amount", "1000"),
+                ("reason", "requested_by_customer"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let refunded = wait_for(&app, &id, "a credit", |i| pence(i, "credited") == 1_000).await;
+    assert_eq!(refunded["status"], "PAID");
+
+    // Reconciliation finds a difference planted on the Stripe side, and only that.
+    let (status, stray) = stand
+        .post(
+            "invoices",
+            &[
+                ("customer", customer.as_str()),
+                ("collection_method", "send_invoice"),
+                ("days_until_due", "14"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{stray}");
+    let stray = stray["id"].as_str().expect("stray").to_owned();
+    stand
+        .post(
+            "invoiceitems",
+            &[
+                ("customer", customer.as_str()),
+                ("invoice", stray.as_str()),
+                ("amount", "2500"),
+                ("currency", "gbp"),
+            ],
+        )
+        .await;
+    stand.post(&format!("invoices/{stray}/finalize"), &[]).await;
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            "query { reconciliationDifferences { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let run = app
+        .data_as(
+            FINANCE,
+            "mutation { reconciliationRun { reconciliationRun { invoicesCompared differencesFound } userErrors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        run["reconciliationRun"]["reconciliationRun"]["invoicesCompared"],
+        1
+    );
+    assert_eq!(
+        run["reconciliationRun"]["reconciliationRun"]["differencesFound"],
+        1
+    );
+    let found = app
+        .data_as(
+            FINANCE,
+            "query { reconciliationDifferences { id kind providerInvoiceRef detail } }",
+            json!({}),
+        )
+        .await;
+    let differences = found["reconciliationDifferences"].as_array().expect("list");
+    assert_eq!(differences.len(), 1, "{found}");
+    assert_eq!(differences[0]["kind"], "MISSING_IN_TRELLIS");
+    assert_eq!(differences[0]["providerInvoiceRef"], stray.as_str());
+    let resolved = app
+        .data_as(
+            FINANCE,
+            "mutation($id: ID!) { reconciliationResolve(input: { id: $id, note: \"raised at Stripe by hand; voided there\" }) { difference { resolvedAt resolutionNote } userErrors { field code } } }",
+            json!({ "id": differences[0]["id"] }),
+        )
+        .await;
+    assert!(
+        resolved["reconciliationResolve"]["difference"]["resolvedAt"].is_string(),
+        "{resolved}"
+    );
+    let open = app
+        .data_as(
+            FINANCE,
+            "query { reconciliationDifferences { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(open["reconciliationDifferences"], json!([]));
+}
+
+testkit::db_tests!(an_invoice_is_paid_on_stripe_and_the_ledger_follows);
