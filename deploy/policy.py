@@ -21,12 +21,10 @@ from pathlib import Path
 
 import yaml
 
-# Variables the manifests carry for server-side work that has not landed. The server
+# Variables the manifests may carry for server-side work that has not landed yet. The server
 # ignores unknown TRELLIS_* variables; these are reported, not failed, until it reads them.
-RESERVED = {
-    "TRELLIS_STRIPE_SECRET_KEY": "billing's Stripe adapter",
-    "TRELLIS_STRIPE_WEBHOOK_SECRET": "billing's Stripe webhook route",
-}
+# (Empty now that the Stripe adapter reads TRELLIS_STRIPE_*.)
+RESERVED: dict[str, str] = {}
 SECRET_NAME = "trellis-secrets"
 MIN_REPLICAS = 2
 

@@ -57,6 +57,11 @@ struct PoolLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
     job: String,
     outcome: &'static str,
@@ -69,6 +74,13 @@ fn latency() -> Histogram {
     ))
 }
 
+/// Webhook lag buckets from 0.1 s to ~5 days: Stripe retries a failed delivery for three days.
+fn webhook_lag() -> Histogram {
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.1, 4.0, 12,
+    ))
+}
+
 /// Every metric the gateway records, and the registry that renders them.
 pub struct Metrics {
     registry: Registry,
@@ -78,6 +90,7 @@ pub struct Metrics {
     user_errors: Family<ErrorLabels, Counter>,
     pool: Family<PoolLabels, Gauge>,
     jobs: Family<JobLabels, Counter>,
+    webhooks: Family<WebhookLabels, Histogram, fn() -> Histogram>,
     events_published: Counter,
     events_received: Counter,
     subscriptions: Gauge,
@@ -138,6 +151,13 @@ impl Metrics {
             "Scheduled job ticks by outcome (ran, failed, taken: another replica ran the slot, busy: a previous run still holds the lock)",
             jobs.clone(),
         );
+        let webhooks = Family::new_with_constructor(webhook_lag as fn() -> Histogram);
+        registry.register_with_unit(
+            "stripe_webhook_lag",
+            "Stripe webhooks by outcome (applied, ignored, replayed, failed), observed as the time from the event's creation at Stripe to its receipt here",
+            Unit::Seconds,
+            webhooks.clone(),
+        );
         let events_published = Counter::default();
         registry.register(
             "events_published",
@@ -175,6 +195,7 @@ impl Metrics {
             user_errors,
             pool,
             jobs,
+            webhooks,
             events_published,
             events_received,
             subscriptions,
@@ -245,6 +266,14 @@ impl Metrics {
                 outcome,
             })
             .inc();
+    }
+
+    /// Records a verified Stripe webhook: how long after its creation at Stripe it arrived.
+    /// Refused deliveries are not observed: their timestamps are not to be trusted.
+    pub fn stripe_webhook(&self, outcome: &'static str, lag_secs: f64) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { outcome })
+            .observe(lag_secs.max(0.0));
     }
 
     pub fn event_published(&self) {

@@ -224,9 +224,111 @@ async fn a_job_slot_both_replicas_reach_runs_once(db: TestDb) {
     assert_eq!(ticks(&sa, "failed") + ticks(&sb, "failed"), 0.0);
 }
 
+async fn a_webhook_delivered_to_every_replica_is_stored_once(db: TestDb) {
+    if db.backend() != testkit::Backend::Postgres {
+        return; // one process on SQLite; replays on one replica are tested in tests/e2e
+    }
+    let secret = secret();
+    let hook_secret = "whsec_replicas";
+    let env = [
+        ("TRELLIS_DEMO", "false"),
+        ("TRELLIS_STRIPE_SECRET_KEY", "sk_test_replicas"),
+        ("TRELLIS_STRIPE_WEBHOOK_SECRET", hook_secret),
+        // Nothing is called at Stripe for an event type Trellis does not act on.
+        ("TRELLIS_STRIPE_API_BASE", "http://127.0.0.1:9"),
+    ];
+    let (a, b) = (
+        common::spawn(db.url(), &secret, &env).await,
+        common::spawn(db.url(), &secret, &env).await,
+    );
+    let created = chrono::Utc::now().timestamp() - 30;
+    let event = json!({
+        "id": format!("evt_{}", uuid::Uuid::now_v7().simple()),
+        "object": "event",
+        "type": "customer.updated",
+        "created": created,
+        "data": { "object": { "id": "cus_replicas", "object": "customer" } },
+    })
+    .to_string();
+    let signature = billing::stripe_events::sign(event.as_bytes(), hook_secret, created + 30);
+    let client = reqwest::Client::new();
+    let deliver = |server: &Server| {
+        client
+            .post(format!("{}/webhooks/stripe", server.base))
+            .header("Stripe-Signature", signature.clone())
+            .header("Content-Type", "application/json")
+            .body(event.clone())
+            .send()
+    };
+    // Stripe's retries and a load balancer can hand one event to two replicas at once.
+    let (ra, rb) = tokio::join!(deliver(&a), deliver(&b));
+    let mut outcomes = Vec::new();
+    for response in [ra, rb] {
+        let response = response.expect("delivered");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let body: Value = response.json().await.expect("json");
+        outcomes.push(body["outcome"].as_str().expect("outcome").to_owned());
+    }
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        ["ignored", "replayed"],
+        "stored and acted on once"
+    );
+    let rows = db
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT COUNT(*) AS n FROM stripe_events".to_owned(),
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    assert_eq!(rows.try_get::<i64>("", "n").expect("n"), 1);
+
+    // Both replicas report the delivery and its lag (about 30 s) on /metrics.
+    let lag = "trellis_stripe_webhook_lag_seconds_count";
+    let seen: f64 = [a.scrape().await, b.scrape().await]
+        .iter()
+        .map(|s| {
+            value(s, lag, &[("outcome", "ignored")]).unwrap_or(0.0)
+                + value(s, lag, &[("outcome", "replayed")]).unwrap_or(0.0)
+        })
+        .sum();
+    assert_eq!(seen, 2.0);
+    let sum: f64 = [a.scrape().await, b.scrape().await]
+        .iter()
+        .flat_map(|s| {
+            ["ignored", "replayed"].map(|o| {
+                value(
+                    s,
+                    "trellis_stripe_webhook_lag_seconds_sum",
+                    &[("outcome", o)],
+                )
+                .unwrap_or(0.0)
+            })
+        })
+        .sum();
+    assert!(
+        (50.0..600.0).contains(&sum),
+        "two deliveries about 30 s late: {sum}"
+    );
+
+    // A forged delivery is refused by either replica and not observed.
+    let response = client
+        .post(format!("{}/webhooks/stripe", b.base))
+        .header("Stripe-Signature", format!("t={},v1=00", created + 30))
+        .body(event.clone())
+        .send()
+        .await
+        .expect("delivered");
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+}
+
 use sea_orm::ConnectionTrait as _;
 
 testkit::db_tests!(
     invoice_updates_reach_subscribers_on_another_replica,
-    a_job_slot_both_replicas_reach_runs_once
+    a_job_slot_both_replicas_reach_runs_once,
+    a_webhook_delivered_to_every_replica_is_stored_once
 );

@@ -27,6 +27,18 @@ pub async fn receive(
     let signature = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
+    // How long after its creation at Stripe the event reached us, for the lag metric.
+    let lag = || {
+        serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|event| event["created"].as_i64())
+            .map_or(0.0, |created| {
+                let millis = state.clock.now().timestamp_millis() - created * 1000;
+                #[allow(clippy::cast_precision_loss, reason = "lags are far below 2^52 ms")]
+                let secs = millis as f64 / 1000.0;
+                secs
+            })
+    };
     match stripe_events::receive(&state.db, state.clock.as_ref(), secret, signature, &body).await {
         Ok(received) => {
             let (outcome, detail) = match received {
@@ -34,6 +46,7 @@ pub async fn receive(
                 Received::Ignored { detail } => ("ignored", Some(detail)),
                 Received::Replayed => ("replayed", None),
             };
+            state.metrics.stripe_webhook(outcome, lag());
             (
                 StatusCode::OK,
                 Json(json!({ "received": true, "outcome": outcome, "detail": detail })),
@@ -47,6 +60,7 @@ pub async fn receive(
             )
         }
         Err(WebhookError::Apply(err)) => {
+            state.metrics.stripe_webhook("failed", lag());
             tracing::error!(error = %err.chain(), "applying a stored Stripe event failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
