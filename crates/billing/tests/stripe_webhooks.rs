@@ -13,7 +13,7 @@ use billing::provider::{IdempotencyKey, PaymentProvider, RefundPayment};
 use billing::stripe_events::{self, Received, SignatureError, WebhookError, sign};
 use kernel::{Clock, PaymentId, RefundId};
 use ledger_support::*;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait as _, DatabaseConnection};
 use serde_json::{Value, json};
 use stripe_support::*;
 use testkit::TestDb;
@@ -303,6 +303,40 @@ async fn unknown_types_are_stored_and_ignored(db: TestDb) {
     );
 }
 
+/// A replica that stored an event and died before applying it leaves the row RECEIVED;
+/// Stripe's next delivery must apply it rather than call it a replay.
+async fn an_event_stored_but_never_applied_is_applied_on_redelivery(db: TestDb) {
+    let conn = db.conn();
+    let id = evt();
+    let payload = event(&id, "customer.tax_id.created", &json!({"id": "txi_2"}));
+    deliver(conn, &payload).await.expect("stored");
+    // What the crash leaves behind.
+    let backend = conn.get_database_backend();
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        match backend {
+            sea_orm::DbBackend::Postgres => {
+                "UPDATE stripe_events SET outcome = 'RECEIVED', applied_at = NULL WHERE id = $1"
+            }
+            _ => "UPDATE stripe_events SET outcome = 'RECEIVED', applied_at = NULL WHERE id = ?",
+        },
+        [id.clone().into()],
+    ))
+    .await
+    .expect("strand the event");
+    let outcome = deliver(conn, &payload).await.expect("redelivered");
+    assert!(matches!(outcome, Received::Ignored { .. }), "{outcome:?}");
+    let stored = stripe_events::stored_event(conn, &id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.outcome, "IGNORED");
+    assert_eq!(
+        deliver(conn, &payload).await.expect("replay"),
+        Received::Replayed
+    );
+}
+
 async fn forged_stale_and_malformed_deliveries_store_nothing(db: TestDb) {
     let conn = db.conn();
     let id = evt();
@@ -364,5 +398,6 @@ testkit::db_tests!(
     a_refund_at_stripe_credits_the_invoice_and_refunds_once,
     checkout_sessions_record_a_booking_payment,
     unknown_types_are_stored_and_ignored,
+    an_event_stored_but_never_applied_is_applied_on_redelivery,
     forged_stale_and_malformed_deliveries_store_nothing,
 );

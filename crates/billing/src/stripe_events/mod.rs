@@ -153,7 +153,13 @@ pub async fn receive(
         Err(err) => return Err(DomainError::from(err).into()),
     };
     match row {
-        Some(row) if row.outcome != "FAILED" => return Ok(Received::Replayed),
+        // Settled: this delivery is a replay. Anything else — FAILED, or RECEIVED by a
+        // replica that died (or is still working) before recording the outcome — is applied
+        // again: every effect carries an idempotency key derived from the Stripe object, so
+        // applying twice changes the ledger once, and an event is never stranded unapplied.
+        Some(row) if row.outcome == "APPLIED" || row.outcome == "IGNORED" => {
+            return Ok(Received::Replayed);
+        }
         Some(_) => {}
         None => {
             let fresh = entity::ActiveModel {
