@@ -581,6 +581,31 @@ pub async fn support_provided_by(
         .collect()
 }
 
+/// One support request, for whoever may read support records of its providing school.
+pub async fn support_request(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: SupportRequestId,
+) -> Result<SupportRequest, DomainError> {
+    let request = support_requests::Entity::find_by_id(id.as_uuid())
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound {
+            entity: "SupportRequest",
+        })
+        .and_then(SupportRequest::from_row)?;
+    if actor.can(Permission::ManageBilling)
+        || is_staff(actor)
+        || acts_for(actor, request.providing_school_id)
+    {
+        Ok(request)
+    } else {
+        Err(DomainError::NotFound {
+            entity: "SupportRequest",
+        })
+    }
+}
+
 /// The host school records its consent to share its agreed report: with one named school,
 /// or with the partnership (which then allows publishing it).
 pub async fn record_consent(

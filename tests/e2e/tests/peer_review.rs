@@ -800,6 +800,10 @@ async fn email_of(app: &TestApp, user: kernel::UserId) -> String {
 
 async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
     let app = spawn(db).await;
+    // Billing accounts, so the support time can be paid for at the end.
+    billing::demo::seed(app.db.conn(), &kernel::SystemClock)
+        .await
+        .expect("demo billing loads");
     let cycle = demo_cycle(&app).await;
     let review = schedulable(&app, cycle).await.remove(0);
     let id = json!(review.id.to_global());
@@ -1027,6 +1031,46 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
     );
     let token = app.token(&host_head).await;
     let (_, body) = app.gql(Some(&token), PROVIDED, vars).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+
+    // Finance pays for the time: a credit on the providing school's account, once.
+    const CREDIT: &str = r"mutation($input: ReviewSupportCreditInput!) {
+      reviewSupportCredit(input: $input) {
+        payment { id method amount { amountPence } unallocated { amountPence } account { schools { id } } }
+        userErrors { field code }
+      }
+    }";
+    let at =
+        |rate: i64| json!({ "input": { "supportRequestId": support, "ratePencePerHour": rate } });
+    let data = app.data_as(FINANCE, CREDIT, at(6_000)).await;
+    let payment = data["reviewSupportCredit"]["payment"].clone();
+    assert_eq!(payment["method"], "CREDIT", "{data}");
+    assert_eq!(payment["amount"]["amountPence"], 9_000, "1.5 h at £60");
+    assert_eq!(payment["unallocated"]["amountPence"], 9_000);
+    assert!(
+        payment["account"]["schools"]
+            .as_array()
+            .expect("schools")
+            .iter()
+            .any(|s| s["id"] == json!(lead.school_id.to_global())),
+        "{payment}"
+    );
+    let again = app.data_as(FINANCE, CREDIT, at(6_000)).await;
+    assert_eq!(again["reviewSupportCredit"]["payment"]["id"], payment["id"]);
+    let data = app.data_as(FINANCE, CREDIT, at(7_000)).await;
+    assert_eq!(
+        data["reviewSupportCredit"]["userErrors"][0],
+        json!({ "field": ["input", "ratePencePerHour"], "code": "CONFLICT" }),
+        "{data}"
+    );
+    let data = app.data_as(FINANCE, CREDIT, at(0)).await;
+    assert_eq!(
+        data["reviewSupportCredit"]["userErrors"][0]["code"],
+        "OUT_OF_RANGE"
+    );
+    // The providing school cannot pay itself.
+    let token = app.token(&lead_email).await;
+    let (_, body) = app.gql(Some(&token), CREDIT, at(6_000)).await;
     assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
 }
 

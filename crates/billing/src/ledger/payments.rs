@@ -42,6 +42,9 @@ named_enum!(
         Bacs => "BACS",
         Card => "CARD",
         Cheque => "CHEQUE",
+        /// No money arrived: the partnership credits the account, e.g. for school-to-school
+        /// support it provided. Allocated to invoices like any receipt.
+        Credit => "CREDIT",
     }
 );
 

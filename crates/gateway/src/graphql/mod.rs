@@ -43,6 +43,7 @@ pub struct Mutation(
     billing::BillingMutation,
     offer::OfferMutation,
     peer_review::PeerReviewMutation,
+    peer_review::support::SupportCreditMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).

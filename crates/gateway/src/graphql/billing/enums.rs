@@ -30,6 +30,8 @@ pub enum ReceiptMethod {
     Bacs,
     Card,
     Cheque,
+    /// A credit the partnership granted (e.g. for school-to-school support); no money arrived.
+    Credit,
 }
 
 /// Where an invoice stands.

@@ -4,6 +4,7 @@
 pub mod enums;
 pub mod mutation;
 pub mod query;
+pub mod support;
 pub mod types;
 
 pub use mutation::PeerReviewMutation;
