@@ -41,6 +41,8 @@ pub struct AppState {
     pub events: Bus,
     /// Verifies `POST /webhooks/stripe`; `None` when Stripe is not configured.
     pub stripe_webhook_secret: Option<Arc<str>>,
+    /// The Stripe adapter, for jobs (reconciliation); `None` settles offline.
+    pub provider: Option<Arc<dyn billing::provider::PaymentProvider>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -111,7 +113,8 @@ impl App {
                 verifier,
                 clock: clock.clone(),
             },
-            schema: graphql::schema_with(config, provider),
+            schema: graphql::schema_with(config, provider.clone()),
+            provider,
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),

@@ -216,6 +216,7 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tokio::spawn(jobs::run_scheduler(
             app.state.db.clone(),
             app.state.clock.clone(),
+            app.state.provider.clone(),
             app.state.metrics.clone(),
             config.jobs_interval(),
         ))

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
-use gateway::jobs::{Job, STALE_RUN, Tick, slot_of, tick};
+use gateway::jobs::{Job, STALE_RUN, Tick, slot_of, tick, tick_with};
 use kernel::{AcademicYear, Actor, Clock as _, FixedClock, SystemClock};
 use membership::memberships::{MembershipFilter, MembershipStatus};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
@@ -200,7 +200,68 @@ async fn a_job_still_running_elsewhere_is_skipped(db: TestDb) {
     assert!(matches!(free, Tick::Ran(_)), "{free:?}");
 }
 
+async fn stripe_reconciliation_runs_as_a_job(db: TestDb) {
+    let conn = db.conn();
+    let slot = slot_of(at(2026, 11, 23), HOUR);
+    // Offline: the job has nothing to compare, and says so.
+    let Tick::Ran(detail) = tick(conn, &SystemClock, "a", Job::ReconcileStripe, slot)
+        .await
+        .expect("tick")
+    else {
+        panic!("the job ran");
+    };
+    assert!(detail.contains("not configured"), "{detail}");
+
+    // With Stripe (the stand-in), a reconciliation run is recorded, once per slot.
+    let Some(api_base) = testkit::stripe_url() else {
+        return;
+    };
+    let provider = billing::provider::StripeProvider::new(&billing::provider::StripeConfig {
+        secret_key: "sk_test_jobs".to_owned(),
+        webhook_secret: "whsec_jobs".to_owned(),
+        api_base: Some(api_base),
+    })
+    .expect("provider");
+    let next = slot + chrono::Duration::hours(1);
+    let Tick::Ran(detail) = tick_with(
+        conn,
+        &SystemClock,
+        Some(&provider),
+        "a",
+        Job::ReconcileStripe,
+        next,
+    )
+    .await
+    .expect("tick") else {
+        panic!("the job ran");
+    };
+    assert!(detail.starts_with("compared "), "{detail}");
+    let again = tick_with(
+        conn,
+        &SystemClock,
+        Some(&provider),
+        "b",
+        Job::ReconcileStripe,
+        next,
+    )
+    .await
+    .expect("tick");
+    assert_eq!(again, Tick::Taken);
+    let runs = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM reconciliation_runs".to_owned(),
+        ))
+        .await
+        .expect("count")
+        .expect("row")
+        .try_get::<i64>("", "n")
+        .expect("n");
+    assert_eq!(runs, 1);
+}
+
 testkit::db_tests!(
+    stripe_reconciliation_runs_as_a_job,
     lapses_unanswered_renewals_once_per_slot,
     resumes_only_interrupted_invoicing_runs,
     a_job_still_running_elsewhere_is_skipped

@@ -19,6 +19,7 @@ mod work;
 use std::sync::Arc;
 use std::time::Duration;
 
+use billing::provider::PaymentProvider;
 use chrono::{DateTime, TimeZone as _, Utc};
 use kernel::{Actor, Clock};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, OnConflict, Query};
@@ -37,12 +38,16 @@ pub enum Job {
     LapseUnansweredRenewals,
     /// Finishes an invoicing run left IN_PROGRESS for longer than [`STALE_RUN`].
     ResumeInterruptedInvoicing,
+    /// Compares the mirrored invoices with Stripe's and records new differences for finance
+    /// (a no-op when Stripe is not configured).
+    ReconcileStripe,
 }
 
 impl Job {
-    pub const ALL: [Self; 2] = [
+    pub const ALL: [Self; 3] = [
         Self::LapseUnansweredRenewals,
         Self::ResumeInterruptedInvoicing,
+        Self::ReconcileStripe,
     ];
 
     /// Stable name: the `job` column and the `job` metric label.
@@ -51,6 +56,7 @@ impl Job {
         match self {
             Self::LapseUnansweredRenewals => "lapse-unanswered-renewals",
             Self::ResumeInterruptedInvoicing => "resume-interrupted-invoicing",
+            Self::ReconcileStripe => "reconcile-stripe",
         }
     }
 
@@ -61,6 +67,7 @@ impl Job {
             + match self {
                 Self::LapseUnansweredRenewals => 1,
                 Self::ResumeInterruptedInvoicing => 2,
+                Self::ReconcileStripe => 3,
             }
     }
 }
@@ -111,11 +118,23 @@ pub fn runner_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-/// One replica's attempt at `job` for `slot`. Errors are the database's; a job's own failure
-/// is a [`Tick::Failed`].
+/// [`tick_with`] without a payment provider: every job but Stripe reconciliation.
 pub async fn tick(
     db: &DatabaseConnection,
     clock: &dyn Clock,
+    runner: &str,
+    job: Job,
+    slot: DateTime<Utc>,
+) -> Result<Tick, DbErr> {
+    tick_with(db, clock, None, runner, job, slot).await
+}
+
+/// One replica's attempt at `job` for `slot`. Errors are the database's; a job's own failure
+/// is a [`Tick::Failed`].
+pub async fn tick_with(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    provider: Option<&dyn PaymentProvider>,
     runner: &str,
     job: Job,
     slot: DateTime<Utc>,
@@ -161,7 +180,9 @@ pub async fn tick(
     let claimed = db.execute(&claim).await?.rows_affected() == 1;
     let tick = if claimed {
         tracing::info!(job = job.name(), slot = %slot_text, "job starting");
-        let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, job).await {
+        let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, provider, job)
+            .await
+        {
             Ok(detail) => {
                 tracing::info!(job = job.name(), slot = %slot_text, %detail, "job finished");
                 (Tick::Ran(detail.clone()), "SUCCEEDED", detail)
@@ -196,6 +217,7 @@ pub async fn tick(
 pub async fn run_scheduler(
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
+    provider: Option<Arc<dyn PaymentProvider>>,
     metrics: Arc<Metrics>,
     interval: Duration,
 ) {
@@ -204,7 +226,7 @@ pub async fn run_scheduler(
     loop {
         let slot = slot_of(clock.now(), interval);
         for job in Job::ALL {
-            match tick(&db, clock.as_ref(), &runner, job, slot).await {
+            match tick_with(&db, clock.as_ref(), provider.as_deref(), &runner, job, slot).await {
                 Ok(t) => metrics.job_tick(job.name(), t.outcome()),
                 Err(e) => {
                     metrics.job_tick(job.name(), "failed");

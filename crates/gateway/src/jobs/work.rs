@@ -1,5 +1,6 @@
 //! What the jobs do: thin calls into the domains' own idempotent services.
 
+use billing::provider::PaymentProvider;
 use kernel::{AcademicYear, Actor, Clock, DomainError};
 use sea_orm::DatabaseConnection;
 
@@ -15,9 +16,20 @@ pub(super) async fn run(
     db: &DatabaseConnection,
     actor: &Actor,
     clock: &dyn Clock,
+    provider: Option<&dyn PaymentProvider>,
     job: Job,
 ) -> Result<String, DomainError> {
     match job {
+        Job::ReconcileStripe => {
+            let Some(provider) = provider else {
+                return Ok("Stripe is not configured: nothing to reconcile".to_owned());
+            };
+            let run = billing::reconciliation::run(db, actor, clock, provider).await?;
+            Ok(format!(
+                "compared {} invoice(s), {} new difference(s)",
+                run.invoices_compared, run.differences_found
+            ))
+        }
         Job::LapseUnansweredRenewals => {
             // Renewals opened for next year are answered during this one; a first enrolment
             // pending in the current year can carry a notice date too.
