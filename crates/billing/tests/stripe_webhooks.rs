@@ -392,6 +392,148 @@ async fn forged_stale_and_malformed_deliveries_store_nothing(db: TestDb) {
     );
 }
 
+async fn rename_table(db: &DatabaseConnection, from: &str, to: &str) {
+    db.execute_unprepared(&format!("ALTER TABLE {from} RENAME TO {to}"))
+        .await
+        .expect("rename");
+}
+
+/// An event whose effect the ledger refuses is stored FAILED with the reason, with none of
+/// its effects (they were one savepoint), and answered as received; its next delivery (a
+/// resend from Stripe's dashboard) tries again instead of calling it a replay.
+async fn a_refused_effect_is_stored_failed_with_nothing_of_it_applied(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_005, "Rowan Primary").await;
+    let issued = invoice(conn, &account, 12_000).await;
+    // Stripe ids are short; one longer than the ledger keeps is refused by the ledger after
+    // the mirror row was written in the same savepoint.
+    let too_long = format!("in_{}", "x".repeat(300));
+    let finalized = json!({
+        "id": too_long,
+        "object": "invoice",
+        "customer": "cus_rowan",
+        "hosted_invoice_url": "https://invoice.stripe.com/i/rowan",
+        "metadata": { "trellis_invoice_id": issued.id.to_string() },
+    });
+    let id = evt();
+    let payload = event(&id, "invoice.finalized", &finalized);
+    let outcome = deliver(conn, &payload).await.expect("stored");
+    let Received::Failed { detail } = outcome else {
+        panic!("expected Failed, got {outcome:?}");
+    };
+    assert!(detail.contains("providerInvoiceRef"), "{detail}");
+    let stored = stripe_events::stored_event(conn, &id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.outcome, "FAILED");
+    assert_eq!(stored.detail.as_deref(), Some(detail.as_str()));
+    assert!(
+        mirror::mirrored_invoices_by_ids(conn, &[issued.id])
+            .await
+            .expect("mirror")
+            .is_empty(),
+        "the mirror row written before the refusal was rolled back with it"
+    );
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.provider_invoice_ref, None);
+
+    // Finance sees it among the failures; a school leader may not read the webhook log.
+    let failed = stripe_events::events_with_outcome(conn, &finance(), "FAILED", 10)
+        .await
+        .expect("failed events");
+    assert_eq!(
+        failed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    let head = user(kernel::Role::SchoolLeader, &[]);
+    assert!(matches!(
+        stripe_events::events_with_outcome(conn, &head, "FAILED", 10).await,
+        Err(kernel::DomainError::Forbidden(_))
+    ));
+
+    // A redelivery is tried again (and refused again), not answered as a replay.
+    let again = deliver(conn, &payload).await.expect("stored");
+    assert!(matches!(again, Received::Failed { .. }), "{again:?}");
+}
+
+/// A database failure while applying keeps nothing, not even the event row: the delivery is
+/// an error (5xx), and Stripe's next delivery applies it as if it were the first.
+async fn a_database_failure_stores_nothing_and_the_redelivery_applies_it(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_006, "Alder Primary").await;
+    let issued = invoice(conn, &account, 8_000).await;
+    let finalized = json!({
+        "id": "in_alder_1",
+        "object": "invoice",
+        "customer": "cus_alder",
+        "hosted_invoice_url": "https://invoice.stripe.com/i/alder",
+        "invoice_pdf": "https://pay.stripe.com/invoice/alder/pdf",
+        "metadata": { "trellis_invoice_id": issued.id.to_string() },
+    });
+    let id = evt();
+    let payload = event(&id, "invoice.finalized", &finalized);
+    rename_table(conn, "stripe_invoices", "stripe_invoices_away").await;
+    let failed = deliver(conn, &payload).await;
+    rename_table(conn, "stripe_invoices_away", "stripe_invoices").await;
+    assert!(matches!(failed, Err(WebhookError::Apply(_))), "{failed:?}");
+    assert_eq!(
+        stripe_events::stored_event(conn, &id).await.expect("read"),
+        None,
+        "not stored: Stripe delivers it again"
+    );
+
+    let outcome = deliver(conn, &payload).await.expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.provider_invoice_ref.as_deref(), Some("in_alder_1"));
+    assert_eq!(
+        stripe_events::stored_event(conn, &id)
+            .await
+            .expect("read")
+            .expect("stored")
+            .outcome,
+        "APPLIED"
+    );
+    assert_eq!(
+        deliver(conn, &payload).await.expect("replay"),
+        Received::Replayed
+    );
+}
+
+/// Two deliveries of one event at once (two replicas): one applies it, the other is a replay.
+async fn concurrent_deliveries_of_one_event_apply_it_once(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_007, "Birch Primary").await;
+    let session = json!({
+        "id": "cs_test_birch",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "amount_total": 2_500,
+        "payment_intent": "pi_birch_1",
+        "metadata": { "trellis_account_id": account.id.to_string() },
+    });
+    let payload = event(&evt(), "checkout.session.completed", &session);
+    let (a, b) = tokio::join!(deliver(conn, &payload), deliver(conn, &payload));
+    let mut outcomes = [a.expect("a"), b.expect("b")];
+    outcomes.sort_by_key(|o| matches!(o, Received::Replayed));
+    assert!(
+        matches!(outcomes[0], Received::Applied { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], Received::Replayed);
+    let payments = payments_of_accounts(conn, &[account.id])
+        .await
+        .expect("payments")
+        .remove(&account.id)
+        .unwrap_or_default();
+    assert_eq!(payments.len(), 1);
+}
+
 testkit::db_tests!(
     replays_and_reordering_change_the_ledger_once,
     a_declined_card_marks_the_invoice_payment_failed,
@@ -400,4 +542,7 @@ testkit::db_tests!(
     unknown_types_are_stored_and_ignored,
     an_event_stored_but_never_applied_is_applied_on_redelivery,
     forged_stale_and_malformed_deliveries_store_nothing,
+    a_refused_effect_is_stored_failed_with_nothing_of_it_applied,
+    a_database_failure_stores_nothing_and_the_redelivery_applies_it,
+    concurrent_deliveries_of_one_event_apply_it_once,
 );

@@ -17,8 +17,8 @@ use kernel::{
     ErrorCode, InvoiceId, InvoiceLineId, Money, Permission, Problems,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -219,12 +219,15 @@ fn plan(rooms: &[LineRoom], amount: &CreditAmount) -> Result<Vec<(usize, i64)>, 
 }
 
 /// Raises a credit note (ManageBilling). See the module docs for the rule.
-pub async fn credit(
-    db: &DatabaseConnection,
+pub async fn credit<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     input: NewCreditNote,
-) -> Result<CreditNote, DomainError> {
+) -> Result<CreditNote, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new(
         "credit_note.issue",

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use billing::mirror::{self, MirroredInvoice};
 use billing::provider::PaymentProvider;
 use billing::reconciliation;
@@ -353,6 +353,42 @@ impl ReconciliationMutation {
     }
 }
 
+/// What became of a Stripe event Trellis stored.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StripeEventOutcome {
+    /// Its effect is in the ledger.
+    Applied,
+    /// Nothing in Trellis follows from it.
+    Ignored,
+    /// The ledger refused its effect; `detail` says why. Resending it from Stripe retries.
+    Failed,
+}
+
+impl StripeEventOutcome {
+    fn stored(self) -> &'static str {
+        match self {
+            Self::Applied => "APPLIED",
+            Self::Ignored => "IGNORED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// A Stripe webhook event as Trellis stored it.
+#[derive(SimpleObject, Debug)]
+pub struct StripeEvent {
+    /// Stripe's event id (`evt_…`).
+    pub id: String,
+    /// e.g. `invoice.paid`.
+    pub event_type: String,
+    /// The Stripe object it is about (`in_…`, `pi_…`, `ch_…`).
+    pub object_id: Option<String>,
+    pub outcome: StripeEventOutcome,
+    /// What was done, or why the ledger refused it.
+    pub detail: Option<String>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Default, Debug)]
 pub struct ReconciliationQuery;
 
@@ -374,6 +410,36 @@ impl ReconciliationQuery {
         Ok(found
             .into_iter()
             .map(ReconciliationDifferenceNode)
+            .collect())
+    }
+
+    /// Stripe events by outcome, newest first (by default the FAILED ones: what the ledger
+    /// refused, for finance to put right). At most 500. Finance and admins.
+    async fn stripe_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "StripeEventOutcome::Failed")] outcome: StripeEventOutcome,
+        #[graphql(default = 100)] first: u32,
+    ) -> async_graphql::Result<Vec<StripeEvent>> {
+        let rc = ctx.trellis()?;
+        let found = billing::stripe_events::events_with_outcome(
+            &rc.db,
+            &rc.actor,
+            outcome.stored(),
+            u64::from(first),
+        )
+        .await
+        .map_err(crate::graphql::errors::to_graphql)?;
+        Ok(found
+            .into_iter()
+            .map(|e| StripeEvent {
+                id: e.id,
+                event_type: e.event_type,
+                object_id: e.object_id,
+                outcome,
+                detail: e.detail,
+                received_at: e.received_at,
+            })
             .collect())
     }
 }
