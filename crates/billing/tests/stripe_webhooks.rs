@@ -5,11 +5,12 @@ mod ledger_support;
 mod stripe_support;
 
 use billing::ledger::invoices;
-use billing::ledger::payments::payments_of_accounts;
+use billing::ledger::payments::{self, payments_of_accounts};
 use billing::ledger::refunds::refunds_of_payments;
 use billing::ledger::{InvoiceStatus, credit_notes};
 use billing::mirror::{self, MirroredInvoice, PaymentState};
 use billing::provider::{IdempotencyKey, PaymentProvider, RefundPayment};
+use billing::reconciliation::{self, DifferenceKind};
 use billing::stripe_events::{self, Received, SignatureError, WebhookError, sign};
 use kernel::{Clock, PaymentId, RefundId};
 use ledger_support::*;
@@ -534,6 +535,185 @@ async fn concurrent_deliveries_of_one_event_apply_it_once(db: TestDb) {
     assert_eq!(payments.len(), 1);
 }
 
+/// The reconciliation compares receipts and refunds with Stripe's charges, and keeps each
+/// payout with the receipts it contains.
+async fn reconciliation_compares_payments_refunds_and_payouts(db: TestDb) {
+    let conn = db.conn();
+    let Some((standin, stripe, issued, mirrored)) = mirrored_invoice(conn, 320_008, 30_000).await
+    else {
+        return;
+    };
+    let customer = mirrored.customer_ref.clone();
+    standin
+        .pay_invoice(&mirrored.provider_invoice_ref, &customer, GOOD_CARD)
+        .await;
+    let paid = standin
+        .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+        .await;
+    deliver(conn, &event(&evt(), "invoice.paid", &paid))
+        .await
+        .expect("paid");
+    let intent = paid["payment_intent"].as_str().expect("intent").to_owned();
+    let (status, body) = standin
+        .post(
+            "refunds",
+            &[("payment_intent", intent.as_str()), ("amount", "10000")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let charge_ref = standin.get(&format!("payment_intents/{intent}")).await["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    let charge = standin.get(&format!("charges/{charge_ref}")).await;
+    deliver(conn, &event(&evt(), "charge.refunded", &charge))
+        .await
+        .expect("refunded");
+    let receipt = payments_of_accounts(conn, &[issued.account_id])
+        .await
+        .expect("payments")
+        .remove(&issued.account_id)
+        .expect("receipt")
+        .remove(0);
+
+    let clean = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("run");
+    assert_eq!(clean.payments_compared, 1);
+    assert_eq!(clean.differences_found, 0, "the ledger agrees with Stripe");
+
+    // Plant three payment-side differences: money taken at Stripe that Trellis never heard
+    // of, a refund made at Stripe whose webhook never came, a receipt Stripe does not know.
+    let stray = standin.charge_directly(&customer, 2_500).await;
+    let (status, body) = standin
+        .post(
+            "refunds",
+            &[("payment_intent", intent.as_str()), ("amount", "5000")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let phantom = payments::record_payment(
+        conn,
+        &finance(),
+        &clock(),
+        payments::NewPayment {
+            account_id: issued.account_id,
+            method: payments::ReceiptMethod::Card,
+            reference: "card payment".into(),
+            received_on: clock().today(),
+            amount: gbp(1_200),
+            provider_payment_ref: Some("pi_not_at_stripe".into()),
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("receipt");
+    let payout = standin.pay_out(&customer).await;
+    let payout_ref = payout["id"].as_str().expect("po").to_owned();
+
+    // A school leader may not run it or read payouts.
+    let leader = user(kernel::Role::SchoolLeader, &[]);
+    assert!(matches!(
+        reconciliation::payouts(conn, &leader, 10).await,
+        Err(kernel::DomainError::Forbidden(_))
+    ));
+
+    let found = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("run");
+    assert_eq!(found.payments_compared, 2);
+    assert!(found.payouts_compared >= 1);
+    assert_eq!(found.differences_found, 3, "{found:?}");
+    let open = reconciliation::differences(conn, &finance(), true, 100)
+        .await
+        .expect("differences");
+    let mut kinds: Vec<(DifferenceKind, Option<String>, Option<kernel::PaymentId>)> = open
+        .iter()
+        .map(|d| (d.kind, d.provider_ref.clone(), d.payment_id))
+        .collect();
+    kinds.sort_by_key(|(k, _, _)| k.to_string());
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                DifferenceKind::PaymentMissingAtProvider,
+                Some("pi_not_at_stripe".to_owned()),
+                Some(phantom.id)
+            ),
+            (
+                DifferenceKind::PaymentMissingInTrellis,
+                Some(stray.clone()),
+                None
+            ),
+            (
+                DifferenceKind::RefundMismatch,
+                Some(intent.clone()),
+                Some(receipt.id)
+            ),
+        ]
+    );
+    let refund = open
+        .iter()
+        .find(|d| d.kind == DifferenceKind::RefundMismatch)
+        .expect("refund difference");
+    assert_eq!(
+        refund.trellis_value.as_deref(),
+        Some(gbp(10_000).to_string().as_str())
+    );
+    assert_eq!(
+        refund.provider_value.as_deref(),
+        Some(gbp(15_000).to_string().as_str())
+    );
+
+    // The payout is kept with its lines, each tied to the receipt it was.
+    let payouts = reconciliation::payouts(conn, &finance(), 100)
+        .await
+        .expect("payouts");
+    let kept = payouts
+        .iter()
+        .find(|p| p.payout_ref == payout_ref)
+        .expect("the payout");
+    assert_eq!(
+        kept.amount.pence(),
+        payout["amount"].as_i64().expect("amount")
+    );
+    assert_eq!(kept.amount, gbp(30_000 + 2_500 - 10_000 - 5_000));
+    let charge_line = kept
+        .lines
+        .iter()
+        .find(|l| l.source_ref.as_deref() == Some(charge_ref.as_str()))
+        .expect("the invoice's charge");
+    assert_eq!(charge_line.payment_id, Some(receipt.id));
+    assert_eq!(charge_line.amount, gbp(30_000));
+    let refund_lines: Vec<_> = kept.lines.iter().filter(|l| l.kind == "refund").collect();
+    assert_eq!(refund_lines.len(), 2);
+    assert!(
+        refund_lines
+            .iter()
+            .all(|l| l.payment_id == Some(receipt.id))
+    );
+    assert_eq!(
+        refund_lines
+            .iter()
+            .filter(|l| l.refund_id.is_some())
+            .count(),
+        1,
+        "the refund Trellis recorded"
+    );
+    let stray_line = kept
+        .lines
+        .iter()
+        .find(|l| l.kind == "charge" && l.amount == gbp(2_500))
+        .expect("the stray charge");
+    assert_eq!(stray_line.payment_id, None);
+
+    // Nothing is reported twice.
+    let again = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("again");
+    assert_eq!(again.differences_found, 0);
+}
+
 testkit::db_tests!(
     replays_and_reordering_change_the_ledger_once,
     a_declined_card_marks_the_invoice_payment_failed,
@@ -545,4 +725,5 @@ testkit::db_tests!(
     a_refused_effect_is_stored_failed_with_nothing_of_it_applied,
     a_database_failure_stores_nothing_and_the_redelivery_applies_it,
     concurrent_deliveries_of_one_event_apply_it_once,
+    reconciliation_compares_payments_refunds_and_payouts,
 );

@@ -9,6 +9,11 @@
 //! and the school pays exactly what the ledger says; each item's description names its VAT.
 //! Trellis ids travel as metadata (`trellis_invoice_id`, …) so webhooks and reconciliation
 //! can find their way back without a lookup table.
+//!
+//! Reconciliation's lists (charges, refunds, payouts, balance transactions) go through the same
+//! client but are read as plain JSON ([`StripeProvider::get_json`]): Trellis reads a handful of
+//! fields of each, and a typed parse of the whole object would fail on any field an API
+//! version adds or a stand-in leaves out, for data it never looks at.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,6 +29,7 @@ use stripe_billing::invoice::{
 };
 use stripe_billing::invoice_item::CreateInvoiceItem;
 use stripe_billing::{CreditNoteReason, Invoice, InvoiceCollectionMethod, InvoiceStatus};
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::PaymentIntentStatus;
 use stripe_core::customer::CreateCustomer as StripeCreateCustomer;
 use stripe_core::payment_intent::CreatePaymentIntent;
@@ -31,10 +37,12 @@ use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_types::Currency;
 
 use super::{
-    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, ListInvoices,
-    PaymentOutcome, PaymentProvider, ProviderCreditNote, ProviderCustomer, ProviderError,
-    ProviderInvoice, ProviderPayment, ProviderRefund, RefundOutcome, RefundPayment, RemoteInvoice,
-    RemoteInvoiceStatus, RemoteInvoiceSummary, SyncStatus, TakePayment, VoidInvoice,
+    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, ListCharges,
+    ListInvoices, ListPayouts, PaymentOutcome, PaymentProvider, PayoutLine, ProviderCreditNote,
+    ProviderCustomer, ProviderError, ProviderInvoice, ProviderPayment, ProviderRefund,
+    RefundOutcome, RefundPayment, RemoteCharge, RemoteChargeStatus, RemoteInvoice,
+    RemoteInvoiceStatus, RemoteInvoiceSummary, RemotePayout, RemoteRefund, SyncStatus, TakePayment,
+    VoidInvoice,
 };
 use crate::ledger::invoices::{VatTreatment, vat_on};
 
@@ -145,6 +153,36 @@ macro_rules! send {
     };
 }
 
+/// A list page's items and the id to continue after, when there are more.
+fn page_of(body: &serde_json::Value) -> (Vec<serde_json::Value>, Option<String>) {
+    let data = body["data"].as_array().cloned().unwrap_or_default();
+    let next = if body["has_more"].as_bool() == Some(true) {
+        data.last()
+            .and_then(|o| o["id"].as_str())
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    (data, next)
+}
+
+fn text(v: &serde_json::Value, key: &str) -> Option<String> {
+    match &v[key] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        // Expanded: an object carrying its id.
+        serde_json::Value::Object(o) => o.get("id").and_then(|id| id.as_str()).map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn pence(v: &serde_json::Value, key: &str) -> Money {
+    money(v[key].as_i64().unwrap_or(0))
+}
+
+fn timestamp(v: &serde_json::Value, key: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(v[key].as_i64().unwrap_or(0), 0).unwrap_or_default()
+}
+
 fn money(pence: i64) -> Money {
     Money::from_pence(pence)
 }
@@ -196,6 +234,59 @@ fn gross_line(line: &super::ProviderLine) -> (i64, String) {
                 ),
             )
         }
+    }
+}
+
+impl StripeProvider {
+    /// GETs `path` (below `/v1`) with `query` and returns the body as JSON.
+    async fn get_json<Q: serde::Serialize>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<serde_json::Value, ProviderError> {
+        let body: miniserde::json::Value = RequestBuilder::new(StripeMethod::Get, path)
+            .query(query)
+            .customize()
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        serde_json::from_str(&miniserde::json::to_string(&body))
+            .map_err(|e| ProviderError::Unavailable(Box::new(e)))
+    }
+
+    /// Every item of a list endpoint, page after page.
+    async fn list_all(
+        &self,
+        path: &str,
+        filter: &BTreeMap<&str, serde_json::Value>,
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
+        let mut out = Vec::new();
+        let mut query = filter.clone();
+        query.insert("limit", serde_json::json!(100));
+        loop {
+            let (items, next) = page_of(&self.get_json(path, &query).await?);
+            out.extend(items);
+            match next {
+                Some(after) => {
+                    query.insert("starting_after", serde_json::json!(after));
+                }
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn refunds_of(&self, charge_ref: &str) -> Result<Vec<RemoteRefund>, ProviderError> {
+        let filter = BTreeMap::from([("charge", serde_json::json!(charge_ref))]);
+        Ok(self
+            .list_all("/refunds", &filter)
+            .await?
+            .iter()
+            .map(|r| RemoteRefund {
+                refund_ref: text(r, "id").unwrap_or_default(),
+                amount: pence(r, "amount"),
+                status: text(r, "status").unwrap_or_default(),
+            })
+            .collect())
     }
 }
 
@@ -473,6 +564,85 @@ impl PaymentProvider for StripeProvider {
                 (true, Some(last_id)) => after = Some(last_id.to_string()),
                 _ => break,
             }
+        }
+        Ok(Some(out))
+    }
+
+    async fn list_charges(
+        &self,
+        request: ListCharges,
+    ) -> Result<Option<Vec<RemoteCharge>>, ProviderError> {
+        let filter = BTreeMap::from([
+            ("customer", serde_json::json!(request.customer_ref)),
+            (
+                "created",
+                serde_json::json!({ "gt": request.created_since.timestamp() - 1 }),
+            ),
+        ]);
+        let mut out = Vec::new();
+        for c in self.list_all("/charges", &filter).await? {
+            let charge_ref = text(&c, "id").unwrap_or_default();
+            let amount_refunded = pence(&c, "amount_refunded");
+            let refunds = if amount_refunded.pence() > 0 {
+                self.refunds_of(&charge_ref).await?
+            } else {
+                Vec::new()
+            };
+            let status = match c["status"].as_str() {
+                Some("succeeded") => RemoteChargeStatus::Succeeded,
+                Some("pending") => RemoteChargeStatus::Pending,
+                _ => RemoteChargeStatus::Failed,
+            };
+            out.push(RemoteCharge {
+                payment_ref: text(&c, "payment_intent"),
+                amount: pence(&c, "amount"),
+                amount_refunded,
+                status,
+                created: timestamp(&c, "created"),
+                refunds,
+                charge_ref,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    async fn list_payouts(
+        &self,
+        request: ListPayouts,
+    ) -> Result<Option<Vec<RemotePayout>>, ProviderError> {
+        let since = request
+            .arriving_since
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp());
+        let filter = BTreeMap::from([("arrival_date", serde_json::json!({ "gte": since }))]);
+        let mut out = Vec::new();
+        for p in self.list_all("/payouts", &filter).await? {
+            let payout_ref = text(&p, "id").unwrap_or_default();
+            let lines = self
+                .list_all(
+                    "/balance_transactions",
+                    &BTreeMap::from([("payout", serde_json::json!(payout_ref))]),
+                )
+                .await?
+                .iter()
+                .filter(|t| t["type"].as_str() != Some("payout"))
+                .map(|t| PayoutLine {
+                    transaction_ref: text(t, "id").unwrap_or_default(),
+                    kind: text(t, "type").unwrap_or_default(),
+                    source_ref: text(t, "source"),
+                    amount: pence(t, "amount"),
+                    fee: pence(t, "fee"),
+                    net: pence(t, "net"),
+                })
+                .collect();
+            out.push(RemotePayout {
+                amount: pence(&p, "amount"),
+                currency: text(&p, "currency").unwrap_or_default(),
+                arrival_on: timestamp(&p, "arrival_date").date_naive(),
+                status: text(&p, "status").unwrap_or_default(),
+                lines,
+                payout_ref,
+            });
         }
         Ok(Some(out))
     }
