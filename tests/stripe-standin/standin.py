@@ -27,7 +27,8 @@ and for one-off invoicing is fixed here, in process:
   unknown routes and crashes, and card declines are `card_error`s;
 * `Idempotency-Key` is honoured like Stripe does: a repeated POST with the same key replays the
   first response instead of creating a second object;
-* invoices are one-off invoices (`send_invoice` with `days_until_due`, custom fields, metadata),
+* invoices are one-off invoices (`send_invoice` with `days_until_due`, custom fields, metadata,
+  `payment_settings` with the hosted page's payment methods, checked and echoed),
   their items are added with `invoice=`, pending items are never swept into an unrelated
   invoice, and `finalize`, `pay`, `void`, `mark_uncollectible` exist; credit notes exist;
 * refunds accept Stripe's `reason`;
@@ -164,6 +165,41 @@ class StandinInvoiceItem(ls.StripeObject):
         }
 
 
+PAYMENT_METHOD_TYPES = ('card', 'bacs_debit', 'customer_balance', 'sepa_debit',
+                        'us_bank_account', 'link', 'paypal')
+
+
+def _payment_settings(settings):
+    """Stripe's `payment_settings` of an invoice: checked and kept as sent, then echoed."""
+    if settings in (None, ''):
+        return {'default_mandate': None, 'payment_method_options': None,
+                'payment_method_types': None}
+    if not isinstance(settings, dict) or set(settings) - {
+            'payment_method_types', 'payment_method_options', 'default_mandate'}:
+        raise UserError(400, 'Invalid payment_settings', {'param': 'payment_settings'})
+    types = settings.get('payment_method_types')
+    if types is not None:
+        if isinstance(types, dict):  # form-encoded lists arrive as {'0': .., '1': ..}
+            types = [types[k] for k in sorted(types, key=int)]
+        if not isinstance(types, list) or not all(t in PAYMENT_METHOD_TYPES for t in types):
+            raise UserError(400, 'Invalid payment_settings[payment_method_types]',
+                            {'param': 'payment_settings[payment_method_types]'})
+    options = settings.get('payment_method_options') or None
+    balance = (options or {}).get('customer_balance')
+    if balance is not None:
+        transfer = balance.get('bank_transfer') or {}
+        if balance.get('funding_type') != 'bank_transfer' or transfer.get('type') not in (
+                'gb_bank_transfer', 'eu_bank_transfer', 'us_bank_transfer'):
+            raise UserError(400, 'Invalid payment_settings[payment_method_options]'
+                                 '[customer_balance]',
+                            {'param': 'payment_settings[payment_method_options]'})
+    if balance is not None and 'customer_balance' not in (types or []):
+        raise UserError(400, 'customer_balance options need the customer_balance type',
+                        {'param': 'payment_settings[payment_method_options]'})
+    return {'default_mandate': settings.get('default_mandate'),
+            'payment_method_options': options, 'payment_method_types': types}
+
+
 class StandinInvoice(ls.StripeObject):
     object = 'invoice'
     _id_prefix = 'in_'
@@ -171,7 +207,7 @@ class StandinInvoice(ls.StripeObject):
     def __init__(self, customer=None, collection_method=None, days_until_due=None,
                  description=None, metadata=None, custom_fields=None, footer=None,
                  pending_invoice_items_behavior=None, auto_advance=None, currency=None,
-                 due_date=None, **kwargs):
+                 due_date=None, payment_settings=None, **kwargs):
         if kwargs:
             raise UserError(400, 'Unexpected ' + ', '.join(kwargs.keys()))
         if not (isinstance(customer, str) and customer.startswith('cus_')):
@@ -189,6 +225,7 @@ class StandinInvoice(ls.StripeObject):
                 raise UserError(400, 'Invalid custom_fields', {'param': 'custom_fields'})
         else:
             custom_fields = None
+        payment_settings = _payment_settings(payment_settings)
         super().__init__()
         now = self.created
         self.customer = customer
@@ -197,6 +234,7 @@ class StandinInvoice(ls.StripeObject):
         self.collection_method = collection_method
         self.currency = (currency or 'gbp').lower()
         self.custom_fields = custom_fields
+        self.payment_settings = payment_settings
         self.description = description
         self.footer = footer
         self.metadata = metadata or {}
@@ -292,7 +330,7 @@ class StandinInvoice(ls.StripeObject):
             'metadata': dict(self.metadata),
             'number': self.number,
             'payment_intent': self.payment_intent,
-            'payment_settings': {},
+            'payment_settings': dict(getattr(self, 'payment_settings', None) or {}),
             'period_end': self.period_end,
             'period_start': self.period_start,
             'post_payment_credit_notes_amount': (

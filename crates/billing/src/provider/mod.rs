@@ -20,7 +20,7 @@ mod offline;
 pub mod stripe;
 
 pub use offline::OfflineProvider;
-pub use stripe::{StripeConfig, StripeProvider};
+pub use stripe::{HostedPaymentMethod, StripeConfig, StripeProvider};
 
 use std::collections::BTreeMap;
 use std::fmt;

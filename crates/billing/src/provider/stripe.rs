@@ -5,6 +5,10 @@
 //! key per step, so a retry after a timeout replays each step and ends at the same Stripe
 //! invoice instead of a second one.
 //!
+//! Invoices offer the configured payment methods on Stripe's hosted page
+//! ([`StripeConfig::payment_methods`], by default card, Bacs Direct Debit and bank transfer to
+//! the customer's balance) rather than whatever the Stripe account's defaults happen to be.
+//!
 //! Amounts are sent gross (VAT included), so the Stripe invoice's total is the Trellis total
 //! and the school pays exactly what the ledger says; each item's description names its VAT.
 //! Trellis ids travel as metadata (`trellis_invoice_id`, …) so webhooks and reconciliation
@@ -24,8 +28,11 @@ use kernel::{InvoiceId, Money};
 use stripe::{Client, ClientBuilder, RequestStrategy, StripeError, StripeRequest as _};
 use stripe_billing::credit_note::CreateCreditNote;
 use stripe_billing::invoice::{
-    CreateInvoice, CreateInvoicePendingInvoiceItemsBehavior, CustomFieldParams,
-    FinalizeInvoiceInvoice, ListInvoice, RetrieveInvoice, VoidInvoiceInvoice,
+    BankTransferParam, CreateInvoice, CreateInvoicePaymentSettings,
+    CreateInvoicePaymentSettingsPaymentMethodOptions,
+    CreateInvoicePaymentSettingsPaymentMethodTypes, CreateInvoicePendingInvoiceItemsBehavior,
+    CustomFieldParams, FinalizeInvoiceInvoice, InvoicePaymentMethodOptionsParam, ListInvoice,
+    RetrieveInvoice, VoidInvoiceInvoice,
 };
 use stripe_billing::invoice_item::CreateInvoiceItem;
 use stripe_billing::{CreditNoteReason, Invoice, InvoiceCollectionMethod, InvoiceStatus};
@@ -55,6 +62,64 @@ pub const META_ACCOUNT_ID: &str = "trellis_account_id";
 /// Metadata key holding the Trellis refund reason (Stripe's own `reason` is an enum).
 pub const META_REFUND_REASON: &str = "trellis_reason";
 
+/// A way to pay that an invoice's hosted page offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostedPaymentMethod {
+    Card,
+    /// Bacs Direct Debit.
+    BacsDebit,
+    /// Bank transfer: the school pays into a virtual account number Stripe gives it, and the
+    /// money is applied from the customer's balance.
+    CustomerBalance,
+}
+
+impl HostedPaymentMethod {
+    /// What a partnership gets unless it says otherwise.
+    pub const DEFAULTS: [Self; 3] = [Self::Card, Self::BacsDebit, Self::CustomerBalance];
+
+    /// Stripe's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::BacsDebit => "bacs_debit",
+            Self::CustomerBalance => "customer_balance",
+        }
+    }
+
+    /// A comma-separated list of Stripe's names (`card,bacs_debit,customer_balance`): every
+    /// method once, at least one; the error names what is wrong.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let method = Self::DEFAULTS
+                .into_iter()
+                .find(|m| m.as_str() == name)
+                .ok_or_else(|| {
+                    format!("unknown payment method {name:?} (card, bacs_debit, customer_balance)")
+                })?;
+            if out.contains(&method) {
+                return Err(format!("{name} is listed twice"));
+            }
+            out.push(method);
+        }
+        if out.is_empty() {
+            return Err("at least one payment method is needed".into());
+        }
+        Ok(out)
+    }
+
+    fn stripe(self) -> CreateInvoicePaymentSettingsPaymentMethodTypes {
+        match self {
+            Self::Card => CreateInvoicePaymentSettingsPaymentMethodTypes::Card,
+            Self::BacsDebit => CreateInvoicePaymentSettingsPaymentMethodTypes::BacsDebit,
+            Self::CustomerBalance => {
+                CreateInvoicePaymentSettingsPaymentMethodTypes::CustomerBalance
+            }
+        }
+    }
+}
+
 /// How to reach Stripe.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StripeConfig {
@@ -64,6 +129,8 @@ pub struct StripeConfig {
     pub webhook_secret: String,
     /// Another API base (the test stand-in); `None` is Stripe itself.
     pub api_base: Option<String>,
+    /// What invoices' hosted pages offer (`TRELLIS_STRIPE_PAYMENT_METHODS`).
+    pub payment_methods: Vec<HostedPaymentMethod>,
 }
 
 impl fmt::Debug for StripeConfig {
@@ -73,6 +140,7 @@ impl fmt::Debug for StripeConfig {
             .field("secret_key", &"<redacted>")
             .field("webhook_secret", &"<redacted>")
             .field("api_base", &self.api_base)
+            .field("payment_methods", &self.payment_methods)
             .finish()
     }
 }
@@ -81,6 +149,7 @@ impl fmt::Debug for StripeConfig {
 pub struct StripeProvider {
     client: Client,
     currency: Currency,
+    payment_methods: Vec<HostedPaymentMethod>,
 }
 
 impl fmt::Debug for StripeProvider {
@@ -104,6 +173,7 @@ impl StripeProvider {
         Ok(Self {
             client,
             currency: Currency::GBP,
+            payment_methods: config.payment_methods.clone(),
         })
     }
 }
@@ -238,6 +308,27 @@ fn gross_line(line: &super::ProviderLine) -> (i64, String) {
 }
 
 impl StripeProvider {
+    /// The hosted page's payment methods; a bank transfer is a UK one (GBP).
+    fn payment_settings(&self) -> CreateInvoicePaymentSettings {
+        let mut settings = CreateInvoicePaymentSettings::new();
+        settings.payment_method_types =
+            Some(self.payment_methods.iter().map(|m| m.stripe()).collect());
+        if self
+            .payment_methods
+            .contains(&HostedPaymentMethod::CustomerBalance)
+        {
+            let mut bank_transfer = BankTransferParam::new();
+            bank_transfer.type_ = Some("gb_bank_transfer".to_owned());
+            let mut balance = InvoicePaymentMethodOptionsParam::new();
+            balance.bank_transfer = Some(bank_transfer);
+            balance.funding_type = Some("bank_transfer".to_owned());
+            let mut options = CreateInvoicePaymentSettingsPaymentMethodOptions::new();
+            options.customer_balance = Some(balance);
+            settings.payment_method_options = Some(options);
+        }
+        settings
+    }
+
     /// GETs `path` (below `/v1`) with `query` and returns the body as JSON.
     async fn get_json<Q: serde::Serialize>(
         &self,
@@ -362,7 +453,9 @@ impl PaymentProvider for StripeProvider {
                 value: po.clone(),
             });
         }
-        create = create.custom_fields(fields);
+        create = create
+            .custom_fields(fields)
+            .payment_settings(self.payment_settings());
         let draft = send!(&self.client, create, &request.idempotency_key, "create")?;
         let invoice_ref = draft.id.as_ref().map(ToString::to_string).ok_or_else(|| {
             ProviderError::Rejected("Stripe returned an invoice without an id".into())

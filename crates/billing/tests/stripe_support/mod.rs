@@ -19,6 +19,7 @@ pub fn standin() -> Option<(Standin, StripeProvider)> {
         secret_key: SECRET.to_owned(),
         webhook_secret: WEBHOOK_SECRET.to_owned(),
         api_base: Some(base.clone()),
+        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
     })
     .expect("client");
     Some((Standin::new(base), provider))
