@@ -27,10 +27,15 @@ and for one-off invoicing is fixed here, in process:
   unknown routes and crashes, and card declines are `card_error`s;
 * `Idempotency-Key` is honoured like Stripe does: a repeated POST with the same key replays the
   first response instead of creating a second object;
-* invoices are one-off invoices (`send_invoice` with `days_until_due`, custom fields, metadata),
+* invoices are one-off invoices (`send_invoice` with `days_until_due`, custom fields, metadata,
+  `payment_settings` with the hosted page's payment methods, checked and echoed),
   their items are added with `invoice=`, pending items are never swept into an unrelated
   invoice, and `finalize`, `pay`, `void`, `mark_uncollectible` exist; credit notes exist;
 * refunds accept Stripe's `reason`;
+* payouts are in pounds and know the balance transactions they paid out:
+  `GET /v1/payouts`, `GET /v1/payouts/{id}`, `GET /v1/balance_transactions?payout=…`; the
+  test helper `POST /_config/payouts` with `customer` pays out that customer's charges and
+  refunds not yet paid out (Stripe pays out on a schedule; tests need one payout, now);
 * invoice.finalized, invoice.paid, invoice.payment_failed, invoice.voided,
   credit_note.created and charge.refunded are emitted through localstripe's signed webhook
   delivery (`POST /_config/webhooks/ID` with `url` and `secret`).
@@ -160,6 +165,41 @@ class StandinInvoiceItem(ls.StripeObject):
         }
 
 
+PAYMENT_METHOD_TYPES = ('card', 'bacs_debit', 'customer_balance', 'sepa_debit',
+                        'us_bank_account', 'link', 'paypal')
+
+
+def _payment_settings(settings):
+    """Stripe's `payment_settings` of an invoice: checked and kept as sent, then echoed."""
+    if settings in (None, ''):
+        return {'default_mandate': None, 'payment_method_options': None,
+                'payment_method_types': None}
+    if not isinstance(settings, dict) or set(settings) - {
+            'payment_method_types', 'payment_method_options', 'default_mandate'}:
+        raise UserError(400, 'Invalid payment_settings', {'param': 'payment_settings'})
+    types = settings.get('payment_method_types')
+    if types is not None:
+        if isinstance(types, dict):  # form-encoded lists arrive as {'0': .., '1': ..}
+            types = [types[k] for k in sorted(types, key=int)]
+        if not isinstance(types, list) or not all(t in PAYMENT_METHOD_TYPES for t in types):
+            raise UserError(400, 'Invalid payment_settings[payment_method_types]',
+                            {'param': 'payment_settings[payment_method_types]'})
+    options = settings.get('payment_method_options') or None
+    balance = (options or {}).get('customer_balance')
+    if balance is not None:
+        transfer = balance.get('bank_transfer') or {}
+        if balance.get('funding_type') != 'bank_transfer' or transfer.get('type') not in (
+                'gb_bank_transfer', 'eu_bank_transfer', 'us_bank_transfer'):
+            raise UserError(400, 'Invalid payment_settings[payment_method_options]'
+                                 '[customer_balance]',
+                            {'param': 'payment_settings[payment_method_options]'})
+    if balance is not None and 'customer_balance' not in (types or []):
+        raise UserError(400, 'customer_balance options need the customer_balance type',
+                        {'param': 'payment_settings[payment_method_options]'})
+    return {'default_mandate': settings.get('default_mandate'),
+            'payment_method_options': options, 'payment_method_types': types}
+
+
 class StandinInvoice(ls.StripeObject):
     object = 'invoice'
     _id_prefix = 'in_'
@@ -167,7 +207,7 @@ class StandinInvoice(ls.StripeObject):
     def __init__(self, customer=None, collection_method=None, days_until_due=None,
                  description=None, metadata=None, custom_fields=None, footer=None,
                  pending_invoice_items_behavior=None, auto_advance=None, currency=None,
-                 due_date=None, **kwargs):
+                 due_date=None, payment_settings=None, **kwargs):
         if kwargs:
             raise UserError(400, 'Unexpected ' + ', '.join(kwargs.keys()))
         if not (isinstance(customer, str) and customer.startswith('cus_')):
@@ -185,6 +225,7 @@ class StandinInvoice(ls.StripeObject):
                 raise UserError(400, 'Invalid custom_fields', {'param': 'custom_fields'})
         else:
             custom_fields = None
+        payment_settings = _payment_settings(payment_settings)
         super().__init__()
         now = self.created
         self.customer = customer
@@ -193,6 +234,7 @@ class StandinInvoice(ls.StripeObject):
         self.collection_method = collection_method
         self.currency = (currency or 'gbp').lower()
         self.custom_fields = custom_fields
+        self.payment_settings = payment_settings
         self.description = description
         self.footer = footer
         self.metadata = metadata or {}
@@ -288,7 +330,7 @@ class StandinInvoice(ls.StripeObject):
             'metadata': dict(self.metadata),
             'number': self.number,
             'payment_intent': self.payment_intent,
-            'payment_settings': {},
+            'payment_settings': dict(getattr(self, 'payment_settings', None) or {}),
             'period_end': self.period_end,
             'period_start': self.period_start,
             'post_payment_credit_notes_amount': (
@@ -507,6 +549,129 @@ def _create_refund(reason=None, **data):
     return refund
 
 
+# --- payouts and their balance transactions -----------------------------------------------------
+
+class StandinPayout(ls.StripeObject):
+    """A payout that knows which balance transactions it paid out."""
+    object = 'payout'
+    _id_prefix = 'po_'
+
+    def __init__(self, txns=None, currency='gbp', **kwargs):
+        if kwargs:
+            raise UserError(400, 'Unexpected ' + ', '.join(kwargs.keys()))
+        super().__init__()
+        self.amount = sum(t.amount - t.fee for t in txns)
+        self.currency = currency
+        self.arrival_date = self.created
+        self.status = 'paid'
+        self.metadata = {}
+        self._txn_ids = [t.id for t in txns]
+        self._own_txn = 'txn_' + self.id[3:]
+        for t in txns:
+            t._payout = self.id
+
+    def _export(self, expand=None):
+        return {
+            'id': self.id, 'object': 'payout', 'amount': self.amount,
+            'arrival_date': self.arrival_date, 'automatic': True,
+            'balance_transaction': self._own_txn, 'created': self.created,
+            'currency': self.currency, 'description': 'STRIPE PAYOUT', 'livemode': False,
+            'metadata': dict(self.metadata), 'method': 'standard', 'source_type': 'card',
+            'status': self.status, 'type': 'bank_account',
+        }
+
+
+def _shape_txn(t):
+    return {
+        'id': t.id, 'object': 'balance_transaction', 'amount': t.amount,
+        'available_on': t.available_on, 'created': t.created, 'currency': t.currency,
+        'description': t.description, 'fee': t.fee, 'fee_details': [], 'net': t.amount - t.fee,
+        'reporting_category': t.reporting_category, 'source': t.source, 'status': t.status,
+        'type': t.type,
+    }
+
+
+def _page(items, url, limit=None, starting_after=None):
+    """A Stripe list page of already-shaped objects, newest first."""
+    items = sorted(items, key=lambda o: (o['created'], o['id']), reverse=True)
+    if starting_after is not None:
+        ids = [o['id'] for o in items]
+        if starting_after not in ids:
+            raise UserError(400, 'No such object: ' + starting_after)
+        items = items[ids.index(starting_after) + 1:]
+    limit = 10 if limit is None else _int(limit, 'limit')
+    return _Plain({'object': 'list', 'url': url, 'has_more': len(items) > limit,
+                   'data': items[:limit]})
+
+
+def _range_ok(value, bounds):
+    if not isinstance(bounds, dict):
+        return value == _int(bounds, 'range')
+    checks = {'gt': lambda a, b: a > b, 'gte': lambda a, b: a >= b,
+              'lt': lambda a, b: a < b, 'lte': lambda a, b: a <= b}
+    return all(checks[k](value, _int(v, k)) for k, v in bounds.items() if k in checks)
+
+
+def _payouts():
+    return [v for k, v in ls.store.items() if k.startswith('payout:')
+            and isinstance(v, StandinPayout)]
+
+
+def _list_payouts(arrival_date=None, created=None, status=None, limit=None,
+                  starting_after=None, **kwargs):
+    found = _payouts()
+    if arrival_date is not None:
+        found = [p for p in found if _range_ok(p.arrival_date, arrival_date)]
+    if created is not None:
+        found = [p for p in found if _range_ok(p.created, created)]
+    if status is not None:
+        found = [p for p in found if p.status == status]
+    return _page([p._export() for p in found], '/v1/payouts', limit, starting_after)
+
+
+def _retrieve_payout(id, **kwargs):
+    for p in _payouts():
+        if p.id == id:
+            return p
+    raise UserError(404, 'No such payout: ' + id)
+
+
+def _list_balance_transactions(payout=None, limit=None, starting_after=None, **kwargs):
+    txns = [v for k, v in ls.store.items() if k.startswith('balance_transaction:')]
+    shaped = [_shape_txn(t) for t in txns
+              if payout is None or getattr(t, '_payout', None) == payout]
+    if payout is not None:
+        po = _retrieve_payout(payout)
+        shaped.append({
+            'id': po._own_txn, 'object': 'balance_transaction', 'amount': -po.amount,
+            'available_on': po.created, 'created': po.created, 'currency': po.currency,
+            'description': 'STRIPE PAYOUT', 'fee': 0, 'fee_details': [], 'net': -po.amount,
+            'reporting_category': 'payout', 'source': po.id, 'status': 'available',
+            'type': 'payout'})
+    return _page(shaped, '/v1/balance_transactions', limit, starting_after)
+
+
+def _retrieve_balance_transaction(id, **kwargs):
+    return _Plain(_shape_txn(ls.BalanceTransaction._api_retrieve(id)))
+
+
+async def _pay_out(request):
+    """Test helper: one payout of a customer's charges and refunds not yet paid out."""
+    data = await request.post()
+    customer = data.get('customer')
+    charges = {v.id for k, v in ls.store.items()
+               if k.startswith('charge:') and v.customer == customer}
+    sources = charges | {v.id for k, v in ls.store.items()
+                         if k.startswith('refund:') and v.charge in charges}
+    txns = [v for k, v in ls.store.items() if k.startswith('balance_transaction:')
+            and v.source in sources and getattr(v, '_payout', None) is None]
+    if not txns:
+        return _error(400, 'Nothing to pay out for %s' % customer)
+    payout = StandinPayout(txns=txns)
+    _emit('payout.paid', payout)
+    return web.json_response(payout._export())
+
+
 # --- reshaping localstripe's objects into what async-stripe 1.0 parses --------------------------
 
 def _id_of(value):
@@ -556,6 +721,13 @@ def _shape_charge(o):
         'payment_intent': _id_of(o.get('payment_intent')),
         'payment_method': _id_of(o.get('payment_method')),
     })
+    # Its refunds, newest first, as charge.refunded carries them.
+    refunds = [v for k, v in ls.store.items()
+               if k.startswith('refund:') and v.charge == o.get('id')]
+    refunds.sort(key=lambda r: (r.created, r.id), reverse=True)
+    shaped['refunds'] = {'object': 'list', 'has_more': False,
+                         'url': '/v1/refunds?charge=%s' % o.get('id'),
+                         'data': [_shape_refund(r._export()) for r in refunds]}
     return shaped
 
 
@@ -692,6 +864,10 @@ OVERLAY = (
     ('GET', '/v1/credit_notes', _list(StandinCreditNote, '/v1/credit_notes')),
     ('GET', '/v1/credit_notes/{id}', _retrieve(StandinCreditNote)),
     ('POST', '/v1/refunds', _create_refund),
+    ('GET', '/v1/payouts', _list_payouts),
+    ('GET', '/v1/payouts/{id}', _retrieve_payout),
+    ('GET', '/v1/balance_transactions', _list_balance_transactions),
+    ('GET', '/v1/balance_transactions/{id}', _retrieve_balance_transaction),
 )
 
 
@@ -720,6 +896,7 @@ def build_app():
     app.router._resources = [r for r in app.router._resources
                              if r.get_info().get('path') != '/_config/data']
     app.router.add_delete('/_config/data', clear)
+    app.router.add_post('/_config/payouts', _pay_out)
     return app
 
 

@@ -80,6 +80,16 @@ async fn mirrors_an_invoice_once_with_its_metadata(db: TestDb) {
     assert_eq!(remote["metadata"]["academic_year"], "2026/27");
     assert_eq!(remote["custom_fields"][0]["value"], issued.number.as_str());
     assert!(remote["due_date"].as_i64().is_some());
+    // The hosted page offers card, Bacs Direct Debit and a UK bank transfer, whatever the
+    // Stripe account's defaults are.
+    assert_eq!(
+        remote["payment_settings"]["payment_method_types"],
+        serde_json::json!(["card", "bacs_debit", "customer_balance"])
+    );
+    assert_eq!(
+        remote["payment_settings"]["payment_method_options"]["customer_balance"]["bank_transfer"]["type"],
+        "gb_bank_transfer"
+    );
 
     let listed = stripe
         .list_invoices(ListInvoices {

@@ -5,11 +5,12 @@ mod ledger_support;
 mod stripe_support;
 
 use billing::ledger::invoices;
-use billing::ledger::payments::payments_of_accounts;
+use billing::ledger::payments::{self, payments_of_accounts};
 use billing::ledger::refunds::refunds_of_payments;
 use billing::ledger::{InvoiceStatus, credit_notes};
 use billing::mirror::{self, MirroredInvoice, PaymentState};
 use billing::provider::{IdempotencyKey, PaymentProvider, RefundPayment};
+use billing::reconciliation::{self, DifferenceKind};
 use billing::stripe_events::{self, Received, SignatureError, WebhookError, sign};
 use kernel::{Clock, PaymentId, RefundId};
 use ledger_support::*;
@@ -392,6 +393,327 @@ async fn forged_stale_and_malformed_deliveries_store_nothing(db: TestDb) {
     );
 }
 
+async fn rename_table(db: &DatabaseConnection, from: &str, to: &str) {
+    db.execute_unprepared(&format!("ALTER TABLE {from} RENAME TO {to}"))
+        .await
+        .expect("rename");
+}
+
+/// An event whose effect the ledger refuses is stored FAILED with the reason, with none of
+/// its effects (they were one savepoint), and answered as received; its next delivery (a
+/// resend from Stripe's dashboard) tries again instead of calling it a replay.
+async fn a_refused_effect_is_stored_failed_with_nothing_of_it_applied(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_005, "Rowan Primary").await;
+    let issued = invoice(conn, &account, 12_000).await;
+    // Stripe ids are short; one longer than the ledger keeps is refused by the ledger after
+    // the mirror row was written in the same savepoint.
+    let too_long = format!("in_{}", "x".repeat(300));
+    let finalized = json!({
+        "id": too_long,
+        "object": "invoice",
+        "customer": "cus_rowan",
+        "hosted_invoice_url": "https://invoice.stripe.com/i/rowan",
+        "metadata": { "trellis_invoice_id": issued.id.to_string() },
+    });
+    let id = evt();
+    let payload = event(&id, "invoice.finalized", &finalized);
+    let outcome = deliver(conn, &payload).await.expect("stored");
+    let Received::Failed { detail } = outcome else {
+        panic!("expected Failed, got {outcome:?}");
+    };
+    assert!(detail.contains("providerInvoiceRef"), "{detail}");
+    let stored = stripe_events::stored_event(conn, &id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.outcome, "FAILED");
+    assert_eq!(stored.detail.as_deref(), Some(detail.as_str()));
+    assert!(
+        mirror::mirrored_invoices_by_ids(conn, &[issued.id])
+            .await
+            .expect("mirror")
+            .is_empty(),
+        "the mirror row written before the refusal was rolled back with it"
+    );
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.provider_invoice_ref, None);
+
+    // Finance sees it among the failures; a school leader may not read the webhook log.
+    let failed = stripe_events::events_with_outcome(conn, &finance(), "FAILED", 10)
+        .await
+        .expect("failed events");
+    assert_eq!(
+        failed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        [id.as_str()]
+    );
+    let head = user(kernel::Role::SchoolLeader, &[]);
+    assert!(matches!(
+        stripe_events::events_with_outcome(conn, &head, "FAILED", 10).await,
+        Err(kernel::DomainError::Forbidden(_))
+    ));
+
+    // A redelivery is tried again (and refused again), not answered as a replay.
+    let again = deliver(conn, &payload).await.expect("stored");
+    assert!(matches!(again, Received::Failed { .. }), "{again:?}");
+}
+
+/// A database failure while applying keeps nothing, not even the event row: the delivery is
+/// an error (5xx), and Stripe's next delivery applies it as if it were the first.
+async fn a_database_failure_stores_nothing_and_the_redelivery_applies_it(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_006, "Alder Primary").await;
+    let issued = invoice(conn, &account, 8_000).await;
+    let finalized = json!({
+        "id": "in_alder_1",
+        "object": "invoice",
+        "customer": "cus_alder",
+        "hosted_invoice_url": "https://invoice.stripe.com/i/alder",
+        "invoice_pdf": "https://pay.stripe.com/invoice/alder/pdf",
+        "metadata": { "trellis_invoice_id": issued.id.to_string() },
+    });
+    let id = evt();
+    let payload = event(&id, "invoice.finalized", &finalized);
+    rename_table(conn, "stripe_invoices", "stripe_invoices_away").await;
+    let failed = deliver(conn, &payload).await;
+    rename_table(conn, "stripe_invoices_away", "stripe_invoices").await;
+    assert!(matches!(failed, Err(WebhookError::Apply(_))), "{failed:?}");
+    assert_eq!(
+        stripe_events::stored_event(conn, &id).await.expect("read"),
+        None,
+        "not stored: Stripe delivers it again"
+    );
+
+    let outcome = deliver(conn, &payload).await.expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.provider_invoice_ref.as_deref(), Some("in_alder_1"));
+    assert_eq!(
+        stripe_events::stored_event(conn, &id)
+            .await
+            .expect("read")
+            .expect("stored")
+            .outcome,
+        "APPLIED"
+    );
+    assert_eq!(
+        deliver(conn, &payload).await.expect("replay"),
+        Received::Replayed
+    );
+}
+
+/// Two deliveries of one event at once (two replicas): one applies it, the other is a replay.
+async fn concurrent_deliveries_of_one_event_apply_it_once(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_007, "Birch Primary").await;
+    let session = json!({
+        "id": "cs_test_birch",
+        "object": "checkout.session",
+        "payment_status": "paid",
+        "amount_total": 2_500,
+        "payment_intent": "pi_birch_1",
+        "metadata": { "trellis_account_id": account.id.to_string() },
+    });
+    let payload = event(&evt(), "checkout.session.completed", &session);
+    let (a, b) = tokio::join!(deliver(conn, &payload), deliver(conn, &payload));
+    let mut outcomes = [a.expect("a"), b.expect("b")];
+    outcomes.sort_by_key(|o| matches!(o, Received::Replayed));
+    assert!(
+        matches!(outcomes[0], Received::Applied { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], Received::Replayed);
+    let payments = payments_of_accounts(conn, &[account.id])
+        .await
+        .expect("payments")
+        .remove(&account.id)
+        .unwrap_or_default();
+    assert_eq!(payments.len(), 1);
+}
+
+/// The reconciliation compares receipts and refunds with Stripe's charges, and keeps each
+/// payout with the receipts it contains.
+async fn reconciliation_compares_payments_refunds_and_payouts(db: TestDb) {
+    let conn = db.conn();
+    let Some((standin, stripe, issued, mirrored)) = mirrored_invoice(conn, 320_008, 30_000).await
+    else {
+        return;
+    };
+    let customer = mirrored.customer_ref.clone();
+    standin
+        .pay_invoice(&mirrored.provider_invoice_ref, &customer, GOOD_CARD)
+        .await;
+    let paid = standin
+        .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+        .await;
+    deliver(conn, &event(&evt(), "invoice.paid", &paid))
+        .await
+        .expect("paid");
+    let intent = paid["payment_intent"].as_str().expect("intent").to_owned();
+    let (status, body) = standin
+        .post(
+            "refunds",
+            &[("payment_intent", intent.as_str()), ("amount", "10000")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let charge_ref = standin.get(&format!("payment_intents/{intent}")).await["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    let charge = standin.get(&format!("charges/{charge_ref}")).await;
+    deliver(conn, &event(&evt(), "charge.refunded", &charge))
+        .await
+        .expect("refunded");
+    let receipt = payments_of_accounts(conn, &[issued.account_id])
+        .await
+        .expect("payments")
+        .remove(&issued.account_id)
+        .expect("receipt")
+        .remove(0);
+
+    let clean = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("run");
+    assert_eq!(clean.payments_compared, 1);
+    assert_eq!(clean.differences_found, 0, "the ledger agrees with Stripe");
+
+    // Plant three payment-side differences: money taken at Stripe that Trellis never heard
+    // of, a refund made at Stripe whose webhook never came, a receipt Stripe does not know.
+    let stray = standin.charge_directly(&customer, 2_500).await;
+    let (status, body) = standin
+        .post(
+            "refunds",
+            &[("payment_intent", intent.as_str()), ("amount", "5000")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let phantom = payments::record_payment(
+        conn,
+        &finance(),
+        &clock(),
+        payments::NewPayment {
+            account_id: issued.account_id,
+            method: payments::ReceiptMethod::Card,
+            reference: "card payment".into(),
+            received_on: clock().today(),
+            amount: gbp(1_200),
+            provider_payment_ref: Some("pi_not_at_stripe".into()),
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("receipt");
+    let payout = standin.pay_out(&customer).await;
+    let payout_ref = payout["id"].as_str().expect("po").to_owned();
+
+    // A school leader may not run it or read payouts.
+    let leader = user(kernel::Role::SchoolLeader, &[]);
+    assert!(matches!(
+        reconciliation::payouts(conn, &leader, 10).await,
+        Err(kernel::DomainError::Forbidden(_))
+    ));
+
+    let found = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("run");
+    assert_eq!(found.payments_compared, 2);
+    assert!(found.payouts_compared >= 1);
+    assert_eq!(found.differences_found, 3, "{found:?}");
+    let open = reconciliation::differences(conn, &finance(), true, 100)
+        .await
+        .expect("differences");
+    let mut kinds: Vec<(DifferenceKind, Option<String>, Option<kernel::PaymentId>)> = open
+        .iter()
+        .map(|d| (d.kind, d.provider_ref.clone(), d.payment_id))
+        .collect();
+    kinds.sort_by_key(|(k, _, _)| k.to_string());
+    assert_eq!(
+        kinds,
+        vec![
+            (
+                DifferenceKind::PaymentMissingAtProvider,
+                Some("pi_not_at_stripe".to_owned()),
+                Some(phantom.id)
+            ),
+            (
+                DifferenceKind::PaymentMissingInTrellis,
+                Some(stray.clone()),
+                None
+            ),
+            (
+                DifferenceKind::RefundMismatch,
+                Some(intent.clone()),
+                Some(receipt.id)
+            ),
+        ]
+    );
+    let refund = open
+        .iter()
+        .find(|d| d.kind == DifferenceKind::RefundMismatch)
+        .expect("refund difference");
+    assert_eq!(
+        refund.trellis_value.as_deref(),
+        Some(gbp(10_000).to_string().as_str())
+    );
+    assert_eq!(
+        refund.provider_value.as_deref(),
+        Some(gbp(15_000).to_string().as_str())
+    );
+
+    // The payout is kept with its lines, each tied to the receipt it was.
+    let payouts = reconciliation::payouts(conn, &finance(), 100)
+        .await
+        .expect("payouts");
+    let kept = payouts
+        .iter()
+        .find(|p| p.payout_ref == payout_ref)
+        .expect("the payout");
+    assert_eq!(
+        kept.amount.pence(),
+        payout["amount"].as_i64().expect("amount")
+    );
+    assert_eq!(kept.amount, gbp(30_000 + 2_500 - 10_000 - 5_000));
+    let charge_line = kept
+        .lines
+        .iter()
+        .find(|l| l.source_ref.as_deref() == Some(charge_ref.as_str()))
+        .expect("the invoice's charge");
+    assert_eq!(charge_line.payment_id, Some(receipt.id));
+    assert_eq!(charge_line.amount, gbp(30_000));
+    let refund_lines: Vec<_> = kept.lines.iter().filter(|l| l.kind == "refund").collect();
+    assert_eq!(refund_lines.len(), 2);
+    assert!(
+        refund_lines
+            .iter()
+            .all(|l| l.payment_id == Some(receipt.id))
+    );
+    assert_eq!(
+        refund_lines
+            .iter()
+            .filter(|l| l.refund_id.is_some())
+            .count(),
+        1,
+        "the refund Trellis recorded"
+    );
+    let stray_line = kept
+        .lines
+        .iter()
+        .find(|l| l.kind == "charge" && l.amount == gbp(2_500))
+        .expect("the stray charge");
+    assert_eq!(stray_line.payment_id, None);
+
+    // Nothing is reported twice.
+    let again = reconciliation::run(conn, &finance(), &clock(), &stripe)
+        .await
+        .expect("again");
+    assert_eq!(again.differences_found, 0);
+}
+
 testkit::db_tests!(
     replays_and_reordering_change_the_ledger_once,
     a_declined_card_marks_the_invoice_payment_failed,
@@ -400,4 +722,8 @@ testkit::db_tests!(
     unknown_types_are_stored_and_ignored,
     an_event_stored_but_never_applied_is_applied_on_redelivery,
     forged_stale_and_malformed_deliveries_store_nothing,
+    a_refused_effect_is_stored_failed_with_nothing_of_it_applied,
+    a_database_failure_stores_nothing_and_the_redelivery_applies_it,
+    concurrent_deliveries_of_one_event_apply_it_once,
+    reconciliation_compares_payments_refunds_and_payouts,
 );

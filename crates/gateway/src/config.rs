@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use billing::provider::HostedPaymentMethod;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,9 @@ pub struct Config {
     pub stripe_webhook_secret: Option<String>,
     /// Another Stripe API base, e.g. the test stand-in; unset is Stripe itself.
     pub stripe_api_base: Option<String>,
+    /// What invoices' hosted Stripe pages offer, comma-separated Stripe names:
+    /// `card`, `bacs_debit` (Bacs Direct Debit), `customer_balance` (bank transfer).
+    pub stripe_payment_methods: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -104,6 +108,7 @@ impl Default for Config {
             stripe_secret_key: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
+            stripe_payment_methods: "card,bacs_debit,customer_balance".to_owned(),
         }
     }
 }
@@ -122,6 +127,8 @@ pub enum ConfigError {
         "configuration: TRELLIS_STRIPE_SECRET_KEY needs TRELLIS_STRIPE_WEBHOOK_SECRET (and the key must start with sk_)"
     )]
     HalfStripe,
+    #[error("configuration: TRELLIS_STRIPE_PAYMENT_METHODS: {0}")]
+    PaymentMethods(String),
 }
 
 impl Config {
@@ -157,6 +164,8 @@ impl Config {
         {
             return Err(ConfigError::HalfStripe);
         }
+        HostedPaymentMethod::parse_list(&self.stripe_payment_methods)
+            .map_err(ConfigError::PaymentMethods)?;
         Ok(())
     }
 
@@ -172,6 +181,9 @@ impl Config {
             secret_key: self.stripe_secret_key.clone()?,
             webhook_secret: self.stripe_webhook_secret.clone()?,
             api_base: self.stripe_api_base.clone(),
+            // Checked when the configuration was loaded.
+            payment_methods: HostedPaymentMethod::parse_list(&self.stripe_payment_methods)
+                .unwrap_or_else(|_| HostedPaymentMethod::DEFAULTS.to_vec()),
         })
     }
 
@@ -234,6 +246,24 @@ mod tests {
                 .expect("stripe");
             assert_eq!(stripe.secret_key, "sk_test_1");
             assert_eq!(stripe.api_base.as_deref(), Some("http://127.0.0.1:9"));
+            assert_eq!(stripe.payment_methods, HostedPaymentMethod::DEFAULTS);
+            jail.set_env("TRELLIS_STRIPE_PAYMENT_METHODS", "card, bacs_debit");
+            let stripe = Config::load(None)
+                .expect("config")
+                .stripe()
+                .expect("stripe");
+            assert_eq!(
+                stripe.payment_methods,
+                [HostedPaymentMethod::Card, HostedPaymentMethod::BacsDebit]
+            );
+            for bad in ["card,paypal", "card,card", ""] {
+                jail.set_env("TRELLIS_STRIPE_PAYMENT_METHODS", bad);
+                assert!(
+                    matches!(Config::load(None), Err(ConfigError::PaymentMethods(_))),
+                    "{bad:?}"
+                );
+            }
+            jail.set_env("TRELLIS_STRIPE_PAYMENT_METHODS", "card");
             jail.set_env("TRELLIS_STRIPE_SECRET_KEY", "pk_test_publishable");
             assert!(matches!(Config::load(None), Err(ConfigError::HalfStripe)));
             Ok(())

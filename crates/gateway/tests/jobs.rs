@@ -220,6 +220,7 @@ async fn stripe_reconciliation_runs_as_a_job(db: TestDb) {
         secret_key: "sk_test_jobs".to_owned(),
         webhook_secret: "whsec_jobs".to_owned(),
         api_base: Some(api_base),
+        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
     })
     .expect("provider");
     let next = slot + chrono::Duration::hours(1);

@@ -59,7 +59,45 @@ impl Stand {
         )
     }
 
-    async fn pay(&self, invoice: &str, customer: &str, card: &str) -> (u16, Value) {
+    /// Money taken by card at Stripe directly, outside Trellis: its `pi_…`.
+    async fn charge_directly(&self, customer: &str, pence: i64) -> String {
+        let pm = self.card(customer, GOOD_CARD).await;
+        let amount = pence.to_string();
+        let (status, intent) = self
+            .post(
+                "payment_intents",
+                &[
+                    ("amount", amount.as_str()),
+                    ("currency", "gbp"),
+                    ("customer", customer),
+                    ("payment_method", pm.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{intent}");
+        let id = intent["id"].as_str().expect("pi").to_owned();
+        let (status, confirmed) = self
+            .post(&format!("payment_intents/{id}/confirm"), &[])
+            .await;
+        assert_eq!(status, 200, "{confirmed}");
+        id
+    }
+
+    /// The stand-in's test helper: pay out now what the customer paid and was refunded.
+    async fn pay_out(&self, customer: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_config/payouts", self.base))
+            .form(&[("customer", customer)])
+            .send()
+            .await
+            .expect("stand-in");
+        assert!(response.status().is_success());
+        response.json().await.expect("json")
+    }
+
+    /// A card payment method attached to the customer.
+    async fn card(&self, customer: &str, card: &str) -> String {
         let (_, pm) = self
             .post(
                 "payment_methods",
@@ -78,6 +116,11 @@ impl Stand {
             &[("customer", customer)],
         )
         .await;
+        pm
+    }
+
+    async fn pay(&self, invoice: &str, customer: &str, card: &str) -> (u16, Value) {
+        let pm = self.card(customer, card).await;
         self.post(
             &format!("invoices/{invoice}/pay"),
             &[("payment_method", pm.as_str())],
@@ -350,6 +393,11 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
         )
         .await;
     stand.post(&format!("invoices/{stray}/finalize"), &[]).await;
+    // And on the payment side: money taken by card at Stripe that Trellis never heard of.
+    let stray_payment = stand.charge_directly(&customer, 1_750).await;
+    // Stripe pays out the customer's money: the invoice's charge, the refund, the stray one.
+    let payout = stand.pay_out(&customer).await;
+    let payout_ref = payout["id"].as_str().expect("po").to_owned();
     let (_, body) = app
         .gql(
             Some(&head),
@@ -361,40 +409,85 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
     let run = app
         .data_as(
             FINANCE,
-            "mutation { reconciliationRun { reconciliationRun { invoicesCompared differencesFound } userErrors { code } } }",
+            "mutation { reconciliationRun { reconciliationRun { invoicesCompared paymentsCompared payoutsCompared differencesFound } userErrors { code } } }",
             json!({}),
         )
         .await;
-    assert_eq!(
-        run["reconciliationRun"]["reconciliationRun"]["invoicesCompared"],
-        1
-    );
-    assert_eq!(
-        run["reconciliationRun"]["reconciliationRun"]["differencesFound"],
-        1
-    );
+    let run = &run["reconciliationRun"]["reconciliationRun"];
+    assert_eq!(run["invoicesCompared"], 1);
+    assert_eq!(run["paymentsCompared"], 1, "{run}");
+    assert!(run["payoutsCompared"].as_u64() >= Some(1), "{run}");
+    assert_eq!(run["differencesFound"], 2, "{run}");
     let found = app
         .data_as(
             FINANCE,
-            "query { reconciliationDifferences { id kind providerInvoiceRef detail } }",
+            "query { reconciliationDifferences { id kind providerInvoiceRef providerRef payment { id } detail } }",
             json!({}),
         )
         .await;
-    let differences = found["reconciliationDifferences"].as_array().expect("list");
-    assert_eq!(differences.len(), 1, "{found}");
+    let mut differences = found["reconciliationDifferences"]
+        .as_array()
+        .expect("list")
+        .clone();
+    differences.sort_by_key(|d| d["kind"].as_str().map(str::to_owned));
+    assert_eq!(differences.len(), 2, "{found}");
     assert_eq!(differences[0]["kind"], "MISSING_IN_TRELLIS");
     assert_eq!(differences[0]["providerInvoiceRef"], stray.as_str());
-    let resolved = app
+    assert_eq!(differences[1]["kind"], "PAYMENT_MISSING_IN_TRELLIS");
+    assert_eq!(differences[1]["providerRef"], stray_payment.as_str());
+    assert_eq!(differences[1]["payment"], Value::Null);
+    for (difference, note) in differences.iter().zip([
+        "raised at Stripe by hand; voided there",
+        "a card payment taken at the school office; recorded by hand",
+    ]) {
+        let resolved = app
+            .data_as(
+                FINANCE,
+                "mutation($id: ID!, $note: String!) { reconciliationResolve(input: { id: $id, note: $note }) { difference { resolvedAt resolutionNote } userErrors { field code } } }",
+                json!({ "id": difference["id"], "note": note }),
+            )
+            .await;
+        assert!(
+            resolved["reconciliationResolve"]["difference"]["resolvedAt"].is_string(),
+            "{resolved}"
+        );
+    }
+
+    // Finance ties the bank payout to the receipts it contains.
+    let payouts = app
         .data_as(
             FINANCE,
-            "mutation($id: ID!) { reconciliationResolve(input: { id: $id, note: \"raised at Stripe by hand; voided there\" }) { difference { resolvedAt resolutionNote } userErrors { field code } } }",
-            json!({ "id": differences[0]["id"] }),
+            "query { stripePayouts(first: 100) { payoutRef amount { amountPence } lines { kind sourceRef amount { amountPence } payment { id } } } }",
+            json!({}),
         )
         .await;
-    assert!(
-        resolved["reconciliationResolve"]["difference"]["resolvedAt"].is_string(),
-        "{resolved}"
+    let kept = payouts["stripePayouts"]
+        .as_array()
+        .expect("payouts")
+        .iter()
+        .find(|p| p["payoutRef"] == payout_ref.as_str())
+        .expect("the payout")
+        .clone();
+    assert_eq!(
+        kept["amount"]["amountPence"],
+        total + 1_750 - 1_000,
+        "{kept}"
     );
+    let lines = kept["lines"].as_array().expect("lines");
+    let receipts: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["kind"] == "charge" && !l["payment"].is_null())
+        .collect();
+    assert_eq!(receipts.len(), 1, "{kept}");
+    assert_eq!(receipts[0]["amount"]["amountPence"], total);
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            "query { stripePayouts { payoutRef } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
     let open = app
         .data_as(
             FINANCE,

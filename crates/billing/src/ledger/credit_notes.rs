@@ -251,12 +251,15 @@ fn plan(rooms: &[LineRoom], amount: &CreditAmount) -> Result<Vec<(usize, i64)>, 
 ///
 /// In its own transaction, or a savepoint when `db` is already one: a cancelled booking's
 /// charge is credited inside the transaction that records the cancellation.
-pub async fn credit<C: ConnectionTrait + TransactionTrait>(
+pub async fn credit<C>(
     db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     input: NewCreditNote,
-) -> Result<CreditNote, DomainError> {
+) -> Result<CreditNote, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new(
         "credit_note.issue",

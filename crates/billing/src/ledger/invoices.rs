@@ -606,11 +606,14 @@ where
 
 /// Loads an invoice row for a mutation, then locks its account and reads it again under the
 /// lock. Returns the open transaction with the fresh row.
-pub(crate) async fn lock_invoice<C: ConnectionTrait + TransactionTrait>(
+pub(crate) async fn lock_invoice<C>(
     db: &C,
     id: InvoiceId,
     field: &str,
-) -> Result<(C::Transaction, invoices::Model), DomainError> {
+) -> Result<(C::Transaction, invoices::Model), DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let not_found = || DomainError::invalid(field, ErrorCode::NotFound, "no such invoice");
     let row = invoices::Entity::find_by_id(id.as_uuid())
         .one(db)
@@ -867,14 +870,17 @@ pub async fn set_purchase_order(
     Ok(after)
 }
 
-async fn decide(
-    db: &DatabaseConnection,
+async fn decide<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     id: InvoiceId,
     reason: &str,
     to: InvoiceStatus,
-) -> Result<Invoice, DomainError> {
+) -> Result<Invoice, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let reason = required_text("reason", reason, DESCRIPTION_MAX)
         .map_err(|e| DomainError::Invalid(vec![e]))?;
@@ -920,13 +926,16 @@ async fn decide(
 
 /// Cancels an invoice against which no money has moved (no allocation, no credit note).
 /// Its number stays used: the gap-free sequence shows it as VOID.
-pub async fn void(
-    db: &DatabaseConnection,
+pub async fn void<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     id: InvoiceId,
     reason: &str,
-) -> Result<Invoice, DomainError> {
+) -> Result<Invoice, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     decide(db, actor, clock, id, reason, InvoiceStatus::Void).await
 }
 
@@ -943,14 +952,17 @@ pub async fn mark_uncollectible(
 
 /// Records where the payment provider holds the invoice (e.g. Stripe `in_…` and its hosted
 /// page). Not part of what was invoiced, so allowed after issue.
-pub async fn record_provider_invoice(
-    db: &DatabaseConnection,
+pub async fn record_provider_invoice<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     id: InvoiceId,
     provider_invoice_ref: &str,
     hosted_url: Option<&str>,
-) -> Result<Invoice, DomainError> {
+) -> Result<Invoice, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let mut problems = Problems::new();
     let reference = problems.check(required_text(

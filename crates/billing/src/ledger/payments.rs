@@ -18,8 +18,8 @@ use kernel::{
 use membership::{Page, PageArgs};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -147,12 +147,15 @@ pub struct PaymentFilter {
 }
 
 /// Records a receipt. Idempotent by `idempotency_key`.
-pub async fn record_payment(
-    db: &DatabaseConnection,
+pub async fn record_payment<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     input: NewPayment,
-) -> Result<Payment, DomainError> {
+) -> Result<Payment, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new("payment.record", input.idempotency_key.as_deref(), &input)?;
     if let Some(keyed) = &keyed
@@ -298,14 +301,17 @@ struct AllocateRequest<'a> {
 }
 
 /// Applies a receipt to one or several invoices of its account. Idempotent by key.
-pub async fn allocate(
-    db: &DatabaseConnection,
+pub async fn allocate<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     payment_id: PaymentId,
     split: &[(InvoiceId, Money)],
     idempotency_key: Option<&str>,
-) -> Result<Vec<Allocation>, DomainError> {
+) -> Result<Vec<Allocation>, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new(
         "payment.allocate",

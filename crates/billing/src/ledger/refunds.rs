@@ -15,8 +15,8 @@ use kernel::{
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -81,12 +81,15 @@ async fn first_refund<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Refund
 }
 
 /// Refunds part or all of a receipt's unallocated money. Idempotent by key.
-pub async fn refund(
-    db: &DatabaseConnection,
+pub async fn refund<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     input: NewRefund,
-) -> Result<Refund, DomainError> {
+) -> Result<Refund, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new("payment.refund", input.idempotency_key.as_deref(), &input)?;
     if let Some(keyed) = &keyed

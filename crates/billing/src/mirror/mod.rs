@@ -413,8 +413,8 @@ pub(crate) async fn adopt<C: ConnectionTrait>(
 }
 
 /// The billing account whose invoices were issued to the provider customer `customer_ref`.
-pub(crate) async fn account_of_customer(
-    db: &DatabaseConnection,
+pub(crate) async fn account_of_customer<C: ConnectionTrait>(
+    db: &C,
     customer_ref: &str,
 ) -> Result<Option<kernel::BillingAccountId>, DomainError> {
     let Some(row) = MirrorEntity::find()

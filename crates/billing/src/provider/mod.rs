@@ -20,13 +20,13 @@ mod offline;
 pub mod stripe;
 
 pub use offline::OfflineProvider;
-pub use stripe::{StripeConfig, StripeProvider};
+pub use stripe::{HostedPaymentMethod, StripeConfig, StripeProvider};
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use kernel::{BillingAccountId, InvoiceId, Money, PaymentId, RefundId};
 use serde::Serialize;
 use thiserror::Error;
@@ -251,6 +251,81 @@ pub struct RemoteInvoice {
     pub amount_remaining: Money,
 }
 
+/// List the money a customer paid through the provider since a moment, for reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListCharges {
+    pub customer_ref: String,
+    pub created_since: DateTime<Utc>,
+}
+
+/// Where a charge stands at the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteChargeStatus {
+    Succeeded,
+    Pending,
+    Failed,
+}
+
+/// One charge as the provider lists it (Stripe: a charge, usually of a PaymentIntent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteCharge {
+    /// e.g. Stripe `ch_…`.
+    pub charge_ref: String,
+    /// The PaymentIntent it belongs to (`pi_…`), which is what Trellis receipts record.
+    pub payment_ref: Option<String>,
+    pub amount: Money,
+    pub amount_refunded: Money,
+    pub status: RemoteChargeStatus,
+    pub created: DateTime<Utc>,
+    /// Its refunds, when any.
+    pub refunds: Vec<RemoteRefund>,
+}
+
+/// One refund of a charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRefund {
+    /// e.g. Stripe `re_…`.
+    pub refund_ref: String,
+    pub amount: Money,
+    /// `succeeded`, `pending`, `failed`, `canceled`.
+    pub status: String,
+}
+
+/// List the payouts to the bank arriving since a day, with what each paid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListPayouts {
+    pub arriving_since: NaiveDate,
+}
+
+/// A payout to the partnership's bank account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemotePayout {
+    /// e.g. Stripe `po_…`.
+    pub payout_ref: String,
+    /// What reaches the bank.
+    pub amount: Money,
+    pub currency: String,
+    pub arrival_on: NaiveDate,
+    /// `paid`, `pending`, `in_transit`, `failed`, `canceled`.
+    pub status: String,
+    /// The balance transactions it paid out (charges, refunds, fees, …), not the payout's own.
+    pub lines: Vec<PayoutLine>,
+}
+
+/// One balance transaction a payout paid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutLine {
+    /// e.g. Stripe `txn_…`.
+    pub transaction_ref: String,
+    /// `charge`, `refund`, `payment`, `adjustment`, … as the provider names it.
+    pub kind: String,
+    /// The charge or refund behind it (`ch_…`, `re_…`).
+    pub source_ref: Option<String>,
+    pub amount: Money,
+    pub fee: Money,
+    pub net: Money,
+}
+
 /// Why a provider call failed.
 #[derive(Debug, Error)]
 pub enum ProviderError {
@@ -304,4 +379,17 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
         &self,
         request: ListInvoices,
     ) -> Result<Option<Vec<RemoteInvoiceSummary>>, ProviderError>;
+
+    /// A customer's charges with their refunds. `None` when the provider takes no money
+    /// itself (offline).
+    async fn list_charges(
+        &self,
+        request: ListCharges,
+    ) -> Result<Option<Vec<RemoteCharge>>, ProviderError>;
+
+    /// Payouts with their lines. `None` when the provider pays nothing out (offline).
+    async fn list_payouts(
+        &self,
+        request: ListPayouts,
+    ) -> Result<Option<Vec<RemotePayout>>, ProviderError>;
 }

@@ -3,10 +3,10 @@
 use async_trait::async_trait;
 
 use super::{
-    CreateCustomer, CreditInvoice, IssueInvoice, ListInvoices, PaymentOutcome, PaymentProvider,
-    ProviderCreditNote, ProviderCustomer, ProviderError, ProviderInvoice, ProviderPayment,
-    ProviderRefund, RefundOutcome, RefundPayment, RemoteInvoice, RemoteInvoiceSummary, SyncStatus,
-    TakePayment, VoidInvoice,
+    CreateCustomer, CreditInvoice, IssueInvoice, ListCharges, ListInvoices, ListPayouts,
+    PaymentOutcome, PaymentProvider, ProviderCreditNote, ProviderCustomer, ProviderError,
+    ProviderInvoice, ProviderPayment, ProviderRefund, RefundOutcome, RefundPayment, RemoteCharge,
+    RemoteInvoice, RemoteInvoiceSummary, RemotePayout, SyncStatus, TakePayment, VoidInvoice,
 };
 
 /// The embedded default: makes no external call. Schools pay by bank transfer quoting the
@@ -101,6 +101,20 @@ impl PaymentProvider for OfflineProvider {
         &self,
         _request: ListInvoices,
     ) -> Result<Option<Vec<RemoteInvoiceSummary>>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn list_charges(
+        &self,
+        _request: ListCharges,
+    ) -> Result<Option<Vec<RemoteCharge>>, ProviderError> {
+        Ok(None)
+    }
+
+    async fn list_payouts(
+        &self,
+        _request: ListPayouts,
+    ) -> Result<Option<Vec<RemotePayout>>, ProviderError> {
         Ok(None)
     }
 }

@@ -5,10 +5,19 @@
 //! key per step, so a retry after a timeout replays each step and ends at the same Stripe
 //! invoice instead of a second one.
 //!
+//! Invoices offer the configured payment methods on Stripe's hosted page
+//! ([`StripeConfig::payment_methods`], by default card, Bacs Direct Debit and bank transfer to
+//! the customer's balance) rather than whatever the Stripe account's defaults happen to be.
+//!
 //! Amounts are sent gross (VAT included), so the Stripe invoice's total is the Trellis total
 //! and the school pays exactly what the ledger says; each item's description names its VAT.
 //! Trellis ids travel as metadata (`trellis_invoice_id`, …) so webhooks and reconciliation
 //! can find their way back without a lookup table.
+//!
+//! Reconciliation's lists (charges, refunds, payouts, balance transactions) go through the same
+//! client but are read as plain JSON ([`StripeProvider::get_json`]): Trellis reads a handful of
+//! fields of each, and a typed parse of the whole object would fail on any field an API
+//! version adds or a stand-in leaves out, for data it never looks at.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -19,11 +28,15 @@ use kernel::{InvoiceId, Money};
 use stripe::{Client, ClientBuilder, RequestStrategy, StripeError, StripeRequest as _};
 use stripe_billing::credit_note::CreateCreditNote;
 use stripe_billing::invoice::{
-    CreateInvoice, CreateInvoicePendingInvoiceItemsBehavior, CustomFieldParams,
-    FinalizeInvoiceInvoice, ListInvoice, RetrieveInvoice, VoidInvoiceInvoice,
+    BankTransferParam, CreateInvoice, CreateInvoicePaymentSettings,
+    CreateInvoicePaymentSettingsPaymentMethodOptions,
+    CreateInvoicePaymentSettingsPaymentMethodTypes, CreateInvoicePendingInvoiceItemsBehavior,
+    CustomFieldParams, FinalizeInvoiceInvoice, InvoicePaymentMethodOptionsParam, ListInvoice,
+    RetrieveInvoice, VoidInvoiceInvoice,
 };
 use stripe_billing::invoice_item::CreateInvoiceItem;
 use stripe_billing::{CreditNoteReason, Invoice, InvoiceCollectionMethod, InvoiceStatus};
+use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::PaymentIntentStatus;
 use stripe_core::customer::CreateCustomer as StripeCreateCustomer;
 use stripe_core::payment_intent::CreatePaymentIntent;
@@ -31,10 +44,12 @@ use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_types::Currency;
 
 use super::{
-    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, ListInvoices,
-    PaymentOutcome, PaymentProvider, ProviderCreditNote, ProviderCustomer, ProviderError,
-    ProviderInvoice, ProviderPayment, ProviderRefund, RefundOutcome, RefundPayment, RemoteInvoice,
-    RemoteInvoiceStatus, RemoteInvoiceSummary, SyncStatus, TakePayment, VoidInvoice,
+    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, ListCharges,
+    ListInvoices, ListPayouts, PaymentOutcome, PaymentProvider, PayoutLine, ProviderCreditNote,
+    ProviderCustomer, ProviderError, ProviderInvoice, ProviderPayment, ProviderRefund,
+    RefundOutcome, RefundPayment, RemoteCharge, RemoteChargeStatus, RemoteInvoice,
+    RemoteInvoiceStatus, RemoteInvoiceSummary, RemotePayout, RemoteRefund, SyncStatus, TakePayment,
+    VoidInvoice,
 };
 use crate::ledger::invoices::{VatTreatment, vat_on};
 
@@ -47,6 +62,64 @@ pub const META_ACCOUNT_ID: &str = "trellis_account_id";
 /// Metadata key holding the Trellis refund reason (Stripe's own `reason` is an enum).
 pub const META_REFUND_REASON: &str = "trellis_reason";
 
+/// A way to pay that an invoice's hosted page offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostedPaymentMethod {
+    Card,
+    /// Bacs Direct Debit.
+    BacsDebit,
+    /// Bank transfer: the school pays into a virtual account number Stripe gives it, and the
+    /// money is applied from the customer's balance.
+    CustomerBalance,
+}
+
+impl HostedPaymentMethod {
+    /// What a partnership gets unless it says otherwise.
+    pub const DEFAULTS: [Self; 3] = [Self::Card, Self::BacsDebit, Self::CustomerBalance];
+
+    /// Stripe's name.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Card => "card",
+            Self::BacsDebit => "bacs_debit",
+            Self::CustomerBalance => "customer_balance",
+        }
+    }
+
+    /// A comma-separated list of Stripe's names (`card,bacs_debit,customer_balance`): every
+    /// method once, at least one; the error names what is wrong.
+    pub fn parse_list(list: &str) -> Result<Vec<Self>, String> {
+        let mut out = Vec::new();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            let method = Self::DEFAULTS
+                .into_iter()
+                .find(|m| m.as_str() == name)
+                .ok_or_else(|| {
+                    format!("unknown payment method {name:?} (card, bacs_debit, customer_balance)")
+                })?;
+            if out.contains(&method) {
+                return Err(format!("{name} is listed twice"));
+            }
+            out.push(method);
+        }
+        if out.is_empty() {
+            return Err("at least one payment method is needed".into());
+        }
+        Ok(out)
+    }
+
+    fn stripe(self) -> CreateInvoicePaymentSettingsPaymentMethodTypes {
+        match self {
+            Self::Card => CreateInvoicePaymentSettingsPaymentMethodTypes::Card,
+            Self::BacsDebit => CreateInvoicePaymentSettingsPaymentMethodTypes::BacsDebit,
+            Self::CustomerBalance => {
+                CreateInvoicePaymentSettingsPaymentMethodTypes::CustomerBalance
+            }
+        }
+    }
+}
+
 /// How to reach Stripe.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StripeConfig {
@@ -56,6 +129,8 @@ pub struct StripeConfig {
     pub webhook_secret: String,
     /// Another API base (the test stand-in); `None` is Stripe itself.
     pub api_base: Option<String>,
+    /// What invoices' hosted pages offer (`TRELLIS_STRIPE_PAYMENT_METHODS`).
+    pub payment_methods: Vec<HostedPaymentMethod>,
 }
 
 impl fmt::Debug for StripeConfig {
@@ -65,6 +140,7 @@ impl fmt::Debug for StripeConfig {
             .field("secret_key", &"<redacted>")
             .field("webhook_secret", &"<redacted>")
             .field("api_base", &self.api_base)
+            .field("payment_methods", &self.payment_methods)
             .finish()
     }
 }
@@ -73,6 +149,7 @@ impl fmt::Debug for StripeConfig {
 pub struct StripeProvider {
     client: Client,
     currency: Currency,
+    payment_methods: Vec<HostedPaymentMethod>,
 }
 
 impl fmt::Debug for StripeProvider {
@@ -96,6 +173,7 @@ impl StripeProvider {
         Ok(Self {
             client,
             currency: Currency::GBP,
+            payment_methods: config.payment_methods.clone(),
         })
     }
 }
@@ -143,6 +221,36 @@ macro_rules! send {
             .await
             .map_err(classify)
     };
+}
+
+/// A list page's items and the id to continue after, when there are more.
+fn page_of(body: &serde_json::Value) -> (Vec<serde_json::Value>, Option<String>) {
+    let data = body["data"].as_array().cloned().unwrap_or_default();
+    let next = if body["has_more"].as_bool() == Some(true) {
+        data.last()
+            .and_then(|o| o["id"].as_str())
+            .map(str::to_owned)
+    } else {
+        None
+    };
+    (data, next)
+}
+
+fn text(v: &serde_json::Value, key: &str) -> Option<String> {
+    match &v[key] {
+        serde_json::Value::String(s) => Some(s.clone()),
+        // Expanded: an object carrying its id.
+        serde_json::Value::Object(o) => o.get("id").and_then(|id| id.as_str()).map(str::to_owned),
+        _ => None,
+    }
+}
+
+fn pence(v: &serde_json::Value, key: &str) -> Money {
+    money(v[key].as_i64().unwrap_or(0))
+}
+
+fn timestamp(v: &serde_json::Value, key: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(v[key].as_i64().unwrap_or(0), 0).unwrap_or_default()
 }
 
 fn money(pence: i64) -> Money {
@@ -196,6 +304,80 @@ fn gross_line(line: &super::ProviderLine) -> (i64, String) {
                 ),
             )
         }
+    }
+}
+
+impl StripeProvider {
+    /// The hosted page's payment methods; a bank transfer is a UK one (GBP).
+    fn payment_settings(&self) -> CreateInvoicePaymentSettings {
+        let mut settings = CreateInvoicePaymentSettings::new();
+        settings.payment_method_types =
+            Some(self.payment_methods.iter().map(|m| m.stripe()).collect());
+        if self
+            .payment_methods
+            .contains(&HostedPaymentMethod::CustomerBalance)
+        {
+            let mut bank_transfer = BankTransferParam::new();
+            bank_transfer.type_ = Some("gb_bank_transfer".to_owned());
+            let mut balance = InvoicePaymentMethodOptionsParam::new();
+            balance.bank_transfer = Some(bank_transfer);
+            balance.funding_type = Some("bank_transfer".to_owned());
+            let mut options = CreateInvoicePaymentSettingsPaymentMethodOptions::new();
+            options.customer_balance = Some(balance);
+            settings.payment_method_options = Some(options);
+        }
+        settings
+    }
+
+    /// GETs `path` (below `/v1`) with `query` and returns the body as JSON.
+    async fn get_json<Q: serde::Serialize>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<serde_json::Value, ProviderError> {
+        let body: miniserde::json::Value = RequestBuilder::new(StripeMethod::Get, path)
+            .query(query)
+            .customize()
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        serde_json::from_str(&miniserde::json::to_string(&body))
+            .map_err(|e| ProviderError::Unavailable(Box::new(e)))
+    }
+
+    /// Every item of a list endpoint, page after page.
+    async fn list_all(
+        &self,
+        path: &str,
+        filter: &BTreeMap<&str, serde_json::Value>,
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
+        let mut out = Vec::new();
+        let mut query = filter.clone();
+        query.insert("limit", serde_json::json!(100));
+        loop {
+            let (items, next) = page_of(&self.get_json(path, &query).await?);
+            out.extend(items);
+            match next {
+                Some(after) => {
+                    query.insert("starting_after", serde_json::json!(after));
+                }
+                None => return Ok(out),
+            }
+        }
+    }
+
+    async fn refunds_of(&self, charge_ref: &str) -> Result<Vec<RemoteRefund>, ProviderError> {
+        let filter = BTreeMap::from([("charge", serde_json::json!(charge_ref))]);
+        Ok(self
+            .list_all("/refunds", &filter)
+            .await?
+            .iter()
+            .map(|r| RemoteRefund {
+                refund_ref: text(r, "id").unwrap_or_default(),
+                amount: pence(r, "amount"),
+                status: text(r, "status").unwrap_or_default(),
+            })
+            .collect())
     }
 }
 
@@ -271,7 +453,9 @@ impl PaymentProvider for StripeProvider {
                 value: po.clone(),
             });
         }
-        create = create.custom_fields(fields);
+        create = create
+            .custom_fields(fields)
+            .payment_settings(self.payment_settings());
         let draft = send!(&self.client, create, &request.idempotency_key, "create")?;
         let invoice_ref = draft.id.as_ref().map(ToString::to_string).ok_or_else(|| {
             ProviderError::Rejected("Stripe returned an invoice without an id".into())
@@ -473,6 +657,85 @@ impl PaymentProvider for StripeProvider {
                 (true, Some(last_id)) => after = Some(last_id.to_string()),
                 _ => break,
             }
+        }
+        Ok(Some(out))
+    }
+
+    async fn list_charges(
+        &self,
+        request: ListCharges,
+    ) -> Result<Option<Vec<RemoteCharge>>, ProviderError> {
+        let filter = BTreeMap::from([
+            ("customer", serde_json::json!(request.customer_ref)),
+            (
+                "created",
+                serde_json::json!({ "gt": request.created_since.timestamp() - 1 }),
+            ),
+        ]);
+        let mut out = Vec::new();
+        for c in self.list_all("/charges", &filter).await? {
+            let charge_ref = text(&c, "id").unwrap_or_default();
+            let amount_refunded = pence(&c, "amount_refunded");
+            let refunds = if amount_refunded.pence() > 0 {
+                self.refunds_of(&charge_ref).await?
+            } else {
+                Vec::new()
+            };
+            let status = match c["status"].as_str() {
+                Some("succeeded") => RemoteChargeStatus::Succeeded,
+                Some("pending") => RemoteChargeStatus::Pending,
+                _ => RemoteChargeStatus::Failed,
+            };
+            out.push(RemoteCharge {
+                payment_ref: text(&c, "payment_intent"),
+                amount: pence(&c, "amount"),
+                amount_refunded,
+                status,
+                created: timestamp(&c, "created"),
+                refunds,
+                charge_ref,
+            });
+        }
+        Ok(Some(out))
+    }
+
+    async fn list_payouts(
+        &self,
+        request: ListPayouts,
+    ) -> Result<Option<Vec<RemotePayout>>, ProviderError> {
+        let since = request
+            .arriving_since
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, |t| t.and_utc().timestamp());
+        let filter = BTreeMap::from([("arrival_date", serde_json::json!({ "gte": since }))]);
+        let mut out = Vec::new();
+        for p in self.list_all("/payouts", &filter).await? {
+            let payout_ref = text(&p, "id").unwrap_or_default();
+            let lines = self
+                .list_all(
+                    "/balance_transactions",
+                    &BTreeMap::from([("payout", serde_json::json!(payout_ref))]),
+                )
+                .await?
+                .iter()
+                .filter(|t| t["type"].as_str() != Some("payout"))
+                .map(|t| PayoutLine {
+                    transaction_ref: text(t, "id").unwrap_or_default(),
+                    kind: text(t, "type").unwrap_or_default(),
+                    source_ref: text(t, "source"),
+                    amount: pence(t, "amount"),
+                    fee: pence(t, "fee"),
+                    net: pence(t, "net"),
+                })
+                .collect();
+            out.push(RemotePayout {
+                amount: pence(&p, "amount"),
+                currency: text(&p, "currency").unwrap_or_default(),
+                arrival_on: timestamp(&p, "arrival_date").date_naive(),
+                status: text(&p, "status").unwrap_or_default(),
+                lines,
+                payout_ref,
+            });
         }
         Ok(Some(out))
     }

@@ -1,23 +1,36 @@
-//! Stripe's webhooks: verified, stored once by event id, then applied to the ledger.
+//! Stripe's webhooks: verified, then stored and applied to the ledger in one transaction.
 //!
-//! **Once and harmless.** The event row is stored before anything is applied, keyed by
-//! Stripe's event id, so a replayed delivery is recognised and answered without effect. The
-//! ledger changes an event causes go through the ledger's own transactional, idempotent
-//! functions, keyed by the *object* they are about (the PaymentIntent, the charge and its
-//! refunded total, the invoice), not by the event: so the same money reported by two events
-//! (`invoice.paid` and `payment_intent.succeeded`), by replays or in any order lands once.
-//! If applying fails, the row says FAILED, the caller answers 5xx, Stripe delivers again and
-//! the next delivery re-applies; what was done already is found by its key.
+//! **Stored and applied, or neither.** A delivery opens one transaction, inserts the event row
+//! keyed by Stripe's event id (`ON CONFLICT DO NOTHING`), applies the event through the
+//! ledger's functions (each one a savepoint of that transaction) and records the outcome, then
+//! commits. Only then does the caller answer 2xx. If the database fails part way, nothing is
+//! kept and the caller answers 5xx, so Stripe delivers the event again.
 //!
-//! The ledger functions commit their own transactions (each money change is one), so the
-//! event row and its effects are not one transaction; the idempotency keys make that safe.
+//! **Once.** Two replicas receiving the same event both insert the same id: the second insert
+//! waits for the first transaction and then inserts nothing, and that delivery is answered as a
+//! replay (200). The ledger changes an event causes are also keyed by the *object* they are
+//! about (the PaymentIntent, the charge and its refunded total, the invoice), not by the
+//! event, so the same money reported by two events (`invoice.paid` and
+//! `payment_intent.succeeded`) or in any order lands once.
+//!
+//! **A business refusal is kept, not retried forever.** When the ledger refuses an event's
+//! effect for a reason finance must look at (an invoice that is not there, an amount it cannot
+//! take: a `DomainError` other than `Internal`), the effect's savepoint is rolled back and the
+//! event is stored FAILED with the reason, and answered 200: Stripe retrying for three days
+//! would not change the answer. Finance sees it (`events_with_outcome`, GraphQL `stripeEvents`); once the
+//! cause is fixed, resending the event from Stripe's dashboard applies it: a FAILED row is
+//! taken up again by its next delivery, while APPLIED and IGNORED rows are replays.
 
 mod entity;
 pub mod signature;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kernel::{Actor, Clock, DomainError, InvoiceId, Money};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set, TransactionTrait, TryInsertResult,
+};
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -29,7 +42,6 @@ use crate::ledger::payments::{
     self, NewPayment, Payment, ReceiptMethod, allocations_of_payments, payments_of_accounts,
 };
 use crate::ledger::refunds::{self, NewRefund};
-use crate::ledger::support::is_unique_violation;
 use crate::ledger::{InvoiceStatus, accounts};
 use crate::mirror::{self, PaymentState};
 use crate::provider::IdempotencyKey;
@@ -46,7 +58,8 @@ pub enum WebhookError {
     /// Signed but not a Stripe event: answer 400, nothing was stored.
     #[error("not a Stripe event: {0}")]
     Payload(String),
-    /// Stored, but applying it failed: answer 5xx so that Stripe delivers it again.
+    /// The database failed while storing or applying it: nothing was kept; answer 5xx so
+    /// that Stripe delivers it again.
     #[error(transparent)]
     Apply(#[from] DomainError),
 }
@@ -58,6 +71,9 @@ pub enum Received {
     Applied { detail: String },
     /// Stored; nothing in Trellis follows from it (an unknown type, someone else's object).
     Ignored { detail: String },
+    /// Stored FAILED: the ledger refused its effect (the reason), nothing of it was applied.
+    /// Finance investigates; a later delivery of the same event tries again.
+    Failed { detail: String },
     /// Seen before: nothing done again.
     Replayed,
 }
@@ -129,7 +145,7 @@ impl Event {
     }
 }
 
-/// Verifies, stores and applies one delivery of `POST /webhooks/stripe`.
+/// Verifies, stores and applies one delivery of `POST /webhooks/stripe`, in one transaction.
 pub async fn receive(
     db: &DatabaseConnection,
     clock: &dyn Clock,
@@ -148,56 +164,97 @@ pub async fn receive(
     let raw = String::from_utf8(payload.to_vec())
         .map_err(|_| WebhookError::Payload("not UTF-8".into()))?;
 
-    let row = match entity::Entity::find_by_id(event.id.clone()).one(db).await {
-        Ok(row) => row,
-        Err(err) => return Err(DomainError::from(err).into()),
-    };
-    match row {
-        // Settled: this delivery is a replay. Anything else — FAILED, or RECEIVED by a
-        // replica that died (or is still working) before recording the outcome — is applied
-        // again: every effect carries an idempotency key derived from the Stripe object, so
-        // applying twice changes the ledger once, and an event is never stranded unapplied.
-        Some(row) if row.outcome == "APPLIED" || row.outcome == "IGNORED" => {
-            return Ok(Received::Replayed);
+    let txn = db.begin().await.map_err(DomainError::from)?;
+    if !claim(&txn, clock, &event, raw).await? {
+        txn.rollback().await.map_err(DomainError::from)?;
+        return Ok(Received::Replayed);
+    }
+    let attempt = txn.begin().await.map_err(DomainError::from)?;
+    let received = match apply(&attempt, clock, &event).await {
+        Ok(received) => {
+            attempt.commit().await.map_err(DomainError::from)?;
+            received
         }
-        Some(_) => {}
-        None => {
-            let fresh = entity::ActiveModel {
-                id: Set(event.id.clone()),
-                event_type: Set(event.kind.clone()),
-                object_id: Set(event.id_of("/id")),
-                created_unix: Set(Some(event.created)),
-                payload: Set(raw),
-                received_at: Set(clock.now()),
-                outcome: Set("RECEIVED".into()),
-                detail: Set(None),
-                applied_at: Set(None),
-            };
-            match fresh.insert(db).await {
-                Ok(_) => {}
-                // A concurrent delivery of the same event stored it first and applies it.
-                Err(err) if is_unique_violation(&err) => return Ok(Received::Replayed),
-                Err(err) => return Err(DomainError::from(err).into()),
+        Err(err @ DomainError::Internal(_)) => {
+            // Nothing is kept: Stripe's next delivery finds no row and applies it afresh.
+            drop(attempt);
+            txn.rollback().await.map_err(DomainError::from)?;
+            return Err(err.into());
+        }
+        Err(refused) => {
+            attempt.rollback().await.map_err(DomainError::from)?;
+            tracing::warn!(event = %event.id, kind = %event.kind, error = %refused.chain(), "the ledger refused a Stripe event; stored as FAILED");
+            Received::Failed {
+                detail: refusal(&refused),
             }
         }
-    }
+    };
+    let (outcome, detail) = match &received {
+        Received::Applied { detail } => ("APPLIED", detail.clone()),
+        Received::Ignored { detail } => ("IGNORED", detail.clone()),
+        Received::Failed { detail } => ("FAILED", detail.clone()),
+        Received::Replayed => ("APPLIED", "already applied".to_owned()),
+    };
+    entity::Entity::update_many()
+        .col_expr(entity::Column::Outcome, Expr::value(outcome))
+        .col_expr(entity::Column::Detail, Expr::value(Some(detail)))
+        .col_expr(entity::Column::AppliedAt, Expr::value(Some(clock.now())))
+        .filter(entity::Column::Id.eq(event.id.as_str()))
+        .exec(&txn)
+        .await
+        .map_err(DomainError::from)?;
+    txn.commit().await.map_err(DomainError::from)?;
+    Ok(received)
+}
 
-    let applied = apply(db, clock, &event).await;
-    let (outcome, detail) = match &applied {
-        Ok(Received::Applied { detail }) => ("APPLIED", detail.clone()),
-        Ok(Received::Ignored { detail }) => ("IGNORED", detail.clone()),
-        Ok(Received::Replayed) => ("APPLIED", "already applied".to_owned()),
-        Err(err) => ("FAILED", err.chain()),
-    };
-    let mut active = entity::ActiveModel {
+/// Takes the event for this delivery inside `txn`: `true` when it is new, or stored FAILED
+/// (or RECEIVED, left by a replica of an earlier release that stored before applying) and so
+/// to be applied now; `false` when it is settled (APPLIED, IGNORED) — a replay. A concurrent
+/// delivery of the same event blocks here until the other transaction ends (the primary key on
+/// PostgreSQL, the writer lock on SQLite) and then sees its outcome.
+async fn claim<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    event: &Event,
+    raw: String,
+) -> Result<bool, DomainError> {
+    let fresh = entity::ActiveModel {
         id: Set(event.id.clone()),
-        ..Default::default()
+        event_type: Set(event.kind.clone()),
+        object_id: Set(event.id_of("/id")),
+        created_unix: Set(Some(event.created)),
+        payload: Set(raw),
+        received_at: Set(clock.now()),
+        outcome: Set("RECEIVED".into()),
+        detail: Set(None),
+        applied_at: Set(None),
     };
-    active.outcome = Set(outcome.to_owned());
-    active.detail = Set(Some(detail));
-    active.applied_at = Set(Some(clock.now()));
-    active.update(db).await.map_err(DomainError::from)?;
-    Ok(applied?)
+    let inserted = entity::Entity::insert(fresh)
+        .on_conflict_do_nothing()
+        .exec_without_returning(txn)
+        .await?;
+    if matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(true);
+    }
+    let retaken = entity::Entity::update_many()
+        .col_expr(entity::Column::Outcome, Expr::value("RECEIVED"))
+        .filter(entity::Column::Id.eq(event.id.as_str()))
+        .filter(entity::Column::Outcome.is_in(["FAILED", "RECEIVED"]))
+        .exec(txn)
+        .await?;
+    Ok(retaken.rows_affected == 1)
+}
+
+/// What finance reads about a refused event: the message and every field error.
+fn refusal(err: &DomainError) -> String {
+    match err {
+        DomainError::Invalid(errors) => errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.chain(),
+    }
 }
 
 fn applied(detail: impl Into<String>) -> Received {
@@ -212,8 +269,8 @@ fn ignored(detail: impl Into<String>) -> Received {
     }
 }
 
-async fn apply(
-    db: &DatabaseConnection,
+async fn apply<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -249,8 +306,8 @@ async fn apply(
 }
 
 /// The Trellis invoice a Stripe invoice mirrors: by its metadata, else by the stored mirror.
-async fn trellis_invoice(
-    db: &DatabaseConnection,
+async fn trellis_invoice<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     event: &Event,
 ) -> Result<Option<Invoice>, DomainError> {
     let by_meta = event
@@ -276,8 +333,8 @@ async fn trellis_invoice(
     }
 }
 
-async fn invoice_finalized(
-    db: &DatabaseConnection,
+async fn invoice_finalized<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -314,8 +371,8 @@ async fn invoice_finalized(
 
 /// The receipt for money Stripe took under `reference` (`pi_…`), recorded once: an existing
 /// receipt with that provider reference is the receipt.
-async fn stripe_receipt(
-    db: &DatabaseConnection,
+async fn stripe_receipt<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     account: &BillingAccount,
     reference: &str,
@@ -353,8 +410,8 @@ async fn stripe_receipt(
 }
 
 /// Allocates what is left of `payment` to `invoice`, once.
-async fn settle(
-    db: &DatabaseConnection,
+async fn settle<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     payment: &Payment,
     invoice: InvoiceId,
@@ -386,8 +443,8 @@ async fn settle(
     Ok(Money::from_pence(amount))
 }
 
-async fn invoice_paid(
-    db: &DatabaseConnection,
+async fn invoice_paid<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -416,8 +473,8 @@ async fn invoice_paid(
     )))
 }
 
-async fn invoice_payment_failed(
-    db: &DatabaseConnection,
+async fn invoice_payment_failed<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -443,8 +500,8 @@ async fn invoice_payment_failed(
     }
 }
 
-async fn invoice_voided(
-    db: &DatabaseConnection,
+async fn invoice_voided<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -466,8 +523,8 @@ async fn invoice_voided(
 }
 
 /// A PaymentIntent or Checkout Session Trellis created (its metadata names the account).
-async fn intent_paid(
-    db: &DatabaseConnection,
+async fn intent_paid<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
     reference: &str,
@@ -504,8 +561,8 @@ async fn intent_paid(
     )))
 }
 
-async fn intent_failed(
-    db: &DatabaseConnection,
+async fn intent_failed<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -540,8 +597,8 @@ async fn intent_failed(
 /// Money Stripe returned. The ledger refunds only account credit, so whatever of the refund
 /// the receipt's unallocated part cannot cover is first credited on the invoice it paid: the
 /// refund becomes a credit note plus a refund, as finance would have recorded it.
-async fn charge_refunded(
-    db: &DatabaseConnection,
+async fn charge_refunded<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
@@ -569,12 +626,15 @@ async fn charge_refunded(
             .remove(&payment.id)
             .unwrap_or_default();
         let Some(paid_invoice) = allocations.iter().find(|a| a.amount.pence() > 0) else {
-            return Err(DomainError::internal(crate::ledger::support::CorruptRow(
+            return Err(DomainError::invalid(
+                "amountPence",
+                kernel::ErrorCode::Conflict,
                 format!(
-                    "payment {} has no credit and no allocation to release",
-                    payment.id
+                    "Stripe refunded {} of {} but Trellis holds no credit or allocation of it to release",
+                    Money::from_pence(delta),
+                    payment.reference
                 ),
-            )));
+            ));
         };
         credit_notes::credit(
             db,
@@ -621,8 +681,8 @@ async fn charge_refunded(
 
 /// The receipt Stripe's PaymentIntent or charge was recorded as, found through the account
 /// that owns the Stripe customer.
-async fn payment_by_reference(
-    db: &DatabaseConnection,
+async fn payment_by_reference<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     customer: &str,
     intent: Option<&str>,
     charge: &str,
@@ -654,19 +714,46 @@ pub struct StoredEvent {
 }
 
 /// The stored event `id`, if it was ever received.
-pub async fn stored_event(
-    db: &DatabaseConnection,
+pub async fn stored_event<C: ConnectionTrait>(
+    db: &C,
     id: &str,
 ) -> Result<Option<StoredEvent>, DomainError> {
     Ok(entity::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
-        .map(|row| StoredEvent {
+        .map(StoredEvent::from_row))
+}
+
+impl StoredEvent {
+    fn from_row(row: entity::Model) -> Self {
+        Self {
             id: row.id,
             event_type: row.event_type,
             object_id: row.object_id,
             outcome: row.outcome,
             detail: row.detail,
             received_at: row.received_at,
-        }))
+        }
+    }
+}
+
+/// The most recent stored events with this outcome (e.g. FAILED: what the ledger refused),
+/// newest first, at most 500 (ManageBilling: the webhook log is finance's).
+pub async fn events_with_outcome<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    outcome: &str,
+    limit: u64,
+) -> Result<Vec<StoredEvent>, DomainError> {
+    actor.require(kernel::Permission::ManageBilling)?;
+    Ok(entity::Entity::find()
+        .filter(entity::Column::Outcome.eq(outcome))
+        .order_by_desc(entity::Column::ReceivedAt)
+        .order_by_desc(entity::Column::Id)
+        .limit(limit.min(500))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(StoredEvent::from_row)
+        .collect())
 }

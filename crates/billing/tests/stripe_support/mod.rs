@@ -19,6 +19,7 @@ pub fn standin() -> Option<(Standin, StripeProvider)> {
         secret_key: SECRET.to_owned(),
         webhook_secret: WEBHOOK_SECRET.to_owned(),
         api_base: Some(base.clone()),
+        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
     })
     .expect("client");
     Some((Standin::new(base), provider))
@@ -119,5 +120,44 @@ impl Standin {
             .await
             .expect("stand-in reachable");
         assert!(response.status().is_success());
+    }
+
+    /// Money taken from `customer` by card outside Trellis (a PaymentIntent confirmed at
+    /// Stripe directly): its `pi_…`.
+    pub async fn charge_directly(&self, customer: &str, pence: i64) -> String {
+        let pm = self.card(customer, GOOD_CARD).await;
+        let amount = pence.to_string();
+        let (status, intent) = self
+            .post(
+                "payment_intents",
+                &[
+                    ("amount", amount.as_str()),
+                    ("currency", "gbp"),
+                    ("customer", customer),
+                    ("payment_method", pm.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "{intent}");
+        let id = intent["id"].as_str().expect("pi").to_owned();
+        let (status, confirmed) = self
+            .post(&format!("payment_intents/{id}/confirm"), &[])
+            .await;
+        assert_eq!(status, 200, "{confirmed}");
+        assert_eq!(confirmed["status"], "succeeded", "{confirmed}");
+        id
+    }
+
+    /// Pays out now what `customer` paid and was refunded (the stand-in's test helper).
+    pub async fn pay_out(&self, customer: &str) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_config/payouts", self.base))
+            .form(&[("customer", customer)])
+            .send()
+            .await
+            .expect("stand-in reachable");
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.expect("json")
     }
 }

@@ -1,8 +1,10 @@
 //! `POST /webhooks/stripe`: the HTTP edge of `billing::stripe_events`.
 //!
-//! 2xx only once the event is stored (applied, ignored or a replay); 400 for a forged, stale
-//! or unsigned delivery or a body that is no event, with nothing stored; 500 when applying
-//! failed, so that Stripe delivers it again. Served only when Stripe is configured.
+//! 2xx only once the event is stored with its effects, in one transaction (applied, ignored,
+//! failed — the ledger refused it and finance sees why — or a replay); 400 for a forged, stale
+//! or unsigned delivery or a body that is no event, with nothing stored; 500 when the database
+//! failed, with nothing stored, so that Stripe delivers it again. Served only when Stripe is
+//! configured.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -44,6 +46,7 @@ pub async fn receive(
             let (outcome, detail) = match received {
                 Received::Applied { detail } => ("applied", Some(detail)),
                 Received::Ignored { detail } => ("ignored", Some(detail)),
+                Received::Failed { detail } => ("refused", Some(detail)),
                 Received::Replayed => ("replayed", None),
             };
             state.metrics.stripe_webhook(outcome, lag());
@@ -61,10 +64,10 @@ pub async fn receive(
         }
         Err(WebhookError::Apply(err)) => {
             state.metrics.stripe_webhook("failed", lag());
-            tracing::error!(error = %err.chain(), "applying a stored Stripe event failed");
+            tracing::error!(error = %err.chain(), "storing and applying a Stripe event failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,
-                Json(json!({ "error": "stored; applying it failed and will be retried" })),
+                Json(json!({ "error": "not stored; Stripe will deliver it again" })),
             )
         }
     }

@@ -4,17 +4,18 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use billing::mirror::{self, MirroredInvoice};
 use billing::provider::PaymentProvider;
 use billing::reconciliation;
 use kernel::{DomainError, ErrorCode, InvoiceId};
 
 use super::mutation::InvoicePayload;
-use super::types::InvoiceNode;
+use super::types::{InvoiceNode, PaymentNode};
 use crate::graphql::context::{ContextExt, RequestContext};
 use crate::graphql::errors::{UserError, payload};
 use crate::graphql::relay::expect_input;
+use crate::graphql::scalars::{Date, MoneyValue};
 
 /// The configured payment provider invoices are mirrored to (Stripe), if any.
 #[derive(Clone)]
@@ -208,8 +209,10 @@ impl ReconciliationDifferenceNode {
         ID(self.0.id.to_string())
     }
 
-    /// `MISSING_AT_PROVIDER`, `MISSING_IN_TRELLIS`, `AMOUNT_MISMATCH`, `STATUS_MISMATCH` or
-    /// `OUTSTANDING_MISMATCH`.
+    /// Invoices: `MISSING_AT_PROVIDER`, `MISSING_IN_TRELLIS`, `AMOUNT_MISMATCH`,
+    /// `STATUS_MISMATCH`, `OUTSTANDING_MISMATCH`. Payments: `PAYMENT_MISSING_AT_PROVIDER`,
+    /// `PAYMENT_MISSING_IN_TRELLIS`, `PAYMENT_AMOUNT_MISMATCH`, `PAYMENT_STATUS_MISMATCH`,
+    /// `REFUND_MISMATCH`. Payouts: `PAYOUT_MISMATCH`.
     async fn kind(&self) -> String {
         self.0.kind.to_string()
     }
@@ -231,6 +234,26 @@ impl ReconciliationDifferenceNode {
     /// Stripe's invoice id (`in_…`).
     async fn provider_invoice_ref(&self) -> Option<&str> {
         self.0.provider_invoice_ref.as_deref()
+    }
+
+    /// Stripe's payment-side object: the PaymentIntent or charge (`pi_…`, `ch_…`) of a
+    /// payment or refund difference, the payout (`po_…`) of a payout difference.
+    async fn provider_ref(&self) -> Option<&str> {
+        self.0.provider_ref.as_deref()
+    }
+
+    /// The Trellis receipt concerned, when there is one.
+    async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PaymentNode>> {
+        let Some(id) = self.0.payment_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .payments
+            .load_one(id)
+            .await?
+            .map(PaymentNode))
     }
 
     /// What Trellis says (an amount or a status).
@@ -283,6 +306,15 @@ impl ReconciliationRunNode {
         self.0.invoices_compared
     }
 
+    /// Receipts Stripe took in the period, compared with Stripe's charges and refunds.
+    async fn payments_compared(&self) -> u32 {
+        self.0.payments_compared
+    }
+
+    async fn payouts_compared(&self) -> u32 {
+        self.0.payouts_compared
+    }
+
     /// Differences this run found that were not already open.
     async fn differences_found(&self) -> u32 {
         self.0.differences_found
@@ -313,8 +345,8 @@ pub struct ReconciliationMutation;
 
 #[Object]
 impl ReconciliationMutation {
-    /// Compare every invoice sent to Stripe with Stripe's own list and record each new
-    /// difference. Finance and admins.
+    /// Compare every invoice sent to Stripe, and the period's payments, refunds and payouts,
+    /// with Stripe's own lists and record each new difference. Finance and admins.
     async fn reconciliation_run(
         &self,
         ctx: &Context<'_>,
@@ -353,6 +385,127 @@ impl ReconciliationMutation {
     }
 }
 
+/// A Stripe payout to the bank, with what it paid out.
+#[derive(Debug)]
+pub struct StripePayoutNode(pub reconciliation::Payout);
+
+#[Object(name = "StripePayout")]
+impl StripePayoutNode {
+    /// Stripe's payout id (`po_…`), as on the bank statement's reference.
+    async fn payout_ref(&self) -> &str {
+        &self.0.payout_ref
+    }
+
+    /// What reached the bank.
+    async fn amount(&self) -> MoneyValue {
+        self.0.amount.into()
+    }
+
+    async fn arrival_on(&self) -> Date {
+        self.0.arrival_on.into()
+    }
+
+    /// `paid`, `pending`, `in_transit`, `failed` or `canceled`, as Stripe says.
+    async fn status(&self) -> &str {
+        &self.0.status
+    }
+
+    /// Its balance transactions: the receipts and refunds it contains, with Stripe's fees.
+    async fn lines(&self) -> Vec<StripePayoutLineNode> {
+        self.0
+            .lines
+            .iter()
+            .cloned()
+            .map(StripePayoutLineNode)
+            .collect()
+    }
+}
+
+/// One balance transaction of a payout.
+#[derive(Debug)]
+pub struct StripePayoutLineNode(pub reconciliation::PayoutEntry);
+
+#[Object(name = "StripePayoutLine")]
+impl StripePayoutLineNode {
+    /// Stripe's balance transaction id (`txn_…`).
+    async fn transaction_ref(&self) -> &str {
+        &self.0.transaction_ref
+    }
+
+    /// `charge`, `refund`, … as Stripe names it.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The charge or refund behind it (`ch_…`, `re_…`).
+    async fn source_ref(&self) -> Option<&str> {
+        self.0.source_ref.as_deref()
+    }
+
+    async fn amount(&self) -> MoneyValue {
+        self.0.amount.into()
+    }
+
+    /// Stripe's fee.
+    async fn fee(&self) -> MoneyValue {
+        self.0.fee.into()
+    }
+
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    /// The Trellis receipt it paid out (or, for a refund, refunded); null when Trellis has none.
+    async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<PaymentNode>> {
+        let Some(id) = self.0.payment_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .payments
+            .load_one(id)
+            .await?
+            .map(PaymentNode))
+    }
+}
+
+/// What became of a Stripe event Trellis stored.
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+pub enum StripeEventOutcome {
+    /// Its effect is in the ledger.
+    Applied,
+    /// Nothing in Trellis follows from it.
+    Ignored,
+    /// The ledger refused its effect; `detail` says why. Resending it from Stripe retries.
+    Failed,
+}
+
+impl StripeEventOutcome {
+    fn stored(self) -> &'static str {
+        match self {
+            Self::Applied => "APPLIED",
+            Self::Ignored => "IGNORED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// A Stripe webhook event as Trellis stored it.
+#[derive(SimpleObject, Debug)]
+pub struct StripeEvent {
+    /// Stripe's event id (`evt_…`).
+    pub id: String,
+    /// e.g. `invoice.paid`.
+    pub event_type: String,
+    /// The Stripe object it is about (`in_…`, `pi_…`, `ch_…`).
+    pub object_id: Option<String>,
+    pub outcome: StripeEventOutcome,
+    /// What was done, or why the ledger refused it.
+    pub detail: Option<String>,
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[derive(Default, Debug)]
 pub struct ReconciliationQuery;
 
@@ -374,6 +527,50 @@ impl ReconciliationQuery {
         Ok(found
             .into_iter()
             .map(ReconciliationDifferenceNode)
+            .collect())
+    }
+
+    /// Stripe's payouts to the bank as the last reconciliation saw them, latest arrival first,
+    /// each with the receipts it contains. At most 100. Finance and admins.
+    async fn stripe_payouts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: u32,
+    ) -> async_graphql::Result<Vec<StripePayoutNode>> {
+        let rc = ctx.trellis()?;
+        let found = reconciliation::payouts(&rc.db, &rc.actor, u64::from(first))
+            .await
+            .map_err(crate::graphql::errors::to_graphql)?;
+        Ok(found.into_iter().map(StripePayoutNode).collect())
+    }
+
+    /// Stripe events by outcome, newest first (by default the FAILED ones: what the ledger
+    /// refused, for finance to put right). At most 500. Finance and admins.
+    async fn stripe_events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default_with = "StripeEventOutcome::Failed")] outcome: StripeEventOutcome,
+        #[graphql(default = 100)] first: u32,
+    ) -> async_graphql::Result<Vec<StripeEvent>> {
+        let rc = ctx.trellis()?;
+        let found = billing::stripe_events::events_with_outcome(
+            &rc.db,
+            &rc.actor,
+            outcome.stored(),
+            u64::from(first),
+        )
+        .await
+        .map_err(crate::graphql::errors::to_graphql)?;
+        Ok(found
+            .into_iter()
+            .map(|e| StripeEvent {
+                id: e.id,
+                event_type: e.event_type,
+                object_id: e.object_id,
+                outcome,
+                detail: e.detail,
+                received_at: e.received_at,
+            })
             .collect())
     }
 }
