@@ -343,6 +343,18 @@ loader!(
     /// Each invoice's mirror at the payment provider (Stripe).
     InvoiceMirrorLoader, InvoiceId => billing::mirror::MirroredInvoice, |db, keys| billing::mirror::mirrored_invoices_by_ids(db, keys)
 );
+loader!(
+    /// Booking charges by id (whether the caller may see one is checked on its account).
+    ChargeLoader, kernel::ChargeId => billing::charges::Charge, |db, keys| billing::charges::charges_by_ids(db, keys)
+);
+loader!(
+    /// Each account's pending booking charges, by day of booking.
+    AccountPendingChargesLoader, BillingAccountId => Vec<billing::charges::Charge>, |db, keys| billing::charges::pending_by_account(db, keys)
+);
+loader!(
+    /// Each traded booking's charge, by booking id (for the bookings' `charge` edge).
+    BookingChargeLoader, uuid::Uuid => billing::charges::Charge, |db, keys| billing::charges::charges_by_bookings(db, keys)
+);
 
 /// Every loader of one request.
 pub struct Loaders {
@@ -389,6 +401,9 @@ pub struct Loaders {
     pub review_findings: DataLoader<ReviewFindingsLoader>,
     pub review_actions: DataLoader<ReviewActionsLoader>,
     pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
+    pub charges: DataLoader<ChargeLoader>,
+    pub account_pending_charges: DataLoader<AccountPendingChargesLoader>,
+    pub booking_charges: DataLoader<BookingChargeLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -447,6 +462,9 @@ impl Loaders {
             review_findings: make(ReviewFindingsLoader(db.clone()), delay),
             review_actions: make(ReviewActionsLoader(db.clone()), delay),
             invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
+            charges: make(ChargeLoader(db.clone()), delay),
+            account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
+            booking_charges: make(BookingChargeLoader(db.clone()), delay),
         }
     }
 }

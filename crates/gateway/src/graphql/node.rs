@@ -49,6 +49,7 @@ pub enum Node {
     ReviewCycle(ReviewCycleNode),
     ReviewGroup(ReviewGroupNode),
     Review(ReviewNode),
+    Charge(super::billing::charges::ChargeNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -196,6 +197,19 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                     Some(Node::Review(ReviewNode(review)))
                 }
                 _ => None,
+            }
+        }
+        kernel::ChargeId::ENTITY => {
+            match rc
+                .loaders
+                .charges
+                .load_one(kernel::ChargeId::from_uuid(uuid))
+                .await?
+            {
+                Some(charge) => visible_account(rc, charge.account_id)
+                    .await?
+                    .map(|_| Node::Charge(super::billing::charges::ChargeNode(charge))),
+                None => None,
             }
         }
         SchoolId::ENTITY

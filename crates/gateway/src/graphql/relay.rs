@@ -66,6 +66,7 @@ global_id!(
     kernel::SharingConsentId,
     kernel::SelfReviewId
 );
+global_id!(kernel::ChargeId);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.
 #[must_use]
