@@ -10,6 +10,7 @@
 //! * [`book`]: bookings of named attendees by a school's leader, staff requests and their
 //!   approval, substitutions; [`bookings`] reads them back (pages and one-statement batches).
 //! * [`settlement`]: paying from the core offer, on the termly invoice, or by card.
+//! * [`cancellation`]: cancelling under the policy, or by the provider, and the refunds.
 //! * [`waitlist`]: the waiting list, offers that expire, passing places on.
 //! * [`attendance`]: the register, certificates of participation, and feedback.
 //! * [`demo`]: the demo partnership's catalogue, sessions and some bookings.
@@ -25,6 +26,7 @@
 pub mod attendance;
 pub mod book;
 pub mod bookings;
+pub mod cancellation;
 pub mod catalogue;
 mod entity;
 mod hold;
@@ -44,6 +46,9 @@ pub use bookings::{
     Attendee, Booking, BookingFilter, BookingKey, Closure, WaitlistPlace, attendees_by_ids,
     attendees_of_bookings, booking, bookings_by_ids, bookings_of_schools, bookings_of_sessions,
     bookings_page,
+};
+pub use cancellation::{
+    SessionChange, cancel_booking, cancel_session, complete_card_refunds, free_cancellation_until,
 };
 pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
