@@ -28,7 +28,7 @@ use sea_orm::{
 };
 
 use crate::book::{close, own_booking};
-use crate::bookings::{self, Booking, bookings_by_ids, not_found};
+use crate::bookings::{self, Booking, not_found};
 use crate::entity::{bookings as rows, sessions as session_rows};
 use crate::hold::{lock_booking, release_places};
 use crate::policy::{CancellationBand, CancellationTerms};
@@ -265,7 +265,7 @@ pub async fn cancel_booking(
     }
     Ok(BookingChange {
         booking,
-        offered: bookings_by_ids(db, &offered).await?.into_values().collect(),
+        offered: crate::waitlist::offered_in_order(db, &offered).await?,
     })
 }
 

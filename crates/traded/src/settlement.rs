@@ -456,11 +456,7 @@ pub async fn release_unpaid_bookings(
         let offered = crate::waitlist::offer_free_places(&txn, session, clock.now()).await?;
         txn.commit().await?;
         changed.push(Booking::from_row(closed)?);
-        changed.extend(
-            crate::bookings::bookings_by_ids(db, &offered)
-                .await?
-                .into_values(),
-        );
+        changed.extend(crate::waitlist::offered_in_order(db, &offered).await?);
     }
     Ok(changed)
 }
