@@ -29,6 +29,7 @@ pub mod bookings;
 pub mod cancellation;
 pub mod catalogue;
 mod entity;
+pub mod feedback;
 mod hold;
 pub mod policy;
 pub mod sessions;
@@ -37,7 +38,10 @@ mod support;
 pub mod types;
 pub mod waitlist;
 
-pub use attendance::provides_session;
+pub use attendance::{
+    AttendanceMark, Certificate, RegisterLine, certificate, certificates, mark_attendance,
+    provides_session, register,
+};
 pub use book::{
     Approval, BookingOutcome, MAX_PLACES_PER_BOOKING, NewAttendee, NewBooking, NewBookingRequest,
     approve_request, book, decline_request, request_booking, substitute_attendee,
@@ -54,6 +58,9 @@ pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
     create_service, may_see_service, publish_service, service, service_by_code, services,
     services_by_ids, unpublish_service, update_service,
+};
+pub use feedback::{
+    Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
 };
 pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms};
 pub use sessions::{
