@@ -369,7 +369,7 @@ async fn try_refund_card(
         let again = billing::ledger::payments::payments_by_ids(db, &[payment_id])
             .await?
             .remove(&payment_id);
-        if !again.is_some_and(|p| p.refunded.pence() >= amount.pence()) {
+        if again.is_none_or(|p| p.refunded.pence() < amount.pence()) {
             return Err(err);
         }
     }

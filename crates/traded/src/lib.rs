@@ -28,6 +28,7 @@ pub mod book;
 pub mod bookings;
 pub mod cancellation;
 pub mod catalogue;
+pub mod demo;
 mod entity;
 pub mod feedback;
 mod hold;
