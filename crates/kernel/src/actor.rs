@@ -65,22 +65,38 @@ impl Role {
         match permission {
             // Every role reads the core offer too; school roles their own schools' only (a
             // second check, made by the offer services).
-            Permission::ReadDirectory | Permission::ReadMemberships | Permission::ReadOffer => true,
+            // The traded catalogue is for everyone signed in too.
+            Permission::ReadDirectory
+            | Permission::ReadMemberships
+            | Permission::ReadOffer
+            | Permission::ReadCatalogue => true,
             Permission::ManageDirectory
             | Permission::ManageUsers
             | Permission::ManageApiKeys
             | Permission::ManageMemberships
             | Permission::ManagePeerReview
             | Permission::ManageOffer
-            | Permission::RecordOfferUsage => matches!(self, Self::PartnershipAdmin),
+            | Permission::RecordOfferUsage
+            | Permission::ManageCatalogue => matches!(self, Self::PartnershipAdmin),
             Permission::RespondToMembership
             | Permission::SetPurchaseOrder
             | Permission::ReadPeerReview
-            | Permission::TakePartInPeerReview => {
+            | Permission::TakePartInPeerReview
+            // Booking commits a school's money, so it is its leaders' (staff request, a leader
+            // approves); providing schools' leaders take the register of their own sessions
+            // (a second check in `traded`).
+            | Permission::BookTraded
+            | Permission::RecordAttendance => {
                 matches!(self, Self::PartnershipAdmin | Self::SchoolLeader)
             }
             Permission::ReadBilling => !matches!(self, Self::SchoolStaff),
             Permission::ManageBilling => matches!(self, Self::PartnershipAdmin | Self::Finance),
+            Permission::RequestBooking => {
+                matches!(
+                    self,
+                    Self::PartnershipAdmin | Self::SchoolLeader | Self::SchoolStaff
+                )
+            }
         }
     }
 }
@@ -118,14 +134,18 @@ pub enum Scope {
     /// Read the core offer: items, and every school's entitlements, usage and value statements.
     #[serde(rename = "offer:read")]
     OfferRead,
+    /// Read the published traded catalogue: services and their sessions (not bookings).
+    #[serde(rename = "catalogue:read")]
+    CatalogueRead,
 }
 
 impl Scope {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::DirectoryRead,
         Self::MembershipRead,
         Self::BillingRead,
         Self::OfferRead,
+        Self::CatalogueRead,
     ];
 
     #[must_use]
@@ -135,6 +155,7 @@ impl Scope {
             Self::MembershipRead => "membership:read",
             Self::BillingRead => "billing:read",
             Self::OfferRead => "offer:read",
+            Self::CatalogueRead => "catalogue:read",
         }
     }
 
@@ -145,6 +166,7 @@ impl Scope {
                 | (Self::MembershipRead, Permission::ReadMemberships)
                 | (Self::BillingRead, Permission::ReadBilling)
                 | (Self::OfferRead, Permission::ReadOffer)
+                | (Self::CatalogueRead, Permission::ReadCatalogue)
         )
     }
 }
@@ -210,6 +232,18 @@ pub enum Permission {
     ManageOffer,
     /// Record that part of an entitlement was used (a visit held, a place booked), or reverse it.
     RecordOfferUsage,
+    /// Read the traded catalogue: published services and their sessions.
+    ReadCatalogue,
+    /// Create, change, publish and withdraw services and sessions; cancel sessions; see every
+    /// booking and attendee list.
+    ManageCatalogue,
+    /// Book places for one's own school, approve or decline staff requests, accept waiting-list
+    /// offers, cancel and settle (school leaders: their own schools').
+    BookTraded,
+    /// Ask for a place that the school's leader then approves (school staff: their own school).
+    RequestBooking,
+    /// Mark attendance on a session's register (school leaders: sessions their school provides).
+    RecordAttendance,
 }
 
 /// A signed-in person, as loaded from Trellis's users table.
@@ -297,34 +331,35 @@ mod tests {
     fn permission_matrix() {
         use Permission::*;
         // Columns: the ten directory/membership/billing permissions, then peer review's
-        // three, then the offer's three, in the order of `got` below.
+        // three, then the offer's three, then traded services' five, in the order of `got`
+        // below.
         let rows = [
             (
                 Role::PartnershipAdmin,
                 [
                     true, true, true, true, true, true, true, true, true, true, true, true, true,
-                    true, true, true,
+                    true, true, true, true, true, true, true, true,
                 ],
             ),
             (
                 Role::Finance,
                 [
                     true, false, false, false, true, false, false, true, true, false, false, false,
-                    false, true, false, false,
+                    false, true, false, false, true, false, false, false, false,
                 ],
             ),
             (
                 Role::SchoolLeader,
                 [
                     true, false, false, false, true, false, true, true, false, true, false, true,
-                    true, true, false, false,
+                    true, true, false, false, true, false, true, true, true,
                 ],
             ),
             (
                 Role::SchoolStaff,
                 [
                     true, false, false, false, true, false, false, false, false, false, false,
-                    false, false, true, false, false,
+                    false, false, true, false, false, true, false, false, true, false,
                 ],
             ),
         ];
@@ -347,6 +382,11 @@ mod tests {
                 ReadOffer,
                 ManageOffer,
                 RecordOfferUsage,
+                ReadCatalogue,
+                ManageCatalogue,
+                BookTraded,
+                RequestBooking,
+                RecordAttendance,
             ]
             .map(|p| actor.can(p));
             assert_eq!(got, expected, "{role}");
@@ -378,6 +418,21 @@ mod tests {
         assert!(!offer.can(Permission::RecordOfferUsage));
         assert!(!offer.can(Permission::ManageOffer));
         assert!(!reader.can(Permission::ReadOffer));
+        let catalogue = Actor::ApiKey(ApiKeyActor {
+            id: ApiKeyId::new(),
+            name: "course finder".into(),
+            scopes: vec![Scope::CatalogueRead],
+        });
+        assert!(catalogue.can(Permission::ReadCatalogue));
+        for write in [
+            Permission::ManageCatalogue,
+            Permission::BookTraded,
+            Permission::RequestBooking,
+            Permission::RecordAttendance,
+        ] {
+            assert!(!catalogue.can(write), "{write:?}");
+        }
+        assert!(!offer.can(Permission::ReadCatalogue));
     }
 
     #[test]

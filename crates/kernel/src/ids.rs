@@ -225,6 +225,32 @@ typed_id!(
     "Charge"
 );
 
+typed_id!(
+    /// A traded service in the catalogue (a course, a conference, consultancy, an audit…).
+    ServiceId,
+    "TradedService"
+);
+typed_id!(
+    /// One scheduled run of a traded service, with its parts, capacity and deadline.
+    SessionId,
+    "TradedSession"
+);
+typed_id!(
+    /// A school's booking of places on a session (also a waiting-list entry or a request).
+    BookingId,
+    "Booking"
+);
+typed_id!(
+    /// A named person a booking holds a place for.
+    AttendeeId,
+    "BookingAttendee"
+);
+typed_id!(
+    /// An attendee's rating and comment after a session.
+    FeedbackId,
+    "SessionFeedback"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,7 @@ pub use ids::{
     SharingConsentId, SupportRequestId,
 };
 pub use ids::{OfferEntryId, OfferItemId};
+pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
 pub use money::{Currency, Money, MoneyError};
 pub use named::{CorruptRow, UnknownValue, stored};
 pub use text::{optional_text, required_text};

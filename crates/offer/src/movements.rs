@@ -8,12 +8,13 @@
 
 use chrono::NaiveDate;
 use kernel::{
-    AcademicYear, Actor, Clock, DomainError, ErrorCode, OfferEntryId, OfferItemId, Permission,
-    Problems, SchoolId,
+    AcademicYear, Actor, Clock, DomainError, ErrorCode, FieldError, OfferEntryId, OfferItemId,
+    Permission, Problems, SchoolId,
 };
+use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait,
 };
 
 use crate::balance::{Balance, balance_of};
@@ -70,8 +71,8 @@ pub struct NewTransfer {
 }
 
 /// The item, or a field error on `itemId`.
-async fn item_for(
-    db: &DatabaseConnection,
+async fn item_for<C: ConnectionTrait>(
+    db: &C,
     problems: &mut Problems,
     id: OfferItemId,
 ) -> Result<Option<OfferItem>, DomainError> {
@@ -83,8 +84,8 @@ async fn item_for(
 }
 
 /// Locks the entitlement and reads its balance; refuses unlimited ones when `limited`.
-async fn locked_balance(
-    txn: &DatabaseTransaction,
+async fn locked_balance<C: ConnectionTrait>(
+    txn: &C,
     school: SchoolId,
     item: OfferItemId,
     year: AcademicYear,
@@ -110,16 +111,82 @@ fn left(balance: &Balance) -> i64 {
     balance.remaining().unwrap_or(i64::MAX)
 }
 
+/// The dates of the school's ACTIVE membership of `year`, or the field error saying why there
+/// is none: `writer::active_membership`'s rule, read through any connection so that usage
+/// can be recorded inside a caller's transaction (membership's own reads need a pool).
+async fn active_membership_dates<C: ConnectionTrait>(
+    db: &C,
+    school: SchoolId,
+    year: AcademicYear,
+) -> Result<Result<(NaiveDate, NaiveDate), FieldError>, DomainError> {
+    use sea_orm::sea_query::ExprTrait as _;
+    let select = Query::select()
+        .columns([
+            Alias::new("status"),
+            Alias::new("starts_on"),
+            Alias::new("ends_on"),
+        ])
+        .from(Alias::new("memberships"))
+        .and_where(Expr::col(Alias::new("school_id")).eq(school.as_uuid()))
+        .and_where(Expr::col(Alias::new("academic_year")).eq(year.start_year()))
+        .to_owned();
+    let row = db.query_one(&select).await?;
+    let found = match row {
+        Some(row) => Some((
+            row.try_get::<String>("", "status")?,
+            row.try_get::<NaiveDate>("", "starts_on")?,
+            row.try_get::<NaiveDate>("", "ends_on")?,
+        )),
+        None => None,
+    };
+    if let Some((status, starts_on, ends_on)) = found {
+        if status == membership::memberships::MembershipStatus::Active.as_str() {
+            return Ok(Ok((starts_on, ends_on)));
+        }
+    } else {
+        let school_row = Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new("schools"))
+            .and_where(Expr::col(Alias::new("id")).eq(school.as_uuid()))
+            .to_owned();
+        let memberships = Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new("memberships"))
+            .and_where(Expr::col(Alias::new("school_id")).eq(school.as_uuid()))
+            .to_owned();
+        if db.query_one(&school_row).await?.is_none()
+            && db.query_one(&memberships).await?.is_none()
+        {
+            return Ok(Err(FieldError::new(
+                "schoolId",
+                ErrorCode::NotFound,
+                "no such school",
+            )));
+        }
+    }
+    Ok(Err(FieldError::new(
+        "schoolId",
+        ErrorCode::Conflict,
+        format!("the school has no active membership in {year}"),
+    )))
+}
+
 /// Records usage against a school's entitlement. Partnership staff (and Trellis itself, for
 /// bookings settled against the allowance). Refused when more is used than remains, unless
 /// the item allows overdraft; when the school has no active membership that year; or when
 /// the item is not part of its offer.
-pub async fn record_usage(
-    db: &DatabaseConnection,
+///
+/// Runs in its own transaction, or in a savepoint when `db` is already one, so a booking can
+/// use its school's allowance atomically with holding its places.
+pub async fn record_usage<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     input: NewUsage,
-) -> Result<LedgerEntry, DomainError> {
+) -> Result<LedgerEntry, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::RecordOfferUsage)?;
     let year = AcademicYear::containing(input.occurred_on);
     let mut problems = Problems::new();
@@ -131,16 +198,14 @@ pub async fn record_usage(
     ));
     let reason = problems.check(optional_text("reason", input.reason.as_deref(), REASON_MAX));
     let item = item_for(db, &mut problems, input.item_id).await?;
-    if let Some(membership) = problems.check(active_membership(db, input.school_id, year).await?)
-        && !(membership.starts_on..=membership.ends_on).contains(&input.occurred_on)
+    if let Some((starts_on, ends_on)) =
+        problems.check(active_membership_dates(db, input.school_id, year).await?)
+        && !(starts_on..=ends_on).contains(&input.occurred_on)
     {
         problems.add(
             "occurredOn",
             ErrorCode::OutOfRange,
-            format!(
-                "the membership runs from {} to {}",
-                membership.starts_on, membership.ends_on
-            ),
+            format!("the membership runs from {starts_on} to {ends_on}"),
         );
     }
     problems.finish()?;
@@ -180,13 +245,18 @@ pub async fn record_usage(
 
 /// Gives a usage back (e.g. a cancelled booking returns its place). A usage is reversed at
 /// most once; the reversal carries the usage's date, so both fall in the same term.
-pub async fn reverse_usage(
-    db: &DatabaseConnection,
+///
+/// Like [`record_usage`], a savepoint when `db` is already a transaction.
+pub async fn reverse_usage<C>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     usage: OfferEntryId,
     reason: Option<String>,
-) -> Result<LedgerEntry, DomainError> {
+) -> Result<LedgerEntry, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::RecordOfferUsage)?;
     let reason = optional_text("reason", reason.as_deref(), REASON_MAX)
         .map_err(|e| DomainError::Invalid(vec![e]))?;
