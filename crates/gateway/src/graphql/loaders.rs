@@ -450,3 +450,28 @@ impl Loaders {
         }
     }
 }
+
+/// The list a one-to-many loader holds for `key`; a key with nothing behind it is an empty
+/// list, since loaders leave such keys out of their maps rather than storing empty vectors.
+pub async fn list_of<L, K, T>(loader: &DataLoader<L>, key: K) -> async_graphql::Result<Vec<T>>
+where
+    L: Loader<K, Value = Vec<T>, Error = async_graphql::Error>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Send + Sync + Clone + 'static,
+{
+    Ok(loader.load_one(key).await?.unwrap_or_default())
+}
+
+/// [`list_of`], each item wrapped in its GraphQL node type.
+pub async fn load_list<L, K, T, N>(
+    loader: &DataLoader<L>,
+    key: K,
+    node: impl Fn(T) -> N,
+) -> async_graphql::Result<Vec<N>>
+where
+    L: Loader<K, Value = Vec<T>, Error = async_graphql::Error>,
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Send + Sync + Clone + 'static,
+{
+    Ok(list_of(loader, key).await?.into_iter().map(node).collect())
+}

@@ -7,6 +7,7 @@ use membership::people::{ApiKey, User};
 
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
+use crate::graphql::loaders::list_of;
 use crate::graphql::relay::GlobalId;
 
 /// A person's role.
@@ -67,12 +68,7 @@ impl UserNode {
     /// The schools this person acts for (school roles only).
     async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
         let rc = ctx.trellis()?;
-        let ids = rc
-            .loaders
-            .user_schools
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let ids = list_of(&rc.loaders.user_schools, self.0.id).await?;
         let mut schools: Vec<_> = rc
             .loaders
             .schools

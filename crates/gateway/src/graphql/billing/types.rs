@@ -20,6 +20,7 @@ use super::fees::VatTreatment;
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::internal;
+use crate::graphql::loaders::{list_of, load_list};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
 
@@ -94,12 +95,7 @@ impl AccountNode {
         academic_year: Option<AcademicYearScalar>,
     ) -> async_graphql::Result<Vec<InvoiceNode>> {
         let rc = ctx.trellis()?;
-        let mut list = rc
-            .loaders
-            .account_invoices
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let mut list = list_of(&rc.loaders.account_invoices, self.0.id).await?;
         if let Some(year) = academic_year {
             list.retain(|i| i.academic_year == year.0);
         }
@@ -110,12 +106,7 @@ impl AccountNode {
     /// Receipts from this account, newest first.
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PaymentNode>> {
         let rc = ctx.trellis()?;
-        let mut list = rc
-            .loaders
-            .account_payments
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let mut list = list_of(&rc.loaders.account_payments, self.0.id).await?;
         list.sort_by_key(|p| std::cmp::Reverse((p.received_on, p.id)));
         Ok(list.into_iter().map(PaymentNode).collect())
     }
@@ -268,43 +259,31 @@ impl InvoiceNode {
     }
 
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLineNode>> {
-        Ok(ctx
-            .trellis()?
-            .loaders
-            .invoice_lines
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(InvoiceLineNode)
-            .collect())
+        load_list(
+            &ctx.trellis()?.loaders.invoice_lines,
+            self.0.id,
+            InvoiceLineNode,
+        )
+        .await
     }
 
     async fn credit_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CreditNoteNode>> {
-        Ok(ctx
-            .trellis()?
-            .loaders
-            .invoice_credit_notes
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(CreditNoteNode)
-            .collect())
+        load_list(
+            &ctx.trellis()?.loaders.invoice_credit_notes,
+            self.0.id,
+            CreditNoteNode,
+        )
+        .await
     }
 
     /// The payments that settled it (negative amounts: money released by a credit note).
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
-        Ok(ctx
-            .trellis()?
-            .loaders
-            .invoice_allocations
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(AllocationNode)
-            .collect())
+        load_list(
+            &ctx.trellis()?.loaders.invoice_allocations,
+            self.0.id,
+            AllocationNode,
+        )
+        .await
     }
 }
 
@@ -505,29 +484,21 @@ impl PaymentNode {
     }
 
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
-        Ok(ctx
-            .trellis()?
-            .loaders
-            .payment_allocations
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(AllocationNode)
-            .collect())
+        load_list(
+            &ctx.trellis()?.loaders.payment_allocations,
+            self.0.id,
+            AllocationNode,
+        )
+        .await
     }
 
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundNode>> {
-        Ok(ctx
-            .trellis()?
-            .loaders
-            .payment_refunds
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(RefundNode)
-            .collect())
+        load_list(
+            &ctx.trellis()?.loaders.payment_refunds,
+            self.0.id,
+            RefundNode,
+        )
+        .await
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -13,6 +13,7 @@ use super::enums::{
 };
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
+use crate::graphql::loaders::{list_of, load_list};
 use crate::graphql::relay::{GlobalId, connection, page_args};
 use crate::graphql::scalars::Date;
 
@@ -61,13 +62,7 @@ impl SchoolNode {
     }
 
     async fn designations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Designation>> {
-        let list = ctx
-            .trellis()?
-            .loaders
-            .designations
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let list = list_of(&ctx.trellis()?.loaders.designations, self.0.id).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
@@ -82,15 +77,12 @@ impl SchoolNode {
         if !membership::memberships::may_read(&rc.actor, self.0.id) {
             return Ok(Vec::new());
         }
-        Ok(rc
-            .loaders
-            .school_memberships
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default()
-            .into_iter()
-            .map(crate::graphql::membership::types::MembershipNode)
-            .collect())
+        load_list(
+            &rc.loaders.school_memberships,
+            self.0.id,
+            crate::graphql::membership::types::MembershipNode,
+        )
+        .await
     }
 
     /// What the school's membership gives it in a year: each item with its entitlement,
@@ -136,24 +128,13 @@ impl SchoolNode {
         if !rc.actor.can(kernel::Permission::ReadPeerReview) {
             return Ok(Vec::new());
         }
-        let hosted = rc
-            .loaders
-            .school_reviews
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let hosted = list_of(&rc.loaders.school_reviews, self.0.id).await?;
         crate::graphql::peer_review::types::readable(rc, hosted).await
     }
 
     /// The most recent Ofsted inspection; null if none is recorded.
     async fn ofsted(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OfstedInspection>> {
-        let list = ctx
-            .trellis()?
-            .loaders
-            .inspections
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let list = list_of(&ctx.trellis()?.loaders.inspections, self.0.id).await?;
         Ok(list.into_iter().next().map(OfstedInspection::from))
     }
 
@@ -162,13 +143,7 @@ impl SchoolNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<OfstedInspection>> {
-        let list = ctx
-            .trellis()?
-            .loaders
-            .inspections
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let list = list_of(&ctx.trellis()?.loaders.inspections, self.0.id).await?;
         Ok(list.into_iter().map(OfstedInspection::from).collect())
     }
 
@@ -197,12 +172,7 @@ impl SchoolNode {
     > {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
-        let all = rc
-            .loaders
-            .memberships
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let all = list_of(&rc.loaders.memberships, self.0.id).await?;
         let total = all.len();
         let page = membership::Page::from_sorted(all, &args, |m| m.sort_key.clone());
         let ids: Vec<_> = page.items.iter().map(|m| m.partnership_id).collect();
@@ -350,12 +320,7 @@ impl PartnershipNode {
     > {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
-        let all = rc
-            .loaders
-            .members
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let all = list_of(&rc.loaders.members, self.0.id).await?;
         let total = all.len();
         let page = membership::Page::from_sorted(all, &args, |m| m.sort_key.clone());
         let ids: Vec<_> = page.items.iter().map(|m| m.school_id).collect();

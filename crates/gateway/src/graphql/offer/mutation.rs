@@ -16,6 +16,7 @@ use super::types::{
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::enums::Phase;
 use crate::graphql::errors::{UserError, field_error, payload};
+use crate::graphql::loaders::list_of;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
@@ -172,12 +173,8 @@ impl OfferLedgerEntryPayload {
             return Ok(None);
         };
         let rc = ctx.trellis()?;
-        let Some(balance) = rc
-            .loaders
-            .offer_balances
-            .load_one((entry.school_id, entry.year))
+        let Some(balance) = list_of(&rc.loaders.offer_balances, (entry.school_id, entry.year))
             .await?
-            .unwrap_or_default()
             .into_iter()
             .find(|b| b.item_id == entry.item_id)
         else {

@@ -12,6 +12,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::directory::enums::Phase;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::{internal, to_graphql};
+use crate::graphql::loaders::list_of;
 use crate::graphql::membership::types::{MembershipNode, TierNode};
 use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, page_args};
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
@@ -83,12 +84,8 @@ impl OfferItemNode {
         academic_year: AcademicYearScalar,
     ) -> async_graphql::Result<Vec<OfferItemQuantityNode>> {
         let rc = ctx.trellis()?;
-        Ok(rc
-            .loaders
-            .offer_quantities
-            .load_one(self.0.id)
+        Ok(list_of(&rc.loaders.offer_quantities, self.0.id)
             .await?
-            .unwrap_or_default()
             .into_iter()
             .filter(|q| q.year == academic_year.0)
             .map(OfferItemQuantityNode)
@@ -172,12 +169,8 @@ impl SchoolOfferNode {
         if !membership::memberships::may_read(&rc.actor, self.school) {
             return Ok(None);
         }
-        Ok(rc
-            .loaders
-            .school_memberships
-            .load_one(self.school)
+        Ok(list_of(&rc.loaders.school_memberships, self.school)
             .await?
-            .unwrap_or_default()
             .into_iter()
             .find(|m| m.year == self.year)
             .map(MembershipNode))
@@ -187,12 +180,7 @@ impl SchoolOfferNode {
     /// left.
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OfferEntitlementNode>> {
         let rc = ctx.trellis()?;
-        let balances = rc
-            .loaders
-            .offer_balances
-            .load_one((self.school, self.year))
-            .await?
-            .unwrap_or_default();
+        let balances = list_of(&rc.loaders.offer_balances, (self.school, self.year)).await?;
         let items = rc
             .loaders
             .offer_items
@@ -303,12 +291,11 @@ impl OfferEntitlementNode {
         let b = self.balance();
         let page = if args.after.is_none() && args.before.is_none() && !args.backward {
             // A dashboard's first page: batched across every item shown.
-            let mut rows = rc
-                .loaders
-                .offer_latest_entries
-                .load_one((b.school_id, b.item_id, b.year, args.limit + 1))
-                .await?
-                .unwrap_or_default();
+            let mut rows = list_of(
+                &rc.loaders.offer_latest_entries,
+                (b.school_id, b.item_id, b.year, args.limit + 1),
+            )
+            .await?;
             let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
             let more = rows.len() > limit;
             rows.truncate(limit);

@@ -29,6 +29,7 @@ use super::enums::{
 use crate::graphql::context::{ContextExt, RequestContext};
 use crate::graphql::directory::types::{PartnershipNode, SchoolNode};
 use crate::graphql::errors::{internal, to_graphql};
+use crate::graphql::loaders::list_of;
 use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, page_args};
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
@@ -286,12 +287,7 @@ impl ReviewCycleNode {
     /// The participating schools, by name.
     async fn participants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
         let rc = ctx.trellis()?;
-        let ids = rc
-            .loaders
-            .cycle_participants
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let ids = list_of(&rc.loaders.cycle_participants, self.0.id).await?;
         let mut list = schools(rc, &ids).await?;
         list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(list)
@@ -304,12 +300,7 @@ impl ReviewCycleNode {
         if !rc.actor.can(Permission::ManagePeerReview) {
             return Ok(Vec::new());
         }
-        let ids = rc
-            .loaders
-            .cycle_participants
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let ids = list_of(&rc.loaders.cycle_participants, self.0.id).await?;
         let found = rc
             .loaders
             .school_reviewers
@@ -965,12 +956,7 @@ impl ReviewNode {
         let Some(rc) = self.reader(ctx).await? else {
             return Ok(None);
         };
-        let mut team = rc
-            .loaders
-            .review_teams
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default();
+        let mut team = list_of(&rc.loaders.review_teams, self.0.id).await?;
         team.sort_by_key(|m| m.role);
         Ok(Some(team.into_iter().map(TeamMemberNode).collect()))
     }
@@ -983,12 +969,8 @@ impl ReviewNode {
         let Some(rc) = self.reader(ctx).await? else {
             return Ok(None);
         };
-        Ok(rc
-            .loaders
-            .review_teams
-            .load_one(self.0.id)
+        Ok(list_of(&rc.loaders.review_teams, self.0.id)
             .await?
-            .unwrap_or_default()
             .into_iter()
             .find(|m| m.role == peer_review::types::TeamRole::Lead)
             .map(TeamMemberNode))
@@ -1024,11 +1006,8 @@ impl ReviewNode {
             return Ok(None);
         };
         Ok(Some(
-            rc.loaders
-                .review_findings
-                .load_one(self.0.id)
+            list_of(&rc.loaders.review_findings, self.0.id)
                 .await?
-                .unwrap_or_default()
                 .into_iter()
                 .map(FindingNode)
                 .collect(),
@@ -1041,11 +1020,8 @@ impl ReviewNode {
             return Ok(None);
         };
         Ok(Some(
-            rc.loaders
-                .review_actions
-                .load_one(self.0.id)
+            list_of(&rc.loaders.review_actions, self.0.id)
                 .await?
-                .unwrap_or_default()
                 .into_iter()
                 .map(ActionNode)
                 .collect(),
@@ -1058,11 +1034,8 @@ impl ReviewNode {
             return Ok(None);
         };
         Ok(Some(
-            rc.loaders
-                .review_consents
-                .load_one(self.0.id)
+            list_of(&rc.loaders.review_consents, self.0.id)
                 .await?
-                .unwrap_or_default()
                 .into_iter()
                 .map(ConsentNode)
                 .collect(),
