@@ -17,6 +17,7 @@ mod m20261125_000008_peer_review;
 mod m20261125_000009_job_runs;
 mod m20261125_000010_stripe;
 mod m20261126_000011_traded;
+mod m20261126_000012_charges;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000009_job_runs::Migration),
             Box::new(m20261125_000010_stripe::Migration),
             Box::new(m20261126_000011_traded::Migration),
+            Box::new(m20261126_000012_charges::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@
 //! **API boundary:** this crate knows nothing of GraphQL or HTTP. Every change of money happens
 //! in one database transaction and is audited.
 
+pub mod charges;
 pub mod demo;
 pub mod fees;
 pub mod ledger;

@@ -219,6 +219,11 @@ typed_id!(
     SharingConsentId,
     "SharingConsent"
 );
+typed_id!(
+    /// A booking's charge waiting for (or on) its school's termly invoice.
+    ChargeId,
+    "Charge"
+);
 
 typed_id!(
     /// A traded service in the catalogue (a course, a conference, consultancy, an audit…).

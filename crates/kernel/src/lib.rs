@@ -21,6 +21,7 @@ pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserAc
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use cursor::{Cursor, CursorError};
 pub use error::{DomainError, ErrorCode, FieldError, Problems};
+pub use ids::ChargeId;
 pub use ids::{
     AllocationId, ApiKeyId, AuditEntryId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId,
     InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,

@@ -23,6 +23,8 @@ named_enum!(
         Payment => "PAYMENT",
         Refund => "REFUND",
         NumberSeries => "NUMBER_SERIES",
+        /// A booking's charge for the termly invoice (`billing::charges`).
+        Charge => "CHARGE",
     }
 );
 

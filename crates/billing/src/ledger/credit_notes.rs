@@ -17,8 +17,8 @@ use kernel::{
     ErrorCode, InvoiceId, InvoiceLineId, Money, Permission, Problems,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -120,6 +120,35 @@ async fn room<C: ConnectionTrait>(
         .collect())
 }
 
+/// What can still be credited on one invoice line (gross pence): zero when its invoice cannot
+/// be credited at all (void, draft). For a booking cancelled after its invoice was issued.
+pub(crate) async fn uncredited_on_line<C: ConnectionTrait>(
+    db: &C,
+    line: InvoiceLineId,
+) -> Result<i64, DomainError> {
+    let Some(row) = invoice_lines::Entity::find_by_id(line.as_uuid())
+        .one(db)
+        .await?
+    else {
+        return Ok(0);
+    };
+    let Some(invoice) = super::entity::invoices::Entity::find_by_id(row.invoice_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(0);
+    };
+    let status: InvoiceStatus = stored("invoice status", &invoice.status)?;
+    if !status.accepts_credit() {
+        return Ok(0);
+    }
+    Ok(room(db, row.invoice_id)
+        .await?
+        .into_iter()
+        .find(|r| r.line.id == row.id)
+        .map_or(0, |r| r.gross_left))
+}
+
 /// The VAT inside `gross` credited from a line: proportional, and exact when it empties it.
 fn vat_part(room: &LineRoom, gross: i64) -> i64 {
     if gross == room.gross_left {
@@ -219,8 +248,11 @@ fn plan(rooms: &[LineRoom], amount: &CreditAmount) -> Result<Vec<(usize, i64)>, 
 }
 
 /// Raises a credit note (ManageBilling). See the module docs for the rule.
-pub async fn credit(
-    db: &DatabaseConnection,
+///
+/// In its own transaction, or a savepoint when `db` is already one: a cancelled booking's
+/// charge is credited inside the transaction that records the cancellation.
+pub async fn credit<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     input: NewCreditNote,

@@ -158,6 +158,8 @@ pub mod invoice_lines {
         pub school_id: Option<Uuid>,
         pub membership_id: Option<Uuid>,
         pub booking_id: Option<Uuid>,
+        /// The line's own purchase order: a termly invoice bills bookings with different POs.
+        pub po_number: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

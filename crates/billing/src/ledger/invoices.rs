@@ -152,6 +152,9 @@ pub struct InvoiceLine {
     pub membership_id: Option<MembershipId>,
     /// The traded-services booking it bills, if any.
     pub booking_id: Option<Uuid>,
+    /// The school's purchase order for this line (a termly invoice bills bookings raised on
+    /// different POs); `None` on membership and manual invoices.
+    pub po_number: Option<String>,
 }
 
 impl InvoiceLine {
@@ -182,6 +185,7 @@ impl InvoiceLine {
             school_id: row.school_id.map(SchoolId::from_uuid),
             membership_id: row.membership_id.map(MembershipId::from_uuid),
             booking_id: row.booking_id,
+            po_number: row.po_number,
         })
     }
 }
@@ -264,8 +268,9 @@ pub fn vat_on(net: i64, rate_bp: u32) -> i64 {
 }
 
 const DESCRIPTION_MAX: usize = 500;
-const PO_MAX: usize = 50;
-const MAX_LINES: usize = 200;
+pub(crate) const PO_MAX: usize = 50;
+/// The most lines one invoice carries: a termly booking invoice with more is split.
+pub(crate) const MAX_LINES: usize = 200;
 /// Far above any partnership fee; keeps every sum well inside i64.
 const MAX_LINE_PENCE: i64 = 100_000_000_000;
 
@@ -284,14 +289,90 @@ pub(crate) fn check_cfr(
     }
 }
 
-struct CheckedLine {
-    description: String,
-    quantity: u32,
-    unit: i64,
-    net: i64,
-    vat: i64,
-    cfr: Option<String>,
-    line: NewInvoiceLine,
+/// A line that passed [`check_line`], with its amounts computed.
+pub(crate) struct CheckedLine {
+    pub(crate) description: String,
+    pub(crate) quantity: u32,
+    pub(crate) unit: i64,
+    pub(crate) net: i64,
+    pub(crate) vat: i64,
+    pub(crate) cfr: Option<String>,
+    pub(crate) line: NewInvoiceLine,
+}
+
+/// Checks one line, naming fields `{prefix}{field}`: every problem goes to `problems`, the
+/// checked line comes back only when it has none. Booking charges are checked here too, so
+/// a charge can always become an invoice line.
+pub(crate) fn check_line(
+    problems: &mut Problems,
+    prefix: &str,
+    line: &NewInvoiceLine,
+    account_schools: &[SchoolId],
+) -> Option<CheckedLine> {
+    let f = |name: &str| format!("{prefix}{name}");
+    let description = problems.check(required_text(
+        &f("description"),
+        &line.description,
+        DESCRIPTION_MAX,
+    ));
+    if line.quantity == 0 || line.quantity > 1_000_000 {
+        problems.add(
+            &f("quantity"),
+            ErrorCode::OutOfRange,
+            "must be between 1 and 1,000,000",
+        );
+    }
+    let unit = line.unit_amount.pence();
+    if !(0..=MAX_LINE_PENCE).contains(&unit) {
+        problems.add(
+            &f("unitAmountPence"),
+            ErrorCode::OutOfRange,
+            "must not be negative",
+        );
+    }
+    match (line.vat_treatment, line.vat_rate_bp) {
+        (VatTreatment::Exempt, 0) | (VatTreatment::Standard, 1..=10_000) => {}
+        (VatTreatment::Exempt, _) => problems.add(
+            &f("vatRateBp"),
+            ErrorCode::Invalid,
+            "an exempt line has no VAT rate",
+        ),
+        (VatTreatment::Standard, _) => problems.add(
+            &f("vatRateBp"),
+            ErrorCode::OutOfRange,
+            "a standard-rated line needs a rate between 1 and 10000 basis points",
+        ),
+    }
+    let cfr = problems.check(check_cfr(&f("cfrCode"), line.cfr_code.as_deref()));
+    if let Some(school) = line.school_id
+        && !account_schools.contains(&school)
+    {
+        problems.add(
+            &f("schoolId"),
+            ErrorCode::NotFound,
+            "the account does not pay for this school",
+        );
+    }
+    let net = i64::from(line.quantity)
+        .checked_mul(unit)
+        .filter(|n| *n <= MAX_LINE_PENCE);
+    if net.is_none() && unit >= 0 {
+        problems.add(
+            &f("unitAmountPence"),
+            ErrorCode::OutOfRange,
+            "the line total is too large",
+        );
+    }
+    let (description, net, cfr) = (description?, net?, cfr?);
+    Some(CheckedLine {
+        description,
+        quantity: line.quantity,
+        unit,
+        net,
+        vat: vat_on(net, line.vat_rate_bp),
+        cfr,
+        line: line.clone(),
+    })
 }
 
 fn check_lines(
@@ -315,70 +396,8 @@ fn check_lines(
     }
     let mut out = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        let f = |name: &str| format!("lines.{i}.{name}");
-        let description = problems.check(required_text(
-            &f("description"),
-            &line.description,
-            DESCRIPTION_MAX,
-        ));
-        if line.quantity == 0 || line.quantity > 1_000_000 {
-            problems.add(
-                &f("quantity"),
-                ErrorCode::OutOfRange,
-                "must be between 1 and 1,000,000",
-            );
-        }
-        let unit = line.unit_amount.pence();
-        if !(0..=MAX_LINE_PENCE).contains(&unit) {
-            problems.add(
-                &f("unitAmountPence"),
-                ErrorCode::OutOfRange,
-                "must not be negative",
-            );
-        }
-        match (line.vat_treatment, line.vat_rate_bp) {
-            (VatTreatment::Exempt, 0) | (VatTreatment::Standard, 1..=10_000) => {}
-            (VatTreatment::Exempt, _) => problems.add(
-                &f("vatRateBp"),
-                ErrorCode::Invalid,
-                "an exempt line has no VAT rate",
-            ),
-            (VatTreatment::Standard, _) => problems.add(
-                &f("vatRateBp"),
-                ErrorCode::OutOfRange,
-                "a standard-rated line needs a rate between 1 and 10000 basis points",
-            ),
-        }
-        let cfr = problems.check(check_cfr(&f("cfrCode"), line.cfr_code.as_deref()));
-        if let Some(school) = line.school_id
-            && !account_schools.contains(&school)
-        {
-            problems.add(
-                &f("schoolId"),
-                ErrorCode::NotFound,
-                "the account does not pay for this school",
-            );
-        }
-        let net = i64::from(line.quantity)
-            .checked_mul(unit)
-            .filter(|n| *n <= MAX_LINE_PENCE);
-        if net.is_none() && unit >= 0 {
-            problems.add(
-                &f("unitAmountPence"),
-                ErrorCode::OutOfRange,
-                "the line total is too large",
-            );
-        }
-        if let (Some(description), Some(net), Some(cfr)) = (description, net, cfr) {
-            out.push(CheckedLine {
-                description,
-                quantity: line.quantity,
-                unit,
-                net,
-                vat: vat_on(net, line.vat_rate_bp),
-                cfr,
-                line: line.clone(),
-            });
+        if let Some(checked) = check_line(problems, &format!("lines.{i}."), line, account_schools) {
+            out.push(checked);
         }
     }
     out
@@ -415,6 +434,22 @@ pub async fn issue_invoice<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    issue_with_line_pos(db, actor, clock, input, &[]).await
+}
+
+/// [`issue_invoice`] with a purchase-order number per line (`line_pos[i]` for line `i`;
+/// missing entries are `None`): the termly booking invoice, whose lines carry each booking's
+/// own PO.
+pub(crate) async fn issue_with_line_pos<C>(
+    db: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    input: NewInvoice,
+    line_pos: &[Option<String>],
+) -> Result<IssueOutcome, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
     if let Some(existing) = find_instalment(db, &input).await? {
         return Ok(IssueOutcome {
@@ -432,6 +467,14 @@ where
         problems.add("accountId", ErrorCode::NotFound, "no such billing account");
     }
     let lines = check_lines(&mut problems, &input.lines, &schools);
+    let line_pos: Vec<Option<String>> = (0..input.lines.len())
+        .map(|i| {
+            let po = line_pos.get(i).and_then(Option::as_deref);
+            problems
+                .check(optional_text(&format!("lines.{i}.poNumber"), po, PO_MAX))
+                .flatten()
+        })
+        .collect();
     let po_number = problems.check(optional_text(
         "poNumber",
         input.po_number.as_deref(),
@@ -515,8 +558,9 @@ where
     };
     let line_rows: Vec<invoice_lines::ActiveModel> = lines
         .into_iter()
+        .zip(line_pos)
         .enumerate()
-        .map(|(i, l)| invoice_lines::ActiveModel {
+        .map(|(i, (l, po))| invoice_lines::ActiveModel {
             id: Set(InvoiceLineId::new().as_uuid()),
             invoice_id: Set(id.as_uuid()),
             position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
@@ -531,6 +575,7 @@ where
             school_id: Set(l.line.school_id.map(|s| s.as_uuid())),
             membership_id: Set(l.line.membership_id.map(|m| m.as_uuid())),
             booking_id: Set(l.line.booking_id),
+            po_number: Set(po),
         })
         .collect();
     invoice_lines::Entity::insert_many(line_rows)
@@ -561,11 +606,11 @@ where
 
 /// Loads an invoice row for a mutation, then locks its account and reads it again under the
 /// lock. Returns the open transaction with the fresh row.
-pub(crate) async fn lock_invoice(
-    db: &DatabaseConnection,
+pub(crate) async fn lock_invoice<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
     id: InvoiceId,
     field: &str,
-) -> Result<(sea_orm::DatabaseTransaction, invoices::Model), DomainError> {
+) -> Result<(C::Transaction, invoices::Model), DomainError> {
     let not_found = || DomainError::invalid(field, ErrorCode::NotFound, "no such invoice");
     let row = invoices::Entity::find_by_id(id.as_uuid())
         .one(db)
