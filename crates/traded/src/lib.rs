@@ -1,0 +1,70 @@
+//! Traded services: what a school buys beyond its core offer — courses, conferences,
+//! consultancy, audits, governor services, HR — and everything from finding a course to the
+//! certificate after it.
+//!
+//! * [`catalogue`]: services, their provider (partnership staff, or a school giving
+//!   school-to-school support), delivery, member and non-member prices, VAT, and the
+//!   core-offer item that can pay for a place; publish, search, filter, keyset pages.
+//! * [`sessions`]: scheduled runs of a service in one or more parts, with capacity, booking
+//!   deadline, cancellation [`policy`] and waiting-list offer window.
+//! * [`book`]: bookings of named attendees by a school's leader, staff requests and their
+//!   approval, substitutions; [`bookings`] reads them back (pages and one-statement batches).
+//! * [`settlement`]: paying from the core offer, on the termly invoice, or by card.
+//! * [`waitlist`]: the waiting list, offers that expire, passing places on.
+//! * [`attendance`]: the register, certificates of participation, and feedback.
+//! * [`demo`]: the demo partnership's catalogue, sessions and some bookings.
+//!
+//! **Nobody is ever oversold.** A session's `places_taken` only grows through one
+//! conditional update inside the booking's transaction (see [`hold`]).
+//!
+//! **API boundary:** this crate knows nothing of GraphQL or HTTP (`traded → billing, offer,
+//! membership → kernel`); money moves only through billing, allowances only through offer.
+//! Every service takes a [`kernel::Actor`] and checks permissions itself. Each mutation
+//! returns the booking(s) it changed, so the gateway can tell each school (`bookingUpdated`).
+
+pub mod attendance;
+pub mod book;
+pub mod bookings;
+pub mod catalogue;
+mod entity;
+mod hold;
+pub mod policy;
+pub mod sessions;
+pub mod settlement;
+mod support;
+pub mod types;
+pub mod waitlist;
+
+pub use attendance::provides_session;
+pub use book::{
+    Approval, BookingOutcome, MAX_PLACES_PER_BOOKING, NewAttendee, NewBooking, NewBookingRequest,
+    approve_request, book, decline_request, request_booking, substitute_attendee,
+};
+pub use bookings::{
+    Attendee, Booking, BookingFilter, BookingKey, Closure, WaitlistPlace, attendees_by_ids,
+    attendees_of_bookings, booking, bookings_by_ids, bookings_of_schools, bookings_of_sessions,
+    bookings_page,
+};
+pub use catalogue::{
+    NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
+    create_service, may_see_service, publish_service, service, service_by_code, services,
+    services_by_ids, unpublish_service, update_service,
+};
+pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms};
+pub use sessions::{
+    DEFAULT_WAITLIST_OFFER_HOURS, NewSession, Session, SessionFilter, SessionKey, SessionPart,
+    SessionPatch, create_session, session, sessions_by_ids, sessions_of_services, sessions_page,
+    update_session,
+};
+pub use settlement::{
+    CardPayment, confirm_paid_bookings, pay_booking_by_card, release_unpaid_bookings,
+};
+pub use support::{acts_for_provider, may_read_bookings};
+pub use types::{
+    Attendance, BookingStatus, Category, ClosedReason, Delivery, PriceBasis, RefundState,
+    SessionStatus, Settlement,
+};
+pub use waitlist::{
+    BookingChange, WaitlistAcceptance, accept_waitlist_offer, decline_waitlist_offer,
+    expire_waitlist_offers, leave_waitlist,
+};

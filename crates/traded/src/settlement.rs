@@ -1,0 +1,461 @@
+//! Paying for a booking, chosen per booking:
+//!
+//! * **OFFER** — the service's core-offer item pays: `offer::record_usage` runs inside the
+//!   booking's transaction (a savepoint), one unit per place. If the allowance has run out
+//!   the whole booking fails and nothing is held.
+//! * **INVOICE** — one charge per booking on the school's consolidated termly invoice,
+//!   through `billing::charges`, inside the booking's transaction.
+//! * **CARD** — a one-off invoice for the booking is issued inside the transaction and the
+//!   booking waits in PENDING_PAYMENT holding its places; after the commit the PaymentIntent
+//!   is started (never inside a transaction). When the payment lands (a webhook applied by
+//!   billing), [`confirm_paid_bookings`] confirms it; [`release_unpaid_bookings`] gives up
+//!   on payments that never come.
+//!
+//! Settling twice is refused: a settled booking is CONFLICT for every payment entry point.
+
+use billing::ledger::InvoiceStatus;
+use billing::ledger::invoices::{
+    Instalment, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment,
+};
+use billing::provider::{PaymentProvider, ProviderPayment};
+use chrono::Duration;
+use kernel::{
+    Actor, BookingId, Clock, DomainError, ErrorCode, FieldError, InvoiceId, Money, OfferEntryId,
+    Permission, Problems, SchoolId,
+};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+
+use crate::book::{close, own_booking};
+use crate::bookings::Booking;
+use crate::catalogue::Service;
+use crate::entity::bookings as rows;
+use crate::hold::{lock_booking, release_places};
+use crate::sessions::Session;
+use crate::support::stored;
+use crate::types::{BookingStatus, ClosedReason, PriceBasis, Settlement};
+
+/// The price a booking is made at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Priced {
+    pub(crate) basis: PriceBasis,
+    pub(crate) unit: Money,
+    pub(crate) vat_treatment: VatTreatment,
+    pub(crate) vat_rate_bp: u32,
+}
+
+impl Priced {
+    pub(crate) fn gross(&self, places: u32) -> Money {
+        let net = i64::from(places) * self.unit.pence();
+        Money::from_pence(net + billing::ledger::invoices::vat_on(net, self.vat_rate_bp))
+    }
+}
+
+/// A card payment in progress: what the portal needs to complete it with Stripe.js.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardPayment {
+    pub booking_id: BookingId,
+    /// The one-off invoice the card pays.
+    pub invoice_id: InvoiceId,
+    pub payment: ProviderPayment,
+}
+
+impl CardPayment {
+    /// The PaymentIntent's client secret, when the payer must act.
+    #[must_use]
+    pub fn client_secret(&self) -> Option<&str> {
+        match &self.payment.outcome {
+            billing::provider::PaymentOutcome::RequiresAction { client_secret } => {
+                Some(client_secret)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Checks that `settlement` can pay for this booking, before anything is written.
+pub(crate) async fn check_settlement(
+    db: &DatabaseConnection,
+    problems: &mut Problems,
+    service: &Service,
+    school: SchoolId,
+    settlement: Settlement,
+    gross: Money,
+) -> Result<(), DomainError> {
+    match settlement {
+        Settlement::Offer => {
+            if service.offer_item_id.is_none() {
+                problems.add(
+                    "settlement",
+                    ErrorCode::Invalid,
+                    "this service cannot be paid for from the core offer",
+                );
+            }
+        }
+        Settlement::Invoice | Settlement::Card => {
+            if gross.is_positive()
+                && billing::ledger::accounts::account_for_school(db, school)
+                    .await?
+                    .is_none()
+            {
+                problems.add(
+                    "settlement",
+                    ErrorCode::Conflict,
+                    "the school has no billing account to invoice: ask the partnership's finance team",
+                );
+            }
+            if settlement == Settlement::Invoice {
+                problems.add(
+                    "settlement",
+                    ErrorCode::Invalid,
+                    "termly invoicing of bookings is not yet available: pay from the core offer or by card",
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What settling wrote.
+#[derive(Debug)]
+pub(crate) struct Settled {
+    /// The invoice to start a card payment for, after the commit.
+    pub(crate) card_invoice: Option<InvoiceId>,
+}
+
+/// An error of the settlement's own service, reported on `settlement` (its message says what
+/// ran out), so the gateway's userError points at the choice the school can change.
+fn on_settlement(err: DomainError) -> DomainError {
+    match err {
+        DomainError::Invalid(fields) => DomainError::Invalid(
+            fields
+                .into_iter()
+                .map(|f| FieldError::new("settlement", f.code, f.message))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Settles a booking that holds its places, inside its transaction; updates the row with
+/// what paid (usage, invoice) and the status that follows.
+pub(crate) async fn settle_in<C>(
+    txn: &C,
+    clock: &dyn Clock,
+    row: rows::Model,
+    service: &Service,
+    session: &Session,
+    settlement: Settlement,
+) -> Result<Settled, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let booking = Booking::from_row(row.clone())?;
+    let mut active: rows::ActiveModel = row.into();
+    active.settlement = Set(Some(settlement.as_str().to_owned()));
+    let mut card_invoice = None;
+    let status = match settlement {
+        Settlement::Offer => {
+            let item = service.offer_item_id.ok_or_else(|| {
+                DomainError::invalid(
+                    "settlement",
+                    ErrorCode::Invalid,
+                    "this service cannot be paid for from the core offer",
+                )
+            })?;
+            let usage = offer::record_usage(
+                txn,
+                &Actor::System,
+                clock,
+                offer::NewUsage {
+                    school_id: booking.school_id,
+                    item_id: item,
+                    quantity: i64::from(booking.places),
+                    occurred_on: session.starts_at.date_naive(),
+                    reference: Some(format!("booking {}", booking.id)),
+                    reason: Some(service.title.clone()),
+                },
+            )
+            .await
+            .map_err(on_settlement)?;
+            active.offer_entry_id = Set(Some(usage.id.as_uuid()));
+            BookingStatus::Confirmed
+        }
+        Settlement::Invoice => {
+            return Err(DomainError::invalid(
+                "settlement",
+                ErrorCode::Invalid,
+                "termly invoicing of bookings is not yet available",
+            ));
+        }
+        Settlement::Card if booking.gross().is_positive() => {
+            let account = billing::ledger::accounts::account_for_school(txn, booking.school_id)
+                .await?
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        "settlement",
+                        ErrorCode::Conflict,
+                        "the school has no billing account to invoice",
+                    )
+                })?;
+            let issued = billing::ledger::invoices::issue_invoice(
+                txn,
+                &Actor::System,
+                clock,
+                NewInvoice {
+                    account_id: account.id,
+                    year: session.academic_year,
+                    instalment: Instalment::None,
+                    due_on: clock.today(),
+                    lines: vec![NewInvoiceLine {
+                        description: line_description(service, session, booking.places),
+                        quantity: booking.places,
+                        unit_amount: booking.unit_price,
+                        vat_treatment: booking.vat_treatment,
+                        vat_rate_bp: booking.vat_rate_bp,
+                        cfr_code: service.cfr_code.clone(),
+                        school_id: Some(booking.school_id),
+                        membership_id: None,
+                        booking_id: Some(booking.id.as_uuid()),
+                    }],
+                    po_number: booking.po_number.clone(),
+                    source: InvoiceSource::Booking,
+                },
+            )
+            .await
+            .map_err(on_settlement)?;
+            active.invoice_id = Set(Some(issued.invoice.id.as_uuid()));
+            card_invoice = Some(issued.invoice.id);
+            BookingStatus::PendingPayment
+        }
+        // Nothing to pay: a free place.
+        Settlement::Card => BookingStatus::Confirmed,
+    };
+    active.status = Set(status.as_str().to_owned());
+    active.updated_at = Set(clock.now());
+    active.update(txn).await?;
+    Ok(Settled { card_invoice })
+}
+
+/// How a booking reads on an invoice: the service, its first day, and the places.
+pub(crate) fn line_description(service: &Service, session: &Session, places: u32) -> String {
+    let plural = if places == 1 { "place" } else { "places" };
+    format!(
+        "{} ({}), {} — {places} {plural}",
+        service.title,
+        service.code,
+        session.starts_at.format("%-d %B %Y")
+    )
+}
+
+/// The idempotency key of a booking's card payment: a retry is the same PaymentIntent.
+fn card_key(booking: BookingId) -> String {
+    format!("booking-{booking}")
+}
+
+/// Starts the card payment after the booking committed. A provider failure is logged and
+/// reported as `None`: the booking stands (PENDING_PAYMENT) and the school retries with
+/// [`pay_booking_by_card`], which reuses the same PaymentIntent.
+pub(crate) async fn start_card(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    booking: BookingId,
+    invoice: InvoiceId,
+) -> Option<CardPayment> {
+    match billing::mirror::start_card_payment(
+        db,
+        actor,
+        clock,
+        provider,
+        invoice,
+        &card_key(booking),
+    )
+    .await
+    {
+        Ok(payment) => Some(CardPayment {
+            booking_id: booking,
+            invoice_id: invoice,
+            payment,
+        }),
+        Err(err) => {
+            tracing::warn!(%booking, error = %err.chain(), "card payment not started");
+            None
+        }
+    }
+}
+
+/// Starts (or resumes) the card payment of a booking awaiting it: the booking school's
+/// leader. A booking already settled is CONFLICT: nothing is paid twice.
+pub async fn pay_booking_by_card(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    id: BookingId,
+) -> Result<CardPayment, DomainError> {
+    let row = own_booking(db, actor, Permission::BookTraded, id).await?;
+    let status: BookingStatus = stored("booking status", &row.status)?;
+    let invoice = match (status, row.invoice_id) {
+        (BookingStatus::PendingPayment, Some(invoice)) => InvoiceId::from_uuid(invoice),
+        (BookingStatus::Confirmed | BookingStatus::Attended | BookingStatus::NoShow, _) => {
+            return Err(DomainError::invalid(
+                "bookingId",
+                ErrorCode::Conflict,
+                "the booking is already settled",
+            ));
+        }
+        _ => {
+            return Err(DomainError::invalid(
+                "bookingId",
+                ErrorCode::Conflict,
+                format!("a {status} booking has nothing to pay by card"),
+            ));
+        }
+    };
+    let payment =
+        billing::mirror::start_card_payment(db, actor, clock, provider, invoice, &card_key(id))
+            .await?;
+    Ok(CardPayment {
+        booking_id: id,
+        invoice_id: invoice,
+        payment,
+    })
+}
+
+/// Confirms bookings awaiting card payment whose invoice is now PAID. Idempotent: the gateway
+/// calls it after applying a payment webhook, with the invoices the webhook touched. Returns
+/// the bookings it confirmed.
+pub async fn confirm_paid_bookings(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    invoices: &[InvoiceId],
+) -> Result<Vec<Booking>, DomainError> {
+    if invoices.is_empty() {
+        return Ok(Vec::new());
+    }
+    let waiting = rows::Entity::find()
+        .filter(rows::Column::InvoiceId.is_in(invoices.iter().map(InvoiceId::as_uuid)))
+        .filter(rows::Column::Status.eq(BookingStatus::PendingPayment.as_str()))
+        .all(db)
+        .await?;
+    let paid = billing::ledger::invoices::invoices_by_ids(db, invoices).await?;
+    let mut confirmed = Vec::new();
+    for row in waiting {
+        let Some(invoice) = row.invoice_id.map(InvoiceId::from_uuid) else {
+            continue;
+        };
+        if paid.get(&invoice).map(|i| i.status) != Some(InvoiceStatus::Paid) {
+            continue;
+        }
+        let changed = rows::Entity::update_many()
+            .col_expr(
+                rows::Column::Status,
+                Expr::value(BookingStatus::Confirmed.as_str()),
+            )
+            .col_expr(rows::Column::UpdatedAt, Expr::value(clock.now()))
+            .col_expr(
+                rows::Column::Version,
+                Expr::col(rows::Column::Version).add(1),
+            )
+            .filter(rows::Column::Id.eq(row.id))
+            .filter(rows::Column::Status.eq(BookingStatus::PendingPayment.as_str()))
+            .exec(db)
+            .await?;
+        if changed.rows_affected == 1
+            && let Some(updated) = rows::Entity::find_by_id(row.id).one(db).await?
+        {
+            confirmed.push(Booking::from_row(updated)?);
+        }
+    }
+    Ok(confirmed)
+}
+
+/// Gives up on card bookings whose payment has not arrived within `older_than` of the
+/// booking entering PENDING_PAYMENT: for a scheduled job. The unpaid invoice is voided
+/// through billing first (billing refuses when money moved, and then the booking is left
+/// alone — or confirmed, if the invoice turns out paid); then the booking is cancelled
+/// (UNPAID), its places freed and offered to the waiting list. Rerunnable: a booking whose
+/// invoice was voided by an interrupted run is cancelled by the next. Returns every booking
+/// it changed (cancelled, confirmed, or offered places).
+pub async fn release_unpaid_bookings(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    older_than: Duration,
+) -> Result<Vec<Booking>, DomainError> {
+    let cutoff = clock.now() - older_than;
+    let stale = rows::Entity::find()
+        .filter(rows::Column::Status.eq(BookingStatus::PendingPayment.as_str()))
+        .filter(rows::Column::UpdatedAt.lt(cutoff))
+        .order_by_asc(rows::Column::UpdatedAt)
+        .all(db)
+        .await?;
+    let mut changed = Vec::new();
+    for row in stale {
+        let Some(invoice_id) = row.invoice_id.map(InvoiceId::from_uuid) else {
+            continue;
+        };
+        let invoice = billing::ledger::invoices::invoices_by_ids(db, &[invoice_id])
+            .await?
+            .remove(&invoice_id);
+        match invoice.map(|i| (i.status, i.paid)) {
+            Some((InvoiceStatus::Paid, _)) => {
+                changed.extend(confirm_paid_bookings(db, clock, &[invoice_id]).await?);
+                continue;
+            }
+            Some((InvoiceStatus::Void, _)) => {}
+            Some((InvoiceStatus::Open, paid)) if !paid.is_positive() => {
+                if let Err(err) = billing::ledger::invoices::void(
+                    db,
+                    &Actor::System,
+                    clock,
+                    invoice_id,
+                    "card payment for the booking never completed",
+                )
+                .await
+                {
+                    tracing::warn!(booking = %row.id, error = %err.chain(), "unpaid booking's invoice not voided");
+                    continue;
+                }
+            }
+            // Part paid, written off, or missing: finance's call, not a sweep's.
+            _ => continue,
+        }
+        let txn = db.begin().await?;
+        let locked = match lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await {
+            Ok(locked) => locked,
+            Err(DomainError::Invalid(_)) => continue,
+            Err(err) => return Err(err),
+        };
+        let held = u32::try_from(locked.places_held).unwrap_or(0);
+        let session = kernel::SessionId::from_uuid(locked.session_id);
+        let closed = close(
+            &txn,
+            &Actor::System,
+            clock.now(),
+            locked,
+            ClosedReason::Unpaid,
+            Some("the card payment never completed".to_owned()),
+        )
+        .await?;
+        release_places(&txn, session, held).await?;
+        let offered = crate::waitlist::offer_free_places(&txn, session, clock.now()).await?;
+        txn.commit().await?;
+        changed.push(Booking::from_row(closed)?);
+        changed.extend(
+            crate::bookings::bookings_by_ids(db, &offered)
+                .await?
+                .into_values(),
+        );
+    }
+    Ok(changed)
+}
+
+/// The usage of an OFFER booking, for cancellation.
+pub(crate) fn usage_of(row: &rows::Model) -> Option<OfferEntryId> {
+    row.offer_entry_id.map(OfferEntryId::from_uuid)
+}
