@@ -344,6 +344,39 @@ loader!(
     InvoiceMirrorLoader, InvoiceId => billing::mirror::MirroredInvoice, |db, keys| billing::mirror::mirrored_invoices_by_ids(db, keys)
 );
 
+loader!(
+    /// Traded services by id (visibility is checked by whoever holds the id).
+    ServiceLoader, kernel::ServiceId => traded::Service, |db, keys| traded::services_by_ids(db, keys)
+);
+loader!(
+    /// Traded sessions by id.
+    SessionLoader, kernel::SessionId => traded::Session, |db, keys| traded::sessions_by_ids(db, keys)
+);
+loader!(
+    /// Each service's sessions in date order.
+    ServiceSessionsLoader, kernel::ServiceId => Vec<traded::Session>, |db, keys| traded::sessions_of_services(db, keys)
+);
+loader!(
+    /// Bookings by id (visibility is checked by whoever holds the id).
+    BookingLoader, kernel::BookingId => traded::Booking, |db, keys| traded::bookings_by_ids(db, keys)
+);
+loader!(
+    /// Each booking's attendees in booking order.
+    BookingAttendeesLoader, kernel::BookingId => Vec<traded::Attendee>, |db, keys| traded::attendees_of_bookings(db, keys)
+);
+loader!(
+    /// Attendees by id.
+    AttendeeLoader, kernel::AttendeeId => traded::Attendee, |db, keys| traded::attendees_by_ids(db, keys)
+);
+loader!(
+    /// Each session's bookings, every status, oldest first.
+    SessionBookingsLoader, kernel::SessionId => Vec<traded::Booking>, |db, keys| traded::bookings_of_sessions(db, keys)
+);
+loader!(
+    /// Each school's bookings, oldest first.
+    SchoolBookingsLoader, SchoolId => Vec<traded::Booking>, |db, keys| traded::bookings_of_schools(db, keys)
+);
+
 /// Every loader of one request.
 pub struct Loaders {
     pub schools: DataLoader<SchoolLoader>,
@@ -389,6 +422,14 @@ pub struct Loaders {
     pub review_findings: DataLoader<ReviewFindingsLoader>,
     pub review_actions: DataLoader<ReviewActionsLoader>,
     pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
+    pub services: DataLoader<ServiceLoader>,
+    pub sessions: DataLoader<SessionLoader>,
+    pub service_sessions: DataLoader<ServiceSessionsLoader>,
+    pub bookings: DataLoader<BookingLoader>,
+    pub booking_attendees: DataLoader<BookingAttendeesLoader>,
+    pub attendees: DataLoader<AttendeeLoader>,
+    pub session_bookings: DataLoader<SessionBookingsLoader>,
+    pub school_bookings: DataLoader<SchoolBookingsLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -447,6 +488,14 @@ impl Loaders {
             review_findings: make(ReviewFindingsLoader(db.clone()), delay),
             review_actions: make(ReviewActionsLoader(db.clone()), delay),
             invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
+            services: make(ServiceLoader(db.clone()), delay),
+            sessions: make(SessionLoader(db.clone()), delay),
+            service_sessions: make(ServiceSessionsLoader(db.clone()), delay),
+            bookings: make(BookingLoader(db.clone()), delay),
+            booking_attendees: make(BookingAttendeesLoader(db.clone()), delay),
+            attendees: make(AttendeeLoader(db.clone()), delay),
+            session_bookings: make(SessionBookingsLoader(db.clone()), delay),
+            school_bookings: make(SchoolBookingsLoader(db.clone()), delay),
         }
     }
 }

@@ -36,6 +36,9 @@ pub enum Scope {
     BillingRead,
     /// Read the core offer and every school's entitlements, usage and value (`offer:read`).
     OfferRead,
+    /// Read the published traded catalogue: services and their sessions, not bookings
+    /// (`catalogue:read`).
+    CatalogueRead,
 }
 
 /// A person who signs in.
