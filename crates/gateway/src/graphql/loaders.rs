@@ -343,6 +343,18 @@ loader!(
     /// Each invoice's mirror at the payment provider (Stripe).
     InvoiceMirrorLoader, InvoiceId => billing::mirror::MirroredInvoice, |db, keys| billing::mirror::mirrored_invoices_by_ids(db, keys)
 );
+loader!(
+    /// Booking charges by id (whether the caller may see one is checked on its account).
+    ChargeLoader, kernel::ChargeId => billing::charges::Charge, |db, keys| billing::charges::charges_by_ids(db, keys)
+);
+loader!(
+    /// Each account's pending booking charges, by day of booking.
+    AccountPendingChargesLoader, BillingAccountId => Vec<billing::charges::Charge>, |db, keys| billing::charges::pending_by_account(db, keys)
+);
+loader!(
+    /// Each traded booking's charge, by booking id (for the bookings' `charge` edge).
+    BookingChargeLoader, uuid::Uuid => billing::charges::Charge, |db, keys| billing::charges::charges_by_bookings(db, keys)
+);
 
 loader!(
     /// Traded services by id (visibility is checked by whoever holds the id).
@@ -430,6 +442,9 @@ pub struct Loaders {
     pub attendees: DataLoader<AttendeeLoader>,
     pub session_bookings: DataLoader<SessionBookingsLoader>,
     pub school_bookings: DataLoader<SchoolBookingsLoader>,
+    pub charges: DataLoader<ChargeLoader>,
+    pub account_pending_charges: DataLoader<AccountPendingChargesLoader>,
+    pub booking_charges: DataLoader<BookingChargeLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -496,6 +511,9 @@ impl Loaders {
             attendees: make(AttendeeLoader(db.clone()), delay),
             session_bookings: make(SessionBookingsLoader(db.clone()), delay),
             school_bookings: make(SchoolBookingsLoader(db.clone()), delay),
+            charges: make(ChargeLoader(db.clone()), delay),
+            account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
+            booking_charges: make(BookingChargeLoader(db.clone()), delay),
         }
     }
 }

@@ -55,6 +55,7 @@ pub enum Node {
     Session(SessionNode),
     Booking(BookingNode),
     Attendee(AttendeeNode),
+    Charge(super::billing::charges::ChargeNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -256,6 +257,19 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                     Some(Node::Attendee(AttendeeNode(attendee)))
                 }
                 _ => None,
+            }
+        }
+        kernel::ChargeId::ENTITY => {
+            match rc
+                .loaders
+                .charges
+                .load_one(kernel::ChargeId::from_uuid(uuid))
+                .await?
+            {
+                Some(charge) => visible_account(rc, charge.account_id)
+                    .await?
+                    .map(|_| Node::Charge(super::billing::charges::ChargeNode(charge))),
+                None => None,
             }
         }
         SchoolId::ENTITY

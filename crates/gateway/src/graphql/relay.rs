@@ -73,6 +73,7 @@ global_id!(
     kernel::AttendeeId,
     kernel::FeedbackId
 );
+global_id!(kernel::ChargeId);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.
 #[must_use]

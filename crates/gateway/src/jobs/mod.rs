@@ -41,13 +41,17 @@ pub enum Job {
     /// Compares the mirrored invoices with Stripe's and records new differences for finance
     /// (a no-op when Stripe is not configured).
     ReconcileStripe,
+    /// Issues the booking invoices of every term that has ended and still has pending
+    /// charges (one invoice per account and term; a rerun bills only what is left).
+    IssueTermInvoices,
 }
 
 impl Job {
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 4] = [
         Self::LapseUnansweredRenewals,
         Self::ResumeInterruptedInvoicing,
         Self::ReconcileStripe,
+        Self::IssueTermInvoices,
     ];
 
     /// Stable name: the `job` column and the `job` metric label.
@@ -57,6 +61,7 @@ impl Job {
             Self::LapseUnansweredRenewals => "lapse-unanswered-renewals",
             Self::ResumeInterruptedInvoicing => "resume-interrupted-invoicing",
             Self::ReconcileStripe => "reconcile-stripe",
+            Self::IssueTermInvoices => "issue-term-invoices",
         }
     }
 
@@ -68,6 +73,7 @@ impl Job {
                 Self::LapseUnansweredRenewals => 1,
                 Self::ResumeInterruptedInvoicing => 2,
                 Self::ReconcileStripe => 3,
+                Self::IssueTermInvoices => 4,
             }
     }
 }

@@ -58,5 +58,22 @@ pub(super) async fn run(
                 format!("resumed {}", resumed.join("; "))
             })
         }
+        Job::IssueTermInvoices => {
+            let mut issued = Vec::new();
+            for (year, term) in billing::charges::terms_to_issue(db, clock.today()).await? {
+                let done =
+                    billing::charges::issue_term_invoices(db, actor, clock, year, term).await?;
+                issued.push(format!(
+                    "{year} {term:?}: {} invoice(s) for {} charge(s)",
+                    done.invoices.len(),
+                    done.charges_invoiced
+                ));
+            }
+            Ok(if issued.is_empty() {
+                "no ended term with pending charges".to_owned()
+            } else {
+                format!("issued {}", issued.join("; "))
+            })
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! credit notes, refunds, finance reports and the audit trail.
 
 pub mod audit;
+pub mod charges;
 pub mod enums;
 pub mod fees;
 pub mod mutation;
@@ -19,6 +20,7 @@ pub struct BillingQuery(
     query::LedgerQuery,
     audit::AuditQuery,
     stripe::ReconciliationQuery,
+    charges::ChargesQuery,
 );
 
 /// Every billing mutation.
@@ -28,6 +30,7 @@ pub struct BillingMutation(
     mutation::LedgerMutation,
     stripe::StripeMutation,
     stripe::ReconciliationMutation,
+    charges::ChargesMutation,
 );
 
 /// Every billing subscription.

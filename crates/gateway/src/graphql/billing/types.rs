@@ -111,6 +111,14 @@ impl AccountNode {
         Ok(list.into_iter().map(PaymentNode).collect())
     }
 
+    /// Bookings waiting for this account's next termly invoice, by day of booking.
+    async fn pending_charges(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::charges::ChargeNode>> {
+        super::charges::pending_of_account(ctx, self.0.id).await
+    }
+
     /// What the account was invoiced, paid and credited for a year, and what it owes.
     async fn statement(
         &self,
@@ -334,6 +342,12 @@ impl InvoiceLineNode {
     /// The school's CFR (Consistent Financial Reporting) code for posting it.
     async fn cfr_code(&self) -> Option<&str> {
         self.0.cfr_code.as_deref()
+    }
+
+    /// The purchase-order number of this line (a termly booking invoice carries each
+    /// booking's own); null when only the invoice's applies.
+    async fn po_number(&self) -> Option<&str> {
+        self.0.po_number.as_deref()
     }
 
     /// The school the line is for, when it is for one.
