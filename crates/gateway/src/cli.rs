@@ -218,7 +218,8 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
             app.state.clock.clone(),
             app.state.provider.clone(),
             app.state.metrics.clone(),
-            config.jobs_interval(),
+            Some(app.state.events.clone()),
+            config.job_schedule(),
         ))
     });
     app.serve(listener, shutdown_signal()).await?;
