@@ -10,6 +10,7 @@
 //! * [`book`]: bookings of named attendees by a school's leader, staff requests and their
 //!   approval, substitutions; [`bookings`] reads them back (pages and one-statement batches).
 //! * [`settlement`]: paying from the core offer, on the termly invoice, or by card.
+//! * [`cancellation`]: cancelling under the policy, or by the provider, and the refunds.
 //! * [`waitlist`]: the waiting list, offers that expire, passing places on.
 //! * [`attendance`]: the register, certificates of participation, and feedback.
 //! * [`demo`]: the demo partnership's catalogue, sessions and some bookings.
@@ -25,8 +26,11 @@
 pub mod attendance;
 pub mod book;
 pub mod bookings;
+pub mod cancellation;
 pub mod catalogue;
+pub mod demo;
 mod entity;
+pub mod feedback;
 mod hold;
 pub mod policy;
 pub mod sessions;
@@ -35,7 +39,10 @@ mod support;
 pub mod types;
 pub mod waitlist;
 
-pub use attendance::provides_session;
+pub use attendance::{
+    AttendanceMark, Certificate, RegisterLine, certificate, certificates, mark_attendance,
+    provides_session, register,
+};
 pub use book::{
     Approval, BookingOutcome, MAX_PLACES_PER_BOOKING, NewAttendee, NewBooking, NewBookingRequest,
     approve_request, book, decline_request, request_booking, substitute_attendee,
@@ -45,10 +52,16 @@ pub use bookings::{
     attendees_of_bookings, booking, bookings_by_ids, bookings_of_schools, bookings_of_sessions,
     bookings_page,
 };
+pub use cancellation::{
+    SessionChange, cancel_booking, cancel_session, complete_card_refunds, free_cancellation_until,
+};
 pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
     create_service, may_see_service, publish_service, service, service_by_code, services,
     services_by_ids, unpublish_service, update_service,
+};
+pub use feedback::{
+    Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
 };
 pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms};
 pub use sessions::{

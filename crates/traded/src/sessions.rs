@@ -480,10 +480,9 @@ pub async fn update_session(
         row.waitlist_offer_hours = Set(to_i32(hours));
     }
     row.updated_at = Set(now);
-    let updated = row.update(&txn).await?;
+    row.update(&txn).await?;
     crate::waitlist::offer_free_places(&txn, id, now).await?;
     txn.commit().await?;
-    let _ = updated;
     load_row(db, id)
         .await?
         .map(Session::from_row)

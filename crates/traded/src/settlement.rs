@@ -20,8 +20,8 @@ use billing::ledger::invoices::{
 use billing::provider::{PaymentProvider, ProviderPayment};
 use chrono::Duration;
 use kernel::{
-    Actor, BookingId, Clock, DomainError, ErrorCode, FieldError, InvoiceId, Money, OfferEntryId,
-    Permission, Problems, SchoolId,
+    Actor, BookingId, Clock, DomainError, ErrorCode, FieldError, InvoiceId, Money, Permission,
+    Problems, SchoolId,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -107,13 +107,6 @@ pub(crate) async fn check_settlement(
                     "the school has no billing account to invoice: ask the partnership's finance team",
                 );
             }
-            if settlement == Settlement::Invoice {
-                problems.add(
-                    "settlement",
-                    ErrorCode::Invalid,
-                    "termly invoicing of bookings is not yet available: pay from the core offer or by card",
-                );
-            }
         }
     }
     Ok(())
@@ -185,11 +178,28 @@ where
             BookingStatus::Confirmed
         }
         Settlement::Invoice => {
-            return Err(DomainError::invalid(
-                "settlement",
-                ErrorCode::Invalid,
-                "termly invoicing of bookings is not yet available",
-            ));
+            if booking.gross().is_positive() {
+                billing::charges::add_charge(
+                    txn,
+                    &Actor::System,
+                    clock,
+                    billing::charges::NewCharge {
+                        school_id: booking.school_id,
+                        booking_id: booking.id.as_uuid(),
+                        occurred_on: session.starts_at.date_naive(),
+                        description: line_description(service, session, booking.places),
+                        quantity: booking.places,
+                        unit_amount: booking.unit_price,
+                        vat_treatment: booking.vat_treatment,
+                        vat_rate_bp: booking.vat_rate_bp,
+                        cfr_code: service.cfr_code.clone(),
+                        po_number: booking.po_number.clone(),
+                    },
+                )
+                .await
+                .map_err(on_settlement)?;
+            }
+            BookingStatus::Confirmed
         }
         Settlement::Card if booking.gross().is_positive() => {
             let account = billing::ledger::accounts::account_for_school(txn, booking.school_id)
@@ -446,16 +456,7 @@ pub async fn release_unpaid_bookings(
         let offered = crate::waitlist::offer_free_places(&txn, session, clock.now()).await?;
         txn.commit().await?;
         changed.push(Booking::from_row(closed)?);
-        changed.extend(
-            crate::bookings::bookings_by_ids(db, &offered)
-                .await?
-                .into_values(),
-        );
+        changed.extend(crate::waitlist::offered_in_order(db, &offered).await?);
     }
     Ok(changed)
-}
-
-/// The usage of an OFFER booking, for cancellation.
-pub(crate) fn usage_of(row: &rows::Model) -> Option<OfferEntryId> {
-    row.offer_entry_id.map(OfferEntryId::from_uuid)
 }

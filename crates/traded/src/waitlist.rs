@@ -104,6 +104,15 @@ pub(crate) async fn offer_free_places<C: ConnectionTrait>(
     Ok(offered)
 }
 
+/// The bookings offered places, in the order they were offered them (queue order).
+pub(crate) async fn offered_in_order(
+    db: &DatabaseConnection,
+    ids: &[BookingId],
+) -> Result<Vec<Booking>, DomainError> {
+    let mut found = bookings_by_ids(db, ids).await?;
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
 /// A waiting entry of the actor's school, checked to be on the list.
 async fn own_entry(
     db: &DatabaseConnection,
@@ -253,7 +262,7 @@ async fn end_entry(
     txn.commit().await?;
     Ok(BookingChange {
         booking: Booking::from_row(closed)?,
-        offered: bookings_by_ids(db, &offered).await?.into_values().collect(),
+        offered: offered_in_order(db, &offered).await?,
     })
 }
 

@@ -461,3 +461,58 @@ pub async fn cpd_left(db: &TestDb, w: &World, school: SchoolId) -> Option<i64> {
         .balance
         .remaining()
 }
+
+/// Records the card money for a booking's invoice, as the Stripe webhook would, and confirms
+/// the booking.
+pub async fn pay(db: &TestDb, clock: &FixedClock, done: &BookingOutcome) {
+    use billing::ledger::payments::{self, NewPayment, ReceiptMethod};
+    use kernel::Clock as _;
+    let invoice_id = done.booking.invoice_id.expect("card invoice");
+    let invoice = billing::ledger::invoices::invoices_by_ids(db.conn(), &[invoice_id])
+        .await
+        .expect("load")
+        .remove(&invoice_id)
+        .expect("invoice");
+    let receipt = payments::record_payment(
+        db.conn(),
+        &Actor::System,
+        clock,
+        NewPayment {
+            account_id: invoice.account_id,
+            method: ReceiptMethod::Card,
+            reference: format!("card {}", done.booking.id),
+            received_on: clock.today(),
+            amount: invoice.total,
+            provider_payment_ref: done
+                .card_payment
+                .as_ref()
+                .map(|p| p.payment.payment_ref.clone()),
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("receipt");
+    payments::allocate(
+        db.conn(),
+        &Actor::System,
+        clock,
+        receipt.id,
+        &[(invoice_id, invoice.total)],
+        None,
+    )
+    .await
+    .expect("allocate");
+    traded::confirm_paid_bookings(db.conn(), clock, &[invoice_id])
+        .await
+        .expect("confirm");
+}
+
+pub async fn charge_of(
+    db: &TestDb,
+    booking: kernel::BookingId,
+) -> Option<billing::charges::Charge> {
+    billing::charges::charges_by_bookings(db.conn(), &[booking.as_uuid()])
+        .await
+        .expect("charges")
+        .remove(&booking.as_uuid())
+}

@@ -1,0 +1,561 @@
+//! Cancellations: by the school under the session's policy, or by the provider (everyone gets
+//! everything back). The places freed go to the waiting list in the same transaction.
+//!
+//! What the policy's terms mean per settlement:
+//!
+//! * **OFFER** — a free cancellation reverses the usage (the places return to the allowance);
+//!   a late one keeps it (allowance units cannot be split, so any fee keeps the whole use).
+//! * **INVOICE** — `billing::charges::cancel_charge` with the fee (net of VAT): a pending
+//!   charge is withdrawn or reduced to the fee, an invoiced one credited for the rest.
+//! * **CARD** — unpaid: the invoice is voided (billing refuses if money moved meanwhile; then
+//!   the booking counts as paid). Paid: a credit note for the refundable part is raised inside
+//!   the cancellation's transaction, and the money goes back to the card after the commit
+//!   ([`complete_card_refunds`] retries any that did not), with idempotency keys derived from
+//!   the booking so nothing is refunded twice.
+
+use billing::ledger::credit_notes::{CreditAmount, NewCreditNote};
+use billing::ledger::{InvoiceStatus, NewRefund};
+use billing::provider::{IdempotencyKey, PaymentProvider, RefundPayment};
+use chrono::{DateTime, Utc};
+use kernel::{
+    Actor, BookingId, Clock, DomainError, ErrorCode, InvoiceId, Money, OfferEntryId, Permission,
+    RefundId, SessionId,
+};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
+};
+
+use crate::book::{close, own_booking};
+use crate::bookings::{self, Booking, not_found};
+use crate::entity::{bookings as rows, sessions as session_rows};
+use crate::hold::{lock_booking, release_places};
+use crate::policy::{CancellationBand, CancellationTerms};
+use crate::sessions::Session;
+use crate::support::{days_until, optional_text, stored, to_u32};
+use crate::types::{BookingStatus, ClosedReason, RefundState, SessionStatus, Settlement};
+use crate::waitlist::{BookingChange, offer_free_places};
+
+const REASON_MAX: usize = 1000;
+
+/// A session cancelled by its provider, and every booking that changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionChange {
+    pub session: Session,
+    pub bookings: Vec<Booking>,
+}
+
+/// What the booking is refunded, by settlement, after [`CancellationTerms`] on its gross.
+struct Plan {
+    terms: CancellationTerms,
+    settlement: Option<Settlement>,
+}
+
+/// Voids the unpaid card invoice of a booking awaiting payment. `Ok(false)` when it turns
+/// out paid (or part paid): the caller treats the booking as paid.
+async fn void_unpaid(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    invoice_id: InvoiceId,
+) -> Result<bool, DomainError> {
+    let invoice = billing::ledger::invoices::invoices_by_ids(db, &[invoice_id])
+        .await?
+        .remove(&invoice_id)
+        .ok_or(DomainError::NotFound { entity: "Invoice" })?;
+    match invoice.status {
+        InvoiceStatus::Void => Ok(true),
+        InvoiceStatus::Open if !invoice.paid.is_positive() => {
+            billing::ledger::invoices::void(
+                db,
+                &Actor::System,
+                clock,
+                invoice_id,
+                "the booking was cancelled before it was paid",
+            )
+            .await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// Settles the money of a cancelled booking inside the cancellation's transaction; returns
+/// the CARD refund still to make after the commit.
+async fn unwind<C>(
+    txn: &C,
+    clock: &dyn Clock,
+    row: &rows::Model,
+    plan: &Plan,
+    reason: &str,
+) -> Result<Option<Money>, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let booking = Booking::from_row(row.clone())?;
+    let held = matches!(
+        booking.status,
+        BookingStatus::Confirmed | BookingStatus::PendingPayment
+    );
+    if !held {
+        return Ok(None);
+    }
+    match plan.settlement {
+        Some(Settlement::Offer) => {
+            if plan.terms.band == CancellationBand::Free
+                && let Some(usage) = row.offer_entry_id.map(OfferEntryId::from_uuid)
+            {
+                offer::reverse_usage(txn, &Actor::System, clock, usage, Some(reason.to_owned()))
+                    .await?;
+            }
+            Ok(None)
+        }
+        Some(Settlement::Invoice) if booking.gross().is_positive() => {
+            let net_terms = plan_terms_on(plan, booking.net());
+            billing::charges::cancel_charge(
+                txn,
+                &Actor::System,
+                clock,
+                booking.id.as_uuid(),
+                net_terms.fee,
+                reason,
+            )
+            .await?;
+            Ok(None)
+        }
+        Some(Settlement::Card) if booking.status == BookingStatus::Confirmed => {
+            let (Some(invoice), true) = (booking.invoice_id, plan.terms.refund.is_positive())
+            else {
+                return Ok(None);
+            };
+            billing::ledger::credit_notes::credit(
+                txn,
+                &Actor::System,
+                clock,
+                NewCreditNote {
+                    invoice_id: invoice,
+                    reason: format!("booking cancelled: {reason}"),
+                    amount: CreditAmount::Amount(plan.terms.refund),
+                    idempotency_key: Some(
+                        IdempotencyKey::derive("booking_cancel_credit", booking.id)
+                            .as_str()
+                            .to_owned(),
+                    ),
+                },
+            )
+            .await?;
+            Ok(Some(plan.terms.refund))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The same band applied to another amount (the net, for invoice charges).
+fn plan_terms_on(plan: &Plan, amount: Money) -> CancellationTerms {
+    let fee = match plan.terms.band {
+        CancellationBand::Free => 0,
+        CancellationBand::NoRefund => amount.pence(),
+        CancellationBand::Late => {
+            let gross = plan.terms.fee.pence() + plan.terms.refund.pence();
+            if gross == 0 {
+                0
+            } else {
+                let share = i128::from(amount.pence()) * i128::from(plan.terms.fee.pence());
+                i64::try_from((share + i128::from(gross) / 2) / i128::from(gross)).unwrap_or(0)
+            }
+        }
+    };
+    CancellationTerms {
+        band: plan.terms.band,
+        fee: Money::from_pence(fee),
+        refund: Money::from_pence(amount.pence() - fee),
+    }
+}
+
+/// Cancels a booking (or withdraws a request or a waiting-list entry) for the school: its
+/// leader, before the session starts. The session's policy decides what comes back; the
+/// places freed are offered to the waiting list. For card bookings the refund is made after
+/// the commit (`refund_state` says whether it is done).
+pub async fn cancel_booking(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    id: BookingId,
+    reason: Option<String>,
+) -> Result<BookingChange, DomainError> {
+    let mut row = own_booking(db, actor, Permission::BookTraded, id).await?;
+    let reason = optional_text("reason", reason.as_deref(), REASON_MAX)
+        .map_err(|e| DomainError::Invalid(vec![e]))?;
+    let now = clock.now();
+    let session = Session::from_row(
+        crate::sessions::load_row(db, SessionId::from_uuid(row.session_id))
+            .await?
+            .ok_or_else(not_found)?,
+    )?;
+    let status: BookingStatus = stored("booking status", &row.status)?;
+    if matches!(
+        status,
+        BookingStatus::Cancelled | BookingStatus::Attended | BookingStatus::NoShow
+    ) {
+        return Err(DomainError::invalid(
+            "bookingId",
+            ErrorCode::Conflict,
+            format!("a {status} booking cannot be cancelled"),
+        ));
+    }
+    if session.has_started(now) {
+        return Err(DomainError::invalid(
+            "bookingId",
+            ErrorCode::Conflict,
+            "the session has started: a booking cannot be cancelled once it has begun",
+        ));
+    }
+    if status == BookingStatus::PendingPayment
+        && let Some(invoice) = row.invoice_id.map(InvoiceId::from_uuid)
+        && !void_unpaid(db, clock, invoice).await?
+    {
+        // Paid meanwhile: confirm it and cancel it as the paid booking it is.
+        crate::settlement::confirm_paid_bookings(db, clock, &[invoice]).await?;
+        row = bookings::load_row(db, id).await?.ok_or_else(not_found)?;
+    }
+    let booking = Booking::from_row(row.clone())?;
+    let unpaid = booking.status == BookingStatus::PendingPayment;
+    let terms = if unpaid {
+        // Nothing was paid and the invoice is void: nothing to keep or give back.
+        CancellationTerms {
+            band: CancellationBand::Free,
+            fee: Money::zero(),
+            refund: Money::zero(),
+        }
+    } else {
+        session
+            .policy
+            .terms(days_until(now, session.starts_at), booking.gross())
+    };
+    let plan = Plan {
+        terms,
+        settlement: booking.settlement,
+    };
+    let closure = match booking.status {
+        BookingStatus::Waitlisted => ClosedReason::LeftWaitlist,
+        _ => ClosedReason::CancelledBySchool,
+    };
+    let text = reason
+        .clone()
+        .unwrap_or_else(|| "cancelled by the school".to_owned());
+
+    let txn = db.begin().await?;
+    let locked = lock_booking(&txn, id, row.version).await?;
+    let refund_due = unwind(&txn, clock, &locked, &plan, &text).await?;
+    let held = to_u32(locked.places_held);
+    let was_settled = matches!(
+        booking.status,
+        BookingStatus::Confirmed | BookingStatus::PendingPayment
+    );
+    let closed = close(&txn, actor, now, locked, closure, reason).await?;
+    let closed = record_terms(&txn, closed, was_settled.then_some(plan.terms), refund_due).await?;
+    release_places(&txn, session.id, held).await?;
+    let offered = offer_free_places(&txn, session.id, now).await?;
+    txn.commit().await?;
+
+    let mut booking = Booking::from_row(closed)?;
+    if refund_due.is_some() {
+        booking = refund_card(db, clock, provider, booking).await;
+    }
+    Ok(BookingChange {
+        booking,
+        offered: crate::waitlist::offered_in_order(db, &offered).await?,
+    })
+}
+
+/// Records the fee kept and what is given back on a closed booking.
+async fn record_terms<C: ConnectionTrait>(
+    txn: &C,
+    row: rows::Model,
+    terms: Option<CancellationTerms>,
+    refund_due: Option<Money>,
+) -> Result<rows::Model, DomainError> {
+    let Some(terms) = terms else {
+        return Ok(row);
+    };
+    let mut active: rows::ActiveModel = row.into();
+    active.cancellation_fee_pence = Set(Some(terms.fee.pence()));
+    active.refund_pence = Set(Some(terms.refund.pence()));
+    if refund_due.is_some() {
+        active.refund_state = Set(Some(RefundState::Pending.as_str().to_owned()));
+    }
+    Ok(active.update(txn).await?)
+}
+
+/// Returns a cancelled card booking's refund to the card: finds the receipt that paid its
+/// invoice (the credit note has released the money to it), asks the provider to refund, and
+/// records the refund in the ledger, each step idempotent by a key from the booking. On
+/// failure the booking stays `refund_state = PENDING` for [`complete_card_refunds`].
+async fn refund_card(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    booking: Booking,
+) -> Booking {
+    match try_refund_card(db, clock, provider, &booking).await {
+        Ok(done) => done,
+        Err(err) => {
+            tracing::warn!(booking = %booking.id, error = %err.chain(), "card refund not made yet");
+            booking
+        }
+    }
+}
+
+async fn try_refund_card(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    booking: &Booking,
+) -> Result<Booking, DomainError> {
+    let (Some(invoice), Some(amount)) = (booking.invoice_id, booking.refund) else {
+        return Ok(booking.clone());
+    };
+    let allocations = billing::ledger::payments::allocations_of_invoices(db, &[invoice])
+        .await?
+        .remove(&invoice)
+        .unwrap_or_default();
+    let payment_id = allocations
+        .iter()
+        .find(|a| a.amount.is_positive())
+        .map(|a| a.payment_id)
+        .ok_or_else(|| {
+            DomainError::internal(kernel::CorruptRow(format!(
+                "paid booking {} has no receipt to refund",
+                booking.id
+            )))
+        })?;
+    let payment = billing::ledger::payments::payments_by_ids(db, &[payment_id])
+        .await?
+        .remove(&payment_id)
+        .ok_or(DomainError::NotFound { entity: "Payment" })?;
+    let reason = format!("booking {} cancelled", booking.id);
+    let refunded = provider
+        .refund(RefundPayment {
+            refund_id: RefundId::from_uuid(booking.id.as_uuid()),
+            payment_id,
+            payment_ref: payment.provider_payment_ref.clone(),
+            amount,
+            reason: reason.clone(),
+            idempotency_key: IdempotencyKey::derive("booking_refund", booking.id),
+        })
+        .await
+        .map_err(DomainError::internal)?;
+    let recorded = billing::ledger::refunds::refund(
+        db,
+        &Actor::System,
+        clock,
+        NewRefund {
+            payment_id,
+            amount,
+            reason,
+            refunded_on: clock.today(),
+            provider_refund_ref: Some(refunded.refund_ref),
+            idempotency_key: Some(
+                IdempotencyKey::derive("booking_refund_ledger", booking.id)
+                    .as_str()
+                    .to_owned(),
+            ),
+        },
+    )
+    .await;
+    if let Err(err) = recorded {
+        // The provider's refund webhook may have recorded it first.
+        let again = billing::ledger::payments::payments_by_ids(db, &[payment_id])
+            .await?
+            .remove(&payment_id);
+        if again.is_none_or(|p| p.refunded.pence() < amount.pence()) {
+            return Err(err);
+        }
+    }
+    rows::Entity::update_many()
+        .col_expr(
+            rows::Column::RefundState,
+            Expr::value(RefundState::Done.as_str()),
+        )
+        .col_expr(rows::Column::UpdatedAt, Expr::value(clock.now()))
+        .filter(rows::Column::Id.eq(booking.id.as_uuid()))
+        .exec(db)
+        .await?;
+    Booking::from_row(
+        bookings::load_row(db, booking.id)
+            .await?
+            .ok_or_else(not_found)?,
+    )
+}
+
+/// Makes the card refunds of cancelled bookings that could not be made when they were
+/// cancelled (the provider was down): for a scheduled job. Returns the bookings refunded.
+pub async fn complete_card_refunds(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+) -> Result<Vec<Booking>, DomainError> {
+    let pending = rows::Entity::find()
+        .filter(rows::Column::RefundState.eq(RefundState::Pending.as_str()))
+        .order_by_asc(rows::Column::UpdatedAt)
+        .all(db)
+        .await?;
+    let mut done = Vec::new();
+    for row in pending {
+        let booking = Booking::from_row(row)?;
+        match try_refund_card(db, clock, provider, &booking).await {
+            Ok(refunded) => done.push(refunded),
+            Err(err) => {
+                tracing::warn!(booking = %booking.id, error = %err.chain(), "card refund still not made");
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Cancels a session: its provider (partnership admins). Every booking gets everything
+/// back — allowance reversed, charges withdrawn or fully credited, card payments refunded —
+/// and requests and waiting-list entries are closed. Refused once the session has started.
+pub async fn cancel_session(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    id: SessionId,
+    reason: &str,
+) -> Result<SessionChange, DomainError> {
+    actor.require(Permission::ManageCatalogue)?;
+    let reason = kernel::required_text("reason", reason, REASON_MAX)
+        .map_err(|e| DomainError::Invalid(vec![e]))?;
+    let now = clock.now();
+    let session = Session::from_row(crate::sessions::load_row(db, id).await?.ok_or(
+        DomainError::NotFound {
+            entity: "TradedSession",
+        },
+    )?)?;
+    if session.status == SessionStatus::Cancelled {
+        return Err(DomainError::invalid(
+            "sessionId",
+            ErrorCode::Conflict,
+            "the session is already cancelled",
+        ));
+    }
+    if session.has_started(now) {
+        return Err(DomainError::invalid(
+            "sessionId",
+            ErrorCode::Conflict,
+            "the session has started and cannot be cancelled",
+        ));
+    }
+    // Unpaid card invoices are voided first (billing's own transactions); one that turns
+    // out paid is confirmed and refunded in full with the rest.
+    let live = live_bookings(db, id).await?;
+    for row in &live {
+        if row.status == BookingStatus::PendingPayment.as_str()
+            && let Some(invoice) = row.invoice_id.map(InvoiceId::from_uuid)
+            && !void_unpaid(db, clock, invoice).await?
+        {
+            crate::settlement::confirm_paid_bookings(db, clock, &[invoice]).await?;
+        }
+    }
+
+    let txn = db.begin().await?;
+    let marked = session_rows::Entity::update_many()
+        .col_expr(
+            session_rows::Column::Status,
+            Expr::value(SessionStatus::Cancelled.as_str()),
+        )
+        .col_expr(session_rows::Column::CancelledAt, Expr::value(now))
+        .col_expr(
+            session_rows::Column::CancelledReason,
+            Expr::value(reason.clone()),
+        )
+        .col_expr(session_rows::Column::UpdatedAt, Expr::value(now))
+        .filter(session_rows::Column::Id.eq(id.as_uuid()))
+        .filter(session_rows::Column::Status.eq(SessionStatus::Scheduled.as_str()))
+        .exec(&txn)
+        .await?;
+    if marked.rows_affected != 1 {
+        return Err(DomainError::invalid(
+            "sessionId",
+            ErrorCode::Conflict,
+            "the session is already cancelled",
+        ));
+    }
+    let mut refunds = Vec::new();
+    let mut changed = Vec::new();
+    for row in live_bookings(&txn, id).await? {
+        let booking = Booking::from_row(row.clone())?;
+        let locked = lock_booking(&txn, booking.id, row.version).await?;
+        let unpaid = booking.status == BookingStatus::PendingPayment;
+        let terms = CancellationTerms {
+            band: CancellationBand::Free,
+            fee: Money::zero(),
+            refund: if unpaid {
+                Money::zero()
+            } else {
+                booking.gross()
+            },
+        };
+        let plan = Plan {
+            terms,
+            settlement: booking.settlement,
+        };
+        let text = format!("session cancelled by the provider: {reason}");
+        let refund_due = unwind(&txn, clock, &locked, &plan, &text).await?;
+        let held = to_u32(locked.places_held);
+        let settled = matches!(
+            booking.status,
+            BookingStatus::Confirmed | BookingStatus::PendingPayment
+        );
+        let closed = close(
+            &txn,
+            actor,
+            now,
+            locked,
+            ClosedReason::SessionCancelled,
+            Some(reason.clone()),
+        )
+        .await?;
+        let closed = record_terms(&txn, closed, settled.then_some(terms), refund_due).await?;
+        release_places(&txn, id, held).await?;
+        if refund_due.is_some() {
+            refunds.push(BookingId::from_uuid(closed.id));
+        }
+        changed.push(Booking::from_row(closed)?);
+    }
+    txn.commit().await?;
+    for booking in &mut changed {
+        if refunds.contains(&booking.id) {
+            *booking = refund_card(db, clock, provider, booking.clone()).await;
+        }
+    }
+    let session = Session::from_row(crate::sessions::load_row(db, id).await?.ok_or(
+        DomainError::NotFound {
+            entity: "TradedSession",
+        },
+    )?)?;
+    Ok(SessionChange {
+        session,
+        bookings: changed,
+    })
+}
+
+async fn live_bookings<C: ConnectionTrait>(
+    db: &C,
+    session: SessionId,
+) -> Result<Vec<rows::Model>, DomainError> {
+    Ok(rows::Entity::find()
+        .filter(rows::Column::SessionId.eq(session.as_uuid()))
+        .filter(rows::Column::Status.ne(BookingStatus::Cancelled.as_str()))
+        .order_by_asc(rows::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// When the policy's free cancellation ends for a session, for portals ("free until …").
+#[must_use]
+pub fn free_cancellation_until(session: &Session) -> DateTime<Utc> {
+    session.starts_at - chrono::Duration::days(i64::from(session.policy.free_until_days))
+}
