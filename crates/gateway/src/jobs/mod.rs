@@ -132,7 +132,7 @@ impl Schedule {
 }
 
 /// How long a card booking holds its places for its payment unless configured otherwise.
-pub const DEFAULT_CARD_BOOKING_HOLD: Duration = Duration::from_secs(2 * 3600);
+pub const DEFAULT_CARD_BOOKING_HOLD: Duration = Duration::from_hours(2);
 
 /// What a job may need beyond the database and the clock.
 #[derive(Clone, Copy, Default)]
@@ -148,7 +148,7 @@ pub struct Extras<'a> {
 impl std::fmt::Debug for Extras<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Extras")
-            .field("provider", &self.provider.map(|p| p.name()))
+            .field("provider", &self.provider.map(PaymentProvider::name))
             .field("events", &self.events.is_some())
             .field("card_booking_hold", &self.card_booking_hold)
             .finish()
@@ -279,8 +279,7 @@ pub async fn tick_in(
     let claimed = db.execute(&claim).await?.rows_affected() == 1;
     let tick = if claimed {
         tracing::info!(job = job.name(), slot = %slot_text, "job starting");
-        let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, extras, job)
-            .await
+        let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, extras, job).await
         {
             Ok(detail) => {
                 tracing::info!(job = job.name(), slot = %slot_text, %detail, "job finished");

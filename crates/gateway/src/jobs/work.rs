@@ -80,12 +80,12 @@ pub(super) async fn run(
             let changes = traded::expire_waitlist_offers(db, clock).await?;
             let expired = changes.len();
             let offered: usize = changes.iter().map(|c| c.offered.len()).sum();
-            let mut changed = Vec::new();
+            let mut touched = Vec::new();
             for change in changes {
-                changed.push(change.booking);
-                changed.extend(change.offered);
+                touched.push(change.booking);
+                touched.extend(change.offered);
             }
-            announce(extras, &changed).await;
+            announce(extras, &touched).await;
             Ok(format!(
                 "{expired} offer(s) expired, {offered} entr(ies) offered the places"
             ))

@@ -26,6 +26,10 @@ fn vat(treatment: VatTreatment) -> billing::ledger::VatTreatment {
 }
 
 /// A `MaybeUndefined` input as a patch: left out → unchanged, `null` → cleared.
+#[allow(
+    clippy::option_option,
+    reason = "the domain's patches spell the three cases this way"
+)]
 fn patch<T, U>(
     value: MaybeUndefined<T>,
     convert: impl FnOnce(T) -> Result<U, DomainError>,

@@ -594,7 +594,7 @@ impl BookingNode {
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Option<WaitlistEntryNode>> {
         let now = ctx.trellis()?.clock.now();
-        Ok(self.0.waitlist.clone().map(|w| WaitlistEntryNode {
+        Ok(self.0.waitlist.map(|w| WaitlistEntryNode {
             has_open_offer: w.has_open_offer(now),
             joined_at: w.joined_at,
             offered_at: w.offered_at,
