@@ -388,6 +388,14 @@ loader!(
     /// Each school's bookings, oldest first.
     SchoolBookingsLoader, SchoolId => Vec<traded::Booking>, |db, keys| traded::bookings_of_schools(db, keys)
 );
+loader!(
+    /// Each service's ratings (services nobody rated are absent).
+    ServiceRatingLoader, kernel::ServiceId => traded::RatingSummary, |db, keys| traded::ratings_of_services(db, keys)
+);
+loader!(
+    /// Each session's feedback, oldest first.
+    SessionFeedbackLoader, kernel::SessionId => Vec<traded::Feedback>, |db, keys| traded::feedback_of_sessions(db, keys)
+);
 
 /// Every loader of one request.
 pub struct Loaders {
@@ -445,6 +453,8 @@ pub struct Loaders {
     pub charges: DataLoader<ChargeLoader>,
     pub account_pending_charges: DataLoader<AccountPendingChargesLoader>,
     pub booking_charges: DataLoader<BookingChargeLoader>,
+    pub service_ratings: DataLoader<ServiceRatingLoader>,
+    pub session_feedback: DataLoader<SessionFeedbackLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -514,6 +524,8 @@ impl Loaders {
             charges: make(ChargeLoader(db.clone()), delay),
             account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
             booking_charges: make(BookingChargeLoader(db.clone()), delay),
+            service_ratings: make(ServiceRatingLoader(db.clone()), delay),
+            session_feedback: make(SessionFeedbackLoader(db.clone()), delay),
         }
     }
 }

@@ -48,6 +48,7 @@ pub struct Mutation(
     peer_review::support::SupportCreditMutation,
     traded::CatalogueMutation,
     traded::BookingMutation,
+    traded::AftercareMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).

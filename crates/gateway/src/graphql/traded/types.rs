@@ -12,18 +12,21 @@ use chrono::{DateTime, Utc};
 use kernel::{Actor, Permission};
 use traded::{Attendee, Booking, CancellationPolicy, Service, Session, SessionPart};
 
+use super::aftercare::reads_billing_of;
 use super::enums::{
     Attendance, BookingClosedReason, BookingSettlement, BookingStatus, PriceBasis, RefundState,
     ServiceCategory, ServiceDelivery, SessionStatus,
 };
+use super::feedback::{FeedbackNode, RatingNode};
 use crate::graphql::access::types::UserNode;
+use crate::graphql::billing::charges::ChargeNode;
 use crate::graphql::billing::fees::VatTreatment;
 use crate::graphql::billing::types::InvoiceNode;
 use crate::graphql::context::{ContextExt, RequestContext};
 use crate::graphql::directory::enums::Phase;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::internal;
-use crate::graphql::loaders::list_of;
+use crate::graphql::loaders::{list_of, load_list};
 use crate::graphql::offer::types::{OfferItemNode, OfferLedgerEntryNode};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::{AcademicYearScalar, MoneyValue};
@@ -207,6 +210,17 @@ impl ServiceNode {
             .collect())
     }
 
+    /// How those who attended rated it; null until someone has.
+    async fn rating(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RatingNode>> {
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .service_ratings
+            .load_one(self.0.id)
+            .await?
+            .and_then(RatingNode::of))
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -351,6 +365,16 @@ impl SessionNode {
             .flat_map(|b| attendees.remove(&b).unwrap_or_default())
             .map(AttendeeNode)
             .collect())
+    }
+
+    /// What those who attended said, oldest first: the provider's and partnership staff's
+    /// view (empty for everyone else; the catalogue shows only `Service.rating`).
+    async fn feedback(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<FeedbackNode>> {
+        let rc = ctx.trellis()?;
+        if !provides(rc, &self.0).await? {
+            return Ok(Vec::new());
+        }
+        load_list(&rc.loaders.session_feedback, self.0.id, FeedbackNode).await
     }
 
     /// The waiting list in queue order: the provider's and partnership staff's view.
@@ -586,6 +610,26 @@ impl BookingNode {
             .await?
             .is_some_and(|a| billing::ledger::accounts::may_read(&rc.actor, &a));
         Ok(readable.then_some(InvoiceNode(invoice)))
+    }
+
+    /// The charge that bills it on the school's termly invoice (settlement INVOICE). Null
+    /// for other settlements and for callers who may not read the school's billing.
+    async fn charge(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ChargeNode>> {
+        if self.0.settlement != Some(traded::Settlement::Invoice) {
+            return Ok(None);
+        }
+        let rc = ctx.trellis()?;
+        let Some(charge) = rc
+            .loaders
+            .booking_charges
+            .load_one(self.0.id.as_uuid())
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(reads_billing_of(rc, charge.account_id)
+            .await?
+            .then_some(ChargeNode(charge)))
     }
 
     /// Its place on the waiting list, and any offer of places; null when not waiting.
