@@ -765,12 +765,22 @@ impl AttendeeNode {
 
     /// Where to download their certificate of participation (a PDF; send the same bearer
     /// credential): for attendees marked ATTENDED on a course, conference, governor
-    /// training or ECT induction. Null otherwise.
+    /// training or ECT induction, once their booking's register is complete. Null otherwise.
     async fn certificate_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         if self.0.attendance != Some(traded::Attendance::Attended) {
             return Ok(None);
         }
         let rc = ctx.trellis()?;
+        // The register is complete for the booking only once every attendee is marked.
+        let attended = rc
+            .loaders
+            .bookings
+            .load_one(self.0.booking_id)
+            .await?
+            .is_some_and(|b| b.status == traded::BookingStatus::Attended);
+        if !attended {
+            return Ok(None);
+        }
         let Some(session) = rc.loaders.sessions.load_one(self.0.session_id).await? else {
             return Ok(None);
         };
