@@ -211,7 +211,7 @@ impl BookingMutation {
     /// Book places on a session for named people: a school leader, for their own school
     /// (partnership admins for any). Places are held in the same transaction, so a session
     /// is never oversold; when it is full the booking joins the waiting list if
-    /// `joinWaitlist`, else nothing is written and `sessionId` has a CONFLICT.
+    /// `joinWaitlist`, else nothing is written and `attendees` has a CONFLICT.
     async fn booking_create(
         &self,
         ctx: &Context<'_>,
