@@ -455,7 +455,116 @@ async fn expires_unanswered_waitlist_offers_once_per_slot(db: TestDb) {
     assert!(booking_events(&mut rx).is_empty());
 }
 
+async fn completes_card_refunds_left_pending_once_per_slot(db: TestDb) {
+    use billing::ledger::payments::{self, NewPayment, ReceiptMethod};
+    let conn = db.conn();
+    let clock = FixedClock::new(at(2026, 11, 23));
+    traded_demo(conn, &clock).await;
+    let card = all_bookings(conn)
+        .await
+        .into_iter()
+        .find(|b| b.status == traded::BookingStatus::PendingPayment)
+        .expect("the demo's card booking");
+    // The card money arrives and the booking is confirmed, as the webhook would.
+    let invoice_id = card.invoice_id.expect("card invoice");
+    let invoice = billing::ledger::invoices::invoices_by_ids(conn, &[invoice_id])
+        .await
+        .expect("load")
+        .remove(&invoice_id)
+        .expect("invoice");
+    let receipt = payments::record_payment(
+        conn,
+        &Actor::System,
+        &clock,
+        NewPayment {
+            account_id: invoice.account_id,
+            method: ReceiptMethod::Card,
+            reference: "card payment".to_owned(),
+            received_on: clock.today(),
+            amount: invoice.total,
+            provider_payment_ref: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("receipt");
+    payments::allocate(
+        conn,
+        &Actor::System,
+        &clock,
+        receipt.id,
+        &[(invoice_id, invoice.total)],
+        None,
+    )
+    .await
+    .expect("allocate");
+    traded::confirm_paid_bookings(conn, &clock, &[invoice_id])
+        .await
+        .expect("confirm");
+    // Cancelled well ahead: all of it comes back to the card.
+    let cancelled = traded::cancel_booking(
+        conn,
+        &Actor::System,
+        &clock,
+        &billing::provider::OfflineProvider,
+        card.id,
+        None,
+    )
+    .await
+    .expect("cancel")
+    .booking;
+    assert_eq!(cancelled.refund, Some(invoice.total));
+    assert_eq!(cancelled.refund_state, Some(traded::RefundState::Done));
+    // Say the provider had been unreachable: the refund is still owed.
+    let owed = Query::update()
+        .table(Alias::new("traded_bookings"))
+        .value(Alias::new("refund_state"), "PENDING")
+        .and_where(Expr::col(Alias::new("id")).eq(card.id.as_uuid()))
+        .to_owned();
+    assert_eq!(
+        conn.execute(&owed).await.expect("update").rows_affected(),
+        1
+    );
+
+    let events = bus();
+    let mut rx = events.subscribe();
+    let extras = Extras {
+        events: Some(&events),
+        ..Extras::default()
+    };
+    let slot = slot_of(clock.now(), HOUR);
+    let done = tick_in(conn, &clock, extras, "a", Job::CompleteCardRefunds, slot)
+        .await
+        .expect("tick");
+    assert_eq!(done, Tick::Ran("completed 1 card refund(s)".into()));
+    let now = traded::bookings_by_ids(conn, &[card.id])
+        .await
+        .expect("load")
+        .remove(&card.id)
+        .expect("booking");
+    assert_eq!(now.refund_state, Some(traded::RefundState::Done));
+    assert_eq!(booking_events(&mut rx), vec![(card.id, card.school_id)]);
+    // Refunded once: the receipt shows the one refund.
+    let paid = payments::payments_by_ids(conn, &[receipt.id])
+        .await
+        .expect("load")
+        .remove(&receipt.id)
+        .expect("receipt");
+    assert_eq!(paid.refunded, invoice.total);
+
+    let again = tick_in(conn, &clock, extras, "b", Job::CompleteCardRefunds, slot)
+        .await
+        .expect("tick");
+    assert_eq!(again, Tick::Taken);
+    let next = slot + chrono::Duration::hours(1);
+    let none = tick_in(conn, &clock, extras, "b", Job::CompleteCardRefunds, next)
+        .await
+        .expect("tick");
+    assert_eq!(none, Tick::Ran("completed 0 card refund(s)".into()));
+}
+
 testkit::db_tests!(
+    completes_card_refunds_left_pending_once_per_slot,
     releases_unpaid_card_bookings_once_per_slot,
     expires_unanswered_waitlist_offers_once_per_slot,
     stripe_reconciliation_runs_as_a_job,

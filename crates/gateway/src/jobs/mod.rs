@@ -51,16 +51,20 @@ pub enum Job {
     /// Gives up on card bookings whose payment never arrived: voids the invoice, frees the
     /// places and offers them to the waiting list.
     ReleaseUnpaidBookings,
+    /// Makes the card refunds of cancelled bookings that could not be made when they were
+    /// cancelled (the provider was unreachable); each is keyed, so none is made twice.
+    CompleteCardRefunds,
 }
 
 impl Job {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::LapseUnansweredRenewals,
         Self::ResumeInterruptedInvoicing,
         Self::ReconcileStripe,
         Self::IssueTermInvoices,
         Self::ExpireWaitlistOffers,
         Self::ReleaseUnpaidBookings,
+        Self::CompleteCardRefunds,
     ];
 
     /// Stable name: the `job` column and the `job` metric label.
@@ -73,6 +77,7 @@ impl Job {
             Self::IssueTermInvoices => "issue-term-invoices",
             Self::ExpireWaitlistOffers => "expire-waitlist-offers",
             Self::ReleaseUnpaidBookings => "release-unpaid-bookings",
+            Self::CompleteCardRefunds => "complete-card-refunds",
         }
     }
 
@@ -87,6 +92,7 @@ impl Job {
                 Self::IssueTermInvoices => 4,
                 Self::ExpireWaitlistOffers => 5,
                 Self::ReleaseUnpaidBookings => 6,
+                Self::CompleteCardRefunds => 7,
             }
     }
 
@@ -95,7 +101,10 @@ impl Job {
     pub const fn interval(self, schedule: &Schedule) -> Duration {
         match self {
             Self::ExpireWaitlistOffers => schedule.expire_waitlist_offers,
-            Self::ReleaseUnpaidBookings => schedule.release_unpaid_bookings,
+            // A school waits for its refund as another waits for a place: the same sweep.
+            Self::ReleaseUnpaidBookings | Self::CompleteCardRefunds => {
+                schedule.release_unpaid_bookings
+            }
             Self::LapseUnansweredRenewals
             | Self::ResumeInterruptedInvoicing
             | Self::ReconcileStripe

@@ -108,6 +108,18 @@ pub(super) async fn run(
                 changed.len()
             ))
         }
+        Job::CompleteCardRefunds => {
+            // Without Stripe, card bookings were taken offline and are refunded the same way.
+            let refunded = match provider {
+                Some(provider) => traded::complete_card_refunds(db, clock, provider).await?,
+                None => {
+                    traded::complete_card_refunds(db, clock, &billing::provider::OfflineProvider)
+                        .await?
+                }
+            };
+            announce(extras, &refunded).await;
+            Ok(format!("completed {} card refund(s)", refunded.len()))
+        }
     }
 }
 
