@@ -22,7 +22,7 @@ use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::events::{self, Bus};
 use crate::graphql::{self, TrellisSchema};
-use crate::http::{graphql as graphql_http, health, stripe_webhook, subscriptions};
+use crate::http::{certificates, graphql as graphql_http, health, stripe_webhook, subscriptions};
 use crate::metrics::{self, Metrics};
 use crate::settings;
 
@@ -165,7 +165,8 @@ fn router(config: &Config, state: AppState) -> Router {
         .route("/graphql", get(subscriptions::get).post(graphql_http::post))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/webhooks/stripe", post(stripe_webhook::receive));
+        .route("/webhooks/stripe", post(stripe_webhook::receive))
+        .route("/certificates/{id}", get(certificates::download));
     if config.graphiql {
         router = router.route(
             "/graphiql",

@@ -132,6 +132,8 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
             eprintln!("{billing}");
             let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!("{offer}");
+            let traded = traded::demo::seed(&conn, clock.as_ref()).await?;
+            eprintln!("{traded}");
             let peer = peer_review::demo::seed(&conn, clock.as_ref()).await?;
             eprintln!(
                 "peer review: {} schools, {} reviewers, {} groups, {} reviews{}",
@@ -182,6 +184,8 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
         tracing::info!("{billing}");
         let offer = offer::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!("{offer}");
+        let traded = traded::demo::seed(&conn, clock.as_ref()).await?;
+        tracing::info!("{traded}");
         let peer = peer_review::demo::seed(&conn, clock.as_ref()).await?;
         tracing::info!(
             schools = peer.schools,
@@ -218,7 +222,8 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
             app.state.clock.clone(),
             app.state.provider.clone(),
             app.state.metrics.clone(),
-            config.jobs_interval(),
+            Some(app.state.events.clone()),
+            config.job_schedule(),
         ))
     });
     app.serve(listener, shutdown_signal()).await?;

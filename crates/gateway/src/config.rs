@@ -74,6 +74,16 @@ pub struct Config {
     /// What invoices' hosted Stripe pages offer, comma-separated Stripe names:
     /// `card`, `bacs_debit` (Bacs Direct Debit), `customer_balance` (bank transfer).
     pub stripe_payment_methods: String,
+    /// How often, in seconds, waiting-list offers nobody answered in time pass on to the
+    /// next entry (`expire-waitlist-offers`). Offers expire on the hour they were given, so
+    /// a few minutes late is the most a place sits unused.
+    pub expire_waitlist_offers_interval_secs: u64,
+    /// How often, in seconds, card bookings whose payment never arrived are released
+    /// (`release-unpaid-bookings`).
+    pub release_unpaid_bookings_interval_secs: u64,
+    /// How long, in seconds, a card booking holds its places waiting for its payment before
+    /// it is released.
+    pub card_booking_hold_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -109,6 +119,9 @@ impl Default for Config {
             stripe_webhook_secret: None,
             stripe_api_base: None,
             stripe_payment_methods: "card,bacs_debit,customer_balance".to_owned(),
+            expire_waitlist_offers_interval_secs: 300,
+            release_unpaid_bookings_interval_secs: 900,
+            card_booking_hold_secs: 2 * 3600,
         }
     }
 }
@@ -121,7 +134,9 @@ pub enum ConfigError {
     HalfOidc,
     #[error("configuration: TRELLIS_JWT_SECRET must be at least 32 characters")]
     WeakSecret,
-    #[error("configuration: TRELLIS_JOBS_INTERVAL_SECS must be at least 1")]
+    #[error(
+        "configuration: TRELLIS_JOBS_INTERVAL_SECS and the traded sweeps' intervals must be at least 1"
+    )]
     ZeroJobsInterval,
     #[error(
         "configuration: TRELLIS_STRIPE_SECRET_KEY needs TRELLIS_STRIPE_WEBHOOK_SECRET (and the key must start with sk_)"
@@ -156,7 +171,10 @@ impl Config {
         if self.jwt_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(ConfigError::WeakSecret);
         }
-        if self.jobs_interval_secs == 0 {
+        if self.jobs_interval_secs == 0
+            || self.expire_waitlist_offers_interval_secs == 0
+            || self.release_unpaid_bookings_interval_secs == 0
+        {
             return Err(ConfigError::ZeroJobsInterval);
         }
         if let Some(key) = &self.stripe_secret_key
@@ -190,6 +208,19 @@ impl Config {
     #[must_use]
     pub const fn jobs_interval(&self) -> Duration {
         Duration::from_secs(self.jobs_interval_secs)
+    }
+
+    /// Every job's interval, and how long card bookings wait for their payment.
+    #[must_use]
+    pub const fn job_schedule(&self) -> crate::jobs::Schedule {
+        crate::jobs::Schedule {
+            interval: self.jobs_interval(),
+            expire_waitlist_offers: Duration::from_secs(self.expire_waitlist_offers_interval_secs),
+            release_unpaid_bookings: Duration::from_secs(
+                self.release_unpaid_bookings_interval_secs,
+            ),
+            card_booking_hold: Duration::from_secs(self.card_booking_hold_secs),
+        }
     }
 
     #[must_use]

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, TimeZone as _, Utc};
-use gateway::jobs::{Job, STALE_RUN, Tick, slot_of, tick, tick_with};
+use gateway::events::{Bus, Event, LocalBus};
+use gateway::jobs::{Extras, Job, STALE_RUN, Tick, slot_of, tick, tick_in, tick_with};
 use kernel::{AcademicYear, Actor, Clock as _, FixedClock, SystemClock};
 use membership::memberships::{MembershipFilter, MembershipStatus};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait as _, Query};
@@ -261,7 +262,312 @@ async fn stripe_reconciliation_runs_as_a_job(db: TestDb) {
     assert_eq!(runs, 1);
 }
 
+/// The demo partnership with its traded catalogue, seeded on `clock`.
+async fn traded_demo(conn: &DatabaseConnection, clock: &FixedClock) {
+    membership::demo::seed(conn, clock)
+        .await
+        .expect("directory");
+    billing::demo::seed(conn, clock).await.expect("billing");
+    offer::demo::seed(conn, clock).await.expect("offer");
+    let report = traded::demo::seed(conn, clock).await.expect("traded");
+    assert!(report.bookings > 0, "{report}");
+}
+
+fn bus() -> Bus {
+    std::sync::Arc::new(LocalBus::new(std::sync::Arc::new(
+        gateway::metrics::Metrics::new(),
+    )))
+}
+
+/// Every `BookingUpdated` published so far, as (booking, school).
+fn booking_events(
+    rx: &mut tokio::sync::broadcast::Receiver<Event>,
+) -> Vec<(kernel::BookingId, kernel::SchoolId)> {
+    let mut out = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        if let Event::BookingUpdated { booking, school } = event {
+            out.push((booking, school));
+        }
+    }
+    out
+}
+
+async fn all_bookings(conn: &DatabaseConnection) -> Vec<traded::Booking> {
+    let ids: Vec<kernel::SessionId> = traded::sessions_page(
+        conn,
+        &Actor::System,
+        &traded::SessionFilter::default(),
+        &membership::PageArgs::first(100),
+    )
+    .await
+    .expect("sessions")
+    .items
+    .into_iter()
+    .map(|s| s.id)
+    .collect();
+    traded::bookings_of_sessions(conn, &ids)
+        .await
+        .expect("bookings")
+        .into_values()
+        .flatten()
+        .collect()
+}
+
+async fn releases_unpaid_card_bookings_once_per_slot(db: TestDb) {
+    let conn = db.conn();
+    let clock = FixedClock::new(at(2026, 11, 23));
+    traded_demo(conn, &clock).await;
+    let unpaid: Vec<traded::Booking> = all_bookings(conn)
+        .await
+        .into_iter()
+        .filter(|b| b.status == traded::BookingStatus::PendingPayment)
+        .collect();
+    assert_eq!(
+        unpaid.len(),
+        1,
+        "the demo's card booking waits for its payment"
+    );
+    let card = &unpaid[0];
+    let events = bus();
+    let mut rx = events.subscribe();
+    let extras = Extras {
+        events: Some(&events),
+        card_booking_hold: Duration::from_hours(2),
+        ..Extras::default()
+    };
+
+    // Within the hold the booking keeps its places.
+    clock.advance(chrono::Duration::hours(1));
+    let slot = slot_of(clock.now(), HOUR);
+    let early = tick_in(conn, &clock, extras, "a", Job::ReleaseUnpaidBookings, slot)
+        .await
+        .expect("tick");
+    assert_eq!(
+        early,
+        Tick::Ran("released 0 unpaid booking(s); 0 booking(s) changed".into())
+    );
+    assert!(booking_events(&mut rx).is_empty());
+
+    // Past it, the booking is released and its school hears of it.
+    clock.advance(chrono::Duration::hours(2));
+    let slot = slot_of(clock.now(), HOUR);
+    let Tick::Ran(detail) = tick_in(conn, &clock, extras, "a", Job::ReleaseUnpaidBookings, slot)
+        .await
+        .expect("tick")
+    else {
+        panic!("the job ran");
+    };
+    assert!(
+        detail.starts_with("released 1 unpaid booking(s)"),
+        "{detail}"
+    );
+    let now = traded::bookings_by_ids(conn, &[card.id])
+        .await
+        .expect("load")
+        .remove(&card.id)
+        .expect("booking");
+    assert_eq!(now.status, traded::BookingStatus::Cancelled);
+    assert_eq!(now.places_held, 0);
+    assert!(booking_events(&mut rx).contains(&(card.id, card.school_id)));
+
+    // Another replica in the same slot: taken, nothing runs, nothing announced.
+    let again = tick_in(conn, &clock, extras, "b", Job::ReleaseUnpaidBookings, slot)
+        .await
+        .expect("tick");
+    assert_eq!(again, Tick::Taken);
+    assert!(booking_events(&mut rx).is_empty());
+    assert_eq!(rows(conn, Job::ReleaseUnpaidBookings).await, 2);
+}
+
+async fn expires_unanswered_waitlist_offers_once_per_slot(db: TestDb) {
+    let conn = db.conn();
+    let clock = FixedClock::new(at(2026, 11, 23));
+    traded_demo(conn, &clock).await;
+    let bookings = all_bookings(conn).await;
+    let waiting = bookings
+        .iter()
+        .find(|b| b.status == traded::BookingStatus::Waitlisted)
+        .expect("the demo has a waiting-list entry");
+    let holder = bookings
+        .iter()
+        .find(|b| {
+            b.session_id == waiting.session_id && b.status == traded::BookingStatus::Confirmed
+        })
+        .expect("someone holds the place");
+    // The holder cancels: the place is offered to the waiting entry.
+    let change = traded::cancel_booking(
+        conn,
+        &Actor::System,
+        &clock,
+        &billing::provider::OfflineProvider,
+        holder.id,
+        None,
+    )
+    .await
+    .expect("cancel");
+    assert_eq!(
+        change.offered.iter().map(|b| b.id).collect::<Vec<_>>(),
+        vec![waiting.id]
+    );
+    let events = bus();
+    let mut rx = events.subscribe();
+    let extras = Extras {
+        events: Some(&events),
+        ..Extras::default()
+    };
+
+    // While the offer stands, the sweep leaves it alone.
+    clock.advance(chrono::Duration::hours(1));
+    let slot = slot_of(clock.now(), HOUR);
+    let standing = tick_in(conn, &clock, extras, "a", Job::ExpireWaitlistOffers, slot)
+        .await
+        .expect("tick");
+    assert_eq!(
+        standing,
+        Tick::Ran("0 offer(s) expired, 0 entr(ies) offered the places".into())
+    );
+
+    // Unanswered past its window, it expires (nobody else waits) and the school is told.
+    clock.advance(chrono::Duration::days(4));
+    let slot = slot_of(clock.now(), HOUR);
+    let expired = tick_in(conn, &clock, extras, "a", Job::ExpireWaitlistOffers, slot)
+        .await
+        .expect("tick");
+    assert_eq!(
+        expired,
+        Tick::Ran("1 offer(s) expired, 0 entr(ies) offered the places".into())
+    );
+    let entry = traded::bookings_by_ids(conn, &[waiting.id])
+        .await
+        .expect("load")
+        .remove(&waiting.id)
+        .expect("entry");
+    assert_ne!(entry.status, traded::BookingStatus::Confirmed);
+    assert_eq!(entry.places_held, 0);
+    assert_eq!(
+        booking_events(&mut rx),
+        vec![(waiting.id, waiting.school_id)]
+    );
+
+    let again = tick_in(conn, &clock, extras, "b", Job::ExpireWaitlistOffers, slot)
+        .await
+        .expect("tick");
+    assert_eq!(again, Tick::Taken);
+    assert!(booking_events(&mut rx).is_empty());
+}
+
+async fn completes_card_refunds_left_pending_once_per_slot(db: TestDb) {
+    use billing::ledger::payments::{self, NewPayment, ReceiptMethod};
+    let conn = db.conn();
+    let clock = FixedClock::new(at(2026, 11, 23));
+    traded_demo(conn, &clock).await;
+    let card = all_bookings(conn)
+        .await
+        .into_iter()
+        .find(|b| b.status == traded::BookingStatus::PendingPayment)
+        .expect("the demo's card booking");
+    // The card money arrives and the booking is confirmed, as the webhook would.
+    let invoice_id = card.invoice_id.expect("card invoice");
+    let invoice = billing::ledger::invoices::invoices_by_ids(conn, &[invoice_id])
+        .await
+        .expect("load")
+        .remove(&invoice_id)
+        .expect("invoice");
+    let receipt = payments::record_payment(
+        conn,
+        &Actor::System,
+        &clock,
+        NewPayment {
+            account_id: invoice.account_id,
+            method: ReceiptMethod::Card,
+            reference: "card payment".to_owned(),
+            received_on: clock.today(),
+            amount: invoice.total,
+            provider_payment_ref: None,
+            idempotency_key: None,
+        },
+    )
+    .await
+    .expect("receipt");
+    payments::allocate(
+        conn,
+        &Actor::System,
+        &clock,
+        receipt.id,
+        &[(invoice_id, invoice.total)],
+        None,
+    )
+    .await
+    .expect("allocate");
+    traded::confirm_paid_bookings(conn, &clock, &[invoice_id])
+        .await
+        .expect("confirm");
+    // Cancelled well ahead: all of it comes back to the card.
+    let cancelled = traded::cancel_booking(
+        conn,
+        &Actor::System,
+        &clock,
+        &billing::provider::OfflineProvider,
+        card.id,
+        None,
+    )
+    .await
+    .expect("cancel")
+    .booking;
+    assert_eq!(cancelled.refund, Some(invoice.total));
+    assert_eq!(cancelled.refund_state, Some(traded::RefundState::Done));
+    // Say the provider had been unreachable: the refund is still owed.
+    let owed = Query::update()
+        .table(Alias::new("traded_bookings"))
+        .value(Alias::new("refund_state"), "PENDING")
+        .and_where(Expr::col(Alias::new("id")).eq(card.id.as_uuid()))
+        .to_owned();
+    assert_eq!(
+        conn.execute(&owed).await.expect("update").rows_affected(),
+        1
+    );
+
+    let events = bus();
+    let mut rx = events.subscribe();
+    let extras = Extras {
+        events: Some(&events),
+        ..Extras::default()
+    };
+    let slot = slot_of(clock.now(), HOUR);
+    let done = tick_in(conn, &clock, extras, "a", Job::CompleteCardRefunds, slot)
+        .await
+        .expect("tick");
+    assert_eq!(done, Tick::Ran("completed 1 card refund(s)".into()));
+    let now = traded::bookings_by_ids(conn, &[card.id])
+        .await
+        .expect("load")
+        .remove(&card.id)
+        .expect("booking");
+    assert_eq!(now.refund_state, Some(traded::RefundState::Done));
+    assert_eq!(booking_events(&mut rx), vec![(card.id, card.school_id)]);
+    // Refunded once: the receipt shows the one refund.
+    let paid = payments::payments_by_ids(conn, &[receipt.id])
+        .await
+        .expect("load")
+        .remove(&receipt.id)
+        .expect("receipt");
+    assert_eq!(paid.refunded, invoice.total);
+
+    let again = tick_in(conn, &clock, extras, "b", Job::CompleteCardRefunds, slot)
+        .await
+        .expect("tick");
+    assert_eq!(again, Tick::Taken);
+    let next = slot + chrono::Duration::hours(1);
+    let none = tick_in(conn, &clock, extras, "b", Job::CompleteCardRefunds, next)
+        .await
+        .expect("tick");
+    assert_eq!(none, Tick::Ran("completed 0 card refund(s)".into()));
+}
+
 testkit::db_tests!(
+    completes_card_refunds_left_pending_once_per_slot,
+    releases_unpaid_card_bookings_once_per_slot,
+    expires_unanswered_waitlist_offers_once_per_slot,
     stripe_reconciliation_runs_as_a_job,
     lapses_unanswered_renewals_once_per_slot,
     resumes_only_interrupted_invoicing_runs,

@@ -27,12 +27,12 @@ pub use ids::{
     InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
     TierId, UserId,
 };
+pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
 pub use ids::{
     FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId, SelfReviewId,
     SharingConsentId, SupportRequestId,
 };
 pub use ids::{OfferEntryId, OfferItemId};
-pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
 pub use money::{Currency, Money, MoneyError};
 pub use named::{CorruptRow, UnknownValue, stored};
 pub use text::{optional_text, required_text};

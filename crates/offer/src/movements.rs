@@ -13,8 +13,8 @@ use kernel::{
 };
 use sea_orm::sea_query::{Alias, Expr, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
 };
 
 use crate::balance::{Balance, balance_of};
@@ -154,8 +154,7 @@ async fn active_membership_dates<C: ConnectionTrait>(
             .from(Alias::new("memberships"))
             .and_where(Expr::col(Alias::new("school_id")).eq(school.as_uuid()))
             .to_owned();
-        if db.query_one(&school_row).await?.is_none()
-            && db.query_one(&memberships).await?.is_none()
+        if db.query_one(&school_row).await?.is_none() && db.query_one(&memberships).await?.is_none()
         {
             return Ok(Err(FieldError::new(
                 "schoolId",

@@ -16,7 +16,7 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use kernel::{BillingAccountId, InvoiceId};
+use kernel::{BillingAccountId, BookingId, InvoiceId, SchoolId};
 use sea_orm::{DatabaseConnection, DbBackend};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
@@ -34,6 +34,11 @@ pub enum Event {
     InvoiceUpdated {
         invoice: InvoiceId,
         account: BillingAccountId,
+    },
+    /// A school's booking changed (booked, approved, offered places, confirmed, cancelled…).
+    BookingUpdated {
+        booking: BookingId,
+        school: SchoolId,
     },
 }
 

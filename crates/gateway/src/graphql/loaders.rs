@@ -356,6 +356,47 @@ loader!(
     BookingChargeLoader, uuid::Uuid => billing::charges::Charge, |db, keys| billing::charges::charges_by_bookings(db, keys)
 );
 
+loader!(
+    /// Traded services by id (visibility is checked by whoever holds the id).
+    ServiceLoader, kernel::ServiceId => traded::Service, |db, keys| traded::services_by_ids(db, keys)
+);
+loader!(
+    /// Traded sessions by id.
+    SessionLoader, kernel::SessionId => traded::Session, |db, keys| traded::sessions_by_ids(db, keys)
+);
+loader!(
+    /// Each service's sessions in date order.
+    ServiceSessionsLoader, kernel::ServiceId => Vec<traded::Session>, |db, keys| traded::sessions_of_services(db, keys)
+);
+loader!(
+    /// Bookings by id (visibility is checked by whoever holds the id).
+    BookingLoader, kernel::BookingId => traded::Booking, |db, keys| traded::bookings_by_ids(db, keys)
+);
+loader!(
+    /// Each booking's attendees in booking order.
+    BookingAttendeesLoader, kernel::BookingId => Vec<traded::Attendee>, |db, keys| traded::attendees_of_bookings(db, keys)
+);
+loader!(
+    /// Attendees by id.
+    AttendeeLoader, kernel::AttendeeId => traded::Attendee, |db, keys| traded::attendees_by_ids(db, keys)
+);
+loader!(
+    /// Each session's bookings, every status, oldest first.
+    SessionBookingsLoader, kernel::SessionId => Vec<traded::Booking>, |db, keys| traded::bookings_of_sessions(db, keys)
+);
+loader!(
+    /// Each school's bookings, oldest first.
+    SchoolBookingsLoader, SchoolId => Vec<traded::Booking>, |db, keys| traded::bookings_of_schools(db, keys)
+);
+loader!(
+    /// Each service's ratings (services nobody rated are absent).
+    ServiceRatingLoader, kernel::ServiceId => traded::RatingSummary, |db, keys| traded::ratings_of_services(db, keys)
+);
+loader!(
+    /// Each session's feedback, oldest first.
+    SessionFeedbackLoader, kernel::SessionId => Vec<traded::Feedback>, |db, keys| traded::feedback_of_sessions(db, keys)
+);
+
 /// Every loader of one request.
 pub struct Loaders {
     pub schools: DataLoader<SchoolLoader>,
@@ -401,9 +442,19 @@ pub struct Loaders {
     pub review_findings: DataLoader<ReviewFindingsLoader>,
     pub review_actions: DataLoader<ReviewActionsLoader>,
     pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
+    pub services: DataLoader<ServiceLoader>,
+    pub sessions: DataLoader<SessionLoader>,
+    pub service_sessions: DataLoader<ServiceSessionsLoader>,
+    pub bookings: DataLoader<BookingLoader>,
+    pub booking_attendees: DataLoader<BookingAttendeesLoader>,
+    pub attendees: DataLoader<AttendeeLoader>,
+    pub session_bookings: DataLoader<SessionBookingsLoader>,
+    pub school_bookings: DataLoader<SchoolBookingsLoader>,
     pub charges: DataLoader<ChargeLoader>,
     pub account_pending_charges: DataLoader<AccountPendingChargesLoader>,
     pub booking_charges: DataLoader<BookingChargeLoader>,
+    pub service_ratings: DataLoader<ServiceRatingLoader>,
+    pub session_feedback: DataLoader<SessionFeedbackLoader>,
 }
 
 impl fmt::Debug for Loaders {
@@ -462,9 +513,19 @@ impl Loaders {
             review_findings: make(ReviewFindingsLoader(db.clone()), delay),
             review_actions: make(ReviewActionsLoader(db.clone()), delay),
             invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
+            services: make(ServiceLoader(db.clone()), delay),
+            sessions: make(SessionLoader(db.clone()), delay),
+            service_sessions: make(ServiceSessionsLoader(db.clone()), delay),
+            bookings: make(BookingLoader(db.clone()), delay),
+            booking_attendees: make(BookingAttendeesLoader(db.clone()), delay),
+            attendees: make(AttendeeLoader(db.clone()), delay),
+            session_bookings: make(SessionBookingsLoader(db.clone()), delay),
+            school_bookings: make(SchoolBookingsLoader(db.clone()), delay),
             charges: make(ChargeLoader(db.clone()), delay),
             account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
             booking_charges: make(BookingChargeLoader(db.clone()), delay),
+            service_ratings: make(ServiceRatingLoader(db.clone()), delay),
+            session_feedback: make(SessionFeedbackLoader(db.clone()), delay),
         }
     }
 }

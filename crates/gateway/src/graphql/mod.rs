@@ -17,6 +17,7 @@ pub mod offer;
 pub mod peer_review;
 pub mod relay;
 pub mod scalars;
+pub mod traded;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
@@ -32,6 +33,7 @@ pub struct Query(
     billing::BillingQuery,
     offer::OfferQuery,
     peer_review::PeerReviewQuery,
+    traded::TradedQuery,
 );
 
 /// Every mutation.
@@ -44,11 +46,14 @@ pub struct Mutation(
     offer::OfferMutation,
     peer_review::PeerReviewMutation,
     peer_review::support::SupportCreditMutation,
+    traded::CatalogueMutation,
+    traded::BookingMutation,
+    traded::AftercareMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).
 #[derive(MergedSubscription, Default, Debug)]
-pub struct Subscription(billing::BillingSubscription);
+pub struct Subscription(billing::BillingSubscription, traded::TradedSubscription);
 
 pub type TrellisSchema = Schema<Query, Mutation, Subscription>;
 

@@ -24,6 +24,8 @@ use super::membership::types::{MembershipNode, TierNode};
 use super::offer::types::{OfferItemNode, OfferLedgerEntryNode};
 use super::peer_review::types::{ReviewCycleNode, ReviewGroupNode, ReviewNode};
 use super::relay::decode;
+use super::traded::types::{AttendeeNode, BookingNode, ServiceNode, SessionNode};
+use kernel::{AttendeeId, BookingId, ServiceId, SessionId};
 
 /// An object with a global id.
 #[derive(Interface, Debug)]
@@ -49,6 +51,10 @@ pub enum Node {
     ReviewCycle(ReviewCycleNode),
     ReviewGroup(ReviewGroupNode),
     Review(ReviewNode),
+    Service(ServiceNode),
+    Session(SessionNode),
+    Booking(BookingNode),
+    Attendee(AttendeeNode),
     Charge(super::billing::charges::ChargeNode),
 }
 
@@ -199,6 +205,60 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                 _ => None,
             }
         }
+        ServiceId::ENTITY if can(Permission::ReadCatalogue) => rc
+            .loaders
+            .services
+            .load_one(ServiceId::from_uuid(uuid))
+            .await?
+            .filter(|s| traded::may_see_service(&rc.actor, s))
+            .map(|s| Node::Service(ServiceNode(s))),
+        SessionId::ENTITY if can(Permission::ReadCatalogue) => {
+            match rc
+                .loaders
+                .sessions
+                .load_one(SessionId::from_uuid(uuid))
+                .await?
+            {
+                Some(session) => rc
+                    .loaders
+                    .services
+                    .load_one(session.service_id)
+                    .await?
+                    .filter(|s| traded::may_see_service(&rc.actor, s))
+                    .map(|_| Node::Session(SessionNode(session))),
+                None => None,
+            }
+        }
+        BookingId::ENTITY => match rc
+            .loaders
+            .bookings
+            .load_one(BookingId::from_uuid(uuid))
+            .await?
+        {
+            Some(booking) if super::traded::types::may_read_booking(rc, &booking).await? => {
+                Some(Node::Booking(BookingNode(booking)))
+            }
+            _ => None,
+        },
+        AttendeeId::ENTITY => {
+            let attendee = rc
+                .loaders
+                .attendees
+                .load_one(AttendeeId::from_uuid(uuid))
+                .await?;
+            let booking = match &attendee {
+                Some(a) => rc.loaders.bookings.load_one(a.booking_id).await?,
+                None => None,
+            };
+            match (attendee, booking) {
+                (Some(attendee), Some(booking))
+                    if super::traded::types::may_read_booking(rc, &booking).await? =>
+                {
+                    Some(Node::Attendee(AttendeeNode(attendee)))
+                }
+                _ => None,
+            }
+        }
         kernel::ChargeId::ENTITY => {
             match rc
                 .loaders
@@ -213,6 +273,8 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
             }
         }
         SchoolId::ENTITY
+        | ServiceId::ENTITY
+        | SessionId::ENTITY
         | PartnershipId::ENTITY
         | UserId::ENTITY
         | ApiKeyId::ENTITY

@@ -66,6 +66,13 @@ global_id!(
     kernel::SharingConsentId,
     kernel::SelfReviewId
 );
+global_id!(
+    kernel::ServiceId,
+    kernel::SessionId,
+    kernel::BookingId,
+    kernel::AttendeeId,
+    kernel::FeedbackId
+);
 global_id!(kernel::ChargeId);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.

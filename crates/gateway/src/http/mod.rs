@@ -1,5 +1,7 @@
 //! HTTP endpoints other than the router's assembly.
 
+pub mod booking_payments;
+pub mod certificates;
 pub mod graphql;
 pub mod health;
 pub mod stripe_webhook;

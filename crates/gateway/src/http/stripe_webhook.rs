@@ -50,6 +50,16 @@ pub async fn receive(
                 Received::Replayed => ("replayed", None),
             };
             state.metrics.stripe_webhook(outcome, lag());
+            // Traded bookings paid by this event; a failure is retried by Stripe's redelivery.
+            if let Err(err) = crate::http::booking_payments::confirm_paid(&state, &body).await {
+                tracing::error!(error = %err.chain(), "confirming card bookings failed");
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Json(
+                        json!({ "error": "stored; confirming its bookings failed and will be retried" }),
+                    ),
+                );
+            }
             (
                 StatusCode::OK,
                 Json(json!({ "received": true, "outcome": outcome, "detail": detail })),

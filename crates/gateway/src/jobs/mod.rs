@@ -1,7 +1,8 @@
 //! Scheduled jobs that run inside every replica and take effect once across all of them.
 //!
-//! Time is cut into slots of `TRELLIS_JOBS_INTERVAL_SECS`, aligned to the Unix epoch so every
-//! replica computes the same slot. At each slot every replica tries every job; for each job:
+//! Time is cut into slots of `TRELLIS_JOBS_INTERVAL_SECS` (the traded-services sweeps have
+//! shorter intervals of their own, see [`Schedule`]), aligned to the Unix epoch so every
+//! replica computes the same slot. At each slot every replica tries every job due; for each job:
 //!
 //! 1. **PostgreSQL only:** `pg_try_advisory_xact_lock(job)` inside a transaction held for the
 //!    job's duration. A replica that cannot take it skips (`busy`): the job is still running
@@ -27,6 +28,7 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, TransactionTrait as _,
 };
 
+use crate::events::Bus;
 use crate::metrics::Metrics;
 
 pub use work::STALE_RUN;
@@ -44,14 +46,25 @@ pub enum Job {
     /// Issues the booking invoices of every term that has ended and still has pending
     /// charges (one invoice per account and term; a rerun bills only what is left).
     IssueTermInvoices,
+    /// Passes waiting-list offers nobody answered in time on to the next entries.
+    ExpireWaitlistOffers,
+    /// Gives up on card bookings whose payment never arrived: voids the invoice, frees the
+    /// places and offers them to the waiting list.
+    ReleaseUnpaidBookings,
+    /// Makes the card refunds of cancelled bookings that could not be made when they were
+    /// cancelled (the provider was unreachable); each is keyed, so none is made twice.
+    CompleteCardRefunds,
 }
 
 impl Job {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 7] = [
         Self::LapseUnansweredRenewals,
         Self::ResumeInterruptedInvoicing,
         Self::ReconcileStripe,
         Self::IssueTermInvoices,
+        Self::ExpireWaitlistOffers,
+        Self::ReleaseUnpaidBookings,
+        Self::CompleteCardRefunds,
     ];
 
     /// Stable name: the `job` column and the `job` metric label.
@@ -62,6 +75,9 @@ impl Job {
             Self::ResumeInterruptedInvoicing => "resume-interrupted-invoicing",
             Self::ReconcileStripe => "reconcile-stripe",
             Self::IssueTermInvoices => "issue-term-invoices",
+            Self::ExpireWaitlistOffers => "expire-waitlist-offers",
+            Self::ReleaseUnpaidBookings => "release-unpaid-bookings",
+            Self::CompleteCardRefunds => "complete-card-refunds",
         }
     }
 
@@ -74,7 +90,77 @@ impl Job {
                 Self::ResumeInterruptedInvoicing => 2,
                 Self::ReconcileStripe => 3,
                 Self::IssueTermInvoices => 4,
+                Self::ExpireWaitlistOffers => 5,
+                Self::ReleaseUnpaidBookings => 6,
+                Self::CompleteCardRefunds => 7,
             }
+    }
+
+    /// How often the job runs: its slot length.
+    #[must_use]
+    pub const fn interval(self, schedule: &Schedule) -> Duration {
+        match self {
+            Self::ExpireWaitlistOffers => schedule.expire_waitlist_offers,
+            // A school waits for its refund as another waits for a place: the same sweep.
+            Self::ReleaseUnpaidBookings | Self::CompleteCardRefunds => {
+                schedule.release_unpaid_bookings
+            }
+            Self::LapseUnansweredRenewals
+            | Self::ResumeInterruptedInvoicing
+            | Self::ReconcileStripe
+            | Self::IssueTermInvoices => schedule.interval,
+        }
+    }
+}
+
+/// When the jobs run, from the configuration. Waiting-list offers and unpaid card bookings
+/// hold places other schools are waiting for, so their sweeps run more often than the
+/// hourly housekeeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    /// The slot of every job without an interval of its own.
+    pub interval: Duration,
+    pub expire_waitlist_offers: Duration,
+    pub release_unpaid_bookings: Duration,
+    /// How long a card booking holds its places waiting for the payment before
+    /// `release-unpaid-bookings` gives up on it.
+    pub card_booking_hold: Duration,
+}
+
+impl Schedule {
+    /// Every job on one interval (tests), with the default card-booking hold.
+    #[must_use]
+    pub const fn every(interval: Duration) -> Self {
+        Self {
+            interval,
+            expire_waitlist_offers: interval,
+            release_unpaid_bookings: interval,
+            card_booking_hold: DEFAULT_CARD_BOOKING_HOLD,
+        }
+    }
+}
+
+/// How long a card booking holds its places for its payment unless configured otherwise.
+pub const DEFAULT_CARD_BOOKING_HOLD: Duration = Duration::from_hours(2);
+
+/// What a job may need beyond the database and the clock.
+#[derive(Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The Stripe adapter (reconciliation); `None` when Stripe is not configured.
+    pub provider: Option<&'a dyn PaymentProvider>,
+    /// Where the traded sweeps announce the bookings they changed (`bookingUpdated`).
+    pub events: Option<&'a Bus>,
+    /// See [`Schedule::card_booking_hold`]; zero means [`DEFAULT_CARD_BOOKING_HOLD`].
+    pub card_booking_hold: Duration,
+}
+
+impl std::fmt::Debug for Extras<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("provider", &self.provider.map(PaymentProvider::name))
+            .field("events", &self.events.is_some())
+            .field("card_booking_hold", &self.card_booking_hold)
+            .finish()
     }
 }
 
@@ -135,12 +221,28 @@ pub async fn tick(
     tick_with(db, clock, None, runner, job, slot).await
 }
 
-/// One replica's attempt at `job` for `slot`. Errors are the database's; a job's own failure
-/// is a [`Tick::Failed`].
+/// [`tick_in`] with a payment provider and nothing else: no events are published.
 pub async fn tick_with(
     db: &DatabaseConnection,
     clock: &dyn Clock,
     provider: Option<&dyn PaymentProvider>,
+    runner: &str,
+    job: Job,
+    slot: DateTime<Utc>,
+) -> Result<Tick, DbErr> {
+    let extras = Extras {
+        provider,
+        ..Extras::default()
+    };
+    tick_in(db, clock, extras, runner, job, slot).await
+}
+
+/// One replica's attempt at `job` for `slot`. Errors are the database's; a job's own failure
+/// is a [`Tick::Failed`].
+pub async fn tick_in(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    extras: Extras<'_>,
     runner: &str,
     job: Job,
     slot: DateTime<Utc>,
@@ -186,8 +288,7 @@ pub async fn tick_with(
     let claimed = db.execute(&claim).await?.rows_affected() == 1;
     let tick = if claimed {
         tracing::info!(job = job.name(), slot = %slot_text, "job starting");
-        let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, provider, job)
-            .await
+        let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, extras, job).await
         {
             Ok(detail) => {
                 tracing::info!(job = job.name(), slot = %slot_text, %detail, "job finished");
@@ -218,31 +319,52 @@ pub async fn tick_with(
     Ok(tick)
 }
 
-/// Every job, every slot, until the task is dropped. `trellis serve` spawns this unless
-/// `TRELLIS_JOBS=false`.
+/// Every job, every slot of its own interval, until the task is dropped. `trellis serve`
+/// spawns this unless `TRELLIS_JOBS=false`.
 pub async fn run_scheduler(
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     provider: Option<Arc<dyn PaymentProvider>>,
     metrics: Arc<Metrics>,
-    interval: Duration,
+    events: Option<Bus>,
+    schedule: Schedule,
 ) {
     let runner = runner_name();
-    tracing::info!(%runner, interval_secs = interval.as_secs(), "job scheduler started");
+    tracing::info!(%runner, interval_secs = schedule.interval.as_secs(), "job scheduler started");
+    let mut done: std::collections::HashMap<Job, DateTime<Utc>> = std::collections::HashMap::new();
     loop {
-        let slot = slot_of(clock.now(), interval);
+        let now = clock.now();
         for job in Job::ALL {
-            match tick_with(&db, clock.as_ref(), provider.as_deref(), &runner, job, slot).await {
-                Ok(t) => metrics.job_tick(job.name(), t.outcome()),
+            let slot = slot_of(now, job.interval(&schedule));
+            if done.get(&job) == Some(&slot) {
+                continue;
+            }
+            let extras = Extras {
+                provider: provider.as_deref(),
+                events: events.as_ref(),
+                card_booking_hold: schedule.card_booking_hold,
+            };
+            match tick_in(&db, clock.as_ref(), extras, &runner, job, slot).await {
+                Ok(t) => {
+                    metrics.job_tick(job.name(), t.outcome());
+                    done.insert(job, slot);
+                }
                 Err(e) => {
                     metrics.job_tick(job.name(), "failed");
                     tracing::error!(job = job.name(), error = %e, "job tick failed");
                 }
             }
         }
-        // Sleep to the next slot boundary, so every replica ticks the same slot.
-        let next =
-            slot + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::hours(1));
+        // Sleep to the next slot boundary of any job, so every replica ticks the same slots.
+        let next = Job::ALL
+            .into_iter()
+            .map(|job| {
+                let interval = job.interval(&schedule);
+                slot_of(now, interval)
+                    + chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::hours(1))
+            })
+            .min()
+            .unwrap_or(now);
         let wait = (next - clock.now()).to_std().unwrap_or(Duration::ZERO);
         tokio::time::sleep(Ord::max(wait, Duration::from_millis(50))).await;
     }

@@ -1,10 +1,10 @@
 //! What the jobs do: thin calls into the domains' own idempotent services.
 
-use billing::provider::PaymentProvider;
 use kernel::{AcademicYear, Actor, Clock, DomainError};
 use sea_orm::DatabaseConnection;
 
-use super::Job;
+use super::{DEFAULT_CARD_BOOKING_HOLD, Extras, Job};
+use crate::events::Event;
 
 /// How long an invoicing run must have been IN_PROGRESS before the job treats it as
 /// interrupted. A run finishing normally takes seconds to minutes; finance starting one by
@@ -16,9 +16,10 @@ pub(super) async fn run(
     db: &DatabaseConnection,
     actor: &Actor,
     clock: &dyn Clock,
-    provider: Option<&dyn PaymentProvider>,
+    extras: Extras<'_>,
     job: Job,
 ) -> Result<String, DomainError> {
+    let provider = extras.provider;
     match job {
         Job::ReconcileStripe => {
             let Some(provider) = provider else {
@@ -75,5 +76,64 @@ pub(super) async fn run(
                 format!("issued {}", issued.join("; "))
             })
         }
+        Job::ExpireWaitlistOffers => {
+            let changes = traded::expire_waitlist_offers(db, clock).await?;
+            let expired = changes.len();
+            let offered: usize = changes.iter().map(|c| c.offered.len()).sum();
+            let mut touched = Vec::new();
+            for change in changes {
+                touched.push(change.booking);
+                touched.extend(change.offered);
+            }
+            announce(extras, &touched).await;
+            Ok(format!(
+                "{expired} offer(s) expired, {offered} entr(ies) offered the places"
+            ))
+        }
+        Job::ReleaseUnpaidBookings => {
+            let hold = if extras.card_booking_hold.is_zero() {
+                DEFAULT_CARD_BOOKING_HOLD
+            } else {
+                extras.card_booking_hold
+            };
+            let hold = chrono::Duration::from_std(hold).map_err(DomainError::internal)?;
+            let changed = traded::release_unpaid_bookings(db, clock, hold).await?;
+            let released = changed
+                .iter()
+                .filter(|b| b.status == traded::BookingStatus::Cancelled)
+                .count();
+            announce(extras, &changed).await;
+            Ok(format!(
+                "released {released} unpaid booking(s); {} booking(s) changed",
+                changed.len()
+            ))
+        }
+        Job::CompleteCardRefunds => {
+            // Without Stripe, card bookings were taken offline and are refunded the same way.
+            let refunded = match provider {
+                Some(provider) => traded::complete_card_refunds(db, clock, provider).await?,
+                None => {
+                    traded::complete_card_refunds(db, clock, &billing::provider::OfflineProvider)
+                        .await?
+                }
+            };
+            announce(extras, &refunded).await;
+            Ok(format!("completed {} card refund(s)", refunded.len()))
+        }
+    }
+}
+
+/// Tells each school's `bookingUpdated` subscribers of the bookings a sweep changed. The
+/// sweep has committed: a lost event costs a portal a live update, never a booking.
+async fn announce(extras: Extras<'_>, changed: &[traded::Booking]) {
+    let Some(bus) = extras.events else {
+        return;
+    };
+    for booking in changed {
+        bus.publish(Event::BookingUpdated {
+            booking: booking.id,
+            school: booking.school_id,
+        })
+        .await;
     }
 }

@@ -54,6 +54,7 @@ impl LedgerSubscription {
                 loop {
                     let (invoice, account) = match receiver.recv().await {
                         Ok(Event::InvoiceUpdated { invoice, account }) => (invoice, account),
+                        Ok(_) => continue,
                         Err(RecvError::Lagged(missed)) => {
                             tracing::warn!(missed, "invoiceUpdated subscriber fell behind");
                             continue;

@@ -202,6 +202,56 @@ impl SchoolNode {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
+
+    /// The school's traded-service bookings in the order they were made, optionally of some
+    /// statuses only: its own leaders and staff and partnership staff. Empty for everyone
+    /// else. `first`/`last` take 1–100.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "Relay paging plus a status filter"
+    )]
+    async fn bookings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] status: Vec<crate::graphql::traded::enums::BookingStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<
+        Connection<
+            String,
+            crate::graphql::traded::types::BookingNode,
+            ListCount,
+            crate::graphql::relay::NoEdgeFields,
+            SchoolBookingConnectionName,
+            SchoolBookingEdgeName,
+        >,
+    > {
+        let args =
+            page_args::<traded::BookingKey>(first, after.as_deref(), last, before.as_deref())?;
+        let rc = ctx.trellis()?;
+        let all: Vec<traded::Booking> = if traded::may_read_bookings(&rc.actor, self.0.id) {
+            let wanted: Vec<traded::BookingStatus> = status.into_iter().map(Into::into).collect();
+            list_of(&rc.loaders.school_bookings, self.0.id)
+                .await?
+                .into_iter()
+                .filter(|b| wanted.is_empty() || wanted.contains(&b.status))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let total = all.len();
+        let key = |b: &traded::Booking| (b.id.as_uuid(), b.id.as_uuid());
+        let page = membership::Page::from_sorted(all, &args, key);
+        Ok(connection(page, ListCount(total), |b| {
+            (
+                key(&b),
+                crate::graphql::traded::types::BookingNode(b),
+                crate::graphql::relay::NoEdgeFields,
+            )
+        }))
+    }
 }
 
 /// Pupils on roll.
@@ -427,4 +477,5 @@ macro_rules! names {
 names! {
     SchoolPartnershipConnectionName => "SchoolPartnershipConnection", SchoolPartnershipEdgeName => "SchoolPartnershipEdge";
     PartnershipMemberConnectionName => "PartnershipMemberConnection", PartnershipMemberEdgeName => "PartnershipMemberEdge";
+    SchoolBookingConnectionName => "SchoolBookingConnection", SchoolBookingEdgeName => "SchoolBookingEdge";
 }

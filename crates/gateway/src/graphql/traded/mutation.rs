@@ -1,0 +1,364 @@
+//! Running the catalogue: partnership admins create, change, publish and withdraw services,
+//! and schedule and change their sessions. Anything the caller can fix comes back as
+//! `userErrors` with nothing changed. Bookings are changed in [`super::booking`].
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use kernel::{DomainError, Money, OfferItemId, SchoolId, ServiceId, SessionId};
+use traded::{
+    CancellationPolicy, NewService, NewSession, Service, ServicePatch, Session, SessionPart,
+    SessionPatch,
+};
+
+use super::enums::{ServiceCategory, ServiceDelivery};
+use super::types::{ServiceNode, SessionNode};
+use crate::graphql::billing::fees::VatTreatment;
+use crate::graphql::context::ContextExt;
+use crate::graphql::directory::enums::Phase;
+use crate::graphql::errors::{UserError, payload};
+use crate::graphql::relay::{GlobalId, expect_input};
+
+fn vat(treatment: VatTreatment) -> billing::ledger::VatTreatment {
+    match treatment {
+        VatTreatment::Exempt => billing::ledger::VatTreatment::Exempt,
+        VatTreatment::Standard => billing::ledger::VatTreatment::Standard,
+    }
+}
+
+/// A `MaybeUndefined` input as a patch: left out → unchanged, `null` → cleared.
+#[allow(
+    clippy::option_option,
+    reason = "the domain's patches spell the three cases this way"
+)]
+fn patch<T, U>(
+    value: MaybeUndefined<T>,
+    convert: impl FnOnce(T) -> Result<U, DomainError>,
+) -> Result<Option<Option<U>>, DomainError> {
+    match value {
+        MaybeUndefined::Undefined => Ok(None),
+        MaybeUndefined::Null => Ok(Some(None)),
+        MaybeUndefined::Value(v) => convert(v).map(|u| Some(Some(u))),
+    }
+}
+
+fn id_input<T: GlobalId>(field: &'static str) -> impl Fn(ID) -> Result<T, DomainError> {
+    move |id| expect_input(&id, field)
+}
+
+#[derive(InputObject, Debug)]
+pub struct ServiceCreateInput {
+    /// Letters, digits, `-` and `_`, stored upper-case, e.g. `CPD-PHONICS-KS1`; unique.
+    pub code: String,
+    pub title: String,
+    pub category: ServiceCategory,
+    #[graphql(default)]
+    pub description: String,
+    /// Who it is for, in words.
+    #[graphql(default)]
+    pub audience: String,
+    /// Leave empty for every phase.
+    #[graphql(default)]
+    pub phases: Vec<Phase>,
+    /// The school giving school-to-school support; leave out when partnership staff provide it.
+    pub provider_school_id: Option<ID>,
+    /// The team or person delivering, as the catalogue shows it.
+    pub provider_name: String,
+    pub delivery: ServiceDelivery,
+    /// Per place for member schools, in pence.
+    pub member_price_pence: i64,
+    /// Per place for everyone else, in pence; leave out to sell to member schools only.
+    pub non_member_price_pence: Option<i64>,
+    #[graphql(default_with = "VatTreatment::Exempt")]
+    pub vat_treatment: VatTreatment,
+    /// VAT rate in basis points (2000 = 20%); 0 when exempt.
+    #[graphql(default)]
+    pub vat_rate_bp: u32,
+    pub cfr_code: Option<String>,
+    /// The core-offer item that can pay for a place (settlement OFFER).
+    pub offer_item_id: Option<ID>,
+}
+
+/// Fields left out are unchanged; `null` clears the nullable ones. The code cannot change.
+#[derive(InputObject, Debug)]
+pub struct ServiceUpdateInput {
+    pub id: ID,
+    pub title: Option<String>,
+    pub category: Option<ServiceCategory>,
+    pub description: Option<String>,
+    pub audience: Option<String>,
+    pub phases: Option<Vec<Phase>>,
+    pub provider_school_id: MaybeUndefined<ID>,
+    pub provider_name: Option<String>,
+    pub delivery: Option<ServiceDelivery>,
+    pub member_price_pence: Option<i64>,
+    pub non_member_price_pence: MaybeUndefined<i64>,
+    pub vat_treatment: Option<VatTreatment>,
+    pub vat_rate_bp: Option<u32>,
+    pub cfr_code: MaybeUndefined<String>,
+    pub offer_item_id: MaybeUndefined<ID>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct ServicePublishInput {
+    pub id: ID,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct ServicePayload {
+    pub service: Option<ServiceNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl ServicePayload {
+    fn from(result: Result<Service, DomainError>) -> async_graphql::Result<Self> {
+        let (service, user_errors) = payload(result)?;
+        Ok(Self {
+            service: service.map(ServiceNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(InputObject, Debug, Clone)]
+pub struct SessionPartInput {
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Where, for parts delivered in person.
+    pub venue: Option<String>,
+    /// The joining link, for parts delivered online.
+    pub online_url: Option<String>,
+}
+
+impl From<SessionPartInput> for SessionPart {
+    fn from(p: SessionPartInput) -> Self {
+        Self {
+            starts_at: p.starts_at,
+            ends_at: p.ends_at,
+            venue: p.venue,
+            online_url: p.online_url,
+        }
+    }
+}
+
+/// Free cancellation until `freeUntilDays` whole days before the start; after that
+/// `lateFeePercent` of the price is kept; within `noRefundWithinDays` nothing comes back.
+#[derive(InputObject, Debug, Clone, Copy)]
+pub struct CancellationPolicyInput {
+    pub free_until_days: u32,
+    pub late_fee_percent: u32,
+    pub no_refund_within_days: u32,
+}
+
+impl From<CancellationPolicyInput> for CancellationPolicy {
+    fn from(p: CancellationPolicyInput) -> Self {
+        Self {
+            free_until_days: p.free_until_days,
+            late_fee_percent: p.late_fee_percent,
+            no_refund_within_days: p.no_refund_within_days,
+        }
+    }
+}
+
+#[derive(InputObject, Debug)]
+pub struct SessionCreateInput {
+    pub service_id: ID,
+    /// A name for this run, e.g. "Spring cohort".
+    pub label: Option<String>,
+    /// At least one, in date order, not overlapping.
+    pub parts: Vec<SessionPartInput>,
+    pub capacity: u32,
+    /// No later than the first part's start.
+    pub booking_deadline: DateTime<Utc>,
+    /// Leave out for the partnership's usual terms (free until 14 days before, half kept
+    /// after that, nothing back in the last 2 days).
+    pub policy: Option<CancellationPolicyInput>,
+    /// How long a freed place is held for a waiting-list entry; leave out for 48 hours.
+    pub waitlist_offer_hours: Option<u32>,
+}
+
+/// Fields left out are unchanged; `label: null` clears the label. Capacity cannot fall below
+/// the places already held.
+#[derive(InputObject, Debug)]
+pub struct SessionUpdateInput {
+    pub id: ID,
+    pub label: MaybeUndefined<String>,
+    pub parts: Option<Vec<SessionPartInput>>,
+    pub capacity: Option<u32>,
+    pub booking_deadline: Option<DateTime<Utc>>,
+    pub policy: Option<CancellationPolicyInput>,
+    pub waitlist_offer_hours: Option<u32>,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct SessionPayload {
+    pub session: Option<SessionNode>,
+    pub user_errors: Vec<UserError>,
+}
+
+impl SessionPayload {
+    fn from(result: Result<Session, DomainError>) -> async_graphql::Result<Self> {
+        let (session, user_errors) = payload(result)?;
+        Ok(Self {
+            session: session.map(SessionNode),
+            user_errors,
+        })
+    }
+}
+
+#[derive(Default, Debug)]
+pub struct CatalogueMutation;
+
+#[Object]
+impl CatalogueMutation {
+    /// Add a service to the catalogue, unpublished. Partnership admins.
+    async fn service_create(
+        &self,
+        ctx: &Context<'_>,
+        input: ServiceCreateInput,
+    ) -> async_graphql::Result<ServicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let new = NewService {
+                provider_school_id: input
+                    .provider_school_id
+                    .map(id_input::<SchoolId>("providerSchoolId"))
+                    .transpose()?,
+                offer_item_id: input
+                    .offer_item_id
+                    .map(id_input::<OfferItemId>("offerItemId"))
+                    .transpose()?,
+                code: input.code,
+                title: input.title,
+                category: input.category.into(),
+                description: input.description,
+                audience: input.audience,
+                phases: input.phases.into_iter().map(Into::into).collect(),
+                provider_name: input.provider_name,
+                delivery: input.delivery.into(),
+                member_price: Money::from_pence(input.member_price_pence),
+                non_member_price: input.non_member_price_pence.map(Money::from_pence),
+                vat_treatment: vat(input.vat_treatment),
+                vat_rate_bp: input.vat_rate_bp,
+                cfr_code: input.cfr_code,
+            };
+            traded::create_service(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        ServicePayload::from(result)
+    }
+
+    /// Change a service. Partnership admins.
+    async fn service_update(
+        &self,
+        ctx: &Context<'_>,
+        input: ServiceUpdateInput,
+    ) -> async_graphql::Result<ServicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ServiceId = expect_input(&input.id, "id")?;
+            let changes = ServicePatch {
+                provider_school_id: patch(
+                    input.provider_school_id,
+                    id_input::<SchoolId>("providerSchoolId"),
+                )?,
+                offer_item_id: patch(input.offer_item_id, id_input::<OfferItemId>("offerItemId"))?,
+                title: input.title,
+                category: input.category.map(Into::into),
+                description: input.description,
+                audience: input.audience,
+                phases: input
+                    .phases
+                    .map(|p| p.into_iter().map(Into::into).collect()),
+                provider_name: input.provider_name,
+                delivery: input.delivery.map(Into::into),
+                member_price: input.member_price_pence.map(Money::from_pence),
+                non_member_price: patch(input.non_member_price_pence, |p| {
+                    Ok(Money::from_pence(p))
+                })?,
+                vat_treatment: input.vat_treatment.map(vat),
+                vat_rate_bp: input.vat_rate_bp,
+                cfr_code: patch(input.cfr_code, Ok)?,
+            };
+            traded::update_service(&rc.db, &rc.actor, rc.clock.as_ref(), id, changes).await
+        }
+        .await;
+        ServicePayload::from(result)
+    }
+
+    /// Show a service in the catalogue. Partnership admins.
+    async fn service_publish(
+        &self,
+        ctx: &Context<'_>,
+        input: ServicePublishInput,
+    ) -> async_graphql::Result<ServicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ServiceId = expect_input(&input.id, "id")?;
+            traded::publish_service(&rc.db, &rc.actor, rc.clock.as_ref(), id).await
+        }
+        .await;
+        ServicePayload::from(result)
+    }
+
+    /// Withdraw a service from the catalogue; its sessions and bookings stand. Partnership
+    /// admins.
+    async fn service_unpublish(
+        &self,
+        ctx: &Context<'_>,
+        input: ServicePublishInput,
+    ) -> async_graphql::Result<ServicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: ServiceId = expect_input(&input.id, "id")?;
+            traded::unpublish_service(&rc.db, &rc.actor, rc.clock.as_ref(), id).await
+        }
+        .await;
+        ServicePayload::from(result)
+    }
+
+    /// Schedule a run of a service. Partnership admins.
+    async fn session_create(
+        &self,
+        ctx: &Context<'_>,
+        input: SessionCreateInput,
+    ) -> async_graphql::Result<SessionPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let new = NewSession {
+                service_id: expect_input(&input.service_id, "serviceId")?,
+                label: input.label,
+                parts: input.parts.into_iter().map(Into::into).collect(),
+                capacity: input.capacity,
+                booking_deadline: input.booking_deadline,
+                policy: input.policy.map(Into::into).unwrap_or_default(),
+                waitlist_offer_hours: input.waitlist_offer_hours,
+            };
+            traded::create_session(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        SessionPayload::from(result)
+    }
+
+    /// Change a session. Partnership admins.
+    async fn session_update(
+        &self,
+        ctx: &Context<'_>,
+        input: SessionUpdateInput,
+    ) -> async_graphql::Result<SessionPayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let id: SessionId = expect_input(&input.id, "id")?;
+            let changes = SessionPatch {
+                label: patch(input.label, Ok)?,
+                parts: input.parts.map(|p| p.into_iter().map(Into::into).collect()),
+                capacity: input.capacity,
+                booking_deadline: input.booking_deadline,
+                policy: input.policy.map(Into::into),
+                waitlist_offer_hours: input.waitlist_offer_hours,
+            };
+            traded::update_session(&rc.db, &rc.actor, rc.clock.as_ref(), id, changes).await
+        }
+        .await;
+        SessionPayload::from(result)
+    }
+}

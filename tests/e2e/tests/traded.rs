@@ -1,0 +1,968 @@
+//! Traded services end to end over HTTP, on SQLite and PostgreSQL: a journey per settlement
+//! route (OFFER, INVOICE, CARD through the Stripe stand-in and a signed webhook), staff
+//! requests and their approval, a waiting-list offer arriving over graphql-ws, the register,
+//! certificates and feedback, denials, bad input as userErrors that write nothing, and the
+//! catalogue and a school's bookings at a fixed number of SQL statements.
+//!
+//! The app runs on a clock the test holds, so a term can end and a session can take place.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use billing::stripe_events::sign;
+use chrono::{DateTime, Utc};
+use common::{ADMIN, FINANCE, HEAD, STAFF};
+use gateway::auth::token::mint_local;
+use gateway::graphql::relay::GlobalId as _;
+use gateway::{App, Config};
+use kernel::{Actor, Clock as _, FixedClock, Role, SchoolId, SystemClock};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use testkit::TestDb;
+
+/// The head of another member school (Monkfrith), made by the test.
+const OTHER_HEAD: &str = "head@monkfrith.example";
+const OTHER_URN: &str = "900019";
+
+struct Portal {
+    base: String,
+    db: TestDb,
+    secret: String,
+    http: reqwest::Client,
+    clock: Arc<FixedClock>,
+    holly_park: SchoolId,
+    other: SchoolId,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The app over `db` with every demo loaded (directory, billing, core offer, traded
+/// catalogue) and a head for a second school, on a clock starting now.
+async fn spawn(db: TestDb, config: Config) -> Portal {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let conn = db.conn();
+    membership::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("directory");
+    billing::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("billing");
+    offer::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("offer");
+    traded::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("traded");
+    let other = membership::school::by_urn(conn, &Actor::System, OTHER_URN)
+        .await
+        .expect("lookup")
+        .expect("Monkfrith")
+        .id;
+    membership::people::users::create(
+        conn,
+        clock.as_ref(),
+        &Actor::System,
+        membership::people::NewUser {
+            email: OTHER_HEAD.to_owned(),
+            name: "Monkfrith Head".to_owned(),
+            role: Role::SchoolLeader,
+            schools: vec![other],
+        },
+    )
+    .await
+    .expect("other head");
+    let holly_park =
+        membership::people::users::actor_for(conn, membership::people::users::Lookup::Email(HEAD))
+            .await
+            .expect("lookup")
+            .expect("head")
+            .schools[0];
+    let app = App::build(&config, conn.clone(), clock.clone())
+        .await
+        .expect("app builds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        app.serve(listener, std::future::pending())
+            .await
+            .expect("serves");
+    });
+    Portal {
+        base: format!("http://{addr}"),
+        db,
+        secret: config.jwt_secret.expect("a secret"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        clock,
+        holly_park,
+        other,
+        server,
+    }
+}
+
+impl Portal {
+    async fn token(&self, email: &str) -> String {
+        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
+            .await
+            .expect("lookup")
+            .expect("user");
+        mint_local(
+            self.secret.as_bytes(),
+            &user.id.to_string(),
+            &user.email,
+            Duration::from_mins(30),
+        )
+    }
+
+    async fn gql(&self, email: &str, query: &str, variables: Value) -> Value {
+        let token = self.token(email).await;
+        let res = self
+            .http
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request");
+        res.json::<Value>().await.expect("JSON")
+    }
+
+    /// `data`, expecting no errors.
+    async fn data(&self, email: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(email, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    fn school(&self) -> String {
+        self.holly_park.to_global().to_string()
+    }
+
+    fn other_school(&self) -> String {
+        self.other.to_global().to_string()
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+/// (field path, code) of each user error.
+fn user_errors(payload: &Value) -> Vec<(String, String)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| {
+            let path: Vec<&str> = e["field"]
+                .as_array()
+                .expect("field")
+                .iter()
+                .map(|p| p.as_str().expect("segment"))
+                .collect();
+            (path.join("."), e["code"].as_str().expect("code").to_owned())
+        })
+        .collect()
+}
+
+const SERVICES: &str = "query { services(first: 50) { edges { node {
+    id code offerItem { code } memberPrice { amountPence } } } } }";
+
+/// A demo service by code.
+async fn service(p: &Portal, code: &str) -> Value {
+    p.data(HEAD, SERVICES, json!({})).await["services"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|s| s["code"] == code)
+        .unwrap_or_else(|| panic!("demo service {code}"))
+}
+
+const SESSION_CREATE: &str =
+    "mutation($input: SessionCreateInput!) { sessionCreate(input: $input) {
+    session { id placesLeft } userErrors { field code message } } }";
+
+/// A session of `service` (global id) a month from the clock, booking open for three weeks.
+async fn session(p: &Portal, service: &str, capacity: u32) -> (String, DateTime<Utc>) {
+    let starts = p.clock.now() + chrono::Duration::days(30);
+    let data = p
+        .data(
+            ADMIN,
+            SESSION_CREATE,
+            json!({ "input": {
+                "serviceId": service,
+                "parts": [{ "startsAt": starts, "endsAt": starts + chrono::Duration::hours(6),
+                            "venue": "Barnet Partnership Centre" }],
+                "capacity": capacity,
+                "bookingDeadline": starts - chrono::Duration::days(7),
+            } }),
+        )
+        .await;
+    assert_eq!(user_errors(&data["sessionCreate"]), vec![], "{data}");
+    (
+        data["sessionCreate"]["session"]["id"]
+            .as_str()
+            .expect("id")
+            .to_owned(),
+        starts,
+    )
+}
+
+const BOOK: &str = "mutation($input: BookingCreateInput!) { bookingCreate(input: $input) {
+    booking { id status places settlement poNumber total { amountPence }
+      offerUsage { id } charge { status poNumber academicYear term }
+      waitlist { hasOpenOffer } attendees { id name email } }
+    cardPayment { paymentIntentRef status }
+    userErrors { field code message } } }";
+
+fn attendees(names: &[&str]) -> Value {
+    names
+        .iter()
+        .map(|n| {
+            json!({ "name": n, "email": format!("{}@holly-park.example", n.to_lowercase().replace(' ', ".")),
+                    "role": "Teacher" })
+        })
+        .collect()
+}
+
+async fn book(p: &Portal, who: &str, input: Value) -> Value {
+    p.data(who, BOOK, json!({ "input": input })).await["bookingCreate"].clone()
+}
+
+const SCHOOL_BOOKINGS: &str = "query($urn: String!, $first: Int) { school(urn: $urn) {
+    bookings(first: $first) { totalCount edges { node { id status
+      session { id placesLeft service { title } } attendees { name } charge { status } } } } } }";
+
+async fn holly_park_urn(p: &Portal) -> String {
+    membership::school::by_ids(p.db.conn(), &[p.holly_park])
+        .await
+        .expect("load")
+        .remove(&p.holly_park)
+        .expect("school")
+        .urn
+        .to_string()
+}
+
+async fn booking_count(p: &Portal) -> i64 {
+    let urn = holly_park_urn(p).await;
+    p.data(HEAD, SCHOOL_BOOKINGS, json!({ "urn": urn, "first": 100 }))
+        .await["school"]["bookings"]["totalCount"]
+        .as_i64()
+        .expect("count")
+}
+
+const CANCEL: &str =
+    "mutation($id: ID!) { bookingCancel(input: { bookingId: $id, reason: \"plans changed\" }) {
+    booking { id status }
+    returned { fee { amountPence } refund { amountPence } usageReversed
+      charge { status } creditNote { id } cardRefund }
+    userErrors { field code } } }";
+
+const BOOKING: &str =
+    "query($id: ID!) { booking(id: $id) { id status attendees { id attendance certificateUrl } } }";
+
+async fn offer_and_invoice_journeys_with_approval_register_and_certificates(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let course = service(&p, "CPD-EARLY-WRITING").await;
+    assert_eq!(course["offerItem"]["code"], "CPD_PLACES");
+    let course_id = course["id"].as_str().expect("id");
+    let (session_id, starts) = session(&p, course_id, 4).await;
+    let before = booking_count(&p).await;
+
+    // Bad input: each a user error, nothing written.
+    let base = json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "OFFER" });
+    let with = |extra: Value| {
+        let mut input = base.clone();
+        for (k, v) in extra.as_object().expect("object") {
+            input[k] = v.clone();
+        }
+        input
+    };
+    let none = book(&p, HEAD, with(json!({ "attendees": [] }))).await;
+    assert!(none["booking"].is_null());
+    assert_eq!(user_errors(&none)[0].0, "input.attendees", "{none}");
+    let twice = book(
+        &p,
+        HEAD,
+        with(json!({ "attendees": [attendees(&["Amy Lee"])[0], attendees(&["Amy Lee"])[0]] })),
+    )
+    .await;
+    assert!(twice["booking"].is_null());
+    assert!(
+        user_errors(&twice)
+            .iter()
+            .any(|(f, _)| f.starts_with("input.attendees.1")),
+        "{twice}"
+    );
+    let bad_id = book(
+        &p,
+        HEAD,
+        with(json!({ "sessionId": "not-an-id", "attendees": attendees(&["Amy Lee"]) })),
+    )
+    .await;
+    assert_eq!(
+        user_errors(&bad_id),
+        vec![("input.sessionId".to_owned(), "INVALID".to_owned())]
+    );
+    assert_eq!(booking_count(&p).await, before, "nothing was written");
+
+    // Staff cannot book directly; another school's head cannot book for Holly Park.
+    let token_input = with(json!({ "attendees": attendees(&["Amy Lee"]) }));
+    let staff = p.gql(STAFF, BOOK, json!({ "input": token_input })).await;
+    assert_eq!(code(&staff), "FORBIDDEN", "{staff}");
+    let other = p
+        .gql(OTHER_HEAD, BOOK, json!({ "input": token_input }))
+        .await;
+    assert!(matches!(code(&other), "FORBIDDEN" | "NOT_FOUND"), "{other}");
+    assert_eq!(booking_count(&p).await, before);
+
+    // OFFER: the allowance pays, and a free cancellation gives it back.
+    let offered = book(&p, HEAD, token_input.clone()).await;
+    assert_eq!(offered["booking"]["status"], "CONFIRMED", "{offered}");
+    assert!(offered["booking"]["offerUsage"]["id"].is_string());
+    let offered_id = offered["booking"]["id"].as_str().expect("id").to_owned();
+    // Another school sees nothing of it.
+    let peek = p
+        .gql(OTHER_HEAD, BOOKING, json!({ "id": offered_id }))
+        .await;
+    assert_eq!(code(&peek), "NOT_FOUND", "{peek}");
+    let meddle = p.gql(OTHER_HEAD, CANCEL, json!({ "id": offered_id })).await;
+    assert_eq!(code(&meddle), "NOT_FOUND", "{meddle}");
+    let cancelled =
+        p.data(HEAD, CANCEL, json!({ "id": offered_id })).await["bookingCancel"].clone();
+    assert_eq!(cancelled["booking"]["status"], "CANCELLED", "{cancelled}");
+    assert_eq!(cancelled["returned"]["usageReversed"], true, "{cancelled}");
+    assert_eq!(cancelled["returned"]["fee"]["amountPence"], 0);
+    // Cancelling twice is a user error.
+    let again = p.data(HEAD, CANCEL, json!({ "id": offered_id })).await["bookingCancel"].clone();
+    assert_eq!(
+        user_errors(&again),
+        vec![("input.bookingId".to_owned(), "CONFLICT".to_owned())]
+    );
+
+    // INVOICE: a charge on the termly invoice, with the PO.
+    let invoiced = book(
+        &p,
+        HEAD,
+        with(json!({ "settlement": "INVOICE", "poNumber": "HP-PO-9001",
+                     "attendees": attendees(&["Ben Ode", "Cara Dunn"]) })),
+    )
+    .await;
+    assert_eq!(invoiced["booking"]["status"], "CONFIRMED", "{invoiced}");
+    let charge = &invoiced["booking"]["charge"];
+    assert_eq!(charge["status"], "PENDING", "{invoiced}");
+    assert_eq!(charge["poNumber"], "HP-PO-9001");
+    let invoiced_id = invoiced["booking"]["id"].as_str().expect("id").to_owned();
+
+    // Approval: staff ask, another school's head cannot approve, their own head does.
+    let request = p
+        .data(
+            STAFF,
+            "mutation($input: BookingRequestInput!) { bookingRequest(input: $input) {
+                booking { id status } userErrors { field code } } }",
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id,
+                               "attendees": attendees(&["Dev Rao"]) } }),
+        )
+        .await["bookingRequest"]
+        .clone();
+    assert_eq!(
+        request["booking"]["status"], "PENDING_APPROVAL",
+        "{request}"
+    );
+    let request_id = request["booking"]["id"].as_str().expect("id").to_owned();
+    let approve = "mutation($id: ID!) { bookingApprove(input: { bookingId: $id, settlement: INVOICE, poNumber: \"HP-PO-9002\" }) {
+        booking { id status charge { poNumber } } userErrors { field code } } }";
+    let foreign = p
+        .gql(OTHER_HEAD, approve, json!({ "id": request_id }))
+        .await;
+    assert_eq!(code(&foreign), "NOT_FOUND", "{foreign}");
+    let approved =
+        p.data(HEAD, approve, json!({ "id": request_id })).await["bookingApprove"].clone();
+    assert_eq!(approved["booking"]["status"], "CONFIRMED", "{approved}");
+    assert_eq!(approved["booking"]["charge"]["poNumber"], "HP-PO-9002");
+
+    // The session takes place: the provider takes the register.
+    p.clock.set(starts + chrono::Duration::hours(7));
+    let detail = p.data(ADMIN, BOOKING, json!({ "id": invoiced_id })).await["booking"].clone();
+    let people: Vec<String> = detail["attendees"]
+        .as_array()
+        .expect("attendees")
+        .iter()
+        .map(|a| a["id"].as_str().expect("id").to_owned())
+        .collect();
+    let register = "mutation($input: AttendanceRecordInput!) { attendanceRecord(input: $input) {
+        attendees { id attendance } bookings { id status } userErrors { field code } } }";
+    let marks = json!({ "input": { "sessionId": session_id, "marks": [
+        { "attendeeId": people[0], "attendance": "ATTENDED" },
+        { "attendeeId": people[1], "attendance": "NO_SHOW" } ] } });
+    // Only the provider takes it.
+    let by_head = p.gql(HEAD, register, marks.clone()).await;
+    assert_eq!(code(&by_head), "FORBIDDEN", "{by_head}");
+    let bad_mark = p
+        .data(
+            ADMIN,
+            register,
+            json!({ "input": { "sessionId": session_id, "marks": [
+                { "attendeeId": "nope", "attendance": "ATTENDED" } ] } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&bad_mark["attendanceRecord"]),
+        vec![("input.marks.0.attendeeId".to_owned(), "INVALID".to_owned())]
+    );
+    let taken = p.data(ADMIN, register, marks).await["attendanceRecord"].clone();
+    assert_eq!(user_errors(&taken), vec![], "{taken}");
+    assert_eq!(taken["bookings"][0]["status"], "ATTENDED", "{taken}");
+
+    // The certificate of the one who came: their school and the provider; others 404.
+    let detail = p.data(HEAD, BOOKING, json!({ "id": invoiced_id })).await["booking"].clone();
+    let url = detail["attendees"][0]["certificateUrl"]
+        .as_str()
+        .expect("a certificate for the attendee")
+        .to_owned();
+    assert!(detail["attendees"][1]["certificateUrl"].is_null());
+    let fetch = |email: Option<&'static str>| {
+        let url = format!("{}{url}", p.base);
+        let p = &p;
+        async move {
+            let mut req = p.http.get(url);
+            if let Some(email) = email {
+                req = req.bearer_auth(p.token(email).await);
+            }
+            req.send().await.expect("certificate")
+        }
+    };
+    for who in [HEAD, ADMIN] {
+        let res = fetch(Some(who)).await;
+        assert_eq!(res.status(), StatusCode::OK, "{who}");
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        let body = res.bytes().await.expect("body");
+        assert!(body.starts_with(b"%PDF-"), "a PDF for {who}");
+    }
+    assert_eq!(
+        fetch(Some(OTHER_HEAD)).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(fetch(None).await.status(), StatusCode::UNAUTHORIZED);
+    let missing = p
+        .http
+        .get(format!("{}/certificates/{}", p.base, people[1]))
+        .bearer_auth(p.token(HEAD).await)
+        .send()
+        .await
+        .expect("no certificate");
+    assert_eq!(
+        missing.status(),
+        StatusCode::NOT_FOUND,
+        "a no-show has none"
+    );
+
+    // Feedback: once, from the attendee's school, in range.
+    let feedback = "mutation($input: FeedbackSubmitInput!) { feedbackSubmit(input: $input) {
+        feedback { rating comment } userErrors { field code } } }";
+    let out_of_range = p
+        .data(
+            HEAD,
+            feedback,
+            json!({ "input": { "attendeeId": people[0], "rating": 9 } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&out_of_range["feedbackSubmit"]),
+        vec![("input.rating".to_owned(), "OUT_OF_RANGE".to_owned())]
+    );
+    let given = p
+        .data(
+            HEAD,
+            feedback,
+            json!({ "input": { "attendeeId": people[0], "rating": 5, "comment": "Practical" } }),
+        )
+        .await;
+    assert_eq!(given["feedbackSubmit"]["feedback"]["rating"], 5, "{given}");
+    let rated = p
+        .data(
+            HEAD,
+            "query($id: ID!) { service(id: $id) { rating { count average } } }",
+            json!({ "id": course_id }),
+        )
+        .await;
+    assert_eq!(rated["service"]["rating"]["count"], 1, "{rated}");
+
+    // The term ends: finance issues its booking invoices, each booking a line with its PO.
+    p.clock.set(starts + chrono::Duration::days(200));
+    let issued = p
+        .data(
+            FINANCE,
+            "mutation($input: TermInvoicesIssueInput!) { termInvoicesIssue(input: $input) {
+                invoices { account { name } lines { poNumber net { amountPence } } }
+                userErrors { field code } } }",
+            json!({ "input": { "academicYear": charge["academicYear"], "term": charge["term"] } }),
+        )
+        .await["termInvoicesIssue"]
+        .clone();
+    assert_eq!(user_errors(&issued), vec![], "{issued}");
+    let pos: Vec<&str> = issued["invoices"]
+        .as_array()
+        .expect("invoices")
+        .iter()
+        .flat_map(|i| i["lines"].as_array().expect("lines"))
+        .filter_map(|l| l["poNumber"].as_str())
+        .collect();
+    assert!(pos.contains(&"HP-PO-9001"), "{issued}");
+    assert!(pos.contains(&"HP-PO-9002"), "{issued}");
+}
+
+const STRIPE_SECRET: &str = "sk_test_e2e_traded";
+
+async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: TestDb) {
+    let Some(stripe) = testkit::stripe_url() else {
+        return;
+    };
+    let webhook_secret = format!("whsec_{}", uuid::Uuid::now_v7().simple());
+    let mut config = common::config(&db);
+    config.stripe_secret_key = Some(STRIPE_SECRET.to_owned());
+    config.stripe_webhook_secret = Some(webhook_secret.clone());
+    config.stripe_api_base = Some(stripe.clone());
+    let p = spawn(db, config).await;
+    let conference = service(&p, "CONF-2027").await;
+    let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
+
+    let input = json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                        "attendees": attendees(&["Eve Moss"]) });
+    let booked = book(&p, HEAD, input).await;
+    assert_eq!(booked["booking"]["status"], "PENDING_PAYMENT", "{booked}");
+    let intent = booked["cardPayment"]["paymentIntentRef"]
+        .as_str()
+        .expect("a PaymentIntent")
+        .to_owned();
+    let id = booked["booking"]["id"].as_str().expect("id").to_owned();
+    let pay = "mutation($id: ID!) { bookingPay(input: { bookingId: $id }) {
+        booking { status } cardPayment { paymentIntentRef } userErrors { field code } } }";
+    // Retrying the payment resumes the same PaymentIntent.
+    let retry = p.data(HEAD, pay, json!({ "id": id })).await;
+    assert_eq!(
+        retry["bookingPay"]["cardPayment"]["paymentIntentRef"], intent,
+        "{retry}"
+    );
+
+    // The card is charged at Stripe: its signed payment_intent.succeeded confirms the booking.
+    let mut pi: Value = p
+        .http
+        .get(format!("{stripe}/v1/payment_intents/{intent}"))
+        .basic_auth(STRIPE_SECRET, Some(""))
+        .send()
+        .await
+        .expect("stand-in")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        pi["amount"], booked["booking"]["total"]["amountPence"],
+        "{pi}"
+    );
+    pi["status"] = json!("succeeded");
+    pi["amount_received"] = pi["amount"].clone();
+    let now = chrono::Utc::now().timestamp();
+    let event = serde_json::to_vec(&json!({
+        "id": format!("evt_traded_{}", uuid::Uuid::now_v7().simple()), "object": "event",
+        "type": "payment_intent.succeeded", "created": now, "data": { "object": pi } }))
+    .expect("json");
+    for _ in 0..2 {
+        let status = p
+            .http
+            .post(format!("{}/webhooks/stripe", p.base))
+            .header("stripe-signature", sign(&event, &webhook_secret, now))
+            .header("content-type", "application/json")
+            .body(event.clone())
+            .send()
+            .await
+            .expect("webhook")
+            .status();
+        assert_eq!(status, StatusCode::OK, "delivered and redelivered");
+    }
+    let now_booked = p.data(HEAD, BOOKING, json!({ "id": id })).await;
+    assert_eq!(now_booked["booking"]["status"], "CONFIRMED", "{now_booked}");
+    // Paying twice is refused.
+    let twice = p.data(HEAD, pay, json!({ "id": id })).await;
+    assert_eq!(
+        user_errors(&twice["bookingPay"]),
+        vec![("input.bookingId".to_owned(), "CONFLICT".to_owned())]
+    );
+
+    // Cancelled a month ahead: free under the policy, a credit note and the card refunded.
+    let cancelled = p.data(HEAD, CANCEL, json!({ "id": id })).await["bookingCancel"].clone();
+    assert_eq!(cancelled["booking"]["status"], "CANCELLED", "{cancelled}");
+    let returned = &cancelled["returned"];
+    assert_eq!(returned["fee"]["amountPence"], 0, "{cancelled}");
+    assert_eq!(
+        returned["refund"]["amountPence"],
+        booked["booking"]["total"]["amountPence"]
+    );
+    assert!(returned["creditNote"]["id"].is_string(), "{cancelled}");
+    assert!(
+        matches!(returned["cardRefund"].as_str(), Some("DONE" | "PENDING")),
+        "{cancelled}"
+    );
+    assert_eq!(returned["usageReversed"], false);
+}
+
+/// A graphql-ws client with one subscription.
+struct Subscriber {
+    socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+}
+
+impl Subscriber {
+    async fn open(p: &Portal, email: &str, query: &str, variables: Value) -> Self {
+        use futures::{SinkExt as _, StreamExt as _};
+        use tokio_tungstenite::tungstenite::Message;
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+
+        let url = format!("{}/graphql", p.base.replacen("http://", "ws://", 1));
+        let mut request = url.into_client_request().expect("ws request");
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().expect("header"),
+        );
+        let (mut socket, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        let token = p.token(email).await;
+        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
+        socket
+            .send(Message::text(init.to_string()))
+            .await
+            .expect("init");
+        let ack = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an answer to connection_init");
+        assert!(
+            matches!(&ack, Some(Ok(Message::Text(t))) if t.contains("connection_ack")),
+            "{ack:?}"
+        );
+        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
+        socket
+            .send(Message::text(subscribe.to_string()))
+            .await
+            .expect("subscribe");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Self { socket }
+    }
+
+    /// The next `next`, `error` or `complete` message, or `None` after `wait`.
+    async fn message(&mut self, wait: Duration) -> Option<Value> {
+        use futures::{SinkExt as _, StreamExt as _};
+        use tokio_tungstenite::tungstenite::Message;
+
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()??;
+            match next.ok()? {
+                Message::Text(text) => {
+                    let value: Value = serde_json::from_str(&text).expect("JSON");
+                    match value["type"].as_str() {
+                        Some("ping") => {
+                            let pong = json!({ "type": "pong" }).to_string();
+                            let _ = self.socket.send(Message::text(pong)).await;
+                        }
+                        Some("pong") => {}
+                        _ => return Some(value),
+                    }
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+}
+
+const UPDATED: &str = "subscription($school: ID!) { bookingUpdated(schoolId: $school) {
+    id status waitlist { hasOpenOffer } } }";
+
+async fn a_waiting_list_offer_arrives_over_the_subscription(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let course = service(&p, "CPD-MIDDLE-LEADERS").await;
+    let (session_id, _) = session(&p, course["id"].as_str().expect("id"), 1).await;
+
+    // Monkfrith takes the only place.
+    let taken = book(
+        &p,
+        ADMIN,
+        json!({ "schoolId": p.other_school(), "sessionId": session_id, "settlement": "INVOICE",
+                "attendees": [{ "name": "Jo Bell", "email": "jo.bell@monkfrith.example" }] }),
+    )
+    .await;
+    assert_eq!(taken["booking"]["status"], "CONFIRMED", "{taken}");
+    let taken_id = taken["booking"]["id"].as_str().expect("id").to_owned();
+
+    // Full: without joining the list nothing is written; with it, Holly Park waits.
+    let before = booking_count(&p).await;
+    let input = json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                        "attendees": attendees(&["Fay Wu"]) });
+    let full = book(&p, HEAD, input.clone()).await;
+    assert_eq!(
+        user_errors(&full),
+        vec![("input.attendees".to_owned(), "CONFLICT".to_owned())],
+        "{full}"
+    );
+    assert_eq!(booking_count(&p).await, before);
+    let mut waiting_input = input;
+    waiting_input["joinWaitlist"] = json!(true);
+    let waiting = book(&p, HEAD, waiting_input).await;
+    assert_eq!(waiting["booking"]["status"], "WAITLISTED", "{waiting}");
+    assert_eq!(waiting["booking"]["waitlist"]["hasOpenOffer"], false);
+    let waiting_id = waiting["booking"]["id"].as_str().expect("id").to_owned();
+
+    // Another school's head may not listen to Holly Park's bookings.
+    let mut nosy = Subscriber::open(&p, OTHER_HEAD, UPDATED, json!({ "school": p.school() })).await;
+    let refused = nosy
+        .message(Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    assert!(refused["payload"]["data"].is_null(), "{refused}");
+    assert_eq!(
+        refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{refused}"
+    );
+
+    // Holly Park's head listens; Monkfrith cancels; the offer arrives live.
+    let mut head = Subscriber::open(&p, HEAD, UPDATED, json!({ "school": p.school() })).await;
+    let cancelled = p.data(ADMIN, CANCEL, json!({ "id": taken_id })).await;
+    assert_eq!(cancelled["bookingCancel"]["booking"]["status"], "CANCELLED");
+    let offer = head
+        .message(Duration::from_secs(10))
+        .await
+        .expect("an offer arrives");
+    let offered = &offer["payload"]["data"]["bookingUpdated"];
+    assert_eq!(offered["id"], waiting_id.as_str(), "{offer}");
+    assert_eq!(offered["waitlist"]["hasOpenOffer"], true, "{offer}");
+
+    // Accepted, it is a booking; the subscriber hears that too.
+    let accepted = p
+        .data(
+            HEAD,
+            "mutation($id: ID!) { waitlistOfferAccept(input: { bookingId: $id }) {
+                booking { status } userErrors { field code } } }",
+            json!({ "id": waiting_id }),
+        )
+        .await;
+    assert_eq!(
+        accepted["waitlistOfferAccept"]["booking"]["status"], "CONFIRMED",
+        "{accepted}"
+    );
+    let confirmed = head
+        .message(Duration::from_secs(10))
+        .await
+        .expect("the confirmation arrives");
+    assert_eq!(
+        confirmed["payload"]["data"]["bookingUpdated"]["status"],
+        "CONFIRMED"
+    );
+
+    // The provider cancels the session: a reason is required, then everyone is told.
+    let cancel_session = "mutation($id: ID!, $reason: String!) { sessionCancel(input: { sessionId: $id, reason: $reason }) {
+        session { status } bookings { id status } userErrors { field code } } }";
+    let no_reason = p
+        .data(
+            ADMIN,
+            cancel_session,
+            json!({ "id": session_id, "reason": "" }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&no_reason["sessionCancel"]),
+        vec![("input.reason".to_owned(), "REQUIRED".to_owned())]
+    );
+    let by_head = p
+        .gql(
+            HEAD,
+            cancel_session,
+            json!({ "id": session_id, "reason": "x" }),
+        )
+        .await;
+    assert_eq!(code(&by_head), "FORBIDDEN", "{by_head}");
+    let done = p
+        .data(
+            ADMIN,
+            cancel_session,
+            json!({ "id": session_id, "reason": "The trainer is ill" }),
+        )
+        .await;
+    assert_eq!(
+        done["sessionCancel"]["session"]["status"], "CANCELLED",
+        "{done}"
+    );
+    let told = head
+        .message(Duration::from_secs(10))
+        .await
+        .expect("the cancellation arrives");
+    assert_eq!(
+        told["payload"]["data"]["bookingUpdated"]["status"],
+        "CANCELLED"
+    );
+}
+
+const CATALOGUE: &str = "query($first: Int!) { services(first: $first) { edges { node {
+    title category rating { count } memberPrice { amountPence }
+    sessions(upcoming: true) { startsAt placesLeft bookable parts { venue } } } } } }";
+
+async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db: TestDb) {
+    let counter = db.count_statements();
+    let config = common::counting_config(&db);
+    let p = spawn(db, config).await;
+    let conn = p.db.conn();
+    let now = p.clock.now();
+    // Enough services, each with a session, and a big session with 30 of Holly Park's bookings.
+    let mut big = None;
+    for n in 0..25 {
+        let created = traded::create_service(
+            conn,
+            &Actor::System,
+            p.clock.as_ref(),
+            traded::NewService {
+                code: format!("LOAD-{n:02}"),
+                title: format!("Load course {n:02}"),
+                category: traded::Category::CpdCourse,
+                description: String::new(),
+                audience: "Teachers".to_owned(),
+                phases: vec![],
+                provider_school_id: None,
+                provider_name: "School improvement team".to_owned(),
+                delivery: traded::Delivery::InPerson,
+                member_price: kernel::Money::from_pence(10_000),
+                non_member_price: None,
+                vat_treatment: billing::ledger::VatTreatment::Exempt,
+                vat_rate_bp: 0,
+                cfr_code: None,
+                offer_item_id: None,
+            },
+        )
+        .await
+        .expect("service");
+        traded::publish_service(conn, &Actor::System, p.clock.as_ref(), created.id)
+            .await
+            .expect("publish");
+        let starts = now + chrono::Duration::days(40 + n);
+        let session = traded::create_session(
+            conn,
+            &Actor::System,
+            p.clock.as_ref(),
+            traded::NewSession {
+                service_id: created.id,
+                label: None,
+                parts: vec![traded::SessionPart {
+                    starts_at: starts,
+                    ends_at: starts + chrono::Duration::hours(3),
+                    venue: Some("Centre".to_owned()),
+                    online_url: None,
+                }],
+                capacity: 40,
+                booking_deadline: starts - chrono::Duration::days(7),
+                policy: traded::CancellationPolicy::default(),
+                waitlist_offer_hours: None,
+            },
+        )
+        .await
+        .expect("session");
+        big.get_or_insert(session);
+    }
+    let big = big.expect("a session");
+    let admin = Actor::User(
+        membership::people::users::actor_for(conn, membership::people::users::Lookup::Email(ADMIN))
+            .await
+            .expect("lookup")
+            .expect("admin"),
+    );
+    for n in 0..30 {
+        traded::book(
+            conn,
+            &admin,
+            p.clock.as_ref(),
+            &billing::provider::OfflineProvider,
+            traded::NewBooking {
+                school_id: p.holly_park,
+                session_id: big.id,
+                attendees: vec![traded::NewAttendee {
+                    name: format!("Teacher {n}"),
+                    email: format!("teacher{n}@holly-park.example"),
+                    role: None,
+                }],
+                settlement: traded::Settlement::Invoice,
+                po_number: None,
+                join_waitlist: false,
+            },
+        )
+        .await
+        .expect("booking");
+    }
+    let urn = holly_park_urn(&p).await;
+
+    let cost = |query: &'static str, vars: Value, path: &'static [&'static str]| {
+        let counter = counter.clone();
+        let p = &p;
+        async move {
+            let _ = p.gql(HEAD, query, vars.clone()).await;
+            counter.reset();
+            let body = p.gql(HEAD, query, vars).await;
+            let spent = counter.get();
+            assert!(body.get("errors").is_none(), "{body}");
+            let mut node = &body["data"];
+            for key in path {
+                node = &node[*key];
+            }
+            (node.as_array().expect("edges").len(), spent)
+        }
+    };
+    let (two, small) = cost(CATALOGUE, json!({ "first": 2 }), &["services", "edges"]).await;
+    let (thirty, large) = cost(CATALOGUE, json!({ "first": 30 }), &["services", "edges"]).await;
+    assert_eq!((two, thirty), (2, 30));
+    assert_eq!(
+        small, large,
+        "catalogue: 2 services vs 30 cost {small} vs {large} statements"
+    );
+    let (two, small) = cost(
+        SCHOOL_BOOKINGS,
+        json!({ "urn": urn, "first": 2 }),
+        &["school", "bookings", "edges"],
+    )
+    .await;
+    let (thirty, large) = cost(
+        SCHOOL_BOOKINGS,
+        json!({ "urn": urn, "first": 30 }),
+        &["school", "bookings", "edges"],
+    )
+    .await;
+    assert_eq!((two, thirty), (2, 30));
+    assert_eq!(
+        small, large,
+        "bookings: 2 vs 30 cost {small} vs {large} statements"
+    );
+}
+
+testkit::db_tests!(
+    offer_and_invoice_journeys_with_approval_register_and_certificates,
+    card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel,
+    a_waiting_list_offer_arrives_over_the_subscription,
+    the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30
+);
