@@ -38,6 +38,24 @@ pub enum VatTreatment {
     Standard,
 }
 
+impl From<billing::ledger::VatTreatment> for VatTreatment {
+    fn from(treatment: billing::ledger::VatTreatment) -> Self {
+        match treatment {
+            billing::ledger::VatTreatment::Exempt => Self::Exempt,
+            billing::ledger::VatTreatment::Standard => Self::Standard,
+        }
+    }
+}
+
+impl From<VatTreatment> for billing::ledger::VatTreatment {
+    fn from(treatment: VatTreatment) -> Self {
+        match treatment {
+            VatTreatment::Exempt => Self::Exempt,
+            VatTreatment::Standard => Self::Standard,
+        }
+    }
+}
+
 /// The price list of one tier for one academic year.
 #[derive(Debug, Clone)]
 pub struct FeeScheduleNode(pub FeeSchedule);

@@ -325,10 +325,7 @@ impl InvoiceLineNode {
     }
 
     async fn vat_treatment(&self) -> VatTreatment {
-        match self.0.vat_treatment {
-            billing::ledger::VatTreatment::Exempt => VatTreatment::Exempt,
-            billing::ledger::VatTreatment::Standard => VatTreatment::Standard,
-        }
+        self.0.vat_treatment.into()
     }
 
     async fn vat_rate_basis_points(&self) -> u32 {

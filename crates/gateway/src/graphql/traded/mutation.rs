@@ -18,13 +18,6 @@ use crate::graphql::directory::enums::Phase;
 use crate::graphql::errors::{UserError, payload};
 use crate::graphql::relay::{GlobalId, expect_input};
 
-fn vat(treatment: VatTreatment) -> billing::ledger::VatTreatment {
-    match treatment {
-        VatTreatment::Exempt => billing::ledger::VatTreatment::Exempt,
-        VatTreatment::Standard => billing::ledger::VatTreatment::Standard,
-    }
-}
-
 /// A `MaybeUndefined` input as a patch: left out → unchanged, `null` → cleared.
 #[allow(
     clippy::option_option,
@@ -237,7 +230,7 @@ impl CatalogueMutation {
                 delivery: input.delivery.into(),
                 member_price: Money::from_pence(input.member_price_pence),
                 non_member_price: input.non_member_price_pence.map(Money::from_pence),
-                vat_treatment: vat(input.vat_treatment),
+                vat_treatment: input.vat_treatment.into(),
                 vat_rate_bp: input.vat_rate_bp,
                 cfr_code: input.cfr_code,
             };
@@ -275,7 +268,7 @@ impl CatalogueMutation {
                 non_member_price: patch(input.non_member_price_pence, |p| {
                     Ok(Money::from_pence(p))
                 })?,
-                vat_treatment: input.vat_treatment.map(vat),
+                vat_treatment: input.vat_treatment.map(Into::into),
                 vat_rate_bp: input.vat_rate_bp,
                 cfr_code: patch(input.cfr_code, Ok)?,
             };

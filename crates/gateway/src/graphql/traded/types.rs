@@ -31,13 +31,6 @@ use crate::graphql::offer::types::{OfferItemNode, OfferLedgerEntryNode};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::{AcademicYearScalar, MoneyValue};
 
-fn vat(treatment: billing::ledger::VatTreatment) -> VatTreatment {
-    match treatment {
-        billing::ledger::VatTreatment::Exempt => VatTreatment::Exempt,
-        billing::ledger::VatTreatment::Standard => VatTreatment::Standard,
-    }
-}
-
 /// The people behind a record are shown to signed-in people only: integrations see none.
 async fn person(
     rc: &RequestContext,
@@ -159,7 +152,7 @@ impl ServiceNode {
     }
 
     async fn vat_treatment(&self) -> VatTreatment {
-        vat(self.0.vat_treatment)
+        self.0.vat_treatment.into()
     }
 
     async fn vat_rate_basis_points(&self) -> u32 {
@@ -545,7 +538,7 @@ impl BookingNode {
     }
 
     async fn vat_treatment(&self) -> VatTreatment {
-        vat(self.0.vat_treatment)
+        self.0.vat_treatment.into()
     }
 
     async fn vat_rate_basis_points(&self) -> u32 {
