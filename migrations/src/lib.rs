@@ -19,6 +19,7 @@ mod m20261125_000010_stripe;
 mod m20261126_000011_traded;
 mod m20261126_000012_charges;
 mod m20261126_000013_stripe_payments;
+mod m20261127_000014_booking_payment_ref;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000011_traded::Migration),
             Box::new(m20261126_000012_charges::Migration),
             Box::new(m20261126_000013_stripe_payments::Migration),
+            Box::new(m20261127_000014_booking_payment_ref::Migration),
         ]
     }
 }

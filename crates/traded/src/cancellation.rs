@@ -15,7 +15,7 @@
 
 use billing::ledger::credit_notes::{CreditAmount, NewCreditNote};
 use billing::ledger::{InvoiceStatus, NewRefund};
-use billing::provider::{IdempotencyKey, PaymentProvider, RefundPayment};
+use billing::provider::{IdempotencyKey, PaymentCancel, PaymentProvider, RefundPayment};
 use chrono::{DateTime, Utc};
 use kernel::{
     Actor, BookingId, Clock, DomainError, ErrorCode, InvoiceId, Money, OfferEntryId, Permission,
@@ -52,13 +52,21 @@ struct Plan {
     settlement: Option<Settlement>,
 }
 
-/// Voids the unpaid card invoice of a booking awaiting payment. `Ok(false)` when it turns
-/// out paid (or part paid): the caller treats the booking as paid.
-async fn void_unpaid(
+/// Gives up on the card payment of a booking awaiting it: calls off the payment at the
+/// provider, then voids the unpaid invoice. `Ok(false)` when the invoice turns out paid (or
+/// part paid): the caller treats the booking as paid. A payment the provider says is already
+/// completing is a CONFLICT on `field`: its webhook will confirm the booking shortly, and
+/// voiding now would leave the school paying for places it no longer holds.
+pub(crate) async fn void_unpaid(
     db: &DatabaseConnection,
     clock: &dyn Clock,
-    invoice_id: InvoiceId,
+    provider: &dyn PaymentProvider,
+    row: &rows::Model,
+    field: &str,
 ) -> Result<bool, DomainError> {
+    let Some(invoice_id) = row.invoice_id.map(InvoiceId::from_uuid) else {
+        return Ok(true);
+    };
     let invoice = billing::ledger::invoices::invoices_by_ids(db, &[invoice_id])
         .await?
         .remove(&invoice_id)
@@ -66,6 +74,16 @@ async fn void_unpaid(
     match invoice.status {
         InvoiceStatus::Void => Ok(true),
         InvoiceStatus::Open if !invoice.paid.is_positive() => {
+            if let Some(payment_ref) = row.payment_ref.as_deref()
+                && billing::mirror::cancel_card_payment(provider, payment_ref).await?
+                    == PaymentCancel::Completed
+            {
+                return Err(DomainError::invalid(
+                    field,
+                    ErrorCode::Conflict,
+                    "the card payment is completing; the booking will be confirmed shortly",
+                ));
+            }
             billing::ledger::invoices::void(
                 db,
                 &Actor::System,
@@ -213,7 +231,7 @@ pub async fn cancel_booking(
     }
     if status == BookingStatus::PendingPayment
         && let Some(invoice) = row.invoice_id.map(InvoiceId::from_uuid)
-        && !void_unpaid(db, clock, invoice).await?
+        && !void_unpaid(db, clock, provider, &row, "bookingId").await?
     {
         // Paid meanwhile: confirm it and cancel it as the paid booking it is.
         crate::settlement::confirm_paid_bookings(db, clock, &[invoice]).await?;
@@ -454,7 +472,7 @@ pub async fn cancel_session(
     for row in &live {
         if row.status == BookingStatus::PendingPayment.as_str()
             && let Some(invoice) = row.invoice_id.map(InvoiceId::from_uuid)
-            && !void_unpaid(db, clock, invoice).await?
+            && !void_unpaid(db, clock, provider, row, "sessionId").await?
         {
             crate::settlement::confirm_paid_bookings(db, clock, &[invoice]).await?;
         }

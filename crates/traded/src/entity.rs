@@ -124,6 +124,9 @@ pub mod bookings {
         pub cancellation_fee_pence: Option<i64>,
         pub refund_pence: Option<i64>,
         pub refund_state: Option<String>,
+        /// The card payment started for the booking (Stripe `pi_…`), to call off if the
+        /// booking is released or cancelled unpaid.
+        pub payment_ref: Option<String>,
         pub version: i64,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

@@ -266,6 +266,22 @@ fn card_key(booking: BookingId) -> String {
     format!("booking-{booking}")
 }
 
+/// Records which provider payment a card booking started, so a release or cancellation can
+/// call it off. Leaves the version and `updated_at` alone: resuming a payment must not extend
+/// how long the booking holds its places.
+async fn remember_payment(
+    db: &DatabaseConnection,
+    booking: BookingId,
+    payment_ref: &str,
+) -> Result<(), DomainError> {
+    rows::Entity::update_many()
+        .col_expr(rows::Column::PaymentRef, Expr::value(payment_ref))
+        .filter(rows::Column::Id.eq(booking.as_uuid()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Starts the card payment after the booking committed. A provider failure is logged and
 /// reported as `None`: the booking stands (PENDING_PAYMENT) and the school retries with
 /// [`pay_booking_by_card`], which reuses the same PaymentIntent.
@@ -287,11 +303,16 @@ pub(crate) async fn start_card(
     )
     .await
     {
-        Ok(payment) => Some(CardPayment {
-            booking_id: booking,
-            invoice_id: invoice,
-            payment,
-        }),
+        Ok(payment) => {
+            if let Err(err) = remember_payment(db, booking, &payment.payment_ref).await {
+                tracing::warn!(%booking, error = %err.chain(), "card payment not remembered");
+            }
+            Some(CardPayment {
+                booking_id: booking,
+                invoice_id: invoice,
+                payment,
+            })
+        }
         Err(err) => {
             tracing::warn!(%booking, error = %err.chain(), "card payment not started");
             None
@@ -330,6 +351,7 @@ pub async fn pay_booking_by_card(
     let payment =
         billing::mirror::start_card_payment(db, actor, clock, provider, invoice, &card_key(id))
             .await?;
+    remember_payment(db, id, &payment.payment_ref).await?;
     Ok(CardPayment {
         booking_id: id,
         invoice_id: invoice,
@@ -395,6 +417,7 @@ pub async fn confirm_paid_bookings(
 pub async fn release_unpaid_bookings(
     db: &DatabaseConnection,
     clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
     older_than: Duration,
 ) -> Result<Vec<Booking>, DomainError> {
     let cutoff = clock.now() - older_than;
@@ -409,31 +432,19 @@ pub async fn release_unpaid_bookings(
         let Some(invoice_id) = row.invoice_id.map(InvoiceId::from_uuid) else {
             continue;
         };
-        let invoice = billing::ledger::invoices::invoices_by_ids(db, &[invoice_id])
-            .await?
-            .remove(&invoice_id);
-        match invoice.map(|i| (i.status, i.paid)) {
-            Some((InvoiceStatus::Paid, _)) => {
+        match crate::cancellation::void_unpaid(db, clock, provider, &row, "bookingId").await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Paid after all: confirmed if in full; part paid is finance's call.
                 changed.extend(confirm_paid_bookings(db, clock, &[invoice_id]).await?);
                 continue;
             }
-            Some((InvoiceStatus::Void, _)) => {}
-            Some((InvoiceStatus::Open, paid)) if !paid.is_positive() => {
-                if let Err(err) = billing::ledger::invoices::void(
-                    db,
-                    &Actor::System,
-                    clock,
-                    invoice_id,
-                    "card payment for the booking never completed",
-                )
-                .await
-                {
-                    tracing::warn!(booking = %row.id, error = %err.chain(), "unpaid booking's invoice not voided");
-                    continue;
-                }
+            Err(err) => {
+                // The payment is completing, or the provider or the void failed: the next
+                // sweep looks again.
+                tracing::warn!(booking = %row.id, error = %err.chain(), "unpaid booking not released");
+                continue;
             }
-            // Part paid, written off, or missing: finance's call, not a sweep's.
-            _ => continue,
         }
         let txn = db.begin().await?;
         let locked = match lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await {

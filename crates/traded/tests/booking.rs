@@ -175,15 +175,16 @@ async fn unpaid_card_bookings_are_released_and_their_invoice_voided(db: TestDb) 
     .expect("card booking");
     // Not old enough yet.
     assert!(
-        traded::release_unpaid_bookings(db.conn(), &c, chrono::Duration::hours(24))
+        traded::release_unpaid_bookings(db.conn(), &c, &PROVIDER, chrono::Duration::hours(24))
             .await
             .expect("sweep")
             .is_empty()
     );
     c.advance(chrono::Duration::hours(25));
-    let released = traded::release_unpaid_bookings(db.conn(), &c, chrono::Duration::hours(24))
-        .await
-        .expect("sweep");
+    let released =
+        traded::release_unpaid_bookings(db.conn(), &c, &PROVIDER, chrono::Duration::hours(24))
+            .await
+            .expect("sweep");
     assert_eq!(released.len(), 1);
     assert_eq!(released[0].status, BookingStatus::Cancelled);
     assert_eq!(
@@ -208,7 +209,7 @@ async fn unpaid_card_bookings_are_released_and_their_invoice_voided(db: TestDb) 
     .await
     .expect("rebook");
     assert!(
-        traded::release_unpaid_bookings(db.conn(), &c, chrono::Duration::hours(24))
+        traded::release_unpaid_bookings(db.conn(), &c, &PROVIDER, chrono::Duration::hours(24))
             .await
             .expect("rerun")
             .is_empty()

@@ -531,15 +531,100 @@ async fn offer_and_invoice_journeys_with_approval_register_and_certificates(db: 
 
 const STRIPE_SECRET: &str = "sk_test_e2e_traded";
 
-async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: TestDb) {
-    let Some(stripe) = testkit::stripe_url() else {
-        return;
-    };
+/// The app's configuration with Stripe at the stand-in; `None` when the harness runs none.
+fn with_stripe(db: &TestDb) -> Option<(Config, String, String)> {
+    let stripe = testkit::stripe_url()?;
     let webhook_secret = format!("whsec_{}", uuid::Uuid::now_v7().simple());
-    let mut config = common::config(&db);
+    let mut config = common::config(db);
     config.stripe_secret_key = Some(STRIPE_SECRET.to_owned());
     config.stripe_webhook_secret = Some(webhook_secret.clone());
     config.stripe_api_base = Some(stripe.clone());
+    Some((config, stripe, webhook_secret))
+}
+
+/// A PaymentIntent as the stand-in holds it.
+async fn intent_at(p: &Portal, stripe: &str, intent: &str) -> Value {
+    p.http
+        .get(format!("{stripe}/v1/payment_intents/{intent}"))
+        .basic_auth(STRIPE_SECRET, Some(""))
+        .send()
+        .await
+        .expect("stand-in")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// POSTs a form to the stand-in, asserting it succeeds.
+async fn stand_in_post(p: &Portal, stripe: &str, path: &str, form: &[(&str, &str)]) -> Value {
+    let response = p
+        .http
+        .post(format!("{stripe}/v1/{path}"))
+        .basic_auth(STRIPE_SECRET, Some(""))
+        .form(form)
+        .send()
+        .await
+        .expect("stand-in");
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert!(status.is_success(), "{path}: {body}");
+    body
+}
+
+/// The portal pays a PaymentIntent with a good card, as Stripe.js would; no webhook yet.
+async fn pay_at_stripe(p: &Portal, stripe: &str, intent: &str) {
+    let customer = intent_at(p, stripe, intent).await["customer"]
+        .as_str()
+        .expect("the intent's customer")
+        .to_owned();
+    let card = [
+        ("type", "card"),
+        ("card[number]", "4242424242424242"),
+        ("card[exp_month]", "12"),
+        ("card[exp_year]", "2031"),
+        ("card[cvc]", "123"),
+    ];
+    let pm = stand_in_post(p, stripe, "payment_methods", &card).await["id"]
+        .as_str()
+        .expect("pm")
+        .to_owned();
+    stand_in_post(
+        p,
+        stripe,
+        &format!("payment_methods/{pm}/attach"),
+        &[("customer", customer.as_str())],
+    )
+    .await;
+    stand_in_post(
+        p,
+        stripe,
+        &format!("payment_intents/{intent}"),
+        &[("payment_method", pm.as_str())],
+    )
+    .await;
+    let paid = stand_in_post(p, stripe, &format!("payment_intents/{intent}/confirm"), &[]).await;
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+}
+
+/// Delivers `event` to the app's webhook, signed with `secret` at the app's time (the
+/// signature's timestamp must be fresh by the app's clock).
+async fn deliver(p: &Portal, event: &[u8], secret: &str) -> StatusCode {
+    let now = p.clock.now().timestamp();
+    p.http
+        .post(format!("{}/webhooks/stripe", p.base))
+        .header("stripe-signature", sign(event, secret, now))
+        .header("content-type", "application/json")
+        .body(event.to_vec())
+        .send()
+        .await
+        .expect("webhook")
+        .status()
+}
+
+async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: TestDb) {
+    let Some((config, stripe, webhook_secret)) = with_stripe(&db) else {
+        return;
+    };
     let p = spawn(db, config).await;
     let conference = service(&p, "CONF-2027").await;
     let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
@@ -563,16 +648,7 @@ async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: Te
     );
 
     // The card is charged at Stripe: its signed payment_intent.succeeded confirms the booking.
-    let mut pi: Value = p
-        .http
-        .get(format!("{stripe}/v1/payment_intents/{intent}"))
-        .basic_auth(STRIPE_SECRET, Some(""))
-        .send()
-        .await
-        .expect("stand-in")
-        .json()
-        .await
-        .expect("json");
+    let mut pi = intent_at(&p, &stripe, &intent).await;
     assert_eq!(
         pi["amount"], booked["booking"]["total"]["amountPence"],
         "{pi}"
@@ -585,16 +661,7 @@ async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: Te
         "type": "payment_intent.succeeded", "created": now, "data": { "object": pi } }))
     .expect("json");
     for _ in 0..2 {
-        let status = p
-            .http
-            .post(format!("{}/webhooks/stripe", p.base))
-            .header("stripe-signature", sign(&event, &webhook_secret, now))
-            .header("content-type", "application/json")
-            .body(event.clone())
-            .send()
-            .await
-            .expect("webhook")
-            .status();
+        let status = deliver(&p, &event, &webhook_secret).await;
         assert_eq!(status, StatusCode::OK, "delivered and redelivered");
     }
     let now_booked = p.data(HEAD, BOOKING, json!({ "id": id })).await;
@@ -621,6 +688,94 @@ async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: Te
         "{cancelled}"
     );
     assert_eq!(returned["usageReversed"], false);
+}
+
+/// A card booking given up on — cancelled by its school or released unpaid by the sweep —
+/// calls off its PaymentIntent, so the school cannot pay for places it no longer holds; one
+/// whose card was already charged is neither cancelled nor released, and its webhook
+/// confirms it.
+async fn an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept(db: TestDb) {
+    let Some((config, stripe, webhook_secret)) = with_stripe(&db) else {
+        return;
+    };
+    let provider = billing::provider::StripeProvider::new(&config.stripe().expect("stripe"))
+        .expect("provider");
+    let p = spawn(db, config).await;
+    let conference = service(&p, "CONF-2027").await;
+    let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
+    let card_booking = |name: &str| {
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                "attendees": attendees(&[name]) })
+    };
+    let intent_of = |booked: &Value| {
+        booked["cardPayment"]["paymentIntentRef"]
+            .as_str()
+            .expect("a PaymentIntent")
+            .to_owned()
+    };
+    let id_of = |booked: &Value| booked["booking"]["id"].as_str().expect("id").to_owned();
+
+    // Cancelled before paying: the intent is cancelled at Stripe, the booking cancelled.
+    let abandoned = book(&p, HEAD, card_booking("Ann Able")).await;
+    let cancelled = p
+        .data(HEAD, CANCEL, json!({ "id": id_of(&abandoned) }))
+        .await["bookingCancel"]
+        .clone();
+    assert_eq!(cancelled["booking"]["status"], "CANCELLED", "{cancelled}");
+    assert_eq!(
+        intent_at(&p, &stripe, &intent_of(&abandoned)).await["status"],
+        "canceled"
+    );
+
+    // Charged at Stripe, its webhook not yet here: cancelling is a CONFLICT that changes
+    // nothing, and the sweep leaves it however old it is.
+    let paying = book(&p, HEAD, card_booking("Ben Bright")).await;
+    let paying_intent = intent_of(&paying);
+    pay_at_stripe(&p, &stripe, &paying_intent).await;
+    let refused =
+        p.data(HEAD, CANCEL, json!({ "id": id_of(&paying) })).await["bookingCancel"].clone();
+    assert_eq!(
+        user_errors(&refused),
+        vec![("input.bookingId".to_owned(), "CONFLICT".to_owned())]
+    );
+
+    // Never paid: released by the sweep once the hold has passed, its intent cancelled.
+    let unpaid = book(&p, HEAD, card_booking("Cat Cole")).await;
+    p.clock.advance(chrono::Duration::hours(3));
+    let released = traded::release_unpaid_bookings(
+        p.db.conn(),
+        p.clock.as_ref(),
+        &provider,
+        chrono::Duration::hours(2),
+    )
+    .await
+    .expect("sweep");
+    let released: Vec<String> = released
+        .iter()
+        .map(|b| b.id.to_global().to_string())
+        .collect();
+    assert_eq!(released, vec![id_of(&unpaid)], "only the unpaid booking");
+    assert_eq!(
+        intent_at(&p, &stripe, &intent_of(&unpaid)).await["status"],
+        "canceled"
+    );
+    let still = p.data(HEAD, BOOKING, json!({ "id": id_of(&paying) })).await;
+    assert_eq!(still["booking"]["status"], "PENDING_PAYMENT", "{still}");
+    assert_eq!(
+        intent_at(&p, &stripe, &paying_intent).await["status"],
+        "succeeded"
+    );
+
+    // The webhook arrives and confirms the booking the sweep kept.
+    let pi = intent_at(&p, &stripe, &paying_intent).await;
+    let event = serde_json::to_vec(&json!({
+        "id": format!("evt_kept_{}", uuid::Uuid::now_v7().simple()), "object": "event",
+        "type": "payment_intent.succeeded", "created": p.clock.now().timestamp(),
+        "data": { "object": pi } }))
+    .expect("json");
+    assert_eq!(deliver(&p, &event, &webhook_secret).await, StatusCode::OK);
+    let confirmed = p.data(HEAD, BOOKING, json!({ "id": id_of(&paying) })).await;
+    assert_eq!(confirmed["booking"]["status"], "CONFIRMED", "{confirmed}");
 }
 
 /// A graphql-ws client with one subscription.
@@ -963,6 +1118,7 @@ async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db:
 testkit::db_tests!(
     offer_and_invoice_journeys_with_approval_register_and_certificates,
     card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel,
+    an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept,
     a_waiting_list_offer_arrives_over_the_subscription,
     the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30
 );

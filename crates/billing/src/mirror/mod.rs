@@ -486,6 +486,22 @@ pub async fn mirror_year(
     }
 }
 
+/// Calls off a card payment Trellis has given up on (a booking released unpaid), so the
+/// payer can no longer complete it — unless the money is already taken or on its way, which
+/// the answer says and its webhook will record.
+pub async fn cancel_card_payment(
+    provider: &dyn PaymentProvider,
+    payment_ref: &str,
+) -> Result<crate::provider::PaymentCancel, DomainError> {
+    provider
+        .cancel_payment(crate::provider::CancelPayment {
+            payment_ref: payment_ref.to_owned(),
+            idempotency_key: IdempotencyKey::derive("cancel_card_payment", payment_ref),
+        })
+        .await
+        .map_err(provider_failed)
+}
+
 /// Starts a card payment of an invoice's outstanding amount (a Stripe PaymentIntent) and
 /// returns what the portal needs to confirm it with Stripe.js. The caller's idempotency key
 /// makes a retried request the same PaymentIntent. The school's own leader, or finance.

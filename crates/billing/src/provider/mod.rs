@@ -174,6 +174,24 @@ pub struct TakePayment {
     pub idempotency_key: IdempotencyKey,
 }
 
+/// Call off a payment that was started but should no longer complete (Stripe: cancel the
+/// PaymentIntent), so a payer cannot finish paying for something Trellis has given up on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelPayment {
+    /// What [`PaymentProvider::take_payment`] returned.
+    pub payment_ref: String,
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// What calling off a payment came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentCancel {
+    /// It can no longer take money (cancelled now or before).
+    Cancelled,
+    /// Too late: the money has been taken or is on its way; its webhook will record it.
+    Completed,
+}
+
 /// Where a payment stands at the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentOutcome {
@@ -359,6 +377,9 @@ pub trait PaymentProvider: Send + Sync + fmt::Debug {
     async fn take_payment(&self, request: TakePayment) -> Result<ProviderPayment, ProviderError>;
 
     async fn refund(&self, request: RefundPayment) -> Result<ProviderRefund, ProviderError>;
+
+    /// Calls off a payment started by `take_payment` unless it has already completed.
+    async fn cancel_payment(&self, request: CancelPayment) -> Result<PaymentCancel, ProviderError>;
 
     /// `None` when the provider keeps no state of its own for the invoice (offline): the
     /// ledger is then the only truth and there is nothing to reconcile against.

@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 
 use super::{
-    CreateCustomer, CreditInvoice, IssueInvoice, ListCharges, ListInvoices, ListPayouts,
-    PaymentOutcome, PaymentProvider, ProviderCreditNote, ProviderCustomer, ProviderError,
-    ProviderInvoice, ProviderPayment, ProviderRefund, RefundOutcome, RefundPayment, RemoteCharge,
-    RemoteInvoice, RemoteInvoiceSummary, RemotePayout, SyncStatus, TakePayment, VoidInvoice,
+    CancelPayment, CreateCustomer, CreditInvoice, IssueInvoice, ListCharges, ListInvoices,
+    ListPayouts, PaymentCancel, PaymentOutcome, PaymentProvider, ProviderCreditNote,
+    ProviderCustomer, ProviderError, ProviderInvoice, ProviderPayment, ProviderRefund,
+    RefundOutcome, RefundPayment, RemoteCharge, RemoteInvoice, RemoteInvoiceSummary, RemotePayout,
+    SyncStatus, TakePayment, VoidInvoice,
 };
 
 /// The embedded default: makes no external call. Schools pay by bank transfer quoting the
@@ -58,6 +59,15 @@ impl PaymentProvider for OfflineProvider {
             payment_ref: offline_ref("pay", request.payment_id.as_uuid()),
             outcome: PaymentOutcome::Pending,
         })
+    }
+
+    /// An offline payment is a bank transfer Trellis never started, so there is nothing to
+    /// call off: money that arrives anyway is recorded by finance as account credit.
+    async fn cancel_payment(
+        &self,
+        _request: CancelPayment,
+    ) -> Result<PaymentCancel, ProviderError> {
+        Ok(PaymentCancel::Cancelled)
     }
 
     /// Offline refunds are paid out by finance through the bank; the ledger records them.

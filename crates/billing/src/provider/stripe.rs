@@ -39,17 +39,19 @@ use stripe_billing::{CreditNoteReason, Invoice, InvoiceCollectionMethod, Invoice
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::PaymentIntentStatus;
 use stripe_core::customer::CreateCustomer as StripeCreateCustomer;
-use stripe_core::payment_intent::CreatePaymentIntent;
+use stripe_core::payment_intent::{
+    CancelPaymentIntent, CreatePaymentIntent, RetrievePaymentIntent,
+};
 use stripe_core::refund::{CreateRefund, CreateRefundReason};
 use stripe_types::Currency;
 
 use super::{
-    Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, ListCharges,
-    ListInvoices, ListPayouts, PaymentOutcome, PaymentProvider, PayoutLine, ProviderCreditNote,
-    ProviderCustomer, ProviderError, ProviderInvoice, ProviderPayment, ProviderRefund,
-    RefundOutcome, RefundPayment, RemoteCharge, RemoteChargeStatus, RemoteInvoice,
-    RemoteInvoiceStatus, RemoteInvoiceSummary, RemotePayout, RemoteRefund, SyncStatus, TakePayment,
-    VoidInvoice,
+    CancelPayment, Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice,
+    ListCharges, ListInvoices, ListPayouts, PaymentCancel, PaymentOutcome, PaymentProvider,
+    PayoutLine, ProviderCreditNote, ProviderCustomer, ProviderError, ProviderInvoice,
+    ProviderPayment, ProviderRefund, RefundOutcome, RefundPayment, RemoteCharge,
+    RemoteChargeStatus, RemoteInvoice, RemoteInvoiceStatus, RemoteInvoiceSummary, RemotePayout,
+    RemoteRefund, SyncStatus, TakePayment, VoidInvoice,
 };
 use crate::ledger::invoices::{VatTreatment, vat_on};
 
@@ -538,6 +540,33 @@ impl PaymentProvider for StripeProvider {
         Ok(ProviderPayment {
             payment_ref: intent.id.to_string(),
             outcome,
+        })
+    }
+
+    /// Looks first: a PaymentIntent that succeeded or is processing cannot be cancelled, and
+    /// its money must be left to arrive; one already cancelled needs nothing.
+    async fn cancel_payment(&self, request: CancelPayment) -> Result<PaymentCancel, ProviderError> {
+        let current = RetrievePaymentIntent::new(request.payment_ref.as_str())
+            .send(&self.client)
+            .await
+            .map_err(classify)?;
+        match current.status {
+            PaymentIntentStatus::Succeeded | PaymentIntentStatus::Processing => {
+                return Ok(PaymentCancel::Completed);
+            }
+            PaymentIntentStatus::Canceled => return Ok(PaymentCancel::Cancelled),
+            _ => {}
+        }
+        let cancelled = send!(
+            &self.client,
+            CancelPaymentIntent::new(request.payment_ref.as_str()),
+            &request.idempotency_key,
+            "",
+        )?;
+        Ok(if cancelled.status == PaymentIntentStatus::Canceled {
+            PaymentCancel::Cancelled
+        } else {
+            PaymentCancel::Completed
         })
     }
 

@@ -97,7 +97,10 @@ pub(super) async fn run(
                 extras.card_booking_hold
             };
             let hold = chrono::Duration::from_std(hold).map_err(DomainError::internal)?;
-            let changed = traded::release_unpaid_bookings(db, clock, hold).await?;
+            // Without Stripe, card bookings were taken offline: nothing to call off there.
+            let offline = billing::provider::OfflineProvider;
+            let provider = provider.unwrap_or(&offline);
+            let changed = traded::release_unpaid_bookings(db, clock, provider, hold).await?;
             let released = changed
                 .iter()
                 .filter(|b| b.status == traded::BookingStatus::Cancelled)
@@ -110,13 +113,9 @@ pub(super) async fn run(
         }
         Job::CompleteCardRefunds => {
             // Without Stripe, card bookings were taken offline and are refunded the same way.
-            let refunded = match provider {
-                Some(provider) => traded::complete_card_refunds(db, clock, provider).await?,
-                None => {
-                    traded::complete_card_refunds(db, clock, &billing::provider::OfflineProvider)
-                        .await?
-                }
-            };
+            let offline = billing::provider::OfflineProvider;
+            let refunded =
+                traded::complete_card_refunds(db, clock, provider.unwrap_or(&offline)).await?;
             announce(extras, &refunded).await;
             Ok(format!("completed {} card refund(s)", refunded.len()))
         }
