@@ -212,15 +212,7 @@ fn trellis_uuid(id: &str) -> String {
 }
 
 async fn post_webhook(app: &TestApp, payload: &[u8], signature: &str) -> StatusCode {
-    app.client
-        .post(format!("{}/webhooks/stripe", app.base))
-        .header("stripe-signature", signature)
-        .header("content-type", "application/json")
-        .body(payload.to_vec())
-        .send()
-        .await
-        .expect("webhook")
-        .status()
+    common::post_webhook(&app.client, &app.base, payload, signature).await
 }
 
 async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {

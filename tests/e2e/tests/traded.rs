@@ -610,15 +610,7 @@ async fn pay_at_stripe(p: &Portal, stripe: &str, intent: &str) {
 /// signature's timestamp must be fresh by the app's clock).
 async fn deliver(p: &Portal, event: &[u8], secret: &str) -> StatusCode {
     let now = p.clock.now().timestamp();
-    p.http
-        .post(format!("{}/webhooks/stripe", p.base))
-        .header("stripe-signature", sign(event, secret, now))
-        .header("content-type", "application/json")
-        .body(event.to_vec())
-        .send()
-        .await
-        .expect("webhook")
-        .status()
+    common::post_webhook(&p.http, &p.base, event, &sign(event, secret, now)).await
 }
 
 async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: TestDb) {

@@ -162,3 +162,21 @@ pub fn first_code(body: &Value) -> &str {
         .as_str()
         .unwrap_or("<none>")
 }
+
+/// POSTs a Stripe event to the app's webhook with the given `Stripe-Signature` header.
+pub async fn post_webhook(
+    client: &reqwest::Client,
+    base: &str,
+    payload: &[u8],
+    signature: &str,
+) -> StatusCode {
+    client
+        .post(format!("{base}/webhooks/stripe"))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(payload.to_vec())
+        .send()
+        .await
+        .expect("webhook")
+        .status()
+}
