@@ -19,8 +19,8 @@ use kernel::{
 };
 use membership::memberships::MembershipStatus;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, Set, TransactionTrait,
 };
 
 use crate::bookings::{self, Attendee, Booking, attendees_of_bookings, not_found};
@@ -263,6 +263,74 @@ pub(crate) fn full_error(left: u32) -> DomainError {
     )
 }
 
+/// A booking row as first written: PENDING_APPROVAL, holding nothing, with every later
+/// step (settlement, waiting list, closure, refund) still empty; callers set what differs.
+fn new_row(
+    id: BookingId,
+    school: SchoolId,
+    session: &Session,
+    service: &Service,
+    priced: &Priced,
+    places: u32,
+    now: DateTime<Utc>,
+) -> rows::ActiveModel {
+    rows::ActiveModel {
+        id: Set(id.as_uuid()),
+        school_id: Set(school.as_uuid()),
+        session_id: Set(session.id.as_uuid()),
+        service_id: Set(service.id.as_uuid()),
+        academic_year: Set(session.academic_year.start_year()),
+        status: Set(BookingStatus::PendingApproval.as_str().to_owned()),
+        places: Set(to_i32(places)),
+        places_held: Set(0),
+        price_basis: Set(priced.basis.as_str().to_owned()),
+        unit_price_pence: Set(priced.unit.pence()),
+        vat_treatment: Set(priced.vat_treatment.as_str().to_owned()),
+        vat_rate_bp: Set(to_i32(priced.vat_rate_bp)),
+        settlement: Set(None),
+        po_number: Set(None),
+        requested_by: Set(None),
+        booked_by: Set(None),
+        offer_entry_id: Set(None),
+        invoice_id: Set(None),
+        waitlisted_at: Set(None),
+        offered_at: Set(None),
+        offer_expires_at: Set(None),
+        closed_reason: Set(None),
+        closed_note: Set(None),
+        closed_at: Set(None),
+        closed_by: Set(None),
+        cancellation_fee_pence: Set(None),
+        refund_pence: Set(None),
+        refund_state: Set(None),
+        payment_ref: Set(None),
+        version: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
+/// Inserts a new booking and its attendees in `txn`. An attendee already booked on the
+/// session (the unique index, which also catches a concurrent booking) is a userError.
+async fn insert_with_attendees(
+    txn: &DatabaseTransaction,
+    row: rows::ActiveModel,
+    session: SessionId,
+    people: &[NewAttendee],
+    now: DateTime<Utc>,
+) -> Result<rows::Model, DomainError> {
+    let row = row.insert(txn).await?;
+    let booking = BookingId::from_uuid(row.id);
+    match attendees::Entity::insert_many(attendee_rows(booking, session, people, now))
+        .exec(txn)
+        .await
+    {
+        Ok(_) => Ok(row),
+        Err(err) if is_unique_violation(&err) => Err(attendee_taken()),
+        Err(err) => Err(err.into()),
+    }
+}
+
 fn attendee_rows(
     booking: BookingId,
     session: SessionId,
@@ -378,58 +446,28 @@ pub async fn book(
     if !held && !input.join_waitlist {
         return Err(full_error(session.places_left()));
     }
-    let row = rows::ActiveModel {
-        id: Set(id.as_uuid()),
-        school_id: Set(input.school_id.as_uuid()),
-        session_id: Set(session.id.as_uuid()),
-        service_id: Set(service.id.as_uuid()),
-        academic_year: Set(session.academic_year.start_year()),
-        status: Set(if held {
-            BookingStatus::Confirmed
-        } else {
-            BookingStatus::Waitlisted
-        }
-        .as_str()
-        .to_owned()),
-        places: Set(to_i32(places)),
-        places_held: Set(if held { to_i32(places) } else { 0 }),
-        price_basis: Set(priced.basis.as_str().to_owned()),
-        unit_price_pence: Set(priced.unit.pence()),
-        vat_treatment: Set(priced.vat_treatment.as_str().to_owned()),
-        vat_rate_bp: Set(to_i32(priced.vat_rate_bp)),
-        // A waiting-list entry keeps the settlement it asked for, as the default when it
-        // accepts an offer.
-        settlement: Set(Some(input.settlement.as_str().to_owned())),
-        po_number: Set(po_number),
-        requested_by: Set(None),
-        booked_by: Set(recorder(actor).map(|u| u.as_uuid())),
-        offer_entry_id: Set(None),
-        invoice_id: Set(None),
-        waitlisted_at: Set((!held).then_some(now)),
-        offered_at: Set(None),
-        offer_expires_at: Set(None),
-        closed_reason: Set(None),
-        closed_note: Set(None),
-        closed_at: Set(None),
-        closed_by: Set(None),
-        cancellation_fee_pence: Set(None),
-        refund_pence: Set(None),
-        refund_state: Set(None),
-        payment_ref: Set(None),
-        version: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
+    let mut row = new_row(
+        id,
+        input.school_id,
+        &session,
+        &service,
+        &priced,
+        places,
+        now,
+    );
+    if held {
+        row.status = Set(BookingStatus::Confirmed.as_str().to_owned());
+        row.places_held = Set(to_i32(places));
+    } else {
+        row.status = Set(BookingStatus::Waitlisted.as_str().to_owned());
+        row.waitlisted_at = Set(Some(now));
     }
-    .insert(&txn)
-    .await?;
-    match attendees::Entity::insert_many(attendee_rows(id, session.id, &people, now))
-        .exec(&txn)
-        .await
-    {
-        Ok(_) => {}
-        Err(err) if is_unique_violation(&err) => return Err(attendee_taken()),
-        Err(err) => return Err(err.into()),
-    }
+    // A waiting-list entry keeps the settlement it asked for, as the default when it
+    // accepts an offer.
+    row.settlement = Set(Some(input.settlement.as_str().to_owned()));
+    row.po_number = Set(po_number);
+    row.booked_by = Set(recorder(actor).map(|u| u.as_uuid()));
+    let row = insert_with_attendees(&txn, row, session.id, &people, now).await?;
     let card = if held {
         settle_in(&txn, clock, row, &service, &session, input.settlement)
             .await?
@@ -476,50 +514,17 @@ pub async fn request_booking(
     let places = u32::try_from(people.len()).unwrap_or(u32::MAX);
     let id = BookingId::new();
     let txn = db.begin().await?;
-    rows::ActiveModel {
-        id: Set(id.as_uuid()),
-        school_id: Set(input.school_id.as_uuid()),
-        session_id: Set(session.id.as_uuid()),
-        service_id: Set(service.id.as_uuid()),
-        academic_year: Set(session.academic_year.start_year()),
-        status: Set(BookingStatus::PendingApproval.as_str().to_owned()),
-        places: Set(to_i32(places)),
-        places_held: Set(0),
-        price_basis: Set(priced.basis.as_str().to_owned()),
-        unit_price_pence: Set(priced.unit.pence()),
-        vat_treatment: Set(priced.vat_treatment.as_str().to_owned()),
-        vat_rate_bp: Set(to_i32(priced.vat_rate_bp)),
-        settlement: Set(None),
-        po_number: Set(None),
-        requested_by: Set(recorder(actor).map(|u| u.as_uuid())),
-        booked_by: Set(None),
-        offer_entry_id: Set(None),
-        invoice_id: Set(None),
-        waitlisted_at: Set(None),
-        offered_at: Set(None),
-        offer_expires_at: Set(None),
-        closed_reason: Set(None),
-        closed_note: Set(None),
-        closed_at: Set(None),
-        closed_by: Set(None),
-        cancellation_fee_pence: Set(None),
-        refund_pence: Set(None),
-        refund_state: Set(None),
-        payment_ref: Set(None),
-        version: Set(0),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    match attendees::Entity::insert_many(attendee_rows(id, session.id, &people, now))
-        .exec(&txn)
-        .await
-    {
-        Ok(_) => {}
-        Err(err) if is_unique_violation(&err) => return Err(attendee_taken()),
-        Err(err) => return Err(err.into()),
-    }
+    let mut row = new_row(
+        id,
+        input.school_id,
+        &session,
+        &service,
+        &priced,
+        places,
+        now,
+    );
+    row.requested_by = Set(recorder(actor).map(|u| u.as_uuid()));
+    insert_with_attendees(&txn, row, session.id, &people, now).await?;
     txn.commit().await?;
     outcome(db, id, None).await
 }
