@@ -135,7 +135,7 @@ pub enum ConfigError {
     #[error("configuration: TRELLIS_JWT_SECRET must be at least 32 characters")]
     WeakSecret,
     #[error(
-        "configuration: TRELLIS_JOBS_INTERVAL_SECS and the traded sweeps' intervals must be at least 1"
+        "configuration: TRELLIS_JOBS_INTERVAL_SECS, the traded sweeps' intervals and TRELLIS_CARD_BOOKING_HOLD_SECS must be at least 1"
     )]
     ZeroJobsInterval,
     #[error(
@@ -174,6 +174,7 @@ impl Config {
         if self.jobs_interval_secs == 0
             || self.expire_waitlist_offers_interval_secs == 0
             || self.release_unpaid_bookings_interval_secs == 0
+            || self.card_booking_hold_secs == 0
         {
             return Err(ConfigError::ZeroJobsInterval);
         }
@@ -261,6 +262,27 @@ mod tests {
             assert!(matches!(Config::load(None), Err(ConfigError::WeakSecret)));
             Ok(())
         });
+    }
+
+    #[test]
+    fn refuses_zero_job_intervals_and_a_zero_card_hold() {
+        for var in [
+            "TRELLIS_JOBS_INTERVAL_SECS",
+            "TRELLIS_EXPIRE_WAITLIST_OFFERS_INTERVAL_SECS",
+            "TRELLIS_RELEASE_UNPAID_BOOKINGS_INTERVAL_SECS",
+            "TRELLIS_CARD_BOOKING_HOLD_SECS",
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.set_env(var, "0");
+                assert!(
+                    matches!(Config::load(None), Err(ConfigError::ZeroJobsInterval)),
+                    "{var}=0"
+                );
+                jail.set_env(var, "60");
+                assert!(Config::load(None).is_ok(), "{var}=60");
+                Ok(())
+            });
+        }
     }
 
     #[test]

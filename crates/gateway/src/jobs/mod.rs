@@ -144,14 +144,24 @@ impl Schedule {
 pub const DEFAULT_CARD_BOOKING_HOLD: Duration = Duration::from_hours(2);
 
 /// What a job may need beyond the database and the clock.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub struct Extras<'a> {
     /// The Stripe adapter (reconciliation); `None` when Stripe is not configured.
     pub provider: Option<&'a dyn PaymentProvider>,
     /// Where the traded sweeps announce the bookings they changed (`bookingUpdated`).
     pub events: Option<&'a Bus>,
-    /// See [`Schedule::card_booking_hold`]; zero means [`DEFAULT_CARD_BOOKING_HOLD`].
+    /// See [`Schedule::card_booking_hold`].
     pub card_booking_hold: Duration,
+}
+
+impl Default for Extras<'_> {
+    fn default() -> Self {
+        Self {
+            provider: None,
+            events: None,
+            card_booking_hold: DEFAULT_CARD_BOOKING_HOLD,
+        }
+    }
 }
 
 impl std::fmt::Debug for Extras<'_> {

@@ -3,7 +3,7 @@
 use kernel::{AcademicYear, Actor, Clock, DomainError};
 use sea_orm::DatabaseConnection;
 
-use super::{DEFAULT_CARD_BOOKING_HOLD, Extras, Job};
+use super::{Extras, Job};
 use crate::events::Event;
 
 /// How long an invoicing run must have been IN_PROGRESS before the job treats it as
@@ -91,12 +91,8 @@ pub(super) async fn run(
             ))
         }
         Job::ReleaseUnpaidBookings => {
-            let hold = if extras.card_booking_hold.is_zero() {
-                DEFAULT_CARD_BOOKING_HOLD
-            } else {
-                extras.card_booking_hold
-            };
-            let hold = chrono::Duration::from_std(hold).map_err(DomainError::internal)?;
+            let hold = chrono::Duration::from_std(extras.card_booking_hold)
+                .map_err(DomainError::internal)?;
             // Without Stripe, card bookings were taken offline: nothing to call off there.
             let offline = billing::provider::OfflineProvider;
             let provider = provider.unwrap_or(&offline);
