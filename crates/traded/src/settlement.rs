@@ -9,7 +9,8 @@
 //!   booking waits in PENDING_PAYMENT holding its places; after the commit the PaymentIntent
 //!   is started (never inside a transaction). When the payment lands (a webhook applied by
 //!   billing), [`confirm_paid_bookings`] confirms it; [`release_unpaid_bookings`] gives up
-//!   on payments that never come.
+//!   on payments that never come, calling the PaymentIntent off first so the school cannot
+//!   pay for places it no longer holds (one already completing keeps its booking).
 //!
 //! Settling twice is refused: a settled booking is CONFLICT for every payment entry point.
 
