@@ -35,6 +35,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
     pub batch_delay: std::time::Duration,
+    /// Largest GraphQL response body sent (`Config::response_limit_bytes`).
+    pub response_limit_bytes: usize,
     /// Prometheus metrics, rendered by the metrics listener ([`App::metrics_router`]).
     pub metrics: Arc<Metrics>,
     /// Change events across replicas (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
@@ -118,6 +120,7 @@ impl App {
             db,
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
+            response_limit_bytes: config.response_limit_bytes,
             metrics,
             events,
             stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),

@@ -45,11 +45,17 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest response body sent, in bytes; a larger result is replaced by a
+    /// `RESPONSE_TOO_LARGE` error so one request cannot pin tens of megabytes.
+    pub response_limit_bytes: usize,
     /// Requests taking longer are cut off with 408.
     pub request_timeout_secs: u64,
     /// Deepest query accepted.
     pub max_depth: usize,
-    /// Most complex query accepted (each field counts one; lists count their page size).
+    /// Most complex query accepted: each field counts one, and what a connection selects
+    /// counts once per item of its page (`first`/`last`, else 20), so the figure is about
+    /// the most objects one response may hold. It also bounds how many selections a
+    /// document may expand to once its fragments are spread.
     pub max_complexity: usize,
     /// How long a DataLoader waits to gather keys into one batch, in milliseconds. Longer
     /// batches more reliably under load at the cost of latency per nesting level.
@@ -107,9 +113,10 @@ impl Default for Config {
             introspection: true,
             cors_origins: Vec::new(),
             body_limit_bytes: 1024 * 1024,
+            response_limit_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 30,
             max_depth: 12,
-            max_complexity: 5000,
+            max_complexity: 50_000,
             batch_delay_ms: 1,
             log_format: LogFormat::Pretty,
             metrics_listen: None,

@@ -21,5 +21,5 @@ pub mod school;
 mod validate;
 
 pub use keyset::{
-    MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page, name_cursor,
+    DEFAULT_PAGE, MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page, name_cursor,
 };

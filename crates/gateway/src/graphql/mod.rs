@@ -10,6 +10,7 @@ pub mod billing;
 pub mod context;
 pub mod directory;
 pub mod errors;
+pub mod limits;
 pub mod loaders;
 pub mod membership;
 pub mod node;
@@ -81,6 +82,10 @@ pub fn schema_with(
 ) -> TrellisSchema {
     let mut builder = builder()
         .data(billing::stripe::PaymentMirror(provider))
+        // First, so nothing parses or walks a document these limits refuse.
+        .extension(limits::RequestLimits {
+            max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
+        })
         .limit_depth(config.max_depth)
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)

@@ -24,6 +24,7 @@ use tracing::Instrument as _;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::graphql::context::RequestContext;
+use crate::graphql::limits::RequestLimits;
 use crate::graphql::loaders::Loaders;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
@@ -75,7 +76,12 @@ impl MediaType {
 
 /// A response body with status and media type.
 fn respond(status: StatusCode, media: MediaType, body: &Value) -> Response {
-    let mut response = (status, body.to_string()).into_response();
+    respond_bytes(status, media, body.to_string().into_bytes())
+}
+
+/// A response of already-serialised JSON with status and media type.
+fn respond_bytes(status: StatusCode, media: MediaType, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(media.content_type()),
@@ -147,13 +153,42 @@ fn params_from_query_string(raw: Option<&str>) -> Result<Params, &'static str> {
     params_from_json(Value::Object(obj))
 }
 
-/// The operation a GET would run, if the document parses and names one unambiguously.
-fn operation_type(query: &str, operation_name: Option<&str>) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
-    match (&doc.operations, operation_name) {
+/// The operation a GET would run, if the document is within the request limits, parses and
+/// names one unambiguously. The document stays parsed in `request` for execution; one that
+/// does not pass is left for execution to refuse with the proper error.
+fn operation_type(request: &mut Request) -> Option<OperationType> {
+    RequestLimits::scan(&request.query).ok()?;
+    let operation_name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    match (&doc.operations, operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => Some(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| op.node.ty),
         (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// A GET may only run queries: a mutation gets 405, a subscription 400.
+fn refuse_over_get(operation: Option<OperationType>, media: MediaType) -> Option<Response> {
+    match operation? {
+        OperationType::Mutation => {
+            let mut response = request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                media,
+                "mutations must be sent with POST",
+                "BAD_REQUEST",
+            );
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+            Some(response)
+        }
+        OperationType::Subscription => Some(request_error(
+            StatusCode::BAD_REQUEST,
+            media,
+            "subscriptions are not served over GET",
+            "BAD_REQUEST",
+        )),
+        OperationType::Query => None,
     }
 }
 
@@ -197,31 +232,6 @@ async fn execute(
     media: MediaType,
     params: Params,
 ) -> Response {
-    if method == Method::GET {
-        match operation_type(&params.query, params.operation_name.as_deref()) {
-            Some(OperationType::Mutation) => {
-                let mut response = request_error(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    media,
-                    "mutations must be sent with POST",
-                    "BAD_REQUEST",
-                );
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static("POST"));
-                return response;
-            }
-            Some(OperationType::Subscription) => {
-                return request_error(
-                    StatusCode::BAD_REQUEST,
-                    media,
-                    "subscriptions are not served over GET",
-                    "BAD_REQUEST",
-                );
-            }
-            _ => {}
-        }
-    }
     let started = Instant::now();
     let operation = state
         .metrics
@@ -262,6 +272,12 @@ async fn execute(
                 request.extensions.insert(k, value);
             }
         }
+    }
+    // Only now, with the caller known, is a GET's document parsed (to refuse mutations).
+    if method == Method::GET
+        && let Some(refused) = refuse_over_get(operation_type(&mut request), media)
+    {
+        return refused;
     }
     let context = RequestContext {
         loaders: Loaders::new(&state.db, state.batch_delay),
@@ -305,9 +321,25 @@ async fn execute(
         };
         return respond(status, media, &body);
     }
-    let body = serde_json::to_value(&response)
-        .unwrap_or_else(|_| json!({ "errors": [{ "message": "internal error" }] }));
-    respond(StatusCode::OK, media, &body)
+    let body = serde_json::to_vec(&response).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot serialise a GraphQL response");
+        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
+            .to_string()
+            .into_bytes()
+    });
+    if body.len() > state.response_limit_bytes {
+        tracing::warn!(bytes = body.len(), "response over the limit withheld");
+        return request_error(
+            StatusCode::OK,
+            media,
+            &format!(
+                "the response would be larger than {} bytes; ask for fewer items or fields",
+                state.response_limit_bytes
+            ),
+            "RESPONSE_TOO_LARGE",
+        );
+    }
+    respond_bytes(StatusCode::OK, media, body)
 }
 
 /// The `extensions.code` of an error; parse and validation errors carry none.
@@ -455,16 +487,32 @@ mod tests {
         assert!(params_from_query_string(Some("variables=%7B%7D")).is_err());
     }
 
+    fn op(query: &str, name: Option<&str>) -> Option<OperationType> {
+        let mut request = Request::new(query);
+        if let Some(name) = name {
+            request = request.operation_name(name);
+        }
+        operation_type(&mut request)
+    }
+
     #[test]
     fn finds_mutations_for_get() {
+        assert_eq!(op("mutation { a }", None), Some(OperationType::Mutation));
         assert_eq!(
-            operation_type("mutation { a }", None),
+            op("query A { a } mutation B { b }", Some("B")),
             Some(OperationType::Mutation)
         );
-        assert_eq!(
-            operation_type("query A { a } mutation B { b }", Some("B")),
-            Some(OperationType::Mutation)
+        assert_eq!(op("{ a }", None), Some(OperationType::Query));
+    }
+
+    #[test]
+    fn never_parses_a_get_document_beyond_the_limits() {
+        // 1,500 nested lists overflowed the parser's stack before any check ran.
+        let deep = format!(
+            "{{ school(urn: {}1{}) {{ name }} }}",
+            "[".repeat(1_500),
+            "]".repeat(1_500)
         );
-        assert_eq!(operation_type("{ a }", None), Some(OperationType::Query));
+        assert_eq!(op(&deep, None), None);
     }
 }

@@ -66,6 +66,7 @@ impl AccessQuery {
     }
 
     /// Everyone who can sign in, by email. Admins only.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -85,6 +86,7 @@ impl AccessQuery {
     }
 
     /// Integrators' API keys, by name. Admins only.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn api_keys(
         &self,
         ctx: &Context<'_>,

@@ -216,6 +216,7 @@ impl ChargesQuery {
     /// Bookings waiting for their school's termly invoice, by day of booking. A school leader
     /// sees their own account's. `first`/`last` take 1–100.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn pending_charges(
         &self,
         ctx: &Context<'_>,

@@ -51,6 +51,7 @@ pub struct LedgerQuery;
 #[Object]
 impl LedgerQuery {
     /// Billing accounts by name. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn billing_accounts(
         &self,
         ctx: &Context<'_>,
@@ -71,6 +72,7 @@ impl LedgerQuery {
 
     /// Invoices by number. `first`/`last` take 1–100.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn invoices(
         &self,
         ctx: &Context<'_>,
@@ -112,6 +114,7 @@ impl LedgerQuery {
     }
 
     /// Receipts, newest first. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn payments(
         &self,
         ctx: &Context<'_>,
@@ -198,7 +201,9 @@ impl LedgerQuery {
     }
 
     /// Invoices, payments and credit notes of a year as CSV for the partnership's ledger,
-    /// with CFR codes. Finance and admins.
+    /// with CFR codes. Finance and admins. Costs as much as 1,000 fields of the complexity
+    /// limit: it reads the whole year.
+    #[graphql(complexity = 1000)]
     async fn ledger_export(
         &self,
         ctx: &Context<'_>,

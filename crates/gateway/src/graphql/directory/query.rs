@@ -70,6 +70,7 @@ pub struct DirectoryQuery;
 #[Object]
 impl DirectoryQuery {
     /// The school directory, by name. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn schools(
         &self,
         ctx: &Context<'_>,
@@ -104,6 +105,7 @@ impl DirectoryQuery {
     }
 
     /// Partnerships, by name. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn partnerships(
         &self,
         ctx: &Context<'_>,

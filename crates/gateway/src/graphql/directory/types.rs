@@ -153,6 +153,7 @@ impl SchoolNode {
     }
 
     /// The partnerships this school belongs to, by name, with its role in each.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn partnerships(
         &self,
         ctx: &Context<'_>,
@@ -210,6 +211,7 @@ impl SchoolNode {
         clippy::too_many_arguments,
         reason = "Relay paging plus a status filter"
     )]
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn bookings(
         &self,
         ctx: &Context<'_>,
@@ -351,6 +353,7 @@ impl PartnershipNode {
     }
 
     /// Member schools, by name, with each one's role.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,

@@ -71,6 +71,7 @@ impl MembershipQuery {
     /// Memberships of an academic year: every school's for partnership staff and
     /// `membership:read` keys, your own schools' otherwise. `first`/`last` take 1–100.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn memberships(
         &self,
         ctx: &Context<'_>,

@@ -278,6 +278,7 @@ impl OfferEntitlementNode {
     }
 
     /// The ledger behind the numbers, newest first. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn entries(
         &self,
         ctx: &Context<'_>,

@@ -21,6 +21,7 @@ pub struct PeerReviewQuery;
 #[Object]
 impl PeerReviewQuery {
     /// Peer-review cycles by name. School leaders and partnership staff. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn review_cycles(
         &self,
         ctx: &Context<'_>,

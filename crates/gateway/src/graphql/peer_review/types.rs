@@ -330,6 +330,7 @@ impl ReviewCycleNode {
 
     /// Every review of the cycle, by host school name. Partnership staff only (school leaders
     /// use `myReviews`). `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn reviews(
         &self,
         ctx: &Context<'_>,

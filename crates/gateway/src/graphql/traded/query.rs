@@ -121,6 +121,7 @@ impl TradedQuery {
         clippy::too_many_arguments,
         reason = "Relay paging plus filter and search"
     )]
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn services(
         &self,
         ctx: &Context<'_>,
@@ -154,6 +155,7 @@ impl TradedQuery {
     }
 
     /// Sessions of published services by start. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn sessions(
         &self,
         ctx: &Context<'_>,
@@ -197,6 +199,7 @@ impl TradedQuery {
     /// Bookings in the order they were made: school roles see their own schools' (all of
     /// them, or one with `schoolId`; another school's is NOT_FOUND), partnership staff every
     /// school's. API keys see none (bookings name people). `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn bookings(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,204 @@
+//! What a request may ask for, checked before async-graphql parses or walks it.
+//!
+//! async-graphql's own limits (depth, complexity, recursion) run on a parsed document, and
+//! parsing and some of those walks recurse or expand fragments: a hostile document can
+//! overflow the stack or spend seconds of CPU before any limit answers. This extension runs
+//! in `prepare_request`, ahead of all of that, for every transport (HTTP and graphql-ws):
+//!
+//! 1. [`scan`] refuses brackets nested deeper than [`MAX_NESTING`] and NUL characters in
+//!    strings, on the raw text, so the recursive parser never sees such a document;
+//! 2. the document is parsed once (and handed to async-graphql already parsed);
+//! 3. [`expansion`] refuses a document whose fragments expand to more selections than the
+//!    complexity limit allows, since its complexity could only be larger;
+//! 4. variables with NUL characters are refused.
+//!
+//! What is left — depth and page-weighted complexity — async-graphql checks in validation,
+//! on a document now known to be small.
+
+pub mod expansion;
+pub mod scan;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult, Value, Variables};
+use std::sync::Arc;
+
+pub use scan::ScanError;
+
+/// How deep `{`, `[` and `(` may nest in a document. graphql-js's introspection query (with
+/// its default `typeDepth`) nests 14 deep; the parser's stack use is safe far beyond this.
+pub const MAX_NESTING: usize = 64;
+
+/// The `extensions.code` of a document refused for its size or shape.
+pub const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+/// The `extensions.code` of a value refused for what it contains.
+pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+
+/// The request limits, installed on the schema with `.extension(RequestLimits { .. })`.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    /// The most selections a document may expand to (the schema's complexity limit).
+    pub max_selections: u64,
+}
+
+impl RequestLimits {
+    /// Scans the raw text; the transport calls this before it parses a GET's document to see
+    /// whether it is a mutation.
+    pub fn scan(query: &str) -> ServerResult<()> {
+        scan::scan(query, MAX_NESTING).map_err(|e| match e {
+            ScanError::TooNested { limit } => coded(
+                format!("the document nests brackets more than {limit} deep"),
+                TOO_COMPLEX,
+            ),
+            ScanError::Nul => nul_error(),
+        })
+    }
+
+    /// Every check, parsing the document into `request` once.
+    pub fn check(&self, request: &mut Request) -> ServerResult<()> {
+        Self::scan(&request.query)?;
+        let doc = request.parsed_query()?;
+        let selections = expansion::expanded_selections(doc);
+        if selections > self.max_selections {
+            return Err(coded(
+                format!(
+                    "the document expands to more than {} selections once its fragments are \
+                     spread; ask for less, or split the request",
+                    self.max_selections
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if variables_contain_nul(&request.variables) {
+            return Err(nul_error());
+        }
+        Ok(())
+    }
+}
+
+impl ExtensionFactory for RequestLimits {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(*self)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for RequestLimits {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        self.check(&mut request)?;
+        next.run(ctx, request).await
+    }
+}
+
+/// A request error (no location: it is about the whole document) with `extensions.code`.
+fn coded(message: String, code: &'static str) -> ServerError {
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    let mut error = ServerError::new(message, None);
+    error.extensions = Some(extensions);
+    error
+}
+
+fn nul_error() -> ServerError {
+    coded(
+        "text may not contain the NUL character (U+0000)".to_owned(),
+        BAD_USER_INPUT,
+    )
+}
+
+fn variables_contain_nul(variables: &Variables) -> bool {
+    fn contains(value: &Value) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::List(items) => items.iter().any(contains),
+            Value::Object(fields) => fields
+                .iter()
+                .any(|(k, v)| k.as_str().contains('\0') || contains(v)),
+            _ => false,
+        }
+    }
+    variables
+        .iter()
+        .any(|(k, v)| k.as_str().contains('\0') || contains(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(err: &ServerError) -> Option<String> {
+        match err.extensions.as_ref().and_then(|e| e.get("code")) {
+            Some(Value::String(c)) => Some(c.clone()),
+            _ => None,
+        }
+    }
+
+    fn check(query: &str, variables: serde_json::Value) -> ServerResult<()> {
+        let mut request = Request::new(query).variables(Variables::from_json(variables));
+        RequestLimits {
+            max_selections: 5_000,
+        }
+        .check(&mut request)
+    }
+
+    #[test]
+    fn refuses_hostile_documents_with_a_code() {
+        let deep = format!(
+            "{{ school(urn: {}1{}) {{ name }} }}",
+            "[".repeat(5_000),
+            "]".repeat(5_000)
+        );
+        let err = check(&deep, serde_json::json!({})).expect_err("too nested");
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+
+        let mut bomb = String::from("fragment F0 on Query { __typename }\n");
+        for i in 1..=24 {
+            bomb.push_str(&format!(
+                "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+                p = i - 1
+            ));
+        }
+        bomb.push_str("query { ...F24 }");
+        let err = check(&bomb, serde_json::json!({})).expect_err("bomb");
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+    }
+
+    #[test]
+    fn refuses_nul_in_literals_and_variables() {
+        let err = check(
+            "{ services(search: \"a\\u0000b\") { totalCount } }",
+            serde_json::json!({}),
+        )
+        .expect_err("nul literal");
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        let err = check(
+            "query($s: String) { services(search: $s) { totalCount } }",
+            serde_json::json!({ "s": "a\u{0}b" }),
+        )
+        .expect_err("nul variable");
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        let err = check(
+            "query($i: X) { a(i: $i) }",
+            serde_json::json!({ "i": { "list": ["ok", { "deep": "a\u{0}" }] } }),
+        )
+        .expect_err("nested nul variable");
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+    }
+
+    #[test]
+    fn passes_ordinary_documents() {
+        assert!(
+            check(
+                "{ viewer { user { name } } }",
+                serde_json::json!({ "x": "é" })
+            )
+            .is_ok()
+        );
+    }
+}
