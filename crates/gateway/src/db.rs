@@ -28,6 +28,9 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     if url.starts_with("sqlite:") {
         // One writer at a time is SQLite's model; a small pool avoids lock contention.
         options.max_connections(8).min_connections(1);
+        // WAL, a busy timeout, and writes that begin IMMEDIATE: concurrent writers queue
+        // instead of failing with "database is locked" (see `kernel::persistence`).
+        kernel::persistence::sqlite_options(&mut options);
     } else {
         options.max_connections(20).min_connections(2);
     }

@@ -113,6 +113,13 @@ fn summarise(errors: &[FieldError]) -> impl fmt::Display + '_ {
     S(errors)
 }
 
+/// One field's problem is the whole request's: `?` on a single check.
+impl From<FieldError> for DomainError {
+    fn from(err: FieldError) -> Self {
+        Self::Invalid(vec![err])
+    }
+}
+
 #[cfg(feature = "sea-orm")]
 impl From<sea_orm::DbErr> for DomainError {
     fn from(err: sea_orm::DbErr) -> Self {

@@ -1,6 +1,7 @@
 //! The shared vocabulary of Trellis.
 //!
-//! Everything here is plain data and pure functions: no database, no HTTP, no clock reads
+//! Everything here is plain data and pure functions: no database (beyond the `sea-orm`
+//! feature's error conversion and [`BeginWrite`]), no HTTP, no clock reads
 //! except through [`Clock`]. Every domain crate depends on `kernel`; `kernel` depends on no
 //! other Trellis crate. Types here make invalid states unrepresentable so that domain code
 //! can take them as given: a [`Money`] is always whole pence, an [`AcademicYear`] is always a
@@ -14,6 +15,8 @@ pub mod error;
 pub mod ids;
 pub mod money;
 pub mod named;
+#[cfg(feature = "sea-orm")]
+pub mod persistence;
 pub mod text;
 
 pub use academic_year::{AcademicYear, Term};
@@ -35,4 +38,6 @@ pub use ids::{
 pub use ids::{OfferEntryId, OfferItemId};
 pub use money::{Currency, Money, MoneyError};
 pub use named::{CorruptRow, UnknownValue, stored};
-pub use text::{optional_text, required_text};
+#[cfg(feature = "sea-orm")]
+pub use persistence::BeginWrite;
+pub use text::{like_contains, optional_text, required_text, search_text};

@@ -34,9 +34,45 @@ pub fn optional_text(
     }
 }
 
+/// The longest text a search box or `…Contains` filter takes. No real search is longer, and
+/// SQLite answers a `LIKE` pattern over 50,000 bytes with an error rather than no match.
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Search text as the filters compare it: trimmed and lower-cased (match it against
+/// `lower(column)`); `None` when blank. Longer than [`MAX_SEARCH_CHARS`] is `TooLong`.
+pub fn search_text(field: &str, value: Option<&str>) -> Result<Option<String>, FieldError> {
+    Ok(optional_text(field, value, MAX_SEARCH_CHARS)?.map(|t| t.to_lowercase()))
+}
+
+/// A `LIKE … ESCAPE '\'` pattern for values containing `text`, in which `%`, `_` and `\`
+/// match themselves.
+#[must_use]
+pub fn like_contains(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_is_bounded_and_patterns_escape_wildcards() {
+        assert_eq!(
+            search_text("q", Some("  Holly PARK ")),
+            Ok(Some("holly park".to_owned()))
+        );
+        assert_eq!(search_text("q", Some("   ")), Ok(None));
+        let long = "a".repeat(60_000);
+        assert_eq!(
+            search_text("q", Some(&long)).map_err(|e| e.code),
+            Err(ErrorCode::TooLong)
+        );
+        assert_eq!(like_contains("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
 
     #[test]
     fn text_is_trimmed_and_bounded() {

@@ -12,15 +12,13 @@ use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, OfferItemId, Permission, SchoolId,
 };
 use membership::memberships::Membership;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::balance::balances_of_schools;
 use crate::entity::{entitlements, entries, items};
@@ -125,7 +123,7 @@ pub async fn derive_entitlements(
     };
     let now = clock.now();
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     // Every existing entitlement of the year is locked first, so usage recorded meanwhile
     // and a second derivation wait for this one.
     entitlements::Entity::update_many()

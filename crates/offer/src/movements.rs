@@ -7,6 +7,7 @@
 //! checks the limits against it, and writes one entry. A refused request writes nothing.
 
 use chrono::NaiveDate;
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, FieldError, OfferEntryId, OfferItemId,
     Permission, Problems, SchoolId,
@@ -214,7 +215,7 @@ where
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let (entitlement, balance) = locked_balance(&txn, input.school_id, input.item_id, year).await?;
     if !balance.unlimited && !item.allows_overdraft && quantity > left(&balance) {
         return Err(DomainError::invalid(
@@ -279,7 +280,7 @@ where
         )
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let entitlement = lock_entitlement(&txn, entry.school_id, entry.item_id, entry.year)
         .await?
         .ok_or_else(|| not_entitled(entry.year))?;
@@ -331,7 +332,7 @@ pub async fn adjust(
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let (entitlement, balance) =
         locked_balance(&txn, input.school_id, input.item_id, input.year).await?;
     if balance.unlimited {
@@ -421,7 +422,7 @@ pub async fn cash_in(
     .await?;
     let limit = valid.item.cash_in_limit.unwrap_or(0);
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let (entitlement, balance) =
         locked_balance(&txn, input.school_id, input.item_id, input.year).await?;
     if balance.unlimited {
@@ -518,7 +519,7 @@ pub async fn draw_forward(
     let (limit, allowance) =
         draw_forward_limit(db, &valid.item, &valid.membership, input.year).await??;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let (entitlement, balance) =
         locked_balance(&txn, input.school_id, input.item_id, input.year).await?;
     if balance.unlimited {

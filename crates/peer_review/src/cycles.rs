@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewCycleId,
     SchoolId,
@@ -11,7 +12,7 @@ use kernel::{
 use membership::{NameKey, Page, PageArgs, fetch_page};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 
 use crate::common::{from_json, not_found, parse, to_json};
@@ -229,7 +230,7 @@ pub async fn update_cycle(
     changes: CycleChanges,
 ) -> Result<Cycle, DomainError> {
     actor.require(Permission::ManagePeerReview)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let existing = cycles::Entity::find_by_id(id.as_uuid())
         .lock_exclusive()
         .one(&txn)
@@ -355,7 +356,7 @@ pub async fn set_participants(
         }
     }
     problems.finish()?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let cycle = cycles::Entity::find_by_id(id.as_uuid())
         .lock_exclusive()
         .one(&txn)

@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewCycleId, ReviewGroupId,
     ReviewId, SchoolId,
@@ -15,7 +16,7 @@ use kernel::{
 use membership::partnership;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::common::{from_json, not_found, to_json};
@@ -253,7 +254,7 @@ pub async fn propose(
     let input = candidates(db, &before, &schools).await?;
     let proposal = propose_groups(&input, &before.rules.constraints())
         .map_err(|e| DomainError::invalid("cycleId", ErrorCode::Invalid, e.to_string()))?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = cycle_rows::Entity::find_by_id(cycle.as_uuid())
         .lock_exclusive()
         .one(&txn)
@@ -321,7 +322,7 @@ pub async fn move_school(
     to: ReviewGroupId,
 ) -> Result<Groups, DomainError> {
     actor.require(Permission::ManagePeerReview)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = cycle_rows::Entity::find_by_id(cycle.as_uuid())
         .lock_exclusive()
         .one(&txn)
@@ -407,7 +408,7 @@ pub async fn confirm(
         .flat_map(|g| g.members.iter().map(|m| m.school_id))
         .collect();
     let names = membership::school::by_ids(db, &schools).await?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let now = clock.now();
     // The conditional update is the lock: a second confirm finds nothing to update.
     let claimed = cycle_rows::Entity::update_many()

@@ -8,13 +8,14 @@
 //! done by the gateway from [`support_provided_by`].
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, FindingId, FollowUpActionId, Permission, Problems,
     ReviewId, SchoolId, SharingConsentId, SupportRequestId, UserId,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::common::{acts_for, forbidden, is_staff, not_found, parse, user_of};
@@ -164,7 +165,7 @@ async fn locked_in(
     review: ReviewId,
     allowed: &[ReviewStatus],
 ) -> Result<DatabaseTransaction, DomainError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = reviews::Entity::find_by_id(review.as_uuid())
         .lock_exclusive()
         .one(&txn)

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewCycleId, ReviewGroupId,
     ReviewId, ReviewerId, SchoolId, SelfReviewId, UserId,
@@ -22,7 +23,7 @@ use membership::{NameKey, Page, PageArgs, fetch_page};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::common::{acts_for, forbidden, from_json, is_staff, not_found, parse, to_json, user_of};
@@ -616,7 +617,7 @@ pub async fn set_team(
         );
     }
     problems.finish()?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     // Re-checked under the write: the visit may have been recorded meanwhile.
     let touched = reviews::Entity::update_many()
         .col_expr(reviews::Column::UpdatedAt, Expr::value(clock.now()))
@@ -715,7 +716,7 @@ pub async fn submit_self_review(
         }
     }
     problems.finish()?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     self_reviews::Entity::delete_many()
         .filter(self_reviews::Column::ReviewId.eq(id.as_uuid()))
         .exec(&txn)

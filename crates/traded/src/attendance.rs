@@ -2,6 +2,7 @@
 //! participation it earns.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, AttendeeId, BookingId, Clock, DomainError, ErrorCode, Permission, Problems, SchoolId,
     ServiceId, SessionId,
@@ -9,7 +10,6 @@ use kernel::{
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 use serde::Serialize;
 
@@ -218,7 +218,7 @@ pub async fn mark_attendance(
     }
     problems.finish()?;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     for mark in marks {
         attendees::Entity::update_many()
             .col_expr(

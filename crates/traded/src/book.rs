@@ -13,6 +13,7 @@
 //! the approval may find the session full (then it joins the waiting list, if asked to).
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, AttendeeId, BookingId, Clock, DomainError, ErrorCode, FieldError, Permission, Problems,
     SchoolId, SessionId,
@@ -20,7 +21,7 @@ use kernel::{
 use membership::memberships::MembershipStatus;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, Set,
 };
 
 use crate::bookings::{self, Attendee, Booking, attendees_of_bookings, not_found};
@@ -441,7 +442,7 @@ pub async fn book(
     let places = u32::try_from(people.len()).unwrap_or(u32::MAX);
 
     let id = BookingId::new();
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let held = take_places(&txn, session.id, places).await?;
     if !held && !input.join_waitlist {
         return Err(full_error(session.places_left()));
@@ -513,7 +514,7 @@ pub async fn request_booking(
     };
     let places = u32::try_from(people.len()).unwrap_or(u32::MAX);
     let id = BookingId::new();
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let mut row = new_row(
         id,
         input.school_id,
@@ -606,7 +607,7 @@ pub async fn approve_request(
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let held = take_places(&txn, session.id, places).await?;
     if !held && !approval.join_waitlist {
         return Err(full_error(session.places_left()));
@@ -673,7 +674,7 @@ pub async fn decline_request(
         );
     }
     problems.finish()?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     close(
         &txn,
         actor,
@@ -788,7 +789,7 @@ pub async fn substitute_attendee(
     let Some(person) = people.into_iter().next() else {
         unreachable!("every None was recorded as a problem");
     };
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_booking(&txn, booking_id, row.version).await?;
     let mut active: attendees::ActiveModel = attendee.into();
     active.name = Set(person.name);

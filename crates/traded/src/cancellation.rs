@@ -17,6 +17,7 @@ use billing::ledger::credit_notes::{CreditAmount, NewCreditNote};
 use billing::ledger::{InvoiceStatus, NewRefund};
 use billing::provider::{IdempotencyKey, PaymentCancel, PaymentProvider, RefundPayment};
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, BookingId, Clock, DomainError, ErrorCode, InvoiceId, Money, OfferEntryId, Permission,
     RefundId, SessionId,
@@ -263,7 +264,7 @@ pub async fn cancel_booking(
         .clone()
         .unwrap_or_else(|| "cancelled by the school".to_owned());
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let locked = lock_booking(&txn, id, row.version).await?;
     let refund_due = unwind(&txn, clock, &locked, &plan, &text).await?;
     let held = to_u32(locked.places_held);
@@ -478,7 +479,7 @@ pub async fn cancel_session(
         }
     }
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let marked = session_rows::Entity::update_many()
         .col_expr(
             session_rows::Column::Status,

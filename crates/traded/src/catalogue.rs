@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use billing::ledger::invoices::VatTreatment;
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, Money, OfferItemId, Permission, Problems, SchoolId,
     ServiceId,
@@ -18,7 +19,7 @@ use membership::{NameKey, Page, PageArgs, fetch_page};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, Set, TransactionTrait,
+    QueryFilter, Set,
 };
 use serde::Serialize;
 
@@ -394,7 +395,7 @@ pub async fn create_service(
         updated_at: Set(now),
     };
     row.search_text = Set(search_text(&row));
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let inserted = match row.insert(&txn).await {
         Ok(row) => row,
         Err(err) if is_unique_violation(&err) => return Err(code_taken()),
@@ -513,7 +514,7 @@ pub async fn update_service(
     }
     row.search_text = Set(search_text(&row));
     row.updated_at = Set(clock.now());
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let updated = row.update(&txn).await?;
     if let Some(p) = &patch.phases {
         write_phases(&txn, id, p).await?;

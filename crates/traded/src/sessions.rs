@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, Permission, Problems, ServiceId, SessionId,
 };
@@ -12,7 +13,7 @@ use membership::{Page, PageArgs, fetch_page};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 
@@ -434,7 +435,7 @@ pub async fn update_session(
     );
     problems.finish()?;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     if let Some(capacity) = patch.capacity {
         let changed = sessions::Entity::update_many()
             .col_expr(sessions::Column::Capacity, Expr::value(to_i32(capacity)))

@@ -20,6 +20,7 @@ use billing::ledger::invoices::{
 };
 use billing::provider::{PaymentProvider, ProviderPayment};
 use chrono::Duration;
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, BookingId, Clock, DomainError, ErrorCode, FieldError, InvoiceId, Money, Permission,
     Problems, SchoolId,
@@ -447,7 +448,7 @@ pub async fn release_unpaid_bookings(
                 continue;
             }
         }
-        let txn = db.begin().await?;
+        let txn = db.begin_write().await?;
         let locked = match lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await {
             Ok(locked) => locked,
             Err(DomainError::Invalid(_)) => continue,

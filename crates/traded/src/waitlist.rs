@@ -16,10 +16,11 @@
 //! again would only repeat the wait.
 
 use chrono::{DateTime, Duration, Utc};
+use kernel::BeginWrite as _;
 use kernel::{Actor, BookingId, Clock, DomainError, ErrorCode, Permission, Problems, SessionId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 
 use crate::book::{BookingOutcome, Target, close, outcome, own_booking, price, target};
@@ -213,7 +214,7 @@ pub async fn accept_waitlist_offer(
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let locked = lock_booking(&txn, id, row.version).await?;
     if !open_offer(&locked, clock.now()) {
         return Err(DomainError::invalid(
@@ -253,7 +254,7 @@ async fn end_entry(
 ) -> Result<BookingChange, DomainError> {
     let now = clock.now();
     let session = SessionId::from_uuid(row.session_id);
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let locked = lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await?;
     let held = to_u32(locked.places_held);
     let closed = close(&txn, actor, now, locked, reason, None).await?;

@@ -294,6 +294,10 @@ async fn connect(url: &str, max_connections: Option<u32>) -> DatabaseConnection 
     if let Some(max) = max_connections {
         options.max_connections(max).min_connections(0);
     }
+    if url.starts_with("sqlite:") {
+        // The service's own settings, so tests see the locking production sees.
+        kernel::persistence::sqlite_options(&mut options);
+    }
     Database::connect(options)
         .await
         .unwrap_or_else(|e| panic!("testkit: cannot connect to {}: {e}", redact(url)))

@@ -1,5 +1,6 @@
 //! Adding a booking's charge to its school's next termly invoice.
 
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, ChargeId, Clock, DomainError, ErrorCode, Permission, Problems, Term,
 };
@@ -100,7 +101,7 @@ pub async fn add_charge<C: ConnectionTrait + TransactionTrait>(
         Actor::System => (ActorKind::System, None),
     };
     let id = ChargeId::new();
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let inserted = charges::ActiveModel {
         id: Set(id.as_uuid()),
         account_id: Set(account.id.as_uuid()),

@@ -1,5 +1,6 @@
 //! Cancelling a booking's charge: withdrawn, reduced to the fee, or credited once invoiced.
 
+use kernel::BeginWrite as _;
 use kernel::{Actor, Clock, DomainError, ErrorCode, Money, Permission};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession};
 use sea_orm::{Set, TransactionTrait};
@@ -58,7 +59,7 @@ pub async fn cancel_charge<C: ConnectionTrait + TransactionTrait>(
     if row.cancelled_at.is_some() {
         return earlier_outcome(db, actor, row).await;
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_account(&txn, BillingAccountId::from_uuid(row.account_id)).await?;
     // Under the lock: a concurrent cancellation or issue has committed by now.
     let row = by_booking(&txn, booking_id).await?.ok_or_else(not_found)?;

@@ -3,11 +3,11 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{Days, NaiveDate};
+use kernel::BeginWrite as _;
 use kernel::{AcademicYear, Actor, BillingAccountId, Clock, DomainError, ErrorCode, Money};
 use kernel::{InvoiceId, Permission, Term};
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use super::entity::charges;
@@ -177,7 +177,7 @@ async fn issue_account(
     term: Term,
     due_on: NaiveDate,
 ) -> Result<(Vec<Invoice>, u32), DomainError> {
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_account(&txn, account).await?;
     // Under the lock: what a concurrent run invoiced or a cancellation changed is settled.
     let rows = charges::Entity::find()

@@ -15,13 +15,14 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, FeeScheduleId, Permission, Problems, TierId,
 };
 use membership::school::CorruptRow;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, NotSet,
-    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, Set, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 
@@ -212,7 +213,7 @@ pub async fn create_schedule(
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     if tiers::Entity::find_by_id(input.tier_id.as_uuid())
         .count(&txn)
         .await?
@@ -295,7 +296,7 @@ pub async fn update_schedule(
         created_at: NotSet,
         updated_at: Set(clock.now()),
     };
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     // Conditional on being unlocked, so a concurrent lock by an invoicing run either lands
     // first (and this refuses) or after (and invoices this version).
     let updated = fee_schedules::Entity::update_many()

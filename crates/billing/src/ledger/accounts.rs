@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, BillingAccountId, Clock, DomainError, ErrorCode, FieldError, Permission, Problems,
     SchoolId,
@@ -13,7 +14,7 @@ use membership::school::types::Postcode;
 use membership::{NameKey, Page, PageArgs};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 use serde::Serialize;
 
@@ -262,7 +263,7 @@ pub async fn create(
 
     let now = clock.now();
     let id = BillingAccountId::new();
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     accounts::ActiveModel {
         id: Set(id.as_uuid()),
         kind: Set(input.kind.as_str().to_owned()),
@@ -351,7 +352,7 @@ pub async fn update(
         .flatten();
     problems.finish()?;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     super::support::lock_account(&txn, id).await?;
     let before = load(&txn, id).await?.ok_or(DomainError::NotFound {
         entity: "BillingAccount",
@@ -407,7 +408,7 @@ pub async fn attach_school(
     school: SchoolId,
 ) -> Result<BillingAccount, DomainError> {
     actor.require(Permission::ManageBilling)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     super::support::lock_account(&txn, account).await?;
     let before = load(&txn, account).await?.ok_or(DomainError::NotFound {
         entity: "BillingAccount",

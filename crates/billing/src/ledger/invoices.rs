@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, BillingAccountId, Clock, DomainError, ErrorCode, InvoiceId, InvoiceLineId,
     MembershipId, Money, Permission, Problems, SchoolId,
@@ -496,7 +497,7 @@ where
     problems.finish()?;
     let po_number = po_number.flatten();
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     match lock_account(&txn, input.account_id).await {
         Err(DomainError::NotFound { .. }) => {
             return Err(DomainError::invalid(
@@ -619,7 +620,7 @@ where
         .one(db)
         .await?
         .ok_or_else(not_found)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_account(&txn, BillingAccountId::from_uuid(row.account_id)).await?;
     let row = invoices::Entity::find_by_id(id.as_uuid())
         .one(&txn)

@@ -5,11 +5,12 @@
 //! issuers take turns, and a rolled-back issue rolls its number back too. Numbers therefore
 //! never repeat and never skip, which is what an auditor checks first.
 
+use kernel::BeginWrite as _;
 use kernel::{AcademicYear, Actor, Clock, DomainError, ErrorCode, Permission};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::Serialize;
 
@@ -126,7 +127,7 @@ pub async fn set_prefix(
             "use 1 to 8 capital letters or digits",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let before = SeriesPrefix {
         series,
         prefix: prefix_of(&txn, series).await?,

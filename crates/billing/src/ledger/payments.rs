@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, AllocationId, BillingAccountId, Clock, CreditNoteId, DomainError, ErrorCode, InvoiceId,
     Money, PaymentId, Permission, Problems,
@@ -191,7 +192,7 @@ where
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_account(&txn, input.account_id).await?;
     if let Some(keyed) = &keyed
         && let Some(ids) = keyed.replay(&txn).await?
@@ -350,7 +351,7 @@ where
         .await?
         .ok_or_else(|| DomainError::invalid("paymentId", ErrorCode::NotFound, "no such payment"))?;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_account(&txn, BillingAccountId::from_uuid(payment.account_id)).await?;
     if let Some(keyed) = &keyed
         && let Some(ids) = keyed.replay(&txn).await?

@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, BillingAccountId, Clock, DomainError, ErrorCode, Money, PaymentId, Permission, Problems,
     RefundId,
@@ -125,7 +126,7 @@ where
         unreachable!("every None was recorded as a problem");
     };
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     lock_account(&txn, BillingAccountId::from_uuid(payment.account_id)).await?;
     if let Some(keyed) = &keyed
         && let Some(ids) = keyed.replay(&txn).await?

@@ -18,6 +18,7 @@ mod entity;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, BillingAccountId, Clock, DomainError, ErrorCode, InvoiceId, Money, PaymentId,
     Permission, RefundId,
@@ -25,7 +26,7 @@ use kernel::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -617,7 +618,7 @@ async fn keep_payout(
             .find(|(_, refs)| refs.iter().any(|r| r == refund))
             .and_then(|(p, _)| *p)
     };
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     payout_lines::Entity::delete_many()
         .filter(payout_lines::Column::PayoutRef.eq(payout.payout_ref.as_str()))
         .exec(&txn)

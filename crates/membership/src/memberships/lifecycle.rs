@@ -6,11 +6,12 @@
 //! changes go through [`transition`], which asks [`MembershipStatus::can_transition`].
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{Actor, Clock, DomainError, ErrorCode, MembershipId, Permission, Problems, SchoolId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, Set, TransactionTrait, UpdateMany,
+    PaginatorTrait, QueryFilter, QuerySelect, Set, UpdateMany,
 };
 
 use super::entity::{memberships, principles, tiers};
@@ -118,7 +119,7 @@ pub async fn enrol(
             ),
         );
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     if schools::Entity::find_by_id(input.school_id.as_uuid())
         .count(&txn)
         .await?
@@ -205,7 +206,7 @@ pub async fn accept_principles(
             "name at least one principle to accept",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
     let status = status_of(&row)?;
     if status.is_final() {
@@ -257,7 +258,7 @@ pub async fn activate(
     id: MembershipId,
 ) -> Result<Membership, DomainError> {
     actor.require(Permission::ManageMemberships)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
     let current = load(&txn, id).await?;
     // Asked before the principles, so a cancelled membership is not told to accept them.
@@ -293,7 +294,7 @@ pub async fn cancel(
     actor.require(Permission::ManageMemberships)?;
     let reason =
         required_text("reason", &reason, REASON_MAX).map_err(|e| DomainError::Invalid(vec![e]))?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
     transition(&txn, &row, MembershipStatus::Cancelled, clock.now(), |u| {
         u.col_expr(memberships::Column::CancelledReason, Expr::value(reason))
@@ -315,7 +316,7 @@ pub async fn lapse(
 ) -> Result<Membership, DomainError> {
     actor.require(Permission::ManageMemberships)?;
     let today = clock.today();
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
     // The last day the membership still stands; final statuses are refused by `transition`.
     let runs_until = match status_of(&row)? {

@@ -7,13 +7,12 @@
 //! per year on purpose: what a school signs up to can change between years, and an
 //! acceptance should be made by someone in post when it is made.
 
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, MembershipId, Permission, Problems,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::entity::memberships;
 use super::lifecycle::{conflict, lock_visible, status_of, transition};
@@ -67,7 +66,7 @@ pub async fn open_renewals(
     }
     problems.finish()?;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let current = memberships::Entity::find()
         .filter(memberships::Column::AcademicYear.eq(from.start_year()))
         .filter(memberships::Column::Status.eq(MembershipStatus::Active.as_str()))
@@ -126,7 +125,7 @@ pub async fn respond_to_renewal(
 ) -> Result<Membership, DomainError> {
     actor.require(Permission::RespondToMembership)?;
     let today = clock.today();
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
     let Some(notice_by) = row.notice_by else {
         return Err(conflict(

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 
+use kernel::BeginWrite as _;
 use kernel::{Actor, Clock, DomainError, ErrorCode, FieldError, Permission, Problems, TierId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::entity::tiers;
@@ -171,7 +172,7 @@ pub async fn update_tier(
         .as_deref()
         .map(|d| check_description(&mut problems, d));
     problems.finish()?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let existing = tiers::Entity::find_by_id(id.as_uuid())
         .lock_exclusive()
         .one(&txn)

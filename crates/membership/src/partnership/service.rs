@@ -3,11 +3,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kernel::{Actor, Clock, DomainError, ErrorCode, PartnershipId, Permission, Problems, SchoolId};
+use kernel::BeginWrite as _;
+use kernel::{
+    Actor, Clock, DomainError, ErrorCode, PartnershipId, Permission, Problems, SchoolId,
+    like_contains, search_text,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 use super::entity::{members, partnerships};
@@ -414,7 +418,7 @@ pub async fn put_member(
             "joining date is in the future",
         ));
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let partnership = partnerships::Entity::find_by_id(input.partnership.as_uuid())
         .lock_exclusive()
         .one(&txn)
@@ -512,7 +516,7 @@ pub async fn remove_member(
     school: SchoolId,
 ) -> Result<Partnership, DomainError> {
     actor.require(Permission::ManageDirectory)?;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let deleted = members::Entity::delete_by_id((partnership.as_uuid(), school.as_uuid()))
         .exec(&txn)
         .await?;

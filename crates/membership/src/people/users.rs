@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, FieldError, Permission, Problems, Role, SchoolId,
     UserActor, UserId,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 
 use super::entity::{user_schools, users};
@@ -162,7 +163,7 @@ pub async fn create(
     let mut problems = Problems::new();
     let email = problems.check(parse_email(&input.email));
     let name = problems.check(required_text("name", &input.name, 200));
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     check_schools(&txn, &mut problems, input.role, &input.schools).await?;
     if let Some(email) = &email
         && users::Entity::find()
@@ -233,7 +234,7 @@ pub async fn update(
             "you cannot remove your own admin role",
         );
     }
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let existing = users::Entity::find_by_id(id.as_uuid())
         .one(&txn)
         .await?

@@ -3,11 +3,15 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use kernel::{Actor, Clock, DomainError, ErrorCode, Permission, Problems, SchoolId};
+use kernel::BeginWrite as _;
+use kernel::{
+    Actor, Clock, DomainError, ErrorCode, Permission, Problems, SchoolId, like_contains,
+    search_text,
+};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::entity::{designations, inspections, schools};
@@ -412,7 +416,7 @@ pub async fn create(
         updated_at: Set(now),
     };
     let designations = input.designations;
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let inserted = match row.insert(&txn).await {
         Ok(row) => row,
         Err(err) if is_unique_violation(&err) => {
@@ -479,7 +483,7 @@ pub async fn update(
         .roll
         .map(|r| validate_roll(&mut problems, r, clock.today()));
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let existing = schools::Entity::find_by_id(id.as_uuid())
         .lock_exclusive()
         .one(&txn)
@@ -577,7 +581,7 @@ pub async fn record_inspection(
     }
     problems.finish()?;
 
-    let txn = db.begin().await?;
+    let txn = db.begin_write().await?;
     let school = schools::Entity::find_by_id(id.as_uuid())
         .one(&txn)
         .await?
