@@ -606,26 +606,21 @@ pub async fn services_by_ids<C: ConnectionTrait>(
         .collect()
 }
 
-fn filtered(actor: &Actor, filter: &ServiceFilter, now: DateTime<Utc>) -> Condition {
+fn filtered(
+    actor: &Actor,
+    filter: &ServiceFilter,
+    now: DateTime<Utc>,
+) -> Result<Condition, DomainError> {
     let mut cond = Condition::all();
     if !(filter.include_unpublished && actor.can(Permission::ManageCatalogue)) {
         cond = cond.add(services::Column::Published.eq(true));
     }
-    if let Some(text) = filter
-        .text
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        for word in text.to_lowercase().split_whitespace() {
-            let escaped = word
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            cond = cond.add(
-                Expr::col(services::Column::SearchText)
-                    .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\')),
-            );
+    if let Some(text) = kernel::search_text("search", filter.text.as_deref())? {
+        for word in text.split_whitespace() {
+            cond =
+                cond.add(Expr::col(services::Column::SearchText).like(
+                    sea_orm::sea_query::LikeExpr::new(kernel::like_contains(word)).escape('\\'),
+                ));
         }
     }
     if let Some(category) = filter.category {
@@ -668,7 +663,7 @@ fn filtered(actor: &Actor, filter: &ServiceFilter, now: DateTime<Utc>) -> Condit
             services::Column::Id.not_in_subquery(with_upcoming)
         });
     }
-    cond
+    Ok(cond)
 }
 
 /// One page of the catalogue by title.
@@ -680,7 +675,7 @@ pub async fn services(
     page: &PageArgs<NameKey>,
 ) -> Result<Page<Service>, DomainError> {
     actor.require(Permission::ReadCatalogue)?;
-    let select = services::Entity::find().filter(filtered(actor, filter, clock.now()));
+    let select = services::Entity::find().filter(filtered(actor, filter, clock.now())?);
     let rows = fetch_page(
         db,
         select,
@@ -711,7 +706,7 @@ pub async fn count_services(
     use sea_orm::PaginatorTrait;
     actor.require(Permission::ReadCatalogue)?;
     Ok(services::Entity::find()
-        .filter(filtered(actor, filter, clock.now()))
+        .filter(filtered(actor, filter, clock.now())?)
         .count(db)
         .await?)
 }

@@ -109,28 +109,18 @@ const DESCRIPTION_MAX: usize = 4000;
 fn apply_filter(
     mut select: sea_orm::Select<partnerships::Entity>,
     filter: &PartnershipFilter,
-) -> sea_orm::Select<partnerships::Entity> {
+) -> Result<sea_orm::Select<partnerships::Entity>, DomainError> {
     if !filter.kinds.is_empty() {
         select = select
             .filter(partnerships::Column::Kind.is_in(filter.kinds.iter().map(|k| k.as_str())));
     }
-    if let Some(text) = filter
-        .name_contains
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let escaped = text
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
+    if let Some(text) = search_text("nameContains", filter.name_contains.as_deref())? {
         select = select.filter(
             Expr::expr(Func::lower(Expr::col(partnerships::Column::Name)))
-                .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+                .like(LikeExpr::new(like_contains(&text)).escape('\\')),
         );
     }
-    select
+    Ok(select)
 }
 
 pub async fn list(
@@ -140,7 +130,7 @@ pub async fn list(
     args: &PageArgs<NameKey>,
 ) -> Result<Page<Partnership>, DomainError> {
     actor.require(Permission::ReadDirectory)?;
-    let select = apply_filter(partnerships::Entity::find(), filter);
+    let select = apply_filter(partnerships::Entity::find(), filter)?;
     let page = fetch_page(
         db,
         select,
@@ -167,7 +157,7 @@ pub async fn count(
     filter: &PartnershipFilter,
 ) -> Result<u64, DomainError> {
     actor.require(Permission::ReadDirectory)?;
-    Ok(apply_filter(partnerships::Entity::find(), filter)
+    Ok(apply_filter(partnerships::Entity::find(), filter)?
         .count(db)
         .await?)
 }

@@ -188,7 +188,7 @@ fn roll_columns(roll: Option<Roll>) -> (Option<i32>, Option<String>, Option<Naiv
 fn apply_filter(
     mut select: sea_orm::Select<schools::Entity>,
     filter: &SchoolFilter,
-) -> sea_orm::Select<schools::Entity> {
+) -> Result<sea_orm::Select<schools::Entity>, DomainError> {
     if !filter.phases.is_empty() {
         select =
             select.filter(schools::Column::Phase.is_in(filter.phases.iter().map(|p| p.as_str())));
@@ -207,25 +207,13 @@ fn apply_filter(
             ),
         );
     }
-    if let Some(text) = filter
-        .name_contains
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
-        let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    if let Some(text) = search_text("nameContains", filter.name_contains.as_deref())? {
         select = select.filter(
             Expr::expr(Func::lower(Expr::col(schools::Column::Name)))
-                .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                .like(sea_orm::sea_query::LikeExpr::new(like_contains(&text)).escape('\\')),
         );
     }
-    select
-}
-
-fn escape_like(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+    Ok(select)
 }
 
 /// One page of the directory, ordered by name.
@@ -236,7 +224,7 @@ pub async fn list(
     args: &PageArgs<NameKey>,
 ) -> Result<Page<School>, DomainError> {
     actor.require(Permission::ReadDirectory)?;
-    let select = apply_filter(schools::Entity::find(), filter);
+    let select = apply_filter(schools::Entity::find(), filter)?;
     let page = fetch_page(db, select, schools::Column::Name, schools::Column::Id, args).await?;
     let items = page
         .items
@@ -257,7 +245,7 @@ pub async fn count(
     filter: &SchoolFilter,
 ) -> Result<u64, DomainError> {
     actor.require(Permission::ReadDirectory)?;
-    Ok(apply_filter(schools::Entity::find(), filter)
+    Ok(apply_filter(schools::Entity::find(), filter)?
         .count(db)
         .await?)
 }
