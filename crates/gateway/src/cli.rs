@@ -209,14 +209,11 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
             }
         });
     }
-    eprintln!(
-        "\nTrellis is serving GraphQL at http://{addr}/graphql\n\
-         GraphiQL: http://{addr}/graphiql{}\n\
-         Get a token: trellis token --email admin@trellis.example\n\
-         (send it as `Authorization: Bearer <token>`; demo users are listed in the README)\n",
-        if config.graphiql { "" } else { " (disabled)" }
-    );
     let scheduler = config.jobs.then(|| {
+        tracing::info!(
+            interval_secs = config.jobs_interval_secs,
+            "scheduled jobs on (each slot runs once across replicas)"
+        );
         tokio::spawn(jobs::run_scheduler(
             app.state.db.clone(),
             app.state.clock.clone(),
@@ -226,6 +223,14 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
             config.job_schedule(),
         ))
     });
+    // The banner is the last thing a first run prints: the token hint must not scroll away.
+    eprintln!(
+        "\nTrellis is serving GraphQL at http://{addr}/graphql\n\
+         GraphiQL: http://{addr}/graphiql{}\n\
+         Get a token: trellis token --email admin@trellis.example\n\
+         (send it as `Authorization: Bearer <token>`; demo users are listed in the README)\n",
+        if config.graphiql { "" } else { " (disabled)" }
+    );
     app.serve(listener, shutdown_signal()).await?;
     // A job cut off here leaves its slot RUNNING; both jobs resume safely at the next slot.
     if let Some(scheduler) = scheduler {

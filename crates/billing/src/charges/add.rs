@@ -158,6 +158,6 @@ pub async fn add_charge<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
     txn.commit().await?;
-    tracing::info!(charge = %charge.id, booking = %charge.booking_id, total = %charge.total, "booking charge added");
+    tracing::debug!(charge = %charge.id, booking = %charge.booking_id, total = %charge.total, "booking charge added");
     Ok(charge)
 }

@@ -168,7 +168,7 @@ pub async fn cancel_charge<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
     txn.commit().await?;
-    tracing::info!(charge = %after.id, booking = %booking_id, fee = %fee, "booking charge cancelled");
+    tracing::debug!(charge = %after.id, booking = %booking_id, fee = %fee, "booking charge cancelled");
     Ok(outcome(after, credited))
 }
 

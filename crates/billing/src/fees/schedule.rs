@@ -255,7 +255,7 @@ pub async fn create_schedule(
         }
     };
     txn.commit().await?;
-    tracing::info!(schedule = %id, year = %input.year, tier = %input.tier_id, actor = ?actor.as_user().map(|u| u.id), "fee schedule created");
+    tracing::debug!(schedule = %id, year = %input.year, tier = %input.tier_id, actor = ?actor.as_user().map(|u| u.id), "fee schedule created");
     FeeSchedule::from_row(inserted)
 }
 
@@ -322,7 +322,7 @@ pub async fn update_schedule(
         ));
     }
     txn.commit().await?;
-    tracing::info!(schedule = %id, actor = ?actor.as_user().map(|u| u.id), "fee schedule updated");
+    tracing::debug!(schedule = %id, actor = ?actor.as_user().map(|u| u.id), "fee schedule updated");
     FeeSchedule::from_row(row)
 }
 

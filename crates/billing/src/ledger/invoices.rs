@@ -598,7 +598,7 @@ where
     )
     .await?;
     txn.commit().await?;
-    tracing::info!(invoice = %invoice.number, account = %invoice.account_id, total = %invoice.total, "invoice issued");
+    tracing::debug!(invoice = %invoice.number, account = %invoice.account_id, total = %invoice.total, "invoice issued");
     Ok(IssueOutcome {
         invoice,
         created: true,

@@ -297,11 +297,13 @@ pub async fn tick_in(
         .to_owned();
     let claimed = db.execute(&claim).await?.rows_affected() == 1;
     let tick = if claimed {
-        tracing::info!(job = job.name(), slot = %slot_text, "job starting");
+        // Per-run detail is debug: every slot of every job would otherwise log twice, and
+        // the outcome is kept in `job_runs` and counted in the metrics. Failures are errors.
+        tracing::debug!(job = job.name(), slot = %slot_text, "job starting");
         let (tick, outcome, detail) = match work::run(db, &Actor::System, clock, extras, job).await
         {
             Ok(detail) => {
-                tracing::info!(job = job.name(), slot = %slot_text, %detail, "job finished");
+                tracing::debug!(job = job.name(), slot = %slot_text, %detail, "job finished");
                 (Tick::Ran(detail.clone()), "SUCCEEDED", detail)
             }
             Err(e) => {
@@ -340,7 +342,7 @@ pub async fn run_scheduler(
     schedule: Schedule,
 ) {
     let runner = runner_name();
-    tracing::info!(%runner, interval_secs = schedule.interval.as_secs(), "job scheduler started");
+    tracing::debug!(%runner, interval_secs = schedule.interval.as_secs(), "job scheduler started");
     let mut done: std::collections::HashMap<Job, DateTime<Utc>> = std::collections::HashMap::new();
     loop {
         let now = clock.now();

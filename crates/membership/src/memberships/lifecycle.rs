@@ -185,7 +185,7 @@ pub async fn enrol(
     }
     let membership = load(&txn, id).await?;
     txn.commit().await?;
-    tracing::info!(membership = %id, school = %input.school_id, %year, "school enrolled");
+    tracing::debug!(membership = %id, school = %input.school_id, %year, "school enrolled");
     Ok(membership)
 }
 
@@ -279,7 +279,7 @@ pub async fn activate(
     transition(&txn, &row, MembershipStatus::Active, clock.now(), |u| u).await?;
     let membership = load(&txn, id).await?;
     txn.commit().await?;
-    tracing::info!(membership = %id, "membership activated");
+    tracing::debug!(membership = %id, "membership activated");
     Ok(membership)
 }
 
@@ -302,7 +302,7 @@ pub async fn cancel(
     .await?;
     let membership = load(&txn, id).await?;
     txn.commit().await?;
-    tracing::info!(membership = %id, "membership cancelled");
+    tracing::debug!(membership = %id, "membership cancelled");
     Ok(membership)
 }
 

@@ -179,7 +179,7 @@ pub async fn respond_to_renewal(
     }
     let membership = load(&txn, id).await?;
     txn.commit().await?;
-    tracing::info!(membership = %id, ?decision, "renewal answered");
+    tracing::debug!(membership = %id, ?decision, "renewal answered");
     Ok(membership)
 }
 

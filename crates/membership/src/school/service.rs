@@ -418,7 +418,7 @@ pub async fn create(
     };
     replace_designations(&txn, id, &designations).await?;
     txn.commit().await?;
-    tracing::info!(school = %id, urn = %inserted.urn, "school created");
+    tracing::debug!(school = %id, urn = %inserted.urn, "school created");
     School::from_row(inserted)
 }
 
