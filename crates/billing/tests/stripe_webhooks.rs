@@ -1052,6 +1052,42 @@ async fn an_unapplied_refund_is_applied_once_when_redelivered_after_its_payment(
     assert_eq!(refunds_recorded(conn, &issued).await, (12_000, 1), "once");
 }
 
+/// A card payment's refund (a PaymentIntent Trellis started, no invoice) that arrives first
+/// is applied by the payment_intent.succeeded that records the payment.
+async fn a_refund_before_its_card_payment_is_applied_with_the_payment(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_106, "Holly Primary").await;
+    let intent = format!("pi_holly_{}", uuid::Uuid::now_v7().simple());
+    let charge = json!({ "id": format!("ch_holly_{}", uuid::Uuid::now_v7().simple()),
+        "object": "charge", "amount": 4_500, "amount_refunded": 1_500, "currency": "gbp",
+        "payment_intent": intent, "refunds": { "data": [ { "id": "re_holly_1" } ] } });
+    let refund_id = evt();
+    let outcome = deliver(conn, &event(&refund_id, "charge.refunded", &charge))
+        .await
+        .expect("stored");
+    assert!(matches!(outcome, Received::Pending { .. }), "{outcome:?}");
+    let paid = json!({ "id": intent, "object": "payment_intent", "status": "succeeded",
+        "amount": 4_500, "amount_received": 4_500, "currency": "gbp",
+        "latest_charge": charge["id"],
+        "metadata": { "trellis_account_id": account.id.to_string() } });
+    let outcome = deliver(conn, &event(&evt(), "payment_intent.succeeded", &paid))
+        .await
+        .expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    let payments = payments_of(conn, account.id).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].refunded, gbp(1_500));
+    assert_eq!(payments[0].unallocated, gbp(3_000));
+    assert_eq!(
+        stripe_events::stored_event(conn, &refund_id)
+            .await
+            .expect("read")
+            .expect("stored")
+            .outcome,
+        "APPLIED"
+    );
+}
+
 /// PostgreSQL cannot store a NUL character: a payload with one in any string is refused
 /// before the database is touched, so Stripe is answered 400 rather than 500 for days.
 async fn a_nul_in_any_string_is_refused_and_nothing_stored(db: TestDb) {
@@ -1102,5 +1138,6 @@ testkit::db_tests!(
     missing_or_malformed_amounts_are_refused_with_the_reason,
     a_refund_before_its_payment_is_applied_when_the_payment_arrives,
     an_unapplied_refund_is_applied_once_when_redelivered_after_its_payment,
+    a_refund_before_its_card_payment_is_applied_with_the_payment,
     a_nul_in_any_string_is_refused_and_nothing_stored,
 );

@@ -42,7 +42,7 @@ pub mod signature;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use kernel::{Actor, Clock, DomainError, ErrorCode, InvoiceId, Money};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionSession, TransactionTrait,
@@ -132,7 +132,7 @@ struct Event {
     object: Value,
 }
 
-/// The first string anywhere in `value` (keys included) that holds a NUL character.
+/// Whether any string in `value`, object keys included, holds a NUL character.
 fn has_nul(value: &Value) -> bool {
     match value {
         Value::String(s) => s.contains('\0'),
@@ -948,7 +948,7 @@ async fn pending_refunds_applied<C: ConnectionTrait + TransactionTrait>(
     if refs.is_empty() {
         return Ok(String::new());
     }
-    let waiting = entity::Entity::find()
+    let mut waiting = entity::Entity::find()
         .filter(entity::Column::Outcome.eq("PENDING"))
         .filter(entity::Column::EventType.eq("charge.refunded"))
         .filter(
@@ -957,9 +957,14 @@ async fn pending_refunds_applied<C: ConnectionTrait + TransactionTrait>(
                 .add(entity::Column::ObjectId.is_in(refs.iter().copied())),
         )
         .order_by_asc(entity::Column::CreatedUnix)
-        .order_by_asc(entity::Column::Id)
-        .all(db)
-        .await?;
+        .order_by_asc(entity::Column::Id);
+    if db.get_database_backend() == DbBackend::Postgres {
+        // A row locked here is a redelivery of that refund being taken up right now: it
+        // holds the row and waits for this payment's lock, and applies the refund once this
+        // commits. Waiting for it instead would deadlock.
+        waiting = waiting.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let waiting = waiting.all(db).await?;
     let mut notes = Vec::new();
     for row in waiting {
         let received = match Event::parse(row.payload.as_bytes()) {
