@@ -147,7 +147,7 @@ fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "a whole number out of range",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "a negative or too large number",
         Value::Number(_) => "a fractional number",
         Value::String(_) => "a string",
         Value::Array(_) => "a list",
