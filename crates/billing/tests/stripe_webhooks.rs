@@ -5,7 +5,7 @@ mod ledger_support;
 mod stripe_support;
 
 use billing::ledger::invoices;
-use billing::ledger::payments::{self, payments_of_accounts};
+use billing::ledger::payments::{self, Payment, payments_of_accounts};
 use billing::ledger::refunds::refunds_of_payments;
 use billing::ledger::{InvoiceStatus, credit_notes};
 use billing::mirror::{self, MirroredInvoice, PaymentState};
@@ -33,7 +33,9 @@ fn event(id: &str, kind: &str, object: &Value) -> Vec<u8> {
 
 async fn deliver(db: &DatabaseConnection, payload: &[u8]) -> Result<Received, WebhookError> {
     let header = sign(payload, WEBHOOK_SECRET, clock().now().timestamp());
-    stripe_events::receive(db, &clock(), WEBHOOK_SECRET, Some(&header), payload).await
+    stripe_events::receive(db, &clock(), WEBHOOK_SECRET, Some(&header), payload)
+        .await
+        .map(|delivery| delivery.received)
 }
 
 fn evt() -> String {
@@ -273,7 +275,7 @@ async fn checkout_sessions_record_a_booking_payment(db: TestDb) {
 
     // A session someone else created is stored and ignored.
     let foreign = json!({ "id": "cs_other", "object": "checkout.session", "payment_status": "paid",
-        "amount_total": 100, "metadata": {} });
+        "amount_total": 100, "currency": "gbp", "metadata": {} });
     let id = evt();
     let outcome = deliver(conn, &event(&id, "checkout.session.completed", &foreign))
         .await
@@ -298,10 +300,9 @@ async fn unknown_types_are_stored_and_ignored(db: TestDb) {
         .expect("stored");
     assert_eq!(stored.event_type, "customer.tax_id.created");
     assert_eq!(stored.object_id.as_deref(), Some("txi_1"));
-    assert_eq!(
-        deliver(conn, &payload).await.expect("replay"),
-        Received::Replayed
-    );
+    // Only an applied event is a replay: an ignored one is looked at again when resent.
+    let again = deliver(conn, &payload).await.expect("stored once");
+    assert!(matches!(again, Received::Ignored { .. }), "{again:?}");
 }
 
 /// A replica that stored an event and died before applying it leaves the row RECEIVED;
@@ -332,10 +333,6 @@ async fn an_event_stored_but_never_applied_is_applied_on_redelivery(db: TestDb) 
         .expect("read")
         .expect("stored");
     assert_eq!(stored.outcome, "IGNORED");
-    assert_eq!(
-        deliver(conn, &payload).await.expect("replay"),
-        Received::Replayed
-    );
 }
 
 async fn forged_stale_and_malformed_deliveries_store_nothing(db: TestDb) {
@@ -515,6 +512,7 @@ async fn concurrent_deliveries_of_one_event_apply_it_once(db: TestDb) {
         "object": "checkout.session",
         "payment_status": "paid",
         "amount_total": 2_500,
+        "currency": "gbp",
         "payment_intent": "pi_birch_1",
         "metadata": { "trellis_account_id": account.id.to_string() },
     });
@@ -714,6 +712,416 @@ async fn reconciliation_compares_payments_refunds_and_payouts(db: TestDb) {
     assert_eq!(again.differences_found, 0);
 }
 
+/// Runs one statement written with `$n` placeholders, on either backend.
+async fn sql(db: &DatabaseConnection, statement: &str, values: Vec<sea_orm::Value>) {
+    let backend = db.get_database_backend();
+    let statement = match backend {
+        sea_orm::DbBackend::Postgres => statement.to_owned(),
+        _ => statement.replace("$1", "?").replace("$2", "?"),
+    };
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend, statement, values,
+    ))
+    .await
+    .expect("statement");
+}
+
+async fn stored_events(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM stripe_events",
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+async fn payments_of(db: &DatabaseConnection, account: kernel::BillingAccountId) -> Vec<Payment> {
+    payments_of_accounts(db, &[account])
+        .await
+        .expect("payments")
+        .remove(&account)
+        .unwrap_or_default()
+}
+
+/// Money Stripe reports in another currency than the partnership's is refused whole and kept
+/// FAILED for finance with the currency named: ¥5,000 is not £50.00, $25.00 is not £25.00.
+async fn amounts_in_another_currency_are_refused_and_kept_for_finance(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_101, "Cedar Primary").await;
+    let issued = invoice(conn, &account, 5_000).await;
+    let meta = json!({
+        "trellis_account_id": account.id.to_string(),
+        "trellis_invoice_id": issued.id.to_string(),
+    });
+    let intent = |id: &str, currency: &str, amount: i64| {
+        json!({ "id": id, "object": "payment_intent", "status": "succeeded", "amount": amount,
+            "amount_received": amount, "currency": currency, "metadata": meta })
+    };
+    let cases = [
+        (
+            "payment_intent.succeeded",
+            intent("pi_cedar_jpy", "jpy", 5_000),
+            "JPY",
+        ),
+        (
+            "payment_intent.succeeded",
+            intent("pi_cedar_usd", "usd", 2_500),
+            "USD",
+        ),
+        (
+            "checkout.session.completed",
+            json!({ "id": "cs_cedar_eur", "object": "checkout.session", "payment_status": "paid",
+                "amount_total": 5_000, "currency": "eur", "payment_intent": "pi_cedar_eur",
+                "metadata": meta }),
+            "EUR",
+        ),
+        (
+            "charge.refunded",
+            json!({ "id": "ch_cedar_usd", "object": "charge", "amount": 2_500,
+                "amount_refunded": 2_500, "currency": "usd", "payment_intent": "pi_cedar_usd",
+                "metadata": meta }),
+            "USD",
+        ),
+    ];
+    let mut refused = Vec::new();
+    for (kind, object, currency) in cases {
+        let id = evt();
+        let outcome = deliver(conn, &event(&id, kind, &object))
+            .await
+            .expect("stored");
+        let Received::Failed { detail } = outcome else {
+            panic!("{kind} in {currency}: expected Failed, got {outcome:?}");
+        };
+        assert!(
+            detail.contains(currency) && detail.contains("currency"),
+            "{detail}"
+        );
+        let stored = stripe_events::stored_event(conn, &id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored.outcome, "FAILED");
+        refused.push(id);
+    }
+
+    // An invoice paid at the stand-in, reported in dollars.
+    if let Some((standin, _stripe, paid_invoice, mirrored)) =
+        mirrored_invoice(conn, 320_102, 7_000).await
+    {
+        standin
+            .pay_invoice(
+                &mirrored.provider_invoice_ref,
+                &mirrored.customer_ref,
+                GOOD_CARD,
+            )
+            .await;
+        let mut paid = standin
+            .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+            .await;
+        assert_eq!(paid["currency"], "gbp", "{paid}");
+        paid["currency"] = json!("usd");
+        let id = evt();
+        let outcome = deliver(conn, &event(&id, "invoice.paid", &paid))
+            .await
+            .expect("stored");
+        assert!(
+            matches!(&outcome, Received::Failed { detail } if detail.contains("USD")),
+            "{outcome:?}"
+        );
+        refused.push(id);
+        let after = invoices::invoice(conn, &finance(), paid_invoice.id)
+            .await
+            .expect("invoice");
+        assert_eq!(after.paid, gbp(0), "nothing applied");
+        assert_eq!(receipts(conn, &paid_invoice).await, 0);
+    }
+
+    assert!(payments_of(conn, account.id).await.is_empty(), "no receipt");
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.outstanding, gbp(5_000), "nothing applied");
+    let failed: Vec<String> = stripe_events::events_with_outcome(conn, &finance(), "FAILED", 100)
+        .await
+        .expect("failed events")
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    for id in &refused {
+        assert!(failed.contains(id), "{id} listed for finance");
+    }
+}
+
+/// A field an effect needs that is missing or malformed is a refusal with the field named,
+/// never a zero that makes the event look like nothing.
+async fn missing_or_malformed_amounts_are_refused_with_the_reason(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_103, "Elm Primary").await;
+    let meta = json!({ "trellis_account_id": account.id.to_string() });
+    let cases = [
+        (
+            "payment_intent.succeeded",
+            json!({ "id": "pi_elm_1", "object": "payment_intent", "status": "succeeded",
+                "currency": "gbp", "metadata": meta }),
+            "amount_received",
+        ),
+        (
+            "payment_intent.succeeded",
+            json!({ "id": "pi_elm_2", "object": "payment_intent", "status": "succeeded",
+                "amount_received": "5000", "currency": "gbp", "metadata": meta }),
+            "amount_received",
+        ),
+        (
+            "payment_intent.succeeded",
+            json!({ "id": "pi_elm_3", "object": "payment_intent", "status": "succeeded",
+                "amount_received": 5_000, "metadata": meta }),
+            "currency",
+        ),
+        (
+            "checkout.session.completed",
+            json!({ "id": "cs_elm", "object": "checkout.session", "payment_status": "paid",
+                "amount_total": -100, "currency": "gbp", "metadata": meta }),
+            "amount_total",
+        ),
+        (
+            "charge.refunded",
+            json!({ "id": "ch_elm", "object": "charge", "currency": "gbp",
+                "payment_intent": "pi_elm_1" }),
+            "amount_refunded",
+        ),
+        (
+            "payment_intent.succeeded",
+            json!({ "id": "pi_elm_4", "object": "payment_intent", "status": "succeeded",
+                "amount_received": 5_000, "currency": "gbp",
+                "metadata": { "trellis_account_id": "not-an-id" } }),
+            "trellis_account_id",
+        ),
+    ];
+    for (kind, object, field) in cases {
+        let id = evt();
+        let outcome = deliver(conn, &event(&id, kind, &object))
+            .await
+            .expect("stored");
+        let Received::Failed { detail } = outcome else {
+            panic!("{kind} without {field}: expected Failed, got {outcome:?}");
+        };
+        assert!(detail.contains(field), "{detail}");
+        let stored = stripe_events::stored_event(conn, &id)
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(stored.outcome, "FAILED");
+        assert_eq!(stored.detail.as_deref(), Some(detail.as_str()));
+    }
+    assert!(payments_of(conn, account.id).await.is_empty());
+}
+
+/// A mirrored invoice paid at the stand-in and then partly refunded there: the stand-in's
+/// invoice and charge as Stripe would send them.
+async fn paid_then_refunded_at_standin(
+    db: &DatabaseConnection,
+    urn: u32,
+) -> Option<(billing::ledger::Invoice, Value, Value)> {
+    let (standin, _stripe, issued, mirrored) = mirrored_invoice(db, urn, 30_000).await?;
+    let (status, body) = standin
+        .pay_invoice(
+            &mirrored.provider_invoice_ref,
+            &mirrored.customer_ref,
+            GOOD_CARD,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let paid = standin
+        .get(&format!("invoices/{}", mirrored.provider_invoice_ref))
+        .await;
+    let intent = paid["payment_intent"].as_str().expect("intent").to_owned();
+    let (status, body) = standin
+        .post(
+            "refunds",
+            &[("payment_intent", intent.as_str()), ("amount", "12000")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let charge_id = standin.get(&format!("payment_intents/{intent}")).await["latest_charge"]
+        .as_str()
+        .expect("charge")
+        .to_owned();
+    let charge = standin.get(&format!("charges/{charge_id}")).await;
+    assert_eq!(charge["amount_refunded"], 12_000);
+    Some((issued, paid, charge))
+}
+
+async fn refunds_recorded(
+    db: &DatabaseConnection,
+    issued: &billing::ledger::Invoice,
+) -> (i64, usize) {
+    let payments = payments_of(db, issued.account_id).await;
+    let Some(payment) = payments.first() else {
+        return (0, 0);
+    };
+    let refunds = refunds_of_payments(db, &[payment.id])
+        .await
+        .expect("refunds");
+    (
+        payment.refunded.pence(),
+        refunds.get(&payment.id).map_or(0, Vec::len),
+    )
+}
+
+/// Events in any order: a refund that arrives before its payment is kept PENDING and applied
+/// with the payment; its redeliveries and a second event about it change nothing more.
+async fn a_refund_before_its_payment_is_applied_when_the_payment_arrives(db: TestDb) {
+    let conn = db.conn();
+    let Some((issued, paid, charge)) = paid_then_refunded_at_standin(conn, 320_104).await else {
+        return;
+    };
+    let refund_id = evt();
+    let refunded = event(&refund_id, "charge.refunded", &charge);
+    let outcome = deliver(conn, &refunded).await.expect("stored");
+    assert!(matches!(outcome, Received::Pending { .. }), "{outcome:?}");
+    let pending = stripe_events::events_with_outcome(conn, &finance(), "PENDING", 10)
+        .await
+        .expect("pending");
+    assert_eq!(
+        pending.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        [refund_id.as_str()]
+    );
+
+    let outcome = deliver(conn, &event(&evt(), "invoice.paid", &paid))
+        .await
+        .expect("paid");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    assert_eq!(refunds_recorded(conn, &issued).await, (12_000, 1));
+    let after = invoices::invoice(conn, &finance(), issued.id)
+        .await
+        .expect("invoice");
+    assert_eq!(after.credited, gbp(12_000), "the refunded part is credited");
+    let stored = stripe_events::stored_event(conn, &refund_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(stored.outcome, "APPLIED", "{stored:?}");
+
+    // Stripe resends the refund after the payment, and sends another event about it.
+    assert_eq!(
+        deliver(conn, &refunded).await.expect("replay"),
+        Received::Replayed
+    );
+    let again = deliver(conn, &event(&evt(), "charge.refunded", &charge))
+        .await
+        .expect("again");
+    assert!(matches!(again, Received::Applied { .. }), "{again:?}");
+    assert_eq!(refunds_recorded(conn, &issued).await, (12_000, 1), "once");
+}
+
+/// A refund stored as not Trellis's (by an earlier release, before the payment came) is
+/// applied when Stripe redelivers it after the payment, and then only once.
+async fn an_unapplied_refund_is_applied_once_when_redelivered_after_its_payment(db: TestDb) {
+    let conn = db.conn();
+    let Some((issued, paid, charge)) = paid_then_refunded_at_standin(conn, 320_105).await else {
+        return;
+    };
+    let refund_id = evt();
+    let refunded = event(&refund_id, "charge.refunded", &charge);
+    deliver(conn, &refunded).await.expect("stored");
+    // What the earlier release left: IGNORED, and no PaymentIntent to be found by.
+    sql(
+        conn,
+        "UPDATE stripe_events SET outcome = 'IGNORED', detail = 'not a Trellis payment', \
+         payment_ref = NULL, object_id = NULL WHERE id = $1",
+        vec![refund_id.clone().into()],
+    )
+    .await;
+    deliver(conn, &event(&evt(), "invoice.paid", &paid))
+        .await
+        .expect("paid");
+    assert_eq!(refunds_recorded(conn, &issued).await, (0, 0));
+
+    let outcome = deliver(conn, &refunded).await.expect("redelivered");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    assert_eq!(refunds_recorded(conn, &issued).await, (12_000, 1));
+    for _ in 0..2 {
+        assert_eq!(
+            deliver(conn, &refunded).await.expect("replay"),
+            Received::Replayed
+        );
+    }
+    assert_eq!(refunds_recorded(conn, &issued).await, (12_000, 1), "once");
+}
+
+/// A card payment's refund (a PaymentIntent Trellis started, no invoice) that arrives first
+/// is applied by the payment_intent.succeeded that records the payment.
+async fn a_refund_before_its_card_payment_is_applied_with_the_payment(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 320_106, "Holly Primary").await;
+    let intent = format!("pi_holly_{}", uuid::Uuid::now_v7().simple());
+    let charge = json!({ "id": format!("ch_holly_{}", uuid::Uuid::now_v7().simple()),
+        "object": "charge", "amount": 4_500, "amount_refunded": 1_500, "currency": "gbp",
+        "payment_intent": intent, "refunds": { "data": [ { "id": "re_holly_1" } ] } });
+    let refund_id = evt();
+    let outcome = deliver(conn, &event(&refund_id, "charge.refunded", &charge))
+        .await
+        .expect("stored");
+    assert!(matches!(outcome, Received::Pending { .. }), "{outcome:?}");
+    let paid = json!({ "id": intent, "object": "payment_intent", "status": "succeeded",
+        "amount": 4_500, "amount_received": 4_500, "currency": "gbp",
+        "latest_charge": charge["id"],
+        "metadata": { "trellis_account_id": account.id.to_string() } });
+    let outcome = deliver(conn, &event(&evt(), "payment_intent.succeeded", &paid))
+        .await
+        .expect("applied");
+    assert!(matches!(outcome, Received::Applied { .. }), "{outcome:?}");
+    let payments = payments_of(conn, account.id).await;
+    assert_eq!(payments.len(), 1);
+    assert_eq!(payments[0].refunded, gbp(1_500));
+    assert_eq!(payments[0].unallocated, gbp(3_000));
+    assert_eq!(
+        stripe_events::stored_event(conn, &refund_id)
+            .await
+            .expect("read")
+            .expect("stored")
+            .outcome,
+        "APPLIED"
+    );
+}
+
+/// PostgreSQL cannot store a NUL character: a payload with one in any string is refused
+/// before the database is touched, so Stripe is answered 400 rather than 500 for days.
+async fn a_nul_in_any_string_is_refused_and_nothing_stored(db: TestDb) {
+    let conn = db.conn();
+    let before = stored_events(conn).await;
+    let payloads = [
+        event(
+            "evt_nul\u{0}1",
+            "customer.tax_id.created",
+            &json!({"id": "txi_n"}),
+        ),
+        event(
+            &evt(),
+            "payment_intent.succeeded",
+            &json!({"id": "pi_nul", "currency": "gbp", "amount_received": 100,
+                "metadata": {"note": "a\u{0}b"}}),
+        ),
+        event(
+            &evt(),
+            "payment_intent.succeeded",
+            &json!({"id": "pi_nul", "currency": "gbp", "amount_received": 100,
+                "metadata": {"k\u{0}": "v"}}),
+        ),
+    ];
+    for payload in payloads {
+        let got = deliver(conn, &payload).await;
+        assert!(
+            matches!(&got, Err(WebhookError::Payload(m)) if m.contains("NUL")),
+            "{got:?}"
+        );
+    }
+    assert_eq!(stored_events(conn).await, before, "nothing stored");
+}
+
 testkit::db_tests!(
     replays_and_reordering_change_the_ledger_once,
     a_declined_card_marks_the_invoice_payment_failed,
@@ -726,4 +1134,10 @@ testkit::db_tests!(
     a_database_failure_stores_nothing_and_the_redelivery_applies_it,
     concurrent_deliveries_of_one_event_apply_it_once,
     reconciliation_compares_payments_refunds_and_payouts,
+    amounts_in_another_currency_are_refused_and_kept_for_finance,
+    missing_or_malformed_amounts_are_refused_with_the_reason,
+    a_refund_before_its_payment_is_applied_when_the_payment_arrives,
+    an_unapplied_refund_is_applied_once_when_redelivered_after_its_payment,
+    a_refund_before_its_card_payment_is_applied_with_the_payment,
+    a_nul_in_any_string_is_refused_and_nothing_stored,
 );

@@ -490,4 +490,55 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
     assert_eq!(open["reconciliationDifferences"], json!([]));
 }
 
-testkit::db_tests!(an_invoice_is_paid_on_stripe_and_the_ledger_follows);
+async fn stripe_events_stored(app: &TestApp) -> i64 {
+    use sea_orm::ConnectionTrait as _;
+    let conn = app.db.conn();
+    conn.query_one_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT COUNT(*) AS n FROM stripe_events",
+    ))
+    .await
+    .expect("count")
+    .expect("row")
+    .try_get::<i64>("", "n")
+    .expect("n")
+}
+
+/// A signed event with a NUL character in its id or in any string is answered 400 with
+/// nothing stored: PostgreSQL cannot store one, and a 500 would have Stripe resend it for days.
+async fn a_nul_character_in_a_webhook_is_refused_with_400(db: TestDb) {
+    let Some((app, _stand, webhook_secret)) = spawn(db).await else {
+        return;
+    };
+    let before = stripe_events_stored(&app).await;
+    let now = chrono::Utc::now().timestamp();
+    let event = |id: &str, object: Value| {
+        serde_json::to_vec(
+            &json!({ "id": id, "object": "event", "type": "payment_intent.succeeded",
+            "created": now, "data": { "object": object } }),
+        )
+        .expect("json")
+    };
+    for payload in [
+        event(
+            "evt_\u{0}nul",
+            json!({ "id": "pi_nul", "amount_received": 100, "currency": "gbp" }),
+        ),
+        event(
+            &format!("evt_{}", uuid::Uuid::now_v7().simple()),
+            json!({ "id": "pi_nul", "amount_received": 100, "currency": "gbp",
+                "metadata": { "note": "a\u{0}b" } }),
+        ),
+    ] {
+        assert_eq!(
+            post_webhook(&app, &payload, &sign(&payload, &webhook_secret, now)).await,
+            StatusCode::BAD_REQUEST
+        );
+    }
+    assert_eq!(stripe_events_stored(&app).await, before, "nothing stored");
+}
+
+testkit::db_tests!(
+    an_invoice_is_paid_on_stripe_and_the_ledger_follows,
+    a_nul_character_in_a_webhook_is_refused_with_400,
+);

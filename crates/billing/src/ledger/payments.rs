@@ -629,3 +629,23 @@ pub async fn payments_of_accounts<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+/// The receipts recorded under any of these provider references (`pi_…`, `ch_…`), on any
+/// account: how a provider's refund finds the payment it returns. One indexed read.
+pub(crate) async fn payments_by_provider_refs<C: ConnectionTrait>(
+    db: &C,
+    refs: &[&str],
+) -> Result<Vec<Payment>, DomainError> {
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    payments::Entity::find()
+        .filter(payments::Column::ProviderPaymentRef.is_in(refs.iter().copied()))
+        .order_by_asc(payments::Column::ReceivedOn)
+        .order_by_asc(payments::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Payment::from_row)
+        .collect()
+}

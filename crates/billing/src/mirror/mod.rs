@@ -412,25 +412,6 @@ pub(crate) async fn adopt<C: ConnectionTrait>(
     }
 }
 
-/// The billing account whose invoices were issued to the provider customer `customer_ref`.
-pub(crate) async fn account_of_customer<C: ConnectionTrait>(
-    db: &C,
-    customer_ref: &str,
-) -> Result<Option<kernel::BillingAccountId>, DomainError> {
-    let Some(row) = MirrorEntity::find()
-        .filter(MirrorColumn::CustomerRef.eq(customer_ref))
-        .one(db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let id = InvoiceId::from_uuid(row.invoice_id);
-    Ok(invoices::invoices_by_ids(db, &[id])
-        .await?
-        .remove(&id)
-        .map(|i| i.account_id))
-}
-
 /// What [`mirror_year`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct YearMirrored {

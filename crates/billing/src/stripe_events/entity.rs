@@ -15,6 +15,8 @@ pub struct Model {
     pub outcome: String,
     pub detail: Option<String>,
     pub applied_at: Option<DateTimeUtc>,
+    /// The PaymentIntent the event's money belongs to, when it names one.
+    pub payment_ref: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,18 +18,35 @@
 //! take: a `DomainError` other than `Internal`), the effect's savepoint is rolled back and the
 //! event is stored FAILED with the reason, and answered 200: Stripe retrying for three days
 //! would not change the answer. Finance sees it (`events_with_outcome`, GraphQL `stripeEvents`); once the
-//! cause is fixed, resending the event from Stripe's dashboard applies it: a FAILED row is
-//! taken up again by its next delivery, while APPLIED and IGNORED rows are replays.
+//! cause is fixed, resending the event from Stripe's dashboard applies it: every row but an
+//! APPLIED one is taken up again by its next delivery (FAILED, PENDING, IGNORED — what was not
+//! applied may be now); an APPLIED row is a replay, never applied twice.
+//!
+//! **Read strictly.** Every field an effect needs is read as the type Stripe documents; a
+//! missing or malformed one (an amount that is absent, a string, negative) is a refusal stored
+//! FAILED with the field named, never a default. Trellis keeps its ledger in the partnership's
+//! currency (`kernel::Currency`, GBP): an object in any other currency is refused whole —
+//! nothing of it is applied — and kept FAILED with the currency named, for finance.
+//!
+//! **Any order.** A refund (`charge.refunded`) whose payment Trellis has not recorded yet is
+//! stored PENDING. When the payment's event is applied, the refunds pending for its
+//! PaymentIntent or charge are applied in the same transaction; a redelivery of the refund
+//! applies it as well. On PostgreSQL a refund and its payment take one advisory lock on the
+//! PaymentIntent, so neither misses the other when they arrive together.
+//!
+//! **A NUL in any string is refused** (400, nothing stored) before the database sees it:
+//! PostgreSQL cannot store one, and a 5xx would have Stripe deliver it again for days.
 
 mod entity;
 pub mod signature;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use kernel::{Actor, Clock, DomainError, InvoiceId, Money};
-use sea_orm::sea_query::Expr;
+use kernel::{Actor, Clock, DomainError, ErrorCode, InvoiceId, Money};
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait, TryInsertResult,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionSession, TransactionTrait,
+    TryInsertResult,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -74,8 +91,36 @@ pub enum Received {
     /// Stored FAILED: the ledger refused its effect (the reason), nothing of it was applied.
     /// Finance investigates; a later delivery of the same event tries again.
     Failed { detail: String },
-    /// Seen before: nothing done again.
+    /// Stored PENDING: a refund of a payment Trellis has not recorded yet. Applied when the
+    /// payment's event is, or when this event is delivered again.
+    Pending { detail: String },
+    /// Seen before and applied: nothing done again.
     Replayed,
+}
+
+impl Received {
+    /// The stored outcome and detail.
+    fn stored(&self) -> (&'static str, String) {
+        match self {
+            Self::Applied { detail } => ("APPLIED", detail.clone()),
+            Self::Ignored { detail } => ("IGNORED", detail.clone()),
+            Self::Failed { detail } => ("FAILED", detail.clone()),
+            Self::Pending { detail } => ("PENDING", detail.clone()),
+            Self::Replayed => ("APPLIED", "already applied".to_owned()),
+        }
+    }
+}
+
+/// A delivery taken in: what became of it, and what the caller may need of the event without
+/// reading it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub received: Received,
+    /// When Stripe created the event (seconds since the epoch), if it said.
+    pub created: Option<i64>,
+    /// The Trellis invoice the event's object names in its metadata (the PaymentIntents
+    /// Trellis starts for card bookings carry one), whatever the outcome.
+    pub invoice: Option<InvoiceId>,
 }
 
 /// The parts of an event Trellis reads.
@@ -83,14 +128,42 @@ pub enum Received {
 struct Event {
     id: String,
     kind: String,
-    created: i64,
+    created: Option<i64>,
     object: Value,
+}
+
+/// Whether any string in `value`, object keys included, holds a NUL character.
+fn has_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// How a JSON value is described in a refusal (never the value itself: it may be long).
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "a negative or too large number",
+        Value::Number(_) => "a fractional number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 impl Event {
     fn parse(payload: &[u8]) -> Result<Self, WebhookError> {
         let value: Value =
             serde_json::from_slice(payload).map_err(|e| WebhookError::Payload(e.to_string()))?;
+        if has_nul(&value) {
+            return Err(WebhookError::Payload(
+                "a string holds a NUL character".into(),
+            ));
+        }
         let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
         let id = text("id").ok_or_else(|| WebhookError::Payload("no event id".into()))?;
         let kind = text("type").ok_or_else(|| WebhookError::Payload("no event type".into()))?;
@@ -104,7 +177,7 @@ impl Event {
         Ok(Self {
             id,
             kind,
-            created: value.get("created").and_then(Value::as_i64).unwrap_or(0),
+            created: value.get("created").and_then(Value::as_i64),
             object,
         })
     }
@@ -113,11 +186,82 @@ impl Event {
         self.object.pointer(pointer).and_then(Value::as_str)
     }
 
-    fn pence(&self, pointer: &str) -> i64 {
-        self.object
-            .pointer(pointer)
-            .and_then(Value::as_i64)
-            .unwrap_or(0)
+    /// How finance reads a field of the event's object: `data.object.amount_received`.
+    fn field(pointer: &str) -> String {
+        format!("data.object{}", pointer.replace('/', "."))
+    }
+
+    fn missing(&self, pointer: &str) -> DomainError {
+        DomainError::invalid(
+            &Self::field(pointer),
+            ErrorCode::Required,
+            format!("missing from {}; nothing was applied", self.kind),
+        )
+    }
+
+    fn malformed(&self, pointer: &str, expected: &str, got: &Value) -> DomainError {
+        DomainError::invalid(
+            &Self::field(pointer),
+            ErrorCode::Invalid,
+            format!(
+                "expected {expected} in {}, got {}; nothing was applied",
+                self.kind,
+                json_kind(got)
+            ),
+        )
+    }
+
+    /// A string the effect needs: missing, empty or not a string is a refusal.
+    fn required_str(&self, pointer: &str) -> Result<&str, DomainError> {
+        match self.object.pointer(pointer) {
+            None | Some(Value::Null) => Err(self.missing(pointer)),
+            Some(Value::String(s)) if s.is_empty() => Err(self.missing(pointer)),
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Err(self.malformed(pointer, "a string", other)),
+        }
+    }
+
+    /// An amount the effect needs, in the partnership's currency: missing, not a whole
+    /// non-negative number, or in another currency is a refusal, never zero.
+    fn amount(&self, pointer: &str) -> Result<Money, DomainError> {
+        let pence = match self.object.pointer(pointer) {
+            None | Some(Value::Null) => return Err(self.missing(pointer)),
+            Some(value) => value.as_i64().filter(|p| *p >= 0).ok_or_else(|| {
+                self.malformed(
+                    pointer,
+                    "a whole, non-negative amount in the currency's smallest unit",
+                    value,
+                )
+            })?,
+        };
+        self.require_currency()?;
+        Ok(Money::from_pence(pence))
+    }
+
+    /// The object's currency must be the partnership's; Stripe writes it lower-case (`gbp`).
+    fn require_currency(&self) -> Result<(), DomainError> {
+        let currency = self.required_str("/currency")?;
+        let ours = Money::zero().currency().code();
+        if currency.eq_ignore_ascii_case(ours) {
+            return Ok(());
+        }
+        Err(DomainError::invalid(
+            &Self::field("/currency"),
+            ErrorCode::Invalid,
+            format!(
+                "the amount is in {}, not {ours}: Trellis keeps its ledger in {ours} only, so nothing was applied",
+                currency.to_ascii_uppercase()
+            ),
+        ))
+    }
+
+    /// Refuses an object that names a currency other than the partnership's (for events whose
+    /// amount Trellis does not take but whose object it acts on).
+    fn refuse_other_currency(&self) -> Result<(), DomainError> {
+        match self.object.pointer("/currency") {
+            None | Some(Value::Null) => Ok(()),
+            Some(_) => self.require_currency(),
+        }
     }
 
     /// A field that Stripe sends as an id or, expanded, as an object with an id.
@@ -136,12 +280,57 @@ impl Event {
             .and_then(Value::as_str)
     }
 
+    /// A Trellis id in the metadata: absent is `None` (not Trellis's object); present but not
+    /// an id is a refusal (someone wrote it wrong; finance should see it).
+    fn meta_id(&self, key: &str) -> Result<Option<uuid::Uuid>, DomainError> {
+        let Some(raw) = self.object.get("metadata").and_then(|m| m.get(key)) else {
+            return Ok(None);
+        };
+        match raw {
+            Value::Null => Ok(None),
+            Value::String(s) => s.parse::<uuid::Uuid>().map(Some).map_err(|_| {
+                DomainError::invalid(
+                    &format!("data.object.metadata.{key}"),
+                    ErrorCode::Invalid,
+                    format!("not a Trellis id in {}; nothing was applied", self.kind),
+                )
+            }),
+            other => Err(self.malformed(&format!("/metadata/{key}"), "a string", other)),
+        }
+    }
+
+    /// The PaymentIntent the event's money belongs to, when it names one.
+    fn payment_ref(&self) -> Option<String> {
+        if self.kind.starts_with("payment_intent.") {
+            self.id_of("/id")
+        } else {
+            self.id_of("/payment_intent")
+        }
+    }
+
     /// The day the money moved, never after today (receipts cannot be dated in the future).
-    fn day(&self, clock: &dyn Clock) -> NaiveDate {
+    fn day(&self, clock: &dyn Clock) -> Result<NaiveDate, DomainError> {
+        let created = self.created.ok_or_else(|| {
+            DomainError::invalid(
+                "created",
+                ErrorCode::Required,
+                format!("{} has no creation time; nothing was applied", self.kind),
+            )
+        })?;
         let today = clock.today();
-        Utc.timestamp_opt(self.created, 0)
+        Utc.timestamp_opt(created, 0)
             .single()
-            .map_or(today, |t: DateTime<Utc>| t.date_naive().min(today))
+            .map(|t: DateTime<Utc>| t.date_naive().min(today))
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "created",
+                    ErrorCode::Invalid,
+                    format!(
+                        "{} has no valid creation time; nothing was applied",
+                        self.kind
+                    ),
+                )
+            })
     }
 }
 
@@ -152,7 +341,7 @@ pub async fn receive(
     webhook_secret: &str,
     signature_header: Option<&str>,
     payload: &[u8],
-) -> Result<Received, WebhookError> {
+) -> Result<Delivery, WebhookError> {
     verify(
         payload,
         signature_header,
@@ -163,55 +352,80 @@ pub async fn receive(
     let event = Event::parse(payload)?;
     let raw = String::from_utf8(payload.to_vec())
         .map_err(|_| WebhookError::Payload("not UTF-8".into()))?;
+    let delivery = |received| Delivery {
+        received,
+        created: event.created,
+        invoice: event
+            .meta(META_INVOICE_ID)
+            .and_then(|id| id.parse::<uuid::Uuid>().ok())
+            .map(InvoiceId::from_uuid),
+    };
 
     let txn = db.begin().await.map_err(DomainError::from)?;
     if !claim(&txn, clock, &event, raw).await? {
         txn.rollback().await.map_err(DomainError::from)?;
-        return Ok(Received::Replayed);
+        return Ok(delivery(Received::Replayed));
     }
-    let attempt = txn.begin().await.map_err(DomainError::from)?;
-    let received = match apply(&attempt, clock, &event).await {
+    let received = attempt(&txn, clock, &event).await?;
+    if let Received::Failed { detail } = &received {
+        tracing::warn!(event = %event.id, kind = %event.kind, reason = %detail, "a Stripe event was refused; stored as FAILED");
+    }
+    record(&txn, clock, &event.id, &received).await?;
+    txn.commit().await.map_err(DomainError::from)?;
+    Ok(delivery(received))
+}
+
+/// Applies `event` in a savepoint of `txn`: kept if applied (or pending, or ignored), rolled
+/// back and reported as `Failed` if the ledger refused it; an internal failure is returned (the
+/// caller keeps nothing).
+async fn attempt<C: ConnectionTrait + TransactionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    event: &Event,
+) -> Result<Received, DomainError> {
+    let savepoint = txn.begin().await?;
+    match apply(&savepoint, clock, event).await {
         Ok(received) => {
-            attempt.commit().await.map_err(DomainError::from)?;
-            received
+            savepoint.commit().await?;
+            Ok(received)
         }
         Err(err @ DomainError::Internal(_)) => {
             // Nothing is kept: Stripe's next delivery finds no row and applies it afresh.
-            drop(attempt);
-            txn.rollback().await.map_err(DomainError::from)?;
-            return Err(err.into());
+            drop(savepoint);
+            Err(err)
         }
         Err(refused) => {
-            attempt.rollback().await.map_err(DomainError::from)?;
-            tracing::warn!(event = %event.id, kind = %event.kind, error = %refused.chain(), "the ledger refused a Stripe event; stored as FAILED");
-            Received::Failed {
+            savepoint.rollback().await?;
+            Ok(Received::Failed {
                 detail: refusal(&refused),
-            }
+            })
         }
-    };
-    let (outcome, detail) = match &received {
-        Received::Applied { detail } => ("APPLIED", detail.clone()),
-        Received::Ignored { detail } => ("IGNORED", detail.clone()),
-        Received::Failed { detail } => ("FAILED", detail.clone()),
-        Received::Replayed => ("APPLIED", "already applied".to_owned()),
-    };
+    }
+}
+
+/// Stores what became of the event `id`.
+async fn record<C: ConnectionTrait>(
+    txn: &C,
+    clock: &dyn Clock,
+    id: &str,
+    received: &Received,
+) -> Result<(), DomainError> {
+    let (outcome, detail) = received.stored();
     entity::Entity::update_many()
         .col_expr(entity::Column::Outcome, Expr::value(outcome))
         .col_expr(entity::Column::Detail, Expr::value(Some(detail)))
         .col_expr(entity::Column::AppliedAt, Expr::value(Some(clock.now())))
-        .filter(entity::Column::Id.eq(event.id.as_str()))
-        .exec(&txn)
-        .await
-        .map_err(DomainError::from)?;
-    txn.commit().await.map_err(DomainError::from)?;
-    Ok(received)
+        .filter(entity::Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
-/// Takes the event for this delivery inside `txn`: `true` when it is new, or stored FAILED
-/// (or RECEIVED, left by a replica of an earlier release that stored before applying) and so
-/// to be applied now; `false` when it is settled (APPLIED, IGNORED) — a replay. A concurrent
-/// delivery of the same event blocks here until the other transaction ends (the primary key on
-/// PostgreSQL, the writer lock on SQLite) and then sees its outcome.
+/// Takes the event for this delivery inside `txn`: `true` when it is new, or stored but not
+/// applied (FAILED, PENDING, IGNORED, or RECEIVED — left by a replica of an earlier release
+/// that stored before applying) and so to be applied now; `false` when it is APPLIED — a
+/// replay. A concurrent delivery of the same event blocks here until the other transaction
+/// ends (the primary key on PostgreSQL, the writer lock on SQLite) and then sees its outcome.
 async fn claim<C: ConnectionTrait>(
     txn: &C,
     clock: &dyn Clock,
@@ -222,12 +436,13 @@ async fn claim<C: ConnectionTrait>(
         id: Set(event.id.clone()),
         event_type: Set(event.kind.clone()),
         object_id: Set(event.id_of("/id")),
-        created_unix: Set(Some(event.created)),
+        created_unix: Set(event.created),
         payload: Set(raw),
         received_at: Set(clock.now()),
         outcome: Set("RECEIVED".into()),
         detail: Set(None),
         applied_at: Set(None),
+        payment_ref: Set(event.payment_ref()),
     };
     let inserted = entity::Entity::insert(fresh)
         .on_conflict_do_nothing()
@@ -238,8 +453,10 @@ async fn claim<C: ConnectionTrait>(
     }
     let retaken = entity::Entity::update_many()
         .col_expr(entity::Column::Outcome, Expr::value("RECEIVED"))
+        // Rows stored before events remembered their PaymentIntent learn it now.
+        .col_expr(entity::Column::PaymentRef, Expr::value(event.payment_ref()))
         .filter(entity::Column::Id.eq(event.id.as_str()))
-        .filter(entity::Column::Outcome.is_in(["FAILED", "RECEIVED"]))
+        .filter(entity::Column::Outcome.ne("APPLIED"))
         .exec(txn)
         .await?;
     Ok(retaken.rows_affected == 1)
@@ -269,6 +486,12 @@ fn ignored(detail: impl Into<String>) -> Received {
     }
 }
 
+fn pending(detail: impl Into<String>) -> Received {
+    Received::Pending {
+        detail: detail.into(),
+    }
+}
+
 async fn apply<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     clock: &dyn Clock,
@@ -276,28 +499,27 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<Received, DomainError> {
     match event.kind.as_str() {
         "invoice.finalized" => invoice_finalized(db, clock, event).await,
-        "invoice.paid" => invoice_paid(db, clock, event).await,
+        // Stripe sends both for one payment; the receipt is keyed by the payment, so it lands once.
+        "invoice.paid" | "invoice.payment_succeeded" => invoice_paid(db, clock, event).await,
         "invoice.payment_failed" => invoice_payment_failed(db, clock, event).await,
         "invoice.voided" => invoice_voided(db, clock, event).await,
         "payment_intent.succeeded" => {
-            let Some(reference) = event.id_of("/id") else {
-                return Ok(ignored("no PaymentIntent id"));
-            };
-            let amount = event.pence("/amount_received");
-            intent_paid(db, clock, event, &reference, amount).await
+            let reference = event.required_str("/id")?.to_owned();
+            let amount = event.amount("/amount_received")?;
+            let charge = event.id_of("/latest_charge");
+            intent_paid(db, clock, event, &reference, charge.as_deref(), amount).await
         }
         "checkout.session.completed" => {
-            if event.str("/payment_status") != Some("paid") {
+            if event.required_str("/payment_status")? != "paid" {
+                event.refuse_other_currency()?;
                 return Ok(ignored("the session is not paid yet"));
             }
-            let Some(reference) = event
-                .id_of("/payment_intent")
-                .or_else(|| event.id_of("/id"))
-            else {
-                return Ok(ignored("no payment reference"));
+            let amount = event.amount("/amount_total")?;
+            let reference = match event.id_of("/payment_intent") {
+                Some(intent) => intent,
+                None => event.required_str("/id")?.to_owned(),
             };
-            let amount = event.pence("/amount_total");
-            intent_paid(db, clock, event, &reference, amount).await
+            intent_paid(db, clock, event, &reference, None, amount).await
         }
         "payment_intent.payment_failed" => intent_failed(db, clock, event).await,
         "charge.refunded" => charge_refunded(db, clock, event).await,
@@ -305,15 +527,34 @@ async fn apply<C: ConnectionTrait + TransactionTrait>(
     }
 }
 
+/// On PostgreSQL, serialises the events about one payment (`pi_…`, or `ch_…` without one)
+/// until the transaction ends: a refund and the payment it refunds, delivered together, each
+/// see the other's row once the first commits, so the refund is never left pending by a race.
+/// Keys are taken in sorted order. SQLite has one writer at a time already.
+async fn lock_payments<C: ConnectionTrait>(db: &C, refs: &[&str]) -> Result<(), DomainError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let mut keys: Vec<&str> = refs.iter().copied().filter(|r| !r.is_empty()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        db.query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [format!("stripe_payment:{key}").into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// The Trellis invoice a Stripe invoice mirrors: by its metadata, else by the stored mirror.
 async fn trellis_invoice<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     event: &Event,
 ) -> Result<Option<Invoice>, DomainError> {
-    let by_meta = event
-        .meta(META_INVOICE_ID)
-        .and_then(|id| id.parse::<uuid::Uuid>().ok())
-        .map(InvoiceId::from_uuid);
+    let by_meta = event.meta_id(META_INVOICE_ID)?.map(InvoiceId::from_uuid);
     let id = match by_meta {
         Some(id) => Some(id),
         None => match event.id_of("/id") {
@@ -338,11 +579,10 @@ async fn invoice_finalized<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
+    let reference = event.required_str("/id")?.to_owned();
+    event.refuse_other_currency()?;
     let Some(invoice) = trellis_invoice(db, event).await? else {
         return Ok(ignored("not a Trellis invoice"));
-    };
-    let Some(reference) = event.id_of("/id") else {
-        return Ok(ignored("no invoice id"));
     };
     let hosted = event.str("/hosted_invoice_url").map(str::to_owned);
     mirror::adopt(
@@ -376,7 +616,7 @@ async fn stripe_receipt<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     account: &BillingAccount,
     reference: &str,
-    amount: i64,
+    amount: Money,
     day: NaiveDate,
 ) -> Result<Payment, DomainError> {
     let existing = payments_of_accounts(db, &[account.id])
@@ -397,7 +637,7 @@ async fn stripe_receipt<C: ConnectionTrait + TransactionTrait>(
             method: ReceiptMethod::Card,
             reference: format!("Stripe {reference}"),
             received_on: day,
-            amount: Money::from_pence(amount),
+            amount,
             provider_payment_ref: Some(reference.to_owned()),
             idempotency_key: Some(
                 IdempotencyKey::derive("stripe_receipt", reference)
@@ -448,28 +688,31 @@ async fn invoice_paid<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
+    let stripe_invoice = event.required_str("/id")?.to_owned();
+    let amount = event.amount("/amount_paid")?;
     let Some(invoice) = trellis_invoice(db, event).await? else {
         return Ok(ignored("not a Trellis invoice"));
     };
-    let Some(stripe_invoice) = event.id_of("/id") else {
-        return Ok(ignored("no invoice id"));
-    };
-    let amount = event.pence("/amount_paid");
-    if amount <= 0 {
-        return Ok(ignored("nothing was paid"));
+    if !amount.is_positive() {
+        // Stripe marks an invoice paid with nothing taken when a balance covered it.
+        return Ok(ignored("Stripe took nothing for it (amount_paid is 0)"));
     }
     // Paid by card or debit: the PaymentIntent; out of band: the invoice itself.
     let reference = event
         .id_of("/payment_intent")
         .unwrap_or_else(|| stripe_invoice.clone());
+    let charge = event.id_of("/charge");
+    lock_payments(db, &[reference.as_str(), charge.as_deref().unwrap_or("")]).await?;
     let account = accounts::account(db, &Actor::System, invoice.account_id).await?;
-    let payment = stripe_receipt(db, clock, &account, &reference, amount, event.day(clock)).await?;
+    let payment =
+        stripe_receipt(db, clock, &account, &reference, amount, event.day(clock)?).await?;
     let allocated = settle(db, clock, &payment, invoice.id).await?;
     mirror::set_payment_state(db, clock, &stripe_invoice, PaymentState::Paid, None).await?;
+    let refunds =
+        pending_refunds_applied(db, clock, &[Some(reference.as_str()), charge.as_deref()]).await?;
     Ok(applied(format!(
-        "{} paid {} by {reference}; {allocated} allocated",
+        "{} paid {amount} by {reference}; {allocated} allocated{refunds}",
         invoice.number,
-        Money::from_pence(amount)
     )))
 }
 
@@ -478,9 +721,8 @@ async fn invoice_payment_failed<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
-    let Some(reference) = event.id_of("/id") else {
-        return Ok(ignored("no invoice id"));
-    };
+    let reference = event.required_str("/id")?.to_owned();
+    event.refuse_other_currency()?;
     let message = event
         .str("/last_finalization_error/message")
         .unwrap_or("the payment failed")
@@ -505,6 +747,8 @@ async fn invoice_voided<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
+    event.required_str("/id")?;
+    event.refuse_other_currency()?;
     let Some(invoice) = trellis_invoice(db, event).await? else {
         return Ok(ignored("not a Trellis invoice"));
     };
@@ -528,36 +772,35 @@ async fn intent_paid<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     event: &Event,
     reference: &str,
-    amount: i64,
+    charge: Option<&str>,
+    amount: Money,
 ) -> Result<Received, DomainError> {
     let Some(account_id) = event
-        .meta(META_ACCOUNT_ID)
-        .and_then(|id| id.parse::<uuid::Uuid>().ok())
+        .meta_id(META_ACCOUNT_ID)?
         .map(kernel::BillingAccountId::from_uuid)
     else {
         // Invoice payments are recorded from invoice.paid, which names the invoice.
         return Ok(ignored("not a Trellis payment"));
     };
-    if amount <= 0 {
-        return Ok(ignored("nothing was received"));
+    if !amount.is_positive() {
+        return Ok(ignored("Stripe received nothing (the amount is 0)"));
     }
+    let invoice = event.meta_id(META_INVOICE_ID)?.map(InvoiceId::from_uuid);
+    let day = event.day(clock)?;
     let account = match accounts::account(db, &Actor::System, account_id).await {
         Ok(account) => account,
         Err(DomainError::NotFound { .. }) => return Ok(ignored("unknown billing account")),
         Err(err) => return Err(err),
     };
-    let payment = stripe_receipt(db, clock, &account, reference, amount, event.day(clock)).await?;
-    let invoice = event
-        .meta(META_INVOICE_ID)
-        .and_then(|id| id.parse::<uuid::Uuid>().ok())
-        .map(InvoiceId::from_uuid);
+    lock_payments(db, &[reference, charge.unwrap_or("")]).await?;
+    let payment = stripe_receipt(db, clock, &account, reference, amount, day).await?;
     let allocated = match invoice {
         Some(invoice) => settle(db, clock, &payment, invoice).await?,
         None => Money::from_pence(0),
     };
+    let refunds = pending_refunds_applied(db, clock, &[Some(reference), charge]).await?;
     Ok(applied(format!(
-        "received {} by {reference}; {allocated} allocated",
-        Money::from_pence(amount)
+        "received {amount} by {reference}; {allocated} allocated{refunds}"
     )))
 }
 
@@ -566,15 +809,12 @@ async fn intent_failed<C: ConnectionTrait + TransactionTrait>(
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
+    event.refuse_other_currency()?;
     let message = event
         .str("/last_payment_error/message")
         .unwrap_or("the payment failed")
         .to_owned();
-    let invoice = event
-        .meta(META_INVOICE_ID)
-        .and_then(|id| id.parse::<uuid::Uuid>().ok())
-        .map(InvoiceId::from_uuid);
-    let Some(invoice) = invoice else {
+    let Some(invoice) = event.meta_id(META_INVOICE_ID)?.map(InvoiceId::from_uuid) else {
         return Ok(ignored(format!("not a Trellis invoice payment: {message}")));
     };
     let Some(found) = mirror::mirrored_invoices_by_ids(db, &[invoice])
@@ -596,23 +836,23 @@ async fn intent_failed<C: ConnectionTrait + TransactionTrait>(
 
 /// Money Stripe returned. The ledger refunds only account credit, so whatever of the refund
 /// the receipt's unallocated part cannot cover is first credited on the invoice it paid: the
-/// refund becomes a credit note plus a refund, as finance would have recorded it.
+/// refund becomes a credit note plus a refund, as finance would have recorded it. A refund of
+/// a payment Trellis has not recorded yet is PENDING: the payment's event applies it.
 async fn charge_refunded<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     clock: &dyn Clock,
     event: &Event,
 ) -> Result<Received, DomainError> {
-    let Some(charge) = event.id_of("/id") else {
-        return Ok(ignored("no charge id"));
-    };
+    let charge = event.required_str("/id")?.to_owned();
+    let refunded_total = event.amount("/amount_refunded")?.pence();
+    let day = event.day(clock)?;
     let intent = event.id_of("/payment_intent");
-    let refunded_total = event.pence("/amount_refunded");
-    let Some(customer) = event.id_of("/customer") else {
-        return Ok(ignored("no customer"));
-    };
-    let Some(payment) = payment_by_reference(db, &customer, intent.as_deref(), &charge).await?
-    else {
-        return Ok(ignored("not a Trellis payment"));
+    lock_payments(db, &[intent.as_deref().unwrap_or(&charge)]).await?;
+    let Some(payment) = payment_by_reference(db, intent.as_deref(), &charge).await? else {
+        return Ok(pending(format!(
+            "no Trellis payment for {} yet; applied when its payment arrives",
+            intent.as_deref().unwrap_or(&charge)
+        )));
     };
     let delta = refunded_total - payment.refunded.pence();
     if delta <= 0 {
@@ -662,7 +902,8 @@ async fn charge_refunded<C: ConnectionTrait + TransactionTrait>(
             payment_id: payment.id,
             amount: Money::from_pence(delta),
             reason: format!("refunded at Stripe ({charge})"),
-            refunded_on: event.day(clock),
+            // Never before the receipt: Stripe may date the payment's event after the refund's.
+            refunded_on: day.max(payment.received_on),
             provider_refund_ref: refund_ref,
             idempotency_key: Some(
                 IdempotencyKey::derive("stripe_refund", &key_base)
@@ -679,26 +920,88 @@ async fn charge_refunded<C: ConnectionTrait + TransactionTrait>(
     )))
 }
 
-/// The receipt Stripe's PaymentIntent or charge was recorded as, found through the account
-/// that owns the Stripe customer.
-async fn payment_by_reference<C: ConnectionTrait + TransactionTrait>(
+/// The receipt Stripe's PaymentIntent or charge was recorded as, on whichever account.
+async fn payment_by_reference<C: ConnectionTrait>(
     db: &C,
-    customer: &str,
     intent: Option<&str>,
     charge: &str,
 ) -> Result<Option<Payment>, DomainError> {
-    let Some(account) = mirror::account_of_customer(db, customer).await? else {
-        return Ok(None);
-    };
-    Ok(payments_of_accounts(db, &[account])
-        .await?
-        .remove(&account)
-        .unwrap_or_default()
-        .into_iter()
-        .find(|p| {
-            let r = p.provider_payment_ref.as_deref();
-            r == Some(charge) || (intent.is_some() && r == intent)
-        }))
+    let refs: Vec<&str> = intent.into_iter().chain([charge]).collect();
+    let found = payments::payments_by_provider_refs(db, &refs).await?;
+    // The PaymentIntent's receipt first: it is what Trellis records card payments under.
+    Ok(found
+        .iter()
+        .find(|p| intent.is_some() && p.provider_payment_ref.as_deref() == intent)
+        .or_else(|| found.first())
+        .cloned())
+}
+
+/// Applies the refunds stored PENDING for a payment just recorded under one of `refs`
+/// (its PaymentIntent, its charge), oldest first, each in a savepoint of the payment's
+/// transaction and stored with its own outcome. Returns a note for the payment's detail.
+async fn pending_refunds_applied<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    clock: &dyn Clock,
+    refs: &[Option<&str>],
+) -> Result<String, DomainError> {
+    let refs: Vec<&str> = refs.iter().flatten().copied().collect();
+    if refs.is_empty() {
+        return Ok(String::new());
+    }
+    let mut waiting = entity::Entity::find()
+        .filter(entity::Column::Outcome.eq("PENDING"))
+        .filter(entity::Column::EventType.eq("charge.refunded"))
+        .filter(
+            Condition::any()
+                .add(entity::Column::PaymentRef.is_in(refs.iter().copied()))
+                .add(entity::Column::ObjectId.is_in(refs.iter().copied())),
+        )
+        .order_by_asc(entity::Column::CreatedUnix)
+        .order_by_asc(entity::Column::Id);
+    if db.get_database_backend() == DbBackend::Postgres {
+        // A row locked here is a redelivery of that refund being taken up right now: it
+        // holds the row and waits for this payment's lock, and applies the refund once this
+        // commits. Waiting for it instead would deadlock.
+        waiting = waiting.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let waiting = waiting.all(db).await?;
+    let mut notes = Vec::new();
+    for row in waiting {
+        let received = match Event::parse(row.payload.as_bytes()) {
+            Ok(refund) => {
+                // `charge_refunded` directly rather than `attempt`: a refund applies no
+                // further pending events, and the async call graph stays acyclic.
+                let savepoint = db.begin().await?;
+                match charge_refunded(&savepoint, clock, &refund).await {
+                    Ok(received) => {
+                        savepoint.commit().await?;
+                        received
+                    }
+                    Err(err @ DomainError::Internal(_)) => return Err(err),
+                    Err(refused) => {
+                        savepoint.rollback().await?;
+                        Received::Failed {
+                            detail: refusal(&refused),
+                        }
+                    }
+                }
+            }
+            Err(err) => Received::Failed {
+                detail: err.to_string(),
+            },
+        };
+        if let Received::Failed { detail } = &received {
+            tracing::warn!(event = %row.id, reason = %detail, "a pending Stripe refund was refused when its payment arrived; stored as FAILED");
+        }
+        record(db, clock, &row.id, &received).await?;
+        let (outcome, _) = received.stored();
+        notes.push(format!("{} {}", row.id, outcome.to_ascii_lowercase()));
+    }
+    Ok(if notes.is_empty() {
+        String::new()
+    } else {
+        format!("; pending refunds: {}", notes.join(", "))
+    })
 }
 
 /// An event as stored, for finance and tests.
@@ -707,7 +1010,7 @@ pub struct StoredEvent {
     pub id: String,
     pub event_type: String,
     pub object_id: Option<String>,
-    /// RECEIVED, APPLIED, IGNORED or FAILED.
+    /// RECEIVED, APPLIED, IGNORED, FAILED or PENDING.
     pub outcome: String,
     pub detail: Option<String>,
     pub received_at: DateTime<Utc>,

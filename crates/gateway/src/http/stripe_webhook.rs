@@ -1,16 +1,16 @@
 //! `POST /webhooks/stripe`: the HTTP edge of `billing::stripe_events`.
 //!
 //! 2xx only once the event is stored with its effects, in one transaction (applied, ignored,
-//! failed — the ledger refused it and finance sees why — or a replay); 400 for a forged, stale
-//! or unsigned delivery or a body that is no event, with nothing stored; 500 when the database
-//! failed, with nothing stored, so that Stripe delivers it again. Served only when Stripe is
-//! configured.
+//! pending — a refund waiting for its payment —, failed — refused, finance sees why — or a
+//! replay); 400 for a forged, stale or unsigned delivery, a body that is no event, or one with
+//! a NUL character in any string, with nothing stored; 500 when the database failed, with
+//! nothing stored, so that Stripe delivers it again. Served only when Stripe is configured.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use billing::stripe_events::{self, Received, WebhookError};
+use billing::stripe_events::{self, Delivery, Received, WebhookError};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
@@ -30,28 +30,30 @@ pub async fn receive(
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
     // How long after its creation at Stripe the event reached us, for the lag metric.
-    let lag = || {
-        serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|event| event["created"].as_i64())
-            .map_or(0.0, |created| {
-                let millis = state.clock.now().timestamp_millis() - created * 1000;
-                #[allow(clippy::cast_precision_loss, reason = "lags are far below 2^52 ms")]
-                let secs = millis as f64 / 1000.0;
-                secs
-            })
+    let lag = |created: Option<i64>| {
+        created.map_or(0.0, |created| {
+            let millis = state.clock.now().timestamp_millis() - created * 1000;
+            #[allow(clippy::cast_precision_loss, reason = "lags are far below 2^52 ms")]
+            let secs = millis as f64 / 1000.0;
+            secs
+        })
     };
     match stripe_events::receive(&state.db, state.clock.as_ref(), secret, signature, &body).await {
-        Ok(received) => {
+        Ok(Delivery {
+            received,
+            created,
+            invoice,
+        }) => {
             let (outcome, detail) = match received {
                 Received::Applied { detail } => ("applied", Some(detail)),
                 Received::Ignored { detail } => ("ignored", Some(detail)),
+                Received::Pending { detail } => ("pending", Some(detail)),
                 Received::Failed { detail } => ("refused", Some(detail)),
                 Received::Replayed => ("replayed", None),
             };
-            state.metrics.stripe_webhook(outcome, lag());
+            state.metrics.stripe_webhook(outcome, lag(created));
             // Traded bookings paid by this event; a failure is retried by Stripe's redelivery.
-            if let Err(err) = crate::http::booking_payments::confirm_paid(&state, &body).await {
+            if let Err(err) = crate::http::booking_payments::confirm_paid(&state, invoice).await {
                 tracing::error!(error = %err.chain(), "confirming card bookings failed");
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -73,7 +75,11 @@ pub async fn receive(
             )
         }
         Err(WebhookError::Apply(err)) => {
-            state.metrics.stripe_webhook("failed", lag());
+            // Nothing was stored; the event is read here only for the metric's lag.
+            let created = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|event| event["created"].as_i64());
+            state.metrics.stripe_webhook("failed", lag(created));
             tracing::error!(error = %err.chain(), "storing and applying a Stripe event failed");
             (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -475,10 +475,16 @@ impl StripePayoutLineNode {
 pub enum StripeEventOutcome {
     /// Its effect is in the ledger.
     Applied,
-    /// Nothing in Trellis follows from it.
+    /// Nothing in Trellis follows from it (an unused type, someone else's object). Resending
+    /// it from Stripe looks again.
     Ignored,
-    /// The ledger refused its effect; `detail` says why. Resending it from Stripe retries.
+    /// Refused, nothing of it applied; `detail` says why: the ledger refused its effect, a
+    /// field it needs is missing or malformed, or its amount is not in the partnership's
+    /// currency. Resending it from Stripe retries.
     Failed,
+    /// A refund of a payment Trellis has not recorded yet: applied when the payment's event
+    /// arrives, or when Stripe resends it.
+    Pending,
 }
 
 impl StripeEventOutcome {
@@ -487,6 +493,7 @@ impl StripeEventOutcome {
             Self::Applied => "APPLIED",
             Self::Ignored => "IGNORED",
             Self::Failed => "FAILED",
+            Self::Pending => "PENDING",
         }
     }
 }
