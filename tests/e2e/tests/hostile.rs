@@ -7,11 +7,23 @@
 
 mod common;
 
+use std::fmt::Write as _;
+
 use common::{ADMIN, FINANCE, HEAD, TestApp, first_code};
 use gateway::Config;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::TestDb;
+
+/// `{ a0: field a1: field … }`: `n` aliases of one field.
+fn aliased(n: usize, field: &str) -> String {
+    let mut doc = String::from("{ ");
+    for i in 0..n {
+        let _ = write!(doc, "a{i}: {field} ");
+    }
+    doc.push('}');
+    doc
+}
 
 fn nested(open: &str, close: &str, depth: usize) -> String {
     format!("{}1{}", open.repeat(depth), close.repeat(depth))
@@ -88,22 +100,19 @@ async fn expensive_documents_are_refused_before_execution(db: TestDb) {
     // A fragment bomb: 24 lines that expand to 2^24 selections.
     let mut bomb = String::from("fragment F0 on Query { __typename }\n");
     for i in 1..=24 {
-        bomb.push_str(&format!(
-            "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
+        let _ = writeln!(
+            bomb,
+            "fragment F{i} on Query {{ ...F{p} ...F{p} }}",
             p = i - 1
-        ));
+        );
     }
     bomb.push_str("query { ...F24 }");
     let (status, body) = app.gql(Some(&token), &bomb, json!({})).await;
     assert_refused(status, &body, "QUERY_TOO_COMPLEX");
 
     // A thousand aliased 100-school pages: each page counts its size, not one field.
-    let aliases: String = (0..1_000)
-        .map(|i| format!("s{i}: schools(first: 100) {{ edges {{ node {{ name urn }} }} }} "))
-        .collect();
-    let (status, body) = app
-        .gql(Some(&token), &format!("{{ {aliases} }}"), json!({}))
-        .await;
+    let bomb = aliased(1_000, "schools(first: 100) { edges { node { name urn } } }");
+    let (status, body) = app.gql(Some(&token), &bomb, json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.get("data").is_none(), "{body}");
 
@@ -118,21 +127,16 @@ async fn expensive_documents_are_refused_before_execution(db: TestDb) {
     assert!(body.get("errors").is_none(), "{body}");
 
     // A whole-year export is worth a thousand fields: five fit, five hundred do not.
-    let exports = |n: usize| -> String {
-        let fields: String = (0..n)
-            .map(|i| format!("e{i}: ledgerExport(academicYear: \"2026/27\") "))
-            .collect();
-        format!("{{ {fields} }}")
-    };
+    let exports = |n| aliased(n, "ledgerExport(academicYear: \"2026/27\")");
     let (status, body) = app.gql(Some(&token), &exports(500), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, body) = app.gql(Some(&token), &exports(2), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body["data"]["e1"].is_string(), "{body}");
+    assert!(body["data"]["a1"].is_string(), "{body}");
     still_serves(&app).await;
 }
 
-async fn nul_characters_are_bad_input_not_internal(db: TestDb) {
+async fn bad_text_is_bad_input_not_internal(db: TestDb) {
     let app = TestApp::spawn(db).await;
     let token = app.token(ADMIN).await;
     let (status, body) = app
@@ -152,6 +156,18 @@ async fn nul_characters_are_bad_input_not_internal(db: TestDb) {
         )
         .await;
     assert_refused(status, &body, "BAD_USER_INPUT");
+
+    // SQLite refused LIKE patterns over 50,000 bytes with an error that surfaced as INTERNAL.
+    let long = "a".repeat(60_000);
+    for query in [
+        "query($s: String) { services(search: $s) { edges { node { title } } } }",
+        "query($s: String) { schools(filter: { nameContains: $s }) { edges { node { name } } } }",
+        "query($s: String) { partnerships(filter: { nameContains: $s }) { edges { node { name } } } }",
+    ] {
+        let (status, body) = app.gql(Some(&token), query, json!({ "s": long })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(first_code(&body), "BAD_USER_INPUT", "{body}");
+    }
     still_serves(&app).await;
 }
 
@@ -233,6 +249,6 @@ testkit::db_tests!(
     concurrent_admin_writes_all_succeed,
     deeply_nested_documents_are_refused_before_parsing,
     expensive_documents_are_refused_before_execution,
-    nul_characters_are_bad_input_not_internal,
+    bad_text_is_bad_input_not_internal,
     responses_over_the_limit_are_withheld,
 );

@@ -41,7 +41,7 @@ mod entity;
 pub mod signature;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use kernel::{Actor, Clock, DomainError, ErrorCode, InvoiceId, Money};
+use kernel::{Actor, BeginWrite as _, Clock, DomainError, ErrorCode, InvoiceId, Money};
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
@@ -361,7 +361,7 @@ pub async fn receive(
             .map(InvoiceId::from_uuid),
     };
 
-    let txn = db.begin().await.map_err(DomainError::from)?;
+    let txn = db.begin_write().await.map_err(DomainError::from)?;
     if !claim(&txn, clock, &event, raw).await? {
         txn.rollback().await.map_err(DomainError::from)?;
         return Ok(delivery(Received::Replayed));

@@ -70,23 +70,29 @@ impl<'a> Counter<'a> {
     }
 }
 
+/// `levels` lines of fragments, each spreading the one before twice, under one query:
+/// 2^`levels` selections from a few dozen bytes a line.
+#[cfg(test)]
+pub(crate) fn fragment_bomb(levels: usize) -> String {
+    use std::fmt::Write as _;
+    let mut doc = String::from("fragment F0 on Query { __typename }\n");
+    for i in 1..=levels {
+        let _ = writeln!(
+            doc,
+            "fragment F{i} on Query {{ ...F{p} ...F{p} }}",
+            p = i - 1
+        );
+    }
+    let _ = write!(doc, "query {{ ...F{levels} }}");
+    doc
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn size(query: &str) -> u64 {
         expanded_selections(&async_graphql::parser::parse_query(query).expect("parses"))
-    }
-
-    fn bomb(levels: usize) -> String {
-        let mut doc = String::from("query { ...F0 }\nfragment F0 on Query { __typename }\n");
-        for i in 1..=levels {
-            doc.push_str(&format!(
-                "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
-                p = i - 1
-            ));
-        }
-        doc.replace("query { ...F0 }", &format!("query {{ ...F{levels} }}"))
     }
 
     #[test]
@@ -99,9 +105,9 @@ mod tests {
     #[test]
     fn counts_a_fragment_bomb_without_expanding_it() {
         // 2^24 leaves and as many spreads above them, counted in microseconds.
-        assert!(size(&bomb(24)) > 16_000_000);
-        assert_eq!(size(&bomb(1)), 1 + 2 * 2);
-        assert_eq!(size(&bomb(80)), u64::MAX);
+        assert!(size(&fragment_bomb(24)) > 16_000_000);
+        assert_eq!(size(&fragment_bomb(1)), 1 + 2 * 2);
+        assert_eq!(size(&fragment_bomb(80)), u64::MAX);
     }
 
     #[test]

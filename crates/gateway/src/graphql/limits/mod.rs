@@ -157,14 +157,7 @@ mod tests {
         let err = check(&deep, serde_json::json!({})).expect_err("too nested");
         assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
 
-        let mut bomb = String::from("fragment F0 on Query { __typename }\n");
-        for i in 1..=24 {
-            bomb.push_str(&format!(
-                "fragment F{i} on Query {{ ...F{p} ...F{p} }}\n",
-                p = i - 1
-            ));
-        }
-        bomb.push_str("query { ...F24 }");
+        let bomb = expansion::fragment_bomb(24);
         let err = check(&bomb, serde_json::json!({})).expect_err("bomb");
         assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
     }
