@@ -111,6 +111,17 @@ impl Money {
     }
 }
 
+impl Money {
+    /// The amount as a plain decimal in the currency's major unit, `1234.56` or `-0.05`:
+    /// exact (it is built from whole pence), and readable by any client's decimal type.
+    #[must_use]
+    pub fn decimal(self) -> String {
+        let sign = if self.pence < 0 { "-" } else { "" };
+        let abs = self.pence.unsigned_abs();
+        format!("{sign}{}.{:02}", abs / 100, abs % 100)
+    }
+}
+
 /// `£1,234.56`, `-£0.05`: how finance staff write amounts.
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -147,6 +158,17 @@ mod tests {
         assert_eq!(
             Money::from_pence(i64::MIN).to_string(),
             "-£92,233,720,368,547,758.08"
+        );
+    }
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(Money::from_pence(0).decimal(), "0.00");
+        assert_eq!(Money::from_pence(-5).decimal(), "-0.05");
+        assert_eq!(Money::from_pence(123_456).decimal(), "1234.56");
+        assert_eq!(
+            Money::from_pence(i64::MIN).decimal(),
+            "-92233720368547758.08"
         );
     }
 

@@ -114,7 +114,7 @@ async fn schools_see_only_their_own_billing(db: TestDb) {
     let debt = app
         .data_as(
             HEAD,
-            "{ agedDebt { account { id } total { amountPence } } }",
+            "{ agedDebt { account { id } total { amountPence amount currencyCode formatted } } }",
             json!({}),
         )
         .await;
@@ -125,6 +125,19 @@ async fn schools_see_only_their_own_billing(db: TestDb) {
             .iter()
             .all(|r| r["account"]["id"] == own_account)
     );
+    // Money as MoneyV2: an exact decimal string beside the (deprecated) pence.
+    for row in debt["agedDebt"].as_array().expect("rows") {
+        let total = &row["total"];
+        let pence = total["amountPence"].as_i64().expect("pence");
+        let decimal = format!(
+            "{}{}.{:02}",
+            if pence < 0 { "-" } else { "" },
+            pence.abs() / 100,
+            pence.abs() % 100
+        );
+        assert_eq!(total["amount"], json!(decimal), "{total}");
+        assert_eq!(total["currencyCode"], "GBP", "{total}");
+    }
 
     // School staff see no billing at all; API-less heads cannot export or run.
     let staff = app.token(STAFF).await;

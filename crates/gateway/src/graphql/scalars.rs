@@ -61,19 +61,77 @@ impl From<kernel::AcademicYear> for AcademicYearScalar {
     }
 }
 
-/// An amount of money. Always whole pence: clients add and compare `amountPence`, and show
-/// `formatted`, so no client ever does floating-point arithmetic on money.
+/// An amount of money, as Shopify's `MoneyV2` gives it: `amount` is an exact decimal
+/// string (`"1234.56"`) that any client's decimal type reads without floating point,
+/// `currencyCode` its ISO 4217 currency and `formatted` what to show people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoneyValue(pub kernel::Money);
 
+/// An exact decimal number written as a string, e.g. `"1234.56"` or `"-0.05"`: a JSON number
+/// would be read as floating point by most clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decimal(pub String);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s)
+                if !s.is_empty()
+                    && s.trim_start_matches('-').split('.').count() <= 2
+                    && s.trim_start_matches('-').split('.').all(|part| {
+                        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
+                    }) =>
+            {
+                Ok(Decimal(s.clone()))
+            }
+            _ => Err(InputValueError::custom(
+                "expected a decimal string like \"1234.56\"",
+            )),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.clone())
+    }
+}
+
+/// An ISO 4217 currency.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CurrencyCode {
+    /// Pound sterling.
+    Gbp,
+}
+
+impl From<kernel::Currency> for CurrencyCode {
+    fn from(currency: kernel::Currency) -> Self {
+        match currency {
+            kernel::Currency::Gbp => Self::Gbp,
+        }
+    }
+}
+
 #[async_graphql::Object(name = "Money")]
 impl MoneyValue {
-    /// The amount in the currency's minor unit (pence).
+    /// The amount in the currency's major unit as an exact decimal, e.g. `"12500.00"`.
+    async fn amount(&self) -> Decimal {
+        Decimal(self.0.decimal())
+    }
+
+    /// The currency of `amount`.
+    async fn currency_code(&self) -> CurrencyCode {
+        self.0.currency().into()
+    }
+
+    /// The amount in the currency's minor unit (pence). A total can pass GraphQL's 32-bit
+    /// `Int` (£21,474,836.47), which strict clients refuse: read `amount` instead.
+    #[graphql(deprecation = "Use `amount`: a total in pence can exceed GraphQL's 32-bit Int.")]
     async fn amount_pence(&self) -> i64 {
         self.0.pence()
     }
 
     /// ISO 4217 code, e.g. `GBP`.
+    #[graphql(deprecation = "Use `currencyCode`.")]
     async fn currency(&self) -> &'static str {
         self.0.currency().code()
     }
@@ -93,6 +151,17 @@ impl From<kernel::Money> for MoneyValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_parse_only_plain_decimal_strings() {
+        for ok in ["0", "1234.56", "-0.05"] {
+            assert!(Decimal::parse(Value::String(ok.into())).is_ok(), "{ok}");
+        }
+        for bad in ["", "-", "1.2.3", "1e5", ".5", "5.", "12a", " 1"] {
+            assert!(Decimal::parse(Value::String(bad.into())).is_err(), "{bad}");
+        }
+        assert!(Decimal::parse(Value::Number(5.into())).is_err());
+    }
 
     #[test]
     fn academic_years_parse_as_schools_write_them() {
