@@ -10,10 +10,12 @@ pub mod academic_year;
 pub mod actor;
 pub mod clock;
 pub mod cursor;
+pub mod dates;
 pub mod error;
 pub mod ids;
 pub mod money;
 pub mod named;
+pub mod quantity;
 pub mod text;
 
 pub use academic_year::{AcademicYear, Term};
