@@ -20,6 +20,7 @@ mod m20261126_000011_traded;
 mod m20261126_000012_charges;
 mod m20261126_000013_stripe_payments;
 mod m20261127_000014_booking_payment_ref;
+mod m20261204_000015_idempotency_caller;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000012_charges::Migration),
             Box::new(m20261126_000013_stripe_payments::Migration),
             Box::new(m20261127_000014_booking_payment_ref::Migration),
+            Box::new(m20261204_000015_idempotency_caller::Migration),
         ]
     }
 }
