@@ -156,7 +156,7 @@ impl Money {
     ) -> Result<Self, DomainError> {
         amounts
             .into_iter()
-            .try_fold(Self::zero(), |total, m| total.checked_add(m))
+            .try_fold(Self::zero(), Money::checked_add)
             .map_err(|e| DomainError::internal(SumError(format!("{what}: {e}"))))
     }
 
