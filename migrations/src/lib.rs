@@ -21,6 +21,7 @@ mod m20261126_000012_charges;
 mod m20261126_000013_stripe_payments;
 mod m20261127_000014_booking_payment_ref;
 mod m20261204_000015_stripe_pending_refunds;
+mod m20261204_000016_idempotency_caller;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000013_stripe_payments::Migration),
             Box::new(m20261127_000014_booking_payment_ref::Migration),
             Box::new(m20261204_000015_stripe_pending_refunds::Migration),
+            Box::new(m20261204_000016_idempotency_caller::Migration),
         ]
     }
 }

@@ -7,8 +7,8 @@ use billing::ledger::invoices::{self, lines_of_invoices};
 use billing::ledger::payments::{self, NewPayment, ReceiptMethod};
 use billing::ledger::refunds::{self, NewRefund};
 use billing::ledger::{
-    AuditEntity, Instalment, InvoiceStatus, VatTreatment, allocate, audit_of, issue_invoice,
-    record_payment, refund, unallocated_receipts,
+    AuditEntity, Instalment, InvoiceStatus, VatTreatment, account_statement, allocate, audit_of,
+    issue_invoice, record_payment, record_payment_once, refund, unallocated_receipts,
 };
 use billing::provider::{
     Collection, CreateCustomer, IdempotencyKey, IssueInvoice, OfflineProvider, PaymentOutcome,
@@ -1166,6 +1166,203 @@ async fn offline_provider_round_trip(db: TestDb) {
     assert_eq!(fresh(conn, issued.id).await.status, InvoiceStatus::Paid);
 }
 
+/// Amounts a hostile client might send: below a penny, above £10,000,000, and the extremes.
+const OUT_OF_RANGE: [i64; 6] = [i64::MAX, i64::MIN, 0, -1, 1_000_000_001, 9_223_372_036_854];
+
+async fn extreme_amounts_are_refused_with_the_field_named_and_nothing_written(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 200_101, "Alder Primary").await;
+    let inv = invoice(conn, &account, 100_000).await;
+    let paid = pay(conn, account.id, 30_000).await;
+    let fin = finance();
+    let statement = || account_statement(conn, &fin, account.id, year());
+    let before = statement().await.expect("statement");
+    let receipts_before = unallocated_receipts(conn, &finance()).await.expect("open");
+    let audit_before = audit_of(conn, &finance(), AuditEntity::Payment, paid.id.as_uuid())
+        .await
+        .expect("audit")
+        .len();
+
+    for pence in OUT_OF_RANGE {
+        assert_invalid(
+            record_payment(conn, &finance(), &clock(), receipt(account.id, pence, None)).await,
+            "amountPence",
+            ErrorCode::OutOfRange,
+        );
+        assert_invalid(
+            refund(conn, &finance(), &clock(), new_refund(paid.id, pence, None)).await,
+            "amountPence",
+            ErrorCode::OutOfRange,
+        );
+        assert_invalid(
+            credit_notes::credit(
+                conn,
+                &finance(),
+                &clock(),
+                NewCreditNote {
+                    invoice_id: inv.id,
+                    reason: "hostile".into(),
+                    amount: CreditAmount::Amount(gbp(pence)),
+                    idempotency_key: None,
+                },
+            )
+            .await,
+            "amountPence",
+            ErrorCode::OutOfRange,
+        );
+        assert_invalid(
+            allocate(
+                conn,
+                &finance(),
+                &clock(),
+                paid.id,
+                &[(inv.id, gbp(pence))],
+                None,
+            )
+            .await,
+            "allocations.0.amountPence",
+            ErrorCode::OutOfRange,
+        );
+    }
+
+    assert_eq!(
+        statement().await.expect("statement"),
+        before,
+        "nothing was written"
+    );
+    assert_eq!(
+        unallocated_receipts(conn, &finance()).await.expect("open"),
+        receipts_before
+    );
+    assert_eq!(
+        audit_of(conn, &finance(), AuditEntity::Payment, paid.id.as_uuid())
+            .await
+            .expect("audit")
+            .len(),
+        audit_before
+    );
+
+    // The largest receipt allowed is taken, and a statement over several of them adds up
+    // without wrapping.
+    for _ in 0..3 {
+        pay(conn, account.id, 1_000_000_000).await;
+    }
+    let after = statement().await.expect("statement");
+    assert_eq!(
+        after.received.pence(),
+        before.received.pence() + 3_000_000_000
+    );
+    assert_eq!(
+        after.account_credit.pence(),
+        before.account_credit.pence() + 3_000_000_000
+    );
+}
+
+async fn dates_outside_2000_to_2099_are_refused(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 200_102, "Alder Primary").await;
+    let paid = pay(conn, account.id, 30_000).await;
+    // `26-11-02` once parsed as the year 26; `0001-01-01` was accepted as it stood.
+    for bad in [date(26, 11, 2), date(1, 1, 1), date(1999, 12, 31)] {
+        let mut r = receipt(account.id, 100, None);
+        r.received_on = bad;
+        assert_invalid(
+            record_payment(conn, &finance(), &clock(), r).await,
+            "receivedOn",
+            ErrorCode::OutOfRange,
+        );
+        let mut back = new_refund(paid.id, 100, None);
+        back.refunded_on = bad;
+        assert_invalid(
+            refund(conn, &finance(), &clock(), back).await,
+            "refundedOn",
+            ErrorCode::OutOfRange,
+        );
+    }
+    assert_eq!(
+        unallocated_receipts(conn, &finance()).await.expect("open"),
+        vec![fresh_payment(conn, paid.id).await]
+    );
+}
+
+async fn idempotency_keys_belong_to_their_caller(db: TestDb) {
+    let conn = db.conn();
+    let (_, account) = school_account(conn, 200_103, "Alder Primary").await;
+    let admin = user(Role::PartnershipAdmin, &[]);
+    let key = Some("bacs-1101-1");
+    let finances = record_payment(conn, &finance(), &clock(), receipt(account.id, 50_000, key))
+        .await
+        .expect("finance's receipt");
+    let admins = record_payment(conn, &admin, &clock(), receipt(account.id, 50_000, key))
+        .await
+        .expect("admin's receipt");
+    assert_ne!(
+        admins.id, finances.id,
+        "another caller's same key is a fresh request, not finance's payment"
+    );
+    // A different request under the same key is another caller's business, not a conflict.
+    let other = record_payment(conn, &admin, &clock(), receipt(account.id, 7, Some("k2")))
+        .await
+        .expect("admin k2");
+    let finance_k2 = record_payment(
+        conn,
+        &finance(),
+        &clock(),
+        receipt(account.id, 9, Some("k2")),
+    )
+    .await
+    .expect("finance k2");
+    assert_ne!(other.id, finance_k2.id);
+    // Each caller's retry still replays their own.
+    assert_eq!(
+        record_payment(conn, &finance(), &clock(), receipt(account.id, 50_000, key))
+            .await
+            .expect("retry")
+            .id,
+        finances.id
+    );
+    assert_eq!(
+        record_payment(conn, &admin, &clock(), receipt(account.id, 50_000, key))
+            .await
+            .expect("retry")
+            .id,
+        admins.id
+    );
+    // Refunds too: the admin's key does not replay finance's refund.
+    let r1 = refund(
+        conn,
+        &finance(),
+        &clock(),
+        new_refund(finances.id, 100, Some("r")),
+    )
+    .await
+    .expect("finance refund");
+    let r2 = refund(
+        conn,
+        &admin,
+        &clock(),
+        new_refund(finances.id, 100, Some("r")),
+    )
+    .await
+    .expect("admin refund");
+    assert_ne!(r1.id, r2.id);
+
+    // A key Trellis derives from its own ids is shared: recorded once whoever asks.
+    let derived = Some("review-support:0191");
+    let once = record_payment_once(
+        conn,
+        &finance(),
+        &clock(),
+        receipt(account.id, 600, derived),
+    )
+    .await
+    .expect("once");
+    let again = record_payment_once(conn, &admin, &clock(), receipt(account.id, 600, derived))
+        .await
+        .expect("again");
+    assert_eq!(once.id, again.id);
+}
+
 testkit::db_tests!(
     recording_payments_is_idempotent_and_validated,
     one_receipt_pays_several_invoices,
@@ -1174,4 +1371,7 @@ testkit::db_tests!(
     refunds_come_only_from_unallocated_money,
     concurrent_allocations_cannot_over_allocate,
     offline_provider_round_trip,
+    extreme_amounts_are_refused_with_the_field_named_and_nothing_written,
+    dates_outside_2000_to_2099_are_refused,
+    idempotency_keys_belong_to_their_caller,
 );

@@ -60,7 +60,17 @@ enum Op {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let amount = prop_oneof![4 => 1i64..50_000, 1 => -100i64..=0];
+    // Mostly ordinary amounts; some at and beyond the input bound (1p..=£10,000,000) and at
+    // i64's extremes, which must be refused without changing anything, or taken and summed
+    // without wrapping.
+    let extreme = prop_oneof![
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(kernel::money::MAX_INPUT_PENCE),
+        Just(kernel::money::MAX_INPUT_PENCE + 1),
+        any::<i64>(),
+    ];
+    let amount = prop_oneof![4 => 1i64..50_000, 1 => -100i64..=0, 1 => extreme];
     prop_oneof![
         3 => (0..2usize, 0i64..40_000, 0i64..10_000).prop_map(|(account, exempt, standard)| Op::Invoice { account, exempt, standard }),
         3 => (0..2usize, amount.clone()).prop_map(|(account, pence)| Op::Receipt { account, pence }),

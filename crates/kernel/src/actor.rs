@@ -263,6 +263,9 @@ pub struct ApiKeyActor {
     pub scopes: Vec<Scope>,
 }
 
+/// [`Actor::caller_id`] of [`Actor::System`], and of records older than callers being kept.
+pub const SYSTEM_CALLER: &str = "system";
+
 /// The caller of an operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Actor {
@@ -302,6 +305,18 @@ impl Actor {
             Self::User(user) => user.role.is_partnership_staff() || user.schools.contains(&school),
             Self::ApiKey(_) => false,
             Self::System => true,
+        }
+    }
+
+    /// Who the caller is, as stored beside what they did once: `user:<id>`, `api_key:<id>` or
+    /// `system`. Idempotency keys are scoped by it, so one caller's key never replays another
+    /// caller's result.
+    #[must_use]
+    pub fn caller_id(&self) -> String {
+        match self {
+            Self::User(user) => format!("user:{}", user.id.as_uuid()),
+            Self::ApiKey(key) => format!("api_key:{}", key.id.as_uuid()),
+            Self::System => SYSTEM_CALLER.to_owned(),
         }
     }
 

@@ -11,12 +11,14 @@ pub mod academic_year;
 pub mod actor;
 pub mod clock;
 pub mod cursor;
+pub mod dates;
 pub mod error;
 pub mod ids;
 pub mod money;
 pub mod named;
 #[cfg(feature = "sea-orm")]
 pub mod persistence;
+pub mod quantity;
 pub mod text;
 
 pub use academic_year::{AcademicYear, Term};

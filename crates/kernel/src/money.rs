@@ -8,6 +8,16 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::error::{DomainError, ErrorCode, FieldError};
+
+/// The smallest amount any one money input may carry: a penny.
+pub const MIN_INPUT_PENCE: i64 = 1;
+/// The largest amount any one money input may carry: £10,000,000. Far above any receipt,
+/// refund, credit note, price or fee a partnership handles, and small enough that a sum of a
+/// billion such amounts still fits in `i64`: every input crosses this bound (one place) before
+/// anything is written, so sums in statements and balances cannot wrap.
+pub const MAX_INPUT_PENCE: i64 = 1_000_000_000;
+
 /// ISO 4217 currency. Partnerships invoice in sterling; the type exists so a sum of two
 /// amounts in different currencies is an error, not a silent bug, should that ever change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -39,6 +49,39 @@ pub enum MoneyError {
     CurrencyMismatch(&'static str, &'static str),
     #[error("amount out of range")]
     Overflow,
+}
+
+/// A total that did not fit: an internal error (inputs are bounded, so only corrupt stored
+/// data gets here), named so the log says which total.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("total out of range: {0}")]
+pub struct SumError(pub String);
+
+/// Adds two counts or amounts of pence, or an internal error naming the total.
+pub fn checked_add_i64(what: &str, a: i64, b: i64) -> Result<i64, DomainError> {
+    a.checked_add(b)
+        .ok_or_else(|| DomainError::internal(SumError(format!("{what}: {a} + {b}"))))
+}
+
+/// Subtracts, or an internal error naming the total.
+pub fn checked_sub_i64(what: &str, a: i64, b: i64) -> Result<i64, DomainError> {
+    a.checked_sub(b)
+        .ok_or_else(|| DomainError::internal(SumError(format!("{what}: {a} - {b}"))))
+}
+
+/// `whole - a - b` (what an invoice or receipt has left), or an internal error naming it.
+pub fn checked_left(what: &str, whole: i64, a: i64, b: i64) -> Result<i64, DomainError> {
+    checked_sub_i64(what, checked_sub_i64(what, whole, a)?, b)
+}
+
+/// Sums, or an internal error naming the total.
+pub fn checked_sum_i64(
+    what: &str,
+    values: impl IntoIterator<Item = i64>,
+) -> Result<i64, DomainError> {
+    values
+        .into_iter()
+        .try_fold(0_i64, |total, v| checked_add_i64(what, total, v))
 }
 
 /// An amount of money: integer pence plus currency.
@@ -75,6 +118,46 @@ impl Money {
     #[must_use]
     pub const fn is_positive(self) -> bool {
         self.pence > 0
+    }
+
+    /// A money input that must be at least a penny: [`MIN_INPUT_PENCE`]`..=`[`MAX_INPUT_PENCE`]
+    /// (1p to £10,000,000). Receipts, refunds, credit notes, allocations, rates.
+    pub fn bounded_input(field: &str, amount: Self) -> Result<Self, FieldError> {
+        Self::in_range(field, amount, MIN_INPUT_PENCE)
+    }
+
+    /// A money input that may be nothing: `0..=`[`MAX_INPUT_PENCE`] (free to £10,000,000).
+    /// Prices and values where free is meaningful.
+    pub fn bounded_input_or_zero(field: &str, amount: Self) -> Result<Self, FieldError> {
+        Self::in_range(field, amount, 0)
+    }
+
+    fn in_range(field: &str, amount: Self, min: i64) -> Result<Self, FieldError> {
+        if (min..=MAX_INPUT_PENCE).contains(&amount.pence) {
+            Ok(amount)
+        } else {
+            Err(FieldError::new(
+                field,
+                ErrorCode::OutOfRange,
+                format!(
+                    "must be from {} to {} ({min} to {MAX_INPUT_PENCE} pence)",
+                    Self::from_pence(min),
+                    Self::from_pence(MAX_INPUT_PENCE)
+                ),
+            ))
+        }
+    }
+
+    /// Sums amounts, or says which total would not fit: for statements, balances and reports,
+    /// whose totals must never wrap.
+    pub fn checked_sum(
+        what: &str,
+        amounts: impl IntoIterator<Item = Self>,
+    ) -> Result<Self, DomainError> {
+        amounts
+            .into_iter()
+            .try_fold(Self::zero(), Money::checked_add)
+            .map_err(|e| DomainError::internal(SumError(format!("{what}: {e}"))))
     }
 
     pub fn checked_add(self, other: Self) -> Result<Self, MoneyError> {
@@ -170,6 +253,39 @@ mod tests {
             Money::from_pence(i64::MIN).decimal(),
             "-92233720368547758.08"
         );
+    }
+
+    #[test]
+    fn inputs_are_a_penny_to_ten_million_pounds() {
+        for ok in [1, 5, MAX_INPUT_PENCE] {
+            assert_eq!(
+                Money::bounded_input("amountPence", Money::from_pence(ok)),
+                Ok(Money::from_pence(ok))
+            );
+        }
+        for bad in [i64::MIN, -1, 0, MAX_INPUT_PENCE + 1, i64::MAX] {
+            let err = Money::bounded_input("amountPence", Money::from_pence(bad))
+                .expect_err("out of range");
+            assert_eq!(err.field, vec!["amountPence".to_owned()]);
+            assert_eq!(err.code, ErrorCode::OutOfRange);
+        }
+        assert!(Money::bounded_input_or_zero("p", Money::zero()).is_ok());
+        assert!(Money::bounded_input_or_zero("p", Money::from_pence(-1)).is_err());
+        assert!(Money::bounded_input_or_zero("p", Money::from_pence(MAX_INPUT_PENCE + 1)).is_err());
+    }
+
+    #[test]
+    fn sums_never_wrap() {
+        assert!(
+            Money::checked_sum("t", [Money::from_pence(i64::MAX), Money::from_pence(1)]).is_err()
+        );
+        assert_eq!(
+            Money::checked_sum("t", [Money::from_pence(2), Money::from_pence(-5)]).ok(),
+            Some(Money::from_pence(-3))
+        );
+        assert!(checked_sum_i64("t", [i64::MAX, 1]).is_err());
+        assert!(checked_sub_i64("t", i64::MIN, 1).is_err());
+        assert_eq!(checked_add_i64("t", 2, 3).ok(), Some(5));
     }
 
     #[test]

@@ -184,9 +184,59 @@ async fn permissions_are_checked_by_services(db: TestDb) {
     assert!(matches!(refused, Err(DomainError::Forbidden(_))));
 }
 
+/// `26-11-02` once reached the database as the year 26: a census date must lie in
+/// 2000..=2099, and a roll in 0..=10,000, refused with the field named and nothing written.
+async fn census_dates_and_rolls_out_of_range_are_refused(db: TestDb) {
+    use membership::school::RollInput;
+    use membership::school::types::RollCensus;
+
+    let roll = |number_on_roll: i64, y: i32| RollInput {
+        number_on_roll,
+        census: RollCensus::October,
+        census_date: chrono::NaiveDate::from_ymd_opt(y, 10, 2).expect("date"),
+    };
+    let cases = [
+        (roll(420, 26), "roll.censusDate"),
+        (roll(420, 1), "roll.censusDate"),
+        (roll(i64::MAX, 2025), "roll.numberOnRoll"),
+        (roll(-1, 2025), "roll.numberOnRoll"),
+    ];
+    for (i, (r, field)) in cases.into_iter().enumerate() {
+        let result = school::create(
+            db.conn(),
+            &SystemClock,
+            &Actor::System,
+            NewSchool {
+                roll: Some(r),
+                ..school(&format!("30000{i}"), "Hostile Primary")
+            },
+        )
+        .await;
+        match result {
+            Err(DomainError::Invalid(fields)) => assert!(
+                fields
+                    .iter()
+                    .any(|f| f.field.join(".") == field && f.code == ErrorCode::OutOfRange),
+                "{field}: {fields:?}"
+            ),
+            other => panic!("expected {field} refused, got {other:?}"),
+        }
+    }
+    let all = school::list(
+        db.conn(),
+        &Actor::System,
+        &SchoolFilter::default(),
+        &PageArgs::<NameKey>::first(10),
+    )
+    .await
+    .expect("list");
+    assert!(all.items.is_empty(), "nothing was written");
+}
+
 testkit::db_tests!(
     demo_directory_loads_once,
     keyset_pages_are_stable_both_ways,
     concurrent_duplicate_urns_create_one_school,
     permissions_are_checked_by_services,
+    census_dates_and_rolls_out_of_range_are_refused,
 );

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use kernel::money::{SumError, checked_add_i64, checked_sub_i64, checked_sum_i64};
 use kernel::{AcademicYear, Actor, DomainError, OfferItemId, SchoolId};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -58,7 +59,7 @@ impl Balance {
         }
     }
 
-    /// Units used, net of reversals.
+    /// Units used, net of reversals. Cannot overflow: [`Balance::add`] checked it.
     #[must_use]
     pub const fn used(&self) -> i64 {
         self.usages - self.reversed
@@ -80,16 +81,32 @@ impl Balance {
         }
     }
 
-    fn add(&mut self, kind: EntryKind, sum: i64, count: u64) {
-        self.entries += count;
+    /// Adds one kind's sum, checked, and checks that `used`, `entitlement` and `remaining`
+    /// still fit, so those (plain `const fn`s) can never overflow. Inputs are bounded
+    /// (`kernel::quantity`), so only corrupt rows get an error here, never a wrapped balance.
+    fn add(&mut self, kind: EntryKind, sum: i64, count: u64) -> Result<(), DomainError> {
+        const WHAT: &str = "offer balance";
+        let mut next = *self;
+        next.entries = self.entries.saturating_add(count);
         match kind {
-            EntryKind::Grant => self.granted += sum,
-            EntryKind::Usage => self.usages -= sum,
-            EntryKind::Reversal => self.reversed += sum,
-            EntryKind::Adjustment => self.adjusted += sum,
-            EntryKind::CashIn => self.cashed_in -= sum,
-            EntryKind::DrawForward => self.drawn_forward += sum,
+            EntryKind::Grant => next.granted = checked_add_i64(WHAT, self.granted, sum)?,
+            EntryKind::Usage => next.usages = checked_sub_i64(WHAT, self.usages, sum)?,
+            EntryKind::Reversal => next.reversed = checked_add_i64(WHAT, self.reversed, sum)?,
+            EntryKind::Adjustment => next.adjusted = checked_add_i64(WHAT, self.adjusted, sum)?,
+            EntryKind::CashIn => next.cashed_in = checked_sub_i64(WHAT, self.cashed_in, sum)?,
+            EntryKind::DrawForward => {
+                next.drawn_forward = checked_add_i64(WHAT, self.drawn_forward, sum)?;
+            }
         }
+        let used = checked_sub_i64(WHAT, next.usages, next.reversed)?;
+        let entitlement = checked_sum_i64(WHAT, [next.granted, next.adjusted, next.drawn_forward])?;
+        checked_sub_i64(
+            WHAT,
+            checked_sub_i64(WHAT, entitlement, used)?,
+            next.cashed_in,
+        )?;
+        *self = next;
+        Ok(())
     }
 }
 
@@ -118,9 +135,12 @@ pub async fn balances_of_schools<C: ConnectionTrait>(
          WHERE en.academic_year = {year_param} AND en.school_id IN ({school_params}) \
          GROUP BY en.school_id, en.item_id, en.unlimited, e.kind"
     );
+    // A sum too large for BIGINT (only from corrupt rows: inputs are bounded) fails the
+    // statement on either backend; reported as the total it is.
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?;
+        .await
+        .map_err(|e| DomainError::internal(SumError(format!("offer balances: {e}"))))?;
     let mut by_key: HashMap<(SchoolId, OfferItemId), Balance> = HashMap::new();
     for row in rows {
         let school = SchoolId::from_uuid(row.try_get::<uuid::Uuid>("", "school_id")?);
@@ -136,7 +156,7 @@ pub async fn balances_of_schools<C: ConnectionTrait>(
                 stored("entry kind", &kind)?,
                 total,
                 u64::try_from(count).unwrap_or(0),
-            );
+            )?;
         }
     }
     for ((school, _), balance) in by_key {

@@ -132,23 +132,15 @@ fn check_code(problems: &mut Problems, code: &str) -> Option<String> {
     }
 }
 
+/// 0p to £10,000,000 a unit (`kernel::money::MAX_INPUT_PENCE`).
 fn check_value(problems: &mut Problems, value: Money) {
-    if value.pence() < 0 {
-        problems.add(
-            "unitValuePence",
-            ErrorCode::OutOfRange,
-            "must not be negative",
-        );
-    }
+    problems.check(Money::bounded_input_or_zero("unitValuePence", value));
 }
 
+/// 1 to 100,000 units (`kernel::quantity::MAX_INPUT_QUANTITY`); leave out to forbid cash-in.
 fn check_cash_in(problems: &mut Problems, limit: Option<i64>) {
-    if limit.is_some_and(|l| l <= 0) {
-        problems.add(
-            "cashInLimit",
-            ErrorCode::OutOfRange,
-            "must be more than zero (leave it out to forbid cash-in)",
-        );
+    if let Some(limit) = limit {
+        problems.check(kernel::quantity::bounded_quantity("cashInLimit", limit));
     }
 }
 

@@ -8,6 +8,7 @@
 
 use chrono::NaiveDate;
 use kernel::BeginWrite as _;
+use kernel::money::checked_add_i64;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, FieldError, OfferEntryId, OfferItemId,
     Permission, Problems, SchoolId,
@@ -198,8 +199,11 @@ where
     ));
     let reason = problems.check(optional_text("reason", input.reason.as_deref(), REASON_MAX));
     let item = item_for(db, &mut problems, input.item_id).await?;
-    if let Some((starts_on, ends_on)) =
-        problems.check(active_membership_dates(db, input.school_id, year).await?)
+    if problems
+        .check(kernel::dates::in_window("occurredOn", input.occurred_on))
+        .is_some()
+        && let Some((starts_on, ends_on)) =
+            problems.check(active_membership_dates(db, input.school_id, year).await?)
         && !(starts_on..=ends_on).contains(&input.occurred_on)
     {
         problems.add(
@@ -322,9 +326,10 @@ pub async fn adjust(
 ) -> Result<LedgerEntry, DomainError> {
     actor.require(Permission::ManageOffer)?;
     let mut problems = Problems::new();
-    if input.quantity == 0 {
-        problems.add("quantity", ErrorCode::OutOfRange, "must not be zero");
-    }
+    problems.check(kernel::quantity::bounded_adjustment(
+        "quantity",
+        input.quantity,
+    ));
     let reason = problems.check(required_text("reason", &input.reason, REASON_MAX));
     let item = item_for(db, &mut problems, input.item_id).await?;
     problems.finish()?;
@@ -338,7 +343,10 @@ pub async fn adjust(
     if balance.unlimited {
         return Err(unlimited_error("adjust"));
     }
-    if input.quantity < 0 && !item.allows_overdraft && left(&balance) + input.quantity < 0 {
+    if input.quantity < 0
+        && !item.allows_overdraft
+        && left(&balance).saturating_add(input.quantity) < 0
+    {
         return Err(DomainError::invalid(
             "quantity",
             ErrorCode::OutOfRange,
@@ -428,7 +436,7 @@ pub async fn cash_in(
     if balance.unlimited {
         return Err(unlimited_error("cash in"));
     }
-    if balance.cashed_in + valid.quantity > limit {
+    if checked_add_i64("cashed in", balance.cashed_in, valid.quantity)? > limit {
         return Err(DomainError::invalid(
             "quantity",
             ErrorCode::OutOfRange,
@@ -533,8 +541,8 @@ pub async fn draw_forward(
         .await?
         .iter()
         .map(|e| e.quantity)
-        .sum();
-    if drawn + valid.quantity > limit {
+        .try_fold(0_i64, |sum, q| checked_add_i64("drawn forward", sum, q))?;
+    if checked_add_i64("drawn forward", drawn, valid.quantity)? > limit {
         return Err(DomainError::invalid(
             "quantity",
             ErrorCode::OutOfRange,

@@ -83,10 +83,8 @@ pub async fn set_quantity(
 ) -> Result<ItemQuantity, DomainError> {
     actor.require(Permission::ManageOffer)?;
     let mut problems = Problems::new();
-    if let Allowance::Limited(q) = setting.allowance
-        && q < 0
-    {
-        problems.add("quantity", ErrorCode::OutOfRange, "must not be negative");
+    if let Allowance::Limited(q) = setting.allowance {
+        problems.check(kernel::quantity::bounded_quantity_or_zero("quantity", q));
     }
     if items::load(db, setting.item_id).await?.is_none() {
         problems.add("itemId", ErrorCode::NotFound, "no such offer item");

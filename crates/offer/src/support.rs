@@ -3,24 +3,17 @@
 
 use std::collections::HashSet;
 
-use kernel::{Actor, DomainError, ErrorCode, FieldError, Permission, SchoolId};
+use kernel::{Actor, DomainError, FieldError, Permission, SchoolId};
 use sea_orm::{DbBackend, DbErr, SqlErr, Value};
 
 pub(crate) use kernel::named_enum;
 pub use kernel::{CorruptRow, UnknownValue};
 pub(crate) use kernel::{optional_text, required_text, stored};
 
-/// A strictly positive number of units.
+/// A number of units from 1 to `kernel::quantity::MAX_INPUT_QUANTITY` (100,000), the one
+/// bound on quantity inputs.
 pub(crate) fn positive(field: &str, quantity: i64) -> Result<i64, FieldError> {
-    if quantity > 0 {
-        Ok(quantity)
-    } else {
-        Err(FieldError::new(
-            field,
-            ErrorCode::OutOfRange,
-            "must be more than zero",
-        ))
-    }
+    kernel::quantity::bounded_quantity(field, quantity)
 }
 
 pub(crate) fn is_unique_violation(err: &DbErr) -> bool {

@@ -729,6 +729,113 @@ async fn value_statement_values_use_per_term(db: TestDb) {
     assert_eq!(summer.total, Money::zero());
 }
 
+/// The audit's case: `i64::MAX` units on an unlimited item was accepted and then every read
+/// of that school's offer failed for good. Now every quantity input is 1..=100,000 (adjustments
+/// ±100,000, not zero), values 0p..=£10,000,000 and dates 2000..=2099, refused with the field
+/// named and nothing written; the largest allowed usages still sum and read back.
+async fn extreme_quantities_are_refused_and_the_offer_still_reads(db: TestDb) {
+    let w = derived_world(&db).await;
+    let c = clock();
+    let before = footprint(&db).await;
+    for q in [i64::MAX, i64::MIN, 0, -1, 100_001] {
+        let unlimited = offer::record_usage(
+            db.conn(),
+            &w.admin,
+            &c,
+            usage(w.alder, w.items.briefings, q),
+        )
+        .await;
+        assert_eq!(
+            field_error(unlimited),
+            ("quantity".into(), ErrorCode::OutOfRange),
+            "{q}"
+        );
+        let limited =
+            offer::record_usage(db.conn(), &w.admin, &c, usage(w.alder, w.items.cpd, q)).await;
+        assert_eq!(
+            field_error(limited),
+            ("quantity".into(), ErrorCode::OutOfRange),
+            "{q}"
+        );
+        for transfer_result in [
+            offer::cash_in(db.conn(), &w.admin, &c, transfer(w.alder, w.items.sip, q)).await,
+            offer::draw_forward(db.conn(), &w.admin, &c, transfer(w.alder, w.items.sip, q)).await,
+        ] {
+            // The item's own refusal may come too; the quantity is named either way.
+            assert!(
+                matches!(&transfer_result, Err(kernel::DomainError::Invalid(fields))
+                    if fields.iter().any(|f| f.field == ["quantity"] && f.code == ErrorCode::OutOfRange)),
+                "{q}: {transfer_result:?}"
+            );
+        }
+    }
+    for q in [i64::MAX, i64::MIN, 0, 100_001, -100_001] {
+        let adjusted = offer::adjust(
+            db.conn(),
+            &w.admin,
+            &c,
+            NewAdjustment {
+                school_id: w.alder,
+                item_id: w.items.cpd,
+                year: year(),
+                quantity: q,
+                reason: "hostile".into(),
+            },
+        )
+        .await;
+        assert_eq!(
+            field_error(adjusted),
+            ("quantity".into(), ErrorCode::OutOfRange),
+            "{q}"
+        );
+    }
+    for bad in [day(26, 11, 2), day(1, 1, 1)] {
+        let dated = offer::record_usage(
+            db.conn(),
+            &w.admin,
+            &c,
+            NewUsage {
+                occurred_on: bad,
+                ..usage(w.alder, w.items.briefings, 1)
+            },
+        )
+        .await;
+        assert_eq!(
+            field_error(dated),
+            ("occurredOn".into(), ErrorCode::OutOfRange)
+        );
+    }
+    let dear = offer::create_item(
+        db.conn(),
+        &w.admin,
+        &c,
+        new_item("DEAR", offer::Unit::Days, 1_000_000_001),
+    )
+    .await;
+    assert_eq!(
+        field_error(dear),
+        ("unitValuePence".into(), ErrorCode::OutOfRange)
+    );
+    assert_eq!(footprint(&db).await, before, "nothing was written");
+
+    // The most one usage may carry, twice, on the unlimited item: the offer still reads.
+    for _ in 0..2 {
+        offer::record_usage(
+            db.conn(),
+            &w.admin,
+            &c,
+            usage(w.alder, w.items.briefings, 100_000),
+        )
+        .await
+        .expect("largest usage");
+    }
+    let b = balance(&db, w.alder, w.items.briefings).await;
+    assert_eq!((b.used(), b.remaining()), (200_000, None));
+    offer::balances_of_schools(db.conn(), &[w.alder], year())
+        .await
+        .expect("the dashboard's read still works");
+}
+
 testkit::db_tests!(
     usage_reversal_and_adjustment_move_the_balance,
     cash_in_and_draw_forward_within_their_limits,
@@ -737,4 +844,5 @@ testkit::db_tests!(
     schools_read_their_own_offer_only,
     ledger_pages_newest_first_and_batches_in_one_statement,
     value_statement_values_use_per_term,
+    extreme_quantities_are_refused_and_the_offer_still_reads,
 );

@@ -36,13 +36,29 @@ enum Op {
     },
 }
 
+/// Quantities at and beyond the input bound (1..=100,000) and at i64's extremes: refused
+/// without writing, or taken and summed without wrapping.
+fn extreme() -> impl Strategy<Value = i64> {
+    prop_oneof![
+        Just(i64::MAX),
+        Just(i64::MIN),
+        Just(MAX),
+        Just(MAX + 1),
+        Just(-MAX),
+        Just(-MAX - 1),
+        any::<i64>(),
+    ]
+}
+
+const MAX: i64 = kernel::quantity::MAX_INPUT_QUANTITY;
+
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        5 => (0..3usize, -1i64..6).prop_map(|(item, quantity)| Op::Use { item, quantity }),
+        5 => (0..3usize, prop_oneof![6 => -1i64..6, 1 => extreme()]).prop_map(|(item, quantity)| Op::Use { item, quantity }),
         2 => (0..12usize).prop_map(|usage| Op::Reverse { usage }),
-        2 => (0..3usize, -5i64..5, any::<bool>()).prop_map(|(item, quantity, reason)| Op::Adjust { item, quantity, reason }),
-        2 => (-1i64..4).prop_map(|quantity| Op::CashIn { quantity }),
-        2 => (-1i64..4).prop_map(|quantity| Op::DrawForward { quantity }),
+        2 => (0..3usize, prop_oneof![6 => -5i64..5, 1 => extreme()], any::<bool>()).prop_map(|(item, quantity, reason)| Op::Adjust { item, quantity, reason }),
+        2 => prop_oneof![6 => -1i64..4, 1 => extreme()].prop_map(|quantity| Op::CashIn { quantity }),
+        2 => prop_oneof![6 => -1i64..4, 1 => extreme()].prop_map(|quantity| Op::DrawForward { quantity }),
     ]
 }
 
@@ -94,8 +110,8 @@ async fn run(ops: Vec<Op>) -> Result<(), String> {
         let (result, allowed): (Result<offer::LedgerEntry, DomainError>, bool) = match *op {
             Op::Use { item, quantity } => {
                 let item = items[item];
-                let allowed =
-                    quantity > 0 && (overdraft(item) || quantity <= model.remaining[&item]);
+                let allowed = (1..=MAX).contains(&quantity)
+                    && (overdraft(item) || quantity <= model.remaining[&item]);
                 let r = offer::record_usage(
                     db.conn(),
                     &w.admin,
@@ -136,6 +152,7 @@ async fn run(ops: Vec<Op>) -> Result<(), String> {
             } => {
                 let item = items[item];
                 let allowed = quantity != 0
+                    && (-MAX..=MAX).contains(&quantity)
                     && reason
                     && (quantity > 0 || overdraft(item) || model.remaining[&item] + quantity >= 0);
                 let r = offer::adjust(
@@ -162,8 +179,9 @@ async fn run(ops: Vec<Op>) -> Result<(), String> {
             }
             Op::CashIn { quantity } => {
                 let left = model.remaining[&w.items.bpsi];
-                let allowed =
-                    quantity > 0 && model.cashed_in + quantity <= CASH_IN_LIMIT && quantity <= left;
+                let allowed = (1..=MAX).contains(&quantity)
+                    && model.cashed_in + quantity <= CASH_IN_LIMIT
+                    && quantity <= left;
                 let r = offer::cash_in(
                     db.conn(),
                     &w.admin,
@@ -185,7 +203,7 @@ async fn run(ops: Vec<Op>) -> Result<(), String> {
                 (r, allowed)
             }
             Op::DrawForward { quantity } => {
-                let allowed = quantity > 0 && model.drawn + quantity <= DRAW_LIMIT;
+                let allowed = (1..=MAX).contains(&quantity) && model.drawn + quantity <= DRAW_LIMIT;
                 let r = offer::draw_forward(
                     db.conn(),
                     &w.admin,

@@ -355,7 +355,11 @@ pub async fn add_action(
     let mut problems = Problems::new();
     let description = problems.check(required_text("description", &input.description, TEXT_MAX));
     let owner = problems.check(required_text("owner", &input.owner, SHORT_MAX));
-    if !cycle.windows.follow_up.contains(input.due_on) {
+    if problems
+        .check(kernel::dates::in_window("dueOn", input.due_on))
+        .is_some()
+        && !cycle.windows.follow_up.contains(input.due_on)
+    {
         problems.add(
             "dueOn",
             ErrorCode::OutOfRange,

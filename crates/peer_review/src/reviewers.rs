@@ -59,6 +59,9 @@ fn check_training(
         ),
         (TrainingStatus::Untrained, None) => {}
         (_, None) => problems.add("trainedOn", ErrorCode::Required, "when were they trained?"),
+        (_, Some(d)) if kernel::dates::in_window("trainedOn", d).is_err() => {
+            problems.check(kernel::dates::in_window("trainedOn", d));
+        }
         (_, Some(d)) if d > clock.today() => {
             problems.add(
                 "trainedOn",

@@ -399,7 +399,11 @@ pub async fn schedule(
         ("visitStartsOn", input.visit_starts_on),
         ("visitEndsOn", input.visit_ends_on),
     ] {
-        if !cycle.windows.visits.contains(date) {
+        if problems
+            .check(kernel::dates::in_window(field, date))
+            .is_some()
+            && !cycle.windows.visits.contains(date)
+        {
             problems.add(
                 field,
                 ErrorCode::OutOfRange,

@@ -208,6 +208,11 @@ fn check_parts(
                 "must be in the future",
             );
         }
+        problems.check(kernel::dates::instant_in_window(
+            &f("startsAt"),
+            part.starts_at,
+        ));
+        problems.check(kernel::dates::instant_in_window(&f("endsAt"), part.ends_at));
         let venue = problems.check(optional_text(&f("venue"), part.venue.as_deref(), VENUE_MAX));
         let url = problems.check(optional_text(
             &f("onlineUrl"),
@@ -282,6 +287,10 @@ fn check_deadline(
     deadline: DateTime<Utc>,
     first_start: Option<DateTime<Utc>>,
 ) {
+    problems.check(kernel::dates::instant_in_window(
+        "bookingDeadline",
+        deadline,
+    ));
     if let Some(start) = first_start
         && deadline > start
     {

@@ -187,6 +187,85 @@ crate::db_tests!(
     url_is_usable_by_another_connection,
 );
 
+// --- migration 16 over existing rows ----------------------------------------------------------
+
+/// Migration 16 rebuilds `idempotency_keys` with a caller in its primary key: keys stored
+/// before it survive as the `system` caller's, and the same key may now be stored once per
+/// caller.
+async fn idempotency_keys_survive_migration_16(conn: &sea_orm::DatabaseConnection) {
+    let backend = conn.get_database_backend();
+    let run = |sql: &str| conn.execute_raw(Statement::from_string(backend, sql));
+    Migrator::up(conn, Some(15))
+        .await
+        .expect("migrations 1 to 15");
+    run(
+        "INSERT INTO idempotency_keys (scope, key, request, result, created_at) \
+         VALUES ('payment.record', 'bacs-1', '{}', '[]', '2026-11-01T10:00:00+00:00')",
+    )
+    .await
+    .expect("a key stored before migration 16");
+    Migrator::up(conn, None).await.expect("migration 16");
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT scope, caller, key FROM idempotency_keys",
+        ))
+        .await
+        .expect("select")
+        .expect("the key survived");
+    let got: (String, String, String) = (
+        row.try_get("", "scope").expect("scope"),
+        row.try_get("", "caller").expect("caller"),
+        row.try_get("", "key").expect("key"),
+    );
+    assert_eq!(
+        got,
+        ("payment.record".into(), "system".into(), "bacs-1".into())
+    );
+    run(
+        "INSERT INTO idempotency_keys (scope, caller, key, request, result, created_at) \
+         VALUES ('payment.record', 'user:1', 'bacs-1', '{}', '[]', '2026-11-01T10:00:00+00:00')",
+    )
+    .await
+    .expect("another caller's same key");
+    assert!(
+        run(
+            "INSERT INTO idempotency_keys (scope, caller, key, request, result, created_at) \
+             VALUES ('payment.record', 'system', 'bacs-1', '{}', '[]', '2026-11-01T10:00:00+00:00')"
+        )
+        .await
+        .is_err(),
+        "one key per caller"
+    );
+}
+
+#[test]
+fn idempotency_keys_survive_migration_16_on_sqlite() {
+    crate::__private::block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = super::connect(&super::sqlite_url(&dir.path().join("m15.db")), None).await;
+        idempotency_keys_survive_migration_16(&conn).await;
+    });
+}
+
+#[test]
+fn idempotency_keys_survive_migration_16_on_postgres() {
+    crate::__private::block_on(async {
+        let Some(admin_url) = super::postgres_admin_url() else {
+            return;
+        };
+        let name = format!("trellis_m15_{}", uuid::Uuid::now_v7().simple());
+        let admin = super::connect(&admin_url, Some(1)).await;
+        super::exec(&admin, &format!(r#"CREATE DATABASE "{name}""#))
+            .await
+            .expect("create database");
+        let conn = super::connect(&with_database(&admin_url, &name), Some(1)).await;
+        idempotency_keys_survive_migration_16(&conn).await;
+        super::close(conn).await;
+        let _ = super::exec(&admin, &format!(r#"DROP DATABASE "{name}""#)).await;
+    });
+}
+
 // --- pure helpers ----------------------------------------------------------------------------
 
 #[test]

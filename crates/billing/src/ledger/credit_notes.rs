@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use kernel::money::{checked_add_i64, checked_left, checked_sum_i64};
 use kernel::{
     AcademicYear, Actor, AllocationId, BillingAccountId, Clock, CreditNoteId, DomainError,
     ErrorCode, InvoiceId, InvoiceLineId, Money, Permission, Problems,
@@ -25,7 +26,7 @@ use serde::Serialize;
 use super::accounts::schools_of_account;
 use super::audit::{self, AuditEntity};
 use super::entity::{allocations, credit_note_lines, credit_notes, invoice_lines, payments};
-use super::idempotency::{Keyed, Remembered};
+use super::idempotency::{Caller, Keyed, Remembered};
 use super::invoices::{Invoice, apply_money, lock_invoice};
 use super::numbering::{Series, next_number};
 use super::payments::{Payment, add_allocated};
@@ -165,7 +166,7 @@ fn vat_part(room: &LineRoom, gross: i64) -> i64 {
 
 /// Gross amounts per line index, or the field errors.
 fn plan(rooms: &[LineRoom], amount: &CreditAmount) -> Result<Vec<(usize, i64)>, DomainError> {
-    let uncredited: i64 = rooms.iter().map(|r| r.gross_left).sum();
+    let uncredited = checked_sum_i64("invoice uncredited", rooms.iter().map(|r| r.gross_left))?;
     match amount {
         CreditAmount::Full => {
             if uncredited == 0 {
@@ -227,7 +228,7 @@ fn plan(rooms: &[LineRoom], amount: &CreditAmount) -> Result<Vec<(usize, i64)>, 
                     continue;
                 };
                 let total = wanted.entry(idx).or_default();
-                *total += amount;
+                *total = checked_add_i64("credit per line", *total, amount)?;
                 if *total > rooms[idx].gross_left {
                     problems.add(
                         &format!("lines.{i}.amountPence"),
@@ -263,6 +264,7 @@ where
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new(
         "credit_note.issue",
+        Caller::Actor(actor),
         input.idempotency_key.as_deref(),
         &input,
     )?;
@@ -294,8 +296,13 @@ where
     }
     let rooms = room(&txn, row.id).await?;
     let parts = plan(&rooms, &input.amount)?;
-    let total: i64 = parts.iter().map(|(_, g)| g).sum();
-    let outstanding = row.total_pence - row.paid_pence - row.credited_pence;
+    let total = checked_sum_i64("credit note total", parts.iter().map(|(_, g)| *g))?;
+    let outstanding = checked_left(
+        "invoice outstanding",
+        row.total_pence,
+        row.paid_pence,
+        row.credited_pence,
+    )?;
     let release = (total - outstanding).max(0);
 
     let now = clock.now();
@@ -330,7 +337,7 @@ where
             cfr_code: r.line.cfr_code.clone(),
         });
     }
-    let vat: i64 = lines.iter().map(|l| l.vat.pence()).sum();
+    let vat = checked_sum_i64("credit note VAT", lines.iter().map(|l| l.vat.pence()))?;
     credit_notes::ActiveModel {
         id: Set(id.as_uuid()),
         number: Set(number.clone()),

@@ -319,6 +319,9 @@ pub mod idempotency_keys {
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]
         pub scope: String,
+        /// `Actor::caller_id` of who sent the key (`trellis` for keys derived from ids).
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub caller: String,
         #[sea_orm(primary_key, auto_increment = false)]
         pub key: String,
         pub request: String,

@@ -4,9 +4,14 @@
 //! back and nothing is done twice. The same key with a *different* request is a caller bug
 //! and a `Conflict`, never a silent replay of something else. The key is stored in the same
 //! transaction as the effect, so a key exists exactly when its effect does.
+//!
+//! A key belongs to its caller ([`kernel::Actor::caller_id`]): another caller sending the same
+//! key makes a fresh request and never receives the first caller's result. Keys Trellis
+//! derives from its own ids (a support request's credit, say) are shared by every caller
+//! instead ([`Caller::Trellis`]), so the effect happens once whoever asks.
 
 use chrono::{DateTime, Utc};
-use kernel::{DomainError, ErrorCode};
+use kernel::{Actor, DomainError, ErrorCode};
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 use serde::Serialize;
 use uuid::Uuid;
@@ -18,10 +23,33 @@ use super::support::{CorruptRow, is_unique_violation};
 const FIELD: &str = "idempotencyKey";
 const KEY_MAX: usize = 255;
 
-/// One keyed request: its scope (which mutation), the key and the request's canonical form.
+/// Whose key it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Caller<'a> {
+    /// The caller chose the key: it is theirs alone.
+    Actor(&'a Actor),
+    /// Trellis derived the key from its own ids: one effect whoever asks.
+    Trellis,
+}
+
+impl Caller<'_> {
+    fn id(self) -> String {
+        match self {
+            Self::Actor(actor) => actor.caller_id(),
+            Self::Trellis => TRELLIS_CALLER.to_owned(),
+        }
+    }
+}
+
+/// The stored caller of keys Trellis derives itself.
+const TRELLIS_CALLER: &str = "trellis";
+
+/// One keyed request: its scope (which mutation), its caller, the key and the request's
+/// canonical form.
 #[derive(Debug, Clone)]
 pub(crate) struct Keyed {
     scope: &'static str,
+    caller: String,
     key: String,
     request: String,
 }
@@ -38,6 +66,7 @@ impl Keyed {
     /// `None` when the caller sent no key. Blank or overlong keys are field errors.
     pub(crate) fn new<R: Serialize>(
         scope: &'static str,
+        caller: Caller<'_>,
         key: Option<&str>,
         request: &R,
     ) -> Result<Option<Self>, DomainError> {
@@ -54,6 +83,7 @@ impl Keyed {
         }
         Ok(Some(Self {
             scope,
+            caller: caller.id(),
             key: key.to_owned(),
             request: serde_json::to_string(request).map_err(DomainError::internal)?,
         }))
@@ -65,10 +95,13 @@ impl Keyed {
         &self,
         db: &C,
     ) -> Result<Option<Vec<Uuid>>, DomainError> {
-        let Some(row) =
-            idempotency_keys::Entity::find_by_id((self.scope.to_owned(), self.key.clone()))
-                .one(db)
-                .await?
+        let Some(row) = idempotency_keys::Entity::find_by_id((
+            self.scope.to_owned(),
+            self.caller.clone(),
+            self.key.clone(),
+        ))
+        .one(db)
+        .await?
         else {
             return Ok(None);
         };
@@ -93,6 +126,7 @@ impl Keyed {
     ) -> Result<Remembered, DomainError> {
         let inserted = idempotency_keys::ActiveModel {
             scope: Set(self.scope.to_owned()),
+            caller: Set(self.caller.clone()),
             key: Set(self.key.clone()),
             request: Set(self.request.clone()),
             result: Set(serde_json::to_string(result).map_err(DomainError::internal)?),

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
+use kernel::money::{checked_add_i64, checked_left, checked_sum_i64};
 use kernel::{
     AcademicYear, Actor, BillingAccountId, Clock, DomainError, ErrorCode, InvoiceId, InvoiceLineId,
     MembershipId, Money, Permission, Problems, SchoolId,
@@ -117,7 +118,12 @@ impl Invoice {
             total: Money::from_pence(row.total_pence),
             paid: Money::from_pence(row.paid_pence),
             credited: Money::from_pence(row.credited_pence),
-            outstanding: Money::from_pence(row.total_pence - row.paid_pence - row.credited_pence),
+            outstanding: Money::from_pence(checked_left(
+                "invoice outstanding",
+                row.total_pence,
+                row.paid_pence,
+                row.credited_pence,
+            )?),
             number: row.number,
             due_on: row.due_on,
             issued_at: row.issued_at,
@@ -324,13 +330,10 @@ pub(crate) fn check_line(
         );
     }
     let unit = line.unit_amount.pence();
-    if !(0..=MAX_LINE_PENCE).contains(&unit) {
-        problems.add(
-            &f("unitAmountPence"),
-            ErrorCode::OutOfRange,
-            "must not be negative",
-        );
-    }
+    problems.check(Money::bounded_input_or_zero(
+        &f("unitAmountPence"),
+        line.unit_amount,
+    ));
     match (line.vat_treatment, line.vat_rate_bp) {
         (VatTreatment::Exempt, 0) | (VatTreatment::Standard, 1..=10_000) => {}
         (VatTreatment::Exempt, _) => problems.add(
@@ -485,9 +488,12 @@ where
     if input.due_on < today {
         problems.add("dueOn", ErrorCode::OutOfRange, "the due date has passed");
     }
-    let net: i64 = lines.iter().map(|l| l.net).sum();
-    let vat: i64 = lines.iter().map(|l| l.vat).sum();
-    if lines.len() == input.lines.len() && !lines.is_empty() && net + vat <= 0 {
+    problems.check(kernel::dates::in_window("dueOn", input.due_on));
+    // At most MAX_LINES lines of at most MAX_LINE_PENCE each: checked all the same.
+    let net = checked_sum_i64("invoice net", lines.iter().map(|l| l.net))?;
+    let vat = checked_sum_i64("invoice VAT", lines.iter().map(|l| l.vat))?;
+    let total = checked_add_i64("invoice total", net, vat)?;
+    if lines.len() == input.lines.len() && !lines.is_empty() && total <= 0 {
         problems.add(
             "lines",
             ErrorCode::OutOfRange,
@@ -529,7 +535,7 @@ where
         source: Set(input.source.as_str().to_owned()),
         net_pence: Set(net),
         vat_pence: Set(vat),
-        total_pence: Set(net + vat),
+        total_pence: Set(total),
         paid_pence: Set(0),
         credited_pence: Set(0),
         due_on: Set(input.due_on),
@@ -637,9 +643,9 @@ pub(crate) async fn apply_money<C: ConnectionTrait>(
     credited_delta: i64,
     now: DateTime<Utc>,
 ) -> Result<invoices::Model, DomainError> {
-    let paid = row.paid_pence + paid_delta;
-    let credited = row.credited_pence + credited_delta;
-    let outstanding = row.total_pence - paid - credited;
+    let paid = checked_add_i64("invoice paid", row.paid_pence, paid_delta)?;
+    let credited = checked_add_i64("invoice credited", row.credited_pence, credited_delta)?;
+    let outstanding = checked_left("invoice outstanding", row.total_pence, paid, credited)?;
     if paid < 0 || credited < 0 || outstanding < 0 {
         return Err(DomainError::internal(super::support::CorruptRow(format!(
             "invoice {} would leave paid {paid}, credited {credited}, outstanding {outstanding}",

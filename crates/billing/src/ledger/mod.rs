@@ -41,7 +41,7 @@ pub use invoices::{
 pub use numbering::Series;
 pub use payments::{
     Allocation, DateKey, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate,
-    record_payment,
+    record_payment, record_payment_once,
 };
 pub use refunds::{NewRefund, Refund, refund};
 pub use reports::{AgedDebtRow, Statement, account_statement, aged_debt, unallocated_receipts};

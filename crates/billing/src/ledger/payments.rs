@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
+use kernel::money::{checked_left, checked_sum_i64};
 use kernel::{
     Actor, AllocationId, BillingAccountId, Clock, CreditNoteId, DomainError, ErrorCode, InvoiceId,
     Money, PaymentId, Permission, Problems,
@@ -28,7 +29,7 @@ use uuid::Uuid;
 use super::accounts::{schools_of_account, visible_account_ids};
 use super::audit::{self, AuditEntity};
 use super::entity::{accounts, allocations, invoices, payments};
-use super::idempotency::{Keyed, Remembered};
+use super::idempotency::{Caller, Keyed, Remembered};
 use super::invoices::{Invoice, apply_money};
 use super::status::InvoiceStatus;
 use super::support::{
@@ -87,9 +88,12 @@ impl Payment {
             amount: Money::from_pence(row.amount_pence),
             allocated: Money::from_pence(row.allocated_pence),
             refunded: Money::from_pence(row.refunded_pence),
-            unallocated: Money::from_pence(
-                row.amount_pence - row.allocated_pence - row.refunded_pence,
-            ),
+            unallocated: Money::from_pence(checked_left(
+                "receipt unallocated",
+                row.amount_pence,
+                row.allocated_pence,
+                row.refunded_pence,
+            )?),
             reference: row.reference,
             received_on: row.received_on,
             provider_payment_ref: row.provider_payment_ref,
@@ -147,7 +151,8 @@ pub struct PaymentFilter {
     pub unallocated_only: bool,
 }
 
-/// Records a receipt. Idempotent by `idempotency_key`.
+/// Records a receipt. Idempotent by `idempotency_key`, which is the caller's own: another
+/// caller's same key records a receipt of its own.
 pub async fn record_payment<C>(
     db: &C,
     actor: &Actor,
@@ -157,8 +162,41 @@ pub async fn record_payment<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    record(db, actor, Caller::Actor(actor), clock, input).await
+}
+
+/// Records a receipt whose `idempotency_key` Trellis derived from its own ids (e.g. the
+/// support request a credit pays for): the key is shared by every caller, so the receipt is
+/// recorded once whoever asks.
+pub async fn record_payment_once<C>(
+    db: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    input: NewPayment,
+) -> Result<Payment, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    record(db, actor, Caller::Trellis, clock, input).await
+}
+
+async fn record<C>(
+    db: &C,
+    actor: &Actor,
+    caller: Caller<'_>,
+    clock: &dyn Clock,
+    input: NewPayment,
+) -> Result<Payment, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::ManageBilling)?;
-    let keyed = Keyed::new("payment.record", input.idempotency_key.as_deref(), &input)?;
+    let keyed = Keyed::new(
+        "payment.record",
+        caller,
+        input.idempotency_key.as_deref(),
+        &input,
+    )?;
     if let Some(keyed) = &keyed
         && let Some(ids) = keyed.replay(db).await?
     {
@@ -172,6 +210,7 @@ where
         input.provider_payment_ref.as_deref(),
         255,
     ));
+    problems.check(kernel::dates::in_window("receivedOn", input.received_on));
     if input.received_on > clock.today() {
         problems.add(
             "receivedOn",
@@ -316,6 +355,7 @@ where
     actor.require(Permission::ManageBilling)?;
     let keyed = Keyed::new(
         "payment.allocate",
+        Caller::Actor(actor),
         idempotency_key,
         &AllocateRequest {
             payment_id,
@@ -383,7 +423,12 @@ where
             continue;
         };
         let status: InvoiceStatus = stored("invoice status", &row.status)?;
-        let outstanding = row.total_pence - row.paid_pence - row.credited_pence;
+        let outstanding = checked_left(
+            "invoice outstanding",
+            row.total_pence,
+            row.paid_pence,
+            row.credited_pence,
+        )?;
         if status == InvoiceStatus::Void {
             problems.add(
                 &field("invoiceId"),
@@ -410,8 +455,14 @@ where
             targets.push((row.clone(), amount.pence()));
         }
     }
-    let total: i64 = split.iter().map(|(_, m)| m.pence()).sum();
-    let unallocated = payment.amount_pence - payment.allocated_pence - payment.refunded_pence;
+    // Each part is at most £10,000,000, but a request may carry many: summed checked.
+    let total = checked_sum_i64("allocations", split.iter().map(|(_, m)| m.pence()))?;
+    let unallocated = checked_left(
+        "receipt unallocated",
+        payment.amount_pence,
+        payment.allocated_pence,
+        payment.refunded_pence,
+    )?;
     if total > unallocated {
         problems.add(
             "allocations",

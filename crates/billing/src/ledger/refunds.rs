@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
+use kernel::money::checked_left;
 use kernel::{
     Actor, BillingAccountId, Clock, DomainError, ErrorCode, Money, PaymentId, Permission, Problems,
     RefundId,
@@ -24,7 +25,7 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditEntity};
 use super::entity::{payments, refunds};
-use super::idempotency::{Keyed, Remembered};
+use super::idempotency::{Caller, Keyed, Remembered};
 use super::payments::Payment;
 use super::support::{lock_account, optional_text, positive, required_text};
 
@@ -92,7 +93,12 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     actor.require(Permission::ManageBilling)?;
-    let keyed = Keyed::new("payment.refund", input.idempotency_key.as_deref(), &input)?;
+    let keyed = Keyed::new(
+        "payment.refund",
+        Caller::Actor(actor),
+        input.idempotency_key.as_deref(),
+        &input,
+    )?;
     if let Some(keyed) = &keyed
         && let Some(ids) = keyed.replay(db).await?
     {
@@ -106,6 +112,7 @@ where
         input.provider_refund_ref.as_deref(),
         255,
     ));
+    problems.check(kernel::dates::in_window("refundedOn", input.refunded_on));
     if input.refunded_on > clock.today() {
         problems.add(
             "refundedOn",
@@ -145,7 +152,12 @@ where
             "a refund cannot predate the receipt",
         ));
     }
-    let unallocated = payment.amount_pence - payment.allocated_pence - payment.refunded_pence;
+    let unallocated = checked_left(
+        "receipt unallocated",
+        payment.amount_pence,
+        payment.allocated_pence,
+        payment.refunded_pence,
+    )?;
     if amount > unallocated {
         return Err(DomainError::invalid(
             "amountPence",

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveTime};
+use kernel::money::{SumError, checked_add_i64, checked_left, checked_sum_i64};
 use kernel::{AcademicYear, Actor, BillingAccountId, DomainError, Money};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -69,24 +70,28 @@ pub async fn aged_debt<C: ConnectionTrait>(
             60..90 => 2,
             _ => 3,
         };
-        buckets.entry(invoice.account_id).or_default()[bucket] += invoice.outstanding.pence();
+        let slot = &mut buckets.entry(invoice.account_id).or_default()[bucket];
+        *slot = checked_add_i64("aged debt bucket", *slot, invoice.outstanding.pence())?;
     }
     let ids: Vec<BillingAccountId> = buckets.keys().copied().collect();
     let mut accounts = accounts_by_ids(db, &ids).await?;
-    let mut out: Vec<AgedDebtRow> = buckets
-        .into_iter()
-        .filter_map(|(id, b)| {
-            accounts.remove(&id).map(|account| AgedDebtRow {
-                account,
-                current: Money::from_pence(b[0]),
-                d30: Money::from_pence(b[1]),
-                d60: Money::from_pence(b[2]),
-                d90_plus: Money::from_pence(b[3]),
-                total: Money::from_pence(b.iter().sum()),
-            })
-        })
-        .filter(|row| row.total.is_positive())
-        .collect();
+    let mut out: Vec<AgedDebtRow> = Vec::with_capacity(buckets.len());
+    for (id, b) in buckets {
+        let Some(account) = accounts.remove(&id) else {
+            continue;
+        };
+        let row = AgedDebtRow {
+            account,
+            current: Money::from_pence(b[0]),
+            d30: Money::from_pence(b[1]),
+            d60: Money::from_pence(b[2]),
+            d90_plus: Money::from_pence(b[3]),
+            total: Money::from_pence(checked_sum_i64("aged debt total", b)?),
+        };
+        if row.total.is_positive() {
+            out.push(row);
+        }
+    }
     out.sort_by_key(|a| a.account.sort_key());
     Ok(out)
 }
@@ -164,46 +169,79 @@ pub async fn account_statement<C: ConnectionTrait>(
         .all(db)
         .await?;
     let ids: Vec<uuid::Uuid> = invoice_rows.iter().map(|r| r.id).collect();
-    let invoiced: i64 = invoice_rows.iter().map(|r| r.total_pence).sum();
-    let outstanding: i64 = invoice_rows
-        .iter()
-        .map(|r| r.total_pence - r.paid_pence - r.credited_pence)
-        .sum();
-    let paid: i64 = allocations::Entity::find()
-        .filter(allocations::Column::InvoiceId.is_in(ids.clone()))
-        .all(db)
-        .await?
-        .iter()
-        .map(|a| a.amount_pence)
-        .sum();
-    let credited: i64 = credit_notes::Entity::find()
-        .filter(credit_notes::Column::InvoiceId.is_in(ids))
-        .all(db)
-        .await?
-        .iter()
-        .map(|c| c.total_pence)
-        .sum();
+    // Every total is summed checked: inputs are bounded, so only corrupt rows could overflow,
+    // and then the statement is an error naming the total, never a wrapped figure.
+    let invoiced = checked_sum_i64(
+        "statement invoiced",
+        invoice_rows.iter().map(|r| r.total_pence),
+    )?;
+    let outstanding = checked_sum_i64(
+        "statement outstanding",
+        invoice_rows
+            .iter()
+            .map(|r| {
+                checked_left(
+                    "invoice outstanding",
+                    r.total_pence,
+                    r.paid_pence,
+                    r.credited_pence,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    )?;
+    let paid = checked_sum_i64(
+        "statement paid",
+        allocations::Entity::find()
+            .filter(allocations::Column::InvoiceId.is_in(ids.clone()))
+            .all(db)
+            .await?
+            .iter()
+            .map(|a| a.amount_pence),
+    )?;
+    let credited = checked_sum_i64(
+        "statement credited",
+        credit_notes::Entity::find()
+            .filter(credit_notes::Column::InvoiceId.is_in(ids))
+            .all(db)
+            .await?
+            .iter()
+            .map(|c| c.total_pence),
+    )?;
     let receipts = payments::Entity::find()
         .filter(payments::Column::AccountId.eq(account_id.as_uuid()))
         .all(db)
         .await?;
-    let received: i64 = receipts
-        .iter()
-        .filter(|p| year.contains(p.received_on))
-        .map(|p| p.amount_pence)
-        .sum();
-    let account_credit: i64 = receipts
-        .iter()
-        .map(|p| p.amount_pence - p.allocated_pence - p.refunded_pence)
-        .sum();
-    let refunded: i64 = refunds::Entity::find()
-        .filter(refunds::Column::AccountId.eq(account_id.as_uuid()))
-        .filter(refunds::Column::RefundedOn.between(year.first_day(), year.last_day()))
-        .all(db)
-        .await?
-        .iter()
-        .map(|r| r.amount_pence)
-        .sum();
+    let received = checked_sum_i64(
+        "statement received",
+        receipts
+            .iter()
+            .filter(|p| year.contains(p.received_on))
+            .map(|p| p.amount_pence),
+    )?;
+    let account_credit = checked_sum_i64(
+        "statement account credit",
+        receipts
+            .iter()
+            .map(|p| {
+                checked_left(
+                    "receipt unallocated",
+                    p.amount_pence,
+                    p.allocated_pence,
+                    p.refunded_pence,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+    )?;
+    let refunded = checked_sum_i64(
+        "statement refunded",
+        refunds::Entity::find()
+            .filter(refunds::Column::AccountId.eq(account_id.as_uuid()))
+            .filter(refunds::Column::RefundedOn.between(year.first_day(), year.last_day()))
+            .all(db)
+            .await?
+            .iter()
+            .map(|r| r.amount_pence),
+    )?;
     Ok(Statement {
         account_id,
         year,
@@ -243,23 +281,23 @@ impl Default for MembershipFees {
 impl MembershipFees {
     /// The fee for one term: the termly instalment plus a third of an annual one (the
     /// pennies a third leaves over go to autumn, when an annual fee is billed).
-    #[must_use]
-    pub fn for_term(&self, term: kernel::Term) -> Money {
+    pub fn for_term(&self, term: kernel::Term) -> Result<Money, DomainError> {
         let annual = self.annual.pence();
         let third = annual / 3;
         let (termly, share) = match term {
+            // annual - 2 * third cannot overflow: 2 * (annual / 3) lies between annual and 0.
             kernel::Term::Autumn => (self.autumn, annual - 2 * third),
             kernel::Term::Spring => (self.spring, third),
             kernel::Term::Summer => (self.summer, third),
         };
-        Money::from_pence(termly.pence() + share)
+        checked_add_i64("termly membership fee", termly.pence(), share).map(Money::from_pence)
     }
 
     /// The year's fee.
-    #[must_use]
-    pub fn total(&self) -> Money {
-        Money::from_pence(
-            self.annual.pence() + self.autumn.pence() + self.spring.pence() + self.summer.pence(),
+    pub fn total(&self) -> Result<Money, DomainError> {
+        Money::checked_sum(
+            "membership fee",
+            [self.annual, self.autumn, self.spring, self.summer],
         )
     }
 }
@@ -312,7 +350,13 @@ pub async fn membership_fees_of_schools<C: ConnectionTrait>(
         .group_by_col((invoice_lines::Entity, invoice_lines::Column::SchoolId))
         .group_by_col((invoices::Entity, invoices::Column::Instalment))
         .to_owned();
-    for row in db.query_all(&select).await? {
+    // The database sums; a sum too large for BIGINT (only possible from corrupt rows, inputs
+    // being bounded) fails the statement, reported as the total it is.
+    let rows = db
+        .query_all(&select)
+        .await
+        .map_err(|e| DomainError::internal(SumError(format!("membership fees: {e}"))))?;
+    for row in rows {
         let school = kernel::SchoolId::from_uuid(row.try_get::<uuid::Uuid>("", "school_id")?);
         let instalment: Instalment =
             stored("instalment", &row.try_get::<String>("", "instalment")?)?;
@@ -324,7 +368,7 @@ pub async fn membership_fees_of_schools<C: ConnectionTrait>(
             Instalment::Spring => &mut fees.spring,
             Instalment::Summer => &mut fees.summer,
         };
-        *slot = Money::from_pence(slot.pence() + total.pence());
+        *slot = Money::checked_sum("membership fee", [*slot, total])?;
     }
     Ok(out)
 }
@@ -342,8 +386,22 @@ mod membership_fee_tests {
             autumn: Money::from_pence(300),
             ..MembershipFees::default()
         };
-        let terms = Term::ALL.map(|t| fees.for_term(t).pence());
+        let terms = Term::ALL.map(|t| fees.for_term(t).expect("fits").pence());
         assert_eq!(terms, [634, 333, 333]);
-        assert_eq!(terms.iter().sum::<i64>(), fees.total().pence());
+        assert_eq!(
+            terms.iter().sum::<i64>(),
+            fees.total().expect("fits").pence()
+        );
+    }
+
+    #[test]
+    fn a_fee_too_large_to_add_is_an_error_not_a_wrapped_figure() {
+        let fees = MembershipFees {
+            annual: Money::from_pence(4),
+            autumn: Money::from_pence(i64::MAX),
+            ..MembershipFees::default()
+        };
+        assert!(fees.total().is_err());
+        assert!(fees.for_term(Term::Autumn).is_err());
     }
 }

@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 
-use kernel::{
-    Actor, BillingAccountId, DomainError, ErrorCode, FieldError, Money, Permission, SchoolId,
-};
+use kernel::{Actor, BillingAccountId, DomainError, FieldError, Money, Permission, SchoolId};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr};
 
@@ -16,17 +14,10 @@ pub use kernel::UnknownValue;
 pub(crate) use kernel::named_enum;
 pub(crate) use kernel::{optional_text, required_text, stored};
 
-/// A strictly positive amount, or a field error naming `field`.
+/// An amount from 1p to £10,000,000 (the kernel's one bound on money inputs,
+/// [`Money::bounded_input`]) as pence, or an `OUT_OF_RANGE` field error naming `field`.
 pub(crate) fn positive(field: &str, amount: Money) -> Result<i64, FieldError> {
-    if amount.is_positive() {
-        Ok(amount.pence())
-    } else {
-        Err(FieldError::new(
-            field,
-            ErrorCode::OutOfRange,
-            "must be more than zero",
-        ))
-    }
+    Money::bounded_input(field, amount).map(Money::pence)
 }
 
 pub(crate) fn is_unique_violation(err: &DbErr) -> bool {

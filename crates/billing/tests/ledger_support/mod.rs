@@ -46,8 +46,15 @@ pub fn user(role: Role, schools: &[SchoolId]) -> Actor {
     })
 }
 
+/// The one finance officer: the same caller every time, so a retried idempotency key is
+/// theirs (keys are scoped to their caller).
 pub fn finance() -> Actor {
-    user(Role::Finance, &[])
+    Actor::User(UserActor {
+        id: UserId::from_uuid(uuid::Uuid::from_u128(0xF1)),
+        email: "finance@example.org".to_owned(),
+        role: Role::Finance,
+        schools: vec![],
+    })
 }
 
 pub async fn school(db: &DatabaseConnection, urn: u32, name: &str) -> SchoolId {

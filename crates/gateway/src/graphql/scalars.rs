@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Date(pub NaiveDate);
 
-/// A calendar date in ISO 8601 form, `YYYY-MM-DD`.
+/// A calendar date in ISO 8601 form, `YYYY-MM-DD`, with a four-digit year. Dates sent as
+/// input must lie from 2000-01-01 to 2099-12-31 (`OUT_OF_RANGE` otherwise).
 #[Scalar(
     name = "Date",
     specified_by_url = "https://www.rfc-editor.org/rfc/rfc3339#section-5.6"
@@ -15,9 +16,14 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            // chrono's `%Y` takes any number of digits (`26-11-02` is the year 26), so the
+            // shape is checked first: exactly `YYYY-MM-DD`.
+            Value::String(s) if is_iso_date_shape(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
                 .map(Date)
                 .map_err(|_| InputValueError::custom("expected a date like 2026-09-01")),
+            Value::String(_) => Err(InputValueError::custom(
+                "expected a date like 2026-09-01 (YYYY-MM-DD, four-digit year)",
+            )),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -25,6 +31,17 @@ impl ScalarType for Date {
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }
+}
+
+/// `YYYY-MM-DD`: four, two and two ASCII digits.
+fn is_iso_date_shape(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 impl From<NaiveDate> for Date {
@@ -161,6 +178,22 @@ mod tests {
             assert!(Decimal::parse(Value::String(bad.into())).is_err(), "{bad}");
         }
         assert!(Decimal::parse(Value::Number(5.into())).is_err());
+    }
+
+    #[test]
+    fn dates_need_a_four_digit_year() {
+        let parsed = Date::parse(Value::String("2026-11-02".into())).expect("parses");
+        assert_eq!(parsed.to_value(), Value::String("2026-11-02".into()));
+        for bad in [
+            "26-11-02",
+            "0026-11-2",
+            "+2026-11-02",
+            "20261-11-02",
+            "2026-13-01",
+            "2026/11/02",
+        ] {
+            assert!(Date::parse(Value::String(bad.into())).is_err(), "{bad}");
+        }
     }
 
     #[test]

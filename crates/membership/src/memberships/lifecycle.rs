@@ -108,7 +108,11 @@ pub async fn enrol(
     let year = input.year;
     let starts_on = input.starts_on.unwrap_or_else(|| year.first_day());
     let mut problems = Problems::new();
-    if !year.contains(starts_on) {
+    if problems
+        .check(kernel::dates::in_window("startsOn", starts_on))
+        .is_some()
+        && !year.contains(starts_on)
+    {
         problems.add(
             "startsOn",
             ErrorCode::OutOfRange,

@@ -50,6 +50,7 @@ pub async fn open_renewals(
         )
     })?;
     let mut problems = Problems::new();
+    problems.check(kernel::dates::in_window("noticeBy", notice_by));
     if notice_by < clock.today() {
         problems.add(
             "noticeBy",

@@ -401,6 +401,9 @@ pub async fn put_member(
     change: MemberChange,
 ) -> Result<Partnership, DomainError> {
     actor.require(Permission::ManageDirectory)?;
+    if let Some(d) = input.joined_on {
+        kernel::dates::in_window("joinedOn", d).map_err(|e| DomainError::Invalid(vec![e]))?;
+    }
     if input.joined_on.is_some_and(|d| d > clock.today()) {
         return Err(DomainError::invalid(
             "joinedOn",

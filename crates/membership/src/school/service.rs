@@ -163,6 +163,10 @@ fn validate_roll(
         roll.census,
         roll.census_date,
     ))?;
+    problems.check(kernel::dates::in_window(
+        "roll.censusDate",
+        parsed.census_date,
+    ))?;
     if parsed.census_date > today {
         problems.add(
             "roll.censusDate",
@@ -535,6 +539,10 @@ pub async fn record_inspection(
 ) -> Result<School, DomainError> {
     actor.require(Permission::ManageDirectory)?;
     let mut problems = Problems::new();
+    problems.check(kernel::dates::in_window(
+        "inspectedOn",
+        inspection.inspected_on,
+    ));
     if inspection.inspected_on > clock.today() {
         problems.add(
             "inspectedOn",

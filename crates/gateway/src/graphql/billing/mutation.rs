@@ -156,9 +156,11 @@ async fn publish_invoice(ctx: &Context<'_>, result: &Result<Invoice, DomainError
 pub struct CreditNoteCreateInput {
     pub invoice_id: ID,
     pub reason: String,
-    /// How much to credit, in pence, VAT included; leave out to credit the whole invoice.
+    /// How much to credit, in pence, VAT included: 1 to 1,000,000,000 (1p to £10,000,000),
+    /// and no more than is left to credit; leave out to credit the whole invoice.
     pub amount_pence: Option<i64>,
-    /// Send the same key when retrying: the note is raised once.
+    /// Send the same key when retrying: the note is raised once. Keys are the caller's
+    /// own: another caller's same key is a request of its own.
     pub idempotency_key: Option<String>,
 }
 
@@ -174,9 +176,12 @@ pub struct PaymentRecordInput {
     pub method: ReceiptMethod,
     /// The bank reference the payer gave.
     pub reference: String,
+    /// 2000-01-01 to 2099-12-31, and not in the future.
     pub received_on: Date,
+    /// In pence: 1 to 1,000,000,000 (1p to £10,000,000).
     pub amount_pence: i64,
-    /// Repeats with this key return the first payment.
+    /// Repeats with this key, by the same caller, return the first payment; another
+    /// caller's same key is a request of its own.
     pub idempotency_key: Option<String>,
 }
 
@@ -189,6 +194,7 @@ pub struct PaymentPayload {
 #[derive(InputObject, Debug)]
 pub struct AllocationInput {
     pub invoice_id: ID,
+    /// In pence: 1 to 1,000,000,000 (1p to £10,000,000), and no more than the invoice owes.
     pub amount_pence: i64,
 }
 
@@ -197,6 +203,7 @@ pub struct PaymentAllocateInput {
     pub payment_id: ID,
     /// One receipt often pays several invoices.
     pub allocations: Vec<AllocationInput>,
+    /// Repeats with this key, by the same caller, return the first allocation.
     pub idempotency_key: Option<String>,
 }
 
@@ -211,10 +218,13 @@ pub struct PaymentAllocatePayload {
 #[derive(InputObject, Debug)]
 pub struct RefundCreateInput {
     pub payment_id: ID,
+    /// In pence: 1 to 1,000,000,000 (1p to £10,000,000), and no more than the receipt has
+    /// unallocated.
     pub amount_pence: i64,
     pub reason: String,
-    /// Defaults to today.
+    /// Defaults to today; 2000-01-01 to 2099-12-31, not in the future.
     pub refunded_on: Option<Date>,
+    /// Repeats with this key, by the same caller, return the first refund.
     pub idempotency_key: Option<String>,
 }
 

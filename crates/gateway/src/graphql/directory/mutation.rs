@@ -25,8 +25,10 @@ use crate::graphql::scalars::Date;
 #[derive(InputObject, Debug, Clone, Copy)]
 #[graphql(name = "RollInput")]
 pub struct RollInputGql {
+    /// 0 to 10,000 pupils.
     pub number_on_roll: i32,
     pub census: RollCensus,
+    /// 2000-01-01 to 2099-12-31, and not in the future.
     pub census_date: Date,
 }
 

@@ -28,13 +28,14 @@ pub struct OfferItemCreateInput {
     #[graphql(default)]
     pub description: String,
     pub unit: OfferUnit,
-    /// The traded price of the equivalent service per unit, in pence.
+    /// The traded price of the equivalent service per unit, in pence: 0 to 1,000,000,000
+    /// (£10,000,000).
     pub unit_value_pence: i64,
     #[graphql(default)]
     pub pro_rata: bool,
     #[graphql(default)]
     pub allows_overdraft: bool,
-    /// Units a school may cash in a year; leave out to forbid cash-in.
+    /// Units a school may cash in a year, 1 to 100,000; leave out to forbid cash-in.
     pub cash_in_limit: Option<i64>,
     /// Share (1–100%) of next year's allowance that may be drawn forward; leave out to forbid.
     pub draw_forward_percent: Option<i32>,
@@ -47,9 +48,11 @@ pub struct OfferItemUpdateInput {
     pub id: ID,
     pub name: Option<String>,
     pub description: Option<String>,
+    /// In pence: 0 to 1,000,000,000 (£10,000,000).
     pub unit_value_pence: Option<i64>,
     pub pro_rata: Option<bool>,
     pub allows_overdraft: Option<bool>,
+    /// 1 to 100,000 units; `null` forbids cash-in.
     pub cash_in_limit: MaybeUndefined<i64>,
     pub draw_forward_percent: MaybeUndefined<i32>,
     pub active: Option<bool>,
@@ -78,7 +81,7 @@ pub struct OfferQuantitySetInput {
     pub tier_id: ID,
     /// Leave out for every phase without a quantity of its own.
     pub phase: Option<Phase>,
-    /// Whole units; required unless `unlimited`.
+    /// Whole units, 0 to 100,000; required unless `unlimited`.
     pub quantity: Option<i64>,
     #[graphql(default)]
     pub unlimited: bool,
@@ -112,9 +115,10 @@ pub struct EntitlementsDerivePayload {
 pub struct OfferUsageRecordInput {
     pub school_id: ID,
     pub item_id: ID,
-    /// Whole units, more than zero.
+    /// Whole units, 1 to 100,000.
     pub quantity: i64,
-    /// The day of the visit or session; its academic year's entitlement is used.
+    /// The day of the visit or session (2000-01-01 to 2099-12-31); its academic year's
+    /// entitlement is used.
     pub occurred_on: Date,
     /// E.g. a booking reference.
     pub reference: Option<String>,
@@ -133,7 +137,7 @@ pub struct OfferAdjustInput {
     pub school_id: ID,
     pub item_id: ID,
     pub academic_year: AcademicYearScalar,
-    /// Either sign, not zero.
+    /// Either sign, not zero: -100,000 to 100,000.
     pub quantity: i64,
     /// Required: why.
     pub reason: String,
@@ -145,7 +149,7 @@ pub struct OfferTransferInput {
     pub school_id: ID,
     pub item_id: ID,
     pub academic_year: AcademicYearScalar,
-    /// Whole units, more than zero.
+    /// Whole units, 1 to 100,000.
     pub quantity: i64,
     pub reference: Option<String>,
     pub reason: Option<String>,

@@ -496,11 +496,11 @@ impl ValueStatementNode {
             .load_one((self.0.school_id, self.0.year))
             .await?
             .unwrap_or_default();
-        Ok(Some(
-            self.0
-                .term
-                .map_or_else(|| fees.total(), |t| fees.for_term(t))
-                .into(),
-        ))
+        let fee = self
+            .0
+            .term
+            .map_or_else(|| fees.total(), |t| fees.for_term(t))
+            .map_err(to_graphql)?;
+        Ok(Some(fee.into()))
     }
 }

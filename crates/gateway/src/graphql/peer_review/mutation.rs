@@ -291,7 +291,7 @@ pub struct ReviewSupportRequestInput {
 #[derive(InputObject, Debug)]
 pub struct ReviewSupportRecordTimeInput {
     pub id: ID,
-    /// Total time given so far, in minutes.
+    /// Total time given so far, in minutes: 1 to 5,460 (13 weeks of 7 hours).
     pub minutes_provided: u32,
 }
 

@@ -19,7 +19,8 @@ pub struct ReviewSupportCreditInput {
     /// The `SupportRequest` whose recorded time is paid for.
     pub support_request_id: ID,
     /// What an hour of a leader's support is worth, in pence (VAT does not apply: a credit
-    /// between members, not a supply).
+    /// between members, not a supply): 1 to 1,000,000,000 (1p to £10,000,000), and the
+    /// credit for the recorded time at this rate must fit the same range.
     pub rate_pence_per_hour: i64,
 }
 
@@ -50,13 +51,11 @@ impl SupportCreditMutation {
             .map_err(to_graphql)?;
         let result: Result<Payment, DomainError> = async {
             let id: SupportRequestId = expect_input(&input.support_request_id, "supportRequestId")?;
-            if input.rate_pence_per_hour <= 0 {
-                return Err(field_error(
-                    "ratePencePerHour",
-                    ErrorCode::OutOfRange,
-                    "must be more than zero",
-                ));
-            }
+            let rate = Money::bounded_input(
+                "ratePencePerHour",
+                Money::from_pence(input.rate_pence_per_hour),
+            )
+            .map_err(|e| DomainError::Invalid(vec![e]))?;
             let support = report::support_request(&rc.db, &rc.actor, id)
                 .await
                 .map_err(|e| match e {
@@ -85,22 +84,39 @@ impl SupportCreditMutation {
                     "the providing school has no billing account to credit",
                 ));
             };
-            // Pence for the minutes at the hourly rate, half a penny rounded up.
-            let pence = (i64::from(minutes) * input.rate_pence_per_hour + 30) / 60;
+            // Pence for the minutes at the hourly rate, half a penny rounded up; checked, and
+            // the credit itself within the bound on any receipt.
+            let pence = i64::from(minutes)
+                .checked_mul(rate.pence())
+                .and_then(|p| p.checked_add(30))
+                .map(|p| p / 60);
+            let amount = pence
+                .map(Money::from_pence)
+                .and_then(|m| Money::bounded_input("ratePencePerHour", m).ok())
+                .ok_or_else(|| {
+                    field_error(
+                        "ratePencePerHour",
+                        ErrorCode::OutOfRange,
+                        &format!(
+                            "{minutes} minutes at this rate must come to {} to {}",
+                            Money::from_pence(kernel::money::MIN_INPUT_PENCE),
+                            Money::from_pence(kernel::money::MAX_INPUT_PENCE)
+                        ),
+                    )
+                })?;
             let hours = f64::from(minutes) / 60.0;
             let new = NewPayment {
                 account_id: account.id,
                 method: ReceiptMethod::Credit,
-                reference: format!(
-                    "School-to-school support: {hours:.2} h at {} an hour",
-                    Money::from_pence(input.rate_pence_per_hour)
-                ),
+                reference: format!("School-to-school support: {hours:.2} h at {rate} an hour"),
                 received_on: rc.clock.today(),
-                amount: Money::from_pence(pence),
+                amount,
                 provider_payment_ref: None,
                 idempotency_key: Some(format!("review-support:{}", id.as_uuid())),
             };
-            ledger::record_payment(&rc.db, &rc.actor, rc.clock.as_ref(), new)
+            // The key is derived from the request's id, not chosen by the caller: shared by
+            // every caller, so a second finance user asking again gets the same credit.
+            ledger::record_payment_once(&rc.db, &rc.actor, rc.clock.as_ref(), new)
                 .await
                 .map_err(|e| match e {
                     // The key is ours, not the caller's: a second credit at another rate.

@@ -57,9 +57,10 @@ pub struct ServiceCreateInput {
     /// The team or person delivering, as the catalogue shows it.
     pub provider_name: String,
     pub delivery: ServiceDelivery,
-    /// Per place for member schools, in pence.
+    /// Per place for member schools, in pence: 0 to 10,000,000 (£100,000).
     pub member_price_pence: i64,
-    /// Per place for everyone else, in pence; leave out to sell to member schools only.
+    /// Per place for everyone else, in pence (0 to 10,000,000, £100,000); leave out to sell
+    /// to member schools only.
     pub non_member_price_pence: Option<i64>,
     #[graphql(default_with = "VatTreatment::Exempt")]
     pub vat_treatment: VatTreatment,
@@ -83,7 +84,9 @@ pub struct ServiceUpdateInput {
     pub provider_school_id: MaybeUndefined<ID>,
     pub provider_name: Option<String>,
     pub delivery: Option<ServiceDelivery>,
+    /// In pence: 0 to 10,000,000 (£100,000).
     pub member_price_pence: Option<i64>,
+    /// In pence: 0 to 10,000,000 (£100,000); `null` sells to member schools only.
     pub non_member_price_pence: MaybeUndefined<i64>,
     pub vat_treatment: Option<VatTreatment>,
     pub vat_rate_bp: Option<u32>,
@@ -114,7 +117,9 @@ impl ServicePayload {
 
 #[derive(InputObject, Debug, Clone)]
 pub struct SessionPartInput {
+    /// In the future, and in 2000–2099.
     pub starts_at: DateTime<Utc>,
+    /// After the start, and in 2000–2099.
     pub ends_at: DateTime<Utc>,
     /// Where, for parts delivered in person.
     pub venue: Option<String>,
@@ -160,7 +165,7 @@ pub struct SessionCreateInput {
     /// At least one, in date order, not overlapping.
     pub parts: Vec<SessionPartInput>,
     pub capacity: u32,
-    /// No later than the first part's start.
+    /// No later than the first part's start; in 2000–2099.
     pub booking_deadline: DateTime<Utc>,
     /// Leave out for the partnership's usual terms (free until 14 days before, half kept
     /// after that, nothing back in the last 2 days).
