@@ -38,6 +38,15 @@ enum IdempotencyKeysNew {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too (sea-orm-migration uses one only on PostgreSQL by
+    /// default): the rebuild is four statements, and without a transaction they ran on
+    /// different pooled connections, where the rename could still see the dropped table
+    /// ("already another table … named idempotency_keys"), and a crash between the drop and
+    /// the rename would have lost the table.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .create_table(
