@@ -206,6 +206,11 @@ pub async fn lapse_unanswered(
         .filter(memberships::Column::DecidedAt.is_null())
         .exec(db)
         .await?;
-    tracing::info!(%year, lapsed = done.rows_affected, "unanswered renewals lapsed");
+    // Hourly and nearly always nothing: only a lapse worth telling is logged at info.
+    if done.rows_affected > 0 {
+        tracing::info!(%year, lapsed = done.rows_affected, "unanswered renewals lapsed");
+    } else {
+        tracing::debug!(%year, "no unanswered renewals to lapse");
+    }
     Ok(done.rows_affected)
 }
