@@ -43,7 +43,7 @@ const fn from_stored(term: StoredTerm) -> Term {
 }
 
 /// A school's value statement for a year or one term. Whoever may read the school's offer;
-/// another school's is `NotFound`. Two statements: the usage summed by item and term, and
+/// another school's, or one that does not exist, is `NotFound`. Three statements: the usage summed by item and term, and
 /// the items.
 pub async fn value_statement(
     db: &DatabaseConnection,
@@ -53,6 +53,11 @@ pub async fn value_statement(
     term: Option<Term>,
 ) -> Result<ValueStatement, DomainError> {
     require_sight(actor, school)?;
+    // Partnership staff see every school, including ids of none: that is `NotFound` too, not
+    // a statement about a school that does not exist.
+    if membership::school::by_ids(db, &[school]).await?.is_empty() {
+        return Err(DomainError::NotFound { entity: "School" });
+    }
     let mut select = entries::Entity::find()
         .select_only()
         .column(entries::Column::ItemId)

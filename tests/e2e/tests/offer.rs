@@ -4,6 +4,8 @@
 
 mod common;
 
+use gateway::graphql::relay::GlobalId as _;
+
 use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, first_code};
 use kernel::SystemClock;
 use reqwest::StatusCode;
@@ -373,6 +375,18 @@ async fn only_a_schools_own_people_staff_and_offer_keys_see_its_offer(db: TestDb
         .data_as(HEAD, value, json!({ "id": other_id, "year": YEAR }))
         .await;
     assert_eq!(hidden["valueStatement"], Value::Null);
+
+    // A well-formed id of no school is null for staff who see every school, not INTERNAL.
+    let nobody = kernel::SchoolId::new().to_global().0;
+    let (_, body) = app
+        .gql(
+            Some(&app.token(ADMIN).await),
+            value,
+            json!({ "id": nobody, "year": YEAR }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["valueStatement"], Value::Null, "{body}");
 }
 
 async fn admins_manage_the_offer_and_bad_input_changes_nothing(db: TestDb) {
