@@ -68,6 +68,14 @@ pub enum DomainError {
     /// The caller is known but may not do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// A service Trellis depends on (the payment provider) could not be reached; nothing
+    /// was changed and the same request may be retried. Callers are told which, not why.
+    #[error("{dependency} unavailable")]
+    Unavailable {
+        dependency: &'static str,
+        #[source]
+        source: Box<dyn StdError + Send + Sync>,
+    },
     /// A fault of ours or of infrastructure. Never shown to callers.
     #[error("internal error")]
     Internal(#[source] Box<dyn StdError + Send + Sync>),

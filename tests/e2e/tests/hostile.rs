@@ -245,7 +245,45 @@ async fn concurrent_admin_writes_all_succeed(db: TestDb) {
     still_serves(&app).await;
 }
 
+async fn an_unreachable_stripe_is_a_coded_error_not_internal(db: TestDb) {
+    // Nothing listens on the discard port: every call to "Stripe" fails to connect.
+    let config = Config {
+        stripe_secret_key: Some("sk_test_unreachable".to_owned()),
+        stripe_webhook_secret: Some("whsec_unreachable".to_owned()),
+        stripe_api_base: Some("http://127.0.0.1:9".to_owned()),
+        ..common::config(&db)
+    };
+    let app = TestApp::spawn_billing_with(db, config).await;
+    let invoices = app
+        .data_as(
+            FINANCE,
+            "{ invoices(first: 1) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let id = invoices["invoices"]["edges"][0]["node"]["id"].clone();
+    let token = app.token(FINANCE).await;
+    let (status, body) = app
+        .gql(
+            Some(&token),
+            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) { invoice { hostedInvoiceUrl } userErrors { code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(first_code(&body), "SERVICE_UNAVAILABLE", "{body}");
+    let data = app
+        .data_as(
+            FINANCE,
+            "query($id: ID!) { node(id: $id) { ... on Invoice { hostedInvoiceUrl } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(data["node"]["hostedInvoiceUrl"], Value::Null, "{data}");
+}
+
 testkit::db_tests!(
+    an_unreachable_stripe_is_a_coded_error_not_internal,
     concurrent_admin_writes_all_succeed,
     deeply_nested_documents_are_refused_before_parsing,
     expensive_documents_are_refused_before_execution,

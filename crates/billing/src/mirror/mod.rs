@@ -77,7 +77,7 @@ fn provider_failed(err: ProviderError) -> DomainError {
             ErrorCode::Conflict,
             format!("the payment provider refused the request: {message}"),
         ),
-        other => DomainError::internal(other),
+        other => other.into(),
     }
 }
 

@@ -27,7 +27,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use kernel::{BillingAccountId, InvoiceId, Money, PaymentId, RefundId};
+use kernel::{BillingAccountId, DomainError, InvoiceId, Money, PaymentId, RefundId};
 use serde::Serialize;
 use thiserror::Error;
 
@@ -359,6 +359,21 @@ pub enum ProviderError {
     /// The provider could not be reached or failed; safe to retry with the same key.
     #[error("payment provider unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A provider that could not be reached is a dependency outage the caller can retry; one
+/// that cannot do the operation, or refused it, is ours to explain (callers with an input
+/// field to blame map `Rejected` to a field error before this).
+impl From<ProviderError> for DomainError {
+    fn from(err: ProviderError) -> Self {
+        match err {
+            ProviderError::Unavailable(source) => DomainError::Unavailable {
+                dependency: "payment provider",
+                source,
+            },
+            other => DomainError::internal(other),
+        }
+    }
 }
 
 /// What Trellis needs from a payment provider.

@@ -264,7 +264,7 @@ pub async fn run(
                 customer_ref: customer.to_owned(),
             })
             .await
-            .map_err(DomainError::internal)?
+            .map_err(DomainError::from)?
         else {
             continue;
         };
@@ -315,7 +315,7 @@ pub async fn run(
                 created_since: since.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc(),
             })
             .await
-            .map_err(DomainError::internal)?
+            .map_err(DomainError::from)?
         else {
             break;
         };
@@ -338,7 +338,7 @@ pub async fn run(
             arriving_since: since,
         })
         .await
-        .map_err(DomainError::internal)?
+        .map_err(DomainError::from)?
     {
         let refunds = trellis_refunds(db, &charges_seen).await?;
         for payout in &payouts {

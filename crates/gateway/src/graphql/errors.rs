@@ -2,7 +2,8 @@
 //!
 //! Mutations report what the caller can fix as `userErrors` in their payload; everything
 //! else is a top-level error whose `extensions.code` is one of UNAUTHENTICATED, FORBIDDEN,
-//! NOT_FOUND, BAD_USER_INPUT or INTERNAL. Internal errors are logged with their cause chain
+//! NOT_FOUND, BAD_USER_INPUT, SERVICE_UNAVAILABLE (a dependency such as Stripe could not be
+//! reached: retry) or INTERNAL. Internal errors are logged with their cause chain
 //! and reach the caller as a bare "internal error".
 
 use async_graphql::{Enum, ErrorExtensions, SimpleObject};
@@ -86,6 +87,16 @@ pub fn to_graphql(err: DomainError) -> async_graphql::Error {
         }
         DomainError::NotFound { entity } => coded(format!("{entity} not found"), "NOT_FOUND"),
         DomainError::Forbidden(_) => coded("you are not allowed to do this", "FORBIDDEN"),
+        DomainError::Unavailable { dependency, .. } => {
+            tracing::warn!(error = %err.chain(), "a dependency is unavailable");
+            coded(
+                format!(
+                    "the {dependency} could not be reached; nothing was changed, so the same \
+                     request can be tried again shortly"
+                ),
+                "SERVICE_UNAVAILABLE",
+            )
+        }
         DomainError::Internal(_) => internal(err.chain()),
     }
 }
