@@ -59,4 +59,13 @@ mod tests {
             Err(CursorError)
         );
     }
+
+    proptest::proptest! {
+        /// A cursor comes from the client: any text decodes or is refused, never a panic.
+        #[test]
+        fn any_text_decodes_or_is_refused(raw in "\\PC{0,200}") {
+            let _ = Cursor::decode::<(String, uuid::Uuid)>(&raw);
+            let _ = Cursor::decode::<serde_json::Value>(&raw);
+        }
+    }
 }

@@ -1060,3 +1060,34 @@ pub async fn events_with_outcome<C: ConnectionTrait>(
         .map(StoredEvent::from_row)
         .collect())
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::Event;
+
+    proptest::proptest! {
+        /// A signed payload can still be anything: parsing answers, it never panics.
+        #[test]
+        fn any_payload_parses_or_is_refused(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..1024),
+        ) {
+            let _ = Event::parse(&payload);
+        }
+
+        /// JSON of the right outline with arbitrary values is refused or read, never a panic.
+        #[test]
+        fn any_event_shaped_json_parses_or_is_refused(
+            id in "\\PC{0,40}",
+            kind in "(payment_intent\\.succeeded|charge\\.refunded|invoice\\.paid|checkout\\.session\\.completed|\\PC{0,20})",
+            amount in proptest::num::i64::ANY,
+            currency in "\\PC{0,5}",
+        ) {
+            let payload = serde_json::json!({
+                "id": id, "type": kind, "created": amount,
+                "data": { "object": { "id": id, "amount": amount, "amount_received": amount,
+                    "amount_refunded": amount, "currency": currency, "metadata": { "trellis_invoice_id": id } } }
+            });
+            let _ = Event::parse(payload.to_string().as_bytes());
+        }
+    }
+}

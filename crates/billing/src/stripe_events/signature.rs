@@ -139,4 +139,16 @@ mod tests {
         let rolled = format!("{header},v1={},v0=abcd", "00".repeat(32));
         assert_eq!(verify(payload, Some(&rolled), SECRET, now, 300), Ok(()));
     }
+
+    proptest::proptest! {
+        /// Whatever arrives in the header or the body, verification answers; it never panics.
+        #[test]
+        fn any_header_and_payload_gets_an_answer(
+            payload in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            header in "\\PC{0,200}",
+            now in proptest::num::i64::ANY,
+        ) {
+            let _ = verify(&payload, Some(&header), SECRET, now, 300);
+        }
+    }
 }

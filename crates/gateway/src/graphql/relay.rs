@@ -182,4 +182,13 @@ mod tests {
         assert!(expect_arg::<SchoolId>(&ID("garbage".into())).is_err());
         assert!(decode("U2Nob29sOm5vdC1hLXV1aWQ").is_none());
     }
+
+    proptest::proptest! {
+        /// Global ids come from clients: any text decodes or is refused, never a panic.
+        #[test]
+        fn any_text_decodes_as_a_global_id_or_is_refused(id in "\\PC{0,120}") {
+            let _ = decode(&id);
+            let _ = expect_arg::<SchoolId>(&ID(id.clone()));
+        }
+    }
 }

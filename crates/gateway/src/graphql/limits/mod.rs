@@ -194,4 +194,23 @@ mod tests {
             .is_ok()
         );
     }
+
+    proptest::proptest! {
+        /// Any text a client sends is scanned, parsed and measured or refused: no panic, no
+        /// stack overflow (brackets included, up to far past the nesting limit).
+        #[test]
+        fn any_document_is_checked_or_refused(
+            query in "([{}\\[\\]()\"#\\\\.:$@ ]|\\PC|\\n|fragment|query|on|\\.\\.\\.){0,400}",
+        ) {
+            let _ = check(&query, serde_json::json!({}));
+        }
+
+        #[test]
+        fn deep_brackets_are_refused_before_parsing(depth in 65_usize..20_000, open in "[\\[{(]") {
+            let query = format!("{{ a(x: {}) }}", open.repeat(depth));
+            let err = check(&query, serde_json::json!({})).expect_err("too deep");
+            let code = code(&err);
+            proptest::prop_assert_eq!(code.as_deref(), Some(TOO_COMPLEX));
+        }
+    }
 }
