@@ -120,13 +120,7 @@ async fn hostile_amounts_quantities_and_dates_change_nothing(db: TestDb) {
             json!({ "urn": HOLLY_PARK_URN }),
         )
         .await;
-    let briefings = ids["offerItems"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|i| i["code"] == "HEAD_BRIEFINGS")
-        .map(|i| i["id"].clone())
-        .expect("HEAD_BRIEFINGS");
+    let briefings = common::id_of_code(&ids["offerItems"], "HEAD_BRIEFINGS");
     let entries_before = rows(&app, "offer_ledger_entries").await;
     for quantity in [json!(9_223_372_036_854_775_807_i64), json!(100_001)] {
         let data = app

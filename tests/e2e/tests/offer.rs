@@ -399,22 +399,8 @@ async fn admins_manage_the_offer_and_bad_input_changes_nothing(db: TestDb) {
         )
         .await;
     let school = ids["school"]["id"].clone();
-    let item = |code: &str| {
-        ids["offerItems"]
-            .as_array()
-            .expect("items")
-            .iter()
-            .find(|i| i["code"] == code)
-            .map(|i| i["id"].clone())
-            .expect("item")
-    };
-    let full = ids["membershipTiers"]
-        .as_array()
-        .expect("tiers")
-        .iter()
-        .find(|t| t["code"] == "FULL")
-        .map(|t| t["id"].clone())
-        .expect("FULL");
+    let item = |code: &str| common::id_of_code(&ids["offerItems"], code);
+    let full = common::id_of_code(&ids["membershipTiers"], "FULL");
 
     const USE: &str = r"mutation($input: OfferUsageRecordInput!) { offerUsageRecord(input: $input) {
         entry { id kind quantity term } entitlement { used remaining } userErrors { field code message } } }";
@@ -636,13 +622,7 @@ async fn the_dashboard_costs_the_same_however_many_items_and_entries(mut db: Tes
             json!({ "urn": HOLLY_PARK_URN }),
         )
         .await;
-    let briefings = ids["offerItems"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|i| i["code"] == "HEAD_BRIEFINGS")
-        .map(|i| i["id"].clone())
-        .expect("briefings");
+    let briefings = common::id_of_code(&ids["offerItems"], "HEAD_BRIEFINGS");
     for n in 0..20 {
         app.data_as(
             ADMIN,

@@ -156,6 +156,15 @@ impl TestApp {
     }
 }
 
+/// The `id` of the element of `list` (a JSON array of `{ id code }`) whose `code` is `code`.
+pub fn id_of_code(list: &Value, code: &str) -> Value {
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .find(|i| i["code"] == code)
+        .map_or_else(|| panic!("no {code} in {list}"), |i| i["id"].clone())
+}
+
 /// The `extensions.code` of the first error.
 pub fn first_code(body: &Value) -> &str {
     body["errors"][0]["extensions"]["code"]
