@@ -269,3 +269,14 @@ mod tests {
         assert!("not-a-uuid".parse::<PartnershipId>().is_err());
     }
 }
+
+typed_id!(
+    /// One message to one recipient (an email and an inbox entry).
+    NotificationId,
+    "Notification"
+);
+typed_id!(
+    /// A secret calendar feed URL of a school or a person.
+    CalendarFeedId,
+    "CalendarFeed"
+);

@@ -17,6 +17,8 @@ pub mod ids;
 pub mod money;
 pub mod named;
 #[cfg(feature = "sea-orm")]
+pub mod outbox;
+#[cfg(feature = "sea-orm")]
 pub mod persistence;
 pub mod quantity;
 pub mod text;
@@ -33,6 +35,7 @@ pub use ids::{
     TierId, UserId,
 };
 pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
+pub use ids::{CalendarFeedId, NotificationId};
 pub use ids::{
     FindingId, FollowUpActionId, ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId, SelfReviewId,
     SharingConsentId, SupportRequestId,

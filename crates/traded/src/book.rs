@@ -14,6 +14,7 @@
 
 use chrono::{DateTime, Utc};
 use kernel::BeginWrite as _;
+use kernel::outbox::EventKind;
 use kernel::{
     Actor, AttendeeId, BookingId, Clock, DomainError, ErrorCode, FieldError, Permission, Problems,
     SchoolId, SessionId,
@@ -476,6 +477,7 @@ pub async fn book(
     } else {
         None
     };
+    crate::events::announce_placed(&txn, id, held, card.is_some(), now).await?;
     txn.commit().await?;
     let card_payment = match card {
         Some(invoice) => start_card(db, actor, clock, provider, id, invoice).await,
@@ -526,6 +528,7 @@ pub async fn request_booking(
     );
     row.requested_by = Set(recorder(actor).map(|u| u.as_uuid()));
     insert_with_attendees(&txn, row, session.id, &people, now).await?;
+    crate::events::announce(&txn, EventKind::BookingRequested, id, now).await?;
     txn.commit().await?;
     outcome(db, id, None).await
 }
@@ -646,6 +649,7 @@ pub async fn approve_request(
     } else {
         None
     };
+    crate::events::announce_placed(&txn, id, held, card.is_some(), now).await?;
     txn.commit().await?;
     let card_payment = match card {
         Some(invoice) => start_card(db, actor, clock, provider, id, invoice).await,
@@ -684,6 +688,7 @@ pub async fn decline_request(
         reason,
     )
     .await?;
+    crate::events::announce(&txn, EventKind::BookingRequestDeclined, id, clock.now()).await?;
     txn.commit().await?;
     outcome(db, id, None).await
 }

@@ -331,6 +331,33 @@ pub async fn bookings_of_schools<C: ConnectionTrait>(
     Ok(out)
 }
 
+/// The places a person holds, by the (lower-cased) email they were booked under: each
+/// booking with that person's attendee row, for their own calendar (one statement each).
+/// Replaced attendees are not included.
+pub async fn bookings_of_attendee_email<C: ConnectionTrait>(
+    db: &C,
+    email: &str,
+) -> Result<Vec<(Booking, Attendee)>, DomainError> {
+    let people = attendees::Entity::find()
+        .filter(attendees::Column::Email.eq(email.trim().to_lowercase()))
+        .filter(attendees::Column::SubstitutedAt.is_null())
+        .all(db)
+        .await?;
+    let ids: Vec<BookingId> = people
+        .iter()
+        .map(|a| BookingId::from_uuid(a.booking_id))
+        .collect();
+    let mut found = bookings_by_ids(db, &ids).await?;
+    let mut out = Vec::new();
+    for row in people {
+        let attendee = Attendee::from_row(row)?;
+        if let Some(booking) = found.remove(&attendee.booking_id) {
+            out.push((booking, attendee));
+        }
+    }
+    Ok(out)
+}
+
 /// Narrows a booking list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BookingFilter {

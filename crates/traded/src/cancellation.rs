@@ -18,6 +18,7 @@ use billing::ledger::{InvoiceStatus, NewRefund};
 use billing::provider::{IdempotencyKey, PaymentCancel, PaymentProvider, RefundPayment};
 use chrono::{DateTime, Utc};
 use kernel::BeginWrite as _;
+use kernel::outbox::EventKind;
 use kernel::{
     Actor, BookingId, Clock, DomainError, ErrorCode, InvoiceId, Money, OfferEntryId, Permission,
     RefundId, SessionId,
@@ -274,6 +275,7 @@ pub async fn cancel_booking(
     );
     let closed = close(&txn, actor, now, locked, closure, reason).await?;
     let closed = record_terms(&txn, closed, was_settled.then_some(plan.terms), refund_due).await?;
+    crate::events::announce(&txn, EventKind::BookingCancelled, id, now).await?;
     release_places(&txn, session.id, held).await?;
     let offered = offer_free_places(&txn, session.id, now).await?;
     txn.commit().await?;
@@ -538,6 +540,7 @@ pub async fn cancel_session(
         )
         .await?;
         let closed = record_terms(&txn, closed, settled.then_some(terms), refund_due).await?;
+        crate::events::announce(&txn, EventKind::SessionCancelled, booking.id, now).await?;
         release_places(&txn, id, held).await?;
         if refund_due.is_some() {
             refunds.push(BookingId::from_uuid(closed.id));

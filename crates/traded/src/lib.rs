@@ -30,6 +30,7 @@ pub mod cancellation;
 pub mod catalogue;
 pub mod demo;
 mod entity;
+mod events;
 pub mod feedback;
 mod hold;
 pub mod policy;

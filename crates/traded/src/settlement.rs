@@ -386,6 +386,8 @@ pub async fn confirm_paid_bookings(
         if paid.get(&invoice).map(|i| i.status) != Some(InvoiceStatus::Paid) {
             continue;
         }
+        // The confirmation and its announcement commit together.
+        let txn = db.begin_write().await?;
         let changed = rows::Entity::update_many()
             .col_expr(
                 rows::Column::Status,
@@ -398,8 +400,19 @@ pub async fn confirm_paid_bookings(
             )
             .filter(rows::Column::Id.eq(row.id))
             .filter(rows::Column::Status.eq(BookingStatus::PendingPayment.as_str()))
-            .exec(db)
+            .exec(&txn)
             .await?;
+        if changed.rows_affected == 1 {
+            let id = kernel::BookingId::from_uuid(row.id);
+            crate::events::announce(
+                &txn,
+                kernel::outbox::EventKind::BookingConfirmed,
+                id,
+                clock.now(),
+            )
+            .await?;
+        }
+        txn.commit().await?;
         if changed.rows_affected == 1
             && let Some(updated) = rows::Entity::find_by_id(row.id).one(db).await?
         {

@@ -17,6 +17,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use kernel::BeginWrite as _;
+use kernel::outbox::EventKind;
 use kernel::{Actor, BookingId, Clock, DomainError, ErrorCode, Permission, Problems, SessionId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -96,6 +97,7 @@ pub(crate) async fn offer_free_places<C: ConnectionTrait>(
         active.offer_expires_at = Set(Some(expires));
         active.updated_at = Set(now);
         active.update(txn).await?;
+        crate::events::announce(txn, EventKind::WaitlistPlaceOffered, id, now).await?;
         offered.push(id);
         free -= places;
         if free == 0 {
@@ -235,6 +237,7 @@ pub async fn accept_waitlist_offer(
     let card = settle_in(&txn, clock, updated, &service, &session, settlement)
         .await?
         .card_invoice;
+    crate::events::announce_placed(&txn, id, true, card.is_some(), clock.now()).await?;
     txn.commit().await?;
     let card_payment = match card {
         Some(invoice) => start_card(db, actor, clock, provider, id, invoice).await,
@@ -258,6 +261,13 @@ async fn end_entry(
     let locked = lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await?;
     let held = to_u32(locked.places_held);
     let closed = close(&txn, actor, now, locked, reason, None).await?;
+    if matches!(
+        reason,
+        ClosedReason::OfferExpired | ClosedReason::OfferDeclined
+    ) {
+        let id = BookingId::from_uuid(closed.id);
+        crate::events::announce(&txn, EventKind::WaitlistOfferLapsed, id, now).await?;
+    }
     release_places(&txn, session, held).await?;
     let offered = offer_free_places(&txn, session, now).await?;
     txn.commit().await?;

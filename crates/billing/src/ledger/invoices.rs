@@ -603,6 +603,15 @@ where
         Some(&serde_json::json!({ "invoice": &invoice, "lines": &lines })),
     )
     .await?;
+    // The account's contact is told (notifications), once this commits.
+    kernel::outbox::record(
+        &txn,
+        kernel::outbox::EventKind::InvoiceIssued,
+        id.as_uuid(),
+        serde_json::json!({}),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     tracing::debug!(invoice = %invoice.number, account = %invoice.account_id, total = %invoice.total, "invoice issued");
     Ok(IssueOutcome {
@@ -766,6 +775,27 @@ pub async fn invoices<C: ConnectionTrait>(
         has_next_page: page.has_next_page,
         has_previous_page: page.has_previous_page,
     })
+}
+
+/// Issued invoices still owed (OPEN or PARTIALLY_PAID) that fell due on or before `due_by`,
+/// oldest due first: what payment reminders are about (one statement).
+pub async fn unpaid_due_by<C: ConnectionTrait>(
+    db: &C,
+    due_by: NaiveDate,
+) -> Result<Vec<Invoice>, DomainError> {
+    invoices::Entity::find()
+        .filter(invoices::Column::Status.is_in([
+            InvoiceStatus::Open.as_str(),
+            InvoiceStatus::PartiallyPaid.as_str(),
+        ]))
+        .filter(invoices::Column::DueOn.lte(due_by))
+        .order_by_asc(invoices::Column::DueOn)
+        .order_by_asc(invoices::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Invoice::from_row)
+        .collect()
 }
 
 /// Invoices by id, for batch loading. Missing ids are absent.

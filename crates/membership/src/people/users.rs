@@ -302,7 +302,7 @@ pub async fn count(db: &DatabaseConnection, actor: &Actor) -> Result<u64, Domain
 }
 
 pub async fn by_ids(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     ids: &[UserId],
 ) -> Result<HashMap<UserId, User>, DomainError> {
     let rows = users::Entity::find()
@@ -367,6 +367,57 @@ pub async fn actor_for(
         role: user.role,
         schools,
     }))
+}
+
+/// The active users with `role` who act for each of `schools`: e.g. the leaders a staff
+/// request waits on. Two statements whatever the number of schools.
+pub async fn active_with_role_at(
+    db: &impl sea_orm::ConnectionTrait,
+    role: Role,
+    schools: &[SchoolId],
+) -> Result<HashMap<SchoolId, Vec<User>>, DomainError> {
+    let links = user_schools::Entity::find()
+        .filter(user_schools::Column::SchoolId.is_in(schools.iter().map(SchoolId::as_uuid)))
+        .all(db)
+        .await?;
+    let rows = users::Entity::find()
+        .filter(users::Column::Id.is_in(links.iter().map(|l| l.user_id)))
+        .filter(users::Column::Role.eq(role.as_str()))
+        .filter(users::Column::Active.eq(true))
+        .all(db)
+        .await?;
+    let people: HashMap<UserId, User> = rows
+        .into_iter()
+        .map(|row| User::from_row(row).map(|u| (u.id, u)))
+        .collect::<Result<_, _>>()?;
+    let mut out: HashMap<SchoolId, Vec<User>> = HashMap::new();
+    for link in links {
+        if let Some(user) = people.get(&UserId::from_uuid(link.user_id)) {
+            out.entry(SchoolId::from_uuid(link.school_id))
+                .or_default()
+                .push(user.clone());
+        }
+    }
+    for users in out.values_mut() {
+        users.sort_by(|a, b| a.email.cmp(&b.email));
+    }
+    Ok(out)
+}
+
+/// The active users with these (lower-cased) emails, by email: which attendees of a booking
+/// are Trellis users, so their messages reach their inbox too.
+pub async fn active_by_emails(
+    db: &impl sea_orm::ConnectionTrait,
+    emails: &[String],
+) -> Result<HashMap<String, User>, DomainError> {
+    let rows = users::Entity::find()
+        .filter(users::Column::Email.is_in(emails.iter().map(|e| e.trim().to_lowercase())))
+        .filter(users::Column::Active.eq(true))
+        .all(db)
+        .await?;
+    rows.into_iter()
+        .map(|row| User::from_row(row).map(|u| (u.email.clone(), u)))
+        .collect()
 }
 
 /// The active user with this email, for `trellis token`.

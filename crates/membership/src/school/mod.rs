@@ -7,5 +7,6 @@ pub mod types;
 
 pub use service::{
     CorruptRow, NewSchool, RollInput, School, SchoolChanges, SchoolFilter, by_ids, by_urn, count,
-    create, designations_of, inspections_of, is_empty, list, record_inspection, update,
+    create, designations_of, inspections_of, is_empty, list, names_by_ids, record_inspection,
+    update,
 };

@@ -268,6 +268,21 @@ pub async fn by_ids(
         .collect()
 }
 
+/// Schools' names by id, for messages and documents that name them (one statement).
+pub async fn names_by_ids<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    ids: &[SchoolId],
+) -> Result<HashMap<SchoolId, String>, DomainError> {
+    let rows = schools::Entity::find()
+        .filter(schools::Column::Id.is_in(ids.iter().map(SchoolId::as_uuid)))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (SchoolId::from_uuid(row.id), row.name))
+        .collect())
+}
+
 /// The school with this URN, if any.
 pub async fn by_urn(
     db: &DatabaseConnection,

@@ -1,0 +1,125 @@
+//! The transactional outbox: how a domain says "this happened" so that people can be told.
+//!
+//! A domain calls [`record`] inside the transaction that makes the change, so the event
+//! exists exactly when the change committed — never an email about a booking that rolled
+//! back, never a booking nobody hears of because the process died after the commit. The
+//! event names its subject by id only; whoever handles it (the `notifications` domain) reads
+//! the subject afterwards under its own rules, as the live `EventBus` subscribers do. What the
+//! subject's row no longer shows afterwards (a decline reason, the refund of one cancellation)
+//! goes in `detail`.
+//!
+//! The kinds are listed here, in the shared vocabulary, so that a producer and the consumer
+//! cannot disagree on a spelling; what each means is documented where it is produced.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+use uuid::Uuid;
+
+/// Everything a domain announces through the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A booking now holds its places (booked, approved, or a waiting-list offer accepted).
+    BookingConfirmed,
+    /// A booking joined the session's waiting list.
+    BookingWaitlisted,
+    /// A waiting-list entry was offered places, until its offer expires.
+    WaitlistPlaceOffered,
+    /// A waiting-list offer lapsed unanswered (or was declined) and passed on.
+    WaitlistOfferLapsed,
+    /// A member of staff asked for places; the school's leaders decide.
+    BookingRequested,
+    /// A leader declined a staff request (`detail.reason`).
+    BookingRequestDeclined,
+    /// A booking was cancelled by its school.
+    BookingCancelled,
+    /// The provider cancelled a session: one event per booking it held.
+    SessionCancelled,
+    /// An invoice was issued to a billing account.
+    InvoiceIssued,
+}
+
+impl EventKind {
+    pub const ALL: [Self; 9] = [
+        Self::BookingConfirmed,
+        Self::BookingWaitlisted,
+        Self::WaitlistPlaceOffered,
+        Self::WaitlistOfferLapsed,
+        Self::BookingRequested,
+        Self::BookingRequestDeclined,
+        Self::BookingCancelled,
+        Self::SessionCancelled,
+        Self::InvoiceIssued,
+    ];
+
+    /// The stored spelling (`domain_events.kind`).
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BookingConfirmed => "booking.confirmed",
+            Self::BookingWaitlisted => "booking.waitlisted",
+            Self::WaitlistPlaceOffered => "waitlist.offered",
+            Self::WaitlistOfferLapsed => "waitlist.lapsed",
+            Self::BookingRequested => "booking.requested",
+            Self::BookingRequestDeclined => "booking.declined",
+            Self::BookingCancelled => "booking.cancelled",
+            Self::SessionCancelled => "session.cancelled",
+            Self::InvoiceIssued => "invoice.issued",
+        }
+    }
+
+    /// The kind a stored spelling names, if any.
+    #[must_use]
+    pub fn parse(stored: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == stored)
+    }
+}
+
+/// Records that `kind` happened to `subject`, in the caller's transaction.
+///
+/// # Errors
+/// The database's, which should fail the caller's transaction with it.
+pub async fn record<C: ConnectionTrait>(
+    conn: &C,
+    kind: EventKind,
+    subject: Uuid,
+    detail: serde_json::Value,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "INSERT INTO domain_events (id, kind, subject, detail, occurred_at, handled_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL)"
+        }
+        _ => {
+            "INSERT INTO domain_events (id, kind, subject, detail, occurred_at, handled_at) \
+             VALUES (?, ?, ?, ?, ?, NULL)"
+        }
+    };
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            Value::from(Uuid::now_v7()),
+            Value::from(kind.as_str()),
+            Value::from(subject),
+            Value::from(detail.to_string()),
+            Value::from(at),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKind;
+
+    #[test]
+    fn every_kind_reads_back_from_its_spelling() {
+        for kind in EventKind::ALL {
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(EventKind::parse("booking.exploded"), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! From domain events to drafts: who hears of each event, and what they read.
+//!
+//! Each event names its subject by id; the subject is read now, in one batch per kind of
+//! subject for the whole batch of events (a fixed number of statements however many events),
+//! and the messages say what the subject's row says. A subject that no longer exists, or an
+//! event kind this build does not know, makes no message: that is logged, and the event is
+//! still marked handled so that one bad event never holds up the queue.
+
+pub(crate) mod billing;
+mod traded;
+
+use std::collections::HashMap;
+
+use kernel::DomainError;
+use kernel::outbox::EventKind;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::entity::domain_events;
+use crate::model::{Category, Draft, Recipient};
+use crate::templates::{self, Frame};
+
+/// How messages present themselves: set once from the gateway's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageSettings {
+    /// The partnership's name, as messages sign off.
+    pub partnership: String,
+    /// The From address (also the calendar invitations' organizer).
+    pub from_address: String,
+    /// Where Trellis is reached from outside (`https://trellis.example.org`), for the links
+    /// in messages: unsubscribe, calendar feeds.
+    pub public_url: String,
+}
+
+/// An event from the outbox, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Event {
+    pub id: Uuid,
+    pub kind: Option<EventKind>,
+    pub stored_kind: String,
+    pub subject: Uuid,
+}
+
+impl From<domain_events::Model> for Event {
+    fn from(row: domain_events::Model) -> Self {
+        Self {
+            id: row.id,
+            kind: EventKind::parse(&row.kind),
+            stored_kind: row.kind,
+            subject: row.subject,
+        }
+    }
+}
+
+/// The drafts of every event, by event id (an event with no message maps to none).
+pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &MessageSettings,
+    events: &[Event],
+) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
+    let mut out: HashMap<Uuid, Vec<Draft>> = HashMap::new();
+    let (invoices, bookings): (Vec<&Event>, Vec<&Event>) = events
+        .iter()
+        .filter(|e| {
+            if e.kind.is_none() {
+                tracing::warn!(event = %e.id, kind = %e.stored_kind, "outbox event of a kind this build does not know: no message");
+            }
+            e.kind.is_some()
+        })
+        .partition(|e| e.kind == Some(EventKind::InvoiceIssued));
+    out.extend(traded::compose(db, settings, &bookings).await?);
+    out.extend(billing::compose(db, settings, &invoices).await?);
+    Ok(out)
+}
+
+/// Builds one draft: renders `template` for `recipient` with `facts`.
+pub(crate) fn draft(
+    settings: &MessageSettings,
+    kind: EventKind,
+    category: Category,
+    school_id: Option<kernel::SchoolId>,
+    recipient: Recipient,
+    subject: String,
+    template: &str,
+    facts: &impl Serialize,
+) -> Result<Draft, DomainError> {
+    // A user may stop a mutable category from any of its emails, by the link alone.
+    let unsubscribe_token =
+        (recipient.user_id.is_some() && category.mutable()).then(crate::secret::token);
+    let unsubscribe_url = unsubscribe_token.as_ref().map(|token| {
+        format!(
+            "{}/notifications/unsubscribe/{token}",
+            settings.public_url.trim_end_matches('/')
+        )
+    });
+    let frame = Frame {
+        subject: &subject,
+        recipient: &recipient.name,
+        partnership: &settings.partnership,
+        category_label: category_label(category),
+        unsubscribe_url: unsubscribe_url.as_deref(),
+    };
+    let (text, html) = templates::render(template, &frame, facts).map_err(DomainError::internal)?;
+    Ok(Draft {
+        kind: kind.as_str(),
+        category,
+        school_id,
+        recipient,
+        subject,
+        text,
+        html,
+        ics: None,
+        unsubscribe_token,
+    })
+}
+
+/// How a category reads in "Stop emails about …".
+#[must_use]
+pub const fn category_label(category: Category) -> &'static str {
+    match category {
+        Category::Bookings => "bookings",
+        Category::Waitlist => "waiting lists",
+        Category::Requests => "booking requests",
+        Category::Invoices => "invoices",
+        Category::Reminders => "payment reminders",
+    }
+}
