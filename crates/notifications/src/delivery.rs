@@ -40,8 +40,8 @@ impl Default for DeliveryPolicy {
         Self {
             max_attempts: 8,
             first_backoff: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(6 * 3600),
-            lease: Duration::from_secs(120),
+            max_backoff: Duration::from_hours(6),
+            lease: Duration::from_mins(2),
             batch: 50,
         }
     }
@@ -141,7 +141,10 @@ pub async fn deliver_due(
             Ok(()) => {
                 report.sent += 1;
                 update = update
-                    .col_expr(rows::Column::Status, Expr::value(DeliveryStatus::Sent.as_str()))
+                    .col_expr(
+                        rows::Column::Status,
+                        Expr::value(DeliveryStatus::Sent.as_str()),
+                    )
                     .col_expr(rows::Column::SentAt, Expr::value(Some(now)))
                     .col_expr(rows::Column::LastError, Expr::value(Option::<String>::None));
             }
@@ -181,7 +184,11 @@ pub async fn deliver_due(
 /// Whether any message is due now (the worker's loop keeps going while so).
 pub async fn any_due(db: &DatabaseConnection, clock: &dyn Clock) -> Result<bool, DomainError> {
     use sea_orm::PaginatorTrait as _;
-    Ok(rows::Entity::find().filter(due(clock.now())).count(db).await? > 0)
+    Ok(rows::Entity::find()
+        .filter(due(clock.now()))
+        .count(db)
+        .await?
+        > 0)
 }
 
 #[cfg(test)]
@@ -192,8 +199,8 @@ mod tests {
     fn backoff_doubles_and_is_capped() {
         let policy = DeliveryPolicy::default();
         assert_eq!(policy.backoff(1), Duration::from_secs(30));
-        assert_eq!(policy.backoff(2), Duration::from_secs(60));
-        assert_eq!(policy.backoff(5), Duration::from_secs(480));
-        assert_eq!(policy.backoff(40), Duration::from_secs(6 * 3600));
+        assert_eq!(policy.backoff(2), Duration::from_mins(1));
+        assert_eq!(policy.backoff(5), Duration::from_mins(8));
+        assert_eq!(policy.backoff(40), Duration::from_hours(6));
     }
 }

@@ -47,7 +47,7 @@ pub struct Feed {
 }
 
 impl Feed {
-    fn from_row(row: rows::Model) -> Option<Self> {
+    fn from_row(row: &rows::Model) -> Option<Self> {
         let owner = match row.owner_kind.as_str() {
             "SCHOOL" => FeedOwner::School(SchoolId::from_uuid(row.owner_id)),
             "USER" => FeedOwner::User(UserId::from_uuid(row.owner_id)),
@@ -81,7 +81,9 @@ fn may_hold(actor: &Actor, owner: FeedOwner) -> bool {
 }
 
 fn forbidden() -> DomainError {
-    DomainError::Forbidden("a calendar feed is its owner's: the person, or the school's own people".to_owned())
+    DomainError::Forbidden(
+        "a calendar feed is its owner's: the person, or the school's own people".to_owned(),
+    )
 }
 
 pub async fn create_feed(
@@ -108,7 +110,7 @@ pub async fn create_feed(
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    let feed = Feed::from_row(row).ok_or(DomainError::NotFound { entity: "feed" })?;
+    let feed = Feed::from_row(&row).ok_or(DomainError::NotFound { entity: "feed" })?;
     Ok(CreatedFeed { feed, secret })
 }
 
@@ -120,8 +122,11 @@ pub async fn revoke_feed(
     id: Uuid,
 ) -> Result<Feed, DomainError> {
     let not_found = || DomainError::invalid("id", ErrorCode::NotFound, "no such calendar feed");
-    let row = rows::Entity::find_by_id(id).one(db).await?.ok_or_else(not_found)?;
-    let feed = Feed::from_row(row.clone()).ok_or_else(not_found)?;
+    let row = rows::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(not_found)?;
+    let feed = Feed::from_row(&row).ok_or_else(not_found)?;
     if !may_hold(actor, feed.owner) {
         return Err(not_found());
     }
@@ -131,7 +136,7 @@ pub async fn revoke_feed(
     let txn = db.begin_write().await?;
     let row = active.update(&txn).await?;
     txn.commit().await?;
-    Feed::from_row(row).ok_or_else(not_found)
+    Feed::from_row(&row).ok_or_else(not_found)
 }
 
 /// The caller's own feeds and those of the schools they act for, newest first.
@@ -157,7 +162,7 @@ pub async fn feeds_of(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<Feed
         .all(db)
         .await?
         .into_iter()
-        .filter_map(Feed::from_row)
+        .filter_map(|row| Feed::from_row(&row))
         .collect())
 }
 
@@ -176,7 +181,7 @@ pub async fn render(
         .filter(rows::Column::Active.eq(true))
         .one(db)
         .await?
-        .and_then(Feed::from_row)
+        .and_then(|row| Feed::from_row(&row))
     else {
         return Ok(None);
     };
@@ -193,7 +198,9 @@ pub async fn render(
             (format!("{name}: training and events"), bookings)
         }
         FeedOwner::User(user) => {
-            let Some(person) = membership::people::users::by_ids(db, &[user]).await?.remove(&user)
+            let Some(person) = membership::people::users::by_ids(db, &[user])
+                .await?
+                .remove(&user)
             else {
                 return Ok(None);
             };
@@ -223,9 +230,10 @@ async fn occurrences(
     let services = traded::catalogue::services_by_ids(db, &service_ids).await?;
     let mut out = Vec::new();
     for booking in bookings {
-        let (Some(session), Some(service)) =
-            (sessions.get(&booking.session_id), services.get(&booking.service_id))
-        else {
+        let (Some(session), Some(service)) = (
+            sessions.get(&booking.session_id),
+            services.get(&booking.service_id),
+        ) else {
             continue;
         };
         let count = session.parts.len();

@@ -38,17 +38,32 @@ mod tests {
 
     #[test]
     fn times_are_shown_in_london_summer_and_winter() {
-        let winter = Utc.with_ymd_and_hms(2027, 1, 12, 9, 30, 0).single().expect("test value");
+        let winter = Utc
+            .with_ymd_and_hms(2027, 1, 12, 9, 30, 0)
+            .single()
+            .expect("test value");
         assert_eq!(when(winter), "Tuesday 12 January 2027, 09:30");
         // 08:30 UTC is 09:30 BST.
-        let summer = Utc.with_ymd_and_hms(2027, 6, 15, 8, 30, 0).single().expect("test value");
-        let end = Utc.with_ymd_and_hms(2027, 6, 15, 14, 30, 0).single().expect("test value");
+        let summer = Utc
+            .with_ymd_and_hms(2027, 6, 15, 8, 30, 0)
+            .single()
+            .expect("test value");
+        let end = Utc
+            .with_ymd_and_hms(2027, 6, 15, 14, 30, 0)
+            .single()
+            .expect("test value");
         assert_eq!(span(summer, end), "Tuesday 15 June 2027, 09:30–15:30");
-        let next_day = Utc.with_ymd_and_hms(2027, 6, 16, 8, 0, 0).single().expect("test value");
+        let next_day = Utc
+            .with_ymd_and_hms(2027, 6, 16, 8, 0, 0)
+            .single()
+            .expect("test value");
         assert_eq!(
             span(summer, next_day),
             "Tuesday 15 June 2027, 09:30 – Wednesday 16 June 2027, 09:00"
         );
-        assert_eq!(day(NaiveDate::from_ymd_opt(2027, 3, 1).expect("test value")), "1 March 2027");
+        assert_eq!(
+            day(NaiveDate::from_ymd_opt(2027, 3, 1).expect("test value")),
+            "1 March 2027"
+        );
     }
 }

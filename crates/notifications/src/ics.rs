@@ -118,8 +118,14 @@ mod tests {
             booking: BookingId::new(),
             part: 1,
             title: "Phonics, part 1 of 2".to_owned(),
-            starts_at: Utc.with_ymd_and_hms(2027, 1, 12, 9, 30, 0).single().expect("test value"),
-            ends_at: Utc.with_ymd_and_hms(2027, 1, 12, 15, 30, 0).single().expect("test value"),
+            starts_at: Utc
+                .with_ymd_and_hms(2027, 1, 12, 9, 30, 0)
+                .single()
+                .expect("test value"),
+            ends_at: Utc
+                .with_ymd_and_hms(2027, 1, 12, 15, 30, 0)
+                .single()
+                .expect("test value"),
             location: Some("Holly Park, Room 2; N11".to_owned()),
             description: "Booked for Ann <Head>".to_owned(),
         }
@@ -128,18 +134,49 @@ mod tests {
     #[test]
     fn a_cancellation_names_the_invitations_uid() {
         let o = occurrence();
-        let stamp = Utc.with_ymd_and_hms(2026, 12, 4, 8, 0, 0).single().expect("test value");
-        let invite = invitation(Method::Request, "cpd@partnership.example", ("Ann", "ann@school.example"), &[o.clone()], stamp);
-        let cancel = invitation(Method::Cancel, "cpd@partnership.example", ("Ann", "ann@school.example"), &[o.clone()], stamp);
+        let stamp = Utc
+            .with_ymd_and_hms(2026, 12, 4, 8, 0, 0)
+            .single()
+            .expect("test value");
+        let invite = invitation(
+            Method::Request,
+            "cpd@partnership.example",
+            ("Ann", "ann@school.example"),
+            std::slice::from_ref(&o),
+            stamp,
+        );
+        let cancel = invitation(
+            Method::Cancel,
+            "cpd@partnership.example",
+            ("Ann", "ann@school.example"),
+            std::slice::from_ref(&o),
+            stamp,
+        );
         for (text, method) in [(&invite, "REQUEST"), (&cancel, "CANCEL")] {
             let unfolded = unfold(text);
             let parsed = read_calendar(&unfolded).expect("a parser reads it back");
-            let method_prop = parsed.properties.iter().find(|p| p.name == "METHOD").expect("test value");
+            let method_prop = parsed
+                .properties
+                .iter()
+                .find(|p| p.name == "METHOD")
+                .expect("test value");
             assert_eq!(method_prop.val.as_str(), method);
-            let event = &parsed.components.iter().find(|c| c.name == "VEVENT").expect("test value");
-            let uid = event.properties.iter().find(|p| p.name == "UID").expect("test value");
+            let event = &parsed
+                .components
+                .iter()
+                .find(|c| c.name == "VEVENT")
+                .expect("test value");
+            let uid = event
+                .properties
+                .iter()
+                .find(|p| p.name == "UID")
+                .expect("test value");
             assert_eq!(uid.val.as_str(), o.uid());
-            let start = event.properties.iter().find(|p| p.name == "DTSTART").expect("test value");
+            let start = event
+                .properties
+                .iter()
+                .find(|p| p.name == "DTSTART")
+                .expect("test value");
             assert_eq!(start.val.as_str(), "20270112T093000Z");
         }
     }

@@ -105,7 +105,9 @@ pub async fn mark_read(
         .iter()
         .enumerate()
         .filter(|(_, id)| !found.contains(id))
-        .map(|(i, _)| kernel::FieldError::new(&format!("ids.{i}"), ErrorCode::NotFound, "no such message"))
+        .map(|(i, _)| {
+            kernel::FieldError::new(&format!("ids.{i}"), ErrorCode::NotFound, "no such message")
+        })
         .collect();
     if !problems.is_empty() {
         return Err(DomainError::Invalid(problems));
@@ -175,7 +177,10 @@ pub async fn set_muted(
             kernel::FieldError::new(
                 &format!("muted.{i}"),
                 ErrorCode::Invalid,
-                format!("{} cannot be muted: a billing account's contact is always told what it owes", c.as_str()),
+                format!(
+                    "{} cannot be muted: a billing account's contact is always told what it owes",
+                    c.as_str()
+                ),
             )
         })
         .collect();
@@ -267,18 +272,28 @@ pub async fn retry(
 ) -> Result<Notification, DomainError> {
     actor.require(Permission::ManageUsers)?;
     let Some(row) = rows::Entity::find_by_id(id).one(db).await? else {
-        return Err(DomainError::invalid("id", ErrorCode::NotFound, "no such message"));
+        return Err(DomainError::invalid(
+            "id",
+            ErrorCode::NotFound,
+            "no such message",
+        ));
     };
     let status = DeliveryStatus::parse(&row.status);
     if !matches!(status, Some(DeliveryStatus::Dead | DeliveryStatus::Pending)) {
         return Err(DomainError::invalid(
             "id",
             ErrorCode::Conflict,
-            format!("only a dead or waiting message can be retried; this one is {}", row.status),
+            format!(
+                "only a dead or waiting message can be retried; this one is {}",
+                row.status
+            ),
         ));
     }
     rows::Entity::update_many()
-        .col_expr(rows::Column::Status, Expr::value(DeliveryStatus::Pending.as_str()))
+        .col_expr(
+            rows::Column::Status,
+            Expr::value(DeliveryStatus::Pending.as_str()),
+        )
         .col_expr(rows::Column::Attempts, Expr::value(0))
         .col_expr(rows::Column::NextAttemptAt, Expr::value(clock.now()))
         .filter(

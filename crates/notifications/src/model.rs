@@ -116,7 +116,9 @@ pub struct Notification {
 
 impl Notification {
     pub(crate) fn from_row(row: rows::Model) -> Result<Self, DomainError> {
-        let corrupt = |what: &str| DomainError::internal(CorruptRow(format!("notification {} {what}", row.id)));
+        let corrupt = |what: &str| {
+            DomainError::internal(CorruptRow(format!("notification {} {what}", row.id)))
+        };
         Ok(Self {
             id: row.id,
             category: Category::parse(&row.category).ok_or_else(|| corrupt("category"))?,

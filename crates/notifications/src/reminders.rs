@@ -7,8 +7,8 @@
 use kernel::BeginWrite as _;
 use kernel::{Clock, DomainError};
 use sea_orm::DatabaseConnection;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::EntityTrait as _;
+use sea_orm::sea_query::OnConflict;
 
 use crate::compose::MessageSettings;
 use crate::entity::notifications;

@@ -2,6 +2,8 @@
 //! URL-safe base64, stored as given (unsubscribe: it only mutes) or hashed (feeds: a stolen
 //! database must not reveal whose calendar a URL opens).
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
@@ -20,6 +22,8 @@ pub fn token() -> String {
 pub fn hash(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
 }

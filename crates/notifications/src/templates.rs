@@ -73,7 +73,9 @@ pub fn render(
 ) -> Result<(String, String), minijinja::Error> {
     let ctx = context! { ..Value::from(Serde(frame)), ..Value::from(Serde(facts)) };
     let text = ENV.get_template(&format!("{template}.txt"))?.render(&ctx)?;
-    let html = ENV.get_template(&format!("{template}.html"))?.render(&ctx)?;
+    let html = ENV
+        .get_template(&format!("{template}.html"))?
+        .render(&ctx)?;
     Ok((text, html))
 }
 

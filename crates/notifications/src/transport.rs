@@ -43,7 +43,9 @@ pub trait Transport: Send + Sync + std::fmt::Debug {
 pub enum MailConfigError {
     #[error("TRELLIS_SMTP_URL: {0} (expected e.g. smtp://user:pass@host:587?tls=starttls)")]
     Url(String),
-    #[error("TRELLIS_MAIL_FROM: {0} (expected e.g. \"Heath Hill Partnership <cpd@heathhill.example>\")")]
+    #[error(
+        "TRELLIS_MAIL_FROM: {0} (expected e.g. \"Heath Hill Partnership <cpd@heathhill.example>\")"
+    )]
     From(String),
 }
 
@@ -59,8 +61,32 @@ pub struct Smtp {
 impl std::fmt::Debug for Smtp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The URL holds a password: never print the transport.
-        f.debug_struct("Smtp").field("from", &self.from.to_string()).finish_non_exhaustive()
+        f.debug_struct("Smtp")
+            .field("from", &self.from.to_string())
+            .finish_non_exhaustive()
     }
+}
+
+/// The address in a From mailbox (`Name <addr>` or `addr`), if it is one.
+pub fn check_from(from: &str) -> Result<String, MailConfigError> {
+    from.parse::<Mailbox>()
+        .map(|m| m.email.to_string())
+        .map_err(|e| MailConfigError::From(e.to_string()))
+}
+
+/// Whether an SMTP URL can be used, without connecting (or needing a runtime).
+pub fn check_url(url: &str) -> Result<(), MailConfigError> {
+    AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url))
+        .map(drop)
+        .map_err(|e| MailConfigError::Url(e.to_string()))
+}
+
+/// `starttls` is the name people use; lettre calls it `required`. `none` is what a plain
+/// `smtp://` URL means anyway.
+fn lettre_url(url: &str) -> String {
+    url.replace("tls=starttls", "tls=required")
+        .replace("?tls=none", "")
+        .replace("&tls=none", "")
 }
 
 impl Smtp {
@@ -70,13 +96,7 @@ impl Smtp {
         let from: Mailbox = from
             .parse()
             .map_err(|e: lettre::address::AddressError| MailConfigError::From(e.to_string()))?;
-        // `starttls` is the name people use; lettre calls it `required`. `none` is the
-        // default of a plain `smtp://` URL.
-        let url = url
-            .replace("tls=starttls", "tls=required")
-            .replace("?tls=none", "")
-            .replace("&tls=none", "");
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&lettre_url(url))
             .map_err(|e| MailConfigError::Url(e.to_string()))?
             .timeout(Some(Duration::from_secs(20)))
             .build();
@@ -99,7 +119,10 @@ impl Smtp {
             .to_email
             .parse()
             .map_err(|e: lettre::address::AddressError| {
-                SendError::Permanent(format!("invalid recipient address {:?}: {e}", message.to_email))
+                SendError::Permanent(format!(
+                    "invalid recipient address {:?}: {e}",
+                    message.to_email
+                ))
             })?;
         let to = Mailbox::new(Some(message.to_name.clone()), to_address);
         let alternative = MultiPart::alternative()
@@ -108,9 +131,14 @@ impl Smtp {
         let body = match &message.ics {
             None => alternative,
             Some(ics) => {
-                let method = if ics.contains("METHOD:CANCEL") { "CANCEL" } else { "REQUEST" };
-                let kind = ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
-                    .map_err(|e| SendError::Permanent(format!("calendar content type: {e}")))?;
+                let method = if ics.contains("METHOD:CANCEL") {
+                    "CANCEL"
+                } else {
+                    "REQUEST"
+                };
+                let kind =
+                    ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                        .map_err(|e| SendError::Permanent(format!("calendar content type: {e}")))?;
                 MultiPart::mixed()
                     .multipart(alternative)
                     .singlepart(Attachment::new("invite.ics".to_owned()).body(ics.clone(), kind))
@@ -145,11 +173,23 @@ mod tests {
     // The connection pool lives on the runtime, as it does in the server.
     #[tokio::test]
     async fn urls_and_from_addresses_are_checked_when_configured() {
-        assert!(Smtp::new("smtp://user:pass@mail.example:587?tls=starttls", "Trellis <cpd@hh.example>").is_ok());
+        assert!(
+            Smtp::new(
+                "smtp://user:pass@mail.example:587?tls=starttls",
+                "Trellis <cpd@hh.example>"
+            )
+            .is_ok()
+        );
         assert!(Smtp::new("smtps://mail.example", "cpd@hh.example").is_ok());
         assert!(Smtp::new("smtp://127.0.0.1:2525?tls=none", "cpd@hh.example").is_ok());
-        assert!(matches!(Smtp::new("http://mail.example", "cpd@hh.example"), Err(MailConfigError::Url(_))));
-        assert!(matches!(Smtp::new("smtp://mail.example", "not an address"), Err(MailConfigError::From(_))));
+        assert!(matches!(
+            Smtp::new("http://mail.example", "cpd@hh.example"),
+            Err(MailConfigError::Url(_))
+        ));
+        assert!(matches!(
+            Smtp::new("smtp://mail.example", "not an address"),
+            Err(MailConfigError::From(_))
+        ));
     }
 
     #[tokio::test]

@@ -32,12 +32,18 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     if events.is_empty() {
         return Ok(out);
     }
-    let ids: Vec<InvoiceId> = events.iter().map(|e| InvoiceId::from_uuid(e.subject)).collect();
+    let ids: Vec<InvoiceId> = events
+        .iter()
+        .map(|e| InvoiceId::from_uuid(e.subject))
+        .collect();
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
     let lines = billing::ledger::invoices::lines_of_invoices(db, &ids).await?;
     let account_ids: Vec<_> = invoices.values().map(|i| i.account_id).collect();
     let accounts = billing::ledger::accounts::accounts_by_ids(db, &account_ids).await?;
-    let emails: Vec<String> = accounts.values().map(|a| a.contact_email.to_lowercase()).collect();
+    let emails: Vec<String> = accounts
+        .values()
+        .map(|a| a.contact_email.to_lowercase())
+        .collect();
     let users = membership::people::users::active_by_emails(db, &emails).await?;
     for event in events {
         let id = InvoiceId::from_uuid(event.subject);
@@ -79,7 +85,10 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
             Category::Invoices,
             school,
             recipient,
-            format!("Invoice {} from {}: {} due {}", invoice.number, settings.partnership, invoice.total, facts.due),
+            format!(
+                "Invoice {} from {}: {} due {}",
+                invoice.number, settings.partnership, invoice.total, facts.due
+            ),
             "invoice_issued",
             &facts,
         )?;
@@ -108,7 +117,10 @@ pub(crate) async fn overdue<C: sea_orm::ConnectionTrait>(
 ) -> Result<Vec<(String, Draft)>, DomainError> {
     let account_ids: Vec<_> = due.iter().map(|(i, _)| i.account_id).collect();
     let accounts = billing::ledger::accounts::accounts_by_ids(db, &account_ids).await?;
-    let emails: Vec<String> = accounts.values().map(|a| a.contact_email.to_lowercase()).collect();
+    let emails: Vec<String> = accounts
+        .values()
+        .map(|a| a.contact_email.to_lowercase())
+        .collect();
     let users = membership::people::users::active_by_emails(db, &emails).await?;
     let mut out = Vec::new();
     for (invoice, stage) in due {
@@ -136,7 +148,10 @@ pub(crate) async fn overdue<C: sea_orm::ConnectionTrait>(
             Category::Reminders,
             school,
             recipient,
-            format!("Reminder: invoice {} is overdue ({} outstanding)", invoice.number, invoice.outstanding),
+            format!(
+                "Reminder: invoice {} is overdue ({} outstanding)",
+                invoice.number, invoice.outstanding
+            ),
             "invoice_overdue",
             &facts,
         )?;

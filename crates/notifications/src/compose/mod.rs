@@ -74,6 +74,10 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
 }
 
 /// Builds one draft: renders `template` for `recipient` with `facts`.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "what a message is, who it is for and what it says"
+)]
 pub(crate) fn draft(
     settings: &MessageSettings,
     kind: EventKind,

@@ -31,7 +31,10 @@ struct Facts {
     attendee_users: HashMap<String, User>,
 }
 
-async fn load<C: sea_orm::ConnectionTrait>(db: &C, ids: &[BookingId]) -> Result<Facts, DomainError> {
+async fn load<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    ids: &[BookingId],
+) -> Result<Facts, DomainError> {
     let bookings = traded::bookings::bookings_by_ids(db, ids).await?;
     let attendees = traded::bookings::attendees_of_bookings(db, ids).await?;
     let session_ids: Vec<_> = bookings.values().map(|b| b.session_id).collect();
@@ -39,17 +42,31 @@ async fn load<C: sea_orm::ConnectionTrait>(db: &C, ids: &[BookingId]) -> Result<
     let school_ids: Vec<_> = bookings.values().map(|b| b.school_id).collect();
     let user_ids: Vec<UserId> = bookings
         .values()
-        .flat_map(|b| [b.booked_by, b.requested_by, b.closure.as_ref().and_then(|c| c.by)])
+        .flat_map(|b| {
+            [
+                b.booked_by,
+                b.requested_by,
+                b.closure.as_ref().and_then(|c| c.by),
+            ]
+        })
         .flatten()
         .collect();
-    let emails: Vec<String> = attendees.values().flatten().map(|a| a.email.clone()).collect();
+    let emails: Vec<String> = attendees
+        .values()
+        .flatten()
+        .map(|a| a.email.clone())
+        .collect();
     Ok(Facts {
         sessions: traded::sessions::sessions_by_ids(db, &session_ids).await?,
         services: traded::catalogue::services_by_ids(db, &service_ids).await?,
         schools: membership::school::names_by_ids(db, &school_ids).await?,
         users: membership::people::users::by_ids(db, &user_ids).await?,
-        leaders: membership::people::users::active_with_role_at(db, Role::SchoolLeader, &school_ids)
-            .await?,
+        leaders: membership::people::users::active_with_role_at(
+            db,
+            Role::SchoolLeader,
+            &school_ids,
+        )
+        .await?,
         attendee_users: membership::people::users::active_by_emails(db, &emails).await?,
         bookings,
         attendees,
@@ -84,17 +101,19 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     if events.is_empty() {
         return Ok(out);
     }
-    let ids: Vec<BookingId> = events.iter().map(|e| BookingId::from_uuid(e.subject)).collect();
+    let ids: Vec<BookingId> = events
+        .iter()
+        .map(|e| BookingId::from_uuid(e.subject))
+        .collect();
     let facts = load(db, &ids).await?;
     for event in events {
         let Some(kind) = event.kind else { continue };
         let id = BookingId::from_uuid(event.subject);
-        let drafts = match booking_view(&facts, id) {
-            Some(view) => messages(settings, kind, &view, event)?,
-            None => {
-                tracing::warn!(event = %event.id, booking = %id, "outbox event for a booking that cannot be read: no message");
-                Vec::new()
-            }
+        let drafts = if let Some(view) = booking_view(&facts, id) {
+            messages(settings, kind, &view, event)?
+        } else {
+            tracing::warn!(event = %event.id, booking = %id, "outbox event for a booking that cannot be read: no message");
+            Vec::new()
         };
         out.insert(event.id, drafts);
     }
@@ -185,7 +204,10 @@ impl View<'_> {
 
     /// Whoever placed the booking (or, when a system or key did, the school's leaders).
     fn bookers(&self) -> Vec<Recipient> {
-        match self.user(self.booking.booked_by).or_else(|| self.user(self.booking.requested_by)) {
+        match self
+            .user(self.booking.booked_by)
+            .or_else(|| self.user(self.booking.requested_by))
+        {
             Some(one) => vec![one],
             None => self.leaders(),
         }
@@ -240,7 +262,10 @@ fn terms_lines(booking: &Booking) -> Vec<String> {
     }
     match booking.settlement {
         Some(Settlement::Offer) => {
-            lines.push("Whatever the policy returns goes back to the school's core offer allowance.".to_owned());
+            lines.push(
+                "Whatever the policy returns goes back to the school's core offer allowance."
+                    .to_owned(),
+            );
         }
         Some(Settlement::Card) if refund.pence() > 0 => {
             lines.push(format!("{refund} will be refunded to the card that paid."));
@@ -269,6 +294,10 @@ struct Confirmed<'a> {
 }
 
 #[derive(Debug, Serialize)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "the flags the templates branch on"
+)]
 struct Plain<'a> {
     #[serde(flatten)]
     session: &'a SessionFacts,
@@ -306,9 +335,7 @@ fn messages(
             .or_else(|| closure.map(|c| c.at))
             .map(format::when),
         declined: closure.is_some_and(|c| c.reason == ClosedReason::OfferDeclined),
-        requester: view
-            .user(booking.requested_by)
-            .map(|r| r.name),
+        requester: view.user(booking.requested_by).map(|r| r.name),
         price: booking.gross().to_string(),
         unit_price: booking.unit_price.to_string(),
         vat: booking.vat_rate_bp > 0,
@@ -337,27 +364,44 @@ fn messages(
                     &occurrences,
                     event_stamp(event),
                 );
-                let mut d = draft(settings, kind, Category::Bookings, school, attendee,
-                    format!("Your place on {service}"), "booking_confirmed", &facts)?;
+                let mut d = draft(
+                    settings,
+                    kind,
+                    Category::Bookings,
+                    school,
+                    attendee,
+                    format!("Your place on {service}"),
+                    "booking_confirmed",
+                    &facts,
+                )?;
                 d.ics = Some(invite);
                 drafts.push(d);
             }
             let requester = view.user(booking.requested_by);
             for booker in view.bookers() {
-                let requested = requester.as_ref().is_some_and(|r| r.email == booker.email);
+                let asked_for_it = requester.as_ref().is_some_and(|r| r.email == booker.email);
                 let facts = Confirmed {
                     session: &session,
                     as_attendee: false,
-                    requested,
+                    requested: asked_for_it,
                     settlement: settlement_text(booking.settlement),
                     po_number: booking.po_number.as_deref(),
                 };
-                let subject = if requested {
+                let subject = if asked_for_it {
                     format!("Request approved: {service}")
                 } else {
                     format!("Booking confirmed: {service}")
                 };
-                drafts.push(draft(settings, kind, Category::Bookings, school, booker, subject, "booking_confirmed", &facts)?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Bookings,
+                    school,
+                    booker,
+                    subject,
+                    "booking_confirmed",
+                    &facts,
+                )?);
             }
             if let Some(requester) = requester {
                 let facts = Confirmed {
@@ -367,38 +411,86 @@ fn messages(
                     settlement: settlement_text(booking.settlement),
                     po_number: booking.po_number.as_deref(),
                 };
-                drafts.push(draft(settings, kind, Category::Requests, school, requester,
-                    format!("Request approved: {service}"), "booking_confirmed", &facts)?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Requests,
+                    school,
+                    requester,
+                    format!("Request approved: {service}"),
+                    "booking_confirmed",
+                    &facts,
+                )?);
             }
         }
         EventKind::BookingWaitlisted => {
             for booker in view.bookers() {
-                drafts.push(draft(settings, kind, Category::Waitlist, school, booker,
-                    format!("On the waiting list: {service}"), "booking_waitlisted", &plain(false))?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Waitlist,
+                    school,
+                    booker,
+                    format!("On the waiting list: {service}"),
+                    "booking_waitlisted",
+                    &plain(false),
+                )?);
             }
         }
         EventKind::WaitlistPlaceOffered => {
             for who in dedupe(view.bookers().into_iter().chain(view.leaders())) {
-                drafts.push(draft(settings, kind, Category::Waitlist, school, who,
-                    format!("Places offered: {service}"), "waitlist_offered", &plain(false))?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Waitlist,
+                    school,
+                    who,
+                    format!("Places offered: {service}"),
+                    "waitlist_offered",
+                    &plain(false),
+                )?);
             }
         }
         EventKind::WaitlistOfferLapsed => {
             for who in dedupe(view.bookers().into_iter().chain(view.leaders())) {
-                drafts.push(draft(settings, kind, Category::Waitlist, school, who,
-                    format!("Offer passed on: {service}"), "waitlist_lapsed", &plain(false))?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Waitlist,
+                    school,
+                    who,
+                    format!("Offer passed on: {service}"),
+                    "waitlist_lapsed",
+                    &plain(false),
+                )?);
             }
         }
         EventKind::BookingRequested => {
             for leader in view.leaders() {
-                drafts.push(draft(settings, kind, Category::Requests, school, leader,
-                    format!("Request awaiting your approval: {service}"), "booking_requested", &plain(false))?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Requests,
+                    school,
+                    leader,
+                    format!("Request awaiting your approval: {service}"),
+                    "booking_requested",
+                    &plain(false),
+                )?);
             }
         }
         EventKind::BookingRequestDeclined => {
             if let Some(requester) = view.user(booking.requested_by) {
-                drafts.push(draft(settings, kind, Category::Requests, school, requester,
-                    format!("Request declined: {service}"), "booking_declined", &plain(false))?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Requests,
+                    school,
+                    requester,
+                    format!("Request declined: {service}"),
+                    "booking_declined",
+                    &plain(false),
+                )?);
             }
         }
         EventKind::BookingCancelled | EventKind::SessionCancelled => {
@@ -418,15 +510,31 @@ fn messages(
                         &occurrences,
                         event_stamp(event),
                     );
-                    let mut d = draft(settings, kind, Category::Bookings, school, attendee,
-                        subject.clone(), "booking_cancelled", &plain(true))?;
+                    let mut d = draft(
+                        settings,
+                        kind,
+                        Category::Bookings,
+                        school,
+                        attendee,
+                        subject.clone(),
+                        "booking_cancelled",
+                        &plain(true),
+                    )?;
                     d.ics = Some(cancel);
                     drafts.push(d);
                 }
             }
             for booker in view.bookers() {
-                drafts.push(draft(settings, kind, Category::Bookings, school, booker,
-                    subject.clone(), "booking_cancelled", &plain(false))?);
+                drafts.push(draft(
+                    settings,
+                    kind,
+                    Category::Bookings,
+                    school,
+                    booker,
+                    subject.clone(),
+                    "booking_cancelled",
+                    &plain(false),
+                )?);
             }
         }
         EventKind::InvoiceIssued => {}
@@ -437,7 +545,9 @@ fn messages(
 /// The same person once, first mention first.
 fn dedupe(recipients: impl Iterator<Item = Recipient>) -> Vec<Recipient> {
     let mut seen = std::collections::HashSet::new();
-    recipients.filter(|r| seen.insert(r.email.clone())).collect()
+    recipients
+        .filter(|r| seen.insert(r.email.clone()))
+        .collect()
 }
 
 /// DTSTAMP: when the event happened (UUIDv7 carries it), so a re-rendered invitation is
