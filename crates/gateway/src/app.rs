@@ -169,7 +169,12 @@ fn router(config: &Config, state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
-        .route("/certificates/{id}", get(certificates::download));
+        .route("/certificates/{id}", get(certificates::download))
+        .route("/calendar/{file}", get(crate::http::calendar::feed))
+        .route(
+            "/notifications/unsubscribe/{token}",
+            get(crate::http::unsubscribe::confirm).post(crate::http::unsubscribe::unsubscribe),
+        );
     if config.graphiql {
         router = router.route(
             "/graphiql",

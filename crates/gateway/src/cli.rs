@@ -111,7 +111,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
 async fn execute(command: Command, config: Config) -> Result<(), CliError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     match command {
-        Command::Serve => serve(config, clock).await,
+        // Boxed: the server's future holds the app, the scheduler and the notifier (16 KB).
+        Command::Serve => Box::pin(serve(config, clock)).await,
         Command::Migrate => {
             let conn = db::connect(&config.database_url).await?;
             Migrator::up(&conn, None)
@@ -223,6 +224,21 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
             config.job_schedule(),
         ))
     });
+    let notifier = if config.notifications {
+        let notifier =
+            crate::notify::Notifier::new(&config, app.state.db.clone(), app.state.clock.clone())
+                .map_err(crate::config::ConfigError::from)?;
+        if notifier.sends_email() {
+            tracing::info!("notifications on: email through TRELLIS_SMTP_URL");
+        } else {
+            tracing::info!(
+                "notifications on: no TRELLIS_SMTP_URL, so messages stay in the outbox (readable over GraphQL)"
+            );
+        }
+        Some(tokio::spawn(notifier.run()))
+    } else {
+        None
+    };
     // The banner is the last thing a first run prints: the token hint must not scroll away.
     eprintln!(
         "\nTrellis is serving GraphQL at http://{addr}/graphql\n\
@@ -235,6 +251,10 @@ async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {
     // A job cut off here leaves its slot RUNNING; both jobs resume safely at the next slot.
     if let Some(scheduler) = scheduler {
         scheduler.abort();
+    }
+    // A message cut off mid-send keeps its claim until the lease lapses, then is sent again.
+    if let Some(notifier) = notifier {
+        notifier.abort();
     }
     tracing::info!("shut down cleanly");
     Ok(())

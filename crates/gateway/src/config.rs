@@ -90,6 +90,29 @@ pub struct Config {
     /// How long, in seconds, a card booking holds its places waiting for its payment before
     /// it is released.
     pub card_booking_hold_secs: u64,
+    /// The SMTP server email goes through: `smtp://user:pass@host:587?tls=starttls`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS from the start) or `smtp://host:25`
+    /// (plain, for a relay on the same host). Unset — the embedded default — sends nothing:
+    /// every message stays in the outbox, readable in each person's inbox and by admins.
+    pub smtp_url: Option<String>,
+    /// The From of every email, and the organizer of calendar invitations.
+    pub mail_from: String,
+    /// How messages sign off ("Sent by … through Trellis").
+    pub partnership_name: String,
+    /// Where people reach Trellis from outside, for links in messages (unsubscribe,
+    /// calendar feeds). Unset: `http://` and the listen address, right for a local run only.
+    pub public_url: Option<String>,
+    /// Run the notifications worker in this process: turn outbox events into messages and
+    /// send them. Safe on every replica: messages are claimed in the database.
+    pub notifications: bool,
+    /// How often, in milliseconds, the notifications worker looks for new events and due
+    /// messages: the most a message waits after its change commits.
+    pub notify_poll_ms: u64,
+    /// Attempts at sending one email before it is dead-lettered (admins may retry it).
+    pub mail_max_attempts: u32,
+    /// Days after an invoice's due date on which its account's contact is reminded while it
+    /// is unpaid, comma-separated (`7,30`); empty sends no reminders.
+    pub overdue_reminder_days: String,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -129,6 +152,14 @@ impl Default for Config {
             expire_waitlist_offers_interval_secs: 300,
             release_unpaid_bookings_interval_secs: 900,
             card_booking_hold_secs: 2 * 3600,
+            smtp_url: None,
+            mail_from: "Trellis <no-reply@trellis.example>".to_owned(),
+            partnership_name: "the partnership".to_owned(),
+            public_url: None,
+            notifications: true,
+            notify_poll_ms: 1000,
+            mail_max_attempts: 8,
+            overdue_reminder_days: "7,30".to_owned(),
         }
     }
 }
@@ -151,6 +182,16 @@ pub enum ConfigError {
     HalfStripe,
     #[error("configuration: TRELLIS_STRIPE_PAYMENT_METHODS: {0}")]
     PaymentMethods(String),
+    #[error("configuration: {0}")]
+    Mail(#[from] notifications::MailConfigError),
+    #[error(
+        "configuration: TRELLIS_OVERDUE_REMINDER_DAYS must be comma-separated days between 1 and 365, e.g. 7,30"
+    )]
+    ReminderDays,
+    #[error(
+        "configuration: TRELLIS_NOTIFY_POLL_MS must be between 50 and 60000, and TRELLIS_MAIL_MAX_ATTEMPTS at least 1"
+    )]
+    NotifyTiming,
 }
 
 impl Config {
@@ -192,7 +233,50 @@ impl Config {
         }
         HostedPaymentMethod::parse_list(&self.stripe_payment_methods)
             .map_err(ConfigError::PaymentMethods)?;
+        notifications::transport::check_from(&self.mail_from)?;
+        if let Some(url) = &self.smtp_url {
+            notifications::transport::check_url(url)?;
+        }
+        self.reminder_days()?;
+        if !(50..=60_000).contains(&self.notify_poll_ms) || self.mail_max_attempts == 0 {
+            return Err(ConfigError::NotifyTiming);
+        }
         Ok(())
+    }
+
+    /// [`Config::overdue_reminder_days`], parsed.
+    pub fn reminder_days(&self) -> Result<Vec<u32>, ConfigError> {
+        let mut days = Vec::new();
+        for part in self.overdue_reminder_days.split(',').map(str::trim) {
+            if part.is_empty() {
+                continue;
+            }
+            match part.parse::<u32>() {
+                Ok(d) if (1..=365).contains(&d) => days.push(d),
+                _ => return Err(ConfigError::ReminderDays),
+            }
+        }
+        days.sort_unstable();
+        days.dedup();
+        Ok(days)
+    }
+
+    /// How messages present themselves.
+    #[must_use]
+    pub fn message_settings(&self) -> notifications::MessageSettings {
+        // Checked when the configuration was loaded.
+        let from = notifications::transport::check_from(&self.mail_from)
+            .unwrap_or_else(|_| self.mail_from.clone());
+        notifications::MessageSettings {
+            partnership: self.partnership_name.clone(),
+            from_address: from,
+            public_url: self
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{}", self.listen))
+                .trim_end_matches('/')
+                .to_owned(),
+        }
     }
 
     #[must_use]

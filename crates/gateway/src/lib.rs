@@ -15,6 +15,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod metrics;
+pub mod notify;
 pub mod settings;
 pub mod telemetry;
 

@@ -14,6 +14,7 @@ pub mod limits;
 pub mod loaders;
 pub mod membership;
 pub mod node;
+pub mod notifications;
 pub mod offer;
 pub mod peer_review;
 pub mod relay;
@@ -35,6 +36,7 @@ pub struct Query(
     offer::OfferQuery,
     peer_review::PeerReviewQuery,
     traded::TradedQuery,
+    notifications::NotificationsQuery,
 );
 
 /// Every mutation.
@@ -50,6 +52,7 @@ pub struct Mutation(
     traded::CatalogueMutation,
     traded::BookingMutation,
     traded::AftercareMutation,
+    notifications::NotificationsMutation,
 );
 
 /// Every subscription (graphql-ws over `GET /graphql` with a WebSocket upgrade).
@@ -82,6 +85,7 @@ pub fn schema_with(
 ) -> TrellisSchema {
     let mut builder = builder()
         .data(billing::stripe::PaymentMirror(provider))
+        .data(std::sync::Arc::new(config.message_settings()))
         // First, so nothing parses or walks a document these limits refuse.
         .extension(limits::RequestLimits {
             max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),

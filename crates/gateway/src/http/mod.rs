@@ -1,8 +1,10 @@
 //! HTTP endpoints other than the router's assembly.
 
 pub mod booking_payments;
+pub mod calendar;
 pub mod certificates;
 pub mod graphql;
 pub mod health;
 pub mod stripe_webhook;
 pub mod subscriptions;
+pub mod unsubscribe;

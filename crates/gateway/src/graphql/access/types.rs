@@ -169,4 +169,41 @@ impl Viewer {
         schools.sort_by_key(membership::school::School::sort_key);
         Ok(schools.into_iter().map(SchoolNode).collect())
     }
+
+    /// The viewer's messages, newest first: everything Trellis told them by email, and
+    /// everything it would have if email were configured. People only (a key has no inbox).
+    /// `first` takes 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, None, child_complexity)")]
+    async fn notifications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] unread_only: bool,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<crate::graphql::notifications::NotificationConnection> {
+        crate::graphql::notifications::viewer_notifications(ctx, unread_only, first, after).await
+    }
+
+    /// How many of the viewer's messages are unread.
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+        crate::graphql::notifications::viewer_unread(ctx).await
+    }
+
+    /// Which categories of email the viewer has muted.
+    async fn notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::notifications::types::NotificationPreference>>
+    {
+        crate::graphql::notifications::viewer_preferences(ctx).await
+    }
+
+    /// The viewer's calendar feeds and those of their schools (without their URLs, which
+    /// are shown once, when made).
+    async fn calendar_feeds(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::graphql::notifications::types::CalendarFeed>> {
+        crate::graphql::notifications::viewer_feeds(ctx).await
+    }
 }
