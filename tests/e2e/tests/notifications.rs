@@ -1,0 +1,884 @@
+//! Notifications end to end, on SQLite and PostgreSQL: changes made over GraphQL reach a real
+//! SMTP server on loopback as MIME messages (both parts, calendar invitations and
+//! cancellations read back by a real iCalendar parser), the same messages reach each
+//! person's inbox and nobody else's, mutes and unsubscribe links hold, a refused address is
+//! dead-lettered and retried by an admin, an SMTP server that goes away loses nothing and
+//! sends nothing twice, and calendar feeds are served and revoked.
+//!
+//! The worker runs as the server runs it (`gateway::notify::Notifier`), one pass at a time,
+//! on a clock the test holds so retries can come due.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::smtp::{Mail, SmtpSink, parse};
+use common::{ADMIN, HEAD, STAFF};
+use gateway::auth::token::mint_local;
+use gateway::graphql::relay::GlobalId as _;
+use gateway::notify::Notifier;
+use gateway::{App, Config};
+use icalendar::parser::{read_calendar, unfold};
+use kernel::{Actor, Clock as _, FixedClock, Role, SchoolId, SystemClock};
+use serde_json::{Value, json};
+use testkit::TestDb;
+
+const OTHER_HEAD: &str = "head@monkfrith.example";
+const OTHER_URN: &str = "900019";
+
+struct Portal {
+    base: String,
+    db: TestDb,
+    secret: String,
+    http: reqwest::Client,
+    clock: Arc<FixedClock>,
+    holly_park: SchoolId,
+    notifier: Notifier,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+async fn spawn(db: TestDb, sink: &SmtpSink) -> Portal {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let conn = db.conn();
+    membership::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("directory");
+    billing::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("billing");
+    offer::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("offer");
+    traded::demo::seed(conn, clock.as_ref())
+        .await
+        .expect("traded");
+    let other = membership::school::by_urn(conn, &Actor::System, OTHER_URN)
+        .await
+        .expect("lookup")
+        .expect("Monkfrith")
+        .id;
+    membership::people::users::create(
+        conn,
+        clock.as_ref(),
+        &Actor::System,
+        membership::people::NewUser {
+            email: OTHER_HEAD.to_owned(),
+            name: "Monkfrith Head".to_owned(),
+            role: Role::SchoolLeader,
+            schools: vec![other],
+        },
+    )
+    .await
+    .expect("other head");
+    let holly_park =
+        membership::people::users::actor_for(conn, membership::people::users::Lookup::Email(HEAD))
+            .await
+            .expect("lookup")
+            .expect("head")
+            .schools[0];
+    let config = Config {
+        smtp_url: Some(sink.url()),
+        mail_from: "Heath Hill CPD <cpd@heathhill.example>".to_owned(),
+        partnership_name: "Heath Hill Partnership".to_owned(),
+        public_url: Some("https://trellis.heathhill.example".to_owned()),
+        ..common::config(&db)
+    };
+    let app = App::build(&config, conn.clone(), clock.clone())
+        .await
+        .expect("app builds");
+    let notifier = Notifier::new(&config, conn.clone(), clock.clone()).expect("notifier");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        app.serve(listener, std::future::pending())
+            .await
+            .expect("serves");
+    });
+    Portal {
+        base: format!("http://{addr}"),
+        db,
+        secret: config.jwt_secret.expect("a secret"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client"),
+        clock,
+        holly_park,
+        notifier,
+        server,
+    }
+}
+
+impl Portal {
+    async fn gql(&self, email: &str, query: &str, variables: Value) -> Value {
+        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
+            .await
+            .expect("lookup")
+            .expect("user");
+        let token = mint_local(
+            self.secret.as_bytes(),
+            &user.id.to_string(),
+            &user.email,
+            Duration::from_mins(30),
+        );
+        self.http
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request")
+            .json::<Value>()
+            .await
+            .expect("JSON")
+    }
+
+    async fn data(&self, email: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(email, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    fn school(&self) -> String {
+        self.holly_park.to_global().to_string()
+    }
+
+    /// One worker pass, as the server's loop makes.
+    async fn pass(&self) -> notifications::worker::Pass {
+        self.notifier.pass().await.expect("notifications pass")
+    }
+}
+
+fn code(body: &Value) -> &str {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<none>")
+}
+
+fn user_errors(payload: &Value) -> Vec<(String, String)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| {
+            let path: Vec<&str> = e["field"]
+                .as_array()
+                .expect("field")
+                .iter()
+                .map(|p| p.as_str().expect("segment"))
+                .collect();
+            (path.join("."), e["code"].as_str().expect("code").to_owned())
+        })
+        .collect()
+}
+
+const SERVICES: &str = "query { services(first: 50) { edges { node { id code } } } }";
+const SESSION_CREATE: &str =
+    "mutation($input: SessionCreateInput!) { sessionCreate(input: $input) {
+    session { id } userErrors { field code message } } }";
+const BOOK: &str = "mutation($input: BookingCreateInput!) { bookingCreate(input: $input) {
+    booking { id status } userErrors { field code message } } }";
+const REQUEST: &str = "mutation($input: BookingRequestInput!) { bookingRequest(input: $input) {
+    booking { id status } userErrors { field code } } }";
+const DECLINE: &str = "mutation($id: ID!, $reason: String!) {
+    bookingDecline(input: { bookingId: $id, reason: $reason }) { booking { id status } userErrors { field code } } }";
+const CANCEL: &str =
+    "mutation($id: ID!) { bookingCancel(input: { bookingId: $id, reason: \"plans changed\" }) {
+    booking { id status } userErrors { field code } } }";
+const INBOX: &str = "query($unread: Boolean! = false) { viewer { unreadNotificationCount
+    notifications(first: 100, unreadOnly: $unread) { edges { node {
+      id kind category subject text html calendar recipientEmail status readAt } } } } }";
+
+/// A session of a demo course a month ahead, in two parts a week apart.
+async fn session(p: &Portal, capacity: u32) -> String {
+    let services = p.data(HEAD, SERVICES, json!({})).await;
+    let course = services["services"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["node"]["code"] == "CPD-EARLY-WRITING")
+        .expect("demo course")["node"]["id"]
+        .clone();
+    let starts: DateTime<Utc> = p.clock.now() + chrono::Duration::days(30);
+    let data = p
+        .data(
+            ADMIN,
+            SESSION_CREATE,
+            json!({ "input": {
+                "serviceId": course,
+                "parts": [
+                    { "startsAt": starts, "endsAt": starts + chrono::Duration::hours(3),
+                      "venue": "Barnet Partnership Centre" },
+                    { "startsAt": starts + chrono::Duration::days(7),
+                      "endsAt": starts + chrono::Duration::days(7) + chrono::Duration::hours(3),
+                      "venue": "Barnet Partnership Centre" }
+                ],
+                "capacity": capacity,
+                "bookingDeadline": starts - chrono::Duration::days(7),
+            } }),
+        )
+        .await;
+    assert_eq!(user_errors(&data["sessionCreate"]), vec![], "{data}");
+    data["sessionCreate"]["session"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+fn person(name: &str, email: &str) -> Value {
+    json!({ "name": name, "email": email, "role": "Teacher" })
+}
+
+/// The messages received since `from`, parsed.
+fn mails(sink: &SmtpSink, from: usize) -> Vec<Mail> {
+    sink.raw().iter().skip(from).map(|raw| parse(raw)).collect()
+}
+
+fn to<'a>(mails: &'a [Mail], address: &str) -> Vec<&'a Mail> {
+    mails.iter().filter(|m| m.to == address).collect()
+}
+
+/// The calendar attachment of a message, parsed: (METHOD, [(UID, DTSTART)]).
+fn calendar_of(mail: &Mail) -> (String, Vec<(String, String)>) {
+    let (content_type, body) = mail
+        .attachments
+        .iter()
+        .find(|(ct, _)| ct.starts_with("text/calendar"))
+        .unwrap_or_else(|| panic!("no calendar attachment in {mail:?}"));
+    let unfolded = unfold(body);
+    let calendar = read_calendar(&unfolded).expect("an iCalendar parser reads it");
+    let method = calendar
+        .properties
+        .iter()
+        .find(|p| p.name == "METHOD")
+        .map(|p| p.val.to_string())
+        .unwrap_or_default();
+    assert!(
+        content_type.contains(&format!("method={method}")),
+        "{content_type}"
+    );
+    let events = calendar
+        .components
+        .iter()
+        .filter(|c| c.name == "VEVENT")
+        .map(|c| {
+            let prop = |n: &str| {
+                c.properties
+                    .iter()
+                    .find(|p| p.name == n)
+                    .map(|p| p.val.to_string())
+                    .unwrap_or_default()
+            };
+            (prop("UID"), prop("DTSTART"))
+        })
+        .collect();
+    (method, events)
+}
+
+async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+
+    // The demo year's invoices were issued at seeding: each account's contact is told.
+    let demo = p.pass().await;
+    assert!(demo.delivered.sent > 0, "{demo:?}");
+    assert_eq!(demo.delivered.dead, 0, "{demo:?}");
+    let received = mails(&sink, 0);
+    let invoice = received
+        .iter()
+        .find(|m| m.subject.starts_with("Invoice TRL-"))
+        .expect("an invoice email from the demo run");
+    assert!(
+        invoice.subject.contains("from Heath Hill Partnership"),
+        "{}",
+        invoice.subject
+    );
+    assert!(invoice.text.contains("Due:"), "{}", invoice.text);
+    assert!(
+        invoice.text.contains("quoting TRL-"),
+        "offline: pay by transfer\n{}",
+        invoice.text
+    );
+    assert!(invoice.html.contains("<strong>TRL-"), "{}", invoice.html);
+    assert_eq!(invoice.from, "cpd@heathhill.example");
+    // Nothing is sent twice: a second pass finds nothing to do.
+    let again = p.pass().await;
+    assert_eq!(
+        (again.fanned_out.events, again.delivered.claimed()),
+        (0, 0),
+        "{again:?}"
+    );
+    let baseline = sink.count();
+
+    // A head books two named people, one of them with a name that is markup.
+    let session_id = session(&p, 10).await;
+    let booked = p
+        .data(
+            HEAD,
+            BOOK,
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                "poNumber": "HP-77",
+                "attendees": [person("<script>alert(1)</script>", "amy.lee@holly-park.example"),
+                              person("Ben Ode", "ben.ode@holly-park.example")] } }),
+        )
+        .await["bookingCreate"]
+        .clone();
+    assert_eq!(booked["booking"]["status"], "CONFIRMED", "{booked}");
+    let booking_id = booked["booking"]["id"].as_str().expect("id").to_owned();
+    let pass = p.pass().await;
+    assert_eq!(pass.fanned_out.events, 1, "{pass:?}");
+    let confirmed = mails(&sink, baseline);
+    // One invitation per attendee, one confirmation to the head who booked.
+    assert_eq!(confirmed.len(), 3, "{confirmed:#?}");
+    let amy = to(&confirmed, "amy.lee@holly-park.example");
+    assert_eq!(amy.len(), 1);
+    let amy = amy[0];
+    assert_eq!(
+        amy.envelope_to,
+        vec!["amy.lee@holly-park.example".to_owned()]
+    );
+    assert!(amy.subject.starts_with("Your place on "), "{}", amy.subject);
+    assert!(amy.text.contains("You have a place on:"), "{}", amy.text);
+    assert!(
+        amy.text.contains("Barnet Partnership Centre"),
+        "{}",
+        amy.text
+    );
+    assert!(
+        amy.text.contains("<script>alert(1)</script>"),
+        "plain text is plain: {}",
+        amy.text
+    );
+    assert!(amy.html.contains("&lt;script&gt;"), "{}", amy.html);
+    assert!(
+        !amy.html.contains("<script>"),
+        "user text is escaped in HTML: {}",
+        amy.html
+    );
+    let (method, events) = calendar_of(amy);
+    assert_eq!(method, "REQUEST");
+    assert_eq!(events.len(), 2, "one event per session part: {events:?}");
+    let uid_of_booking = kernel::BookingId::from_uuid(
+        gateway::graphql::relay::decode(&booking_id)
+            .expect("global id")
+            .1,
+    );
+    assert_eq!(events[0].0, format!("{uid_of_booking}-1@trellis"));
+    assert!(events[0].1.ends_with('Z'), "UTC times: {events:?}");
+    let head = to(&confirmed, HEAD);
+    assert_eq!(head.len(), 1, "{confirmed:#?}");
+    assert!(
+        head[0].subject.starts_with("Booking confirmed: "),
+        "{}",
+        head[0].subject
+    );
+    assert!(head[0].text.contains("(PO HP-77)"), "{}", head[0].text);
+    assert!(
+        head[0].attachments.is_empty(),
+        "the booker gets no invitation"
+    );
+    let ids: HashSet<&str> = confirmed.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids.len(), 3, "each message has its own Message-ID");
+
+    // The head's inbox has the confirmation; the member of staff's does not.
+    let inbox = p.data(HEAD, INBOX, json!({ "unread": true })).await;
+    let head_items = inbox["viewer"]["notifications"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert!(
+        head_items
+            .iter()
+            .any(|e| e["node"]["kind"] == "booking.confirmed"
+                && e["node"]["status"] == "SENT"
+                && e["node"]["recipientEmail"] == HEAD),
+        "{inbox}"
+    );
+    let staff_inbox = p.data(STAFF, INBOX, json!({})).await;
+    let staff_items = staff_inbox["viewer"]["notifications"]["edges"]
+        .as_array()
+        .expect("edges");
+    assert!(
+        staff_items
+            .iter()
+            .all(|e| e["node"]["recipientEmail"] == STAFF),
+        "nobody reads another's messages: {staff_inbox}"
+    );
+    // Marking another person's message read is NOT_FOUND and marks nothing.
+    let heads_id = head_items[0]["node"]["id"].clone();
+    let mark = "mutation($ids: [ID!]!) { notificationMarkRead(input: { ids: $ids }) {
+        notifications { id readAt } userErrors { field code } } }";
+    let meddle = p.data(STAFF, mark, json!({ "ids": [heads_id] })).await;
+    assert_eq!(
+        user_errors(&meddle["notificationMarkRead"]),
+        vec![("input.ids.0".to_owned(), "NOT_FOUND".to_owned())]
+    );
+    let unread_before = inbox["viewer"]["unreadNotificationCount"]
+        .as_u64()
+        .expect("count");
+    let marked = p.data(HEAD, mark, json!({ "ids": [heads_id] })).await;
+    assert!(
+        marked["notificationMarkRead"]["notifications"][0]["readAt"].is_string(),
+        "{marked}"
+    );
+    let after = p.data(HEAD, INBOX, json!({})).await;
+    assert_eq!(
+        after["viewer"]["unreadNotificationCount"].as_u64(),
+        Some(unread_before - 1)
+    );
+
+    // A staff request goes to the school's leaders; the decline, with its reason, to staff.
+    let mark_count = sink.count();
+    let request = p
+        .data(
+            STAFF,
+            REQUEST,
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id,
+                "attendees": [person("Dev Rao", "dev.rao@holly-park.example")] } }),
+        )
+        .await["bookingRequest"]
+        .clone();
+    assert_eq!(
+        request["booking"]["status"], "PENDING_APPROVAL",
+        "{request}"
+    );
+    p.pass().await;
+    let asked = mails(&sink, mark_count);
+    let to_head = to(&asked, HEAD);
+    assert_eq!(to_head.len(), 1, "{asked:#?}");
+    assert!(
+        to_head[0]
+            .subject
+            .starts_with("Request awaiting your approval"),
+        "{}",
+        to_head[0].subject
+    );
+    assert!(to_head[0].text.contains("Dev Rao"), "{}", to_head[0].text);
+    assert!(
+        to(&asked, STAFF).is_empty(),
+        "the requester is not told they asked"
+    );
+    let declined = p
+        .data(
+            HEAD,
+            DECLINE,
+            json!({ "id": request["booking"]["id"], "reason": "Budget & cover: <next term>" }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&declined["bookingDecline"]),
+        vec![],
+        "{declined}"
+    );
+    let mark_count = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark_count);
+    let to_staff = to(&told, STAFF);
+    assert_eq!(to_staff.len(), 1, "{told:#?}");
+    assert!(
+        to_staff[0].subject.starts_with("Request declined"),
+        "{}",
+        to_staff[0].subject
+    );
+    assert!(
+        to_staff[0]
+            .text
+            .contains("Reason: Budget & cover: <next term>"),
+        "{}",
+        to_staff[0].text
+    );
+    assert!(
+        to_staff[0]
+            .html
+            .contains("Budget &amp; cover: &lt;next term&gt;"),
+        "{}",
+        to_staff[0].html
+    );
+
+    // Cancelling: each attendee's calendar gets a CANCEL for the same UIDs; the head the terms.
+    let cancelled = p.data(HEAD, CANCEL, json!({ "id": booking_id })).await;
+    assert_eq!(
+        cancelled["bookingCancel"]["booking"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let mark_count = sink.count();
+    p.pass().await;
+    let gone = mails(&sink, mark_count);
+    let ben = to(&gone, "ben.ode@holly-park.example");
+    assert_eq!(ben.len(), 1, "{gone:#?}");
+    let (method, cancelled_events) = calendar_of(ben[0]);
+    assert_eq!(method, "CANCEL");
+    assert_eq!(
+        cancelled_events.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        events.iter().map(|e| &e.0).collect::<Vec<_>>(),
+        "the cancellation names the invitation's UIDs"
+    );
+    let head_cancel = to(&gone, HEAD);
+    assert_eq!(head_cancel.len(), 1);
+    assert!(
+        head_cancel[0].subject.starts_with("Booking cancelled"),
+        "{}",
+        head_cancel[0].subject
+    );
+    assert!(
+        head_cancel[0].text.contains("plans changed"),
+        "{}",
+        head_cancel[0].text
+    );
+
+    // Unsubscribing from the link in an email mutes that category for its recipient only.
+    let link = head_cancel[0]
+        .text
+        .lines()
+        .find_map(|l| {
+            l.split_once("Stop emails about bookings: ")
+                .map(|(_, url)| url.trim().to_owned())
+        })
+        .expect("an unsubscribe link");
+    assert!(
+        link.starts_with("https://trellis.heathhill.example/notifications/unsubscribe/"),
+        "{link}"
+    );
+    let local = link.replace("https://trellis.heathhill.example", &p.base);
+    let page = p.http.get(&local).send().await.expect("GET");
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.text()
+            .await
+            .expect("page")
+            .contains("<form method=\"post\""),
+        "GET never unsubscribes"
+    );
+    let prefs = "query { viewer { notificationPreferences { category muted mutable } } }";
+    let muted_now = |v: &Value, category: &str| {
+        v["viewer"]["notificationPreferences"]
+            .as_array()
+            .expect("prefs")
+            .iter()
+            .find(|x| x["category"] == category)
+            .expect("category")["muted"]
+            .as_bool()
+            .expect("muted")
+    };
+    assert!(!muted_now(
+        &p.data(HEAD, prefs, json!({})).await,
+        "BOOKINGS"
+    ));
+    let done = p.http.post(&local).send().await.expect("POST");
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.text()
+            .await
+            .expect("page")
+            .contains("no longer receive emails about bookings")
+    );
+    assert!(muted_now(&p.data(HEAD, prefs, json!({})).await, "BOOKINGS"));
+    assert!(!muted_now(
+        &p.data(STAFF, prefs, json!({})).await,
+        "BOOKINGS"
+    ));
+    let forged = p
+        .http
+        .post(format!("{}/notifications/unsubscribe/not-a-token", p.base))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(forged.status(), 404);
+
+    // Muted: the next booking's confirmation reaches the head's inbox but not their email.
+    let mark_count = sink.count();
+    let second = p
+        .data(
+            HEAD,
+            BOOK,
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                "attendees": [person("Cara Dunn", "cara.dunn@holly-park.example")] } }),
+        )
+        .await;
+    assert_eq!(
+        second["bookingCreate"]["booking"]["status"], "CONFIRMED",
+        "{second}"
+    );
+    p.pass().await;
+    let now_sent = mails(&sink, mark_count);
+    assert!(to(&now_sent, HEAD).is_empty(), "muted: {now_sent:#?}");
+    assert_eq!(to(&now_sent, "cara.dunn@holly-park.example").len(), 1);
+    let inbox = p.data(HEAD, INBOX, json!({})).await;
+    assert!(
+        inbox["viewer"]["notifications"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .any(|e| e["node"]["status"] == "MUTED"),
+        "{inbox}"
+    );
+    // Money owed cannot be muted.
+    let update = "mutation($muted: [NotificationCategory!]!) {
+        notificationPreferencesUpdate(input: { muted: $muted }) {
+          preferences { category muted } userErrors { field code } } }";
+    let refused = p
+        .data(HEAD, update, json!({ "muted": ["BOOKINGS", "INVOICES"] }))
+        .await;
+    assert_eq!(
+        user_errors(&refused["notificationPreferencesUpdate"]),
+        vec![("input.muted.1".to_owned(), "INVALID".to_owned())]
+    );
+    let reset = p.data(HEAD, update, json!({ "muted": [] })).await;
+    assert_eq!(user_errors(&reset["notificationPreferencesUpdate"]), vec![]);
+    assert!(!muted_now(
+        &p.data(HEAD, prefs, json!({})).await,
+        "BOOKINGS"
+    ));
+}
+
+async fn a_refused_address_is_dead_lettered_and_a_lost_server_loses_nothing(db: TestDb) {
+    let Some(mut sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    p.pass().await;
+    let session_id = session(&p, 30).await;
+
+    // The server refuses one address for good: that message is DEAD with the reason.
+    let baseline = sink.count();
+    let booked = p
+        .data(
+            HEAD,
+            BOOK,
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                "attendees": [person("Rex Jay", "reject.rex@holly-park.example"),
+                              person("Ann Bee", "ann.bee@holly-park.example")] } }),
+        )
+        .await;
+    assert_eq!(
+        booked["bookingCreate"]["booking"]["status"], "CONFIRMED",
+        "{booked}"
+    );
+    let pass = p.pass().await;
+    assert_eq!(
+        (pass.delivered.sent, pass.delivered.dead),
+        (2, 1),
+        "{pass:?}"
+    );
+    assert_eq!(sink.count(), baseline + 2);
+    let outbox = "query($status: DeliveryStatusValue) { outbox(first: 10, status: $status) {
+        edges { node { id recipientEmail status attempts lastError } } } }";
+    let dead = p.data(ADMIN, outbox, json!({ "status": "DEAD" })).await;
+    let dead = dead["outbox"]["edges"].as_array().expect("edges").clone();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(
+        dead[0]["node"]["recipientEmail"],
+        "reject.rex@holly-park.example"
+    );
+    assert!(
+        dead[0]["node"]["lastError"]
+            .as_str()
+            .expect("reason")
+            .contains("550"),
+        "{dead:?}"
+    );
+    // Only admins see the outbox or retry.
+    assert_eq!(code(&p.gql(HEAD, outbox, json!({})).await), "FORBIDDEN");
+    let retry = "mutation($id: ID!) { outboxRetry(input: { id: $id }) {
+        notification { status attempts } userErrors { field code } } }";
+    assert_eq!(
+        code(
+            &p.gql(HEAD, retry, json!({ "id": dead[0]["node"]["id"] }))
+                .await
+        ),
+        "FORBIDDEN"
+    );
+    let retried = p
+        .data(ADMIN, retry, json!({ "id": dead[0]["node"]["id"] }))
+        .await;
+    assert_eq!(
+        retried["outboxRetry"]["notification"]["status"], "PENDING",
+        "{retried}"
+    );
+    assert_eq!(retried["outboxRetry"]["notification"]["attempts"], 0);
+    let again = p.pass().await;
+    assert_eq!(again.delivered.dead, 1, "refused again: {again:?}");
+
+    // The SMTP server goes away during a burst: nothing is lost, nothing is sent twice.
+    sink.stop();
+    let before = sink.count();
+    let mut expected = 0;
+    for i in 0..5 {
+        let b = p
+            .data(
+                HEAD,
+                BOOK,
+                json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                    "attendees": [person(&format!("Person {i}"), &format!("person{i}@holly-park.example"))] } }),
+            )
+            .await;
+        assert_eq!(b["bookingCreate"]["booking"]["status"], "CONFIRMED", "{b}");
+        expected += 2; // the attendee and the head
+    }
+    let down = p.pass().await;
+    assert_eq!(down.delivered.sent, 0, "{down:?}");
+    assert_eq!(down.delivered.retrying, expected, "{down:?}");
+    let waiting = p.data(ADMIN, outbox, json!({ "status": "PENDING" })).await;
+    let waiting = waiting["outbox"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert_eq!(waiting.len(), expected, "{waiting:?}");
+    assert!(
+        waiting
+            .iter()
+            .all(|e| e["node"]["attempts"] == 1 && e["node"]["lastError"].is_string())
+    );
+    // Back up, but the retry is not due yet: nothing is sent early.
+    sink.restart();
+    assert_eq!(p.pass().await.delivered.claimed(), 0);
+    // Due after the backoff: each is sent once.
+    p.clock.advance(chrono::Duration::minutes(1));
+    let up = p.pass().await;
+    assert_eq!(up.delivered.sent, expected, "{up:?}");
+    p.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(p.pass().await.delivered.claimed(), 0);
+    let arrived = mails(&sink, before);
+    assert_eq!(arrived.len(), expected);
+    let unique: HashSet<&str> = arrived.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(unique.len(), expected, "no message arrived twice");
+}
+
+async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    let session_id = session(&p, 10).await;
+    let booked = p
+        .data(
+            HEAD,
+            BOOK,
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                "attendees": [person("Amy Lee", "amy.lee@holly-park.example")] } }),
+        )
+        .await;
+    let booking = kernel::BookingId::from_uuid(
+        gateway::graphql::relay::decode(
+            booked["bookingCreate"]["booking"]["id"]
+                .as_str()
+                .expect("id"),
+        )
+        .expect("global id")
+        .1,
+    );
+    let create = "mutation($school: ID) { calendarFeedCreate(input: { schoolId: $school }) {
+        feed { id active schoolId } url userErrors { field code } } }";
+    // Another school's head cannot make a feed of Holly Park's sessions.
+    let other = p
+        .gql(OTHER_HEAD, create, json!({ "school": p.school() }))
+        .await;
+    assert_eq!(code(&other), "FORBIDDEN", "{other}");
+    let made = p.data(HEAD, create, json!({ "school": p.school() })).await;
+    let url = made["calendarFeedCreate"]["url"]
+        .as_str()
+        .expect("url")
+        .to_owned();
+    assert!(
+        url.starts_with("https://trellis.heathhill.example/calendar/"),
+        "{url}"
+    );
+    let local = url.replace("https://trellis.heathhill.example", &p.base);
+    let res = p.http.get(&local).send().await.expect("GET");
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/calendar"),
+        "{:?}",
+        res.headers()
+    );
+    let body = res.text().await.expect("body");
+    let unfolded = unfold(&body);
+    let calendar = read_calendar(&unfolded).expect("an iCalendar parser reads the feed");
+    let uids: Vec<String> = calendar
+        .components
+        .iter()
+        .filter(|c| c.name == "VEVENT")
+        .filter_map(|c| {
+            c.properties
+                .iter()
+                .find(|p| p.name == "UID")
+                .map(|p| p.val.to_string())
+        })
+        .collect();
+    assert!(uids.contains(&format!("{booking}-1@trellis")), "{uids:?}");
+    assert!(uids.contains(&format!("{booking}-2@trellis")), "{uids:?}");
+    // A person's own feed lists what they hold a place on (Amy is no Trellis user; the head holds none).
+    let mine = p.data(HEAD, create, json!({ "school": null })).await;
+    let my_url = mine["calendarFeedCreate"]["url"]
+        .as_str()
+        .expect("url")
+        .replace("https://trellis.heathhill.example", &p.base);
+    let my_body = p
+        .http
+        .get(&my_url)
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("body");
+    assert!(!my_body.contains(&booking.to_string()), "{my_body}");
+    // Listed without URLs; revoked, the URL is 404 like one never made.
+    let feeds = p
+        .data(
+            HEAD,
+            "query { viewer { calendarFeeds { id active schoolId } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        feeds["viewer"]["calendarFeeds"]
+            .as_array()
+            .expect("feeds")
+            .len(),
+        2,
+        "{feeds}"
+    );
+    let revoke = "mutation($id: ID!) { calendarFeedRevoke(input: { id: $id }) { feed { active } userErrors { field code } } }";
+    let id = made["calendarFeedCreate"]["feed"]["id"].clone();
+    let foreign = p.data(OTHER_HEAD, revoke, json!({ "id": id })).await;
+    assert_eq!(
+        user_errors(&foreign["calendarFeedRevoke"]),
+        vec![("input.id".to_owned(), "NOT_FOUND".to_owned())]
+    );
+    let revoked = p.data(HEAD, revoke, json!({ "id": id })).await;
+    assert_eq!(
+        revoked["calendarFeedRevoke"]["feed"]["active"], false,
+        "{revoked}"
+    );
+    assert_eq!(p.http.get(&local).send().await.expect("GET").status(), 404);
+    let guessed = format!("{}/calendar/{}.ics", p.base, "A".repeat(43));
+    assert_eq!(
+        p.http.get(&guessed).send().await.expect("GET").status(),
+        404
+    );
+}
+
+testkit::db_tests!(
+    booking_journeys_reach_inboxes_and_the_smtp_server,
+    a_refused_address_is_dead_lettered_and_a_lost_server_loses_nothing,
+    calendar_feeds_are_secret_revocable_and_list_confirmed_sessions,
+);
