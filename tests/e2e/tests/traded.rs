@@ -1107,7 +1107,46 @@ async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db:
     );
 }
 
+const BY_PROVIDER: &str = "query($filter: ServiceFilterInput) {
+    services(first: 100, filter: $filter) { totalCount edges { node { code providerSchool { id } } } } }";
+
+/// `providedByPartnership: false` is school-to-school support from any school, as the schema
+/// says; `true` is partnership staff only; together they are the whole catalogue.
+async fn the_catalogue_filters_school_to_school_support_from_any_school(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let list = |filter: Value| {
+        let p = &p;
+        async move {
+            let body = p.gql(HEAD, BY_PROVIDER, json!({ "filter": filter })).await;
+            assert!(body.get("errors").is_none(), "refused: {body}");
+            let services = body["data"]["services"].clone();
+            let total = services["totalCount"].as_i64().expect("count");
+            let nodes: Vec<Value> = services["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| e["node"].clone())
+                .collect();
+            assert_eq!(usize::try_from(total).expect("count"), nodes.len());
+            nodes
+        }
+    };
+    let schools = list(json!({ "providedByPartnership": false })).await;
+    let staff = list(json!({ "providedByPartnership": true })).await;
+    let every = list(Value::Null).await;
+    assert!(!schools.is_empty(), "the demo has school-to-school support");
+    assert!(schools.iter().all(|s| s["providerSchool"]["id"].is_string()));
+    assert!(staff.iter().all(|s| s["providerSchool"].is_null()));
+    assert_eq!(schools.len() + staff.len(), every.len());
+    // With one school named, `false` narrows to that school's support only.
+    let one = schools[0]["providerSchool"]["id"].clone();
+    let of_one = list(json!({ "providedByPartnership": false, "providerSchoolId": one })).await;
+    assert!(!of_one.is_empty() && of_one.iter().all(|s| s["providerSchool"]["id"] == one));
+}
+
 testkit::db_tests!(
+    the_catalogue_filters_school_to_school_support_from_any_school,
     offer_and_invoice_journeys_with_approval_register_and_certificates,
     card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel,
     an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept,
