@@ -303,6 +303,8 @@ fn new_row(
         closed_by: Set(None),
         cancellation_fee_pence: Set(None),
         refund_pence: Set(None),
+        cancellation_units_kept: Set(None),
+        cancellation_units_returned: Set(None),
         refund_state: Set(None),
         payment_ref: Set(None),
         version: Set(0),

@@ -1107,6 +1107,52 @@ async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db:
     );
 }
 
+const CANCEL_IN_UNITS: &str = "mutation($id: ID!) { bookingCancel(input: { bookingId: $id }) {
+    booking { status cancellationFee { amountPence } refund { amountPence }
+      cancellationUnitsKept cancellationUnitsReturned }
+    returned { fee { amountPence } refund { amountPence } usageReversed unitsKept unitsReturned }
+    userErrors { field code } } }";
+
+/// A core-offer booking cancelled a week out (the late band: half kept) answers in units —
+/// one of its two places back — and in money nothing, never its price as fee and refund.
+async fn a_late_offer_cancellation_answers_in_units_not_money(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let course = service(&p, "CPD-EARLY-WRITING").await;
+    let (session_id, starts) = session(&p, course["id"].as_str().expect("id"), 4).await;
+    let booked = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "OFFER",
+                "attendees": attendees(&["Amy Lee", "Ben Ode"]) }),
+    )
+    .await;
+    assert_eq!(booked["booking"]["status"], "CONFIRMED", "{booked}");
+    p.clock.set(starts - chrono::Duration::days(7));
+    let cancelled = p
+        .data(
+            HEAD,
+            CANCEL_IN_UNITS,
+            json!({ "id": booked["booking"]["id"] }),
+        )
+        .await["bookingCancel"]
+        .clone();
+    assert_eq!(user_errors(&cancelled), vec![], "{cancelled}");
+    assert_eq!(
+        cancelled["returned"],
+        json!({ "fee": { "amountPence": 0 }, "refund": { "amountPence": 0 },
+                "usageReversed": true, "unitsKept": 1, "unitsReturned": 1 }),
+        "{cancelled}"
+    );
+    assert_eq!(
+        cancelled["booking"],
+        json!({ "status": "CANCELLED", "cancellationFee": { "amountPence": 0 },
+                "refund": { "amountPence": 0 },
+                "cancellationUnitsKept": 1, "cancellationUnitsReturned": 1 }),
+        "{cancelled}"
+    );
+}
+
 const BY_PROVIDER: &str = "query($filter: ServiceFilterInput) {
     services(first: 100, filter: $filter) { totalCount edges { node { code providerSchool { id } } } } }";
 
@@ -1136,7 +1182,11 @@ async fn the_catalogue_filters_school_to_school_support_from_any_school(db: Test
     let staff = list(json!({ "providedByPartnership": true })).await;
     let every = list(Value::Null).await;
     assert!(!schools.is_empty(), "the demo has school-to-school support");
-    assert!(schools.iter().all(|s| s["providerSchool"]["id"].is_string()));
+    assert!(
+        schools
+            .iter()
+            .all(|s| s["providerSchool"]["id"].is_string())
+    );
     assert!(staff.iter().all(|s| s["providerSchool"].is_null()));
     assert_eq!(schools.len() + staff.len(), every.len());
     // With one school named, `false` narrows to that school's support only.
@@ -1146,6 +1196,7 @@ async fn the_catalogue_filters_school_to_school_support_from_any_school(db: Test
 }
 
 testkit::db_tests!(
+    a_late_offer_cancellation_answers_in_units_not_money,
     the_catalogue_filters_school_to_school_support_from_any_school,
     offer_and_invoice_journeys_with_approval_register_and_certificates,
     card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel,
