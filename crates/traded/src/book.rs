@@ -428,6 +428,7 @@ pub async fn book(
         check_settlement(
             db,
             &mut problems,
+            provider,
             &t.service,
             input.school_id,
             input.settlement,
@@ -595,6 +596,7 @@ pub async fn approve_request(
         check_settlement(
             db,
             &mut problems,
+            provider,
             &t.service,
             school,
             approval.settlement,

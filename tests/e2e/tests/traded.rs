@@ -1107,6 +1107,88 @@ async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db:
     );
 }
 
+/// Finance records a bank transfer against a card booking's one-off invoice and allocates
+/// it: the booking is confirmed by that allocation, not left PENDING_PAYMENT for the sweep.
+async fn a_transfer_that_pays_a_card_booking_confirms_it_at_once(db: TestDb) {
+    let Some((config, _stripe, _secret)) = with_stripe(&db) else {
+        return;
+    };
+    let p = spawn(db, config).await;
+    let conference = service(&p, "CONF-2027").await;
+    let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
+    let booked = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                "attendees": attendees(&["Eve Moss"]) }),
+    )
+    .await;
+    assert_eq!(booked["booking"]["status"], "PENDING_PAYMENT", "{booked}");
+    let id = booked["booking"]["id"].as_str().expect("id").to_owned();
+    let invoice = p
+        .data(
+            FINANCE,
+            "query($id: ID!) { booking(id: $id) { invoice { id total { amountPence }
+               account { id } } } }",
+            json!({ "id": id }),
+        )
+        .await["booking"]["invoice"]
+        .clone();
+    let total = invoice["total"]["amountPence"].as_i64().expect("total");
+    let received = p
+        .data(
+            FINANCE,
+            "mutation($input: PaymentRecordInput!) { paymentRecord(input: $input) {
+               payment { id } userErrors { field code } } }",
+            json!({ "input": { "accountId": invoice["account"]["id"], "method": "BANK_TRANSFER",
+                    "reference": "HOLLY PARK CONF", "receivedOn": p.clock.now().date_naive(),
+                    "amountPence": total } }),
+        )
+        .await;
+    let payment = received["paymentRecord"]["payment"]["id"].clone();
+    assert!(payment.is_string(), "{received}");
+    let allocated = p
+        .data(
+            FINANCE,
+            "mutation($input: PaymentAllocateInput!) { paymentAllocate(input: $input) {
+               userErrors { field code } } }",
+            json!({ "input": { "paymentId": payment,
+                    "allocations": [{ "invoiceId": invoice["id"], "amountPence": total }] } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&allocated["paymentAllocate"]),
+        vec![],
+        "{allocated}"
+    );
+    let now = p.data(HEAD, BOOKING, json!({ "id": id })).await;
+    assert_eq!(now["booking"]["status"], "CONFIRMED", "{now}");
+}
+
+/// Without a payment provider no card payment can be completed, so CARD is refused with a
+/// userError on the settlement, and nothing is booked.
+async fn card_is_refused_without_a_payment_provider(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let conference = service(&p, "CONF-2027").await;
+    let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
+    let before = booking_count(&p).await;
+    let refused = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                "attendees": attendees(&["Eve Moss"]) }),
+    )
+    .await;
+    assert!(refused["booking"].is_null(), "{refused}");
+    assert_eq!(
+        user_errors(&refused),
+        vec![("input.settlement".to_owned(), "INVALID".to_owned())],
+        "{refused}"
+    );
+    assert_eq!(booking_count(&p).await, before, "nothing was booked");
+}
+
 const CANCEL_IN_UNITS: &str = "mutation($id: ID!) { bookingCancel(input: { bookingId: $id }) {
     booking { status cancellationFee { amountPence } refund { amountPence }
       cancellationUnitsKept cancellationUnitsReturned }
@@ -1196,6 +1278,8 @@ async fn the_catalogue_filters_school_to_school_support_from_any_school(db: Test
 }
 
 testkit::db_tests!(
+    a_transfer_that_pays_a_card_booking_confirms_it_at_once,
+    card_is_refused_without_a_payment_provider,
     a_late_offer_cancellation_answers_in_units_not_money,
     the_catalogue_filters_school_to_school_support_from_any_school,
     offer_and_invoice_journeys_with_approval_register_and_certificates,
