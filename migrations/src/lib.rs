@@ -23,6 +23,7 @@ mod m20261127_000014_booking_payment_ref;
 mod m20261204_000015_stripe_pending_refunds;
 mod m20261204_000016_idempotency_caller;
 mod m20261204_000020_notifications;
+mod m20261204_000030_booking_cancellation_units;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_stripe_pending_refunds::Migration),
             Box::new(m20261204_000016_idempotency_caller::Migration),
             Box::new(m20261204_000020_notifications::Migration),
+            Box::new(m20261204_000030_booking_cancellation_units::Migration),
         ]
     }
 }

@@ -273,6 +273,47 @@ async fn traded_demo(conn: &DatabaseConnection, clock: &FixedClock) {
     assert!(report.bookings > 0, "{report}");
 }
 
+/// A card booking of Holly Park awaiting its payment, on the demo conference's session. The
+/// demo makes none (it runs without a payment provider, where CARD is refused), so it is
+/// made through a provider that takes cards.
+async fn pending_card_booking(conn: &DatabaseConnection, clock: &FixedClock) -> traded::Booking {
+    let head = membership::people::users::actor_for(
+        conn,
+        membership::people::users::Lookup::Email(traded::demo::DEMO_SCHOOL_USER),
+    )
+    .await
+    .expect("lookup")
+    .expect("head");
+    let school = head.schools[0];
+    let conference = all_bookings(conn)
+        .await
+        .into_iter()
+        .find(|b| b.school_id == school && b.po_number.as_deref() == Some("HP-PO-2224"))
+        .expect("the demo's conference booking");
+    let done = traded::book(
+        conn,
+        &Actor::User(head),
+        clock,
+        &billing::provider::RecordedCards,
+        traded::NewBooking {
+            school_id: school,
+            session_id: conference.session_id,
+            attendees: vec![traded::NewAttendee {
+                name: "Card Payer".to_owned(),
+                email: "card.payer@holly-park.example".to_owned(),
+                role: None,
+            }],
+            settlement: traded::Settlement::Card,
+            po_number: None,
+            join_waitlist: false,
+        },
+    )
+    .await
+    .expect("card booking");
+    assert_eq!(done.booking.status, traded::BookingStatus::PendingPayment);
+    done.booking
+}
+
 fn bus() -> Bus {
     std::sync::Arc::new(LocalBus::new(std::sync::Arc::new(
         gateway::metrics::Metrics::new(),
@@ -317,16 +358,13 @@ async fn releases_unpaid_card_bookings_once_per_slot(db: TestDb) {
     let conn = db.conn();
     let clock = FixedClock::new(at(2026, 11, 23));
     traded_demo(conn, &clock).await;
+    pending_card_booking(conn, &clock).await;
     let unpaid: Vec<traded::Booking> = all_bookings(conn)
         .await
         .into_iter()
         .filter(|b| b.status == traded::BookingStatus::PendingPayment)
         .collect();
-    assert_eq!(
-        unpaid.len(),
-        1,
-        "the demo's card booking waits for its payment"
-    );
+    assert_eq!(unpaid.len(), 1, "the card booking waits for its payment");
     let card = &unpaid[0];
     let events = bus();
     let mut rx = events.subscribe();
@@ -461,11 +499,7 @@ async fn completes_card_refunds_left_pending_once_per_slot(db: TestDb) {
     let conn = db.conn();
     let clock = FixedClock::new(at(2026, 11, 23));
     traded_demo(conn, &clock).await;
-    let card = all_bookings(conn)
-        .await
-        .into_iter()
-        .find(|b| b.status == traded::BookingStatus::PendingPayment)
-        .expect("the demo's card booking");
+    let card = pending_card_booking(conn, &clock).await;
     // The card money arrives and the booking is confirmed, as the webhook would.
     let invoice_id = card.invoice_id.expect("card invoice");
     let invoice = billing::ledger::invoices::invoices_by_ids(conn, &[invoice_id])

@@ -48,7 +48,7 @@ pub use items::{
 };
 pub use movements::{
     NewAdjustment, NewTransfer, NewUsage, adjust, cash_in, draw_forward, record_usage,
-    reverse_usage,
+    reverse_usage, reverse_usage_part,
 };
 pub use quantities::{Allowance, ItemQuantity, QuantitySetting, quantities_of_items, set_quantity};
 pub use support::{CorruptRow, UnknownValue, may_read};

@@ -261,6 +261,38 @@ pub async fn reverse_usage<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    reverse(db, actor, clock, usage, None, reason).await
+}
+
+/// Gives part of a usage back: `quantity` whole units, 1 to what was used (e.g. a late
+/// cancellation returns the places the cancellation policy does not keep). Like
+/// [`reverse_usage`], it is the usage's one reversal: the rest stays used for good.
+pub async fn reverse_usage_part<C>(
+    db: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    usage: OfferEntryId,
+    quantity: i64,
+    reason: Option<String>,
+) -> Result<LedgerEntry, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    reverse(db, actor, clock, usage, Some(quantity), reason).await
+}
+
+/// A reversal of the whole usage (`quantity: None`) or of part of it.
+async fn reverse<C>(
+    db: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    usage: OfferEntryId,
+    quantity: Option<i64>,
+    reason: Option<String>,
+) -> Result<LedgerEntry, DomainError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     actor.require(Permission::RecordOfferUsage)?;
     let reason = optional_text("reason", reason.as_deref(), REASON_MAX)
         .map_err(|e| DomainError::Invalid(vec![e]))?;
@@ -283,6 +315,23 @@ where
             "this usage has already been reversed",
         )
     };
+    // A usage is stored negative: what was used is its opposite.
+    let used = entry.quantity.checked_neg().ok_or_else(|| {
+        DomainError::internal(kernel::CorruptRow(format!(
+            "usage {usage} has an impossible quantity"
+        )))
+    })?;
+    let returned = match quantity {
+        None => used,
+        Some(q) if (1..=used).contains(&q) => q,
+        Some(_) => {
+            return Err(DomainError::invalid(
+                "quantity",
+                ErrorCode::OutOfRange,
+                format!("must be between 1 and the {used} used"),
+            ));
+        }
+    };
 
     let txn = db.begin_write().await?;
     let entitlement = lock_entitlement(&txn, entry.school_id, entry.item_id, entry.year)
@@ -298,7 +347,7 @@ where
     }
     let written = EntryDraft {
         kind: EntryKind::Reversal,
-        quantity: -entry.quantity,
+        quantity: returned,
         occurred_on: entry.occurred_on,
         reference: entry.reference.clone(),
         reason,

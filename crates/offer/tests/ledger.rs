@@ -113,6 +113,43 @@ async fn usage_reversal_and_adjustment_move_the_balance(db: TestDb) {
     );
 }
 
+/// Part of a usage comes back (a late cancellation returns what its policy does not keep):
+/// 1 to what was used, once, and the rest stays used.
+async fn part_of_a_usage_is_given_back_once(db: TestDb) {
+    let w = derived_world(&db).await;
+    let c = clock();
+    let used = offer::record_usage(db.conn(), &w.admin, &c, usage(w.alder, w.items.cpd, 3))
+        .await
+        .expect("usage");
+    let before = footprint(&db).await;
+    for bad in [0, -1, 4, i64::MAX, i64::MIN] {
+        assert_eq!(
+            field_error(
+                offer::reverse_usage_part(db.conn(), &w.admin, &c, used.id, bad, None).await
+            ),
+            ("quantity".into(), ErrorCode::OutOfRange),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        footprint(&db).await,
+        before,
+        "a refused reversal writes nothing"
+    );
+    let back = offer::reverse_usage_part(db.conn(), &w.admin, &c, used.id, 2, None)
+        .await
+        .expect("part back");
+    assert_eq!((back.kind, back.quantity), (EntryKind::Reversal, 2));
+    assert_eq!(back.reversal_of, Some(used.id));
+    let b = balance(&db, w.alder, w.items.cpd).await;
+    assert_eq!((b.used(), b.remaining()), (1, Some(9)));
+    assert_eq!(
+        field_error(offer::reverse_usage(db.conn(), &w.admin, &c, used.id, None).await),
+        ("entryId".into(), ErrorCode::Conflict),
+        "the rest stays used"
+    );
+}
+
 async fn cash_in_and_draw_forward_within_their_limits(db: TestDb) {
     let w = derived_world(&db).await;
     let c = clock();
@@ -838,6 +875,7 @@ async fn extreme_quantities_are_refused_and_the_offer_still_reads(db: TestDb) {
 
 testkit::db_tests!(
     usage_reversal_and_adjustment_move_the_balance,
+    part_of_a_usage_is_given_back_once,
     cash_in_and_draw_forward_within_their_limits,
     bad_input_is_refused_and_writes_nothing,
     items_and_quantities_are_validated,

@@ -304,6 +304,8 @@ fn new_row(
         closed_by: Set(None),
         cancellation_fee_pence: Set(None),
         refund_pence: Set(None),
+        cancellation_units_kept: Set(None),
+        cancellation_units_returned: Set(None),
         refund_state: Set(None),
         payment_ref: Set(None),
         version: Set(0),
@@ -427,6 +429,7 @@ pub async fn book(
         check_settlement(
             db,
             &mut problems,
+            provider,
             &t.service,
             input.school_id,
             input.settlement,
@@ -596,6 +599,7 @@ pub async fn approve_request(
         check_settlement(
             db,
             &mut problems,
+            provider,
             &t.service,
             school,
             approval.settlement,

@@ -84,10 +84,15 @@ pub struct Booking {
     pub waitlist: Option<WaitlistPlace>,
     /// Set once it ended without being delivered.
     pub closure: Option<Closure>,
-    /// Kept under the cancellation policy.
+    /// Kept under the cancellation policy, in money (zero for OFFER: see `units_kept`).
     pub cancellation_fee: Option<Money>,
-    /// Given back on cancellation (allowance units are not money: OFFER bookings record none).
+    /// Given back on cancellation, in money (allowance units are not money: zero for OFFER,
+    /// whose return is `units_returned`).
     pub refund: Option<Money>,
+    /// OFFER cancellations: allowance units that stay used under the policy.
+    pub units_kept: Option<u32>,
+    /// OFFER cancellations: allowance units given back (the usage reversed, whole or part).
+    pub units_returned: Option<u32>,
     /// CARD refunds are made after the cancellation commits.
     pub refund_state: Option<RefundState>,
     pub created_at: DateTime<Utc>,
@@ -163,6 +168,8 @@ impl Booking {
             closure,
             cancellation_fee: row.cancellation_fee_pence.map(Money::from_pence),
             refund: row.refund_pence.map(Money::from_pence),
+            units_kept: row.cancellation_units_kept.map(to_u32),
+            units_returned: row.cancellation_units_returned.map(to_u32),
             refund_state: row
                 .refund_state
                 .as_deref()

@@ -3,8 +3,11 @@
 //!
 //! What the policy's terms mean per settlement:
 //!
-//! * **OFFER** — a free cancellation reverses the usage (the places return to the allowance);
-//!   a late one keeps it (allowance units cannot be split, so any fee keeps the whole use).
+//! * **OFFER** — the policy is applied in allowance units, not money
+//!   ([`CancellationPolicy::unit_terms`](crate::CancellationPolicy::unit_terms)): a free
+//!   cancellation reverses the whole usage, a late one reverses the units the late fee does
+//!   not keep (`offer::reverse_usage_part`), one within the no-refund window keeps them all.
+//!   The booking records the units kept and returned; its money fee and refund are zero.
 //! * **INVOICE** — `billing::charges::cancel_charge` with the fee (net of VAT): a pending
 //!   charge is withdrawn or reduced to the fee, an invoiced one credited for the rest.
 //! * **CARD** — unpaid: the invoice is voided (billing refuses if money moved meanwhile; then
@@ -33,7 +36,7 @@ use crate::book::{close, own_booking};
 use crate::bookings::{self, Booking, not_found};
 use crate::entity::{bookings as rows, sessions as session_rows};
 use crate::hold::{lock_booking, release_places};
-use crate::policy::{CancellationBand, CancellationTerms};
+use crate::policy::{CancellationBand, CancellationPolicy, CancellationTerms, UnitTerms};
 use crate::sessions::Session;
 use crate::support::{days_until, optional_text, stored, to_u32};
 use crate::types::{BookingStatus, ClosedReason, RefundState, SessionStatus, Settlement};
@@ -48,10 +51,23 @@ pub struct SessionChange {
     pub bookings: Vec<Booking>,
 }
 
-/// What the booking is refunded, by settlement, after [`CancellationTerms`] on its gross.
+/// What the booking is refunded, by settlement, after [`CancellationTerms`] on its gross
+/// (money settlements) or [`UnitTerms`] on its places (OFFER, whose money terms are zero).
 struct Plan {
     terms: CancellationTerms,
+    units: Option<UnitTerms>,
     settlement: Option<Settlement>,
+}
+
+impl Plan {
+    /// Nothing kept, nothing given back in money (an unpaid booking, or one paid in units).
+    const fn no_money(band: CancellationBand) -> CancellationTerms {
+        CancellationTerms {
+            band,
+            fee: Money::zero(),
+            refund: Money::zero(),
+        }
+    }
 }
 
 /// Gives up on the card payment of a booking awaiting it: calls off the payment at the
@@ -122,11 +138,19 @@ where
     }
     match plan.settlement {
         Some(Settlement::Offer) => {
-            if plan.terms.band == CancellationBand::Free
+            if let Some(units) = plan.units
+                && units.returned > 0
                 && let Some(usage) = row.offer_entry_id.map(OfferEntryId::from_uuid)
             {
-                offer::reverse_usage(txn, &Actor::System, clock, usage, Some(reason.to_owned()))
-                    .await?;
+                offer::reverse_usage_part(
+                    txn,
+                    &Actor::System,
+                    clock,
+                    usage,
+                    i64::from(units.returned),
+                    Some(reason.to_owned()),
+                )
+                .await?;
             }
             Ok(None)
         }
@@ -241,20 +265,20 @@ pub async fn cancel_booking(
     }
     let booking = Booking::from_row(row.clone())?;
     let unpaid = booking.status == BookingStatus::PendingPayment;
-    let terms = if unpaid {
+    let days_before = days_until(now, session.starts_at);
+    let (terms, units) = if unpaid {
         // Nothing was paid and the invoice is void: nothing to keep or give back.
-        CancellationTerms {
-            band: CancellationBand::Free,
-            fee: Money::zero(),
-            refund: Money::zero(),
-        }
+        (Plan::no_money(CancellationBand::Free), None)
+    } else if booking.settlement == Some(Settlement::Offer) {
+        // Paid in allowance units: the policy is applied to the units, never to money.
+        let units = session.policy.unit_terms(days_before, booking.places);
+        (Plan::no_money(units.band), Some(units))
     } else {
-        session
-            .policy
-            .terms(days_until(now, session.starts_at), booking.gross())
+        (session.policy.terms(days_before, booking.gross()), None)
     };
     let plan = Plan {
         terms,
+        units,
         settlement: booking.settlement,
     };
     let closure = match booking.status {
@@ -274,7 +298,13 @@ pub async fn cancel_booking(
         BookingStatus::Confirmed | BookingStatus::PendingPayment
     );
     let closed = close(&txn, actor, now, locked, closure, reason).await?;
-    let closed = record_terms(&txn, closed, was_settled.then_some(plan.terms), refund_due).await?;
+    let closed = record_terms(
+        &txn,
+        closed,
+        was_settled.then_some((plan.terms, plan.units)),
+        refund_due,
+    )
+    .await?;
     crate::events::announce(&txn, EventKind::BookingCancelled, id, now).await?;
     release_places(&txn, session.id, held).await?;
     let offered = offer_free_places(&txn, session.id, now).await?;
@@ -290,23 +320,36 @@ pub async fn cancel_booking(
     })
 }
 
-/// Records the fee kept and what is given back on a closed booking.
+/// Records the fee kept and what is given back on a closed booking: money, and for OFFER
+/// bookings the allowance units.
 async fn record_terms<C: ConnectionTrait>(
     txn: &C,
     row: rows::Model,
-    terms: Option<CancellationTerms>,
+    terms: Option<(CancellationTerms, Option<UnitTerms>)>,
     refund_due: Option<Money>,
 ) -> Result<rows::Model, DomainError> {
-    let Some(terms) = terms else {
+    let Some((terms, units)) = terms else {
         return Ok(row);
     };
     let mut active: rows::ActiveModel = row.into();
     active.cancellation_fee_pence = Set(Some(terms.fee.pence()));
     active.refund_pence = Set(Some(terms.refund.pence()));
+    if let Some(units) = units {
+        active.cancellation_units_kept = Set(Some(stored_units(units.kept)?));
+        active.cancellation_units_returned = Set(Some(stored_units(units.returned)?));
+    }
     if refund_due.is_some() {
         active.refund_state = Set(Some(RefundState::Pending.as_str().to_owned()));
     }
     Ok(active.update(txn).await?)
+}
+
+fn stored_units(units: u32) -> Result<i32, DomainError> {
+    i32::try_from(units).map_err(|_| {
+        DomainError::internal(kernel::CorruptRow(format!(
+            "{units} allowance units do not fit a booking"
+        )))
+    })
 }
 
 /// Returns a cancelled card booking's refund to the card: finds the receipt that paid its
@@ -510,17 +553,30 @@ pub async fn cancel_session(
         let booking = Booking::from_row(row.clone())?;
         let locked = lock_booking(&txn, booking.id, row.version).await?;
         let unpaid = booking.status == BookingStatus::PendingPayment;
-        let terms = CancellationTerms {
-            band: CancellationBand::Free,
-            fee: Money::zero(),
-            refund: if unpaid {
+        let (terms, units) = if booking.settlement == Some(Settlement::Offer) {
+            // Everything back in units; nothing was paid in money.
+            (
+                Plan::no_money(CancellationBand::Free),
+                Some(CancellationPolicy::all_units_back(booking.places)),
+            )
+        } else {
+            let refund = if unpaid {
                 Money::zero()
             } else {
                 booking.gross()
-            },
+            };
+            (
+                CancellationTerms {
+                    band: CancellationBand::Free,
+                    fee: Money::zero(),
+                    refund,
+                },
+                None,
+            )
         };
         let plan = Plan {
             terms,
+            units,
             settlement: booking.settlement,
         };
         let text = format!("session cancelled by the provider: {reason}");
@@ -539,7 +595,8 @@ pub async fn cancel_session(
             Some(reason.clone()),
         )
         .await?;
-        let closed = record_terms(&txn, closed, settled.then_some(terms), refund_due).await?;
+        let closed =
+            record_terms(&txn, closed, settled.then_some((terms, units)), refund_due).await?;
         crate::events::announce(&txn, EventKind::SessionCancelled, booking.id, now).await?;
         release_places(&txn, id, held).await?;
         if refund_due.is_some() {

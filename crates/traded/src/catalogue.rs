@@ -154,6 +154,8 @@ pub enum ProviderFilter {
     Partnership,
     /// One school's school-to-school support.
     School(SchoolId),
+    /// Every school's school-to-school support (no partnership staff).
+    AnySchool,
 }
 
 /// Narrows the catalogue. Empty means every published service.
@@ -635,6 +637,9 @@ fn filtered(
         }
         Some(ProviderFilter::School(school)) => {
             cond = cond.add(services::Column::ProviderSchoolId.eq(school.as_uuid()));
+        }
+        Some(ProviderFilter::AnySchool) => {
+            cond = cond.add(services::Column::ProviderSchoolId.is_not_null());
         }
         None => {}
     }

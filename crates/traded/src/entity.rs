@@ -124,6 +124,9 @@ pub mod bookings {
         pub cancellation_fee_pence: Option<i64>,
         pub refund_pence: Option<i64>,
         pub refund_state: Option<String>,
+        /// OFFER cancellations: units kept and units returned to the allowance.
+        pub cancellation_units_kept: Option<i32>,
+        pub cancellation_units_returned: Option<i32>,
         /// The card payment started for the booking (Stripe `pi_…`), to call off if the
         /// booking is released or cancelled unpaid.
         pub payment_ref: Option<String>,

@@ -64,7 +64,7 @@ pub use catalogue::{
 pub use feedback::{
     Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
 };
-pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms};
+pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms, UnitTerms};
 pub use sessions::{
     DEFAULT_WAITLIST_OFFER_HOURS, NewSession, Session, SessionFilter, SessionKey, SessionPart,
     SessionPatch, create_session, session, sessions_by_ids, sessions_of_services, sessions_page,

@@ -5,6 +5,12 @@
 //! day): at least `free_until_days` → free, everything back; fewer than
 //! `no_refund_within_days` → nothing back; in between → `late_fee_percent` of the price is
 //! kept. A provider's cancellation is outside the policy: everyone gets everything back.
+//!
+//! Bookings paid from the core offer are cancelled in units, not money ([`unit_terms`]): the
+//! same bands, the late fee as a share of the places used, rounded half up like the money
+//! fee (whole units: half of one place keeps that place, half of three keeps two).
+//!
+//! [`unit_terms`]: CancellationPolicy::unit_terms
 
 use kernel::{ErrorCode, FieldError, Money};
 use serde::{Deserialize, Serialize};
@@ -50,6 +56,17 @@ pub struct CancellationTerms {
     pub fee: Money,
     /// Given back.
     pub refund: Money,
+}
+
+/// What a cancellation costs a booking paid from the core offer, in allowance units:
+/// `kept + returned = used`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct UnitTerms {
+    pub band: CancellationBand,
+    /// Units that stay used.
+    pub kept: u32,
+    /// Units given back to the allowance.
+    pub returned: u32,
 }
 
 impl CancellationPolicy {
@@ -110,6 +127,39 @@ impl CancellationPolicy {
             refund: Money::from_pence(amount.pence() - fee),
         }
     }
+
+    /// What cancelling `days_before` whole days before the start costs a booking that used
+    /// `units` of the core offer: the late fee is `late_fee_percent` of the units, rounded half
+    /// up to a whole unit.
+    #[must_use]
+    pub fn unit_terms(&self, days_before: i64, units: u32) -> UnitTerms {
+        let band = self.band(days_before);
+        let kept = match band {
+            CancellationBand::Free => 0,
+            CancellationBand::NoRefund => units,
+            CancellationBand::Late => {
+                // u32 × (≤100) fits in u64; the share is never more than `units`.
+                let share =
+                    (u64::from(units) * u64::from(self.late_fee_percent.min(100)) + 50) / 100;
+                u32::try_from(share).unwrap_or(units).min(units)
+            }
+        };
+        UnitTerms {
+            band,
+            kept,
+            returned: units - kept,
+        }
+    }
+
+    /// Everything back, whatever the timing: a provider's cancellation.
+    #[must_use]
+    pub const fn all_units_back(units: u32) -> UnitTerms {
+        UnitTerms {
+            band: CancellationBand::Free,
+            kept: 0,
+            returned: units,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +192,64 @@ mod tests {
                 "{days} days before"
             );
         }
+    }
+
+    #[test]
+    fn the_policy_table_in_units() {
+        let policy = CancellationPolicy {
+            free_until_days: 14,
+            late_fee_percent: 50,
+            no_refund_within_days: 2,
+        };
+        // (days before, units used, band, kept, returned)
+        let table = [
+            (14, 2, CancellationBand::Free, 0, 2),
+            (7, 2, CancellationBand::Late, 1, 1),
+            (7, 3, CancellationBand::Late, 2, 1),
+            (7, 1, CancellationBand::Late, 1, 0),
+            (7, 0, CancellationBand::Late, 0, 0),
+            (1, 4, CancellationBand::NoRefund, 4, 0),
+            (
+                7,
+                u32::MAX,
+                CancellationBand::Late,
+                u32::MAX / 2 + 1,
+                u32::MAX / 2,
+            ),
+        ];
+        for (days, units, band, kept, returned) in table {
+            assert_eq!(
+                policy.unit_terms(days, units),
+                UnitTerms {
+                    band,
+                    kept,
+                    returned
+                },
+                "{units} units {days} days before"
+            );
+        }
+        let light = CancellationPolicy {
+            late_fee_percent: 20,
+            ..policy
+        };
+        assert_eq!(
+            light.unit_terms(7, 2).returned,
+            2,
+            "0.4 of a unit rounds to none"
+        );
+        assert_eq!(
+            light.unit_terms(7, 3).returned,
+            2,
+            "0.6 of a unit rounds to one"
+        );
+        assert_eq!(
+            CancellationPolicy::all_units_back(3),
+            UnitTerms {
+                band: CancellationBand::Free,
+                kept: 0,
+                returned: 3
+            }
+        );
     }
 
     #[test]

@@ -78,15 +78,26 @@ impl CardPayment {
     }
 }
 
-/// Checks that `settlement` can pay for this booking, before anything is written.
+/// Checks that `settlement` can pay for this booking, before anything is written: CARD only
+/// where `provider` takes cards (a payment nobody can complete would hold places for
+/// nothing), INVOICE and CARD only for a school with a billing account.
 pub(crate) async fn check_settlement(
     db: &DatabaseConnection,
     problems: &mut Problems,
+    provider: &dyn PaymentProvider,
     service: &Service,
     school: SchoolId,
     settlement: Settlement,
     gross: Money,
 ) -> Result<(), DomainError> {
+    if settlement == Settlement::Card && !provider.takes_cards() {
+        problems.add(
+            "settlement",
+            ErrorCode::Invalid,
+            "card payment is not available: no payment provider is configured; choose INVOICE \
+             (or OFFER where the core offer pays)",
+        );
+    }
     match settlement {
         Settlement::Offer => {
             if service.offer_item_id.is_none() {
@@ -332,6 +343,14 @@ pub async fn pay_booking_by_card(
     id: BookingId,
 ) -> Result<CardPayment, DomainError> {
     let row = own_booking(db, actor, Permission::BookTraded, id).await?;
+    if !provider.takes_cards() {
+        return Err(DomainError::invalid(
+            "bookingId",
+            ErrorCode::Invalid,
+            "card payment is not available: no payment provider is configured; pay the \
+             booking's invoice by transfer",
+        ));
+    }
     let status: BookingStatus = stored("booking status", &row.status)?;
     let invoice = match (status, row.invoice_id) {
         (BookingStatus::PendingPayment, Some(invoice)) => InvoiceId::from_uuid(invoice),

@@ -202,6 +202,7 @@ pub async fn accept_waitlist_offer(
         check_settlement(
             db,
             &mut problems,
+            provider,
             &t.service,
             school,
             s,

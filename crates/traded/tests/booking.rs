@@ -216,6 +216,43 @@ async fn unpaid_card_bookings_are_released_and_their_invoice_voided(db: TestDb) 
     );
 }
 
+/// Offline, a card payment could never be completed: CARD is refused on `settlement` and
+/// nothing is written; paying an existing booking by card is refused too.
+async fn card_is_refused_where_the_provider_takes_no_cards(db: TestDb) {
+    let w = world(&db).await;
+    let c = clock();
+    let before = footprint(&db).await;
+    let offline = billing::provider::OfflineProvider;
+    let refused = traded::book(
+        db.conn(),
+        &w.head_cedar,
+        &c,
+        &offline,
+        booking(w.cedar, &w.session, 0..1, Settlement::Card),
+    )
+    .await;
+    assert_eq!(
+        field_error(refused),
+        ("settlement".to_owned(), ErrorCode::Invalid)
+    );
+    assert_eq!(footprint(&db).await, before, "nothing was written");
+    let done = book(
+        &db,
+        &w.head_cedar,
+        &c,
+        booking(w.cedar, &w.session, 0..1, Settlement::Card),
+    )
+    .await
+    .expect("where cards are taken");
+    assert_eq!(
+        field_error(
+            traded::pay_booking_by_card(db.conn(), &w.head_cedar, &c, &offline, done.booking.id)
+                .await
+        ),
+        ("bookingId".to_owned(), ErrorCode::Invalid)
+    );
+}
+
 async fn staff_request_holds_nothing_until_their_leader_approves(db: TestDb) {
     let w = world(&db).await;
     let c = clock();
@@ -691,6 +728,7 @@ async fn bookings_are_seen_by_their_school_and_partnership_staff(db: TestDb) {
 }
 
 testkit::db_tests!(
+    card_is_refused_where_the_provider_takes_no_cards,
     offer_journey_uses_the_allowance_and_fails_whole_when_it_runs_out,
     card_journey_holds_places_until_paid_and_refuses_paying_twice,
     unpaid_card_bookings_are_released_and_their_invoice_voided,

@@ -137,6 +137,14 @@ async fn offer_places_come_back_only_when_cancelled_in_time(db: TestDb) {
         Some(2),
         "the place returns to the allowance"
     );
+    let b = traded::booking(db.conn(), &w.head_alder, early.booking.id)
+        .await
+        .expect("read");
+    assert_eq!(
+        (b.cancellation_fee, b.refund, b.units_kept, b.units_returned),
+        (Some(Money::zero()), Some(Money::zero()), Some(0), Some(1)),
+        "OFFER answers in units, never the price in money"
+    );
     c.set(at(2027, 1, 11, 9));
     traded::cancel_booking(
         db.conn(),
@@ -152,6 +160,72 @@ async fn offer_places_come_back_only_when_cancelled_in_time(db: TestDb) {
         cpd_left(&db, &w, w.alder).await,
         Some(2),
         "a late cancellation keeps the use"
+    );
+}
+
+/// The policy in units: 10 days before (the late band, half kept) a two-place OFFER booking
+/// keeps one place and gives one back; a one-place booking keeps its place (half a place
+/// rounds up, like the money fee); the money fee and refund are zero, never the price.
+async fn a_late_offer_cancellation_gives_back_the_units_the_fee_does_not_keep(db: TestDb) {
+    let w = world(&db).await;
+    let c = clock();
+    let two = book(
+        &db,
+        &w.head_alder,
+        &c,
+        booking(w.alder, &w.session, 0..2, Settlement::Offer),
+    )
+    .await
+    .expect("two places");
+    let one = book(
+        &db,
+        &w.head_alder,
+        &c,
+        booking(w.alder, &w.session, 2..3, Settlement::Offer),
+    )
+    .await
+    .expect("one place");
+    assert_eq!(cpd_left(&db, &w, w.alder).await, Some(0));
+    c.set(at(2027, 1, 2, 9)); // ten days before: late, half kept
+    let cancelled = traded::cancel_booking(
+        db.conn(),
+        &w.head_alder,
+        &c,
+        &PROVIDER,
+        two.booking.id,
+        None,
+    )
+    .await
+    .expect("late cancel");
+    let b = &cancelled.booking;
+    assert_eq!(
+        (b.cancellation_fee, b.refund, b.units_kept, b.units_returned),
+        (Some(Money::zero()), Some(Money::zero()), Some(1), Some(1))
+    );
+    assert_eq!(
+        cpd_left(&db, &w, w.alder).await,
+        Some(1),
+        "one of the two places returns to the allowance"
+    );
+    let cancelled = traded::cancel_booking(
+        db.conn(),
+        &w.head_alder,
+        &c,
+        &PROVIDER,
+        one.booking.id,
+        None,
+    )
+    .await
+    .expect("late cancel");
+    let b = &cancelled.booking;
+    assert_eq!(
+        (b.cancellation_fee, b.refund, b.units_kept, b.units_returned),
+        (Some(Money::zero()), Some(Money::zero()), Some(1), Some(0))
+    );
+    assert_eq!(
+        cpd_left(&db, &w, w.alder).await,
+        Some(1),
+        "half a place is kept"
     );
 }
 
@@ -411,7 +485,21 @@ async fn a_provider_cancellation_gives_everyone_everything_back(db: TestDb) {
         .expect("load")[&unpaid_invoice]
         .status;
     assert_eq!(status, InvoiceStatus::Void);
-    let _ = offer;
+    let offer_after = change
+        .bookings
+        .iter()
+        .find(|b| b.id == offer.booking.id)
+        .expect("offer");
+    assert_eq!(
+        (
+            offer_after.cancellation_fee,
+            offer_after.refund,
+            offer_after.units_kept,
+            offer_after.units_returned
+        ),
+        (Some(Money::zero()), Some(Money::zero()), Some(0), Some(1)),
+        "an OFFER booking gets its unit back, and no money"
+    );
     // Nobody can book a cancelled session.
     let refused = book(
         &db,
@@ -429,6 +517,7 @@ async fn a_provider_cancellation_gives_everyone_everything_back(db: TestDb) {
 testkit::db_tests!(
     invoice_journey_charges_then_cancels_under_the_policy,
     offer_places_come_back_only_when_cancelled_in_time,
+    a_late_offer_cancellation_gives_back_the_units_the_fee_does_not_keep,
     a_paid_card_booking_is_credited_and_refunded,
     an_unpaid_card_booking_cancels_by_voiding_its_invoice,
     a_started_session_cannot_be_cancelled_and_nothing_changes,

@@ -157,6 +157,21 @@ async fn the_catalogue_is_searched_filtered_and_paged(db: TestDb) {
         .await,
         vec![nss.code.clone()]
     );
+    // School-to-school support from any school, and partnership staff's services only.
+    assert_eq!(
+        find(ServiceFilter {
+            provider: Some(ProviderFilter::AnySchool),
+            ..Default::default()
+        })
+        .await,
+        vec![nss.code.clone()]
+    );
+    let staff = find(ServiceFilter {
+        provider: Some(ProviderFilter::Partnership),
+        ..Default::default()
+    })
+    .await;
+    assert!(staff.contains(&secondary.code) && !staff.contains(&nss.code));
     let primary = find(ServiceFilter {
         phase: Some(Phase::Primary),
         ..Default::default()

@@ -40,7 +40,6 @@ async fn the_demo_catalogue_loads_once(db: TestDb) {
     let statuses: Vec<BookingStatus> = mine.iter().map(|b| b.status).collect();
     for expected in [
         BookingStatus::Confirmed,
-        BookingStatus::PendingPayment,
         BookingStatus::Waitlisted,
         BookingStatus::PendingApproval,
     ] {

@@ -1107,7 +1107,181 @@ async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db:
     );
 }
 
+/// Finance records a bank transfer against a card booking's one-off invoice and allocates
+/// it: the booking is confirmed by that allocation, not left PENDING_PAYMENT for the sweep.
+async fn a_transfer_that_pays_a_card_booking_confirms_it_at_once(db: TestDb) {
+    let Some((config, _stripe, _secret)) = with_stripe(&db) else {
+        return;
+    };
+    let p = spawn(db, config).await;
+    let conference = service(&p, "CONF-2027").await;
+    let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
+    let booked = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                "attendees": attendees(&["Eve Moss"]) }),
+    )
+    .await;
+    assert_eq!(booked["booking"]["status"], "PENDING_PAYMENT", "{booked}");
+    let id = booked["booking"]["id"].as_str().expect("id").to_owned();
+    let invoice = p
+        .data(
+            FINANCE,
+            "query($id: ID!) { booking(id: $id) { invoice { id total { amountPence }
+               account { id } } } }",
+            json!({ "id": id }),
+        )
+        .await["booking"]["invoice"]
+        .clone();
+    let total = invoice["total"]["amountPence"].as_i64().expect("total");
+    let received = p
+        .data(
+            FINANCE,
+            "mutation($input: PaymentRecordInput!) { paymentRecord(input: $input) {
+               payment { id } userErrors { field code } } }",
+            json!({ "input": { "accountId": invoice["account"]["id"], "method": "BANK_TRANSFER",
+                    "reference": "HOLLY PARK CONF", "receivedOn": p.clock.now().date_naive(),
+                    "amountPence": total } }),
+        )
+        .await;
+    let payment = received["paymentRecord"]["payment"]["id"].clone();
+    assert!(payment.is_string(), "{received}");
+    let allocated = p
+        .data(
+            FINANCE,
+            "mutation($input: PaymentAllocateInput!) { paymentAllocate(input: $input) {
+               userErrors { field code } } }",
+            json!({ "input": { "paymentId": payment,
+                    "allocations": [{ "invoiceId": invoice["id"], "amountPence": total }] } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&allocated["paymentAllocate"]),
+        vec![],
+        "{allocated}"
+    );
+    let now = p.data(HEAD, BOOKING, json!({ "id": id })).await;
+    assert_eq!(now["booking"]["status"], "CONFIRMED", "{now}");
+}
+
+/// Without a payment provider no card payment can be completed, so CARD is refused with a
+/// userError on the settlement, and nothing is booked.
+async fn card_is_refused_without_a_payment_provider(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let conference = service(&p, "CONF-2027").await;
+    let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
+    let before = booking_count(&p).await;
+    let refused = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                "attendees": attendees(&["Eve Moss"]) }),
+    )
+    .await;
+    assert!(refused["booking"].is_null(), "{refused}");
+    assert_eq!(
+        user_errors(&refused),
+        vec![("input.settlement".to_owned(), "INVALID".to_owned())],
+        "{refused}"
+    );
+    assert_eq!(booking_count(&p).await, before, "nothing was booked");
+}
+
+const CANCEL_IN_UNITS: &str = "mutation($id: ID!) { bookingCancel(input: { bookingId: $id }) {
+    booking { status cancellationFee { amountPence } refund { amountPence }
+      cancellationUnitsKept cancellationUnitsReturned }
+    returned { fee { amountPence } refund { amountPence } usageReversed unitsKept unitsReturned }
+    userErrors { field code } } }";
+
+/// A core-offer booking cancelled a week out (the late band: half kept) answers in units —
+/// one of its two places back — and in money nothing, never its price as fee and refund.
+async fn a_late_offer_cancellation_answers_in_units_not_money(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let course = service(&p, "CPD-EARLY-WRITING").await;
+    let (session_id, starts) = session(&p, course["id"].as_str().expect("id"), 4).await;
+    let booked = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "OFFER",
+                "attendees": attendees(&["Amy Lee", "Ben Ode"]) }),
+    )
+    .await;
+    assert_eq!(booked["booking"]["status"], "CONFIRMED", "{booked}");
+    p.clock.set(starts - chrono::Duration::days(7));
+    let cancelled = p
+        .data(
+            HEAD,
+            CANCEL_IN_UNITS,
+            json!({ "id": booked["booking"]["id"] }),
+        )
+        .await["bookingCancel"]
+        .clone();
+    assert_eq!(user_errors(&cancelled), vec![], "{cancelled}");
+    assert_eq!(
+        cancelled["returned"],
+        json!({ "fee": { "amountPence": 0 }, "refund": { "amountPence": 0 },
+                "usageReversed": true, "unitsKept": 1, "unitsReturned": 1 }),
+        "{cancelled}"
+    );
+    assert_eq!(
+        cancelled["booking"],
+        json!({ "status": "CANCELLED", "cancellationFee": { "amountPence": 0 },
+                "refund": { "amountPence": 0 },
+                "cancellationUnitsKept": 1, "cancellationUnitsReturned": 1 }),
+        "{cancelled}"
+    );
+}
+
+const BY_PROVIDER: &str = "query($filter: ServiceFilterInput) {
+    services(first: 100, filter: $filter) { totalCount edges { node { code providerSchool { id } } } } }";
+
+/// `providedByPartnership: false` is school-to-school support from any school, as the schema
+/// says; `true` is partnership staff only; together they are the whole catalogue.
+async fn the_catalogue_filters_school_to_school_support_from_any_school(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let list = |filter: Value| {
+        let p = &p;
+        async move {
+            let body = p.gql(HEAD, BY_PROVIDER, json!({ "filter": filter })).await;
+            assert!(body.get("errors").is_none(), "refused: {body}");
+            let services = body["data"]["services"].clone();
+            let total = services["totalCount"].as_i64().expect("count");
+            let nodes: Vec<Value> = services["edges"]
+                .as_array()
+                .expect("edges")
+                .iter()
+                .map(|e| e["node"].clone())
+                .collect();
+            assert_eq!(usize::try_from(total).expect("count"), nodes.len());
+            nodes
+        }
+    };
+    let schools = list(json!({ "providedByPartnership": false })).await;
+    let staff = list(json!({ "providedByPartnership": true })).await;
+    let every = list(Value::Null).await;
+    assert!(!schools.is_empty(), "the demo has school-to-school support");
+    assert!(
+        schools
+            .iter()
+            .all(|s| s["providerSchool"]["id"].is_string())
+    );
+    assert!(staff.iter().all(|s| s["providerSchool"].is_null()));
+    assert_eq!(schools.len() + staff.len(), every.len());
+    // With one school named, `false` narrows to that school's support only.
+    let one = schools[0]["providerSchool"]["id"].clone();
+    let of_one = list(json!({ "providedByPartnership": false, "providerSchoolId": one })).await;
+    assert!(!of_one.is_empty() && of_one.iter().all(|s| s["providerSchool"]["id"] == one));
+}
+
 testkit::db_tests!(
+    a_transfer_that_pays_a_card_booking_confirms_it_at_once,
+    card_is_refused_without_a_payment_provider,
+    a_late_offer_cancellation_answers_in_units_not_money,
+    the_catalogue_filters_school_to_school_support_from_any_school,
     offer_and_invoice_journeys_with_approval_register_and_certificates,
     card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel,
     an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept,

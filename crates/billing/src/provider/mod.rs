@@ -17,9 +17,13 @@
 //! configured.
 
 mod offline;
+#[cfg(feature = "test-support")]
+mod recorded_cards;
 pub mod stripe;
 
 pub use offline::OfflineProvider;
+#[cfg(feature = "test-support")]
+pub use recorded_cards::RecordedCards;
 pub use stripe::{HostedPaymentMethod, StripeConfig, StripeProvider};
 
 use std::collections::BTreeMap;
@@ -381,6 +385,11 @@ impl From<ProviderError> for DomainError {
 pub trait PaymentProvider: Send + Sync + fmt::Debug {
     /// A short stable name (`offline`, `stripe`), for logs and stored references.
     fn name(&self) -> &'static str;
+
+    /// Whether a card payment started here can be completed by the payer. Offline: no — a
+    /// payment reference nobody can pay is no payment at all, so card settlement is refused
+    /// where this is false.
+    fn takes_cards(&self) -> bool;
 
     async fn create_customer(
         &self,

@@ -27,6 +27,11 @@ impl PaymentProvider for OfflineProvider {
         "offline"
     }
 
+    /// Nobody can pay an offline card payment: schools pay by transfer instead.
+    fn takes_cards(&self) -> bool {
+        false
+    }
+
     async fn create_customer(
         &self,
         request: CreateCustomer,

@@ -389,6 +389,11 @@ impl PaymentProvider for StripeProvider {
         "stripe"
     }
 
+    /// Stripe.js completes the PaymentIntent in the payer's browser.
+    fn takes_cards(&self) -> bool {
+        true
+    }
+
     async fn create_customer(
         &self,
         request: CreateCustomer,

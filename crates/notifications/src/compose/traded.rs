@@ -262,10 +262,19 @@ fn terms_lines(booking: &Booking) -> Vec<String> {
     }
     match booking.settlement {
         Some(Settlement::Offer) => {
-            lines.push(
-                "Whatever the policy returns goes back to the school's core offer allowance."
-                    .to_owned(),
-            );
+            let plural = |n: u32| if n == 1 { "place" } else { "places" };
+            if let Some(kept) = booking.units_kept.filter(|n| *n > 0) {
+                lines.push(format!(
+                    "{kept} {} of the core offer allowance stay used under the session's cancellation policy.",
+                    plural(kept)
+                ));
+            }
+            if let Some(back) = booking.units_returned.filter(|n| *n > 0) {
+                lines.push(format!(
+                    "{back} {} go back to the school's core offer allowance.",
+                    plural(back)
+                ));
+            }
         }
         Some(Settlement::Card) if refund.pence() > 0 => {
             lines.push(format!("{refund} will be refunded to the card that paid."));

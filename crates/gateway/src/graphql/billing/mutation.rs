@@ -446,7 +446,9 @@ impl LedgerMutation {
     }
 
     /// Apply a receipt to one or several invoices; never more than the receipt has left or an
-    /// invoice owes. What stays unallocated is the account's credit. Finance and admins.
+    /// invoice owes. What stays unallocated is the account's credit. A card booking awaiting
+    /// payment whose one-off invoice this pays in full is confirmed at once. Finance and
+    /// admins.
     async fn payment_allocate(
         &self,
         ctx: &Context<'_>,
@@ -492,12 +494,31 @@ impl LedgerMutation {
             .map_err(crate::graphql::errors::to_graphql)?;
         let changed: std::collections::BTreeSet<InvoiceId> =
             allocations.iter().map(|a| a.invoice_id).collect();
+        // A transfer that pays a card booking's one-off invoice confirms the booking now, not
+        // at the next release sweep (which would otherwise find it paid and confirm it then).
+        // Idempotent; a failure here is logged and that sweep still confirms it.
+        let invoices: Vec<InvoiceId> = changed.iter().copied().collect();
+        let confirmed =
+            match traded::confirm_paid_bookings(&rc.db, rc.clock.as_ref(), &invoices).await {
+                Ok(confirmed) => confirmed,
+                Err(err) => {
+                    tracing::warn!(error = %err.chain(), "paid bookings not confirmed yet");
+                    Vec::new()
+                }
+            };
         events::publish(
             ctx,
-            changed.into_iter().map(|invoice| Event::InvoiceUpdated {
-                invoice,
-                account: payment.account_id,
-            }),
+            changed
+                .into_iter()
+                .map(|invoice| Event::InvoiceUpdated {
+                    invoice,
+                    account: payment.account_id,
+                })
+                .chain(
+                    confirmed
+                        .iter()
+                        .map(crate::graphql::traded::booking::updated),
+                ),
         )
         .await;
         Ok(PaymentAllocatePayload {

@@ -42,20 +42,26 @@ pub struct BookingCancelInput {
     pub reason: Option<String>,
 }
 
-/// What came back when a booking was cancelled, by how it was settled: OFFER reverses the
-/// allowance use (free cancellations only), INVOICE withdraws or reduces the charge (or
+/// What came back when a booking was cancelled, by how it was settled: OFFER gives allowance
+/// units back under the policy (all before the free cut-off, the share the late fee does not
+/// keep after it, none in the no-refund window), INVOICE withdraws or reduces the charge (or
 /// credits it once invoiced), CARD voids the unpaid invoice or raises a credit note and
-/// refunds the card.
+/// refunds the card. OFFER answers in units and never in money; the others in money only.
 #[derive(SimpleObject, Debug)]
 pub struct CancellationReturn {
-    /// Kept under the cancellation policy; zero when the cancellation was free or nothing
-    /// had been paid.
+    /// Money kept under the cancellation policy; zero when the cancellation was free, nothing
+    /// had been paid, or it was paid from the core offer (see `unitsKept`).
     pub fee: MoneyValue,
-    /// Money given back (credited or refunded); zero for OFFER, whose allowance is not money.
+    /// Money given back (credited or refunded); zero for OFFER, whose allowance is not money
+    /// (see `unitsReturned`).
     pub refund: MoneyValue,
-    /// OFFER: the use of the core offer was reversed and the places are back in the
-    /// allowance.
+    /// OFFER: allowance units given back (some or all of the use reversed).
     pub usage_reversed: bool,
+    /// OFFER: allowance units that stay used under the policy; null for other settlements.
+    pub units_kept: Option<u32>,
+    /// OFFER: allowance units given back to the school's allowance; null for other
+    /// settlements.
+    pub units_returned: Option<u32>,
     /// INVOICE: the charge as it now stands (withdrawn, reduced to the fee, or credited).
     /// Null for callers who may not read the school's billing.
     pub charge: Option<ChargeNode>,
@@ -71,7 +77,7 @@ impl CancellationReturn {
         let settled_fee = booking.cancellation_fee;
         let usage_reversed = booking.settlement == Some(traded::Settlement::Offer)
             && booking.offer_entry_id.is_some()
-            && settled_fee.is_some_and(|fee| !fee.is_positive());
+            && booking.units_returned.is_some_and(|n| n > 0);
         let mut charge = None;
         let mut credit_note = None;
         if booking.settlement == Some(traded::Settlement::Invoice)
@@ -108,6 +114,8 @@ impl CancellationReturn {
             fee: settled_fee.unwrap_or_else(Money::zero).into(),
             refund: booking.refund.unwrap_or_else(Money::zero).into(),
             usage_reversed,
+            units_kept: booking.units_kept,
+            units_returned: booking.units_returned,
             charge,
             credit_note: credit_note.map(CreditNoteNode),
             card_refund: booking.refund_state.map(Into::into),

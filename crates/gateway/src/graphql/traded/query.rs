@@ -50,13 +50,7 @@ impl ServiceFilterInput {
                 ));
             }
             (None, Some(true)) => Some(ProviderFilter::Partnership),
-            // "Any school" has no domain filter of its own: it is every provider but staff.
-            (None, Some(false)) => {
-                return Err(coded(
-                    "`providedByPartnership: false` needs a `providerSchoolId`",
-                    "BAD_USER_INPUT",
-                ));
-            }
+            (None, Some(false)) => Some(ProviderFilter::AnySchool),
             (None, None) => None,
         };
         Ok(ServiceFilter {

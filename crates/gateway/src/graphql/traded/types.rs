@@ -656,15 +656,28 @@ impl BookingNode {
         }))
     }
 
-    /// Kept under the cancellation policy.
+    /// Kept under the cancellation policy, in money; zero for OFFER, whose fee is kept in
+    /// allowance units (`cancellationUnitsKept`).
     async fn cancellation_fee(&self) -> Option<MoneyValue> {
         self.0.cancellation_fee.map(Into::into)
     }
 
-    /// Given back under the cancellation policy (a reversed usage, a credit note, a card
-    /// refund).
+    /// Money given back under the cancellation policy (a credit note, a card refund); zero for
+    /// OFFER, whose allowance is not money (`cancellationUnitsReturned`).
     async fn refund(&self) -> Option<MoneyValue> {
         self.0.refund.map(Into::into)
+    }
+
+    /// OFFER: allowance units its cancellation kept under the policy; null for other
+    /// settlements and while the booking stands.
+    async fn cancellation_units_kept(&self) -> Option<u32> {
+        self.0.units_kept
+    }
+
+    /// OFFER: allowance units its cancellation gave back (the usage reversed, whole or part);
+    /// null for other settlements and while the booking stands.
+    async fn cancellation_units_returned(&self) -> Option<u32> {
+        self.0.units_returned
     }
 
     /// For card refunds: whether the money has gone back yet.
