@@ -110,6 +110,10 @@ pub struct Config {
     pub notify_poll_ms: u64,
     /// Attempts at sending one email before it is dead-lettered (admins may retry it).
     pub mail_max_attempts: u32,
+    /// How long, in seconds, a worker's claim on the messages it is sending lasts. A replica
+    /// killed mid-send leaves its claims to lapse after this, and another sends them; keep it
+    /// well above the SMTP timeout (20 s), or a slow send may be sent twice.
+    pub mail_lease_secs: u64,
     /// Days after an invoice's due date on which its account's contact is reminded while it
     /// is unpaid, comma-separated (`7,30`); empty sends no reminders.
     pub overdue_reminder_days: String,
@@ -159,6 +163,7 @@ impl Default for Config {
             notifications: true,
             notify_poll_ms: 1000,
             mail_max_attempts: 8,
+            mail_lease_secs: 120,
             overdue_reminder_days: "7,30".to_owned(),
         }
     }
@@ -189,7 +194,7 @@ pub enum ConfigError {
     )]
     ReminderDays,
     #[error(
-        "configuration: TRELLIS_NOTIFY_POLL_MS must be between 50 and 60000, and TRELLIS_MAIL_MAX_ATTEMPTS at least 1"
+        "configuration: TRELLIS_NOTIFY_POLL_MS must be between 50 and 60000, and TRELLIS_MAIL_MAX_ATTEMPTS and TRELLIS_MAIL_LEASE_SECS at least 1"
     )]
     NotifyTiming,
 }
@@ -238,7 +243,10 @@ impl Config {
             notifications::transport::check_url(url)?;
         }
         self.reminder_days()?;
-        if !(50..=60_000).contains(&self.notify_poll_ms) || self.mail_max_attempts == 0 {
+        if !(50..=60_000).contains(&self.notify_poll_ms)
+            || self.mail_max_attempts == 0
+            || self.mail_lease_secs == 0
+        {
             return Err(ConfigError::NotifyTiming);
         }
         Ok(())

@@ -48,6 +48,7 @@ impl Notifier {
             transport,
             policy: DeliveryPolicy {
                 max_attempts: config.mail_max_attempts,
+                lease: Duration::from_secs(config.mail_lease_secs),
                 ..DeliveryPolicy::default()
             },
             poll: Duration::from_millis(config.notify_poll_ms),

@@ -36,10 +36,12 @@ pub enum EventKind {
     SessionCancelled,
     /// An invoice was issued to a billing account.
     InvoiceIssued,
+    /// A receipt was allocated to invoices (`detail.allocations`: the allocation ids).
+    ReceiptAllocated,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::BookingConfirmed,
         Self::BookingWaitlisted,
         Self::WaitlistPlaceOffered,
@@ -49,6 +51,7 @@ impl EventKind {
         Self::BookingCancelled,
         Self::SessionCancelled,
         Self::InvoiceIssued,
+        Self::ReceiptAllocated,
     ];
 
     /// The stored spelling (`domain_events.kind`).
@@ -64,6 +67,7 @@ impl EventKind {
             Self::BookingCancelled => "booking.cancelled",
             Self::SessionCancelled => "session.cancelled",
             Self::InvoiceIssued => "invoice.issued",
+            Self::ReceiptAllocated => "receipt.allocated",
         }
     }
 

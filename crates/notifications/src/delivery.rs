@@ -17,6 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::compose::MessageSettings;
 use crate::entity::notifications as rows;
 use crate::model::DeliveryStatus;
 use crate::transport::{Outgoing, SendError, Transport};
@@ -88,6 +89,7 @@ fn due(now: DateTime<Utc>) -> Condition {
 pub async fn deliver_due(
     db: &DatabaseConnection,
     clock: &dyn Clock,
+    settings: &MessageSettings,
     transport: &dyn Transport,
     policy: &DeliveryPolicy,
 ) -> Result<Delivered, DomainError> {
@@ -126,6 +128,10 @@ pub async fn deliver_due(
             text: row.text_body.clone(),
             html: row.html_body.clone(),
             ics: row.ics.clone(),
+            unsubscribe_url: row
+                .unsubscribe_token
+                .as_ref()
+                .map(|token| settings.unsubscribe_url(token)),
         };
         let result = transport.send(&message).await;
         let attempts = row.attempts.saturating_add(1);

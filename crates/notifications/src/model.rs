@@ -21,15 +21,18 @@ pub enum Category {
     Invoices,
     /// Reminders of overdue invoices, to the account's contact. Not mutable, like invoices.
     Reminders,
+    /// Payments received and what they paid, to the account's contact.
+    Receipts,
 }
 
 impl Category {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Bookings,
         Self::Waitlist,
         Self::Requests,
         Self::Invoices,
         Self::Reminders,
+        Self::Receipts,
     ];
 
     #[must_use]
@@ -40,6 +43,7 @@ impl Category {
             Self::Requests => "REQUESTS",
             Self::Invoices => "INVOICES",
             Self::Reminders => "REMINDERS",
+            Self::Receipts => "RECEIPTS",
         }
     }
 

@@ -15,7 +15,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 24] = templates!(
+const TEMPLATES: [(&str, &str); 26] = templates!(
     "layout.html",
     "footer.txt",
     "session.txt",
@@ -40,6 +40,8 @@ const TEMPLATES: [(&str, &str); 24] = templates!(
     "invoice_issued.html",
     "invoice_overdue.txt",
     "invoice_overdue.html",
+    "receipt_allocated.txt",
+    "receipt_allocated.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

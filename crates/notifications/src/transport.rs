@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
@@ -19,6 +19,10 @@ pub struct Outgoing {
     pub text: String,
     pub html: String,
     pub ics: Option<String>,
+    /// The message's unsubscribe link, when its recipient may stop its category: sent as
+    /// `List-Unsubscribe` with one-click `List-Unsubscribe-Post` (RFC 8058), which mail
+    /// clients show as an unsubscribe button.
+    pub unsubscribe_url: Option<String>,
 }
 
 /// Why a message was not sent.
@@ -144,11 +148,23 @@ impl Smtp {
                     .singlepart(Attachment::new("invite.ics".to_owned()).body(ics.clone(), kind))
             }
         };
-        Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(message.subject.clone())
-            .message_id(Some(format!("<{}@{}>", message.id, self.domain)))
+            .message_id(Some(format!("<{}@{}>", message.id, self.domain)));
+        if let Some(url) = &message.unsubscribe_url {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        builder
             .multipart(body)
             .map_err(|e| SendError::Permanent(format!("message: {e}")))
     }
@@ -203,6 +219,7 @@ mod tests {
             text: "t".to_owned(),
             html: "<p>t</p>".to_owned(),
             ics: None,
+            unsubscribe_url: None,
         };
         assert!(matches!(smtp.build(&message), Err(SendError::Permanent(_))));
     }

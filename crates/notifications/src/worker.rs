@@ -39,7 +39,7 @@ pub async fn run_pass(
     }
     if let Some(transport) = transport {
         loop {
-            let done = deliver_due(db, clock, transport, policy).await?;
+            let done = deliver_due(db, clock, settings, transport, policy).await?;
             pass.delivered.sent += done.sent;
             pass.delivered.retrying += done.retrying;
             pass.delivered.dead += done.dead;

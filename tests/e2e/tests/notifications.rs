@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::smtp::{Mail, SmtpSink, parse};
 use common::{ADMIN, HEAD, STAFF};
 use gateway::auth::token::mint_local;
 use gateway::graphql::relay::GlobalId as _;
@@ -25,6 +24,7 @@ use icalendar::parser::{read_calendar, unfold};
 use kernel::{Actor, Clock as _, FixedClock, Role, SchoolId, SystemClock};
 use serde_json::{Value, json};
 use testkit::TestDb;
+use testkit::smtp::{Mail, SmtpSink, parse};
 
 const OTHER_HEAD: &str = "head@monkfrith.example";
 const OTHER_URN: &str = "900019";
@@ -316,6 +316,21 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
     );
     assert!(invoice.html.contains("<strong>TRL-"), "{}", invoice.html);
     assert_eq!(invoice.from, "cpd@heathhill.example");
+    // The demo's receipts were allocated: the contact is told what each paid.
+    let receipt = received
+        .iter()
+        .find(|m| m.subject.starts_with("Payment received: £"))
+        .expect("a receipt email from the demo's payments");
+    assert!(
+        receipt.text.contains("has been applied to:"),
+        "{}",
+        receipt.text
+    );
+    assert!(
+        receipt.text.contains(": £") && receipt.text.contains("TRL-"),
+        "{}",
+        receipt.text
+    );
     // Nothing is sent twice: a second pass finds nothing to do.
     let again = p.pass().await;
     assert_eq!(
@@ -553,6 +568,15 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
     assert!(
         link.starts_with("https://trellis.heathhill.example/notifications/unsubscribe/"),
         "{link}"
+    );
+    // Mail clients offer the same link as an unsubscribe button (RFC 8058).
+    assert_eq!(
+        head_cancel[0].list_unsubscribe.as_deref(),
+        Some(format!("<{link}>").as_str())
+    );
+    assert_eq!(
+        invoice.list_unsubscribe, None,
+        "an invoice cannot be unsubscribed from"
     );
     let local = link.replace("https://trellis.heathhill.example", &p.base);
     let page = p.http.get(&local).send().await.expect("GET");
@@ -877,8 +901,244 @@ async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: Tes
     );
 }
 
+async fn waiting_lists_approvals_provider_cancellations_and_overdue_reminders(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    p.pass().await;
+    let session_id = session(&p, 1).await;
+    let monkfrith = membership::school::by_urn(p.db.conn(), &Actor::System, OTHER_URN)
+        .await
+        .expect("lookup")
+        .expect("Monkfrith")
+        .id
+        .to_global()
+        .to_string();
+
+    // Monkfrith takes the only place; Holly Park joins the waiting list and is told so.
+    let taken = p
+        .data(
+            ADMIN,
+            BOOK,
+            json!({ "input": { "schoolId": monkfrith, "sessionId": session_id, "settlement": "INVOICE",
+                "attendees": [person("Jo Bell", "jo.bell@monkfrith.example")] } }),
+        )
+        .await;
+    assert_eq!(
+        taken["bookingCreate"]["booking"]["status"], "CONFIRMED",
+        "{taken}"
+    );
+    let waiting = p
+        .data(
+            HEAD,
+            BOOK,
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                "joinWaitlist": true, "attendees": [person("Fay Wu", "fay.wu@holly-park.example")] } }),
+        )
+        .await;
+    assert_eq!(
+        waiting["bookingCreate"]["booking"]["status"], "WAITLISTED",
+        "{waiting}"
+    );
+    let waiting_id = waiting["bookingCreate"]["booking"]["id"].clone();
+    let mark = sink.count();
+    p.pass().await;
+    let listed = mails(&sink, mark);
+    let to_head = to(&listed, HEAD);
+    assert_eq!(to_head.len(), 1, "{listed:#?}");
+    assert!(
+        to_head[0].subject.starts_with("On the waiting list: "),
+        "{}",
+        to_head[0].subject
+    );
+    assert!(
+        to(&listed, "fay.wu@holly-park.example").is_empty(),
+        "no invitation while waiting"
+    );
+
+    // Monkfrith cancels: Holly Park is offered the place until a stated time.
+    let cancelled = p
+        .data(
+            ADMIN,
+            CANCEL,
+            json!({ "id": taken["bookingCreate"]["booking"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        cancelled["bookingCancel"]["booking"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let mark = sink.count();
+    p.pass().await;
+    let offered = mails(&sink, mark);
+    let offer = to(&offered, HEAD);
+    assert_eq!(offer.len(), 1, "{offered:#?}");
+    assert!(
+        offer[0].subject.starts_with("Places offered: "),
+        "{}",
+        offer[0].subject
+    );
+    assert!(
+        offer[0].text.contains("held for Holly Park"),
+        "{}",
+        offer[0].text
+    );
+    assert!(
+        offer[0].text.contains(" until "),
+        "the expiry is stated: {}",
+        offer[0].text
+    );
+    let (method, _) = calendar_of(to(&offered, "jo.bell@monkfrith.example")[0]);
+    assert_eq!(
+        method, "CANCEL",
+        "Monkfrith's attendee's calendar is updated"
+    );
+
+    // Accepted: a confirmation, and the attendee's invitation.
+    let accepted = p
+        .data(
+            HEAD,
+            "mutation($id: ID!) { waitlistOfferAccept(input: { bookingId: $id }) {
+                booking { status } userErrors { field code } } }",
+            json!({ "id": waiting_id }),
+        )
+        .await;
+    assert_eq!(
+        accepted["waitlistOfferAccept"]["booking"]["status"], "CONFIRMED",
+        "{accepted}"
+    );
+    let mark = sink.count();
+    p.pass().await;
+    let confirmed = mails(&sink, mark);
+    assert_eq!(
+        calendar_of(to(&confirmed, "fay.wu@holly-park.example")[0]).0,
+        "REQUEST"
+    );
+    assert!(
+        to(&confirmed, HEAD)[0]
+            .subject
+            .starts_with("Booking confirmed: ")
+    );
+
+    // A staff request approved: the member of staff hears it was approved.
+    let bigger = session(&p, 5).await;
+    let request = p
+        .data(
+            STAFF,
+            REQUEST,
+            json!({ "input": { "schoolId": p.school(), "sessionId": bigger,
+                "attendees": [person("Dev Rao", "dev.rao@holly-park.example")] } }),
+        )
+        .await;
+    let approve = "mutation($id: ID!) { bookingApprove(input: { bookingId: $id, settlement: INVOICE, poNumber: \"HP-9\" }) {
+        booking { status } userErrors { field code } } }";
+    let approved = p
+        .data(
+            HEAD,
+            approve,
+            json!({ "id": request["bookingRequest"]["booking"]["id"] }),
+        )
+        .await;
+    assert_eq!(
+        approved["bookingApprove"]["booking"]["status"], "CONFIRMED",
+        "{approved}"
+    );
+    let mark = sink.count();
+    p.pass().await;
+    let decided = mails(&sink, mark);
+    let staff = to(&decided, STAFF);
+    assert_eq!(staff.len(), 1, "{decided:#?}");
+    assert!(
+        staff[0].subject.starts_with("Request approved: "),
+        "{}",
+        staff[0].subject
+    );
+    assert!(
+        staff[0].text.contains("Your request has been approved"),
+        "{}",
+        staff[0].text
+    );
+    assert_eq!(
+        calendar_of(to(&decided, "dev.rao@holly-park.example")[0]).0,
+        "REQUEST"
+    );
+
+    // The provider cancels the session: attendees' calendars and the school are told why.
+    let cancel_session = "mutation($id: ID!, $reason: String!) { sessionCancel(input: { sessionId: $id, reason: $reason }) {
+        session { status } userErrors { field code } } }";
+    let done = p
+        .data(
+            ADMIN,
+            cancel_session,
+            json!({ "id": session_id, "reason": "The trainer is ill" }),
+        )
+        .await;
+    assert_eq!(
+        done["sessionCancel"]["session"]["status"], "CANCELLED",
+        "{done}"
+    );
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    assert_eq!(
+        calendar_of(to(&told, "fay.wu@holly-park.example")[0]).0,
+        "CANCEL"
+    );
+    let head = to(&told, HEAD);
+    assert_eq!(head.len(), 1, "{told:#?}");
+    assert!(
+        head[0].subject.starts_with("Session cancelled: "),
+        "{}",
+        head[0].subject
+    );
+    assert!(
+        head[0]
+            .text
+            .contains("has cancelled this session: The trainer is ill"),
+        "{}",
+        head[0].text
+    );
+
+    // Overdue reminders: once per invoice and stage, to the account's contact.
+    assert_eq!(
+        p.notifier.remind().await.expect("reminders"),
+        0,
+        "nothing is overdue yet"
+    );
+    p.clock.advance(chrono::Duration::days(75));
+    let first = p.notifier.remind().await.expect("reminders");
+    assert!(first > 0, "the demo year's unpaid invoices are overdue");
+    assert_eq!(
+        p.notifier.remind().await.expect("reminders"),
+        0,
+        "not twice in a stage"
+    );
+    let mark = sink.count();
+    let pass = p.pass().await;
+    assert_eq!(pass.delivered.sent as u64, first, "{pass:?}");
+    let reminders = mails(&sink, mark);
+    assert!(
+        reminders
+            .iter()
+            .all(|m| m.subject.starts_with("Reminder: invoice TRL-")),
+        "{reminders:#?}"
+    );
+    assert!(
+        reminders[0].text.contains("still\noutstanding")
+            || reminders[0].text.contains("outstanding"),
+        "{}",
+        reminders[0].text
+    );
+    assert!(
+        !reminders[0].text.contains("Stop emails"),
+        "money owed cannot be muted"
+    );
+}
+
 testkit::db_tests!(
     booking_journeys_reach_inboxes_and_the_smtp_server,
     a_refused_address_is_dead_lettered_and_a_lost_server_loses_nothing,
     calendar_feeds_are_secret_revocable_and_list_confirmed_sessions,
+    waiting_lists_approvals_provider_cancellations_and_overdue_reminders,
 );

@@ -293,7 +293,8 @@ async fn first_payment<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Payme
     Payment::from_row(row)
 }
 
-async fn allocations_by_ids<C: ConnectionTrait>(
+/// Allocations by id, oldest first (one statement).
+pub async fn allocations_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[Uuid],
 ) -> Result<Vec<Allocation>, DomainError> {
@@ -528,6 +529,15 @@ where
     )
     .await?;
     let ids: Vec<Uuid> = created.iter().map(|a| a.id.as_uuid()).collect();
+    // The account's contact is told what the money paid (notifications).
+    kernel::outbox::record(
+        &txn,
+        kernel::outbox::EventKind::ReceiptAllocated,
+        payment.id,
+        serde_json::json!({ "allocations": &ids }),
+        now,
+    )
+    .await?;
     if let Some(keyed) = &keyed
         && let Remembered::Raced = keyed.remember(&txn, &ids, now).await?
     {

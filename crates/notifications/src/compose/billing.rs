@@ -28,6 +28,129 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
+    let (receipts, issued): (Vec<&Event>, Vec<&Event>) = events
+        .iter()
+        .partition(|e| e.kind == Some(EventKind::ReceiptAllocated));
+    let mut out = invoices_issued(db, settings, &issued).await?;
+    out.extend(receipts_allocated(db, settings, &receipts).await?);
+    Ok(out)
+}
+
+/// The account's contact, as a recipient (their inbox too when they are a user).
+fn contact(
+    account: &billing::ledger::BillingAccount,
+    users: &HashMap<String, membership::people::User>,
+) -> Recipient {
+    let email = account.contact_email.to_lowercase();
+    Recipient {
+        user_id: users.get(&email).map(|u| u.id),
+        email,
+        name: account.contact_name.clone(),
+    }
+}
+
+/// The allocations one `receipt.allocated` event made (its detail).
+fn allocated_by(event: &Event) -> Vec<Uuid> {
+    event.detail["allocations"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|v| v.as_str().and_then(|s| Uuid::parse_str(s).ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Debug, Serialize)]
+struct Allocated {
+    amount: String,
+    reference: String,
+    received_on: String,
+    account: String,
+    lines: Vec<String>,
+    unallocated: String,
+    has_credit: bool,
+}
+
+async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &MessageSettings,
+    events: &[&Event],
+) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
+    let mut out = HashMap::new();
+    if events.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<kernel::PaymentId> = events
+        .iter()
+        .map(|e| kernel::PaymentId::from_uuid(e.subject))
+        .collect();
+    let allocation_ids: Vec<Uuid> = events.iter().flat_map(|e| allocated_by(e)).collect();
+    let payments = billing::ledger::payments::payments_by_ids(db, &ids).await?;
+    let allocations = billing::ledger::payments::allocations_by_ids(db, &allocation_ids).await?;
+    let invoice_ids: Vec<InvoiceId> = allocations.iter().map(|a| a.invoice_id).collect();
+    let invoices = billing::ledger::invoices::invoices_by_ids(db, &invoice_ids).await?;
+    let account_ids: Vec<_> = payments.values().map(|p| p.account_id).collect();
+    let accounts = billing::ledger::accounts::accounts_by_ids(db, &account_ids).await?;
+    let emails: Vec<String> = accounts
+        .values()
+        .map(|a| a.contact_email.to_lowercase())
+        .collect();
+    let users = membership::people::users::active_by_emails(db, &emails).await?;
+    for event in events {
+        let id = kernel::PaymentId::from_uuid(event.subject);
+        let Some((payment, account)) = payments
+            .get(&id)
+            .and_then(|p| accounts.get(&p.account_id).map(|a| (p, a)))
+        else {
+            tracing::warn!(event = %event.id, payment = %id, "outbox event for a payment that cannot be read: no message");
+            out.insert(event.id, Vec::new());
+            continue;
+        };
+        let mine: Vec<&billing::ledger::Allocation> = allocations
+            .iter()
+            .filter(|a| a.payment_id == id && allocated_by(event).contains(&a.id.as_uuid()))
+            .collect();
+        let amount = kernel::Money::checked_sum("allocated", mine.iter().map(|a| a.amount))?;
+        let facts = Allocated {
+            amount: amount.to_string(),
+            reference: payment.reference.clone(),
+            received_on: format::day(payment.received_on),
+            account: account.name.clone(),
+            lines: mine
+                .iter()
+                .map(|a| match invoices.get(&a.invoice_id) {
+                    Some(invoice) => format!(
+                        "{}: {} paid, {} still outstanding",
+                        invoice.number, a.amount, invoice.outstanding
+                    ),
+                    None => format!("{} paid", a.amount),
+                })
+                .collect(),
+            unallocated: payment.unallocated.to_string(),
+            has_credit: payment.unallocated.pence() > 0,
+        };
+        let school = (account.school_ids.len() == 1).then(|| account.school_ids[0]);
+        let d = draft(
+            settings,
+            EventKind::ReceiptAllocated,
+            Category::Receipts,
+            school,
+            contact(account, &users),
+            format!("Payment received: {amount} for {}", account.name),
+            "receipt_allocated",
+            &facts,
+        )?;
+        out.insert(event.id, vec![d]);
+    }
+    Ok(out)
+}
+
+async fn invoices_issued<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &MessageSettings,
+    events: &[&Event],
+) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
     let mut out = HashMap::new();
     if events.is_empty() {
         return Ok(out);
@@ -55,12 +178,7 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
             out.insert(event.id, Vec::new());
             continue;
         };
-        let email = account.contact_email.to_lowercase();
-        let recipient = Recipient {
-            user_id: users.get(&email).map(|u| u.id),
-            email,
-            name: account.contact_name.clone(),
-        };
+        let recipient = contact(account, &users);
         let facts = Issued {
             number: invoice.number.clone(),
             account: account.name.clone(),
@@ -127,12 +245,7 @@ pub(crate) async fn overdue<C: sea_orm::ConnectionTrait>(
         let Some(account) = accounts.get(&invoice.account_id) else {
             continue;
         };
-        let email = account.contact_email.to_lowercase();
-        let recipient = Recipient {
-            user_id: users.get(&email).map(|u| u.id),
-            email,
-            name: account.contact_name.clone(),
-        };
+        let recipient = contact(account, &users);
         let facts = Overdue {
             number: invoice.number.clone(),
             account: account.name.clone(),

@@ -32,6 +32,17 @@ pub struct MessageSettings {
     pub public_url: String,
 }
 
+impl MessageSettings {
+    /// The link that stops a message's category for its recipient.
+    #[must_use]
+    pub fn unsubscribe_url(&self, token: &str) -> String {
+        format!(
+            "{}/notifications/unsubscribe/{token}",
+            self.public_url.trim_end_matches('/')
+        )
+    }
+}
+
 /// An event from the outbox, parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Event {
@@ -39,6 +50,8 @@ pub(crate) struct Event {
     pub kind: Option<EventKind>,
     pub stored_kind: String,
     pub subject: Uuid,
+    /// What the subject's row does not say afterwards (`{}` for most events).
+    pub detail: serde_json::Value,
 }
 
 impl From<domain_events::Model> for Event {
@@ -48,6 +61,7 @@ impl From<domain_events::Model> for Event {
             kind: EventKind::parse(&row.kind),
             stored_kind: row.kind,
             subject: row.subject,
+            detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
         }
     }
 }
@@ -67,7 +81,12 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
             }
             e.kind.is_some()
         })
-        .partition(|e| e.kind == Some(EventKind::InvoiceIssued));
+        .partition(|e| {
+            matches!(
+                e.kind,
+                Some(EventKind::InvoiceIssued | EventKind::ReceiptAllocated)
+            )
+        });
     out.extend(traded::compose(db, settings, &bookings).await?);
     out.extend(billing::compose(db, settings, &invoices).await?);
     Ok(out)
@@ -91,12 +110,9 @@ pub(crate) fn draft(
     // A user may stop a mutable category from any of its emails, by the link alone.
     let unsubscribe_token =
         (recipient.user_id.is_some() && category.mutable()).then(crate::secret::token);
-    let unsubscribe_url = unsubscribe_token.as_ref().map(|token| {
-        format!(
-            "{}/notifications/unsubscribe/{token}",
-            settings.public_url.trim_end_matches('/')
-        )
-    });
+    let unsubscribe_url = unsubscribe_token
+        .as_ref()
+        .map(|token| settings.unsubscribe_url(token));
     let frame = Frame {
         subject: &subject,
         recipient: &recipient.name,
@@ -127,5 +143,6 @@ pub const fn category_label(category: Category) -> &'static str {
         Category::Requests => "booking requests",
         Category::Invoices => "invoices",
         Category::Reminders => "payment reminders",
+        Category::Receipts => "payments received",
     }
 }

@@ -546,7 +546,7 @@ fn messages(
                 )?);
             }
         }
-        EventKind::InvoiceIssued => {}
+        EventKind::InvoiceIssued | EventKind::ReceiptAllocated => {}
     }
     Ok(drafts)
 }

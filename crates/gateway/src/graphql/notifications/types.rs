@@ -23,6 +23,8 @@ pub enum CategoryValue {
     Invoices,
     /// Reminders of overdue invoices (cannot be muted).
     Reminders,
+    /// Payments received and the invoices they paid.
+    Receipts,
 }
 
 impl From<Category> for CategoryValue {
@@ -33,6 +35,7 @@ impl From<Category> for CategoryValue {
             Category::Requests => Self::Requests,
             Category::Invoices => Self::Invoices,
             Category::Reminders => Self::Reminders,
+            Category::Receipts => Self::Receipts,
         }
     }
 }
@@ -45,6 +48,7 @@ impl From<CategoryValue> for Category {
             CategoryValue::Requests => Self::Requests,
             CategoryValue::Invoices => Self::Invoices,
             CategoryValue::Reminders => Self::Reminders,
+            CategoryValue::Receipts => Self::Receipts,
         }
     }
 }

@@ -1,4 +1,5 @@
-//! A real SMTP server on loopback (tests/smtp-sink, aiosmtpd) for the email tests: started
+//! A real SMTP server on loopback (tests/smtp-sink, aiosmtpd) for the email tests (e2e and
+//! the gateway's multi-replica tests): started
 //! per test on a free port, stoppable and restartable, keeping every accepted message as an
 //! `.eml` file that the tests read back with a MIME parser.
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[derive(Debug)]
 pub struct SmtpSink {
     pub port: u16,
     dir: tempfile::TempDir,
@@ -135,6 +137,8 @@ impl SmtpSink {
 pub struct Mail {
     pub envelope_to: Vec<String>,
     pub message_id: String,
+    /// The raw `List-Unsubscribe` header, when there is one.
+    pub list_unsubscribe: Option<String>,
     pub from: String,
     pub to: String,
     pub subject: String,
@@ -177,6 +181,9 @@ pub fn parse(raw: &[u8]) -> Mail {
             .filter_map(|v| v.as_text().map(|t| t.trim().to_owned()))
             .collect(),
         message_id: message.message_id().unwrap_or_default().to_owned(),
+        list_unsubscribe: message
+            .header_raw("List-Unsubscribe")
+            .map(|v| v.trim().to_owned()),
         from: addr(message.from()),
         to: addr(message.to()),
         subject: message.subject().unwrap_or_default().to_owned(),
