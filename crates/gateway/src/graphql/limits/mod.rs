@@ -10,11 +10,15 @@
 //! 2. the document is parsed once (and handed to async-graphql already parsed);
 //! 3. [`expansion`] refuses a document whose fragments expand to more selections than the
 //!    complexity limit allows, since its complexity could only be larger;
-//! 4. variables with NUL characters are refused.
+//! 4. [`depth`] refuses data nested deeper than the configured depth, and introspection
+//!    beyond its own bounds (deep enough for every tool's standard query, no fan-out);
+//! 5. variables with NUL characters are refused.
 //!
-//! What is left — depth and page-weighted complexity — async-graphql checks in validation,
-//! on a document now known to be small.
+//! What is left — page-weighted complexity — async-graphql checks in validation, on a
+//! document now known to be small. Its own depth limit stays as a backstop at the larger of
+//! the two depth bounds.
 
+pub mod depth;
 pub mod expansion;
 pub mod scan;
 
@@ -40,6 +44,9 @@ pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub struct RequestLimits {
     /// The most selections a document may expand to (the schema's complexity limit).
     pub max_selections: u64,
+    /// The deepest data a document may select (`Config::max_depth`); introspection has its
+    /// own bounds ([`depth::INTROSPECTION_MAX_DEPTH`] and the rest).
+    pub max_depth: usize,
 }
 
 impl RequestLimits {
@@ -70,8 +77,56 @@ impl RequestLimits {
                 TOO_COMPLEX,
             ));
         }
+        self.check_depth(depth::shape(doc))?;
         if variables_contain_nul(&request.variables) {
             return Err(nul_error());
+        }
+        Ok(())
+    }
+}
+
+impl RequestLimits {
+    fn check_depth(&self, shape: depth::Shape) -> ServerResult<()> {
+        if shape.data_depth > self.max_depth {
+            return Err(coded(
+                format!(
+                    "the document nests fields {} deep; at most {} levels are allowed",
+                    shape.data_depth, self.max_depth
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if shape.introspection_depth > depth::INTROSPECTION_MAX_DEPTH {
+            return Err(coded(
+                format!(
+                    "introspection nests {} deep; at most {} levels are allowed (graphql-js's \
+                     getIntrospectionQuery() needs 15)",
+                    shape.introspection_depth,
+                    depth::INTROSPECTION_MAX_DEPTH
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if shape.introspection_lists > depth::INTROSPECTION_MAX_LISTS {
+            return Err(coded(
+                format!(
+                    "introspection nests {} lists (types, fields, args…) inside each other; at \
+                     most {} are allowed",
+                    shape.introspection_lists,
+                    depth::INTROSPECTION_MAX_LISTS
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if shape.introspection_selections > depth::INTROSPECTION_MAX_SELECTIONS {
+            return Err(coded(
+                format!(
+                    "introspection selects more than {} fields once fragments are spread; \
+                     ask for the schema once",
+                    depth::INTROSPECTION_MAX_SELECTIONS
+                ),
+                TOO_COMPLEX,
+            ));
         }
         Ok(())
     }
@@ -143,6 +198,7 @@ mod tests {
         let mut request = Request::new(query).variables(Variables::from_json(variables));
         RequestLimits {
             max_selections: 5_000,
+            max_depth: 12,
         }
         .check(&mut request)
     }
@@ -182,6 +238,41 @@ mod tests {
         )
         .expect_err("nested nul variable");
         assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+    }
+
+    #[test]
+    fn introspection_has_its_own_bounds() {
+        assert!(check(depth::GRAPHQL_JS_INTROSPECTION, serde_json::json!({})).is_ok());
+        let deep_data = format!("{{ __typename {}x{} }}", "a { ".repeat(12), " }".repeat(12));
+        let err = check(&deep_data, serde_json::json!({})).expect_err("data too deep");
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+        // Introspection beside data does not lift the data's limit.
+        let mixed = format!(
+            "{{ __schema {{ types {{ name }} }} {}x{} }}",
+            "a { ".repeat(12),
+            " }".repeat(12)
+        );
+        let err = check(&mixed, serde_json::json!({})).expect_err("mixed too deep");
+        assert!(
+            err.message.contains("nests fields 13 deep"),
+            "{}",
+            err.message
+        );
+        let of_type = format!(
+            "{{ __type(name: \"X\") {{ {}name{} }} }}",
+            "ofType { ".repeat(20),
+            " }".repeat(20)
+        );
+        let err = check(&of_type, serde_json::json!({})).expect_err("ofType too deep");
+        assert!(
+            err.message.starts_with("introspection nests 22 deep"),
+            "{}",
+            err.message
+        );
+        let fan_out =
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+        let err = check(fan_out, serde_json::json!({})).expect_err("fan-out");
+        assert!(err.message.contains("4 lists"), "{}", err.message);
     }
 
     #[test]
