@@ -182,6 +182,7 @@ fn router(config: &Config, state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(middleware::from_fn(graphql_http::too_large_as_graphql))
         .layer(CompressionLayer::new())
         .layer(cors(config))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))

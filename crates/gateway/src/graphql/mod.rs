@@ -35,6 +35,7 @@ pub struct Query(
     offer::OfferQuery,
     peer_review::PeerReviewQuery,
     traded::TradedQuery,
+    errors::ErrorCodesQuery,
 );
 
 /// Every mutation.
@@ -82,7 +83,9 @@ pub fn schema_with(
 ) -> TrellisSchema {
     let mut builder = builder()
         .data(billing::stripe::PaymentMirror(provider))
-        // First, so nothing parses or walks a document these limits refuse.
+        // Outermost, so it codes what every later extension and async-graphql itself raise.
+        .extension(errors::ErrorCodes)
+        // Next, so nothing parses or walks a document these limits refuse.
         .extension(limits::RequestLimits {
             max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
             max_depth: config.max_depth,

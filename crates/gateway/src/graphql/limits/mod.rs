@@ -25,8 +25,10 @@ pub mod scan;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
-use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Request, ServerError, ServerResult, Value, Variables};
 use std::sync::Arc;
+
+use super::errors::{Code, server_error};
 
 pub use scan::ScanError;
 
@@ -35,9 +37,9 @@ pub use scan::ScanError;
 pub const MAX_NESTING: usize = 64;
 
 /// The `extensions.code` of a document refused for its size or shape.
-pub const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+const TOO_COMPLEX: Code = Code::QueryTooComplex;
 /// The `extensions.code` of a value refused for what it contains.
-pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+const BAD_USER_INPUT: Code = Code::BadUserInput;
 
 /// The request limits, installed on the schema with `.extension(RequestLimits { .. })`.
 #[derive(Debug, Clone, Copy)]
@@ -65,7 +67,9 @@ impl RequestLimits {
     /// Every check, parsing the document into `request` once.
     pub fn check(&self, request: &mut Request) -> ServerResult<()> {
         Self::scan(&request.query)?;
-        let doc = request.parsed_query()?;
+        let doc = request
+            .parsed_query()
+            .map_err(|e| server_error(e.message, Code::GraphqlParseFailed))?;
         let selections = expansion::expanded_selections(doc);
         if selections > self.max_selections {
             return Err(coded(
@@ -152,12 +156,8 @@ impl Extension for RequestLimits {
 }
 
 /// A request error (no location: it is about the whole document) with `extensions.code`.
-fn coded(message: String, code: &'static str) -> ServerError {
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    let mut error = ServerError::new(message, None);
-    error.extensions = Some(extensions);
-    error
+fn coded(message: String, code: Code) -> ServerError {
+    server_error(message, code)
 }
 
 fn nul_error() -> ServerError {
@@ -188,10 +188,7 @@ mod tests {
     use super::*;
 
     fn code(err: &ServerError) -> Option<String> {
-        match err.extensions.as_ref().and_then(|e| e.get("code")) {
-            Some(Value::String(c)) => Some(c.clone()),
-            _ => None,
-        }
+        crate::graphql::errors::code_of(err).map(str::to_owned)
     }
 
     fn check(query: &str, variables: serde_json::Value) -> ServerResult<()> {
@@ -211,11 +208,11 @@ mod tests {
             "]".repeat(5_000)
         );
         let err = check(&deep, serde_json::json!({})).expect_err("too nested");
-        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
 
         let bomb = expansion::fragment_bomb(24);
         let err = check(&bomb, serde_json::json!({})).expect_err("bomb");
-        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
     }
 
     #[test]
@@ -225,19 +222,19 @@ mod tests {
             serde_json::json!({}),
         )
         .expect_err("nul literal");
-        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT.as_str()));
         let err = check(
             "query($s: String) { services(search: $s) { totalCount } }",
             serde_json::json!({ "s": "a\u{0}b" }),
         )
         .expect_err("nul variable");
-        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT.as_str()));
         let err = check(
             "query($i: X) { a(i: $i) }",
             serde_json::json!({ "i": { "list": ["ok", { "deep": "a\u{0}" }] } }),
         )
         .expect_err("nested nul variable");
-        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT.as_str()));
     }
 
     #[test]
@@ -245,7 +242,7 @@ mod tests {
         assert!(check(depth::GRAPHQL_JS_INTROSPECTION, serde_json::json!({})).is_ok());
         let deep_data = format!("{{ __typename {}x{} }}", "a { ".repeat(12), " }".repeat(12));
         let err = check(&deep_data, serde_json::json!({})).expect_err("data too deep");
-        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
         // Introspection beside data does not lift the data's limit.
         let mixed = format!(
             "{{ __schema {{ types {{ name }} }} {}x{} }}",
@@ -301,7 +298,7 @@ mod tests {
             let query = format!("{{ a(x: {}) }}", open.repeat(depth));
             let err = check(&query, serde_json::json!({})).expect_err("too deep");
             let code = code(&err);
-            proptest::prop_assert_eq!(code.as_deref(), Some(TOO_COMPLEX));
+            proptest::prop_assert_eq!(code.as_deref(), Some(TOO_COMPLEX.as_str()));
         }
     }
 }
