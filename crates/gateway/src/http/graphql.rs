@@ -236,12 +236,16 @@ async fn execute(
     params: Params,
 ) -> Response {
     let started = Instant::now();
-    let operation = state
-        .metrics
-        .operation_label(params.operation_name.as_deref());
     let actor = match state.auth.authenticate(headers).await {
         Ok(actor) => actor,
         Err(err) => {
+            // An unauthenticated caller's operation names are not recorded: anyone could
+            // otherwise fill the bounded set of names with junk.
+            let operation = if params.operation_name.is_some() {
+                "other"
+            } else {
+                "anonymous"
+            };
             let response = auth_failure(media, &err);
             let code = if matches!(err, AuthError::Unavailable(_)) {
                 Code::ServiceUnavailable
@@ -249,7 +253,7 @@ async fn execute(
                 Code::Unauthenticated
             };
             state.metrics.graphql_operation(
-                &operation,
+                operation,
                 started.elapsed().as_secs_f64(),
                 [code.as_str()],
                 [],
@@ -257,6 +261,9 @@ async fn execute(
             return response;
         }
     };
+    let operation = state
+        .metrics
+        .operation_label(params.operation_name.as_deref());
     let span = tracing::info_span!(
         "graphql",
         operation = params.operation_name.as_deref().unwrap_or("anonymous"),
