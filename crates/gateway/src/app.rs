@@ -184,9 +184,9 @@ fn router(config: &Config, state: AppState) -> Router {
     let metrics = state.metrics.clone();
     router
         .with_state(state)
-        .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(middleware::from_fn(graphql_http::too_large_as_graphql))
         .layer(CompressionLayer::new())
         .layer(cors(config))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
@@ -196,4 +196,7 @@ fn router(config: &Config, state: AppState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        // Outermost, so every answer is counted: the body limit's 413 and the timeout's 408
+        // as much as the handlers' own.
+        .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
 }

@@ -4,10 +4,15 @@
 //! `/` on the API port to Trellis, so a `/metrics` there would be public. On its own port it
 //! is reachable inside the cluster (Prometheus scrapes the pod) and nowhere else.
 //!
-//! Labels are bounded on purpose: routes are axum's matched route templates, operation names
-//! are whatever clients send, so only the first [`MAX_OPERATIONS`] distinct well-formed names
-//! get their own series and the rest share `other` — a client inventing names per request
-//! cannot exhaust the server's memory or the Prometheus server's.
+//! Labels are bounded on purpose, since every value comes from a client: routes are axum's
+//! matched route templates; methods outside the standard set are `other`; operation names
+//! are recorded only for authenticated callers (an anonymous caller's are `anonymous` or
+//! `other`), and only the first [`MAX_OPERATIONS`] distinct well-formed names get their own
+//! series, the rest sharing `other` — no client can exhaust the server's memory or the
+//! Prometheus server's, nor push real operations into `other` without signing in.
+//!
+//! The exposition follows `Accept`: OpenMetrics for a scraper that asks for it (Prometheus
+//! does), else the 0.0.4 text format, which `promtool check metrics` and older tools read.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -30,8 +35,16 @@ use std::sync::Arc;
 /// Distinct operation names that get a series of their own.
 pub const MAX_OPERATIONS: usize = 200;
 
-/// The exposition format's media type (OpenMetrics text, which Prometheus prefers).
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The OpenMetrics exposition's media type, for scrapers that ask for it.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// The Prometheus 0.0.4 text format's media type: the default.
+pub const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The methods recorded by name; any other is `other`.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -363,7 +376,12 @@ pub async fn track_http(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = request.method().as_str();
+    let method = if KNOWN_METHODS.contains(&method) {
+        method.to_owned()
+    } else {
+        "other".to_owned()
+    };
     let started = Instant::now();
     let response = next.run(request).await;
     metrics
@@ -377,13 +395,85 @@ pub async fn track_http(
     response
 }
 
-/// `GET /metrics` on the metrics listener.
-pub async fn scrape(State((metrics, db)): State<(Arc<Metrics>, DatabaseConnection)>) -> Response {
-    let mut response = metrics.render(&db).into_response();
+/// `GET /metrics` on the metrics listener: OpenMetrics when `Accept` names it, else 0.0.4.
+pub async fn scrape(
+    State((metrics, db)): State<(Arc<Metrics>, DatabaseConnection)>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0))
+            });
+            media.eq_ignore_ascii_case("application/openmetrics-text") && !refused
+        });
+    let text = metrics.render(&db);
+    let (body, content_type) = if openmetrics {
+        (text, OPENMETRICS)
+    } else {
+        (openmetrics_to_text(&text), TEXT)
+    };
+    let mut response = body.into_response();
     response
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     response
+}
+
+/// The 0.0.4 text format of an OpenMetrics exposition from prometheus-client. The samples
+/// are the same; the metadata differs: 0.0.4 has no `# UNIT` and no `# EOF`, names a
+/// counter's family with its `_total` suffix, and has no `info` type (an info metric is a
+/// gauge named `…_info` whose value is 1).
+fn openmetrics_to_text(openmetrics: &str) -> String {
+    use std::fmt::Write as _;
+    let mut renamed: std::collections::HashMap<&str, (String, &str)> =
+        std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+        {
+            match kind {
+                "counter" => renamed.insert(name, (format!("{name}_total"), "counter")),
+                "info" => renamed.insert(name, (format!("{name}_info"), "gauge")),
+                _ => None,
+            };
+        }
+    }
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = line
+            .strip_prefix("# HELP ")
+            .map(|rest| ("# HELP ", rest))
+            .or_else(|| line.strip_prefix("# TYPE ").map(|rest| ("# TYPE ", rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                match renamed.get(name) {
+                    Some((new_name, kind)) if prefix == "# TYPE " => {
+                        // Writing into a String cannot fail.
+                        let _ = write!(out, "# TYPE {new_name} {kind}");
+                    }
+                    Some((new_name, _)) => {
+                        let _ = write!(out, "# HELP {new_name} {tail}");
+                    }
+                    None => out.push_str(line),
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The metrics listener's router: `/metrics` and nothing else.
@@ -409,6 +499,33 @@ mod tests {
         }
         assert_eq!(metrics.operation_label(Some("Schools")), "Schools");
         assert_eq!(metrics.operation_label(Some("OneTooMany")), "other");
+    }
+
+    #[test]
+    fn the_text_format_renames_counters_and_info_and_drops_open_metrics_lines() {
+        let metrics = Metrics::new();
+        metrics.event_published();
+        let mut om = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut om, &metrics.registry);
+        assert!(om.contains("# TYPE trellis_build info"), "{om}");
+        let text = openmetrics_to_text(&om);
+        assert!(text.contains("# TYPE trellis_build_info gauge\n"), "{text}");
+        assert!(
+            text.contains("# TYPE trellis_events_published_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP trellis_events_published_total Change events"),
+            "{text}"
+        );
+        assert!(
+            text.contains("trellis_events_published_total 1\n"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -65,15 +65,15 @@ async fn metrics_count_operations_errors_and_the_pool(db: TestDb) {
     let after = server.scrape().await;
     assert_eq!(
         value(&after, count, &[("operation", "Schools")]),
-        Some(base + 3.0),
-        "two served and one refused Schools operations"
+        Some(base + 2.0),
+        "two served Schools operations; the unauthenticated one is not recorded by name"
     );
     let errors = "trellis_graphql_errors_total";
     assert_eq!(
         value(
             &after,
             errors,
-            &[("operation", "Schools"), ("code", "UNAUTHENTICATED")]
+            &[("operation", "other"), ("code", "UNAUTHENTICATED")]
         ),
         Some(1.0)
     );
@@ -257,7 +257,154 @@ async fn traces_reach_an_otlp_collector(db: TestDb) {
     );
 }
 
+/// Whether `promtool` is installed; if not, a banner, and a failure under `CI=true` (where
+/// `.ci/run` installs Debian's `prometheus`, which ships it).
+fn promtool_available() -> bool {
+    if std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true and promtool is not installed (apt-get install prometheus)"
+    );
+    eprintln!(
+        "\n************************************************************************\n\
+         *  promtool not found (Debian: apt-get install prometheus).\n\
+         *  `promtool check metrics` on /metrics is SKIPPED (passes without running).\n\
+         ************************************************************************\n"
+    );
+    false
+}
+
+async fn get_metrics(server: &common::Server, accept: Option<&str>) -> (String, String) {
+    let mut req = server.client.get(&server.metrics);
+    if let Some(accept) = accept {
+        req = req.header("accept", accept);
+    }
+    let res = req.send().await.expect("scrape");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    let content_type = res.headers()["content-type"]
+        .to_str()
+        .expect("content type")
+        .to_owned();
+    (content_type, res.text().await.expect("body"))
+}
+
+/// What Prometheus and promtool read: OpenMetrics when asked for, else the 0.0.4 text that
+/// `promtool check metrics` accepts, with 4xx and 413 answers counted.
+async fn the_exposition_passes_promtool_in_both_formats(db: TestDb) {
+    let server = common::spawn(db.url(), &secret(), &[("TRELLIS_BODY_LIMIT_BYTES", "2048")]).await;
+    let token = server.token(db.conn(), ADMIN).await;
+    server
+        .gql(Some(&token), Some("Schools"), SCHOOLS, json!({}))
+        .await;
+    let too_large = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .header("content-type", "application/json")
+        .body(format!(
+            "{{\"query\": \"{{ viewer {{ scopes }} }}{}\"}}",
+            " ".repeat(4096)
+        ))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(too_large.status(), reqwest::StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (content_type, text) = get_metrics(&server, None).await;
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    assert!(!text.contains("# EOF"), "{text}");
+    // Prometheus's own Accept header.
+    let (content_type, om) = get_metrics(
+        &server,
+        Some("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+    )
+    .await;
+    assert!(
+        content_type.starts_with("application/openmetrics-text"),
+        "{content_type}"
+    );
+    let samples = parse_exposition(&om);
+    assert_eq!(
+        value(
+            &samples,
+            "trellis_http_request_duration_seconds_count",
+            &[("route", "/graphql"), ("method", "POST"), ("status", "413")]
+        ),
+        Some(1.0),
+        "a 413 is counted"
+    );
+
+    if !promtool_available() {
+        return;
+    }
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), text.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("promtool finishes");
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\n--- the exposition ---\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Made-up HTTP methods and operation names from callers who are not signed in do not grow
+/// the number of series.
+async fn junk_from_clients_does_not_grow_the_series(db: TestDb) {
+    let server = common::spawn(db.url(), &secret(), &[]).await;
+    let url = format!("{}/graphql", server.base);
+    let junk = |i: usize| {
+        server
+            .client
+            .request(
+                reqwest::Method::from_bytes(format!("JUNK{i}").as_bytes()).expect("method"),
+                &url,
+            )
+            .send()
+    };
+    junk(0).await.expect("junk");
+    server.gql(None, Some("Junk0"), SCHOOLS, json!({})).await;
+    let before = server.scrape().await.len();
+    for i in 1..20 {
+        junk(i).await.expect("junk");
+        server
+            .gql(None, Some(&format!("Junk{i}")), SCHOOLS, json!({}))
+            .await;
+    }
+    let after = server.scrape().await;
+    assert_eq!(after.len(), before, "series grew with junk");
+    assert!(
+        value(
+            &after,
+            "trellis_http_request_duration_seconds_count",
+            &[("method", "other"), ("route", "/graphql")]
+        )
+        .is_some_and(|v| v >= 20.0)
+    );
+    assert!(
+        !after.iter().any(|s| format!("{s:?}").contains("Junk")),
+        "junk names recorded"
+    );
+}
+
 testkit::db_tests!(
+    the_exposition_passes_promtool_in_both_formats,
+    junk_from_clients_does_not_grow_the_series,
     metrics_count_operations_errors_and_the_pool,
     json_logs_carry_request_id_and_operation,
     traces_reach_an_otlp_collector

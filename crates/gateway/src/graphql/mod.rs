@@ -37,6 +37,7 @@ pub struct Query(
     peer_review::PeerReviewQuery,
     traded::TradedQuery,
     notifications::NotificationsQuery,
+    errors::ErrorCodesQuery,
 );
 
 /// Every mutation.
@@ -86,11 +87,16 @@ pub fn schema_with(
     let mut builder = builder()
         .data(billing::stripe::PaymentMirror(provider))
         .data(std::sync::Arc::new(config.message_settings()))
-        // First, so nothing parses or walks a document these limits refuse.
+        // Outermost, so it codes what every later extension and async-graphql itself raise.
+        .extension(errors::ErrorCodes)
+        // Next, so nothing parses or walks a document these limits refuse.
         .extension(limits::RequestLimits {
             max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
+            max_depth: config.max_depth,
         })
-        .limit_depth(config.max_depth)
+        // A backstop only: the extension above bounds data by `max_depth` and introspection
+        // by its own rules, both no deeper than this.
+        .limit_depth(config.max_depth.max(limits::depth::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(16)

@@ -19,7 +19,7 @@ use super::billing::fees::FeeScheduleNode;
 use super::billing::types::{AccountNode, CreditNoteNode, InvoiceNode, PaymentNode};
 use super::context::{ContextExt, RequestContext};
 use super::directory::types::{PartnershipNode, SchoolNode};
-use super::errors::{coded, to_graphql};
+use super::errors::{Code, coded, to_graphql};
 use super::membership::types::{MembershipNode, TierNode};
 use super::offer::types::{OfferItemNode, OfferLedgerEntryNode};
 use super::peer_review::types::{ReviewCycleNode, ReviewGroupNode, ReviewNode};
@@ -65,7 +65,7 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
     let Some((entity, uuid)) = decode(id) else {
         return Err(coded(
             format!("`{}` is not a global id this API issued", id.as_str()),
-            "BAD_USER_INPUT",
+            Code::BadUserInput,
         ));
     };
     let can = |p| rc.actor.can(p);
@@ -287,7 +287,7 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
         _ => {
             return Err(coded(
                 format!("`{}` is not a global id this API issued", id.as_str()),
-                "BAD_USER_INPUT",
+                Code::BadUserInput,
             ));
         }
     })
@@ -325,7 +325,7 @@ impl NodeQuery {
         if ids.len() > MAX_NODES {
             return Err(coded(
                 format!("at most {MAX_NODES} ids at once"),
-                "BAD_USER_INPUT",
+                Code::BadUserInput,
             ));
         }
         let rc = ctx.trellis()?;

@@ -16,7 +16,7 @@ use kernel::{OfferEntryId, OfferItemId};
 use membership::{Page, PageArgs, PageError};
 use uuid::Uuid;
 
-use super::errors::{coded, field_error};
+use super::errors::{Code, coded, field_error};
 
 /// An id type that has a global id.
 pub trait GlobalId: Sized + Copy {
@@ -91,7 +91,7 @@ pub fn expect_arg<T: GlobalId>(id: &ID) -> async_graphql::Result<T> {
         Some((entity, uuid)) if entity == T::ENTITY => Ok(T::from_uuid(uuid)),
         _ => Err(coded(
             format!("`{}` is not a {} id", id.as_str(), T::ENTITY),
-            "BAD_USER_INPUT",
+            Code::BadUserInput,
         )),
     }
 }
@@ -116,7 +116,7 @@ pub fn page_args<K: serde::de::DeserializeOwned>(
     before: Option<&str>,
 ) -> async_graphql::Result<PageArgs<K>> {
     PageArgs::parse(first, after, last, before)
-        .map_err(|e: PageError| coded(e.to_string(), "BAD_USER_INPUT"))
+        .map_err(|e: PageError| coded(e.to_string(), Code::BadUserInput))
 }
 
 /// The complexity of a connection field: one for the field plus what each item selects

@@ -17,6 +17,7 @@ use async_graphql::{Request, ServerError, Variables};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tracing::Instrument as _;
@@ -24,6 +25,7 @@ use tracing::Instrument as _;
 use crate::app::AppState;
 use crate::auth::AuthError;
 use crate::graphql::context::RequestContext;
+use crate::graphql::errors::{Code, code_of};
 use crate::graphql::limits::RequestLimits;
 use crate::graphql::loaders::Loaders;
 
@@ -90,12 +92,13 @@ fn respond_bytes(status: StatusCode, media: MediaType, body: Vec<u8>) -> Respons
 }
 
 /// A request error: the spec's `{"errors": [...]}` without `data`.
-fn request_error(status: StatusCode, media: MediaType, message: &str, code: &str) -> Response {
-    respond(
-        status,
-        media,
-        &json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }),
-    )
+fn request_error(status: StatusCode, media: MediaType, message: &str, code: Code) -> Response {
+    respond(status, media, &error_body(message, code))
+}
+
+/// `{"errors": [{ message, extensions: { code } }]}`.
+pub fn error_body(message: &str, code: Code) -> Value {
+    json!({ "errors": [{ "message": message, "extensions": { "code": code.as_str() } }] })
 }
 
 /// The parameters of a GraphQL request, checked for type.
@@ -175,7 +178,7 @@ fn refuse_over_get(operation: Option<OperationType>, media: MediaType) -> Option
                 StatusCode::METHOD_NOT_ALLOWED,
                 media,
                 "mutations must be sent with POST",
-                "BAD_REQUEST",
+                Code::BadRequest,
             );
             response
                 .headers_mut()
@@ -186,7 +189,7 @@ fn refuse_over_get(operation: Option<OperationType>, media: MediaType) -> Option
             StatusCode::BAD_REQUEST,
             media,
             "subscriptions are not served over GET",
-            "BAD_REQUEST",
+            Code::BadRequest,
         )),
         OperationType::Query => None,
     }
@@ -199,14 +202,14 @@ fn auth_failure(media: MediaType, err: &AuthError) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             media,
             &err.to_string(),
-            "INTERNAL",
+            Code::ServiceUnavailable,
         );
     }
     let mut response = request_error(
         StatusCode::UNAUTHORIZED,
         media,
         &err.to_string(),
-        "UNAUTHENTICATED",
+        Code::Unauthenticated,
     );
     response
         .headers_mut()
@@ -233,27 +236,34 @@ async fn execute(
     params: Params,
 ) -> Response {
     let started = Instant::now();
-    let operation = state
-        .metrics
-        .operation_label(params.operation_name.as_deref());
     let actor = match state.auth.authenticate(headers).await {
         Ok(actor) => actor,
         Err(err) => {
+            // An unauthenticated caller's operation names are not recorded: anyone could
+            // otherwise fill the bounded set of names with junk.
+            let operation = if params.operation_name.is_some() {
+                "other"
+            } else {
+                "anonymous"
+            };
             let response = auth_failure(media, &err);
             let code = if matches!(err, AuthError::Unavailable(_)) {
-                "INTERNAL"
+                Code::ServiceUnavailable
             } else {
-                "UNAUTHENTICATED"
+                Code::Unauthenticated
             };
             state.metrics.graphql_operation(
-                &operation,
+                operation,
                 started.elapsed().as_secs_f64(),
-                [code],
+                [code.as_str()],
                 [],
             );
             return response;
         }
     };
+    let operation = state
+        .metrics
+        .operation_label(params.operation_name.as_deref());
     let span = tracing::info_span!(
         "graphql",
         operation = params.operation_name.as_deref().unwrap_or("anonymous"),
@@ -323,7 +333,7 @@ async fn execute(
     }
     let body = serde_json::to_vec(&response).unwrap_or_else(|err| {
         tracing::error!(error = %err, "cannot serialise a GraphQL response");
-        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
+        error_body("internal error", Code::Internal)
             .to_string()
             .into_bytes()
     });
@@ -336,19 +346,15 @@ async fn execute(
                 "the response would be larger than {} bytes; ask for fewer items or fields",
                 state.response_limit_bytes
             ),
-            "RESPONSE_TOO_LARGE",
+            Code::ResponseTooLarge,
         );
     }
     respond_bytes(StatusCode::OK, media, body)
 }
 
-/// The `extensions.code` of an error; parse and validation errors carry none.
+/// The `extensions.code` of an error (the `ErrorCodes` extension gives every error one).
 fn error_code(error: &ServerError) -> &str {
-    match error.extensions.as_ref().and_then(|e| e.get("code")) {
-        Some(async_graphql::Value::String(code)) => code,
-        _ if error.path.is_empty() => "GRAPHQL_VALIDATION_FAILED",
-        _ => "UNCODED",
-    }
+    code_of(error).unwrap_or(Code::Internal.as_str())
 }
 
 /// The codes of the `userErrors` of every mutation payload in the response (top-level fields).
@@ -386,6 +392,24 @@ fn actor_label(actor: &kernel::Actor) -> String {
     }
 }
 
+/// Middleware: a 413 from the body limits (tower-http's for a declared length, axum's for a
+/// streamed one, both plain text) becomes a GraphQL error with `REQUEST_TOO_LARGE` on
+/// `/graphql`, so a client reads it like every other refusal.
+pub async fn too_large_as_graphql(request: axum::extract::Request, next: Next) -> Response {
+    let media = (request.uri().path() == "/graphql")
+        .then(|| MediaType::negotiate(request.headers()).unwrap_or(MediaType::Json));
+    let response = next.run(request).await;
+    match media {
+        Some(media) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => request_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            "the request body is larger than the server accepts (TRELLIS_BODY_LIMIT_BYTES)",
+            Code::RequestTooLarge,
+        ),
+        _ => response,
+    }
+}
+
 /// `GET /graphql?query=…`: queries only.
 pub async fn get(
     State(state): State<AppState>,
@@ -401,7 +425,7 @@ pub async fn get(
     };
     match params_from_query_string(raw.as_deref()) {
         Ok(params) => execute(&state, &Method::GET, &headers, media, params).await,
-        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, "BAD_REQUEST"),
+        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
     }
 }
 
@@ -429,7 +453,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
             "send the request as application/json",
-            "BAD_REQUEST",
+            Code::BadRequest,
         );
     }
     let params = match serde_json::from_slice::<Value>(&body) {
@@ -438,7 +462,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     };
     match params {
         Ok(params) => execute(&state, &Method::POST, &headers, media, params).await,
-        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, "BAD_REQUEST"),
+        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
     }
 }
 

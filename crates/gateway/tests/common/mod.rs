@@ -151,7 +151,13 @@ impl Server {
 
     /// The `/metrics` exposition, parsed strictly.
     pub async fn scrape(&self) -> Vec<Sample> {
-        let res = self.client.get(&self.metrics).send().await.expect("scrape");
+        let res = self
+            .client
+            .get(&self.metrics)
+            .header("accept", "application/openmetrics-text; version=1.0.0")
+            .send()
+            .await
+            .expect("scrape");
         assert!(
             res.status().is_success(),
             "/metrics answered {}",

@@ -12,7 +12,7 @@ use kernel::{BillingAccountId, CreditNoteId, InvoiceId, PaymentId, RefundId, Use
 
 use crate::graphql::access::types::UserNode;
 use crate::graphql::context::ContextExt;
-use crate::graphql::errors::{coded, to_graphql};
+use crate::graphql::errors::{Code, coded, to_graphql};
 use crate::graphql::relay::decode;
 
 /// Who made a change.
@@ -108,7 +108,7 @@ impl AuditQuery {
                     "`{}` is not the id of a billing account, invoice, credit note, payment or refund",
                     id.as_str()
                 ),
-                "BAD_USER_INPUT",
+                Code::BadUserInput,
             ));
         };
         Ok(ledger::audit_of(&rc.db, &rc.actor, entity, uuid)

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use kernel::{DomainError, ErrorCode, FeeScheduleId, FieldError, Permission, SchoolId, TierId};
 
 use crate::graphql::context::ContextExt;
-use crate::graphql::errors::{UserError, coded, payload, to_graphql};
+use crate::graphql::errors::{Code, UserError, coded, payload, to_graphql};
 use crate::graphql::membership::types::TierNode;
 use crate::graphql::relay::{GlobalId, expect_arg, expect_input};
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
@@ -293,13 +293,13 @@ impl FeesQuery {
     ) -> async_graphql::Result<Option<QuoteNode>> {
         let rc = ctx.trellis()?;
         if !(rc.actor.can(Permission::ReadMemberships) || rc.actor.can(Permission::ReadBilling)) {
-            return Err(coded("you are not allowed to do this", "FORBIDDEN"));
+            return Err(coded("you are not allowed to do this", Code::Forbidden));
         }
         let school_id: SchoolId = expect_arg(&school_id)?;
         let tier_id: TierId = expect_arg(&tier_id)?;
         let year = academic_year.0;
         let Some(school) = rc.loaders.schools.load_one(school_id).await? else {
-            return Err(coded("school not found", "NOT_FOUND"));
+            return Err(coded("school not found", Code::NotFound));
         };
         let Some(schedule) = fees::schedule_for(&rc.db, year, tier_id)
             .await

@@ -10,19 +10,25 @@
 //! 2. the document is parsed once (and handed to async-graphql already parsed);
 //! 3. [`expansion`] refuses a document whose fragments expand to more selections than the
 //!    complexity limit allows, since its complexity could only be larger;
-//! 4. variables with NUL characters are refused.
+//! 4. [`depth`] refuses data nested deeper than the configured depth, and introspection
+//!    beyond its own bounds (deep enough for every tool's standard query, no fan-out);
+//! 5. variables with NUL characters are refused.
 //!
-//! What is left — depth and page-weighted complexity — async-graphql checks in validation,
-//! on a document now known to be small.
+//! What is left — page-weighted complexity — async-graphql checks in validation, on a
+//! document now known to be small. Its own depth limit stays as a backstop at the larger of
+//! the two depth bounds.
 
+pub mod depth;
 pub mod expansion;
 pub mod scan;
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
-use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Request, ServerError, ServerResult, Value, Variables};
 use std::sync::Arc;
+
+use super::errors::{Code, server_error};
 
 pub use scan::ScanError;
 
@@ -31,15 +37,18 @@ pub use scan::ScanError;
 pub const MAX_NESTING: usize = 64;
 
 /// The `extensions.code` of a document refused for its size or shape.
-pub const TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+const TOO_COMPLEX: Code = Code::QueryTooComplex;
 /// The `extensions.code` of a value refused for what it contains.
-pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+const BAD_USER_INPUT: Code = Code::BadUserInput;
 
 /// The request limits, installed on the schema with `.extension(RequestLimits { .. })`.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestLimits {
     /// The most selections a document may expand to (the schema's complexity limit).
     pub max_selections: u64,
+    /// The deepest data a document may select (`Config::max_depth`); introspection has its
+    /// own bounds ([`depth::INTROSPECTION_MAX_DEPTH`] and the rest).
+    pub max_depth: usize,
 }
 
 impl RequestLimits {
@@ -58,7 +67,9 @@ impl RequestLimits {
     /// Every check, parsing the document into `request` once.
     pub fn check(&self, request: &mut Request) -> ServerResult<()> {
         Self::scan(&request.query)?;
-        let doc = request.parsed_query()?;
+        let doc = request
+            .parsed_query()
+            .map_err(|e| server_error(e.message, Code::GraphqlParseFailed))?;
         let selections = expansion::expanded_selections(doc);
         if selections > self.max_selections {
             return Err(coded(
@@ -70,8 +81,56 @@ impl RequestLimits {
                 TOO_COMPLEX,
             ));
         }
+        self.check_depth(depth::shape(doc))?;
         if variables_contain_nul(&request.variables) {
             return Err(nul_error());
+        }
+        Ok(())
+    }
+}
+
+impl RequestLimits {
+    fn check_depth(&self, shape: depth::Shape) -> ServerResult<()> {
+        if shape.data_depth > self.max_depth {
+            return Err(coded(
+                format!(
+                    "the document nests fields {} deep; at most {} levels are allowed",
+                    shape.data_depth, self.max_depth
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if shape.introspection_depth > depth::INTROSPECTION_MAX_DEPTH {
+            return Err(coded(
+                format!(
+                    "introspection nests {} deep; at most {} levels are allowed (graphql-js's \
+                     getIntrospectionQuery() needs 15)",
+                    shape.introspection_depth,
+                    depth::INTROSPECTION_MAX_DEPTH
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if shape.introspection_lists > depth::INTROSPECTION_MAX_LISTS {
+            return Err(coded(
+                format!(
+                    "introspection nests {} lists (types, fields, args…) inside each other; at \
+                     most {} are allowed",
+                    shape.introspection_lists,
+                    depth::INTROSPECTION_MAX_LISTS
+                ),
+                TOO_COMPLEX,
+            ));
+        }
+        if shape.introspection_selections > depth::INTROSPECTION_MAX_SELECTIONS {
+            return Err(coded(
+                format!(
+                    "introspection selects more than {} fields once fragments are spread; \
+                     ask for the schema once",
+                    depth::INTROSPECTION_MAX_SELECTIONS
+                ),
+                TOO_COMPLEX,
+            ));
         }
         Ok(())
     }
@@ -97,12 +156,8 @@ impl Extension for RequestLimits {
 }
 
 /// A request error (no location: it is about the whole document) with `extensions.code`.
-fn coded(message: String, code: &'static str) -> ServerError {
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    let mut error = ServerError::new(message, None);
-    error.extensions = Some(extensions);
-    error
+fn coded(message: String, code: Code) -> ServerError {
+    server_error(message, code)
 }
 
 fn nul_error() -> ServerError {
@@ -133,16 +188,14 @@ mod tests {
     use super::*;
 
     fn code(err: &ServerError) -> Option<String> {
-        match err.extensions.as_ref().and_then(|e| e.get("code")) {
-            Some(Value::String(c)) => Some(c.clone()),
-            _ => None,
-        }
+        crate::graphql::errors::code_of(err).map(str::to_owned)
     }
 
     fn check(query: &str, variables: serde_json::Value) -> ServerResult<()> {
         let mut request = Request::new(query).variables(Variables::from_json(variables));
         RequestLimits {
             max_selections: 5_000,
+            max_depth: 12,
         }
         .check(&mut request)
     }
@@ -155,11 +208,11 @@ mod tests {
             "]".repeat(5_000)
         );
         let err = check(&deep, serde_json::json!({})).expect_err("too nested");
-        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
 
         let bomb = expansion::fragment_bomb(24);
         let err = check(&bomb, serde_json::json!({})).expect_err("bomb");
-        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX));
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
     }
 
     #[test]
@@ -169,19 +222,54 @@ mod tests {
             serde_json::json!({}),
         )
         .expect_err("nul literal");
-        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT.as_str()));
         let err = check(
             "query($s: String) { services(search: $s) { totalCount } }",
             serde_json::json!({ "s": "a\u{0}b" }),
         )
         .expect_err("nul variable");
-        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT.as_str()));
         let err = check(
             "query($i: X) { a(i: $i) }",
             serde_json::json!({ "i": { "list": ["ok", { "deep": "a\u{0}" }] } }),
         )
         .expect_err("nested nul variable");
-        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT));
+        assert_eq!(code(&err).as_deref(), Some(BAD_USER_INPUT.as_str()));
+    }
+
+    #[test]
+    fn introspection_has_its_own_bounds() {
+        assert!(check(depth::GRAPHQL_JS_INTROSPECTION, serde_json::json!({})).is_ok());
+        let deep_data = format!("{{ __typename {}x{} }}", "a { ".repeat(12), " }".repeat(12));
+        let err = check(&deep_data, serde_json::json!({})).expect_err("data too deep");
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
+        // Introspection beside data does not lift the data's limit.
+        let mixed = format!(
+            "{{ __schema {{ types {{ name }} }} {}x{} }}",
+            "a { ".repeat(12),
+            " }".repeat(12)
+        );
+        let err = check(&mixed, serde_json::json!({})).expect_err("mixed too deep");
+        assert!(
+            err.message.contains("nests fields 13 deep"),
+            "{}",
+            err.message
+        );
+        let of_type = format!(
+            "{{ __type(name: \"X\") {{ {}name{} }} }}",
+            "ofType { ".repeat(20),
+            " }".repeat(20)
+        );
+        let err = check(&of_type, serde_json::json!({})).expect_err("ofType too deep");
+        assert!(
+            err.message.starts_with("introspection nests 22 deep"),
+            "{}",
+            err.message
+        );
+        let fan_out =
+            "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }";
+        let err = check(fan_out, serde_json::json!({})).expect_err("fan-out");
+        assert!(err.message.contains("4 lists"), "{}", err.message);
     }
 
     #[test]
@@ -210,7 +298,7 @@ mod tests {
             let query = format!("{{ a(x: {}) }}", open.repeat(depth));
             let err = check(&query, serde_json::json!({})).expect_err("too deep");
             let code = code(&err);
-            proptest::prop_assert_eq!(code.as_deref(), Some(TOO_COMPLEX));
+            proptest::prop_assert_eq!(code.as_deref(), Some(TOO_COMPLEX.as_str()));
         }
     }
 }

@@ -16,7 +16,7 @@ use super::enums::{BookingStatus, ServiceCategory, ServiceDelivery};
 use super::types::{BookingNode, ServiceNode, SessionNode};
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::enums::Phase;
-use crate::graphql::errors::{coded, to_graphql};
+use crate::graphql::errors::{Code, coded, to_graphql};
 use crate::graphql::relay::{NoEdgeFields, connection, expect_arg, page_args};
 
 /// Narrows the catalogue; every field is optional and they combine with AND.
@@ -46,7 +46,7 @@ impl ServiceFilterInput {
             (Some(_), Some(true)) => {
                 return Err(coded(
                     "`providerSchoolId` and `providedByPartnership: true` exclude each other",
-                    "BAD_USER_INPUT",
+                    Code::BadUserInput,
                 ));
             }
             (None, Some(true)) => Some(ProviderFilter::Partnership),
