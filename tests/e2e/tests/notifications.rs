@@ -21,13 +21,12 @@ use gateway::graphql::relay::GlobalId as _;
 use gateway::notify::Notifier;
 use gateway::{App, Config};
 use icalendar::parser::{read_calendar, unfold};
-use kernel::{Actor, Clock as _, FixedClock, Role, SchoolId, SystemClock};
+use kernel::{Actor, Clock as _, FixedClock, SchoolId, SystemClock};
 use serde_json::{Value, json};
 use testkit::TestDb;
 use testkit::smtp::{Mail, SmtpSink, parse};
 
-const OTHER_HEAD: &str = "head@monkfrith.example";
-const OTHER_URN: &str = "900019";
+use common::{OTHER_HEAD, OTHER_URN};
 
 struct Portal {
     base: String,
@@ -50,42 +49,7 @@ async fn spawn(db: TestDb, sink: &SmtpSink) -> Portal {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let clock = Arc::new(FixedClock::new(SystemClock.now()));
     let conn = db.conn();
-    membership::demo::seed(conn, clock.as_ref())
-        .await
-        .expect("directory");
-    billing::demo::seed(conn, clock.as_ref())
-        .await
-        .expect("billing");
-    offer::demo::seed(conn, clock.as_ref())
-        .await
-        .expect("offer");
-    traded::demo::seed(conn, clock.as_ref())
-        .await
-        .expect("traded");
-    let other = membership::school::by_urn(conn, &Actor::System, OTHER_URN)
-        .await
-        .expect("lookup")
-        .expect("Monkfrith")
-        .id;
-    membership::people::users::create(
-        conn,
-        clock.as_ref(),
-        &Actor::System,
-        membership::people::NewUser {
-            email: OTHER_HEAD.to_owned(),
-            name: "Monkfrith Head".to_owned(),
-            role: Role::SchoolLeader,
-            schools: vec![other],
-        },
-    )
-    .await
-    .expect("other head");
-    let holly_park =
-        membership::people::users::actor_for(conn, membership::people::users::Lookup::Email(HEAD))
-            .await
-            .expect("lookup")
-            .expect("head")
-            .schools[0];
+    let (holly_park, _) = common::seed_every_demo(conn, clock.as_ref()).await;
     let config = Config {
         smtp_url: Some(sink.url()),
         mail_from: "Heath Hill CPD <cpd@heathhill.example>".to_owned(),
@@ -97,17 +61,9 @@ async fn spawn(db: TestDb, sink: &SmtpSink) -> Portal {
         .await
         .expect("app builds");
     let notifier = Notifier::new(&config, conn.clone(), clock.clone()).expect("notifier");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        app.serve(listener, std::future::pending())
-            .await
-            .expect("serves");
-    });
+    let (base, server) = common::serve(app).await;
     Portal {
-        base: format!("http://{addr}"),
+        base,
         db,
         secret: config.jwt_secret.expect("a secret"),
         http: reqwest::Client::builder()

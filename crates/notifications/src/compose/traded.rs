@@ -354,18 +354,19 @@ fn messages(
         by_provider: kind == EventKind::SessionCancelled,
         terms: terms_lines(booking),
     };
+    let confirmed = |as_attendee: bool, requested: bool| Confirmed {
+        session: &session,
+        as_attendee,
+        requested,
+        settlement: settlement_text(booking.settlement),
+        po_number: booking.po_number.as_deref(),
+    };
     let mut drafts = Vec::new();
     match kind {
         EventKind::BookingConfirmed => {
             let occurrences = view.occurrences();
             for attendee in view.attendee_recipients() {
-                let facts = Confirmed {
-                    session: &session,
-                    as_attendee: true,
-                    requested: false,
-                    settlement: settlement_text(booking.settlement),
-                    po_number: booking.po_number.as_deref(),
-                };
+                let facts = confirmed(true, false);
                 let invite = ics::invitation(
                     Method::Request,
                     &settings.from_address,
@@ -389,13 +390,7 @@ fn messages(
             let requester = view.user(booking.requested_by);
             for booker in view.bookers() {
                 let asked_for_it = requester.as_ref().is_some_and(|r| r.email == booker.email);
-                let facts = Confirmed {
-                    session: &session,
-                    as_attendee: false,
-                    requested: asked_for_it,
-                    settlement: settlement_text(booking.settlement),
-                    po_number: booking.po_number.as_deref(),
-                };
+                let facts = confirmed(false, asked_for_it);
                 let subject = if asked_for_it {
                     format!("Request approved: {service}")
                 } else {
@@ -413,13 +408,7 @@ fn messages(
                 )?);
             }
             if let Some(requester) = requester {
-                let facts = Confirmed {
-                    session: &session,
-                    as_attendee: false,
-                    requested: true,
-                    settlement: settlement_text(booking.settlement),
-                    po_number: booking.po_number.as_deref(),
-                };
+                let facts = confirmed(false, true);
                 drafts.push(draft(
                     settings,
                     kind,

@@ -90,17 +90,9 @@ impl TestApp {
         let app = App::build(&config, db.conn().clone(), Arc::new(SystemClock))
             .await
             .expect("app builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            app.serve(listener, std::future::pending())
-                .await
-                .expect("serves");
-        });
+        let (base, server) = serve(app).await;
         Self {
-            base: format!("http://{addr}"),
+            base,
             db,
             secret: config.jwt_secret.expect("test config has a secret"),
             client: reqwest::Client::builder()
@@ -188,4 +180,62 @@ pub async fn post_webhook(
         .await
         .expect("webhook")
         .status()
+}
+
+/// A member school other than Holly Park (Monkfrith), and the head the tests make for it.
+pub const OTHER_URN: &str = "900019";
+pub const OTHER_HEAD: &str = "head@monkfrith.example";
+
+/// Loads every demo (directory, billing, core offer, traded catalogue) into `conn` on `clock`
+/// and makes a head for Monkfrith; returns (Holly Park, Monkfrith).
+pub async fn seed_every_demo(
+    conn: &sea_orm::DatabaseConnection,
+    clock: &dyn kernel::Clock,
+) -> (kernel::SchoolId, kernel::SchoolId) {
+    use kernel::{Actor, Role};
+    membership::demo::seed(conn, clock)
+        .await
+        .expect("directory");
+    billing::demo::seed(conn, clock).await.expect("billing");
+    offer::demo::seed(conn, clock).await.expect("offer");
+    traded::demo::seed(conn, clock).await.expect("traded");
+    let other = membership::school::by_urn(conn, &Actor::System, OTHER_URN)
+        .await
+        .expect("lookup")
+        .expect("Monkfrith")
+        .id;
+    membership::people::users::create(
+        conn,
+        clock,
+        &Actor::System,
+        membership::people::NewUser {
+            email: OTHER_HEAD.to_owned(),
+            name: "Monkfrith Head".to_owned(),
+            role: Role::SchoolLeader,
+            schools: vec![other],
+        },
+    )
+    .await
+    .expect("other head");
+    let holly_park =
+        membership::people::users::actor_for(conn, membership::people::users::Lookup::Email(HEAD))
+            .await
+            .expect("lookup")
+            .expect("head")
+            .schools[0];
+    (holly_park, other)
+}
+
+/// Serves `app` on a free loopback port: its base URL and the task serving it.
+pub async fn serve(app: App) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        app.serve(listener, std::future::pending())
+            .await
+            .expect("serves");
+    });
+    (format!("http://{addr}"), server)
 }
