@@ -10,6 +10,7 @@ pub mod billing;
 pub mod context;
 pub mod directory;
 pub mod errors;
+pub mod int;
 pub mod limits;
 pub mod loaders;
 pub mod membership;

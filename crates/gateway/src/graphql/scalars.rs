@@ -141,10 +141,18 @@ impl MoneyValue {
     }
 
     /// The amount in the currency's minor unit (pence). A total can pass GraphQL's 32-bit
-    /// `Int` (£21,474,836.47), which strict clients refuse: read `amount` instead.
+    /// `Int` (£21,474,836.47): such a total is an error here, so read `amount` instead.
     #[graphql(deprecation = "Use `amount`: a total in pence can exceed GraphQL's 32-bit Int.")]
-    async fn amount_pence(&self) -> i64 {
-        self.0.pence()
+    async fn amount_pence(&self) -> async_graphql::Result<i32> {
+        i32::try_from(self.0.pence()).map_err(|_| {
+            super::errors::coded(
+                format!(
+                    "{} in pence does not fit GraphQL's 32-bit Int: read `amount` instead",
+                    self.0
+                ),
+                super::errors::Code::BadUserInput,
+            )
+        })
     }
 
     /// ISO 4217 code, e.g. `GBP`.

@@ -19,7 +19,7 @@ impl UserCount {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let rc = ctx.trellis()?;
         let n = users::count(&rc.db, &rc.actor).await.map_err(to_graphql)?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(crate::graphql::int::saturating(n))
     }
 }
 
@@ -34,7 +34,7 @@ impl ApiKeyCount {
         let n = api_keys::count(&rc.db, &rc.actor)
             .await
             .map_err(to_graphql)?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(crate::graphql::int::saturating(n))
     }
 }
 

@@ -185,7 +185,7 @@ impl Viewer {
     }
 
     /// How many of the viewer's messages are unread.
-    async fn unread_notification_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+    async fn unread_notification_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         crate::graphql::notifications::viewer_unread(ctx).await
     }
 

@@ -88,8 +88,8 @@ impl ChargeNode {
         &self.0.description
     }
 
-    async fn quantity(&self) -> u32 {
-        self.0.quantity
+    async fn quantity(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.quantity)
     }
 
     /// Net of VAT.
@@ -105,8 +105,8 @@ impl ChargeNode {
         self.0.vat_treatment.into()
     }
 
-    async fn vat_rate_basis_points(&self) -> u32 {
-        self.0.vat_rate_bp
+    async fn vat_rate_basis_points(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
 
     async fn vat(&self) -> MoneyValue {
@@ -283,7 +283,7 @@ pub struct TermInvoicesIssuePayload {
     /// The invoices this call issued: one per account with pending charges (none when an
     /// earlier call issued everything).
     pub invoices: Vec<InvoiceNode>,
-    pub charges_invoiced: u32,
+    pub charges_invoiced: i32,
     /// Their total, VAT included.
     pub total: Option<MoneyValue>,
     pub user_errors: Vec<UserError>,
@@ -294,7 +294,7 @@ impl TermInvoicesIssuePayload {
         let (done, user_errors) = payload(result)?;
         Ok(match done {
             Some(done) => Self {
-                charges_invoiced: done.charges_invoiced,
+                charges_invoiced: crate::graphql::int::saturating(done.charges_invoiced),
                 total: Some(done.total.into()),
                 invoices: done.invoices.into_iter().map(InvoiceNode).collect(),
                 user_errors,

@@ -180,8 +180,8 @@ impl QuoteLineNode {
     }
 
     /// 2000 is 20%; 0 when exempt.
-    async fn vat_rate_basis_points(&self) -> u32 {
-        self.0.vat.rate_basis_points()
+    async fn vat_rate_basis_points(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.vat.rate_basis_points())
     }
 
     async fn vat_amount(&self) -> MoneyValue {

@@ -158,7 +158,7 @@ pub struct CreditNoteCreateInput {
     pub reason: String,
     /// How much to credit, in pence, VAT included: 1 to 1,000,000,000 (1p to £10,000,000),
     /// and no more than is left to credit; leave out to credit the whole invoice.
-    pub amount_pence: Option<i64>,
+    pub amount_pence: Option<i32>,
     /// Send the same key when retrying: the note is raised once. Keys are the caller's
     /// own: another caller's same key is a request of its own.
     pub idempotency_key: Option<String>,
@@ -179,7 +179,7 @@ pub struct PaymentRecordInput {
     /// 2000-01-01 to 2099-12-31, and not in the future.
     pub received_on: Date,
     /// In pence: 1 to 1,000,000,000 (1p to £10,000,000).
-    pub amount_pence: i64,
+    pub amount_pence: i32,
     /// Repeats with this key, by the same caller, return the first payment; another
     /// caller's same key is a request of its own.
     pub idempotency_key: Option<String>,
@@ -195,7 +195,7 @@ pub struct PaymentPayload {
 pub struct AllocationInput {
     pub invoice_id: ID,
     /// In pence: 1 to 1,000,000,000 (1p to £10,000,000), and no more than the invoice owes.
-    pub amount_pence: i64,
+    pub amount_pence: i32,
 }
 
 #[derive(InputObject, Debug)]
@@ -220,7 +220,7 @@ pub struct RefundCreateInput {
     pub payment_id: ID,
     /// In pence: 1 to 1,000,000,000 (1p to £10,000,000), and no more than the receipt has
     /// unallocated.
-    pub amount_pence: i64,
+    pub amount_pence: i32,
     pub reason: String,
     /// Defaults to today; 2000-01-01 to 2099-12-31, not in the future.
     pub refunded_on: Option<Date>,
@@ -388,7 +388,7 @@ impl LedgerMutation {
         let result: Result<CreditNote, DomainError> = async {
             let invoice_id: InvoiceId = expect_input(&input.invoice_id, "invoiceId")?;
             let amount = input.amount_pence.map_or(CreditAmount::Full, |p| {
-                CreditAmount::Amount(Money::from_pence(p))
+                CreditAmount::Amount(Money::from_pence(i64::from(p)))
             });
             let new = NewCreditNote {
                 invoice_id,
@@ -431,7 +431,7 @@ impl LedgerMutation {
                 method: input.method.into(),
                 reference: input.reference,
                 received_on: input.received_on.0,
-                amount: Money::from_pence(input.amount_pence),
+                amount: Money::from_pence(i64::from(input.amount_pence)),
                 provider_payment_ref: None,
                 idempotency_key: input.idempotency_key,
             };
@@ -466,7 +466,7 @@ impl LedgerMutation {
                         &a.invoice_id,
                         &format!("allocations.{i}.invoiceId"),
                     )?;
-                    Ok((invoice, Money::from_pence(a.amount_pence)))
+                    Ok((invoice, Money::from_pence(i64::from(a.amount_pence))))
                 })
                 .collect::<Result<Vec<_>, DomainError>>()?;
             let made = payments::allocate(
@@ -543,7 +543,7 @@ impl LedgerMutation {
             let payment_id: PaymentId = expect_input(&input.payment_id, "paymentId")?;
             let new = NewRefund {
                 payment_id,
-                amount: Money::from_pence(input.amount_pence),
+                amount: Money::from_pence(i64::from(input.amount_pence)),
                 reason: input.reason,
                 refunded_on,
                 provider_refund_ref: None,

@@ -302,22 +302,22 @@ impl ReconciliationRunNode {
         self.0.finished_at
     }
 
-    async fn invoices_compared(&self) -> u32 {
-        self.0.invoices_compared
+    async fn invoices_compared(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.invoices_compared)
     }
 
     /// Receipts Stripe took in the period, compared with Stripe's charges and refunds.
-    async fn payments_compared(&self) -> u32 {
-        self.0.payments_compared
+    async fn payments_compared(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.payments_compared)
     }
 
-    async fn payouts_compared(&self) -> u32 {
-        self.0.payouts_compared
+    async fn payouts_compared(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.payouts_compared)
     }
 
     /// Differences this run found that were not already open.
-    async fn differences_found(&self) -> u32 {
-        self.0.differences_found
+    async fn differences_found(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.differences_found)
     }
 }
 
@@ -524,13 +524,13 @@ impl ReconciliationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = true)] unresolved_only: bool,
-        #[graphql(default = 100)] first: u32,
+        #[graphql(default = 100)] first: i32,
     ) -> async_graphql::Result<Vec<ReconciliationDifferenceNode>> {
+        let first = crate::graphql::int::argument(first, "first")?;
         let rc = ctx.trellis()?;
-        let found =
-            reconciliation::differences(&rc.db, &rc.actor, unresolved_only, u64::from(first))
-                .await
-                .map_err(crate::graphql::errors::to_graphql)?;
+        let found = reconciliation::differences(&rc.db, &rc.actor, unresolved_only, first)
+            .await
+            .map_err(crate::graphql::errors::to_graphql)?;
         Ok(found
             .into_iter()
             .map(ReconciliationDifferenceNode)
@@ -542,10 +542,11 @@ impl ReconciliationQuery {
     async fn stripe_payouts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: u32,
+        #[graphql(default = 20)] first: i32,
     ) -> async_graphql::Result<Vec<StripePayoutNode>> {
+        let first = crate::graphql::int::argument(first, "first")?;
         let rc = ctx.trellis()?;
-        let found = reconciliation::payouts(&rc.db, &rc.actor, u64::from(first))
+        let found = reconciliation::payouts(&rc.db, &rc.actor, first)
             .await
             .map_err(crate::graphql::errors::to_graphql)?;
         Ok(found.into_iter().map(StripePayoutNode).collect())
@@ -557,17 +558,14 @@ impl ReconciliationQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(default_with = "StripeEventOutcome::Failed")] outcome: StripeEventOutcome,
-        #[graphql(default = 100)] first: u32,
+        #[graphql(default = 100)] first: i32,
     ) -> async_graphql::Result<Vec<StripeEvent>> {
+        let first = crate::graphql::int::argument(first, "first")?;
         let rc = ctx.trellis()?;
-        let found = billing::stripe_events::events_with_outcome(
-            &rc.db,
-            &rc.actor,
-            outcome.stored(),
-            u64::from(first),
-        )
-        .await
-        .map_err(crate::graphql::errors::to_graphql)?;
+        let found =
+            billing::stripe_events::events_with_outcome(&rc.db, &rc.actor, outcome.stored(), first)
+                .await
+                .map_err(crate::graphql::errors::to_graphql)?;
         Ok(found
             .into_iter()
             .map(|e| StripeEvent {

@@ -312,8 +312,8 @@ impl InvoiceLineNode {
         &self.0.description
     }
 
-    async fn quantity(&self) -> u32 {
-        self.0.quantity
+    async fn quantity(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.quantity)
     }
 
     async fn unit_amount(&self) -> MoneyValue {
@@ -328,8 +328,8 @@ impl InvoiceLineNode {
         self.0.vat_treatment.into()
     }
 
-    async fn vat_rate_basis_points(&self) -> u32 {
-        self.0.vat_rate_bp
+    async fn vat_rate_basis_points(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
 
     async fn vat(&self) -> MoneyValue {
@@ -662,13 +662,13 @@ impl InvoicingRunNode {
         self.0.completed_at
     }
 
-    async fn invoices_created(&self) -> u32 {
-        self.0.invoices_created
+    async fn invoices_created(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.invoices_created)
     }
 
     /// Invoices an interrupted attempt had already issued, left as they were.
-    async fn invoices_existing(&self) -> u32 {
-        self.0.invoices_existing
+    async fn invoices_existing(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.invoices_existing)
     }
 
     async fn total(&self) -> MoneyValue {

@@ -55,7 +55,7 @@ impl SchoolNode {
     /// Pupils on roll at the latest recorded census; null until one is recorded.
     async fn roll(&self) -> Option<Roll> {
         self.0.roll.map(|r| Roll {
-            number_on_roll: i32::try_from(r.number_on_roll).unwrap_or(i32::MAX),
+            number_on_roll: crate::graphql::int::saturating(r.number_on_roll),
             census: r.census.into(),
             census_date: r.census_date.into(),
         })
@@ -426,7 +426,7 @@ pub struct ListCount(pub usize);
 impl ListCount {
     /// How many items the whole list has, across pages.
     async fn total_count(&self) -> i32 {
-        i32::try_from(self.0).unwrap_or(i32::MAX)
+        crate::graphql::int::saturating(self.0)
     }
 }
 
@@ -442,7 +442,7 @@ impl SchoolCount {
         let n = school::count(&rc.db, &rc.actor, &self.0)
             .await
             .map_err(to_graphql)?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(crate::graphql::int::saturating(n))
     }
 }
 
@@ -458,7 +458,7 @@ impl PartnershipCount {
         let n = partnership::count(&rc.db, &rc.actor, &self.0)
             .await
             .map_err(to_graphql)?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(crate::graphql::int::saturating(n))
     }
 }
 

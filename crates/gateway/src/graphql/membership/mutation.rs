@@ -10,6 +10,7 @@ use super::enums::{MembershipPrinciple, RenewalDecision};
 use super::types::{MembershipNode, TierNode};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{UserError, payload};
+use crate::graphql::int;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
@@ -113,9 +114,9 @@ pub struct MembershipRenewalsOpenInput {
 #[derive(SimpleObject, Debug)]
 pub struct MembershipRenewalsOpenPayload {
     /// Renewals created by this call.
-    pub opened: u64,
+    pub opened: i32,
     /// Renewals that already existed (opening again changes nothing).
-    pub already_open: u64,
+    pub already_open: i32,
     pub user_errors: Vec<UserError>,
 }
 
@@ -127,7 +128,7 @@ pub struct MembershipRenewalsLapseInput {
 
 #[derive(SimpleObject, Debug)]
 pub struct MembershipRenewalsLapsePayload {
-    pub lapsed: u64,
+    pub lapsed: i32,
     pub user_errors: Vec<UserError>,
 }
 
@@ -277,8 +278,8 @@ impl MembershipMutation {
         let (report, user_errors) = payload(result)?;
         let report = report.unwrap_or_default();
         Ok(MembershipRenewalsOpenPayload {
-            opened: report.opened,
-            already_open: report.already_open,
+            opened: int::saturating(report.opened),
+            already_open: int::saturating(report.already_open),
             user_errors,
         })
     }
@@ -321,7 +322,7 @@ impl MembershipMutation {
         .await;
         let (lapsed, user_errors) = payload(result)?;
         Ok(MembershipRenewalsLapsePayload {
-            lapsed: lapsed.unwrap_or(0),
+            lapsed: int::saturating(lapsed.unwrap_or(0)),
             user_errors,
         })
     }

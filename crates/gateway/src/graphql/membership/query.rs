@@ -43,10 +43,11 @@ pub struct MembershipCount {
 #[Object]
 impl MembershipCount {
     /// How many memberships match, across all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<u64> {
+    async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let rc = ctx.trellis()?;
         memberships::count_for_year(&rc.db, &rc.actor, self.year, &self.filter)
             .await
+            .map(crate::graphql::int::saturating)
             .map_err(to_graphql)
     }
 }

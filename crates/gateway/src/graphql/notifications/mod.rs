@@ -50,10 +50,11 @@ pub async fn viewer_notifications(
 }
 
 /// `Viewer.unreadNotificationCount`.
-pub async fn viewer_unread(ctx: &Context<'_>) -> async_graphql::Result<u64> {
+pub async fn viewer_unread(ctx: &Context<'_>) -> async_graphql::Result<i32> {
     let rc = ctx.trellis()?;
     inbox::unread_count(&rc.db, &rc.actor)
         .await
+        .map(crate::graphql::int::saturating)
         .map_err(to_graphql)
 }
 

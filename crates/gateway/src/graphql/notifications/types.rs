@@ -141,8 +141,8 @@ impl NotificationNode {
     }
 
     /// Sending attempts made so far.
-    async fn attempts(&self) -> u32 {
-        self.0.attempts
+    async fn attempts(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.attempts)
     }
 
     /// Why the last attempt failed.

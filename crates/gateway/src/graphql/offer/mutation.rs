@@ -16,6 +16,7 @@ use super::types::{
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::enums::Phase;
 use crate::graphql::errors::{UserError, field_error, payload};
+use crate::graphql::int;
 use crate::graphql::loaders::list_of;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
@@ -30,13 +31,13 @@ pub struct OfferItemCreateInput {
     pub unit: OfferUnit,
     /// The traded price of the equivalent service per unit, in pence: 0 to 1,000,000,000
     /// (£10,000,000).
-    pub unit_value_pence: i64,
+    pub unit_value_pence: i32,
     #[graphql(default)]
     pub pro_rata: bool,
     #[graphql(default)]
     pub allows_overdraft: bool,
     /// Units a school may cash in a year, 1 to 100,000; leave out to forbid cash-in.
-    pub cash_in_limit: Option<i64>,
+    pub cash_in_limit: Option<i32>,
     /// Share (1–100%) of next year's allowance that may be drawn forward; leave out to forbid.
     pub draw_forward_percent: Option<i32>,
 }
@@ -49,11 +50,11 @@ pub struct OfferItemUpdateInput {
     pub name: Option<String>,
     pub description: Option<String>,
     /// In pence: 0 to 1,000,000,000 (£10,000,000).
-    pub unit_value_pence: Option<i64>,
+    pub unit_value_pence: Option<i32>,
     pub pro_rata: Option<bool>,
     pub allows_overdraft: Option<bool>,
     /// 1 to 100,000 units; `null` forbids cash-in.
-    pub cash_in_limit: MaybeUndefined<i64>,
+    pub cash_in_limit: MaybeUndefined<i32>,
     pub draw_forward_percent: MaybeUndefined<i32>,
     pub active: Option<bool>,
 }
@@ -82,7 +83,7 @@ pub struct OfferQuantitySetInput {
     /// Leave out for every phase without a quantity of its own.
     pub phase: Option<Phase>,
     /// Whole units, 0 to 100,000; required unless `unlimited`.
-    pub quantity: Option<i64>,
+    pub quantity: Option<i32>,
     #[graphql(default)]
     pub unlimited: bool,
 }
@@ -101,13 +102,13 @@ pub struct EntitlementsDeriveInput {
 #[derive(SimpleObject, Debug, Default)]
 pub struct EntitlementsDerivePayload {
     /// Active memberships of the year looked at.
-    pub memberships: u64,
-    pub entitlements_created: u64,
+    pub memberships: i32,
+    pub entitlements_created: i32,
     /// Grants written: first grants and top-ups of raised quantities.
-    pub grants: u64,
-    pub top_ups: u64,
+    pub grants: i32,
+    pub top_ups: i32,
     /// Last year's draw-forwards taken back from this year's allowance.
-    pub draw_forwards_repaid: u64,
+    pub draw_forwards_repaid: i32,
     pub user_errors: Vec<UserError>,
 }
 
@@ -116,7 +117,7 @@ pub struct OfferUsageRecordInput {
     pub school_id: ID,
     pub item_id: ID,
     /// Whole units, 1 to 100,000.
-    pub quantity: i64,
+    pub quantity: i32,
     /// The day of the visit or session (2000-01-01 to 2099-12-31); its academic year's
     /// entitlement is used.
     pub occurred_on: Date,
@@ -138,7 +139,7 @@ pub struct OfferAdjustInput {
     pub item_id: ID,
     pub academic_year: AcademicYearScalar,
     /// Either sign, not zero: -100,000 to 100,000.
-    pub quantity: i64,
+    pub quantity: i32,
     /// Required: why.
     pub reason: String,
 }
@@ -150,7 +151,7 @@ pub struct OfferTransferInput {
     pub item_id: ID,
     pub academic_year: AcademicYearScalar,
     /// Whole units, 1 to 100,000.
-    pub quantity: i64,
+    pub quantity: i32,
     pub reference: Option<String>,
     pub reason: Option<String>,
 }
@@ -218,7 +219,7 @@ impl OfferTransferInput {
             school_id,
             item_id,
             year: self.academic_year.0,
-            quantity: self.quantity,
+            quantity: i64::from(self.quantity),
             reference: self.reference,
             reason: self.reason,
         })
@@ -242,10 +243,10 @@ impl OfferMutation {
             name: input.name,
             description: input.description,
             unit: input.unit.into(),
-            unit_value: Money::from_pence(input.unit_value_pence),
+            unit_value: Money::from_pence(i64::from(input.unit_value_pence)),
             pro_rata: input.pro_rata,
             allows_overdraft: input.allows_overdraft,
-            cash_in_limit: input.cash_in_limit,
+            cash_in_limit: input.cash_in_limit.map(i64::from),
             draw_forward_percent: input.draw_forward_percent,
         };
         OfferItemPayload::from(offer::create_item(&rc.db, &rc.actor, rc.clock.as_ref(), new).await)
@@ -263,10 +264,12 @@ impl OfferMutation {
             let patch = OfferItemPatch {
                 name: input.name,
                 description: input.description,
-                unit_value: input.unit_value_pence.map(Money::from_pence),
+                unit_value: input
+                    .unit_value_pence
+                    .map(|p| Money::from_pence(i64::from(p))),
                 pro_rata: input.pro_rata,
                 allows_overdraft: input.allows_overdraft,
-                cash_in_limit: input.cash_in_limit.into(),
+                cash_in_limit: input.cash_in_limit.map_value(i64::from).into(),
                 draw_forward_percent: input.draw_forward_percent.into(),
                 active: input.active,
             };
@@ -289,7 +292,7 @@ impl OfferMutation {
             let tier_id: TierId = expect_input(&input.tier_id, "tierId")?;
             let allowance = match (input.unlimited, input.quantity) {
                 (true, None) => Allowance::Unlimited,
-                (false, Some(q)) => Allowance::Limited(q),
+                (false, Some(q)) => Allowance::Limited(i64::from(q)),
                 (true, Some(_)) => {
                     return Err(field_error(
                         "quantity",
@@ -341,7 +344,7 @@ impl OfferMutation {
                 .await;
         let (report, user_errors) = payload(result)?;
         let r: DerivationReport = report.unwrap_or_default();
-        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        let n = int::saturating;
         Ok(EntitlementsDerivePayload {
             memberships: n(r.memberships),
             entitlements_created: n(r.entitlements_created),
@@ -370,7 +373,7 @@ impl OfferMutation {
                 NewUsage {
                     school_id,
                     item_id,
-                    quantity: input.quantity,
+                    quantity: i64::from(input.quantity),
                     occurred_on: input.occurred_on.0,
                     reference: input.reference,
                     reason: input.reason,
@@ -414,7 +417,7 @@ impl OfferMutation {
                     school_id,
                     item_id,
                     year: input.academic_year.0,
-                    quantity: input.quantity,
+                    quantity: i64::from(input.quantity),
                     reason: input.reason,
                 },
             )

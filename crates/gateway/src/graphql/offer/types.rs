@@ -62,8 +62,11 @@ impl OfferItemNode {
 
     /// The most units a school may cash in a year toward an external consultant; null when
     /// the item cannot be cashed in.
-    async fn cash_in_limit(&self) -> Option<i64> {
-        self.0.cash_in_limit
+    async fn cash_in_limit(&self) -> async_graphql::Result<Option<i32>> {
+        self.0
+            .cash_in_limit
+            .map(crate::graphql::int::out)
+            .transpose()
     }
 
     /// The largest share (percent) of next year's allowance a school may draw into this
@@ -127,10 +130,10 @@ impl OfferItemQuantityNode {
     }
 
     /// Null when unlimited.
-    async fn quantity(&self) -> Option<i64> {
+    async fn quantity(&self) -> async_graphql::Result<Option<i32>> {
         match self.0.allowance {
-            offer::Allowance::Limited(q) => Some(q),
-            offer::Allowance::Unlimited => None,
+            offer::Allowance::Limited(q) => crate::graphql::int::out(q).map(Some),
+            offer::Allowance::Unlimited => Ok(None),
         }
     }
 
@@ -206,8 +209,8 @@ pub struct EntryCount(pub u64);
 
 #[Object]
 impl EntryCount {
-    async fn total_count(&self) -> u64 {
-        self.0
+    async fn total_count(&self) -> i32 {
+        crate::graphql::int::saturating(self.0)
     }
 }
 
@@ -240,41 +243,44 @@ impl OfferEntitlementNode {
     }
 
     /// Granted for the year (pro-rata for a mid-year joiner).
-    async fn granted(&self) -> i64 {
-        self.balance().granted
+    async fn granted(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().granted)
     }
 
     /// What the school has to use: granted, adjusted and drawn forward.
-    async fn entitlement(&self) -> i64 {
-        self.balance().entitlement()
+    async fn entitlement(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().entitlement())
     }
 
     /// Used, net of reversals.
-    async fn used(&self) -> i64 {
-        self.balance().used()
+    async fn used(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().used())
     }
 
     /// Given back by reversals (e.g. cancelled bookings).
-    async fn reversed(&self) -> i64 {
-        self.balance().reversed
+    async fn reversed(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().reversed)
     }
 
     /// Net adjustments by partnership staff.
-    async fn adjusted(&self) -> i64 {
-        self.balance().adjusted
+    async fn adjusted(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().adjusted)
     }
 
-    async fn cashed_in(&self) -> i64 {
-        self.balance().cashed_in
+    async fn cashed_in(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().cashed_in)
     }
 
-    async fn drawn_forward(&self) -> i64 {
-        self.balance().drawn_forward
+    async fn drawn_forward(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.balance().drawn_forward)
     }
 
     /// What is left; null when unlimited. Negative only for items that allow overdraft.
-    async fn remaining(&self) -> Option<i64> {
-        self.balance().remaining()
+    async fn remaining(&self) -> async_graphql::Result<Option<i32>> {
+        self.balance()
+            .remaining()
+            .map(crate::graphql::int::out)
+            .transpose()
     }
 
     /// The ledger behind the numbers, newest first. `first`/`last` take 1–100.
@@ -331,8 +337,8 @@ impl OfferLedgerEntryNode {
     }
 
     /// Signed whole units: what the entry adds to (or takes from) what is left.
-    async fn quantity(&self) -> i64 {
-        self.0.quantity
+    async fn quantity(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.0.quantity)
     }
 
     /// The day it happened (a reversal carries its usage's day).
@@ -424,8 +430,8 @@ impl ValueLineNode {
     }
 
     /// Units used, net of reversals.
-    async fn used(&self) -> i64 {
-        self.0.used
+    async fn used(&self) -> async_graphql::Result<i32> {
+        crate::graphql::int::out(self.0.used)
     }
 
     async fn unit_value(&self) -> MoneyValue {

@@ -23,6 +23,7 @@ use super::types::{
 };
 use crate::graphql::context::{ContextExt, RequestContext};
 use crate::graphql::errors::{UserError, payload};
+use crate::graphql::int;
 use crate::graphql::relay::{GlobalId, expect_input};
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
@@ -292,7 +293,7 @@ pub struct ReviewSupportRequestInput {
 pub struct ReviewSupportRecordTimeInput {
     pub id: ID,
     /// Total time given so far, in minutes: 1 to 5,460 (13 weeks of 7 hours).
-    pub minutes_provided: u32,
+    pub minutes_provided: i32,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -723,7 +724,7 @@ impl PeerReviewMutation {
                 rc.clock.as_ref(),
                 &rc.actor,
                 id,
-                input.minutes_provided,
+                int::unsigned(input.minutes_provided, "minutesProvided")?,
             )
             .await
         }

@@ -21,7 +21,7 @@ pub struct ReviewSupportCreditInput {
     /// What an hour of a leader's support is worth, in pence (VAT does not apply: a credit
     /// between members, not a supply): 1 to 1,000,000,000 (1p to £10,000,000), and the
     /// credit for the recorded time at this rate must fit the same range.
-    pub rate_pence_per_hour: i64,
+    pub rate_pence_per_hour: i32,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -53,7 +53,7 @@ impl SupportCreditMutation {
             let id: SupportRequestId = expect_input(&input.support_request_id, "supportRequestId")?;
             let rate = Money::bounded_input(
                 "ratePencePerHour",
-                Money::from_pence(input.rate_pence_per_hour),
+                Money::from_pence(i64::from(input.rate_pence_per_hour)),
             )
             .map_err(|e| DomainError::Invalid(vec![e]))?;
             let support = report::support_request(&rc.db, &rc.actor, id)

@@ -414,8 +414,8 @@ impl ReviewGroupNode {
     }
 
     /// The group's place in the proposal (0 first).
-    async fn position(&self) -> u32 {
-        self.0.position
+    async fn position(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.position)
     }
 
     /// In rota order, each with why it is in this group.
@@ -484,8 +484,8 @@ impl ReviewGroupMember {
     }
 
     /// The school's turn to host (0 first).
-    async fn rota_position(&self) -> u32 {
-        self.rota_position
+    async fn rota_position(&self) -> i32 {
+        crate::graphql::int::saturating(self.rota_position)
     }
 
     /// Why the school is where it is.
@@ -815,8 +815,8 @@ impl SupportRequestNode {
     }
 
     /// Time given so far, in minutes; null until recorded.
-    async fn minutes_provided(&self) -> Option<u32> {
-        self.0.minutes_provided
+    async fn minutes_provided(&self) -> Option<i32> {
+        self.0.minutes_provided.map(crate::graphql::int::saturating)
     }
 
     /// The same time in hours (two decimals), for people.
@@ -1071,7 +1071,7 @@ pub struct ReviewThemeNode {
     /// The findings' shared theme label; empty for area-level findings.
     pub theme: String,
     /// In how many agreed reports of the cycle it was raised.
-    pub reviews: u32,
+    pub reviews: i32,
 }
 
 impl From<Theme> for ReviewThemeNode {
@@ -1080,7 +1080,7 @@ impl From<Theme> for ReviewThemeNode {
             area: t.area,
             area_label: t.area_label,
             theme: t.theme,
-            reviews: t.reviews,
+            reviews: crate::graphql::int::saturating(t.reviews),
         }
     }
 }

@@ -58,10 +58,10 @@ pub struct CancellationReturn {
     /// OFFER: allowance units given back (some or all of the use reversed).
     pub usage_reversed: bool,
     /// OFFER: allowance units that stay used under the policy; null for other settlements.
-    pub units_kept: Option<u32>,
+    pub units_kept: Option<i32>,
     /// OFFER: allowance units given back to the school's allowance; null for other
     /// settlements.
-    pub units_returned: Option<u32>,
+    pub units_returned: Option<i32>,
     /// INVOICE: the charge as it now stands (withdrawn, reduced to the fee, or credited).
     /// Null for callers who may not read the school's billing.
     pub charge: Option<ChargeNode>,
@@ -114,8 +114,8 @@ impl CancellationReturn {
             fee: settled_fee.unwrap_or_else(Money::zero).into(),
             refund: booking.refund.unwrap_or_else(Money::zero).into(),
             usage_reversed,
-            units_kept: booking.units_kept,
-            units_returned: booking.units_returned,
+            units_kept: booking.units_kept.map(crate::graphql::int::saturating),
+            units_returned: booking.units_returned.map(crate::graphql::int::saturating),
             charge,
             credit_note: credit_note.map(CreditNoteNode),
             card_refund: booking.refund_state.map(Into::into),

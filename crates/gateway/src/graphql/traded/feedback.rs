@@ -54,7 +54,7 @@ impl FeedbackNode {
 #[graphql(name = "ServiceRating")]
 pub struct RatingNode {
     /// How many ratings were given.
-    pub count: u32,
+    pub count: i32,
     /// The mean, 1 to 5.
     pub average: f64,
 }
@@ -64,7 +64,7 @@ impl RatingNode {
     #[must_use]
     pub fn of(summary: RatingSummary) -> Option<Self> {
         summary.average().map(|average| Self {
-            count: summary.count,
+            count: crate::graphql::int::saturating(summary.count),
             average,
         })
     }

@@ -4,7 +4,7 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel::{DomainError, Money, OfferItemId, SchoolId, ServiceId, SessionId};
+use kernel::{DomainError, FieldError, Money, OfferItemId, SchoolId, ServiceId, SessionId};
 use traded::{
     CancellationPolicy, NewService, NewSession, Service, ServicePatch, Session, SessionPart,
     SessionPatch,
@@ -16,6 +16,7 @@ use crate::graphql::billing::fees::VatTreatment;
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::enums::Phase;
 use crate::graphql::errors::{UserError, payload};
+use crate::graphql::int;
 use crate::graphql::relay::{GlobalId, expect_input};
 
 /// A `MaybeUndefined` input as a patch: left out → unchanged, `null` → cleared.
@@ -58,15 +59,15 @@ pub struct ServiceCreateInput {
     pub provider_name: String,
     pub delivery: ServiceDelivery,
     /// Per place for member schools, in pence: 0 to 10,000,000 (£100,000).
-    pub member_price_pence: i64,
+    pub member_price_pence: i32,
     /// Per place for everyone else, in pence (0 to 10,000,000, £100,000); leave out to sell
     /// to member schools only.
-    pub non_member_price_pence: Option<i64>,
+    pub non_member_price_pence: Option<i32>,
     #[graphql(default_with = "VatTreatment::Exempt")]
     pub vat_treatment: VatTreatment,
     /// VAT rate in basis points (2000 = 20%); 0 when exempt.
     #[graphql(default)]
-    pub vat_rate_bp: u32,
+    pub vat_rate_bp: i32,
     pub cfr_code: Option<String>,
     /// The core-offer item that can pay for a place (settlement OFFER).
     pub offer_item_id: Option<ID>,
@@ -85,11 +86,11 @@ pub struct ServiceUpdateInput {
     pub provider_name: Option<String>,
     pub delivery: Option<ServiceDelivery>,
     /// In pence: 0 to 10,000,000 (£100,000).
-    pub member_price_pence: Option<i64>,
+    pub member_price_pence: Option<i32>,
     /// In pence: 0 to 10,000,000 (£100,000); `null` sells to member schools only.
-    pub non_member_price_pence: MaybeUndefined<i64>,
+    pub non_member_price_pence: MaybeUndefined<i32>,
     pub vat_treatment: Option<VatTreatment>,
-    pub vat_rate_bp: Option<u32>,
+    pub vat_rate_bp: Option<i32>,
     pub cfr_code: MaybeUndefined<String>,
     pub offer_item_id: MaybeUndefined<ID>,
 }
@@ -142,18 +143,22 @@ impl From<SessionPartInput> for SessionPart {
 /// `lateFeePercent` of the price is kept; within `noRefundWithinDays` nothing comes back.
 #[derive(InputObject, Debug, Clone, Copy)]
 pub struct CancellationPolicyInput {
-    pub free_until_days: u32,
-    pub late_fee_percent: u32,
-    pub no_refund_within_days: u32,
+    pub free_until_days: i32,
+    pub late_fee_percent: i32,
+    pub no_refund_within_days: i32,
 }
 
-impl From<CancellationPolicyInput> for CancellationPolicy {
-    fn from(p: CancellationPolicyInput) -> Self {
-        Self {
-            free_until_days: p.free_until_days,
-            late_fee_percent: p.late_fee_percent,
-            no_refund_within_days: p.no_refund_within_days,
-        }
+impl CancellationPolicyInput {
+    /// The policy, refusing negative numbers; the domain checks the rest.
+    fn policy(self) -> Result<CancellationPolicy, FieldError> {
+        Ok(CancellationPolicy {
+            free_until_days: int::unsigned(self.free_until_days, "policy.freeUntilDays")?,
+            late_fee_percent: int::unsigned(self.late_fee_percent, "policy.lateFeePercent")?,
+            no_refund_within_days: int::unsigned(
+                self.no_refund_within_days,
+                "policy.noRefundWithinDays",
+            )?,
+        })
     }
 }
 
@@ -164,14 +169,14 @@ pub struct SessionCreateInput {
     pub label: Option<String>,
     /// At least one, in date order, not overlapping.
     pub parts: Vec<SessionPartInput>,
-    pub capacity: u32,
+    pub capacity: i32,
     /// No later than the first part's start; in 2000–2099.
     pub booking_deadline: DateTime<Utc>,
     /// Leave out for the partnership's usual terms (free until 14 days before, half kept
     /// after that, nothing back in the last 2 days).
     pub policy: Option<CancellationPolicyInput>,
     /// How long a freed place is held for a waiting-list entry; leave out for 48 hours.
-    pub waitlist_offer_hours: Option<u32>,
+    pub waitlist_offer_hours: Option<i32>,
 }
 
 /// Fields left out are unchanged; `label: null` clears the label. Capacity cannot fall below
@@ -181,10 +186,10 @@ pub struct SessionUpdateInput {
     pub id: ID,
     pub label: MaybeUndefined<String>,
     pub parts: Option<Vec<SessionPartInput>>,
-    pub capacity: Option<u32>,
+    pub capacity: Option<i32>,
     pub booking_deadline: Option<DateTime<Utc>>,
     pub policy: Option<CancellationPolicyInput>,
-    pub waitlist_offer_hours: Option<u32>,
+    pub waitlist_offer_hours: Option<i32>,
 }
 
 #[derive(SimpleObject, Debug)]
@@ -233,10 +238,12 @@ impl CatalogueMutation {
                 phases: input.phases.into_iter().map(Into::into).collect(),
                 provider_name: input.provider_name,
                 delivery: input.delivery.into(),
-                member_price: Money::from_pence(input.member_price_pence),
-                non_member_price: input.non_member_price_pence.map(Money::from_pence),
+                member_price: Money::from_pence(i64::from(input.member_price_pence)),
+                non_member_price: input
+                    .non_member_price_pence
+                    .map(|p| Money::from_pence(i64::from(p))),
                 vat_treatment: input.vat_treatment.into(),
-                vat_rate_bp: input.vat_rate_bp,
+                vat_rate_bp: int::unsigned(input.vat_rate_bp, "vatRateBp")?,
                 cfr_code: input.cfr_code,
             };
             traded::create_service(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
@@ -269,12 +276,17 @@ impl CatalogueMutation {
                     .map(|p| p.into_iter().map(Into::into).collect()),
                 provider_name: input.provider_name,
                 delivery: input.delivery.map(Into::into),
-                member_price: input.member_price_pence.map(Money::from_pence),
+                member_price: input
+                    .member_price_pence
+                    .map(|p| Money::from_pence(i64::from(p))),
                 non_member_price: patch(input.non_member_price_pence, |p| {
-                    Ok(Money::from_pence(p))
+                    Ok(Money::from_pence(i64::from(p)))
                 })?,
                 vat_treatment: input.vat_treatment.map(Into::into),
-                vat_rate_bp: input.vat_rate_bp,
+                vat_rate_bp: input
+                    .vat_rate_bp
+                    .map(|bp| int::unsigned(bp, "vatRateBp"))
+                    .transpose()?,
                 cfr_code: patch(input.cfr_code, Ok)?,
             };
             traded::update_service(&rc.db, &rc.actor, rc.clock.as_ref(), id, changes).await
@@ -326,10 +338,17 @@ impl CatalogueMutation {
                 service_id: expect_input(&input.service_id, "serviceId")?,
                 label: input.label,
                 parts: input.parts.into_iter().map(Into::into).collect(),
-                capacity: input.capacity,
+                capacity: int::unsigned(input.capacity, "capacity")?,
                 booking_deadline: input.booking_deadline,
-                policy: input.policy.map(Into::into).unwrap_or_default(),
-                waitlist_offer_hours: input.waitlist_offer_hours,
+                policy: input
+                    .policy
+                    .map(CancellationPolicyInput::policy)
+                    .transpose()?
+                    .unwrap_or_default(),
+                waitlist_offer_hours: input
+                    .waitlist_offer_hours
+                    .map(|h| int::unsigned(h, "waitlistOfferHours"))
+                    .transpose()?,
             };
             traded::create_session(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
         }
@@ -349,10 +368,19 @@ impl CatalogueMutation {
             let changes = SessionPatch {
                 label: patch(input.label, Ok)?,
                 parts: input.parts.map(|p| p.into_iter().map(Into::into).collect()),
-                capacity: input.capacity,
+                capacity: input
+                    .capacity
+                    .map(|c| int::unsigned(c, "capacity"))
+                    .transpose()?,
                 booking_deadline: input.booking_deadline,
-                policy: input.policy.map(Into::into),
-                waitlist_offer_hours: input.waitlist_offer_hours,
+                policy: input
+                    .policy
+                    .map(CancellationPolicyInput::policy)
+                    .transpose()?,
+                waitlist_offer_hours: input
+                    .waitlist_offer_hours
+                    .map(|h| int::unsigned(h, "waitlistOfferHours"))
+                    .transpose()?,
             };
             traded::update_session(&rc.db, &rc.actor, rc.clock.as_ref(), id, changes).await
         }

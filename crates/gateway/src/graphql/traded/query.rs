@@ -77,7 +77,7 @@ impl ServiceCount {
         let n = traded::count_services(&rc.db, &rc.actor, rc.clock.as_ref(), &self.0)
             .await
             .map_err(to_graphql)?;
-        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+        Ok(crate::graphql::int::saturating(n))
     }
 }
 

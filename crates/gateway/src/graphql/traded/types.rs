@@ -155,8 +155,8 @@ impl ServiceNode {
         self.0.vat_treatment.into()
     }
 
-    async fn vat_rate_basis_points(&self) -> u32 {
-        self.0.vat_rate_bp
+    async fn vat_rate_basis_points(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
 
     /// The school's ledger (CFR) code for the spend, carried onto invoices.
@@ -263,22 +263,22 @@ impl SessionNode {
     }
 
     /// Total length of the parts, in minutes.
-    async fn minutes(&self) -> i64 {
-        self.0.minutes()
+    async fn minutes(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.minutes())
     }
 
-    async fn capacity(&self) -> u32 {
-        self.0.capacity
+    async fn capacity(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.capacity)
     }
 
     /// Places held by confirmed bookings, bookings awaiting card payment and open
     /// waiting-list offers.
-    async fn places_taken(&self) -> u32 {
-        self.0.places_taken
+    async fn places_taken(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.places_taken)
     }
 
-    async fn places_left(&self) -> u32 {
-        self.0.places_left()
+    async fn places_left(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.places_left())
     }
 
     async fn booking_deadline(&self) -> DateTime<Utc> {
@@ -296,8 +296,8 @@ impl SessionNode {
     }
 
     /// How long a freed place is held for the waiting-list entry it is offered to.
-    async fn waitlist_offer_hours(&self) -> u32 {
-        self.0.waitlist_offer_hours
+    async fn waitlist_offer_hours(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.waitlist_offer_hours)
     }
 
     async fn status(&self) -> SessionStatus {
@@ -418,8 +418,8 @@ impl SessionPartNode {
         self.0.online_url.as_deref()
     }
 
-    async fn minutes(&self) -> i64 {
-        self.0.minutes()
+    async fn minutes(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.minutes())
     }
 }
 
@@ -429,17 +429,17 @@ impl SessionPartNode {
 #[derive(SimpleObject, Debug, Clone, Copy)]
 #[graphql(name = "CancellationPolicy")]
 pub struct CancellationPolicyNode {
-    pub free_until_days: u32,
-    pub late_fee_percent: u32,
-    pub no_refund_within_days: u32,
+    pub free_until_days: i32,
+    pub late_fee_percent: i32,
+    pub no_refund_within_days: i32,
 }
 
 impl From<CancellationPolicy> for CancellationPolicyNode {
     fn from(p: CancellationPolicy) -> Self {
         Self {
-            free_until_days: p.free_until_days,
-            late_fee_percent: p.late_fee_percent,
-            no_refund_within_days: p.no_refund_within_days,
+            free_until_days: crate::graphql::int::saturating(p.free_until_days),
+            late_fee_percent: crate::graphql::int::saturating(p.late_fee_percent),
+            no_refund_within_days: crate::graphql::int::saturating(p.no_refund_within_days),
         }
     }
 }
@@ -494,14 +494,14 @@ impl BookingNode {
     }
 
     /// Places asked for: one per attendee.
-    async fn places(&self) -> u32 {
-        self.0.places
+    async fn places(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.places)
     }
 
     /// Places this booking holds on the session now (0 for requests, waiting entries
     /// without an offer, and closed bookings).
-    async fn places_held(&self) -> u32 {
-        self.0.places_held
+    async fn places_held(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.places_held)
     }
 
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AttendeeNode>> {
@@ -541,8 +541,8 @@ impl BookingNode {
         self.0.vat_treatment.into()
     }
 
-    async fn vat_rate_basis_points(&self) -> u32 {
-        self.0.vat_rate_bp
+    async fn vat_rate_basis_points(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
 
     /// How it is paid for; null until settled (a request, a waiting entry).
@@ -670,14 +670,14 @@ impl BookingNode {
 
     /// OFFER: allowance units its cancellation kept under the policy; null for other
     /// settlements and while the booking stands.
-    async fn cancellation_units_kept(&self) -> Option<u32> {
-        self.0.units_kept
+    async fn cancellation_units_kept(&self) -> Option<i32> {
+        self.0.units_kept.map(crate::graphql::int::saturating)
     }
 
     /// OFFER: allowance units its cancellation gave back (the usage reversed, whole or part);
     /// null for other settlements and while the booking stands.
-    async fn cancellation_units_returned(&self) -> Option<u32> {
-        self.0.units_returned
+    async fn cancellation_units_returned(&self) -> Option<i32> {
+        self.0.units_returned.map(crate::graphql::int::saturating)
     }
 
     /// For card refunds: whether the money has gone back yet.
