@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod billing;
+pub mod coercion;
 pub mod context;
 pub mod directory;
 pub mod errors;
@@ -95,6 +96,8 @@ pub fn schema_with(
             max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
             max_depth: config.max_depth,
         })
+        // A mutation input that cannot be coerced answers its payload's `userErrors`.
+        .extension(coercion::CoercionErrors)
         // A backstop only: the extension above bounds data by `max_depth` and introspection
         // by its own rules, both no deeper than this.
         .limit_depth(config.max_depth.max(limits::depth::INTROSPECTION_MAX_DEPTH))
