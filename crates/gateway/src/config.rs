@@ -117,6 +117,9 @@ pub struct Config {
     /// Days after an invoice's due date on which its account's contact is reminded while it
     /// is unpaid, comma-separated (`7,30`); empty sends no reminders.
     pub overdue_reminder_days: String,
+    /// Days before a renewal's notice date on which the school's leaders are reminded while
+    /// it is unanswered; 0 sends no reminders.
+    pub renewal_reminder_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -165,6 +168,7 @@ impl Default for Config {
             mail_max_attempts: 8,
             mail_lease_secs: 120,
             overdue_reminder_days: "7,30".to_owned(),
+            renewal_reminder_days: 14,
         }
     }
 }

@@ -3,9 +3,9 @@
 //!
 //! Nothing it needs lives in memory: events are marked handled and messages claimed in the
 //! database, so replicas share the work and a process killed mid-pass loses nothing (see
-//! `notifications::delivery`). It also queues overdue-invoice reminders, once per
-//! `TRELLIS_JOBS_INTERVAL_SECS` (each invoice's reminder for a stage is unique, so
-//! replicas running it too cannot send a second).
+//! `notifications::delivery`). It also queues overdue-invoice and renewal reminders, once
+//! per `TRELLIS_JOBS_INTERVAL_SECS` (each reminder for a stage is unique, so replicas
+//! running it too cannot send a second).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ pub struct Notifier {
     policy: DeliveryPolicy,
     poll: Duration,
     reminder_days: Vec<u32>,
+    renewal_reminder_days: u32,
     reminder_interval: Duration,
 }
 
@@ -54,6 +55,7 @@ impl Notifier {
             poll: Duration::from_millis(config.notify_poll_ms),
             // Checked when the configuration was loaded.
             reminder_days: config.reminder_days().unwrap_or_default(),
+            renewal_reminder_days: config.renewal_reminder_days,
             reminder_interval: config.jobs_interval(),
         })
     }
@@ -76,15 +78,23 @@ impl Notifier {
         .await
     }
 
-    /// Queues today's overdue reminders; how many were new.
+    /// Queues today's overdue-invoice and renewal reminders; how many were new.
     pub async fn remind(&self) -> Result<u64, DomainError> {
-        notifications::reminders::remind_overdue(
+        let overdue = notifications::reminders::remind_overdue(
             &self.db,
             self.clock.as_ref(),
             &self.settings,
             &self.reminder_days,
         )
-        .await
+        .await?;
+        let renewals = notifications::reminders::remind_renewals(
+            &self.db,
+            self.clock.as_ref(),
+            &self.settings,
+            self.renewal_reminder_days,
+        )
+        .await?;
+        Ok(overdue + renewals)
     }
 
     /// Runs until the task is aborted.
@@ -94,9 +104,9 @@ impl Notifier {
             if last_reminders.is_none_or(|at| at.elapsed() >= self.reminder_interval) {
                 match self.remind().await {
                     Ok(0) => {}
-                    Ok(n) => tracing::info!(reminders = n, "overdue-invoice reminders queued"),
+                    Ok(n) => tracing::info!(reminders = n, "reminders queued"),
                     Err(e) => {
-                        tracing::warn!(error = %e, "overdue-invoice reminders failed; retrying next interval");
+                        tracing::warn!(error = %e, "reminders failed; retrying next interval");
                     }
                 }
                 last_reminders = Some(Instant::now());

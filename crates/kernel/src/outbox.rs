@@ -11,6 +11,8 @@
 //! The kinds are listed here, in the shared vocabulary, so that a producer and the consumer
 //! cannot disagree on a spelling; what each means is documented where it is produced.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
 use uuid::Uuid;
@@ -38,10 +40,13 @@ pub enum EventKind {
     InvoiceIssued,
     /// A receipt was allocated to invoices (`detail.allocations`: the allocation ids).
     ReceiptAllocated,
+    /// A renewal for next year was opened for a school (the subject is the new PENDING
+    /// membership); its leaders answer by the notice date.
+    RenewalOpened,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::BookingConfirmed,
         Self::BookingWaitlisted,
         Self::WaitlistPlaceOffered,
@@ -52,6 +57,7 @@ impl EventKind {
         Self::SessionCancelled,
         Self::InvoiceIssued,
         Self::ReceiptAllocated,
+        Self::RenewalOpened,
     ];
 
     /// The stored spelling (`domain_events.kind`).
@@ -68,6 +74,7 @@ impl EventKind {
             Self::SessionCancelled => "session.cancelled",
             Self::InvoiceIssued => "invoice.issued",
             Self::ReceiptAllocated => "receipt.allocated",
+            Self::RenewalOpened => "membership.renewal_opened",
         }
     }
 
@@ -112,6 +119,57 @@ pub async fn record<C: ConnectionTrait>(
         ],
     ))
     .await?;
+    Ok(())
+}
+
+/// Records that `kind` happened to each of `subjects`, in the caller's transaction: one
+/// statement per 200 events, for changes that touch a whole year's schools at once.
+///
+/// # Errors
+/// The database's, which should fail the caller's transaction with it.
+pub async fn record_many<C: ConnectionTrait>(
+    conn: &C,
+    kind: EventKind,
+    subjects: &[Uuid],
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    const CHUNK: usize = 200;
+    let backend = conn.get_database_backend();
+    for chunk in subjects.chunks(CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO domain_events (id, kind, subject, detail, occurred_at, handled_at) VALUES ",
+        );
+        let mut values = Vec::with_capacity(chunk.len() * 5);
+        for (i, subject) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                sea_orm::DbBackend::Postgres => {
+                    let n = i * 5;
+                    let _ = write!(
+                        sql,
+                        "(${}, ${}, ${}, ${}, ${}, NULL)",
+                        n + 1,
+                        n + 2,
+                        n + 3,
+                        n + 4,
+                        n + 5
+                    );
+                }
+                _ => sql.push_str("(?, ?, ?, ?, ?, NULL)"),
+            }
+            values.extend([
+                Value::from(Uuid::now_v7()),
+                Value::from(kind.as_str()),
+                Value::from(*subject),
+                Value::from("{}"),
+                Value::from(at),
+            ]);
+        }
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
     Ok(())
 }
 

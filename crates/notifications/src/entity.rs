@@ -14,6 +14,11 @@ pub mod domain_events {
         pub detail: String,
         pub occurred_at: DateTimeUtc,
         pub handled_at: Option<DateTimeUtc>,
+        /// Passes that failed to make its messages (see `fanout::set_aside`).
+        pub attempts: i32,
+        pub last_error: Option<String>,
+        /// Not tried again before this.
+        pub retry_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,8 +4,13 @@
 //! transaction — every message is inserted and the events marked handled. A message is
 //! unique per (event, recipient address), so a fan-out that runs twice (two replicas at once,
 //! or a process killed between insert and commit) cannot make a second copy.
+//!
+//! One event whose messages cannot be made (a row that no longer reads, a template fault)
+//! must not hold up every event behind it: when a batch fails, its events are composed one
+//! by one, and each that fails alone is set aside — tried again after the delivery backoff,
+//! and after [`EVENT_MAX_ATTEMPTS`] marked handled with its error kept and logged.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use kernel::BeginWrite as _;
 use kernel::{Clock, DomainError};
@@ -17,11 +22,17 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::compose::{Event, MessageSettings, compose};
+use crate::delivery::DeliveryPolicy;
 use crate::entity::{domain_events, notification_mutes, notifications};
 use crate::model::{DeliveryStatus, Draft};
 
 /// Rows per INSERT: well under SQLite's bound on statement parameters.
 const INSERT_CHUNK: usize = 200;
+
+/// Passes that may fail to make an event's messages before it is given up. With the
+/// delivery backoff (30 s doubling, at most 6 h) that is about a day of retries, long
+/// enough to outlast a bad deploy.
+pub const EVENT_MAX_ATTEMPTS: i32 = 10;
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -30,6 +41,8 @@ pub struct FanOut {
     pub events: usize,
     /// Messages stored (copies refused by the unique key not counted).
     pub messages: u64,
+    /// Events whose messages could not be made, set aside to be tried again later.
+    pub set_aside: usize,
 }
 
 /// Handles up to `batch` pending events.
@@ -41,6 +54,11 @@ pub async fn fan_out(
 ) -> Result<FanOut, DomainError> {
     let rows = domain_events::Entity::find()
         .filter(domain_events::Column::HandledAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(domain_events::Column::RetryAt.is_null())
+                .add(domain_events::Column::RetryAt.lte(clock.now())),
+        )
         .order_by_asc(domain_events::Column::Id)
         .limit(batch)
         .all(db)
@@ -48,8 +66,8 @@ pub async fn fan_out(
     if rows.is_empty() {
         return Ok(FanOut::default());
     }
-    let events: Vec<Event> = rows.into_iter().map(Event::from).collect();
-    let drafts = compose(db, settings, &events).await?;
+    let fetched = rows.len();
+    let (events, drafts) = compose_isolating(db, clock, settings, rows).await?;
     let users: Vec<Uuid> = drafts
         .values()
         .flatten()
@@ -107,7 +125,70 @@ pub async fn fan_out(
     Ok(FanOut {
         events: events.len(),
         messages,
+        set_aside: fetched - events.len(),
     })
+}
+
+/// Composes a batch; when that fails, each event alone, setting aside those that fail alone.
+/// Returns the events that composed, with their drafts.
+async fn compose_isolating(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    settings: &MessageSettings,
+    rows: Vec<domain_events::Model>,
+) -> Result<(Vec<Event>, HashMap<Uuid, Vec<Draft>>), DomainError> {
+    let events: Vec<Event> = rows.into_iter().map(Event::from).collect();
+    let today = clock.today();
+    let batch_error = match compose(db, settings, &events, today).await {
+        Ok(drafts) => return Ok((events, drafts)),
+        Err(err) => err,
+    };
+    tracing::warn!(error = %batch_error.chain(), events = events.len(), "making a batch of messages failed; trying its events one by one");
+    let mut kept = Vec::with_capacity(events.len());
+    let mut drafts = HashMap::new();
+    for event in events {
+        match compose(db, settings, std::slice::from_ref(&event), today).await {
+            Ok(made) => {
+                drafts.extend(made);
+                kept.push(event);
+            }
+            Err(err) => set_aside(db, clock, &event, &err).await?,
+        }
+    }
+    Ok((kept, drafts))
+}
+
+/// Counts a failed attempt at `event`'s messages: tried again after the backoff, or given up
+/// (handled, with its error kept) after [`EVENT_MAX_ATTEMPTS`].
+async fn set_aside(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    event: &Event,
+    err: &DomainError,
+) -> Result<(), DomainError> {
+    let attempts = event.attempts.saturating_add(1);
+    let now = clock.now();
+    let give_up = attempts >= EVENT_MAX_ATTEMPTS;
+    let backoff = DeliveryPolicy::default().backoff(u32::try_from(attempts).unwrap_or(u32::MAX));
+    let retry_at = now + chrono::Duration::from_std(backoff).unwrap_or(chrono::Duration::MAX);
+    if give_up {
+        tracing::error!(event = %event.id, kind = %event.stored_kind, attempts, error = %err.chain(), "gave up making the messages of an outbox event");
+    } else {
+        tracing::warn!(event = %event.id, kind = %event.stored_kind, attempts, %retry_at, error = %err.chain(), "could not make the messages of an outbox event; it will be tried again");
+    }
+    domain_events::Entity::update_many()
+        .col_expr(domain_events::Column::Attempts, Expr::value(attempts))
+        .col_expr(domain_events::Column::LastError, Expr::value(err.chain()))
+        .col_expr(domain_events::Column::RetryAt, Expr::value(retry_at))
+        .col_expr(
+            domain_events::Column::HandledAt,
+            Expr::value(give_up.then_some(now)),
+        )
+        .filter(domain_events::Column::Id.eq(event.id))
+        .filter(domain_events::Column::HandledAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// A draft as a row, keyed by `dedupe_key` (an event id, or a reminder's own key).

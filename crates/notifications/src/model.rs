@@ -23,16 +23,20 @@ pub enum Category {
     Reminders,
     /// Payments received and what they paid, to the account's contact.
     Receipts,
+    /// Renewals opened for next year and reminders before their notice date, to the school's
+    /// leaders. Not mutable: a renewal nobody hears of lapses.
+    Memberships,
 }
 
 impl Category {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Bookings,
         Self::Waitlist,
         Self::Requests,
         Self::Invoices,
         Self::Reminders,
         Self::Receipts,
+        Self::Memberships,
     ];
 
     #[must_use]
@@ -44,6 +48,7 @@ impl Category {
             Self::Invoices => "INVOICES",
             Self::Reminders => "REMINDERS",
             Self::Receipts => "RECEIPTS",
+            Self::Memberships => "MEMBERSHIPS",
         }
     }
 
@@ -52,10 +57,10 @@ impl Category {
         Self::ALL.into_iter().find(|c| c.as_str() == stored)
     }
 
-    /// Whether a person may stop these emails. Money owed is never muted.
+    /// Whether a person may stop these emails. Money owed and renewals are never muted.
     #[must_use]
     pub const fn mutable(self) -> bool {
-        !matches!(self, Self::Invoices | Self::Reminders)
+        !matches!(self, Self::Invoices | Self::Reminders | Self::Memberships)
     }
 }
 

@@ -1,8 +1,13 @@
-//! Reminders of overdue invoices, on a schedule of days past the due date (e.g. 7 and 30),
-//! to the billing account's contact. Each invoice gets at most one reminder per stage, even
-//! when the job runs many times a day or on several replicas (the messages' unique key), and
-//! an invoice first found 40 days late gets the 30-day reminder only, not every stage it
-//! missed.
+//! Reminders on a schedule, run by a job rather than by an event:
+//!
+//! - overdue invoices, on a schedule of days past the due date (e.g. 7 and 30), to the
+//!   billing account's contact. An invoice first found 40 days late gets the 30-day reminder
+//!   only, not every stage it missed;
+//! - renewals still unanswered a set number of days before their notice date, to the
+//!   school's leaders.
+//!
+//! Each gets at most one message per stage, even when the job runs many times a day or on
+//! several replicas: the messages' unique key (the reminder's own key and the address).
 
 use kernel::BeginWrite as _;
 use kernel::{Clock, DomainError};
@@ -13,8 +18,9 @@ use sea_orm::sea_query::OnConflict;
 use crate::compose::MessageSettings;
 use crate::entity::notifications;
 use crate::fanout::row;
+use crate::model::Draft;
 
-/// Queues the reminders due today; returns how many were new.
+/// Queues the overdue-invoice reminders due today; returns how many were new.
 pub async fn remind_overdue(
     db: &DatabaseConnection,
     clock: &dyn Clock,
@@ -43,6 +49,36 @@ pub async fn remind_overdue(
         return Ok(0);
     }
     let drafts = crate::compose::billing::overdue(db, settings, &due, today).await?;
+    store(db, clock, &drafts).await
+}
+
+/// Queues a reminder for every renewal still unanswered whose notice date is at most
+/// `days_before` days away; returns how many were new. Zero days turns it off.
+pub async fn remind_renewals(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    settings: &MessageSettings,
+    days_before: u32,
+) -> Result<u64, DomainError> {
+    if days_before == 0 {
+        return Ok(0);
+    }
+    let today = clock.today();
+    let until = today + chrono::Days::new(u64::from(days_before));
+    let renewals = membership::memberships::unanswered_due_between(db, today, until).await?;
+    if renewals.is_empty() {
+        return Ok(0);
+    }
+    let drafts = crate::compose::membership::reminders(db, settings, &renewals, today).await?;
+    store(db, clock, &drafts).await
+}
+
+/// Stores keyed drafts, none twice; returns how many were new.
+async fn store(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    drafts: &[(String, Draft)],
+) -> Result<u64, DomainError> {
     let now = clock.now();
     let rows: Vec<notifications::ActiveModel> = drafts
         .iter()

@@ -15,7 +15,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 26] = templates!(
+const TEMPLATES: [(&str, &str); 30] = templates!(
     "layout.html",
     "footer.txt",
     "session.txt",
@@ -42,6 +42,10 @@ const TEMPLATES: [(&str, &str); 26] = templates!(
     "invoice_overdue.html",
     "receipt_allocated.txt",
     "receipt_allocated.html",
+    "renewal_opened.txt",
+    "renewal_opened.html",
+    "renewal_reminder.txt",
+    "renewal_reminder.html",
 );
 
 static ENV: LazyLock<Environment<'static>> = LazyLock::new(|| {

@@ -33,7 +33,8 @@ pub async fn run_pass(
         let done = fan_out(db, clock, settings, EVENT_BATCH).await?;
         pass.fanned_out.events += done.events;
         pass.fanned_out.messages += done.messages;
-        if (done.events as u64) < EVENT_BATCH {
+        pass.fanned_out.set_aside += done.set_aside;
+        if ((done.events + done.set_aside) as u64) < EVENT_BATCH {
             break;
         }
     }

@@ -1092,7 +1092,217 @@ async fn waiting_lists_approvals_provider_cancellations_and_overdue_reminders(db
     );
 }
 
+/// Reads one column of the rows `sql` selects, as text.
+async fn texts(p: &Portal, sql: &str) -> Vec<Option<String>> {
+    use sea_orm::ConnectionTrait as _;
+    let conn = p.db.conn();
+    conn.query_all_raw(sea_orm::Statement::from_string(
+        conn.get_database_backend(),
+        sql.to_owned(),
+    ))
+    .await
+    .expect("query")
+    .iter()
+    .map(|row| {
+        row.try_get_by_index::<Option<String>>(0)
+            .expect("a text column")
+    })
+    .collect()
+}
+
+async fn one_event_that_cannot_be_told_never_holds_up_the_others(db: TestDb) {
+    use sea_orm::ConnectionTrait as _;
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    p.pass().await;
+    // Two issued invoices; the older event's invoice has a line that no longer reads.
+    let page = p
+        .data(
+            common::FINANCE,
+            "{ invoices(first: 2) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let ids: Vec<uuid::Uuid> = page["invoices"]["edges"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|edge| {
+            let id = edge["node"]["id"].as_str().expect("an id");
+            gateway::graphql::relay::decode(id).expect("a global id").1
+        })
+        .collect();
+    let [broken, fine] = ids.as_slice() else {
+        panic!("two invoices: {ids:?}");
+    };
+    let conn = p.db.conn();
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => {
+            "UPDATE invoice_lines SET quantity = -1 WHERE invoice_id = $1"
+        }
+        _ => "UPDATE invoice_lines SET quantity = -1 WHERE invoice_id = ?",
+    };
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [sea_orm::Value::from(*broken)],
+    ))
+    .await
+    .expect("a line no longer reads");
+    for id in [broken, fine] {
+        kernel::outbox::record(
+            conn,
+            kernel::outbox::EventKind::InvoiceIssued,
+            *id,
+            json!({}),
+            p.clock.now(),
+        )
+        .await
+        .expect("event recorded");
+    }
+
+    // The fine invoice is told at once; the broken one is set aside, not lost.
+    let mark = sink.count();
+    let pass = p.pass().await;
+    assert_eq!(pass.fanned_out.set_aside, 1, "{pass:?}");
+    let sent = mails(&sink, mark);
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert!(
+        sent[0].subject.starts_with("Invoice "),
+        "{}",
+        sent[0].subject
+    );
+    const PENDING: &str = "SELECT last_error FROM domain_events WHERE handled_at IS NULL";
+    let waiting = texts(&p, PENDING).await;
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(
+        waiting[0]
+            .as_deref()
+            .is_some_and(|e| e.contains("quantity")),
+        "the reason is kept: {waiting:?}"
+    );
+
+    // Not retried before its time; retried with backoff after; given up, with its error
+    // kept, after the last attempt. Nothing else is held up meanwhile.
+    assert_eq!(
+        p.pass().await.fanned_out.set_aside,
+        0,
+        "waits for its retry"
+    );
+    let mut passes = 1;
+    while !texts(&p, PENDING).await.is_empty() {
+        p.clock.advance(chrono::Duration::hours(7));
+        assert_eq!(p.pass().await.fanned_out.set_aside, 1);
+        passes += 1;
+        assert!(
+            passes <= notifications::fanout::EVENT_MAX_ATTEMPTS,
+            "gives up in time"
+        );
+    }
+    assert_eq!(passes, notifications::fanout::EVENT_MAX_ATTEMPTS);
+    let given_up = texts(
+        &p,
+        "SELECT last_error FROM domain_events WHERE last_error IS NOT NULL AND handled_at IS NOT NULL",
+    )
+    .await;
+    assert_eq!(given_up.len(), 1, "{given_up:?}");
+    assert_eq!(
+        mails(&sink, mark).len(),
+        1,
+        "the broken invoice was never half-told"
+    );
+}
+
+async fn renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_date(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    p.pass().await;
+    let notice_by = p.clock.today() + chrono::Days::new(20);
+    let open = || {
+        p.data(
+            ADMIN,
+            r"mutation($input: MembershipRenewalsOpenInput!) { membershipRenewalsOpen(input: $input)
+                { opened alreadyOpen userErrors { field code } } }",
+            json!({ "input": { "fromYear": "2026/27", "noticeBy": notice_by.to_string() } }),
+        )
+    };
+    let opened = open().await;
+    assert_eq!(
+        opened["membershipRenewalsOpen"]["userErrors"],
+        json!([]),
+        "{opened}"
+    );
+    assert!(
+        opened["membershipRenewalsOpen"]["opened"]
+            .as_i64()
+            .is_some_and(|n| n > 1),
+        "{opened}"
+    );
+
+    // Each school's leaders hear of their own renewal, once, and cannot mute it.
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    let to_head = to(&told, HEAD);
+    assert_eq!(to_head.len(), 1, "{told:#?}");
+    let mail = to_head[0];
+    assert!(
+        mail.subject.starts_with("Renew Holly Park") && mail.subject.ends_with("for 2027/28"),
+        "{}",
+        mail.subject
+    );
+    let notice = notifications::format::day(notice_by);
+    assert!(mail.text.contains(&notice), "{}", mail.text);
+    assert!(mail.html.contains(&notice), "{}", mail.html);
+    assert!(
+        !mail.text.contains("Stop emails"),
+        "renewals cannot be muted"
+    );
+    assert!(
+        told.iter()
+            .all(|m| !m.envelope_to.iter().any(|t| t == STAFF)),
+        "staff do not answer renewals"
+    );
+
+    // Opening again opens nothing and tells nobody twice.
+    let again = open().await;
+    assert_eq!(again["membershipRenewalsOpen"]["opened"], 0, "{again}");
+    let mark = sink.count();
+    p.pass().await;
+    assert!(mails(&sink, mark).is_empty());
+
+    // Not yet within the reminder window (14 days by default): no reminder.
+    assert_eq!(p.notifier.remind().await.expect("reminders"), 0);
+    // A week on, 13 days before the notice date: one reminder per leader, once.
+    p.clock.advance(chrono::Duration::days(7));
+    let queued = p.notifier.remind().await.expect("reminders");
+    assert!(queued > 0);
+    assert_eq!(p.notifier.remind().await.expect("reminders"), 0, "once");
+    let mark = sink.count();
+    p.pass().await;
+    let chased = mails(&sink, mark);
+    let to_head = to(&chased, HEAD);
+    assert_eq!(to_head.len(), 1, "{chased:#?}");
+    assert!(
+        to_head[0].subject.starts_with("Reminder: renew Holly Park"),
+        "{}",
+        to_head[0].subject
+    );
+    assert!(
+        to_head[0].text.contains("13 days from now"),
+        "{}",
+        to_head[0].text
+    );
+}
+
 testkit::db_tests!(
+    renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_date,
+    one_event_that_cannot_be_told_never_holds_up_the_others,
     booking_journeys_reach_inboxes_and_the_smtp_server,
     a_refused_address_is_dead_lettered_and_a_lost_server_loses_nothing,
     calendar_feeds_are_secret_revocable_and_list_confirmed_sessions,

@@ -19,7 +19,10 @@ pub mod types;
 
 pub use lifecycle::{accept_principles, activate, cancel, enrol, lapse};
 pub use queries::{active_for_year, by_ids, count_for_year, for_year, get, may_read, of_schools};
-pub use renewal::{DECLINED_AT_RENEWAL, lapse_unanswered, open_renewals, respond_to_renewal};
+pub use renewal::{
+    DECLINED_AT_RENEWAL, lapse_unanswered, open_renewals, respond_to_renewal,
+    unanswered_due_between,
+};
 pub use tiers::{create_tier, tier_by_code, tiers, tiers_by_ids, update_tier};
 pub use types::{
     Enrolment, Membership, MembershipFilter, MembershipStatus, NewTier, Principle,

@@ -122,8 +122,8 @@ pub async fn get(
 }
 
 /// Memberships by id, for batch loading. Missing ids are absent from the map.
-pub async fn by_ids(
-    db: &DatabaseConnection,
+pub async fn by_ids<C: ConnectionTrait>(
+    db: &C,
     ids: &[MembershipId],
 ) -> Result<HashMap<MembershipId, Membership>, DomainError> {
     let rows = memberships::Entity::find()

@@ -12,7 +12,9 @@ use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, MembershipId, Permission, Problems,
 };
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 
 use super::entity::memberships;
 use super::lifecycle::{conflict, lock_visible, status_of, transition};
@@ -76,10 +78,16 @@ pub async fn open_renewals(
         .await?;
     let now = clock.now();
     let mut opened = 0;
+    let mut proposed = Vec::with_capacity(current.len());
     for chunk in current.chunks(CHUNK) {
-        opened +=
-            memberships::Entity::insert_many(chunk.iter().map(|m| memberships::ActiveModel {
-                id: Set(MembershipId::new().as_uuid()),
+        let ids: Vec<uuid::Uuid> = chunk
+            .iter()
+            .map(|_| MembershipId::new().as_uuid())
+            .collect();
+        proposed.extend_from_slice(&ids);
+        opened += memberships::Entity::insert_many(chunk.iter().zip(ids).map(|(m, id)| {
+            memberships::ActiveModel {
+                id: Set(id),
                 school_id: Set(m.school_id),
                 academic_year: Set(to.start_year()),
                 tier_id: Set(m.tier_id),
@@ -93,18 +101,40 @@ pub async fn open_renewals(
                 cancelled_reason: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
-            }))
-            .on_conflict(
-                OnConflict::columns([
-                    memberships::Column::SchoolId,
-                    memberships::Column::AcademicYear,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?;
+            }
+        }))
+        .on_conflict(
+            OnConflict::columns([
+                memberships::Column::SchoolId,
+                memberships::Column::AcademicYear,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(&txn)
+        .await?;
     }
+    // The school's leaders are told of each renewal this call opened (not those that
+    // already existed), in the same transaction.
+    let mut created = Vec::with_capacity(proposed.len());
+    for chunk in proposed.chunks(CHUNK) {
+        created.extend(
+            memberships::Entity::find()
+                .select_only()
+                .column(memberships::Column::Id)
+                .filter(memberships::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple::<uuid::Uuid>()
+                .all(&txn)
+                .await?,
+        );
+    }
+    kernel::outbox::record_many(
+        &txn,
+        kernel::outbox::EventKind::RenewalOpened,
+        &created,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     let total = u64::try_from(current.len()).unwrap_or(u64::MAX);
     tracing::info!(%from, %to, opened, "renewals opened");
@@ -213,4 +243,22 @@ pub async fn lapse_unanswered(
         tracing::debug!(%year, "no unanswered renewals to lapse");
     }
     Ok(done.rows_affected)
+}
+
+/// PENDING renewals still unanswered whose notice date falls from `from` to `to`: those the
+/// reminder before the notice date is for. No actor: the notifications domain reads it for
+/// the schools' own leaders.
+pub async fn unanswered_due_between<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<Vec<Membership>, DomainError> {
+    let rows = memberships::Entity::find()
+        .filter(memberships::Column::Status.eq(MembershipStatus::Pending.as_str()))
+        .filter(memberships::Column::DecidedAt.is_null())
+        .filter(memberships::Column::NoticeBy.between(from, to))
+        .order_by_asc(memberships::Column::Id)
+        .all(db)
+        .await?;
+    super::queries::hydrate(db, rows).await
 }

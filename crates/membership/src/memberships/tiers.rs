@@ -80,8 +80,8 @@ pub async fn tiers(db: &DatabaseConnection) -> Result<Vec<Tier>, DomainError> {
 }
 
 /// Tiers by id, for batch loading. Missing ids are absent from the map.
-pub async fn tiers_by_ids(
-    db: &DatabaseConnection,
+pub async fn tiers_by_ids<C: sea_orm::ConnectionTrait>(
+    db: &C,
     ids: &[TierId],
 ) -> Result<HashMap<TierId, Tier>, DomainError> {
     Ok(tiers::Entity::find()

@@ -7,6 +7,7 @@
 //! still marked handled so that one bad event never holds up the queue.
 
 pub(crate) mod billing;
+pub(crate) mod membership;
 mod traded;
 
 use std::collections::HashMap;
@@ -52,6 +53,8 @@ pub(crate) struct Event {
     pub subject: Uuid,
     /// What the subject's row does not say afterwards (`{}` for most events).
     pub detail: serde_json::Value,
+    /// Earlier passes that failed to make its messages.
+    pub attempts: i32,
 }
 
 impl From<domain_events::Model> for Event {
@@ -62,6 +65,7 @@ impl From<domain_events::Model> for Event {
             stored_kind: row.kind,
             subject: row.subject,
             detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
+            attempts: row.attempts,
         }
     }
 }
@@ -71,24 +75,24 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
     db: &C,
     settings: &MessageSettings,
     events: &[Event],
+    today: chrono::NaiveDate,
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
     let mut out: HashMap<Uuid, Vec<Draft>> = HashMap::new();
-    let (invoices, bookings): (Vec<&Event>, Vec<&Event>) = events
-        .iter()
-        .filter(|e| {
-            if e.kind.is_none() {
-                tracing::warn!(event = %e.id, kind = %e.stored_kind, "outbox event of a kind this build does not know: no message");
+    let (mut bookings, mut money, mut memberships) = (Vec::new(), Vec::new(), Vec::new());
+    for event in events {
+        match event.kind {
+            None => {
+                tracing::warn!(event = %event.id, kind = %event.stored_kind, "outbox event of a kind this build does not know: no message");
+                out.insert(event.id, Vec::new());
             }
-            e.kind.is_some()
-        })
-        .partition(|e| {
-            matches!(
-                e.kind,
-                Some(EventKind::InvoiceIssued | EventKind::ReceiptAllocated)
-            )
-        });
+            Some(EventKind::InvoiceIssued | EventKind::ReceiptAllocated) => money.push(event),
+            Some(EventKind::RenewalOpened) => memberships.push(event),
+            Some(_) => bookings.push(event),
+        }
+    }
     out.extend(traded::compose(db, settings, &bookings).await?);
-    out.extend(billing::compose(db, settings, &invoices).await?);
+    out.extend(billing::compose(db, settings, &money).await?);
+    out.extend(membership::compose(db, settings, &memberships, today).await?);
     Ok(out)
 }
 
@@ -144,5 +148,6 @@ pub const fn category_label(category: Category) -> &'static str {
         Category::Invoices => "invoices",
         Category::Reminders => "payment reminders",
         Category::Receipts => "payments received",
+        Category::Memberships => "membership renewals",
     }
 }

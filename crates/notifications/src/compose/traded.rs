@@ -535,7 +535,7 @@ fn messages(
                 )?);
             }
         }
-        EventKind::InvoiceIssued | EventKind::ReceiptAllocated => {}
+        EventKind::InvoiceIssued | EventKind::ReceiptAllocated | EventKind::RenewalOpened => {}
     }
     Ok(drafts)
 }

@@ -25,6 +25,9 @@ pub enum CategoryValue {
     Reminders,
     /// Payments received and the invoices they paid.
     Receipts,
+    /// Renewals opened for next year, and reminders before their notice date (cannot be
+    /// muted).
+    Memberships,
 }
 
 impl From<Category> for CategoryValue {
@@ -36,6 +39,7 @@ impl From<Category> for CategoryValue {
             Category::Invoices => Self::Invoices,
             Category::Reminders => Self::Reminders,
             Category::Receipts => Self::Receipts,
+            Category::Memberships => Self::Memberships,
         }
     }
 }
@@ -49,6 +53,7 @@ impl From<CategoryValue> for Category {
             CategoryValue::Invoices => Self::Invoices,
             CategoryValue::Reminders => Self::Reminders,
             CategoryValue::Receipts => Self::Receipts,
+            CategoryValue::Memberships => Self::Memberships,
         }
     }
 }
