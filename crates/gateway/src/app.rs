@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use kernel::Clock;
@@ -176,10 +174,12 @@ fn router(config: &Config, state: AppState) -> Router {
             get(crate::http::unsubscribe::confirm).post(crate::http::unsubscribe::unsubscribe),
         );
     if config.graphiql {
-        router = router.route(
-            "/graphiql",
-            get(|| async { Html(GraphiQLSource::build().endpoint("/graphql").finish()) }),
-        );
+        router = router
+            .route("/graphiql", get(crate::http::graphiql::page_handler))
+            .route(
+                "/graphiql/assets/{name}",
+                get(crate::http::graphiql::asset_handler),
+            );
     }
     let metrics = state.metrics.clone();
     router

@@ -3,6 +3,7 @@
 pub mod booking_payments;
 pub mod calendar;
 pub mod certificates;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod stripe_webhook;
