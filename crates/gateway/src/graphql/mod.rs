@@ -94,6 +94,11 @@ pub fn schema_with(
             max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
             max_depth: config.max_depth,
         })
+        // Reports the complexity validation computes when a request asks (`"cost": true`).
+        .extension(limits::cost::CostReport {
+            max_complexity: config.max_complexity,
+            max_depth: config.max_depth,
+        })
         // A backstop only: the extension above bounds data by `max_depth` and introspection
         // by its own rules, both no deeper than this.
         .limit_depth(config.max_depth.max(limits::depth::INTROSPECTION_MAX_DEPTH))

@@ -59,6 +59,9 @@ pub async fn spawn(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Se
         .env("TRELLIS_JWT_SECRET", secret)
         .env("TRELLIS_LOG_FORMAT", "json")
         .env("TRELLIS_JOBS", "false")
+        // These tests drive replicas hard; the rate limits have tests of their own (e2e).
+        .env("TRELLIS_RATE_LIMIT_PER_MIN", "0")
+        .env("TRELLIS_RATE_LIMIT_ANONYMOUS_PER_MIN", "0")
         .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
