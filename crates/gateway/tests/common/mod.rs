@@ -25,6 +25,13 @@ pub struct Server {
     pub client: reqwest::Client,
 }
 
+impl Server {
+    /// The `trellis serve` process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
