@@ -14,9 +14,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 GRAPHIQL=4.1.2 # the last line with a UMD build (5.x is ESM with Monaco workers)
 REACT=18.3.1   # what graphiql 4 peers with; the UMD production builds
 declare -A INTEGRITY=(
-  ["graphiql@$GRAPHIQL"]="sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw=="
+  ["graphiql@$GRAPHIQL"]="sha512-rNlzQIAzm6i2KBXmVQWBgLvt0TloxFVB2d18bukvdsvjEuFDHsKx5IVOomL1W1o5WW+tE54+ioHb2AEKzO2cUg=="
   ["react@$REACT"]="sha512-wS+hAgJShR0KhEvPJArfuPVN1+Hz1t0Y6n5jLrGQbkb4urgPE/0Rve+1kMB1v/oWgHgm4WIcV+i7F2pTVj+2iQ=="
-  ["react-dom@$REACT"]="sha512-rNlzQIAzm6i2KBXmVQWBgLvt0TloxFVB2d18bukvdsvjEuFDHsKx5IVOomL1W1o5WW+tE54+ioHb2AEKzO2cUg=="
+  ["react-dom@$REACT"]="sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw=="
 )
 
 if [[ "${1:-}" != "--check" ]]; then
