@@ -41,7 +41,9 @@ assert sink.stdout.readline().startswith(b"ready"), "the SMTP sink did not start
 db = os.path.join(work, "bench.db")
 env = dict(os.environ, TRELLIS_DATABASE_URL=f"sqlite://{db}?mode=rwc", TRELLIS_LISTEN=f"127.0.0.1:{http_port}",
            TRELLIS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", TRELLIS_JOBS="false", TRELLIS_NOTIFY_POLL_MS=str(args.poll_ms),
-           TRELLIS_JWT_SECRET="bench-secret-bench-secret-bench-secret", RUST_LOG="warn")
+           TRELLIS_JWT_SECRET="bench-secret-bench-secret-bench-secret", RUST_LOG="warn",
+           # A load test of the outbox, not of the rate limits.
+           TRELLIS_RATE_LIMIT_PER_MIN="0", TRELLIS_RATE_LIMIT_ANONYMOUS_PER_MIN="0")
 server = subprocess.Popen([args.binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "server.log"), "w"))
 base = f"http://127.0.0.1:{http_port}"
 try:

@@ -2,10 +2,8 @@
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::response::Html;
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use kernel::Clock;
@@ -45,6 +43,12 @@ pub struct AppState {
     pub stripe_webhook_secret: Option<Arc<str>>,
     /// The Stripe adapter, for jobs (reconciliation); `None` settles offline.
     pub provider: Option<Arc<dyn billing::provider::PaymentProvider>>,
+    /// Per-caller and per-address token buckets on `/graphql`.
+    pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
+    /// The header a trusted proxy puts the client's address in (`Config::client_ip_header`).
+    pub client_ip_header: Option<HeaderName>,
+    /// Automatic persisted queries; `None` when turned off.
+    pub persisted: Option<Arc<crate::http::persisted::PersistedQueries>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -124,6 +128,12 @@ impl App {
             metrics,
             events,
             stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),
+            rate_limits: crate::http::rate_limit::RateLimits::new(config),
+            client_ip_header: config.client_ip_header(),
+            persisted: crate::http::persisted::PersistedQueries::new(
+                config.persisted_queries_max,
+                config.persisted_queries_max_bytes,
+            ),
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
@@ -140,9 +150,14 @@ impl App {
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // With the peer's address, which rate limits key requests that do not sign in by.
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 
@@ -176,10 +191,12 @@ fn router(config: &Config, state: AppState) -> Router {
             get(crate::http::unsubscribe::confirm).post(crate::http::unsubscribe::unsubscribe),
         );
     if config.graphiql {
-        router = router.route(
-            "/graphiql",
-            get(|| async { Html(GraphiQLSource::build().endpoint("/graphql").finish()) }),
-        );
+        router = router
+            .route("/graphiql", get(crate::http::graphiql::page_handler))
+            .route(
+                "/graphiql/assets/{name}",
+                get(crate::http::graphiql::asset_handler),
+            );
     }
     let metrics = state.metrics.clone();
     router

@@ -57,6 +57,26 @@ pub struct Config {
     /// the most objects one response may hold. It also bounds how many selections a
     /// document may expand to once its fragments are spread.
     pub max_complexity: usize,
+    /// Requests per minute each signed-in caller (a user, or an API key) may make to
+    /// `/graphql`, refilling a token bucket of `rate_limit_burst`; 0 turns per-caller limits
+    /// off. Per replica.
+    pub rate_limit_per_min: u32,
+    /// Requests a signed-in caller may make at once before the per-minute rate applies.
+    pub rate_limit_burst: u32,
+    /// Requests per minute from one client address that fail to sign in (no credential, or a
+    /// wrong one); 0 turns this limit off. Per replica.
+    pub rate_limit_anonymous_per_min: u32,
+    /// Requests at once from one client address that fail to sign in.
+    pub rate_limit_anonymous_burst: u32,
+    /// A header that a proxy in front of Trellis sets to the client's address (e.g.
+    /// `x-forwarded-for`, whose last entry is then used, or `x-real-ip`). Unset: the TCP peer's
+    /// address. Set it only behind such a proxy: a client could otherwise choose its address.
+    pub client_ip_header: Option<String>,
+    /// How many documents automatic persisted queries (Apollo APQ) remember per replica, least
+    /// recently used first out; 0 turns persisted queries off.
+    pub persisted_queries_max: usize,
+    /// How many bytes of document text persisted queries may hold per replica.
+    pub persisted_queries_max_bytes: usize,
     /// How long a DataLoader waits to gather keys into one batch, in milliseconds. Longer
     /// batches more reliably under load at the cost of latency per nesting level.
     pub batch_delay_ms: u64,
@@ -148,6 +168,13 @@ impl Default for Config {
             max_depth: 12,
             max_complexity: 50_000,
             batch_delay_ms: 1,
+            rate_limit_per_min: 600,
+            rate_limit_burst: 120,
+            rate_limit_anonymous_per_min: 60,
+            rate_limit_anonymous_burst: 20,
+            client_ip_header: None,
+            persisted_queries_max: 2_000,
+            persisted_queries_max_bytes: 16 * 1024 * 1024,
             log_format: LogFormat::Pretty,
             metrics_listen: None,
             jobs: true,
@@ -201,6 +228,8 @@ pub enum ConfigError {
         "configuration: TRELLIS_NOTIFY_POLL_MS must be between 50 and 60000, and TRELLIS_MAIL_MAX_ATTEMPTS and TRELLIS_MAIL_LEASE_SECS at least 1"
     )]
     NotifyTiming,
+    #[error("configuration: TRELLIS_CLIENT_IP_HEADER is not a header name")]
+    ClientIpHeader,
 }
 
 impl Config {
@@ -247,6 +276,11 @@ impl Config {
             notifications::transport::check_url(url)?;
         }
         self.reminder_days()?;
+        if let Some(name) = &self.client_ip_header
+            && axum::http::HeaderName::from_bytes(name.trim().as_bytes()).is_err()
+        {
+            return Err(ConfigError::ClientIpHeader);
+        }
         if !(50..=60_000).contains(&self.notify_poll_ms)
             || self.mail_max_attempts == 0
             || self.mail_lease_secs == 0
@@ -289,6 +323,14 @@ impl Config {
                 .trim_end_matches('/')
                 .to_owned(),
         }
+    }
+
+    /// [`Config::client_ip_header`], parsed (checked when the configuration was loaded).
+    #[must_use]
+    pub fn client_ip_header(&self) -> Option<axum::http::HeaderName> {
+        self.client_ip_header
+            .as_deref()
+            .and_then(|name| axum::http::HeaderName::from_bytes(name.trim().as_bytes()).ok())
     }
 
     #[must_use]

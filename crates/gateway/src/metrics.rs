@@ -14,6 +14,8 @@
 //! The exposition follows `Accept`: OpenMetrics for a scraper that asks for it (Prometheus
 //! does), else the 0.0.4 text format, which `promtool check metrics` and older tools read.
 
+pub mod process;
+
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -316,7 +318,7 @@ impl Metrics {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        process::with_process_metrics(out)
     }
 
     fn pool_gauge(&self, state: &'static str) -> Gauge {

@@ -341,6 +341,40 @@ async fn the_exposition_passes_promtool_in_both_formats(db: TestDb) {
         Some(1.0),
         "a 413 is counted"
     );
+    // The standard process metrics, read from /proc, in both formats.
+    let server_pid = server.pid();
+    let status = std::fs::read_to_string(format!("/proc/{server_pid}/status")).expect("status");
+    let rss_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmRSS");
+    let rss = value(&samples, "process_resident_memory_bytes", &[]).expect("RSS");
+    assert!(
+        (rss / 1024.0 - rss_kib).abs() < rss_kib / 2.0,
+        "RSS {rss} B against /proc's {rss_kib} kB"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    let started = value(&samples, "process_start_time_seconds", &[]).expect("start time");
+    assert!(
+        started <= now + 1.0 && now - started < 600.0,
+        "started {started}, now {now}"
+    );
+    assert!(value(&samples, "process_cpu_seconds_total", &[]).expect("cpu") > 0.0);
+    assert!(value(&samples, "process_open_fds", &[]).expect("fds") >= 3.0);
+    assert!(value(&samples, "process_virtual_memory_bytes", &[]).expect("vm") >= rss);
+    assert!(value(&samples, "process_max_fds", &[]).expect("max fds") >= 3.0);
+    for line in [
+        "# TYPE process_cpu_seconds_total counter",
+        "# TYPE process_resident_memory_bytes gauge",
+        "# TYPE process_open_fds gauge",
+    ] {
+        assert!(text.contains(line), "0.0.4 text lacks {line}");
+    }
 
     if !promtool_available() {
         return;

@@ -46,6 +46,9 @@ async fn every_top_level_error_carries_a_documented_code(db: TestDb) {
     let config = Config {
         body_limit_bytes: 8 * 1024,
         response_limit_bytes: 4 * 1024,
+        // One request that fails to sign in per minute: the second is RATE_LIMITED.
+        rate_limit_anonymous_per_min: 1,
+        rate_limit_anonymous_burst: 1,
         ..common::config(&db)
     };
     let app = TestApp::spawn_with(db, config).await;
@@ -134,6 +137,21 @@ async fn every_top_level_error_carries_a_documented_code(db: TestDb) {
 
     let anonymous = post(&app, None, gql("{ viewer { scopes } }", json!({}))).await;
     expect(&mut seen, Code::Unauthenticated, anonymous, 401);
+    let again = post(&app, None, gql("{ viewer { scopes } }", json!({}))).await;
+    expect(&mut seen, Code::RateLimited, again, 429);
+
+    // An automatic persisted query this server has never seen.
+    let unknown_hash = post(
+        &app,
+        Some(&admin),
+        serde_json::to_vec(&json!({ "extensions": { "persistedQuery": {
+            "version": 1,
+            "sha256Hash": "0".repeat(64),
+        } } }))
+        .expect("JSON"),
+    )
+    .await;
+    expect(&mut seen, Code::PersistedQueryNotFound, unknown_hash, 400);
 
     let forbidden = post(
         &app,

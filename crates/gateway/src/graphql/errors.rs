@@ -41,6 +41,10 @@ pub enum Code {
     /// The document is nested, expanded or priced beyond the server's limits (depth,
     /// complexity, brackets, fragments, introspection's own bounds). Ask for less.
     QueryTooComplex,
+    /// An automatic persisted query (`extensions.persistedQuery`) names a document this
+    /// server does not know (message `PersistedQueryNotFound`, as Apollo clients expect): send
+    /// the hash again with `query` to register it. Nothing ran.
+    PersistedQueryNotFound,
     /// The request body is larger than the server accepts (HTTP 413). Nothing ran.
     RequestTooLarge,
     /// The answer would be larger than the server sends; it was withheld. Ask for fewer items
@@ -48,6 +52,9 @@ pub enum Code {
     ResponseTooLarge,
     /// No valid credential: send `Authorization: Bearer <token or API key>` (HTTP 401).
     Unauthenticated,
+    /// Too many requests from this caller (or, without a valid credential, this address):
+    /// wait the `Retry-After` seconds (also in `extensions.retryAfter`). HTTP 429; nothing ran.
+    RateLimited,
     /// The caller may not do this (their role, schools or API key scopes).
     Forbidden,
     /// What was asked for does not exist, or the caller may not know that it does.
@@ -61,15 +68,17 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order documented.
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 14] = [
         Self::GraphqlParseFailed,
         Self::GraphqlValidationFailed,
         Self::BadRequest,
         Self::BadUserInput,
         Self::QueryTooComplex,
+        Self::PersistedQueryNotFound,
         Self::RequestTooLarge,
         Self::ResponseTooLarge,
         Self::Unauthenticated,
+        Self::RateLimited,
         Self::Forbidden,
         Self::NotFound,
         Self::ServiceUnavailable,
@@ -85,9 +94,11 @@ impl Code {
             Self::BadRequest => "BAD_REQUEST",
             Self::BadUserInput => "BAD_USER_INPUT",
             Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::RequestTooLarge => "REQUEST_TOO_LARGE",
             Self::ResponseTooLarge => "RESPONSE_TOO_LARGE",
             Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::RateLimited => "RATE_LIMITED",
             Self::Forbidden => "FORBIDDEN",
             Self::NotFound => "NOT_FOUND",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",

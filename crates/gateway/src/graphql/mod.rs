@@ -98,6 +98,11 @@ pub fn schema_with(
         })
         // A mutation input that cannot be coerced answers its payload's `userErrors`.
         .extension(coercion::CoercionErrors)
+        // Reports the complexity validation computes when a request asks (`"cost": true`).
+        .extension(limits::cost::CostReport {
+            max_complexity: config.max_complexity,
+            max_depth: config.max_depth,
+        })
         // A backstop only: the extension above bounds data by `max_depth` and introspection
         // by its own rules, both no deeper than this.
         .limit_depth(config.max_depth.max(limits::depth::INTROSPECTION_MAX_DEPTH))

@@ -28,6 +28,8 @@ use crate::graphql::context::RequestContext;
 use crate::graphql::errors::{Code, code_of};
 use crate::graphql::limits::RequestLimits;
 use crate::graphql::loaders::Loaders;
+use crate::http::persisted::{self, Persisted};
+use crate::http::rate_limit::{self, PeerIp, Verdict};
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -113,9 +115,13 @@ fn params_from_json(body: Value) -> Result<Params, &'static str> {
     let Value::Object(mut obj) = body else {
         return Err("the request body must be a JSON object");
     };
+    let persisted =
+        matches!(obj.get("extensions"), Some(Value::Object(e)) if e.contains_key("persistedQuery"));
     let query = match obj.remove("query") {
         Some(Value::String(q)) => q,
         Some(_) => return Err("`query` must be a string"),
+        // An automatic persisted query may name its document by hash alone.
+        None if persisted => String::new(),
         None => return Err("`query` is required"),
     };
     let operation_name = match obj.remove("operationName") {
@@ -228,17 +234,60 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
             .all(|e: &ServerError| e.path.is_empty())
 }
 
+/// A 429 with `RATE_LIMITED` and the rate-limit headers.
+fn rate_limited(media: MediaType, verdict: &Verdict, retry_after: u64) -> Response {
+    let body = json!({ "errors": [{
+        "message": format!("too many requests: retry after {retry_after} s"),
+        "extensions": { "code": Code::RateLimited.as_str(), "retryAfter": retry_after },
+    }] });
+    let mut response = respond(StatusCode::TOO_MANY_REQUESTS, media, &body);
+    verdict.apply(response.headers_mut());
+    response
+}
+
+/// Runs one GraphQL request: rate limits, sign-in, persisted queries, execution. Every answer
+/// carries the caller's (or address's) rate-limit headers.
 async fn execute(
     state: &AppState,
     method: &Method,
     headers: &HeaderMap,
+    peer: PeerIp,
     media: MediaType,
     params: Params,
+) -> Response {
+    let mut verdict = None;
+    let mut response =
+        execute_limited(state, method, headers, peer, media, params, &mut verdict).await;
+    if let Some(verdict) = verdict {
+        verdict.apply(response.headers_mut());
+    }
+    response
+}
+
+async fn execute_limited(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    peer: PeerIp,
+    media: MediaType,
+    mut params: Params,
+    verdict: &mut Option<Verdict>,
 ) -> Response {
     let started = Instant::now();
     let actor = match state.auth.authenticate(headers).await {
         Ok(actor) => actor,
         Err(err) => {
+            let ip = rate_limit::client_ip(state.client_ip_header.as_ref(), headers, peer);
+            *verdict = state.rate_limits.check_anonymous(ip);
+            if let Some(retry_after) = verdict.as_ref().and_then(|v| v.retry_after) {
+                state.metrics.graphql_operation(
+                    "anonymous",
+                    started.elapsed().as_secs_f64(),
+                    [Code::RateLimited.as_str()],
+                    [],
+                );
+                return rate_limited(media, verdict.as_ref().expect("checked"), retry_after);
+            }
             // An unauthenticated caller's operation names are not recorded: anyone could
             // otherwise fill the bounded set of names with junk.
             let operation = if params.operation_name.is_some() {
@@ -264,11 +313,63 @@ async fn execute(
     let operation = state
         .metrics
         .operation_label(params.operation_name.as_deref());
+    *verdict = state.rate_limits.check_caller(&actor.caller_id());
+    if let Some(retry_after) = verdict.as_ref().and_then(|v| v.retry_after) {
+        state.metrics.graphql_operation(
+            &operation,
+            started.elapsed().as_secs_f64(),
+            [Code::RateLimited.as_str()],
+            [],
+        );
+        return rate_limited(media, verdict.as_ref().expect("checked"), retry_after);
+    }
+    // An automatic persisted query: run the document its hash names, or register it.
+    let persisted = match persisted::take(&mut params.extensions, Some(&params.query)) {
+        Ok(p) => p,
+        Err(msg) => return request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+    };
+    let register = match (persisted, &state.persisted) {
+        (None, _) => None,
+        (Some(_), None) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                "persisted queries are turned off on this server (TRELLIS_PERSISTED_QUERIES_MAX=0)",
+                Code::BadRequest,
+            );
+        }
+        (Some(Persisted::Lookup(hash)), Some(store)) => {
+            if let Some(text) = store.get(&hash) {
+                params.query = text.to_string();
+                None
+            } else {
+                let status = if media == MediaType::GraphqlResponse {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::OK
+                };
+                state.metrics.graphql_operation(
+                    &operation,
+                    started.elapsed().as_secs_f64(),
+                    [Code::PersistedQueryNotFound.as_str()],
+                    [],
+                );
+                return request_error(
+                    status,
+                    media,
+                    "PersistedQueryNotFound",
+                    Code::PersistedQueryNotFound,
+                );
+            }
+        }
+        (Some(Persisted::Register(hash)), Some(store)) => Some((hash, store.clone())),
+    };
     let span = tracing::info_span!(
         "graphql",
         operation = params.operation_name.as_deref().unwrap_or("anonymous"),
         actor = %actor_label(&actor),
     );
+    let document = register.as_ref().map(|_| params.query.clone());
     let mut request = Request::new(params.query);
     if let Some(name) = params.operation_name {
         request = request.operation_name(name);
@@ -322,7 +423,12 @@ async fn execute(
             "graphql operation finished"
         );
     });
-    if is_request_error(&response) {
+    let refused = is_request_error(&response);
+    // Remembered only once it passed every limit and validation and ran.
+    if let (false, Some((hash, store)), Some(document)) = (refused, register, document) {
+        store.put(hash, &document);
+    }
+    if refused {
         let body = json!({ "errors": response.errors });
         let status = if media == MediaType::GraphqlResponse {
             StatusCode::BAD_REQUEST
@@ -413,6 +519,7 @@ pub async fn too_large_as_graphql(request: axum::extract::Request, next: Next) -
 /// `GET /graphql?query=…`: queries only.
 pub async fn get(
     State(state): State<AppState>,
+    peer: PeerIp,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -424,13 +531,18 @@ pub async fn get(
             .into_response();
     };
     match params_from_query_string(raw.as_deref()) {
-        Ok(params) => execute(&state, &Method::GET, &headers, media, params).await,
+        Ok(params) => execute(&state, &Method::GET, &headers, peer, media, params).await,
         Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
     }
 }
 
 /// `POST /graphql` with a JSON body.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(
+    State(state): State<AppState>,
+    peer: PeerIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(media) = MediaType::negotiate(&headers) else {
         return (
             StatusCode::NOT_ACCEPTABLE,
@@ -461,7 +573,7 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         Err(_) => Err("the request body is not valid JSON"),
     };
     match params {
-        Ok(params) => execute(&state, &Method::POST, &headers, media, params).await,
+        Ok(params) => execute(&state, &Method::POST, &headers, peer, media, params).await,
         Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
     }
 }

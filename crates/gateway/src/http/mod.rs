@@ -3,8 +3,11 @@
 pub mod booking_payments;
 pub mod calendar;
 pub mod certificates;
+pub mod graphiql;
 pub mod graphql;
 pub mod health;
+pub mod persisted;
+pub mod rate_limit;
 pub mod stripe_webhook;
 pub mod subscriptions;
 pub mod unsubscribe;

@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::graphql::context::RequestContext;
 use crate::graphql::loaders::Loaders;
 use crate::http::graphql as graphql_http;
+use crate::http::rate_limit::PeerIp;
 
 /// How long a client may stay silent after our keep-alive ping.
 const KEEPALIVE: Duration = Duration::from_mins(1);
@@ -36,7 +37,13 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     if !wants_websocket(&parts.headers) {
         let raw = parts.uri.query().map(str::to_owned);
-        return graphql_http::get(State(state), parts.headers, RawQuery(raw)).await;
+        let peer = PeerIp(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip()),
+        );
+        return graphql_http::get(State(state), peer, parts.headers, RawQuery(raw)).await;
     }
     let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
         Ok(p) => p,

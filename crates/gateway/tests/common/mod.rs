@@ -25,6 +25,13 @@ pub struct Server {
     pub client: reqwest::Client,
 }
 
+impl Server {
+    /// The `trellis serve` process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -59,6 +66,9 @@ pub async fn spawn(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Se
         .env("TRELLIS_JWT_SECRET", secret)
         .env("TRELLIS_LOG_FORMAT", "json")
         .env("TRELLIS_JOBS", "false")
+        // These tests drive replicas hard; the rate limits have tests of their own (e2e).
+        .env("TRELLIS_RATE_LIMIT_PER_MIN", "0")
+        .env("TRELLIS_RATE_LIMIT_ANONYMOUS_PER_MIN", "0")
         .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -41,6 +41,10 @@ pub fn config(db: &TestDb) -> Config {
         // to reach every load of one nesting level; a wide window keeps batches whole, so
         // statement counts measure the query shape rather than the machine's speed.
         batch_delay_ms: 25,
+        // Tests send requests as fast as they can, and the fuzz test thousands; the rate
+        // limits are on in `ratelimit.rs`, which tests them.
+        rate_limit_per_min: 0,
+        rate_limit_anonymous_per_min: 0,
         ..Config::default()
     }
 }

@@ -18,6 +18,7 @@
 //! document now known to be small. Its own depth limit stays as a backstop at the larger of
 //! the two depth bounds.
 
+pub mod cost;
 pub mod depth;
 pub mod expansion;
 pub mod scan;
