@@ -9,12 +9,15 @@
 //! * With `application/graphql-response+json`, a request that fails before execution (parse
 //!   or validation error) gets 400 and a body without `data`; with `application/json`, 200.
 //! * A malformed HTTP request (bad JSON, no `query`) gets 400 either way.
+//! * File uploads follow the GraphQL multipart request spec (`multipart/form-data` with
+//!   `operations`, `map` and one file), with a limit of their own (`upload_limit_bytes`).
+//!   The bearer credential is a header a cross-site form cannot send, so accepting this
+//!   CORS-"simple" content type opens no CSRF hole.
 
 use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, ServerError, Variables};
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -228,6 +231,26 @@ fn is_request_error(response: &async_graphql::Response) -> bool {
             .all(|e: &ServerError| e.path.is_empty())
 }
 
+impl Params {
+    fn into_request(self) -> Request {
+        let mut request = Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(vars) = self.variables {
+            request = request.variables(Variables::from_json(Value::Object(vars)));
+        }
+        if let Some(ext) = self.extensions {
+            for (k, v) in ext {
+                if let Ok(value) = async_graphql::Value::from_json(v) {
+                    request.extensions.insert(k, value);
+                }
+            }
+        }
+        request
+    }
+}
+
 async fn execute(
     state: &AppState,
     method: &Method,
@@ -235,13 +258,23 @@ async fn execute(
     media: MediaType,
     params: Params,
 ) -> Response {
+    execute_request(state, method, headers, media, params.into_request()).await
+}
+
+async fn execute_request(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    media: MediaType,
+    mut request: Request,
+) -> Response {
     let started = Instant::now();
     let actor = match state.auth.authenticate(headers).await {
         Ok(actor) => actor,
         Err(err) => {
             // An unauthenticated caller's operation names are not recorded: anyone could
             // otherwise fill the bounded set of names with junk.
-            let operation = if params.operation_name.is_some() {
+            let operation = if request.operation_name.is_some() {
                 "other"
             } else {
                 "anonymous"
@@ -263,26 +296,12 @@ async fn execute(
     };
     let operation = state
         .metrics
-        .operation_label(params.operation_name.as_deref());
+        .operation_label(request.operation_name.as_deref());
     let span = tracing::info_span!(
         "graphql",
-        operation = params.operation_name.as_deref().unwrap_or("anonymous"),
+        operation = request.operation_name.as_deref().unwrap_or("anonymous"),
         actor = %actor_label(&actor),
     );
-    let mut request = Request::new(params.query);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(vars) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(vars)));
-    }
-    if let Some(ext) = params.extensions {
-        for (k, v) in ext {
-            if let Ok(value) = async_graphql::Value::from_json(v) {
-                request.extensions.insert(k, value);
-            }
-        }
-    }
     // Only now, with the caller known, is a GET's document parsed (to refuse mutations).
     if method == Method::GET
         && let Some(refused) = refuse_over_get(operation_type(&mut request), media)
@@ -399,13 +418,21 @@ pub async fn too_large_as_graphql(request: axum::extract::Request, next: Next) -
     let media = (request.uri().path() == "/graphql")
         .then(|| MediaType::negotiate(request.headers()).unwrap_or(MediaType::Json));
     let response = next.run(request).await;
+    // The handler's own 413s are GraphQL already (and name the limit that applied).
+    let is_graphql = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(JSON) || v.starts_with(GRAPHQL_RESPONSE));
     match media {
-        Some(media) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => request_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            "the request body is larger than the server accepts (TRELLIS_BODY_LIMIT_BYTES)",
-            Code::RequestTooLarge,
-        ),
+        Some(media) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_graphql => {
+            request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "the request body is larger than the server accepts (TRELLIS_BODY_LIMIT_BYTES, or TRELLIS_UPLOAD_LIMIT_BYTES for a file upload)",
+                Code::RequestTooLarge,
+            )
+        }
         _ => response,
     }
 }
@@ -423,14 +450,23 @@ pub async fn get(
         )
             .into_response();
     };
-    match params_from_query_string(raw.as_deref()) {
-        Ok(params) => execute(&state, &Method::GET, &headers, media, params).await,
-        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
-    }
+    let run = async {
+        match params_from_query_string(raw.as_deref()) {
+            Ok(params) => execute(&state, &Method::GET, &headers, media, params).await,
+            Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+        }
+    };
+    tokio::time::timeout(state.request_timeout, run)
+        .await
+        .unwrap_or_else(|_| StatusCode::REQUEST_TIMEOUT.into_response())
 }
 
-/// `POST /graphql` with a JSON body.
-pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+/// `POST /graphql`: a JSON body (at most `body_limit_bytes`, within the request timeout), or a
+/// GraphQL multipart request with one file upload (at most `upload_limit_bytes`, within the
+/// upload timeout of the route).
+pub async fn post(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let Some(media) = MediaType::negotiate(&headers) else {
         return (
             StatusCode::NOT_ACCEPTABLE,
@@ -441,28 +477,90 @@ pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_owned();
     let essence = content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
+    if essence == MULTIPART {
+        return post_multipart(&state, &headers, media, &content_type, body).await;
+    }
     if essence != JSON {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            "send the request as application/json",
+            "send the request as application/json (or multipart/form-data with a file upload)",
             Code::BadRequest,
         );
     }
-    let params = match serde_json::from_slice::<Value>(&body) {
-        Ok(value) => params_from_json(value),
-        Err(_) => Err("the request body is not valid JSON"),
+    let run = async {
+        let Ok(body) = axum::body::to_bytes(body, state.body_limit_bytes).await else {
+            return too_large(media, "TRELLIS_BODY_LIMIT_BYTES");
+        };
+        let params = match serde_json::from_slice::<Value>(&body) {
+            Ok(value) => params_from_json(value),
+            Err(_) => Err("the request body is not valid JSON"),
+        };
+        match params {
+            Ok(params) => execute(&state, &Method::POST, &headers, media, params).await,
+            Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+        }
     };
-    match params {
-        Ok(params) => execute(&state, &Method::POST, &headers, media, params).await,
-        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+    tokio::time::timeout(state.request_timeout, run)
+        .await
+        .unwrap_or_else(|_| StatusCode::REQUEST_TIMEOUT.into_response())
+}
+
+const MULTIPART: &str = "multipart/form-data";
+
+fn too_large(media: MediaType, setting: &str) -> Response {
+    request_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        &format!("the request body is larger than the server accepts ({setting})"),
+        Code::RequestTooLarge,
+    )
+}
+
+/// The GraphQL multipart request spec (`operations`, `map`, then the file): the file is
+/// streamed to a temporary file by async-graphql, so an upload never sits in memory.
+/// One file per request (every import takes one) and one operation (no batches).
+async fn post_multipart(
+    state: &AppState,
+    headers: &HeaderMap,
+    media: MediaType,
+    content_type: &str,
+    body: axum::body::Body,
+) -> Response {
+    use futures::TryStreamExt as _;
+
+    let reader = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .into_async_read();
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(state.upload_limit_bytes)
+        .max_num_files(1);
+    match async_graphql::http::receive_body(Some(content_type), reader, options).await {
+        Ok(request) => execute_request(state, &Method::POST, headers, media, request).await,
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            too_large(media, "TRELLIS_UPLOAD_LIMIT_BYTES")
+        }
+        Err(err) => {
+            // axum's limit on the streamed body surfaces as an I/O error inside the parser.
+            if format!("{err:?}").contains("length limit exceeded") {
+                return too_large(media, "TRELLIS_UPLOAD_LIMIT_BYTES");
+            }
+            request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("not a GraphQL multipart request: {err}"),
+                Code::BadRequest,
+            )
+        }
     }
 }
 

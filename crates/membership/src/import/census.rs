@@ -15,7 +15,7 @@ use kernel::{Actor, BeginWrite as _, Clock, DomainError, ErrorCode, Permission, 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use super::gias::census_of;
+use super::gias::{census_of, current_roll};
 use super::{
     BATCH, LineProblem, Message, ProblemList, Progress, csv_problem, find_columns, spawn_reader,
 };
@@ -207,14 +207,6 @@ pub async fn import(
         );
     }
     Ok(report)
-}
-
-fn current_roll(school: &schools::Model) -> Option<Roll> {
-    Some(Roll {
-        number_on_roll: u32::try_from(school.number_on_roll?).ok()?,
-        census: school.roll_census.as_deref()?.parse().ok()?,
-        census_date: school.roll_census_date?,
-    })
 }
 
 /// The reading thread: a header naming `URN` and `pupils`, then a line per school.

@@ -79,6 +79,7 @@ pub struct GiasReport {
     pub trusts_created: Vec<String>,
     /// Schools that joined or left a MAT.
     pub trust_moves: u64,
+    /// Rolls added to the schools' histories (a roll equal to the current one is there).
     pub rolls_recorded: u64,
     pub inspections_recorded: u64,
     /// The first [`MAX_LISTED`] schools created, changed or closed, in file order.
@@ -715,6 +716,15 @@ fn phase(raw: &str, low_age: Option<u8>, high_age: Option<u8>) -> Option<Phase> 
     })
 }
 
+/// A stored school's current roll.
+pub(crate) fn current_roll(school: &schools::Model) -> Option<Roll> {
+    Some(Roll {
+        number_on_roll: u32::try_from(school.number_on_roll?).ok()?,
+        census: school.roll_census.as_deref()?.parse().ok()?,
+        census_date: school.roll_census_date?,
+    })
+}
+
 /// The database side: one batch at a time, inside the import's transaction.
 struct Writer<'a> {
     txn: &'a DatabaseTransaction,
@@ -775,7 +785,10 @@ impl Writer<'_> {
             let id = before.map_or_else(|| SchoolId::new().as_uuid(), |s| s.id);
             let trust_before = current_mat.get(&id).map(|(_, name)| name.as_str());
             let (model, fields) = self.merge(row, before, id, trust_before);
-            if let Some(roll) = row.roll {
+            // The current roll is already in the history; a different one is recorded.
+            if let Some(roll) = row.roll
+                && before.and_then(current_roll) != Some(roll)
+            {
                 rolls.push((SchoolId::from_uuid(id), roll));
             }
             if trust_before != row.trust.as_deref() {
@@ -923,13 +936,7 @@ impl Writer<'_> {
         let current_roll_date = before.and_then(|b| b.roll_census_date);
         let roll = match row.roll {
             Some(r) if current_roll_date.is_none_or(|d| r.census_date >= d) => Some(r),
-            _ => before.and_then(|b| {
-                Some(Roll {
-                    number_on_roll: u32::try_from(b.number_on_roll?).ok()?,
-                    census: b.roll_census.as_deref()?.parse().ok()?,
-                    census_date: b.roll_census_date?,
-                })
-            }),
+            _ => before.and_then(current_roll),
         };
         let roll_text = |r: Option<Roll>| {
             r.map(|r| {
@@ -939,13 +946,7 @@ impl Writer<'_> {
                 )
             })
         };
-        let before_roll = before.and_then(|b| {
-            Some(Roll {
-                number_on_roll: u32::try_from(b.number_on_roll?).ok()?,
-                census: b.roll_census.as_deref()?.parse().ok()?,
-                census_date: b.roll_census_date?,
-            })
-        });
+        let before_roll = before.and_then(current_roll);
         diff("name", old(|b| b.name.clone()), Some(row.name.clone()));
         diff(
             "phase",

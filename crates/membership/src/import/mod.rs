@@ -146,6 +146,76 @@ pub(crate) fn decoded(source: impl Read) -> impl Read {
         .build(source)
 }
 
+/// Line endings as `\n`: the csv crate numbers a record that follows a CRLF line ending
+/// (DfE's files, Excel's) from the line before, so problems would name the wrong line.
+/// A `\r` not followed by `\n` is kept.
+pub(crate) struct CrLfToLf<R> {
+    inner: R,
+    buf: Box<[u8]>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<R: Read> CrLfToLf<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Self {
+            inner,
+            buf: vec![0; 64 * 1024].into_boxed_slice(),
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    /// Moves what is left to the front and reads until two bytes are buffered (or the end).
+    fn fill(&mut self) -> std::io::Result<()> {
+        self.buf.copy_within(self.start..self.end, 0);
+        self.end -= self.start;
+        self.start = 0;
+        while !self.eof && self.end < 2 {
+            match self.inner.read(&mut self.buf[self.end..])? {
+                0 => self.eof = true,
+                n => self.end += n,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for CrLfToLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if self.end - self.start < 2 {
+            self.fill()?;
+        }
+        let mut written = 0;
+        while written < out.len() && self.start < self.end {
+            let b = self.buf[self.start];
+            if b == b'\r' {
+                if self.start + 1 == self.end && !self.eof {
+                    // Whether it ends a line is in the next read.
+                    if written > 0 {
+                        break;
+                    }
+                    self.fill()?;
+                    continue;
+                }
+                if self.start + 1 < self.end && self.buf[self.start + 1] == b'\n' {
+                    self.start += 1;
+                    continue;
+                }
+            }
+            out[written] = b;
+            written += 1;
+            self.start += 1;
+        }
+        Ok(written)
+    }
+}
+
 /// Whether a decoded value shows the file was not Windows-1252: a byte Windows-1252 leaves
 /// undefined (decoded to a C1 control), or UTF-8 read as Windows-1252 ("Ã©" for "é", "â€™"
 /// for "’"), which no establishment's name contains.
@@ -234,7 +304,7 @@ where
         let reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(false)
-            .from_reader(Box::new(decoded(source)) as Box<dyn Read + Send>);
+            .from_reader(Box::new(CrLfToLf::new(decoded(source))) as Box<dyn Read + Send>);
         let sender = Sender(tx);
         parse(reader, &sender);
     });
@@ -306,6 +376,51 @@ mod tests {
             .read_to_string(&mut out)
             .expect("decodes");
         assert!(encoding_problem(&out).is_some());
+    }
+
+    /// Hands out one byte per read, the worst case for a `\r` at a buffer's end.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.split_first(), out.first_mut()) {
+                (Some((b, rest)), Some(slot)) => {
+                    *slot = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn crlf_becomes_lf_and_lone_cr_stays() {
+        let input = b"a,b\r\n1,2\r\nx\ry\r\n\r";
+        for whole in [true, false] {
+            let mut out = Vec::new();
+            if whole {
+                CrLfToLf::new(&input[..]).read_to_end(&mut out)
+            } else {
+                CrLfToLf::new(Trickle(input)).read_to_end(&mut out)
+            }
+            .expect("reads");
+            assert_eq!(out, b"a,b\n1,2\nx\ry\n\r");
+        }
+    }
+
+    #[test]
+    fn lines_are_numbered_right_after_crlf_endings() {
+        let data = "URN,pupils\r\n100001,1\r\n100002\r\n";
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(CrLfToLf::new(data.as_bytes()));
+        let mut record = csv::StringRecord::new();
+        assert!(reader.read_record(&mut record).expect("header"));
+        assert!(reader.read_record(&mut record).expect("line 2"));
+        assert_eq!(record.position().map(csv::Position::line), Some(2));
+        let err = reader.read_record(&mut record).expect_err("short");
+        assert_eq!(csv_problem(&err, 0).line, 3);
     }
 
     #[test]
