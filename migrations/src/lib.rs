@@ -25,6 +25,7 @@ mod m20261204_000016_idempotency_caller;
 mod m20261204_000020_notifications;
 mod m20261204_000030_booking_cancellation_units;
 mod m20261204_000035_outbox_event_retries;
+mod m20261204_000040_school_status_and_rolls;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000020_notifications::Migration),
             Box::new(m20261204_000030_booking_cancellation_units::Migration),
             Box::new(m20261204_000035_outbox_event_retries::Migration),
+            Box::new(m20261204_000040_school_status_and_rolls::Migration),
         ]
     }
 }

@@ -35,6 +35,13 @@ pub struct AppState {
     pub batch_delay: std::time::Duration,
     /// Largest GraphQL response body sent (`Config::response_limit_bytes`).
     pub response_limit_bytes: usize,
+    /// Largest JSON request body (`Config::body_limit_bytes`).
+    pub body_limit_bytes: usize,
+    /// Largest multipart (upload) request body (`Config::upload_limit_bytes`).
+    pub upload_limit_bytes: usize,
+    /// How long a GraphQL request without an upload may take (`Config::request_timeout`);
+    /// `/graphql` carries the longer upload timeout as its layer, so the handler keeps this one.
+    pub request_timeout: std::time::Duration,
     /// Prometheus metrics, rendered by the metrics listener ([`App::metrics_router`]).
     pub metrics: Arc<Metrics>,
     /// Change events across replicas (LISTEN/NOTIFY on PostgreSQL, in-process on SQLite).
@@ -125,6 +132,9 @@ impl App {
             clock,
             batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
             response_limit_bytes: config.response_limit_bytes,
+            body_limit_bytes: config.body_limit_bytes,
+            upload_limit_bytes: config.upload_limit_bytes,
+            request_timeout: config.request_timeout(),
             metrics,
             events,
             stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),
@@ -179,8 +189,21 @@ fn cors(config: &Config) -> CorsLayer {
 }
 
 fn router(config: &Config, state: AppState) -> Router {
-    let mut router = Router::new()
+    // `/graphql` takes uploads (multipart) up to their own, larger limit and timeout; its
+    // handler holds JSON bodies to `body_limit_bytes` itself. Every other route has the
+    // plain limits.
+    let upload_limit = config.upload_limit_bytes.max(config.body_limit_bytes);
+    let graphql = Router::new()
         .route("/graphql", get(subscriptions::get).post(graphql_http::post))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .layer(RequestBodyLimitLayer::new(upload_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            std::time::Duration::from_secs(
+                config.upload_timeout_secs.max(config.request_timeout_secs),
+            ),
+        ));
+    let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/webhooks/stripe", post(stripe_webhook::receive))
@@ -200,13 +223,14 @@ fn router(config: &Config, state: AppState) -> Router {
     }
     let metrics = state.metrics.clone();
     router
-        .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
+        .merge(graphql)
+        .with_state(state)
         .layer(middleware::from_fn(graphql_http::too_large_as_graphql))
         .layer(CompressionLayer::new())
         .layer(cors(config))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
             let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();

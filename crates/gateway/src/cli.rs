@@ -39,6 +39,9 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Import data a partnership already has (all or nothing; `--dry-run` shows the effect).
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Print a bearer token for an existing, active user.
     Token {
         #[arg(long)]
@@ -47,6 +50,45 @@ enum Command {
         #[arg(long, default_value = "8h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Schools from the DfE's register: a GIAS establishment extract (CSV, Windows-1252).
+    Schools {
+        /// The extract, e.g. edubasealldata20261201.csv.
+        #[arg(long, value_name = "FILE")]
+        gias: PathBuf,
+        /// Only establishments of this local authority (`LA (name)`); repeat for several.
+        #[arg(long = "la", value_name = "NAME")]
+        local_authorities: Vec<String>,
+        /// Only these URNs (repeat, or separate with commas).
+        #[arg(long = "urn", value_name = "URN", value_delimiter = ',')]
+        urns: Vec<String>,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Census rolls: a CSV of `URN,pupils` taken at one census.
+    Census {
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// OCTOBER or JANUARY.
+        #[arg(long, value_parser = parse_census)]
+        census: membership::school::types::RollCensus,
+        /// The census day, YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        date: chrono::NaiveDate,
+        /// Print what would change and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+fn parse_census(raw: &str) -> Result<membership::school::types::RollCensus, String> {
+    raw.to_ascii_uppercase()
+        .parse()
+        .map_err(|_| "OCTOBER or JANUARY".to_owned())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +109,10 @@ enum CliError {
     Ttl,
     #[error("nothing to seed: pass --demo")]
     NothingToSeed,
+    #[error("cannot open {0}: {1}")]
+    Open(PathBuf, std::io::Error),
+    #[error("the file was refused, nothing was written:\n{0}")]
+    Refused(String),
 }
 
 impl From<kernel::DomainError> for CliError {
@@ -154,6 +200,11 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
             println!("{}", graphql::sdl());
             Ok(())
         }
+        Command::Import(what) => {
+            let conn = db::connect(&config.database_url).await?;
+            db::prepare(&conn, config.auto_migrate).await?;
+            import(&conn, clock.as_ref(), what).await
+        }
         Command::Token { email, ttl } => {
             if ttl < Duration::from_mins(1) || ttl > Duration::from_hours(30 * 24) {
                 return Err(CliError::Ttl);
@@ -173,6 +224,162 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+/// `trellis import …`: the same imports as the GraphQL uploads, run as the system (whoever
+/// can run this holds the database credentials). Progress goes to stderr, the report to
+/// stdout.
+async fn import(
+    conn: &sea_orm::DatabaseConnection,
+    clock: &dyn Clock,
+    command: ImportCommand,
+) -> Result<(), CliError> {
+    use membership::import::{Progress, census, gias};
+
+    let started = std::time::Instant::now();
+    let progress = move |p: Progress| {
+        eprint!(
+            "\rread {} rows ({:.1} s)",
+            p.rows_read,
+            started.elapsed().as_secs_f64()
+        );
+    };
+    let refused = |e: kernel::DomainError| match e {
+        kernel::DomainError::Invalid(errors) => CliError::Refused(
+            errors
+                .iter()
+                .map(|e| format!("  {}", e.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
+        other => other.into(),
+    };
+    match command {
+        ImportCommand::Schools {
+            gias: path,
+            local_authorities,
+            urns,
+            dry_run,
+        } => {
+            let file = std::fs::File::open(&path).map_err(|e| CliError::Open(path.clone(), e))?;
+            let result = gias::import(
+                conn,
+                clock,
+                &kernel::Actor::System,
+                file,
+                gias::GiasFilter {
+                    local_authorities,
+                    urns,
+                },
+                dry_run,
+                &progress,
+            )
+            .await;
+            eprintln!();
+            let report = result.map_err(refused)?;
+            print_gias(&report, started.elapsed());
+        }
+        ImportCommand::Census {
+            file: path,
+            census,
+            date,
+            dry_run,
+        } => {
+            let file = std::fs::File::open(&path).map_err(|e| CliError::Open(path.clone(), e))?;
+            let result = census::import(
+                conn,
+                clock,
+                &kernel::Actor::System,
+                file,
+                census::Census { census, date },
+                dry_run,
+                &progress,
+            )
+            .await;
+            eprintln!();
+            let r = result.map_err(refused)?;
+            for c in &r.changes {
+                let before = c
+                    .before
+                    .map_or_else(|| "none".to_owned(), |b| b.number_on_roll.to_string());
+                println!(
+                    "{} {}: {} -> {}",
+                    c.urn, c.name, before, c.after.number_on_roll
+                );
+            }
+            if r.changes_not_listed > 0 {
+                println!("… and {} more", r.changes_not_listed);
+            }
+            println!(
+                "{}{} rows: {} current rolls changed, {} unchanged, {} kept as history only ({:.1} s)",
+                if r.dry_run {
+                    "DRY RUN, nothing written. "
+                } else {
+                    ""
+                },
+                r.rows_read,
+                r.updated,
+                r.unchanged,
+                r.history_only,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn print_gias(r: &membership::import::gias::GiasReport, elapsed: Duration) {
+    use membership::import::gias::ChangeKind;
+    for c in &r.changes {
+        let kind = match c.kind {
+            ChangeKind::Created => "new",
+            ChangeKind::Updated => "changed",
+            ChangeKind::Closed => "CLOSED",
+        };
+        println!("{kind} {} {}", c.urn, c.name);
+        if c.kind != ChangeKind::Created {
+            for f in &c.fields {
+                println!(
+                    "    {}: {} -> {}",
+                    f.field,
+                    f.before.as_deref().unwrap_or("-"),
+                    f.after.as_deref().unwrap_or("-")
+                );
+            }
+        }
+    }
+    if r.changes_not_listed > 0 {
+        println!("… and {} more changes", r.changes_not_listed);
+    }
+    for t in &r.trusts_created {
+        println!("new MAT partnership: {t}");
+    }
+    for urn in &r.urns_not_in_file {
+        println!("not in the file: URN {urn}");
+    }
+    println!(
+        "{}{} rows read, {} selected: {} new, {} changed ({} now closed), {} unchanged; \
+         skipped {} establishments Trellis does not list and {} closed ones not in the directory; \
+         {} MATs created, {} trust moves, {} rolls, {} inspections ({:.1} s)",
+        if r.dry_run {
+            "DRY RUN, nothing written. "
+        } else {
+            ""
+        },
+        r.rows_read,
+        r.selected,
+        r.created,
+        r.updated,
+        r.closed,
+        r.unchanged,
+        r.skipped_not_schools,
+        r.skipped_closed,
+        r.trusts_created.len(),
+        r.trust_moves,
+        r.rolls_recorded,
+        r.inspections_recorded,
+        elapsed.as_secs_f64()
+    );
 }
 
 async fn serve(config: Config, clock: Arc<dyn Clock>) -> Result<(), CliError> {

@@ -45,6 +45,12 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
+    /// Largest multipart GraphQL request (a file upload: the GIAS extract, a census) accepted,
+    /// in bytes. DfE's national extract is about 60 MB.
+    pub upload_limit_bytes: usize,
+    /// Requests with a file upload are cut off with 408 after this long (an import of the
+    /// national extract takes a while; other requests keep `request_timeout_secs`).
+    pub upload_timeout_secs: u64,
     /// Largest response body sent, in bytes; a larger result is replaced by a
     /// `RESPONSE_TOO_LARGE` error so one request cannot pin tens of megabytes.
     pub response_limit_bytes: usize,
@@ -163,6 +169,8 @@ impl Default for Config {
             introspection: true,
             cors_origins: Vec::new(),
             body_limit_bytes: 1024 * 1024,
+            upload_limit_bytes: 100 * 1024 * 1024,
+            upload_timeout_secs: 300,
             response_limit_bytes: 8 * 1024 * 1024,
             request_timeout_secs: 30,
             max_depth: 12,

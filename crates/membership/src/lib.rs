@@ -13,6 +13,7 @@
 //! a future job) gets the same rules.
 
 pub mod demo;
+pub mod import;
 mod keyset;
 pub mod memberships;
 pub mod partnership;

@@ -253,6 +253,8 @@ mod tests {
             }),
             has_sixth_form: false,
             is_demo: false,
+            status: membership::school::types::SchoolStatus::Open,
+            closed_on: None,
             created_at: at,
             updated_at: at,
         }

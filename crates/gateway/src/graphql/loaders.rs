@@ -76,6 +76,10 @@ loader!(
     InspectionLoader, SchoolId => Vec<Inspection>, |db, keys| school::inspections_of(db, keys)
 );
 loader!(
+    /// Each school's roll history, newest census first.
+    RollHistoryLoader, SchoolId => Vec<school::RecordedRoll>, |db, keys| school::roll_history_of(db, keys)
+);
+loader!(
     /// Partnerships by id.
     PartnershipLoader, PartnershipId => Partnership, |db, keys| partnership::by_ids(db, keys)
 );
@@ -402,6 +406,7 @@ pub struct Loaders {
     pub schools: DataLoader<SchoolLoader>,
     pub designations: DataLoader<DesignationLoader>,
     pub inspections: DataLoader<InspectionLoader>,
+    pub roll_history: DataLoader<RollHistoryLoader>,
     pub partnerships: DataLoader<PartnershipLoader>,
     pub members: DataLoader<MembersLoader>,
     pub memberships: DataLoader<MembershipsLoader>,
@@ -473,6 +478,7 @@ impl Loaders {
             schools: make(SchoolLoader(db.clone()), delay),
             designations: make(DesignationLoader(db.clone()), delay),
             inspections: make(InspectionLoader(db.clone()), delay),
+            roll_history: make(RollHistoryLoader(db.clone()), delay),
             partnerships: make(PartnershipLoader(db.clone()), delay),
             members: make(MembersLoader(db.clone()), delay),
             memberships: make(MembershipsLoader(db.clone()), delay),

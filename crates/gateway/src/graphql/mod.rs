@@ -46,6 +46,7 @@ pub struct Query(
 #[derive(MergedObject, Default, Debug)]
 pub struct Mutation(
     directory::DirectoryMutation,
+    directory::DirectoryImportMutation,
     access::AccessMutation,
     membership::MembershipMutation,
     billing::BillingMutation,

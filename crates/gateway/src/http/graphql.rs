@@ -9,12 +9,15 @@
 //! * With `application/graphql-response+json`, a request that fails before execution (parse
 //!   or validation error) gets 400 and a body without `data`; with `application/json`, 200.
 //! * A malformed HTTP request (bad JSON, no `query`) gets 400 either way.
+//! * File uploads follow the GraphQL multipart request spec (`multipart/form-data` with
+//!   `operations`, `map` and one file), with a limit of their own (`upload_limit_bytes`).
+//!   The bearer credential is a header a cross-site form cannot send, so accepting this
+//!   CORS-"simple" content type opens no CSRF hole.
 
 use std::time::Instant;
 
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql::{Request, ServerError, Variables};
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
@@ -245,6 +248,42 @@ fn rate_limited(media: MediaType, verdict: &Verdict, retry_after: u64) -> Respon
     response
 }
 
+impl Params {
+    fn into_request(self) -> Request {
+        let mut request = Request::new(self.query);
+        if let Some(name) = self.operation_name {
+            request = request.operation_name(name);
+        }
+        if let Some(vars) = self.variables {
+            request = request.variables(Variables::from_json(Value::Object(vars)));
+        }
+        if let Some(ext) = self.extensions {
+            for (k, v) in ext {
+                if let Ok(value) = async_graphql::Value::from_json(v) {
+                    request.extensions.insert(k, value);
+                }
+            }
+        }
+        request
+    }
+}
+
+/// What a request brings: parameters (from JSON or a GET's query string, which may name a
+/// persisted query), or a multipart request already built around its upload.
+enum Incoming {
+    Params(Params),
+    Multipart(Request),
+}
+
+impl Incoming {
+    fn operation_name(&self) -> Option<&str> {
+        match self {
+            Self::Params(p) => p.operation_name.as_deref(),
+            Self::Multipart(r) => r.operation_name.as_deref(),
+        }
+    }
+}
+
 /// Runs one GraphQL request: rate limits, sign-in, persisted queries, execution. Every answer
 /// carries the caller's (or address's) rate-limit headers.
 async fn execute(
@@ -253,11 +292,11 @@ async fn execute(
     headers: &HeaderMap,
     peer: PeerIp,
     media: MediaType,
-    params: Params,
+    incoming: Incoming,
 ) -> Response {
     let mut verdict = None;
     let mut response =
-        execute_limited(state, method, headers, peer, media, params, &mut verdict).await;
+        execute_limited(state, method, headers, peer, media, incoming, &mut verdict).await;
     if let Some(verdict) = verdict {
         verdict.apply(response.headers_mut());
     }
@@ -270,7 +309,7 @@ async fn execute_limited(
     headers: &HeaderMap,
     peer: PeerIp,
     media: MediaType,
-    mut params: Params,
+    incoming: Incoming,
     verdict: &mut Option<Verdict>,
 ) -> Response {
     let started = Instant::now();
@@ -290,7 +329,7 @@ async fn execute_limited(
             }
             // An unauthenticated caller's operation names are not recorded: anyone could
             // otherwise fill the bounded set of names with junk.
-            let operation = if params.operation_name.is_some() {
+            let operation = if incoming.operation_name().is_some() {
                 "other"
             } else {
                 "anonymous"
@@ -310,9 +349,7 @@ async fn execute_limited(
             return response;
         }
     };
-    let operation = state
-        .metrics
-        .operation_label(params.operation_name.as_deref());
+    let operation = state.metrics.operation_label(incoming.operation_name());
     *verdict = state.rate_limits.check_caller(&actor.caller_id());
     if let Some(retry_after) = verdict.as_ref().and_then(|v| v.retry_after) {
         state.metrics.graphql_operation(
@@ -323,67 +360,62 @@ async fn execute_limited(
         );
         return rate_limited(media, verdict.as_ref().expect("checked"), retry_after);
     }
-    // An automatic persisted query: run the document its hash names, or register it.
-    let persisted = match persisted::take(&mut params.extensions, Some(&params.query)) {
-        Ok(p) => p,
-        Err(msg) => return request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
-    };
-    let register = match (persisted, &state.persisted) {
-        (None, _) => None,
-        (Some(_), None) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                media,
-                "persisted queries are turned off on this server (TRELLIS_PERSISTED_QUERIES_MAX=0)",
-                Code::BadRequest,
-            );
+    let (mut request, register, document) = match incoming {
+        // An upload is not a persisted query: it runs as sent.
+        Incoming::Multipart(request) => (request, None, None),
+        Incoming::Params(mut params) => {
+            // An automatic persisted query: run the document its hash names, or register it.
+            let persisted = match persisted::take(&mut params.extensions, Some(&params.query)) {
+                Ok(p) => p,
+                Err(msg) => {
+                    return request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest);
+                }
+            };
+            let register = match (persisted, &state.persisted) {
+                (None, _) => None,
+                (Some(_), None) => {
+                    return request_error(
+                        StatusCode::BAD_REQUEST,
+                        media,
+                        "persisted queries are turned off on this server (TRELLIS_PERSISTED_QUERIES_MAX=0)",
+                        Code::BadRequest,
+                    );
+                }
+                (Some(Persisted::Lookup(hash)), Some(store)) => {
+                    if let Some(text) = store.get(&hash) {
+                        params.query = text.to_string();
+                        None
+                    } else {
+                        let status = if media == MediaType::GraphqlResponse {
+                            StatusCode::BAD_REQUEST
+                        } else {
+                            StatusCode::OK
+                        };
+                        state.metrics.graphql_operation(
+                            &operation,
+                            started.elapsed().as_secs_f64(),
+                            [Code::PersistedQueryNotFound.as_str()],
+                            [],
+                        );
+                        return request_error(
+                            status,
+                            media,
+                            "PersistedQueryNotFound",
+                            Code::PersistedQueryNotFound,
+                        );
+                    }
+                }
+                (Some(Persisted::Register(hash)), Some(store)) => Some((hash, store.clone())),
+            };
+            let document = register.as_ref().map(|_| params.query.clone());
+            (params.into_request(), register, document)
         }
-        (Some(Persisted::Lookup(hash)), Some(store)) => {
-            if let Some(text) = store.get(&hash) {
-                params.query = text.to_string();
-                None
-            } else {
-                let status = if media == MediaType::GraphqlResponse {
-                    StatusCode::BAD_REQUEST
-                } else {
-                    StatusCode::OK
-                };
-                state.metrics.graphql_operation(
-                    &operation,
-                    started.elapsed().as_secs_f64(),
-                    [Code::PersistedQueryNotFound.as_str()],
-                    [],
-                );
-                return request_error(
-                    status,
-                    media,
-                    "PersistedQueryNotFound",
-                    Code::PersistedQueryNotFound,
-                );
-            }
-        }
-        (Some(Persisted::Register(hash)), Some(store)) => Some((hash, store.clone())),
     };
     let span = tracing::info_span!(
         "graphql",
-        operation = params.operation_name.as_deref().unwrap_or("anonymous"),
+        operation = request.operation_name.as_deref().unwrap_or("anonymous"),
         actor = %actor_label(&actor),
     );
-    let document = register.as_ref().map(|_| params.query.clone());
-    let mut request = Request::new(params.query);
-    if let Some(name) = params.operation_name {
-        request = request.operation_name(name);
-    }
-    if let Some(vars) = params.variables {
-        request = request.variables(Variables::from_json(Value::Object(vars)));
-    }
-    if let Some(ext) = params.extensions {
-        for (k, v) in ext {
-            if let Ok(value) = async_graphql::Value::from_json(v) {
-                request.extensions.insert(k, value);
-            }
-        }
-    }
     // Only now, with the caller known, is a GET's document parsed (to refuse mutations).
     if method == Method::GET
         && let Some(refused) = refuse_over_get(operation_type(&mut request), media)
@@ -505,13 +537,21 @@ pub async fn too_large_as_graphql(request: axum::extract::Request, next: Next) -
     let media = (request.uri().path() == "/graphql")
         .then(|| MediaType::negotiate(request.headers()).unwrap_or(MediaType::Json));
     let response = next.run(request).await;
+    // The handler's own 413s are GraphQL already (and name the limit that applied).
+    let is_graphql = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(JSON) || v.starts_with(GRAPHQL_RESPONSE));
     match media {
-        Some(media) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => request_error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            "the request body is larger than the server accepts (TRELLIS_BODY_LIMIT_BYTES)",
-            Code::RequestTooLarge,
-        ),
+        Some(media) if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_graphql => {
+            request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                media,
+                "the request body is larger than the server accepts (TRELLIS_BODY_LIMIT_BYTES, or TRELLIS_UPLOAD_LIMIT_BYTES for a file upload)",
+                Code::RequestTooLarge,
+            )
+        }
         _ => response,
     }
 }
@@ -530,19 +570,37 @@ pub async fn get(
         )
             .into_response();
     };
-    match params_from_query_string(raw.as_deref()) {
-        Ok(params) => execute(&state, &Method::GET, &headers, peer, media, params).await,
-        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
-    }
+    let run = async {
+        match params_from_query_string(raw.as_deref()) {
+            Ok(params) => {
+                execute(
+                    &state,
+                    &Method::GET,
+                    &headers,
+                    peer,
+                    media,
+                    Incoming::Params(params),
+                )
+                .await
+            }
+            Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+        }
+    };
+    tokio::time::timeout(state.request_timeout, run)
+        .await
+        .unwrap_or_else(|_| StatusCode::REQUEST_TIMEOUT.into_response())
 }
 
-/// `POST /graphql` with a JSON body.
+/// `POST /graphql`: a JSON body (at most `body_limit_bytes`, within the request timeout), or a
+/// GraphQL multipart request with one file upload (at most `upload_limit_bytes`, within the
+/// upload timeout of the route).
 pub async fn post(
     State(state): State<AppState>,
     peer: PeerIp,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let Some(media) = MediaType::negotiate(&headers) else {
         return (
             StatusCode::NOT_ACCEPTABLE,
@@ -553,28 +611,111 @@ pub async fn post(
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+        .unwrap_or_default()
+        .to_owned();
     let essence = content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
+    if essence == MULTIPART {
+        return post_multipart(&state, &headers, peer, media, &content_type, body).await;
+    }
     if essence != JSON {
         return request_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             media,
-            "send the request as application/json",
+            "send the request as application/json (or multipart/form-data with a file upload)",
             Code::BadRequest,
         );
     }
-    let params = match serde_json::from_slice::<Value>(&body) {
-        Ok(value) => params_from_json(value),
-        Err(_) => Err("the request body is not valid JSON"),
+    let run = async {
+        let Ok(body) = axum::body::to_bytes(body, state.body_limit_bytes).await else {
+            return too_large(media, "TRELLIS_BODY_LIMIT_BYTES");
+        };
+        let params = match serde_json::from_slice::<Value>(&body) {
+            Ok(value) => params_from_json(value),
+            Err(_) => Err("the request body is not valid JSON"),
+        };
+        match params {
+            Ok(params) => {
+                execute(
+                    &state,
+                    &Method::POST,
+                    &headers,
+                    peer,
+                    media,
+                    Incoming::Params(params),
+                )
+                .await
+            }
+            Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+        }
     };
-    match params {
-        Ok(params) => execute(&state, &Method::POST, &headers, peer, media, params).await,
-        Err(msg) => request_error(StatusCode::BAD_REQUEST, media, msg, Code::BadRequest),
+    tokio::time::timeout(state.request_timeout, run)
+        .await
+        .unwrap_or_else(|_| StatusCode::REQUEST_TIMEOUT.into_response())
+}
+
+const MULTIPART: &str = "multipart/form-data";
+
+fn too_large(media: MediaType, setting: &str) -> Response {
+    request_error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        media,
+        &format!("the request body is larger than the server accepts ({setting})"),
+        Code::RequestTooLarge,
+    )
+}
+
+/// The GraphQL multipart request spec (`operations`, `map`, then the file): the file is
+/// streamed to a temporary file by async-graphql, so an upload never sits in memory.
+/// One file per request (every import takes one) and one operation (no batches).
+async fn post_multipart(
+    state: &AppState,
+    headers: &HeaderMap,
+    peer: PeerIp,
+    media: MediaType,
+    content_type: &str,
+    body: axum::body::Body,
+) -> Response {
+    use futures::TryStreamExt as _;
+
+    let reader = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .into_async_read();
+    let options = async_graphql::http::MultipartOptions::default()
+        .max_file_size(state.upload_limit_bytes)
+        .max_num_files(1);
+    match async_graphql::http::receive_body(Some(content_type), reader, options).await {
+        Ok(request) => {
+            execute(
+                state,
+                &Method::POST,
+                headers,
+                peer,
+                media,
+                Incoming::Multipart(request),
+            )
+            .await
+        }
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => {
+            too_large(media, "TRELLIS_UPLOAD_LIMIT_BYTES")
+        }
+        Err(err) => {
+            // axum's limit on the streamed body surfaces as an I/O error inside the parser.
+            if format!("{err:?}").contains("length limit exceeded") {
+                return too_large(media, "TRELLIS_UPLOAD_LIMIT_BYTES");
+            }
+            request_error(
+                StatusCode::BAD_REQUEST,
+                media,
+                &format!("not a GraphQL multipart request: {err}"),
+                Code::BadRequest,
+            )
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Partnerships of schools and their members.
 
-mod entity;
+pub(crate) mod entity;
 mod service;
 pub mod types;
 

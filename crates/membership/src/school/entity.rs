@@ -20,6 +20,8 @@ pub mod schools {
         pub roll_census_date: Option<Date>,
         pub is_demo: bool,
         pub has_sixth_form: bool,
+        pub status: String,
+        pub closed_on: Option<Date>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -62,6 +64,28 @@ pub mod inspections {
         pub overall_grade: Option<String>,
         pub report_card: Option<Json>,
         pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod rolls {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "school_rolls")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub school_id: Uuid,
+        pub census: String,
+        pub census_date: Date,
+        pub number_on_roll: i32,
+        pub source: String,
+        pub recorded_at: DateTimeUtc,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,9 +14,12 @@ use sea_orm::{
     QueryOrder, QuerySelect, Set,
 };
 
-use super::entity::{designations, inspections, schools};
+use super::entity::{designations, inspections, rolls, schools};
 use super::inspection::{Framework, Inspection, Outcome, ReportCard, report_cards_from};
-use super::types::{Designation, EstablishmentType, Phase, Postcode, Roll, RollCensus, Urn};
+use super::types::{
+    Designation, EstablishmentType, Phase, Postcode, Roll, RollCensus, RollSource, SchoolStatus,
+    Urn,
+};
 use crate::keyset::{NameKey, Page, PageArgs, fetch_page};
 use crate::validate::{is_unique_violation, required_text};
 
@@ -36,6 +39,10 @@ pub struct School {
     pub has_sixth_form: bool,
     /// Invented demo data, not a real school's record.
     pub is_demo: bool,
+    /// Open or closed, as the DfE's register says (the GIAS import keeps it).
+    pub status: SchoolStatus,
+    /// The day it closed, when the register gives one.
+    pub closed_on: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,7 +54,7 @@ impl School {
         (self.name.clone(), self.id.as_uuid())
     }
 
-    fn from_row(row: schools::Model) -> Result<Self, DomainError> {
+    pub(crate) fn from_row(row: schools::Model) -> Result<Self, DomainError> {
         let corrupt =
             |what: &str| DomainError::internal(CorruptRow(format!("school {}: {what}", row.id)));
         let roll = match (
@@ -76,6 +83,8 @@ impl School {
             roll,
             has_sixth_form: row.has_sixth_form,
             is_demo: row.is_demo,
+            status: row.status.parse().map_err(|_| corrupt("status"))?,
+            closed_on: row.closed_on,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -178,7 +187,7 @@ fn validate_roll(
     Some(parsed)
 }
 
-fn roll_columns(roll: Option<Roll>) -> (Option<i32>, Option<String>, Option<NaiveDate>) {
+pub(crate) fn roll_columns(roll: Option<Roll>) -> (Option<i32>, Option<String>, Option<NaiveDate>) {
     match roll {
         Some(r) => (
             Some(i32::try_from(r.number_on_roll).expect("Roll::MAX fits in i32")),
@@ -419,6 +428,8 @@ pub async fn create(
         roll_census_date: Set(roll_census_date),
         is_demo: Set(input.is_demo),
         has_sixth_form: Set(input.has_sixth_form),
+        status: Set(SchoolStatus::Open.as_str().to_owned()),
+        closed_on: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -436,6 +447,9 @@ pub async fn create(
         Err(err) => return Err(err.into()),
     };
     replace_designations(&txn, id, &designations).await?;
+    if let Some(roll) = roll {
+        record_rolls(&txn, &[(id, roll)], RollSource::Manual, now).await?;
+    }
     txn.commit().await?;
     tracing::debug!(school = %id, urn = %inserted.urn, "school created");
     School::from_row(inserted)
@@ -529,14 +543,18 @@ pub async fn update(
     if let Some(has_sixth_form) = changes.has_sixth_form {
         row.has_sixth_form = Set(has_sixth_form);
     }
+    let now = clock.now();
     if let Some(roll) = roll {
         let (n, census, date) = roll_columns(roll);
         row.number_on_roll = Set(n);
         row.roll_census = Set(census);
         row.roll_census_date = Set(date);
     }
-    row.updated_at = Set(clock.now());
+    row.updated_at = Set(now);
     let updated = row.update(&txn).await?;
+    if let Some(Some(roll)) = roll {
+        record_rolls(&txn, &[(id, roll)], RollSource::Manual, now).await?;
+    }
     if let Some(list) = &changes.designations {
         replace_designations(&txn, id, list).await?;
     }
@@ -622,4 +640,80 @@ pub async fn record_inspection(
 /// Whether the directory has no schools yet: the demo seeder's "empty database" test.
 pub async fn is_empty(db: &DatabaseConnection) -> Result<bool, DomainError> {
     Ok(schools::Entity::find().count(db).await? == 0)
+}
+
+/// Adds rolls to the schools' history, one statement; a roll for a census day a school
+/// already has replaces that day's figure (a corrected return).
+pub(crate) async fn record_rolls<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    list: &[(SchoolId, Roll)],
+    source: RollSource,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    rolls::Entity::insert_many(list.iter().map(|(school, roll)| rolls::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        school_id: Set(school.as_uuid()),
+        census: Set(roll.census.as_str().to_owned()),
+        census_date: Set(roll.census_date),
+        number_on_roll: Set(i32::try_from(roll.number_on_roll).expect("Roll::MAX fits in i32")),
+        source: Set(source.as_str().to_owned()),
+        recorded_at: Set(now),
+    }))
+    .on_conflict(
+        sea_orm::sea_query::OnConflict::columns([
+            rolls::Column::SchoolId,
+            rolls::Column::Census,
+            rolls::Column::CensusDate,
+        ])
+        .update_columns([
+            rolls::Column::NumberOnRoll,
+            rolls::Column::Source,
+            rolls::Column::RecordedAt,
+        ])
+        .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// A roll as recorded in a school's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedRoll {
+    pub roll: Roll,
+    pub source: RollSource,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// Each school's roll history, newest census first (one statement).
+pub async fn roll_history_of(
+    db: &DatabaseConnection,
+    ids: &[SchoolId],
+) -> Result<HashMap<SchoolId, Vec<RecordedRoll>>, DomainError> {
+    let rows = rolls::Entity::find()
+        .filter(rolls::Column::SchoolId.is_in(ids.iter().map(SchoolId::as_uuid)))
+        .order_by_desc(rolls::Column::CensusDate)
+        .order_by_asc(rolls::Column::Census)
+        .all(db)
+        .await?;
+    let mut out: HashMap<SchoolId, Vec<RecordedRoll>> = HashMap::new();
+    for row in rows {
+        let corrupt = || DomainError::internal(CorruptRow(format!("school roll {}", row.id)));
+        let roll = Roll {
+            number_on_roll: u32::try_from(row.number_on_roll).map_err(|_| corrupt())?,
+            census: row.census.parse().map_err(|_| corrupt())?,
+            census_date: row.census_date,
+        };
+        out.entry(SchoolId::from_uuid(row.school_id))
+            .or_default()
+            .push(RecordedRoll {
+                roll,
+                source: row.source.parse().map_err(|_| corrupt())?,
+                recorded_at: row.recorded_at,
+            });
+    }
+    Ok(out)
 }

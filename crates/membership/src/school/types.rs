@@ -62,6 +62,29 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// Whether an establishment is open, as the DfE's register (GIAS) says. A school that
+    /// closes stays in the directory, flagged: its memberships, invoices and reviews keep it.
+    SchoolStatus {
+        Open => "OPEN",
+        OpenProposedToClose => "OPEN_PROPOSED_TO_CLOSE",
+        ProposedToOpen => "PROPOSED_TO_OPEN",
+        Closed => "CLOSED",
+    }
+);
+
+named_enum!(
+    /// Where a recorded roll came from.
+    RollSource {
+        /// Entered through `schoolCreate`/`schoolUpdate`.
+        Manual => "MANUAL",
+        /// The DfE register's `NumberOfPupils` (its January census).
+        Gias => "GIAS",
+        /// A census file (`URN,pupils`).
+        CensusImport => "CENSUS_IMPORT",
+    }
+);
+
 /// A school's Unique Reference Number: six digits, assigned by the DfE.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -60,6 +60,29 @@ pub enum RollCensus {
     January,
 }
 
+/// Whether an establishment is open, as the DfE's register (GIAS) says. A school that
+/// closes stays in the directory, flagged.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "s::SchoolStatus")]
+pub enum SchoolStatus {
+    Open,
+    OpenProposedToClose,
+    ProposedToOpen,
+    Closed,
+}
+
+/// Where a recorded roll came from.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "s::RollSource")]
+pub enum RollSource {
+    /// Entered through `schoolCreate`/`schoolUpdate`.
+    Manual,
+    /// The DfE register's number of pupils (its January census), from a GIAS import.
+    Gias,
+    /// A census file import.
+    CensusImport,
+}
+
 /// How tightly a partnership binds its schools.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "p::PartnershipKind")]

@@ -9,7 +9,7 @@ use membership::school::{self, School, SchoolFilter};
 
 use super::enums::{
     Designation, EstablishmentType, MemberRole, OverallGrade, PartnershipKind, Phase,
-    ReportCardArea, ReportCardGrade, RollCensus,
+    ReportCardArea, ReportCardGrade, RollCensus, RollSource, SchoolStatus,
 };
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
@@ -54,11 +54,31 @@ impl SchoolNode {
 
     /// Pupils on roll at the latest recorded census; null until one is recorded.
     async fn roll(&self) -> Option<Roll> {
-        self.0.roll.map(|r| Roll {
-            number_on_roll: crate::graphql::int::saturating(r.number_on_roll),
-            census: r.census.into(),
-            census_date: r.census_date.into(),
-        })
+        self.0.roll.map(Roll::from)
+    }
+
+    /// Every roll recorded for the school, newest census first: one per census day (October
+    /// and January side by side), whichever way it was recorded.
+    async fn roll_history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RecordedRoll>> {
+        let list = list_of(&ctx.trellis()?.loaders.roll_history, self.0.id).await?;
+        Ok(list
+            .into_iter()
+            .map(|r| RecordedRoll {
+                roll: Roll::from(r.roll),
+                source: r.source.into(),
+                recorded_at: r.recorded_at,
+            })
+            .collect())
+    }
+
+    /// Open or closed, as the DfE's register says; a closed school stays in the directory.
+    async fn status(&self) -> SchoolStatus {
+        self.0.status.into()
+    }
+
+    /// The day the school closed, when the register gives one.
+    async fn closed_on(&self) -> Option<Date> {
+        self.0.closed_on.map(Into::into)
     }
 
     async fn designations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Designation>> {
@@ -263,6 +283,25 @@ pub struct Roll {
     /// Which census the number comes from.
     pub census: RollCensus,
     pub census_date: Date,
+}
+
+impl From<membership::school::types::Roll> for Roll {
+    fn from(r: membership::school::types::Roll) -> Self {
+        Self {
+            number_on_roll: i32::try_from(r.number_on_roll).unwrap_or(i32::MAX),
+            census: r.census.into(),
+            census_date: r.census_date.into(),
+        }
+    }
+}
+
+/// A roll in a school's history.
+#[derive(SimpleObject, Debug, Clone)]
+pub struct RecordedRoll {
+    #[graphql(flatten)]
+    pub roll: Roll,
+    pub source: RollSource,
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// An Ofsted inspection, in the terms of the framework it was made under.

@@ -1,0 +1,295 @@
+//! File imports into the directory: the DfE register (GIAS) and census rolls, uploaded with
+//! the GraphQL multipart request spec. The imports themselves are `membership::import`'s,
+//! the same code the `trellis import` CLI runs; this module only adapts them.
+
+use async_graphql::{Context, InputObject, Object, SimpleObject, Upload};
+use kernel::{DomainError, ErrorCode};
+use membership::import::census::{self, Census, CensusReport};
+use membership::import::gias::{self, ChangeKind, GiasFilter, GiasReport};
+
+use super::enums::RollCensus;
+use super::types::Roll;
+use crate::graphql::context::ContextExt;
+use crate::graphql::errors::{UserError, field_error, payload};
+use crate::graphql::scalars::Date;
+
+/// A GIAS establishment extract to import (`edubasealldata*.csv` as DfE ships it).
+#[derive(InputObject, Debug)]
+pub struct SchoolsImportGiasInput {
+    /// The CSV file, sent as a multipart upload.
+    pub file: Upload,
+    /// Only establishments of these local authorities (`LA (name)`, ignoring case).
+    #[graphql(default)]
+    pub local_authorities: Vec<String>,
+    /// Only these URNs.
+    #[graphql(default)]
+    pub urns: Vec<String>,
+    /// Report what the import would do and write nothing.
+    #[graphql(default)]
+    pub dry_run: bool,
+}
+
+/// A census file (`URN,pupils`) to import.
+#[derive(InputObject, Debug)]
+pub struct SchoolRollsImportInput {
+    /// The CSV file, sent as a multipart upload.
+    pub file: Upload,
+    pub census: RollCensus,
+    /// The census day, in the census's month and not in the future.
+    pub census_date: Date,
+    /// Report what the import would do and write nothing.
+    #[graphql(default)]
+    pub dry_run: bool,
+}
+
+/// How an import changes a school.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchoolChangeKind {
+    Created,
+    Updated,
+    /// Updated, and the register now says the school is closed (it is flagged, not deleted).
+    Closed,
+}
+
+/// One field of a school before and after.
+#[derive(SimpleObject, Debug)]
+pub struct SchoolFieldChange {
+    pub field: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// One school an import creates or changes.
+#[derive(SimpleObject, Debug)]
+pub struct SchoolImportChange {
+    pub urn: String,
+    pub name: String,
+    pub kind: SchoolChangeKind,
+    pub fields: Vec<SchoolFieldChange>,
+}
+
+/// What a GIAS import did or, on a dry run, would do. Counts are whole-file; `changes`
+/// lists the first 1,000 schools.
+#[derive(SimpleObject, Debug)]
+pub struct GiasImportReport {
+    pub dry_run: bool,
+    pub rows_read: i32,
+    pub selected: i32,
+    pub created: i32,
+    pub updated: i32,
+    pub closed: i32,
+    pub unchanged: i32,
+    /// Establishments of types Trellis does not list (universities, Welsh and overseas
+    /// establishments, secure units…).
+    pub skipped_not_schools: i32,
+    /// Closed establishments that are not in the directory.
+    pub skipped_closed: i32,
+    pub urns_not_in_file: Vec<String>,
+    /// MAT partnerships made for trusts not yet in the directory.
+    pub trusts_created: Vec<String>,
+    pub trust_moves: i32,
+    pub rolls_recorded: i32,
+    pub inspections_recorded: i32,
+    pub changes: Vec<SchoolImportChange>,
+    pub changes_not_listed: i32,
+}
+
+fn count(n: u64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl From<GiasReport> for GiasImportReport {
+    fn from(r: GiasReport) -> Self {
+        Self {
+            dry_run: r.dry_run,
+            rows_read: count(r.rows_read),
+            selected: count(r.selected),
+            created: count(r.created),
+            updated: count(r.updated),
+            closed: count(r.closed),
+            unchanged: count(r.unchanged),
+            skipped_not_schools: count(r.skipped_not_schools),
+            skipped_closed: count(r.skipped_closed),
+            urns_not_in_file: r.urns_not_in_file,
+            trusts_created: r.trusts_created,
+            trust_moves: count(r.trust_moves),
+            rolls_recorded: count(r.rolls_recorded),
+            inspections_recorded: count(r.inspections_recorded),
+            changes: r
+                .changes
+                .into_iter()
+                .map(|c| SchoolImportChange {
+                    urn: c.urn,
+                    name: c.name,
+                    kind: match c.kind {
+                        ChangeKind::Created => SchoolChangeKind::Created,
+                        ChangeKind::Updated => SchoolChangeKind::Updated,
+                        ChangeKind::Closed => SchoolChangeKind::Closed,
+                    },
+                    fields: c
+                        .fields
+                        .into_iter()
+                        .map(|f| SchoolFieldChange {
+                            field: f.field.to_owned(),
+                            before: f.before,
+                            after: f.after,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            changes_not_listed: count(r.changes_not_listed),
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct SchoolsImportGiasPayload {
+    /// Null when the file was refused; `userErrors` then say why, by line
+    /// (`["input", "file", "<line>", "<column>"]`).
+    pub report: Option<GiasImportReport>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// One school's current roll before and after a census import.
+#[derive(SimpleObject, Debug)]
+pub struct RollChange {
+    pub urn: String,
+    pub name: String,
+    pub before: Option<Roll>,
+    pub after: Roll,
+}
+
+/// What a census import did or, on a dry run, would do.
+#[derive(SimpleObject, Debug)]
+pub struct CensusImportReport {
+    pub dry_run: bool,
+    pub rows_read: i32,
+    /// Schools whose current roll changes (fee quotes of memberships not yet invoiced follow).
+    pub updated: i32,
+    pub unchanged: i32,
+    /// Schools with a roll from a later census: this one joins their history only.
+    pub history_only: i32,
+    pub changes: Vec<RollChange>,
+    pub changes_not_listed: i32,
+}
+
+impl From<CensusReport> for CensusImportReport {
+    fn from(r: CensusReport) -> Self {
+        Self {
+            dry_run: r.dry_run,
+            rows_read: count(r.rows_read),
+            updated: count(r.updated),
+            unchanged: count(r.unchanged),
+            history_only: count(r.history_only),
+            changes: r
+                .changes
+                .into_iter()
+                .map(|c| RollChange {
+                    urn: c.urn,
+                    name: c.name,
+                    before: c.before.map(Roll::from),
+                    after: Roll::from(c.after),
+                })
+                .collect(),
+            changes_not_listed: count(r.changes_not_listed),
+        }
+    }
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct SchoolRollsImportPayload {
+    pub report: Option<CensusImportReport>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The uploaded file, or a user error when the request's map did not attach one.
+fn uploaded(ctx: &Context<'_>, upload: Upload) -> Result<std::fs::File, DomainError> {
+    upload.value(ctx).map(|v| v.content).map_err(|_| {
+        field_error(
+            "file",
+            ErrorCode::Required,
+            "attach the file as a multipart upload",
+        )
+    })
+}
+
+#[derive(Default, Debug)]
+pub struct DirectoryImportMutation;
+
+#[Object]
+impl DirectoryImportMutation {
+    /// Imports establishments from a GIAS extract (partnership admins only): upserts by URN,
+    /// flags closed schools, files academies into their trusts' MAT partnerships. All or
+    /// nothing; with `dryRun` it reports the diff and writes nothing.
+    async fn schools_import_gias(
+        &self,
+        ctx: &Context<'_>,
+        input: SchoolsImportGiasInput,
+    ) -> async_graphql::Result<SchoolsImportGiasPayload> {
+        let rc = ctx.trellis()?;
+        // Refused before the file is opened, like every other door to the import.
+        rc.actor
+            .require(kernel::Permission::ManageDirectory)
+            .map_err(crate::graphql::errors::to_graphql)?;
+        let result = match uploaded(ctx, input.file) {
+            Ok(file) => {
+                gias::import(
+                    &rc.db,
+                    rc.clock.as_ref(),
+                    &rc.actor,
+                    file,
+                    GiasFilter {
+                        local_authorities: input.local_authorities,
+                        urns: input.urns,
+                    },
+                    input.dry_run,
+                    &|_| {},
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let (report, user_errors) = payload(result)?;
+        Ok(SchoolsImportGiasPayload {
+            report: report.map(Into::into),
+            user_errors,
+        })
+    }
+
+    /// Imports a census's rolls (`URN,pupils`; partnership admins only). Each school's roll
+    /// history keeps every census; the current roll is the newest, and fee quotes of
+    /// memberships not yet invoiced follow it. All or nothing; `dryRun` writes nothing.
+    async fn school_rolls_import(
+        &self,
+        ctx: &Context<'_>,
+        input: SchoolRollsImportInput,
+    ) -> async_graphql::Result<SchoolRollsImportPayload> {
+        let rc = ctx.trellis()?;
+        rc.actor
+            .require(kernel::Permission::ManageDirectory)
+            .map_err(crate::graphql::errors::to_graphql)?;
+        let result = match uploaded(ctx, input.file) {
+            Ok(file) => {
+                census::import(
+                    &rc.db,
+                    rc.clock.as_ref(),
+                    &rc.actor,
+                    file,
+                    Census {
+                        census: input.census.into(),
+                        date: input.census_date.0,
+                    },
+                    input.dry_run,
+                    &|_| {},
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        let (report, user_errors) = payload(result)?;
+        Ok(SchoolRollsImportPayload {
+            report: report.map(Into::into),
+            user_errors,
+        })
+    }
+}
