@@ -79,7 +79,10 @@ impl FromStr for AcademicYear {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let (start, end) = s.trim().split_once('/').ok_or(AcademicYearError)?;
-        if start.len() != 4 || end.len() != 2 {
+        // Digits only: `i32::from_str` also takes a sign, so `2000/+1` read as 2000/01.
+        let digits =
+            |part: &str, len| part.len() == len && part.bytes().all(|b| b.is_ascii_digit());
+        if !digits(start, 4) || !digits(end, 2) {
             return Err(AcademicYearError);
         }
         let start: i32 = start.parse().map_err(|_| AcademicYearError)?;
@@ -143,6 +146,20 @@ impl Term {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_digits_make_a_year() {
+        for bad in ["2000/+1", "+200/01", "-200/01", "2026/27x", "2026/ 7"] {
+            assert!(bad.parse::<AcademicYear>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            " 2026/27 "
+                .parse::<AcademicYear>()
+                .map(|y| y.to_string())
+                .ok(),
+            Some("2026/27".to_owned())
+        );
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -33,6 +33,24 @@ pub fn in_window(field: &str, date: NaiveDate) -> Result<NaiveDate, FieldError> 
     }
 }
 
+/// A date written `YYYY-MM-DD` with a four-digit year, as the `Date` scalar takes it;
+/// `None` for anything else. chrono's `%Y` alone takes any number of digits (`26-11-02`
+/// would be the year 26), so the shape is checked first.
+#[must_use]
+pub fn parse_iso(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let shaped = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()
+}
+
 /// The same window for an instant (its UTC date).
 pub fn instant_in_window(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, FieldError> {
     in_window(field, at.date_naive()).map(|_| at)
@@ -41,6 +59,24 @@ pub fn instant_in_window(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso_dates_have_a_four_digit_year() {
+        assert_eq!(
+            parse_iso("2026-11-02"),
+            NaiveDate::from_ymd_opt(2026, 11, 2)
+        );
+        for bad in [
+            "26-11-02",
+            "+2026-11-02",
+            "2026-1-02",
+            "2026-13-01",
+            "2026/11/02",
+            "٢٠٢٦-11-02",
+        ] {
+            assert_eq!(parse_iso(bad), None, "{bad}");
+        }
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).expect("valid")

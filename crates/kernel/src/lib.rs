@@ -13,6 +13,7 @@ pub mod clock;
 pub mod cursor;
 pub mod dates;
 pub mod error;
+pub mod global_id;
 pub mod ids;
 pub mod money;
 pub mod named;

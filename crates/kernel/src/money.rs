@@ -205,6 +205,19 @@ impl Money {
     }
 }
 
+/// Whether `text` is a plain decimal as the `Decimal` scalar takes it and
+/// [`Money::decimal`] writes it: an optional `-`, digits, and optionally `.` and digits
+/// (`"1234.56"`, `"-0.05"`, `"7"`; not `""`, `".5"`, `"5."`, `"1e5"` or `" 1"`).
+#[must_use]
+pub fn is_decimal(text: &str) -> bool {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let mut parts = unsigned.split('.');
+    let whole = parts.next().unwrap_or_default();
+    let fraction = parts.next();
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    parts.next().is_none() && digits(whole) && fraction.is_none_or(digits)
+}
+
 /// `£1,234.56`, `-£0.05`: how finance staff write amounts.
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -253,6 +266,18 @@ mod tests {
             Money::from_pence(i64::MIN).decimal(),
             "-92233720368547758.08"
         );
+    }
+
+    #[test]
+    fn decimal_strings_are_plain() {
+        for pence in [0, -5, 123_456, i64::MIN, i64::MAX] {
+            assert!(is_decimal(&Money::from_pence(pence).decimal()), "{pence}");
+        }
+        for bad in [
+            "", "-", "--5", "-.5", ".5", "5.", "1.2.3", "1e5", " 1", "+1",
+        ] {
+            assert!(!is_decimal(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -1,13 +1,11 @@
 //! Relay's global object identification and connections.
 //!
-//! Global ids are opaque to clients: URL-safe base64 of `Entity:uuid`. Decoding checks the
+//! Global ids are opaque to clients: URL-safe base64 of `Entity:uuid` (`kernel::global_id`). Decoding checks the
 //! entity, so a partnership's id passed where a school's is expected is refused rather than
 //! looked up in the wrong table.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ID, ObjectType, OutputType};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use kernel::{
     ApiKeyId, BillingAccountId, CreditNoteId, ErrorCode, FeeScheduleId, InvoiceId, InvoicingRunId,
     MembershipId, PartnershipId, PaymentId, RefundId, SchoolId, TierId, UserId,
@@ -25,7 +23,7 @@ pub trait GlobalId: Sized + Copy {
     fn uuid(self) -> Uuid;
 
     fn to_global(self) -> ID {
-        ID(URL_SAFE_NO_PAD.encode(format!("{}:{}", Self::ENTITY, self.uuid())))
+        ID(kernel::global_id::encode(Self::ENTITY, self.uuid()))
     }
 }
 
@@ -77,13 +75,7 @@ global_id!(kernel::ChargeId);
 global_id!(kernel::NotificationId, kernel::CalendarFeedId);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.
-#[must_use]
-pub fn decode(id: &str) -> Option<(String, Uuid)> {
-    let bytes = URL_SAFE_NO_PAD.decode(id).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let (entity, uuid) = text.split_once(':')?;
-    Some((entity.to_owned(), Uuid::parse_str(uuid).ok()?))
-}
+pub use kernel::global_id::decode;
 
 /// Decodes a global id that must name a `T`, for query arguments: a bad one is BAD_USER_INPUT.
 pub fn expect_arg<T: GlobalId>(id: &ID) -> async_graphql::Result<T> {

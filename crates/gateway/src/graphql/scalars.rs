@@ -16,14 +16,13 @@ pub struct Date(pub NaiveDate);
 impl ScalarType for Date {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            // chrono's `%Y` takes any number of digits (`26-11-02` is the year 26), so the
-            // shape is checked first: exactly `YYYY-MM-DD`.
-            Value::String(s) if is_iso_date_shape(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map(Date)
-                .map_err(|_| InputValueError::custom("expected a date like 2026-09-01")),
-            Value::String(_) => Err(InputValueError::custom(
-                "expected a date like 2026-09-01 (YYYY-MM-DD, four-digit year)",
-            )),
+            // `kernel::dates::parse_iso` checks the shape first: chrono's `%Y` alone takes
+            // any number of digits (`26-11-02` would be the year 26).
+            Value::String(s) => kernel::dates::parse_iso(s).map(Date).ok_or_else(|| {
+                InputValueError::custom(
+                    "expected a date like 2026-09-01 (YYYY-MM-DD, four-digit year)",
+                )
+            }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -31,17 +30,6 @@ impl ScalarType for Date {
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }
-}
-
-/// `YYYY-MM-DD`: four, two and two ASCII digits.
-fn is_iso_date_shape(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 10
-        && b[4] == b'-'
-        && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 impl From<NaiveDate> for Date {
@@ -93,15 +81,7 @@ pub struct Decimal(pub String);
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::String(s)
-                if !s.is_empty()
-                    && s.trim_start_matches('-').split('.').count() <= 2
-                    && s.trim_start_matches('-').split('.').all(|part| {
-                        !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())
-                    }) =>
-            {
-                Ok(Decimal(s.clone()))
-            }
+            Value::String(s) if kernel::money::is_decimal(s) => Ok(Decimal(s.clone())),
             _ => Err(InputValueError::custom(
                 "expected a decimal string like \"1234.56\"",
             )),
@@ -182,7 +162,9 @@ mod tests {
         for ok in ["0", "1234.56", "-0.05"] {
             assert!(Decimal::parse(Value::String(ok.into())).is_ok(), "{ok}");
         }
-        for bad in ["", "-", "1.2.3", "1e5", ".5", "5.", "12a", " 1"] {
+        for bad in [
+            "", "-", "1.2.3", "1e5", ".5", "5.", "12a", " 1", "--5", "-.5", "1.-5",
+        ] {
             assert!(Decimal::parse(Value::String(bad.into())).is_err(), "{bad}");
         }
         assert!(Decimal::parse(Value::Number(5.into())).is_err());

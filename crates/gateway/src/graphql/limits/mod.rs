@@ -8,7 +8,9 @@
 //! 1. [`scan`] refuses brackets nested deeper than [`MAX_NESTING`] and NUL characters in
 //!    strings, on the raw text, so the recursive parser never sees such a document;
 //! 2. the document is parsed once (and handed to async-graphql already parsed);
-//! 3. [`expansion`] refuses a document whose fragments expand to more selections than the
+//! 3. [`graphql_limits::fragments`] refuses fragments spread inside each other more than
+//!    [`graphql_limits::MAX_FRAGMENT_DEPTH`] deep (every later walk recurses along them), then
+//!    [`expansion`] refuses a document whose fragments expand to more selections than the
 //!    complexity limit allows, since its complexity could only be larger;
 //! 4. [`depth`] refuses data nested deeper than the configured depth, and introspection
 //!    beyond its own bounds (deep enough for every tool's standard query, no fan-out);
@@ -19,9 +21,8 @@
 //! the two depth bounds.
 
 pub mod cost;
-pub mod depth;
-pub mod expansion;
-pub mod scan;
+// The pure checks live in `graphql_limits`, a crate light enough to fuzz (see its docs).
+pub use graphql_limits::{MAX_NESTING, depth, expansion, scan};
 
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
@@ -32,10 +33,6 @@ use std::sync::Arc;
 use super::errors::{Code, server_error};
 
 pub use scan::ScanError;
-
-/// How deep `{`, `[` and `(` may nest in a document. graphql-js's introspection query (with
-/// its default `typeDepth`) nests 14 deep; the parser's stack use is safe far beyond this.
-pub const MAX_NESTING: usize = 64;
 
 /// The `extensions.code` of a document refused for its size or shape.
 const TOO_COMPLEX: Code = Code::QueryTooComplex;
@@ -71,7 +68,17 @@ impl RequestLimits {
         let doc = request
             .parsed_query()
             .map_err(|e| server_error(e.message, Code::GraphqlParseFailed))?;
-        let selections = expansion::expanded_selections(doc);
+        let (selections, shape) = graphql_limits::measure(doc).map_err(|too_deep| {
+            coded(
+                format!(
+                    "the document spreads fragments inside each other {} deep; at most {} \
+                     levels are allowed",
+                    too_deep.0,
+                    graphql_limits::MAX_FRAGMENT_DEPTH
+                ),
+                TOO_COMPLEX,
+            )
+        })?;
         if selections > self.max_selections {
             return Err(coded(
                 format!(
@@ -82,7 +89,7 @@ impl RequestLimits {
                 TOO_COMPLEX,
             ));
         }
-        self.check_depth(depth::shape(doc))?;
+        self.check_depth(shape)?;
         if variables_contain_nul(&request.variables) {
             return Err(nul_error());
         }
@@ -210,6 +217,11 @@ mod tests {
         );
         let err = check(&deep, serde_json::json!({})).expect_err("too nested");
         assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
+
+        let chain = graphql_limits::fragments::fragment_chain(25_000);
+        let err = check(&chain, serde_json::json!({})).expect_err("chain");
+        assert_eq!(code(&err).as_deref(), Some(TOO_COMPLEX.as_str()));
+        assert!(err.message.contains("25001 deep"), "{}", err.message);
 
         let bomb = expansion::fragment_bomb(24);
         let err = check(&bomb, serde_json::json!({})).expect_err("bomb");

@@ -21,8 +21,9 @@
 
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Positioned};
+use async_graphql_parser::Positioned;
+use async_graphql_parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql_value::Name;
 
 /// Deepest path into an introspection field, from the operation's root. graphql-js's query
 /// reaches 15 (its default `typeDepth` of 9); 20 leaves room for `typeDepth` 14.
@@ -177,17 +178,16 @@ impl<'a> Walker<'a> {
 /// graphql-js 16's `getIntrospectionQuery()` with every option on (descriptions,
 /// `specifiedByURL`, `isRepeatable`, the schema's description, deprecated input values,
 /// `isOneOf`): what GraphiQL and code generators send. The e2e test `introspection` checks
-/// it is still what graphql-js generates.
-#[cfg(test)]
-pub(crate) const GRAPHQL_JS_INTROSPECTION: &str =
-    include_str!("../../../../../schema/graphql-js-introspection.graphql");
+/// it is still what graphql-js generates. For tests and fuzz seeds.
+pub const GRAPHQL_JS_INTROSPECTION: &str =
+    include_str!("../../../schema/graphql-js-introspection.graphql");
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn measure(query: &str) -> Shape {
-        shape(&async_graphql::parser::parse_query(query).expect("parses"))
+        shape(&async_graphql_parser::parse_query(query).expect("parses"))
     }
 
     #[test]

@@ -59,7 +59,9 @@ pub fn verify(
     if signatures.is_empty() {
         return Err(SignatureError::Malformed);
     }
-    if (now_unix - timestamp).abs() > tolerance_secs {
+    // `abs_diff`: the timestamp is the sender's text, and `now - t` overflows for a `t` near
+    // `i64::MIN` (a panic with overflow checks on, as in every Trellis build).
+    if now_unix.abs_diff(timestamp) > u64::try_from(tolerance_secs).unwrap_or(0) {
         return Err(SignatureError::Stale);
     }
     let matches = signatures.iter().any(|signature| {
@@ -138,6 +140,30 @@ mod tests {
         // A rolled secret: any matching v1 will do; unknown schemes are ignored.
         let rolled = format!("{header},v1={},v0=abcd", "00".repeat(32));
         assert_eq!(verify(payload, Some(&rolled), SECRET, now, 300), Ok(()));
+    }
+
+    #[test]
+    fn extreme_timestamps_are_stale_not_a_panic() {
+        // A `t` near `i64::MIN` made `now - t` overflow: a panic, not a 400.
+        let payload = br#"{"id":"evt_1"}"#;
+        for (t, now) in [
+            (i64::MIN, 1_800_000_000),
+            (i64::MIN, i64::MAX),
+            (i64::MAX, i64::MIN),
+            (-1, i64::MAX),
+        ] {
+            let header = format!("t={t},v1={}", "00".repeat(32));
+            assert_eq!(
+                verify(payload, Some(&header), SECRET, now, 300),
+                Err(SignatureError::Stale),
+                "{header} at {now}"
+            );
+        }
+        let header = sign(payload, SECRET, i64::MAX);
+        assert_eq!(
+            verify(payload, Some(&header), SECRET, i64::MAX, 300),
+            Ok(())
+        );
     }
 
     proptest::proptest! {

@@ -8,8 +8,9 @@
 
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Name, Positioned};
+use async_graphql_parser::Positioned;
+use async_graphql_parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql_value::Name;
 
 /// The number of selections (fields, spreads and inline fragments) in every operation of
 /// `doc` with each fragment spread expanded, saturating at `u64::MAX`.
@@ -71,9 +72,9 @@ impl<'a> Counter<'a> {
 }
 
 /// `levels` lines of fragments, each spreading the one before twice, under one query:
-/// 2^`levels` selections from a few dozen bytes a line.
-#[cfg(test)]
-pub(crate) fn fragment_bomb(levels: usize) -> String {
+/// 2^`levels` selections from a few dozen bytes a line. For tests and fuzz seeds.
+#[must_use]
+pub fn fragment_bomb(levels: usize) -> String {
     use std::fmt::Write as _;
     let mut doc = String::from("fragment F0 on Query { __typename }\n");
     for i in 1..=levels {
@@ -92,7 +93,7 @@ mod tests {
     use super::*;
 
     fn size(query: &str) -> u64 {
-        expanded_selections(&async_graphql::parser::parse_query(query).expect("parses"))
+        expanded_selections(&async_graphql_parser::parse_query(query).expect("parses"))
     }
 
     #[test]

@@ -68,10 +68,15 @@ fn string_end(bytes: &[u8], mut i: usize) -> Result<usize, ScanError> {
 }
 
 /// Whether the text after `\u` spells code point zero: `0000` or `{0…0}`.
+///
+/// Only the hex digits after `{` are looked at: reading on to the next `}` would read the
+/// rest of the document for every `\u{` in it, quadratic time for a megabyte of them.
 fn escapes_nul(rest: &[u8]) -> bool {
     if let Some(braced) = rest.strip_prefix(b"{") {
-        let digits: Vec<u8> = braced.iter().copied().take_while(|b| *b != b'}').collect();
-        !digits.is_empty() && digits.len() < braced.len() && digits.iter().all(|d| *d == b'0')
+        let digits = braced.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        digits > 0
+            && braced.get(digits) == Some(&b'}')
+            && braced[..digits].iter().all(|d| *d == b'0')
     } else {
         rest.len() >= 4 && rest[..4].iter().all(|d| *d == b'0')
     }
@@ -146,6 +151,22 @@ mod tests {
         assert_eq!(scan("{ a(s: \"\"\"a\0b\"\"\") }", 8), Err(ScanError::Nul));
         assert_eq!(scan("{ a(s: \"a\\u0041\\u{10}b\") }", 8), Ok(()));
         assert_eq!(scan("{ a(s: \"\\\\u0000\") }", 8), Ok(()));
+    }
+
+    #[test]
+    fn unterminated_braced_escapes_take_linear_time() {
+        // Each `\u{` used to read on to the next `}`: the whole rest of this document, so
+        // 200,000 of them (600 KB, under the 1 MiB body limit) were ~6·10^10 steps.
+        let doc = format!("{{ a(s: \"{}\") }}", "\\u{".repeat(200_000));
+        let started = std::time::Instant::now();
+        assert_eq!(scan(&doc, 8), Ok(()));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(scan("{ a(s: \"\\u{0 }\") }", 8), Ok(()));
+        assert_eq!(scan("{ a(s: \"\\u{00x}\") }", 8), Ok(()));
     }
 
     #[test]
