@@ -17,7 +17,8 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, Tr
 
 use super::gias::{census_of, current_roll};
 use super::{
-    BATCH, LineProblem, Message, ProblemList, Progress, csv_problem, find_columns, spawn_reader,
+    BATCH, LineProblem, Message, ProblemList, Progress, find_columns, next_row, read_header,
+    spawn_reader,
 };
 use crate::school::entity::schools;
 use crate::school::types::{Roll, RollCensus, RollSource, Urn};
@@ -211,26 +212,12 @@ pub async fn import(
 
 /// The reading thread: a header naming `URN` and `pupils`, then a line per school.
 fn read(mut reader: csv::Reader<Box<dyn Read + Send>>, tx: &super::Sender<Line>) {
-    let mut record = csv::StringRecord::new();
-    match reader.read_record(&mut record) {
-        Ok(true) => {}
-        Ok(false) => {
-            tx.problem(LineProblem::new(
-                0,
-                None,
-                ErrorCode::Required,
-                "the file is empty",
-            ));
-            return;
-        }
-        Err(e) => {
-            tx.problem(csv_problem(&e, 1));
-            return;
-        }
-    }
+    let Some(header) = read_header(&mut reader, tx) else {
+        return;
+    };
     let mut header_problems = ProblemList::default();
     let Some([urn_col, pupils_col]) =
-        find_columns(&record, ["URN", "pupils"], &mut header_problems)
+        find_columns(&header, ["URN", "pupils"], &mut header_problems)
     else {
         for p in header_problems.listed {
             tx.problem(p);
@@ -239,21 +226,9 @@ fn read(mut reader: csv::Reader<Box<dyn Read + Send>>, tx: &super::Sender<Line>)
     };
     let mut seen: HashMap<Urn, u64> = HashMap::new();
     let mut batch = Vec::with_capacity(BATCH);
+    let mut record = csv::StringRecord::new();
     let mut rows_read = 0_u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                rows_read += 1;
-                if !tx.problem(csv_problem(&e, rows_read + 1)) {
-                    return;
-                }
-                continue;
-            }
-        }
-        rows_read += 1;
-        let line = record.position().map_or(rows_read + 1, csv::Position::line);
+    while let Some(line) = next_row(&mut reader, &mut record, &mut rows_read, tx) {
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }

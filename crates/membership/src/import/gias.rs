@@ -29,8 +29,8 @@ use sea_orm::{
 };
 
 use super::{
-    BATCH, LineProblem, Message, ProblemList, Progress, Sender, csv_problem, encoding_problem,
-    find_columns, parse_date, position, spawn_reader,
+    BATCH, LineProblem, Message, ProblemList, Progress, Sender, encoding_problem, find_columns,
+    next_row, parse_date, position, read_header, spawn_reader,
 };
 use crate::partnership::entity::{members, partnerships};
 use crate::partnership::types::{MemberRole, PartnershipKind};
@@ -278,21 +278,8 @@ fn read(
 ) {
     let mut record = csv::StringRecord::new();
     let mut header_problems = ProblemList::default();
-    let header = match reader.read_record(&mut record) {
-        Ok(true) => record.clone(),
-        Ok(false) => {
-            tx.problem(LineProblem::new(
-                0,
-                None,
-                ErrorCode::Required,
-                "the file is empty",
-            ));
-            return;
-        }
-        Err(e) => {
-            tx.problem(csv_problem(&e, 1));
-            return;
-        }
+    let Some(header) = read_header(&mut reader, tx) else {
+        return;
     };
     let Some(cols) = find_columns(&header, COLUMNS, &mut header_problems) else {
         for p in header_problems.listed {
@@ -306,20 +293,7 @@ fn read(
     let mut seen: HashMap<Urn, u64> = HashMap::new();
     let mut batch = Vec::with_capacity(BATCH);
     let mut rows_read = 0_u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => {
-                rows_read += 1;
-                if !tx.problem(csv_problem(&e, rows_read + 1)) {
-                    return;
-                }
-                continue;
-            }
-        }
-        rows_read += 1;
-        let line = record.position().map_or(rows_read + 1, csv::Position::line);
+    while let Some(line) = next_row(&mut reader, &mut record, &mut rows_read, tx) {
         let get = |i: usize| record.get(i).unwrap_or_default().trim();
         // Filter first: rows out of scope are not checked (the national file has rows of
         // every kind).

@@ -326,6 +326,60 @@ impl<T> Sender<T> {
     }
 }
 
+/// The header row; `None`, with the problem sent, when the file is empty or unreadable.
+pub(crate) fn read_header<T>(
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    tx: &Sender<T>,
+) -> Option<csv::StringRecord> {
+    let mut header = csv::StringRecord::new();
+    match reader.read_record(&mut header) {
+        Ok(true) => Some(header),
+        Ok(false) => {
+            tx.problem(LineProblem::new(
+                0,
+                None,
+                ErrorCode::Required,
+                "the file is empty",
+            ));
+            None
+        }
+        Err(e) => {
+            tx.problem(csv_problem(&e, 1));
+            None
+        }
+    }
+}
+
+/// Reads the next row into `record` and returns the line it starts on; `rows_read` counts
+/// every row, malformed ones included. A malformed row is sent as a problem and skipped.
+/// `None` at the end of the file, or when the database side has stopped listening.
+pub(crate) fn next_row<T>(
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    record: &mut csv::StringRecord,
+    rows_read: &mut u64,
+    tx: &Sender<T>,
+) -> Option<u64> {
+    loop {
+        match reader.read_record(record) {
+            Ok(false) => return None,
+            Ok(true) => {
+                *rows_read += 1;
+                return Some(
+                    record
+                        .position()
+                        .map_or(*rows_read + 1, csv::Position::line),
+                );
+            }
+            Err(e) => {
+                *rows_read += 1;
+                if !tx.problem(csv_problem(&e, *rows_read + 1)) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 /// A CSV error as a line problem (a record with the wrong number of fields, or bytes that
 /// are not text).
 pub(crate) fn csv_problem(err: &csv::Error, fallback_line: u64) -> LineProblem {
