@@ -15,13 +15,14 @@ use kernel::{Actor, BeginWrite as _, Clock, DomainError, ErrorCode, Permission, 
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
 
-use super::gias::{census_of, current_roll};
-use super::{
-    BATCH, LineProblem, Message, ProblemList, Progress, find_columns, next_row, read_header,
-    spawn_reader,
-};
+use school_register::census::read;
+use school_register::file::ProblemList;
+use school_register::gias::census_of;
+
+use super::gias::current_roll;
+use super::{LineProblem, Message, Progress, spawn_reader};
 use crate::school::entity::schools;
-use crate::school::types::{Roll, RollCensus, RollSource, Urn};
+use crate::school::types::{Roll, RollCensus, RollSource};
 use crate::school::{record_rolls, roll_columns};
 
 /// Changes listed in a report at most.
@@ -58,12 +59,6 @@ pub struct RollChange {
     pub name: String,
     pub before: Option<Roll>,
     pub after: Roll,
-}
-
-struct Line {
-    line: u64,
-    urn: Urn,
-    pupils: u32,
 }
 
 /// Imports a census file. Partnership admins only; all or nothing.
@@ -208,91 +203,4 @@ pub async fn import(
         );
     }
     Ok(report)
-}
-
-/// The reading thread: a header naming `URN` and `pupils`, then a line per school.
-fn read(mut reader: csv::Reader<Box<dyn Read + Send>>, tx: &super::Sender<Line>) {
-    let Some(header) = read_header(&mut reader, tx) else {
-        return;
-    };
-    let mut header_problems = ProblemList::default();
-    let Some([urn_col, pupils_col]) =
-        find_columns(&header, ["URN", "pupils"], &mut header_problems)
-    else {
-        for p in header_problems.listed {
-            tx.problem(p);
-        }
-        return;
-    };
-    let mut seen: HashMap<Urn, u64> = HashMap::new();
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut record = csv::StringRecord::new();
-    let mut rows_read = 0_u64;
-    while let Some(line) = next_row(&mut reader, &mut record, &mut rows_read, tx) {
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        let raw_urn = record.get(urn_col).unwrap_or_default().trim();
-        let raw_pupils = record.get(pupils_col).unwrap_or_default().trim();
-        let urn = Urn::parse(raw_urn).map_err(|_| {
-            LineProblem::new(
-                line,
-                Some("URN"),
-                ErrorCode::Invalid,
-                format!("{raw_urn:?} is not a URN (six digits)"),
-            )
-        });
-        let pupils = match raw_pupils.parse::<i64>() {
-            Ok(n) if (0..=i64::from(Roll::MAX)).contains(&n) => {
-                Ok(u32::try_from(n).expect("bounded"))
-            }
-            Ok(n) => Err(LineProblem::new(
-                line,
-                Some("pupils"),
-                ErrorCode::OutOfRange,
-                format!("{n}: number on roll must be between 0 and {}", Roll::MAX),
-            )),
-            Err(_) => Err(LineProblem::new(
-                line,
-                Some("pupils"),
-                if raw_pupils.is_empty() {
-                    ErrorCode::Required
-                } else {
-                    ErrorCode::Invalid
-                },
-                format!("{raw_pupils:?} is not a whole number of pupils"),
-            )),
-        };
-        let mut problems = Vec::new();
-        if let Ok(urn) = &urn {
-            if let Some(first) = seen.get(urn) {
-                problems.push(LineProblem::new(
-                    line,
-                    Some("URN"),
-                    ErrorCode::Taken,
-                    format!("URN {urn} is also on line {first}"),
-                ));
-            } else {
-                seen.insert(urn.clone(), line);
-            }
-        }
-        match (urn, pupils) {
-            (Ok(urn), Ok(pupils)) if problems.is_empty() => {
-                batch.push(Line { line, urn, pupils });
-            }
-            (urn, pupils) => {
-                problems.extend(urn.err());
-                problems.extend(pupils.err());
-            }
-        }
-        for p in problems {
-            if !tx.problem(p) {
-                return;
-            }
-        }
-        if batch.len() == BATCH && !tx.rows(std::mem::take(&mut batch), Progress { rows_read }) {
-            return;
-        }
-    }
-    tx.rows(batch, Progress { rows_read });
 }

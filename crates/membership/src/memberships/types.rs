@@ -6,7 +6,7 @@ use kernel::{AcademicYear, DomainError, MembershipId, SchoolId, TierId, UserId};
 use super::entity::{memberships, principles, tiers};
 use crate::NameKey;
 use crate::school::CorruptRow;
-use crate::school::types::named_enum;
+use kernel::named_enum;
 
 named_enum!(
     /// Where a membership is in its life. The allowed moves are [`MembershipStatus::can_transition`].

@@ -1,6 +1,6 @@
 //! Value types of partnerships.
 
-use crate::school::types::named_enum;
+use kernel::named_enum;
 
 named_enum!(
     /// How tightly a partnership binds its schools (Barnet's typology, plus the legal forms

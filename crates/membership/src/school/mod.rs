@@ -1,9 +1,10 @@
 //! Schools in the directory.
 
 pub(crate) mod entity;
-pub mod inspection;
 mod service;
-pub mod types;
+
+/// The value types live with the register's file readers, in a crate the fuzz targets can build.
+pub use school_register::{inspection, types};
 
 pub use service::{
     CorruptRow, NewSchool, RecordedRoll, RollInput, School, SchoolChanges, SchoolFilter, by_ids,

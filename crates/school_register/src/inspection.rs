@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::types::named_enum;
+use crate::types::named_enum;
 
 named_enum!(
     /// The pre-2025 overall-effectiveness grade.
