@@ -306,6 +306,7 @@ async fn pending_card_booking(conn: &DatabaseConnection, clock: &FixedClock) -> 
             settlement: traded::Settlement::Card,
             po_number: None,
             join_waitlist: false,
+            idempotency_key: None,
         },
     )
     .await

@@ -36,6 +36,7 @@ use crate::support::{
     to_i32,
 };
 use crate::types::{BookingStatus, ClosedReason, PriceBasis, SessionStatus, Settlement};
+use billing::ledger::idempotency::{Caller, Keyed, Remembered};
 use billing::provider::PaymentProvider;
 
 const NAME_MAX: usize = 200;
@@ -65,6 +66,8 @@ pub struct NewBooking {
     pub po_number: Option<String>,
     /// When the session has too few places left: join the waiting list (`true`) or refuse.
     pub join_waitlist: bool,
+    /// Sent again with a retry: the booking is made once (see [`book`]).
+    pub idempotency_key: Option<String>,
 }
 
 /// A member of staff's request for places, for their leader to approve.
@@ -73,6 +76,8 @@ pub struct NewBookingRequest {
     pub school_id: SchoolId,
     pub session_id: SessionId,
     pub attendees: Vec<NewAttendee>,
+    /// Sent again with a retry: the request is made once (see [`request_booking`]).
+    pub idempotency_key: Option<String>,
 }
 
 /// A leader's approval of a request: how the school pays, and what to do when it is full.
@@ -396,6 +401,11 @@ pub(crate) async fn outcome(
 /// (INVOICE), or a one-off invoice issued (CARD). A settlement that fails (the allowance ran
 /// out) fails the whole booking: no place is held without a booking, no charge without one.
 /// A card payment is started after the commit, never inside the transaction.
+///
+/// With an idempotency key, a retry (the same caller, key and request) answers the booking
+/// the first request made — resuming its card payment when it still awaits one — and takes
+/// no place; the same key with a different request is a CONFLICT. The key is stored in the
+/// booking's transaction, so a refused request (full, invalid) leaves nothing to replay.
 pub async fn book(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -404,6 +414,24 @@ pub async fn book(
     input: NewBooking,
 ) -> Result<BookingOutcome, DomainError> {
     require_for_school(actor, Permission::BookTraded, input.school_id)?;
+    let keyed = Keyed::new(
+        "booking.create",
+        Caller::Actor(actor),
+        input.idempotency_key.as_deref(),
+        &serde_json::json!({
+            "school": input.school_id,
+            "session": input.session_id,
+            "attendees": canonical_attendees(&input.attendees),
+            "settlement": input.settlement.as_str(),
+            "poNumber": input.po_number,
+            "joinWaitlist": input.join_waitlist,
+        }),
+    )?;
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(db).await?
+    {
+        return replayed(db, actor, clock, Some(provider), &ids).await;
+    }
     let now = clock.now();
     let mut problems = Problems::new();
     let target = target(db, actor, &mut problems, input.session_id, now).await?;
@@ -447,6 +475,12 @@ pub async fn book(
 
     let id = BookingId::new();
     let txn = db.begin_write().await?;
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(&txn).await?
+    {
+        txn.rollback().await?;
+        return replayed(db, actor, clock, Some(provider), &ids).await;
+    }
     let held = take_places(&txn, session.id, places).await?;
     if !held && !input.join_waitlist {
         return Err(full_error(session.places_left()));
@@ -481,6 +515,12 @@ pub async fn book(
         None
     };
     crate::events::announce_placed(&txn, id, held, card.is_some(), now).await?;
+    if let Some(keyed) = &keyed
+        && let Remembered::Raced = keyed.remember(&txn, &[id.as_uuid()], now).await?
+    {
+        txn.rollback().await?;
+        return replay_raced(db, actor, clock, Some(provider), keyed).await;
+    }
     txn.commit().await?;
     let card_payment = match card {
         Some(invoice) => start_card(db, actor, clock, provider, id, invoice).await,
@@ -498,6 +538,21 @@ pub async fn request_booking(
     input: NewBookingRequest,
 ) -> Result<BookingOutcome, DomainError> {
     require_for_school(actor, Permission::RequestBooking, input.school_id)?;
+    let keyed = Keyed::new(
+        "booking.request",
+        Caller::Actor(actor),
+        input.idempotency_key.as_deref(),
+        &serde_json::json!({
+            "school": input.school_id,
+            "session": input.session_id,
+            "attendees": canonical_attendees(&input.attendees),
+        }),
+    )?;
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(db).await?
+    {
+        return replayed(db, actor, clock, None, &ids).await;
+    }
     let now = clock.now();
     let mut problems = Problems::new();
     let target = target(db, actor, &mut problems, input.session_id, now).await?;
@@ -520,6 +575,12 @@ pub async fn request_booking(
     let places = u32::try_from(people.len()).unwrap_or(u32::MAX);
     let id = BookingId::new();
     let txn = db.begin_write().await?;
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(&txn).await?
+    {
+        txn.rollback().await?;
+        return replayed(db, actor, clock, None, &ids).await;
+    }
     let mut row = new_row(
         id,
         input.school_id,
@@ -532,8 +593,67 @@ pub async fn request_booking(
     row.requested_by = Set(recorder(actor).map(|u| u.as_uuid()));
     insert_with_attendees(&txn, row, session.id, &people, now).await?;
     crate::events::announce(&txn, EventKind::BookingRequested, id, now).await?;
+    if let Some(keyed) = &keyed
+        && let Remembered::Raced = keyed.remember(&txn, &[id.as_uuid()], now).await?
+    {
+        txn.rollback().await?;
+        return replay_raced(db, actor, clock, None, keyed).await;
+    }
     txn.commit().await?;
     outcome(db, id, None).await
+}
+
+/// Attendees as a keyed request compares them: in the order given, text as sent.
+fn canonical_attendees(attendees: &[NewAttendee]) -> Vec<[Option<&str>; 3]> {
+    attendees
+        .iter()
+        .map(|a| {
+            [
+                Some(a.name.as_str()),
+                Some(a.email.as_str()),
+                a.role.as_deref(),
+            ]
+        })
+        .collect()
+}
+
+/// The booking a keyed request made before. A card booking still awaiting payment resumes
+/// its payment (the same PaymentIntent: its provider key derives from the booking), so a
+/// retry gets what the first answer would have given.
+async fn replayed(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: Option<&dyn PaymentProvider>,
+    ids: &[uuid::Uuid],
+) -> Result<BookingOutcome, DomainError> {
+    let id = ids
+        .first()
+        .map(|id| BookingId::from_uuid(*id))
+        .ok_or_else(not_found)?;
+    let row = bookings::load_row(db, id).await?.ok_or_else(not_found)?;
+    let awaiting_card =
+        stored::<BookingStatus>("booking status", &row.status)? == BookingStatus::PendingPayment;
+    let card = match (provider, row.invoice_id) {
+        (Some(provider), Some(invoice)) if awaiting_card && provider.takes_cards() => {
+            let invoice = kernel::InvoiceId::from_uuid(invoice);
+            start_card(db, actor, clock, provider, id, invoice).await
+        }
+        _ => None,
+    };
+    outcome(db, id, card).await
+}
+
+/// A concurrent request with the same key committed first: answer what it made.
+async fn replay_raced(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: Option<&dyn PaymentProvider>,
+    keyed: &Keyed,
+) -> Result<BookingOutcome, DomainError> {
+    let ids = keyed.replay(db).await?.ok_or_else(not_found)?;
+    replayed(db, actor, clock, provider, &ids).await
 }
 
 /// A request (or booking) of a school the actor acts for with `permission`; `NotFound` for

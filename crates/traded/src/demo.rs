@@ -515,6 +515,7 @@ async fn bookings(
                 settlement,
                 po_number: po.map(str::to_owned),
                 join_waitlist: false,
+                idempotency_key: None,
             },
         )
         .await?;
@@ -556,6 +557,7 @@ async fn bookings(
                 settlement: Settlement::Invoice,
                 po_number: None,
                 join_waitlist: false,
+                idempotency_key: None,
             },
         )
         .await?;
@@ -570,6 +572,7 @@ async fn bookings(
                 settlement: Settlement::Invoice,
                 po_number: None,
                 join_waitlist: true,
+                idempotency_key: None,
             },
         )
         .await?;
@@ -587,6 +590,7 @@ async fn bookings(
             school_id: holly_park,
             session_id,
             attendees: hp(&[("Priya Shah", "Parent governor")]),
+            idempotency_key: None,
         },
     )
     .await

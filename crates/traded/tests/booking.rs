@@ -260,6 +260,7 @@ async fn staff_request_holds_nothing_until_their_leader_approves(db: TestDb) {
         school_id: w.alder,
         session_id: w.session.id,
         attendees: people.map(attendee).collect(),
+        idempotency_key: None,
     };
     let asked = traded::request_booking(db.conn(), &w.staff_alder, &c, request(0..2))
         .await
@@ -374,6 +375,7 @@ async fn a_full_session_refuses_or_waitlists_an_approval(db: TestDb) {
             school_id: w.alder,
             session_id: small.id,
             attendees: vec![attendee(1)],
+            idempotency_key: None,
         },
     )
     .await
@@ -599,6 +601,7 @@ async fn only_leaders_book_and_only_for_their_own_school(db: TestDb) {
                 school_id: w.birch,
                 session_id: w.session.id,
                 attendees: vec![attendee(0)],
+                idempotency_key: None,
             },
         )
         .await,

@@ -31,6 +31,7 @@ async fn two_hundred_requests_for_thirty_places(db: TestDb) {
             settlement: Settlement::Card,
             po_number: None,
             join_waitlist: n % 2 == 0,
+            idempotency_key: None,
         };
         let db = &db;
         let c = &c;

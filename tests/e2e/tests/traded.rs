@@ -1013,6 +1013,7 @@ async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db:
                 settlement: traded::Settlement::Invoice,
                 po_number: None,
                 join_waitlist: false,
+                idempotency_key: None,
             },
         )
         .await
@@ -1232,7 +1233,80 @@ async fn the_catalogue_filters_school_to_school_support_from_any_school(db: Test
     assert!(!of_one.is_empty() && of_one.iter().all(|s| s["providerSchool"]["id"] == one));
 }
 
+const PLACES_LEFT: &str = "query($id: ID!) { node(id: $id) { ... on Session { placesLeft } } }";
+
+const REQUEST: &str = "mutation($input: BookingRequestInput!) { bookingRequest(input: $input) {
+    booking { id status } userErrors { field code } } }";
+
+/// A leader retrying `bookingCreate` after a timeout with the same idempotency key gets the
+/// first booking back and takes no second place; the same key for another request is a
+/// CONFLICT that books nothing; another caller's same key is their own request. Staff
+/// requests are keyed alike.
+async fn a_retried_booking_or_request_with_its_key_is_made_once(db: TestDb) {
+    let config = common::config(&db);
+    let p = spawn(db, config).await;
+    let course = service(&p, "CPD-EARLY-WRITING").await;
+    let (session_id, _) = session(&p, course["id"].as_str().expect("id"), 6).await;
+    let places_left = || async {
+        p.data(ADMIN, PLACES_LEFT, json!({ "id": session_id }))
+            .await["node"]["placesLeft"]
+            .as_i64()
+            .expect("placesLeft")
+    };
+    let before = booking_count(&p).await;
+    let input = json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "INVOICE",
+                        "attendees": attendees(&["Amy Lee", "Ben Ode"]),
+                        "idempotencyKey": "hp-retry-1" });
+    let first = book(&p, HEAD, input.clone()).await;
+    assert_eq!(user_errors(&first), vec![], "{first}");
+    let again = book(&p, HEAD, input.clone()).await;
+    assert_eq!(
+        again["booking"], first["booking"],
+        "the retry answers the first booking"
+    );
+    assert_eq!(places_left().await, 4, "two places taken, once");
+    assert_eq!(booking_count(&p).await, before + 1);
+
+    let mut changed = input.clone();
+    changed["attendees"] = attendees(&["Amy Lee"]);
+    let conflict = book(&p, HEAD, changed).await;
+    assert!(conflict["booking"].is_null(), "{conflict}");
+    assert_eq!(
+        user_errors(&conflict),
+        vec![("input.idempotencyKey".to_owned(), "CONFLICT".to_owned())]
+    );
+    let mut blank = input.clone();
+    blank["idempotencyKey"] = json!("  ");
+    assert_eq!(
+        user_errors(&book(&p, HEAD, blank).await),
+        vec![("input.idempotencyKey".to_owned(), "INVALID".to_owned())]
+    );
+    assert_eq!(places_left().await, 4, "refused requests take nothing");
+
+    // The partnership admin's same key is the admin's own request: neither a replay of the
+    // head's booking nor a conflict with it.
+    let mut admins = input.clone();
+    admins["attendees"] = attendees(&["Dee Hart", "Eli Moss"]);
+    let admins = book(&p, ADMIN, admins).await;
+    assert_eq!(user_errors(&admins), vec![], "{admins}");
+    assert_ne!(admins["booking"]["id"], first["booking"]["id"]);
+    assert_eq!(places_left().await, 2);
+
+    let request = json!({ "input": { "schoolId": p.school(), "sessionId": session_id,
+                          "attendees": attendees(&["Cal Reed"]), "idempotencyKey": "req-1" } });
+    let asked = p.data(STAFF, REQUEST, request.clone()).await["bookingRequest"].clone();
+    assert_eq!(user_errors(&asked), vec![], "{asked}");
+    let asked_again = p.data(STAFF, REQUEST, request).await["bookingRequest"].clone();
+    assert_eq!(asked_again["booking"], asked["booking"]);
+    assert_eq!(
+        booking_count(&p).await,
+        before + 3,
+        "two bookings and one request"
+    );
+}
+
 testkit::db_tests!(
+    a_retried_booking_or_request_with_its_key_is_made_once,
     a_transfer_that_pays_a_card_booking_confirms_it_at_once,
     card_is_refused_without_a_payment_provider,
     a_late_offer_cancellation_answers_in_units_not_money,

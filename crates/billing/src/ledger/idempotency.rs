@@ -1,4 +1,5 @@
-//! Idempotency keys for mutations that move money.
+//! Idempotency keys for mutations that move money or take capacity (payments, credit notes,
+//! refunds, bookings).
 //!
 //! A client retrying after a timeout sends the same key: the first request's result comes
 //! back and nothing is done twice. The same key with a *different* request is a caller bug
@@ -25,7 +26,7 @@ const KEY_MAX: usize = 255;
 
 /// Whose key it is.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Caller<'a> {
+pub enum Caller<'a> {
     /// The caller chose the key: it is theirs alone.
     Actor(&'a Actor),
     /// Trellis derived the key from its own ids: one effect whoever asks.
@@ -47,7 +48,7 @@ const TRELLIS_CALLER: &str = "trellis";
 /// One keyed request: its scope (which mutation), its caller, the key and the request's
 /// canonical form.
 #[derive(Debug, Clone)]
-pub(crate) struct Keyed {
+pub struct Keyed {
     scope: &'static str,
     caller: String,
     key: String,
@@ -56,7 +57,7 @@ pub(crate) struct Keyed {
 
 /// What [`Keyed::remember`] found.
 #[derive(Debug)]
-pub(crate) enum Remembered {
+pub enum Remembered {
     Stored,
     /// A concurrent request with the same key committed first: replay its result.
     Raced,
@@ -64,7 +65,7 @@ pub(crate) enum Remembered {
 
 impl Keyed {
     /// `None` when the caller sent no key. Blank or overlong keys are field errors.
-    pub(crate) fn new<R: Serialize>(
+    pub fn new<R: Serialize>(
         scope: &'static str,
         caller: Caller<'_>,
         key: Option<&str>,
@@ -91,7 +92,7 @@ impl Keyed {
 
     /// The ids the first request with this key produced, or a `Conflict` when that request
     /// was different; `None` when the key is new.
-    pub(crate) async fn replay<C: ConnectionTrait>(
+    pub async fn replay<C: ConnectionTrait>(
         &self,
         db: &C,
     ) -> Result<Option<Vec<Uuid>>, DomainError> {
@@ -118,7 +119,7 @@ impl Keyed {
     }
 
     /// Stores the key with its result in the caller's transaction.
-    pub(crate) async fn remember<C: ConnectionTrait>(
+    pub async fn remember<C: ConnectionTrait>(
         &self,
         txn: &C,
         result: &[Uuid],

@@ -20,7 +20,7 @@ pub mod accounts;
 pub mod audit;
 pub mod credit_notes;
 pub mod export;
-mod idempotency;
+pub mod idempotency;
 pub mod invoices;
 pub mod numbering;
 pub mod payments;

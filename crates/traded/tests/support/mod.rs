@@ -388,6 +388,7 @@ pub fn booking(
         settlement,
         po_number: Some("PO-1234".to_owned()),
         join_waitlist: false,
+        idempotency_key: None,
     }
 }
 

@@ -92,6 +92,11 @@ pub struct BookingCreateInput {
     /// When too few places are left: join the waiting list (`true`) or refuse (`false`).
     #[graphql(default)]
     pub join_waitlist: bool,
+    /// Send the same key when retrying: the places are booked once, and the retry answers
+    /// the first booking (with its card payment, if it still awaits one). The same key with
+    /// a different request is a CONFLICT. Keys are the caller's own: another caller's same
+    /// key is a request of its own.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(InputObject, Debug)]
@@ -99,6 +104,9 @@ pub struct BookingRequestInput {
     pub school_id: ID,
     pub session_id: ID,
     pub attendees: Vec<AttendeeInput>,
+    /// Send the same key when retrying: the request is made once, and the retry answers
+    /// it. The same key with a different request is a CONFLICT. Keys are the caller's own.
+    pub idempotency_key: Option<String>,
 }
 
 #[derive(InputObject, Debug)]
@@ -227,6 +235,7 @@ impl BookingMutation {
                 settlement: input.settlement.into(),
                 po_number: input.po_number,
                 join_waitlist: input.join_waitlist,
+                idempotency_key: input.idempotency_key,
             };
             traded::book(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref(), new).await
         }
@@ -247,6 +256,7 @@ impl BookingMutation {
                 school_id: expect_input::<SchoolId>(&input.school_id, "schoolId")?,
                 session_id: expect_input::<SessionId>(&input.session_id, "sessionId")?,
                 attendees: input.attendees.into_iter().map(Into::into).collect(),
+                idempotency_key: input.idempotency_key,
             };
             traded::request_booking(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
         }
