@@ -391,7 +391,7 @@ pub async fn move_school(
 }
 
 /// Confirms the proposal: every group must have 3–7 schools and, where the cycle requires
-/// it, a trained lead reviewer. Creates each group's reviews (every school hosts once,
+/// it, a trained lead reviewer from a visiting school for every review (two lead schools). Creates each group's reviews (every school hosts once,
 /// reviewed by the others) with a team of the best-trained reviewer of each visiting school.
 pub async fn confirm(
     db: &DatabaseConnection,
@@ -484,10 +484,16 @@ pub async fn confirm(
                     GroupSize::MAX
                 ),
             ),
-            Violation::NoLeadReviewer => problems.add(
+            Violation::NoLeadReviewer { unled } => problems.add(
                 &format!("groups.{position}"),
                 ErrorCode::Invalid,
-                "the cycle requires a trained lead reviewer in every group",
+                format!(
+                    "the cycle requires every review to be led by a trained lead reviewer from \
+                     a visiting school, and {} review(s) of this group would have none: move a \
+                     school with one into the group (a group needs two), train one, or relax \
+                     the rule for this cycle",
+                    unled.len()
+                ),
             ),
             _ => {}
         }

@@ -208,7 +208,12 @@ async fn proposal_is_stored_edited_and_confirmed(db: TestDb) {
     let refused = groups::confirm(db.conn(), &clock, &admin(), w.cycle.id)
         .await
         .expect_err("pair");
-    assert_eq!(fields(&refused), ["groups.0"]);
+    // The pair is too small, and may have lost a lead school too: every problem is its own.
+    let refused = fields(&refused);
+    assert!(
+        !refused.is_empty() && refused.iter().all(|f| *f == "groups.0"),
+        "{refused:?}"
+    );
     let page = reviews::reviews_of_cycle(
         db.conn(),
         &admin(),

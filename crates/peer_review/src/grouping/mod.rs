@@ -9,7 +9,8 @@
 //!    relaxed, and said so).
 //! 2. *Greedy placement per band.* The band's group sizes are fixed up front (as near the
 //!    target as the count allows, always 3–7). Trained lead reviewers are placed first, one per
-//!    group while they last; then the remaining schools, most-conflicted first (members of the
+//!    group and then a second per group while they last (a school does not review itself, so
+//!    every review is led by a visitor only where a group has two); then the remaining schools, most-conflicted first (members of the
 //!    largest hard partnerships), each into the first group with room and no conflict, scanning
 //!    from a rotating start, or into the least-conflicted group when none is free.
 //! 3. *Local improvement.* For every group still breaking a rule, single swaps with schools of
@@ -35,7 +36,9 @@ pub use types::{
 use kernel::{PartnershipId, SchoolId};
 
 /// Penalty weights, in relaxation order: one conflict of interest outweighs any number of
-/// missing leads in a group, which outweigh any number of repeated pairings.
+/// reviews without a lead, which outweigh any number of repeated pairings. A review without
+/// a lead costs W_LEAD, so one lead each in two groups (two unled reviews) beats two in one
+/// group and none in the other (a whole group unled).
 const W_LAST_YEAR: u64 = 1;
 const W_LEAD: u64 = 1_000;
 const W_HARD: u64 = 1_000_000;
@@ -213,7 +216,8 @@ impl<'a> Band<'a> {
     }
 
     /// Extra penalty of adding `school` to group `g`. A lead reviewer costs when the group
-    /// has one already: leads are spread one per group first.
+    /// has one already and (more) when it has two: leads are spread one per group first,
+    /// then a second each.
     fn added_cost(&self, g: usize, school: usize) -> u64 {
         let s = self.schools[school];
         let members = &self.groups[g];
@@ -221,8 +225,16 @@ impl<'a> Band<'a> {
         for &m in members {
             cost += self.pair_cost(s, self.schools[m]);
         }
-        if s.has_trained_lead && members.iter().any(|&m| self.schools[m].has_trained_lead) {
-            cost += 1;
+        if s.has_trained_lead {
+            let leads = members
+                .iter()
+                .filter(|&&m| self.schools[m].has_trained_lead)
+                .count();
+            cost += match leads {
+                0 => 0,
+                1 => 1,
+                _ => 2,
+            };
         }
         cost
     }
@@ -252,10 +264,12 @@ impl<'a> Band<'a> {
                 cost += self.pair_cost(self.schools[a], self.schools[b]);
             }
         }
-        if self.constraints.require_lead_reviewer
-            && !members.iter().any(|&m| self.schools[m].has_trained_lead)
-        {
-            cost += W_LEAD;
+        if self.constraints.require_lead_reviewer {
+            let unled = types::unled_hosts(members.iter().map(|&m| {
+                let c = self.schools[m];
+                (c.school, c.has_trained_lead)
+            }));
+            cost += W_LEAD * unled.len() as u64;
         }
         cost
     }
@@ -384,17 +398,25 @@ fn relaxation_text(v: &Violation, band: PhaseBand, facts: &BandFacts, groups: us
             "{} schools were grouped together last year; {searched}",
             schools.len()
         ),
-        Violation::NoLeadReviewer => {
-            if facts.leads < groups {
+        Violation::NoLeadReviewer { .. } => {
+            let needed = 2 * groups;
+            if facts.leads < needed {
                 format!(
-                    "only {} of the {} {} schools have a trained lead reviewer, for {groups} \
-                     groups",
+                    "only {} of the {} {} schools have a trained lead reviewer; every review is \
+                     led by a visiting school's, so {groups} groups need {needed}. Train {} more \
+                     lead reviewer(s), make fewer and larger groups, or relax the lead-reviewer \
+                     rule for this cycle",
                     facts.leads,
                     facts.schools,
-                    band.label()
+                    band.label(),
+                    needed - facts.leads
                 )
             } else {
-                format!("the band's lead reviewers are placed elsewhere: {searched}")
+                format!(
+                    "the band's lead reviewers are placed elsewhere: {searched}; move a school \
+                     with a trained lead reviewer here from a group with three, or relax the \
+                     rule for this cycle"
+                )
             }
         }
     }

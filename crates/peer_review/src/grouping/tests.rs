@@ -67,9 +67,10 @@ fn assert_invariants(input: &[Candidate], constraints: &Constraints, proposal: &
 }
 
 #[test]
-fn triads_by_default_with_a_lead_each() {
+fn triads_by_default_with_two_leads_each() {
+    // Two lead schools per triad: each leads the review the other hosts.
     let mut input: Vec<Candidate> = (0..9).map(|i| school(i, Phase::Primary)).collect();
-    for c in input.iter_mut().take(3) {
+    for c in input.iter_mut().take(6) {
         c.has_trained_lead = true;
     }
     let constraints = Constraints::default();
@@ -88,7 +89,7 @@ fn trust_schools_are_kept_apart() {
     for c in input.iter_mut().take(4) {
         c.hard_partnerships.push(mat(1));
     }
-    for c in input.iter_mut().skip(4).take(4) {
+    for c in input.iter_mut().skip(4).take(8) {
         c.has_trained_lead = true;
     }
     let constraints = Constraints::default();
@@ -140,11 +141,46 @@ fn too_few_leads_is_reported_per_group() {
                 .any(|r| r.constraint == Constraint::LeadReviewer)
         })
         .collect();
-    assert_eq!(without.len(), 2);
+    // The lead's own school has no visiting lead either: every group is short.
+    assert_eq!(without.len(), 3);
     assert!(
         without[0].relaxed[0]
             .explanation
             .contains("only 1 of the 9")
+    );
+    assert!(without[0].relaxed[0].explanation.contains("Train 5 more"));
+}
+
+/// One lead school per triad is not enough: that school's own review would be led by a
+/// visitor without the training, which confirmation (and `reviewSetTeam`) refuses. The
+/// proposal names that review's host, and says how many more leads would do.
+#[test]
+fn one_lead_per_group_leaves_its_own_review_unled() {
+    let mut input: Vec<Candidate> = (0..9).map(|i| school(i, Phase::Primary)).collect();
+    for c in input.iter_mut().take(3) {
+        c.has_trained_lead = true;
+    }
+    let proposal = propose_groups(&input, &Constraints::default()).expect("proposal");
+    for g in &proposal.groups {
+        let leads: Vec<SchoolId> = g
+            .placements
+            .iter()
+            .map(|p| p.school)
+            .filter(|s| input.iter().any(|c| c.school == *s && c.has_trained_lead))
+            .collect();
+        assert_eq!(leads.len(), 1, "spread one per group");
+        assert_eq!(g.relaxed.len(), 1, "{:?}", g.relaxed);
+        assert_eq!(g.relaxed[0].constraint, Constraint::LeadReviewer);
+        assert_eq!(g.relaxed[0].schools, leads);
+        assert!(g.relaxed[0].explanation.contains("Train 3 more"));
+    }
+    assert!(
+        check_group(
+            PhaseBand::Primary,
+            &input.iter().take(3).collect::<Vec<_>>(),
+            &Constraints::default()
+        )
+        .is_empty()
     );
 }
 
@@ -312,7 +348,7 @@ proptest! {
                 }
             }
         }
-        for c in input.iter_mut().rev().take(groups) {
+        for c in input.iter_mut().rev().take(2 * groups) {
             c.has_trained_lead = true;
         }
         let proposal = propose_groups(&input, &Constraints::default()).expect("proposal");

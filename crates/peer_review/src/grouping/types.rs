@@ -59,7 +59,8 @@ pub struct Constraints {
     pub allow_same_hard_partnership: bool,
     /// Avoid pairing schools that were grouped together last year.
     pub avoid_last_year_groups: bool,
-    /// Every group needs a school with a trained lead reviewer.
+    /// Every review needs a trained lead reviewer from a visiting school to lead it, so a
+    /// group needs two schools with one (each leads the review the other hosts).
     pub require_lead_reviewer: bool,
 }
 
@@ -149,7 +150,11 @@ pub enum Violation {
     LastYearPeers {
         schools: Vec<SchoolId>,
     },
-    NoLeadReviewer,
+    /// Reviews whose visiting schools have no trained lead reviewer to lead them: every
+    /// host when the group has none, the lead's own school when it has one.
+    NoLeadReviewer {
+        unled: Vec<SchoolId>,
+    },
 }
 
 impl Violation {
@@ -161,15 +166,16 @@ impl Violation {
             Self::MixedPhase { .. } => Some(Constraint::Phase),
             Self::SameHardPartnership { .. } => Some(Constraint::HardPartnership),
             Self::LastYearPeers { .. } => Some(Constraint::LastYearGroup),
-            Self::NoLeadReviewer => Some(Constraint::LeadReviewer),
+            Self::NoLeadReviewer { .. } => Some(Constraint::LeadReviewer),
         }
     }
 
     #[must_use]
     pub fn schools(&self) -> Vec<SchoolId> {
         match self {
-            Self::Size { .. } | Self::NoLeadReviewer => Vec::new(),
-            Self::MixedPhase { schools }
+            Self::Size { .. } => Vec::new(),
+            Self::NoLeadReviewer { unled: schools }
+            | Self::MixedPhase { schools }
             | Self::SameHardPartnership { schools, .. }
             | Self::LastYearPeers { schools } => schools.clone(),
         }
@@ -196,7 +202,11 @@ impl Violation {
             Self::LastYearPeers { schools } => {
                 format!("{} schools were grouped together last year", schools.len())
             }
-            Self::NoLeadReviewer => "no school in the group has a trained lead reviewer".into(),
+            Self::NoLeadReviewer { unled } => format!(
+                "{} review(s) in the group would have no trained lead reviewer among the \
+                 visiting schools: a group needs two schools with one",
+                unled.len()
+            ),
         }
     }
 }
@@ -268,10 +278,31 @@ pub fn check_group(
             }
         }
     }
-    if constraints.require_lead_reviewer && !members.iter().any(|c| c.has_trained_lead) {
-        out.push(Violation::NoLeadReviewer);
+    if constraints.require_lead_reviewer {
+        let unled = unled_hosts(members.iter().map(|c| (c.school, c.has_trained_lead)));
+        if !unled.is_empty() {
+            out.push(Violation::NoLeadReviewer { unled });
+        }
     }
     out
+}
+
+/// The hosts whose visitors include no school with a trained lead reviewer, from each
+/// member and whether it has one. A school never reviews itself, so with one lead school
+/// that school's own review is unled; with two or more, none is.
+pub(crate) fn unled_hosts(
+    members: impl Iterator<Item = (SchoolId, bool)> + Clone,
+) -> Vec<SchoolId> {
+    let leads: Vec<SchoolId> = members
+        .clone()
+        .filter(|(_, lead)| *lead)
+        .map(|(s, _)| s)
+        .collect();
+    match leads.as_slice() {
+        [] => members.map(|(s, _)| s).collect(),
+        [only] => vec![*only],
+        _ => Vec::new(),
+    }
 }
 
 /// A constraint given up for one group, and why.

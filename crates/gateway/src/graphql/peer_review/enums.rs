@@ -121,5 +121,7 @@ pub enum GroupViolationKind {
     MixedPhase,
     SameHardPartnership,
     LastYearPeers,
+    /// Some review of the group would have no trained lead reviewer among its visiting
+    /// schools (`schools` lists their hosts): a group needs two schools with one.
     NoLeadReviewer,
 }

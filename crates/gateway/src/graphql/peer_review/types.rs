@@ -614,7 +614,7 @@ impl GroupWarningNode {
             Violation::MixedPhase { .. } => GroupViolationKind::MixedPhase,
             Violation::SameHardPartnership { .. } => GroupViolationKind::SameHardPartnership,
             Violation::LastYearPeers { .. } => GroupViolationKind::LastYearPeers,
-            Violation::NoLeadReviewer => GroupViolationKind::NoLeadReviewer,
+            Violation::NoLeadReviewer { .. } => GroupViolationKind::NoLeadReviewer,
         }
     }
 
