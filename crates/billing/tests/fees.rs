@@ -208,7 +208,13 @@ fn haringey_and_kent_examples() {
         ),
     ];
     for (name, rules, facts, expect) in cases {
-        let got = quote(rules, y2026(), &facts, d(2026, 9, 1));
+        let got = quote(
+            rules,
+            y2026(),
+            &facts,
+            d(2026, 9, 1),
+            BillingFrequency::Annual,
+        );
         match expect {
             Expect::Fee(fee) => {
                 let q = got.unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -232,6 +238,7 @@ fn the_working_reads_like_a_letter_to_the_head() {
         y2026(),
         &school(Phase::Primary, Some(412), RollCensus::October),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert_eq!(
@@ -258,6 +265,7 @@ fn the_working_reads_like_a_letter_to_the_head() {
             ..school(Phase::Secondary, Some(1_100), RollCensus::October)
         },
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert!(details(&capped).contains(
@@ -269,6 +277,7 @@ fn the_working_reads_like_a_letter_to_the_head() {
         y2026(),
         &school(Phase::Primary, Some(150), RollCensus::October).new_school(true),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert!(details(&small_new).contains(
@@ -285,6 +294,7 @@ fn the_working_reads_like_a_letter_to_the_head() {
             is_new_school: false,
         },
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert!(details(&fe).contains(
@@ -312,7 +322,14 @@ fn mid_year_joiners_pay_whole_months_remaining() {
         (300, d(2027, 8, 31), 1, 47_500),
     ];
     for (n, starts_on, months, fee) in cases {
-        let q = quote(&haringey, y2026(), &primary(n), starts_on).expect("quote");
+        let q = quote(
+            &haringey,
+            y2026(),
+            &primary(n),
+            starts_on,
+            BillingFrequency::Annual,
+        )
+        .expect("quote");
         assert_eq!(pence(q.net), fee, "{n} from {starts_on}");
         assert_eq!(pence(q.total), fee, "{n} from {starts_on}");
         if months < 12 {
@@ -325,7 +342,14 @@ fn mid_year_joiners_pay_whole_months_remaining() {
             );
         }
     }
-    let jan = quote(&haringey, y2026(), &primary(412), d(2027, 1, 5)).expect("quote");
+    let jan = quote(
+        &haringey,
+        y2026(),
+        &primary(412),
+        d(2027, 1, 5),
+        BillingFrequency::Annual,
+    )
+    .expect("quote");
     assert_eq!(pence(jan.annual_fee), 782_800);
     assert!(details(&jan).contains(
         &"Pro-rata: 8/12 months from 5 Jan 2027: £7,828.00 × 8 ÷ 12 = £5,218.67 (to the penny, half-up)"
@@ -342,6 +366,7 @@ fn mid_year_joiners_pay_whole_months_remaining() {
         y2026(),
         &school(Phase::Primary, Some(1), RollCensus::January),
         d(2027, 3, 2),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert_eq!(pence(q.net), 25_001);
@@ -355,6 +380,7 @@ fn mid_year_joiners_pay_whole_months_remaining() {
         y2026(),
         &school(Phase::Primary, Some(400), RollCensus::January),
         d(2027, 6, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert_eq!(pence(q.net), 200_000);
@@ -365,8 +391,14 @@ fn mid_year_joiners_pay_whole_months_remaining() {
 fn a_start_outside_the_year_is_refused() {
     let facts = school(Phase::Primary, Some(412), RollCensus::October);
     for starts_on in [d(2026, 8, 31), d(2027, 9, 1)] {
-        let err = quote(&FeeRules::haringey_2026(), y2026(), &facts, starts_on)
-            .expect_err("outside the year");
+        let err = quote(
+            &FeeRules::haringey_2026(),
+            y2026(),
+            &facts,
+            starts_on,
+            BillingFrequency::Annual,
+        )
+        .expect_err("outside the year");
         assert_eq!(
             err,
             QuoteError::StartOutsideYear {
@@ -441,6 +473,7 @@ fn discounts_and_standard_vat_are_lines_of_their_own() {
         y2026(),
         &school(Phase::Primary, Some(412), RollCensus::October),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     let lines: Vec<(&str, i64, i64)> = q
@@ -469,7 +502,7 @@ fn discounts_and_standard_vat_are_lines_of_their_own() {
     assert!(working.contains(&"Discount: Founding member: 10% of £7,828.00 = £782.80".to_owned()));
     assert!(working.contains(&"Discount: Loyalty: fixed £100.00".to_owned()));
     assert!(working.contains(
-        &"VAT: standard rate 20% of each line, each to the penny, half-up: £1,565.60 + -£156.56 + -£20.00"
+        &"VAT: standard rate 20% of the fee after discounts, £6,945.20 = £1,389.04 (to the penny, half-up)"
             .to_owned()
     ));
     assert!(working.contains(&"Total: £6,945.20 + £1,389.04 VAT = £8,334.24".to_owned()));
@@ -480,6 +513,7 @@ fn discounts_and_standard_vat_are_lines_of_their_own() {
         y2026(),
         &school(Phase::Primary, Some(412), RollCensus::October).new_school(true),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert_eq!(new.lines.len(), 2);
@@ -487,7 +521,7 @@ fn discounts_and_standard_vat_are_lines_of_their_own() {
 }
 
 #[test]
-fn vat_rounds_half_away_from_zero_on_each_line() {
+fn vat_is_charged_on_the_fee_after_discounts() {
     let mut input = standard_rules();
     input.per_pupil = Some(PhaseAmounts::flat(1_406));
     input.vat = VatTreatment::Standard {
@@ -504,9 +538,11 @@ fn vat_rounds_half_away_from_zero_on_each_line() {
         y2026(),
         &school(Phase::Primary, Some(10), RollCensus::October),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
-    // 14,060 × 17.5% = 2,460.5 -> 2,461; -60 × 17.5% = -10.5 -> -11.
+    // VAT on the net: 14,000 × 17.5% = 2,450. The fee alone would carry 14,060 × 17.5% =
+    // 2,460.5 -> 2,461, so the discount's share is the difference, -11.
     assert_eq!(pence(q.lines[0].vat_amount), 2_461);
     assert_eq!(pence(q.lines[1].vat_amount), -11);
     assert_eq!(
@@ -545,6 +581,7 @@ fn discounts_never_take_the_fee_below_zero() {
         y2026(),
         &school(Phase::Primary, Some(30), RollCensus::October),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     let amounts: Vec<i64> = q.lines.iter().map(|l| pence(l.amount)).collect();
@@ -582,6 +619,7 @@ fn base_fee_and_rates_by_phase() {
                 y2026(),
                 &school(phase, Some(n), RollCensus::October),
                 d(2026, 9, 1),
+                BillingFrequency::Annual,
             )
             .expect("quote")
             .net,
@@ -595,6 +633,7 @@ fn base_fee_and_rates_by_phase() {
         y2026(),
         &school(Phase::Primary, Some(200), RollCensus::October),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert!(details(&q).contains(&"Base fee: £1,000.00 for primary schools".to_owned()));
@@ -620,6 +659,7 @@ fn base_fee_and_rates_by_phase() {
         y2026(),
         &school(Phase::Primary, None, RollCensus::October),
         d(2026, 9, 1),
+        BillingFrequency::Annual,
     )
     .expect("quote");
     assert_eq!(pence(q.annual_fee), 50_000);
@@ -858,7 +898,7 @@ proptest! {
             has_sixth_form: sixth,
             ..school(phase, Some(n), RollCensus::October)
         };
-        let q = quote(&rules, y2026(), &facts, d(2026, 9, 1)).expect("quote");
+        let q = quote(&rules, y2026(), &facts, d(2026, 9, 1), BillingFrequency::Annual).expect("quote");
         let applicable_cap = if sixth { sixth_cap } else { cap };
         prop_assert!(pence(q.annual_fee) >= floor);
         prop_assert!(pence(q.annual_fee) <= applicable_cap);
@@ -868,11 +908,11 @@ proptest! {
         prop_assert_eq!(q.lines.iter().map(|l| pence(l.vat_amount)).sum::<i64>(), pence(q.vat));
 
         let bigger = SchoolFacts { roll: Some(roll(n + more, RollCensus::October)), ..facts };
-        let q2 = quote(&rules, y2026(), &bigger, d(2026, 9, 1)).expect("quote");
+        let q2 = quote(&rules, y2026(), &bigger, d(2026, 9, 1), BillingFrequency::Annual).expect("quote");
         prop_assert!(q2.annual_fee.pence() >= q.annual_fee.pence(), "monotone in roll");
         prop_assert!(q2.total.pence() >= q.total.pence(), "monotone in roll, VAT included");
 
-        let late = quote(&rules, y2026(), &facts, starts_on).expect("quote");
+        let late = quote(&rules, y2026(), &facts, starts_on, BillingFrequency::Annual).expect("quote");
         prop_assert_eq!(late.annual_fee, q.annual_fee);
         prop_assert!(late.net.pence() <= q.net.pence(), "pro-rata never raises the fee");
         prop_assert!(late.net.pence() >= 0);
@@ -898,7 +938,7 @@ proptest! {
             ..standard_rules()
         }).expect("valid");
         let starts_on = d(2026, 9, 1) + chrono::Duration::days(days);
-        let q = quote(&rules, y2026(), &school(Phase::Primary, Some(n), RollCensus::October), starts_on)
+        let q = quote(&rules, y2026(), &school(Phase::Primary, Some(n), RollCensus::October), starts_on, BillingFrequency::Annual)
             .expect("quote");
         prop_assert!(q.net.pence() >= 0, "discounts never exceed the fee");
         prop_assert!(q.lines[0].amount.pence() >= 0);

@@ -229,6 +229,7 @@ async fn demo_run_bills_every_active_membership_once(db: TestDb) {
             year(),
             &SchoolFacts::from_school(school, school.has_sixth_form),
             m.starts_on,
+            schedule.frequency,
         )
         .expect("quote");
         let parts = &billed[&m.id];
@@ -707,7 +708,192 @@ async fn only_finance_and_admins_run_invoicing(db: TestDb) {
     assert_eq!(errors[0].code, ErrorCode::Conflict);
 }
 
+/// Issue #22's finance officer: an Associate schedule (£10 a pupil, 5% discount, 20% VAT),
+/// 151 on roll, joining on 5 January 2028. The quote rounded VAT per fee and discount line
+/// (£1,147.60) while the invoice charged VAT on the net (£1,147.61); now both charge VAT on
+/// each invoice line after discount, annually and termly.
+async fn a_late_joiner_is_invoiced_exactly_what_it_was_quoted(db: TestDb) {
+    let db = db.conn();
+    let year = AcademicYear::starting(2027).expect("year");
+    let clock = FixedClock::new(
+        Utc.with_ymd_and_hms(2028, 1, 10, 10, 0, 0)
+            .single()
+            .expect("time"),
+    );
+    let associate = |frequency| {
+        let mut rules = fees::FeeRulesInput {
+            per_pupil: Some(fees::PhaseAmounts::flat(1_000)),
+            discounts: vec![fees::Discount {
+                label: "Associate discount".into(),
+                off: fees::DiscountAmount::Percent { basis_points: 500 },
+                when: fees::Selector::default(),
+            }],
+            vat: fees::VatTreatment::Standard {
+                rate_basis_points: 2_000,
+            },
+            ..FeeRules::haringey_2026().into_document()
+        };
+        rules.caps.clear();
+        rules.floors.clear();
+        rules.fixed_prices.clear();
+        rules.base_fee = None;
+        rules.census = Some(RollCensus::October);
+        rules.pro_rata = fees::ProRata::WholeMonths;
+        (rules, frequency)
+    };
+    // (frequency, expected invoices' totals): annual 95,634 + 19,127; termly two terms of
+    // 47,817 + 9,563 each.
+    let cases = [
+        ("ASSOCIATE", BillingFrequency::Annual, vec![114_761]),
+        (
+            "ASSOCIATE_TERMLY",
+            BillingFrequency::Termly,
+            vec![57_380, 57_380],
+        ),
+    ];
+    let mut expected_memberships = Vec::new();
+    for (i, (code, frequency, totals)) in cases.into_iter().enumerate() {
+        let tier = memberships::create_tier(
+            db,
+            &Actor::System,
+            &clock,
+            NewTier {
+                code: code.to_owned(),
+                name: format!("Associate {i}"),
+                description: "Associate membership".into(),
+            },
+        )
+        .await
+        .expect("tier")
+        .id;
+        let (rules, frequency) = associate(frequency);
+        fees::create_schedule(
+            db,
+            &finance(),
+            &clock,
+            NewFeeSchedule {
+                year,
+                tier_id: tier,
+                name: format!("Associate {year}"),
+                rules,
+                frequency,
+                payment_terms_days: 30,
+            },
+        )
+        .await
+        .expect("schedule");
+        let name = format!("Associate School {i}");
+        let urn = 200_001 + u32::try_from(i).expect("small");
+        let school_id = school::create(
+            db,
+            &clock,
+            &Actor::System,
+            NewSchool {
+                urn: format!("{urn:06}"),
+                name: name.clone(),
+                phase: Phase::Primary,
+                establishment_type: EstablishmentType::Academy,
+                local_authority: "Barnet".to_owned(),
+                postcode: "N2 0SE".to_owned(),
+                roll: Some(RollInput {
+                    number_on_roll: 151,
+                    census: RollCensus::October,
+                    census_date: day(2027, 10, 7),
+                }),
+                designations: vec![],
+                has_sixth_form: false,
+                is_demo: false,
+            },
+        )
+        .await
+        .expect("school")
+        .id;
+        open_account(db, school_id, &name).await;
+        let m = memberships::enrol(
+            db,
+            &Actor::System,
+            &clock,
+            Enrolment {
+                school_id,
+                year,
+                tier_id: tier,
+                starts_on: Some(day(2028, 1, 5)),
+            },
+        )
+        .await
+        .expect("enrol");
+        memberships::accept_principles(db, &Actor::System, &clock, m.id, Principle::ALL)
+            .await
+            .expect("principles");
+        memberships::activate(db, &Actor::System, &clock, m.id)
+            .await
+            .expect("activate");
+        expected_memberships.push((m.id, school_id, frequency, totals));
+    }
+
+    let officer = person(db, "finance.officer@trellis.example", Role::Finance).await;
+    run::start(db, &officer, &clock, year)
+        .await
+        .expect("the run");
+    let invoices = all_invoices(db).await;
+    let schools = school::by_ids(
+        db,
+        &expected_memberships
+            .iter()
+            .map(|(_, s, _, _)| *s)
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .expect("schools");
+    for (membership, school_id, frequency, totals) in expected_memberships {
+        let school = &schools[&school_id];
+        let schedule = fees::schedules_for_year(db, &finance(), year)
+            .await
+            .expect("schedules")
+            .into_iter()
+            .find(|s| s.frequency == frequency)
+            .expect("the schedule");
+        let quote = fees::quote(
+            &schedule.rules,
+            year,
+            &SchoolFacts::from_school(school, false),
+            day(2028, 1, 5),
+            frequency,
+        )
+        .expect("quote");
+        let lines = ledger::invoices::lines_of_invoices(
+            db,
+            &invoices.iter().map(|i| i.id).collect::<Vec<_>>(),
+        )
+        .await
+        .expect("lines");
+        let mut billed: Vec<&Invoice> = invoices
+            .iter()
+            .filter(|i| {
+                lines[&i.id]
+                    .iter()
+                    .any(|l| l.membership_id == Some(membership))
+            })
+            .collect();
+        billed.sort_by_key(|i| i.instalment.as_str() != "SPRING");
+        let got: Vec<i64> = billed.iter().map(|i| i.total.pence()).collect();
+        assert_eq!(got, totals, "{frequency:?}: the invoices");
+        let quoted: Vec<i64> = quote.instalments.iter().map(|i| i.total.pence()).collect();
+        assert_eq!(quoted, totals, "{frequency:?}: the quote's instalments");
+        assert_eq!(
+            quote.total.pence(),
+            got.iter().sum::<i64>(),
+            "{frequency:?}: quote = invoices to the penny"
+        );
+        assert_eq!(quote.net.pence(), 95_634);
+        let vats: Vec<i64> = billed.iter().map(|i| i.vat.pence()).collect();
+        let quoted_vats: Vec<i64> = quote.instalments.iter().map(|i| i.vat.pence()).collect();
+        assert_eq!(vats, quoted_vats, "{frequency:?}: VAT per invoice");
+    }
+}
+
 testkit::db_tests!(
+    a_late_joiner_is_invoiced_exactly_what_it_was_quoted,
     demo_run_bills_every_active_membership_once,
     demo_money_keeps_every_statement_balanced,
     interrupted_run_completes_on_rerun,

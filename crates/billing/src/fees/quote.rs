@@ -5,22 +5,39 @@
 //! later. The order of the steps and the rounding are documented in [`super::rules`].
 
 use chrono::{Datelike, NaiveDate};
-use kernel::{AcademicYear, DomainError, ErrorCode, FieldError, Money};
+use kernel::{AcademicYear, DomainError, ErrorCode, FieldError, Money, Term};
 use membership::school::types::RollCensus;
 use serde::Serialize;
 
 use super::arith::{date_words, div_half_up, money, percent_words};
 use super::facts::{SchoolFacts, establishment_words, phase_words};
 use super::rules::{DiscountAmount, FeeRules, Limit, ProRata, VatTreatment};
+use super::schedule::BillingFrequency;
+use crate::ledger::invoices::vat_on;
+use crate::ledger::{Instalment, split_instalments};
 
-/// One line of a quote, as it will appear on the invoice.
+/// One part of the price: the fee, or a discount off it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuoteLine {
     pub description: String,
     /// Net of VAT; negative for a discount.
     pub amount: Money,
     pub vat: VatTreatment,
+    /// The change this line makes to the VAT of the invoices: VAT is charged on the fee
+    /// after discounts, so the fee line carries the VAT of the fee alone and each discount
+    /// the (negative) difference it makes. The lines add up to [`Quote::vat`].
     pub vat_amount: Money,
+}
+
+/// One invoice the quote becomes: the whole year, or one term's instalment. Its net, VAT
+/// and total are exactly what the invoicing run issues, to the penny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuoteInstalment {
+    pub instalment: Instalment,
+    pub net: Money,
+    /// [`crate::ledger::invoices::vat_on`] of `net`: the ledger's own rule.
+    pub vat: Money,
+    pub total: Money,
 }
 
 /// One step of the working, in the order it was applied.
@@ -39,11 +56,17 @@ pub struct WorkingStep {
 pub struct Quote {
     pub year: AcademicYear,
     pub starts_on: NaiveDate,
+    /// How the schedule bills: one invoice, or termly instalments.
+    pub frequency: BillingFrequency,
     /// The full year's fee after caps and minimums, before pro-rata and discounts: what the
     /// school would pay had it joined on 1 September.
     pub annual_fee: Money,
     pub lines: Vec<QuoteLine>,
+    /// The invoices this fee is billed in (none when discounts leave nothing to pay); their
+    /// totals add up to `total`.
+    pub instalments: Vec<QuoteInstalment>,
     pub net: Money,
+    /// The sum of the instalments' VAT.
     pub vat: Money,
     /// `net + vat`.
     pub total: Money,
@@ -135,12 +158,14 @@ fn describe_school(facts: &SchoolFacts) -> String {
     })
 }
 
-/// Computes the fee for a school joining on `starts_on` in `year`.
+/// Computes the fee for a school joining on `starts_on` in `year`, billed at `frequency`:
+/// lines, the invoices it becomes, and the working.
 pub fn quote(
     rules: &FeeRules,
     year: AcademicYear,
     facts: &SchoolFacts,
     starts_on: NaiveDate,
+    frequency: BillingFrequency,
 ) -> Result<Quote, QuoteError> {
     if !year.contains(starts_on) {
         return Err(QuoteError::StartOutsideYear { starts_on, year });
@@ -247,23 +272,56 @@ pub fn quote(
         }
     }
 
-    let rate = i128::from(r.vat.rate_basis_points());
+    // VAT: charged on each invoice line the fee becomes, after the discounts (see
+    // [`super::rules`], "Rounding"). The lines' VAT telescopes: each line carries the change
+    // it makes to the VAT of the running net, so the lines add up to the invoices' VAT.
+    let rate = r.vat.rate_basis_points();
+    let parts = instalments_of(frequency, year, starts_on);
+    let vat_of = |net: i128| -> i128 {
+        split_instalments(money(net), parts.len())
+            .into_iter()
+            .map(|share| i128::from(vat_on(share.pence(), rate)))
+            .sum()
+    };
+    let mut running_net: i128 = 0;
+    let mut running_vat: i128 = 0;
     let lines: Vec<(String, i128, i128)> = nets
         .into_iter()
         .map(|(description, net)| {
-            let vat = div_half_up(net * rate, 10_000);
+            running_net += net;
+            let vat_after = vat_of(running_net);
+            let vat = vat_after - running_vat;
+            running_vat = vat_after;
             (description, net, vat)
         })
         .collect();
-    let net: i128 = lines.iter().map(|l| l.1).sum();
-    let vat: i128 = lines.iter().map(|l| l.2).sum();
+    let net: i128 = running_net;
+    let instalments: Vec<QuoteInstalment> = parts
+        .iter()
+        .zip(split_instalments(money(net), parts.len()))
+        .filter(|(_, share)| share.pence() > 0)
+        .map(|(&instalment, share)| {
+            let vat = vat_on(share.pence(), rate);
+            QuoteInstalment {
+                instalment,
+                net: share,
+                vat: money(i128::from(vat)),
+                total: money(i128::from(share.pence()) + i128::from(vat)),
+            }
+        })
+        .collect();
+    let vat: i128 = instalments.iter().map(|i| i128::from(i.vat.pence())).sum();
+    debug_assert_eq!(
+        vat, running_vat,
+        "the lines' VAT telescopes to the invoices' VAT"
+    );
     let total = net + vat;
     working.push(match r.vat {
         VatTreatment::Exempt => step("VAT", "exempt".to_owned(), Some(0)),
-        VatTreatment::Standard { rate_basis_points } if lines.len() == 1 => step(
+        VatTreatment::Standard { rate_basis_points } if instalments.len() <= 1 => step(
             "VAT",
             format!(
-                "standard rate {} of {} = {} (to the penny, half-up)",
+                "standard rate {} of the fee after discounts, {} = {} (to the penny, half-up)",
                 percent_words(rate_basis_points),
                 money(net),
                 money(vat)
@@ -273,11 +331,16 @@ pub fn quote(
         VatTreatment::Standard { rate_basis_points } => step(
             "VAT",
             format!(
-                "standard rate {} of each line, each to the penny, half-up: {}",
+                "standard rate {} of each instalment after discounts, each to the penny, half-up: {}",
                 percent_words(rate_basis_points),
-                lines
+                instalments
                     .iter()
-                    .map(|l| money(l.2).to_string())
+                    .map(|i| format!(
+                        "{} {} of {}",
+                        i.instalment.as_str().to_lowercase(),
+                        i.vat,
+                        i.net
+                    ))
                     .collect::<Vec<_>>()
                     .join(" + ")
             ),
@@ -293,6 +356,7 @@ pub fn quote(
     Ok(Quote {
         year,
         starts_on,
+        frequency,
         annual_fee: money(annual),
         lines: lines
             .into_iter()
@@ -303,11 +367,33 @@ pub fn quote(
                 vat_amount: money(vat),
             })
             .collect(),
+        instalments,
         net: money(net),
         vat: money(vat),
         total: money(total),
         working,
     })
+}
+
+/// The invoices a membership starting on `starts_on` is billed in: one for the year, or one
+/// per term the membership reaches (a mid-year joiner pays only the terms it is a member for).
+fn instalments_of(
+    frequency: BillingFrequency,
+    year: AcademicYear,
+    starts_on: NaiveDate,
+) -> Vec<Instalment> {
+    match frequency {
+        BillingFrequency::Annual => vec![Instalment::Annual],
+        BillingFrequency::Termly => Term::ALL
+            .into_iter()
+            .filter(|term| term.dates(year).1 >= starts_on)
+            .map(|term| match term {
+                Term::Autumn => Instalment::Autumn,
+                Term::Spring => Instalment::Spring,
+                Term::Summer => Instalment::Summer,
+            })
+            .collect(),
+    }
 }
 
 /// Base fee plus per-pupil fee, before caps and minimums.

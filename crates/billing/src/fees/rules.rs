@@ -21,8 +21,10 @@
 //!    5 January leaves January to August: 8/12). Rounded to the penny, half-up.
 //! 6. **Discounts**, each its own negative line: a percentage (basis points) of the fee
 //!    line, rounded half-up, or a fixed amount; together never more than the fee line.
-//! 7. **VAT** per line (`vat`): EXEMPT, or STANDARD at `rateBasisPoints` (default 2000 =
-//!    20%), rounded half-up per line.
+//! 7. **VAT** (`vat`): EXEMPT, or STANDARD at `rateBasisPoints` (default 2000 = 20%),
+//!    charged on each invoice line the fee becomes — the fee after discounts, or each
+//!    termly instalment of it — rounded half-up per invoice line (see [`super`], "One
+//!    rounding rule"). A quote's fee and discount lines each show the change they make to it.
 //!
 //! "First match wins" lists are read top to bottom like a price list: put the special cases
 //! (secondaries with a sixth form) before the catch-all (`"when": {}`). An entry after a

@@ -9,13 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
 use kernel::{
-    AcademicYear, BillingAccountId, ErrorCode, FieldError, MembershipId, Money, SchoolId, Term,
-    TierId,
+    AcademicYear, BillingAccountId, ErrorCode, FieldError, MembershipId, SchoolId, Term, TierId,
 };
 use membership::memberships::Membership;
 use membership::school::School;
 
-use crate::fees::{self, BillingFrequency, FeeSchedule, SchoolFacts};
+use crate::fees::{self, FeeSchedule, SchoolFacts};
 use crate::ledger::{Instalment, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment};
 
 /// Everything the planner reads, loaded by the caller in a fixed number of statements.
@@ -132,68 +131,58 @@ fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, 
         ))
     })?;
     let facts = SchoolFacts::from_school(school, school.has_sixth_form);
-    let quote = fees::quote(&schedule.rules, inputs.year, &facts, m.starts_on)
-        .map_err(|e| problem(format!("{} ({}): {e}", school.name, school.urn)))?;
-
-    // Net the quote's lines (fee, discounts) per VAT treatment: invoice lines are never
-    // negative, and a discount is part of the price of the school's membership.
-    let mut by_vat: BTreeMap<(VatTreatment, u32), i64> = BTreeMap::new();
-    for line in &quote.lines {
-        let key = match line.vat {
-            fees::VatTreatment::Exempt => (VatTreatment::Exempt, 0),
-            fees::VatTreatment::Standard { rate_basis_points } => {
-                (VatTreatment::Standard, rate_basis_points)
-            }
-        };
-        *by_vat.entry(key).or_default() += line.amount.pence();
-    }
-    by_vat.retain(|_, pence| *pence > 0);
-
-    let terms_days = Duration::days(i64::from(schedule.payment_terms_days));
-    let instalments: Vec<(Instalment, NaiveDate)> = match schedule.frequency {
-        BillingFrequency::Annual => vec![(Instalment::Annual, inputs.today + terms_days)],
-        BillingFrequency::Termly => Term::ALL
-            .into_iter()
-            // A mid-year joiner pays only for the terms its membership covers.
-            .filter(|term| term.dates(inputs.year).1 >= m.starts_on)
-            .map(|term| {
-                let start = term.dates(inputs.year).0;
-                (instalment_of(term), inputs.today.max(start) + terms_days)
-            })
-            .collect(),
+    let quote = fees::quote(
+        &schedule.rules,
+        inputs.year,
+        &facts,
+        m.starts_on,
+        schedule.frequency,
+    )
+    .map_err(|e| problem(format!("{} ({}): {e}", school.name, school.urn)))?;
+    let (treatment, rate) = match schedule.rules.document().vat {
+        fees::VatTreatment::Exempt => (VatTreatment::Exempt, 0),
+        fees::VatTreatment::Standard { rate_basis_points } => {
+            (VatTreatment::Standard, rate_basis_points)
+        }
     };
 
+    // One invoice line per instalment the quote priced: the quote's net, after discounts
+    // (invoice lines are never negative, and a discount is part of the membership's price),
+    // so the ledger's VAT on it is the quote's to the penny.
+    let terms_days = Duration::days(i64::from(schedule.payment_terms_days));
     let base = format!("Membership {} ({}) — {}", inputs.year, tier, school.name);
-    let mut parts: Vec<Part> = instalments
+    let parts: Vec<Part> = quote
+        .instalments
         .iter()
-        .map(|&(instalment, due_on)| Part {
-            account,
-            instalment,
-            due_on,
-            lines: Vec::new(),
+        .map(|priced| {
+            let (due_on, description) = match priced.instalment {
+                Instalment::Annual | Instalment::None => (inputs.today + terms_days, base.clone()),
+                other => {
+                    let start = term_of(other).map_or(inputs.today, |t| t.dates(inputs.year).0);
+                    (
+                        inputs.today.max(start) + terms_days,
+                        format!("{base}, {} instalment", other.as_str().to_lowercase()),
+                    )
+                }
+            };
+            Part {
+                account,
+                instalment: priced.instalment,
+                due_on,
+                lines: vec![NewInvoiceLine {
+                    description,
+                    quantity: 1,
+                    unit_amount: priced.net,
+                    vat_treatment: treatment,
+                    vat_rate_bp: rate,
+                    cfr_code: Some(MEMBERSHIP_CFR_CODE.to_owned()),
+                    school_id: Some(m.school_id),
+                    membership_id: Some(m.id),
+                    booking_id: None,
+                }],
+            }
         })
         .collect();
-    for ((treatment, rate), pence) in by_vat {
-        let shares = crate::ledger::split_instalments(Money::from_pence(pence), parts.len());
-        for (part, share) in parts.iter_mut().zip(shares) {
-            let description = match part.instalment {
-                Instalment::Annual | Instalment::None => base.clone(),
-                other => format!("{base}, {} instalment", other.as_str().to_lowercase()),
-            };
-            part.lines.push(NewInvoiceLine {
-                description,
-                quantity: 1,
-                unit_amount: share,
-                vat_treatment: treatment,
-                vat_rate_bp: rate,
-                cfr_code: Some(MEMBERSHIP_CFR_CODE.to_owned()),
-                school_id: Some(m.school_id),
-                membership_id: Some(m.id),
-                booking_id: None,
-            });
-        }
-    }
-    parts.retain(|p| !p.lines.is_empty());
     Ok(parts)
 }
 
@@ -203,11 +192,12 @@ fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, 
 /// Membership lines carry E27 so a school's finance office can post them unedited.
 pub const MEMBERSHIP_CFR_CODE: &str = "E27";
 
-const fn instalment_of(term: Term) -> Instalment {
-    match term {
-        Term::Autumn => Instalment::Autumn,
-        Term::Spring => Instalment::Spring,
-        Term::Summer => Instalment::Summer,
+const fn term_of(instalment: Instalment) -> Option<Term> {
+    match instalment {
+        Instalment::Autumn => Some(Term::Autumn),
+        Instalment::Spring => Some(Term::Spring),
+        Instalment::Summer => Some(Term::Summer),
+        Instalment::Annual | Instalment::None => None,
     }
 }
 
@@ -223,7 +213,7 @@ mod tests {
     use membership::school::types::{EstablishmentType, Phase, Postcode, Roll, RollCensus, Urn};
 
     use super::*;
-    use crate::fees::FeeRules;
+    use crate::fees::{BillingFrequency, FeeRules};
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).expect("date")
@@ -459,5 +449,128 @@ mod tests {
         assert!(messages[0].starts_with("Birch") && messages[0].contains("no billing account"));
         assert!(messages[1].starts_with("Cedar") && messages[1].contains("no number on roll"));
         assert!(messages[2].starts_with("Elm") && messages[2].contains("no 2026/27 fee schedule"));
+    }
+
+    mod quote_is_what_the_run_invoices {
+        //! The one rounding rule, proved end to end without a database: over random
+        //! schedules, rolls, discounts, VAT rates, join dates and billing frequencies, the
+        //! quote a school is shown equals, to the penny, the invoices the run plans once the
+        //! ledger has checked their lines and computed their VAT ([`check_line`], the very
+        //! code `issue_invoice` runs).
+
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::fees::{
+            Discount, DiscountAmount, FeeRulesInput, PhaseAmounts, ProRata, Selector,
+            VatTreatment as FeeVat,
+        };
+        use crate::ledger::invoices::check_line;
+
+        prop_compose! {
+            fn any_rules()(
+                rate in 0i64..=5_000,
+                base in proptest::option::of(0i64..=500_000),
+                percent in proptest::option::of(1u32..=10_000),
+                fixed in proptest::option::of(1i64..=500_000),
+                vat in prop_oneof![Just(None), (1u32..=10_000).prop_map(Some), Just(Some(2_000))],
+                pro_rata in any::<bool>(),
+                termly in any::<bool>(),
+            ) -> (FeeRulesInput, BillingFrequency) {
+                let mut discounts = Vec::new();
+                if let Some(basis_points) = percent {
+                    discounts.push(Discount {
+                        label: "Percent".into(),
+                        off: DiscountAmount::Percent { basis_points },
+                        when: Selector::default(),
+                    });
+                }
+                if let Some(amount_pence) = fixed {
+                    discounts.push(Discount {
+                        label: "Fixed".into(),
+                        off: DiscountAmount::Fixed { amount_pence },
+                        when: Selector::default(),
+                    });
+                }
+                let rules = FeeRulesInput {
+                    version: 1,
+                    census: Some(RollCensus::October),
+                    per_pupil: Some(PhaseAmounts::flat(rate)),
+                    base_fee: base.map(PhaseAmounts::flat),
+                    fixed_prices: vec![],
+                    caps: vec![],
+                    floors: vec![],
+                    pro_rata: if pro_rata { ProRata::WholeMonths } else { ProRata::None },
+                    discounts,
+                    vat: vat.map_or(FeeVat::Exempt, |rate_basis_points| FeeVat::Standard {
+                        rate_basis_points,
+                    }),
+                };
+                let frequency = if termly { BillingFrequency::Termly } else { BillingFrequency::Annual };
+                (rules, frequency)
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn to_the_penny(
+                (rules, frequency) in any_rules(),
+                roll in 0u32..=3_000,
+                joins_after in 0i64..365,
+            ) {
+                let mut w = World::new(frequency);
+                let tier = w.tier;
+                let schedule = w.schedules.get_mut(&tier).expect("the schedule");
+                schedule.rules = FeeRules::new(rules).expect("generated rules are valid");
+                let starts_on = year().first_day() + Duration::days(joins_after);
+                let id = w.add(
+                    school("100001", "Alder", Some(roll)),
+                    starts_on,
+                    Some(BillingAccountId::new()),
+                );
+                let quote = fees::quote(
+                    &w.schedules[&tier].rules,
+                    year(),
+                    &SchoolFacts::from_school(&w.schools[&id], false),
+                    starts_on,
+                    frequency,
+                )
+                .expect("quote");
+                let planned = w.plan().expect("plan");
+
+                let mut invoiced = Vec::new();
+                for p in &planned {
+                    let mut problems = kernel::Problems::default();
+                    let (mut net, mut vat) = (0_i64, 0_i64);
+                    for line in &p.invoice.lines {
+                        let checked = check_line(&mut problems, "", line, &[id])
+                            .expect("the run's lines pass the ledger's checks");
+                        net += checked.net;
+                        vat += checked.vat;
+                    }
+                    invoiced.push((p.invoice.instalment, net, vat, net + vat));
+                }
+                let quoted: Vec<(Instalment, i64, i64, i64)> = quote
+                    .instalments
+                    .iter()
+                    .map(|i| (i.instalment, i.net.pence(), i.vat.pence(), i.total.pence()))
+                    .collect();
+                prop_assert_eq!(&invoiced, &quoted);
+                prop_assert_eq!(
+                    invoiced.iter().map(|i| i.3).sum::<i64>(),
+                    quote.total.pence(),
+                    "quote total = invoices' total"
+                );
+                prop_assert_eq!(
+                    quote.lines.iter().map(|l| l.vat_amount.pence()).sum::<i64>(),
+                    quote.vat.pence(),
+                    "the quote's lines add up to its VAT"
+                );
+                prop_assert_eq!(
+                    quote.lines.iter().map(|l| l.amount.pence()).sum::<i64>(),
+                    quote.net.pence()
+                );
+            }
+        }
     }
 }

@@ -7,12 +7,13 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use billing::fees::{
-    self, FeeRulesInput, FeeSchedule, FeeSchedulePatch, NewFeeSchedule, Quote, QuoteLine,
-    SchoolFacts, WorkingStep,
+    self, FeeRulesInput, FeeSchedule, FeeSchedulePatch, NewFeeSchedule, Quote, QuoteInstalment,
+    QuoteLine, SchoolFacts, WorkingStep,
 };
 use chrono::{DateTime, Utc};
 use kernel::{DomainError, ErrorCode, FeeScheduleId, FieldError, Permission, SchoolId, TierId};
 
+use crate::graphql::billing::enums::Instalment;
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{Code, UserError, coded, payload, to_graphql};
 use crate::graphql::membership::types::TierNode;
@@ -131,8 +132,25 @@ impl QuoteNode {
         self.0.annual_fee.into()
     }
 
+    /// The fee and each discount off it, net of VAT.
     async fn lines(&self) -> Vec<QuoteLineNode> {
         self.0.lines.iter().cloned().map(QuoteLineNode).collect()
+    }
+
+    /// How the schedule bills: one invoice for the year, or termly instalments.
+    async fn frequency(&self) -> BillingFrequency {
+        self.0.frequency.into()
+    }
+
+    /// The invoices the invoicing run will issue for this fee, each to the penny (VAT is
+    /// charged on each invoice line after discounts); empty when nothing is left to pay.
+    async fn instalments(&self) -> Vec<QuoteInstalmentNode> {
+        self.0
+            .instalments
+            .iter()
+            .copied()
+            .map(QuoteInstalmentNode)
+            .collect()
     }
 
     async fn net(&self) -> MoneyValue {
@@ -155,6 +173,33 @@ impl QuoteNode {
             .cloned()
             .map(WorkingStepNode)
             .collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct QuoteInstalmentNode(pub QuoteInstalment);
+
+/// One invoice a quote becomes: the year's, or one term's instalment.
+#[Object(name = "FeeQuoteInstalment")]
+impl QuoteInstalmentNode {
+    /// Which part of the year the invoice bills (ANNUAL, or AUTUMN, SPRING, SUMMER).
+    async fn instalment(&self) -> Instalment {
+        self.0.instalment.into()
+    }
+
+    /// The invoice's net: its share of the fee after discounts.
+    async fn net(&self) -> MoneyValue {
+        self.0.net.into()
+    }
+
+    /// VAT on `net`, to the penny, half-up: exactly what the invoice will charge.
+    async fn vat(&self) -> MoneyValue {
+        self.0.vat.into()
+    }
+
+    /// `net + vat`.
+    async fn total(&self) -> MoneyValue {
+        self.0.total.into()
     }
 }
 
@@ -184,6 +229,9 @@ impl QuoteLineNode {
         crate::graphql::int::saturating(self.0.vat.rate_basis_points())
     }
 
+    /// The change this line makes to the VAT of the invoices: the fee line carries the VAT
+    /// of the fee alone, each discount the (negative) difference it makes, so the lines add
+    /// up to the quote's `vat`.
     async fn vat_amount(&self) -> MoneyValue {
         self.0.vat_amount.into()
     }
@@ -309,7 +357,7 @@ impl FeesQuery {
         };
         let facts = SchoolFacts::from_school(&school, school.has_sixth_form);
         let starts_on = starts_on.map_or(year.first_day(), |d| d.0);
-        fees::quote(&schedule.rules, year, &facts, starts_on)
+        fees::quote(&schedule.rules, year, &facts, starts_on, schedule.frequency)
             .map(|q| Some(QuoteNode(q)))
             .map_err(|e| to_graphql(e.into()))
     }

@@ -160,9 +160,15 @@ impl MembershipNode {
             return Err(internal(format!("membership {} has no school", self.0.id)));
         };
         let facts = SchoolFacts::from_school(&school, school.has_sixth_form);
-        billing::fees::quote(&schedule.rules, self.0.year, &facts, self.0.starts_on)
-            .map(|q| Some(QuoteNode(q)))
-            .map_err(|e| to_graphql(e.into()))
+        billing::fees::quote(
+            &schedule.rules,
+            self.0.year,
+            &facts,
+            self.0.starts_on,
+            schedule.frequency,
+        )
+        .map(|q| Some(QuoteNode(q)))
+        .map_err(|e| to_graphql(e.into()))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
