@@ -40,13 +40,16 @@ pub enum EventKind {
     InvoiceIssued,
     /// A receipt was allocated to invoices (`detail.allocations`: the allocation ids).
     ReceiptAllocated,
+    /// A card payment of an invoice failed at the payment provider (`detail.reason`: the
+    /// provider's message, which a later report may overwrite on the invoice's mirror).
+    CardPaymentFailed,
     /// A renewal for next year was opened for a school (the subject is the new PENDING
     /// membership); its leaders answer by the notice date.
     RenewalOpened,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::BookingConfirmed,
         Self::BookingWaitlisted,
         Self::WaitlistPlaceOffered,
@@ -57,6 +60,7 @@ impl EventKind {
         Self::SessionCancelled,
         Self::InvoiceIssued,
         Self::ReceiptAllocated,
+        Self::CardPaymentFailed,
         Self::RenewalOpened,
     ];
 
@@ -74,6 +78,7 @@ impl EventKind {
             Self::SessionCancelled => "session.cancelled",
             Self::InvoiceIssued => "invoice.issued",
             Self::ReceiptAllocated => "receipt.allocated",
+            Self::CardPaymentFailed => "invoice.card_payment_failed",
             Self::RenewalOpened => "membership.renewal_opened",
         }
     }

@@ -2,12 +2,61 @@
 //!
 //! One VEVENT per session part, with a UID that stays the same for the life of the booking
 //! (`<booking>-<part>@trellis`), so a METHOD:CANCEL for the same UID removes exactly the event
-//! the invitation added, and a feed's events are the invitation's. Times are written in UTC
-//! (unambiguous in every client); the calendar names Europe/London as its zone for display.
+//! the invitation added, and a feed's events are the invitation's.
+//!
+//! Times are local Europe/London times with `TZID=Europe/London`, and every calendar carries
+//! that zone's VTIMEZONE (GMT, and BST from the last Sunday of March to the last Sunday of
+//! October), as RFC 5545 asks of a TZID: a session at 09:30 reads 09:30 in the file as on
+//! the day, and a client that shows another zone converts from the named rules rather than
+//! guessing. DTSTAMP stays in UTC, as the standard requires.
+
+use std::str::FromStr as _;
 
 use chrono::{DateTime, Utc};
-use icalendar::{Calendar, Component as _, Event, EventLike as _, EventStatus, Property};
+use chrono_tz::Europe::London;
+use icalendar::{
+    Calendar, CalendarComponent, CalendarDateTime, Component as _, Event, EventLike as _,
+    EventStatus, Property,
+};
 use kernel::BookingId;
+
+/// The zone every event's times are given in.
+pub const TZID: &str = "Europe/London";
+
+/// Europe/London's rules since 1996 (the EU's last-Sunday changes), which cover every date
+/// Trellis accepts (2000–2099).
+const VTIMEZONE: &str = "BEGIN:VTIMEZONE\r
+TZID:Europe/London\r
+BEGIN:DAYLIGHT\r
+TZOFFSETFROM:+0000\r
+TZOFFSETTO:+0100\r
+TZNAME:BST\r
+DTSTART:19700329T010000\r
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r
+END:DAYLIGHT\r
+BEGIN:STANDARD\r
+TZOFFSETFROM:+0100\r
+TZOFFSETTO:+0000\r
+TZNAME:GMT\r
+DTSTART:19701025T020000\r
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r
+END:STANDARD\r
+END:VTIMEZONE\r
+";
+
+/// The VTIMEZONE component, parsed from its text once per calendar.
+fn london() -> CalendarComponent {
+    // The text is ours and tested: one that does not parse is a build defect.
+    CalendarComponent::from_str(VTIMEZONE).expect("the bundled VTIMEZONE parses")
+}
+
+/// `at` as a local Europe/London time naming its zone.
+fn local(at: DateTime<Utc>) -> CalendarDateTime {
+    CalendarDateTime::WithTimezone {
+        date_time: at.with_timezone(&London).naive_local(),
+        tzid: TZID.to_owned(),
+    }
+}
 
 /// A part of a session, as a calendar event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +98,7 @@ pub fn invitation(
     stamp: DateTime<Utc>,
 ) -> String {
     let mut calendar = Calendar::new();
+    calendar.push(london());
     calendar.append_property(Property::new(
         "METHOD",
         match method {
@@ -83,7 +133,8 @@ pub fn invitation(
 pub fn feed(name: &str, occurrences: &[Occurrence], stamp: DateTime<Utc>) -> String {
     let mut calendar = Calendar::new();
     calendar.name(name);
-    calendar.timezone("Europe/London");
+    calendar.timezone(TZID);
+    calendar.push(london());
     for occurrence in occurrences {
         let mut event = event(occurrence, stamp);
         event.status(EventStatus::Confirmed);
@@ -98,8 +149,8 @@ fn event(occurrence: &Occurrence, stamp: DateTime<Utc>) -> Event {
         .uid(&occurrence.uid())
         .summary(&occurrence.title)
         .description(&occurrence.description)
-        .starts(occurrence.starts_at)
-        .ends(occurrence.ends_at)
+        .starts(local(occurrence.starts_at))
+        .ends(local(occurrence.ends_at))
         .timestamp(stamp);
     if let Some(location) = &occurrence.location {
         event.location(location);
@@ -177,7 +228,74 @@ mod tests {
                 .iter()
                 .find(|p| p.name == "DTSTART")
                 .expect("test value");
-            assert_eq!(start.val.as_str(), "20270112T093000Z");
+            // 09:30 UTC in January is 09:30 GMT.
+            assert_eq!(start.val.as_str(), "20270112T093000");
+            assert_tzid(start);
+            assert_has_london(&parsed);
         }
+    }
+
+    fn assert_tzid(property: &icalendar::parser::Property<'_>) {
+        let tzid = property
+            .params
+            .iter()
+            .find(|p| p.key == "TZID")
+            .and_then(|p| p.val.as_ref())
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(tzid.as_deref(), Some(TZID), "{property:?}");
+    }
+
+    fn assert_has_london(parsed: &icalendar::parser::Calendar<'_>) {
+        let zone = parsed
+            .components
+            .iter()
+            .find(|c| c.name == "VTIMEZONE")
+            .expect("a VTIMEZONE");
+        let id = zone
+            .properties
+            .iter()
+            .find(|p| p.name == "TZID")
+            .expect("its TZID");
+        assert_eq!(id.val.as_str(), TZID);
+        let kinds: Vec<&str> = zone.components.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(kinds, ["DAYLIGHT", "STANDARD"]);
+    }
+
+    #[test]
+    fn a_summer_feed_gives_london_summer_time_with_its_zone() {
+        let mut o = occurrence();
+        // 08:30–14:30 UTC on 15 June is 09:30–15:30 BST.
+        o.starts_at = Utc
+            .with_ymd_and_hms(2027, 6, 15, 8, 30, 0)
+            .single()
+            .expect("test value");
+        o.ends_at = Utc
+            .with_ymd_and_hms(2027, 6, 15, 14, 30, 0)
+            .single()
+            .expect("test value");
+        let text = feed("Holly Park", &[o], Utc::now());
+        let unfolded = unfold(&text);
+        let parsed = read_calendar(&unfolded).expect("a parser reads it back");
+        assert_has_london(&parsed);
+        let event = parsed
+            .components
+            .iter()
+            .find(|c| c.name == "VEVENT")
+            .expect("an event");
+        for (name, expected) in [("DTSTART", "20270615T093000"), ("DTEND", "20270615T153000")] {
+            let p = event
+                .properties
+                .iter()
+                .find(|p| p.name == name)
+                .expect("test value");
+            assert_eq!(p.val.as_str(), expected, "{name}");
+            assert_tzid(p);
+        }
+        let stamp = event
+            .properties
+            .iter()
+            .find(|p| p.name == "DTSTAMP")
+            .expect("DTSTAMP");
+        assert!(stamp.val.as_str().ends_with('Z'), "DTSTAMP is UTC");
     }
 }

@@ -16,8 +16,9 @@ pub enum Category {
     Waitlist,
     /// Staff requests waiting for a leader, and the leader's answer.
     Requests,
-    /// Invoices issued to a billing account's contact. Not mutable: an account's contact must
-    /// receive what the account is asked to pay.
+    /// Invoices issued to a billing account's contact, and card payments of them that failed.
+    /// Not mutable: an account's contact must receive what the account is asked to pay, and
+    /// hear when a payment they made did not go through.
     Invoices,
     /// Reminders of overdue invoices, to the account's contact. Not mutable, like invoices.
     Reminders,

@@ -15,7 +15,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 30] = templates!(
+const TEMPLATES: [(&str, &str); 32] = templates!(
     "layout.html",
     "footer.txt",
     "session.txt",
@@ -42,6 +42,8 @@ const TEMPLATES: [(&str, &str); 30] = templates!(
     "invoice_overdue.html",
     "receipt_allocated.txt",
     "receipt_allocated.html",
+    "card_payment_failed.txt",
+    "card_payment_failed.html",
     "renewal_opened.txt",
     "renewal_opened.html",
     "renewal_reminder.txt",

@@ -11,134 +11,64 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{ADMIN, HEAD, STAFF};
-use gateway::auth::token::mint_local;
+use common::{ADMIN, FINANCE, HEAD, STAFF};
+use gateway::Config;
 use gateway::graphql::relay::GlobalId as _;
 use gateway::notify::Notifier;
-use gateway::{App, Config};
 use icalendar::parser::{read_calendar, unfold};
-use kernel::{Actor, Clock as _, FixedClock, SchoolId, SystemClock};
+use kernel::{Actor, Clock as _};
 use serde_json::{Value, json};
 use testkit::TestDb;
 use testkit::smtp::{Mail, SmtpSink, parse};
 
-use common::{OTHER_HEAD, OTHER_URN};
+use common::{OTHER_HEAD, OTHER_URN, code, user_errors};
 
+/// The shared portal ([`common::Portal`]) with a notifications worker beside it, as the
+/// server runs one, mailing to the test's SMTP sink.
 struct Portal {
-    base: String,
-    db: TestDb,
-    secret: String,
-    http: reqwest::Client,
-    clock: Arc<FixedClock>,
-    holly_park: SchoolId,
+    inner: common::Portal,
     notifier: Notifier,
-    server: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Portal {
-    fn drop(&mut self) {
-        self.server.abort();
+impl std::ops::Deref for Portal {
+    type Target = common::Portal;
+
+    fn deref(&self) -> &common::Portal {
+        &self.inner
     }
 }
 
-async fn spawn(db: TestDb, sink: &SmtpSink) -> Portal {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let clock = Arc::new(FixedClock::new(SystemClock.now()));
-    let conn = db.conn();
-    let (holly_park, _) = common::seed_every_demo(conn, clock.as_ref()).await;
-    let config = Config {
+/// How every notification test configures the app: mail to `sink`, as a partnership.
+fn mailing_config(db: &TestDb, sink: &SmtpSink) -> Config {
+    Config {
         smtp_url: Some(sink.url()),
         mail_from: "Heath Hill CPD <cpd@heathhill.example>".to_owned(),
         partnership_name: "Heath Hill Partnership".to_owned(),
         public_url: Some("https://trellis.heathhill.example".to_owned()),
-        ..common::config(&db)
-    };
-    let app = App::build(&config, conn.clone(), clock.clone())
-        .await
-        .expect("app builds");
-    let notifier = Notifier::new(&config, conn.clone(), clock.clone()).expect("notifier");
-    let (base, server) = common::serve(app).await;
-    Portal {
-        base,
-        db,
-        secret: config.jwt_secret.expect("a secret"),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
-        clock,
-        holly_park,
-        notifier,
-        server,
+        ..common::config(db)
     }
 }
 
+async fn spawn(db: TestDb, sink: &SmtpSink) -> Portal {
+    let config = mailing_config(&db, sink);
+    spawn_with(db, &config).await
+}
+
+async fn spawn_with(db: TestDb, config: &Config) -> Portal {
+    let inner = common::Portal::spawn(db, config).await;
+    let notifier =
+        Notifier::new(config, inner.db.conn().clone(), inner.clock.clone()).expect("notifier");
+    Portal { inner, notifier }
+}
+
 impl Portal {
-    async fn gql(&self, email: &str, query: &str, variables: Value) -> Value {
-        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
-            .await
-            .expect("lookup")
-            .expect("user");
-        let token = mint_local(
-            self.secret.as_bytes(),
-            &user.id.to_string(),
-            &user.email,
-            Duration::from_mins(30),
-        );
-        self.http
-            .post(format!("{}/graphql", self.base))
-            .header("accept", "application/graphql-response+json")
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request")
-            .json::<Value>()
-            .await
-            .expect("JSON")
-    }
-
-    async fn data(&self, email: &str, query: &str, variables: Value) -> Value {
-        let body = self.gql(email, query, variables).await;
-        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
-        body["data"].clone()
-    }
-
-    fn school(&self) -> String {
-        self.holly_park.to_global().to_string()
-    }
-
     /// One worker pass, as the server's loop makes.
     async fn pass(&self) -> notifications::worker::Pass {
         self.notifier.pass().await.expect("notifications pass")
     }
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
-
-fn user_errors(payload: &Value) -> Vec<(String, String)> {
-    payload["userErrors"]
-        .as_array()
-        .expect("userErrors")
-        .iter()
-        .map(|e| {
-            let path: Vec<&str> = e["field"]
-                .as_array()
-                .expect("field")
-                .iter()
-                .map(|p| p.as_str().expect("segment"))
-                .collect();
-            (path.join("."), e["code"].as_str().expect("code").to_owned())
-        })
-        .collect()
 }
 
 const SERVICES: &str = "query { services(first: 50) { edges { node { id code } } } }";
@@ -207,6 +137,39 @@ fn to<'a>(mails: &'a [Mail], address: &str) -> Vec<&'a Mail> {
     mails.iter().filter(|m| m.to == address).collect()
 }
 
+/// Asserts that the calendar carries Europe/London's VTIMEZONE and that every event's start
+/// and end are local times naming it (`DTSTART;TZID=Europe/London:20270112T093000`).
+fn zoned_in_london(calendar: &icalendar::parser::Calendar<'_>) {
+    let zone = calendar
+        .components
+        .iter()
+        .find(|c| c.name == "VTIMEZONE")
+        .expect("a VTIMEZONE");
+    assert!(
+        zone.properties
+            .iter()
+            .any(|p| p.name == "TZID" && p.val == "Europe/London"),
+        "{zone:?}"
+    );
+    for event in calendar.components.iter().filter(|c| c.name == "VEVENT") {
+        for name in ["DTSTART", "DTEND"] {
+            let p = event
+                .properties
+                .iter()
+                .find(|p| p.name == name)
+                .expect("start and end");
+            let tzid = p
+                .params
+                .iter()
+                .find(|k| k.key == "TZID")
+                .and_then(|k| k.val.as_ref())
+                .map(|v| v.as_str().to_owned());
+            assert_eq!(tzid.as_deref(), Some("Europe/London"), "{p:?}");
+            assert!(!p.val.as_str().ends_with('Z'), "a local time: {p:?}");
+        }
+    }
+}
+
 /// The calendar attachment of a message, parsed: (METHOD, [(UID, DTSTART)]).
 fn calendar_of(mail: &Mail) -> (String, Vec<(String, String)>) {
     let (content_type, body) = mail
@@ -226,6 +189,7 @@ fn calendar_of(mail: &Mail) -> (String, Vec<(String, String)>) {
         content_type.contains(&format!("method={method}")),
         "{content_type}"
     );
+    zoned_in_london(&calendar);
     let events = calendar
         .components
         .iter()
@@ -350,7 +314,11 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
             .1,
     );
     assert_eq!(events[0].0, format!("{uid_of_booking}-1@trellis"));
-    assert!(events[0].1.ends_with('Z'), "UTC times: {events:?}");
+    // The invitation's local start is the time the message gives (both Europe/London).
+    let start = &events[0].1;
+    assert_eq!(start.len(), 15, "local YYYYMMDDTHHMMSS: {events:?}");
+    let hh_mm = format!("{}:{}", &start[9..11], &start[11..13]);
+    assert!(amy.text.contains(&hh_mm), "{hh_mm} in {}", amy.text);
     let head = to(&confirmed, HEAD);
     assert_eq!(head.len(), 1, "{confirmed:#?}");
     assert!(
@@ -792,6 +760,7 @@ async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: Tes
     let body = res.text().await.expect("body");
     let unfolded = unfold(&body);
     let calendar = read_calendar(&unfolded).expect("an iCalendar parser reads the feed");
+    zoned_in_london(&calendar);
     let uids: Vec<String> = calendar
         .components
         .iter()
@@ -1300,7 +1269,186 @@ async fn renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_dat
     );
 }
 
+/// A declined card at the Stripe stand-in: its signed webhooks (`payment_intent.payment_failed`
+/// and `invoice.payment_failed`, both for one attempt) reach the app, and the invoice's
+/// account contact — and nobody else — is told once, with the outstanding amount, the due
+/// date and the link to try again.
+async fn a_failed_card_payment_reaches_the_accounts_contact_once(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let mut config = mailing_config(&db, &sink);
+    let Some(stand) = common::Stand::configure(&mut config) else {
+        return;
+    };
+    let p = spawn_with(db, &config).await;
+    let webhook_secret = config.stripe_webhook_secret.clone().expect("configured");
+    stand.deliver_to(&p.base, &webhook_secret).await;
+    p.pass().await;
+
+    // An open invoice of one school's own account, sent to Stripe by finance.
+    let invoices = p
+        .data(
+            FINANCE,
+            "query { invoices(first: 100) { edges { node { id number status
+                outstanding { amountPence } dueOn
+                account { contactEmail schools { id } } } } } }",
+            json!({}),
+        )
+        .await;
+    let invoice = invoices["invoices"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|i| {
+            i["status"] == "OPEN"
+                && i["outstanding"]["amountPence"]
+                    .as_i64()
+                    .is_some_and(|n| n > 0)
+                && i["account"]["schools"]
+                    .as_array()
+                    .is_some_and(|s| s.len() == 1)
+        })
+        .expect("an open invoice of a school's own account");
+    let id = invoice["id"].as_str().expect("id").to_owned();
+    let contact = invoice["account"]["contactEmail"]
+        .as_str()
+        .expect("contact")
+        .to_lowercase();
+    let mirrored = p
+        .data(
+            FINANCE,
+            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
+                invoice { hostedInvoiceUrl } userErrors { field code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let hosted = mirrored["invoiceMirror"]["invoice"]["hostedInvoiceUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("mirrored: {mirrored}"))
+        .to_owned();
+    let remote = stand.invoices_of(&common::uuid_of(&id)).await;
+    assert_eq!(remote.len(), 1, "one Stripe invoice");
+    let stripe_id = remote[0]["id"].as_str().expect("in_").to_owned();
+    let customer = remote[0]["customer"].as_str().expect("cus_").to_owned();
+    // Mirroring announces nothing by itself.
+    let mark = sink.count();
+    p.pass().await;
+    assert!(to(&mails(&sink, mark), &contact).is_empty());
+
+    // The card is declined; Stripe's reports of the attempt arrive, signed.
+    let (status, body) = stand
+        .pay(&stripe_id, &customer, common::DECLINED_CARD)
+        .await;
+    assert_eq!(status, 402, "{body}");
+    // The stand-in delivers every test's events to every registered app: count this
+    // invoice's. Its PaymentIntent's report is emitted first; the invoice's follows.
+    let reported = async |n: usize| {
+        let sql = format!(
+            "SELECT event_type FROM stripe_events \
+             WHERE event_type = 'invoice.payment_failed' AND object_id = '{stripe_id}'"
+        );
+        for _ in 0..80 {
+            if texts(&p, &sql).await.len() >= n {
+                // The PaymentIntent's report, if it trails, lands within this.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("the stand-in's report of attempt {n} never arrived");
+    };
+    reported(1).await;
+
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    assert_eq!(
+        told.len(),
+        1,
+        "one message for one failed attempt: {told:#?}"
+    );
+    let mail = &told[0];
+    assert_eq!(mail.to, contact);
+    assert_eq!(mail.envelope_to, vec![contact.clone()]);
+    let number = invoice["number"].as_str().expect("number");
+    assert!(
+        mail.subject
+            .starts_with(&format!("Card payment failed: invoice {number}")),
+        "{}",
+        mail.subject
+    );
+    let outstanding = kernel::Money::from_pence(
+        invoice["outstanding"]["amountPence"]
+            .as_i64()
+            .expect("pence"),
+    )
+    .to_string();
+    assert!(outstanding.starts_with('£'), "{outstanding}");
+    let due = notifications::format::day(
+        invoice["dueOn"]
+            .as_str()
+            .and_then(|d| d.parse().ok())
+            .expect("dueOn"),
+    );
+    for part in [&mail.text, &mail.html] {
+        assert!(part.contains(number), "{part}");
+        assert!(part.contains(&outstanding), "{part}");
+        assert!(part.contains(&due), "{part}");
+    }
+    assert!(mail.text.contains(&hosted), "{}", mail.text);
+    // The reason is the provider's, as the webhook that failed the invoice gave it.
+    let reasons = texts(
+        &p,
+        "SELECT detail FROM domain_events WHERE kind = 'invoice.card_payment_failed'",
+    )
+    .await;
+    assert_eq!(reasons.len(), 1, "one event for one failed attempt");
+    let detail: Value =
+        serde_json::from_str(reasons[0].as_deref().expect("detail")).expect("JSON detail");
+    let reason = detail["reason"].as_str().expect("a reason");
+    assert!(mail.text.contains(reason), "{reason}: {}", mail.text);
+    // Money owed cannot be muted: no unsubscribe link.
+    assert!(!mail.text.contains("Stop emails"), "{}", mail.text);
+    assert!(mail.html.contains("<a href=\""), "{}", mail.html);
+
+    // Nobody else hears of it: neither school's head, in mail or in an inbox.
+    for head in [HEAD, OTHER_HEAD] {
+        let inbox = p.data(head, INBOX, json!({})).await;
+        let kinds: Vec<&Value> = inbox["viewer"]["notifications"]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| &e["node"]["kind"])
+            .collect();
+        assert!(
+            !kinds.contains(&&json!("invoice.card_payment_failed")),
+            "{head}: {kinds:?}"
+        );
+    }
+    // One message stored, to the contact alone.
+    let stored = texts(
+        &p,
+        "SELECT recipient_email FROM notifications WHERE kind = 'invoice.card_payment_failed'",
+    )
+    .await;
+    assert_eq!(stored, vec![Some(contact.clone())]);
+
+    // A second declined attempt on an invoice already failed is not announced again (the
+    // invoice shows the latest reason).
+    let (status, _) = stand
+        .pay(&stripe_id, &customer, common::DECLINED_CARD)
+        .await;
+    assert_eq!(status, 402);
+    reported(2).await;
+    let mark = sink.count();
+    p.pass().await;
+    assert!(mails(&sink, mark).is_empty(), "told once");
+}
+
 testkit::db_tests!(
+    a_failed_card_payment_reaches_the_accounts_contact_once,
     renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_date,
     one_event_that_cannot_be_told_never_holds_up_the_others,
     booking_journeys_reach_inboxes_and_the_smtp_server,

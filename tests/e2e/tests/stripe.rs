@@ -6,14 +6,12 @@ mod common;
 use std::time::Duration;
 
 use billing::stripe_events::sign;
-use common::{FINANCE, HEAD, TestApp, config, first_code};
+use common::{
+    DECLINED_CARD, FINANCE, GOOD_CARD, HEAD, Stand, TestApp, config, first_code, uuid_of,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::TestDb;
-
-const SECRET: &str = "sk_test_e2e";
-const DECLINED_CARD: &str = "4000000000000341";
-const GOOD_CARD: &str = "4242424242424242";
 
 const INVOICE: &str = "query($id: ID!) { node(id: $id) { ... on Invoice {
     id number status outstanding { amountPence } paid { amountPence } credited { amountPence }
@@ -26,39 +24,7 @@ const MIRROR: &str = "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
     invoice { id hostedInvoiceUrl pdfUrl providerPaymentState }
     userErrors { field code message } } }";
 
-struct Stand {
-    base: String,
-    http: reqwest::Client,
-}
-
 impl Stand {
-    async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/v1/{path}", self.base))
-            .basic_auth(SECRET, Some(""))
-            .send()
-            .await
-            .expect("stand-in")
-            .json()
-            .await
-            .expect("json")
-    }
-
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let response = self
-            .http
-            .post(format!("{}/v1/{path}", self.base))
-            .basic_auth(SECRET, Some(""))
-            .form(form)
-            .send()
-            .await
-            .expect("stand-in");
-        (
-            response.status().as_u16(),
-            response.json().await.expect("json"),
-        )
-    }
-
     /// Money taken by card at Stripe directly, outside Trellis: its `pi_…`.
     async fn charge_directly(&self, customer: &str, pence: i64) -> String {
         let pm = self.card(customer, GOOD_CARD).await;
@@ -95,65 +61,19 @@ impl Stand {
         assert!(response.status().is_success());
         response.json().await.expect("json")
     }
-
-    /// A card payment method attached to the customer.
-    async fn card(&self, customer: &str, card: &str) -> String {
-        let (_, pm) = self
-            .post(
-                "payment_methods",
-                &[
-                    ("type", "card"),
-                    ("card[number]", card),
-                    ("card[exp_month]", "12"),
-                    ("card[exp_year]", "2031"),
-                    ("card[cvc]", "123"),
-                ],
-            )
-            .await;
-        let pm = pm["id"].as_str().expect("pm").to_owned();
-        self.post(
-            &format!("payment_methods/{pm}/attach"),
-            &[("customer", customer)],
-        )
-        .await;
-        pm
-    }
-
-    async fn pay(&self, invoice: &str, customer: &str, card: &str) -> (u16, Value) {
-        let pm = self.card(customer, card).await;
-        self.post(
-            &format!("invoices/{invoice}/pay"),
-            &[("payment_method", pm.as_str())],
-        )
-        .await
-    }
 }
 
 /// The app pointed at the stand-in, its webhook registered there; `None` skips.
 async fn spawn(db: TestDb) -> Option<(TestApp, Stand, String)> {
-    let base = testkit::stripe_url()?;
-    let webhook_secret = format!("whsec_{}", uuid::Uuid::now_v7().simple());
     let mut cfg = config(&db);
-    cfg.stripe_secret_key = Some(SECRET.to_owned());
-    cfg.stripe_webhook_secret = Some(webhook_secret.clone());
-    cfg.stripe_api_base = Some(base.clone());
+    let stand = Stand::configure(&mut cfg)?;
+    let webhook_secret = cfg.stripe_webhook_secret.clone().expect("configured");
     let app = TestApp::spawn_with(db, cfg).await;
     billing::demo::seed(app.db.conn(), &kernel::SystemClock)
         .await
         .expect("demo billing");
-    let http = reqwest::Client::new();
-    let hook = format!("trellis-e2e-{}", uuid::Uuid::now_v7().simple());
-    let registered = http
-        .post(format!("{base}/_config/webhooks/{hook}"))
-        .form(&[
-            ("url", format!("{}/webhooks/stripe", app.base)),
-            ("secret", webhook_secret.clone()),
-        ])
-        .send()
-        .await
-        .expect("register webhook");
-    assert!(registered.status().is_success());
-    Some((app, Stand { base, http }, webhook_secret))
+    stand.deliver_to(&app.base, &webhook_secret).await;
+    Some((app, stand, webhook_secret))
 }
 
 async fn invoice(app: &TestApp, id: &str) -> Value {
@@ -189,28 +109,6 @@ async fn open_invoice(app: &TestApp) -> Value {
         .expect("an open demo invoice")
 }
 
-/// The stand-in's invoices that mirror Trellis invoice `id`.
-async fn stripe_invoices_of(stand: &Stand, id: &str) -> Vec<Value> {
-    let uuid = trellis_uuid(id);
-    stand.get("invoices?limit=100").await["data"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter(|i| i["metadata"]["trellis_invoice_id"] == uuid.as_str())
-        .cloned()
-        .collect()
-}
-
-/// The invoice's UUID from its global id (`Invoice:<uuid>`, base64).
-fn trellis_uuid(id: &str) -> String {
-    use base64::Engine as _;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(id)
-        .expect("global id");
-    let text = String::from_utf8(raw).expect("utf8");
-    text.rsplit(':').next().expect("uuid").to_owned()
-}
-
 async fn post_webhook(app: &TestApp, payload: &[u8], signature: &str) -> StatusCode {
     common::post_webhook(&app.client, &app.base, payload, signature).await
 }
@@ -236,7 +134,7 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
     assert_eq!(mirrored["providerPaymentState"], "NONE");
     let again = app.data_as(FINANCE, MIRROR, json!({ "id": id })).await;
     assert_eq!(again["invoiceMirror"]["invoice"], *mirrored);
-    let remote = stripe_invoices_of(&stand, &id).await;
+    let remote = stand.invoices_of(&uuid_of(&id)).await;
     assert_eq!(remote.len(), 1, "one Stripe invoice");
     let remote = &remote[0];
     assert_eq!(remote["status"], "open");
@@ -269,7 +167,7 @@ async fn an_invoice_is_paid_on_stripe_and_the_ledger_follows(db: TestDb) {
             .is_some_and(|s| s.starts_with("pi_"))
     );
     assert_eq!(retried["invoicePayByCard"]["cardPayment"], *card);
-    let uuid = trellis_uuid(&id);
+    let uuid = uuid_of(&id);
     let intents = stand.get("payment_intents?limit=100").await["data"]
         .as_array()
         .expect("intents")

@@ -8,132 +8,19 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use billing::stripe_events::sign;
 use chrono::{DateTime, Utc};
 use common::{ADMIN, FINANCE, HEAD, STAFF};
-use gateway::auth::token::mint_local;
+use gateway::Config;
 use gateway::graphql::relay::GlobalId as _;
-use gateway::{App, Config};
-use kernel::{Actor, Clock as _, FixedClock, SchoolId, SystemClock};
+use kernel::{Actor, Clock as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::TestDb;
 
-use common::OTHER_HEAD;
-
-struct Portal {
-    base: String,
-    db: TestDb,
-    secret: String,
-    http: reqwest::Client,
-    clock: Arc<FixedClock>,
-    holly_park: SchoolId,
-    other: SchoolId,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-/// The app over `db` with every demo loaded (directory, billing, core offer, traded
-/// catalogue) and a head for a second school, on a clock starting now.
-async fn spawn(db: TestDb, config: Config) -> Portal {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let clock = Arc::new(FixedClock::new(SystemClock.now()));
-    let conn = db.conn();
-    let (holly_park, other) = common::seed_every_demo(conn, clock.as_ref()).await;
-    let app = App::build(&config, conn.clone(), clock.clone())
-        .await
-        .expect("app builds");
-    let (base, server) = common::serve(app).await;
-    Portal {
-        base,
-        db,
-        secret: config.jwt_secret.expect("a secret"),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("client"),
-        clock,
-        holly_park,
-        other,
-        server,
-    }
-}
-
-impl Portal {
-    async fn token(&self, email: &str) -> String {
-        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
-            .await
-            .expect("lookup")
-            .expect("user");
-        mint_local(
-            self.secret.as_bytes(),
-            &user.id.to_string(),
-            &user.email,
-            Duration::from_mins(30),
-        )
-    }
-
-    async fn gql(&self, email: &str, query: &str, variables: Value) -> Value {
-        let token = self.token(email).await;
-        let res = self
-            .http
-            .post(format!("{}/graphql", self.base))
-            .header("accept", "application/graphql-response+json")
-            .bearer_auth(token)
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request");
-        res.json::<Value>().await.expect("JSON")
-    }
-
-    /// `data`, expecting no errors.
-    async fn data(&self, email: &str, query: &str, variables: Value) -> Value {
-        let body = self.gql(email, query, variables).await;
-        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
-        body["data"].clone()
-    }
-
-    fn school(&self) -> String {
-        self.holly_park.to_global().to_string()
-    }
-
-    fn other_school(&self) -> String {
-        self.other.to_global().to_string()
-    }
-}
-
-fn code(body: &Value) -> &str {
-    body["errors"][0]["extensions"]["code"]
-        .as_str()
-        .unwrap_or("<none>")
-}
-
-/// (field path, code) of each user error.
-fn user_errors(payload: &Value) -> Vec<(String, String)> {
-    payload["userErrors"]
-        .as_array()
-        .expect("userErrors")
-        .iter()
-        .map(|e| {
-            let path: Vec<&str> = e["field"]
-                .as_array()
-                .expect("field")
-                .iter()
-                .map(|p| p.as_str().expect("segment"))
-                .collect();
-            (path.join("."), e["code"].as_str().expect("code").to_owned())
-        })
-        .collect()
-}
+use common::{OTHER_HEAD, Portal, code, user_errors};
 
 const SERVICES: &str = "query { services(first: 50) { edges { node {
     id code offerItem { code } memberPrice { amountPence } } } } }";
@@ -234,7 +121,7 @@ const BOOKING: &str =
 
 async fn offer_and_invoice_journeys_with_approval_register_and_certificates(db: TestDb) {
     let config = common::config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let course = service(&p, "CPD-EARLY-WRITING").await;
     assert_eq!(course["offerItem"]["code"], "CPD_PLACES");
     let course_id = course["id"].as_str().expect("id");
@@ -572,7 +459,7 @@ async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: Te
     let Some((config, stripe, webhook_secret)) = with_stripe(&db) else {
         return;
     };
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let conference = service(&p, "CONF-2027").await;
     let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
 
@@ -647,7 +534,7 @@ async fn an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept(db:
     };
     let provider = billing::provider::StripeProvider::new(&config.stripe().expect("stripe"))
         .expect("provider");
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let conference = service(&p, "CONF-2027").await;
     let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
     let card_booking = |name: &str| {
@@ -803,7 +690,7 @@ const UPDATED: &str = "subscription($school: ID!) { bookingUpdated(schoolId: $sc
 
 async fn a_waiting_list_offer_arrives_over_the_subscription(db: TestDb) {
     let config = common::config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let course = service(&p, "CPD-MIDDLE-LEADERS").await;
     let (session_id, _) = session(&p, course["id"].as_str().expect("id"), 1).await;
 
@@ -932,7 +819,7 @@ const CATALOGUE: &str = "query($first: Int!) { services(first: $first) { edges {
 async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db: TestDb) {
     let counter = db.count_statements();
     let config = common::counting_config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let conn = p.db.conn();
     let now = p.clock.now();
     // Enough services, each with a session, and a big session with 30 of Holly Park's bookings.
@@ -1069,7 +956,7 @@ async fn a_transfer_that_pays_a_card_booking_confirms_it_at_once(db: TestDb) {
     let Some((config, _stripe, _secret)) = with_stripe(&db) else {
         return;
     };
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let conference = service(&p, "CONF-2027").await;
     let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
     let booked = book(
@@ -1125,7 +1012,7 @@ async fn a_transfer_that_pays_a_card_booking_confirms_it_at_once(db: TestDb) {
 /// userError on the settlement, and nothing is booked.
 async fn card_is_refused_without_a_payment_provider(db: TestDb) {
     let config = common::config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let conference = service(&p, "CONF-2027").await;
     let (session_id, _) = session(&p, conference["id"].as_str().expect("id"), 10).await;
     let before = booking_count(&p).await;
@@ -1155,7 +1042,7 @@ const CANCEL_IN_UNITS: &str = "mutation($id: ID!) { bookingCancel(input: { booki
 /// one of its two places back — and in money nothing, never its price as fee and refund.
 async fn a_late_offer_cancellation_answers_in_units_not_money(db: TestDb) {
     let config = common::config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let course = service(&p, "CPD-EARLY-WRITING").await;
     let (session_id, starts) = session(&p, course["id"].as_str().expect("id"), 4).await;
     let booked = book(
@@ -1198,7 +1085,7 @@ const BY_PROVIDER: &str = "query($filter: ServiceFilterInput) {
 /// says; `true` is partnership staff only; together they are the whole catalogue.
 async fn the_catalogue_filters_school_to_school_support_from_any_school(db: TestDb) {
     let config = common::config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let list = |filter: Value| {
         let p = &p;
         async move {

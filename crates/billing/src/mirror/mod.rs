@@ -341,7 +341,14 @@ pub async fn mirror_credit_note(
         .map_err(provider_failed)?;
     Ok(Some(made))
 }
-/// Records what the provider's webhooks said about the last payment attempt.
+/// Records what the provider's webhooks said about the last payment attempt, in the caller's
+/// transaction (the webhook's).
+///
+/// When the invoice *becomes* PAYMENT_FAILED, the account's contact is told (notifications),
+/// through the outbox in this same transaction. Stripe reports one failed attempt twice
+/// (`invoice.payment_failed` and `payment_intent.payment_failed`, in either order), and its
+/// automatic retries reuse the invoice's one PaymentIntent, so an invoice already failed is
+/// not announced again: the contact hears once, and the invoice shows the latest reason.
 pub(crate) async fn set_payment_state<C: ConnectionTrait>(
     db: &C,
     clock: &dyn Clock,
@@ -360,11 +367,25 @@ pub(crate) async fn set_payment_state<C: ConnectionTrait>(
     if row.payment_state == PaymentState::Paid.to_string() {
         return Ok(true);
     }
+    let newly_failed = state == PaymentState::PaymentFailed
+        && row.payment_state != PaymentState::PaymentFailed.to_string();
+    let invoice_id = row.invoice_id;
+    let now = clock.now();
     let mut active: entity::ActiveModel = row.into();
     active.payment_state = Set(state.to_string());
-    active.payment_error = Set(error);
-    active.updated_at = Set(clock.now());
+    active.payment_error = Set(error.clone());
+    active.updated_at = Set(now);
     active.update(db).await?;
+    if newly_failed {
+        kernel::outbox::record(
+            db,
+            kernel::outbox::EventKind::CardPaymentFailed,
+            invoice_id,
+            serde_json::json!({ "reason": error }),
+            now,
+        )
+        .await?;
+    }
     Ok(true)
 }
 

@@ -1,9 +1,11 @@
-//! Messages about money: an invoice issued, to its billing account's contact.
+//! Messages about money, each to the billing account's contact: an invoice issued, a receipt
+//! allocated, a card payment that failed, and overdue reminders.
 
 use std::collections::HashMap;
 
+use billing::ledger::BillingAccount;
 use kernel::outbox::EventKind;
-use kernel::{DomainError, InvoiceId};
+use kernel::{BillingAccountId, DomainError, InvoiceId, SchoolId};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -28,24 +30,63 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let (receipts, issued): (Vec<&Event>, Vec<&Event>) = events
-        .iter()
-        .partition(|e| e.kind == Some(EventKind::ReceiptAllocated));
-    let mut out = invoices_issued(db, settings, &issued).await?;
-    out.extend(receipts_allocated(db, settings, &receipts).await?);
+    let of = |kind: EventKind| -> Vec<&Event> {
+        events
+            .iter()
+            .copied()
+            .filter(|e| e.kind == Some(kind))
+            .collect()
+    };
+    let mut out = invoices_issued(db, settings, &of(EventKind::InvoiceIssued)).await?;
+    out.extend(receipts_allocated(db, settings, &of(EventKind::ReceiptAllocated)).await?);
+    out.extend(card_payments_failed(db, settings, &of(EventKind::CardPaymentFailed)).await?);
     Ok(out)
 }
 
-/// The account's contact, as a recipient (their inbox too when they are a user).
-fn contact(
-    account: &billing::ledger::BillingAccount,
-    users: &HashMap<String, membership::people::User>,
-) -> Recipient {
-    let email = account.contact_email.to_lowercase();
-    Recipient {
-        user_id: users.get(&email).map(|u| u.id),
-        email,
-        name: account.contact_name.clone(),
+/// The billing accounts a batch of messages is about, and each contact who is a Trellis user:
+/// read once per batch (two statements), because every money message goes to its account's
+/// contact — by address, and to their inbox too when the address is a user's.
+struct Contacts {
+    accounts: HashMap<BillingAccountId, BillingAccount>,
+    users: HashMap<String, membership::people::User>,
+}
+
+impl Contacts {
+    async fn load<C: sea_orm::ConnectionTrait>(
+        db: &C,
+        ids: impl IntoIterator<Item = BillingAccountId>,
+    ) -> Result<Self, DomainError> {
+        let ids: Vec<BillingAccountId> = ids.into_iter().collect();
+        let accounts = billing::ledger::accounts::accounts_by_ids(db, &ids).await?;
+        let emails: Vec<String> = accounts
+            .values()
+            .map(|a| a.contact_email.to_lowercase())
+            .collect();
+        let users = membership::people::users::active_by_emails(db, &emails).await?;
+        Ok(Self { accounts, users })
+    }
+
+    fn account(&self, id: BillingAccountId) -> Option<&BillingAccount> {
+        self.accounts.get(&id)
+    }
+
+    /// The account's contact, as a recipient.
+    fn of(&self, account: &BillingAccount) -> Recipient {
+        let email = account.contact_email.to_lowercase();
+        Recipient {
+            user_id: self.users.get(&email).map(|u| u.id),
+            email,
+            name: account.contact_name.clone(),
+        }
+    }
+}
+
+/// The school a message about the account belongs to (whose people may see it), when the
+/// account is one school's; a shared account's messages belong to no one school.
+fn school_of(account: &BillingAccount) -> Option<SchoolId> {
+    match account.school_ids.as_slice() {
+        [only] => Some(*only),
+        _ => None,
     }
 }
 
@@ -90,18 +131,12 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
     let allocations = billing::ledger::payments::allocations_by_ids(db, &allocation_ids).await?;
     let invoice_ids: Vec<InvoiceId> = allocations.iter().map(|a| a.invoice_id).collect();
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &invoice_ids).await?;
-    let account_ids: Vec<_> = payments.values().map(|p| p.account_id).collect();
-    let accounts = billing::ledger::accounts::accounts_by_ids(db, &account_ids).await?;
-    let emails: Vec<String> = accounts
-        .values()
-        .map(|a| a.contact_email.to_lowercase())
-        .collect();
-    let users = membership::people::users::active_by_emails(db, &emails).await?;
+    let contacts = Contacts::load(db, payments.values().map(|p| p.account_id)).await?;
     for event in events {
         let id = kernel::PaymentId::from_uuid(event.subject);
         let Some((payment, account)) = payments
             .get(&id)
-            .and_then(|p| accounts.get(&p.account_id).map(|a| (p, a)))
+            .and_then(|p| contacts.account(p.account_id).map(|a| (p, a)))
         else {
             tracing::warn!(event = %event.id, payment = %id, "outbox event for a payment that cannot be read: no message");
             out.insert(event.id, Vec::new());
@@ -130,13 +165,12 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
             unallocated: payment.unallocated.to_string(),
             has_credit: payment.unallocated.pence() > 0,
         };
-        let school = (account.school_ids.len() == 1).then(|| account.school_ids[0]);
         let d = draft(
             settings,
             EventKind::ReceiptAllocated,
             Category::Receipts,
-            school,
-            contact(account, &users),
+            school_of(account),
+            contacts.of(account),
             format!("Payment received: {amount} for {}", account.name),
             "receipt_allocated",
             &facts,
@@ -161,24 +195,18 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
         .collect();
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
     let lines = billing::ledger::invoices::lines_of_invoices(db, &ids).await?;
-    let account_ids: Vec<_> = invoices.values().map(|i| i.account_id).collect();
-    let accounts = billing::ledger::accounts::accounts_by_ids(db, &account_ids).await?;
-    let emails: Vec<String> = accounts
-        .values()
-        .map(|a| a.contact_email.to_lowercase())
-        .collect();
-    let users = membership::people::users::active_by_emails(db, &emails).await?;
+    let contacts = Contacts::load(db, invoices.values().map(|i| i.account_id)).await?;
     for event in events {
         let id = InvoiceId::from_uuid(event.subject);
         let Some((invoice, account)) = invoices
             .get(&id)
-            .and_then(|i| accounts.get(&i.account_id).map(|a| (i, a)))
+            .and_then(|i| contacts.account(i.account_id).map(|a| (i, a)))
         else {
             tracing::warn!(event = %event.id, invoice = %id, "outbox event for an invoice that cannot be read: no message");
             out.insert(event.id, Vec::new());
             continue;
         };
-        let recipient = contact(account, &users);
+        let recipient = contacts.of(account);
         let facts = Issued {
             number: invoice.number.clone(),
             account: account.name.clone(),
@@ -196,18 +224,88 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
                 .unwrap_or_default(),
             pay_url: invoice.hosted_url.clone(),
         };
-        let school = (account.school_ids.len() == 1).then(|| account.school_ids[0]);
         let d = draft(
             settings,
             EventKind::InvoiceIssued,
             Category::Invoices,
-            school,
+            school_of(account),
             recipient,
             format!(
                 "Invoice {} from {}: {} due {}",
                 invoice.number, settings.partnership, invoice.total, facts.due
             ),
             "invoice_issued",
+            &facts,
+        )?;
+        out.insert(event.id, vec![d]);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
+struct CardFailed {
+    number: String,
+    account: String,
+    outstanding: String,
+    due: String,
+    reason: String,
+    pay_url: Option<String>,
+}
+
+/// The provider's message as the event recorded it (the mirror keeps only the latest).
+fn failure_reason(event: &Event) -> String {
+    event.detail["reason"]
+        .as_str()
+        .filter(|r| !r.trim().is_empty())
+        .unwrap_or("the card payment was not completed")
+        .to_owned()
+}
+
+async fn card_payments_failed<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &MessageSettings,
+    events: &[&Event],
+) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
+    let mut out = HashMap::new();
+    if events.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<InvoiceId> = events
+        .iter()
+        .map(|e| InvoiceId::from_uuid(e.subject))
+        .collect();
+    let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
+    let contacts = Contacts::load(db, invoices.values().map(|i| i.account_id)).await?;
+    for event in events {
+        let id = InvoiceId::from_uuid(event.subject);
+        let Some((invoice, account)) = invoices
+            .get(&id)
+            .and_then(|i| contacts.account(i.account_id).map(|a| (i, a)))
+        else {
+            tracing::warn!(event = %event.id, invoice = %id, "outbox event for an invoice that cannot be read: no message");
+            out.insert(event.id, Vec::new());
+            continue;
+        };
+        let facts = CardFailed {
+            number: invoice.number.clone(),
+            account: account.name.clone(),
+            outstanding: invoice.outstanding.to_string(),
+            due: format::day(invoice.due_on),
+            reason: failure_reason(event),
+            pay_url: invoice.hosted_url.clone(),
+        };
+        // Money still owed, like the invoice itself: not mutable.
+        let d = draft(
+            settings,
+            EventKind::CardPaymentFailed,
+            Category::Invoices,
+            school_of(account),
+            contacts.of(account),
+            format!(
+                "Card payment failed: invoice {} ({} outstanding)",
+                invoice.number, invoice.outstanding
+            ),
+            "card_payment_failed",
             &facts,
         )?;
         out.insert(event.id, vec![d]);
@@ -233,19 +331,13 @@ pub(crate) async fn overdue<C: sea_orm::ConnectionTrait>(
     due: &[(billing::ledger::Invoice, u32)],
     today: chrono::NaiveDate,
 ) -> Result<Vec<(String, Draft)>, DomainError> {
-    let account_ids: Vec<_> = due.iter().map(|(i, _)| i.account_id).collect();
-    let accounts = billing::ledger::accounts::accounts_by_ids(db, &account_ids).await?;
-    let emails: Vec<String> = accounts
-        .values()
-        .map(|a| a.contact_email.to_lowercase())
-        .collect();
-    let users = membership::people::users::active_by_emails(db, &emails).await?;
+    let contacts = Contacts::load(db, due.iter().map(|(i, _)| i.account_id)).await?;
     let mut out = Vec::new();
     for (invoice, stage) in due {
-        let Some(account) = accounts.get(&invoice.account_id) else {
+        let Some(account) = contacts.account(invoice.account_id) else {
             continue;
         };
-        let recipient = contact(account, &users);
+        let recipient = contacts.of(account);
         let facts = Overdue {
             number: invoice.number.clone(),
             account: account.name.clone(),
@@ -254,12 +346,11 @@ pub(crate) async fn overdue<C: sea_orm::ConnectionTrait>(
             days: invoice.days_overdue(today),
             pay_url: invoice.hosted_url.clone(),
         };
-        let school = (account.school_ids.len() == 1).then(|| account.school_ids[0]);
         let mut d = draft(
             settings,
             EventKind::InvoiceIssued,
             Category::Reminders,
-            school,
+            school_of(account),
             recipient,
             format!(
                 "Reminder: invoice {} is overdue ({} outstanding)",

@@ -85,7 +85,11 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
                 tracing::warn!(event = %event.id, kind = %event.stored_kind, "outbox event of a kind this build does not know: no message");
                 out.insert(event.id, Vec::new());
             }
-            Some(EventKind::InvoiceIssued | EventKind::ReceiptAllocated) => money.push(event),
+            Some(
+                EventKind::InvoiceIssued
+                | EventKind::ReceiptAllocated
+                | EventKind::CardPaymentFailed,
+            ) => money.push(event),
             Some(EventKind::RenewalOpened) => memberships.push(event),
             Some(_) => bookings.push(event),
         }

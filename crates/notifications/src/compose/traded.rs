@@ -535,7 +535,10 @@ fn messages(
                 )?);
             }
         }
-        EventKind::InvoiceIssued | EventKind::ReceiptAllocated | EventKind::RenewalOpened => {}
+        EventKind::InvoiceIssued
+        | EventKind::ReceiptAllocated
+        | EventKind::CardPaymentFailed
+        | EventKind::RenewalOpened => {}
     }
     Ok(drafts)
 }

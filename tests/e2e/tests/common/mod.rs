@@ -243,3 +243,251 @@ pub async fn serve(app: App) -> (String, tokio::task::JoinHandle<()>) {
     });
     (format!("http://{addr}"), server)
 }
+
+/// The app with every demo loaded ([`seed_every_demo`]) on a clock the test holds, so a term
+/// can end, a session take place or a retry come due: what the traded and notification
+/// journeys share.
+pub struct Portal {
+    pub base: String,
+    pub db: TestDb,
+    pub secret: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<kernel::FixedClock>,
+    pub holly_park: kernel::SchoolId,
+    pub other: kernel::SchoolId,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Portal {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Portal {
+    /// The app over `db` with `config`, every demo loaded and a head for a second school, on
+    /// a clock starting now.
+    pub async fn spawn(db: TestDb, config: &Config) -> Self {
+        use kernel::Clock as _;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let clock = Arc::new(kernel::FixedClock::new(SystemClock.now()));
+        let conn = db.conn();
+        let (holly_park, other) = seed_every_demo(conn, clock.as_ref()).await;
+        let app = App::build(config, conn.clone(), clock.clone())
+            .await
+            .expect("app builds");
+        let (base, server) = serve(app).await;
+        Self {
+            base,
+            db,
+            secret: config.jwt_secret.clone().expect("a secret"),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            clock,
+            holly_park,
+            other,
+            server,
+        }
+    }
+
+    /// A Trellis-minted token for a user of the demo.
+    pub async fn token(&self, email: &str) -> String {
+        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
+            .await
+            .expect("lookup")
+            .expect("user");
+        mint_local(
+            self.secret.as_bytes(),
+            &user.id.to_string(),
+            &user.email,
+            Duration::from_mins(30),
+        )
+    }
+
+    /// The whole GraphQL response to `query` asked as `email`.
+    pub async fn gql(&self, email: &str, query: &str, variables: Value) -> Value {
+        let token = self.token(email).await;
+        self.http
+            .post(format!("{}/graphql", self.base))
+            .header("accept", "application/graphql-response+json")
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request")
+            .json::<Value>()
+            .await
+            .expect("JSON")
+    }
+
+    /// `data`, expecting no errors.
+    pub async fn data(&self, email: &str, query: &str, variables: Value) -> Value {
+        let body = self.gql(email, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Holly Park's global id.
+    pub fn school(&self) -> String {
+        use gateway::graphql::relay::GlobalId as _;
+        self.holly_park.to_global().to_string()
+    }
+
+    /// Monkfrith's global id.
+    pub fn other_school(&self) -> String {
+        use gateway::graphql::relay::GlobalId as _;
+        self.other.to_global().to_string()
+    }
+}
+
+/// The code of the first top-level error.
+pub fn code(body: &Value) -> &str {
+    first_code(body)
+}
+
+/// (field path, code) of each user error of a mutation payload.
+pub fn user_errors(payload: &Value) -> Vec<(String, String)> {
+    payload["userErrors"]
+        .as_array()
+        .expect("userErrors")
+        .iter()
+        .map(|e| {
+            let path: Vec<&str> = e["field"]
+                .as_array()
+                .expect("field")
+                .iter()
+                .map(|p| p.as_str().expect("segment"))
+                .collect();
+            (path.join("."), e["code"].as_str().expect("code").to_owned())
+        })
+        .collect()
+}
+
+/// The Stripe stand-in's API, as a customer's browser and Stripe's dashboard would use it.
+pub struct Stand {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+/// The secret key the tests give the app for the stand-in (which accepts any).
+pub const STRIPE_SECRET: &str = "sk_test_e2e";
+/// A card the stand-in declines.
+pub const DECLINED_CARD: &str = "4000000000000341";
+/// A card the stand-in accepts.
+pub const GOOD_CARD: &str = "4242424242424242";
+
+impl Stand {
+    /// The stand-in of this run, and `config` pointed at it with a fresh webhook secret;
+    /// `None` when the run has no stand-in (the test skips).
+    pub fn configure(config: &mut Config) -> Option<Self> {
+        let base = testkit::stripe_url()?;
+        // reqwest's TLS needs the process's crypto provider, even for plain HTTP.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        config.stripe_secret_key = Some(STRIPE_SECRET.to_owned());
+        config.stripe_webhook_secret = Some(format!("whsec_{}", uuid::Uuid::now_v7().simple()));
+        config.stripe_api_base = Some(base.clone());
+        Some(Self {
+            base,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Has the stand-in deliver its signed webhooks to the app at `app_base`.
+    pub async fn deliver_to(&self, app_base: &str, webhook_secret: &str) {
+        let hook = format!("trellis-e2e-{}", uuid::Uuid::now_v7().simple());
+        let registered = self
+            .http
+            .post(format!("{}/_config/webhooks/{hook}", self.base))
+            .form(&[
+                ("url", format!("{app_base}/webhooks/stripe")),
+                ("secret", webhook_secret.to_owned()),
+            ])
+            .send()
+            .await
+            .expect("register webhook");
+        assert!(registered.status().is_success());
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/v1/{path}", self.base))
+            .basic_auth(STRIPE_SECRET, Some(""))
+            .send()
+            .await
+            .expect("stand-in")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let response = self
+            .http
+            .post(format!("{}/v1/{path}", self.base))
+            .basic_auth(STRIPE_SECRET, Some(""))
+            .form(form)
+            .send()
+            .await
+            .expect("stand-in");
+        (
+            response.status().as_u16(),
+            response.json().await.expect("json"),
+        )
+    }
+
+    /// A card payment method attached to the customer.
+    pub async fn card(&self, customer: &str, card: &str) -> String {
+        let (_, pm) = self
+            .post(
+                "payment_methods",
+                &[
+                    ("type", "card"),
+                    ("card[number]", card),
+                    ("card[exp_month]", "12"),
+                    ("card[exp_year]", "2031"),
+                    ("card[cvc]", "123"),
+                ],
+            )
+            .await;
+        let pm = pm["id"].as_str().expect("pm").to_owned();
+        self.post(
+            &format!("payment_methods/{pm}/attach"),
+            &[("customer", customer)],
+        )
+        .await;
+        pm
+    }
+
+    /// Pays the stand-in's invoice with a new card of the customer's.
+    pub async fn pay(&self, invoice: &str, customer: &str, card: &str) -> (u16, Value) {
+        let pm = self.card(customer, card).await;
+        self.post(
+            &format!("invoices/{invoice}/pay"),
+            &[("payment_method", pm.as_str())],
+        )
+        .await
+    }
+
+    /// The stand-in's invoices that mirror the Trellis invoice whose UUID is `uuid`.
+    pub async fn invoices_of(&self, uuid: &str) -> Vec<Value> {
+        self.get("invoices?limit=100").await["data"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .filter(|i| i["metadata"]["trellis_invoice_id"] == uuid)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The UUID inside a global id (`Type:<uuid>`, base64).
+pub fn uuid_of(id: &str) -> String {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .expect("global id");
+    let text = String::from_utf8(raw).expect("utf8");
+    text.rsplit(':').next().expect("uuid").to_owned()
+}

@@ -19,7 +19,8 @@ pub enum CategoryValue {
     Waitlist,
     /// Staff requests waiting for a leader, and the leader's answer.
     Requests,
-    /// Invoices issued to a billing account's contact (cannot be muted).
+    /// Invoices issued to a billing account's contact, and card payments of them that failed
+    /// (cannot be muted).
     Invoices,
     /// Reminders of overdue invoices (cannot be muted).
     Reminders,
