@@ -1131,7 +1131,7 @@ const REQUEST: &str = "mutation($input: BookingRequestInput!) { bookingRequest(i
 /// requests are keyed alike.
 async fn a_retried_booking_or_request_with_its_key_is_made_once(db: TestDb) {
     let config = common::config(&db);
-    let p = spawn(db, config).await;
+    let p = Portal::spawn(db, &config).await;
     let course = service(&p, "CPD-EARLY-WRITING").await;
     let (session_id, _) = session(&p, course["id"].as_str().expect("id"), 6).await;
     let places_left = || async {
