@@ -100,3 +100,23 @@ pub fn read<R: Read>(mut reader: csv::Reader<R>, tx: &mut impl Sink<Line>) {
     }
     tx.rows(batch, Progress { rows_read });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::file::{Collected, open};
+
+    /// Found by the `school_files` fuzz target: with classic Mac line endings (a lone `\r`)
+    /// csv ended records but numbered every one line 1.
+    #[test]
+    fn lines_are_numbered_with_lone_cr_endings() {
+        let mut got = Collected::default();
+        read(
+            open(&b"URN,pupils\r100001,402\r100002,many\r"[..]),
+            &mut got,
+        );
+        assert_eq!(got.rows.iter().map(|l| l.line).collect::<Vec<_>>(), [2]);
+        let lines: Vec<u64> = got.problems.listed().iter().map(|p| p.line).collect();
+        assert_eq!(lines, [3]);
+    }
+}

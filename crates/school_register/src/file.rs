@@ -143,7 +143,7 @@ pub fn decoded<R: Read>(source: R) -> DecodeReaderBytes<R, Vec<u8>> {
 
 /// Line endings as `\n`: the csv crate numbers a record that follows a CRLF line ending
 /// (DfE's files, Excel's) from the line before, so problems would name the wrong line.
-/// A `\r` not followed by `\n` is kept.
+/// A lone `\r` becomes `\n` as well: csv ends a record there but would not count the line.
 #[derive(Debug)]
 pub struct CrLfToLf<R> {
     inner: R,
@@ -203,6 +203,12 @@ impl<R: Read> Read for CrLfToLf<R> {
                     self.start += 1;
                     continue;
                 }
+                // A lone `\r` (classic Mac line endings) ends a record for csv too, but csv
+                // does not count it as a line: as `\n`, every line is numbered.
+                out[written] = b'\n';
+                written += 1;
+                self.start += 1;
+                continue;
             }
             out[written] = b;
             written += 1;
@@ -457,7 +463,7 @@ mod tests {
     }
 
     #[test]
-    fn crlf_becomes_lf_and_lone_cr_stays() {
+    fn crlf_and_lone_cr_become_lf() {
         let input = b"a,b\r\n1,2\r\nx\ry\r\n\r";
         for whole in [true, false] {
             let mut out = Vec::new();
@@ -467,7 +473,7 @@ mod tests {
                 CrLfToLf::new(Trickle(input)).read_to_end(&mut out)
             }
             .expect("reads");
-            assert_eq!(out, b"a,b\n1,2\nx\ry\n\r");
+            assert_eq!(out, b"a,b\n1,2\nx\ny\n\n");
         }
     }
 
