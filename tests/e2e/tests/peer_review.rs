@@ -1068,6 +1068,50 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
         data["reviewSupportCredit"]["userErrors"][0]["code"],
         "OUT_OF_RANGE"
     );
+
+    // The school gives another hour after the credit: the next credit pays that hour only,
+    // at the rate finance gives now, and the first credit stays as it was.
+    let data = app
+        .data_as(
+            &lead_email,
+            RECORD,
+            json!({ "input": { "id": support, "minutesProvided": 150 } }),
+        )
+        .await;
+    assert_eq!(
+        data["reviewSupportRecordTime"]["supportRequest"]["hoursProvided"],
+        2.5
+    );
+    let data = app.data_as(FINANCE, CREDIT, at(7_000)).await;
+    let second = data["reviewSupportCredit"]["payment"].clone();
+    assert_ne!(second["id"], payment["id"], "{data}");
+    assert_eq!(
+        second["amount"]["amountPence"], 7_000,
+        "the new hour at £70"
+    );
+    // Asked again (a retry), the same credit; at another rate, nothing is left to credit.
+    let again = app.data_as(FINANCE, CREDIT, at(7_000)).await;
+    assert_eq!(again["reviewSupportCredit"]["payment"]["id"], second["id"]);
+    let data = app.data_as(FINANCE, CREDIT, at(6_000)).await;
+    assert_eq!(
+        data["reviewSupportCredit"]["userErrors"][0],
+        json!({ "field": ["input", "ratePencePerHour"], "code": "CONFLICT" }),
+        "{data}"
+    );
+    // Time recorded down below what was paid cannot be credited: it is named, not wrapped.
+    app.data_as(
+        &lead_email,
+        RECORD,
+        json!({ "input": { "id": support, "minutesProvided": 60 } }),
+    )
+    .await;
+    let data = app.data_as(FINANCE, CREDIT, at(7_000)).await;
+    assert_eq!(
+        data["reviewSupportCredit"]["userErrors"][0],
+        json!({ "field": ["input", "supportRequestId"], "code": "CONFLICT" }),
+        "{data}"
+    );
+    assert_eq!(data["reviewSupportCredit"]["payment"], Value::Null);
     // The providing school cannot pay itself.
     let token = app.token(&lead_email).await;
     let (_, body) = app.gql(Some(&token), CREDIT, at(6_000)).await;

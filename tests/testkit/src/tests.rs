@@ -266,6 +266,109 @@ fn idempotency_keys_survive_migration_16_on_postgres() {
     });
 }
 
+// --- migration 50 over existing support credits ------------------------------------------------
+
+/// Migration 50 carries support credits made before time credits existed (one payment keyed
+/// `review-support:<request>` by Trellis) over as paying every minute the request recorded,
+/// at the rate the amount works out to, so they are never paid twice.
+async fn support_credits_survive_migration_50(
+    conn: &sea_orm::DatabaseConnection,
+    without_foreign_keys: &str,
+) {
+    use sea_orm::Value;
+    let backend = conn.get_database_backend();
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261204_000050_time_credits")
+        .expect("migration 50");
+    Migrator::up(conn, u32::try_from(before).ok())
+        .await
+        .expect("migrations before 50");
+    // The rows the old credit left, without the reviews and accounts they hang from.
+    conn.execute_unprepared(without_foreign_keys)
+        .await
+        .expect("foreign keys off");
+    let (request, payment) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let insert = |sql: &str, values: Vec<Value>| {
+        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+    };
+    insert(
+        "INSERT INTO peer_review_support_requests \
+           (id, action_id, providing_school_id, request, requested_at, minutes_provided) \
+         VALUES ($1, $2, $3, 'Two mornings', '2026-11-01T10:00:00+00:00', $4)",
+        vec![
+            request.into(),
+            uuid::Uuid::now_v7().into(),
+            uuid::Uuid::now_v7().into(),
+            90_i32.into(),
+        ],
+    )
+    .await
+    .expect("support request");
+    insert(
+        "INSERT INTO payments (id, account_id, method, reference, received_on, amount_pence, \
+           allocated_pence, refunded_pence, created_at, updated_at) \
+         VALUES ($1, $2, 'CREDIT', 'support', '2026-11-02', 9000, 0, 0, \
+           '2026-11-02T10:00:00+00:00', '2026-11-02T10:00:00+00:00')",
+        vec![payment.into(), uuid::Uuid::now_v7().into()],
+    )
+    .await
+    .expect("payment");
+    insert(
+        "INSERT INTO idempotency_keys (scope, caller, key, request, result, created_at) \
+         VALUES ('payment.record', 'trellis', $1, '{}', $2, '2026-11-02T10:00:00+00:00')",
+        vec![
+            format!("review-support:{request}").into(),
+            format!("[\"{payment}\"]").into(),
+        ],
+    )
+    .await
+    .expect("key");
+    Migrator::up(conn, None).await.expect("migration 50");
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT source, minutes_through, minutes, rate_pence_per_hour FROM time_credits",
+        ))
+        .await
+        .expect("select")
+        .expect("the credit was carried over");
+    let got: (String, i32, i32, i64) = (
+        row.try_get("", "source").expect("source"),
+        row.try_get("", "minutes_through").expect("through"),
+        row.try_get("", "minutes").expect("minutes"),
+        row.try_get("", "rate_pence_per_hour").expect("rate"),
+    );
+    assert_eq!(got, (format!("review-support:{request}"), 90, 90, 6_000));
+}
+
+#[test]
+fn support_credits_survive_migration_50_on_sqlite() {
+    crate::__private::block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = super::connect(&super::sqlite_url(&dir.path().join("m50.db")), Some(1)).await;
+        support_credits_survive_migration_50(&conn, "PRAGMA foreign_keys = OFF").await;
+    });
+}
+
+#[test]
+fn support_credits_survive_migration_50_on_postgres() {
+    crate::__private::block_on(async {
+        let Some(admin_url) = super::postgres_admin_url() else {
+            return;
+        };
+        let name = format!("trellis_m50_{}", uuid::Uuid::now_v7().simple());
+        let admin = super::connect(&admin_url, Some(1)).await;
+        super::exec(&admin, &format!(r#"CREATE DATABASE "{name}""#))
+            .await
+            .expect("create database");
+        let conn = super::connect(&with_database(&admin_url, &name), Some(1)).await;
+        support_credits_survive_migration_50(&conn, "SET session_replication_role = replica").await;
+        super::close(conn).await;
+        let _ = super::exec(&admin, &format!(r#"DROP DATABASE "{name}""#)).await;
+    });
+}
+
 // --- pure helpers ----------------------------------------------------------------------------
 
 #[test]

@@ -27,6 +27,7 @@ pub mod payments;
 pub mod refunds;
 pub mod reports;
 pub mod status;
+pub mod time_credits;
 
 pub use accounts::{
     AccountChanges, AccountKind, Address, BillingAccount, NewBillingAccount, PaymentMethod,

@@ -202,6 +202,50 @@ where
     {
         return first_payment(db, &ids).await;
     }
+    let checked = check(db, clock, &input).await?;
+
+    let txn = db.begin_write().await?;
+    lock_account(&txn, input.account_id).await?;
+    if let Some(keyed) = &keyed
+        && let Some(ids) = keyed.replay(&txn).await?
+    {
+        txn.rollback().await?;
+        return first_payment(db, &ids).await;
+    }
+    let payment = insert_receipt(&txn, actor, clock, checked).await?;
+    if let Some(keyed) = &keyed
+        && let Remembered::Raced = keyed
+            .remember(&txn, &[payment.id.as_uuid()], clock.now())
+            .await?
+    {
+        txn.rollback().await?;
+        let ids = keyed
+            .replay(db)
+            .await?
+            .ok_or(DomainError::NotFound { entity: "Payment" })?;
+        return first_payment(db, &ids).await;
+    }
+    txn.commit().await?;
+    Ok(payment)
+}
+
+/// A receipt whose fields passed [`check`].
+#[derive(Debug)]
+pub(crate) struct CheckedPayment {
+    account_id: BillingAccountId,
+    method: ReceiptMethod,
+    reference: String,
+    received_on: NaiveDate,
+    amount: i64,
+    provider_ref: Option<String>,
+}
+
+/// Checks a receipt's fields (every problem at once) and that its account exists.
+pub(crate) async fn check<C: ConnectionTrait>(
+    db: &C,
+    clock: &dyn Clock,
+    input: &NewPayment,
+) -> Result<CheckedPayment, DomainError> {
     let mut problems = Problems::new();
     let amount = problems.check(positive("amountPence", input.amount));
     let reference = problems.check(required_text("reference", &input.reference, 140));
@@ -230,45 +274,44 @@ where
     else {
         unreachable!("every None was recorded as a problem");
     };
+    Ok(CheckedPayment {
+        account_id: input.account_id,
+        method: input.method,
+        reference,
+        received_on: input.received_on,
+        amount,
+        provider_ref,
+    })
+}
 
-    let txn = db.begin_write().await?;
-    lock_account(&txn, input.account_id).await?;
-    if let Some(keyed) = &keyed
-        && let Some(ids) = keyed.replay(&txn).await?
-    {
-        txn.rollback().await?;
-        return first_payment(db, &ids).await;
-    }
+/// Inserts a checked receipt and its audit entry, in the caller's transaction, which holds
+/// the account's ledger lock.
+pub(crate) async fn insert_receipt<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    receipt: CheckedPayment,
+) -> Result<Payment, DomainError> {
     let now = clock.now();
     let id = PaymentId::new();
     let row = payments::ActiveModel {
         id: Set(id.as_uuid()),
-        account_id: Set(input.account_id.as_uuid()),
-        method: Set(input.method.as_str().to_owned()),
-        reference: Set(reference),
-        received_on: Set(input.received_on),
-        amount_pence: Set(amount),
+        account_id: Set(receipt.account_id.as_uuid()),
+        method: Set(receipt.method.as_str().to_owned()),
+        reference: Set(receipt.reference),
+        received_on: Set(receipt.received_on),
+        amount_pence: Set(receipt.amount),
         allocated_pence: Set(0),
         refunded_pence: Set(0),
-        provider_payment_ref: Set(provider_ref),
+        provider_payment_ref: Set(receipt.provider_ref),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    if let Some(keyed) = &keyed
-        && let Remembered::Raced = keyed.remember(&txn, &[id.as_uuid()], now).await?
-    {
-        txn.rollback().await?;
-        let ids = keyed
-            .replay(db)
-            .await?
-            .ok_or(DomainError::NotFound { entity: "Payment" })?;
-        return first_payment(db, &ids).await;
-    }
     let payment = Payment::from_row(row)?;
     audit::record(
-        &txn,
+        txn,
         actor,
         clock,
         "payment.record",
@@ -277,7 +320,6 @@ where
         Some(&payment),
     )
     .await?;
-    txn.commit().await?;
     Ok(payment)
 }
 

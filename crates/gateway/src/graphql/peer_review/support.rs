@@ -1,12 +1,14 @@
 //! Paying for school-to-school support: the edge between peer review and billing.
 //!
 //! Peer review records the time a school gave another (a follow-up action's support request);
-//! billing moves money. Neither knows the other, so the gateway joins them: finance credits
-//! the providing school's billing account for the hours at a rate, once per request.
+//! billing moves money. Neither knows the other, so the gateway joins them: it reads the
+//! minutes peer review recorded and hands them to `billing::ledger::time_credits`, which pays
+//! each minute once.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use billing::ledger::{self, NewPayment, Payment, ReceiptMethod, accounts};
-use kernel::{DomainError, ErrorCode, FieldError, Money, Permission, SupportRequestId};
+use billing::ledger::Payment;
+use billing::ledger::time_credits::{self, TimeCredit};
+use kernel::{DomainError, ErrorCode, Money, Permission, SupportRequestId};
 use peer_review::report;
 
 use crate::graphql::billing::types::PaymentNode;
@@ -20,7 +22,7 @@ pub struct ReviewSupportCreditInput {
     pub support_request_id: ID,
     /// What an hour of a leader's support is worth, in pence (VAT does not apply: a credit
     /// between members, not a supply): 1 to 1,000,000,000 (1p to £10,000,000), and the
-    /// credit for the recorded time at this rate must fit the same range.
+    /// credit for the time not yet credited at this rate must fit the same range.
     pub rate_pence_per_hour: i32,
 }
 
@@ -37,9 +39,10 @@ pub struct SupportCreditMutation;
 
 #[Object]
 impl SupportCreditMutation {
-    /// Credit the providing school for the support time recorded on a request. Finance and
-    /// admins. Once per request: asking again returns the same credit; asking again at a
-    /// different rate is a CONFLICT.
+    /// Credit the providing school for the support time recorded on a request since its last
+    /// credit, at this rate. Finance and admins. Each minute is paid once: asking again with
+    /// nothing new recorded returns the last credit, or is a CONFLICT at a different rate;
+    /// time recorded after a credit is paid by the next one, at that day's rate.
     async fn review_support_credit(
         &self,
         ctx: &Context<'_>,
@@ -51,11 +54,6 @@ impl SupportCreditMutation {
             .map_err(to_graphql)?;
         let result: Result<Payment, DomainError> = async {
             let id: SupportRequestId = expect_input(&input.support_request_id, "supportRequestId")?;
-            let rate = Money::bounded_input(
-                "ratePencePerHour",
-                Money::from_pence(i64::from(input.rate_pence_per_hour)),
-            )
-            .map_err(|e| DomainError::Invalid(vec![e]))?;
             let support = report::support_request(&rc.db, &rc.actor, id)
                 .await
                 .map_err(|e| match e {
@@ -73,64 +71,17 @@ impl SupportCreditMutation {
                     "the providing school has not recorded its time yet",
                 ));
             };
-            let school = support.providing_school_id;
-            let Some(account) = accounts::accounts_of_schools(&rc.db, &[school])
-                .await?
-                .remove(&school)
-            else {
-                return Err(field_error(
-                    "supportRequestId",
-                    ErrorCode::NotFound,
-                    "the providing school has no billing account to credit",
-                ));
+            let credit = TimeCredit {
+                source: source_of(id),
+                school: support.providing_school_id,
+                minutes_recorded: minutes,
+                rate_per_hour: Money::from_pence(i64::from(input.rate_pence_per_hour)),
+                description: "School-to-school support".to_owned(),
             };
-            // Pence for the minutes at the hourly rate, half a penny rounded up; checked, and
-            // the credit itself within the bound on any receipt.
-            let pence = i64::from(minutes)
-                .checked_mul(rate.pence())
-                .and_then(|p| p.checked_add(30))
-                .map(|p| p / 60);
-            let amount = pence
-                .map(Money::from_pence)
-                .and_then(|m| Money::bounded_input("ratePencePerHour", m).ok())
-                .ok_or_else(|| {
-                    field_error(
-                        "ratePencePerHour",
-                        ErrorCode::OutOfRange,
-                        &format!(
-                            "{minutes} minutes at this rate must come to {} to {}",
-                            Money::from_pence(kernel::money::MIN_INPUT_PENCE),
-                            Money::from_pence(kernel::money::MAX_INPUT_PENCE)
-                        ),
-                    )
-                })?;
-            let hours = f64::from(minutes) / 60.0;
-            let new = NewPayment {
-                account_id: account.id,
-                method: ReceiptMethod::Credit,
-                reference: format!("School-to-school support: {hours:.2} h at {rate} an hour"),
-                received_on: rc.clock.today(),
-                amount,
-                provider_payment_ref: None,
-                idempotency_key: Some(format!("review-support:{}", id.as_uuid())),
-            };
-            // The key is derived from the request's id, not chosen by the caller: shared by
-            // every caller, so a second finance user asking again gets the same credit.
-            ledger::record_payment_once(&rc.db, &rc.actor, rc.clock.as_ref(), new)
+            time_credits::credit_time(&rc.db, &rc.actor, rc.clock.as_ref(), credit)
                 .await
-                .map_err(|e| match e {
-                    // The key is ours, not the caller's: a second credit at another rate.
-                    DomainError::Invalid(fields)
-                        if fields.iter().any(|f| f.code == ErrorCode::Conflict) =>
-                    {
-                        DomainError::Invalid(vec![FieldError::new(
-                            "ratePencePerHour",
-                            ErrorCode::Conflict,
-                            "this support was already credited at another rate",
-                        )])
-                    }
-                    other => other,
-                })
+                .map(|credited| credited.payment)
+                .map_err(|e| rename_field(e, time_credits::SOURCE_FIELD, "supportRequestId"))
         }
         .await;
         let (payment, user_errors) = payload(result)?;
@@ -138,5 +89,26 @@ impl SupportCreditMutation {
             payment: payment.map(PaymentNode),
             user_errors,
         })
+    }
+}
+
+/// The name billing knows a support request's minutes by. Credits made before
+/// `billing::ledger::time_credits` existed were carried over under the same name.
+fn source_of(id: SupportRequestId) -> String {
+    format!("review-support:{}", id.as_uuid())
+}
+
+/// Billing names the source of the minutes generically; callers know it as the request.
+fn rename_field(error: DomainError, from: &str, to: &str) -> DomainError {
+    match error {
+        DomainError::Invalid(mut fields) => {
+            for field in &mut fields {
+                if field.field == [from] {
+                    field.field = vec![to.to_owned()];
+                }
+            }
+            DomainError::Invalid(fields)
+        }
+        other => other,
     }
 }
