@@ -46,10 +46,13 @@ pub enum EventKind {
     /// A renewal for next year was opened for a school (the subject is the new PENDING
     /// membership); its leaders answer by the notice date.
     RenewalOpened,
+    /// A school was credited for time it gave (the subject is the credit's receipt;
+    /// `detail.minutes`, `detail.ratePencePerHour` and `detail.description` say what for).
+    TimeCredited,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::BookingConfirmed,
         Self::BookingWaitlisted,
         Self::WaitlistPlaceOffered,
@@ -62,6 +65,7 @@ impl EventKind {
         Self::ReceiptAllocated,
         Self::CardPaymentFailed,
         Self::RenewalOpened,
+        Self::TimeCredited,
     ];
 
     /// The stored spelling (`domain_events.kind`).
@@ -80,6 +84,7 @@ impl EventKind {
             Self::ReceiptAllocated => "receipt.allocated",
             Self::CardPaymentFailed => "invoice.card_payment_failed",
             Self::RenewalOpened => "membership.renewal_opened",
+            Self::TimeCredited => "billing.time_credited",
         }
     }
 

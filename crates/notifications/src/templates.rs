@@ -15,7 +15,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 32] = templates!(
+const TEMPLATES: [(&str, &str); 34] = templates!(
     "layout.html",
     "footer.txt",
     "session.txt",
@@ -44,6 +44,8 @@ const TEMPLATES: [(&str, &str); 32] = templates!(
     "receipt_allocated.html",
     "card_payment_failed.txt",
     "card_payment_failed.html",
+    "time_credited.txt",
+    "time_credited.html",
     "renewal_opened.txt",
     "renewal_opened.html",
     "renewal_reminder.txt",

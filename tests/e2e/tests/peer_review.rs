@@ -1112,6 +1112,40 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
         "{data}"
     );
     assert_eq!(data["reviewSupportCredit"]["payment"], Value::Null);
+    // Each credit reaches the providing account's contact once (no SMTP here: the messages
+    // wait in the outbox, readable by admins).
+    let notifier = gateway::notify::Notifier::new(
+        &common::config(&app.db),
+        app.db.conn().clone(),
+        std::sync::Arc::new(kernel::SystemClock),
+    )
+    .expect("notifier");
+    notifier.pass().await.expect("notifications pass");
+    let outbox = app
+        .data_as(
+            ADMIN,
+            "query { outbox(first: 100) { edges { node { kind category subject text } } } }",
+            json!({}),
+        )
+        .await;
+    let credits: Vec<&Value> = outbox["outbox"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["kind"] == "billing.time_credited")
+        .collect();
+    assert_eq!(credits.len(), 2, "{outbox}");
+    assert!(
+        credits.iter().any(|n| n["subject"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Credit for your time: £70.00"))
+            && n["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("School-to-school support, 1 hour at £70.00 an hour"))
+            && n["category"] == "RECEIPTS"),
+        "{credits:#?}"
+    );
     // The providing school cannot pay itself.
     let token = app.token(&lead_email).await;
     let (_, body) = app.gql(Some(&token), CREDIT, at(6_000)).await;

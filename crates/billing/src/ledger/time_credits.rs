@@ -144,7 +144,7 @@ where
     let payment = insert_receipt(&txn, actor, clock, receipt).await?;
     time_credits::ActiveModel {
         id: Set(Uuid::now_v7()),
-        source: Set(credit.source),
+        source: Set(credit.source.clone()),
         minutes_through: Set(i32::try_from(credit.minutes_recorded).map_err(DomainError::internal)?),
         minutes: Set(i32::try_from(minutes).map_err(DomainError::internal)?),
         rate_pence_per_hour: Set(rate.pence()),
@@ -152,6 +152,19 @@ where
         created_at: Set(clock.now()),
     }
     .insert(&txn)
+    .await?;
+    // The account's contact is told what the time earned (notifications).
+    kernel::outbox::record(
+        &txn,
+        kernel::outbox::EventKind::TimeCredited,
+        payment.id.as_uuid(),
+        serde_json::json!({
+            "minutes": minutes,
+            "ratePencePerHour": rate.pence(),
+            "description": credit.description,
+        }),
+        clock.now(),
+    )
     .await?;
     txn.commit().await?;
     Ok(CreditedTime {

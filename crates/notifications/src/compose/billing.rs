@@ -1,5 +1,5 @@
 //! Messages about money, each to the billing account's contact: an invoice issued, a receipt
-//! allocated, a card payment that failed, and overdue reminders.
+//! allocated, a card payment that failed, time a school gave credited, and overdue reminders.
 
 use std::collections::HashMap;
 
@@ -40,6 +40,7 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     let mut out = invoices_issued(db, settings, &of(EventKind::InvoiceIssued)).await?;
     out.extend(receipts_allocated(db, settings, &of(EventKind::ReceiptAllocated)).await?);
     out.extend(card_payments_failed(db, settings, &of(EventKind::CardPaymentFailed)).await?);
+    out.extend(times_credited(db, settings, &of(EventKind::TimeCredited)).await?);
     Ok(out)
 }
 
@@ -314,6 +315,82 @@ async fn card_payments_failed<C: sea_orm::ConnectionTrait>(
 }
 
 #[derive(Debug, Serialize)]
+struct TimeCredited {
+    amount: String,
+    account: String,
+    description: String,
+    hours: String,
+    rate: String,
+    unallocated: String,
+}
+
+/// Hours for people: "1.5", "2", "0.25".
+fn hours(minutes: u32) -> String {
+    let text = format!("{:.2}", f64::from(minutes) / 60.0);
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+async fn times_credited<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &MessageSettings,
+    events: &[&Event],
+) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
+    let mut out = HashMap::new();
+    if events.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<kernel::PaymentId> = events
+        .iter()
+        .map(|e| kernel::PaymentId::from_uuid(e.subject))
+        .collect();
+    let payments = billing::ledger::payments::payments_by_ids(db, &ids).await?;
+    let contacts = Contacts::load(db, payments.values().map(|p| p.account_id)).await?;
+    for event in events {
+        let id = kernel::PaymentId::from_uuid(event.subject);
+        let Some((payment, account)) = payments
+            .get(&id)
+            .and_then(|p| contacts.account(p.account_id).map(|a| (p, a)))
+        else {
+            tracing::warn!(event = %event.id, payment = %id, "outbox event for a credit that cannot be read: no message");
+            out.insert(event.id, Vec::new());
+            continue;
+        };
+        let minutes = event.detail["minutes"]
+            .as_u64()
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or_default();
+        let rate = kernel::Money::from_pence(
+            event.detail["ratePencePerHour"]
+                .as_i64()
+                .unwrap_or_default(),
+        );
+        let facts = TimeCredited {
+            amount: payment.amount.to_string(),
+            account: account.name.clone(),
+            description: event.detail["description"]
+                .as_str()
+                .unwrap_or("Time given")
+                .to_owned(),
+            hours: hours(minutes),
+            rate: rate.to_string(),
+            unallocated: payment.unallocated.to_string(),
+        };
+        let d = draft(
+            settings,
+            EventKind::TimeCredited,
+            Category::Receipts,
+            school_of(account),
+            contacts.of(account),
+            format!("Credit for your time: {} to {}", facts.amount, account.name),
+            "time_credited",
+            &facts,
+        )?;
+        out.insert(event.id, vec![d]);
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Serialize)]
 struct Overdue {
     number: String,
     account: String,
@@ -363,4 +440,17 @@ pub(crate) async fn overdue<C: sea_orm::ConnectionTrait>(
         out.push((format!("overdue:{}:{stage}", invoice.id), d));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours;
+
+    #[test]
+    fn hours_read_as_people_write_them() {
+        assert_eq!(hours(90), "1.5");
+        assert_eq!(hours(120), "2");
+        assert_eq!(hours(15), "0.25");
+        assert_eq!(hours(0), "0");
+    }
 }

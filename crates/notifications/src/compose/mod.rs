@@ -88,7 +88,8 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
             Some(
                 EventKind::InvoiceIssued
                 | EventKind::ReceiptAllocated
-                | EventKind::CardPaymentFailed,
+                | EventKind::CardPaymentFailed
+                | EventKind::TimeCredited,
             ) => money.push(event),
             Some(EventKind::RenewalOpened) => memberships.push(event),
             Some(_) => bookings.push(event),

@@ -538,6 +538,7 @@ fn messages(
         EventKind::InvoiceIssued
         | EventKind::ReceiptAllocated
         | EventKind::CardPaymentFailed
+        | EventKind::TimeCredited
         | EventKind::RenewalOpened => {}
     }
     Ok(drafts)
