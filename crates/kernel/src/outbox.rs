@@ -49,10 +49,16 @@ pub enum EventKind {
     /// A school was credited for time it gave (the subject is the credit's receipt;
     /// `detail.minutes`, `detail.ratePencePerHour` and `detail.description` say what for).
     TimeCredited,
+    /// A peer review's visit was scheduled: its host's leaders and its team hear the dates.
+    ReviewScheduled,
+    /// A peer review's report was drafted: the host's leaders read and agree it.
+    ReviewReportReady,
+    /// A host published its agreed report to the partnership.
+    ReviewPublished,
 }
 
 impl EventKind {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 16] = [
         Self::BookingConfirmed,
         Self::BookingWaitlisted,
         Self::WaitlistPlaceOffered,
@@ -66,6 +72,9 @@ impl EventKind {
         Self::CardPaymentFailed,
         Self::RenewalOpened,
         Self::TimeCredited,
+        Self::ReviewScheduled,
+        Self::ReviewReportReady,
+        Self::ReviewPublished,
     ];
 
     /// The stored spelling (`domain_events.kind`).
@@ -85,6 +94,9 @@ impl EventKind {
             Self::CardPaymentFailed => "invoice.card_payment_failed",
             Self::RenewalOpened => "membership.renewal_opened",
             Self::TimeCredited => "billing.time_credited",
+            Self::ReviewScheduled => "review.scheduled",
+            Self::ReviewReportReady => "review.report_ready",
+            Self::ReviewPublished => "review.published",
         }
     }
 

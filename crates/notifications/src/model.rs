@@ -27,10 +27,13 @@ pub enum Category {
     /// Renewals opened for next year and reminders before their notice date, to the school's
     /// leaders. Not mutable: a renewal nobody hears of lapses.
     Memberships,
+    /// Peer-review visits scheduled (to the host's leaders and the team), reports ready to
+    /// agree and reports published (to the host's leaders).
+    PeerReview,
 }
 
 impl Category {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Bookings,
         Self::Waitlist,
         Self::Requests,
@@ -38,6 +41,7 @@ impl Category {
         Self::Reminders,
         Self::Receipts,
         Self::Memberships,
+        Self::PeerReview,
     ];
 
     #[must_use]
@@ -50,6 +54,7 @@ impl Category {
             Self::Reminders => "REMINDERS",
             Self::Receipts => "RECEIPTS",
             Self::Memberships => "MEMBERSHIPS",
+            Self::PeerReview => "PEER_REVIEW",
         }
     }
 

@@ -15,7 +15,7 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: [(&str, &str); 34] = templates!(
+const TEMPLATES: [(&str, &str); 40] = templates!(
     "layout.html",
     "footer.txt",
     "session.txt",
@@ -46,6 +46,12 @@ const TEMPLATES: [(&str, &str); 34] = templates!(
     "card_payment_failed.html",
     "time_credited.txt",
     "time_credited.html",
+    "review_scheduled.txt",
+    "review_scheduled.html",
+    "review_report_ready.txt",
+    "review_report_ready.html",
+    "review_published.txt",
+    "review_published.html",
     "renewal_opened.txt",
     "renewal_opened.html",
     "renewal_reminder.txt",

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
+use kernel::outbox::EventKind;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewCycleId, ReviewGroupId,
     ReviewId, ReviewerId, SchoolId, SelfReviewId, UserId,
@@ -340,6 +341,17 @@ async fn step(
     Ok(())
 }
 
+/// Records, in the step's transaction, that people should hear of it (notifications).
+async fn announce(
+    txn: &impl ConnectionTrait,
+    kind: EventKind,
+    review: ReviewId,
+    at: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    kernel::outbox::record(txn, kind, review.as_uuid(), serde_json::json!({}), at).await?;
+    Ok(())
+}
+
 fn wrong_status(current: ReviewStatus, to: ReviewStatus) -> DomainError {
     DomainError::invalid(
         "status",
@@ -427,8 +439,9 @@ pub async fn schedule(
     }
     problems.finish()?;
     let focus = focus.expect("checked");
+    let txn = db.begin_write().await?;
     step(
-        db,
+        &txn,
         id,
         ReviewStatus::Planning,
         clock.now(),
@@ -445,6 +458,8 @@ pub async fn schedule(
         ],
     )
     .await?;
+    announce(&txn, EventKind::ReviewScheduled, id, clock.now()).await?;
+    txn.commit().await?;
     Ok(load(db, id).await?.review)
 }
 
@@ -548,7 +563,17 @@ pub async fn advance(
         }
         _ => {}
     }
-    step(db, id, from, now, extra).await?;
+    let txn = db.begin_write().await?;
+    step(&txn, id, from, now, extra).await?;
+    let told = match to {
+        ReviewStatus::ReportDraft => Some(EventKind::ReviewReportReady),
+        ReviewStatus::PublishedToPartnership => Some(EventKind::ReviewPublished),
+        _ => None,
+    };
+    if let Some(kind) = told {
+        announce(&txn, kind, id, now).await?;
+    }
+    txn.commit().await?;
     Ok(load(db, id).await?.review)
 }
 

@@ -969,6 +969,29 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
         )
         .await;
     assert_eq!(data["reviewAdvance"]["review"]["status"], "AGREED");
+    // With the school's consent, the host publishes the agreed report to the partnership.
+    let data = app
+        .data_as(
+            &host_head,
+            r"mutation($input: ReviewConsentRecordInput!) { reviewConsentRecord(input: $input) { consent { scope } userErrors { field code } } }",
+            json!({ "input": { "reviewId": id, "scope": "PARTNERSHIP" } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&data, "reviewConsentRecord"),
+        Vec::<Value>::new()
+    );
+    let data = app
+        .data_as(
+            &host_head,
+            ADVANCE,
+            json!({ "input": { "id": id, "to": "PUBLISHED_TO_PARTNERSHIP" } }),
+        )
+        .await;
+    assert_eq!(
+        data["reviewAdvance"]["review"]["status"], "PUBLISHED_TO_PARTNERSHIP",
+        "{data}"
+    );
 
     // Support from the lead's school; its time is recorded by that school, not the host.
     let data = app
@@ -1124,17 +1147,57 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
     let outbox = app
         .data_as(
             ADMIN,
-            "query { outbox(first: 100) { edges { node { kind category subject text } } } }",
+            "query { outbox(first: 100) { edges { node { kind category subject text recipientEmail } } } }",
             json!({}),
         )
         .await;
-    let credits: Vec<&Value> = outbox["outbox"]["edges"]
+    let messages: Vec<&Value> = outbox["outbox"]["edges"]
         .as_array()
         .expect("edges")
         .iter()
         .map(|e| &e["node"])
-        .filter(|n| n["kind"] == "billing.time_credited")
         .collect();
+    let of_kind = |kind: &str| -> Vec<&Value> {
+        messages
+            .iter()
+            .copied()
+            .filter(|n| n["kind"] == kind)
+            .collect()
+    };
+    let to_whom = |kind: &str| -> std::collections::BTreeSet<String> {
+        of_kind(kind)
+            .iter()
+            .map(|n| n["recipientEmail"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    // The visit's dates reached the host's head and the whole team, once each; the
+    // report's readiness and its publication reached the host, and no message quotes it.
+    let scheduled = to_whom("review.scheduled");
+    assert!(
+        scheduled.contains(&host_head) && scheduled.contains(&lead_email),
+        "{scheduled:?}"
+    );
+    assert_eq!(of_kind("review.scheduled").len(), scheduled.len());
+    assert!(scheduled.len() > team.len(), "host and team: {scheduled:?}");
+    let visit = of_kind("review.scheduled")
+        .into_iter()
+        .find(|n| n["recipientEmail"] == json!(lead_email))
+        .expect("the lead's copy");
+    let text = visit["text"].as_str().expect("text");
+    assert!(
+        text.contains("You are on the team") && text.contains("13 October 2026"),
+        "{text}"
+    );
+    assert_eq!(visit["category"], "PEER_REVIEW");
+    for kind in ["review.report_ready", "review.published"] {
+        assert!(to_whom(kind).contains(&host_head), "{kind}: {outbox}");
+        assert!(!to_whom(kind).contains(&lead_email), "{kind}");
+        for message in of_kind(kind) {
+            let text = message["text"].as_str().expect("text");
+            assert!(!text.contains("ready to work on reading"), "{text}");
+        }
+    }
+    let credits = of_kind("billing.time_credited");
     assert_eq!(credits.len(), 2, "{outbox}");
     assert!(
         credits.iter().any(|n| n["subject"]

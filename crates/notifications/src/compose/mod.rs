@@ -8,6 +8,7 @@
 
 pub(crate) mod billing;
 pub(crate) mod membership;
+mod reviews;
 mod traded;
 
 use std::collections::HashMap;
@@ -78,7 +79,8 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
     today: chrono::NaiveDate,
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
     let mut out: HashMap<Uuid, Vec<Draft>> = HashMap::new();
-    let (mut bookings, mut money, mut memberships) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bookings, mut money, mut memberships, mut peer_reviews) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for event in events {
         match event.kind {
             None => {
@@ -92,12 +94,18 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
                 | EventKind::TimeCredited,
             ) => money.push(event),
             Some(EventKind::RenewalOpened) => memberships.push(event),
+            Some(
+                EventKind::ReviewScheduled
+                | EventKind::ReviewReportReady
+                | EventKind::ReviewPublished,
+            ) => peer_reviews.push(event),
             Some(_) => bookings.push(event),
         }
     }
     out.extend(traded::compose(db, settings, &bookings).await?);
     out.extend(billing::compose(db, settings, &money).await?);
     out.extend(membership::compose(db, settings, &memberships, today).await?);
+    out.extend(reviews::compose(db, settings, &peer_reviews).await?);
     Ok(out)
 }
 
@@ -154,5 +162,6 @@ pub const fn category_label(category: Category) -> &'static str {
         Category::Reminders => "payment reminders",
         Category::Receipts => "payments received",
         Category::Memberships => "membership renewals",
+        Category::PeerReview => "peer reviews",
     }
 }

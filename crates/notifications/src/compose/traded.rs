@@ -539,7 +539,10 @@ fn messages(
         | EventKind::ReceiptAllocated
         | EventKind::CardPaymentFailed
         | EventKind::TimeCredited
-        | EventKind::RenewalOpened => {}
+        | EventKind::RenewalOpened
+        | EventKind::ReviewScheduled
+        | EventKind::ReviewReportReady
+        | EventKind::ReviewPublished => {}
     }
     Ok(drafts)
 }

@@ -29,6 +29,8 @@ pub enum CategoryValue {
     /// Renewals opened for next year, and reminders before their notice date (cannot be
     /// muted).
     Memberships,
+    /// Peer-review visits scheduled, reports ready to agree and reports published.
+    PeerReview,
 }
 
 impl From<Category> for CategoryValue {
@@ -41,6 +43,7 @@ impl From<Category> for CategoryValue {
             Category::Reminders => Self::Reminders,
             Category::Receipts => Self::Receipts,
             Category::Memberships => Self::Memberships,
+            Category::PeerReview => Self::PeerReview,
         }
     }
 }
@@ -55,6 +58,7 @@ impl From<CategoryValue> for Category {
             CategoryValue::Reminders => Self::Reminders,
             CategoryValue::Receipts => Self::Receipts,
             CategoryValue::Memberships => Self::Memberships,
+            CategoryValue::PeerReview => Self::PeerReview,
         }
     }
 }
