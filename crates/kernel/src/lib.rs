@@ -9,6 +9,8 @@
 
 pub mod academic_year;
 pub mod actor;
+#[cfg(feature = "sea-orm")]
+pub mod audit;
 pub mod clock;
 pub mod cursor;
 pub mod dates;

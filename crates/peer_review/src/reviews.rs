@@ -35,7 +35,7 @@ use crate::loaders;
 use crate::report::{Action, Consent, Finding};
 use crate::types::{ReviewStatus, TeamRole, TrainingStatus, bounded_text, required_text};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Review {
     pub id: ReviewId,
     pub cycle_id: ReviewCycleId,
@@ -82,7 +82,7 @@ impl Review {
 }
 
 /// A reviewer on a review's team.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TeamMember {
     pub review_id: ReviewId,
     pub reviewer_id: ReviewerId,
@@ -99,7 +99,7 @@ pub struct AreaEvaluation {
     pub evaluation: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SelfReview {
     pub id: SelfReviewId,
     pub review_id: ReviewId,
@@ -352,6 +352,69 @@ async fn announce(
     Ok(())
 }
 
+/// How reviews are named in the audit trail (`kernel::audit`).
+pub const AUDIT_ENTITY: &str = "REVIEW";
+
+/// What the trail keeps of a review at each change: the review (report summary included),
+/// its team and its self-review. Findings, actions and consents are not in it.
+#[derive(Debug, serde::Serialize)]
+struct Snapshot {
+    review: Review,
+    team: Vec<TeamMember>,
+    self_review: Option<SelfReview>,
+}
+
+async fn snapshot(db: &impl ConnectionTrait, id: ReviewId) -> Result<Snapshot, DomainError> {
+    let Loaded { review, team } = load(db, id).await?;
+    Ok(Snapshot {
+        review,
+        team,
+        self_review: loaders::self_reviews_of(db, &[id]).await?.remove(&id),
+    })
+}
+
+/// Writes the trail entry of a change made in `txn`: the review as `before` and as the
+/// transaction leaves it.
+async fn audit(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    clock: &dyn Clock,
+    action: &str,
+    before: Snapshot,
+) -> Result<(), DomainError> {
+    let id = before.review.id;
+    let after = snapshot(txn, id).await?;
+    kernel::audit::record(
+        txn,
+        actor,
+        clock,
+        action,
+        (AUDIT_ENTITY, id.as_uuid()),
+        Some(&before),
+        Some(&after),
+    )
+    .await
+}
+
+/// The review's history, oldest change first: who scheduled it, set its team, moved it on or
+/// wrote its report, and when. For whoever may read the review's report.
+pub async fn history(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: ReviewId,
+) -> Result<Vec<kernel::audit::Entry>, DomainError> {
+    actor.require(Permission::ReadPeerReview)?;
+    let loaded = load(db, id).await?;
+    let consents = loaders::consents_of(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    if !may_read_report(actor, &loaded.review, &loaded.team, &consents) {
+        return Err(not_found("Review"));
+    }
+    kernel::audit::trail(db, AUDIT_ENTITY, id.as_uuid()).await
+}
+
 fn wrong_status(current: ReviewStatus, to: ReviewStatus) -> DomainError {
     DomainError::invalid(
         "status",
@@ -440,6 +503,7 @@ pub async fn schedule(
     problems.finish()?;
     let focus = focus.expect("checked");
     let txn = db.begin_write().await?;
+    let before = snapshot(&txn, id).await?;
     step(
         &txn,
         id,
@@ -459,6 +523,7 @@ pub async fn schedule(
     )
     .await?;
     announce(&txn, EventKind::ReviewScheduled, id, clock.now()).await?;
+    audit(&txn, actor, clock, "review.schedule", before).await?;
     txn.commit().await?;
     Ok(load(db, id).await?.review)
 }
@@ -564,7 +629,9 @@ pub async fn advance(
         _ => {}
     }
     let txn = db.begin_write().await?;
+    let before = snapshot(&txn, id).await?;
     step(&txn, id, from, now, extra).await?;
+    audit(&txn, actor, clock, "review.advance", before).await?;
     let told = match to {
         ReviewStatus::ReportDraft => Some(EventKind::ReviewReportReady),
         ReviewStatus::PublishedToPartnership => Some(EventKind::ReviewPublished),
@@ -647,6 +714,7 @@ pub async fn set_team(
     }
     problems.finish()?;
     let txn = db.begin_write().await?;
+    let before = snapshot(&txn, id).await?;
     // Re-checked under the write: the visit may have been recorded meanwhile.
     let touched = reviews::Entity::update_many()
         .col_expr(reviews::Column::UpdatedAt, Expr::value(clock.now()))
@@ -675,6 +743,7 @@ pub async fn set_team(
     }))
     .exec(&txn)
     .await?;
+    audit(&txn, actor, clock, "review.set_team", before).await?;
     txn.commit().await?;
     Ok(loaders::teams_of(db, &[id])
         .await?
@@ -746,6 +815,7 @@ pub async fn submit_self_review(
     }
     problems.finish()?;
     let txn = db.begin_write().await?;
+    let before = snapshot(&txn, id).await?;
     self_reviews::Entity::delete_many()
         .filter(self_reviews::Column::ReviewId.eq(id.as_uuid()))
         .exec(&txn)
@@ -760,6 +830,7 @@ pub async fn submit_self_review(
     }
     .insert(&txn)
     .await?;
+    audit(&txn, actor, clock, "review.self_review", before).await?;
     txn.commit().await?;
     self_review_from_row(row)
 }
@@ -797,6 +868,8 @@ pub async fn set_report_summary(
     )?;
     let summary =
         bounded_text("summary", summary, TEXT_MAX).map_err(|e| DomainError::Invalid(vec![e]))?;
+    let txn = db.begin_write().await?;
+    let before = snapshot(&txn, id).await?;
     let done = reviews::Entity::update_many()
         .col_expr(reviews::Column::ReportSummary, Expr::value(summary))
         .col_expr(reviews::Column::UpdatedAt, Expr::value(clock.now()))
@@ -805,7 +878,7 @@ pub async fn set_report_summary(
             ReviewStatus::Visited.as_str(),
             ReviewStatus::ReportDraft.as_str(),
         ]))
-        .exec(db)
+        .exec(&txn)
         .await?;
     if done.rows_affected == 0 {
         return Err(DomainError::invalid(
@@ -814,6 +887,8 @@ pub async fn set_report_summary(
             "the report can only be written between the visit and its agreement",
         ));
     }
+    audit(&txn, actor, clock, "review.report_summary", before).await?;
+    txn.commit().await?;
     Ok(load(db, id).await?.review)
 }
 

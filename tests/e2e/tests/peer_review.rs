@@ -969,6 +969,52 @@ async fn a_review_runs_its_whole_workflow_over_http(db: TestDb) {
         )
         .await;
     assert_eq!(data["reviewAdvance"]["review"]["status"], "AGREED");
+    // The review's history: who moved it, when, and what it was either side. The host and
+    // the team read it; a head outside the group, who may not read the report, may not.
+    const TRAIL: &str = r"query($id: ID!) { auditTrail(id: $id) { action actorKind actor { email } before after } }";
+    let data = app.data_as(&host_head, TRAIL, json!({ "id": id })).await;
+    let trail = data["auditTrail"].as_array().expect("trail").clone();
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        actions.ends_with(&[
+            "review.schedule",
+            "review.advance",
+            "review.advance",
+            "review.report_summary",
+            "review.advance",
+        ]),
+        "{actions:?}"
+    );
+    assert!(
+        actions.contains(&"review.set_team") && actions.contains(&"review.self_review"),
+        "{actions:?}"
+    );
+    let scheduled = trail
+        .iter()
+        .find(|e| e["action"] == "review.schedule")
+        .expect("the scheduling");
+    assert_eq!(scheduled["actor"]["email"], json!(host_head));
+    assert_eq!(scheduled["before"]["review"]["status"], "PLANNING");
+    assert_eq!(scheduled["after"]["review"]["status"], "SCHEDULED");
+    assert_eq!(
+        scheduled["after"]["review"]["visit_starts_on"],
+        "2026-10-13"
+    );
+    let agreed = trail.last().expect("the agreement");
+    assert_eq!(agreed["after"]["review"]["status"], "AGREED");
+    let data = app.data_as(&lead_email, TRAIL, json!({ "id": id })).await;
+    assert_eq!(
+        data["auditTrail"].as_array().map(Vec::len),
+        Some(trail.len())
+    );
+    let (outsider, _) = outside_head(&app, &review).await;
+    let token = app.token(&outsider).await;
+    let (_, body) = app.gql(Some(&token), TRAIL, json!({ "id": id })).await;
+    assert_eq!(first_code(&body), "NOT_FOUND", "{body}");
+
     // With the school's consent, the host publishes the agreed report to the partnership.
     let data = app
         .data_as(

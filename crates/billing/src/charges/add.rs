@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::entity::charges;
 use super::types::{Charge, ChargeStatus, NewCharge, term_str};
 use crate::ledger::accounts::account_for_school;
-use crate::ledger::audit::{self, ActorKind, AuditEntity};
+use crate::ledger::audit::{self, AuditEntity};
 use crate::ledger::invoices::{NewInvoiceLine, PO_MAX, check_line};
 use crate::ledger::support::{is_unique_violation, optional_text};
 
@@ -95,11 +95,7 @@ pub async fn add_charge<C: ConnectionTrait + TransactionTrait>(
 
     let term = Term::containing(input.occurred_on);
     let now = clock.now();
-    let (created_by_kind, created_by) = match actor {
-        Actor::User(u) => (ActorKind::User, Some(u.id.as_uuid())),
-        Actor::ApiKey(k) => (ActorKind::ApiKey, Some(k.id.as_uuid())),
-        Actor::System => (ActorKind::System, None),
-    };
+    let (created_by_kind, created_by) = kernel::audit::actor_parts(actor);
     let id = ChargeId::new();
     let txn = db.begin_write().await?;
     let inserted = charges::ActiveModel {

@@ -287,30 +287,6 @@ pub mod refunds {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-pub mod audit_entries {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
-    #[sea_orm(table_name = "audit_entries")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: Uuid,
-        pub at: DateTimeUtc,
-        pub actor_kind: String,
-        pub actor_id: Option<Uuid>,
-        pub action: String,
-        pub entity: String,
-        pub entity_id: Uuid,
-        pub before: Option<Json>,
-        pub after: Option<Json>,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
 pub mod idempotency_keys {
     use sea_orm::entity::prelude::*;
 

@@ -1,4 +1,5 @@
-//! The audit trail of a ledger record: who changed it, when, and what it was before and after.
+//! The audit trail of a ledger record or a peer review: who changed it, when, and what it
+//! was before and after.
 //!
 //! Finance needs it to answer "who voided this invoice?" or "why did this receipt move?", so
 //! every ledger change writes one entry in its own transaction; this module only reads them.
@@ -8,7 +9,7 @@
 use async_graphql::{Context, Enum, ID, Json, Object};
 use billing::ledger::{self, AuditEntity};
 use chrono::{DateTime, Utc};
-use kernel::{BillingAccountId, CreditNoteId, InvoiceId, PaymentId, RefundId, UserId};
+use kernel::{BillingAccountId, CreditNoteId, InvoiceId, PaymentId, RefundId, ReviewId, UserId};
 
 use crate::graphql::access::types::UserNode;
 use crate::graphql::context::ContextExt;
@@ -94,18 +95,33 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// The audit trail of a billing account, invoice, credit note, payment or refund, oldest
-    /// change first. Finance and admins only: the trail names the people who made changes.
+    /// The audit trail of a billing account, invoice, credit note, payment or refund (finance
+    /// and admins only: the trail names the people who made changes), or of a peer review
+    /// (whoever may read its report), oldest change first.
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Vec<AuditEntryNode>> {
         let rc = ctx.trellis()?;
+        // A review's history is the peer-review domain's to give (to whoever may read the
+        // report); ledger records' trails are finance's.
+        if let Some((entity, uuid)) = decode(&id)
+            && entity == ReviewId::ENTITY
+        {
+            return Ok(
+                peer_review::reviews::history(&rc.db, &rc.actor, ReviewId::from_uuid(uuid))
+                    .await
+                    .map_err(to_graphql)?
+                    .into_iter()
+                    .map(AuditEntryNode)
+                    .collect(),
+            );
+        }
         let Some((entity, uuid)) = audited(&id) else {
             return Err(coded(
                 format!(
-                    "`{}` is not the id of a billing account, invoice, credit note, payment or refund",
+                    "`{}` is not the id of a billing account, invoice, credit note, payment, refund or review",
                     id.as_str()
                 ),
                 Code::BadUserInput,
