@@ -248,7 +248,7 @@ pub async fn mark_attendance(
             problems.add(
                 "part",
                 ErrorCode::NotFound,
-                &format!(
+                format!(
                     "the session has {} part(s), numbered from 0",
                     full.parts.len()
                 ),
