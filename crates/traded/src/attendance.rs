@@ -1,5 +1,12 @@
-//! The attendance register of a session, taken by its provider, and the certificates of
-//! participation it earns.
+//! The attendance register of a session, taken by its provider part by part, and the
+//! certificates of participation it earns.
+//!
+//! The register holds one mark per attendee and session part (`traded_attendance_parts`):
+//! a two-day course is marked on each day, once that day has started. The attendee row keeps
+//! a summary every reader uses — ATTENDED once present at any part, NO_SHOW when absent at
+//! every part marked — and the number of parts they were present at. A certificate of
+//! participation is issued once the session's last part has ended, to attendees marked
+//! present at every part; it states the days and hours of those parts.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
@@ -7,17 +14,19 @@ use kernel::{
     Actor, AttendeeId, BookingId, Clock, DomainError, ErrorCode, Permission, Problems, SchoolId,
     ServiceId, SessionId,
 };
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 use serde::Serialize;
+use std::collections::HashMap;
 
 use crate::bookings::{Attendee, Booking};
 use crate::catalogue::Service;
-use crate::entity::{attendees, bookings, services, sessions};
+use crate::entity::{attendance_parts, attendees, bookings, services, sessions};
 use crate::sessions::Session;
-use crate::support::{acts_for_provider, may_read_bookings, recorder};
+use crate::support::{acts_for_provider, may_read_bookings, recorder, stored};
 use crate::types::{Attendance, BookingStatus, Category, SessionStatus};
 
 /// The school providing the session's service (`None` for partnership staff), if the
@@ -62,6 +71,9 @@ pub struct AttendanceMark {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegisterLine {
     pub attendee: Attendee,
+    /// The attendee's mark at each part of the session, in part order; `None` where that
+    /// part is not marked yet.
+    pub parts: Vec<Option<Attendance>>,
     pub booking_id: BookingId,
     pub school_id: SchoolId,
     pub booking_status: BookingStatus,
@@ -82,11 +94,12 @@ pub struct Certificate {
     pub category: Category,
     pub provider_name: String,
     pub session_id: SessionId,
-    /// The days of the parts, in order.
+    /// The days of the parts attended, in order.
     pub dates: Vec<NaiveDate>,
-    /// Hours of learning, in minutes (the parts' total length).
+    /// Hours of learning, in minutes: the total length of the parts attended.
     pub minutes: i64,
-    /// When the register recorded the attendance.
+    /// When it was earned: the end of the session's last part, or the register's last mark
+    /// for the attendee if that came later.
     pub issued_at: DateTime<Utc>,
 }
 
@@ -111,8 +124,8 @@ async fn may_see_register<C: ConnectionTrait>(
     Ok(staff || provides_session(db, actor, session).await?)
 }
 
-/// The register of a session: every attendee holding a place, by booking. Its provider and
-/// partnership staff; `NotFound` for anyone else.
+/// The register of a session: every attendee holding a place, by booking, with their mark
+/// at each part. Its provider and partnership staff; `NotFound` for anyone else.
 pub async fn register(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -123,6 +136,15 @@ pub async fn register(
             entity: "TradedSession",
         });
     }
+    let Some(row) = sessions::Entity::find_by_id(session.as_uuid())
+        .one(db)
+        .await?
+    else {
+        return Err(DomainError::NotFound {
+            entity: "TradedSession",
+        });
+    };
+    let part_count = Session::from_row(row)?.parts.len();
     let on = bookings::Entity::find()
         .filter(bookings::Column::SessionId.eq(session.as_uuid()))
         .filter(bookings::Column::Status.is_in(ON_REGISTER.iter().map(|s| s.as_str())))
@@ -134,6 +156,7 @@ pub async fn register(
         .collect::<Result<Vec<_>, _>>()?;
     let ids: Vec<BookingId> = on.iter().map(|b| b.id).collect();
     let mut people = crate::bookings::attendees_of_bookings(db, &ids).await?;
+    let mut marks = part_marks_of_session(db, session).await?;
     Ok(on
         .into_iter()
         .flat_map(|b| {
@@ -141,25 +164,62 @@ pub async fn register(
                 .remove(&b.id)
                 .unwrap_or_default()
                 .into_iter()
-                .map(move |attendee| RegisterLine {
-                    attendee,
-                    booking_id: b.id,
-                    school_id: b.school_id,
-                    booking_status: b.status,
+                .map(|attendee| {
+                    let mut parts = vec![None; part_count];
+                    for (part, mark) in marks.remove(&attendee.id).unwrap_or_default() {
+                        if let Some(slot) = parts.get_mut(part) {
+                            *slot = Some(mark);
+                        }
+                    }
+                    RegisterLine {
+                        attendee,
+                        parts,
+                        booking_id: b.id,
+                        school_id: b.school_id,
+                        booking_status: b.status,
+                    }
                 })
+                .collect::<Vec<_>>()
         })
         .collect())
 }
 
-/// Takes (or corrects) the register of a session once it has started: its provider —
-/// partnership admins, or the leaders of the school providing it. A booking whose attendees
-/// are all marked becomes ATTENDED when anyone came and NO_SHOW when nobody did. Returns the
-/// bookings whose status changed.
+/// Every per-part mark of a session (one statement): by attendee, `(part index, mark)`.
+async fn part_marks_of_session<C: ConnectionTrait>(
+    db: &C,
+    session: SessionId,
+) -> Result<HashMap<AttendeeId, Vec<(usize, Attendance)>>, DomainError> {
+    let rows = attendance_parts::Entity::find()
+        .filter(attendance_parts::Column::SessionId.eq(session.as_uuid()))
+        .order_by_asc(attendance_parts::Column::AttendeeId)
+        .order_by_asc(attendance_parts::Column::Part)
+        .all(db)
+        .await?;
+    let mut out: HashMap<AttendeeId, Vec<(usize, Attendance)>> = HashMap::new();
+    for row in rows {
+        let mark = stored::<Attendance>("attendance", &row.attendance)?;
+        out.entry(AttendeeId::from_uuid(row.attendee_id))
+            .or_default()
+            .push((usize::try_from(row.part).unwrap_or(usize::MAX), mark));
+    }
+    Ok(out)
+}
+
+/// Takes (or corrects) the register of one part of a session once that part has started:
+/// its provider — partnership admins, or the leaders of the school providing it. `part` is
+/// the 0-based index of the part; it may be omitted for a session of one part (clients from
+/// before registers per part keep working), and is required otherwise (`part`, REQUIRED).
+/// A part that has not started is refused (`part`, CONFLICT; `sessionId` when the part was
+/// implied). Each attendee's summary follows the parts marked so far: ATTENDED once present
+/// at any part, NO_SHOW when absent at every part marked. A booking whose attendees all
+/// have a summary becomes ATTENDED when anyone came and NO_SHOW when nobody did. Returns
+/// the bookings whose status changed.
 pub async fn mark_attendance(
     db: &DatabaseConnection,
     actor: &Actor,
     clock: &dyn Clock,
     session: SessionId,
+    part: Option<usize>,
     marks: &[AttendanceMark],
 ) -> Result<Vec<Booking>, DomainError> {
     actor.require(Permission::RecordAttendance)?;
@@ -180,18 +240,45 @@ pub async fn mark_attendance(
         .ok_or(DomainError::NotFound {
             entity: "TradedSession",
         })?;
+    let cancelled = row.status == SessionStatus::Cancelled.as_str();
+    let full = Session::from_row(row)?;
     let mut problems = Problems::new();
-    if row.status == SessionStatus::Cancelled.as_str() {
+    let index = match part {
+        Some(i) if i >= full.parts.len() => {
+            problems.add(
+                "part",
+                ErrorCode::NotFound,
+                format!(
+                    "the session has {} part(s), numbered from 0",
+                    full.parts.len()
+                ),
+            );
+            None
+        }
+        Some(i) => Some(i),
+        None if full.parts.len() == 1 => Some(0),
+        None => {
+            problems.add(
+                "part",
+                ErrorCode::Required,
+                "say which part of the session this register is for",
+            );
+            None
+        }
+    };
+    if cancelled {
         problems.add(
             "sessionId",
             ErrorCode::Conflict,
             "the session was cancelled",
         );
-    } else if now < row.starts_at {
+    } else if let Some(i) = index
+        && now < full.parts[i].starts_at
+    {
         problems.add(
-            "sessionId",
+            if part.is_some() { "part" } else { "sessionId" },
             ErrorCode::Conflict,
-            "the register is taken once the session has started",
+            "the register of a part is taken once that part has started",
         );
     }
     if marks.is_empty() {
@@ -217,19 +304,51 @@ pub async fn mark_attendance(
         }
     }
     problems.finish()?;
+    let Some(index) = index else {
+        unreachable!("a missing part was recorded as a problem");
+    };
+    let part_no = i32::try_from(index).unwrap_or(i32::MAX);
+    let by = recorder(actor).map(|u| u.as_uuid());
 
     let txn = db.begin_write().await?;
+    // The part's marks for these attendees are replaced: marking again corrects.
+    attendance_parts::Entity::delete_many()
+        .filter(attendance_parts::Column::Part.eq(part_no))
+        .filter(attendance_parts::Column::AttendeeId.is_in(seen.iter().map(AttendeeId::as_uuid)))
+        .exec(&txn)
+        .await?;
+    attendance_parts::Entity::insert_many(marks.iter().map(|mark| attendance_parts::ActiveModel {
+        attendee_id: Set(mark.attendee_id.as_uuid()),
+        part: Set(part_no),
+        session_id: Set(session.as_uuid()),
+        attendance: Set(mark.attendance.as_str().to_owned()),
+        marked_at: Set(now),
+        marked_by: Set(by),
+    }))
+    .exec_without_returning(&txn)
+    .await?;
+    let all_marks = part_marks_of_session(&txn, session).await?;
     for mark in marks {
+        let theirs = all_marks
+            .get(&mark.attendee_id)
+            .map_or(&[][..], Vec::as_slice);
+        let present = theirs
+            .iter()
+            .filter(|(_, a)| *a == Attendance::Attended)
+            .count();
+        let summary = if present > 0 {
+            Attendance::Attended
+        } else {
+            Attendance::NoShow
+        };
         attendees::Entity::update_many()
+            .col_expr(attendees::Column::Attendance, Expr::value(summary.as_str()))
             .col_expr(
-                attendees::Column::Attendance,
-                Expr::value(mark.attendance.as_str()),
+                attendees::Column::PartsAttended,
+                Expr::value(i32::try_from(present).unwrap_or(i32::MAX)),
             )
             .col_expr(attendees::Column::AttendanceMarkedAt, Expr::value(now))
-            .col_expr(
-                attendees::Column::AttendanceMarkedBy,
-                Expr::value(recorder(actor).map(|u| u.as_uuid())),
-            )
+            .col_expr(attendees::Column::AttendanceMarkedBy, Expr::value(by))
             .col_expr(attendees::Column::UpdatedAt, Expr::value(now))
             .filter(attendees::Column::Id.eq(mark.attendee_id.as_uuid()))
             .exec(&txn)
@@ -293,13 +412,15 @@ fn certificate_number(session: &Session, attendee: AttendeeId) -> String {
     )
 }
 
-/// The certificates of participation of a session: one per ATTENDED attendee, for learning
-/// (courses, conferences, governor training, ECT induction). Visible to the session's
+/// The certificates of participation of a session, for learning (courses, conferences,
+/// governor training, ECT induction): none before the session's last part has ended, then
+/// one per attendee the register marked present at every part. Visible to the session's
 /// provider and partnership staff (every attendee), and to each booking school's people
 /// (their own attendees).
 pub async fn certificates(
     db: &DatabaseConnection,
     actor: &Actor,
+    clock: &dyn Clock,
     session: SessionId,
 ) -> Result<Vec<Certificate>, DomainError> {
     let Some(row) = sessions::Entity::find_by_id(session.as_uuid())
@@ -319,7 +440,7 @@ pub async fn certificates(
         .ok_or(DomainError::NotFound {
             entity: "TradedService",
         })?;
-    if !service.category.certifies_attendance() {
+    if !service.category.certifies_attendance() || clock.now() < session_full.ends_at {
         return Ok(Vec::new());
     }
     let sees_all = may_see_register(db, actor, session).await?;
@@ -337,21 +458,23 @@ pub async fn certificates(
         .collect::<Vec<_>>();
     let ids: Vec<BookingId> = attended.iter().map(|b| b.id).collect();
     let people = crate::bookings::attendees_of_bookings(db, &ids).await?;
-    let dates: Vec<NaiveDate> = {
-        let mut d: Vec<NaiveDate> = session_full
-            .parts
-            .iter()
-            .map(|p| p.starts_at.date_naive())
-            .collect();
-        d.dedup();
-        d
-    };
+    let marks = part_marks_of_session(db, session).await?;
     let mut out = Vec::new();
     for booking in &attended {
         for a in people.get(&booking.id).map_or(&[][..], Vec::as_slice) {
-            if a.attendance != Some(Attendance::Attended) {
+            if !earns_certificate(a, session_full.parts.len()) {
                 continue;
             }
+            let present: Vec<&crate::sessions::SessionPart> = marks
+                .get(&a.id)
+                .map_or(&[][..], Vec::as_slice)
+                .iter()
+                .filter(|(_, mark)| *mark == Attendance::Attended)
+                .filter_map(|(i, _)| session_full.parts.get(*i))
+                .collect();
+            let mut dates: Vec<NaiveDate> =
+                present.iter().map(|p| p.starts_at.date_naive()).collect();
+            dates.dedup();
             out.push(Certificate {
                 number: certificate_number(&session_full, a.id),
                 attendee_id: a.id,
@@ -363,19 +486,30 @@ pub async fn certificates(
                 category: service.category,
                 provider_name: service.provider_name.clone(),
                 session_id: session,
-                dates: dates.clone(),
-                minutes: session_full.minutes(),
-                issued_at: a.attendance_marked_at.unwrap_or(session_full.ends_at),
+                dates,
+                minutes: present.iter().map(|p| p.minutes()).sum(),
+                issued_at: a.attendance_marked_at.map_or(session_full.ends_at, |at| {
+                    Ord::max(at, session_full.ends_at)
+                }),
             });
         }
     }
     Ok(out)
 }
 
-/// One attendee's certificate, if they attended a course and the actor may see it.
+/// Whether an attendee's register earns a certificate of a session of `parts` parts: marked
+/// present at every part. (Callers also check the session has ended and certifies.)
+#[must_use]
+pub fn earns_certificate(attendee: &Attendee, parts: usize) -> bool {
+    attendee.attendance == Some(Attendance::Attended)
+        && usize::try_from(attendee.parts_attended).is_ok_and(|n| n >= parts)
+}
+
+/// One attendee's certificate, if they earned one on a course and the actor may see it.
 pub async fn certificate(
     db: &DatabaseConnection,
     actor: &Actor,
+    clock: &dyn Clock,
     attendee: AttendeeId,
 ) -> Result<Certificate, DomainError> {
     let not_found = || DomainError::NotFound {
@@ -385,7 +519,7 @@ pub async fn certificate(
         .one(db)
         .await?
         .ok_or_else(not_found)?;
-    certificates(db, actor, SessionId::from_uuid(row.session_id))
+    certificates(db, actor, clock, SessionId::from_uuid(row.session_id))
         .await?
         .into_iter()
         .find(|c| c.attendee_id == attendee)

@@ -360,6 +360,7 @@ fn attendee_rows(
             attendance: Set(None),
             attendance_marked_at: Set(None),
             attendance_marked_by: Set(None),
+            parts_attended: Set(0),
             substituted_at: Set(None),
             created_at: Set(now),
             updated_at: Set(now),

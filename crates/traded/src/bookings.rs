@@ -194,9 +194,13 @@ pub struct Attendee {
     pub email: String,
     /// Their job, e.g. "Year 2 teacher".
     pub role: Option<String>,
-    /// `None` until the register is taken.
+    /// What the register says over the parts marked so far: ATTENDED once present at any
+    /// part, NO_SHOW when absent at every part marked; `None` until a part is marked.
     pub attendance: Option<Attendance>,
+    /// When a part of the register last marked them.
     pub attendance_marked_at: Option<DateTime<Utc>>,
+    /// How many of the session's parts they were marked present at.
+    pub parts_attended: u32,
     /// Set when someone else took this person's place.
     pub substituted_at: Option<DateTime<Utc>>,
 }
@@ -217,6 +221,7 @@ impl Attendee {
             email: row.email,
             role: row.role,
             attendance_marked_at: row.attendance_marked_at,
+            parts_attended: to_u32(row.parts_attended),
             substituted_at: row.substituted_at,
         })
     }

@@ -159,9 +159,35 @@ pub mod attendees {
         pub attendance: Option<String>,
         pub attendance_marked_at: Option<DateTimeUtc>,
         pub attendance_marked_by: Option<Uuid>,
+        /// How many parts of the session the register marked this person present at.
+        pub parts_attended: i32,
         pub substituted_at: Option<DateTimeUtc>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One mark of the register: an attendee at one part of their session.
+pub mod attendance_parts {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "traded_attendance_parts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub attendee_id: Uuid,
+        /// 0-based index into the session's parts.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub part: i32,
+        pub session_id: Uuid,
+        pub attendance: String,
+        pub marked_at: DateTimeUtc,
+        pub marked_by: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -41,8 +41,8 @@ pub mod types;
 pub mod waitlist;
 
 pub use attendance::{
-    AttendanceMark, Certificate, RegisterLine, certificate, certificates, mark_attendance,
-    provides_session, register,
+    AttendanceMark, Certificate, RegisterLine, certificate, certificates, earns_certificate,
+    mark_attendance, provides_session, register,
 };
 pub use book::{
     Approval, BookingOutcome, MAX_PLACES_PER_BOOKING, NewAttendee, NewBooking, NewBookingRequest,

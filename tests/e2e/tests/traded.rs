@@ -1192,7 +1192,99 @@ async fn a_retried_booking_or_request_with_its_key_is_made_once(db: TestDb) {
     );
 }
 
+/// A two-part course over GraphQL: the register names the part, a part not yet started is
+/// refused, and the certificate link appears only after the last part, for those present at
+/// both.
+async fn a_two_part_course_is_registered_per_part_and_certified_at_the_end(db: TestDb) {
+    let config = common::config(&db);
+    let p = Portal::spawn(db, &config).await;
+    let course = service(&p, "CPD-EARLY-WRITING").await;
+    let day_one = p.clock.now() + chrono::Duration::days(30);
+    let day_two = day_one + chrono::Duration::days(7);
+    let created = p
+        .data(
+            ADMIN,
+            SESSION_CREATE,
+            json!({ "input": {
+                "serviceId": course["id"],
+                "parts": [
+                    { "startsAt": day_one, "endsAt": day_one + chrono::Duration::hours(3),
+                      "venue": "Barnet Partnership Centre" },
+                    { "startsAt": day_two, "endsAt": day_two + chrono::Duration::hours(3),
+                      "venue": "Barnet Partnership Centre" }],
+                "capacity": 4,
+                "bookingDeadline": day_one - chrono::Duration::days(7),
+            } }),
+        )
+        .await;
+    assert_eq!(user_errors(&created["sessionCreate"]), vec![], "{created}");
+    let session_id = created["sessionCreate"]["session"]["id"].clone();
+    let booked = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "OFFER",
+                "attendees": attendees(&["Amy Lee", "Ben Ode"]) }),
+    )
+    .await;
+    assert_eq!(booked["booking"]["status"], "CONFIRMED", "{booked}");
+    let booking_id = booked["booking"]["id"].clone();
+    let people: Vec<Value> = booked["booking"]["attendees"]
+        .as_array()
+        .expect("attendees")
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    let register = "mutation($input: AttendanceRecordInput!) { attendanceRecord(input: $input) {
+        attendees { id attendance partsAttended } userErrors { field code } } }";
+    let marks = |part: Option<i32>, second: &str| {
+        let mut input = json!({ "sessionId": session_id, "marks": [
+            { "attendeeId": people[0], "attendance": "ATTENDED" },
+            { "attendeeId": people[1], "attendance": second } ] });
+        if let Some(part) = part {
+            input["part"] = json!(part);
+        }
+        json!({ "input": input })
+    };
+    p.clock.set(day_one + chrono::Duration::hours(1));
+    let unnamed = p.data(ADMIN, register, marks(None, "ATTENDED")).await;
+    assert_eq!(
+        user_errors(&unnamed["attendanceRecord"]),
+        vec![("input.part".to_owned(), "REQUIRED".to_owned())]
+    );
+    let too_soon = p.data(ADMIN, register, marks(Some(1), "ATTENDED")).await;
+    assert_eq!(
+        user_errors(&too_soon["attendanceRecord"]),
+        vec![("input.part".to_owned(), "CONFLICT".to_owned())]
+    );
+    let first = p.data(ADMIN, register, marks(Some(0), "ATTENDED")).await;
+    assert_eq!(user_errors(&first["attendanceRecord"]), vec![], "{first}");
+    assert_eq!(
+        first["attendanceRecord"]["attendees"][0]["partsAttended"],
+        1
+    );
+    p.clock.set(day_one + chrono::Duration::days(1));
+    let between = p.data(HEAD, BOOKING, json!({ "id": booking_id })).await;
+    assert!(
+        between["booking"]["attendees"][0]["certificateUrl"].is_null(),
+        "no certificate between the parts: {between}"
+    );
+    p.clock.set(day_two + chrono::Duration::hours(1));
+    let second = p.data(ADMIN, register, marks(Some(1), "NO_SHOW")).await;
+    assert_eq!(user_errors(&second["attendanceRecord"]), vec![], "{second}");
+    p.clock.set(day_two + chrono::Duration::hours(4));
+    let after = p.data(HEAD, BOOKING, json!({ "id": booking_id })).await;
+    assert!(
+        after["booking"]["attendees"][0]["certificateUrl"].is_string(),
+        "{after}"
+    );
+    assert!(
+        after["booking"]["attendees"][1]["certificateUrl"].is_null(),
+        "absent at part two: {after}"
+    );
+}
+
 testkit::db_tests!(
+    a_two_part_course_is_registered_per_part_and_certified_at_the_end,
     a_retried_booking_or_request_with_its_key_is_made_once,
     a_transfer_that_pays_a_card_booking_confirms_it_at_once,
     card_is_refused_without_a_payment_provider,

@@ -46,7 +46,7 @@ pub async fn download(
     else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    match traded::certificate(&state.db, &actor, attendee).await {
+    match traded::certificate(&state.db, &actor, state.clock.as_ref(), attendee).await {
         Ok(certificate) => {
             let mut response = pdf(&certificate).into_response();
             let headers = response.headers_mut();

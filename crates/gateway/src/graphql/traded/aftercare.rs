@@ -3,7 +3,7 @@
 //! change touches is announced to its school's `bookingUpdated` subscribers.
 
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
-use kernel::{AttendeeId, BookingId, DomainError, Money, Permission, SessionId};
+use kernel::{AttendeeId, BookingId, DomainError, ErrorCode, Money, Permission, SessionId};
 use traded::{AttendanceMark, Booking, BookingChange, NewFeedback, SessionChange};
 
 use super::booking::{announce, payments, updated};
@@ -155,6 +155,10 @@ pub struct AttendanceMarkInput {
 #[derive(InputObject, Debug)]
 pub struct AttendanceRecordInput {
     pub session_id: ID,
+    /// Which part of the session this register is for: its 0-based index in
+    /// `TradedSession.parts`. May be omitted for a session of one part; required otherwise.
+    /// A part is marked once it has started.
+    pub part: Option<i32>,
     /// One mark per attendee; marking again corrects the register.
     pub marks: Vec<AttendanceMarkInput>,
 }
@@ -270,7 +274,9 @@ impl AftercareMutation {
         })
     }
 
-    /// Take (or correct) a session's register once it has started: its provider.
+    /// Take (or correct) the register of one part of a session once that part has started:
+    /// its provider. Certificates follow once the last part has ended, for those present at
+    /// every part.
     async fn attendance_record(
         &self,
         ctx: &Context<'_>,
@@ -297,9 +303,21 @@ impl AftercareMutation {
             if !bad.is_empty() {
                 return Err(DomainError::Invalid(bad));
             }
-            let changed =
-                traded::mark_attendance(&rc.db, &rc.actor, rc.clock.as_ref(), session, &marks)
-                    .await?;
+            let part = match input.part {
+                None => None,
+                Some(i) => Some(usize::try_from(i).map_err(|_| {
+                    DomainError::invalid("part", ErrorCode::OutOfRange, "parts count from 0")
+                })?),
+            };
+            let changed = traded::mark_attendance(
+                &rc.db,
+                &rc.actor,
+                rc.clock.as_ref(),
+                session,
+                part,
+                &marks,
+            )
+            .await?;
             let ids: Vec<AttendeeId> = marks.iter().map(|m| m.attendee_id).collect();
             let fresh = traded::attendees_by_ids(&rc.db, &ids).await?;
             let session = traded::session(&rc.db, &rc.actor, session).await?;

@@ -755,9 +755,15 @@ impl AttendeeNode {
         self.0.role.as_deref()
     }
 
-    /// What the register says; null until it is taken.
+    /// What the register says over the parts marked so far: ATTENDED once present at any
+    /// part, NO_SHOW when absent at every part marked; null until a part is marked.
     async fn attendance(&self) -> Option<Attendance> {
         self.0.attendance.map(Into::into)
+    }
+
+    /// How many of the session's parts the register marked them present at.
+    async fn parts_attended(&self) -> u32 {
+        self.0.parts_attended
     }
 
     async fn attendance_marked_at(&self) -> Option<DateTime<Utc>> {
@@ -770,8 +776,9 @@ impl AttendeeNode {
     }
 
     /// Where to download their certificate of participation (a PDF; send the same bearer
-    /// credential): for attendees marked ATTENDED on a course, conference, governor
-    /// training or ECT induction, once their booking's register is complete. Null otherwise.
+    /// credential): for attendees of a course, conference, governor training or ECT
+    /// induction marked present at every part, once the last part has ended and their
+    /// booking's register is complete. Null otherwise.
     async fn certificate_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         if self.0.attendance != Some(traded::Attendance::Attended) {
             return Ok(None);
@@ -790,6 +797,11 @@ impl AttendeeNode {
         let Some(session) = rc.loaders.sessions.load_one(self.0.session_id).await? else {
             return Ok(None);
         };
+        if rc.clock.now() < session.ends_at
+            || !traded::earns_certificate(&self.0, session.parts.len())
+        {
+            return Ok(None);
+        }
         let service = service_of(rc, &session).await?;
         Ok(service
             .category
