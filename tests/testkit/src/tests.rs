@@ -369,6 +369,140 @@ fn support_credits_survive_migration_50_on_postgres() {
     });
 }
 
+// --- migration 90 over existing registers ------------------------------------------------------
+
+/// Migration 90 keeps registers per session part: a mark taken per session before it
+/// becomes the same mark at every part of the session, and `parts_attended` counts them.
+async fn registers_survive_migration_90(
+    conn: &sea_orm::DatabaseConnection,
+    without_foreign_keys: &str,
+) {
+    use sea_orm::Value;
+    let backend = conn.get_database_backend();
+    let before = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == "m20261204_000090_attendance_parts")
+        .expect("migration 90");
+    Migrator::up(conn, u32::try_from(before).ok())
+        .await
+        .expect("migrations before 90");
+    conn.execute_unprepared(without_foreign_keys)
+        .await
+        .expect("foreign keys off");
+    let at = "'2026-11-02T10:00:00+00:00'";
+    let session = uuid::Uuid::now_v7();
+    conn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO traded_sessions (id, service_id, academic_year, parts, starts_at, \
+               ends_at, capacity, places_taken, booking_deadline, free_cancellation_days, \
+               late_fee_percent, no_refund_days, waitlist_offer_hours, status, created_at, \
+               updated_at) \
+             VALUES ($1, $2, 2026, '[{{}}, {{}}]', {at}, {at}, 10, 3, {at}, 14, 50, 7, 48, \
+               'SCHEDULED', {at}, {at})"
+        ),
+        vec![Value::from(session), Value::from(uuid::Uuid::now_v7())],
+    ))
+    .await
+    .expect("a two-part session");
+    let mut attendees = Vec::new();
+    for (position, mark) in [(1, Some("ATTENDED")), (2, Some("NO_SHOW")), (3, None)] {
+        let id = uuid::Uuid::now_v7();
+        conn.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO traded_attendees (id, booking_id, session_id, position, name, \
+                   email, attendance, attendance_marked_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 'A Teacher', 'a@school.example', $5, $6, {at}, {at})"
+            ),
+            vec![
+                Value::from(id),
+                Value::from(uuid::Uuid::now_v7()),
+                Value::from(session),
+                Value::from(position),
+                Value::from(mark),
+                Value::from(mark.map(|_| {
+                    "2026-11-02T16:00:00Z"
+                        .parse::<sea_orm::prelude::DateTimeUtc>()
+                        .expect("time")
+                })),
+            ],
+        ))
+        .await
+        .expect("an attendee");
+        attendees.push(id);
+    }
+    Migrator::up(conn, None).await.expect("migration 90");
+    let mut got = Vec::new();
+    for id in &attendees {
+        let marks = conn
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT part, attendance FROM traded_attendance_parts \
+                 WHERE attendee_id = $1 ORDER BY part",
+                vec![Value::from(*id)],
+            ))
+            .await
+            .expect("marks")
+            .iter()
+            .map(|r| {
+                (
+                    r.try_get::<i32>("", "part").expect("part"),
+                    r.try_get::<String>("", "attendance").expect("attendance"),
+                )
+            })
+            .collect::<Vec<_>>();
+        let counted = conn
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT parts_attended FROM traded_attendees WHERE id = $1",
+                vec![Value::from(*id)],
+            ))
+            .await
+            .expect("attendee")
+            .expect("one row")
+            .try_get::<i32>("", "parts_attended")
+            .expect("count");
+        got.push((marks, counted));
+    }
+    let marks = |a: &str| vec![(0, a.to_owned()), (1, a.to_owned())];
+    assert_eq!(
+        got,
+        vec![
+            (marks("ATTENDED"), 2),
+            (marks("NO_SHOW"), 0),
+            (Vec::new(), 0)
+        ]
+    );
+}
+
+#[test]
+fn registers_survive_migration_90_on_sqlite() {
+    crate::__private::block_on(async {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let conn = super::connect(&super::sqlite_url(&dir.path().join("m90.db")), Some(1)).await;
+        registers_survive_migration_90(&conn, "PRAGMA foreign_keys = OFF").await;
+    });
+}
+
+#[test]
+fn registers_survive_migration_90_on_postgres() {
+    crate::__private::block_on(async {
+        let Some(admin_url) = super::postgres_admin_url() else {
+            return;
+        };
+        let name = format!("trellis_m90_{}", uuid::Uuid::now_v7().simple());
+        let admin = super::connect(&admin_url, Some(1)).await;
+        super::exec(&admin, &format!(r#"CREATE DATABASE "{name}""#))
+            .await
+            .expect("create database");
+        let conn = super::connect(&with_database(&admin_url, &name), Some(1)).await;
+        registers_survive_migration_90(&conn, "SET session_replication_role = replica").await;
+        super::close(conn).await;
+        let _ = super::exec(&admin, &format!(r#"DROP DATABASE "{name}""#)).await;
+    });
+}
+
 // --- pure helpers ----------------------------------------------------------------------------
 
 #[test]
