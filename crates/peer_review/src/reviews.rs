@@ -178,12 +178,13 @@ pub(crate) async fn load(db: &impl ConnectionTrait, id: ReviewId) -> Result<Load
     Ok(Loaded { review, team })
 }
 
-/// The full report, if the confidentiality rule lets the caller read it.
-pub async fn review(
+/// The review with its consents, if the confidentiality rule lets `actor` read its report;
+/// NOT_FOUND otherwise, as if it did not exist.
+async fn readable(
     db: &DatabaseConnection,
     actor: &Actor,
     id: ReviewId,
-) -> Result<ReviewReport, DomainError> {
+) -> Result<(Loaded, Vec<Consent>), DomainError> {
     actor.require(Permission::ReadPeerReview)?;
     let loaded = load(db, id).await?;
     let consents = loaders::consents_of(db, &[id])
@@ -193,6 +194,16 @@ pub async fn review(
     if !may_read_report(actor, &loaded.review, &loaded.team, &consents) {
         return Err(not_found("Review"));
     }
+    Ok((loaded, consents))
+}
+
+/// The full report, if the confidentiality rule lets the caller read it.
+pub async fn review(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: ReviewId,
+) -> Result<ReviewReport, DomainError> {
+    let (loaded, consents) = readable(db, actor, id).await?;
     Ok(ReviewReport {
         self_review: loaders::self_reviews_of(db, &[id]).await?.remove(&id),
         findings: loaders::findings_of(db, &[id])
@@ -403,15 +414,7 @@ pub async fn history(
     actor: &Actor,
     id: ReviewId,
 ) -> Result<Vec<kernel::audit::Entry>, DomainError> {
-    actor.require(Permission::ReadPeerReview)?;
-    let loaded = load(db, id).await?;
-    let consents = loaders::consents_of(db, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    if !may_read_report(actor, &loaded.review, &loaded.team, &consents) {
-        return Err(not_found("Review"));
-    }
+    readable(db, actor, id).await?;
     kernel::audit::trail(db, AUDIT_ENTITY, id.as_uuid()).await
 }
 
