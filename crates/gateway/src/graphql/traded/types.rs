@@ -762,8 +762,8 @@ impl AttendeeNode {
     }
 
     /// How many of the session's parts the register marked them present at.
-    async fn parts_attended(&self) -> u32 {
-        self.0.parts_attended
+    async fn parts_attended(&self) -> i32 {
+        crate::graphql::int::saturating(self.0.parts_attended)
     }
 
     async fn attendance_marked_at(&self) -> Option<DateTime<Utc>> {
