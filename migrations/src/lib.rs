@@ -28,6 +28,7 @@ mod m20261204_000035_outbox_event_retries;
 mod m20261204_000040_school_status_and_rolls;
 mod m20261204_000050_time_credits;
 mod m20261204_000090_attendance_parts;
+mod m20261204_000100_school_opened_on;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000040_school_status_and_rolls::Migration),
             Box::new(m20261204_000050_time_credits::Migration),
             Box::new(m20261204_000090_attendance_parts::Migration),
+            Box::new(m20261204_000100_school_opened_on::Migration),
         ]
     }
 }

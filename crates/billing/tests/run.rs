@@ -227,7 +227,7 @@ async fn demo_run_bills_every_active_membership_once(db: TestDb) {
         let quote = fees::quote(
             &schedule.rules,
             year(),
-            &SchoolFacts::from_school(school, school.has_sixth_form),
+            &SchoolFacts::of(school, year()),
             m.starts_on,
             schedule.frequency,
         )
@@ -408,6 +408,7 @@ async fn new_school(db: &DatabaseConnection, urn: u32, name: &str, roll: Option<
             }),
             designations: vec![],
             has_sixth_form: false,
+            opened_on: None,
             is_demo: false,
         },
     )
@@ -802,6 +803,7 @@ async fn a_late_joiner_is_invoiced_exactly_what_it_was_quoted(db: TestDb) {
                 }),
                 designations: vec![],
                 has_sixth_form: false,
+                opened_on: None,
                 is_demo: false,
             },
         )
@@ -856,7 +858,7 @@ async fn a_late_joiner_is_invoiced_exactly_what_it_was_quoted(db: TestDb) {
         let quote = fees::quote(
             &schedule.rules,
             year,
-            &SchoolFacts::from_school(school, false),
+            &SchoolFacts::of(school, year),
             day(2028, 1, 5),
             frequency,
         )

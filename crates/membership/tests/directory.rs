@@ -19,6 +19,7 @@ fn school(urn: &str, name: &str) -> NewSchool {
         roll: None,
         designations: vec![],
         has_sixth_form: false,
+        opened_on: None,
         is_demo: false,
     }
 }

@@ -671,7 +671,144 @@ async fn census_rolls_keep_history_and_move_the_current_roll(db: TestDb) {
     assert_eq!((again.updated, again.unchanged), (0, 2));
 }
 
+/// GIAS's `OpenDate` is the opening date fee rules judge a new school by (issue #22): read
+/// when given, kept when a later file leaves it blank, not recorded when before 2000 (a
+/// school that old is never new), and a malformed or far-off one is a problem on its line
+/// and column with nothing written.
+async fn open_dates_are_imported_and_kept(db: TestDb) {
+    let with_dates = |first: &'static str, second: &'static str| {
+        sample_with(move |rows| {
+            let open = col(rows, "OpenDate");
+            rows[1][open] = first.into();
+            rows[2][open] = second.into();
+        })
+    };
+    let urns = {
+        let text = String::from_utf8_lossy(&with_dates("", "")).into_owned();
+        let mut lines = text.lines().skip(1);
+        let mut urn = || {
+            lines
+                .next()
+                .and_then(|l| l.split(',').next())
+                .expect("a row")
+                .to_owned()
+        };
+        (urn(), urn())
+    };
+    import_bytes(&db, with_dates("01-09-2025", "01-09-1974"))
+        .await
+        .expect("import");
+    let schools = all_schools(&db).await;
+    assert_eq!(
+        schools[&urns.0].opened_on,
+        NaiveDate::from_ymd_opt(2025, 9, 1)
+    );
+    assert_eq!(
+        schools[&urns.1].opened_on, None,
+        "opened before 2000: long established, not recorded"
+    );
+
+    // A later file without the date keeps the one on record.
+    import_bytes(&db, with_dates("", ""))
+        .await
+        .expect("reimport");
+    assert_eq!(
+        all_schools(&db).await[&urns.0].opened_on,
+        NaiveDate::from_ymd_opt(2025, 9, 1)
+    );
+
+    // The clock says 2026-03-01: an opening in 2062 is a typo, not a plan.
+    let errors = invalid(import_bytes(&db, with_dates("31-02-2025", "01-09-2062")).await);
+    assert!(
+        has_error(&errors, &["file", "2", "OpenDate"], ErrorCode::Invalid),
+        "{errors:?}"
+    );
+    assert!(
+        has_error(&errors, &["file", "3", "OpenDate"], ErrorCode::OutOfRange),
+        "{errors:?}"
+    );
+    assert_eq!(
+        all_schools(&db).await[&urns.0].opened_on,
+        NaiveDate::from_ymd_opt(2025, 9, 1),
+        "nothing written"
+    );
+}
+
+/// GIAS's `OfficialSixthForm (name)` and `schoolUpdate`'s `hasSixthForm` follow one rule
+/// (`Phase::may_have_sixth_form`): what the import records is what an update would accept,
+/// the update refuses what the import drops, and the register's word wins at the next import.
+async fn gias_and_school_update_agree_on_sixth_forms(db: TestDb) {
+    import(&db, SAMPLE, GiasFilter::default(), false)
+        .await
+        .expect("import");
+    let schools = all_schools(&db).await;
+    for s in schools.values() {
+        assert!(
+            !s.has_sixth_form || s.phase.may_have_sixth_form(),
+            "{} {:?} has a sixth form",
+            s.urn,
+            s.phase
+        );
+    }
+    let conn = db.conn();
+    let update = |urn: &str, changes: school::SchoolChanges| {
+        let id = schools[urn].id;
+        async move { school::update(conn, &clock(), &admin(), id, changes).await }
+    };
+    // "Secondary", "Has a sixth form".
+    assert!(schools["960005"].has_sixth_form);
+    let errors = invalid(
+        update(
+            "960005",
+            school::SchoolChanges {
+                phase: Some(Phase::Primary),
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    assert!(
+        has_error(&errors, &["hasSixthForm"], ErrorCode::Invalid),
+        "{errors:?}"
+    );
+    // "16 plus", "Has a sixth form": a sixth-form college is priced by its phase.
+    assert_eq!(schools["960008"].phase, Phase::SixthFormFe);
+    assert!(!schools["960008"].has_sixth_form);
+    let errors = invalid(
+        update(
+            "960008",
+            school::SchoolChanges {
+                has_sixth_form: Some(true),
+                ..Default::default()
+            },
+        )
+        .await,
+    );
+    assert!(
+        has_error(&errors, &["hasSixthForm"], ErrorCode::Invalid),
+        "{errors:?}"
+    );
+    // "Secondary", "Does not have a sixth form": finance may say otherwise until the register
+    // is imported again.
+    let set = update(
+        "960010",
+        school::SchoolChanges {
+            has_sixth_form: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("a secondary may have a sixth form");
+    assert!(set.has_sixth_form);
+    import(&db, SAMPLE, GiasFilter::default(), false)
+        .await
+        .expect("reimport");
+    assert!(!all_schools(&db).await["960010"].has_sixth_form);
+}
+
 testkit::db_tests!(
+    open_dates_are_imported_and_kept,
+    gias_and_school_update_agree_on_sixth_forms,
     dry_run_shows_the_diff_and_writes_nothing,
     applies_then_reports_changes_closures_and_trust_moves,
     bad_rows_are_reported_by_line_and_column_and_nothing_is_written,

@@ -84,6 +84,7 @@ async fn new_school(db: &TestDb, urn: &str, name: &str) -> SchoolId {
             roll: None,
             designations: vec![],
             has_sixth_form: false,
+            opened_on: None,
             is_demo: false,
         },
     )
@@ -1192,6 +1193,7 @@ async fn sixth_forms_only_on_schools_that_can_have_one(db: TestDb) {
         roll: None,
         designations: vec![],
         has_sixth_form: true,
+        opened_on: None,
         is_demo: false,
     };
     assert_field(

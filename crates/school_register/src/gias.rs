@@ -2,7 +2,7 @@
 //!
 //! The all-establishments extract (`edubasealldataYYYYMMDD.csv`) has about 50,000 rows and
 //! 300 columns in Windows-1252; [`read`] finds the columns in [`COLUMNS`] (and `CloseDate`,
-//! `StatutoryLowAge`, `StatutoryHighAge` when present) by header name, keeps the rows a
+//! `OpenDate`, `StatutoryLowAge`, `StatutoryHighAge` when present) by header name, keeps the rows a
 //! [`Scope`] selects and checks each into a [`Row`]. Which column becomes what in the
 //! directory is tabled in `membership::import::gias`, which applies the rows.
 
@@ -17,7 +17,9 @@ use crate::file::{
     position, read_header,
 };
 use crate::inspection::{OverallGrade, report_cards_from};
-use crate::types::{EstablishmentType, Phase, Postcode, Roll, RollCensus, SchoolStatus, Urn};
+use crate::types::{
+    EstablishmentType, Phase, Postcode, Roll, RollCensus, SchoolStatus, Urn, opening_date,
+};
 
 /// Longest establishment or trust name kept.
 pub const NAME_MAX: usize = 200;
@@ -71,6 +73,10 @@ pub struct Row {
     pub has_sixth_form: bool,
     pub status: SchoolStatus,
     pub closed_on: Option<NaiveDate>,
+    /// The day it opened (or is due to open), from `OpenDate`: `None` when the column is
+    /// missing or blank, or the date is before 2000 (a school that old is never new, and
+    /// Trellis records no date before 2000).
+    pub opened_on: Option<NaiveDate>,
     pub trust: Option<String>,
     pub inspection: Option<(NaiveDate, OverallGrade)>,
 }
@@ -107,6 +113,7 @@ pub fn read<R: Read>(
         return;
     };
     let close_date = position(&header, "CloseDate");
+    let open_date = position(&header, "OpenDate");
     let low_age = position(&header, "StatutoryLowAge");
     let high_age = position(&header, "StatutoryHighAge");
     let mut seen: HashMap<Urn, u64> = HashMap::new();
@@ -129,7 +136,7 @@ pub fn read<R: Read>(
         let item = check(
             &record,
             &cols,
-            [close_date, low_age, high_age],
+            [close_date, open_date, low_age, high_age],
             line,
             today,
             &mut problems,
@@ -168,7 +175,7 @@ pub fn read<R: Read>(
 fn check(
     record: &csv::StringRecord,
     cols: &[usize; 13],
-    [close_date, low_age, high_age]: [Option<usize>; 3],
+    [close_date, open_date, low_age, high_age]: [Option<usize>; 4],
     line: u64,
     today: NaiveDate,
     problems: &mut Vec<LineProblem>,
@@ -290,6 +297,14 @@ fn check(
         }
         _ => None,
     };
+    let opened_on = open_date
+        .map(|c| record.get(c).unwrap_or_default().trim())
+        .and_then(|raw| {
+            read_open_date(raw, line, today)
+                .map_err(|p| problems.push(p))
+                .ok()
+        })
+        .flatten();
     let mut problem = |col: usize, code: ErrorCode, message: String| {
         problems.push(LineProblem::new(line, Some(COLUMNS[col]), code, message));
     };
@@ -324,10 +339,10 @@ fn check(
     if postcode.is_none() && !closed {
         return None;
     }
-    // Trellis's rule: a sixth form only where a school teaches up to 16 (a sixth-form
-    // college is all sixth form, priced by its phase).
-    let has_sixth_form =
-        sixth_form && matches!(phase, Phase::Secondary | Phase::AllThrough | Phase::Special);
+    // Trellis's rule (`Phase::may_have_sixth_form`, which `schoolUpdate` checks too): a
+    // sixth form only where a school teaches up to 16. GIAS's word is taken for the rest, so
+    // a "Has a sixth form" on another phase is dropped rather than refused.
+    let has_sixth_form = sixth_form && phase.may_have_sixth_form();
     Some(Item::Row(Box::new(Row {
         line,
         urn,
@@ -340,9 +355,44 @@ fn check(
         has_sixth_form,
         status,
         closed_on,
+        opened_on,
         trust,
         inspection,
     })))
+}
+
+/// `OpenDate`: blank is unknown; a date before 2000 is a school long open (never new), kept
+/// as unknown; a date Trellis cannot record (malformed, or further ahead than
+/// [`crate::types::OPENING_HORIZON_YEARS`]) is a problem on `line`.
+fn read_open_date(
+    raw: &str,
+    line: u64,
+    today: NaiveDate,
+) -> Result<Option<NaiveDate>, LineProblem> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let Some(date) = parse_date(raw) else {
+        return Err(LineProblem::new(
+            line,
+            Some("OpenDate"),
+            ErrorCode::Invalid,
+            format!("{raw:?} is not a date (dd-mm-yyyy)"),
+        ));
+    };
+    if date < kernel::dates::EARLIEST {
+        return Ok(None);
+    }
+    opening_date("OpenDate", date, today)
+        .map(Some)
+        .map_err(|e| {
+            LineProblem::new(
+                line,
+                Some("OpenDate"),
+                e.code,
+                format!("{date}: {}", e.message),
+            )
+        })
 }
 
 fn read_roll(
@@ -586,6 +636,68 @@ mod tests {
             ]
         );
         assert_eq!(read.progress.rows_read, 3);
+    }
+
+    /// GIAS ships `OpenDate` as dd-mm-yyyy; a school opening soon ("Proposed to open") is
+    /// read, one opened before 2000 is long established and recorded as unknown, and a date
+    /// that is malformed or too far ahead is a problem on its line and column, not a row.
+    #[test]
+    fn open_dates_are_read_as_gias_writes_them() {
+        let header = COLUMNS
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .chain(["\"OpenDate\"".to_owned()])
+            .collect::<Vec<_>>()
+            .join(",");
+        let row = |urn: &str, open: &str| {
+            format!(
+                "{urn},Hill School,Community school,Secondary,Haringey,N10 2HN,,,Has a sixth form,Open,,,,{open}"
+            )
+        };
+        let file = [
+            header,
+            row("100001", "01-09-2025"),
+            row("100002", ""),
+            row("100003", "01-09-1974"),
+            row("100004", "31-02-2025"),
+            row("100005", "01-09-2035"),
+            row("100006", "01-09-2027"),
+        ]
+        .join("\r\n");
+        let mut read = Collected::default();
+        let today = NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
+        super::read(open(file.as_bytes()), &mut read, &Scope::default(), today);
+        let opened: Vec<_> = read
+            .rows
+            .iter()
+            .map(|item| match item {
+                Item::Row(r) => (r.urn.to_string(), r.opened_on, r.has_sixth_form),
+                Item::NotASchool => panic!("a school"),
+            })
+            .collect();
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(
+            opened,
+            [
+                ("100001".to_owned(), d(2025, 9, 1), true),
+                ("100002".to_owned(), None, true),
+                ("100003".to_owned(), None, true),
+                ("100006".to_owned(), d(2027, 9, 1), true),
+            ]
+        );
+        let problems: Vec<_> = read
+            .problems
+            .listed()
+            .iter()
+            .map(|p| (p.line, p.column.clone(), p.code))
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                (5, Some("OpenDate".to_owned()), ErrorCode::Invalid),
+                (6, Some("OpenDate".to_owned()), ErrorCode::OutOfRange),
+            ]
+        );
     }
 
     #[test]

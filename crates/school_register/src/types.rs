@@ -26,6 +26,46 @@ named_enum!(
     }
 );
 
+impl Phase {
+    /// Whether a school of this phase can have a sixth form: only one that teaches up to 16
+    /// (secondary, all-through, special). A sixth-form college is all sixth form and is
+    /// priced by its phase instead. The one rule behind `OfficialSixthForm (name)` read from
+    /// GIAS and `hasSixthForm` set through the API, so the two never disagree.
+    #[must_use]
+    pub const fn may_have_sixth_form(self) -> bool {
+        matches!(self, Self::Secondary | Self::AllThrough | Self::Special)
+    }
+}
+
+/// How many years ahead of today a school's opening may be recorded. GIAS lists schools
+/// "Proposed to open" with their expected `OpenDate`, typically within the next year or two;
+/// an opening further off than this is a typo (2062 for 2026), not a plan.
+pub const OPENING_HORIZON_YEARS: u32 = 3;
+
+/// `opened_on` when it is a day a school can have opened (or be due to open) on, judged on
+/// `today`: from 2000 (`kernel::dates::in_window`) to [`OPENING_HORIZON_YEARS`] ahead. Else an
+/// `OUT_OF_RANGE` error on `field`.
+pub fn opening_date(
+    field: &str,
+    opened_on: NaiveDate,
+    today: NaiveDate,
+) -> Result<NaiveDate, FieldError> {
+    kernel::dates::in_window(field, opened_on)?;
+    let horizon = today
+        .checked_add_months(chrono::Months::new(12 * OPENING_HORIZON_YEARS))
+        .unwrap_or(kernel::dates::LATEST);
+    if opened_on > horizon {
+        return Err(FieldError::new(
+            field,
+            ErrorCode::OutOfRange,
+            format!(
+                "a school's opening can be recorded at most {OPENING_HORIZON_YEARS} years ahead (until {horizon})"
+            ),
+        ));
+    }
+    Ok(opened_on)
+}
+
 named_enum!(
     /// How a school is constituted and funded.
     EstablishmentType {
@@ -243,6 +283,36 @@ mod tests {
         );
         for bad in ["", "N10", "12345", "N10 2H1", "NNNN 2HN", "N1 0 2HN X"] {
             assert!(Postcode::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sixth_forms_only_where_a_school_teaches_up_to_16() {
+        let with: Vec<_> = Phase::ALL
+            .iter()
+            .filter(|p| p.may_have_sixth_form())
+            .collect();
+        assert_eq!(
+            with,
+            [&Phase::Secondary, &Phase::AllThrough, &Phase::Special]
+        );
+    }
+
+    #[test]
+    fn openings_from_2000_to_a_few_years_ahead() {
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let today = d(2026, 12, 4);
+        assert_eq!(
+            opening_date("openedOn", d(2000, 1, 1), today).ok(),
+            Some(d(2000, 1, 1))
+        );
+        assert!(opening_date("openedOn", d(2029, 12, 4), today).is_ok());
+        for bad in [d(1999, 12, 31), d(2029, 12, 5), d(2062, 9, 1)] {
+            let e = opening_date("openedOn", bad, today).expect_err("out of range");
+            assert_eq!(
+                (e.field, e.code),
+                (vec!["openedOn".to_owned()], ErrorCode::OutOfRange)
+            );
         }
     }
 

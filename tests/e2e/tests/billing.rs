@@ -449,7 +449,247 @@ async fn an_invoice_list_costs_the_same_however_long(mut db: TestDb) {
     );
 }
 
+/// Issue #22, fee facts as data: every fact a fee rule can select on (`hasSixthForm`,
+/// `newSchool`, `rollBelow`, `establishmentTypes`, `phases`) is set through
+/// `schoolCreate`/`schoolUpdate`, and a school reaches each selector's price through the API.
+async fn every_fee_selector_is_reachable_through_the_api(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let tier = app
+        .data_as(
+            ADMIN,
+            r#"mutation { membershipTierCreate(input: { code: "SELECTORS", name: "Selectors" }) { tier { id } userErrors { field code } } }"#,
+            json!({}),
+        )
+        .await;
+    let tier = tier["membershipTierCreate"]["tier"]["id"].clone();
+    assert!(tier.is_string(), "{tier}");
+    // A fixed price per selector, first match wins, so each price names the selector met.
+    let rules = json!({
+        "version": 1,
+        "census": "OCTOBER",
+        "perPupil": { "defaultPence": 1000 },
+        "fixedPrices": [
+            { "label": "Sixth form", "amountPence": 100, "when": { "hasSixthForm": true } },
+            { "label": "New school", "amountPence": 200, "when": { "newSchool": true } },
+            { "label": "Small school", "amountPence": 300, "when": { "rollBelow": 100 } },
+            { "label": "Academy", "amountPence": 400, "when": { "establishmentTypes": ["ACADEMY"] } },
+            { "label": "Special", "amountPence": 500, "when": { "phases": ["SPECIAL"] } }
+        ],
+        "proRata": "NONE",
+        "vat": { "treatment": "EXEMPT" }
+    });
+    let created = app
+        .data_as(
+            FINANCE,
+            "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { feeSchedule { id } userErrors { field code message } } }",
+            json!({ "input": {
+                "academicYear": "2026/27", "tierId": tier, "name": "Selectors 2026/27",
+                "rules": rules, "frequency": "ANNUAL"
+            } }),
+        )
+        .await;
+    assert_eq!(
+        created["feeScheduleCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+
+    const SCHOOL: &str = "school { id hasSixthForm openedOn }";
+    let school = app
+        .data_as(
+            ADMIN,
+            &format!("mutation($input: SchoolCreateInput!) {{ schoolCreate(input: $input) {{ {SCHOOL} userErrors {{ field code }} }} }}"),
+            json!({ "input": {
+                "urn": "777001", "name": "Selector High School", "phase": "SECONDARY",
+                "establishmentType": "COMMUNITY", "localAuthority": "Haringey",
+                "postcode": "N22 6HH", "hasSixthForm": true,
+                "roll": { "numberOnRoll": 500, "census": "OCTOBER", "censusDate": "2025-10-02" }
+            } }),
+        )
+        .await;
+    let school = &school["schoolCreate"]["school"];
+    assert_eq!(school["hasSixthForm"], true, "{school}");
+    assert_eq!(school["openedOn"], Value::Null);
+    let id = school["id"].clone();
+
+    let quote = |expected: i64, why: &'static str| {
+        let app = &app;
+        let (id, tier) = (id.clone(), tier.clone());
+        async move {
+            let data = app
+                .data_as(
+                    FINANCE,
+                    r#"query($s: ID!, $t: ID!) { feeQuote(schoolId: $s, academicYear: "2026/27", tierId: $t) { annualFee { amountPence } } }"#,
+                    json!({ "s": id, "t": tier }),
+                )
+                .await;
+            assert_eq!(
+                pence(&data["feeQuote"]["annualFee"]),
+                expected,
+                "{why}: {data}"
+            );
+        }
+    };
+    let update = |input: Value| {
+        let app = &app;
+        let id = id.clone();
+        async move {
+            let mut input = input;
+            input["id"] = id;
+            let data = app
+                .data_as(
+                    ADMIN,
+                    &format!("mutation($input: SchoolUpdateInput!) {{ schoolUpdate(input: $input) {{ {SCHOOL} userErrors {{ field code }} }} }}"),
+                    json!({ "input": input }),
+                )
+                .await;
+            data["schoolUpdate"].clone()
+        }
+    };
+
+    quote(100, "hasSixthForm from schoolCreate").await;
+    let updated = update(json!({ "hasSixthForm": false, "openedOn": "2025-09-01" })).await;
+    assert_eq!(updated["school"]["openedOn"], "2025-09-01", "{updated}");
+    quote(200, "newSchool: opened in 2025/26, new in 2026/27").await;
+    update(json!({ "openedOn": "2022-09-01" })).await;
+    quote(
+        500_000,
+        "opened four years before: not new, priced per pupil",
+    )
+    .await;
+    update(json!({ "openedOn": null, "roll": { "numberOnRoll": 50, "census": "OCTOBER", "censusDate": "2025-10-02" } })).await;
+    quote(300, "rollBelow").await;
+    update(json!({ "roll": { "numberOnRoll": 500, "census": "OCTOBER", "censusDate": "2025-10-02" }, "establishmentType": "ACADEMY" })).await;
+    quote(400, "establishmentTypes").await;
+    update(json!({ "establishmentType": "COMMUNITY", "phase": "SPECIAL" })).await;
+    quote(500, "phases").await;
+
+    // Bad facts are typed userErrors, and nothing is written.
+    let bad =
+        update(json!({ "phase": "PRIMARY", "hasSixthForm": true, "openedOn": "1999-12-31" })).await;
+    assert_eq!(bad["school"], Value::Null, "{bad}");
+    let mut errors: Vec<Value> = bad["userErrors"].as_array().expect("errors").clone();
+    errors.sort_by_key(|e| e["field"].to_string());
+    assert_eq!(
+        errors,
+        [
+            json!({ "field": ["input", "hasSixthForm"], "code": "INVALID" }),
+            json!({ "field": ["input", "openedOn"], "code": "OUT_OF_RANGE" }),
+        ]
+    );
+    quote(500, "the refused update changed nothing").await;
+
+    // An opening further ahead than a school is planned is a typo, refused the same way.
+    let far = update(json!({ "openedOn": "2062-09-01" })).await;
+    assert_eq!(
+        far["userErrors"],
+        json!([{ "field": ["input", "openedOn"], "code": "OUT_OF_RANGE" }]),
+        "{far}"
+    );
+    let now = app
+        .data_as(
+            ADMIN,
+            "query($id: ID!) { node(id: $id) { ... on School { phase hasSixthForm openedOn } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        now["node"],
+        json!({ "phase": "SPECIAL", "hasSixthForm": false, "openedOn": null }),
+        "nothing written"
+    );
+}
+
+/// Issue #22 as reported, on Haringey's published terms: a secondary with a sixth form set
+/// through `schoolCreate` is capped at £13,000 (not the £12,500 of other schools), and a small
+/// school whose opening date is set through `schoolUpdate` pays the £6,000 new-school minimum.
+async fn haringey_caps_a_sixth_form_higher_and_floors_a_new_school(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let tier = app
+        .data_as(
+            ADMIN,
+            r#"mutation { membershipTierCreate(input: { code: "HARINGEY", name: "Haringey" }) { tier { id } } }"#,
+            json!({}),
+        )
+        .await["membershipTierCreate"]["tier"]["id"]
+        .clone();
+    let rules = serde_json::to_value(billing::fees::FeeRules::haringey_2026().into_document())
+        .expect("rules as JSON");
+    let created = app
+        .data_as(
+            FINANCE,
+            "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { userErrors { field code message } } }",
+            json!({ "input": {
+                "academicYear": "2026/27", "tierId": tier, "name": "Haringey 2026/27",
+                "rules": rules, "frequency": "ANNUAL"
+            } }),
+        )
+        .await;
+    assert_eq!(
+        created["feeScheduleCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    let create = |urn: &'static str, phase: &'static str, pupils: u32, sixth: bool| {
+        let app = &app;
+        async move {
+            let data = app
+                .data_as(
+                    ADMIN,
+                    "mutation($input: SchoolCreateInput!) { schoolCreate(input: $input) { school { id } userErrors { field code } } }",
+                    json!({ "input": {
+                        "urn": urn, "name": format!("School {urn}"), "phase": phase,
+                        "establishmentType": "ACADEMY", "localAuthority": "Haringey",
+                        "postcode": "N22 6HH", "hasSixthForm": sixth,
+                        "roll": { "numberOnRoll": pupils, "census": "OCTOBER", "censusDate": "2025-10-02" }
+                    } }),
+                )
+                .await;
+            assert_eq!(data["schoolCreate"]["userErrors"], json!([]), "{data}");
+            data["schoolCreate"]["school"]["id"].clone()
+        }
+    };
+    let quote = |school: Value| {
+        let (app, tier) = (&app, tier.clone());
+        async move {
+            let data = app
+                .data_as(
+                    FINANCE,
+                    r#"query($s: ID!, $t: ID!) { feeQuote(schoolId: $s, academicYear: "2026/27", tierId: $t) { annualFee { amountPence } } }"#,
+                    json!({ "s": school, "t": tier }),
+                )
+                .await;
+            pence(&data["feeQuote"]["annualFee"])
+        }
+    };
+
+    // 900 pupils at £19 is £17,100: capped.
+    let sixth_form = create("777101", "SECONDARY", 900, true).await;
+    let no_sixth_form = create("777102", "SECONDARY", 900, false).await;
+    assert_eq!(quote(sixth_form).await, 1_300_000, "the sixth-form cap");
+    assert_eq!(quote(no_sixth_form).await, 1_250_000, "the cap of the rest");
+
+    // 120 pupils at £19 is £2,280: a new school pays the minimum, an old one its roll.
+    let small = create("777103", "PRIMARY", 120, false).await;
+    assert_eq!(quote(small.clone()).await, 228_000, "not known to be new");
+    let updated = app
+        .data_as(
+            ADMIN,
+            "mutation($input: SchoolUpdateInput!) { schoolUpdate(input: $input) { school { openedOn } userErrors { field code } } }",
+            json!({ "input": { "id": small, "openedOn": "2026-09-01" } }),
+        )
+        .await;
+    assert_eq!(
+        updated["schoolUpdate"],
+        json!({ "school": { "openedOn": "2026-09-01" }, "userErrors": [] }),
+        "{updated}"
+    );
+    assert_eq!(quote(small).await, 600_000, "the new-school minimum");
+}
+
 testkit::db_tests!(
+    every_fee_selector_is_reachable_through_the_api,
+    haringey_caps_a_sixth_form_higher_and_floors_a_new_school,
     schools_see_only_their_own_billing,
     a_head_adds_a_po_number_to_their_own_open_invoice_only,
     finance_records_and_allocates_money_exactly_once,

@@ -1,9 +1,12 @@
 //! What the fee engine needs to know about a school, gathered by the caller.
 //!
 //! The engine is pure: it reads no database and no clock. Callers build [`SchoolFacts`] from
-//! the directory (and, for facts the directory does not hold yet, from their own records), so
-//! a quote can be recomputed and checked from exactly the facts it was given.
+//! the directory with [`SchoolFacts::of`] (every selector's fact is recorded there: the sixth
+//! form, and the opening date newness follows from), so a quote can be recomputed and checked
+//! from exactly the facts it was given.
 
+use chrono::NaiveDate;
+use kernel::AcademicYear;
 use membership::school::School;
 use membership::school::types::{EstablishmentType, Phase, Roll};
 
@@ -15,22 +18,39 @@ pub struct SchoolFacts {
     pub has_sixth_form: bool,
     /// The number on roll at the census the directory holds; `None` when not recorded.
     pub roll: Option<Roll>,
-    /// Whether the partnership treats the school as new (Haringey's "small new schools"
-    /// minimum). The directory records no opening date, so the caller decides.
+    /// Whether the school is new in the year priced (Haringey's "small new schools"
+    /// minimum): see [`is_new_school`].
     pub is_new_school: bool,
 }
 
+/// How many academic years a school counts as new: the year it opened and the two after.
+/// A new school fills up year group by year group, so by its fourth year its roll (and the
+/// per-pupil fee) has caught up and a minimum for new schools no longer fits it.
+pub const NEW_SCHOOL_YEARS: i32 = 3;
+
+/// Whether a school that opened on `opened_on` is new in `year`: it opened during `year` or
+/// the [`NEW_SCHOOL_YEARS`]` - 1` academic years before. Not new when the opening date is
+/// unknown (most schools on record opened long ago) or after `year` ends.
+#[must_use]
+pub fn is_new_school(opened_on: Option<NaiveDate>, year: AcademicYear) -> bool {
+    let Some(opened_on) = opened_on else {
+        return false;
+    };
+    let earliest = NaiveDate::from_ymd_opt(year.start_year() - (NEW_SCHOOL_YEARS - 1), 9, 1);
+    earliest.is_some_and(|earliest| opened_on >= earliest) && opened_on <= year.last_day()
+}
+
 impl SchoolFacts {
-    /// The directory's facts about `school`. `has_sixth_form` is passed in because the
-    /// directory's `School` does not carry it yet; the school is not treated as new.
+    /// Everything the directory records about `school` that fee rules select on, as it
+    /// stands for `year`: phase, type, sixth form, roll, and newness from its opening date.
     #[must_use]
-    pub fn from_school(school: &School, has_sixth_form: bool) -> Self {
+    pub fn of(school: &School, year: AcademicYear) -> Self {
         Self {
             phase: school.phase,
             establishment_type: school.establishment_type,
-            has_sixth_form,
+            has_sixth_form: school.has_sixth_form,
             roll: school.roll,
-            is_new_school: false,
+            is_new_school: is_new_school(school.opened_on, year),
         }
     }
 
@@ -78,5 +98,30 @@ pub(crate) const fn establishment_words(kind: EstablishmentType) -> &'static str
         EstablishmentType::Independent => "independent school",
         EstablishmentType::FurtherEducation => "further education college",
         EstablishmentType::LocalAuthorityNursery => "local authority nursery",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_school_is_new_in_the_year_it_opens_and_the_two_after() {
+        let y = |start| AcademicYear::starting(start).expect("year");
+        let d = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
+        let opened = Some(d(2024, 9, 1));
+        assert!(!is_new_school(opened, y(2023)), "not open yet");
+        assert!(is_new_school(opened, y(2024)));
+        assert!(is_new_school(opened, y(2026)));
+        assert!(!is_new_school(opened, y(2027)), "a fourth year is not new");
+        assert!(
+            is_new_school(Some(d(2027, 8, 31)), y(2026)),
+            "opened in the year"
+        );
+        assert!(
+            !is_new_school(Some(d(2024, 8, 31)), y(2026)),
+            "opened in 2023/24"
+        );
+        assert!(!is_new_school(None, y(2026)), "unknown opening date");
     }
 }

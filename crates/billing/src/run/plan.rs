@@ -130,7 +130,7 @@ fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, 
             school.name, school.urn
         ))
     })?;
-    let facts = SchoolFacts::from_school(school, school.has_sixth_form);
+    let facts = SchoolFacts::of(school, inputs.year);
     let quote = fees::quote(
         &schedule.rules,
         inputs.year,
@@ -245,6 +245,7 @@ mod tests {
             is_demo: false,
             status: membership::school::types::SchoolStatus::Open,
             closed_on: None,
+            opened_on: None,
             created_at: at,
             updated_at: at,
         }
@@ -531,7 +532,7 @@ mod tests {
                 let quote = fees::quote(
                     &w.schedules[&tier].rules,
                     year(),
-                    &SchoolFacts::from_school(&w.schools[&id], false),
+                    &SchoolFacts::of(&w.schools[&id], year()),
                     starts_on,
                     frequency,
                 )

@@ -72,6 +72,7 @@ pub async fn school(db: &DatabaseConnection, urn: u32, name: &str) -> SchoolId {
             roll: None,
             designations: vec![],
             has_sixth_form: false,
+            opened_on: None,
             is_demo: false,
         },
     )

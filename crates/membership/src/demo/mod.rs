@@ -145,6 +145,7 @@ pub async fn seed(
                 }),
                 designations: s.designations.to_vec(),
                 has_sixth_form: SIXTH_FORMS.contains(&s.key),
+                opened_on: None,
                 is_demo: true,
             },
         )

@@ -13,6 +13,7 @@
 //! | `Postcode` | postcode (required for a school that is not closed) |
 //! | `NumberOfPupils` with `CensusDate` | the roll at that census (GIAS gives the January census); kept in the roll history, and the current roll when it is the newest |
 //! | `OfficialSixthForm (name)` | has a sixth form (secondary, all-through and special schools only) |
+//! | `OpenDate` (when present) | the day it opened, which makes a school new for fee rules (`newSchool`); a blank date keeps the one on record |
 //! | `EstablishmentStatus (name)` (+ `CloseDate`) | status: a school that closes is flagged CLOSED, never deleted; a closed establishment not in the directory is skipped |
 //! | `Trusts (name)` | membership of the MAT partnership of that name (created when missing); a school leaves the MAT it was in when GIAS says it moved |
 //! | `OfstedRating (name)` with `OfstedLastInsp` | an EIF 2019 graded inspection (Serious Weaknesses and Special Measures are Inadequate), recorded once per date; inspections from 10 November 2025 carry report cards, which GIAS does not give, and ratings GIAS words otherwise ("Not judged") are not recorded |
@@ -352,6 +353,7 @@ impl Writer<'_> {
                             schools::Column::HasSixthForm,
                             schools::Column::Status,
                             schools::Column::ClosedOn,
+                            schools::Column::OpenedOn,
                             schools::Column::UpdatedAt,
                         ])
                         .to_owned(),
@@ -477,6 +479,12 @@ impl Writer<'_> {
             before.and_then(|b| b.closed_on.map(|d| d.to_string())),
             row.closed_on.map(|d| d.to_string()),
         );
+        let opened_on = row.opened_on.or_else(|| before.and_then(|b| b.opened_on));
+        diff(
+            "openedOn",
+            before.and_then(|b| b.opened_on.map(|d| d.to_string())),
+            opened_on.map(|d| d.to_string()),
+        );
         diff("trust", trust_before.map(str::to_owned), row.trust.clone());
         let (number_on_roll, roll_census, roll_census_date) = roll_columns(roll);
         let model = schools::ActiveModel {
@@ -494,6 +502,7 @@ impl Writer<'_> {
             has_sixth_form: Set(row.has_sixth_form),
             status: Set(row.status.as_str().to_owned()),
             closed_on: Set(row.closed_on),
+            opened_on: Set(opened_on),
             created_at: Set(before.map_or(self.now, |b| b.created_at)),
             updated_at: Set(self.now),
         };

@@ -22,6 +22,7 @@ pub mod schools {
         pub has_sixth_form: bool,
         pub status: String,
         pub closed_on: Option<Date>,
+        pub opened_on: Option<Date>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }

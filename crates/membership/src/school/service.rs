@@ -18,7 +18,7 @@ use super::entity::{designations, inspections, rolls, schools};
 use super::inspection::{Framework, Inspection, Outcome, ReportCard, report_cards_from};
 use super::types::{
     Designation, EstablishmentType, Phase, Postcode, Roll, RollCensus, RollSource, SchoolStatus,
-    Urn,
+    Urn, opening_date,
 };
 use crate::keyset::{NameKey, Page, PageArgs, fetch_page};
 use crate::validate::{is_unique_violation, required_text};
@@ -43,6 +43,9 @@ pub struct School {
     pub status: SchoolStatus,
     /// The day it closed, when the register gives one.
     pub closed_on: Option<NaiveDate>,
+    /// The day it opened (GIAS `OpenDate`), when known: fee rules price new schools
+    /// differently, and newness follows from this date.
+    pub opened_on: Option<NaiveDate>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -85,6 +88,7 @@ impl School {
             is_demo: row.is_demo,
             status: row.status.parse().map_err(|_| corrupt("status"))?,
             closed_on: row.closed_on,
+            opened_on: row.opened_on,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -116,6 +120,8 @@ pub struct NewSchool {
     pub roll: Option<RollInput>,
     pub designations: Vec<Designation>,
     pub has_sixth_form: bool,
+    /// The day it opened, when known (see [`School::opened_on`]).
+    pub opened_on: Option<NaiveDate>,
     pub is_demo: bool,
 }
 
@@ -133,6 +139,8 @@ pub struct SchoolChanges {
     /// Replaces the whole set.
     pub designations: Option<Vec<Designation>>,
     pub has_sixth_form: Option<bool>,
+    /// `Some(None)` forgets the opening date.
+    pub opened_on: Option<Option<NaiveDate>>,
 }
 
 /// Narrows the directory listing. Empty means everything.
@@ -152,7 +160,7 @@ const LA_MAX: usize = 100;
 /// form" is a data-entry slip that would silently raise its fee cap. A sixth-form college is
 /// all sixth form and is priced by its phase instead.
 fn check_sixth_form(problems: &mut Problems, phase: Phase, has_sixth_form: bool) {
-    if has_sixth_form && !matches!(phase, Phase::Secondary | Phase::AllThrough | Phase::Special) {
+    if has_sixth_form && !phase.may_have_sixth_form() {
         problems.add(
             "hasSixthForm",
             ErrorCode::Invalid,
@@ -394,6 +402,9 @@ pub async fn create(
     let postcode = problems.check(Postcode::parse(&input.postcode));
     let roll = validate_roll(&mut problems, input.roll, clock.today());
     check_sixth_form(&mut problems, input.phase, input.has_sixth_form);
+    let opened_on = input
+        .opened_on
+        .and_then(|d| problems.check(opening_date("openedOn", d, clock.today())));
     if let Some(urn) = &urn
         && schools::Entity::find()
             .filter(schools::Column::Urn.eq(urn.as_str()))
@@ -430,6 +441,7 @@ pub async fn create(
         has_sixth_form: Set(input.has_sixth_form),
         status: Set(SchoolStatus::Open.as_str().to_owned()),
         closed_on: Set(None),
+        opened_on: Set(opened_on),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -503,6 +515,9 @@ pub async fn update(
     let roll = changes
         .roll
         .map(|r| validate_roll(&mut problems, r, clock.today()));
+    if let Some(Some(opened_on)) = changes.opened_on {
+        problems.check(opening_date("openedOn", opened_on, clock.today()));
+    }
 
     let txn = db.begin_write().await?;
     let existing = schools::Entity::find_by_id(id.as_uuid())
@@ -542,6 +557,9 @@ pub async fn update(
     }
     if let Some(has_sixth_form) = changes.has_sixth_form {
         row.has_sixth_form = Set(has_sixth_form);
+    }
+    if let Some(opened_on) = changes.opened_on {
+        row.opened_on = Set(opened_on);
     }
     let now = clock.now();
     if let Some(roll) = roll {

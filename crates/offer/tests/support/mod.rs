@@ -113,6 +113,7 @@ async fn new_school(db: &TestDb, urn: &str, name: &str, phase: Phase) -> SchoolI
             roll: None,
             designations: vec![],
             has_sixth_form: false,
+            opened_on: None,
             is_demo: false,
         },
     )

@@ -141,6 +141,7 @@ pub async fn world(db: &DatabaseConnection, n: usize) -> World {
                 roll: None,
                 designations: vec![],
                 has_sixth_form: false,
+                opened_on: None,
                 is_demo: false,
             },
         )

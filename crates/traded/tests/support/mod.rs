@@ -127,6 +127,7 @@ async fn new_school(
             roll: None,
             designations,
             has_sixth_form: false,
+            opened_on: None,
             is_demo: false,
         },
     )

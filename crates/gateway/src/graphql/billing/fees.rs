@@ -355,7 +355,7 @@ impl FeesQuery {
         else {
             return Ok(None);
         };
-        let facts = SchoolFacts::from_school(&school, school.has_sixth_form);
+        let facts = SchoolFacts::of(&school, year);
         let starts_on = starts_on.map_or(year.first_day(), |d| d.0);
         fees::quote(&schedule.rules, year, &facts, starts_on, schedule.frequency)
             .map(|q| Some(QuoteNode(q)))

@@ -54,6 +54,15 @@ pub struct SchoolCreateInput {
     pub roll: Option<RollInputGql>,
     #[graphql(default)]
     pub designations: Vec<Designation>,
+    /// Whether the school teaches post-16 pupils: only a SECONDARY, ALL_THROUGH or SPECIAL
+    /// school can (`INVALID` otherwise). Fee rules may select on it (`hasSixthForm`), e.g. a
+    /// higher cap. A GIAS import later sets it from `OfficialSixthForm (name)` by the same rule.
+    #[graphql(default)]
+    pub has_sixth_form: bool,
+    /// The day the school opened or is due to open, when known: from 2000-01-01 to three
+    /// years after today (`OUT_OF_RANGE` otherwise). The school is new for fee rules that
+    /// select new schools (`newSchool`) in the academic year it opens and the two after.
+    pub opened_on: Option<Date>,
 }
 
 /// Fields left out are unchanged; `roll: null` clears the roll.
@@ -68,6 +77,13 @@ pub struct SchoolUpdateInput {
     pub roll: MaybeUndefined<RollInputGql>,
     /// Replaces the school's designations.
     pub designations: Option<Vec<Designation>>,
+    /// Whether the school teaches post-16 pupils: only a SECONDARY, ALL_THROUGH or SPECIAL
+    /// school can, judged on the phase the school will have after this update (`INVALID`
+    /// otherwise, so moving a sixth-form secondary to PRIMARY must clear this too).
+    pub has_sixth_form: Option<bool>,
+    /// The day the school opened or is due to open, bounded as on `schoolCreate`; `null`
+    /// forgets it (the school is then not new for fee rules).
+    pub opened_on: MaybeUndefined<Date>,
 }
 
 #[derive(InputObject, Debug, Clone, Copy)]
@@ -189,7 +205,8 @@ impl DirectoryMutation {
             postcode: input.postcode,
             roll: input.roll.map(Into::into),
             designations: input.designations.into_iter().map(Into::into).collect(),
-            has_sixth_form: false,
+            has_sixth_form: input.has_sixth_form,
+            opened_on: input.opened_on.map(|d| d.0),
             is_demo: false,
         };
         SchoolPayload::from(school::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await)
@@ -218,7 +235,12 @@ impl DirectoryMutation {
                 designations: input
                     .designations
                     .map(|d| d.into_iter().map(Into::into).collect()),
-                has_sixth_form: None,
+                has_sixth_form: input.has_sixth_form,
+                opened_on: match input.opened_on {
+                    MaybeUndefined::Undefined => None,
+                    MaybeUndefined::Null => Some(None),
+                    MaybeUndefined::Value(d) => Some(Some(d.0)),
+                },
             };
             school::update(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
         }

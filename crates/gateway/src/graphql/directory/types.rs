@@ -81,6 +81,20 @@ impl SchoolNode {
         self.0.closed_on.map(Into::into)
     }
 
+    /// Whether the school teaches post-16 pupils; fee schedules may price these differently
+    /// (a higher cap).
+    async fn has_sixth_form(&self) -> bool {
+        self.0.has_sixth_form
+    }
+
+    /// The day the school opened or is due to open (GIAS `OpenDate`, or set through
+    /// `schoolCreate`/`schoolUpdate`); null when unknown or before 2000. A school is new, for
+    /// fee rules that select new schools (`newSchool`), in the academic year it opens and the
+    /// two after.
+    async fn opened_on(&self) -> Option<Date> {
+        self.0.opened_on.map(Into::into)
+    }
+
     async fn designations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Designation>> {
         let list = list_of(&ctx.trellis()?.loaders.designations, self.0.id).await?;
         Ok(list.into_iter().map(Into::into).collect())

@@ -159,7 +159,7 @@ impl MembershipNode {
         let Some(school) = rc.loaders.schools.load_one(self.0.school_id).await? else {
             return Err(internal(format!("membership {} has no school", self.0.id)));
         };
-        let facts = SchoolFacts::from_school(&school, school.has_sixth_form);
+        let facts = SchoolFacts::of(&school, self.0.year);
         billing::fees::quote(
             &schedule.rules,
             self.0.year,
