@@ -2,9 +2,9 @@
 //! schedules on both databases.
 
 use billing::fees::{
-    self, BillingFrequency, Discount, DiscountAmount, FeeRules, FeeRulesInput, FeeSchedulePatch,
-    FixedPrice, Limit, NewFeeSchedule, PhaseAmount, PhaseAmounts, ProRata, QuoteError, SchoolFacts,
-    Selector, VatTreatment, quote,
+    self, BillingFrequency, CensusRolls, Discount, DiscountAmount, FeeRules, FeeRulesInput,
+    FeeSchedulePatch, FixedPrice, Limit, NewFeeSchedule, PhaseAmount, PhaseAmounts, ProRata,
+    QuoteError, SchoolFacts, Selector, VatTreatment, quote,
 };
 use chrono::{NaiveDate, TimeZone, Utc};
 use kernel::{
@@ -44,7 +44,7 @@ fn school(phase: Phase, n: Option<u32>, census: RollCensus) -> SchoolFacts {
         phase,
         establishment_type: EstablishmentType::Community,
         has_sixth_form: false,
-        roll: n.map(|n| roll(n, census)),
+        rolls: n.map_or_else(CensusRolls::default, |n| CensusRolls::only(roll(n, census))),
         is_new_school: false,
     }
 }
@@ -58,6 +58,133 @@ fn details(q: &fees::Quote) -> Vec<String> {
         .iter()
         .map(|s| format!("{}: {}", s.label, s.detail))
         .collect()
+}
+
+// --- roll history per census (#22 item 5) ----------------------------------------------------
+
+/// A school whose October and January rolls are both on record is priced by each schedule
+/// on its own census, and the quote says which roll it multiplied: recording a January
+/// census no longer unprices an October schedule (it used to answer "roll is from the
+/// January census" and block the run).
+#[test]
+fn each_schedule_reads_the_roll_of_its_own_census() {
+    let history = [
+        roll(300, RollCensus::October),
+        roll(320, RollCensus::January),
+    ];
+    let school = |history: &[Roll]| SchoolFacts {
+        rolls: CensusRolls::newest(history.iter().copied(), y2026().last_day()),
+        ..school(Phase::Primary, None, RollCensus::October)
+    };
+    let both = school(&history);
+
+    let october = quote(
+        &FeeRules::haringey_2026(),
+        y2026(),
+        &both,
+        d(2026, 9, 1),
+        BillingFrequency::Annual,
+    )
+    .expect("October schedule prices on the October roll");
+    assert_eq!(october.roll, Some(history[0]));
+    assert_eq!(pence(october.annual_fee), 300 * 1_900);
+    assert!(
+        details(&october)
+            .contains(&"Roll: 300 pupils (October census 2026, taken 1 Oct 2026)".to_owned())
+    );
+
+    let january = quote(
+        &FeeRules::kent_provider(),
+        y2026(),
+        &both,
+        d(2026, 9, 1),
+        BillingFrequency::Annual,
+    )
+    .expect("January schedule prices on the January roll");
+    assert_eq!(january.roll, Some(history[1]));
+
+    let fe_fixed = quote(
+        &FeeRules::haringey_2026(),
+        y2026(),
+        &SchoolFacts {
+            phase: Phase::SixthFormFe,
+            establishment_type: EstablishmentType::FurtherEducation,
+            ..both
+        },
+        d(2026, 9, 1),
+        BillingFrequency::Annual,
+    )
+    .expect("fixed price");
+    assert_eq!(fe_fixed.roll, None, "a fixed price multiplies no roll");
+}
+
+/// The newest roll of each census counts, and only censuses taken by the end of the year
+/// priced: a 2027/28 October census does not reprice 2026/27.
+#[test]
+fn the_newest_census_taken_by_the_years_end_counts() {
+    let oct = |y, n| Roll {
+        number_on_roll: n,
+        census: RollCensus::October,
+        census_date: d(y, 10, 1),
+    };
+    let jan = |y, n| Roll {
+        number_on_roll: n,
+        census: RollCensus::January,
+        census_date: d(y, 1, 20),
+    };
+    let history = [
+        oct(2025, 280),
+        oct(2026, 300),
+        oct(2027, 340),
+        jan(2026, 290),
+        jan(2027, 310),
+    ];
+    let rolls = CensusRolls::newest(history, y2026().last_day());
+    assert_eq!(rolls.at(RollCensus::October), Some(oct(2026, 300)));
+    assert_eq!(rolls.at(RollCensus::January), Some(jan(2027, 310)));
+    assert_eq!(
+        rolls.read(None),
+        Some(jan(2027, 310)),
+        "no census named: the newest of either"
+    );
+    assert_eq!(rolls.read(Some(RollCensus::October)), Some(oct(2026, 300)));
+
+    let older = CensusRolls::newest(
+        history,
+        AcademicYear::starting(2025).expect("year").last_day(),
+    );
+    assert_eq!(older.at(RollCensus::October), Some(oct(2025, 280)));
+    assert_eq!(older.at(RollCensus::January), Some(jan(2026, 290)));
+    assert_eq!(
+        CensusRolls::newest(history, d(2025, 9, 1)),
+        CensusRolls::default()
+    );
+}
+
+/// `rollBelow` reads the roll at the rules' census: a school small in October and large in
+/// January gets a small-school minimum on an October schedule only.
+#[test]
+fn roll_below_reads_the_rules_census() {
+    let small_in_october = SchoolFacts {
+        rolls: CensusRolls::newest(
+            [
+                roll(150, RollCensus::October),
+                roll(250, RollCensus::January),
+            ],
+            y2026().last_day(),
+        ),
+        ..school(Phase::Primary, None, RollCensus::October)
+    };
+    let small = Selector {
+        roll_below: Some(200),
+        ..Selector::default()
+    };
+    assert!(small.matches(&small_in_october, Some(RollCensus::October)));
+    assert!(!small.matches(&small_in_october, Some(RollCensus::January)));
+    assert!(
+        !small.matches(&small_in_october, None),
+        "newest is January's 250"
+    );
 }
 
 // --- the issue's examples, to the penny ------------------------------------------------------
@@ -82,7 +209,7 @@ fn haringey_and_kent_examples() {
         phase: Phase::SixthFormFe,
         establishment_type: EstablishmentType::FurtherEducation,
         has_sixth_form: true,
-        roll: None,
+        rolls: CensusRolls::default(),
         is_new_school: false,
     };
     let cases: Vec<(&str, &FeeRules, SchoolFacts, Expect)> = vec![
@@ -141,7 +268,7 @@ fn haringey_and_kent_examples() {
             "Haringey FE college with a big roll: still £7,500",
             &haringey,
             SchoolFacts {
-                roll: Some(roll(3_000, oct)),
+                rolls: CensusRolls::only(roll(3_000, oct)),
                 ..fe
             },
             Expect::Fee(750_000),
@@ -159,13 +286,10 @@ fn haringey_and_kent_examples() {
             Expect::Fee(760_000),
         ),
         (
-            "Haringey on a January roll: wrong census",
+            "Haringey with only a January roll: no October roll",
             &haringey,
             school(Phase::Primary, Some(300), jan),
-            Expect::Error(QuoteError::WrongCensus {
-                expected: oct,
-                actual: jan,
-            }),
+            Expect::Error(QuoteError::NoRoll { census: oct }),
         ),
         (
             "Haringey with no roll",
@@ -192,13 +316,10 @@ fn haringey_and_kent_examples() {
             Expect::Fee(75_000),
         ),
         (
-            "Kent on an October roll: wrong census",
+            "Kent with only an October roll: no January roll",
             &kent,
             school(Phase::Primary, Some(400), oct),
-            Expect::Error(QuoteError::WrongCensus {
-                expected: jan,
-                actual: oct,
-            }),
+            Expect::Error(QuoteError::NoRoll { census: jan }),
         ),
         (
             "Kent with no roll",
@@ -290,7 +411,7 @@ fn the_working_reads_like_a_letter_to_the_head() {
             phase: Phase::SixthFormFe,
             establishment_type: EstablishmentType::FurtherEducation,
             has_sixth_form: true,
-            roll: None,
+            rolls: CensusRolls::default(),
             is_new_school: false,
         },
         d(2026, 9, 1),
@@ -419,14 +540,12 @@ fn a_start_outside_the_year_is_refused() {
     };
     assert_eq!(errors[0].field, ["roll"]);
     assert_eq!(errors[0].code, ErrorCode::Required);
-    let e = QuoteError::WrongCensus {
-        expected: RollCensus::October,
-        actual: RollCensus::January,
-    };
-    assert_eq!(e.field_error().field, ["roll", "census"]);
     assert_eq!(
-        e.to_string(),
-        "the fee is per pupil on the October census roll, and the school's roll is from the January census"
+        QuoteError::NoRoll {
+            census: RollCensus::October,
+        }
+        .to_string(),
+        "the fee is per pupil on the October census roll, and the school has no October census roll on record for the year"
     );
 }
 
@@ -907,7 +1026,7 @@ proptest! {
         prop_assert_eq!(q.lines.iter().map(|l| pence(l.amount)).sum::<i64>(), pence(q.net));
         prop_assert_eq!(q.lines.iter().map(|l| pence(l.vat_amount)).sum::<i64>(), pence(q.vat));
 
-        let bigger = SchoolFacts { roll: Some(roll(n + more, RollCensus::October)), ..facts };
+        let bigger = SchoolFacts { rolls: CensusRolls::only(roll(n + more, RollCensus::October)), ..facts };
         let q2 = quote(&rules, y2026(), &bigger, d(2026, 9, 1), BillingFrequency::Annual).expect("quote");
         prop_assert!(q2.annual_fee.pence() >= q.annual_fee.pence(), "monotone in roll");
         prop_assert!(q2.total.pence() >= q.total.pence(), "monotone in roll, VAT included");

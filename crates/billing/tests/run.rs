@@ -227,7 +227,7 @@ async fn demo_run_bills_every_active_membership_once(db: TestDb) {
         let quote = fees::quote(
             &schedule.rules,
             year(),
-            &SchoolFacts::of(school, year()),
+            &SchoolFacts::of(school, school.roll, year()),
             m.starts_on,
             schedule.frequency,
         )
@@ -610,7 +610,7 @@ async fn a_school_without_a_roll_stops_the_run_with_nothing_written(db: TestDb) 
         assert_eq!(errors[0].field.join("."), "academicYear");
         assert!(
             errors[0].message.contains("Hazel New Free School")
-                && errors[0].message.contains("no number on roll"),
+                && errors[0].message.contains("no October census roll"),
             "{}",
             errors[0].message
         );
@@ -858,7 +858,7 @@ async fn a_late_joiner_is_invoiced_exactly_what_it_was_quoted(db: TestDb) {
         let quote = fees::quote(
             &schedule.rules,
             year,
-            &SchoolFacts::of(school, year),
+            &SchoolFacts::of(school, school.roll, year),
             day(2028, 1, 5),
             frequency,
         )
@@ -894,7 +894,66 @@ async fn a_late_joiner_is_invoiced_exactly_what_it_was_quoted(db: TestDb) {
     }
 }
 
+/// Issue #22: a January census recorded after October used to unprice every October
+/// schedule ("the school's roll is from the January census") and so block the whole year's
+/// run. Each schedule now reads its own census from the roll history: the run prices Birch on
+/// its October roll, whatever January said.
+async fn a_january_census_does_not_unprice_an_october_run(db: TestDb) {
+    let db = db.conn();
+    let fx = small(db, true, true).await;
+    let birch = fx.schools[1];
+    let updated = school::update(
+        db,
+        &clock(),
+        &Actor::System,
+        birch,
+        school::SchoolChanges {
+            roll: Some(Some(RollInput {
+                number_on_roll: 260,
+                census: RollCensus::January,
+                census_date: day(2026, 1, 15),
+            })),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("January roll");
+    assert_eq!(
+        updated.roll.map(|r| r.census),
+        Some(RollCensus::January),
+        "the school's current roll is January's"
+    );
+
+    let officer = person(db, "finance.officer@trellis.example", Role::Finance).await;
+    let done = run::start(db, &officer, &clock(), year())
+        .await
+        .expect("the run is not blocked");
+    assert_eq!(done.invoices_created, 9);
+    let lines = ledger::invoices::lines_of_invoices(
+        db,
+        &all_invoices(db)
+            .await
+            .iter()
+            .map(|i| i.id)
+            .collect::<Vec<_>>(),
+    )
+    .await
+    .expect("lines");
+    let birch_net: i64 = lines
+        .values()
+        .flatten()
+        .filter(|l| l.school_id == Some(birch))
+        .map(|l| l.unit_amount.pence() * i64::from(l.quantity))
+        .sum();
+    assert_eq!(
+        birch_net,
+        210 * 1_900,
+        "210 on the October roll at £19, not 260"
+    );
+}
+
 testkit::db_tests!(
+    a_january_census_does_not_unprice_an_october_run,
     a_late_joiner_is_invoiced_exactly_what_it_was_quoted,
     demo_run_bills_every_active_membership_once,
     demo_money_keeps_every_statement_balanced,

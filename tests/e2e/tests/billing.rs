@@ -687,7 +687,110 @@ async fn haringey_caps_a_sixth_form_higher_and_floors_a_new_school(db: TestDb) {
     assert_eq!(quote(small).await, 600_000, "the new-school minimum");
 }
 
+/// Issue #22 as reported: after a January census is recorded, `feeQuote` on an October
+/// schedule answered BAD_USER_INPUT "roll is from the January census". It now prices on the
+/// school's October roll and says so in `roll`; a Kent-style January schedule reads January's.
+async fn each_schedule_prices_on_its_own_census(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let mut tiers = Vec::new();
+    for (code, rules) in [
+        ("OCTOBER", billing::fees::FeeRules::haringey_2026()),
+        ("JANUARY", billing::fees::FeeRules::kent_provider()),
+    ] {
+        let tier = app
+            .data_as(
+                ADMIN,
+                "mutation($code: String!) { membershipTierCreate(input: { code: $code, name: $code }) { tier { id } } }",
+                json!({ "code": code }),
+            )
+            .await["membershipTierCreate"]["tier"]["id"]
+            .clone();
+        let rules = serde_json::to_value(rules.into_document()).expect("rules as JSON");
+        let created = app
+            .data_as(
+                FINANCE,
+                "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { userErrors { field code message } } }",
+                json!({ "input": {
+                    "academicYear": "2026/27", "tierId": tier, "name": format!("{code} 2026/27"),
+                    "rules": rules, "frequency": "ANNUAL"
+                } }),
+            )
+            .await;
+        assert_eq!(
+            created["feeScheduleCreate"]["userErrors"],
+            json!([]),
+            "{created}"
+        );
+        tiers.push(tier);
+    }
+    let school = app
+        .data_as(
+            ADMIN,
+            "mutation($input: SchoolCreateInput!) { schoolCreate(input: $input) { school { id } userErrors { field code } } }",
+            json!({ "input": {
+                "urn": "777201", "name": "Census Primary School", "phase": "PRIMARY",
+                "establishmentType": "COMMUNITY", "localAuthority": "Haringey", "postcode": "N22 6HH",
+                "roll": { "numberOnRoll": 300, "census": "OCTOBER", "censusDate": "2025-10-02" }
+            } }),
+        )
+        .await["schoolCreate"]["school"]["id"]
+        .clone();
+    let quote = |tier: Value| {
+        let (app, school) = (&app, school.clone());
+        async move {
+            let token = app.token(FINANCE).await;
+            app.gql(
+                Some(&token),
+                r#"query($s: ID!, $t: ID!) { feeQuote(schoolId: $s, academicYear: "2026/27", tierId: $t) { annualFee { amountPence } roll { numberOnRoll census censusDate } } }"#,
+                json!({ "s": school, "t": tier }),
+            )
+            .await
+            .1
+        }
+    };
+    let before = quote(tiers[0].clone()).await;
+    assert_eq!(
+        pence(&before["data"]["feeQuote"]["annualFee"]),
+        570_000,
+        "{before}"
+    );
+    let no_january = quote(tiers[1].clone()).await;
+    assert_eq!(
+        no_january["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{no_january}"
+    );
+
+    let updated = app
+        .data_as(
+            ADMIN,
+            "mutation($input: SchoolUpdateInput!) { schoolUpdate(input: $input) { school { roll { census } } userErrors { field code } } }",
+            json!({ "input": { "id": school, "roll": { "numberOnRoll": 320, "census": "JANUARY", "censusDate": "2026-01-15" } } }),
+        )
+        .await;
+    assert_eq!(
+        updated["schoolUpdate"]["school"]["roll"]["census"], "JANUARY",
+        "{updated}"
+    );
+
+    let october = quote(tiers[0].clone()).await;
+    assert_eq!(
+        october["data"]["feeQuote"],
+        json!({
+            "annualFee": { "amountPence": 570_000 },
+            "roll": { "numberOnRoll": 300, "census": "OCTOBER", "censusDate": "2025-10-02" }
+        }),
+        "{october}"
+    );
+    let january = quote(tiers[1].clone()).await;
+    assert_eq!(
+        january["data"]["feeQuote"]["roll"],
+        json!({ "numberOnRoll": 320, "census": "JANUARY", "censusDate": "2026-01-15" }),
+        "{january}"
+    );
+}
+
 testkit::db_tests!(
+    each_schedule_prices_on_its_own_census,
     every_fee_selector_is_reachable_through_the_api,
     haringey_caps_a_sixth_form_higher_and_floors_a_new_school,
     schools_see_only_their_own_billing,

@@ -2,13 +2,13 @@
 //!
 //! The engine is pure: it reads no database and no clock. Callers build [`SchoolFacts`] from
 //! the directory with [`SchoolFacts::of`] (every selector's fact is recorded there: the sixth
-//! form, and the opening date newness follows from), so a quote can be recomputed and checked
-//! from exactly the facts it was given.
+//! form, the opening date newness follows from, and the roll history), so a quote can be
+//! recomputed and checked from exactly the facts it was given.
 
 use chrono::NaiveDate;
 use kernel::AcademicYear;
 use membership::school::School;
-use membership::school::types::{EstablishmentType, Phase, Roll};
+use membership::school::types::{EstablishmentType, Phase, Roll, RollCensus};
 
 /// The facts about one school that fee rules may select on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,8 +16,8 @@ pub struct SchoolFacts {
     pub phase: Phase,
     pub establishment_type: EstablishmentType,
     pub has_sixth_form: bool,
-    /// The number on roll at the census the directory holds; `None` when not recorded.
-    pub roll: Option<Roll>,
+    /// The school's newest roll at each census, as the directory's history holds them.
+    pub rolls: CensusRolls,
     /// Whether the school is new in the year priced (Haringey's "small new schools"
     /// minimum): see [`is_new_school`].
     pub is_new_school: bool,
@@ -40,16 +40,81 @@ pub fn is_new_school(opened_on: Option<NaiveDate>, year: AcademicYear) -> bool {
     earliest.is_some_and(|earliest| opened_on >= earliest) && opened_on <= year.last_day()
 }
 
+/// A school's newest roll at each census.
+///
+/// Kept per census because a schedule prices on one census: an October schedule must read
+/// the October roll even after a January roll was recorded (a school's current roll is
+/// whichever census came last, which would price October schedules on January figures or
+/// refuse them). Which census a quote used is stated in its working and [`super::Quote::roll`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CensusRolls {
+    october: Option<Roll>,
+    january: Option<Roll>,
+}
+
+impl CensusRolls {
+    /// The newest roll of each census in `history` taken on or before `by`. A fee for a year
+    /// is priced on a census taken by the year's end at the latest: a later census describes
+    /// a later year, so recomputing an old year's quote gives the figure it had.
+    #[must_use]
+    pub fn newest(history: impl IntoIterator<Item = Roll>, by: NaiveDate) -> Self {
+        let mut rolls = Self::default();
+        for roll in history.into_iter().filter(|r| r.census_date <= by) {
+            let slot = match roll.census {
+                RollCensus::October => &mut rolls.october,
+                RollCensus::January => &mut rolls.january,
+            };
+            if slot.is_none_or(|held| held.census_date < roll.census_date) {
+                *slot = Some(roll);
+            }
+        }
+        rolls
+    }
+
+    /// The school's roll at `census`, if one is recorded.
+    #[must_use]
+    pub const fn at(&self, census: RollCensus) -> Option<Roll> {
+        match census {
+            RollCensus::October => self.october,
+            RollCensus::January => self.january,
+        }
+    }
+
+    /// The roll rules read: the one at their `census`, or, for rules that name no census
+    /// (a `rollBelow` selector on a flat fee), the newest of either.
+    #[must_use]
+    pub fn read(&self, census: Option<RollCensus>) -> Option<Roll> {
+        match census {
+            Some(census) => self.at(census),
+            None => match (self.october, self.january) {
+                (Some(o), Some(j)) => Some(if j.census_date > o.census_date { j } else { o }),
+                (o, j) => o.or(j),
+            },
+        }
+    }
+
+    /// Only `roll`: for callers (and tests) that hold a single census figure.
+    #[must_use]
+    pub fn only(roll: Roll) -> Self {
+        Self::newest([roll], roll.census_date)
+    }
+}
+
 impl SchoolFacts {
     /// Everything the directory records about `school` that fee rules select on, as it
-    /// stands for `year`: phase, type, sixth form, roll, and newness from its opening date.
+    /// stands for `year`: phase, type, sixth form, newness from its opening date, and the
+    /// newest roll of each census in `roll_history` taken by the end of `year`.
     #[must_use]
-    pub fn of(school: &School, year: AcademicYear) -> Self {
+    pub fn of(
+        school: &School,
+        roll_history: impl IntoIterator<Item = Roll>,
+        year: AcademicYear,
+    ) -> Self {
         Self {
             phase: school.phase,
             establishment_type: school.establishment_type,
             has_sixth_form: school.has_sixth_form,
-            roll: school.roll,
+            rolls: CensusRolls::newest(roll_history, year.last_day()),
             is_new_school: is_new_school(school.opened_on, year),
         }
     }
@@ -61,12 +126,6 @@ impl SchoolFacts {
             is_new_school,
             ..self
         }
-    }
-
-    /// The number on roll, if recorded.
-    #[must_use]
-    pub fn number_on_roll(&self) -> Option<u32> {
-        self.roll.map(|r| r.number_on_roll)
     }
 }
 

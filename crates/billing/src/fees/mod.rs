@@ -35,7 +35,7 @@ pub mod rules;
 pub mod schedule;
 pub mod selector;
 
-pub use facts::{NEW_SCHOOL_YEARS, SchoolFacts, is_new_school};
+pub use facts::{CensusRolls, NEW_SCHOOL_YEARS, SchoolFacts, is_new_school};
 pub use quote::{Quote, QuoteError, QuoteInstalment, QuoteLine, WorkingStep, quote};
 pub use rules::{
     DEFAULT_VAT_RATE_BASIS_POINTS, Discount, DiscountAmount, FeeRules, FeeRulesInput, FixedPrice,

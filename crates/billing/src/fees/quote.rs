@@ -6,7 +6,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use kernel::{AcademicYear, DomainError, ErrorCode, FieldError, Money, Term};
-use membership::school::types::RollCensus;
+use membership::school::types::{Roll, RollCensus};
 use serde::Serialize;
 
 use super::arith::{date_words, div_half_up, money, percent_words};
@@ -58,6 +58,10 @@ pub struct Quote {
     pub starts_on: NaiveDate,
     /// How the schedule bills: one invoice, or termly instalments.
     pub frequency: BillingFrequency,
+    /// The roll the per-pupil fee multiplied: the school's newest at the schedule's census
+    /// taken by the end of the year. `None` when the fee is not per pupil (a flat or fixed
+    /// price).
+    pub roll: Option<Roll>,
     /// The full year's fee after caps and minimums, before pro-rata and discounts: what the
     /// school would pay had it joined on 1 September.
     pub annual_fee: Money,
@@ -74,20 +78,15 @@ pub struct Quote {
 }
 
 /// Why a school cannot be quoted under these rules. Each is the caller's to fix (record the
-/// roll, pick the right start date), so each maps to a field error.
+/// roll of the schedule's census, pick the right start date), so each maps to a field error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuoteError {
-    #[error("the fee is per pupil on the {} roll, and the school has no number on roll", census_words(*census))]
-    NoRoll { census: RollCensus },
     #[error(
-        "the fee is per pupil on the {} roll, and the school's roll is from the {}",
-        census_words(*expected),
-        census_words(*actual)
+        "the fee is per pupil on the {} roll, and the school has no {} roll on record for the year",
+        census_words(*census),
+        census_words(*census)
     )]
-    WrongCensus {
-        expected: RollCensus,
-        actual: RollCensus,
-    },
+    NoRoll { census: RollCensus },
     #[error("{} is outside the academic year {year} (1 September to 31 August)", date_words(*starts_on))]
     StartOutsideYear {
         starts_on: NaiveDate,
@@ -102,7 +101,6 @@ impl QuoteError {
     pub fn field_error(&self) -> FieldError {
         let (field, code) = match self {
             Self::NoRoll { .. } => ("roll", ErrorCode::Required),
-            Self::WrongCensus { .. } => ("roll.census", ErrorCode::Invalid),
             Self::StartOutsideYear { .. } => ("startsOn", ErrorCode::OutOfRange),
         };
         FieldError::new(field, code, self.to_string())
@@ -173,7 +171,13 @@ pub fn quote(
     let r = rules.document();
     let mut working = vec![step("School", describe_school(facts), None)];
 
-    let annual = if let Some(fixed) = r.fixed_prices.iter().find(|p| p.when.matches(facts)) {
+    let census = r.census;
+    let mut roll = None;
+    let annual = if let Some(fixed) = r
+        .fixed_prices
+        .iter()
+        .find(|p| p.when.matches(facts, census))
+    {
         let amount = i128::from(fixed.amount_pence);
         working.push(step(
             "Fixed price",
@@ -188,8 +192,13 @@ pub fn quote(
         amount
     } else {
         let fee = calculated_fee(r, facts, &mut working)?;
-        let fee = apply_cap(&r.caps, facts, fee, &mut working);
-        apply_floor(&r.floors, facts, fee, &mut working)
+        roll = r
+            .per_pupil
+            .as_ref()
+            .and(census)
+            .and_then(|c| facts.rolls.at(c));
+        let fee = apply_cap(&r.caps, facts, census, fee, &mut working);
+        apply_floor(&r.floors, facts, census, fee, &mut working)
     };
     working.push(step(
         "Annual fee",
@@ -236,7 +245,7 @@ pub fn quote(
 
     let mut nets: Vec<(String, i128)> = vec![(description, fee)];
     let mut discounted: i128 = 0;
-    for d in r.discounts.iter().filter(|d| d.when.matches(facts)) {
+    for d in r.discounts.iter().filter(|d| d.when.matches(facts, census)) {
         let (wanted, how) = match d.off {
             DiscountAmount::Percent { basis_points } => {
                 let off = div_half_up(fee * i128::from(basis_points), 10_000);
@@ -357,6 +366,7 @@ pub fn quote(
         year,
         starts_on,
         frequency,
+        roll,
         annual_fee: money(annual),
         lines: lines
             .into_iter()
@@ -417,13 +427,10 @@ fn calculated_fee(
         let census = r
             .census
             .expect("validation requires a census with a per-pupil rate");
-        let roll = facts.roll.ok_or(QuoteError::NoRoll { census })?;
-        if roll.census != census {
-            return Err(QuoteError::WrongCensus {
-                expected: census,
-                actual: roll.census,
-            });
-        }
+        let roll = facts
+            .rolls
+            .at(census)
+            .ok_or(QuoteError::NoRoll { census })?;
         working.push(step(
             "Roll",
             format!(
@@ -460,13 +467,14 @@ fn calculated_fee(
 fn apply_cap(
     caps: &[Limit],
     facts: &SchoolFacts,
+    census: Option<RollCensus>,
     fee: i128,
     working: &mut Vec<WorkingStep>,
 ) -> i128 {
     if caps.is_empty() {
         return fee;
     }
-    let Some(cap) = caps.iter().find(|c| c.when.matches(facts)) else {
+    let Some(cap) = caps.iter().find(|c| c.when.matches(facts, census)) else {
         working.push(step(
             "Cap",
             "no cap applies to this school".to_owned(),
@@ -496,13 +504,14 @@ fn apply_cap(
 fn apply_floor(
     floors: &[Limit],
     facts: &SchoolFacts,
+    census: Option<RollCensus>,
     fee: i128,
     working: &mut Vec<WorkingStep>,
 ) -> i128 {
     if floors.is_empty() {
         return fee;
     }
-    let Some(floor) = floors.iter().find(|f| f.when.matches(facts)) else {
+    let Some(floor) = floors.iter().find(|f| f.when.matches(facts, census)) else {
         working.push(step(
             "Minimum",
             "no minimum applies to this school".to_owned(),

@@ -9,14 +9,15 @@
 //! | `phases`             | its phase is one of those listed                        |
 //! | `establishmentTypes` | its establishment type is one of those listed           |
 //! | `hasSixthForm`       | it has (`true`) or has not (`false`) a sixth form       |
-//! | `rollBelow`          | its roll is recorded and strictly below the number      |
+//! | `rollBelow`          | its roll at the rules' census (the newest of either when |
+//! |                      | they name none) is recorded and below the number        |
 //! | `newSchool`          | the caller does (`true`) or does not treat it as new    |
 //!
 //! The set is closed on purpose: a schedule is checked when it is saved (including whether a
 //! minimum and a cap could ever apply to the same school), which an open expression language
 //! would make undecidable.
 
-use membership::school::types::{EstablishmentType, Phase};
+use membership::school::types::{EstablishmentType, Phase, RollCensus};
 use serde::{Deserialize, Serialize};
 
 use super::facts::{SchoolFacts, establishment_words, phase_words};
@@ -48,17 +49,21 @@ impl Selector {
         *self == Self::default()
     }
 
+    /// Whether the school matches; `census` is the census the rules read rolls at.
     #[must_use]
-    pub fn matches(&self, facts: &SchoolFacts) -> bool {
+    pub fn matches(&self, facts: &SchoolFacts, census: Option<RollCensus>) -> bool {
         (self.phases.is_empty() || self.phases.contains(&facts.phase))
             && (self.establishment_types.is_empty()
                 || self.establishment_types.contains(&facts.establishment_type))
             && self
                 .has_sixth_form
                 .is_none_or(|v| v == facts.has_sixth_form)
-            && self
-                .roll_below
-                .is_none_or(|n| facts.number_on_roll().is_some_and(|roll| roll < n))
+            && self.roll_below.is_none_or(|n| {
+                facts
+                    .rolls
+                    .read(census)
+                    .is_some_and(|roll| roll.number_on_roll < n)
+            })
             && self.new_school.is_none_or(|v| v == facts.is_new_school)
     }
 
@@ -139,18 +144,21 @@ fn plural(words: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fees::facts::CensusRolls;
     use chrono::NaiveDate;
-    use membership::school::types::{Roll, RollCensus};
+    use membership::school::types::Roll;
 
     fn facts(phase: Phase, roll: Option<u32>) -> SchoolFacts {
         SchoolFacts {
             phase,
             establishment_type: EstablishmentType::Academy,
             has_sixth_form: false,
-            roll: roll.map(|n| Roll {
-                number_on_roll: n,
-                census: RollCensus::October,
-                census_date: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
+            rolls: roll.map_or_else(CensusRolls::default, |n| {
+                CensusRolls::only(Roll {
+                    number_on_roll: n,
+                    census: RollCensus::October,
+                    census_date: NaiveDate::from_ymd_opt(2026, 10, 1).expect("date"),
+                })
             }),
             is_new_school: false,
         }
@@ -163,11 +171,11 @@ mod tests {
             roll_below: Some(200),
             ..Selector::default()
         };
-        assert!(small_primaries.matches(&facts(Phase::Primary, Some(199))));
-        assert!(!small_primaries.matches(&facts(Phase::Primary, Some(200))));
-        assert!(!small_primaries.matches(&facts(Phase::Primary, None)));
-        assert!(!small_primaries.matches(&facts(Phase::Secondary, Some(10))));
-        assert!(Selector::every_school().matches(&facts(Phase::Pru, None)));
+        assert!(small_primaries.matches(&facts(Phase::Primary, Some(199)), None));
+        assert!(!small_primaries.matches(&facts(Phase::Primary, Some(200)), None));
+        assert!(!small_primaries.matches(&facts(Phase::Primary, None), None));
+        assert!(!small_primaries.matches(&facts(Phase::Secondary, Some(10)), None));
+        assert!(Selector::every_school().matches(&facts(Phase::Pru, None), None));
     }
 
     #[test]

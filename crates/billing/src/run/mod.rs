@@ -7,7 +7,9 @@
 //! interrupted half-way (a crash, a deploy) completes on rerun without duplicating anything,
 //! while a *finished* year is refused rather than silently run again. Before the first
 //! invoice is written the whole run is planned ([`plan`]), so one school that cannot be
-//! priced stops the run with nothing written.
+//! priced stops the run with nothing written. Each schedule reads the roll of its own
+//! census from the school's roll history, so a January census recorded after October does
+//! not unprice an October schedule.
 
 mod entity;
 pub mod plan;
@@ -241,6 +243,11 @@ async fn plan_year(
     }
     let school_ids: Vec<SchoolId> = active.iter().map(|m| m.school_id).collect();
     let schools = school::by_ids(db, &school_ids).await?;
+    let rolls: HashMap<_, Vec<_>> = school::roll_history_of(db, &school_ids)
+        .await?
+        .into_iter()
+        .map(|(id, history)| (id, history.into_iter().map(|r| r.roll).collect()))
+        .collect();
     let tier_ids: Vec<_> = active
         .iter()
         .map(|m| m.tier_id)
@@ -267,6 +274,7 @@ async fn plan_year(
         today: clock.today(),
         memberships: &active,
         schools: &schools,
+        rolls: &rolls,
         schedules: &schedules,
         accounts: &accounts,
         tier_codes: &tier_codes,

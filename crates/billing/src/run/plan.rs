@@ -13,6 +13,7 @@ use kernel::{
 };
 use membership::memberships::Membership;
 use membership::school::School;
+use membership::school::types::Roll;
 
 use crate::fees::{self, FeeSchedule, SchoolFacts};
 use crate::ledger::{Instalment, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment};
@@ -25,6 +26,8 @@ pub struct RunInputs<'a> {
     pub today: NaiveDate,
     pub memberships: &'a [Membership],
     pub schools: &'a HashMap<SchoolId, School>,
+    /// Each school's roll history (every census), so each schedule reads its own census.
+    pub rolls: &'a HashMap<SchoolId, Vec<Roll>>,
     pub schedules: &'a HashMap<TierId, FeeSchedule>,
     pub accounts: &'a HashMap<SchoolId, BillingAccountId>,
     /// Tier codes, for messages a person can act on.
@@ -43,7 +46,7 @@ pub struct PlannedInvoice {
 ///
 /// # Errors
 /// One field error (on `academicYear`) per membership without a fee schedule for its tier,
-/// without a billing account, or that its schedule cannot price (no roll, wrong census).
+/// without a billing account, or that its schedule cannot price (no roll at its census).
 pub fn plan(inputs: &RunInputs<'_>) -> Result<Vec<PlannedInvoice>, Vec<FieldError>> {
     let mut problems = Vec::new();
     // (account, instalment) -> lines, in a stable order so reruns plan identical invoices.
@@ -130,7 +133,13 @@ fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, 
             school.name, school.urn
         ))
     })?;
-    let facts = SchoolFacts::of(school, inputs.year);
+    let history = inputs
+        .rolls
+        .get(&m.school_id)
+        .into_iter()
+        .flatten()
+        .copied();
+    let facts = SchoolFacts::of(school, history, inputs.year);
     let quote = fees::quote(
         &schedule.rules,
         inputs.year,
@@ -317,6 +326,14 @@ mod tests {
             }
         }
 
+        /// Each school's roll as its only history.
+        fn rolls(&self) -> HashMap<SchoolId, Vec<Roll>> {
+            self.schools
+                .iter()
+                .map(|(id, s)| (*id, s.roll.into_iter().collect()))
+                .collect()
+        }
+
         fn add(
             &mut self,
             school: School,
@@ -333,11 +350,13 @@ mod tests {
         }
 
         fn plan(&self) -> Result<Vec<PlannedInvoice>, Vec<FieldError>> {
+            let rolls = self.rolls();
             plan(&RunInputs {
                 year: year(),
                 today: day(2026, 9, 15),
                 memberships: &self.memberships,
                 schools: &self.schools,
+                rolls: &rolls,
                 schedules: &self.schedules,
                 accounts: &self.accounts,
                 tier_codes: &self.tier_codes,
@@ -448,7 +467,7 @@ mod tests {
         assert!(errors.iter().all(|e| e.field == ["academicYear"]));
         let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
         assert!(messages[0].starts_with("Birch") && messages[0].contains("no billing account"));
-        assert!(messages[1].starts_with("Cedar") && messages[1].contains("no number on roll"));
+        assert!(messages[1].starts_with("Cedar") && messages[1].contains("no October census roll"));
         assert!(messages[2].starts_with("Elm") && messages[2].contains("no 2026/27 fee schedule"));
     }
 
@@ -532,7 +551,7 @@ mod tests {
                 let quote = fees::quote(
                     &w.schedules[&tier].rules,
                     year(),
-                    &SchoolFacts::of(&w.schools[&id], year()),
+                    &SchoolFacts::of(&w.schools[&id], w.schools[&id].roll, year()),
                     starts_on,
                     frequency,
                 )

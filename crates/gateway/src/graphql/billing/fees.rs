@@ -127,6 +127,13 @@ impl QuoteNode {
         self.0.starts_on.into()
     }
 
+    /// The roll the per-pupil fee multiplied: the school's newest at the schedule's census
+    /// (October or January) taken by the end of the year, so a January census never
+    /// reprices an October schedule. Null when the fee is not per pupil.
+    async fn roll(&self) -> Option<crate::graphql::directory::types::Roll> {
+        self.0.roll.map(Into::into)
+    }
+
     /// The full year's fee after caps and minimums, before pro-rata and discounts.
     async fn annual_fee(&self) -> MoneyValue {
         self.0.annual_fee.into()
@@ -355,7 +362,8 @@ impl FeesQuery {
         else {
             return Ok(None);
         };
-        let facts = SchoolFacts::of(&school, year);
+        let history = rc.loaders.roll_history.load_one(school_id).await?;
+        let facts = SchoolFacts::of(&school, history.iter().flatten().map(|r| r.roll), year);
         let starts_on = starts_on.map_or(year.first_day(), |d| d.0);
         fees::quote(&schedule.rules, year, &facts, starts_on, schedule.frequency)
             .map(|q| Some(QuoteNode(q)))

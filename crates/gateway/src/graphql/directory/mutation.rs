@@ -74,6 +74,10 @@ pub struct SchoolUpdateInput {
     pub establishment_type: Option<EstablishmentType>,
     pub local_authority: Option<String>,
     pub postcode: Option<String>,
+    /// A roll is added to the school's `rollHistory` (a second figure for the same census
+    /// day replaces the first) and becomes its current `roll`. Fee quotes read the history,
+    /// each schedule at its own census. `null` clears the current roll only; the history,
+    /// which the fees of past years were priced on, is kept.
     pub roll: MaybeUndefined<RollInputGql>,
     /// Replaces the school's designations.
     pub designations: Option<Vec<Designation>>,

@@ -159,7 +159,12 @@ impl MembershipNode {
         let Some(school) = rc.loaders.schools.load_one(self.0.school_id).await? else {
             return Err(internal(format!("membership {} has no school", self.0.id)));
         };
-        let facts = SchoolFacts::of(&school, self.0.year);
+        let history = rc.loaders.roll_history.load_one(self.0.school_id).await?;
+        let facts = SchoolFacts::of(
+            &school,
+            history.iter().flatten().map(|r| r.roll),
+            self.0.year,
+        );
         billing::fees::quote(
             &schedule.rules,
             self.0.year,
