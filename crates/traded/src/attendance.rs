@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use crate::bookings::{Attendee, Booking};
 use crate::catalogue::Service;
 use crate::entity::{attendance_parts, attendees, bookings, services, sessions};
+use crate::history::{Action, audit, snapshot};
 use crate::sessions::Session;
 use crate::support::{acts_for_provider, may_read_bookings, recorder, stored};
 use crate::types::{Attendance, BookingStatus, Category, SessionStatus};
@@ -309,8 +310,21 @@ pub async fn mark_attendance(
     };
     let part_no = i32::try_from(index).unwrap_or(i32::MAX);
     let by = recorder(actor).map(|u| u.as_uuid());
+    let touched: Vec<BookingId> = register
+        .iter()
+        .filter(|l| seen.contains(&l.attendee.id))
+        .map(|l| l.booking_id)
+        .collect();
+    // One trail entry per booking whose attendees were marked, however many of them.
+    let mut marked_bookings = touched.clone();
+    marked_bookings.sort_unstable();
+    marked_bookings.dedup();
 
     let txn = db.begin_write().await?;
+    let mut before = Vec::with_capacity(marked_bookings.len());
+    for id in &marked_bookings {
+        before.push((*id, snapshot(&txn, *id).await?));
+    }
     // The part's marks for these attendees are replaced: marking again corrects.
     attendance_parts::Entity::delete_many()
         .filter(attendance_parts::Column::Part.eq(part_no))
@@ -354,11 +368,6 @@ pub async fn mark_attendance(
             .exec(&txn)
             .await?;
     }
-    let touched: Vec<BookingId> = register
-        .iter()
-        .filter(|l| seen.contains(&l.attendee.id))
-        .map(|l| l.booking_id)
-        .collect();
     let people = crate::bookings::attendees_of_bookings(&txn, &touched).await?;
     let mut changed = Vec::new();
     for line in register.iter().filter(|l| touched.contains(&l.booking_id)) {
@@ -395,6 +404,9 @@ pub async fn mark_attendance(
                 .await?;
             changed.push(line.booking_id);
         }
+    }
+    for (id, before) in before {
+        audit(&txn, actor, clock, Action::Attendance, id, Some(before)).await?;
     }
     txn.commit().await?;
     let mut found = crate::bookings::bookings_by_ids(db, &changed).await?;

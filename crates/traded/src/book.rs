@@ -28,6 +28,7 @@ use sea_orm::{
 use crate::bookings::{self, Attendee, Booking, attendees_of_bookings, not_found};
 use crate::catalogue::Service;
 use crate::entity::{attendees, bookings as rows, services};
+use crate::history::{Action, audit, snapshot};
 use crate::hold::{lock_booking, take_places};
 use crate::sessions::{self, Session};
 use crate::settlement::{CardPayment, Priced, check_settlement, settle_in, start_card};
@@ -515,6 +516,7 @@ pub async fn book(
     } else {
         None
     };
+    audit(&txn, actor, clock, Action::Create, id, None).await?;
     crate::events::announce_placed(&txn, id, held, card.is_some(), now).await?;
     if let Some(keyed) = &keyed
         && let Remembered::Raced = keyed.remember(&txn, &[id.as_uuid()], now).await?
@@ -593,6 +595,7 @@ pub async fn request_booking(
     );
     row.requested_by = Set(recorder(actor).map(|u| u.as_uuid()));
     insert_with_attendees(&txn, row, session.id, &people, now).await?;
+    audit(&txn, actor, clock, Action::Request, id, None).await?;
     crate::events::announce(&txn, EventKind::BookingRequested, id, now).await?;
     if let Some(keyed) = &keyed
         && let Remembered::Raced = keyed.remember(&txn, &[id.as_uuid()], now).await?
@@ -741,6 +744,7 @@ pub async fn approve_request(
         return Err(full_error(session.places_left()));
     }
     let locked = lock_booking(&txn, id, row.version).await?;
+    let before = snapshot(&txn, id).await?;
     let mut active: rows::ActiveModel = locked.into();
     active.status = Set(if held {
         BookingStatus::Confirmed
@@ -774,6 +778,7 @@ pub async fn approve_request(
     } else {
         None
     };
+    audit(&txn, actor, clock, Action::Approve, id, Some(before)).await?;
     crate::events::announce_placed(&txn, id, held, card.is_some(), now).await?;
     txn.commit().await?;
     let card_payment = match card {
@@ -804,15 +809,18 @@ pub async fn decline_request(
     }
     problems.finish()?;
     let txn = db.begin_write().await?;
+    let locked = lock_booking(&txn, id, row.version).await?;
+    let before = snapshot(&txn, id).await?;
     close(
         &txn,
         actor,
         clock.now(),
-        lock_booking(&txn, id, row.version).await?,
+        locked,
         ClosedReason::Declined,
         reason,
     )
     .await?;
+    audit(&txn, actor, clock, Action::Decline, id, Some(before)).await?;
     crate::events::announce(&txn, EventKind::BookingRequestDeclined, id, clock.now()).await?;
     txn.commit().await?;
     outcome(db, id, None).await
@@ -921,6 +929,7 @@ pub async fn substitute_attendee(
     };
     let txn = db.begin_write().await?;
     lock_booking(&txn, booking_id, row.version).await?;
+    let before = snapshot(&txn, booking_id).await?;
     let mut active: attendees::ActiveModel = attendee.into();
     active.name = Set(person.name);
     active.email = Set(person.email.clone());
@@ -939,6 +948,15 @@ pub async fn substitute_attendee(
         }
         Err(err) => return Err(err.into()),
     }
+    audit(
+        &txn,
+        actor,
+        clock,
+        Action::Substitute,
+        booking_id,
+        Some(before),
+    )
+    .await?;
     txn.commit().await?;
     outcome(db, booking_id, None).await
 }

@@ -35,6 +35,7 @@ use sea_orm::{
 use crate::book::{close, own_booking};
 use crate::bookings::{self, Booking, not_found};
 use crate::entity::{bookings as rows, sessions as session_rows};
+use crate::history::{Action, audit, snapshot};
 use crate::hold::{lock_booking, release_places};
 use crate::policy::{CancellationBand, CancellationPolicy, CancellationTerms, UnitTerms};
 use crate::sessions::Session;
@@ -291,6 +292,7 @@ pub async fn cancel_booking(
 
     let txn = db.begin_write().await?;
     let locked = lock_booking(&txn, id, row.version).await?;
+    let before = snapshot(&txn, id).await?;
     let refund_due = unwind(&txn, clock, &locked, &plan, &text).await?;
     let held = to_u32(locked.places_held);
     let was_settled = matches!(
@@ -305,9 +307,10 @@ pub async fn cancel_booking(
         refund_due,
     )
     .await?;
+    audit(&txn, actor, clock, Action::Cancel, id, Some(before)).await?;
     crate::events::announce(&txn, EventKind::BookingCancelled, id, now).await?;
     release_places(&txn, session.id, held).await?;
-    let offered = offer_free_places(&txn, session.id, now).await?;
+    let offered = offer_free_places(&txn, clock, session.id, now).await?;
     txn.commit().await?;
 
     let mut booking = Booking::from_row(closed)?;
@@ -437,6 +440,8 @@ async fn try_refund_card(
             return Err(err);
         }
     }
+    let txn = db.begin_write().await?;
+    let before = snapshot(&txn, booking.id).await?;
     rows::Entity::update_many()
         .col_expr(
             rows::Column::RefundState,
@@ -444,8 +449,19 @@ async fn try_refund_card(
         )
         .col_expr(rows::Column::UpdatedAt, Expr::value(clock.now()))
         .filter(rows::Column::Id.eq(booking.id.as_uuid()))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    // Made by Trellis after the cancellation committed, whoever cancelled.
+    audit(
+        &txn,
+        &Actor::System,
+        clock,
+        Action::Refunded,
+        booking.id,
+        Some(before),
+    )
+    .await?;
+    txn.commit().await?;
     Booking::from_row(
         bookings::load_row(db, booking.id)
             .await?
@@ -552,6 +568,7 @@ pub async fn cancel_session(
     for row in live_bookings(&txn, id).await? {
         let booking = Booking::from_row(row.clone())?;
         let locked = lock_booking(&txn, booking.id, row.version).await?;
+        let before = snapshot(&txn, booking.id).await?;
         let unpaid = booking.status == BookingStatus::PendingPayment;
         let (terms, units) = if booking.settlement == Some(Settlement::Offer) {
             // Everything back in units; nothing was paid in money.
@@ -597,6 +614,15 @@ pub async fn cancel_session(
         .await?;
         let closed =
             record_terms(&txn, closed, settled.then_some((terms, units)), refund_due).await?;
+        audit(
+            &txn,
+            actor,
+            clock,
+            Action::SessionCancelled,
+            booking.id,
+            Some(before),
+        )
+        .await?;
         crate::events::announce(&txn, EventKind::SessionCancelled, booking.id, now).await?;
         release_places(&txn, id, held).await?;
         if refund_due.is_some() {

@@ -13,6 +13,8 @@
 //! * [`cancellation`]: cancelling under the policy, or by the provider, and the refunds.
 //! * [`waitlist`]: the waiting list, offers that expire, passing places on.
 //! * [`attendance`]: the register, certificates of participation, and feedback.
+//! * [`history`]: each booking's audit trail — every change above, who made it, before and
+//!   after.
 //! * [`demo`]: the demo partnership's catalogue, sessions and some bookings.
 //!
 //! **Nobody is ever oversold.** A session's `places_taken` only grows through one
@@ -32,6 +34,7 @@ pub mod demo;
 mod entity;
 mod events;
 pub mod feedback;
+pub mod history;
 mod hold;
 pub mod policy;
 pub mod sessions;

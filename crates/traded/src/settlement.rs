@@ -35,6 +35,7 @@ use crate::book::{close, own_booking};
 use crate::bookings::Booking;
 use crate::catalogue::Service;
 use crate::entity::bookings as rows;
+use crate::history::{Action, audit, snapshot};
 use crate::hold::{lock_booking, release_places};
 use crate::sessions::Session;
 use crate::support::stored;
@@ -280,18 +281,32 @@ fn card_key(booking: BookingId) -> String {
 }
 
 /// Records which provider payment a card booking started, so a release or cancellation can
-/// call it off. Leaves the version and `updated_at` alone: resuming a payment must not extend
-/// how long the booking holds its places.
+/// call it off, and who started it (the booking's trail). Leaves the version and `updated_at`
+/// alone: resuming a payment must not extend how long the booking holds its places.
 async fn remember_payment(
     db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
     booking: BookingId,
     payment_ref: &str,
 ) -> Result<(), DomainError> {
+    let txn = db.begin_write().await?;
+    let before = snapshot(&txn, booking).await?;
     rows::Entity::update_many()
         .col_expr(rows::Column::PaymentRef, Expr::value(payment_ref))
         .filter(rows::Column::Id.eq(booking.as_uuid()))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    audit(
+        &txn,
+        actor,
+        clock,
+        Action::CardPayment,
+        booking,
+        Some(before),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -317,7 +332,9 @@ pub(crate) async fn start_card(
     .await
     {
         Ok(payment) => {
-            if let Err(err) = remember_payment(db, booking, &payment.payment_ref).await {
+            if let Err(err) =
+                remember_payment(db, actor, clock, booking, &payment.payment_ref).await
+            {
                 tracing::warn!(%booking, error = %err.chain(), "card payment not remembered");
             }
             Some(CardPayment {
@@ -372,7 +389,7 @@ pub async fn pay_booking_by_card(
     let payment =
         billing::mirror::start_card_payment(db, actor, clock, provider, invoice, &card_key(id))
             .await?;
-    remember_payment(db, id, &payment.payment_ref).await?;
+    remember_payment(db, actor, clock, id, &payment.payment_ref).await?;
     Ok(CardPayment {
         booking_id: id,
         invoice_id: invoice,
@@ -405,8 +422,10 @@ pub async fn confirm_paid_bookings(
         if paid.get(&invoice).map(|i| i.status) != Some(InvoiceStatus::Paid) {
             continue;
         }
-        // The confirmation and its announcement commit together.
+        // The confirmation, its announcement and its trail entry commit together.
+        let id = kernel::BookingId::from_uuid(row.id);
         let txn = db.begin_write().await?;
+        let before = snapshot(&txn, id).await?;
         let changed = rows::Entity::update_many()
             .col_expr(
                 rows::Column::Status,
@@ -422,7 +441,7 @@ pub async fn confirm_paid_bookings(
             .exec(&txn)
             .await?;
         if changed.rows_affected == 1 {
-            let id = kernel::BookingId::from_uuid(row.id);
+            audit(&txn, &Actor::System, clock, Action::Paid, id, Some(before)).await?;
             crate::events::announce(
                 &txn,
                 kernel::outbox::EventKind::BookingConfirmed,
@@ -486,6 +505,8 @@ pub async fn release_unpaid_bookings(
             Err(DomainError::Invalid(_)) => continue,
             Err(err) => return Err(err),
         };
+        let id = BookingId::from_uuid(locked.id);
+        let before = snapshot(&txn, id).await?;
         let held = u32::try_from(locked.places_held).unwrap_or(0);
         let session = kernel::SessionId::from_uuid(locked.session_id);
         let closed = close(
@@ -497,8 +518,17 @@ pub async fn release_unpaid_bookings(
             Some("the card payment never completed".to_owned()),
         )
         .await?;
+        audit(
+            &txn,
+            &Actor::System,
+            clock,
+            Action::Released,
+            id,
+            Some(before),
+        )
+        .await?;
         release_places(&txn, session, held).await?;
-        let offered = crate::waitlist::offer_free_places(&txn, session, clock.now()).await?;
+        let offered = crate::waitlist::offer_free_places(&txn, clock, session, clock.now()).await?;
         txn.commit().await?;
         changed.push(Booking::from_row(closed)?);
         changed.extend(crate::waitlist::offered_in_order(db, &offered).await?);

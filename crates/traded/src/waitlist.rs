@@ -27,6 +27,7 @@ use sea_orm::{
 use crate::book::{BookingOutcome, Target, close, outcome, own_booking, price, target};
 use crate::bookings::{Booking, bookings_by_ids};
 use crate::entity::{bookings as rows, sessions};
+use crate::history::{Action, audit, snapshot};
 use crate::hold::{lock_booking, release_places, take_places};
 use crate::settlement::{check_settlement, settle_in, start_card};
 use crate::support::{optional_text, stored, to_u32};
@@ -51,9 +52,11 @@ pub struct WaitlistAcceptance {
 }
 
 /// Offers the session's free places to waiting entries in order, holding them; returns the
-/// entries offered. Runs inside the transaction that freed the places.
+/// entries offered. Runs inside the transaction that freed the places; each offer is in its
+/// entry's trail as the system's (whoever freed the places did not choose who gets them).
 pub(crate) async fn offer_free_places<C: ConnectionTrait>(
     txn: &C,
+    clock: &dyn Clock,
     session_id: SessionId,
     now: DateTime<Utc>,
 ) -> Result<Vec<BookingId>, DomainError> {
@@ -91,12 +94,22 @@ pub(crate) async fn offer_free_places<C: ConnectionTrait>(
         }
         let id = BookingId::from_uuid(entry.id);
         let locked = lock_booking(txn, id, entry.version).await?;
+        let before = snapshot(txn, id).await?;
         let mut active: rows::ActiveModel = locked.into();
         active.places_held = Set(entry.places);
         active.offered_at = Set(Some(now));
         active.offer_expires_at = Set(Some(expires));
         active.updated_at = Set(now);
         active.update(txn).await?;
+        audit(
+            txn,
+            &Actor::System,
+            clock,
+            Action::Offered,
+            id,
+            Some(before),
+        )
+        .await?;
         crate::events::announce(txn, EventKind::WaitlistPlaceOffered, id, now).await?;
         offered.push(id);
         free -= places;
@@ -226,6 +239,7 @@ pub async fn accept_waitlist_offer(
             "the offer has expired",
         ));
     }
+    let before = snapshot(&txn, id).await?;
     let mut active: rows::ActiveModel = locked.into();
     active.price_basis = Set(priced.basis.as_str().to_owned());
     active.unit_price_pence = Set(priced.unit.pence());
@@ -238,6 +252,7 @@ pub async fn accept_waitlist_offer(
     let card = settle_in(&txn, clock, updated, &service, &session, settlement)
         .await?
         .card_invoice;
+    audit(&txn, actor, clock, Action::WaitlistAccept, id, Some(before)).await?;
     crate::events::announce_placed(&txn, id, true, card.is_some(), clock.now()).await?;
     txn.commit().await?;
     let card_payment = match card {
@@ -258,19 +273,26 @@ async fn end_entry(
 ) -> Result<BookingChange, DomainError> {
     let now = clock.now();
     let session = SessionId::from_uuid(row.session_id);
+    let action = match reason {
+        ClosedReason::OfferDeclined => Action::WaitlistDecline,
+        ClosedReason::OfferExpired => Action::OfferExpired,
+        _ => Action::WaitlistLeave,
+    };
     let txn = db.begin_write().await?;
-    let locked = lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await?;
+    let id = BookingId::from_uuid(row.id);
+    let locked = lock_booking(&txn, id, row.version).await?;
+    let before = snapshot(&txn, id).await?;
     let held = to_u32(locked.places_held);
     let closed = close(&txn, actor, now, locked, reason, None).await?;
+    audit(&txn, actor, clock, action, id, Some(before)).await?;
     if matches!(
         reason,
         ClosedReason::OfferExpired | ClosedReason::OfferDeclined
     ) {
-        let id = BookingId::from_uuid(closed.id);
         crate::events::announce(&txn, EventKind::WaitlistOfferLapsed, id, now).await?;
     }
     release_places(&txn, session, held).await?;
-    let offered = offer_free_places(&txn, session, now).await?;
+    let offered = offer_free_places(&txn, clock, session, now).await?;
     txn.commit().await?;
     Ok(BookingChange {
         booking: Booking::from_row(closed)?,

@@ -1,8 +1,9 @@
 //! Traded services end to end over HTTP, on SQLite and PostgreSQL: a journey per settlement
 //! route (OFFER, INVOICE, CARD through the Stripe stand-in and a signed webhook), staff
 //! requests and their approval, a waiting-list offer arriving over graphql-ws, the register,
-//! certificates and feedback, denials, bad input as userErrors that write nothing, and the
-//! catalogue and a school's bookings at a fixed number of SQL statements.
+//! certificates and feedback, denials, bad input as userErrors that write nothing, a
+//! booking's audit trail and who may read it, and the catalogue and a school's bookings at a
+//! fixed number of SQL statements.
 //!
 //! The app runs on a clock the test holds, so a term can end and a session can take place.
 
@@ -1283,7 +1284,59 @@ async fn a_two_part_course_is_registered_per_part_and_certified_at_the_end(db: T
     );
 }
 
+const TRAIL: &str = "query($id: ID!) { auditTrail(id: $id) {
+    action actorKind actor { email } before after } }";
+
+/// A booking's history over HTTP: `auditTrail` takes a booking's id and answers its school
+/// (who made and cancelled it, the booking either side) and partnership staff; a school that
+/// is not party to the booking is told it does not exist, as it is for the booking itself.
+async fn a_bookings_audit_trail_is_read_by_its_school_and_refused_to_another(db: TestDb) {
+    let config = common::config(&db);
+    let p = Portal::spawn(db, &config).await;
+    let course = service(&p, "CPD-EARLY-WRITING").await;
+    let (session_id, _) = session(&p, course["id"].as_str().expect("id"), 4).await;
+    let booked = book(
+        &p,
+        HEAD,
+        json!({ "schoolId": p.school(), "sessionId": session_id, "settlement": "OFFER",
+                "attendees": attendees(&["Amy Lee"]) }),
+    )
+    .await;
+    assert_eq!(booked["booking"]["status"], "CONFIRMED", "{booked}");
+    let id = booked["booking"]["id"].as_str().expect("id").to_owned();
+    let cancelled = p.data(HEAD, CANCEL, json!({ "id": id })).await["bookingCancel"].clone();
+    assert_eq!(user_errors(&cancelled), vec![], "{cancelled}");
+
+    let trail = p.data(HEAD, TRAIL, json!({ "id": id })).await["auditTrail"].clone();
+    let entries = trail.as_array().expect("trail");
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(actions, ["booking.create", "booking.cancel"], "{trail}");
+    for entry in entries {
+        assert_eq!(entry["actorKind"], "USER", "{entry}");
+        assert_eq!(entry["actor"]["email"], HEAD, "{entry}");
+    }
+    assert!(entries[0]["before"].is_null(), "{trail}");
+    assert_eq!(entries[0]["after"]["booking"]["status"], "CONFIRMED");
+    assert_eq!(entries[0]["after"]["attendees"][0]["name"], "Amy Lee");
+    assert_eq!(entries[1]["before"], entries[0]["after"]);
+    assert_eq!(entries[1]["after"]["booking"]["status"], "CANCELLED");
+    assert_eq!(
+        entries[1]["after"]["booking"]["closure"]["note"],
+        "plans changed"
+    );
+
+    let staff = p.data(ADMIN, TRAIL, json!({ "id": id })).await["auditTrail"].clone();
+    assert_eq!(staff, trail);
+    let refused = p.gql(OTHER_HEAD, TRAIL, json!({ "id": id })).await;
+    assert_eq!(code(&refused), "NOT_FOUND", "{refused}");
+    assert!(refused["data"].is_null(), "nothing of the trail: {refused}");
+}
+
 testkit::db_tests!(
+    a_bookings_audit_trail_is_read_by_its_school_and_refused_to_another,
     a_two_part_course_is_registered_per_part_and_certified_at_the_end,
     a_retried_booking_or_request_with_its_key_is_made_once,
     a_transfer_that_pays_a_card_booking_confirms_it_at_once,

@@ -6,6 +6,7 @@
 //! [`errors`].
 
 pub mod access;
+pub mod audit;
 pub mod billing;
 pub mod coercion;
 pub mod context;
@@ -35,6 +36,7 @@ pub struct Query(
     directory::DirectoryQuery,
     membership::MembershipQuery,
     billing::BillingQuery,
+    audit::AuditQuery,
     offer::OfferQuery,
     peer_review::PeerReviewQuery,
     traded::TradedQuery,

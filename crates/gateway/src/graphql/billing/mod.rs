@@ -1,7 +1,7 @@
 //! Billing: fee schedules and quotes, the invoicing run, accounts, invoices, payments,
-//! credit notes, refunds, finance reports and the audit trail.
+//! credit notes, refunds and finance reports. The audit trail is [`crate::graphql::audit`]:
+//! it serves reviews and bookings as well as ledger records.
 
-pub mod audit;
 pub mod charges;
 pub mod enums;
 pub mod fees;
@@ -18,7 +18,6 @@ use async_graphql::{MergedObject, MergedSubscription};
 pub struct BillingQuery(
     fees::FeesQuery,
     query::LedgerQuery,
-    audit::AuditQuery,
     stripe::ReconciliationQuery,
     charges::ChargesQuery,
 );

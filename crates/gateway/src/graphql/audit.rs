@@ -1,15 +1,18 @@
-//! The audit trail of a ledger record or a peer review: who changed it, when, and what it
-//! was before and after.
+//! The audit trail of a ledger record, a peer review or a traded-service booking: who changed
+//! it, when, and what it was before and after.
 //!
-//! Finance needs it to answer "who voided this invoice?" or "why did this receipt move?", so
-//! every ledger change writes one entry in its own transaction; this module only reads them.
-//! One record's trail at a time, by the record's global id: a trail is read while looking at
-//! one invoice or payment, so there is no list to batch.
+//! Finance needs it to answer "who voided this invoice?" or "why did this receipt move?", a
+//! school or a provider "who cancelled this booking?", so every change to those records writes
+//! one entry in its own transaction (`kernel::audit`); this module only reads them, and leaves
+//! who may read a trail to the record's domain. One record's trail at a time, by the record's
+//! global id: a trail is read while looking at one record, so there is no list to batch.
 
 use async_graphql::{Context, Enum, ID, Json, Object};
 use billing::ledger::{self, AuditEntity};
 use chrono::{DateTime, Utc};
-use kernel::{BillingAccountId, CreditNoteId, InvoiceId, PaymentId, RefundId, ReviewId, UserId};
+use kernel::{
+    BillingAccountId, BookingId, CreditNoteId, InvoiceId, PaymentId, RefundId, ReviewId, UserId,
+};
 
 use crate::graphql::access::types::UserNode;
 use crate::graphql::context::ContextExt;
@@ -28,7 +31,7 @@ pub enum AuditActorKind {
     System,
 }
 
-/// One change of a ledger record.
+/// One change of a ledger record, review or booking.
 #[derive(Debug)]
 pub struct AuditEntryNode(pub ledger::AuditEntry);
 
@@ -38,7 +41,8 @@ impl AuditEntryNode {
         self.0.at
     }
 
-    /// e.g. `invoice.issue`, `invoice.void`, `payment.allocate`, `refund.create`.
+    /// e.g. `invoice.issue`, `invoice.void`, `payment.allocate`, `refund.create`,
+    /// `review.advance`, `booking.create`, `booking.cancel`, `booking.attendance`.
     async fn action(&self) -> &str {
         &self.0.action
     }
@@ -96,8 +100,10 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit trail of a billing account, invoice, credit note, payment or refund (finance
-    /// and admins only: the trail names the people who made changes), or of a peer review
-    /// (whoever may read its report), oldest change first.
+    /// and admins only: the trail names the people who made changes), of a peer review
+    /// (whoever may read its report), or of a traded-service booking (whoever may read the
+    /// booking: its school, partnership staff, its session's provider), oldest change first.
+    /// A review or booking the caller may not read is NOT_FOUND, as the record itself is.
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
@@ -105,23 +111,28 @@ impl AuditQuery {
     ) -> async_graphql::Result<Vec<AuditEntryNode>> {
         let rc = ctx.trellis()?;
         // A review's history is the peer-review domain's to give (to whoever may read the
-        // report); ledger records' trails are finance's.
-        if let Some((entity, uuid)) = decode(&id)
-            && entity == ReviewId::ENTITY
-        {
-            return Ok(
-                peer_review::reviews::history(&rc.db, &rc.actor, ReviewId::from_uuid(uuid))
-                    .await
-                    .map_err(to_graphql)?
-                    .into_iter()
-                    .map(AuditEntryNode)
-                    .collect(),
-            );
+        // report), a booking's the traded domain's (to whoever may read the booking); ledger
+        // records' trails are finance's.
+        let domain = match decode(&id) {
+            Some((entity, uuid)) if entity == ReviewId::ENTITY => Some(
+                peer_review::reviews::history(&rc.db, &rc.actor, ReviewId::from_uuid(uuid)).await,
+            ),
+            Some((entity, uuid)) if entity == BookingId::ENTITY => {
+                Some(traded::history::history(&rc.db, &rc.actor, BookingId::from_uuid(uuid)).await)
+            }
+            _ => None,
+        };
+        if let Some(trail) = domain {
+            return Ok(trail
+                .map_err(to_graphql)?
+                .into_iter()
+                .map(AuditEntryNode)
+                .collect());
         }
         let Some((entity, uuid)) = audited(&id) else {
             return Err(coded(
                 format!(
-                    "`{}` is not the id of a billing account, invoice, credit note, payment, refund or review",
+                    "`{}` is not the id of a billing account, invoice, credit note, payment, refund, review or booking",
                     id.as_str()
                 ),
                 Code::BadUserInput,
