@@ -82,14 +82,14 @@ impl Action {
 
 /// What the trail keeps of a booking at each change: the booking as readers see it (status,
 /// places, price, settlement, PO, closure, fee, refund and units) and its attendees (names,
-/// substitutions, the register's summary). The card payment's reference is kept too, so a
-/// finance officer can match a payment started to the provider's records; the row's version
-/// and the attendees' live-email index are bookkeeping and left out.
+/// substitutions, the register's summary). The card payment's Stripe reference is left out:
+/// the provider may read the trail and `Booking` never shows them the reference, so the trail
+/// must not either (the ledger's payment records carry it for finance). The row's version and
+/// the attendees' live-email index are bookkeeping and left out too.
 #[derive(Debug, Serialize)]
 pub(crate) struct Snapshot {
     booking: Booking,
     attendees: Vec<Attendee>,
-    card_payment_ref: Option<String>,
 }
 
 /// The booking as `db` (usually the change's transaction) sees it now.
@@ -98,14 +98,12 @@ pub(crate) async fn snapshot<C: ConnectionTrait>(
     id: BookingId,
 ) -> Result<Snapshot, DomainError> {
     let row = load_row(db, id).await?.ok_or_else(not_found)?;
-    let card_payment_ref = row.payment_ref.clone();
     Ok(Snapshot {
         booking: Booking::from_row(row)?,
         attendees: attendees_of_bookings(db, &[id])
             .await?
             .remove(&id)
             .unwrap_or_default(),
-        card_payment_ref,
     })
 }
 
