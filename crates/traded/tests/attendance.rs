@@ -5,22 +5,12 @@ mod support;
 use kernel::{ErrorCode, Role};
 use support::*;
 use testkit::TestDb;
-use traded::{Attendance, AttendanceMark, BookingStatus, NewFeedback, NewService, Settlement};
+use traded::{Attendance, AttendanceMark, BookingStatus, NewFeedback, Settlement};
 
 async fn the_provider_takes_the_register_and_attendees_get_certificates(db: TestDb) {
     let w = world(&db).await;
     let c = clock();
-    // A course Oak Primary (a National Support School) provides.
-    let oak_course = published(
-        &db,
-        NewService {
-            provider_school_id: Some(w.oak),
-            provider_name: "Oak Primary maths hub".into(),
-            ..new_service("S2S-MATHS", 12_000, Some(18_000))
-        },
-    )
-    .await;
-    let session = scheduled(&db, new_session(&oak_course, 6)).await;
+    let session = oak_session(&db, &w).await;
     let alder = book(
         &db,
         &w.head_alder,

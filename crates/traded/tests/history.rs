@@ -9,7 +9,7 @@ use serde_json::Value;
 use support::*;
 use testkit::TestDb;
 use traded::history::{AUDIT_ENTITY, history};
-use traded::{Attendance, AttendanceMark, NewService, Settlement};
+use traded::{Attendance, AttendanceMark, Settlement};
 
 /// How the trail stores a person as the author of a change.
 fn user_id(actor: &Actor) -> Option<uuid::Uuid> {
@@ -316,17 +316,7 @@ async fn a_place_passed_on_from_the_waiting_list_is_recorded(db: TestDb) {
 async fn marking_the_register_records_one_entry_per_booking(db: TestDb) {
     let w = world(&db).await;
     let c = clock();
-    // A course Oak Primary provides, so Oak's leader takes the register.
-    let oak_course = published(
-        &db,
-        NewService {
-            provider_school_id: Some(w.oak),
-            provider_name: "Oak Primary maths hub".into(),
-            ..new_service("S2S-MATHS", 12_000, Some(18_000))
-        },
-    )
-    .await;
-    let session = scheduled(&db, new_session(&oak_course, 6)).await;
+    let session = oak_session(&db, &w).await;
     let alder = book(
         &db,
         &w.head_alder,
@@ -384,16 +374,7 @@ async fn marking_the_register_records_one_entry_per_booking(db: TestDb) {
 async fn only_those_who_may_read_the_booking_read_its_history(db: TestDb) {
     let w = world(&db).await;
     let c = clock();
-    let oak_course = published(
-        &db,
-        NewService {
-            provider_school_id: Some(w.oak),
-            provider_name: "Oak Primary maths hub".into(),
-            ..new_service("S2S-MATHS", 12_000, Some(18_000))
-        },
-    )
-    .await;
-    let session = scheduled(&db, new_session(&oak_course, 6)).await;
+    let session = oak_session(&db, &w).await;
     let done = book(
         &db,
         &w.head_alder,

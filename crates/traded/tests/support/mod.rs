@@ -263,6 +263,21 @@ pub async fn published(db: &TestDb, input: NewService) -> Service {
         .expect("publish")
 }
 
+/// A session of six places on a course Oak Primary (a National Support School) provides, so
+/// Oak's leader takes its register.
+pub async fn oak_session(db: &TestDb, w: &World) -> Session {
+    let oak_course = published(
+        db,
+        NewService {
+            provider_school_id: Some(w.oak),
+            provider_name: "Oak Primary maths hub".into(),
+            ..new_service("S2S-MATHS", 12_000, Some(18_000))
+        },
+    )
+    .await;
+    scheduled(db, new_session(&oak_course, 6)).await
+}
+
 pub async fn scheduled(db: &TestDb, input: NewSession) -> Session {
     traded::create_session(db.conn(), &Actor::System, &clock(), input)
         .await
