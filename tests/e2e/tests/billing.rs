@@ -46,6 +46,36 @@ async fn all_invoices(app: &TestApp, who: &str) -> Vec<Value> {
     }
 }
 
+/// A new membership tier `code` with an annual 2026/27 fee schedule on `rules` (a fee
+/// rules document as JSON), created as an admin and finance would; returns the tier's id.
+async fn tier_with_schedule(app: &TestApp, code: &str, rules: Value) -> Value {
+    let tier = app
+        .data_as(
+            ADMIN,
+            "mutation($code: String!) { membershipTierCreate(input: { code: $code, name: $code }) { tier { id } userErrors { field code } } }",
+            json!({ "code": code }),
+        )
+        .await["membershipTierCreate"]["tier"]["id"]
+        .clone();
+    assert!(tier.is_string(), "{tier}");
+    let created = app
+        .data_as(
+            FINANCE,
+            "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { userErrors { field code message } } }",
+            json!({ "input": {
+                "academicYear": "2026/27", "tierId": tier, "name": format!("{code} 2026/27"),
+                "rules": rules, "frequency": "ANNUAL"
+            } }),
+        )
+        .await;
+    assert_eq!(
+        created["feeScheduleCreate"]["userErrors"],
+        json!([]),
+        "{created}"
+    );
+    tier
+}
+
 fn pence(v: &Value) -> i64 {
     v["amountPence"].as_i64().expect("pence")
 }
@@ -454,15 +484,6 @@ async fn an_invoice_list_costs_the_same_however_long(mut db: TestDb) {
 /// `schoolCreate`/`schoolUpdate`, and a school reaches each selector's price through the API.
 async fn every_fee_selector_is_reachable_through_the_api(db: TestDb) {
     let app = TestApp::spawn(db).await;
-    let tier = app
-        .data_as(
-            ADMIN,
-            r#"mutation { membershipTierCreate(input: { code: "SELECTORS", name: "Selectors" }) { tier { id } userErrors { field code } } }"#,
-            json!({}),
-        )
-        .await;
-    let tier = tier["membershipTierCreate"]["tier"]["id"].clone();
-    assert!(tier.is_string(), "{tier}");
     // A fixed price per selector, first match wins, so each price names the selector met.
     let rules = json!({
         "version": 1,
@@ -478,21 +499,7 @@ async fn every_fee_selector_is_reachable_through_the_api(db: TestDb) {
         "proRata": "NONE",
         "vat": { "treatment": "EXEMPT" }
     });
-    let created = app
-        .data_as(
-            FINANCE,
-            "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { feeSchedule { id } userErrors { field code message } } }",
-            json!({ "input": {
-                "academicYear": "2026/27", "tierId": tier, "name": "Selectors 2026/27",
-                "rules": rules, "frequency": "ANNUAL"
-            } }),
-        )
-        .await;
-    assert_eq!(
-        created["feeScheduleCreate"]["userErrors"],
-        json!([]),
-        "{created}"
-    );
+    let tier = tier_with_schedule(&app, "SELECTORS", rules).await;
 
     const SCHOOL: &str = "school { id hasSixthForm openedOn }";
     let school = app
@@ -605,31 +612,9 @@ async fn every_fee_selector_is_reachable_through_the_api(db: TestDb) {
 /// school whose opening date is set through `schoolUpdate` pays the £6,000 new-school minimum.
 async fn haringey_caps_a_sixth_form_higher_and_floors_a_new_school(db: TestDb) {
     let app = TestApp::spawn(db).await;
-    let tier = app
-        .data_as(
-            ADMIN,
-            r#"mutation { membershipTierCreate(input: { code: "HARINGEY", name: "Haringey" }) { tier { id } } }"#,
-            json!({}),
-        )
-        .await["membershipTierCreate"]["tier"]["id"]
-        .clone();
     let rules = serde_json::to_value(billing::fees::FeeRules::haringey_2026().into_document())
         .expect("rules as JSON");
-    let created = app
-        .data_as(
-            FINANCE,
-            "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { userErrors { field code message } } }",
-            json!({ "input": {
-                "academicYear": "2026/27", "tierId": tier, "name": "Haringey 2026/27",
-                "rules": rules, "frequency": "ANNUAL"
-            } }),
-        )
-        .await;
-    assert_eq!(
-        created["feeScheduleCreate"]["userErrors"],
-        json!([]),
-        "{created}"
-    );
+    let tier = tier_with_schedule(&app, "HARINGEY", rules).await;
     let create = |urn: &'static str, phase: &'static str, pupils: u32, sixth: bool| {
         let app = &app;
         async move {
@@ -697,31 +682,8 @@ async fn each_schedule_prices_on_its_own_census(db: TestDb) {
         ("OCTOBER", billing::fees::FeeRules::haringey_2026()),
         ("JANUARY", billing::fees::FeeRules::kent_provider()),
     ] {
-        let tier = app
-            .data_as(
-                ADMIN,
-                "mutation($code: String!) { membershipTierCreate(input: { code: $code, name: $code }) { tier { id } } }",
-                json!({ "code": code }),
-            )
-            .await["membershipTierCreate"]["tier"]["id"]
-            .clone();
         let rules = serde_json::to_value(rules.into_document()).expect("rules as JSON");
-        let created = app
-            .data_as(
-                FINANCE,
-                "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { userErrors { field code message } } }",
-                json!({ "input": {
-                    "academicYear": "2026/27", "tierId": tier, "name": format!("{code} 2026/27"),
-                    "rules": rules, "frequency": "ANNUAL"
-                } }),
-            )
-            .await;
-        assert_eq!(
-            created["feeScheduleCreate"]["userErrors"],
-            json!([]),
-            "{created}"
-        );
-        tiers.push(tier);
+        tiers.push(tier_with_schedule(&app, code, rules).await);
     }
     let school = app
         .data_as(
