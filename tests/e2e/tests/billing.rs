@@ -751,7 +751,84 @@ async fn each_schedule_prices_on_its_own_census(db: TestDb) {
     );
 }
 
+const INVOICE_CREATE: &str = r"
+mutation($input: InvoiceCreateInput!) {
+  invoiceCreate(input: $input) {
+    invoice { id number source purchaseOrderNumber net { amountPence } vat { amountPence } total { amountPence } }
+    userErrors { field code message }
+  }
+}";
+
+/// Issue #22: "a school that joins after the run can never be invoiced: no mutation makes a
+/// manual invoice." Finance raises one with free lines; a retry with its key issues nothing
+/// twice; bad lines come back as user errors on the line's field; a head cannot.
+async fn finance_raises_a_manual_invoice_once(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let before = all_invoices(&app, FINANCE).await;
+    let account = before[0]["account"]["id"].clone();
+    let due = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    let input = |pence: i64, quantity: i64| {
+        json!({ "input": {
+            "accountId": account, "dueOn": due, "poNumber": "PO-LATE-1",
+            "idempotencyKey": "late-joiner-1",
+            "lines": [
+                { "description": "Membership (joined in January)", "unitAmountPence": pence, "cfrCode": "E19" },
+                { "description": "Governor training", "quantity": quantity, "unitAmountPence": 4500,
+                  "vatTreatment": "STANDARD", "vatRateBp": 2000 }
+            ]
+        } })
+    };
+    let made = app.data_as(FINANCE, INVOICE_CREATE, input(50_000, 2)).await;
+    let made = &made["invoiceCreate"];
+    assert_eq!(made["userErrors"], json!([]), "{made}");
+    let invoice = &made["invoice"];
+    assert_eq!(invoice["source"], "MANUAL");
+    assert_eq!(invoice["purchaseOrderNumber"], "PO-LATE-1");
+    assert_eq!(pence(&invoice["net"]), 59_000);
+    assert_eq!(pence(&invoice["vat"]), 1_800);
+    assert_eq!(pence(&invoice["total"]), 60_800);
+    assert!(
+        invoice["number"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("TRL-")),
+        "{invoice}"
+    );
+
+    let again = app.data_as(FINANCE, INVOICE_CREATE, input(50_000, 2)).await;
+    assert_eq!(
+        again["invoiceCreate"]["invoice"]["id"], invoice["id"],
+        "{again}"
+    );
+    let reused = app.data_as(FINANCE, INVOICE_CREATE, input(60_000, 2)).await;
+    assert_eq!(
+        reused["invoiceCreate"]["userErrors"][0]["code"], "CONFLICT",
+        "{reused}"
+    );
+    let mut bad = input(50_000, 0);
+    bad["input"]["idempotencyKey"] = json!("another");
+    let bad = app.data_as(FINANCE, INVOICE_CREATE, bad).await;
+    assert_eq!(
+        bad["invoiceCreate"]["userErrors"],
+        json!([{ "field": ["input", "lines", "1", "quantity"], "code": "OUT_OF_RANGE",
+                 "message": "must be between 1 and 1,000,000" }]),
+        "{bad}"
+    );
+    assert_eq!(bad["invoiceCreate"]["invoice"], Value::Null);
+
+    let token = app.token(HEAD).await;
+    let mut head = input(50_000, 2);
+    head["input"]["idempotencyKey"] = json!("head");
+    let (_, body) = app.gql(Some(&token), INVOICE_CREATE, head).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    assert_eq!(
+        all_invoices(&app, FINANCE).await.len(),
+        before.len() + 1,
+        "one invoice, whatever was retried or refused"
+    );
+}
+
 testkit::db_tests!(
+    finance_raises_a_manual_invoice_once,
     each_schedule_prices_on_its_own_census,
     every_fee_selector_is_reachable_through_the_api,
     haringey_caps_a_sixth_form_higher_and_floors_a_new_school,

@@ -1,4 +1,5 @@
-//! The money ledger: billing accounts, invoices and their numbering, credit notes, payments
+//! The money ledger: billing accounts, invoices (the run's, bookings' and finance's manual
+//! ones) and their numbering, credit notes, payments
 //! and allocations, refunds, the audit trail, and finance reports.
 //!
 //! **Invariants** (checked by the property test in `tests/ledger_props.rs`):
@@ -22,6 +23,7 @@ pub mod credit_notes;
 pub mod export;
 pub mod idempotency;
 pub mod invoices;
+pub mod manual;
 pub mod numbering;
 pub mod payments;
 pub mod refunds;
@@ -39,6 +41,7 @@ pub use invoices::{
     Instalment, Invoice, InvoiceFilter, InvoiceLine, InvoiceSource, IssueOutcome, NewInvoice,
     NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
 };
+pub use manual::{ManualLine, NewManualInvoice, issue_manual};
 pub use numbering::Series;
 pub use payments::{
     Allocation, DateKey, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate,

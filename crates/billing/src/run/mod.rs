@@ -125,7 +125,7 @@ pub async fn start(
         return Err(year_error(
             ErrorCode::Conflict,
             format!(
-                "{year} was invoiced on {}; issue a credit note or a manual invoice to change it",
+                "{year} was invoiced on {}; issue a credit note, or a manual invoice (invoiceCreate), to change it",
                 run.completed_at
                     .unwrap_or(run.started_at)
                     .format("%-d %b %Y")

@@ -6,13 +6,14 @@
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use billing::ledger::{
     self, AccountChanges, Address, Allocation, BillingAccount, CreditAmount, CreditNote, Invoice,
-    NewBillingAccount, NewCreditNote, NewPayment, NewRefund, Payment, Refund, accounts, invoices,
-    payments,
+    ManualLine, NewBillingAccount, NewCreditNote, NewManualInvoice, NewPayment, NewRefund, Payment,
+    Refund, accounts, invoices, payments,
 };
 use billing::run::{self, InvoicingRun};
-use kernel::{BillingAccountId, DomainError, InvoiceId, Money, PaymentId, SchoolId};
+use kernel::{AcademicYear, BillingAccountId, DomainError, InvoiceId, Money, PaymentId, SchoolId};
 
 use super::enums::{BillingAccountKind, PaymentMethod, ReceiptMethod};
+use super::fees::VatTreatment;
 use super::types::{
     AccountNode, AllocationNode, CreditNoteNode, InvoiceNode, InvoicingRunNode, PaymentNode,
     RefundNode, today,
@@ -20,6 +21,7 @@ use super::types::{
 use crate::events::{self, Event};
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{UserError, payload};
+use crate::graphql::int;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
@@ -100,6 +102,80 @@ impl InvoicingRunPayload {
         Ok(Self {
             invoicing_run: run.map(InvoicingRunNode),
             user_errors,
+        })
+    }
+}
+
+/// One line of a manual invoice.
+#[derive(InputObject, Debug)]
+pub struct InvoiceLineInput {
+    pub description: String,
+    /// At least 1.
+    #[graphql(default = 1)]
+    pub quantity: i32,
+    /// Net of VAT, per unit, in pence: 0 or more, and a line no more than the ledger's limit.
+    pub unit_amount_pence: i32,
+    #[graphql(default_with = "VatTreatment::Exempt")]
+    pub vat_treatment: VatTreatment,
+    /// VAT rate in basis points (2000 = 20%); 0 when exempt.
+    #[graphql(default)]
+    pub vat_rate_bp: i32,
+    /// The CFR code the school codes the cost to (e.g. E27).
+    pub cfr_code: Option<String>,
+    /// The school the line is for: one the account pays for.
+    pub school_id: Option<ID>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct InvoiceCreateInput {
+    pub account_id: ID,
+    /// The year it belongs to and is numbered in; defaults to the current academic year.
+    pub academic_year: Option<AcademicYearScalar>,
+    /// Today or later.
+    pub due_on: Date,
+    pub po_number: Option<String>,
+    /// 1 or more lines; the total must be more than zero.
+    pub lines: Vec<InvoiceLineInput>,
+    /// Send the same key when retrying: the invoice is issued once. Keys are the caller's
+    /// own.
+    pub idempotency_key: Option<String>,
+}
+
+impl InvoiceCreateInput {
+    fn into_domain(self, today: chrono::NaiveDate) -> Result<NewManualInvoice, DomainError> {
+        let account_id: BillingAccountId = expect_input(&self.account_id, "accountId")?;
+        let lines = self
+            .lines
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let field = |name: &str| format!("lines.{i}.{name}");
+                Ok(ManualLine {
+                    description: l.description,
+                    quantity: int::unsigned(l.quantity, &field("quantity"))
+                        .map_err(|e| DomainError::Invalid(vec![e]))?,
+                    unit_amount: Money::from_pence(i64::from(l.unit_amount_pence)),
+                    vat_treatment: l.vat_treatment.into(),
+                    vat_rate_bp: int::unsigned(l.vat_rate_bp, &field("vatRateBp"))
+                        .map_err(|e| DomainError::Invalid(vec![e]))?,
+                    cfr_code: l.cfr_code,
+                    school_id: l
+                        .school_id
+                        .as_ref()
+                        .map(|id| expect_input(id, &field("schoolId")))
+                        .transpose()?,
+                })
+            })
+            .collect::<Result<Vec<_>, DomainError>>()?;
+        Ok(NewManualInvoice {
+            account_id,
+            year: self
+                .academic_year
+                .map_or_else(|| AcademicYear::containing(today), |y| y.0),
+            due_on: self.due_on.0,
+            po_number: self.po_number,
+            lines,
+            idempotency_key: self.idempotency_key,
         })
     }
 }
@@ -322,6 +398,28 @@ impl LedgerMutation {
                 .await;
         }
         InvoicingRunPayload::from(result)
+    }
+
+    /// Raise an invoice by hand, with lines of finance's own: a school that joined after the
+    /// year's run, a one-off charge. Numbered in the same series as every invoice, and sent
+    /// to the account's contact like any other (mirrored to Stripe when configured). Finance
+    /// and admins.
+    async fn invoice_create(
+        &self,
+        ctx: &Context<'_>,
+        input: InvoiceCreateInput,
+    ) -> async_graphql::Result<InvoicePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let new = input.into_domain(rc.clock.today())?;
+            ledger::issue_manual(&rc.db, &rc.actor, rc.clock.as_ref(), new).await
+        }
+        .await;
+        publish_invoice(ctx, &result).await;
+        if let Ok(invoice) = &result {
+            super::stripe::follow(ctx, rc, super::stripe::Change::Issued(invoice.id)).await;
+        }
+        InvoicePayload::from(result)
     }
 
     /// Put the school's purchase-order number on an unsettled invoice. The school's leader,

@@ -42,6 +42,11 @@ pub async fn follow(ctx: &Context<'_>, rc: &RequestContext, change: Change) {
         return;
     };
     let result = match change {
+        Change::Issued(id) => {
+            mirror::mirror_invoice(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref(), id)
+                .await
+                .map(|_| ())
+        }
         Change::Void(id) => mirror::mirror_void(&rc.db, &rc.actor, provider.as_ref(), id)
             .await
             .map(|_| ()),
@@ -68,6 +73,8 @@ pub async fn follow(ctx: &Context<'_>, rc: &RequestContext, change: Change) {
 /// A committed ledger change the provider should follow.
 #[derive(Debug, Clone, Copy)]
 pub enum Change {
+    /// Finance issued one invoice by hand.
+    Issued(InvoiceId),
     Void(InvoiceId),
     CreditNote(kernel::CreditNoteId),
     /// The invoicing run of this year issued invoices.
