@@ -9,7 +9,7 @@ use kernel::{BillingAccountId, DomainError, InvoiceId, SchoolId};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Event, MessageSettings, draft};
+use super::{Event, MessageSettings, draft, each_event};
 use crate::format;
 use crate::model::{Category, Draft, Recipient};
 
@@ -119,9 +119,8 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids: Vec<kernel::PaymentId> = events
         .iter()
@@ -133,15 +132,13 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
     let invoice_ids: Vec<InvoiceId> = allocations.iter().map(|a| a.invoice_id).collect();
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &invoice_ids).await?;
     let contacts = Contacts::load(db, payments.values().map(|p| p.account_id)).await?;
-    for event in events {
+    each_event(events, "payment", |event| {
         let id = kernel::PaymentId::from_uuid(event.subject);
         let Some((payment, account)) = payments
             .get(&id)
             .and_then(|p| contacts.account(p.account_id).map(|a| (p, a)))
         else {
-            tracing::warn!(event = %event.id, payment = %id, "outbox event for a payment that cannot be read: no message");
-            out.insert(event.id, Vec::new());
-            continue;
+            return Ok(None);
         };
         let mine: Vec<&billing::ledger::Allocation> = allocations
             .iter()
@@ -176,9 +173,8 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
             "receipt_allocated",
             &facts,
         )?;
-        out.insert(event.id, vec![d]);
-    }
-    Ok(out)
+        Ok(Some(vec![d]))
+    })
 }
 
 async fn invoices_issued<C: sea_orm::ConnectionTrait>(
@@ -186,9 +182,8 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids: Vec<InvoiceId> = events
         .iter()
@@ -197,15 +192,13 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
     let lines = billing::ledger::invoices::lines_of_invoices(db, &ids).await?;
     let contacts = Contacts::load(db, invoices.values().map(|i| i.account_id)).await?;
-    for event in events {
+    each_event(events, "invoice", |event| {
         let id = InvoiceId::from_uuid(event.subject);
         let Some((invoice, account)) = invoices
             .get(&id)
             .and_then(|i| contacts.account(i.account_id).map(|a| (i, a)))
         else {
-            tracing::warn!(event = %event.id, invoice = %id, "outbox event for an invoice that cannot be read: no message");
-            out.insert(event.id, Vec::new());
-            continue;
+            return Ok(None);
         };
         let recipient = contacts.of(account);
         let facts = Issued {
@@ -238,9 +231,8 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
             "invoice_issued",
             &facts,
         )?;
-        out.insert(event.id, vec![d]);
-    }
-    Ok(out)
+        Ok(Some(vec![d]))
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -267,9 +259,8 @@ async fn card_payments_failed<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids: Vec<InvoiceId> = events
         .iter()
@@ -277,15 +268,13 @@ async fn card_payments_failed<C: sea_orm::ConnectionTrait>(
         .collect();
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
     let contacts = Contacts::load(db, invoices.values().map(|i| i.account_id)).await?;
-    for event in events {
+    each_event(events, "invoice", |event| {
         let id = InvoiceId::from_uuid(event.subject);
         let Some((invoice, account)) = invoices
             .get(&id)
             .and_then(|i| contacts.account(i.account_id).map(|a| (i, a)))
         else {
-            tracing::warn!(event = %event.id, invoice = %id, "outbox event for an invoice that cannot be read: no message");
-            out.insert(event.id, Vec::new());
-            continue;
+            return Ok(None);
         };
         let facts = CardFailed {
             number: invoice.number.clone(),
@@ -309,9 +298,8 @@ async fn card_payments_failed<C: sea_orm::ConnectionTrait>(
             "card_payment_failed",
             &facts,
         )?;
-        out.insert(event.id, vec![d]);
-    }
-    Ok(out)
+        Ok(Some(vec![d]))
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -335,9 +323,8 @@ async fn times_credited<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids: Vec<kernel::PaymentId> = events
         .iter()
@@ -345,15 +332,13 @@ async fn times_credited<C: sea_orm::ConnectionTrait>(
         .collect();
     let payments = billing::ledger::payments::payments_by_ids(db, &ids).await?;
     let contacts = Contacts::load(db, payments.values().map(|p| p.account_id)).await?;
-    for event in events {
+    each_event(events, "credit", |event| {
         let id = kernel::PaymentId::from_uuid(event.subject);
         let Some((payment, account)) = payments
             .get(&id)
             .and_then(|p| contacts.account(p.account_id).map(|a| (p, a)))
         else {
-            tracing::warn!(event = %event.id, payment = %id, "outbox event for a credit that cannot be read: no message");
-            out.insert(event.id, Vec::new());
-            continue;
+            return Ok(None);
         };
         let minutes = event.detail["minutes"]
             .as_u64()
@@ -385,9 +370,8 @@ async fn times_credited<C: sea_orm::ConnectionTrait>(
             "time_credited",
             &facts,
         )?;
-        out.insert(event.id, vec![d]);
-    }
-    Ok(out)
+        Ok(Some(vec![d]))
+    })
 }
 
 #[derive(Debug, Serialize)]

@@ -9,7 +9,7 @@ use membership::memberships::Membership;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Event, MessageSettings, draft};
+use super::{Event, MessageSettings, draft, each_event};
 use crate::format;
 use crate::model::{Category, Draft, Recipient};
 
@@ -131,9 +131,8 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     events: &[&Event],
     today: chrono::NaiveDate,
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids: Vec<MembershipId> = events
         .iter()
@@ -141,16 +140,12 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
         .collect();
     let renewals = membership::memberships::by_ids(db, &ids).await?;
     let facts = load(db, &renewals.values().collect::<Vec<_>>()).await?;
-    for event in events {
-        let made = if let Some(renewal) = renewals.get(&MembershipId::from_uuid(event.subject)) {
-            drafts(settings, &facts, renewal, today, false)?
-        } else {
-            tracing::warn!(event = %event.id, membership = %event.subject, "outbox event for a membership that cannot be read: no message");
-            Vec::new()
-        };
-        out.insert(event.id, made);
-    }
-    Ok(out)
+    each_event(events, "membership", |event| {
+        renewals
+            .get(&MembershipId::from_uuid(event.subject))
+            .map(|renewal| drafts(settings, &facts, renewal, today, false))
+            .transpose()
+    })
 }
 
 /// The reminders for renewals still unanswered, keyed so that each renewal has one reminder

@@ -71,6 +71,28 @@ impl From<domain_events::Model> for Event {
     }
 }
 
+/// Each event's drafts by event id, from `compose`, which answers `None` when the event's
+/// subject (a `noun`, for the log) cannot be read now: that event makes no message and a
+/// warning, and is still handled (see the module docs). Every composer ends in this loop.
+fn each_event<F>(
+    events: &[&Event],
+    noun: &str,
+    mut compose: F,
+) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError>
+where
+    F: FnMut(&Event) -> Result<Option<Vec<Draft>>, DomainError>,
+{
+    let mut out = HashMap::with_capacity(events.len());
+    for event in events {
+        let drafts = compose(event)?.unwrap_or_else(|| {
+            tracing::warn!(event = %event.id, subject = %event.subject, kind = %event.stored_kind, "outbox event whose {noun} cannot be read: no message");
+            Vec::new()
+        });
+        out.insert(event.id, drafts);
+    }
+    Ok(out)
+}
+
 /// The drafts of every event, by event id (an event with no message maps to none).
 pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
     db: &C,

@@ -14,7 +14,7 @@ use peer_review::types::TeamRole;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Event, MessageSettings, draft};
+use super::{Event, MessageSettings, draft, each_event};
 use crate::format;
 use crate::model::{Category, Draft, Recipient};
 
@@ -106,23 +106,19 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let facts = Facts::load(db, events).await?;
-    for event in events {
+    each_event(events, "review", |event| {
         let (Some(kind), Some(review)) = (
             event.kind,
             facts.reviews.get(&ReviewId::from_uuid(event.subject)),
         ) else {
-            tracing::warn!(event = %event.id, review = %event.subject, "outbox event for a review that cannot be read: no message");
-            out.insert(event.id, Vec::new());
-            continue;
+            return Ok(None);
         };
-        out.insert(event.id, drafts(settings, &facts, kind, review)?);
-    }
-    Ok(out)
+        drafts(settings, &facts, kind, review).map(Some)
+    })
 }
 
 fn drafts(

@@ -14,7 +14,7 @@ use traded::sessions::Session;
 use traded::types::{ClosedReason, Settlement};
 use uuid::Uuid;
 
-use super::{Event, MessageSettings, draft};
+use super::{Event, MessageSettings, draft, each_event};
 use crate::format;
 use crate::ics::{self, Method, Occurrence};
 use crate::model::{Category, Draft, Recipient};
@@ -97,27 +97,22 @@ pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
     settings: &MessageSettings,
     events: &[&Event],
 ) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
-    let mut out = HashMap::new();
     if events.is_empty() {
-        return Ok(out);
+        return Ok(HashMap::new());
     }
     let ids: Vec<BookingId> = events
         .iter()
         .map(|e| BookingId::from_uuid(e.subject))
         .collect();
     let facts = load(db, &ids).await?;
-    for event in events {
-        let Some(kind) = event.kind else { continue };
-        let id = BookingId::from_uuid(event.subject);
-        let drafts = if let Some(view) = booking_view(&facts, id) {
-            messages(settings, kind, &view, event)?
-        } else {
-            tracing::warn!(event = %event.id, booking = %id, "outbox event for a booking that cannot be read: no message");
-            Vec::new()
+    each_event(events, "booking", |event| {
+        let Some(kind) = event.kind else {
+            return Ok(Some(Vec::new()));
         };
-        out.insert(event.id, drafts);
-    }
-    Ok(out)
+        booking_view(&facts, BookingId::from_uuid(event.subject))
+            .map(|view| messages(settings, kind, &view, event))
+            .transpose()
+    })
 }
 
 /// One booking with what surrounds it.
