@@ -1387,7 +1387,7 @@ async fn locked_schedules_refuse_changes(db: TestDb) {
     clock.advance(chrono::Duration::hours(1));
     let locked_at = clock.now();
     let txn = db.conn().begin().await.expect("begin");
-    let locked = fees::lock_schedule(&txn, schedule.id, &clock)
+    let locked = fees::lock_schedule(&txn, &finance, schedule.id, &clock)
         .await
         .expect("lock");
     txn.commit().await.expect("commit");
@@ -1395,7 +1395,7 @@ async fn locked_schedules_refuse_changes(db: TestDb) {
     assert_eq!(locked.rules, FeeRules::kent_provider());
 
     clock.advance(chrono::Duration::hours(1));
-    let again = fees::lock_schedule(db.conn(), schedule.id, &clock)
+    let again = fees::lock_schedule(db.conn(), &finance, schedule.id, &clock)
         .await
         .expect("lock again");
     assert_eq!(
@@ -1433,7 +1433,7 @@ async fn locked_schedules_refuse_changes(db: TestDb) {
     .await
     .expect_err("missing");
     assert!(matches!(err, DomainError::NotFound { .. }), "{err:?}");
-    let err = fees::lock_schedule(db.conn(), FeeScheduleId::new(), &clock)
+    let err = fees::lock_schedule(db.conn(), &finance, FeeScheduleId::new(), &clock)
         .await
         .expect_err("missing");
     assert!(matches!(err, DomainError::NotFound { .. }), "{err:?}");

@@ -5,7 +5,9 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use billing::demo::{self as billing_demo, BillingSeedReport, SeedSkipped};
-use billing::fees::{self, BillingFrequency, FeeRules, NewFeeSchedule, SchoolFacts};
+use billing::fees::{
+    self, BillingFrequency, FeeRules, FeeSchedulePatch, NewFeeSchedule, SchoolFacts,
+};
 use billing::ledger::accounts::{self, AccountKind, Address, NewBillingAccount, PaymentMethod};
 use billing::ledger::{self, Instalment, Invoice, InvoiceFilter, InvoiceStatus};
 use billing::run::{self, RunStatus};
@@ -952,7 +954,118 @@ async fn a_january_census_does_not_unprice_an_october_run(db: TestDb) {
     );
 }
 
+/// Finance asks "who changed this fee schedule, and what was it before?": the trail holds
+/// the creation, each change and the run's lock, oldest first, each with its author and the
+/// schedule either side; a school's head may read the schedule but not its trail.
+async fn a_fee_schedules_trail_runs_from_creation_to_the_runs_lock(db: TestDb) {
+    let db = db.conn();
+    let fx = small(db, false, true).await;
+    let finance = person(db, "finance@trellis.example", Role::Finance).await;
+    let admin = person(db, "admin@trellis.example", Role::PartnershipAdmin).await;
+    let created = fees::create_schedule(
+        db,
+        &finance,
+        &clock(),
+        NewFeeSchedule {
+            year: year(),
+            tier_id: fx.tier,
+            name: "Full membership 2026/27".to_owned(),
+            rules: FeeRules::haringey_2026().into_document(),
+            frequency: BillingFrequency::Annual,
+            payment_terms_days: 30,
+        },
+    )
+    .await
+    .expect("schedule");
+    fees::update_schedule(
+        db,
+        &admin,
+        &clock(),
+        created.id,
+        FeeSchedulePatch {
+            frequency: Some(BillingFrequency::Termly),
+            payment_terms_days: Some(14),
+            ..FeeSchedulePatch::default()
+        },
+    )
+    .await
+    .expect("update");
+    run::start(db, &finance, &clock(), year())
+        .await
+        .expect("run");
+
+    let trail = fees::history(db, &finance, created.id)
+        .await
+        .expect("finance reads");
+    let actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "fee_schedule.create",
+            "fee_schedule.update",
+            "fee_schedule.lock"
+        ]
+    );
+    let ids = |a: &Actor| a.as_user().map(|u| u.id.as_uuid());
+    let authors: Vec<_> = trail.iter().map(|e| e.actor_id).collect();
+    assert_eq!(authors, [ids(&finance), ids(&admin), ids(&finance)]);
+    assert!(
+        trail
+            .iter()
+            .all(|e| e.actor_kind == ledger::ActorKind::User)
+    );
+    assert!(trail.iter().all(|e| e.entity_id == created.id.as_uuid()));
+
+    let field =
+        |v: &Option<serde_json::Value>, name: &str| v.as_ref().expect("snapshot")[name].clone();
+    let (create, update, lock) = (&trail[0], &trail[1], &trail[2]);
+    assert_eq!(create.before, None);
+    assert_eq!(field(&create.after, "frequency"), "ANNUAL");
+    assert_eq!(field(&create.after, "name"), "Full membership 2026/27");
+    assert_eq!(
+        field(&create.after, "rules"),
+        serde_json::to_value(FeeRules::haringey_2026()).expect("json")
+    );
+    assert_eq!(
+        update.before, create.after,
+        "an update starts where creation left it"
+    );
+    assert_eq!(field(&update.after, "frequency"), "TERMLY");
+    assert_eq!(field(&update.after, "payment_terms_days"), 14);
+    assert_eq!(lock.before, update.after);
+    assert_eq!(field(&lock.before, "locked_at"), serde_json::Value::Null);
+    assert!(
+        field(&lock.after, "locked_at").is_string(),
+        "{:?}",
+        lock.after
+    );
+
+    // A second run of the year does not lock again, so writes no entry.
+    let _ = run::start(db, &finance, &clock(), year()).await;
+    assert_eq!(
+        fees::history(db, &admin, created.id)
+            .await
+            .expect("admin reads")
+            .len(),
+        3
+    );
+
+    // The head may read the price list, not who priced it.
+    let head = user(Role::SchoolLeader, &[fx.schools[0]]);
+    assert!(
+        fees::schedules_for_year(db, &head, year()).await.is_ok(),
+        "the schedule itself is public to members"
+    );
+    assert_forbidden(fees::history(db, &head, created.id).await);
+    assert_forbidden(fees::history(db, &api_key(), created.id).await);
+    assert!(matches!(
+        fees::history(db, &finance, kernel::FeeScheduleId::new()).await,
+        Err(DomainError::NotFound { .. })
+    ));
+}
+
 testkit::db_tests!(
+    a_fee_schedules_trail_runs_from_creation_to_the_runs_lock,
     a_january_census_does_not_unprice_an_october_run,
     a_late_joiner_is_invoiced_exactly_what_it_was_quoted,
     demo_run_bills_every_active_membership_once,

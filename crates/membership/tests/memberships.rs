@@ -1236,7 +1236,171 @@ async fn sixth_forms_only_on_schools_that_can_have_one(db: TestDb) {
     assert!(!closed.has_sixth_form);
 }
 
+/// The actions and authors of a membership's trail, oldest first.
+fn actions_of(trail: &[kernel::audit::Entry]) -> Vec<(&str, Option<uuid::Uuid>)> {
+    trail
+        .iter()
+        .map(|e| (e.action.as_str(), e.actor_id))
+        .collect()
+}
+
+fn uid(actor: &Actor) -> Option<uuid::Uuid> {
+    actor.as_user().map(|u| u.id.as_uuid())
+}
+
+/// A snapshot's field, from an entry's before or after.
+fn field(snapshot: Option<&serde_json::Value>, name: &str) -> serde_json::Value {
+    snapshot.expect("snapshot")[name].clone()
+}
+
+/// Finance asks who enrolled, accepted, activated and cancelled a membership: each change is
+/// one entry with its author and the membership either side; refused changes and repeated
+/// acceptances leave none. The school's own people read the trail; another school's head is
+/// told it does not exist.
+async fn a_memberships_trail_names_every_change_and_its_author(db: TestDb) {
+    let f = fixture(&db).await;
+    let clock = clock_on(2026, 7, 1);
+    let m = memberships::enrol(db.conn(), &f.admin, &clock, enrolment(f.a, f.tier, 2026))
+        .await
+        .expect("enrol");
+    let (_, code) = field_error(memberships::activate(db.conn(), &f.admin, &clock, m.id).await);
+    assert_eq!(code, ErrorCode::Conflict, "principles not yet accepted");
+    memberships::accept_principles(db.conn(), &f.leader_a, &clock, m.id, Principle::ALL)
+        .await
+        .expect("accept");
+    memberships::accept_principles(
+        db.conn(),
+        &f.leader_a,
+        &clock,
+        m.id,
+        &[Principle::DataSharing],
+    )
+    .await
+    .expect("accept again");
+    memberships::activate(db.conn(), &f.admin, &clock, m.id)
+        .await
+        .expect("activate");
+    memberships::cancel(db.conn(), &f.admin, &clock, m.id, "closing".into())
+        .await
+        .expect("cancel");
+
+    let trail = memberships::history(db.conn(), &f.finance, m.id)
+        .await
+        .expect("finance reads");
+    assert_eq!(
+        actions_of(&trail),
+        [
+            ("membership.enrol", uid(&f.admin)),
+            ("membership.accept_principles", uid(&f.leader_a)),
+            ("membership.activate", uid(&f.admin)),
+            ("membership.cancel", uid(&f.admin)),
+        ]
+    );
+    assert!(trail.iter().all(|e| e.entity == "MEMBERSHIP"));
+    assert!(trail.iter().all(|e| e.entity_id == m.id.as_uuid()));
+    let (enrol, accept, activate, cancel) = (&trail[0], &trail[1], &trail[2], &trail[3]);
+    assert_eq!(enrol.before, None);
+    assert_eq!(field(enrol.after.as_ref(), "status"), "PENDING");
+    assert_eq!(field(enrol.after.as_ref(), "year"), "2026/27");
+    assert_eq!(
+        field(enrol.after.as_ref(), "school_id"),
+        f.a.as_uuid().to_string()
+    );
+    assert_eq!(accept.before, enrol.after);
+    let principles = field(accept.after.as_ref(), "principles");
+    assert_eq!(principles.as_array().map(Vec::len), Some(2), "{principles}");
+    assert_eq!(
+        principles[0]["accepted_by"],
+        serde_json::json!(uid(&f.leader_a))
+    );
+    assert_eq!(activate.before, accept.after);
+    assert_eq!(field(activate.after.as_ref(), "status"), "ACTIVE");
+    assert_eq!(field(cancel.before.as_ref(), "status"), "ACTIVE");
+    assert_eq!(field(cancel.after.as_ref(), "status"), "CANCELLED");
+    assert_eq!(field(cancel.after.as_ref(), "cancelled_reason"), "closing");
+
+    for own in [&f.leader_a, &f.staff_a, &f.admin] {
+        let read = memberships::history(db.conn(), own, m.id)
+            .await
+            .expect("the school's people and staff read");
+        assert_eq!(read, trail);
+    }
+    assert_not_found(memberships::history(db.conn(), &f.leader_b, m.id).await);
+    assert_not_found(memberships::history(db.conn(), &f.admin, MembershipId::new()).await);
+}
+
+/// Opening renewals and lapsing the unanswered ones are bulk writes: each membership they
+/// touch still gets its own entry, and the school's answer is in between.
+async fn renewals_and_their_lapse_are_in_the_trail(db: TestDb) {
+    let f = fixture(&db).await;
+    active_member(&db, &f, f.a, 2026).await;
+    active_member(&db, &f, f.b, 2026).await;
+    let clock = clock_on(2027, 3, 1);
+    memberships::open_renewals(db.conn(), &f.admin, &clock, year(2026), day(2027, 5, 31))
+        .await
+        .expect("open");
+    let next = memberships::of_schools(db.conn(), &[f.a, f.b])
+        .await
+        .expect("of schools");
+    let (a_next, b_next) = (next[&f.a][0].id, next[&f.b][0].id);
+    memberships::respond_to_renewal(
+        db.conn(),
+        &f.leader_a,
+        &clock,
+        a_next,
+        RenewalDecision::Confirm,
+    )
+    .await
+    .expect("confirm");
+    clock.set(
+        Utc.with_ymd_and_hms(2027, 6, 1, 8, 0, 0)
+            .single()
+            .expect("t"),
+    );
+    let lapsed = memberships::lapse_unanswered(db.conn(), &f.admin, &clock, year(2027))
+        .await
+        .expect("lapse");
+    assert_eq!(lapsed, 1);
+
+    let a_trail = memberships::history(db.conn(), &f.leader_a, a_next)
+        .await
+        .expect("a");
+    assert_eq!(
+        actions_of(&a_trail),
+        [
+            ("membership.renewal_open", uid(&f.admin)),
+            ("membership.renewal_respond", uid(&f.leader_a)),
+        ]
+    );
+    assert_eq!(a_trail[0].before, None);
+    assert_eq!(field(a_trail[0].after.as_ref(), "notice_by"), "2027-05-31");
+    assert_eq!(
+        field(a_trail[1].before.as_ref(), "decided_by"),
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        field(a_trail[1].after.as_ref(), "decided_by"),
+        serde_json::json!(uid(&f.leader_a))
+    );
+
+    let b_trail = memberships::history(db.conn(), &f.leader_b, b_next)
+        .await
+        .expect("b");
+    assert_eq!(
+        actions_of(&b_trail),
+        [
+            ("membership.renewal_open", uid(&f.admin)),
+            ("membership.renewal_lapse", uid(&f.admin)),
+        ]
+    );
+    assert_eq!(field(b_trail[1].before.as_ref(), "status"), "PENDING");
+    assert_eq!(field(b_trail[1].after.as_ref(), "status"), "LAPSED");
+    assert_not_found(memberships::history(db.conn(), &f.leader_a, b_next).await);
+}
+
 testkit::db_tests!(
+    a_memberships_trail_names_every_change_and_its_author,
+    renewals_and_their_lapse_are_in_the_trail,
     enrol_accept_activate,
     enrolment_input_is_checked,
     tiers_are_managed_by_admins,

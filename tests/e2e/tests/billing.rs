@@ -827,8 +827,81 @@ async fn finance_raises_a_manual_invoice_once(db: TestDb) {
     );
 }
 
+/// Finance reads who set and changed a fee schedule through `auditTrail`, with the schedule
+/// either side; a head, who may read the price list, may not read who priced it.
+async fn a_fee_schedules_audit_trail_is_finances(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let tier = app
+        .data_as(
+            ADMIN,
+            r#"mutation { membershipTierCreate(input: { code: "AUDITED", name: "Audited" }) { tier { id } } }"#,
+            json!({}),
+        )
+        .await;
+    let tier = tier["membershipTierCreate"]["tier"]["id"].clone();
+    let created = app
+        .data_as(
+            FINANCE,
+            "mutation($input: FeeScheduleCreateInput!) { feeScheduleCreate(input: $input) { feeSchedule { id } userErrors { field code } } }",
+            json!({ "input": {
+                "academicYear": "2026/27", "tierId": tier, "name": "Audited 2026/27",
+                "rules": { "version": 1, "census": "OCTOBER", "perPupil": { "defaultPence": 1000 },
+                           "proRata": "NONE", "vat": { "treatment": "EXEMPT" } },
+                "frequency": "ANNUAL"
+            } }),
+        )
+        .await;
+    let id = created["feeScheduleCreate"]["feeSchedule"]["id"].clone();
+    assert!(id.is_string(), "{created}");
+    let updated = app
+        .data_as(
+            ADMIN,
+            "mutation($id: ID!) { feeScheduleUpdate(input: { id: $id, frequency: TERMLY }) { userErrors { field code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(updated["feeScheduleUpdate"]["userErrors"], json!([]));
+
+    const TRAIL: &str = r"query($id: ID!) { auditTrail(id: $id) { action actorKind actor { email } before after } }";
+    let data = app.data_as(FINANCE, TRAIL, json!({ "id": id })).await;
+    let trail = data["auditTrail"].as_array().expect("trail");
+    let steps: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default(),
+                e["actor"]["email"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("fee_schedule.create", FINANCE),
+            ("fee_schedule.update", ADMIN)
+        ],
+        "{data}"
+    );
+    assert!(trail[0]["before"].is_null(), "{data}");
+    assert_eq!(trail[0]["after"]["frequency"], "ANNUAL");
+    assert_eq!(trail[0]["after"]["rules"]["perPupil"]["defaultPence"], 1000);
+    assert_eq!(trail[1]["before"], trail[0]["after"]);
+    assert_eq!(trail[1]["after"]["frequency"], "TERMLY");
+    assert_eq!(
+        app.data_as(ADMIN, TRAIL, json!({ "id": id })).await,
+        data,
+        "admins read it too"
+    );
+
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), TRAIL, json!({ "id": id })).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    assert!(body["data"].is_null(), "nothing of the trail: {body}");
+}
+
 testkit::db_tests!(
     finance_raises_a_manual_invoice_once,
+    a_fee_schedules_audit_trail_is_finances,
     each_schedule_prices_on_its_own_census,
     every_fee_selector_is_reachable_through_the_api,
     haringey_caps_a_sixth_form_higher_and_floors_a_new_school,

@@ -237,7 +237,71 @@ async fn renewals_open_once_and_schools_answer(db: TestDb) {
     );
 }
 
+/// A membership's trail through `auditTrail`: the head reads who enrolled, accepted,
+/// activated and cancelled their school's membership; another school's membership is
+/// NOT_FOUND to them, as the membership itself is.
+async fn a_memberships_audit_trail_is_read_by_its_school_only(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let (school, tier) = ids(&app, "holly park").await;
+    let input = json!({ "schoolId": school, "academicYear": "2027/28", "tierId": tier });
+    let data = app.data_as(ADMIN, ENROL, json!({ "input": input })).await;
+    let id = data["membershipEnrol"]["membership"]["id"].clone();
+    assert!(id.is_string(), "{data}");
+    let accept = r"mutation($id: ID!) { membershipAcceptPrinciples(input: { id: $id, principles: [DATA_SHARING, PEER_CHALLENGE] }) { userErrors { code } } }";
+    app.data_as(HEAD, accept, json!({ "id": id })).await;
+    let activate =
+        "mutation($id: ID!) { membershipActivate(input: { id: $id }) { userErrors { code } } }";
+    app.data_as(ADMIN, activate, json!({ "id": id })).await;
+    let cancel = r#"mutation($id: ID!) { membershipCancel(input: { id: $id, reason: "closing" }) { membership { status } userErrors { code } } }"#;
+    let data = app.data_as(ADMIN, cancel, json!({ "id": id })).await;
+    assert_eq!(
+        data["membershipCancel"]["membership"]["status"], "CANCELLED",
+        "{data}"
+    );
+
+    const TRAIL: &str = r"query($id: ID!) { auditTrail(id: $id) { action actorKind actor { email } before after } }";
+    let data = app.data_as(HEAD, TRAIL, json!({ "id": id })).await;
+    let trail = data["auditTrail"].as_array().expect("trail");
+    let steps: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default(),
+                e["actor"]["email"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("membership.enrol", ADMIN),
+            ("membership.accept_principles", HEAD),
+            ("membership.activate", ADMIN),
+            ("membership.cancel", ADMIN),
+        ],
+        "{data}"
+    );
+    assert!(trail[0]["before"].is_null(), "{data}");
+    assert_eq!(trail[0]["after"]["status"], "PENDING");
+    assert_eq!(trail[3]["before"]["status"], "ACTIVE");
+    assert_eq!(trail[3]["after"]["status"], "CANCELLED");
+    assert_eq!(trail[3]["after"]["cancelled_reason"], "closing");
+    assert_eq!(app.data_as(FINANCE, TRAIL, json!({ "id": id })).await, data);
+
+    // Another school's membership: the head is told it does not exist.
+    let (other, _) = ids(&app, "monkfrith").await;
+    let input = json!({ "schoolId": other, "academicYear": "2027/28", "tierId": tier });
+    let data = app.data_as(ADMIN, ENROL, json!({ "input": input })).await;
+    let other_id = data["membershipEnrol"]["membership"]["id"].clone();
+    assert!(other_id.is_string(), "{data}");
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), TRAIL, json!({ "id": other_id })).await;
+    assert_eq!(first_code(&body), "NOT_FOUND", "{body}");
+    assert!(body["data"].is_null(), "nothing of the trail: {body}");
+}
+
 testkit::db_tests!(
+    a_memberships_audit_trail_is_read_by_its_school_only,
     staff_see_every_membership_schools_only_their_own,
     enrolment_workflow_with_its_refusals,
     renewals_open_once_and_schools_answer,

@@ -11,6 +11,7 @@
 //! * [`facts`]: what a quote needs to know about a school.
 //! * [`quote`](mod@quote): the pure engine.
 //! * [`schedule`]: fee schedules in the database.
+//! * [`history`](mod@history): who changed a schedule, when, and what it was before.
 //!
 //! # One rounding rule
 //!
@@ -29,6 +30,7 @@
 mod arith;
 mod entity;
 pub mod facts;
+pub mod history;
 mod presets;
 pub mod quote;
 pub mod rules;
@@ -36,6 +38,7 @@ pub mod schedule;
 pub mod selector;
 
 pub use facts::{CensusRolls, NEW_SCHOOL_YEARS, SchoolFacts, is_new_school};
+pub use history::history;
 pub use quote::{Quote, QuoteError, QuoteInstalment, QuoteLine, WorkingStep, quote};
 pub use rules::{
     DEFAULT_VAT_RATE_BASIS_POINTS, Discount, DiscountAmount, FeeRules, FeeRulesInput, FixedPrice,

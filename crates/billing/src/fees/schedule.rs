@@ -27,6 +27,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::entity::{fee_schedules, tiers};
+use super::history::{Action, audit};
 use super::rules::{FeeRules, FeeRulesInput};
 
 /// How the year's fee is invoiced.
@@ -254,9 +255,11 @@ pub async fn create_schedule(
             });
         }
     };
+    let schedule = FeeSchedule::from_row(inserted)?;
+    audit(&txn, actor, clock, Action::Create, None, &schedule).await?;
     txn.commit().await?;
     tracing::debug!(schedule = %id, year = %input.year, tier = %input.tier_id, actor = ?actor.as_user().map(|u| u.id), "fee schedule created");
-    FeeSchedule::from_row(inserted)
+    Ok(schedule)
 }
 
 /// Changes a schedule that has not been invoiced yet. A locked schedule answers `Conflict`
@@ -297,6 +300,13 @@ pub async fn update_schedule(
         updated_at: Set(clock.now()),
     };
     let txn = db.begin_write().await?;
+    // Read in the transaction for the trail's "before"; the conditional update below still
+    // decides whether the change lands.
+    let before = fee_schedules::Entity::find_by_id(id.as_uuid())
+        .one(&txn)
+        .await?
+        .map(FeeSchedule::from_row)
+        .transpose()?;
     // Conditional on being unlocked, so a concurrent lock by an invoicing run either lands
     // first (and this refuses) or after (and invoices this version).
     let updated = fee_schedules::Entity::update_many()
@@ -321,22 +331,39 @@ pub async fn update_schedule(
             format!("the {year} fee schedule has been invoiced and can no longer change"),
         ));
     }
+    let schedule = FeeSchedule::from_row(row)?;
+    audit(
+        &txn,
+        actor,
+        clock,
+        Action::Update,
+        before.as_ref(),
+        &schedule,
+    )
+    .await?;
     txn.commit().await?;
     tracing::debug!(schedule = %id, actor = ?actor.as_user().map(|u| u.id), "fee schedule updated");
-    FeeSchedule::from_row(row)
+    Ok(schedule)
 }
 
 /// Freezes a schedule because invoices are being issued from it. Generic over the
-/// connection so the invoicing run calls it inside its own transaction; locking an already
-/// locked schedule keeps the first lock time. Returns the schedule as locked, so the run
-/// invoices exactly the rules it froze.
+/// connection so the invoicing run calls it inside its own transaction, which then holds the
+/// lock and its trail entry together; locking an already locked schedule keeps the first lock
+/// time and writes no entry. Returns the schedule as locked, so the run invoices exactly the
+/// rules it froze. `actor` is whoever started the run, as the trail records it.
 pub async fn lock_schedule<C: ConnectionTrait>(
     conn: &C,
+    actor: &Actor,
     id: FeeScheduleId,
     clock: &dyn Clock,
 ) -> Result<FeeSchedule, DomainError> {
     let now = clock.now();
-    fee_schedules::Entity::update_many()
+    let before = fee_schedules::Entity::find_by_id(id.as_uuid())
+        .one(conn)
+        .await?
+        .map(FeeSchedule::from_row)
+        .transpose()?;
+    let locked = fee_schedules::Entity::update_many()
         .set(fee_schedules::ActiveModel {
             locked_at: Set(Some(now)),
             updated_at: Set(now),
@@ -345,14 +372,19 @@ pub async fn lock_schedule<C: ConnectionTrait>(
         .filter(fee_schedules::Column::Id.eq(id.as_uuid()))
         .filter(fee_schedules::Column::LockedAt.is_null())
         .exec(conn)
-        .await?;
+        .await?
+        .rows_affected;
     let row = fee_schedules::Entity::find_by_id(id.as_uuid())
         .one(conn)
         .await?
         .ok_or(DomainError::NotFound {
             entity: "FeeSchedule",
         })?;
-    FeeSchedule::from_row(row)
+    let schedule = FeeSchedule::from_row(row)?;
+    if locked > 0 {
+        audit(conn, actor, clock, Action::Lock, before.as_ref(), &schedule).await?;
+    }
+    Ok(schedule)
 }
 
 /// Every tier's schedule for `year`, by name.

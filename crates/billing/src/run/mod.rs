@@ -17,6 +17,7 @@ pub mod plan;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, FieldError, InvoicingRunId, Money,
     Permission, SchoolId, UserId,
@@ -137,9 +138,14 @@ pub async fn start(
     // and plan again from the frozen schedules: a schedule edited between the check and the
     // lock can then never be invoiced at its old price and locked at its new one.
     plan_year(db, clock, year).await?;
-    for schedule in fees::schedules_for_year(db, &Actor::System, year).await? {
-        fees::lock_schedule(db, schedule.id, clock).await?;
+    // One transaction, so each lock commits with its trail entry (credited to whoever
+    // started the run).
+    let schedules = fees::schedules_for_year(db, &Actor::System, year).await?;
+    let txn = db.begin_write().await?;
+    for schedule in schedules {
+        fees::lock_schedule(&txn, actor, schedule.id, clock).await?;
     }
+    txn.commit().await?;
     let planned = plan_year(db, clock, year).await?;
     let run = match existing {
         Some(run) => run,

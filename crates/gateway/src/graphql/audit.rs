@@ -1,8 +1,9 @@
-//! The audit trail of a ledger record, a peer review or a traded-service booking: who changed
-//! it, when, and what it was before and after.
+//! The audit trail of a ledger record, a fee schedule, a membership, a peer review or a
+//! traded-service booking: who changed it, when, and what it was before and after.
 //!
-//! Finance needs it to answer "who voided this invoice?" or "why did this receipt move?", a
-//! school or a provider "who cancelled this booking?", so every change to those records writes
+//! Finance needs it to answer "who voided this invoice?", "why did this receipt move?", "who
+//! changed this fee schedule?" or "who cancelled this membership?", a school or a provider
+//! "who cancelled this booking?", so every change to those records writes
 //! one entry in its own transaction (`kernel::audit`); this module only reads them, and leaves
 //! who may read a trail to the record's domain. One record's trail at a time, by the record's
 //! global id: a trail is read while looking at one record, so there is no list to batch.
@@ -11,7 +12,8 @@ use async_graphql::{Context, Enum, ID, Json, Object};
 use billing::ledger::{self, AuditEntity};
 use chrono::{DateTime, Utc};
 use kernel::{
-    BillingAccountId, BookingId, CreditNoteId, InvoiceId, PaymentId, RefundId, ReviewId, UserId,
+    BillingAccountId, BookingId, CreditNoteId, FeeScheduleId, InvoiceId, MembershipId, PaymentId,
+    RefundId, ReviewId, UserId,
 };
 
 use crate::graphql::access::types::UserNode;
@@ -31,7 +33,7 @@ pub enum AuditActorKind {
     System,
 }
 
-/// One change of a ledger record, review or booking.
+/// One change of a ledger record, fee schedule, membership, review or booking.
 #[derive(Debug)]
 pub struct AuditEntryNode(pub ledger::AuditEntry);
 
@@ -42,6 +44,7 @@ impl AuditEntryNode {
     }
 
     /// e.g. `invoice.issue`, `invoice.void`, `payment.allocate`, `refund.create`,
+    /// `fee_schedule.update`, `fee_schedule.lock`, `membership.enrol`, `membership.cancel`,
     /// `review.advance`, `booking.create`, `booking.cancel`, `booking.attendance`.
     async fn action(&self) -> &str {
         &self.0.action
@@ -99,11 +102,13 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// The audit trail of a billing account, invoice, credit note, payment or refund (finance
-    /// and admins only: the trail names the people who made changes), of a peer review
-    /// (whoever may read its report), or of a traded-service booking (whoever may read the
-    /// booking: its school, partnership staff, its session's provider), oldest change first.
-    /// A review or booking the caller may not read is NOT_FOUND, as the record itself is.
+    /// The audit trail of a billing account, invoice, credit note, payment, refund or fee
+    /// schedule (finance and admins only: the trail names the people who made changes), of a
+    /// membership (whoever may read the membership: its school's people, partnership staff),
+    /// of a peer review (whoever may read its report), or of a traded-service booking (whoever
+    /// may read the booking: its school, partnership staff, its session's provider), oldest
+    /// change first. A membership, review or booking the caller may not read is NOT_FOUND, as
+    /// the record itself is.
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
@@ -111,9 +116,17 @@ impl AuditQuery {
     ) -> async_graphql::Result<Vec<AuditEntryNode>> {
         let rc = ctx.trellis()?;
         // A review's history is the peer-review domain's to give (to whoever may read the
-        // report), a booking's the traded domain's (to whoever may read the booking); ledger
-        // records' trails are finance's.
+        // report), a booking's the traded domain's (to whoever may read the booking), a
+        // membership's the membership domain's; fee schedules' and ledger records' trails
+        // are finance's.
         let domain = match decode(&id) {
+            Some((entity, uuid)) if entity == FeeScheduleId::ENTITY => Some(
+                billing::fees::history(&rc.db, &rc.actor, FeeScheduleId::from_uuid(uuid)).await,
+            ),
+            Some((entity, uuid)) if entity == MembershipId::ENTITY => Some(
+                membership::memberships::history(&rc.db, &rc.actor, MembershipId::from_uuid(uuid))
+                    .await,
+            ),
             Some((entity, uuid)) if entity == ReviewId::ENTITY => Some(
                 peer_review::reviews::history(&rc.db, &rc.actor, ReviewId::from_uuid(uuid)).await,
             ),
@@ -132,7 +145,7 @@ impl AuditQuery {
         let Some((entity, uuid)) = audited(&id) else {
             return Err(coded(
                 format!(
-                    "`{}` is not the id of a billing account, invoice, credit note, payment, refund, review or booking",
+                    "`{}` is not the id of a billing account, invoice, credit note, payment, refund, fee schedule, membership, review or booking",
                     id.as_str()
                 ),
                 Code::BadUserInput,

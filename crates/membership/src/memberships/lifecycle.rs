@@ -15,6 +15,7 @@ use sea_orm::{
 };
 
 use super::entity::{memberships, principles, tiers};
+use super::history::{Action, audit};
 use super::queries::load;
 use super::types::{Enrolment, Membership, MembershipStatus, Principle};
 use crate::school::CorruptRow;
@@ -188,6 +189,7 @@ pub async fn enrol(
         Err(err) => return Err(err.into()),
     }
     let membership = load(&txn, id).await?;
+    audit(&txn, actor, clock, Action::Enrol, None, &membership).await?;
     txn.commit().await?;
     tracing::debug!(membership = %id, school = %input.school_id, %year, "school enrolled");
     Ok(membership)
@@ -212,6 +214,7 @@ pub async fn accept_principles(
     }
     let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
+    let before = load(&txn, id).await?;
     let status = status_of(&row)?;
     if status.is_final() {
         return Err(conflict(format!(
@@ -250,6 +253,11 @@ pub async fn accept_principles(
             .await?;
     }
     let membership = load(&txn, id).await?;
+    // Accepting only what was already accepted changes nothing, so leaves no entry.
+    if !new.is_empty() {
+        let action = Action::AcceptPrinciples;
+        audit(&txn, actor, clock, action, Some(&before), &membership).await?;
+    }
     txn.commit().await?;
     Ok(membership)
 }
@@ -282,6 +290,15 @@ pub async fn activate(
     }
     transition(&txn, &row, MembershipStatus::Active, clock.now(), |u| u).await?;
     let membership = load(&txn, id).await?;
+    audit(
+        &txn,
+        actor,
+        clock,
+        Action::Activate,
+        Some(&current),
+        &membership,
+    )
+    .await?;
     txn.commit().await?;
     tracing::debug!(membership = %id, "membership activated");
     Ok(membership)
@@ -300,11 +317,21 @@ pub async fn cancel(
         required_text("reason", &reason, REASON_MAX).map_err(|e| DomainError::Invalid(vec![e]))?;
     let txn = db.begin_write().await?;
     let row = lock_visible(&txn, actor, id).await?;
+    let before = load(&txn, id).await?;
     transition(&txn, &row, MembershipStatus::Cancelled, clock.now(), |u| {
         u.col_expr(memberships::Column::CancelledReason, Expr::value(reason))
     })
     .await?;
     let membership = load(&txn, id).await?;
+    audit(
+        &txn,
+        actor,
+        clock,
+        Action::Cancel,
+        Some(&before),
+        &membership,
+    )
+    .await?;
     txn.commit().await?;
     tracing::debug!(membership = %id, "membership cancelled");
     Ok(membership)
@@ -340,8 +367,18 @@ pub async fn lapse(
             "the membership stands until {until} and cannot lapse before then"
         )));
     }
+    let before = load(&txn, id).await?;
     transition(&txn, &row, MembershipStatus::Lapsed, clock.now(), |u| u).await?;
     let membership = load(&txn, id).await?;
+    audit(
+        &txn,
+        actor,
+        clock,
+        Action::Lapse,
+        Some(&before),
+        &membership,
+    )
+    .await?;
     txn.commit().await?;
     Ok(membership)
 }

@@ -11,12 +11,14 @@
 //! membership is `NotFound`, never `Forbidden`, so its existence is not revealed.
 
 mod entity;
+pub mod history;
 mod lifecycle;
 mod queries;
 mod renewal;
 mod tiers;
 pub mod types;
 
+pub use history::history;
 pub use lifecycle::{accept_principles, activate, cancel, enrol, lapse};
 pub use queries::{active_for_year, by_ids, count_for_year, for_year, get, may_read, of_schools};
 pub use renewal::{

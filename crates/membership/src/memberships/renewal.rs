@@ -17,8 +17,9 @@ use sea_orm::{
 };
 
 use super::entity::memberships;
+use super::history::{Action, audit};
 use super::lifecycle::{conflict, lock_visible, status_of, transition};
-use super::queries::load;
+use super::queries::{by_ids, hydrate, load};
 use super::types::{Membership, MembershipStatus, RenewalDecision, RenewalReport};
 
 /// The reason recorded on a renewal the school declined.
@@ -115,18 +116,17 @@ pub async fn open_renewals(
         .await?;
     }
     // The school's leaders are told of each renewal this call opened (not those that
-    // already existed), in the same transaction.
+    // already existed), in the same transaction, and each such renewal's trail starts here:
+    // one INSERT per entry, as `kernel::audit` writes one entry at a time.
     let mut created = Vec::with_capacity(proposed.len());
     for chunk in proposed.chunks(CHUNK) {
-        created.extend(
-            memberships::Entity::find()
-                .select_only()
-                .column(memberships::Column::Id)
-                .filter(memberships::Column::Id.is_in(chunk.iter().copied()))
-                .into_tuple::<uuid::Uuid>()
-                .all(&txn)
-                .await?,
-        );
+        let ids: Vec<MembershipId> = chunk.iter().copied().map(MembershipId::from_uuid).collect();
+        let mut opened_now: Vec<_> = by_ids(&txn, &ids).await?.into_values().collect();
+        opened_now.sort_by_key(|m| m.id);
+        for membership in &opened_now {
+            audit(&txn, actor, clock, Action::RenewalOpen, None, membership).await?;
+            created.push(membership.id.as_uuid());
+        }
     }
     kernel::outbox::record_many(
         &txn,
@@ -174,6 +174,7 @@ pub async fn respond_to_renewal(
             "the notice date, {notice_by}, has passed; please contact the partnership"
         )));
     }
+    let before = load(&txn, id).await?;
     let now = clock.now();
     let by = actor.as_user().map(|u| u.id.as_uuid());
     match decision {
@@ -209,14 +210,18 @@ pub async fn respond_to_renewal(
         }
     }
     let membership = load(&txn, id).await?;
+    let action = Action::RenewalRespond;
+    audit(&txn, actor, clock, action, Some(&before), &membership).await?;
     txn.commit().await?;
     tracing::debug!(membership = %id, ?decision, "renewal answered");
     Ok(membership)
 }
 
 /// Lapses every renewal of `year` still unanswered after its notice date; returns how many.
-/// One conditional UPDATE, so a school answering at the same moment either gets in first or
-/// finds its renewal lapsed, never half of each.
+/// One transaction that locks the unanswered renewals (`FOR UPDATE` on PostgreSQL; SQLite
+/// serialises writers), lapses them with one UPDATE per chunk and writes each one's trail
+/// entry, so a school answering at the same moment either gets in first or finds its renewal
+/// lapsed, never half of each.
 pub async fn lapse_unanswered(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -224,25 +229,49 @@ pub async fn lapse_unanswered(
     year: AcademicYear,
 ) -> Result<u64, DomainError> {
     actor.require(Permission::ManageMemberships)?;
-    let done = memberships::Entity::update_many()
-        .col_expr(
-            memberships::Column::Status,
-            Expr::value(MembershipStatus::Lapsed.as_str()),
-        )
-        .col_expr(memberships::Column::UpdatedAt, Expr::value(clock.now()))
+    let txn = db.begin_write().await?;
+    let rows = memberships::Entity::find()
         .filter(memberships::Column::AcademicYear.eq(year.start_year()))
         .filter(memberships::Column::Status.eq(MembershipStatus::Pending.as_str()))
         .filter(memberships::Column::NoticeBy.lt(clock.today()))
         .filter(memberships::Column::DecidedAt.is_null())
-        .exec(db)
+        .order_by_asc(memberships::Column::Id)
+        .lock_exclusive()
+        .all(&txn)
         .await?;
-    // Hourly and nearly always nothing: only a lapse worth telling is logged at info.
-    if done.rows_affected > 0 {
-        tracing::info!(%year, lapsed = done.rows_affected, "unanswered renewals lapsed");
-    } else {
+    if rows.is_empty() {
+        // Hourly and nearly always nothing: only a lapse worth telling is logged at info.
+        txn.commit().await?;
         tracing::debug!(%year, "no unanswered renewals to lapse");
+        return Ok(0);
     }
-    Ok(done.rows_affected)
+    let before = hydrate(&txn, rows).await?;
+    let mut lapsed = 0;
+    for chunk in before.chunks(CHUNK) {
+        let ids: Vec<MembershipId> = chunk.iter().map(|m| m.id).collect();
+        // The rows are locked, so the status filter only restates what was just read.
+        lapsed += memberships::Entity::update_many()
+            .col_expr(
+                memberships::Column::Status,
+                Expr::value(MembershipStatus::Lapsed.as_str()),
+            )
+            .col_expr(memberships::Column::UpdatedAt, Expr::value(clock.now()))
+            .filter(memberships::Column::Id.is_in(ids.iter().map(MembershipId::as_uuid)))
+            .filter(memberships::Column::Status.eq(MembershipStatus::Pending.as_str()))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        let mut after = by_ids(&txn, &ids).await?;
+        for old in chunk {
+            let Some(new) = after.remove(&old.id) else {
+                continue;
+            };
+            audit(&txn, actor, clock, Action::RenewalLapse, Some(old), &new).await?;
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(%year, lapsed, "unanswered renewals lapsed");
+    Ok(lapsed)
 }
 
 /// PENDING renewals still unanswered whose notice date falls from `from` to `to`: those the
