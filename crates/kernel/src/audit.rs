@@ -7,6 +7,7 @@
 //! (the same people who may read the record) and calls [`trail`] after checking.
 
 use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, Query, SimpleExpr};
 use sea_orm::{ConnectionTrait, Statement, Value};
 use serde::Serialize;
 use uuid::Uuid;
@@ -89,26 +90,39 @@ pub async fn record<C: ConnectionTrait, B: Serialize, A: Serialize>(
     before: Option<&B>,
     after: Option<&A>,
 ) -> Result<(), DomainError> {
+    record_many(txn, actor, clock, action, entity, [(id, before, after)]).await
+}
+
+/// Entries per INSERT: 9 values each, well under SQLite's 32,766 bind parameters.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Writes one entry per `(id, before, after)`, all the same `action` by the same actor, in
+/// the caller's transaction: one INSERT per thousand entries, so a change to a list of
+/// records (a register, a year's renewals) costs a fixed number of statements.
+///
+/// # Errors
+/// A snapshot that does not serialise, or the database's.
+pub async fn record_many<'a, C, B, A, I>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    action: &str,
+    entity: &str,
+    changes: I,
+) -> Result<(), DomainError>
+where
+    C: ConnectionTrait,
+    B: Serialize + 'a,
+    A: Serialize + 'a,
+    I: IntoIterator<Item = (Uuid, Option<&'a B>, Option<&'a A>)>,
+{
     let (kind, actor_id) = actor_parts(actor);
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        sea_orm::DbBackend::Postgres => {
-            "INSERT INTO audit_entries \
-               (id, at, actor_kind, actor_id, action, entity, entity_id, before, after) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        }
-        _ => {
-            "INSERT INTO audit_entries \
-               (id, at, actor_kind, actor_id, action, entity, entity_id, before, after) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        }
-    };
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        sql,
-        [
+    let at = clock.now();
+    let mut rows = Vec::new();
+    for (id, before, after) in changes {
+        rows.push([
             Value::from(AuditEntryId::new().as_uuid()),
-            Value::from(clock.now()),
+            Value::from(at),
             Value::from(kind.as_str()),
             Value::from(actor_id),
             Value::from(action),
@@ -116,9 +130,31 @@ pub async fn record<C: ConnectionTrait, B: Serialize, A: Serialize>(
             Value::from(id),
             snapshot(before)?,
             snapshot(after)?,
-        ],
-    ))
-    .await?;
+        ]);
+    }
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let mut insert = Query::insert();
+        insert.into_table(Alias::new("audit_entries")).columns(
+            [
+                "id",
+                "at",
+                "actor_kind",
+                "actor_id",
+                "action",
+                "entity",
+                "entity_id",
+                "before",
+                "after",
+            ]
+            .map(Alias::new),
+        );
+        for row in chunk {
+            insert
+                .values(row.iter().cloned().map(SimpleExpr::from))
+                .map_err(DomainError::internal)?;
+        }
+        txn.execute(&insert).await?;
+    }
     Ok(())
 }
 

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 use crate::bookings::{Attendee, Booking};
 use crate::catalogue::Service;
 use crate::entity::{attendance_parts, attendees, bookings, services, sessions};
-use crate::history::{Action, audit, snapshot};
+use crate::history::{Action, audit_many, snapshots};
 use crate::sessions::Session;
 use crate::support::{acts_for_provider, may_read_bookings, recorder, stored};
 use crate::types::{Attendance, BookingStatus, Category, SessionStatus};
@@ -321,10 +321,7 @@ pub async fn mark_attendance(
     marked_bookings.dedup();
 
     let txn = db.begin_write().await?;
-    let mut before = Vec::with_capacity(marked_bookings.len());
-    for id in &marked_bookings {
-        before.push((*id, snapshot(&txn, *id).await?));
-    }
+    let before = snapshots(&txn, &marked_bookings).await?;
     // The part's marks for these attendees are replaced: marking again corrects.
     attendance_parts::Entity::delete_many()
         .filter(attendance_parts::Column::Part.eq(part_no))
@@ -405,9 +402,7 @@ pub async fn mark_attendance(
             changed.push(line.booking_id);
         }
     }
-    for (id, before) in before {
-        audit(&txn, actor, clock, Action::Attendance, id, Some(before)).await?;
-    }
+    audit_many(&txn, actor, clock, Action::Attendance, &before).await?;
     txn.commit().await?;
     let mut found = crate::bookings::bookings_by_ids(db, &changed).await?;
     Ok(changed.iter().filter_map(|id| found.remove(id)).collect())

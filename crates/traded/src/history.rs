@@ -7,11 +7,15 @@
 //! system's own steps (card payments landing, unpaid bookings released, waiting-list offers
 //! made or lapsing, card refunds completed) are recorded as [`Actor::System`].
 
+use std::collections::HashMap;
+
 use kernel::{Actor, BookingId, Clock, DomainError};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use serde::Serialize;
 
-use crate::bookings::{Attendee, Booking, attendees_of_bookings, load_row, not_found};
+use crate::bookings::{
+    Attendee, Booking, attendees_of_bookings, bookings_by_ids, load_row, not_found,
+};
 
 /// How bookings are named in the audit trail.
 pub const AUDIT_ENTITY: &str = "BOOKING";
@@ -105,6 +109,46 @@ pub(crate) async fn snapshot<C: ConnectionTrait>(
             .remove(&id)
             .unwrap_or_default(),
     })
+}
+
+/// Several bookings as `db` sees them now, in two statements however many.
+pub(crate) async fn snapshots<C: ConnectionTrait>(
+    db: &C,
+    ids: &[BookingId],
+) -> Result<HashMap<BookingId, Snapshot>, DomainError> {
+    let mut attendees = attendees_of_bookings(db, ids).await?;
+    Ok(bookings_by_ids(db, ids)
+        .await?
+        .into_iter()
+        .map(|(id, booking)| {
+            let attendees = attendees.remove(&id).unwrap_or_default();
+            (id, Snapshot { booking, attendees })
+        })
+        .collect())
+}
+
+/// [`audit`] for several bookings changed alike in `txn` (a register marked): their
+/// snapshots after are read together and the entries written in one statement.
+pub(crate) async fn audit_many<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    action: Action,
+    before: &HashMap<BookingId, Snapshot>,
+) -> Result<(), DomainError> {
+    let mut ids: Vec<BookingId> = before.keys().copied().collect();
+    ids.sort_unstable();
+    let after = snapshots(txn, &ids).await?;
+    kernel::audit::record_many(
+        txn,
+        actor,
+        clock,
+        action.as_str(),
+        AUDIT_ENTITY,
+        ids.iter()
+            .filter_map(|id| Some((id.as_uuid(), before.get(id), Some(after.get(id)?)))),
+    )
+    .await
 }
 
 /// Writes the trail entry of a change made in `txn`: the booking as `before` (`None` when the

@@ -134,6 +134,38 @@ pub(super) async fn audit<C: ConnectionTrait>(
     .await
 }
 
+/// [`audit`] for many memberships changed alike in `txn` (a year's renewals opened or
+/// lapsed): one INSERT however many, `(before, after)` per membership.
+pub(super) async fn audit_many<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    action: Action,
+    changes: &[(Option<&Membership>, &Membership)],
+) -> Result<(), DomainError> {
+    let snapshots: Vec<(uuid::Uuid, Option<Snapshot>, Snapshot)> = changes
+        .iter()
+        .map(|(before, after)| {
+            (
+                after.id.as_uuid(),
+                before.map(Snapshot::from),
+                Snapshot::from(*after),
+            )
+        })
+        .collect();
+    kernel::audit::record_many(
+        txn,
+        actor,
+        clock,
+        action.as_str(),
+        AUDIT_ENTITY,
+        snapshots
+            .iter()
+            .map(|(id, before, after)| (*id, before.as_ref(), Some(after))),
+    )
+    .await
+}
+
 /// The membership's history, oldest change first. For whoever may read the membership (its
 /// school's people, partnership staff, integrators with `membership:read`: [`get`]);
 /// `NotFound` for anyone else, as if it did not exist.

@@ -17,7 +17,7 @@ use sea_orm::{
 };
 
 use super::entity::memberships;
-use super::history::{Action, audit};
+use super::history::{Action, audit, audit_many};
 use super::lifecycle::{conflict, lock_visible, status_of, transition};
 use super::queries::{by_ids, hydrate, load};
 use super::types::{Membership, MembershipStatus, RenewalDecision, RenewalReport};
@@ -116,17 +116,15 @@ pub async fn open_renewals(
         .await?;
     }
     // The school's leaders are told of each renewal this call opened (not those that
-    // already existed), in the same transaction, and each such renewal's trail starts here:
-    // one INSERT per entry, as `kernel::audit` writes one entry at a time.
+    // already existed), in the same transaction, and each such renewal's trail starts here.
     let mut created = Vec::with_capacity(proposed.len());
     for chunk in proposed.chunks(CHUNK) {
         let ids: Vec<MembershipId> = chunk.iter().copied().map(MembershipId::from_uuid).collect();
         let mut opened_now: Vec<_> = by_ids(&txn, &ids).await?.into_values().collect();
         opened_now.sort_by_key(|m| m.id);
-        for membership in &opened_now {
-            audit(&txn, actor, clock, Action::RenewalOpen, None, membership).await?;
-            created.push(membership.id.as_uuid());
-        }
+        let changes: Vec<_> = opened_now.iter().map(|m| (None, m)).collect();
+        audit_many(&txn, actor, clock, Action::RenewalOpen, &changes).await?;
+        created.extend(opened_now.iter().map(|m| m.id.as_uuid()));
     }
     kernel::outbox::record_many(
         &txn,
@@ -261,13 +259,12 @@ pub async fn lapse_unanswered(
             .exec(&txn)
             .await?
             .rows_affected;
-        let mut after = by_ids(&txn, &ids).await?;
-        for old in chunk {
-            let Some(new) = after.remove(&old.id) else {
-                continue;
-            };
-            audit(&txn, actor, clock, Action::RenewalLapse, Some(old), &new).await?;
-        }
+        let after = by_ids(&txn, &ids).await?;
+        let changes: Vec<_> = chunk
+            .iter()
+            .filter_map(|old| Some((Some(old), after.get(&old.id)?)))
+            .collect();
+        audit_many(&txn, actor, clock, Action::RenewalLapse, &changes).await?;
     }
     txn.commit().await?;
     tracing::info!(%year, lapsed, "unanswered renewals lapsed");
