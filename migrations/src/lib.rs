@@ -29,6 +29,7 @@ mod m20261204_000040_school_status_and_rolls;
 mod m20261204_000050_time_credits;
 mod m20261204_000090_attendance_parts;
 mod m20261204_000100_school_opened_on;
+mod m20261204_000110_attendee_email_index;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000050_time_credits::Migration),
             Box::new(m20261204_000090_attendance_parts::Migration),
             Box::new(m20261204_000100_school_opened_on::Migration),
+            Box::new(m20261204_000110_attendee_email_index::Migration),
         ]
     }
 }

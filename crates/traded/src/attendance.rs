@@ -105,7 +105,7 @@ pub struct Certificate {
 }
 
 /// Booking statuses whose attendees are on the register: they hold places.
-const ON_REGISTER: [BookingStatus; 4] = [
+pub(crate) const ON_REGISTER: [BookingStatus; 4] = [
     BookingStatus::PendingPayment,
     BookingStatus::Confirmed,
     BookingStatus::Attended,
@@ -113,7 +113,7 @@ const ON_REGISTER: [BookingStatus; 4] = [
 ];
 
 /// Whether `actor` may see a session's register: its provider and partnership staff.
-async fn may_see_register<C: ConnectionTrait>(
+pub(crate) async fn may_see_register<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     session: SessionId,
@@ -190,8 +190,31 @@ async fn part_marks_of_session<C: ConnectionTrait>(
     db: &C,
     session: SessionId,
 ) -> Result<HashMap<AttendeeId, Vec<(usize, Attendance)>>, DomainError> {
+    part_marks(
+        db,
+        attendance_parts::Column::SessionId.eq(session.as_uuid()),
+    )
+    .await
+}
+
+/// Every per-part mark of some attendees (one statement), as [`part_marks_of_session`].
+pub(crate) async fn part_marks_of_attendees<C: ConnectionTrait>(
+    db: &C,
+    ids: &[AttendeeId],
+) -> Result<HashMap<AttendeeId, Vec<(usize, Attendance)>>, DomainError> {
+    part_marks(
+        db,
+        attendance_parts::Column::AttendeeId.is_in(ids.iter().map(AttendeeId::as_uuid)),
+    )
+    .await
+}
+
+async fn part_marks<C: ConnectionTrait>(
+    db: &C,
+    which: sea_orm::sea_query::SimpleExpr,
+) -> Result<HashMap<AttendeeId, Vec<(usize, Attendance)>>, DomainError> {
     let rows = attendance_parts::Entity::find()
-        .filter(attendance_parts::Column::SessionId.eq(session.as_uuid()))
+        .filter(which)
         .order_by_asc(attendance_parts::Column::AttendeeId)
         .order_by_asc(attendance_parts::Column::Part)
         .all(db)
@@ -408,7 +431,7 @@ pub async fn mark_attendance(
     Ok(changed.iter().filter_map(|id| found.remove(id)).collect())
 }
 
-fn certificate_number(session: &Session, attendee: AttendeeId) -> String {
+pub(crate) fn certificate_number(session: &Session, attendee: AttendeeId) -> String {
     let simple = attendee.as_uuid().simple().to_string().to_uppercase();
     // The last twelve hex digits of a UUIDv7 are random: no two attendees share them in
     // practice, and the year makes the number readable.

@@ -13,6 +13,8 @@
 //! * [`cancellation`]: cancelling under the policy, or by the provider, and the refunds.
 //! * [`waitlist`]: the waiting list, offers that expire, passing places on.
 //! * [`attendance`]: the register, certificates of participation, and feedback.
+//! * [`reports`]: delegate lists and sign-in sheets, a person's CPD record, a service's
+//!   feedback summary for a term — as CSV and PDF, for those who may read them.
 //! * [`history`]: each booking's audit trail — every change above, who made it, before and
 //!   after.
 //! * [`demo`]: the demo partnership's catalogue, sessions and some bookings.
@@ -37,6 +39,7 @@ pub mod feedback;
 pub mod history;
 mod hold;
 pub mod policy;
+pub mod reports;
 pub mod sessions;
 pub mod settlement;
 mod support;
@@ -68,6 +71,9 @@ pub use feedback::{
     Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
 };
 pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms, UnitTerms};
+pub use reports::cpd::{CpdEntry, CpdRecord, Outcome as CpdOutcome, cpd_record, may_read_record};
+pub use reports::delegates::{Delegate, DelegateList, delegate_list};
+pub use reports::feedback::{FeedbackSummary, Spread, feedback_summary, may_read_feedback};
 pub use sessions::{
     DEFAULT_WAITLIST_OFFER_HOURS, NewSession, Session, SessionFilter, SessionKey, SessionPart,
     SessionPatch, create_session, session, sessions_by_ids, sessions_of_services, sessions_page,
