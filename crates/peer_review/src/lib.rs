@@ -11,6 +11,7 @@
 //! * [`reviews`]: the review workflow, teams and self-review.
 //! * [`report`]: findings, follow-up actions, support requests and sharing consents.
 //! * [`confidentiality`]: the one rule deciding who may read a report.
+//! * [`document`]: the agreed report as a file (PDF, and its findings and actions as CSV).
 //! * [`themes`]: partnership-wide areas for development, only in aggregate.
 //! * [`loaders`]: batch reads for the gateway's DataLoaders.
 //! * [`demo`]: the 2026/27 demo cycle.
@@ -23,6 +24,7 @@ mod common;
 pub mod confidentiality;
 pub mod cycles;
 pub mod demo;
+pub mod document;
 mod entity;
 pub mod grouping;
 pub mod groups;

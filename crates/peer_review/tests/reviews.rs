@@ -665,6 +665,104 @@ async fn reports_are_confidential(db: TestDb) {
     assert!(!readable(finance()).await, "finance never reads reports");
 }
 
+/// The agreed report as a file: for whoever may read the report, once agreed.
+async fn the_agreed_report_is_a_document_for_its_readers(db: TestDb) {
+    let (w, ids) = confirmed(&db, 6).await;
+    let (review, team) = led_review(&db, &ids).await;
+    let id = review.id;
+    let host = w.member(review.host_school_id).head.clone();
+    let team_head = w.member(team[0].school_id).head.clone();
+    let document = |actor: Actor| {
+        let db = db.conn().clone();
+        async move { peer_review::document::agreed_report(&db, &actor, id).await }
+    };
+    // A draft is not a document yet; a reader is told so, anyone else learns nothing.
+    let err = document(host.clone()).await.expect_err("not agreed");
+    assert_eq!(
+        (fields(&err), code(&err)),
+        (vec!["reviewId".to_owned()], ErrorCode::Conflict)
+    );
+    assert!(matches!(
+        document(w.outsider.clone()).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    // Taken to AGREED with a finding and an action (as `agree` does, plus the action).
+    let sys = Actor::System;
+    let clock = clock_on(day(2026, 10, 20));
+    reviews::submit_self_review(db.conn(), &clock, &sys, id, self_review())
+        .await
+        .expect("self");
+    ensure_trained_lead(&db, &w, id).await;
+    reviews::schedule(db.conn(), &clock, &sys, id, schedule_input())
+        .await
+        .expect("schedule");
+    for to in [ReviewStatus::Visited, ReviewStatus::ReportDraft] {
+        reviews::advance(db.conn(), &clock, &sys, id, to)
+            .await
+            .expect("advance");
+    }
+    report::add_finding(db.conn(), &clock, &sys, id, finding("sequencing"))
+        .await
+        .expect("finding");
+    report::add_action(
+        db.conn(),
+        &clock,
+        &sys,
+        id,
+        NewAction {
+            finding: None,
+            description: "Sequence foundation units, \"knowledge first\"".into(),
+            owner: "Deputy head (curriculum)".into(),
+            due_on: day(2027, 3, 31),
+        },
+    )
+    .await
+    .expect("action");
+    assert!(matches!(
+        peer_review::document::agreed_report(db.conn(), &host, id).await,
+        Err(DomainError::Invalid(_))
+    ));
+    reviews::advance(db.conn(), &clock, &sys, id, ReviewStatus::Agreed)
+        .await
+        .expect("agree");
+    // Finance holds no peer-review permission at all (Forbidden; the route answers 404).
+    for (who, actor) in [("outsider", w.outsider.clone()), ("finance", finance())] {
+        assert!(
+            matches!(
+                document(actor).await,
+                Err(DomainError::NotFound { .. } | DomainError::Forbidden(_))
+            ),
+            "{who}"
+        );
+    }
+    for reader in [host.clone(), team_head, admin()] {
+        document(reader).await.expect("a reader");
+    }
+    let doc = document(host).await.expect("host");
+    let pdf = lopdf::Document::load_mem(&doc.pdf()).expect("a PDF");
+    let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+    let text = pdf.extract_text(&pages).expect("text");
+    for expected in [
+        "Peer review report",
+        "Curriculum sequencing",
+        "Areas for development",
+        "Units are not yet sequenced.",
+        "Deputy head",
+        "31 March 2027",
+        "Lead reviewer",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    let rows: Vec<Vec<String>> = csv::Reader::from_reader(doc.csv().as_slice())
+        .records()
+        .map(|r| r.expect("record").iter().map(str::to_owned).collect())
+        .collect();
+    let sections: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(sections, ["Finding", "Action"]);
+    assert_eq!(rows[0][5], "Units are not yet sequenced.");
+    assert_eq!(rows[1][5], "Sequence foundation units, \"knowledge first\"");
+}
+
 async fn themes_need_five_reviews_and_name_no_school(db: TestDb) {
     let (w, ids) = confirmed(&db, 6).await;
     let mut ids = ids;
@@ -930,6 +1028,7 @@ testkit::db_tests!(
     proposal_is_stored_edited_and_confirmed,
     workflow_moves_forward_only_and_by_the_right_people,
     reports_are_confidential,
+    the_agreed_report_is_a_document_for_its_readers,
     themes_need_five_reviews_and_name_no_school,
     bad_input_is_reported_and_writes_nothing,
     demo_cycle_seeds_once,
