@@ -20,7 +20,9 @@ use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::events::{self, Bus};
 use crate::graphql::{self, TrellisSchema};
-use crate::http::{certificates, graphql as graphql_http, health, stripe_webhook, subscriptions};
+use crate::http::{
+    certificates, graphql as graphql_http, health, reports, stripe_webhook, subscriptions,
+};
 use crate::metrics::{self, Metrics};
 use crate::settings;
 
@@ -209,6 +211,10 @@ fn router(config: &Config, state: AppState) -> Router {
         .route("/webhooks/stripe", post(stripe_webhook::receive))
         .route("/certificates/{id}", get(certificates::download))
         .route("/calendar/{file}", get(crate::http::calendar::feed))
+        .route("/reports/sessions/{id}/{file}", get(reports::session))
+        .route("/reports/people/{id}/{file}", get(reports::person))
+        .route("/reports/services/{id}/{file}", get(reports::service))
+        .route("/reports/reviews/{id}/{file}", get(reports::review))
         .route(
             "/notifications/unsubscribe/{token}",
             get(crate::http::unsubscribe::confirm).post(crate::http::unsubscribe::unsubscribe),

@@ -389,6 +389,89 @@ async fn groups_are_proposed_explained_edited_and_confirmed(db: TestDb) {
     assert_eq!(data["reviewCycle"]["groups"], Value::Null);
 }
 
+/// The agreed report as a file: linked from `Review.reportUrl` for its readers, served as
+/// PDF and CSV to them, 404 to anyone else; a report not yet agreed has no file (409 for a
+/// reader who asks).
+async fn the_agreed_report_downloads_for_its_readers_only(db: TestDb) {
+    let app = spawn(db).await;
+    let cycle = demo_cycle(&app).await;
+    let agreed = agreed_review(&app, cycle).await;
+    let member = team_member_email(&app, agreed.id).await;
+    let (outsider, _) = outside_head(&app, &agreed).await;
+    let url_of = "query($id: ID!) { review(id: $id) { reportUrl } }";
+    let vars = json!({ "id": agreed.id.to_global() });
+    let url = app.data_as(&member, url_of, vars.clone()).await["review"]["reportUrl"]
+        .as_str()
+        .expect("a link for the team")
+        .to_owned();
+    let get = |who: Option<String>, path: String| {
+        let app = &app;
+        async move {
+            let mut req = app.client.get(format!("{}{path}", app.base));
+            if let Some(who) = who {
+                req = req.bearer_auth(app.token(&who).await);
+            }
+            req.send().await.expect("response")
+        }
+    };
+    for reader in [member.clone(), ADMIN.to_owned()] {
+        let res = get(Some(reader.clone()), url.clone()).await;
+        assert_eq!(res.status(), reqwest::StatusCode::OK, "{reader}");
+        assert_eq!(res.headers()["content-type"], "application/pdf");
+        let bytes = res.bytes().await.expect("body");
+        let pdf = lopdf::Document::load_mem(&bytes).expect("a PDF");
+        let pages: Vec<u32> = pdf.get_pages().keys().copied().collect();
+        let text = pdf.extract_text(&pages).expect("text");
+        assert!(text.contains("Peer review report"), "{text}");
+        assert!(text.contains("Agreed actions"), "{text}");
+    }
+    let csv = get(Some(member.clone()), url.replace(".pdf", ".csv"))
+        .await
+        .bytes()
+        .await
+        .expect("csv");
+    let sections: Vec<String> = csv::Reader::from_reader(csv.as_ref())
+        .records()
+        .map(|r| r.expect("record")[0].to_owned())
+        .collect();
+    assert!(sections.iter().any(|s| s == "Finding"), "{sections:?}");
+    assert!(sections.iter().any(|s| s == "Action"), "{sections:?}");
+    for who in [outsider.clone(), FINANCE.to_owned(), STAFF.to_owned()] {
+        assert_eq!(
+            get(Some(who.clone()), url.clone()).await.status(),
+            reqwest::StatusCode::NOT_FOUND,
+            "{who}"
+        );
+    }
+    let token = app.token(&outsider).await;
+    let (_, theirs) = app.gql(Some(&token), url_of, vars).await;
+    assert!(
+        theirs["data"]["review"].is_null() || theirs["data"]["review"]["reportUrl"].is_null(),
+        "no link for a school the report is not shared with: {theirs}"
+    );
+    assert_eq!(
+        get(None, url.clone()).await.status(),
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    // A review still in planning: no link, and its readers are told why there is no file.
+    let planned = demo_reviews(&app, cycle)
+        .await
+        .into_iter()
+        .find(|r| !r.status.report_is_agreed())
+        .expect("a review not agreed");
+    let planned_vars = json!({ "id": planned.id.to_global() });
+    assert!(app.data_as(ADMIN, url_of, planned_vars).await["review"]["reportUrl"].is_null());
+    let draft = get(
+        Some(ADMIN.to_owned()),
+        format!(
+            "/reports/reviews/{}/report.pdf",
+            planned.id.to_global().as_str()
+        ),
+    )
+    .await;
+    assert_eq!(draft.status(), reqwest::StatusCode::CONFLICT);
+}
+
 async fn a_report_is_read_by_its_host_team_and_staff_only(db: TestDb) {
     let app = spawn(db).await;
     let cycle = demo_cycle(&app).await;
@@ -1305,6 +1388,7 @@ async fn a_review_list_costs_the_same_however_long(mut db: TestDb) {
 testkit::db_tests!(
     groups_are_proposed_explained_edited_and_confirmed,
     a_report_is_read_by_its_host_team_and_staff_only,
+    the_agreed_report_downloads_for_its_readers_only,
     themes_are_aggregate_and_hide_small_counts,
     workflow_steps_out_of_order_change_nothing,
     a_review_list_costs_the_same_however_long,

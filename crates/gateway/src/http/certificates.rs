@@ -8,14 +8,15 @@
 //! same every time it is produced: a reprint is the same certificate.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use kernel::{AttendeeId, DomainError};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse as _, Response};
+use documents::win_ansi;
+use kernel::AttendeeId;
 use pdf_writer::{Content, Finish as _, Name, Pdf, Rect, Ref, Str, TextStr};
 use traded::Certificate;
 
 use crate::app::AppState;
-use crate::auth::AuthError;
+use crate::http::download::{self, File, Format};
 
 /// A4 portrait, in points.
 const WIDTH: f32 = 595.0;
@@ -26,73 +27,22 @@ pub async fn download(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let actor = match state.auth.authenticate(&headers).await {
-        Ok(actor) => actor,
-        Err(AuthError::Unavailable(err)) => {
-            tracing::error!(error = %err, "authentication unavailable");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-        Err(_) => {
-            return (
-                StatusCode::UNAUTHORIZED,
-                [(header::WWW_AUTHENTICATE, "Bearer")],
-            )
-                .into_response();
-        }
+    let caller = match download::caller(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(refused) => return refused.into_response(),
     };
-    let Some(attendee) = crate::graphql::relay::decode(&id)
-        .filter(|(entity, _)| entity == AttendeeId::ENTITY)
-        .map(|(_, uuid)| AttendeeId::from_uuid(uuid))
-    else {
-        return StatusCode::NOT_FOUND.into_response();
+    let attendee = match download::id::<AttendeeId>(&id) {
+        Ok(id) => id,
+        Err(refused) => return refused.into_response(),
     };
-    match traded::certificate(&state.db, &actor, state.clock.as_ref(), attendee).await {
-        Ok(certificate) => {
-            let mut response = pdf(&certificate).into_response();
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/pdf"),
-            );
-            if let Ok(disposition) = HeaderValue::from_str(&format!(
-                "inline; filename=\"certificate-{}.pdf\"",
-                certificate.number
-            )) {
-                headers.insert(header::CONTENT_DISPOSITION, disposition);
-            }
-            headers.insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            response
-        }
-        Err(DomainError::NotFound { .. } | DomainError::Forbidden(_)) => {
-            StatusCode::NOT_FOUND.into_response()
-        }
-        Err(err) => {
-            tracing::error!(error = %err.chain(), "certificate failed");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
-}
-
-/// `text` in the standard fonts' WinAnsi encoding; what it cannot show becomes `?`.
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            '‘' => 0x91,
-            '’' => 0x92,
-            '“' => 0x93,
-            '”' => 0x94,
-            '–' => 0x96,
-            '—' => 0x97,
-            '€' => 0x80,
-            c if (' '..='~').contains(&c) || ('\u{a0}'..='\u{ff}').contains(&c) => {
-                u8::try_from(u32::from(c)).unwrap_or(b'?')
-            }
-            _ => b'?',
-        })
-        .collect()
+    let result = traded::certificate(&state.db, &caller.actor, state.clock.as_ref(), attendee)
+        .await
+        .map(|certificate| File {
+            bytes: pdf(&certificate),
+            format: Format::Pdf,
+            name: format!("certificate-{}", certificate.number),
+        });
+    caller.respond(result, "certificate")
 }
 
 /// Roughly centred: Helvetica's average glyph is about half its size wide.
@@ -214,15 +164,4 @@ pub fn pdf(certificate: &Certificate) -> Vec<u8> {
     );
     pdf.stream(contents, &content.finish());
     pdf.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn text_outside_win_ansi_is_replaced() {
-        assert_eq!(win_ansi("Zoë’s – ok"), b"Zo\xeb\x92s \x96 ok".to_vec());
-        assert_eq!(win_ansi("日本"), b"??".to_vec());
-    }
 }

@@ -3,11 +3,13 @@
 pub mod booking_payments;
 pub mod calendar;
 pub mod certificates;
+pub mod download;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;
 pub mod persisted;
 pub mod rate_limit;
+pub mod reports;
 pub mod stripe_webhook;
 pub mod subscriptions;
 pub mod unsubscribe;

@@ -219,9 +219,14 @@ impl CpdRecord {
         self.entries.iter().map(|e| e.minutes_attended).sum()
     }
 
-    /// One row per session.
+    /// One row per session (the CSV: ISO dates and whole minutes, as spreadsheets read them).
     #[must_use]
     pub fn table(&self) -> Table {
+        self.rows(false)
+    }
+
+    /// The rows as a CSV reads them, or (`print`) as people read them on paper.
+    fn rows(&self, print: bool) -> Table {
         let mut table = Table::new(vec![
             Column::text("Date", 1.3),
             Column::text("Course", 3.0),
@@ -230,19 +235,32 @@ impl CpdRecord {
             Column::text("Provider", 1.8),
             Column::text("School", 1.8),
             Column::text("Outcome", 1.4),
-            Column::number("Minutes", 0.9),
+            Column::number(if print { "Time" } else { "Minutes" }, 0.9),
             Column::text("Certificate", 1.6),
         ]);
         for e in &self.entries {
+            let (date, time) = if print {
+                let time = if e.minutes_attended == 0 {
+                    String::new()
+                } else {
+                    format::duration(e.minutes_attended)
+                };
+                (format::date(e.date), time)
+            } else {
+                (
+                    e.date.format("%Y-%m-%d").to_string(),
+                    e.minutes_attended.to_string(),
+                )
+            };
             table.row(vec![
-                e.date.format("%Y-%m-%d").to_string(),
+                date,
                 e.service_title.clone(),
                 e.service_code.clone(),
                 e.category.to_owned(),
                 e.provider_name.clone(),
                 e.school_name.clone(),
                 e.outcome.label(),
-                e.minutes_attended.to_string(),
+                time,
                 e.certificate_number.clone().unwrap_or_default(),
             ]);
         }
@@ -280,20 +298,7 @@ impl CpdRecord {
                 ),
             ),
         ]));
-        let mut table = self.table();
-        for row in &mut table.rows {
-            if let Ok(day) = NaiveDate::parse_from_str(&row[0], "%Y-%m-%d") {
-                row[0] = format::date(day);
-            }
-            if let Ok(minutes) = row[7].parse::<i64>() {
-                row[7] = if minutes == 0 {
-                    String::new()
-                } else {
-                    format::duration(minutes)
-                };
-            }
-        }
-        table.columns[7].title = "Time".to_owned();
+        let table = self.rows(true);
         doc.push(Block::Table(table));
         doc.pdf()
     }

@@ -9,6 +9,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::loaders::list_of;
 use crate::graphql::relay::GlobalId;
+use crate::graphql::scalars::AcademicYearScalar;
 
 /// A person's role.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +82,29 @@ impl UserNode {
             .collect();
         schools.sort_by_key(membership::school::School::sort_key);
         Ok(schools.into_iter().map(SchoolNode).collect())
+    }
+
+    /// Where to download this person's CPD record (PDF; the same path ending `.csv` gives
+    /// it as CSV): every traded session they held a place on, with the hours attended and
+    /// certificates earned, for one academic year or (without it) every year. For the
+    /// person, their school's leaders and partnership admins; null for everyone else.
+    async fn cpd_record_url(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: Option<AcademicYearScalar>,
+    ) -> async_graphql::Result<Option<String>> {
+        let rc = ctx.trellis()?;
+        let schools = list_of(&rc.loaders.user_schools, self.0.id).await?;
+        if !traded::may_read_record(&rc.actor, self.0.id, &schools) {
+            return Ok(None);
+        }
+        let year = academic_year
+            .map(|y| format!("?year={}", y.0.to_string().replace('/', "%2F")))
+            .unwrap_or_default();
+        Ok(Some(format!(
+            "/reports/people/{}/cpd.pdf{year}",
+            self.0.id.to_global().as_str()
+        )))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

@@ -977,6 +977,23 @@ impl ReviewNode {
             .map(TeamMemberNode))
     }
 
+    /// Where to download the agreed report (PDF: enquiry, team, findings with evaluations
+    /// and evidence, agreed actions and support; the same path ending `.csv` gives the
+    /// findings and actions as CSV). Null until the host has agreed the report, and unless
+    /// you may read it.
+    async fn report_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        Ok(self
+            .reader(ctx)
+            .await?
+            .filter(|_| self.0.status.report_is_agreed())
+            .map(|_| {
+                format!(
+                    "/reports/reviews/{}/report.pdf",
+                    self.0.id.to_global().as_str()
+                )
+            }))
+    }
+
     /// The report's summary. Null unless you may read the report.
     async fn report_summary(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(self

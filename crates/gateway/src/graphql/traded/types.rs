@@ -203,6 +203,31 @@ impl ServiceNode {
             .collect())
     }
 
+    /// Where to download the feedback summary of a term (PDF; the same path ending `.csv`
+    /// gives every response as CSV): responses, average and spread of ratings per session
+    /// and overall, and the comments, naming no one. For the provider and partnership
+    /// staff; null for everyone else.
+    async fn feedback_summary_url(
+        &self,
+        ctx: &Context<'_>,
+        academic_year: AcademicYearScalar,
+        term: crate::graphql::offer::enums::Term,
+    ) -> async_graphql::Result<Option<String>> {
+        let rc = ctx.trellis()?;
+        let term = match kernel::Term::from(term) {
+            kernel::Term::Autumn => "AUTUMN",
+            kernel::Term::Spring => "SPRING",
+            kernel::Term::Summer => "SUMMER",
+        };
+        Ok(traded::may_read_feedback(&rc.actor, &self.0).then(|| {
+            format!(
+                "/reports/services/{}/feedback.pdf?year={}&term={term}",
+                self.0.id.to_global().as_str(),
+                academic_year.0.to_string().replace('/', "%2F")
+            )
+        }))
+    }
+
     /// How those who attended rated it; null until someone has.
     async fn rating(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<RatingNode>> {
         Ok(ctx
@@ -358,6 +383,32 @@ impl SessionNode {
             .flat_map(|b| attendees.remove(&b).unwrap_or_default())
             .map(AttendeeNode)
             .collect())
+    }
+
+    /// Where to download the delegate list (PDF; the same path ending `.csv` gives it as
+    /// CSV; send the same bearer credential): every attendee holding a place, by school,
+    /// with the register part by part once taken. For the provider and partnership staff;
+    /// null for everyone else.
+    async fn delegate_list_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let rc = ctx.trellis()?;
+        Ok(provides(rc, &self.0).await?.then(|| {
+            format!(
+                "/reports/sessions/{}/delegates.pdf",
+                self.0.id.to_global().as_str()
+            )
+        }))
+    }
+
+    /// Where to download the sign-in sheets (PDF, a page per part with room to sign). For
+    /// the provider and partnership staff; null for everyone else.
+    async fn sign_in_sheet_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
+        let rc = ctx.trellis()?;
+        Ok(provides(rc, &self.0).await?.then(|| {
+            format!(
+                "/reports/sessions/{}/sign-in.pdf",
+                self.0.id.to_global().as_str()
+            )
+        }))
     }
 
     /// What those who attended said, oldest first: the provider's and partnership staff's
