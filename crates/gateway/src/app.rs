@@ -58,6 +58,8 @@ pub struct AppState {
     pub client_ip_header: Option<HeaderName>,
     /// Automatic persisted queries; `None` when turned off.
     pub persisted: Option<Arc<crate::http::persisted::PersistedQueries>>,
+    /// Who issues invoices, as their documents print it (`Config::letterhead`).
+    pub letterhead: Arc<billing::ledger::document::Letterhead>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -86,6 +88,9 @@ pub enum AppError {
     Events(#[source] sea_orm::DbErr),
     #[error("cannot build the Stripe client: {0}")]
     Stripe(#[source] billing::provider::ProviderError),
+    /// Settings `Config::load` checks; reached only by a configuration built in code.
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -146,6 +151,7 @@ impl App {
                 config.persisted_queries_max,
                 config.persisted_queries_max_bytes,
             ),
+            letterhead: Arc::new(config.letterhead().map_err(AppError::Config)?),
         };
         let router = router(config, state.clone());
         Ok(Self { state, router })
@@ -215,6 +221,14 @@ fn router(config: &Config, state: AppState) -> Router {
         .route("/reports/people/{id}/{file}", get(reports::person))
         .route("/reports/services/{id}/{file}", get(reports::service))
         .route("/reports/reviews/{id}/{file}", get(reports::review))
+        .route(
+            "/documents/invoices/{id}/{file}",
+            get(crate::http::documents::invoice),
+        )
+        .route(
+            "/documents/credit-notes/{id}/{file}",
+            get(crate::http::documents::credit_note),
+        )
         .route(
             "/notifications/unsubscribe/{token}",
             get(crate::http::unsubscribe::confirm).post(crate::http::unsubscribe::unsubscribe),

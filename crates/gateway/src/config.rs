@@ -123,8 +123,19 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// The From of every email, and the organizer of calendar invitations.
     pub mail_from: String,
-    /// How messages sign off ("Sent by … through Trellis").
+    /// How messages sign off ("Sent by … through Trellis"), and who issues invoices.
     pub partnership_name: String,
+    /// The partnership's postal address on invoices and credit notes, comma-separated
+    /// lines ending with the postcode.
+    pub partnership_address: Option<String>,
+    /// The partnership's VAT registration number (`GB123456789`), printed on invoices
+    /// when set.
+    pub vat_number: Option<String>,
+    /// The bank account schools pay invoices into: name, sort code and account number,
+    /// all three or none. Printed on invoices with the reference to quote.
+    pub bank_account_name: Option<String>,
+    pub bank_sort_code: Option<String>,
+    pub bank_account_number: Option<String>,
     /// Where people reach Trellis from outside, for links in messages (unsubscribe,
     /// calendar feeds). Unset: `http://` and the listen address, right for a local run only.
     pub public_url: Option<String>,
@@ -197,6 +208,11 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "Trellis <no-reply@trellis.example>".to_owned(),
             partnership_name: "the partnership".to_owned(),
+            partnership_address: None,
+            vat_number: None,
+            bank_account_name: None,
+            bank_sort_code: None,
+            bank_account_number: None,
             public_url: None,
             notifications: true,
             notify_poll_ms: 1000,
@@ -238,7 +254,20 @@ pub enum ConfigError {
     NotifyTiming,
     #[error("configuration: TRELLIS_CLIENT_IP_HEADER is not a header name")]
     ClientIpHeader,
+    #[error(
+        "configuration: the invoice letterhead (TRELLIS_PARTNERSHIP_ADDRESS, TRELLIS_VAT_NUMBER, TRELLIS_BANK_*): {0}"
+    )]
+    Letterhead(#[from] billing::ledger::document::LetterheadError),
 }
+
+/// Settings read from the environment exactly as written, never as numbers.
+const VERBATIM: [&str; 5] = [
+    "PARTNERSHIP_ADDRESS",
+    "VAT_NUMBER",
+    "BANK_ACCOUNT_NAME",
+    "BANK_SORT_CODE",
+    "BANK_ACCOUNT_NUMBER",
+];
 
 impl Config {
     /// Reads defaults, then the file (if any), then the environment.
@@ -253,6 +282,15 @@ impl Config {
                 .ignore(&["CONFIG"])
                 .map(|k| k.as_str().to_lowercase().into()),
         );
+        // Figment reads an environment value that looks like a number as one: a sort code
+        // `204577` would be refused as "not a string", and an account number `01234567`
+        // would lose its leading zero. These settings are taken from the environment as
+        // written.
+        for key in VERBATIM {
+            if let Ok(value) = std::env::var(format!("TRELLIS_{key}")) {
+                figment = figment.merge(Serialized::default(&key.to_lowercase(), value));
+            }
+        }
         let config: Self = figment.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
@@ -289,6 +327,7 @@ impl Config {
         {
             return Err(ConfigError::ClientIpHeader);
         }
+        self.letterhead()?;
         if !(50..=60_000).contains(&self.notify_poll_ms)
             || self.mail_max_attempts == 0
             || self.mail_lease_secs == 0
@@ -313,6 +352,20 @@ impl Config {
         days.sort_unstable();
         days.dedup();
         Ok(days)
+    }
+
+    /// Who issues invoices and credit notes, as their documents print it.
+    pub fn letterhead(&self) -> Result<billing::ledger::document::Letterhead, ConfigError> {
+        Ok(billing::ledger::document::Letterhead::from_parts(
+            &self.partnership_name,
+            self.partnership_address.as_deref(),
+            self.vat_number.as_deref(),
+            (
+                self.bank_account_name.as_deref(),
+                self.bank_sort_code.as_deref(),
+                self.bank_account_number.as_deref(),
+            ),
+        )?)
     }
 
     /// How messages present themselves.
@@ -413,6 +466,52 @@ mod tests {
             jail.set_env("TRELLIS_OIDC_AUDIENCE", "trellis");
             jail.set_env("TRELLIS_JWT_SECRET", "short");
             assert!(matches!(Config::load(None), Err(ConfigError::WeakSecret)));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_invoice_letterhead_is_checked_when_loaded() {
+        use billing::ledger::document::LetterheadError;
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TRELLIS_BANK_SORT_CODE", "204577");
+            assert!(matches!(
+                Config::load(None),
+                Err(ConfigError::Letterhead(LetterheadError::HalfBank))
+            ));
+            jail.set_env("TRELLIS_BANK_ACCOUNT_NAME", "Barnet Partnership");
+            jail.set_env("TRELLIS_BANK_ACCOUNT_NUMBER", "7321558");
+            let loaded = Config::load(None);
+            assert!(
+                matches!(
+                    loaded,
+                    Err(ConfigError::Letterhead(LetterheadError::AccountNumber))
+                ),
+                "{loaded:?}"
+            );
+            jail.set_env("TRELLIS_BANK_ACCOUNT_NUMBER", "03215588");
+            jail.set_env("TRELLIS_VAT_NUMBER", "GB12");
+            assert!(matches!(
+                Config::load(None),
+                Err(ConfigError::Letterhead(LetterheadError::VatNumber))
+            ));
+            jail.set_env("TRELLIS_VAT_NUMBER", "GB123456789");
+            jail.set_env(
+                "TRELLIS_PARTNERSHIP_ADDRESS",
+                "48 Station Road, London, N22 7TY",
+            );
+            let letterhead = Config::load(None)
+                .expect("valid")
+                .letterhead()
+                .expect("letterhead");
+            assert_eq!(letterhead.address.len(), 3);
+            // Digits-only values stay text, leading zeros included.
+            assert_eq!(
+                letterhead
+                    .bank
+                    .map(|b| (b.sort_code.to_string(), b.account_number.to_string())),
+                Some(("20-45-77".to_owned(), "03215588".to_owned()))
+            );
             Ok(())
         });
     }

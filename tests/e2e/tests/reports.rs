@@ -1,5 +1,6 @@
-//! Reports as files over HTTP, on SQLite and PostgreSQL: a session's delegate list and
-//! sign-in sheets, a member of staff's CPD record and a course's feedback summary — linked
+//! Reports and documents as files over HTTP, on SQLite and PostgreSQL: a session's delegate
+//! list and sign-in sheets, a member of staff's CPD record, a course's feedback summary,
+//! and invoices and credit notes — linked
 //! from GraphQL for those who may have them, served as CSV and PDF (read back by a CSV
 //! parser and a PDF reader) under the same bearer credential, and 404 to everyone else.
 
@@ -259,4 +260,86 @@ async fn delegate_lists_cpd_records_and_feedback_are_files_for_those_who_may_hav
     );
 }
 
-testkit::db_tests!(delegate_lists_cpd_records_and_feedback_are_files_for_those_who_may_have_them);
+/// Invoices and credit notes as PDFs rendered by Trellis, without Stripe: linked from
+/// `Invoice.documentUrl` and `CreditNote.documentUrl`, for the school's people and finance;
+/// 404 to another school.
+async fn invoice_and_credit_note_documents_are_the_schools_and_finances(db: TestDb) {
+    let mut config = common::config(&db);
+    config.partnership_address = Some("48 Station Road, London, N22 7TY".to_owned());
+    config.bank_account_name = Some("Barnet Partnership".to_owned());
+    config.bank_sort_code = Some("204577".to_owned());
+    config.bank_account_number = Some("73215588".to_owned());
+    let p = Portal::spawn(db, &config).await;
+    let invoices = "{ invoices(first: 50) { edges { node { id number documentUrl
+        outstanding { amountPence } } } } }";
+    // One with money still to pay, so the document says how.
+    let first = p.data(HEAD, invoices, json!({})).await["invoices"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"].clone())
+        .find(|i| i["outstanding"]["amountPence"].as_i64() > Some(1000))
+        .expect("an unpaid demo invoice");
+    let url = first["documentUrl"]
+        .as_str()
+        .expect("a document")
+        .to_owned();
+    let number = first["number"].as_str().expect("number").to_owned();
+    for who in [HEAD, common::FINANCE] {
+        let text = pdf_text(&file(&p, who, &url, "application/pdf").await);
+        for expected in [
+            format!("Invoice {number}"),
+            "48 Station Road".to_owned(),
+            "20-45-77".to_owned(),
+            format!("quoting {number} as the reference"),
+        ] {
+            assert!(text.contains(&expected), "{who}: {expected} in {text}");
+        }
+    }
+    assert_eq!(
+        get(&p, Some(OTHER_HEAD), &url).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(get(&p, None, &url).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&p, Some(HEAD), &url.replace("invoice.pdf", "invoice.csv"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    let credited = p
+        .data(
+            common::FINANCE,
+            "mutation($input: CreditNoteCreateInput!) { creditNoteCreate(input: $input) {
+                creditNote { number documentUrl } userErrors { field code } } }",
+            json!({ "input": { "invoiceId": first["id"], "reason": "Joined late",
+                               "amountPence": 1000 } }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&credited["creditNoteCreate"]),
+        vec![],
+        "{credited}"
+    );
+    let note = &credited["creditNoteCreate"]["creditNote"];
+    let note_url = note["documentUrl"].as_str().expect("a document").to_owned();
+    let text = pdf_text(&file(&p, HEAD, &note_url, "application/pdf").await);
+    assert!(
+        text.contains(note["number"].as_str().expect("number")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Joined late") && text.contains("£10.00"),
+        "{text}"
+    );
+    assert_eq!(
+        get(&p, Some(OTHER_HEAD), &note_url).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+testkit::db_tests!(
+    delegate_lists_cpd_records_and_feedback_are_files_for_those_who_may_have_them,
+    invoice_and_credit_note_documents_are_the_schools_and_finances,
+);

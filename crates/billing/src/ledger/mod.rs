@@ -20,6 +20,7 @@ pub(crate) mod support;
 pub mod accounts;
 pub mod audit;
 pub mod credit_notes;
+pub mod document;
 pub mod export;
 pub mod idempotency;
 pub mod invoices;

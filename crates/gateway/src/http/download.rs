@@ -196,3 +196,42 @@ fn private_file(file: File) -> Response {
     );
     response
 }
+
+/// Renders off the async runtime: a long table is milliseconds of CPU.
+pub async fn render<T: Send + 'static>(
+    data: T,
+    format: Format,
+    name: String,
+    draw: impl FnOnce(&T, Format) -> Vec<u8> + Send + 'static,
+) -> Result<File, DomainError> {
+    tokio::task::spawn_blocking(move || File {
+        bytes: draw(&data, format),
+        format,
+        name,
+    })
+    .await
+    .map_err(DomainError::internal)
+}
+
+/// The files a route serves: a stem and the formats it comes in.
+pub type Files = &'static [(&'static str, &'static [Format])];
+
+/// The parts of a report route every handler starts with: the caller, the id, and which of
+/// the route's files is asked for (404 for any other name).
+pub async fn start<T: crate::graphql::relay::GlobalId>(
+    state: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    file: &str,
+    files: Files,
+) -> Result<(Caller, T, &'static str, Format), Refused> {
+    let caller = caller(state, headers).await?;
+    let id = self::id::<T>(id)?;
+    let (stem, format) = Format::split(file).ok_or(Refused::from(StatusCode::NOT_FOUND))?;
+    let stem = files
+        .iter()
+        .find(|(name, formats)| *name == stem && formats.contains(&format))
+        .map(|(name, _)| *name)
+        .ok_or(Refused::from(StatusCode::NOT_FOUND))?;
+    Ok((caller, id, stem, format))
+}

@@ -3,6 +3,7 @@
 pub mod booking_payments;
 pub mod calendar;
 pub mod certificates;
+pub mod documents;
 pub mod download;
 pub mod graphiql;
 pub mod graphql;

@@ -233,6 +233,17 @@ impl InvoiceNode {
         self.0.hosted_url.as_deref()
     }
 
+    /// Where to download the invoice as a PDF rendered by Trellis (send the same bearer
+    /// credential): the partnership's letterhead, the account billed, lines with VAT rates
+    /// and POs, the VAT summary, totals, what is due and by when, and how to pay — the bank
+    /// account and the reference to quote. There with or without a payment provider.
+    async fn document_url(&self) -> String {
+        format!(
+            "/documents/invoices/{}/invoice.pdf",
+            self.0.id.to_global().as_str()
+        )
+    }
+
     /// The invoice as a PDF at the payment provider (Stripe), once mirrored there.
     async fn pdf_url(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<String>> {
         Ok(super::stripe::mirror_of(ctx, self.0.id)
@@ -375,6 +386,15 @@ impl CreditNoteNode {
     /// e.g. `CN-2026-000007`.
     async fn number(&self) -> &str {
         &self.0.number
+    }
+
+    /// Where to download the credit note as a PDF rendered by Trellis (send the same bearer
+    /// credential).
+    async fn document_url(&self) -> String {
+        format!(
+            "/documents/credit-notes/{}/credit-note.pdf",
+            self.0.id.to_global().as_str()
+        )
     }
 
     async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
