@@ -140,13 +140,13 @@ pub(super) fn write(data: &YearData, out: &mut Out) -> Result<(), DomainError> {
             let (quantity, unit) = quantity_unit(line);
             let [name, option] = tracking(line.cfr_code.as_deref());
             let mut row: Vec<&str> = contact.iter().map(String::as_str).collect();
-            let (date, due) = (dmy(invoice.issued_at.date_naive()), dmy(invoice.due_on));
+            let (issued, due) = (dmy(invoice.issued_at.date_naive()), dmy(invoice.due_on));
             let (quantity, unit, tax) = (quantity.to_string(), pounds(unit), tax_type(line));
             let vat = pounds(line.vat.pence());
             row.extend([
                 invoice.number.as_str(),
                 &reference,
-                &date,
+                &issued,
                 &due,
                 "",
                 "",
@@ -173,7 +173,7 @@ pub(super) fn write(data: &YearData, out: &mut Out) -> Result<(), DomainError> {
             continue;
         }
         let contact = contact(data.account(note.account_id));
-        let date = dmy(note.issued_at.date_naive());
+        let issued = dmy(note.issued_at.date_naive());
         for line in &note.lines {
             let tax = lines
                 .get(&line.invoice_line_id)
@@ -184,8 +184,8 @@ pub(super) fn write(data: &YearData, out: &mut Out) -> Result<(), DomainError> {
             row.extend([
                 note.number.as_str(),
                 data.invoice_number(note.invoice_id),
-                &date,
-                &date,
+                &issued,
+                &issued,
                 "",
                 "",
                 &line.description,
