@@ -12,7 +12,8 @@
 //!
 //! **Account code.** Accounts carry no reference of their own, so one is derived, stable and
 //! at most 8 uppercase characters (Sage 50's account-reference limit, used by every layout):
-//! a school's own account is the school's URN (`100001`); a trust's is `T` and the first 7
+//! a school's own account (kind SCHOOL) is the school's URN (`100001`); any other account (a
+//! trust, or a school account whose school is not in the directory) is `T` and the first 7
 //! hex digits of its id (`T1A2B3C4`) — a name would change on a rename and duplicate the
 //! customer in the accounts package.
 //!
