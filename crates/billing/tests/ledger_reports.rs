@@ -8,8 +8,8 @@ use billing::ledger::invoices;
 use billing::ledger::payments::{NewPayment, ReceiptMethod};
 use billing::ledger::refunds::NewRefund;
 use billing::ledger::{
-    Instalment, VatTreatment, account_statement, aged_debt, allocate, export_csv, issue_invoice,
-    record_payment, refund, unallocated_receipts,
+    ExportLayout, Instalment, VatTreatment, account_statement, aged_debt, allocate, export_csv,
+    issue_invoice, record_payment, refund, unallocated_receipts,
 };
 use kernel::{BillingAccountId, DomainError, Role};
 use ledger_support::*;
@@ -346,7 +346,9 @@ async fn csv_export_lists_the_year_with_cfr_codes(db: TestDb) {
     .await
     .expect("refund");
 
-    let text = export_csv(conn, &finance(), year()).await.expect("export");
+    let text = export_csv(conn, &finance(), year(), ExportLayout::Ledger)
+        .await
+        .expect("export");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header: Vec<String> = reader
         .headers()
@@ -403,18 +405,29 @@ async fn csv_export_lists_the_year_with_cfr_codes(db: TestDb) {
     assert_eq!((refunds.len(), &refunds[0][11]), (1, "-120.00"));
 
     // A school leader's export holds only their own account.
-    let own_text = export_csv(conn, &user(Role::SchoolLeader, &[own]), year())
-        .await
-        .expect("own export");
+    let own_text = export_csv(
+        conn,
+        &user(Role::SchoolLeader, &[own]),
+        year(),
+        ExportLayout::Ledger,
+    )
+    .await
+    .expect("own export");
     assert!(own_text.contains(issued.number.as_str()));
     assert!(!own_text.contains(theirs.number.as_str()));
     assert!(matches!(
-        export_csv(conn, &user(Role::SchoolStaff, &[own]), year()).await,
+        export_csv(
+            conn,
+            &user(Role::SchoolStaff, &[own]),
+            year(),
+            ExportLayout::Ledger
+        )
+        .await,
         Err(DomainError::Forbidden(_))
     ));
     // Another year is empty but for the header.
     assert_eq!(
-        export_csv(conn, &finance(), year().next())
+        export_csv(conn, &finance(), year().next(), ExportLayout::Ledger)
             .await
             .expect("empty")
             .lines()

@@ -426,6 +426,69 @@ async fn the_year_is_invoiced_once_and_exported(db: TestDb) {
     let csv = csv["ledgerExport"].as_str().expect("csv");
     assert!(csv.lines().count() > 100, "{csv:.400}");
     assert!(csv.contains("TRL-2026-000001"));
+    let ledger = read_csv(csv);
+    assert_eq!(ledger.0.last().map(String::as_str), Some("allocated_to"));
+    // The year's net, VAT and gross as the ledger has them, VOID invoices aside.
+    let (kind, status, net, vat) = (0, 3, 9, 10);
+    let posted = |r: &&csv::StringRecord| {
+        matches!(&r[kind], "INVOICE_LINE" | "CREDIT_NOTE_LINE") && &r[status] != "VOID"
+    };
+    let ledger_net: i64 = ledger
+        .1
+        .iter()
+        .filter(posted)
+        .map(|r| pence_of(&r[net]))
+        .sum();
+    let ledger_vat: i64 = ledger
+        .1
+        .iter()
+        .filter(posted)
+        .map(|r| pence_of(&r[vat]))
+        .sum();
+    assert!(ledger_net > 0);
+
+    // The Xero and Sage 50 layouts hold the same money.
+    let xero = app
+        .data_as(
+            FINANCE,
+            r#"{ ledgerExport(academicYear: "2026/27", layout: XERO) }"#,
+            json!({}),
+        )
+        .await;
+    let (header, rows) = read_csv(xero["ledgerExport"].as_str().expect("xero"));
+    assert_eq!(
+        (header[0].as_str(), header[10].as_str(), header[21].as_str()),
+        ("*ContactName", "*InvoiceNumber", "*TaxType")
+    );
+    let xero_net: i64 = rows
+        .iter()
+        .map(|r| r[17].parse::<i64>().expect("quantity") * pence_of(&r[18]))
+        .sum();
+    let xero_vat: i64 = rows.iter().map(|r| pence_of(&r[22])).sum();
+    assert_eq!((xero_net, xero_vat), (ledger_net, ledger_vat));
+    let sage = app
+        .data_as(
+            FINANCE,
+            r#"{ ledgerExport(academicYear: "2026/27", layout: SAGE50) }"#,
+            json!({}),
+        )
+        .await;
+    let (header, rows) = read_csv(sage["ledgerExport"].as_str().expect("sage"));
+    assert_eq!(
+        (header[0].as_str(), header[1].as_str(), header[7].as_str()),
+        ("Type", "Account Reference", "Net Amount")
+    );
+    let signed = |col: usize| -> i64 {
+        rows.iter()
+            .map(|r| match &r[0] {
+                "SI" => pence_of(&r[col]),
+                "SC" => -pence_of(&r[col]),
+                _ => 0,
+            })
+            .sum()
+    };
+    assert_eq!((signed(7), signed(9)), (ledger_net, ledger_vat));
+    assert!(rows.iter().all(|r| (1..=8).contains(&r[1].len())));
 
     // Every membership's fee shows its working; a head sees their own.
     let data = app
@@ -911,3 +974,23 @@ testkit::db_tests!(
     the_year_is_invoiced_once_and_exported,
     an_invoice_list_costs_the_same_however_long,
 );
+
+/// A CSV export's header and rows.
+fn read_csv(text: &str) -> (Vec<String>, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let rows = reader.records().collect::<Result<_, _>>().expect("rows");
+    (header, rows)
+}
+
+/// Pounds text (`-12.34`) as pence.
+fn pence_of(text: &str) -> i64 {
+    let (sign, digits) = text.strip_prefix('-').map_or((1, text), |rest| (-1, rest));
+    let (whole, frac) = digits.split_once('.').expect("two decimals");
+    sign * (whole.parse::<i64>().expect("pounds") * 100 + frac.parse::<i64>().expect("pence"))
+}

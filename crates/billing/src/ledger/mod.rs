@@ -37,7 +37,7 @@ pub use accounts::{
 };
 pub use audit::{ActorKind, AuditEntity, AuditEntry, audit_of};
 pub use credit_notes::{CreditAmount, CreditNote, CreditNoteLine, NewCreditNote};
-pub use export::export_csv;
+pub use export::{ExportLayout, export_csv};
 pub use invoices::{
     Instalment, Invoice, InvoiceFilter, InvoiceLine, InvoiceSource, IssueOutcome, NewInvoice,
     NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,

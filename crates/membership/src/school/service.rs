@@ -272,8 +272,8 @@ pub async fn count(
 }
 
 /// Schools by id, for batch loading. Missing ids are absent from the map.
-pub async fn by_ids(
-    db: &DatabaseConnection,
+pub async fn by_ids<C: sea_orm::ConnectionTrait>(
+    db: &C,
     ids: &[SchoolId],
 ) -> Result<HashMap<SchoolId, School>, DomainError> {
     let rows = schools::Entity::find()

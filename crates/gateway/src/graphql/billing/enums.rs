@@ -78,3 +78,17 @@ pub enum InvoicingRunStatus {
     InProgress,
     Completed,
 }
+
+/// The columns of `ledgerExport`.
+#[derive(Enum, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[graphql(remote = "ledger::ExportLayout")]
+pub enum LedgerExportLayout {
+    /// Trellis' ledger: one row per invoice line, credit-note line, receipt and refund.
+    #[default]
+    Ledger,
+    /// Xero's sales-invoice import template (credit notes as negative-quantity lines).
+    Xero,
+    /// Sage 50 Accounts (UK) audit-trail transactions (SI, SC, SA, SP).
+    #[graphql(name = "SAGE50")]
+    Sage50,
+}

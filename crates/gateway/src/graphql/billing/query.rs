@@ -12,7 +12,7 @@ use billing::run;
 use kernel::{BillingAccountId, Permission, SchoolId};
 use membership::NameKey;
 
-use super::enums::InvoiceStatus;
+use super::enums::{InvoiceStatus, LedgerExportLayout};
 use super::types::{
     AccountNode, AgedDebtRow, InvoiceNode, InvoicingRunNode, PaymentNode, StatementNode, today,
 };
@@ -200,20 +200,22 @@ impl LedgerQuery {
             .map_err(to_graphql)
     }
 
-    /// Invoices, payments and credit notes of a year as CSV for the partnership's ledger,
-    /// with CFR codes. Finance and admins. Costs as much as 1,000 fields of the complexity
-    /// limit: it reads the whole year.
+    /// Invoices, payments and credit notes of a year as CSV: Trellis' ledger columns (with
+    /// due dates, VAT rates, POs, URNs, account codes and receipt allocations), or ready to
+    /// import into Xero or Sage 50. Finance and admins. Costs as much as 1,000 fields of the
+    /// complexity limit: it reads the whole year.
     #[graphql(complexity = 1000)]
     async fn ledger_export(
         &self,
         ctx: &Context<'_>,
         academic_year: AcademicYearScalar,
+        #[graphql(default)] layout: LedgerExportLayout,
     ) -> async_graphql::Result<String> {
         let rc = ctx.trellis()?;
         rc.actor
             .require(Permission::ManageBilling)
             .map_err(to_graphql)?;
-        export::export_csv(&rc.db, &rc.actor, academic_year.0)
+        export::export_csv(&rc.db, &rc.actor, academic_year.0, layout.into())
             .await
             .map_err(to_graphql)
     }
