@@ -30,6 +30,7 @@ mod m20261204_000050_time_credits;
 mod m20261204_000090_attendance_parts;
 mod m20261204_000100_school_opened_on;
 mod m20261204_000110_attendee_email_index;
+mod m20261204_000120_notification_attachments;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000090_attendance_parts::Migration),
             Box::new(m20261204_000100_school_opened_on::Migration),
             Box::new(m20261204_000110_attendee_email_index::Migration),
+            Box::new(m20261204_000120_notification_attachments::Migration),
         ]
     }
 }

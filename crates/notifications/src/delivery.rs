@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::compose::MessageSettings;
 use crate::entity::notifications as rows;
-use crate::model::DeliveryStatus;
+use crate::model::{Attachment, DeliveryStatus};
 use crate::transport::{Outgoing, SendError, Transport};
 
 /// How hard delivery tries.
@@ -128,6 +128,14 @@ pub async fn deliver_due(
             text: row.text_body.clone(),
             html: row.html_body.clone(),
             ics: row.ics.clone(),
+            attachment: match (&row.attachment_name, &row.attachment_type, &row.attachment) {
+                (Some(name), Some(content_type), Some(bytes)) => Some(Attachment {
+                    name: name.clone(),
+                    content_type: content_type.clone(),
+                    bytes: bytes.clone(),
+                }),
+                _ => None,
+            },
             unsubscribe_url: row
                 .unsubscribe_token
                 .as_ref()

@@ -211,6 +211,9 @@ pub(crate) fn row(
         text_body: Set(draft.text.clone()),
         html_body: Set(draft.html.clone()),
         ics: Set(draft.ics.clone()),
+        attachment_name: Set(draft.attachment.as_ref().map(|a| a.name.clone())),
+        attachment_type: Set(draft.attachment.as_ref().map(|a| a.content_type.clone())),
+        attachment: Set(draft.attachment.as_ref().map(|a| a.bytes.clone())),
         unsubscribe_token: Set(draft.unsubscribe_token.clone()),
         status: Set(if muted {
             DeliveryStatus::Muted

@@ -104,6 +104,16 @@ impl DeliveryStatus {
     }
 }
 
+/// A file attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// e.g. `invoice-TRL-2026-000101.pdf`.
+    pub name: String,
+    /// e.g. `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// One message to one recipient, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
@@ -177,6 +187,8 @@ pub struct Draft {
     pub text: String,
     pub html: String,
     pub ics: Option<String>,
+    /// A file the message carries (an invoice as PDF), when it carries one.
+    pub attachment: Option<Attachment>,
     /// The secret of the message's unsubscribe link, when it has one.
     pub unsubscribe_token: Option<String>,
 }

@@ -19,6 +19,8 @@ pub struct Outgoing {
     pub text: String,
     pub html: String,
     pub ics: Option<String>,
+    /// A file it carries (an invoice as PDF).
+    pub attachment: Option<crate::model::Attachment>,
     /// The message's unsubscribe link, when its recipient may stop its category: sent as
     /// `List-Unsubscribe` with one-click `List-Unsubscribe-Post` (RFC 8058), which mail
     /// clients show as an unsubscribe button.
@@ -132,21 +134,31 @@ impl Smtp {
         let alternative = MultiPart::alternative()
             .singlepart(SinglePart::plain(message.text.clone()))
             .singlepart(SinglePart::html(message.html.clone()));
-        let body = match &message.ics {
-            None => alternative,
-            Some(ics) => {
-                let method = if ics.contains("METHOD:CANCEL") {
-                    "CANCEL"
-                } else {
-                    "REQUEST"
-                };
-                let kind =
-                    ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
-                        .map_err(|e| SendError::Permanent(format!("calendar content type: {e}")))?;
-                MultiPart::mixed()
-                    .multipart(alternative)
-                    .singlepart(Attachment::new("invite.ics".to_owned()).body(ics.clone(), kind))
-            }
+        let mut files = Vec::new();
+        if let Some(ics) = &message.ics {
+            let method = if ics.contains("METHOD:CANCEL") {
+                "CANCEL"
+            } else {
+                "REQUEST"
+            };
+            let kind =
+                ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                    .map_err(|e| SendError::Permanent(format!("calendar content type: {e}")))?;
+            files.push(Attachment::new("invite.ics".to_owned()).body(ics.clone(), kind));
+        }
+        if let Some(file) = &message.attachment {
+            let kind = ContentType::parse(&file.content_type)
+                .map_err(|e| SendError::Permanent(format!("attachment content type: {e}")))?;
+            files.push(Attachment::new(file.name.clone()).body(file.bytes.clone(), kind));
+        }
+        let body = if files.is_empty() {
+            alternative
+        } else {
+            files
+                .into_iter()
+                .fold(MultiPart::mixed().multipart(alternative), |mixed, file| {
+                    mixed.singlepart(file)
+                })
         };
         let mut builder = Message::builder()
             .from(self.from.clone())
@@ -219,6 +231,7 @@ mod tests {
             text: "t".to_owned(),
             html: "<p>t</p>".to_owned(),
             ics: None,
+            attachment: None,
             unsubscribe_url: None,
         };
         assert!(matches!(smtp.build(&message), Err(SendError::Permanent(_))));

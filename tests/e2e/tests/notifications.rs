@@ -236,6 +236,35 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
     );
     assert!(invoice.html.contains("<strong>TRL-"), "{}", invoice.html);
     assert_eq!(invoice.from, "cpd@heathhill.example");
+    // The invoice itself rides along as a PDF a reader opens.
+    let number = invoice
+        .subject
+        .split_whitespace()
+        .nth(1)
+        .expect("Invoice TRL-… from …");
+    let (name, pdf) = invoice
+        .files
+        .iter()
+        .find(|(name, _)| name.starts_with("invoice-"))
+        .expect("the invoice attached");
+    assert_eq!(name, &format!("invoice-{number}.pdf"));
+    assert!(
+        invoice
+            .attachments
+            .iter()
+            .any(|(ct, _)| ct.starts_with("application/pdf")),
+        "{:?}",
+        invoice
+            .attachments
+            .iter()
+            .map(|(ct, _)| ct)
+            .collect::<Vec<_>>()
+    );
+    let document = lopdf::Document::load_mem(pdf).expect("a PDF");
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    let printed = document.extract_text(&pages).expect("text");
+    assert!(printed.contains(&format!("Invoice {number}")), "{printed}");
+    assert!(printed.contains("Heath Hill Partnership"), "{printed}");
     // The demo's receipts were allocated: the contact is told what each paid.
     let receipt = received
         .iter()

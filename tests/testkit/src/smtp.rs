@@ -146,6 +146,8 @@ pub struct Mail {
     pub html: String,
     /// Each attachment: (content type with parameters, body).
     pub attachments: Vec<(String, String)>,
+    /// Each attachment as a file: (its file name, its bytes).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 /// Parses a received message with a real MIME parser.
@@ -175,7 +177,17 @@ pub fn parse(raw: &[u8]) -> Mail {
             (ct, String::from_utf8_lossy(part.contents()).into_owned())
         })
         .collect();
+    let files = message
+        .attachments()
+        .map(|part| {
+            (
+                part.attachment_name().unwrap_or_default().to_owned(),
+                part.contents().to_vec(),
+            )
+        })
+        .collect();
     Mail {
+        files,
         envelope_to: message
             .header_values("X-Envelope-To")
             .filter_map(|v| v.as_text().map(|t| t.trim().to_owned()))

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use billing::ledger::BillingAccount;
+use billing::ledger::document::InvoiceDocument;
 use kernel::outbox::EventKind;
 use kernel::{BillingAccountId, DomainError, InvoiceId, SchoolId};
 use serde::Serialize;
@@ -11,7 +12,7 @@ use uuid::Uuid;
 
 use super::{Event, MessageSettings, draft, each_event};
 use crate::format;
-use crate::model::{Category, Draft, Recipient};
+use crate::model::{Attachment, Category, Draft, Recipient};
 
 #[derive(Debug, Serialize)]
 struct Issued {
@@ -192,6 +193,19 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
     let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
     let lines = billing::ledger::invoices::lines_of_invoices(db, &ids).await?;
     let contacts = Contacts::load(db, invoices.values().map(|i| i.account_id)).await?;
+    // The schools the attached documents name: every line's and every account's.
+    let mut school_ids: Vec<SchoolId> = lines
+        .values()
+        .flatten()
+        .filter_map(|l| l.school_id)
+        .collect();
+    school_ids.extend(
+        contacts
+            .accounts
+            .values()
+            .flat_map(|a| a.school_ids.iter().copied()),
+    );
+    let schools = membership::school::names_by_ids(db, &school_ids).await?;
     each_event(events, "invoice", |event| {
         let id = InvoiceId::from_uuid(event.subject);
         let Some((invoice, account)) = invoices
@@ -218,7 +232,7 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
                 .unwrap_or_default(),
             pay_url: invoice.hosted_url.clone(),
         };
-        let d = draft(
+        let mut d = draft(
             settings,
             EventKind::InvoiceIssued,
             Category::Invoices,
@@ -231,6 +245,27 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
             "invoice_issued",
             &facts,
         )?;
+        // The invoice itself, as the document `Invoice.documentUrl` serves.
+        let invoice_lines = lines.get(&id).cloned().unwrap_or_default();
+        let named = schools
+            .iter()
+            .filter(|(school, _)| {
+                account.school_ids.contains(school)
+                    || invoice_lines.iter().any(|l| l.school_id == Some(**school))
+            })
+            .map(|(school, name)| (*school, name.clone()))
+            .collect();
+        let document = InvoiceDocument {
+            invoice: invoice.clone(),
+            lines: invoice_lines,
+            account: account.clone(),
+            schools: named,
+        };
+        d.attachment = Some(Attachment {
+            name: format!("invoice-{}.pdf", invoice.number),
+            content_type: "application/pdf".to_owned(),
+            bytes: document.pdf(&settings.letterhead),
+        });
         Ok(Some(vec![d]))
     })
 }

@@ -32,6 +32,8 @@ pub struct MessageSettings {
     /// Where Trellis is reached from outside (`https://trellis.example.org`), for the links
     /// in messages: unsubscribe, calendar feeds.
     pub public_url: String,
+    /// Who issues invoices, as the invoice attached to an invoice email prints it.
+    pub letterhead: ::billing::ledger::document::Letterhead,
 }
 
 impl MessageSettings {
@@ -169,6 +171,7 @@ pub(crate) fn draft(
         text,
         html,
         ics: None,
+        attachment: None,
         unsubscribe_token,
     })
 }
