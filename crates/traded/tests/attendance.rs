@@ -11,22 +11,7 @@ async fn the_provider_takes_the_register_and_attendees_get_certificates(db: Test
     let w = world(&db).await;
     let c = clock();
     let session = oak_session(&db, &w).await;
-    let alder = book(
-        &db,
-        &w.head_alder,
-        &c,
-        booking(w.alder, &session, 0..2, Settlement::Invoice),
-    )
-    .await
-    .expect("alder");
-    let birch = book(
-        &db,
-        &w.head_birch,
-        &c,
-        booking(w.birch, &session, 2..3, Settlement::Invoice),
-    )
-    .await
-    .expect("birch");
+    let (alder, birch) = alder_two_and_birch_one(&db, &w, &c, &session).await;
     let came = alder.attendees[0].id;
     let stayed_away = alder.attendees[1].id;
     let birch_person = birch.attendees[0].id;
@@ -219,13 +204,6 @@ async fn feedback_is_given_once_by_the_booking_school_after_attending(db: TestDb
         .await
         .expect("feedback");
     assert_eq!(by_session[&w.session.id].len(), 1);
-}
-
-fn mark(attendee_id: kernel::AttendeeId, attendance: Attendance) -> AttendanceMark {
-    AttendanceMark {
-        attendee_id,
-        attendance,
-    }
 }
 
 /// A two-part course is marked part by part, each once it has started; the certificate

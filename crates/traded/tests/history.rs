@@ -317,22 +317,7 @@ async fn marking_the_register_records_one_entry_per_booking(db: TestDb) {
     let w = world(&db).await;
     let c = clock();
     let session = oak_session(&db, &w).await;
-    let alder = book(
-        &db,
-        &w.head_alder,
-        &c,
-        booking(w.alder, &session, 0..2, Settlement::Invoice),
-    )
-    .await
-    .expect("alder");
-    let birch = book(
-        &db,
-        &w.head_birch,
-        &c,
-        booking(w.birch, &session, 2..3, Settlement::Invoice),
-    )
-    .await
-    .expect("birch");
+    let (alder, birch) = alder_two_and_birch_one(&db, &w, &c, &session).await;
     c.set(at(2027, 1, 12, 16));
     traded::mark_attendance(
         db.conn(),

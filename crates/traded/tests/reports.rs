@@ -7,7 +7,7 @@ mod support;
 use kernel::{AcademicYear, Role, Term, UserId};
 use support::*;
 use testkit::TestDb;
-use traded::{Attendance, AttendanceMark, NewFeedback, Settlement};
+use traded::{Attendance, NewFeedback, Settlement};
 
 /// The rows of a CSV, header first.
 fn csv_rows(bytes: &[u8]) -> Vec<Vec<String>> {
@@ -26,13 +26,6 @@ fn pdf_text(bytes: &[u8]) -> (usize, String) {
     (pages.len(), doc.extract_text(&pages).expect("text"))
 }
 
-fn mark(attendee: kernel::AttendeeId, attendance: Attendance) -> AttendanceMark {
-    AttendanceMark {
-        attendee_id: attendee,
-        attendance,
-    }
-}
-
 fn user_id(actor: &kernel::Actor) -> UserId {
     actor.as_user().expect("a user").id
 }
@@ -41,22 +34,7 @@ async fn the_delegate_list_and_sign_in_sheet_are_the_providers(db: TestDb) {
     let w = world(&db).await;
     let c = clock();
     let session = oak_session(&db, &w).await;
-    book(
-        &db,
-        &w.head_alder,
-        &c,
-        booking(w.alder, &session, 0..2, Settlement::Invoice),
-    )
-    .await
-    .expect("alder");
-    let birch = book(
-        &db,
-        &w.head_birch,
-        &c,
-        booking(w.birch, &session, 2..3, Settlement::Invoice),
-    )
-    .await
-    .expect("birch");
+    let (_, birch) = alder_two_and_birch_one(&db, &w, &c, &session).await;
 
     // The provider and partnership staff; nobody else learns the session has delegates.
     for outsider in [

@@ -20,8 +20,8 @@ use offer::{Allowance, NewOfferItem, QuantitySetting, Unit};
 use sea_orm::{ConnectionTrait, Statement};
 use testkit::TestDb;
 use traded::{
-    BookingOutcome, CancellationPolicy, Category, Delivery, NewAttendee, NewBooking, NewService,
-    NewSession, Service, Session, SessionPart, Settlement,
+    Attendance, AttendanceMark, BookingOutcome, CancellationPolicy, Category, Delivery,
+    NewAttendee, NewBooking, NewService, NewSession, Service, Session, SessionPart, Settlement,
 };
 
 /// Takes cards (payments wait until the test records the money), like Stripe without a call.
@@ -415,6 +415,41 @@ pub async fn book(
     input: NewBooking,
 ) -> Result<BookingOutcome, DomainError> {
     traded::book(db.conn(), actor, clock, &PROVIDER, input).await
+}
+
+/// Alder's leader books two places (teachers 0 and 1) and Birch's one (teacher 2) on
+/// `session`, both on the termly invoice: the register most tests take.
+pub async fn alder_two_and_birch_one(
+    db: &TestDb,
+    w: &World,
+    clock: &FixedClock,
+    session: &Session,
+) -> (BookingOutcome, BookingOutcome) {
+    let alder = book(
+        db,
+        &w.head_alder,
+        clock,
+        booking(w.alder, session, 0..2, Settlement::Invoice),
+    )
+    .await
+    .expect("alder");
+    let birch = book(
+        db,
+        &w.head_birch,
+        clock,
+        booking(w.birch, session, 2..3, Settlement::Invoice),
+    )
+    .await
+    .expect("birch");
+    (alder, birch)
+}
+
+/// One attendee's mark on a register.
+pub fn mark(attendee_id: kernel::AttendeeId, attendance: Attendance) -> AttendanceMark {
+    AttendanceMark {
+        attendee_id,
+        attendance,
+    }
 }
 
 /// Rows in a table: to prove a refused request wrote nothing.
