@@ -131,8 +131,11 @@ async fn an_invoice_document_prints_what_finance_needs_to_pay_it(db: TestDb) {
     );
 
     // Without bank details the document says whom to ask.
-    let bare = Letterhead::from_parts("Hertfordshire cluster", None, None, (None, None, None))
-        .expect("bare");
+    let bare = Letterhead::named("Hertfordshire cluster");
+    assert_eq!(
+        Letterhead::from_parts("Hertfordshire cluster", None, None, (None, None, None)),
+        Ok(bare.clone())
+    );
     let printed = text(&document.pdf(&bare));
     assert!(
         printed.contains("contact Hertfordshire cluster's finance team"),

@@ -376,20 +376,9 @@ impl Config {
             .unwrap_or_else(|_| self.mail_from.clone());
         notifications::MessageSettings {
             // Checked when the configuration was loaded; a configuration built in code
-            // without it gets the name alone.
+            // without valid details gets the name alone.
             letterhead: self.letterhead().unwrap_or_else(|_| {
-                billing::ledger::document::Letterhead::from_parts(
-                    &self.partnership_name,
-                    None,
-                    None,
-                    (None, None, None),
-                )
-                .unwrap_or_else(|_| billing::ledger::document::Letterhead {
-                    name: self.partnership_name.clone(),
-                    address: Vec::new(),
-                    vat_number: None,
-                    bank: None,
-                })
+                billing::ledger::document::Letterhead::named(&self.partnership_name)
             }),
             partnership: self.partnership_name.clone(),
             from_address: from,

@@ -111,6 +111,17 @@ pub struct Letterhead {
 }
 
 impl Letterhead {
+    /// A letterhead that is only a name: no address, VAT number or bank details.
+    #[must_use]
+    pub fn named(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            address: Vec::new(),
+            vat_number: None,
+            bank: None,
+        }
+    }
+
     /// The letterhead from its configured parts: `address` comma-separated
     /// ("Barnet Partnership Centre, 1 High Street, London, N11 3HG"), and the bank's three
     /// parts all set or none.
