@@ -31,6 +31,7 @@ mod m20261204_000090_attendance_parts;
 mod m20261204_000100_school_opened_on;
 mod m20261204_000110_attendee_email_index;
 mod m20261204_000120_notification_attachments;
+mod m20261205_000130_billing_account_moves;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000100_school_opened_on::Migration),
             Box::new(m20261204_000110_attendee_email_index::Migration),
             Box::new(m20261204_000120_notification_attachments::Migration),
+            Box::new(m20261205_000130_billing_account_moves::Migration),
         ]
     }
 }

@@ -139,6 +139,11 @@ typed_id!(
     "InvoiceLine"
 );
 typed_id!(
+    /// A school's move from one billing account to another, from a date.
+    AccountMoveId,
+    "BillingAccountMove"
+);
+typed_id!(
     /// A credit note against an issued invoice.
     CreditNoteId,
     "CreditNote"

@@ -33,9 +33,9 @@ pub use cursor::{Cursor, CursorError};
 pub use error::{DomainError, ErrorCode, FieldError, Problems};
 pub use ids::ChargeId;
 pub use ids::{
-    AllocationId, ApiKeyId, AuditEntryId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId,
-    InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId,
-    TierId, UserId,
+    AccountMoveId, AllocationId, ApiKeyId, AuditEntryId, BillingAccountId, CreditNoteId,
+    FeeScheduleId, InvoiceId, InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId,
+    PaymentId, RefundId, SchoolId, TierId, UserId,
 };
 pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
 pub use ids::{CalendarFeedId, NotificationId};

@@ -18,12 +18,14 @@ mod add;
 mod cancel;
 mod entity;
 mod issue;
+mod moved;
 mod read;
 mod types;
 
 pub use add::add_charge;
 pub use cancel::cancel_charge;
 pub use issue::{TermInvoicing, issue_term_invoices, terms_to_issue};
+pub(crate) use moved::follow_move;
 pub use read::{
     AccountPreview, ChargeFilter, charge, charges_by_bookings, charges_by_ids, pending_by_account,
     pending_charges, term_preview,

@@ -185,7 +185,7 @@ fn check_address(problems: &mut Problems, address: &Address) -> Option<Address> 
         })
 }
 
-async fn load<C: ConnectionTrait>(
+pub(super) async fn load<C: ConnectionTrait>(
     db: &C,
     id: BillingAccountId,
 ) -> Result<Option<BillingAccount>, DomainError> {

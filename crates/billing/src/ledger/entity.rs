@@ -332,3 +332,28 @@ pub mod time_credits {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod account_moves {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "billing_account_moves")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub school_id: Uuid,
+        pub from_account_id: Uuid,
+        pub to_account_id: Uuid,
+        pub effective_from: Date,
+        pub status: String,
+        pub pending_school_id: Option<Uuid>,
+        pub failure_reason: Option<String>,
+        pub created_at: DateTimeUtc,
+        pub settled_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -1,4 +1,4 @@
-//! The money ledger: billing accounts, invoices (the run's, bookings' and finance's manual
+//! The money ledger: billing accounts and schools' moves between them, invoices (the run's, bookings' and finance's manual
 //! ones) and their numbering, credit notes, payments
 //! and allocations, refunds, the audit trail, and finance reports.
 //!
@@ -25,6 +25,7 @@ pub mod export;
 pub mod idempotency;
 pub mod invoices;
 pub mod manual;
+pub mod moves;
 pub mod numbering;
 pub mod payments;
 pub mod refunds;
@@ -43,6 +44,9 @@ pub use invoices::{
     NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
 };
 pub use manual::{ManualLine, NewManualInvoice, issue_manual};
+pub use moves::{
+    AccountMove, AppliedMoves, MoveStatus, NewMove, apply_due_moves, cancel_move, move_school,
+};
 pub use numbering::Series;
 pub use payments::{
     Allocation, DateKey, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate,
