@@ -962,8 +962,156 @@ async fn a_fee_schedules_audit_trail_is_finances(db: TestDb) {
     assert!(body["data"].is_null(), "nothing of the trail: {body}");
 }
 
+const ACCOUNTS_OF: &str = r"
+query($after: String) { billingAccounts(first: 100, after: $after) {
+  pageInfo { hasNextPage endCursor }
+  edges { node {
+    id kind name schools { id name }
+    invoices { id }
+    schoolMoves { id status effectiveFrom school { name }
+                  fromAccount { id } toAccount { id } }
+} } } }";
+
+/// Every billing account `who` may see, with its schools, invoices and moves.
+async fn accounts_seen(app: &TestApp, who: &str) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let page = app
+            .data_as(who, ACCOUNTS_OF, json!({ "after": after }))
+            .await;
+        all.extend(edges(&page, "billingAccounts"));
+        let info = &page["billingAccounts"]["pageInfo"];
+        if info["hasNextPage"] != true {
+            return all;
+        }
+        after = info["endCursor"].clone();
+    }
+}
+
+const MOVE: &str = r"
+mutation($input: BillingAccountMoveSchoolInput!) {
+  billingAccountMoveSchool(input: $input) {
+    billingAccountMove { id status effectiveFrom fromAccount { id } toAccount { id } }
+    userErrors { field code message }
+  }
+}";
+
+const CANCEL_MOVE: &str = r"
+mutation($id: ID!) {
+  billingAccountMoveCancel(input: { id: $id }) {
+    billingAccountMove { id status }
+    userErrors { field code }
+  }
+}";
+
+/// Holly Park joins the Elliot Foundation's account: finance schedules it, cancels it, then
+/// moves it today. Its invoices stay on its own account; its head cannot move anything.
+async fn finance_moves_a_school_into_a_trust_account(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let mine = accounts_seen(&app, HEAD).await;
+    assert_eq!(mine.len(), 1);
+    let own = mine[0].clone();
+    let school = own["schools"][0]["id"].clone();
+    let invoices_before = own["invoices"].as_array().expect("invoices").len();
+    assert!(invoices_before > 0, "{own}");
+    let trust = accounts_seen(&app, FINANCE)
+        .await
+        .into_iter()
+        .find(|a| a["kind"] == "TRUST")
+        .expect("the demo's trust account");
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Days::new(1)).to_string();
+    let yesterday = (chrono::Utc::now().date_naive() - chrono::Days::new(1)).to_string();
+    let input = |when: Option<&str>| json!({ "input": { "schoolId": school, "toAccountId": trust["id"], "effectiveFrom": when } });
+
+    // The head may not move their school.
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), MOVE, input(None)).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+
+    let pending = app.data_as(FINANCE, MOVE, input(Some(&tomorrow))).await;
+    let pending = &pending["billingAccountMoveSchool"];
+    assert_eq!(pending["userErrors"], json!([]), "{pending}");
+    let pending = &pending["billingAccountMove"];
+    assert_eq!(pending["status"], "PENDING");
+    assert_eq!(pending["effectiveFrom"], json!(tomorrow));
+    for (when, field, code) in [
+        (Some(tomorrow.as_str()), "schoolId", "CONFLICT"),
+        (Some(yesterday.as_str()), "effectiveFrom", "OUT_OF_RANGE"),
+    ] {
+        let refused = app.data_as(FINANCE, MOVE, input(when)).await;
+        let refused = &refused["billingAccountMoveSchool"];
+        assert_eq!(refused["billingAccountMove"], Value::Null, "{refused}");
+        assert_eq!(
+            refused["userErrors"][0]["field"],
+            json!(["input", field]),
+            "{refused}"
+        );
+        assert_eq!(refused["userErrors"][0]["code"], code, "{refused}");
+    }
+    // The head sees the pending move on their account, but not the trust's account.
+    let seen = &accounts_seen(&app, HEAD).await[0]["schoolMoves"];
+    assert_eq!(seen.as_array().map(Vec::len), Some(1), "{seen}");
+    assert_eq!(seen[0]["fromAccount"]["id"], own["id"]);
+    assert_eq!(seen[0]["toAccount"], Value::Null, "{seen}");
+    // Only finance cancels.
+    let (_, body) = app
+        .gql(Some(&head), CANCEL_MOVE, json!({ "id": pending["id"] }))
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let cancelled = app
+        .data_as(FINANCE, CANCEL_MOVE, json!({ "id": pending["id"] }))
+        .await;
+    assert_eq!(
+        cancelled["billingAccountMoveCancel"]["billingAccountMove"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+
+    let moved = app.data_as(FINANCE, MOVE, input(None)).await;
+    let moved = &moved["billingAccountMoveSchool"];
+    assert_eq!(moved["userErrors"], json!([]), "{moved}");
+    assert_eq!(moved["billingAccountMove"]["status"], "APPLIED");
+    assert_eq!(moved["billingAccountMove"]["toAccount"]["id"], trust["id"]);
+
+    let after = accounts_seen(&app, FINANCE).await;
+    let by_id = |id: &Value| {
+        after
+            .iter()
+            .find(|a| &a["id"] == id)
+            .expect("account")
+            .clone()
+    };
+    let (own_now, trust_now) = (by_id(&own["id"]), by_id(&trust["id"]));
+    assert_eq!(own_now["schools"], json!([]));
+    assert!(
+        trust_now["schools"]
+            .as_array()
+            .expect("schools")
+            .iter()
+            .any(|s| s["id"] == school)
+    );
+    // Issued invoices stay where they were.
+    assert_eq!(
+        own_now["invoices"].as_array().map(Vec::len),
+        Some(invoices_before)
+    );
+    let statuses: Vec<&Value> = trust_now["schoolMoves"]
+        .as_array()
+        .expect("moves")
+        .iter()
+        .map(|m| &m["status"])
+        .collect();
+    assert_eq!(statuses.len(), 2, "{trust_now}");
+    assert!(statuses.contains(&&json!("APPLIED")) && statuses.contains(&&json!("CANCELLED")));
+    // The head now sees the trust's account, which pays for Holly Park.
+    let seen = accounts_seen(&app, HEAD).await;
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0]["id"], trust["id"]);
+}
+
 testkit::db_tests!(
     finance_raises_a_manual_invoice_once,
+    finance_moves_a_school_into_a_trust_account,
     a_fee_schedules_audit_trail_is_finances,
     each_schedule_prices_on_its_own_census,
     every_fee_selector_is_reachable_through_the_api,

@@ -190,6 +190,11 @@ loader!(
 );
 
 loader!(
+    /// Each account's school moves, in and out, newest first.
+    AccountMovesLoader, BillingAccountId => Vec<billing::ledger::AccountMove>, |db, keys| billing::ledger::moves::moves_of_accounts(db, keys)
+);
+
+loader!(
     /// Offer items by id.
     OfferItemLoader, OfferItemId => OfferItem, |db, keys| offer::items_by_ids(db, keys)
 );
@@ -457,6 +462,7 @@ pub struct Loaders {
     pub school_bookings: DataLoader<SchoolBookingsLoader>,
     pub charges: DataLoader<ChargeLoader>,
     pub account_pending_charges: DataLoader<AccountPendingChargesLoader>,
+    pub account_moves: DataLoader<AccountMovesLoader>,
     pub booking_charges: DataLoader<BookingChargeLoader>,
     pub service_ratings: DataLoader<ServiceRatingLoader>,
     pub session_feedback: DataLoader<SessionFeedbackLoader>,
@@ -529,6 +535,7 @@ impl Loaders {
             school_bookings: make(SchoolBookingsLoader(db.clone()), delay),
             charges: make(ChargeLoader(db.clone()), delay),
             account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
+            account_moves: make(AccountMovesLoader(db.clone()), delay),
             booking_charges: make(BookingChargeLoader(db.clone()), delay),
             service_ratings: make(ServiceRatingLoader(db.clone()), delay),
             session_feedback: make(SessionFeedbackLoader(db.clone()), delay),

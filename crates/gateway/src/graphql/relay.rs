@@ -71,7 +71,7 @@ global_id!(
     kernel::AttendeeId,
     kernel::FeedbackId
 );
-global_id!(kernel::ChargeId);
+global_id!(kernel::ChargeId, kernel::AccountMoveId);
 global_id!(kernel::NotificationId, kernel::CalendarFeedId);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.

@@ -54,10 +54,13 @@ pub enum Job {
     /// Makes the card refunds of cancelled bookings that could not be made when they were
     /// cancelled (the provider was unreachable); each is keyed, so none is made twice.
     CompleteCardRefunds,
+    /// Applies the billing-account moves dated today or earlier (a school joining its trust's
+    /// account from a date); one that no longer makes sense is kept as FAILED with the reason.
+    ApplyAccountMoves,
 }
 
 impl Job {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::LapseUnansweredRenewals,
         Self::ResumeInterruptedInvoicing,
         Self::ReconcileStripe,
@@ -65,6 +68,7 @@ impl Job {
         Self::ExpireWaitlistOffers,
         Self::ReleaseUnpaidBookings,
         Self::CompleteCardRefunds,
+        Self::ApplyAccountMoves,
     ];
 
     /// Stable name: the `job` column and the `job` metric label.
@@ -78,6 +82,7 @@ impl Job {
             Self::ExpireWaitlistOffers => "expire-waitlist-offers",
             Self::ReleaseUnpaidBookings => "release-unpaid-bookings",
             Self::CompleteCardRefunds => "complete-card-refunds",
+            Self::ApplyAccountMoves => "apply-account-moves",
         }
     }
 
@@ -93,6 +98,7 @@ impl Job {
                 Self::ExpireWaitlistOffers => 5,
                 Self::ReleaseUnpaidBookings => 6,
                 Self::CompleteCardRefunds => 7,
+                Self::ApplyAccountMoves => 8,
             }
     }
 
@@ -108,7 +114,8 @@ impl Job {
             Self::LapseUnansweredRenewals
             | Self::ResumeInterruptedInvoicing
             | Self::ReconcileStripe
-            | Self::IssueTermInvoices => schedule.interval,
+            | Self::IssueTermInvoices
+            | Self::ApplyAccountMoves => schedule.interval,
         }
     }
 }

@@ -31,6 +31,13 @@ pub(super) async fn run(
                 run.invoices_compared, run.differences_found
             ))
         }
+        Job::ApplyAccountMoves => {
+            let done = billing::ledger::apply_due_moves(db, clock).await?;
+            Ok(format!(
+                "applied {} account move(s), {} failed",
+                done.applied, done.failed
+            ))
+        }
         Job::LapseUnansweredRenewals => {
             // Renewals opened for next year are answered during this one; a first enrolment
             // pending in the current year can carry a notice date too.

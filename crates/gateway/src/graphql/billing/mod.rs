@@ -5,6 +5,7 @@
 pub mod charges;
 pub mod enums;
 pub mod fees;
+pub mod moves;
 pub mod mutation;
 pub mod query;
 pub mod stripe;
@@ -30,6 +31,7 @@ pub struct BillingMutation(
     stripe::StripeMutation,
     stripe::ReconciliationMutation,
     charges::ChargesMutation,
+    moves::MovesMutation,
 );
 
 /// Every billing subscription.

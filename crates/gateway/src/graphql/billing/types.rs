@@ -119,6 +119,14 @@ impl AccountNode {
         super::charges::pending_of_account(ctx, self.0.id).await
     }
 
+    /// Schools moved into or out of this account, newest date first (pending ones included).
+    async fn school_moves(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<super::moves::AccountMoveNode>> {
+        super::moves::moves_of_account(ctx, self.0.id).await
+    }
+
     /// What the account was invoiced, paid and credited for a year, and what it owes.
     async fn statement(
         &self,
