@@ -555,10 +555,10 @@ async fn interrupted_run_completes_on_rerun(db: TestDb) {
     let planned = run::preview(db, &finance(), &clock(), year())
         .await
         .expect("preview");
-    assert_eq!(planned.len(), 9, "three schools, three terms each");
+    assert_eq!(planned.invoices.len(), 9, "three schools, three terms each");
 
     // The first attempt issued two invoices, then stopped.
-    for p in &planned[..2] {
+    for p in &planned.invoices[..2] {
         let outcome = ledger::issue_invoice(db, &finance(), &clock(), p.invoice.clone())
             .await
             .expect("issue");
@@ -592,45 +592,264 @@ async fn interrupted_run_completes_on_rerun(db: TestDb) {
     assert_eq!(numbers.last(), Some(&"TRL-2026-000009"));
 }
 
-async fn a_school_without_a_roll_stops_the_run_with_nothing_written(db: TestDb) {
-    let db = db.conn();
-    let fx = small(db, true, true).await;
-    let rollless = new_school(db, 100_009, "Hazel New Free School", None).await;
-    activate(db, rollless, fx.tier).await;
-    open_account(db, rollless, "Hazel New Free School").await;
+/// A school's roll on `census_date` for the October census.
+async fn record_october_roll(
+    db: &DatabaseConnection,
+    school_id: SchoolId,
+    pupils: i64,
+    census_date: NaiveDate,
+) {
+    let when = FixedClock::new(
+        Utc.from_utc_datetime(
+            &(census_date + chrono::Days::new(7))
+                .and_hms_opt(9, 0, 0)
+                .expect("time"),
+        ),
+    );
+    school::update(
+        db,
+        &when,
+        &Actor::System,
+        school_id,
+        school::SchoolChanges {
+            roll: Some(Some(RollInput {
+                number_on_roll: pupils,
+                census: RollCensus::October,
+                census_date,
+            })),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("roll");
+}
 
-    for result in [
-        run::start(db, &finance(), &clock(), year())
-            .await
-            .map(|_| ()),
-        run::preview(db, &finance(), &clock(), year())
-            .await
-            .map(|_| ()),
-    ] {
-        let errors = field_errors(result);
-        assert_eq!(errors.len(), 1, "{errors:?}");
-        assert_eq!(errors[0].field.join("."), "academicYear");
-        assert!(
-            errors[0].message.contains("Hazel New Free School")
-                && errors[0].message.contains("no October census roll"),
-            "{}",
-            errors[0].message
-        );
-    }
-    assert!(all_invoices(db).await.is_empty(), "no invoices");
-    assert_eq!(
-        run::of_year(db, &finance(), year()).await.expect("run"),
-        None,
-        "no run row"
-    );
+/// Net pence of the invoice lines billing `school`.
+async fn net_of_school(db: &DatabaseConnection, invoices: &[Invoice], school: SchoolId) -> i64 {
+    let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
+    ledger::invoices::lines_of_invoices(db, &ids)
+        .await
+        .expect("lines")
+        .values()
+        .flatten()
+        .filter(|l| l.school_id == Some(school))
+        .map(|l| l.unit_amount.pence() * i64::from(l.quantity))
+        .sum()
+}
+
+/// Issue #22: a school without the roll of its schedule's census used to stop the whole
+/// year's run. It is now the school's own problem: the run invoices everyone else and names
+/// it, and the supplementary run invoices it once its roll is recorded.
+async fn a_school_without_a_roll_is_left_out_until_its_roll_is_recorded(db: TestDb) {
+    let db = db.conn();
+    let finance = person(db, "finance@trellis.example", Role::Finance).await;
+    let fx = small(db, true, true).await;
+    let hazel = new_school(db, 100_009, "Hazel New Free School", None).await;
+    activate(db, hazel, fx.tier).await;
+    open_account(db, hazel, "Hazel New Free School").await;
+
+    // No supplement before the year's run.
+    let errors = field_errors(run::supplement(db, &finance, &clock(), year()).await);
+    assert_eq!(errors[0].field.join("."), "academicYear");
+    assert_eq!(errors[0].code, ErrorCode::Conflict);
+
+    let plan = run::preview(db, &finance, &clock(), year())
+        .await
+        .expect("preview");
+    assert_eq!(plan.invoices.len(), 9, "the three others, three terms each");
+    assert_eq!(plan.skipped.len(), 1);
+    assert_eq!(plan.skipped[0].school, hazel);
+    let done = run::start(db, &finance, &clock(), year())
+        .await
+        .expect("the run goes ahead");
+    assert_eq!(done.status, RunStatus::Completed);
+    assert_eq!(done.invoices_created, 9);
+    let note = done
+        .notes
+        .iter()
+        .find(|n| n.school_id == Some(hazel))
+        .expect("Hazel is named");
     assert!(
-        fees::schedules_for_year(db, &finance(), year())
-            .await
-            .expect("schedules")
-            .iter()
-            .all(|s| !s.is_locked()),
-        "the schedule stays editable"
+        note.message.starts_with("Hazel New Free School (100009)")
+            && note.message.contains("no October census roll")
+            && note.message.contains("supplementary"),
+        "{}",
+        note.message
     );
+    assert_eq!(net_of_school(db, &all_invoices(db).await, hazel).await, 0);
+
+    // Until the roll is recorded the supplement has nothing to issue, and says why.
+    let waiting = run::supplement_preview(db, &finance, &clock(), year())
+        .await
+        .expect("preview");
+    assert!(waiting.invoices.is_empty());
+    assert!(waiting.notes.iter().any(|n| n.school_id == Some(hazel)));
+
+    record_october_roll(db, hazel, 300, day(2025, 10, 2)).await;
+    let draft = run::supplement_preview(db, &finance, &clock(), year())
+        .await
+        .expect("preview");
+    let instalments: Vec<Instalment> = draft
+        .invoices
+        .iter()
+        .map(|p| p.invoice.instalment)
+        .collect();
+    assert_eq!(
+        instalments,
+        [Instalment::Autumn, Instalment::Spring, Instalment::Summer]
+    );
+    assert!(draft.invoices.iter().all(|p| p.memberships.len() == 1));
+    assert!(draft.notes.is_empty(), "{:?}", draft.notes);
+    let drafted: i64 = draft
+        .invoices
+        .iter()
+        .flat_map(|p| &p.invoice.lines)
+        .map(|l| l.unit_amount.pence() * i64::from(l.quantity))
+        .sum();
+    assert_eq!(drafted, 300 * 1_900, "300 on roll at £19");
+    assert_eq!(all_invoices(db).await.len(), 9, "a preview writes nothing");
+
+    let supplement = run::supplement(db, &finance, &clock(), year())
+        .await
+        .expect("supplement");
+    assert_eq!(supplement.invoices_created, 3);
+    let invoices = all_invoices(db).await;
+    assert_eq!(invoices.len(), 12);
+    assert_eq!(net_of_school(db, &invoices, hazel).await, 300 * 1_900);
+    let total: i64 = invoices
+        .iter()
+        .filter(|i| i.instalment == Instalment::None)
+        .map(|i| i.total.pence())
+        .sum();
+    assert_eq!(supplement.total, Money::from_pence(total));
+    let numbers: BTreeSet<&str> = invoices.iter().map(|i| i.number.as_str()).collect();
+    assert_eq!(
+        numbers.last(),
+        Some(&"TRL-2026-000012"),
+        "the same gap-free series"
+    );
+
+    // Again: nothing left to invoice, nothing issued twice.
+    let again = run::supplement(db, &finance, &clock(), year())
+        .await
+        .expect("again");
+    assert_eq!((again.invoices_created, again.invoices_existing), (0, 0));
+    assert_eq!(all_invoices(db).await.len(), 12);
+}
+
+/// A school that joins in January, on a trust account that already holds the year's run
+/// invoices, is invoiced its two remaining terms by the supplement; a school whose roll
+/// changed since it was invoiced is reported, not re-invoiced.
+async fn the_supplement_bills_late_joiners_and_reports_changes(db: TestDb) {
+    let db = db.conn();
+    let finance = person(db, "finance@trellis.example", Role::Finance).await;
+    let fx = small(db, true, true).await;
+    let trust = accounts::create(
+        db,
+        &finance,
+        &clock(),
+        NewBillingAccount {
+            kind: AccountKind::Trust,
+            name: "Alder Learning Trust".to_owned(),
+            contact_name: "Pat Bursar".to_owned(),
+            contact_email: "bursar@example.org".to_owned(),
+            address: Address {
+                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
+                postcode: "N22 6HH".to_owned(),
+            },
+            default_method: PaymentMethod::BankTransfer,
+            school_ids: vec![],
+        },
+    )
+    .await
+    .expect("trust");
+    ledger::move_school(
+        db,
+        &finance,
+        &clock(),
+        ledger::NewMove {
+            school: fx.schools[0],
+            to_account: trust.id,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("Alder joins the trust");
+    run::start(db, &finance, &clock(), year())
+        .await
+        .expect("run");
+    let juniper = new_school(db, 100_011, "Juniper Primary School", Some(600)).await;
+    let m = memberships::enrol(
+        db,
+        &Actor::System,
+        &clock(),
+        Enrolment {
+            school_id: juniper,
+            year: year(),
+            tier_id: fx.tier,
+            starts_on: Some(day(2027, 1, 5)),
+        },
+    )
+    .await
+    .expect("enrol");
+    memberships::accept_principles(db, &Actor::System, &clock(), m.id, Principle::ALL)
+        .await
+        .expect("principles");
+    memberships::activate(db, &Actor::System, &clock(), m.id)
+        .await
+        .expect("activate");
+    // Juniper is billed through the trust, which the run already invoiced all three
+    // instalments for Alder.
+    accounts::attach_school(db, &finance, &clock(), trust.id, juniper)
+        .await
+        .expect("attach");
+    // Birch's October roll grew after it was invoiced.
+    record_october_roll(db, fx.schools[1], 250, day(2026, 10, 1)).await;
+
+    let later = FixedClock::new(
+        Utc.with_ymd_and_hms(2027, 1, 6, 9, 0, 0)
+            .single()
+            .expect("time"),
+    );
+    let done = run::supplement(db, &finance, &later, year())
+        .await
+        .expect("supplement");
+    assert_eq!(done.invoices_created, 2, "spring and summer");
+    let invoices = all_invoices(db).await;
+    let to_trust: Vec<&Invoice> = invoices
+        .iter()
+        .filter(|i| i.account_id == trust.id)
+        .collect();
+    assert_eq!(to_trust.len(), 5, "Alder's three and Juniper's two");
+    assert_eq!(
+        to_trust
+            .iter()
+            .filter(|i| i.instalment == Instalment::None)
+            .count(),
+        2
+    );
+    // £19 × 600 = £11,400 a year; 8 of 12 months.
+    assert_eq!(net_of_school(db, &invoices, juniper).await, 760_000);
+    let note = done
+        .notes
+        .iter()
+        .find(|n| n.school_id == Some(fx.schools[1]))
+        .expect("Birch's change is reported");
+    assert!(
+        note.message.contains("£3,990.00") && note.message.contains("£4,750.00"),
+        "{}",
+        note.message
+    );
+    assert_eq!(
+        net_of_school(db, &invoices, fx.schools[1]).await,
+        210 * 1_900,
+        "Birch is not re-invoiced"
+    );
+    // Only finance and admins.
+    for actor in [user(Role::SchoolLeader, &[juniper]), api_key()] {
+        assert_forbidden(run::supplement(db, &actor, &later, year()).await);
+        assert_forbidden(run::supplement_preview(db, &actor, &later, year()).await);
+    }
 }
 
 async fn schools_without_schedule_or_account_are_named(db: TestDb) {
@@ -699,7 +918,7 @@ async fn only_finance_and_admins_run_invoicing(db: TestDb) {
     let done = run::start(db, &admin, &clock(), year())
         .await
         .expect("admin starts");
-    assert_eq!(done.invoices_created as usize, planned.len());
+    assert_eq!(done.invoices_created as usize, planned.invoices.len());
     for actor in [&finance, &admin] {
         let runs = run::list(db, actor).await.expect("list");
         assert_eq!(runs.len(), 1);
@@ -1071,7 +1290,8 @@ testkit::db_tests!(
     demo_run_bills_every_active_membership_once,
     demo_money_keeps_every_statement_balanced,
     interrupted_run_completes_on_rerun,
-    a_school_without_a_roll_stops_the_run_with_nothing_written,
+    a_school_without_a_roll_is_left_out_until_its_roll_is_recorded,
+    the_supplement_bills_late_joiners_and_reports_changes,
     schools_without_schedule_or_account_are_named,
     only_finance_and_admins_run_invoicing,
 );

@@ -1109,8 +1109,174 @@ async fn finance_moves_a_school_into_a_trust_account(db: TestDb) {
     assert_eq!(seen[0]["id"], trust["id"]);
 }
 
+const SUPPLEMENT_PREVIEW: &str = r"
+query($year: AcademicYear!) { invoicingSupplementPreview(academicYear: $year) {
+  invoices { account { id } school { name } instalment dueOn description net { amountPence } vatRateBp }
+  notes
+} }";
+
+const SUPPLEMENT_RUN: &str = r"
+mutation($year: AcademicYear!) { invoicingSupplementRun(input: { academicYear: $year }) {
+  supplement { academicYear invoicesCreated invoicesExisting total { amountPence } notes }
+  userErrors { field code message }
+} }";
+
+/// A school joins after the demo's 2026/27 run: finance previews the supplementary run,
+/// issues it once, and a second call issues nothing. Heads may not.
+async fn a_late_joiner_is_invoiced_by_the_supplementary_run_once(db: TestDb) {
+    use kernel::{Actor, SystemClock};
+    use membership::memberships::{self, Enrolment, Principle};
+    use membership::school::types::{EstablishmentType, Phase, RollCensus};
+    use membership::school::{self, NewSchool, RollInput};
+
+    let app = TestApp::spawn_billing(db).await;
+    let year = json!({ "year": "2026/27" });
+    let head = app.token(HEAD).await;
+    let (_, body) = app.gql(Some(&head), SUPPLEMENT_PREVIEW, year.clone()).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let (_, body) = app.gql(Some(&head), SUPPLEMENT_RUN, year.clone()).await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let not_run = app
+        .data_as(FINANCE, SUPPLEMENT_RUN, json!({ "year": "2027/28" }))
+        .await;
+    assert_eq!(
+        not_run["invoicingSupplementRun"]["userErrors"][0]["field"],
+        json!(["input", "academicYear"]),
+        "{not_run}"
+    );
+    assert_eq!(
+        not_run["invoicingSupplementRun"]["userErrors"][0]["code"],
+        "CONFLICT"
+    );
+    let before = app.data_as(FINANCE, SUPPLEMENT_PREVIEW, year.clone()).await;
+    let drafted_before = before["invoicingSupplementPreview"]["invoices"]
+        .as_array()
+        .expect("drafts")
+        .len();
+
+    // Rowan joins now: a school, its membership and its own account, set up as the
+    // directory and membership screens would.
+    let conn = app.db.conn();
+    let clock = SystemClock;
+    let today = chrono::Utc::now().date_naive();
+    let rowan = school::create(
+        conn,
+        &clock,
+        &Actor::System,
+        NewSchool {
+            urn: "999201".into(),
+            name: "Rowan Primary School".into(),
+            phase: Phase::Primary,
+            establishment_type: EstablishmentType::Academy,
+            local_authority: "Barnet".into(),
+            postcode: "N12 8PE".into(),
+            roll: Some(RollInput {
+                number_on_roll: 240,
+                census: RollCensus::October,
+                census_date: chrono::NaiveDate::from_ymd_opt(2025, 10, 2).expect("date"),
+            }),
+            designations: vec![],
+            has_sixth_form: false,
+            opened_on: None,
+            is_demo: false,
+        },
+    )
+    .await
+    .expect("school");
+    let tier = memberships::tier_by_code(conn, "FULL")
+        .await
+        .expect("tier")
+        .expect("the demo's FULL tier");
+    let joined = memberships::enrol(
+        conn,
+        &Actor::System,
+        &clock,
+        Enrolment {
+            school_id: rowan.id,
+            year: kernel::AcademicYear::starting(2026).expect("year"),
+            tier_id: tier.id,
+            starts_on: Some(today),
+        },
+    )
+    .await
+    .expect("enrol");
+    memberships::accept_principles(conn, &Actor::System, &clock, joined.id, Principle::ALL)
+        .await
+        .expect("principles");
+    memberships::activate(conn, &Actor::System, &clock, joined.id)
+        .await
+        .expect("activate");
+    let account = app
+        .data_as(
+            FINANCE,
+            r"mutation($input: BillingAccountCreateInput!) { billingAccountCreate(input: $input) {
+                billingAccount { id } userErrors { field code } } }",
+            json!({ "input": {
+                "kind": "SCHOOL", "name": "Rowan Primary School", "contactName": "Sam Bursar",
+                "contactEmail": "bursar@rowan.example",
+                "address": { "lines": ["1 Rowan Way", "London"], "postcode": "N12 8PE" },
+                "defaultPaymentMethod": "BANK_TRANSFER",
+                "schoolIds": [kernel::global_id::encode("School", rowan.id.as_uuid())]
+            } }),
+        )
+        .await;
+    let account_id = account["billingAccountCreate"]["billingAccount"]["id"].clone();
+    assert!(account_id.is_string(), "{account}");
+
+    let draft = app.data_as(FINANCE, SUPPLEMENT_PREVIEW, year.clone()).await;
+    let drafts = draft["invoicingSupplementPreview"]["invoices"]
+        .as_array()
+        .expect("drafts")
+        .clone();
+    let rowan_drafts: Vec<&Value> = drafts
+        .iter()
+        .filter(|d| d["school"]["name"] == "Rowan Primary School")
+        .collect();
+    assert!(!rowan_drafts.is_empty(), "{draft}");
+    assert_eq!(drafts.len(), drafted_before + rowan_drafts.len());
+    assert!(
+        rowan_drafts
+            .iter()
+            .all(|d| d["account"]["id"] == account_id)
+    );
+    let drafted_net: i64 = rowan_drafts.iter().map(|d| pence(&d["net"])).sum();
+    assert!(drafted_net > 0);
+    let invoices_before = all_invoices(&app, FINANCE).await.len();
+
+    let done = app.data_as(FINANCE, SUPPLEMENT_RUN, year.clone()).await;
+    let done = &done["invoicingSupplementRun"];
+    assert_eq!(done["userErrors"], json!([]), "{done}");
+    assert_eq!(
+        done["supplement"]["invoicesCreated"],
+        json!(drafts.len()),
+        "{done}"
+    );
+    let after = all_invoices(&app, FINANCE).await;
+    assert_eq!(after.len(), invoices_before + drafts.len());
+    let rowan_invoices: Vec<&Value> = after
+        .iter()
+        .filter(|i| i["account"]["id"] == account_id)
+        .collect();
+    assert_eq!(rowan_invoices.len(), rowan_drafts.len());
+    assert!(rowan_invoices.iter().all(|i| i["instalment"] == "NONE"));
+    let invoiced_net: i64 = rowan_invoices
+        .iter()
+        .flat_map(|i| i["lines"].as_array().expect("lines").iter())
+        .map(|l| pence(&l["net"]))
+        .sum();
+    assert_eq!(invoiced_net, drafted_net, "the drafts are what was issued");
+
+    let again = app.data_as(FINANCE, SUPPLEMENT_RUN, year).await;
+    assert_eq!(
+        again["invoicingSupplementRun"]["supplement"]["invoicesCreated"], 0,
+        "{again}"
+    );
+    assert_eq!(all_invoices(&app, FINANCE).await.len(), after.len());
+}
+
 testkit::db_tests!(
     finance_raises_a_manual_invoice_once,
+    a_late_joiner_is_invoiced_by_the_supplementary_run_once,
     finance_moves_a_school_into_a_trust_account,
     a_fee_schedules_audit_trail_is_finances,
     each_schedule_prices_on_its_own_census,

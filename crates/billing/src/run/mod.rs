@@ -7,12 +7,15 @@
 //! interrupted half-way (a crash, a deploy) completes on rerun without duplicating anything,
 //! while a *finished* year is refused rather than silently run again. Before the first
 //! invoice is written the whole run is planned ([`plan`]), so one school that cannot be
-//! priced stops the run with nothing written. Each schedule reads the roll of its own
-//! census from the school's roll history, so a January census recorded after October does
-//! not unprice an October schedule.
+//! priced for want of a fee schedule or a paying account stops the run with nothing written.
+//! A school without a roll for its schedule's census is its own problem, not everyone's: it is
+//! left out, named in the run's notes, and invoiced by the [`supplement`]ary run once its roll
+//! is recorded. Each schedule reads the roll of its own census from the school's roll history,
+//! so a January census recorded after October does not unprice an October schedule.
 
 mod entity;
 pub mod plan;
+mod supplement;
 
 use std::collections::{HashMap, HashSet};
 
@@ -30,7 +33,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::fees;
 use crate::ledger;
-pub use plan::{MEMBERSHIP_CFR_CODE, PlannedInvoice, RunInputs};
+pub use plan::{MEMBERSHIP_CFR_CODE, Plan, PlannedInvoice, RunInputs, Skipped};
+pub use supplement::{Supplement, SupplementPlan, supplement, supplement_preview};
 
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +66,19 @@ impl RunStatus {
 pub struct RunNote {
     pub school_id: Option<SchoolId>,
     pub message: String,
+}
+
+impl RunNote {
+    /// The note of a membership a run left out.
+    fn skipped(skipped: &Skipped) -> Self {
+        Self {
+            school_id: Some(skipped.school),
+            message: format!(
+                "{}: not invoiced; record the roll, then run the supplementary invoicing",
+                skipped.reason
+            ),
+        }
+    }
 }
 
 /// The invoicing of one academic year.
@@ -110,8 +127,9 @@ impl InvoicingRun {
 ///
 /// # Errors
 /// `Forbidden` without `ManageBilling`; `Invalid` on `academicYear` when the year was already
-/// invoiced, has no active memberships, or any membership cannot be priced or has no paying
-/// account (one error per membership, nothing written).
+/// invoiced, has no active memberships, or any membership has no fee schedule or no paying
+/// account (one error per membership, nothing written). A membership priced per pupil whose
+/// school has no roll for the census is left out and named in the notes instead.
 pub async fn start(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -126,7 +144,7 @@ pub async fn start(
         return Err(year_error(
             ErrorCode::Conflict,
             format!(
-                "{year} was invoiced on {}; issue a credit note, or a manual invoice (invoiceCreate), to change it",
+                "{year} was invoiced on {}; memberships activated since are invoiced by the supplementary run (invoicingSupplementRun), and a credit note or a manual invoice (invoiceCreate) changes what was issued",
                 run.completed_at
                     .unwrap_or(run.started_at)
                     .format("%-d %b %Y")
@@ -151,13 +169,13 @@ pub async fn start(
         Some(run) => run,
         None => create(db, actor, clock, year).await?,
     };
-    tracing::info!(%year, run = %run.id, invoices = planned.len(), "invoicing run");
+    tracing::info!(%year, run = %run.id, invoices = planned.invoices.len(), skipped = planned.skipped.len(), "invoicing run");
 
     let mut created = 0_u32;
     let mut found = 0_u32;
     let mut total = Money::zero();
-    let mut notes = Vec::new();
-    for planned_invoice in planned {
+    let mut notes: Vec<RunNote> = planned.skipped.iter().map(RunNote::skipped).collect();
+    for planned_invoice in planned.invoices {
         let outcome = ledger::issue_invoice(db, actor, clock, planned_invoice.invoice).await?;
         if outcome.created {
             created += 1;
@@ -220,7 +238,8 @@ pub async fn list(
         .collect()
 }
 
-/// What the run would issue for `year`, without issuing anything: finance's preview.
+/// What the run would issue for `year`, and whom it would leave out, without issuing
+/// anything: finance's preview.
 ///
 /// # Errors
 /// As [`start`] for memberships that cannot be invoiced.
@@ -229,17 +248,17 @@ pub async fn preview(
     actor: &Actor,
     clock: &dyn Clock,
     year: AcademicYear,
-) -> Result<Vec<PlannedInvoice>, DomainError> {
+) -> Result<Plan, DomainError> {
     actor.require(Permission::ManageBilling)?;
     plan_year(db, clock, year).await
 }
 
-/// Loads everything the planner needs in a fixed number of statements, and plans.
+/// Plans the year's active memberships.
 async fn plan_year(
     db: &DatabaseConnection,
     clock: &dyn Clock,
     year: AcademicYear,
-) -> Result<Vec<PlannedInvoice>, DomainError> {
+) -> Result<Plan, DomainError> {
     let active = memberships::active_for_year(db, year).await?;
     if active.is_empty() {
         return Err(year_error(
@@ -247,6 +266,17 @@ async fn plan_year(
             format!("{year} has no active memberships to invoice"),
         ));
     }
+    plan_memberships(db, clock, year, &active).await
+}
+
+/// Loads everything the planner needs for `active` in a fixed number of statements, and
+/// plans.
+async fn plan_memberships(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    year: AcademicYear,
+    active: &[memberships::Membership],
+) -> Result<Plan, DomainError> {
     let school_ids: Vec<SchoolId> = active.iter().map(|m| m.school_id).collect();
     let schools = school::by_ids(db, &school_ids).await?;
     let rolls: HashMap<_, Vec<_>> = school::roll_history_of(db, &school_ids)
@@ -278,7 +308,7 @@ async fn plan_year(
     plan::plan(&RunInputs {
         year,
         today: clock.today(),
-        memberships: &active,
+        memberships: active,
         schools: &schools,
         rolls: &rolls,
         schedules: &schedules,

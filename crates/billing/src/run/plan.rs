@@ -2,8 +2,12 @@
 //!
 //! Pure: given the year's active memberships with their schools, fee schedules and paying
 //! accounts, it either returns every invoice to issue or every reason it cannot — so a run
-//! with one unpriceable school writes nothing at all, rather than invoicing half the
-//! partnership and leaving finance to work out who is missing.
+//! with a missing fee schedule or paying account writes nothing at all, rather than invoicing
+//! half the partnership and leaving finance to work out who is missing.
+//!
+//! One problem is the school's own, not the partnership's: a per-pupil fee with no roll on
+//! record for the schedule's census. Such a membership is [`Skipped`], with the reason, and
+//! everyone else is invoiced; once the roll is recorded the supplementary run invoices it.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -42,13 +46,45 @@ pub struct PlannedInvoice {
     pub memberships: Vec<MembershipId>,
 }
 
+/// A membership the plan leaves out until its school's own problem is fixed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub membership: MembershipId,
+    pub school: SchoolId,
+    /// What to fix, naming the school, e.g. "Hazel (100009): … no October roll on record".
+    pub reason: String,
+}
+
+/// The invoices to issue, and the memberships left out for now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub invoices: Vec<PlannedInvoice>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Why a membership is not planned.
+enum Unplanned {
+    /// The school's own problem: the others go ahead.
+    Skip(String),
+    /// The partnership's problem (no schedule, no account): nothing goes ahead.
+    Block(FieldError),
+}
+
+impl From<FieldError> for Unplanned {
+    fn from(err: FieldError) -> Self {
+        Self::Block(err)
+    }
+}
+
 /// Plans every invoice of the run, or explains every membership that cannot be invoiced.
 ///
 /// # Errors
-/// One field error (on `academicYear`) per membership without a fee schedule for its tier,
-/// without a billing account, or that its schedule cannot price (no roll at its census).
-pub fn plan(inputs: &RunInputs<'_>) -> Result<Vec<PlannedInvoice>, Vec<FieldError>> {
+/// One field error (on `academicYear`) per membership without a fee schedule for its tier or
+/// without a billing account. A membership its schedule cannot price for want of the school's
+/// roll is [`Skipped`] instead.
+pub fn plan(inputs: &RunInputs<'_>) -> Result<Plan, Vec<FieldError>> {
     let mut problems = Vec::new();
+    let mut skipped = Vec::new();
     // (account, instalment) -> lines, in a stable order so reruns plan identical invoices.
     let mut grouped: BTreeMap<(BillingAccountId, Instalment), Draft> = BTreeMap::new();
 
@@ -73,13 +109,18 @@ pub fn plan(inputs: &RunInputs<'_>) -> Result<Vec<PlannedInvoice>, Vec<FieldErro
                     draft.memberships.push(membership.id);
                 }
             }
-            Err(problem) => problems.push(problem),
+            Err(Unplanned::Block(problem)) => problems.push(problem),
+            Err(Unplanned::Skip(reason)) => skipped.push(Skipped {
+                membership: membership.id,
+                school: membership.school_id,
+                reason,
+            }),
         }
     }
     if !problems.is_empty() {
         return Err(problems);
     }
-    Ok(grouped
+    let invoices = grouped
         .into_iter()
         .map(|((account_id, instalment), draft)| PlannedInvoice {
             invoice: NewInvoice {
@@ -93,7 +134,8 @@ pub fn plan(inputs: &RunInputs<'_>) -> Result<Vec<PlannedInvoice>, Vec<FieldErro
             },
             memberships: draft.memberships,
         })
-        .collect())
+        .collect();
+    Ok(Plan { invoices, skipped })
 }
 
 struct Draft {
@@ -110,7 +152,7 @@ struct Part {
     lines: Vec<NewInvoiceLine>,
 }
 
-fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, FieldError> {
+fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, Unplanned> {
     let school = inputs.schools.get(&m.school_id).ok_or_else(|| {
         problem(format!(
             "membership {} names a school that is not in the directory",
@@ -147,7 +189,13 @@ fn plan_membership(inputs: &RunInputs<'_>, m: &Membership) -> Result<Vec<Part>, 
         m.starts_on,
         schedule.frequency,
     )
-    .map_err(|e| problem(format!("{} ({}): {e}", school.name, school.urn)))?;
+    .map_err(|e| {
+        let message = format!("{} ({}): {e}", school.name, school.urn);
+        match e {
+            fees::QuoteError::NoRoll { .. } => Unplanned::Skip(message),
+            fees::QuoteError::StartOutsideYear { .. } => Unplanned::Block(problem(message)),
+        }
+    })?;
     let (treatment, rate) = match schedule.rules.document().vat {
         fees::VatTreatment::Exempt => (VatTreatment::Exempt, 0),
         fees::VatTreatment::Standard { rate_basis_points } => {
@@ -349,7 +397,7 @@ mod tests {
             id
         }
 
-        fn plan(&self) -> Result<Vec<PlannedInvoice>, Vec<FieldError>> {
+        fn plan(&self) -> Result<Plan, Vec<FieldError>> {
             let rolls = self.rolls();
             plan(&RunInputs {
                 year: year(),
@@ -381,7 +429,7 @@ mod tests {
             year().first_day(),
             Some(BillingAccountId::new()),
         );
-        let planned = w.plan().expect("plan");
+        let planned = w.plan().expect("plan").invoices;
         let instalments: Vec<Instalment> = planned.iter().map(|p| p.invoice.instalment).collect();
         assert_eq!(
             instalments,
@@ -403,7 +451,7 @@ mod tests {
             day(2027, 1, 5),
             Some(BillingAccountId::new()),
         );
-        let planned = w.plan().expect("plan");
+        let planned = w.plan().expect("plan").invoices;
         let instalments: Vec<Instalment> = planned.iter().map(|p| p.invoice.instalment).collect();
         assert_eq!(instalments, [Instalment::Spring, Instalment::Summer]);
         // £11,400 a year, 8 of 12 months: £7,600.
@@ -424,7 +472,7 @@ mod tests {
             year().first_day(),
             Some(trust),
         );
-        let planned = w.plan().expect("plan");
+        let planned = w.plan().expect("plan").invoices;
         assert_eq!(planned.len(), 1);
         let invoice = &planned[0].invoice;
         assert_eq!(invoice.instalment, Instalment::Annual);
@@ -463,12 +511,40 @@ mod tests {
         w.schools.insert(elm.id, elm);
 
         let errors = w.plan().expect_err("unbillable");
-        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors.iter().all(|e| e.field == ["academicYear"]));
         let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
         assert!(messages[0].starts_with("Birch") && messages[0].contains("no billing account"));
-        assert!(messages[1].starts_with("Cedar") && messages[1].contains("no October census roll"));
-        assert!(messages[2].starts_with("Elm") && messages[2].contains("no 2026/27 fee schedule"));
+        assert!(messages[1].starts_with("Elm") && messages[1].contains("no 2026/27 fee schedule"));
+    }
+
+    #[test]
+    fn a_school_without_its_census_roll_is_skipped_and_the_rest_planned() {
+        let mut w = World::new(BillingFrequency::Termly);
+        w.add(
+            school("100001", "Alder", Some(300)),
+            year().first_day(),
+            Some(BillingAccountId::new()),
+        );
+        let cedar = school("100003", "Cedar", None);
+        let cedar_id = cedar.id;
+        w.add(cedar, year().first_day(), Some(BillingAccountId::new()));
+        let plan = w.plan().expect("plan");
+        assert_eq!(plan.invoices.len(), 3, "Alder's three instalments");
+        assert!(plan.invoices.iter().all(|p| {
+            p.invoice
+                .lines
+                .iter()
+                .all(|l| l.school_id != Some(cedar_id))
+        }));
+        assert_eq!(plan.skipped.len(), 1);
+        assert_eq!(plan.skipped[0].school, cedar_id);
+        assert!(
+            plan.skipped[0].reason.starts_with("Cedar (100003)")
+                && plan.skipped[0].reason.contains("no October census roll"),
+            "{}",
+            plan.skipped[0].reason
+        );
     }
 
     mod quote_is_what_the_run_invoices {
@@ -556,7 +632,7 @@ mod tests {
                     frequency,
                 )
                 .expect("quote");
-                let planned = w.plan().expect("plan");
+                let planned = w.plan().expect("plan").invoices;
 
                 let mut invoiced = Vec::new();
                 for p in &planned {

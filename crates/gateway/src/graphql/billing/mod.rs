@@ -10,6 +10,7 @@ pub mod mutation;
 pub mod query;
 pub mod stripe;
 pub mod subscription;
+pub mod supplement;
 pub mod types;
 
 use async_graphql::{MergedObject, MergedSubscription};
@@ -21,6 +22,7 @@ pub struct BillingQuery(
     query::LedgerQuery,
     stripe::ReconciliationQuery,
     charges::ChargesQuery,
+    supplement::SupplementQuery,
 );
 
 /// Every billing mutation.
@@ -32,6 +34,7 @@ pub struct BillingMutation(
     stripe::ReconciliationMutation,
     charges::ChargesMutation,
     moves::MovesMutation,
+    supplement::SupplementMutation,
 );
 
 /// Every billing subscription.

@@ -384,8 +384,10 @@ impl LedgerMutation {
     }
 
     /// Invoice every active membership of the year (or finish an interrupted run). A year
-    /// already invoiced, or one with a school that cannot be priced, is refused with nothing
-    /// written. Finance and admins.
+    /// already invoiced, or one with a membership without a fee schedule or a paying account,
+    /// is refused with nothing written. A school without a roll for its schedule's census is
+    /// left out and named in the run's notes; `invoicingSupplementRun` invoices it once the
+    /// roll is recorded. Finance and admins.
     async fn invoicing_run_start(
         &self,
         ctx: &Context<'_>,
