@@ -436,7 +436,125 @@ async fn csv_export_lists_the_year_with_cfr_codes(db: TestDb) {
     );
 }
 
+/// Issue #22: maintained schools budget April–March. The same academic year's invoices,
+/// receipts and exports split at 31 March in London: an invoice issued at 00:30 on 1 April
+/// (23:30 UTC on 31 March, in British Summer Time) belongs to the next financial year.
+async fn financial_years_split_the_year_at_31_march(db: TestDb) {
+    use billing::ledger::Period;
+    use chrono::{TimeZone, Utc};
+    use kernel::{Clock as _, FinancialYear, FixedClock};
+
+    let db = db.conn();
+    let (_, account) = school_account(db, 360_001, "Alder Primary").await;
+    let at = |y, m, d, h, min| {
+        FixedClock::new(
+            Utc.with_ymd_and_hms(y, m, d, h, min, 0)
+                .single()
+                .expect("time"),
+        )
+    };
+    let mut issued = Vec::new();
+    for (clock, pence) in [
+        (at(2026, 11, 2, 10, 0), 10_000),
+        (at(2027, 3, 31, 22, 30), 20_000),
+        (at(2027, 3, 31, 23, 30), 40_000),
+        (at(2027, 6, 1, 9, 0), 80_000),
+    ] {
+        let mut input = new_invoice(&account, Instalment::None, vec![line(pence)]);
+        input.due_on = clock.today() + chrono::Days::new(30);
+        issued.push(
+            issue_invoice(db, &finance(), &clock, input)
+                .await
+                .expect("issue")
+                .invoice,
+        );
+    }
+    for (day, pence) in [(date(2027, 3, 31), 5_000), (date(2027, 4, 1), 7_000)] {
+        record_payment(
+            db,
+            &finance(),
+            &at(2027, 6, 2, 9, 0),
+            NewPayment {
+                account_id: account.id,
+                method: ReceiptMethod::BankTransfer,
+                reference: format!("ALDER {day}"),
+                received_on: day,
+                amount: gbp(pence),
+                provider_payment_ref: None,
+                idempotency_key: None,
+            },
+        )
+        .await
+        .expect("receipt");
+    }
+
+    let fy = |y| FinancialYear::starting(y).expect("year");
+    let academic = account_statement(db, &finance(), account.id, year())
+        .await
+        .expect("academic");
+    assert_eq!(academic.invoiced, gbp(150_000), "all four bill 2026/27");
+    assert_eq!(academic.received, gbp(12_000));
+    assert_eq!(academic.period, Period::Academic(year()));
+    let first = account_statement(db, &finance(), account.id, fy(2026))
+        .await
+        .expect("2026-27");
+    assert_eq!(
+        first.invoiced,
+        gbp(30_000),
+        "issued up to 31 March, London time"
+    );
+    assert_eq!(first.received, gbp(5_000));
+    assert_eq!(first.period, Period::Financial(fy(2026)));
+    let second = account_statement(db, &finance(), account.id, fy(2027))
+        .await
+        .expect("2027-28");
+    assert_eq!(second.invoiced, gbp(120_000));
+    assert_eq!(second.received, gbp(7_000));
+    assert_eq!(
+        first.invoiced.pence() + second.invoiced.pence(),
+        academic.invoiced.pence(),
+        "the financial years partition the academic year's invoices"
+    );
+    for statement in [&first, &second] {
+        assert_eq!(
+            statement.invoiced.pence(),
+            statement.paid.pence() + statement.credited.pence() + statement.outstanding.pence()
+        );
+    }
+
+    // The export of a financial year lists its own invoices and receipts only.
+    let csv = export_csv(db, &finance(), fy(2026), ExportLayout::Ledger)
+        .await
+        .expect("export");
+    for (invoice, wanted) in issued.iter().zip([true, true, false, false]) {
+        assert_eq!(csv.contains(&invoice.number), wanted, "{}", invoice.number);
+    }
+    assert!(csv.contains("ALDER 2027-03-31") && !csv.contains("ALDER 2027-04-01"));
+    // A school leader sees only their own account's figures, in either kind of year.
+    let (other_school, _) = school_account(db, 360_002, "Birch Primary").await;
+    assert!(matches!(
+        account_statement(
+            db,
+            &user(Role::SchoolLeader, &[other_school]),
+            account.id,
+            fy(2026)
+        )
+        .await,
+        Err(DomainError::NotFound { .. })
+    ));
+    let theirs = export_csv(
+        db,
+        &user(Role::SchoolLeader, &[other_school]),
+        fy(2026),
+        ExportLayout::Ledger,
+    )
+    .await
+    .expect("their export");
+    assert!(!theirs.contains(&issued[0].number));
+}
+
 testkit::db_tests!(
+    financial_years_split_the_year_at_31_march,
     aged_debt_buckets_by_days_past_due,
     statements_balance_and_receipts_are_reconciled,
     csv_export_lists_the_year_with_cfr_codes,

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod cursor;
 pub mod dates;
 pub mod error;
+pub mod financial_year;
 pub mod global_id;
 pub mod ids;
 pub mod money;
@@ -31,6 +32,7 @@ pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserAc
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use cursor::{Cursor, CursorError};
 pub use error::{DomainError, ErrorCode, FieldError, Problems};
+pub use financial_year::FinancialYear;
 pub use ids::ChargeId;
 pub use ids::{
     AccountMoveId, AllocationId, ApiKeyId, AuditEntryId, BillingAccountId, CreditNoteId,

@@ -426,6 +426,32 @@ async fn the_year_is_invoiced_once_and_exported(db: TestDb) {
     let csv = csv["ledgerExport"].as_str().expect("csv");
     assert!(csv.lines().count() > 100, "{csv:.400}");
     assert!(csv.contains("TRL-2026-000001"));
+    // The demo's run was issued today: the financial year containing today holds it too,
+    // and the one before holds none of it.
+    let this_fy = kernel::FinancialYear::containing(chrono::Utc::now().date_naive());
+    let last_fy = kernel::FinancialYear::starting(this_fy.start_year() - 1).expect("year");
+    for (fy, has_run) in [(this_fy, true), (last_fy, false)] {
+        let by_fy = app
+            .data_as(
+                FINANCE,
+                "query($fy: FinancialYear) { ledgerExport(financialYear: $fy) }",
+                json!({ "fy": fy.to_string() }),
+            )
+            .await;
+        let by_fy = by_fy["ledgerExport"].as_str().expect("csv");
+        assert_eq!(by_fy.contains("TRL-2026-000001"), has_run, "{fy}");
+    }
+    let token = app.token(FINANCE).await;
+    for args in [r#"academicYear: "2026/27", financialYear: "2026-27""#, ""] {
+        let (_, body) = app
+            .gql(
+                Some(&token),
+                &format!("{{ ledgerExport({args}) }}").replace("()", ""),
+                json!({}),
+            )
+            .await;
+        assert_eq!(first_code(&body), "BAD_USER_INPUT", "{args}: {body}");
+    }
     let ledger = read_csv(csv);
     assert_eq!(ledger.0.last().map(String::as_str), Some("allocated_to"));
     // The year's net, VAT and gross as the ledger has them, VOID invoices aside.

@@ -29,6 +29,7 @@ pub mod manual;
 pub mod moves;
 pub mod numbering;
 pub mod payments;
+pub mod period;
 pub mod refunds;
 pub mod reports;
 pub mod status;
@@ -53,6 +54,7 @@ pub use payments::{
     Allocation, DateKey, NewPayment, Payment, PaymentFilter, ReceiptMethod, allocate,
     record_payment, record_payment_once,
 };
+pub use period::Period;
 pub use refunds::{NewRefund, Refund, refund};
 pub use reports::{AgedDebtRow, Statement, account_statement, aged_debt, unallocated_receipts};
 pub use status::InvoiceStatus;

@@ -16,6 +16,7 @@ use super::accounts::{BillingAccount, accounts_by_ids, schools_of_account, visib
 use super::entity::{allocations, credit_notes, invoices, payments, refunds};
 use super::invoices::Invoice;
 use super::payments::Payment;
+use super::period::{Period, invoices_in};
 use super::status::InvoiceStatus;
 use super::support::Sight;
 
@@ -119,7 +120,7 @@ pub async fn unallocated_receipts<C: ConnectionTrait>(
     rows.into_iter().map(Payment::from_row).collect()
 }
 
-/// One account's year: invoices against payments and credits.
+/// One account's year (academic or financial): invoices against payments and credits.
 ///
 /// The invoice identity `invoiced = paid + credited + outstanding` covers the year's
 /// invoices (VOID ones excluded: nothing was invoiced). `paid` is summed from the
@@ -128,11 +129,13 @@ pub async fn unallocated_receipts<C: ConnectionTrait>(
 /// unallocated money (account credit), never out of invoices, so they sit outside the
 /// invoice identity, in the receipt identity `received = allocated + refunded +
 /// account_credit` (all time, per account). `received` and `refunded` count what was dated
-/// in the academic year; `account_credit` is the credit held now.
+/// in the period; `account_credit` is the credit held now. Which invoices a period covers is
+/// [`Period`]'s rule: an academic year's by the year they bill, a financial year's by the day
+/// they were issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
     pub account_id: BillingAccountId,
-    pub year: AcademicYear,
+    pub period: Period,
     pub invoiced: Money,
     pub paid: Money,
     pub credited: Money,
@@ -142,13 +145,14 @@ pub struct Statement {
     pub account_credit: Money,
 }
 
-/// The statement of an account for a year.
+/// The statement of an account for an academic or financial year.
 pub async fn account_statement<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
     account_id: BillingAccountId,
-    year: AcademicYear,
+    period: impl Into<Period>,
 ) -> Result<Statement, DomainError> {
+    let period = period.into();
     let sight = Sight::of(actor)?;
     if !matches!(sight, Sight::All)
         && !sight.sees(&schools_of_account(db, account_id.as_uuid()).await?)
@@ -164,7 +168,7 @@ pub async fn account_statement<C: ConnectionTrait>(
     }
     let invoice_rows = invoices::Entity::find()
         .filter(invoices::Column::AccountId.eq(account_id.as_uuid()))
-        .filter(invoices::Column::AcademicYear.eq(year.start_year()))
+        .filter(invoices_in(period))
         .filter(invoices::Column::Status.ne(InvoiceStatus::Void.as_str()))
         .all(db)
         .await?;
@@ -215,7 +219,7 @@ pub async fn account_statement<C: ConnectionTrait>(
         "statement received",
         receipts
             .iter()
-            .filter(|p| year.contains(p.received_on))
+            .filter(|p| (period.first_day()..=period.last_day()).contains(&p.received_on))
             .map(|p| p.amount_pence),
     )?;
     let account_credit = checked_sum_i64(
@@ -236,7 +240,7 @@ pub async fn account_statement<C: ConnectionTrait>(
         "statement refunded",
         refunds::Entity::find()
             .filter(refunds::Column::AccountId.eq(account_id.as_uuid()))
-            .filter(refunds::Column::RefundedOn.between(year.first_day(), year.last_day()))
+            .filter(refunds::Column::RefundedOn.between(period.first_day(), period.last_day()))
             .all(db)
             .await?
             .iter()
@@ -244,7 +248,7 @@ pub async fn account_statement<C: ConnectionTrait>(
     )?;
     Ok(Statement {
         account_id,
-        year,
+        period,
         invoiced: Money::from_pence(invoiced),
         paid: Money::from_pence(paid),
         credited: Money::from_pence(credited),

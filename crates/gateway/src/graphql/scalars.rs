@@ -66,6 +66,35 @@ impl From<kernel::AcademicYear> for AcademicYearScalar {
     }
 }
 
+/// A financial year, April to March, written `2026-27`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinancialYearScalar(pub kernel::FinancialYear);
+
+/// A financial year, 1 April to 31 March, written as government and school budgets write it:
+/// `2026-27`.
+#[Scalar(name = "FinancialYear")]
+impl ScalarType for FinancialYearScalar {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s
+                .parse()
+                .map(FinancialYearScalar)
+                .map_err(|_| InputValueError::custom("expected a financial year like 2026-27")),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+impl From<kernel::FinancialYear> for FinancialYearScalar {
+    fn from(year: kernel::FinancialYear) -> Self {
+        Self(year)
+    }
+}
+
 /// An amount of money, as Shopify's `MoneyV2` gives it: `amount` is an exact decimal
 /// string (`"1234.56"`) that any client's decimal type reads without floating point,
 /// `currencyCode` its ISO 4217 currency and `formatted` what to show people.

@@ -1,4 +1,4 @@
-//! The finance ledger's year as CSV, in one of three layouts ([`ExportLayout`]):
+//! The finance ledger's year (academic or financial, [`Period`]) as CSV, in one of three layouts ([`ExportLayout`]):
 //!
 //! * [`ExportLayout::Ledger`] (`ledger.rs`): Trellis' own, one row per invoice line,
 //!   credit-note line, receipt and refund, with due dates, VAT, POs, URNs, a readable account
@@ -29,10 +29,7 @@ mod xero;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use kernel::{
-    AcademicYear, Actor, BillingAccountId, DomainError, InvoiceId, InvoiceLineId, PaymentId,
-    SchoolId,
-};
+use kernel::{Actor, BillingAccountId, DomainError, InvoiceId, InvoiceLineId, PaymentId, SchoolId};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::accounts::{BillingAccount, accounts_by_ids, visible_account_ids};
@@ -40,6 +37,7 @@ use super::credit_notes::{CreditNote, load_where};
 use super::entity::{credit_notes, invoices, payments, refunds};
 use super::invoices::{Invoice, InvoiceLine, VatTreatment, lines_of_invoices};
 use super::payments::allocations_of_payments;
+use super::period::{Period, credit_notes_in, invoices_in};
 use super::support::Sight;
 
 /// Which CSV layout [`export_csv`] writes.
@@ -58,10 +56,10 @@ pub enum ExportLayout {
 pub async fn export_csv<C: ConnectionTrait>(
     db: &C,
     actor: &Actor,
-    year: AcademicYear,
+    period: impl Into<Period>,
     layout: ExportLayout,
 ) -> Result<String, DomainError> {
-    let data = YearData::load(db, actor, year).await?;
+    let data = YearData::load(db, actor, period.into()).await?;
     let mut out = csv::Writer::from_writer(Vec::new());
     match layout {
         ExportLayout::Ledger => ledger::write(&data, &mut out),
@@ -101,18 +99,17 @@ impl YearData {
     async fn load<C: ConnectionTrait>(
         db: &C,
         actor: &Actor,
-        year: AcademicYear,
+        period: Period,
     ) -> Result<Self, DomainError> {
         let sight = Sight::of(actor)?;
         let visible = visible_account_ids(db, &sight).await?;
-        let mut invoice_q =
-            invoices::Entity::find().filter(invoices::Column::AcademicYear.eq(year.start_year()));
-        let mut note_q =
-            sea_orm::Condition::all().add(credit_notes::Column::AcademicYear.eq(year.start_year()));
-        let mut payment_q = payments::Entity::find()
-            .filter(payments::Column::ReceivedOn.between(year.first_day(), year.last_day()));
-        let mut refund_q = refunds::Entity::find()
-            .filter(refunds::Column::RefundedOn.between(year.first_day(), year.last_day()));
+        let (from, to) = (period.first_day(), period.last_day());
+        let mut invoice_q = invoices::Entity::find().filter(invoices_in(period));
+        let mut note_q = credit_notes_in(period);
+        let mut payment_q =
+            payments::Entity::find().filter(payments::Column::ReceivedOn.between(from, to));
+        let mut refund_q =
+            refunds::Entity::find().filter(refunds::Column::RefundedOn.between(from, to));
         if let Some(ids) = visible {
             invoice_q = invoice_q.filter(invoices::Column::AccountId.is_in(ids.clone()));
             note_q = note_q.add(credit_notes::Column::AccountId.is_in(ids.clone()));

@@ -19,7 +19,7 @@ use super::types::{
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
 use crate::graphql::relay::{NoEdgeFields, connection, expect_arg, page_args};
-use crate::graphql::scalars::{AcademicYearScalar, Date};
+use crate::graphql::scalars::{AcademicYearScalar, Date, FinancialYearScalar};
 
 /// Narrows `invoices`.
 #[derive(InputObject, Debug, Default)]
@@ -185,37 +185,49 @@ impl LedgerQuery {
             .collect())
     }
 
-    /// An account's year: invoiced, paid, credited, outstanding, refunds and credit.
+    /// An account's academic or financial year: invoiced, paid, credited, outstanding,
+    /// refunds and credit. Give exactly one of the years.
     async fn account_statement(
         &self,
         ctx: &Context<'_>,
         account_id: ID,
-        academic_year: AcademicYearScalar,
+        #[graphql(desc = "An academic year: the invoices billing it.")] academic_year: Option<
+            AcademicYearScalar,
+        >,
+        #[graphql(desc = "A financial year: the invoices issued from 1 April to 31 March.")]
+        financial_year: Option<FinancialYearScalar>,
     ) -> async_graphql::Result<StatementNode> {
         let rc = ctx.trellis()?;
         let id: BillingAccountId = expect_arg(&account_id)?;
-        ledger::account_statement(&rc.db, &rc.actor, id, academic_year.0)
+        let period = super::types::period_of(academic_year, financial_year)?;
+        ledger::account_statement(&rc.db, &rc.actor, id, period)
             .await
             .map(StatementNode)
             .map_err(to_graphql)
     }
 
-    /// Invoices, payments and credit notes of a year as CSV: Trellis' ledger columns (with
-    /// due dates, VAT rates, POs, URNs, account codes and receipt allocations), or ready to
-    /// import into Xero or Sage 50. Finance and admins. Costs as much as 1,000 fields of the
-    /// complexity limit: it reads the whole year.
+    /// Invoices, payments and credit notes of an academic year (those billing it) or a
+    /// financial year (those issued from 1 April to 31 March) as CSV: Trellis' ledger columns
+    /// (with due dates, VAT rates, POs, URNs, account codes and receipt allocations), or ready
+    /// to import into Xero or Sage 50. Give exactly one of the years. Finance and admins.
+    /// Costs as much as 1,000 fields of the complexity limit: it reads the whole year.
     #[graphql(complexity = 1000)]
     async fn ledger_export(
         &self,
         ctx: &Context<'_>,
-        academic_year: AcademicYearScalar,
+        #[graphql(desc = "An academic year: the documents billing it.")] academic_year: Option<
+            AcademicYearScalar,
+        >,
+        #[graphql(desc = "A financial year: the documents issued from 1 April to 31 March.")]
+        financial_year: Option<FinancialYearScalar>,
         #[graphql(default)] layout: LedgerExportLayout,
     ) -> async_graphql::Result<String> {
         let rc = ctx.trellis()?;
         rc.actor
             .require(Permission::ManageBilling)
             .map_err(to_graphql)?;
-        export::export_csv(&rc.db, &rc.actor, academic_year.0, layout.into())
+        let period = super::types::period_of(academic_year, financial_year)?;
+        export::export_csv(&rc.db, &rc.actor, period, layout.into())
             .await
             .map_err(to_graphql)
     }

@@ -22,7 +22,7 @@ use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::internal;
 use crate::graphql::loaders::{list_of, load_list};
 use crate::graphql::relay::GlobalId;
-use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
+use crate::graphql::scalars::{AcademicYearScalar, Date, FinancialYearScalar, MoneyValue};
 
 /// A postal address.
 #[derive(SimpleObject, Debug, Clone)]
@@ -127,14 +127,20 @@ impl AccountNode {
         super::moves::moves_of_account(ctx, self.0.id).await
     }
 
-    /// What the account was invoiced, paid and credited for a year, and what it owes.
+    /// What the account was invoiced, paid and credited for a year, and what it owes. Give
+    /// exactly one of the years.
     async fn statement(
         &self,
         ctx: &Context<'_>,
-        academic_year: AcademicYearScalar,
+        #[graphql(desc = "An academic year: the invoices billing it.")] academic_year: Option<
+            AcademicYearScalar,
+        >,
+        #[graphql(desc = "A financial year: the invoices issued from 1 April to 31 March.")]
+        financial_year: Option<FinancialYearScalar>,
     ) -> async_graphql::Result<StatementNode> {
         let rc = ctx.trellis()?;
-        billing::ledger::account_statement(&rc.db, &rc.actor, self.0.id, academic_year.0)
+        let period = period_of(academic_year, financial_year)?;
+        billing::ledger::account_statement(&rc.db, &rc.actor, self.0.id, period)
             .await
             .map(StatementNode)
             .map_err(crate::graphql::errors::to_graphql)
@@ -615,8 +621,14 @@ pub struct StatementNode(pub Statement);
 
 #[Object(name = "AccountStatement")]
 impl StatementNode {
-    async fn academic_year(&self) -> AcademicYearScalar {
-        self.0.year.into()
+    /// The academic year covered; null for a financial year's statement.
+    async fn academic_year(&self) -> Option<AcademicYearScalar> {
+        self.0.period.academic_year().map(Into::into)
+    }
+
+    /// The financial year covered; null for an academic year's statement.
+    async fn financial_year(&self) -> Option<FinancialYearScalar> {
+        self.0.period.financial_year().map(Into::into)
     }
 
     async fn invoiced(&self) -> MoneyValue {
@@ -706,6 +718,21 @@ impl InvoicingRunNode {
     /// Things finance should know that did not stop the run.
     async fn notes(&self) -> Vec<String> {
         self.0.notes.iter().map(|n| n.message.clone()).collect()
+    }
+}
+
+/// The report period a caller chose: exactly one of an academic and a financial year.
+pub(super) fn period_of(
+    academic_year: Option<AcademicYearScalar>,
+    financial_year: Option<FinancialYearScalar>,
+) -> async_graphql::Result<billing::ledger::Period> {
+    match (academic_year, financial_year) {
+        (Some(year), None) => Ok(year.0.into()),
+        (None, Some(year)) => Ok(year.0.into()),
+        _ => Err(crate::graphql::errors::coded(
+            "give exactly one of academicYear and financialYear",
+            crate::graphql::errors::Code::BadUserInput,
+        )),
     }
 }
 
