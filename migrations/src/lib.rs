@@ -32,6 +32,7 @@ mod m20261204_000100_school_opened_on;
 mod m20261204_000110_attendee_email_index;
 mod m20261204_000120_notification_attachments;
 mod m20261205_000130_billing_account_moves;
+mod m20261205_000150_scheduled_instalments;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000110_attendee_email_index::Migration),
             Box::new(m20261204_000120_notification_attachments::Migration),
             Box::new(m20261205_000130_billing_account_moves::Migration),
+            Box::new(m20261205_000150_scheduled_instalments::Migration),
         ]
     }
 }

@@ -35,7 +35,7 @@ use crate::run;
 pub const DEMO_YEAR: i32 = membership::demo::DEMO_YEAR;
 /// The multi-academy trust that pays for its academies through one account.
 pub const DEMO_TRUST: &str = "Barnet Partnership 15 – The Elliot Foundation";
-/// The school leader whose school paid its autumn instalment in full.
+/// The school leader whose school has paid part of its autumn instalment.
 pub const PAID_SCHOOL_USER: &str = "head@holly-park.example";
 /// How much one school overpaid, left on its account as credit.
 pub const OVERPAYMENT: Money = Money::from_pence(10_000);
@@ -400,7 +400,9 @@ async fn record_money(
         credit_notes: 0,
     };
 
-    // Holly Park pays its autumn instalment to the penny.
+    // Holly Park has paid half its autumn instalment so far: its head sees a part-paid
+    // invoice with money still to pay (the spring and summer instalments are not issued
+    // until their terms begin).
     let holly_park = school_of_user(db, PAID_SCHOOL_USER).await?;
     let holly_park_account = accounts
         .schools
@@ -408,13 +410,14 @@ async fn record_money(
         .find(|(s, _)| Some(*s) == holly_park)
         .map(|(_, a)| a.id);
     if let Some(invoice) = holly_park_account.and_then(autumn_of) {
+        let half = Money::from_pence(invoice.total.pence() / 2);
         pay(
             db,
             clock,
             invoice.account_id,
             format!("HOLLY PARK PS {}", invoice.number),
-            invoice.total,
-            &[(invoice.id, invoice.total)],
+            half,
+            &[(invoice.id, half)],
             "demo-holly-park-autumn",
         )
         .await?;

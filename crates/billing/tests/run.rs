@@ -153,6 +153,17 @@ async fn memberships_with(
     .items
 }
 
+/// Issues every scheduled instalment due by `day`, as the job would that day.
+async fn issue_instalments_due_by(
+    db: &DatabaseConnection,
+    day: NaiveDate,
+) -> run::IssuedInstalments {
+    let clock = FixedClock::new(Utc.from_utc_datetime(&day.and_hms_opt(9, 0, 0).expect("time")));
+    run::issue_due_instalments(db, &clock)
+        .await
+        .expect("scheduled instalments")
+}
+
 async fn seed_demo(db: &DatabaseConnection) -> BillingSeedReport {
     membership::demo::seed(db, &clock())
         .await
@@ -178,8 +189,12 @@ async fn demo_run_bills_every_active_membership_once(db: TestDb) {
     assert_eq!(pending.len(), 1);
     assert_eq!(cancelled.len(), 1);
 
+    assert_eq!(all_invoices(db).await.len(), report.invoices);
+    // The spring and summer instalments come out on their terms' first days.
+    let later = issue_instalments_due_by(db, day(2027, 4, 1)).await;
+    assert!(later.issued > 0, "termly schools have later instalments");
     let invoices = all_invoices(db).await;
-    assert_eq!(invoices.len(), report.invoices);
+    assert_eq!(invoices.len(), report.invoices + later.issued as usize);
     let ids: Vec<_> = invoices.iter().map(|i| i.id).collect();
     let by_id: HashMap<_, _> = invoices.iter().map(|i| (i.id, i)).collect();
     let lines = ledger::invoices::lines_of_invoices(db, &ids)
@@ -276,7 +291,7 @@ async fn demo_run_bills_every_active_membership_once(db: TestDb) {
         .expect("run")
         .expect("the seed ran");
     assert_eq!(done.status, RunStatus::Completed);
-    assert_eq!(done.invoices_created as usize, invoices.len());
+    assert_eq!(done.invoices_created as usize, report.invoices);
     assert_eq!(done.invoices_existing, 0);
     assert_eq!(done.total, report.invoiced);
 
@@ -348,7 +363,10 @@ async fn demo_money_keeps_every_statement_balanced(db: TestDb) {
     assert!(
         holly_invoices
             .iter()
-            .any(|i| i.instalment == Instalment::Autumn && i.status == InvoiceStatus::Paid)
+            .any(|i| i.instalment == Instalment::Autumn
+                && i.status == InvoiceStatus::PartiallyPaid
+                && i.paid.pence() * 2 + 1 >= i.total.pence()),
+        "Holly Park has paid half its autumn instalment"
     );
 
     let unallocated = ledger::unallocated_receipts(db, &finance())
@@ -368,12 +386,17 @@ async fn demo_money_keeps_every_statement_balanced(db: TestDb) {
             .any(|r| r.d30.is_positive() || r.d60.is_positive())
     );
     assert_eq!(
-        invoices
-            .iter()
-            .filter(|i| i.status == InvoiceStatus::PartiallyPaid || i.credited.is_positive())
-            .count(),
+        invoices.iter().filter(|i| i.credited.is_positive()).count(),
         1,
         "one invoice carries the credit note"
+    );
+    assert_eq!(
+        invoices
+            .iter()
+            .filter(|i| i.status == InvoiceStatus::PartiallyPaid)
+            .count(),
+        1,
+        "Holly Park's half-paid autumn instalment"
     );
 
     // Seeding again changes nothing.
@@ -557,8 +580,13 @@ async fn interrupted_run_completes_on_rerun(db: TestDb) {
         .expect("preview");
     assert_eq!(planned.invoices.len(), 9, "three schools, three terms each");
 
-    // The first attempt issued two invoices, then stopped.
-    for p in &planned.invoices[..2] {
+    // The first attempt issued two autumn invoices, then stopped.
+    let autumn: Vec<_> = planned
+        .invoices
+        .iter()
+        .filter(|p| p.invoice.instalment == Instalment::Autumn)
+        .collect();
+    for p in &autumn[..2] {
         let outcome = ledger::issue_invoice(db, &finance(), &clock(), p.invoice.clone())
             .await
             .expect("issue");
@@ -575,8 +603,44 @@ async fn interrupted_run_completes_on_rerun(db: TestDb) {
     assert_eq!(done.id, run_id, "the interrupted run is the one completed");
     assert_eq!(done.status, RunStatus::Completed);
     assert_eq!(done.invoices_existing, 2);
-    assert_eq!(done.invoices_created, 7);
-    assert_eq!(done.notes.len(), 2, "finance is told what was found");
+    assert_eq!(done.invoices_created, 1, "the third autumn instalment");
+    assert_eq!(
+        done.notes.len(),
+        4,
+        "finance is told what was found and what waits for spring and summer: {:?}",
+        done.notes
+    );
+    let at_run: i64 = all_invoices(db).await.iter().map(|i| i.total.pence()).sum();
+    assert_eq!(done.total, Money::from_pence(at_run));
+    assert!(
+        done.notes.iter().any(|n| n
+            .message
+            .starts_with("3 instalment invoice(s) are scheduled for 1 January 2027")),
+        "{:?}",
+        done.notes
+    );
+    // Again, as a crash would make it: nothing new is scheduled or issued.
+    let rows = run::scheduled_instalments(db, &finance(), year())
+        .await
+        .expect("scheduled");
+    assert_eq!(rows.len(), 6);
+    assert_eq!(
+        issue_instalments_due_by(db, day(2026, 12, 31)).await.issued,
+        0
+    );
+    assert_eq!(
+        issue_instalments_due_by(db, day(2027, 1, 1)).await.issued,
+        3
+    );
+    assert_eq!(
+        issue_instalments_due_by(db, day(2027, 4, 1)).await.issued,
+        3
+    );
+    assert_eq!(
+        issue_instalments_due_by(db, day(2027, 4, 2)).await,
+        run::IssuedInstalments::default(),
+        "each once"
+    );
 
     let invoices = all_invoices(db).await;
     assert_eq!(invoices.len(), 9, "no duplicates");
@@ -585,11 +649,18 @@ async fn interrupted_run_completes_on_rerun(db: TestDb) {
         .map(|i| (i.account_id, i.instalment))
         .collect();
     assert_eq!(keys.len(), 9);
-    let total: i64 = invoices.iter().map(|i| i.total.pence()).sum();
-    assert_eq!(done.total, Money::from_pence(total));
     let numbers: BTreeSet<&str> = invoices.iter().map(|i| i.number.as_str()).collect();
     assert_eq!(numbers.first(), Some(&"TRL-2026-000001"));
     assert_eq!(numbers.last(), Some(&"TRL-2026-000009"));
+    // Each instalment is dated on its day.
+    for invoice in &invoices {
+        let issued = invoice.issued_at.date_naive();
+        match invoice.instalment {
+            Instalment::Spring => assert_eq!(issued, day(2027, 1, 1)),
+            Instalment::Summer => assert_eq!(issued, day(2027, 4, 1)),
+            _ => assert_eq!(issued, day(2026, 9, 15)),
+        }
+    }
 }
 
 /// A school's roll on `census_date` for the October census.
@@ -663,7 +734,7 @@ async fn a_school_without_a_roll_is_left_out_until_its_roll_is_recorded(db: Test
         .await
         .expect("the run goes ahead");
     assert_eq!(done.status, RunStatus::Completed);
-    assert_eq!(done.invoices_created, 9);
+    assert_eq!(done.invoices_created, 3, "the others' autumn instalments");
     let note = done
         .notes
         .iter()
@@ -707,15 +778,21 @@ async fn a_school_without_a_roll_is_left_out_until_its_roll_is_recorded(db: Test
         .map(|l| l.unit_amount.pence() * i64::from(l.quantity))
         .sum();
     assert_eq!(drafted, 300 * 1_900, "300 on roll at £19");
-    assert_eq!(all_invoices(db).await.len(), 9, "a preview writes nothing");
+    assert_eq!(all_invoices(db).await.len(), 3, "a preview writes nothing");
 
     let supplement = run::supplement(db, &finance, &clock(), year())
         .await
         .expect("supplement");
-    assert_eq!(supplement.invoices_created, 3);
+    assert_eq!(
+        (
+            supplement.invoices_created,
+            supplement.instalments_scheduled
+        ),
+        (1, 2),
+        "autumn now, spring and summer on their days"
+    );
     let invoices = all_invoices(db).await;
-    assert_eq!(invoices.len(), 12);
-    assert_eq!(net_of_school(db, &invoices, hazel).await, 300 * 1_900);
+    assert_eq!(invoices.len(), 4);
     let total: i64 = invoices
         .iter()
         .filter(|i| i.instalment == Instalment::None)
@@ -725,16 +802,28 @@ async fn a_school_without_a_roll_is_left_out_until_its_roll_is_recorded(db: Test
     let numbers: BTreeSet<&str> = invoices.iter().map(|i| i.number.as_str()).collect();
     assert_eq!(
         numbers.last(),
-        Some(&"TRL-2026-000012"),
+        Some(&"TRL-2026-000004"),
         "the same gap-free series"
     );
 
-    // Again: nothing left to invoice, nothing issued twice.
+    // Again: nothing left to invoice, nothing issued or scheduled twice.
     let again = run::supplement(db, &finance, &clock(), year())
         .await
         .expect("again");
-    assert_eq!((again.invoices_created, again.invoices_existing), (0, 0));
-    assert_eq!(all_invoices(db).await.len(), 12);
+    assert_eq!(
+        (
+            again.invoices_created,
+            again.invoices_existing,
+            again.instalments_scheduled
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(all_invoices(db).await.len(), 4);
+    let later = issue_instalments_due_by(db, day(2027, 4, 1)).await;
+    assert_eq!(later.issued, 8, "four accounts' spring and summer");
+    let invoices = all_invoices(db).await;
+    assert_eq!(invoices.len(), 12);
+    assert_eq!(net_of_school(db, &invoices, hazel).await, 300 * 1_900);
 }
 
 /// A school that joins in January, on a trust account that already holds the year's run
@@ -814,19 +903,28 @@ async fn the_supplement_bills_late_joiners_and_reports_changes(db: TestDb) {
     let done = run::supplement(db, &finance, &later, year())
         .await
         .expect("supplement");
-    assert_eq!(done.invoices_created, 2, "spring and summer");
+    assert_eq!(
+        (done.invoices_created, done.instalments_scheduled),
+        (1, 1),
+        "spring now (its term has begun), summer with the trust's own on 1 April"
+    );
+    issue_instalments_due_by(db, day(2027, 4, 1)).await;
     let invoices = all_invoices(db).await;
     let to_trust: Vec<&Invoice> = invoices
         .iter()
         .filter(|i| i.account_id == trust.id)
         .collect();
-    assert_eq!(to_trust.len(), 5, "Alder's three and Juniper's two");
+    assert_eq!(
+        to_trust.len(),
+        4,
+        "Alder's three instalments (Juniper's summer line on the third) and Juniper's spring"
+    );
     assert_eq!(
         to_trust
             .iter()
             .filter(|i| i.instalment == Instalment::None)
             .count(),
-        2
+        1
     );
     // £19 × 600 = £11,400 a year; 8 of 12 months.
     assert_eq!(net_of_school(db, &invoices, juniper).await, 760_000);
@@ -918,7 +1016,24 @@ async fn only_finance_and_admins_run_invoicing(db: TestDb) {
     let done = run::start(db, &admin, &clock(), year())
         .await
         .expect("admin starts");
-    assert_eq!(done.invoices_created as usize, planned.invoices.len());
+    assert_eq!(
+        done.invoices_created as usize,
+        planned
+            .invoices
+            .iter()
+            .filter(|p| p.invoice.instalment == Instalment::Autumn)
+            .count()
+    );
+    assert_forbidden(
+        run::scheduled_instalments(db, &user(Role::SchoolLeader, &[school]), year()).await,
+    );
+    assert_eq!(
+        run::scheduled_instalments(db, &finance, year())
+            .await
+            .expect("finance reads the schedule")
+            .len(),
+        planned.invoices.len() - done.invoices_created as usize
+    );
     for actor in [&finance, &admin] {
         let runs = run::list(db, actor).await.expect("list");
         assert_eq!(runs.len(), 1);
@@ -1058,6 +1173,7 @@ async fn a_late_joiner_is_invoiced_exactly_what_it_was_quoted(db: TestDb) {
     run::start(db, &officer, &clock, year)
         .await
         .expect("the run");
+    issue_instalments_due_by(db, day(2028, 4, 1)).await;
     let invoices = all_invoices(db).await;
     let schools = school::by_ids(
         db,
@@ -1149,7 +1265,11 @@ async fn a_january_census_does_not_unprice_an_october_run(db: TestDb) {
     let done = run::start(db, &officer, &clock(), year())
         .await
         .expect("the run is not blocked");
-    assert_eq!(done.invoices_created, 9);
+    assert_eq!(
+        done.invoices_created, 3,
+        "autumn now; spring and summer on their days"
+    );
+    issue_instalments_due_by(db, day(2027, 4, 1)).await;
     let lines = ledger::invoices::lines_of_invoices(
         db,
         &all_invoices(db)
@@ -1283,6 +1403,146 @@ async fn a_fee_schedules_trail_runs_from_creation_to_the_runs_lock(db: TestDb) {
     ));
 }
 
+/// Between the run and the first day of spring, Alder moves to a trust and Birch's
+/// membership is cancelled: Alder's spring line is invoiced to the trust, Birch is not billed
+/// for spring, Cedar's goes out as planned. Two sweeps at once issue each instalment once.
+async fn scheduled_instalments_follow_moves_and_endings(db: TestDb) {
+    let db = db.conn();
+    let finance = person(db, "finance@trellis.example", Role::Finance).await;
+    let fx = small(db, true, true).await;
+    let (alder, birch, cedar) = (fx.schools[0], fx.schools[1], fx.schools[2]);
+    run::start(db, &finance, &clock(), year())
+        .await
+        .expect("run");
+    let trust = accounts::create(
+        db,
+        &finance,
+        &clock(),
+        NewBillingAccount {
+            kind: AccountKind::Trust,
+            name: "Alder Learning Trust".to_owned(),
+            contact_name: "Pat Bursar".to_owned(),
+            contact_email: "bursar@example.org".to_owned(),
+            address: Address {
+                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
+                postcode: "N22 6HH".to_owned(),
+            },
+            default_method: PaymentMethod::BankTransfer,
+            school_ids: vec![],
+        },
+    )
+    .await
+    .expect("trust");
+    ledger::move_school(
+        db,
+        &finance,
+        &clock(),
+        ledger::NewMove {
+            school: alder,
+            to_account: trust.id,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("move");
+    let birch_membership = memberships::of_schools(db, &[birch])
+        .await
+        .expect("memberships")
+        .remove(&birch)
+        .and_then(|list| list.into_iter().next())
+        .expect("Birch's membership");
+    memberships::cancel(
+        db,
+        &Actor::System,
+        &clock(),
+        birch_membership.id,
+        "left the partnership".to_owned(),
+    )
+    .await
+    .expect("cancel");
+
+    let spring = FixedClock::new(
+        Utc.with_ymd_and_hms(2027, 1, 1, 6, 0, 0)
+            .single()
+            .expect("time"),
+    );
+    let (a, b) = tokio::join!(
+        run::issue_due_instalments(db, &spring),
+        run::issue_due_instalments(db, &spring)
+    );
+    let (a, b) = (a.expect("sweep"), b.expect("sweep"));
+    assert_eq!(a.issued + b.issued, 2, "Alder's (to the trust) and Cedar's");
+    assert_eq!(a.cancelled + b.cancelled, 1, "Birch's");
+
+    let invoices = all_invoices(db).await;
+    let lines =
+        ledger::invoices::lines_of_invoices(db, &invoices.iter().map(|i| i.id).collect::<Vec<_>>())
+            .await
+            .expect("lines");
+    let spring_of = |school: SchoolId| -> Vec<&Invoice> {
+        invoices
+            .iter()
+            .filter(|i| {
+                lines[&i.id].iter().any(|l| {
+                    l.school_id == Some(school) && l.description.contains("spring instalment")
+                })
+            })
+            .collect()
+    };
+    let alders = spring_of(alder);
+    assert_eq!(alders.len(), 1);
+    assert_eq!(alders[0].account_id, trust.id);
+    assert_eq!(alders[0].instalment, Instalment::None);
+    assert!(spring_of(birch).is_empty());
+    let cedars = spring_of(cedar);
+    assert_eq!(cedars.len(), 1);
+    assert_eq!(cedars[0].instalment, Instalment::Spring);
+
+    let rows = run::scheduled_instalments(db, &finance, year())
+        .await
+        .expect("rows");
+    let spring_rows: Vec<_> = rows
+        .iter()
+        .filter(|r| r.instalment == Instalment::Spring)
+        .collect();
+    assert_eq!(spring_rows.len(), 3);
+    assert!(
+        spring_rows
+            .iter()
+            .all(|r| r.status != run::ScheduleStatus::Pending)
+    );
+    let cancelled = spring_rows
+        .iter()
+        .find(|r| r.status == run::ScheduleStatus::Cancelled)
+        .expect("Birch's");
+    assert!(
+        cancelled
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("membership ended")),
+        "{cancelled:?}"
+    );
+    let moved = spring_rows
+        .iter()
+        .find(|r| r.note.as_deref().is_some_and(|n| n.contains("new payer")))
+        .expect("Alder's");
+    assert_eq!(moved.status, run::ScheduleStatus::Issued);
+    assert_eq!(moved.invoice_id, None);
+    // Summer is still to come, and a second spring sweep does nothing.
+    assert_eq!(
+        run::issue_due_instalments(db, &spring)
+            .await
+            .expect("again"),
+        run::IssuedInstalments::default()
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.status == run::ScheduleStatus::Pending)
+            .count(),
+        3
+    );
+}
+
 testkit::db_tests!(
     a_fee_schedules_trail_runs_from_creation_to_the_runs_lock,
     a_january_census_does_not_unprice_an_october_run,
@@ -1292,6 +1552,7 @@ testkit::db_tests!(
     interrupted_run_completes_on_rerun,
     a_school_without_a_roll_is_left_out_until_its_roll_is_recorded,
     the_supplement_bills_late_joiners_and_reports_changes,
+    scheduled_instalments_follow_moves_and_endings,
     schools_without_schedule_or_account_are_named,
     only_finance_and_admins_run_invoicing,
 );

@@ -1143,7 +1143,8 @@ query($year: AcademicYear!) { invoicingSupplementPreview(academicYear: $year) {
 
 const SUPPLEMENT_RUN: &str = r"
 mutation($year: AcademicYear!) { invoicingSupplementRun(input: { academicYear: $year }) {
-  supplement { academicYear invoicesCreated invoicesExisting total { amountPence } notes }
+  supplement { academicYear invoicesCreated invoicesExisting instalmentsScheduled
+               total { amountPence } notes }
   userErrors { field code message }
 } }";
 
@@ -1272,25 +1273,61 @@ async fn a_late_joiner_is_invoiced_by_the_supplementary_run_once(db: TestDb) {
     let done = app.data_as(FINANCE, SUPPLEMENT_RUN, year.clone()).await;
     let done = &done["invoicingSupplementRun"];
     assert_eq!(done["userErrors"], json!([]), "{done}");
+    // What is due now is issued; later terms' instalments wait for their day.
+    let created = done["supplement"]["invoicesCreated"]
+        .as_u64()
+        .expect("count");
+    let waiting = done["supplement"]["instalmentsScheduled"]
+        .as_u64()
+        .expect("count");
     assert_eq!(
-        done["supplement"]["invoicesCreated"],
-        json!(drafts.len()),
+        usize::try_from(created + waiting).expect("small"),
+        drafts.len(),
         "{done}"
     );
     let after = all_invoices(&app, FINANCE).await;
-    assert_eq!(after.len(), invoices_before + drafts.len());
+    assert_eq!(
+        after.len(),
+        invoices_before + usize::try_from(created).expect("small")
+    );
     let rowan_invoices: Vec<&Value> = after
         .iter()
         .filter(|i| i["account"]["id"] == account_id)
         .collect();
-    assert_eq!(rowan_invoices.len(), rowan_drafts.len());
     assert!(rowan_invoices.iter().all(|i| i["instalment"] == "NONE"));
     let invoiced_net: i64 = rowan_invoices
         .iter()
         .flat_map(|i| i["lines"].as_array().expect("lines").iter())
         .map(|l| pence(&l["net"]))
         .sum();
-    assert_eq!(invoiced_net, drafted_net, "the drafts are what was issued");
+    let runs = app
+        .data_as(
+            FINANCE,
+            "{ invoicingRuns { academicYear scheduledInstalments {
+                account { id } instalment issueOn status net { amountPence } } } }",
+            json!({}),
+        )
+        .await;
+    let scheduled = runs["invoicingRuns"][0]["scheduledInstalments"]
+        .as_array()
+        .expect("scheduled")
+        .clone();
+    let today = chrono::Utc::now().date_naive().to_string();
+    assert!(
+        scheduled.iter().all(|r| r["status"] == "PENDING"
+            && r["issueOn"].as_str().is_some_and(|d| d > today.as_str())),
+        "{scheduled:?}"
+    );
+    let scheduled_net: i64 = scheduled
+        .iter()
+        .filter(|r| r["account"]["id"] == account_id)
+        .map(|r| pence(&r["net"]))
+        .sum();
+    assert_eq!(
+        invoiced_net + scheduled_net,
+        drafted_net,
+        "the drafts are what was issued and scheduled"
+    );
 
     let again = app.data_as(FINANCE, SUPPLEMENT_RUN, year).await;
     assert_eq!(

@@ -197,8 +197,9 @@ impl InvoiceLine {
     }
 }
 
-/// A line to invoice.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A line to invoice. Serialisable so the run can keep the lines of an instalment it
+/// schedules for later exactly as it priced them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NewInvoiceLine {
     pub description: String,
     /// At least 1.

@@ -1,6 +1,7 @@
 //! The membership invoicing run: every active membership of an academic year, priced by its
 //! tier's fee schedule, invoiced to the account that pays for the school — annually or in
-//! three termly instalments.
+//! three termly instalments, the later two issued on the first day of their terms
+//! ([`schedule`]).
 //!
 //! Safe to repeat by construction: each invoice is idempotent by account, year and
 //! instalment ([`crate::ledger::issue_invoice`]), and the run row records progress, so a run
@@ -15,6 +16,7 @@
 
 mod entity;
 pub mod plan;
+pub mod schedule;
 mod supplement;
 
 use std::collections::{HashMap, HashSet};
@@ -34,6 +36,10 @@ use serde::{Deserialize, Serialize};
 use crate::fees;
 use crate::ledger;
 pub use plan::{MEMBERSHIP_CFR_CODE, Plan, PlannedInvoice, RunInputs, Skipped};
+pub use schedule::{
+    IssuedInstalments, ScheduleStatus, ScheduledInstalment, issue_due_instalments,
+    scheduled_instalments,
+};
 pub use supplement::{Supplement, SupplementPlan, supplement, supplement_preview};
 
 /// Where a run stands.
@@ -175,7 +181,23 @@ pub async fn start(
     let mut found = 0_u32;
     let mut total = Money::zero();
     let mut notes: Vec<RunNote> = planned.skipped.iter().map(RunNote::skipped).collect();
+    let today = clock.today();
+    let mut waiting: std::collections::BTreeMap<chrono::NaiveDate, u32> =
+        std::collections::BTreeMap::new();
     for planned_invoice in planned.invoices {
+        // Later terms' instalments are issued on their own day (see `schedule`).
+        if let Some(day) =
+            schedule::issue_on(planned_invoice.invoice.instalment, year).filter(|d| *d > today)
+        {
+            match schedule::schedule(db, &planned_invoice, day, clock.now()).await? {
+                schedule::Scheduled::Kept | schedule::Scheduled::Already => {
+                    *waiting.entry(day).or_default() += 1;
+                    continue;
+                }
+                // Issued by an earlier attempt of this run: found below.
+                schedule::Scheduled::Closed => {}
+            }
+        }
         let outcome = ledger::issue_invoice(db, actor, clock, planned_invoice.invoice).await?;
         if outcome.created {
             created += 1;
@@ -194,6 +216,16 @@ pub async fn start(
             .map_err(DomainError::internal)?;
     }
 
+    for (day, count) in waiting {
+        notes.push(RunNote {
+            school_id: None,
+            message: format!(
+                "{count} instalment invoice(s) are scheduled for {}, the first day of their \
+                 term, and will be issued then",
+                day.format("%-d %B %Y")
+            ),
+        });
+    }
     let row = entity::ActiveModel {
         id: Set(run.id.as_uuid()),
         status: Set(RunStatus::Completed.as_str().to_owned()),

@@ -9,7 +9,9 @@
 //! for finance to credit or invoice by hand, because an issued invoice is never rewritten.
 //!
 //! **Invoices.** One per membership and instalment, to the account paying for the school
-//! today, numbered in the year's series like any other. They carry instalment NONE: the
+//! today, numbered in the year's series like any other. An instalment of a term not yet begun
+//! waits for its day like the run's ([`super::schedule`]): it joins the account's scheduled
+//! instalment, or is issued now if the account's was already issued. They carry instalment NONE: the
 //! account may already hold the year's run invoice for the same instalment (a trust paying for
 //! an earlier member), which the one-per-(account, year, instalment) rule reserves for the
 //! main run. The line still says which instalment it bills.
@@ -29,6 +31,7 @@ use membership::{memberships, school};
 use sea_orm::DatabaseConnection;
 
 use super::plan::PlannedInvoice;
+use super::schedule::{self, Scheduled};
 use super::{RunNote, RunStatus, find, plan_memberships, year_error};
 use crate::ledger::idempotency::{Caller, Keyed, Remembered};
 use crate::ledger::{self, Instalment, NewInvoice};
@@ -55,6 +58,8 @@ pub struct Supplement {
     pub invoices_existing: u32,
     /// The total of the invoices created.
     pub total: Money,
+    /// Later terms' instalments kept for their day (see `schedule`).
+    pub instalments_scheduled: u32,
     pub notes: Vec<RunNote>,
 }
 
@@ -90,40 +95,39 @@ pub async fn supplement(
         invoices_created: 0,
         invoices_existing: 0,
         total: Money::zero(),
+        instalments_scheduled: 0,
         notes: plan.notes,
     };
+    let today = clock.today();
     for planned in plan.invoices {
         let membership = planned.memberships.first().copied().ok_or_else(|| {
             DomainError::internal(kernel::CorruptRow("a planned invoice bills nobody".into()))
         })?;
-        let instalment = planned.invoice.instalment.as_str();
-        let key = format!("{membership}:{instalment}");
-        let keyed = Keyed::new(
-            SCOPE,
-            Caller::Trellis,
-            Some(&key),
-            &(membership, instalment),
-        )?
-        .ok_or_else(|| DomainError::internal(kernel::CorruptRow("no key".into())))?;
-        if keyed.replay(db).await?.is_some() {
-            done.invoices_existing += 1;
-            continue;
+        let instalment = planned.invoice.instalment;
+        // A later term's instalment waits for its day, as the run's do.
+        if let Some(day) = schedule::issue_on(instalment, year).filter(|d| *d > today) {
+            match schedule::schedule(db, &planned, day, clock.now()).await? {
+                Scheduled::Kept => {
+                    done.instalments_scheduled += 1;
+                    continue;
+                }
+                Scheduled::Already => {
+                    done.invoices_existing += 1;
+                    continue;
+                }
+                // The account's instalment is out already: this one is issued now.
+                Scheduled::Closed => {}
+            }
         }
-        let txn = db.begin_write().await?;
-        // `issue_invoice` runs in a savepoint of this transaction: the invoice and its key
-        // commit together or not at all.
         let invoice = NewInvoice {
             instalment: Instalment::None,
             ..planned.invoice
         };
-        let issued = ledger::issue_invoice(&txn, actor, clock, invoice)
-            .await?
-            .invoice;
-        match keyed
-            .remember(&txn, &[issued.id.as_uuid()], clock.now())
-            .await?
-        {
-            Remembered::Stored => {
+        let txn = db.begin_write().await?;
+        // `issue_invoice` runs in a savepoint of this transaction: the invoice and its key
+        // commit together or not at all.
+        match issue_keyed_in(&txn, actor, clock, membership, instalment, invoice).await? {
+            KeyedIssue::Issued(issued) => {
                 txn.commit().await?;
                 done.invoices_created += 1;
                 done.total = done
@@ -131,7 +135,7 @@ pub async fn supplement(
                     .checked_add(issued.total)
                     .map_err(DomainError::internal)?;
             }
-            Remembered::Raced => {
+            KeyedIssue::Existed | KeyedIssue::Raced => {
                 txn.rollback().await?;
                 done.invoices_existing += 1;
             }
@@ -163,7 +167,12 @@ async fn plan_supplement(
     }
     let active = memberships::active_for_year(db, year).await?;
     let ids: Vec<MembershipId> = active.iter().map(|m| m.id).collect();
-    let billed_net = ledger::billed::invoiced_net_of_memberships(db, year, &ids).await?;
+    // Billed: on an invoice, or on an instalment scheduled for its term.
+    let mut billed_net = ledger::billed::invoiced_net_of_memberships(db, year, &ids).await?;
+    for (membership, net) in schedule::pending_memberships(db, year).await? {
+        let sum = billed_net.entry(membership).or_insert_with(Money::zero);
+        *sum = sum.checked_add(net).map_err(DomainError::internal)?;
+    }
     let (billed, pending): (Vec<_>, Vec<_>) = active
         .into_iter()
         .partition(|m| billed_net.contains_key(&m.id));
@@ -258,4 +267,52 @@ async fn differences(
         });
     }
     Ok(notes)
+}
+
+/// What [`issue_keyed_in`] did.
+pub(super) enum KeyedIssue {
+    Issued(Box<ledger::Invoice>),
+    /// An earlier call issued it.
+    Existed,
+    /// A concurrent call is issuing it: roll back.
+    Raced,
+}
+
+/// Issues `invoice`, one membership's share of `instalment`, inside the caller's transaction,
+/// under the key the supplementary run and the scheduled instalments share, so it is issued
+/// once whichever of them gets there first. On [`KeyedIssue::Raced`] the caller must roll back.
+pub(super) async fn issue_keyed_in<C>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    membership: MembershipId,
+    instalment: Instalment,
+    invoice: NewInvoice,
+) -> Result<KeyedIssue, DomainError>
+where
+    C: sea_orm::ConnectionTrait + sea_orm::TransactionTrait,
+{
+    let key = format!("{membership}:{}", instalment.as_str());
+    let keyed = Keyed::new(
+        SCOPE,
+        Caller::Trellis,
+        Some(&key),
+        &(membership, instalment.as_str()),
+    )?
+    .ok_or_else(|| DomainError::internal(kernel::CorruptRow("no key".into())))?;
+    if keyed.replay(txn).await?.is_some() {
+        return Ok(KeyedIssue::Existed);
+    }
+    let issued = ledger::issue_invoice(txn, actor, clock, invoice)
+        .await?
+        .invoice;
+    Ok(
+        match keyed
+            .remember(txn, &[issued.id.as_uuid()], clock.now())
+            .await?
+        {
+            Remembered::Stored => KeyedIssue::Issued(Box::new(issued)),
+            Remembered::Raced => KeyedIssue::Raced,
+        },
+    )
 }

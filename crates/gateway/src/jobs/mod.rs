@@ -57,10 +57,13 @@ pub enum Job {
     /// Applies the billing-account moves dated today or earlier (a school joining its trust's
     /// account from a date); one that no longer makes sense is kept as FAILED with the reason.
     ApplyAccountMoves,
+    /// Issues the membership instalments scheduled for the first day of their term (spring
+    /// and summer), to the school's payer on the day.
+    IssueScheduledInstalments,
 }
 
 impl Job {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 9] = [
         Self::LapseUnansweredRenewals,
         Self::ResumeInterruptedInvoicing,
         Self::ReconcileStripe,
@@ -69,6 +72,7 @@ impl Job {
         Self::ReleaseUnpaidBookings,
         Self::CompleteCardRefunds,
         Self::ApplyAccountMoves,
+        Self::IssueScheduledInstalments,
     ];
 
     /// Stable name: the `job` column and the `job` metric label.
@@ -83,6 +87,7 @@ impl Job {
             Self::ReleaseUnpaidBookings => "release-unpaid-bookings",
             Self::CompleteCardRefunds => "complete-card-refunds",
             Self::ApplyAccountMoves => "apply-account-moves",
+            Self::IssueScheduledInstalments => "issue-scheduled-instalments",
         }
     }
 
@@ -99,6 +104,7 @@ impl Job {
                 Self::ReleaseUnpaidBookings => 6,
                 Self::CompleteCardRefunds => 7,
                 Self::ApplyAccountMoves => 8,
+                Self::IssueScheduledInstalments => 9,
             }
     }
 
@@ -115,7 +121,8 @@ impl Job {
             | Self::ResumeInterruptedInvoicing
             | Self::ReconcileStripe
             | Self::IssueTermInvoices
-            | Self::ApplyAccountMoves => schedule.interval,
+            | Self::ApplyAccountMoves
+            | Self::IssueScheduledInstalments => schedule.interval,
         }
     }
 }

@@ -31,6 +31,13 @@ pub(super) async fn run(
                 run.invoices_compared, run.differences_found
             ))
         }
+        Job::IssueScheduledInstalments => {
+            let done = billing::run::issue_due_instalments(db, clock).await?;
+            Ok(format!(
+                "issued {} scheduled instalment(s), {} cancelled",
+                done.issued, done.cancelled
+            ))
+        }
         Job::ApplyAccountMoves => {
             let done = billing::ledger::apply_due_moves(db, clock).await?;
             Ok(format!(

@@ -135,6 +135,12 @@ impl SupplementNode {
         self.0.total.into()
     }
 
+    /// Instalments of terms not yet begun, kept for their day (see
+    /// `InvoicingRun.scheduledInstalments`).
+    async fn instalments_scheduled(&self) -> i32 {
+        i32::try_from(self.0.instalments_scheduled).unwrap_or(i32::MAX)
+    }
+
     /// As the preview's notes.
     async fn notes(&self) -> Vec<String> {
         self.0.notes.iter().map(|n| n.message.clone()).collect()

@@ -719,6 +719,93 @@ impl InvoicingRunNode {
     async fn notes(&self) -> Vec<String> {
         self.0.notes.iter().map(|n| n.message.clone()).collect()
     }
+    /// The later instalments the run planned, issued on the first day of their terms, by
+    /// issue date.
+    async fn scheduled_instalments(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<ScheduledInstalmentNode>> {
+        let rc = ctx.trellis()?;
+        Ok(
+            billing::run::scheduled_instalments(&rc.db, &rc.actor, self.0.year)
+                .await
+                .map_err(crate::graphql::errors::to_graphql)?
+                .into_iter()
+                .map(ScheduledInstalmentNode)
+                .collect(),
+        )
+    }
+}
+
+/// Where a scheduled instalment is.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "billing::run::ScheduleStatus")]
+pub enum ScheduledInstalmentStatus {
+    /// Waiting for the first day of its term.
+    Pending,
+    Issued,
+    /// Every membership it billed ended before its term: nothing was issued.
+    Cancelled,
+}
+
+/// A termly instalment invoice the run planned for the first day of its term.
+#[derive(Debug, Clone)]
+pub struct ScheduledInstalmentNode(pub billing::run::ScheduledInstalment);
+
+#[Object(name = "ScheduledInstalment")]
+impl ScheduledInstalmentNode {
+    /// The account it was planned for (a school moved since is invoiced to its new payer).
+    async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
+        let id = self.0.account_id;
+        ctx.trellis()?
+            .loaders
+            .accounts
+            .load_one(id)
+            .await?
+            .map(AccountNode)
+            .ok_or_else(|| internal(format!("no account {id}")))
+    }
+
+    async fn instalment(&self) -> Instalment {
+        self.0.instalment.into()
+    }
+
+    /// The first day of its term.
+    async fn issue_on(&self) -> Date {
+        Date(self.0.issue_on)
+    }
+
+    async fn due_on(&self) -> Date {
+        Date(self.0.due_on)
+    }
+
+    /// Net of VAT, as the run priced it.
+    async fn net(&self) -> MoneyValue {
+        self.0.net().into()
+    }
+
+    async fn status(&self) -> ScheduledInstalmentStatus {
+        self.0.status.into()
+    }
+
+    /// The invoice issued to the account, once issued.
+    async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<InvoiceNode>> {
+        let Some(id) = self.0.invoice_id else {
+            return Ok(None);
+        };
+        Ok(ctx
+            .trellis()?
+            .loaders
+            .invoices
+            .load_one(id)
+            .await?
+            .map(InvoiceNode))
+    }
+
+    /// What issuing changed from the plan (lines moved to a new payer, memberships ended).
+    async fn note(&self) -> Option<&str> {
+        self.0.note.as_deref()
+    }
 }
 
 /// The report period a caller chose: exactly one of an academic and a financial year.
