@@ -1398,7 +1398,134 @@ async fn renewals_and_their_lapse_are_in_the_trail(db: TestDb) {
     assert_not_found(memberships::history(db.conn(), &f.leader_a, b_next).await);
 }
 
+/// Renewal season: Alder confirms and accepts, Beech accepts but has not confirmed, Cedar
+/// joins fresh and accepts. One call puts Alder and Cedar in force; Beech waits, and a list
+/// naming it is refused whole, saying why, until Beech confirms.
+async fn ready_memberships_are_activated_in_bulk(db: TestDb) {
+    let f = fixture(&db).await;
+    active_member(&db, &f, f.a, 2026).await;
+    active_member(&db, &f, f.b, 2026).await;
+    let clock = clock_on(2027, 3, 1);
+    memberships::open_renewals(db.conn(), &f.admin, &clock, year(2026), day(2027, 5, 31))
+        .await
+        .expect("open");
+    let next = memberships::of_schools(db.conn(), &[f.a, f.b])
+        .await
+        .expect("next");
+    let (a_next, b_next) = (next[&f.a][0].clone(), next[&f.b][0].clone());
+    memberships::respond_to_renewal(
+        db.conn(),
+        &f.leader_a,
+        &clock,
+        a_next.id,
+        RenewalDecision::Confirm,
+    )
+    .await
+    .expect("confirm");
+    for (leader, id) in [(&f.leader_a, a_next.id), (&f.leader_b, b_next.id)] {
+        memberships::accept_principles(db.conn(), leader, &clock, id, Principle::ALL)
+            .await
+            .expect("accept");
+    }
+    let c_next = memberships::enrol(db.conn(), &f.admin, &clock, enrolment(f.c, f.tier, 2027))
+        .await
+        .expect("enrol");
+    memberships::accept_principles(db.conn(), &f.admin, &clock, c_next.id, Principle::ALL)
+        .await
+        .expect("accept");
+
+    // Only partnership admins.
+    for actor in [&f.leader_a, &f.finance] {
+        assert_forbidden(memberships::activate_ready(db.conn(), actor, &clock, year(2027)).await);
+        assert_forbidden(memberships::activate_many(db.conn(), actor, &clock, &[a_next.id]).await);
+    }
+
+    let done = memberships::activate_ready(db.conn(), &f.admin, &clock, year(2027))
+        .await
+        .expect("activate ready");
+    let mut ids: Vec<MembershipId> = done.iter().map(|m| m.id).collect();
+    ids.sort();
+    let mut expected = vec![a_next.id, c_next.id];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(done.iter().all(|m| m.status == MembershipStatus::Active));
+    let trail = memberships::history(db.conn(), &f.admin, a_next.id)
+        .await
+        .expect("trail");
+    assert_eq!(
+        actions_of(&trail).last(),
+        Some(&("membership.activate", uid(&f.admin)))
+    );
+    assert!(
+        memberships::activate_ready(db.conn(), &f.admin, &clock, year(2027))
+            .await
+            .expect("again")
+            .is_empty(),
+        "nothing new is ready"
+    );
+
+    // A list is all or nothing, with a reason per entry.
+    match memberships::activate_many(
+        db.conn(),
+        &f.admin,
+        &clock,
+        &[MembershipId::new(), b_next.id, a_next.id],
+    )
+    .await
+    {
+        Err(DomainError::Invalid(problems)) => {
+            let got: Vec<(String, ErrorCode)> = problems
+                .iter()
+                .map(|p| (p.field.join("."), p.code))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    ("membershipIds.0".to_owned(), ErrorCode::NotFound),
+                    ("membershipIds.1".to_owned(), ErrorCode::Conflict),
+                    ("membershipIds.2".to_owned(), ErrorCode::Conflict),
+                ]
+            );
+            assert!(
+                problems[1].message.contains("confirmed its renewal"),
+                "{problems:?}"
+            );
+            assert!(problems[2].message.contains("ACTIVE"), "{problems:?}");
+        }
+        other => panic!("expected per-entry errors, got {other:?}"),
+    }
+    assert_eq!(
+        memberships::get(db.conn(), &f.admin, b_next.id)
+            .await
+            .expect("beech")
+            .status,
+        MembershipStatus::Pending,
+        "nothing was written"
+    );
+    assert_field(
+        memberships::activate_many(db.conn(), &f.admin, &clock, &[]).await,
+        "membershipIds",
+        ErrorCode::OutOfRange,
+    );
+
+    memberships::respond_to_renewal(
+        db.conn(),
+        &f.leader_b,
+        &clock,
+        b_next.id,
+        RenewalDecision::Confirm,
+    )
+    .await
+    .expect("beech confirms");
+    let done = memberships::activate_many(db.conn(), &f.admin, &clock, &[b_next.id, b_next.id])
+        .await
+        .expect("activate beech");
+    assert_eq!(done.len(), 1, "an id given twice counts once");
+    assert_eq!(done[0].status, MembershipStatus::Active);
+}
+
 testkit::db_tests!(
+    ready_memberships_are_activated_in_bulk,
     a_memberships_trail_names_every_change_and_its_author,
     renewals_and_their_lapse_are_in_the_trail,
     enrol_accept_activate,

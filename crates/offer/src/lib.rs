@@ -50,6 +50,9 @@ pub use movements::{
     NewAdjustment, NewTransfer, NewUsage, adjust, cash_in, draw_forward, record_usage,
     reverse_usage, reverse_usage_part,
 };
-pub use quantities::{Allowance, ItemQuantity, QuantitySetting, quantities_of_items, set_quantity};
+pub use quantities::{
+    Allowance, ItemQuantity, QuantitySetting, RolledForward, quantities_of_items, roll_forward,
+    set_quantity,
+};
 pub use support::{CorruptRow, UnknownValue, may_read};
 pub use value::{ValueLine, ValueStatement, value_statement};

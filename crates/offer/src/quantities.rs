@@ -227,3 +227,109 @@ mod tests {
         assert_eq!(table.resolve(item, TierId::new(), Phase::Infant), None);
     }
 }
+
+/// What [`roll_forward`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RolledForward {
+    /// Quantities copied into the new year.
+    pub copied: u32,
+    /// Quantities the new year already had, left as they were.
+    pub kept: u32,
+    /// Quantities of items no longer offered (inactive), not copied.
+    pub skipped_inactive: u32,
+}
+
+/// Rows per INSERT: well inside SQLite's bound-parameter limit (8 columns a row).
+const CHUNK: usize = 100;
+
+/// Copies every quantity of `from` into `to` for each active item, tier and phase that has
+/// none in `to` yet: next year's offer starts as this year's, and admins change only what
+/// changes. Never overwrites a quantity already set for `to`, so it is safe to rerun (the
+/// second run copies nothing). Partnership admins. One transaction, a fixed number of
+/// statements per hundred quantities.
+///
+/// # Errors
+/// `OUT_OF_RANGE` on `toYear` unless `to` is after `from`.
+pub async fn roll_forward(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    from: AcademicYear,
+    to: AcademicYear,
+) -> Result<RolledForward, DomainError> {
+    use kernel::BeginWrite as _;
+
+    actor.require(Permission::ManageOffer)?;
+    if to <= from {
+        return Err(DomainError::invalid(
+            "toYear",
+            ErrorCode::OutOfRange,
+            format!("roll forward into a year after {from}"),
+        ));
+    }
+    let txn = db.begin_write().await?;
+    let source = quantities::Entity::find()
+        .filter(quantities::Column::AcademicYear.eq(from.start_year()))
+        .order_by_asc(quantities::Column::Id)
+        .all(&txn)
+        .await?;
+    let existing: std::collections::HashSet<(uuid::Uuid, uuid::Uuid, String)> =
+        quantities::Entity::find()
+            .filter(quantities::Column::AcademicYear.eq(to.start_year()))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|r| (r.item_id, r.tier_id, r.phase))
+            .collect();
+    let item_ids: Vec<OfferItemId> = source
+        .iter()
+        .map(|r| OfferItemId::from_uuid(r.item_id))
+        .collect();
+    let active: std::collections::HashSet<OfferItemId> = items::items_by_ids(&txn, &item_ids)
+        .await?
+        .into_values()
+        .filter(|i| i.active)
+        .map(|i| i.id)
+        .collect();
+    let now = clock.now();
+    let mut done = RolledForward::default();
+    let mut new_rows = Vec::new();
+    for row in source {
+        if !active.contains(&OfferItemId::from_uuid(row.item_id)) {
+            done.skipped_inactive += 1;
+        } else if existing.contains(&(row.item_id, row.tier_id, row.phase.clone())) {
+            done.kept += 1;
+        } else {
+            done.copied += 1;
+            new_rows.push(quantities::ActiveModel {
+                id: Set(uuid::Uuid::now_v7()),
+                item_id: Set(row.item_id),
+                academic_year: Set(to.start_year()),
+                tier_id: Set(row.tier_id),
+                phase: Set(row.phase),
+                quantity: Set(row.quantity),
+                created_at: Set(now),
+                updated_at: Set(now),
+            });
+        }
+    }
+    let mut rows = new_rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(CHUNK).collect();
+        match quantities::Entity::insert_many(chunk).exec(&txn).await {
+            Err(err) if is_unique_violation(&err) => {
+                return Err(DomainError::invalid(
+                    "toYear",
+                    ErrorCode::Conflict,
+                    "quantities for the year were set by someone else at the same time; try again",
+                ));
+            }
+            other => {
+                other?;
+            }
+        }
+    }
+    txn.commit().await?;
+    tracing::info!(%from, %to, copied = done.copied, kept = done.kept, "offer quantities rolled forward");
+    Ok(done)
+}

@@ -211,7 +211,111 @@ async fn draw_forward_is_taken_back_from_next_years_allowance(db: TestDb) {
     assert_eq!(next_year.remaining(), Some(16));
 }
 
+/// Next year's offer starts as this year's: every quantity is copied once, a quantity the
+/// admin already set for next year is kept, an item no longer offered is left behind, and a
+/// second roll copies nothing.
+async fn a_years_quantities_roll_forward_once(db: TestDb) {
+    use kernel::ErrorCode;
+    use offer::{ItemQuantity, QuantitySetting, RolledForward};
+
+    let w = world(&db).await;
+    let next = kernel::AcademicYear::starting(2027).expect("year");
+    // Already decided for next year: more school-improvement days.
+    offer::set_quantity(
+        db.conn(),
+        &w.admin,
+        &clock(),
+        QuantitySetting {
+            item_id: w.items.sip,
+            year: next,
+            tier_id: w.full,
+            phase: None,
+            allowance: Allowance::Limited(5),
+        },
+    )
+    .await
+    .expect("set");
+    // Network meetings are no longer offered.
+    offer::update_item(
+        db.conn(),
+        &w.admin,
+        &clock(),
+        w.items.network,
+        offer::OfferItemPatch {
+            active: Some(false),
+            ..offer::OfferItemPatch::default()
+        },
+    )
+    .await
+    .expect("retire");
+
+    for actor in [&w.head_alder, &w.finance] {
+        assert_forbidden(offer::roll_forward(db.conn(), actor, &clock(), year(), next).await);
+    }
+    let (field, code) =
+        field_error(offer::roll_forward(db.conn(), &w.admin, &clock(), next, year()).await);
+    assert_eq!((field.as_str(), code), ("toYear", ErrorCode::OutOfRange));
+
+    let done = offer::roll_forward(db.conn(), &w.admin, &clock(), year(), next)
+        .await
+        .expect("roll");
+    assert_eq!(
+        done,
+        RolledForward {
+            copied: 8,
+            kept: 1,
+            skipped_inactive: 1
+        }
+    );
+    let again = offer::roll_forward(db.conn(), &w.admin, &clock(), year(), next)
+        .await
+        .expect("again");
+    assert_eq!(again.copied, 0);
+    assert_eq!(again.kept, 9);
+
+    let all = offer::quantities_of_items(
+        db.conn(),
+        &[w.items.sip, w.items.briefings, w.items.network],
+    )
+    .await
+    .expect("quantities");
+    let of = |item, year: kernel::AcademicYear| -> Vec<ItemQuantity> {
+        all.get(&item)
+            .into_iter()
+            .flatten()
+            .filter(|q| q.year == year)
+            .cloned()
+            .collect()
+    };
+    let sip_next = of(w.items.sip, next);
+    assert_eq!(
+        sip_next.len(),
+        4,
+        "FULL, FULL infant, FULL secondary, ASSOCIATE"
+    );
+    let full_all_phases = sip_next
+        .iter()
+        .find(|q| q.tier_id == w.full && q.phase.is_none())
+        .expect("FULL");
+    assert_eq!(
+        full_all_phases.allowance,
+        Allowance::Limited(5),
+        "kept, not overwritten"
+    );
+    assert!(
+        of(w.items.briefings, next)
+            .iter()
+            .all(|q| q.allowance == Allowance::Unlimited)
+    );
+    assert_eq!(of(w.items.briefings, next).len(), 2);
+    assert!(
+        of(w.items.network, next).is_empty(),
+        "a retired item is not rolled"
+    );
+}
+
 testkit::db_tests!(
+    a_years_quantities_roll_forward_once,
     grants_follow_tier_phase_and_pro_rata,
     rerunning_grants_nothing_twice_and_tops_up_raised_quantities,
     a_membership_activated_later_is_granted_on_the_next_run,

@@ -300,7 +300,74 @@ async fn a_memberships_audit_trail_is_read_by_its_school_only(db: TestDb) {
     assert!(body["data"].is_null(), "nothing of the trail: {body}");
 }
 
+const ACTIVATE_READY: &str = r"
+mutation($year: AcademicYear!) { membershipsActivateReady(input: { academicYear: $year }) {
+  memberships { id status school { name } }
+  userErrors { field code message }
+} }";
+
+const ACTIVATE: &str = r"
+mutation($ids: [ID!]!) { membershipsActivate(input: { membershipIds: $ids }) {
+  memberships { id status }
+  userErrors { field code message }
+} }";
+
+/// Every ready membership put in force in one call, a chosen list refused whole with a
+/// reason per entry; heads may do neither.
+async fn admins_activate_memberships_in_bulk(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let head = app.token(HEAD).await;
+    for (query, vars) in [
+        (ACTIVATE_READY, json!({ "year": "2026/27" })),
+        (ACTIVATE, json!({ "ids": [] })),
+    ] {
+        let (_, body) = app.gql(Some(&head), query, vars).await;
+        assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    }
+
+    // The demo's pending membership: refused in a list until it is ready, with the reason.
+    let pending = app
+        .data_as(
+            ADMIN,
+            YEAR_PAGE,
+            json!({ "first": 10, "status": "PENDING" }),
+        )
+        .await;
+    let pending_id = pending["memberships"]["edges"][0]["node"]["id"].clone();
+    assert!(pending_id.is_string(), "{pending}");
+    let refused = app
+        .data_as(ADMIN, ACTIVATE, json!({ "ids": [pending_id] }))
+        .await;
+    let refused = &refused["membershipsActivate"];
+    assert_eq!(refused["memberships"], json!([]), "{refused}");
+    assert_eq!(
+        refused["userErrors"][0]["field"],
+        json!(["input", "membershipIds", "0"])
+    );
+    assert_eq!(refused["userErrors"][0]["code"], "CONFLICT");
+    // Nothing is ready that was not activated already, so the bulk call changes nothing.
+    let ready = app
+        .data_as(ADMIN, ACTIVATE_READY, json!({ "year": "2026/27" }))
+        .await;
+    assert_eq!(
+        ready["membershipsActivateReady"],
+        json!({ "memberships": [], "userErrors": [] })
+    );
+    let still = app
+        .data_as(
+            ADMIN,
+            YEAR_PAGE,
+            json!({ "first": 10, "status": "PENDING" }),
+        )
+        .await;
+    assert_eq!(
+        still["memberships"]["totalCount"],
+        pending["memberships"]["totalCount"]
+    );
+}
+
 testkit::db_tests!(
+    admins_activate_memberships_in_bulk,
     a_memberships_audit_trail_is_read_by_its_school_only,
     staff_see_every_membership_schools_only_their_own,
     enrolment_workflow_with_its_refusals,

@@ -678,7 +678,59 @@ async fn the_dashboard_costs_the_same_however_many_items_and_entries(mut db: Tes
     );
 }
 
+const ROLL_FORWARD: &str = r"
+mutation($from: AcademicYear!, $to: AcademicYear!) {
+  offerQuantitiesRollForward(input: { fromYear: $from, toYear: $to }) {
+    copied kept skippedInactive userErrors { field code }
+} }";
+
+/// Next year's offer starts as this year's in one call, once; heads may not.
+async fn admins_roll_the_offer_forward_once(db: TestDb) {
+    let app = spawn(db).await;
+    let head = app.token(HEAD).await;
+    let (_, body) = app
+        .gql(
+            Some(&head),
+            ROLL_FORWARD,
+            json!({ "from": "2026/27", "to": "2027/28" }),
+        )
+        .await;
+    assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
+    let rolled = app
+        .data_as(
+            ADMIN,
+            ROLL_FORWARD,
+            json!({ "from": "2026/27", "to": "2027/28" }),
+        )
+        .await;
+    let rolled = &rolled["offerQuantitiesRollForward"];
+    assert_eq!(rolled["userErrors"], json!([]), "{rolled}");
+    let copied = rolled["copied"].as_i64().expect("copied");
+    assert!(copied > 0, "the demo offer has quantities: {rolled}");
+    let again = app
+        .data_as(
+            ADMIN,
+            ROLL_FORWARD,
+            json!({ "from": "2026/27", "to": "2027/28" }),
+        )
+        .await;
+    assert_eq!(again["offerQuantitiesRollForward"]["copied"], 0);
+    assert_eq!(again["offerQuantitiesRollForward"]["kept"], copied);
+    let backwards = app
+        .data_as(
+            ADMIN,
+            ROLL_FORWARD,
+            json!({ "from": "2027/28", "to": "2026/27" }),
+        )
+        .await;
+    assert_eq!(
+        backwards["offerQuantitiesRollForward"]["userErrors"],
+        json!([{ "field": ["input", "toYear"], "code": "OUT_OF_RANGE" }])
+    );
+}
+
 testkit::db_tests!(
+    admins_roll_the_offer_forward_once,
     a_school_sees_its_own_offer_and_its_ledger,
     only_a_schools_own_people_staff_and_offer_keys_see_its_offer,
     admins_manage_the_offer_and_bad_input_changes_nothing,

@@ -10,6 +10,7 @@
 //! `ReadMemberships` reads, school roles their own schools' records only. Another school's
 //! membership is `NotFound`, never `Forbidden`, so its existence is not revealed.
 
+pub mod bulk;
 mod entity;
 pub mod history;
 mod lifecycle;
@@ -18,6 +19,7 @@ mod renewal;
 mod tiers;
 pub mod types;
 
+pub use bulk::{MAX_BULK, activate_many, activate_ready};
 pub use history::history;
 pub use lifecycle::{accept_principles, activate, cancel, enrol, lapse};
 pub use queries::{active_for_year, by_ids, count_for_year, for_year, get, may_read, of_schools};

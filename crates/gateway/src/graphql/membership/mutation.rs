@@ -132,6 +132,42 @@ pub struct MembershipRenewalsLapsePayload {
     pub user_errors: Vec<UserError>,
 }
 
+#[derive(InputObject, Debug)]
+pub struct MembershipsActivateInput {
+    /// PENDING memberships whose schools have accepted every principle (and, for renewals,
+    /// confirmed); at most 1,000.
+    pub membership_ids: Vec<ID>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct MembershipsActivateReadyInput {
+    /// The year whose ready memberships are put in force.
+    pub academic_year: AcademicYearScalar,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct MembershipsActivatePayload {
+    /// The memberships this call activated.
+    pub memberships: Vec<MembershipNode>,
+    /// One per membership that cannot be activated (`membershipIds.<index>`: NOT_FOUND, or
+    /// CONFLICT saying why); then none was.
+    pub user_errors: Vec<UserError>,
+}
+
+impl MembershipsActivatePayload {
+    fn from(result: Result<Vec<Membership>, DomainError>) -> async_graphql::Result<Self> {
+        let (done, user_errors) = payload(result)?;
+        Ok(Self {
+            memberships: done
+                .unwrap_or_default()
+                .into_iter()
+                .map(MembershipNode)
+                .collect(),
+            user_errors,
+        })
+    }
+}
+
 #[derive(Default, Debug)]
 pub struct MembershipMutation;
 
@@ -257,6 +293,46 @@ impl MembershipMutation {
         }
         .await;
         MembershipPayload::from(result)
+    }
+
+    /// Put several pending memberships in force at once, all or none: each must have every
+    /// principle accepted and, for a renewal, the school's confirmation. Partnership admins.
+    async fn memberships_activate(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipsActivateInput,
+    ) -> async_graphql::Result<MembershipsActivatePayload> {
+        let rc = ctx.trellis()?;
+        let result = async {
+            let ids = input
+                .membership_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| expect_input::<MembershipId>(id, &format!("membershipIds.{i}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            memberships::activate_many(&rc.db, &rc.actor, rc.clock.as_ref(), &ids).await
+        }
+        .await;
+        MembershipsActivatePayload::from(result)
+    }
+
+    /// Put in force every membership of the year that is ready: PENDING, every principle
+    /// accepted, and for a renewal confirmed by the school. Running it again activates only
+    /// what became ready since. Partnership admins.
+    async fn memberships_activate_ready(
+        &self,
+        ctx: &Context<'_>,
+        input: MembershipsActivateReadyInput,
+    ) -> async_graphql::Result<MembershipsActivatePayload> {
+        let rc = ctx.trellis()?;
+        let result = memberships::activate_ready(
+            &rc.db,
+            &rc.actor,
+            rc.clock.as_ref(),
+            input.academic_year.0,
+        )
+        .await;
+        MembershipsActivatePayload::from(result)
     }
 
     /// Offer next year's membership to every school active this year, pre-filled from this

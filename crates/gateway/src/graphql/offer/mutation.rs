@@ -76,6 +76,26 @@ impl OfferItemPayload {
 }
 
 #[derive(InputObject, Debug)]
+pub struct OfferQuantitiesRollForwardInput {
+    /// The year whose quantities are copied.
+    pub from_year: AcademicYearScalar,
+    /// A later year: it gets every quantity it has not got yet.
+    pub to_year: AcademicYearScalar,
+}
+
+#[derive(SimpleObject, Debug)]
+pub struct OfferQuantitiesRollForwardPayload {
+    /// Quantities copied into `toYear`.
+    pub copied: i32,
+    /// Quantities `toYear` already had, left as they were.
+    pub kept: i32,
+    /// Quantities of items no longer offered, not copied.
+    pub skipped_inactive: i32,
+    /// OUT_OF_RANGE on `toYear` unless it is after `fromYear`.
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(InputObject, Debug)]
 pub struct OfferQuantitySetInput {
     pub item_id: ID,
     pub academic_year: AcademicYearScalar,
@@ -277,6 +297,33 @@ impl OfferMutation {
         }
         .await;
         OfferItemPayload::from(result)
+    }
+
+    /// Start a year's offer from another's: copy every quantity of `fromYear` (active items
+    /// only) that `toYear` has not got, never overwriting one already set. Running it again
+    /// copies nothing. Takes effect at the next `entitlementsDerive`. Partnership admins.
+    async fn offer_quantities_roll_forward(
+        &self,
+        ctx: &Context<'_>,
+        input: OfferQuantitiesRollForwardInput,
+    ) -> async_graphql::Result<OfferQuantitiesRollForwardPayload> {
+        let rc = ctx.trellis()?;
+        let result = offer::roll_forward(
+            &rc.db,
+            &rc.actor,
+            rc.clock.as_ref(),
+            input.from_year.0,
+            input.to_year.0,
+        )
+        .await;
+        let (done, user_errors) = payload(result)?;
+        let done = done.unwrap_or_default();
+        Ok(OfferQuantitiesRollForwardPayload {
+            copied: int::saturating(done.copied),
+            kept: int::saturating(done.kept),
+            skipped_inactive: int::saturating(done.skipped_inactive),
+            user_errors,
+        })
     }
 
     /// Set how much of an item a tier (and phase) gets in a year, or make it unlimited.
