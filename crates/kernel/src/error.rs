@@ -178,4 +178,95 @@ impl Problems {
             Err(DomainError::Invalid(self.0))
         }
     }
+
+    /// The values parsed while these problems were recorded, when nothing was wrong.
+    ///
+    /// Services check every field before giving up, so they hold each parse as an `Option`;
+    /// this turns those options (one, or a tuple of up to eight) into the values at once.
+    /// A value missing with no problem recorded is a bug in the service: it is reported as
+    /// an internal error, never a panic that would drop the caller's connection.
+    pub fn finish_with<P: Parsed>(self, parsed: P) -> Result<P::Value, DomainError> {
+        self.finish()?;
+        parsed
+            .complete()
+            .ok_or_else(|| DomainError::internal(Unrecorded(std::any::type_name::<P::Value>())))
+    }
+}
+
+/// A value left unparsed although no problem was recorded for it.
+#[derive(Debug, Error)]
+#[error("a {0} was missing but no problem was recorded for it")]
+struct Unrecorded(&'static str);
+
+/// Values parsed one by one, each `None` where its parse failed: complete when all parsed.
+pub trait Parsed {
+    type Value;
+    fn complete(self) -> Option<Self::Value>;
+}
+
+impl<A> Parsed for Option<A> {
+    type Value = A;
+    fn complete(self) -> Option<A> {
+        self
+    }
+}
+
+macro_rules! parsed_tuple {
+    ($($t:ident),+) => {
+        impl<$($t),+> Parsed for ($(Option<$t>,)+) {
+            type Value = ($($t,)+);
+            #[allow(non_snake_case)]
+            fn complete(self) -> Option<Self::Value> {
+                let ($($t,)+) = self;
+                Some(($($t?,)+))
+            }
+        }
+    };
+}
+
+parsed_tuple!(A, B);
+parsed_tuple!(A, B, C);
+parsed_tuple!(A, B, C, D);
+parsed_tuple!(A, B, C, D, E);
+parsed_tuple!(A, B, C, D, E, F);
+parsed_tuple!(A, B, C, D, E, F, G);
+parsed_tuple!(A, B, C, D, E, F, G, H);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_with_gives_the_values_when_nothing_was_wrong() {
+        let problems = Problems::new();
+        assert_eq!(
+            problems
+                .finish_with((Some(1), Some("a")))
+                .expect("complete"),
+            (1, "a")
+        );
+    }
+
+    #[test]
+    fn finish_with_reports_the_recorded_problems() {
+        let mut problems = Problems::new();
+        let n = problems.check::<u8>(Err(FieldError::new("n", ErrorCode::Invalid, "no")));
+        match problems.finish_with((n, Some(2))) {
+            Err(DomainError::Invalid(errors)) => assert_eq!(errors[0].field, ["n"]),
+            other => panic!("expected the problem, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_value_missing_without_a_problem_is_internal_not_a_panic() {
+        let err = Problems::new()
+            .finish_with((Some(1), None::<u8>))
+            .expect_err("incomplete");
+        assert!(matches!(err, DomainError::Internal(_)), "{err:?}");
+        assert!(
+            err.chain().contains("no problem was recorded"),
+            "{}",
+            err.chain()
+        );
+    }
 }

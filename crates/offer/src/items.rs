@@ -182,10 +182,7 @@ pub async fn create_item(
     {
         problems.add("code", ErrorCode::Taken, "another item has this code");
     }
-    problems.finish()?;
-    let (Some(code), Some(name), Some(description)) = (code, name, description) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (code, name, description) = problems.finish_with((code, name, description))?;
     let now = clock.now();
     let row = items::ActiveModel {
         id: Set(OfferItemId::new().as_uuid()),

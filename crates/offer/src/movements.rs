@@ -212,12 +212,8 @@ where
             format!("the membership runs from {starts_on} to {ends_on}"),
         );
     }
-    problems.finish()?;
-    let (Some(quantity), Some(reference), Some(reason), Some(item)) =
-        (quantity, reference, reason, item)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (quantity, reference, reason, item) =
+        problems.finish_with((quantity, reference, reason, item))?;
 
     let txn = db.begin_write().await?;
     let (entitlement, balance) = locked_balance(&txn, input.school_id, input.item_id, year).await?;
@@ -381,10 +377,7 @@ pub async fn adjust(
     ));
     let reason = problems.check(required_text("reason", &input.reason, REASON_MAX));
     let item = item_for(db, &mut problems, input.item_id).await?;
-    problems.finish()?;
-    let (Some(reason), Some(item)) = (reason, item) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (reason, item) = problems.finish_with((reason, item))?;
 
     let txn = db.begin_write().await?;
     let (entitlement, balance) =
@@ -447,12 +440,8 @@ async fn validate_transfer(
         problems.add("itemId", ErrorCode::Conflict, refusal);
     }
     let membership = problems.check(active_membership(db, input.school_id, input.year).await?);
-    problems.finish()?;
-    let (Some(quantity), Some(reference), Some(reason), Some(item), Some(membership)) =
-        (quantity, reference, reason, item, membership)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (quantity, reference, reason, item, membership) =
+        problems.finish_with((quantity, reference, reason, item, membership))?;
     Ok(TransferInput {
         quantity,
         reference,

@@ -184,10 +184,7 @@ pub async fn create_cycle(
         }
     }
     input.rules.validate(&mut problems);
-    problems.finish()?;
-    let (Some(year), Some(name)) = (year, name) else {
-        unreachable!("recorded as problems")
-    };
+    let (year, name) = problems.finish_with((year, name))?;
     let now = clock.now();
     let mut row = cycles::ActiveModel {
         id: Set(ReviewCycleId::new().as_uuid()),

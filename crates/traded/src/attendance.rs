@@ -327,10 +327,7 @@ pub async fn mark_attendance(
             );
         }
     }
-    problems.finish()?;
-    let Some(index) = index else {
-        unreachable!("a missing part was recorded as a problem");
-    };
+    let index = problems.finish_with(index)?;
     let part_no = i32::try_from(index).unwrap_or(i32::MAX);
     let by = recorder(actor).map(|u| u.as_uuid());
     let touched: Vec<BookingId> = register

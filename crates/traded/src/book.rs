@@ -467,12 +467,8 @@ pub async fn book(
         )
         .await?;
     }
-    problems.finish()?;
-    let (Some(Target { session, service }), Some(po_number), Some(priced)) =
-        (target, po_number, priced)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (Target { session, service }, po_number, priced) =
+        problems.finish_with((target, po_number, priced))?;
     let places = u32::try_from(people.len()).unwrap_or(u32::MAX);
 
     let id = BookingId::new();
@@ -571,10 +567,7 @@ pub async fn request_booking(
         Some(t) => problems.check(price(db, &t.service, &t.session, input.school_id).await?),
         None => None,
     };
-    problems.finish()?;
-    let (Some(Target { session, service }), Some(priced)) = (target, priced) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (Target { session, service }, priced) = problems.finish_with((target, priced))?;
     let places = u32::try_from(people.len()).unwrap_or(u32::MAX);
     let id = BookingId::new();
     let txn = db.begin_write().await?;
@@ -731,12 +724,8 @@ pub async fn approve_request(
         )
         .await?;
     }
-    problems.finish()?;
-    let (Some(Target { session, service }), Some(po_number), Some(priced)) =
-        (target, po_number, priced)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (Target { session, service }, po_number, priced) =
+        problems.finish_with((target, po_number, priced))?;
 
     let txn = db.begin_write().await?;
     let held = take_places(&txn, session.id, places).await?;
@@ -923,10 +912,9 @@ pub async fn substitute_attendee(
         None,
     )
     .await?;
-    checked.finish().map_err(as_replacement)?;
-    let Some(person) = people.into_iter().next() else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let person = checked
+        .finish_with(people.into_iter().next())
+        .map_err(as_replacement)?;
     let txn = db.begin_write().await?;
     lock_booking(&txn, booking_id, row.version).await?;
     let before = snapshot(&txn, booking_id).await?;

@@ -359,18 +359,8 @@ pub async fn create_service(
     {
         problems.add("code", ErrorCode::Taken, "another service has this code");
     }
-    problems.finish()?;
-    let (
-        Some(code),
-        Some(title),
-        Some(description),
-        Some(audience),
-        Some(provider_name),
-        Some(cfr_code),
-    ) = (code, title, description, audience, provider_name, cfr_code)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (code, title, description, audience, provider_name, cfr_code) =
+        problems.finish_with((code, title, description, audience, provider_name, cfr_code))?;
 
     let now = clock.now();
     let id = ServiceId::new();

@@ -341,10 +341,7 @@ pub async fn create_session(
         input.booking_deadline,
         parts.first().map(|p| p.starts_at),
     );
-    problems.finish()?;
-    let (Some(label), Some(first), Some(last)) = (label, parts.first(), parts.last()) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (label, first, last) = problems.finish_with((label, parts.first(), parts.last()))?;
 
     let row = sessions::ActiveModel {
         id: Set(SessionId::new().as_uuid()),

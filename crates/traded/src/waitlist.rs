@@ -223,12 +223,8 @@ pub async fn accept_waitlist_offer(
         )
         .await?;
     }
-    problems.finish()?;
-    let (Some(Target { session, service }), Some(priced), Some(settlement), Some(po_number)) =
-        (target, priced, settlement, po_number)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (Target { session, service }, priced, settlement, po_number) =
+        problems.finish_with((target, priced, settlement, po_number))?;
 
     let txn = db.begin_write().await?;
     let locked = lock_booking(&txn, id, row.version).await?;

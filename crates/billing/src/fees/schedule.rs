@@ -209,10 +209,7 @@ pub async fn create_schedule(
     let name = check_name(&mut problems, &input.name);
     let rules = check_rules(&mut problems, input.rules);
     check_terms(&mut problems, input.payment_terms_days);
-    problems.finish()?;
-    let (Some(name), Some(rules)) = (name, rules) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (name, rules) = problems.finish_with((name, rules))?;
 
     let txn = db.begin_write().await?;
     if tiers::Entity::find_by_id(input.tier_id.as_uuid())

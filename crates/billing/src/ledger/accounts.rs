@@ -254,12 +254,8 @@ pub async fn create(
         );
     }
     check_schools(db, &mut problems, "schoolIds", &input.school_ids).await?;
-    problems.finish()?;
-    let (Some(name), Some(contact_name), Some(contact_email), Some(address)) =
-        (name, contact_name, contact_email, address)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (name, contact_name, contact_email, address) =
+        problems.finish_with((name, contact_name, contact_email, address))?;
 
     let now = clock.now();
     let id = BillingAccountId::new();

@@ -126,12 +126,8 @@ where
     if payment.is_none() {
         problems.add("paymentId", ErrorCode::NotFound, "no such payment");
     }
-    problems.finish()?;
-    let (Some(amount), Some(reason), Some(provider_ref), Some(payment)) =
-        (amount, reason, provider_ref, payment)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (amount, reason, provider_ref, payment) =
+        problems.finish_with((amount, reason, provider_ref, payment))?;
 
     let txn = db.begin_write().await?;
     lock_account(&txn, BillingAccountId::from_uuid(payment.account_id)).await?;

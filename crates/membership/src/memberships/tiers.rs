@@ -132,10 +132,7 @@ pub async fn create_tier(
             format!("another tier has the code {code}"),
         );
     }
-    problems.finish()?;
-    let (Some(code), Some(name)) = (code, name) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (code, name) = problems.finish_with((code, name))?;
     let now = clock.now();
     let row = tiers::ActiveModel {
         id: Set(TierId::new().as_uuid()),

@@ -282,10 +282,7 @@ pub async fn create(
             "another partnership has this name",
         );
     }
-    problems.finish()?;
-    let (Some(name), Some(area)) = (name, area) else {
-        unreachable!("recorded as problems")
-    };
+    let (name, area) = problems.finish_with((name, area))?;
     let now = clock.now();
     let row = partnerships::ActiveModel {
         id: Set(PartnershipId::new().as_uuid()),

@@ -112,10 +112,7 @@ pub async fn create(
             "a key needs at least one scope",
         );
     }
-    problems.finish()?;
-    let Some(name) = name else {
-        unreachable!("recorded as a problem")
-    };
+    let name = problems.finish_with(name)?;
     let mut scopes = input.scopes;
     scopes.sort();
     scopes.dedup();

@@ -174,10 +174,7 @@ pub async fn create(
     {
         problems.add("email", ErrorCode::Taken, "a user with this email exists");
     }
-    problems.finish()?;
-    let (Some(email), Some(name)) = (email, name) else {
-        unreachable!("recorded as problems")
-    };
+    let (email, name) = problems.finish_with((email, name))?;
     let now = clock.now();
     let id = UserId::new();
     let row = users::ActiveModel {

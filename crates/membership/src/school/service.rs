@@ -418,10 +418,7 @@ pub async fn create(
             format!("a school with URN {urn} is already in the directory"),
         );
     }
-    problems.finish()?;
-    let (Some(urn), Some(name), Some(la), Some(postcode)) = (urn, name, la, postcode) else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (urn, name, la, postcode) = problems.finish_with((urn, name, la, postcode))?;
 
     let now = clock.now();
     let id = SchoolId::new();
