@@ -93,7 +93,7 @@ pub enum AppError {
     Config(#[from] crate::config::ConfigError),
 }
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 impl App {
     /// Builds the app on an open, migrated database.
@@ -242,22 +242,86 @@ fn router(config: &Config, state: AppState) -> Router {
             );
     }
     let metrics = state.metrics.clone();
-    router
+    let served = router
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout()))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout(),
+        ))
         .merge(graphql)
-        .with_state(state)
+        .with_state(state);
+    outer_layers(config, metrics, served)
+}
+
+/// What wraps every route, innermost first. Apart so a test can put it around a route that
+/// panics, which no real route should.
+fn outer_layers(config: &Config, metrics: Arc<Metrics>, routes: Router) -> Router {
+    routes
+        .layer(crate::http::panics::layer())
         .layer(middleware::from_fn(graphql_http::too_large_as_graphql))
         .layer(CompressionLayer::new())
         .layer(cors(config))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<_>| {
-            let id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(crate::http::spans::make_span)
+                .on_response(crate::http::spans::on_response),
+        )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         // Outermost, so every answer is counted: the body limit's 413 and the timeout's 408
         // as much as the handlers' own.
         .layer(middleware::from_fn_with_state(metrics, metrics::track_http))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A panicking handler answers 500 with the GraphQL error shape and `INTERNAL`, is
+    /// counted, and the server keeps answering.
+    #[tokio::test]
+    async fn a_panic_is_a_coded_internal_error() {
+        let metrics = Arc::new(Metrics::new());
+        let routes = Router::new().route(
+            "/boom",
+            get(|| async {
+                assert!(!std::hint::black_box(true), "a bug we have not found");
+                "unreachable"
+            }),
+        );
+        let app = outer_layers(&Config::default(), Arc::clone(&metrics), routes);
+        for _ in 0..2 {
+            let response = app
+                .clone()
+                .oneshot(Request::get("/boom").body(Body::empty()).expect("request"))
+                .await
+                .expect("an answer, not a dropped connection");
+            assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            assert!(response.headers().contains_key(REQUEST_ID));
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .expect("body");
+            let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "INTERNAL",
+                "{body}"
+            );
+            assert!(
+                !body.to_string().contains("a bug"),
+                "the panic stays in the log: {body}"
+            );
+        }
+        let text = metrics.render(&DatabaseConnection::default());
+        assert!(
+            text.lines()
+                .any(|l| l.contains("status=\"500\"") && !l.starts_with('#')),
+            "{text}"
+        );
+    }
 }

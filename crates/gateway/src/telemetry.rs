@@ -2,15 +2,18 @@
 //! stdout for their output alone.
 //!
 //! When `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, every
-//! `tracing` span — the request, the GraphQL operation, each resolver — is also exported as
-//! an OpenTelemetry span over OTLP/HTTP with protobuf bodies, the transport every collector
-//! accepts. The exporter reads the standard `OTEL_*` variables itself (endpoint, headers,
+//! `tracing` span — the HTTP request (`http::spans`), the GraphQL operation
+//! (`graphql::spans`), each DataLoader batch — is also exported as an OpenTelemetry span over
+//! OTLP/HTTP with protobuf bodies, the transport every collector accepts. A W3C
+//! `traceparent` on an incoming request is honoured (the trace-context propagator is
+//! installed with the exporter). The exporter reads the standard `OTEL_*` variables itself (endpoint, headers,
 //! timeout, batch delay), so operators configure it as they configure any other service;
 //! `OTEL_SERVICE_NAME` defaults to `trellis`.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::SpanExporter;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
@@ -76,6 +79,7 @@ pub fn init(format: LogFormat) -> Telemetry {
         .is_ok();
     if installed {
         if provider.is_some() {
+            opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
             tracing::info!("exporting traces over OTLP/HTTP");
         }
         Telemetry { provider }

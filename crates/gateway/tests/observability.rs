@@ -155,7 +155,7 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
     );
     assert!(spans.iter().any(|s| s["operation"] == "Schools"), "{line}");
 
-    // A resolver's failure is logged inside that resolver's span, under the operation's.
+    // A resolver's failure is logged with its path and code inside the operation's span.
     let head = server.token(db.conn(), HEAD).await;
     let (_, body) = server
         .gql(
@@ -173,15 +173,26 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
     let line = log
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|l| l["fields"]["message"] == "error" && l["span"]["name"] == "field")
+        .find(|l| l["fields"]["message"] == "graphql error")
         .unwrap_or_else(|| panic!("no resolver error line in:\n{log}"));
-    assert_eq!(line["span"]["path"], "users", "{line}");
+    assert_eq!(line["fields"]["path"], "users", "{line}");
+    assert_eq!(line["fields"]["code"], "FORBIDDEN", "{line}");
     let spans = line["spans"].as_array().expect("span list");
     assert!(spans.iter().any(|s| s["operation"] == "Users"), "{line}");
+    // No span per resolved field.
+    assert!(
+        !log.lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .any(|l| l["span"]["name"] == "field"),
+        "{log}"
+    );
 }
 
+/// What the collector was sent: each body with its content type.
+type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// An OTLP/HTTP collector on loopback that keeps every body it is sent, with its content type.
-async fn collector() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
+async fn collector() -> (String, Received) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let store = Arc::clone(&received);
     let app = axum::Router::new().route(
@@ -208,13 +219,104 @@ async fn collector() -> (String, Arc<Mutex<Vec<(String, Vec<u8>)>>>) {
     (format!("http://{addr}"), received)
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+/// A span as the collector decoded it.
+#[derive(Debug, Clone)]
+struct Exported {
+    name: String,
+    kind: i32,
+    trace_id: Vec<u8>,
+    span_id: Vec<u8>,
+    parent: Vec<u8>,
+    status: Option<(i32, String)>,
+    attributes: Vec<(String, String)>,
 }
 
+impl Exported {
+    fn attr(&self, key: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn decode(bodies: &[(String, Vec<u8>)]) -> Vec<Exported> {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    use prost::Message as _;
+    let mut spans = Vec::new();
+    for (kind, body) in bodies {
+        assert_eq!(kind, "application/x-protobuf");
+        let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("OTLP protobuf");
+        for span in request
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .flat_map(|s| &s.spans)
+        {
+            let attributes = span
+                .attributes
+                .iter()
+                .map(|kv| {
+                    let value = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                        Some(Any::StringValue(s)) => s.clone(),
+                        Some(Any::IntValue(i)) => i.to_string(),
+                        Some(Any::BoolValue(b)) => b.to_string(),
+                        Some(Any::DoubleValue(d)) => d.to_string(),
+                        other => format!("{other:?}"),
+                    };
+                    (kv.key.clone(), value)
+                })
+                .collect();
+            spans.push(Exported {
+                name: span.name.clone(),
+                kind: span.kind,
+                trace_id: span.trace_id.clone(),
+                span_id: span.span_id.clone(),
+                parent: span.parent_span_id.clone(),
+                status: span.status.as_ref().map(|s| (s.code, s.message.clone())),
+                attributes,
+            });
+        }
+    }
+    spans
+}
+
+fn hex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Waits until a span `pick` accepts has reached the collector; every span received then.
+async fn exported_until(
+    server: &common::Server,
+    received: &Received,
+    pick: impl Fn(&Exported) -> bool,
+) -> Vec<Exported> {
+    // The batch goes out within the schedule delay; allow a saturated machine plenty more.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let spans = decode(&received.lock().expect("store"));
+        if spans.iter().any(&pick) {
+            return spans;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the span did not reach the collector; got {spans:#?}\nlog:\n{}",
+            server.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// OpenTelemetry's semantic conventions: an HTTP server span that continues the caller's
+/// trace, a GraphQL span named by the operation with its hash and not its text, a span per
+/// DataLoader batch beneath it, none per field, and errors marking the span.
 async fn traces_reach_an_otlp_collector(db: TestDb) {
+    const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const CALLER_SPAN: &str = "00f067aa0ba902b7";
     let (endpoint, received) = collector().await;
     let server = common::spawn(
         db.url(),
@@ -226,30 +328,78 @@ async fn traces_reach_an_otlp_collector(db: TestDb) {
     )
     .await;
     let token = server.token(db.conn(), ADMIN).await;
-    let (_, body) = server
-        .gql(Some(&token), Some("Schools"), SCHOOLS, json!({}))
-        .await;
+    let query =
+        "query Schools { schools(first: 2) { nodes { name partnerships { nodes { name } } } } }";
+    let res = server
+        .client
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{TRACE}-{CALLER_SPAN}-01"))
+        .json(&json!({ "query": query, "operationName": "Schools" }))
+        .send()
+        .await
+        .expect("request");
+    let body: Value = res.json().await.expect("json");
     assert!(body.get("errors").is_none(), "{body}");
 
-    // The batch goes out within the schedule delay; allow a saturated machine plenty more.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let bodies = received.lock().expect("store").clone();
-        // Protobuf keeps strings as UTF-8 bytes: the operation's span, its name, the service.
-        if let Some((kind, _)) = bodies.iter().find(|(_, b)| {
-            contains(b, "graphql") && contains(b, "Schools") && contains(b, "trellis")
-        }) {
-            assert_eq!(kind, "application/x-protobuf");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no span of the Schools operation reached the collector ({} bodies); log:\n{}",
-            bodies.len(),
-            server.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let spans = exported_until(&server, &received, |s| s.name == "query Schools").await;
+    let http = spans
+        .iter()
+        .find(|s| s.name == "POST /graphql" && s.trace_id == hex(TRACE))
+        .unwrap_or_else(|| panic!("no HTTP span in the caller's trace: {spans:#?}"));
+    assert_eq!(http.kind, 2, "SERVER: {http:?}");
+    assert_eq!(http.parent, hex(CALLER_SPAN), "{http:?}");
+    assert_eq!(http.attr("http.request.method"), Some("POST"));
+    assert_eq!(http.attr("http.route"), Some("/graphql"));
+    assert_eq!(http.attr("http.response.status_code"), Some("200"));
+    assert_eq!(http.attr("url.scheme"), Some("http"));
+    assert!(http.attr("server.address").is_some(), "{http:?}");
+
+    let op = spans
+        .iter()
+        .find(|s| s.name == "query Schools")
+        .expect("operation span");
+    assert_eq!(
+        op.parent, http.span_id,
+        "the operation is the request's child"
+    );
+    assert_eq!(op.trace_id, hex(TRACE));
+    assert_eq!(op.attr("graphql.operation.name"), Some("Schools"));
+    assert_eq!(op.attr("graphql.operation.type"), Some("query"));
+    let hash = gateway::http::persisted::hash(query);
+    assert_eq!(op.attr("graphql.document.hash"), Some(hash.as_str()));
+    assert!(
+        spans
+            .iter()
+            .flat_map(|s| &s.attributes)
+            .all(|(_, v)| !v.contains("schools(first")),
+        "the document's text was exported"
+    );
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.name.starts_with("dataloader ") && s.parent == op.span_id),
+        "no DataLoader batch under the operation: {spans:#?}"
+    );
+    assert!(!spans.iter().any(|s| s.name == "field"), "a span per field");
+
+    // An error marks the operation's span with its code.
+    let head = server.token(db.conn(), HEAD).await;
+    let (_, body) = server
+        .gql(
+            Some(&head),
+            Some("Users"),
+            "query Users { users(first: 1) { nodes { email } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(body["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let spans = exported_until(&server, &received, |s| s.name == "query Users").await;
+    let op = spans
+        .iter()
+        .find(|s| s.name == "query Users")
+        .expect("span");
+    assert_eq!(op.status, Some((2, "FORBIDDEN".to_owned())), "{op:?}");
     assert!(
         server
             .log_text()

@@ -408,64 +408,64 @@ loader!(
 
 /// Every loader of one request.
 pub struct Loaders {
-    pub schools: DataLoader<SchoolLoader>,
-    pub designations: DataLoader<DesignationLoader>,
-    pub inspections: DataLoader<InspectionLoader>,
-    pub roll_history: DataLoader<RollHistoryLoader>,
-    pub partnerships: DataLoader<PartnershipLoader>,
-    pub members: DataLoader<MembersLoader>,
-    pub memberships: DataLoader<MembershipsLoader>,
-    pub leads: DataLoader<LeadLoader>,
-    pub users: DataLoader<UserLoader>,
-    pub user_schools: DataLoader<UserSchoolsLoader>,
-    pub tiers: DataLoader<TierLoader>,
-    pub memberships_by_id: DataLoader<MembershipLoader>,
-    pub school_memberships: DataLoader<SchoolMembershipsLoader>,
-    pub schedules: DataLoader<ScheduleLoader>,
-    pub accounts: DataLoader<AccountLoader>,
-    pub school_accounts: DataLoader<SchoolAccountLoader>,
-    pub invoices: DataLoader<InvoiceLoader>,
-    pub account_invoices: DataLoader<AccountInvoicesLoader>,
-    pub invoice_lines: DataLoader<InvoiceLinesLoader>,
-    pub invoice_credit_notes: DataLoader<InvoiceCreditNotesLoader>,
-    pub invoice_allocations: DataLoader<InvoiceAllocationsLoader>,
-    pub payments: DataLoader<PaymentLoader>,
-    pub account_payments: DataLoader<AccountPaymentsLoader>,
-    pub payment_allocations: DataLoader<PaymentAllocationsLoader>,
-    pub payment_refunds: DataLoader<PaymentRefundsLoader>,
-    pub offer_items: DataLoader<OfferItemLoader>,
-    pub offer_quantities: DataLoader<OfferQuantitiesLoader>,
-    pub offer_entries: DataLoader<OfferEntryLoader>,
-    pub offer_balances: DataLoader<OfferBalancesLoader>,
-    pub offer_latest_entries: DataLoader<OfferLatestEntriesLoader>,
-    pub membership_fees: DataLoader<MembershipFeesLoader>,
-    pub review_cycles: DataLoader<ReviewCycleLoader>,
-    pub cycle_participants: DataLoader<CycleParticipantsLoader>,
-    pub review_groups: DataLoader<ReviewGroupLoader>,
-    pub reviewers: DataLoader<ReviewerLoader>,
-    pub school_reviewers: DataLoader<SchoolReviewersLoader>,
-    pub reviews: DataLoader<ReviewLoader>,
-    pub school_reviews: DataLoader<SchoolReviewsLoader>,
-    pub review_teams: DataLoader<ReviewTeamLoader>,
-    pub review_consents: DataLoader<ReviewConsentsLoader>,
-    pub self_reviews: DataLoader<SelfReviewLoader>,
-    pub review_findings: DataLoader<ReviewFindingsLoader>,
-    pub review_actions: DataLoader<ReviewActionsLoader>,
-    pub invoice_mirrors: DataLoader<InvoiceMirrorLoader>,
-    pub services: DataLoader<ServiceLoader>,
-    pub sessions: DataLoader<SessionLoader>,
-    pub service_sessions: DataLoader<ServiceSessionsLoader>,
-    pub bookings: DataLoader<BookingLoader>,
-    pub booking_attendees: DataLoader<BookingAttendeesLoader>,
-    pub attendees: DataLoader<AttendeeLoader>,
-    pub session_bookings: DataLoader<SessionBookingsLoader>,
-    pub school_bookings: DataLoader<SchoolBookingsLoader>,
-    pub charges: DataLoader<ChargeLoader>,
-    pub account_pending_charges: DataLoader<AccountPendingChargesLoader>,
-    pub account_moves: DataLoader<AccountMovesLoader>,
-    pub booking_charges: DataLoader<BookingChargeLoader>,
-    pub service_ratings: DataLoader<ServiceRatingLoader>,
-    pub session_feedback: DataLoader<SessionFeedbackLoader>,
+    pub schools: DataLoader<Spanned<SchoolLoader>>,
+    pub designations: DataLoader<Spanned<DesignationLoader>>,
+    pub inspections: DataLoader<Spanned<InspectionLoader>>,
+    pub roll_history: DataLoader<Spanned<RollHistoryLoader>>,
+    pub partnerships: DataLoader<Spanned<PartnershipLoader>>,
+    pub members: DataLoader<Spanned<MembersLoader>>,
+    pub memberships: DataLoader<Spanned<MembershipsLoader>>,
+    pub leads: DataLoader<Spanned<LeadLoader>>,
+    pub users: DataLoader<Spanned<UserLoader>>,
+    pub user_schools: DataLoader<Spanned<UserSchoolsLoader>>,
+    pub tiers: DataLoader<Spanned<TierLoader>>,
+    pub memberships_by_id: DataLoader<Spanned<MembershipLoader>>,
+    pub school_memberships: DataLoader<Spanned<SchoolMembershipsLoader>>,
+    pub schedules: DataLoader<Spanned<ScheduleLoader>>,
+    pub accounts: DataLoader<Spanned<AccountLoader>>,
+    pub school_accounts: DataLoader<Spanned<SchoolAccountLoader>>,
+    pub invoices: DataLoader<Spanned<InvoiceLoader>>,
+    pub account_invoices: DataLoader<Spanned<AccountInvoicesLoader>>,
+    pub invoice_lines: DataLoader<Spanned<InvoiceLinesLoader>>,
+    pub invoice_credit_notes: DataLoader<Spanned<InvoiceCreditNotesLoader>>,
+    pub invoice_allocations: DataLoader<Spanned<InvoiceAllocationsLoader>>,
+    pub payments: DataLoader<Spanned<PaymentLoader>>,
+    pub account_payments: DataLoader<Spanned<AccountPaymentsLoader>>,
+    pub payment_allocations: DataLoader<Spanned<PaymentAllocationsLoader>>,
+    pub payment_refunds: DataLoader<Spanned<PaymentRefundsLoader>>,
+    pub offer_items: DataLoader<Spanned<OfferItemLoader>>,
+    pub offer_quantities: DataLoader<Spanned<OfferQuantitiesLoader>>,
+    pub offer_entries: DataLoader<Spanned<OfferEntryLoader>>,
+    pub offer_balances: DataLoader<Spanned<OfferBalancesLoader>>,
+    pub offer_latest_entries: DataLoader<Spanned<OfferLatestEntriesLoader>>,
+    pub membership_fees: DataLoader<Spanned<MembershipFeesLoader>>,
+    pub review_cycles: DataLoader<Spanned<ReviewCycleLoader>>,
+    pub cycle_participants: DataLoader<Spanned<CycleParticipantsLoader>>,
+    pub review_groups: DataLoader<Spanned<ReviewGroupLoader>>,
+    pub reviewers: DataLoader<Spanned<ReviewerLoader>>,
+    pub school_reviewers: DataLoader<Spanned<SchoolReviewersLoader>>,
+    pub reviews: DataLoader<Spanned<ReviewLoader>>,
+    pub school_reviews: DataLoader<Spanned<SchoolReviewsLoader>>,
+    pub review_teams: DataLoader<Spanned<ReviewTeamLoader>>,
+    pub review_consents: DataLoader<Spanned<ReviewConsentsLoader>>,
+    pub self_reviews: DataLoader<Spanned<SelfReviewLoader>>,
+    pub review_findings: DataLoader<Spanned<ReviewFindingsLoader>>,
+    pub review_actions: DataLoader<Spanned<ReviewActionsLoader>>,
+    pub invoice_mirrors: DataLoader<Spanned<InvoiceMirrorLoader>>,
+    pub services: DataLoader<Spanned<ServiceLoader>>,
+    pub sessions: DataLoader<Spanned<SessionLoader>>,
+    pub service_sessions: DataLoader<Spanned<ServiceSessionsLoader>>,
+    pub bookings: DataLoader<Spanned<BookingLoader>>,
+    pub booking_attendees: DataLoader<Spanned<BookingAttendeesLoader>>,
+    pub attendees: DataLoader<Spanned<AttendeeLoader>>,
+    pub session_bookings: DataLoader<Spanned<SessionBookingsLoader>>,
+    pub school_bookings: DataLoader<Spanned<SchoolBookingsLoader>>,
+    pub charges: DataLoader<Spanned<ChargeLoader>>,
+    pub account_pending_charges: DataLoader<Spanned<AccountPendingChargesLoader>>,
+    pub account_moves: DataLoader<Spanned<AccountMovesLoader>>,
+    pub booking_charges: DataLoader<Spanned<BookingChargeLoader>>,
+    pub service_ratings: DataLoader<Spanned<ServiceRatingLoader>>,
+    pub session_feedback: DataLoader<Spanned<SessionFeedbackLoader>>,
 }
 
 impl fmt::Debug for Loaders {
@@ -477,8 +477,13 @@ impl fmt::Debug for Loaders {
 impl Loaders {
     #[must_use]
     pub fn new(db: &DatabaseConnection, delay: Duration) -> Self {
-        fn make<L: Send + Sync + 'static>(loader: L, delay: Duration) -> DataLoader<L> {
-            DataLoader::new(loader, tokio::spawn).delay(delay)
+        fn make<L: Send + Sync + 'static>(loader: L, delay: Duration) -> DataLoader<Spanned<L>> {
+            // The batch runs in a task of its own: it carries the operation's span along, so
+            // its `dataloader` span is the operation's child, not the root of a new trace.
+            DataLoader::new(Spanned::new(loader), |batch| {
+                tokio::spawn(tracing::Instrument::in_current_span(batch))
+            })
+            .delay(delay)
         }
         Self {
             schools: make(SchoolLoader(db.clone()), delay),
@@ -540,6 +545,45 @@ impl Loaders {
             service_ratings: make(ServiceRatingLoader(db.clone()), delay),
             session_feedback: make(SessionFeedbackLoader(db.clone()), delay),
         }
+    }
+}
+
+/// A loader whose every batch is a `dataloader` span named for it (`dataloader SchoolLoader`)
+/// with the batch's size: one statement each, the spans worth exporting.
+#[derive(Debug)]
+pub struct Spanned<L> {
+    /// The loader's type name, without its path: built once per request for 60 loaders, so
+    /// no allocation here.
+    name: &'static str,
+    inner: L,
+}
+
+impl<L> Spanned<L> {
+    fn new(inner: L) -> Self {
+        let path = std::any::type_name::<L>();
+        let short = path.rsplit("::").next().unwrap_or(path);
+        Self { name: short, inner }
+    }
+}
+
+impl<K, L> Loader<K> for Spanned<L>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
+    type Value = L::Value;
+    type Error = L::Error;
+
+    fn load(
+        &self,
+        keys: &[K],
+    ) -> impl Future<Output = Result<HashMap<K, Self::Value>, Self::Error>> + Send {
+        let span = tracing::info_span!(
+            "dataloader",
+            otel.name = %format_args!("dataloader {}", self.name),
+            batch.size = keys.len()
+        );
+        tracing::Instrument::instrument(self.inner.load(keys), span)
     }
 }
 

@@ -22,6 +22,7 @@ pub mod offer;
 pub mod peer_review;
 pub mod relay;
 pub mod scalars;
+pub mod spans;
 pub mod traded;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -112,9 +113,9 @@ pub fn schema_with(
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(16)
-        // A span per resolver of an object-valued field (leaves are not worth the cost), under
-        // the request's `graphql` span: what OTLP exports and JSON error lines carry.
-        .extension(async_graphql::extensions::Tracing);
+        // Names the transport's `graphql` span by the operation parsed (innermost, so only a
+        // document every limit let through is named); no span per field.
+        .extension(spans::OperationSpan);
     if !config.introspection {
         builder = builder.disable_introspection();
     }

@@ -411,8 +411,15 @@ async fn execute_limited(
             (params.into_request(), register, document)
         }
     };
+    // OpenTelemetry's GraphQL span: `graphql::spans::OperationSpan` names it from the parsed
+    // document; `operation` is the name the client sent, for the logs.
     let span = tracing::info_span!(
         "graphql",
+        otel.name = "GraphQL Operation",
+        graphql.operation.name = tracing::field::Empty,
+        graphql.operation.type = tracing::field::Empty,
+        graphql.document.hash = tracing::field::Empty,
+        otel.status_description = tracing::field::Empty,
         operation = request.operation_name.as_deref().unwrap_or("anonymous"),
         actor = %actor_label(&actor),
     );
@@ -448,6 +455,13 @@ async fn execute_limited(
         user_codes.iter().map(String::as_str),
     );
     span.in_scope(|| {
+        for (error, code) in response.errors.iter().zip(&codes) {
+            tracing::info!(path = %error_path(error), code, error = %error.message, "graphql error");
+        }
+        if let Some(code) = codes.first() {
+            // An error status carrying the first error's code.
+            tracing::Span::current().record("otel.status_description", *code);
+        }
         tracing::info!(
             elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             errors = codes.len(),
@@ -488,6 +502,19 @@ async fn execute_limited(
         );
     }
     respond_bytes(StatusCode::OK, media, body)
+}
+
+/// Where an error arose, as a dotted path (`users.nodes.0.email`); empty for a request error.
+fn error_path(error: &ServerError) -> String {
+    error
+        .path
+        .iter()
+        .map(|segment| match segment {
+            async_graphql::PathSegment::Field(name) => name.clone(),
+            async_graphql::PathSegment::Index(i) => i.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// The `extensions.code` of an error (the `ErrorCodes` extension gives every error one).

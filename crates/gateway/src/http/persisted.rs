@@ -20,7 +20,6 @@ use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
 use serde_json::{Map, Value};
-use sha2::{Digest as _, Sha256};
 
 /// The documents one replica remembers, by the hex SHA-256 of their text.
 #[derive(Debug)]
@@ -107,16 +106,7 @@ impl PersistedQueries {
 }
 
 /// The hex SHA-256 of a document, as APQ names it.
-#[must_use]
-pub fn hash(text: &str) -> String {
-    use std::fmt::Write as _;
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub use crate::graphql::spans::document_hash as hash;
 
 /// Takes the `persistedQuery` extension out of a request's extensions. `Ok(None)` when there
 /// is none; an error message when it is malformed, of another version, or its hash does not
