@@ -1,10 +1,10 @@
 //! What every imported file shares: decoding, line endings, columns by header name, one
 //! header read and one row loop, and problems placed by line and column.
 //!
-//! A reader ([`crate::gias::read`], [`crate::census::read`]) hands what it reads to a
-//! [`Sink`] in batches of [`BATCH`] rows, so memory stays flat whatever the file's size;
-//! `membership::import` sinks them into a bounded channel to the database side, the tests
-//! and fuzz targets into a `Vec`.
+//! A reader (`school_register::gias::read` and `::census::read`, `bank_statement::read`)
+//! hands what it reads to a [`Sink`] in batches of [`BATCH`] rows, so memory stays flat
+//! whatever the file's size; the importers sink them into a bounded channel to the database
+//! side, the tests and fuzz targets into a `Vec`.
 
 use std::io::Read;
 
@@ -139,6 +139,27 @@ pub fn decoded<R: Read>(source: R) -> DecodeReaderBytes<R, Vec<u8>> {
         .bom_override(true)
         .strip_bom(true)
         .build(source)
+}
+
+/// As [`open`], for a file held whole whose encoding no convention fixes (a bank's export:
+/// some banks write Windows-1252, others UTF-8 without a byte-order mark): UTF-8 when the
+/// bytes are valid UTF-8, else Windows-1252; a byte-order mark wins as always.
+#[must_use]
+pub fn open_sniffed(bytes: &[u8]) -> FileReader<&[u8]> {
+    let encoding = if std::str::from_utf8(bytes).is_ok() {
+        encoding_rs::UTF_8
+    } else {
+        WINDOWS_1252
+    };
+    let decoded = DecodeReaderBytesBuilder::new()
+        .encoding(Some(encoding))
+        .bom_override(true)
+        .strip_bom(true)
+        .build(bytes);
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(false)
+        .from_reader(CrLfToLf::new(decoded))
 }
 
 /// Line endings as `\n`: the csv crate numbers a record that follows a CRLF line ending
