@@ -1,11 +1,13 @@
 //! The files a partnership imports: a GIAS establishment extract and a census file, read by
 //! `school_register` exactly as `membership::import` reads them (decoding, line endings,
-//! columns by header name, every value checked), the same bytes through both readers.
+//! columns by header name, every value checked), and a bank statement, read by
+//! `bank_statement` as `billing::ledger::bank` reads it: the same bytes through all three.
 //!
 //! Contract: any bytes become rows and problems, never a panic or a hang; every problem and
 //! every row is placed on a line the file has; every row holds only what the checks allow
 //! (a roll within bounds and its census day not in the future, a name within its length, a
-//! postcode unless the establishment is closed); no URN is read twice.
+//! postcode unless the establishment is closed; an amount that is money and not nothing,
+//! within what one payment can be); no URN is read twice.
 #![no_main]
 
 use std::collections::HashSet;
@@ -50,6 +52,16 @@ fuzz_target!(|data: &[u8]| {
         assert!((2..=lines).contains(&line.line), "row on line {}", line.line);
         assert!(urns.insert(line.urn.clone()), "URN {} read twice", line.urn);
         assert!(line.pupils <= Roll::MAX);
+    }
+
+    let mut read = Collected::default();
+    bank_statement::read(open(data), &mut read);
+    placed(read.problems.listed(), lines);
+    for line in &read.rows {
+        assert!((2..=lines).contains(&line.line), "row on line {}", line.line);
+        assert!(line.amount_pence != 0);
+        assert!(line.amount_pence.abs() <= kernel::money::MAX_INPUT_PENCE);
+        assert!(line.description.chars().count() <= bank_statement::DESCRIPTION_MAX);
     }
 });
 

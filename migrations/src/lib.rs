@@ -33,6 +33,7 @@ mod m20261204_000110_attendee_email_index;
 mod m20261204_000120_notification_attachments;
 mod m20261205_000130_billing_account_moves;
 mod m20261205_000150_scheduled_instalments;
+mod m20261205_000160_bank_statements;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000120_notification_attachments::Migration),
             Box::new(m20261205_000130_billing_account_moves::Migration),
             Box::new(m20261205_000150_scheduled_instalments::Migration),
+            Box::new(m20261205_000160_bank_statements::Migration),
         ]
     }
 }

@@ -144,6 +144,16 @@ typed_id!(
     "BillingAccountMove"
 );
 typed_id!(
+    /// A bank statement finance uploaded.
+    BankStatementId,
+    "BankStatement"
+);
+typed_id!(
+    /// One money-in line of a bank statement, brought in once whatever statements overlap.
+    BankLineId,
+    "BankStatementLine"
+);
+typed_id!(
     /// A credit note against an issued invoice.
     CreditNoteId,
     "CreditNote"

@@ -31,13 +31,13 @@ pub use academic_year::{AcademicYear, Term};
 pub use actor::{Actor, ApiKeyActor, Permission, Role, Scope, UnknownName, UserActor};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use cursor::{Cursor, CursorError};
-pub use error::{DomainError, ErrorCode, FieldError, Problems};
+pub use error::{DomainError, ErrorCode, FieldError, Parsed, Problems};
 pub use financial_year::FinancialYear;
 pub use ids::ChargeId;
 pub use ids::{
-    AccountMoveId, AllocationId, ApiKeyId, AuditEntryId, BillingAccountId, CreditNoteId,
-    FeeScheduleId, InvoiceId, InvoiceLineId, InvoicingRunId, MembershipId, PartnershipId,
-    PaymentId, RefundId, SchoolId, TierId, UserId,
+    AccountMoveId, AllocationId, ApiKeyId, AuditEntryId, BankLineId, BankStatementId,
+    BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId, InvoiceLineId, InvoicingRunId,
+    MembershipId, PartnershipId, PaymentId, RefundId, SchoolId, TierId, UserId,
 };
 pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
 pub use ids::{CalendarFeedId, NotificationId};

@@ -1,5 +1,5 @@
-//! GIAS and census imports as GraphQL multipart uploads over the real server, on SQLite and
-//! PostgreSQL: the grant, the refusals, line errors and the size limit.
+//! GIAS, census and bank statement imports as GraphQL multipart uploads over the real server,
+//! on SQLite and PostgreSQL: the grant, the refusals, line errors and the size limit.
 
 mod common;
 
@@ -312,9 +312,179 @@ async fn census_upload_moves_the_roll_and_the_fee_quote(db: TestDb) {
     );
 }
 
+const BANK: &str = r"
+mutation($input: BankStatementImportInput!) {
+  bankStatementImport(input: $input) {
+    report { proposed unmatched statement { id fileName linesNew linesKnown linesOut } }
+    userErrors { field code message }
+  }
+}";
+
+const BANK_LINES: &str = r"
+query($filter: BankStatementLineFilter) {
+  bankStatementLines(filter: $filter, first: 50) {
+    nodes {
+      id status matchReason description amount { amount }
+      proposedInvoice { id number } payment { id method allocated { amount } }
+    }
+  }
+}";
+
+const CONFIRM: &str = r"
+mutation($input: BankStatementLineConfirmInput!) {
+  bankStatementLineConfirm(input: $input) {
+    line { status }
+    payment { id method amount { amount } }
+    allocations { amount { amount } invoice { number status } }
+    userErrors { field code message }
+  }
+}";
+
+/// An open demo invoice: its number and what it still owes (pounds, as the API writes it).
+async fn open_invoice(app: &TestApp) -> (String, String) {
+    let data = app
+        .data_as(
+            FINANCE,
+            "{ invoices(first: 50, filter: { statuses: [OPEN] }) { nodes { number outstanding { amount } } } }",
+            json!({}),
+        )
+        .await;
+    let invoice = &data["invoices"]["nodes"][0];
+    (
+        invoice["number"].as_str().expect("number").to_owned(),
+        invoice["outstanding"]["amount"]
+            .as_str()
+            .expect("amount")
+            .to_owned(),
+    )
+}
+
+/// Finance uploads Lloyds' export: the line quoting an invoice number is proposed to pay it,
+/// confirming it pays it once, the same statement again brings nothing in.
+async fn finance_uploads_a_bank_statement_and_confirms_what_it_pays(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let (number, owed) = open_invoice(&app).await;
+    let day = (chrono::Utc::now().date_naive() - chrono::Days::new(1))
+        .format("%d/%m/%Y")
+        .to_string();
+    let statement = format!(
+        "Transaction Date,Transaction Type,Sort Code,Account Number,Transaction Description,Debit Amount,Credit Amount,Balance\r\n\
+         {day},BGC,'30-94-57,12345678,SCHOOL FEES {},,{owed},9000.00\r\n\
+         {day},BGC,'30-94-57,12345678,HSBC INTEREST,,0.42,9000.42\r\n\
+         {day},DD,'30-94-57,12345678,BT GROUP PLC,45.10,,8955.32\r\n",
+        number.replace('-', " ")
+    );
+    let input = json!({ "input": { "file": null } });
+    let (status, body) = upload(
+        &app,
+        Some(FINANCE),
+        BANK,
+        input.clone(),
+        statement.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let payload = &body["data"]["bankStatementImport"];
+    assert_eq!(payload["userErrors"], json!([]), "{body}");
+    assert_eq!(payload["report"]["proposed"], 1, "{body}");
+    assert_eq!(payload["report"]["unmatched"], 1, "{body}");
+    let stored = &payload["report"]["statement"];
+    assert_eq!(stored["fileName"], "upload.csv");
+    assert_eq!(
+        (stored["linesNew"].as_i64(), stored["linesOut"].as_i64()),
+        (Some(2), Some(1))
+    );
+
+    let lines = app
+        .data_as(
+            FINANCE,
+            BANK_LINES,
+            json!({ "filter": { "status": "PROPOSED" } }),
+        )
+        .await;
+    let line = &lines["bankStatementLines"]["nodes"][0];
+    assert_eq!(line["matchReason"], "INVOICE_NUMBER", "{lines}");
+    assert_eq!(line["proposedInvoice"]["number"], number.as_str());
+    assert_eq!(
+        line["payment"],
+        Value::Null,
+        "not a receipt before it is confirmed"
+    );
+
+    let confirm = json!({ "input": { "lineId": line["id"] } });
+    let done = app.data_as(FINANCE, CONFIRM, confirm.clone()).await;
+    let done = &done["bankStatementLineConfirm"];
+    assert_eq!(done["userErrors"], json!([]), "{done}");
+    assert_eq!(done["line"]["status"], "CONFIRMED");
+    assert_eq!(done["payment"]["method"], "BANK_TRANSFER");
+    assert_eq!(
+        done["allocations"][0]["invoice"]["status"], "PAID",
+        "{done}"
+    );
+    let again = app.data_as(FINANCE, CONFIRM, confirm).await;
+    assert_eq!(
+        again["bankStatementLineConfirm"]["payment"]["id"], done["payment"]["id"],
+        "confirmed once"
+    );
+
+    // The same statement again: nothing new.
+    let (_, body) = upload(&app, Some(FINANCE), BANK, input, statement.as_bytes()).await;
+    let stored = &body["data"]["bankStatementImport"]["report"]["statement"];
+    assert_eq!(
+        (stored["linesNew"].as_i64(), stored["linesKnown"].as_i64()),
+        (Some(0), Some(2)),
+        "{body}"
+    );
+}
+
+/// Heads and staff cannot upload or read statements; a bad file is refused by line and
+/// column with nothing stored.
+async fn bank_statements_are_finances_and_bad_ones_are_refused_by_line(db: TestDb) {
+    let app = TestApp::spawn_billing(db).await;
+    let input = json!({ "input": { "file": null } });
+    let good = b"Date,Description,Amount\n01/12/2026,HOLLY PARK,10.00\n";
+    for who in [HEAD, STAFF] {
+        let (_, body) = upload(&app, Some(who), BANK, input.clone(), good).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{who}: {body}"
+        );
+        let token = app.token(who).await;
+        let (_, body) = app.gql(Some(&token), BANK_LINES, json!({})).await;
+        assert_eq!(
+            body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+            "{who}: {body}"
+        );
+    }
+    let (status, _) = upload(&app, None, BANK, input.clone(), good).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let bad = b"Date,Description,Amount\n31/02/2026,A,1.00\n01/12/2026,B,lots\n";
+    let (_, body) = upload(&app, Some(FINANCE), BANK, input, bad).await;
+    let payload = &body["data"]["bankStatementImport"];
+    assert_eq!(payload["report"], Value::Null, "{body}");
+    assert_eq!(
+        payload["userErrors"][0]["field"],
+        json!(["input", "file", "2", "Date"]),
+        "{body}"
+    );
+    assert_eq!(
+        payload["userErrors"][1]["field"],
+        json!(["input", "file", "3", "Amount"])
+    );
+    let lines = app.data_as(FINANCE, BANK_LINES, json!({})).await;
+    assert_eq!(
+        lines["bankStatementLines"]["nodes"],
+        json!([]),
+        "nothing stored"
+    );
+}
+
 testkit::db_tests!(
     admin_dry_runs_then_applies_a_gias_upload,
     uploads_are_refused_to_everyone_but_admins,
     bad_files_get_line_errors_and_big_ones_413,
     census_upload_moves_the_roll_and_the_fee_quote,
+    finance_uploads_a_bank_statement_and_confirms_what_it_pays,
+    bank_statements_are_finances_and_bad_ones_are_refused_by_line,
 );

@@ -19,6 +19,7 @@ pub(crate) mod support;
 
 pub mod accounts;
 pub mod audit;
+pub mod bank;
 pub mod billed;
 pub mod credit_notes;
 pub mod document;

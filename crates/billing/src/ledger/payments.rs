@@ -269,11 +269,8 @@ pub(crate) async fn check<C: ConnectionTrait>(
     {
         problems.add("accountId", ErrorCode::NotFound, "no such billing account");
     }
-    problems.finish()?;
-    let (Some(amount), Some(reference), Some(provider_ref)) = (amount, reference, provider_ref)
-    else {
-        unreachable!("every None was recorded as a problem");
-    };
+    let (amount, reference, provider_ref) =
+        problems.finish_with((amount, reference, provider_ref))?;
     Ok(CheckedPayment {
         account_id: input.account_id,
         method: input.method,
@@ -442,13 +439,39 @@ where
         txn.rollback().await?;
         return allocations_by_ids(db, &ids).await;
     }
+    let created = allocate_in(&txn, actor, clock, payment_id, split).await?;
+    let ids: Vec<Uuid> = created.iter().map(|a| a.id.as_uuid()).collect();
+    if let Some(keyed) = &keyed
+        && let Remembered::Raced = keyed.remember(&txn, &ids, clock.now()).await?
+    {
+        txn.rollback().await?;
+        let ids = keyed.replay(db).await?.ok_or(DomainError::NotFound {
+            entity: "Allocation",
+        })?;
+        return allocations_by_ids(db, &ids).await;
+    }
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// [`allocate`]'s work inside the caller's transaction, which holds the payer's ledger
+/// lock: every part checked against the invoice and the receipt, the money moved, audited,
+/// and the contact told (outbox). Also how a confirmed bank statement line pays its invoice
+/// in the same transaction that records it (`crate::bank`).
+pub(crate) async fn allocate_in<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    payment_id: PaymentId,
+    split: &[(InvoiceId, Money)],
+) -> Result<Vec<Allocation>, DomainError> {
     let payment = payments::Entity::find_by_id(payment_id.as_uuid())
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| DomainError::invalid("paymentId", ErrorCode::NotFound, "no such payment"))?;
     let rows = invoices::Entity::find()
         .filter(invoices::Column::Id.is_in(split.iter().map(|(i, _)| i.as_uuid())))
-        .all(&txn)
+        .all(txn)
         .await?;
     let mut problems = Problems::new();
     let mut targets = Vec::new();
@@ -521,7 +544,7 @@ where
 
     let now = clock.now();
     let before = Payment::from_row(payment.clone())?;
-    if !add_allocated(&txn, payment.id, total, now).await? {
+    if !add_allocated(txn, payment.id, total, now).await? {
         return Err(DomainError::invalid(
             "allocations",
             ErrorCode::OutOfRange,
@@ -539,12 +562,12 @@ where
             credit_note_id: Set(None),
             created_at: Set(now),
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
         let invoice_before = Invoice::from_row(row.clone())?;
-        let invoice_after = Invoice::from_row(apply_money(&txn, row, amount, 0, now).await?)?;
+        let invoice_after = Invoice::from_row(apply_money(txn, row, amount, 0, now).await?)?;
         audit::record(
-            &txn,
+            txn,
             actor,
             clock,
             "invoice.allocate",
@@ -556,12 +579,12 @@ where
         created.push(Allocation::from_row(&allocation));
     }
     let after_row = payments::Entity::find_by_id(payment.id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or(DomainError::NotFound { entity: "Payment" })?;
     let after = Payment::from_row(after_row)?;
     audit::record(
-        &txn,
+        txn,
         actor,
         clock,
         "payment.allocate",
@@ -573,23 +596,13 @@ where
     let ids: Vec<Uuid> = created.iter().map(|a| a.id.as_uuid()).collect();
     // The account's contact is told what the money paid (notifications).
     kernel::outbox::record(
-        &txn,
+        txn,
         kernel::outbox::EventKind::ReceiptAllocated,
         payment.id,
         serde_json::json!({ "allocations": &ids }),
         now,
     )
     .await?;
-    if let Some(keyed) = &keyed
-        && let Remembered::Raced = keyed.remember(&txn, &ids, now).await?
-    {
-        txn.rollback().await?;
-        let ids = keyed.replay(db).await?.ok_or(DomainError::NotFound {
-            entity: "Allocation",
-        })?;
-        return allocations_by_ids(db, &ids).await;
-    }
-    txn.commit().await?;
     Ok(created)
 }
 

@@ -24,6 +24,7 @@ pub mod relay;
 pub mod scalars;
 pub mod spans;
 pub mod traded;
+pub mod upload;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 

@@ -56,6 +56,8 @@ pub enum Node {
     Booking(BookingNode),
     Attendee(AttendeeNode),
     Charge(super::billing::charges::ChargeNode),
+    BankStatement(super::billing::bank::BankStatementNode),
+    BankStatementLine(super::billing::bank::BankLineNode),
 }
 
 /// Largest `nodes(ids:)` batch.
@@ -271,6 +273,23 @@ async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<N
                     .map(|_| Node::Charge(super::billing::charges::ChargeNode(charge))),
                 None => None,
             }
+        }
+        // Checked reads: the domain answers only what the caller may see.
+        kernel::BankLineId::ENTITY => {
+            let id = kernel::BankLineId::from_uuid(uuid);
+            ledger::bank::lines_by_ids(&rc.db, &rc.actor, &[id])
+                .await
+                .map_err(to_graphql)?
+                .remove(&id)
+                .map(|line| Node::BankStatementLine(super::billing::bank::BankLineNode(line)))
+        }
+        kernel::BankStatementId::ENTITY => {
+            let id = kernel::BankStatementId::from_uuid(uuid);
+            ledger::bank::statements_by_ids(&rc.db, &rc.actor, &[id])
+                .await
+                .map_err(to_graphql)?
+                .remove(&id)
+                .map(|s| Node::BankStatement(super::billing::bank::BankStatementNode(s)))
         }
         SchoolId::ENTITY
         | ServiceId::ENTITY

@@ -72,6 +72,7 @@ global_id!(
     kernel::FeedbackId
 );
 global_id!(kernel::ChargeId, kernel::AccountMoveId);
+global_id!(kernel::BankStatementId, kernel::BankLineId);
 global_id!(kernel::NotificationId, kernel::CalendarFeedId);
 
 /// Splits a global id into entity name and uuid; `None` when it is not one of ours.

@@ -2,6 +2,7 @@
 //! credit notes, refunds and finance reports. The audit trail is [`crate::graphql::audit`]:
 //! it serves reviews and bookings as well as ledger records.
 
+pub mod bank;
 pub mod charges;
 pub mod enums;
 pub mod fees;
@@ -23,6 +24,7 @@ pub struct BillingQuery(
     stripe::ReconciliationQuery,
     charges::ChargesQuery,
     supplement::SupplementQuery,
+    bank::BankQuery,
 );
 
 /// Every billing mutation.
@@ -35,6 +37,7 @@ pub struct BillingMutation(
     charges::ChargesMutation,
     moves::MovesMutation,
     supplement::SupplementMutation,
+    bank::BankMutation,
 );
 
 /// Every billing subscription.

@@ -3,14 +3,14 @@
 //! the same code the `trellis import` CLI runs; this module only adapts them.
 
 use async_graphql::{Context, InputObject, Object, SimpleObject, Upload};
-use kernel::{DomainError, ErrorCode};
+use kernel::DomainError;
 use membership::import::census::{self, Census, CensusReport};
 use membership::import::gias::{self, ChangeKind, GiasFilter, GiasReport};
 
 use super::enums::RollCensus;
 use super::types::Roll;
 use crate::graphql::context::ContextExt;
-use crate::graphql::errors::{UserError, field_error, payload};
+use crate::graphql::errors::{UserError, payload};
 use crate::graphql::scalars::Date;
 
 /// A GIAS establishment extract to import (`edubasealldata*.csv` as DfE ships it).
@@ -204,13 +204,7 @@ pub struct SchoolRollsImportPayload {
 
 /// The uploaded file, or a user error when the request's map did not attach one.
 fn uploaded(ctx: &Context<'_>, upload: Upload) -> Result<std::fs::File, DomainError> {
-    upload.value(ctx).map(|v| v.content).map_err(|_| {
-        field_error(
-            "file",
-            ErrorCode::Required,
-            "attach the file as a multipart upload",
-        )
-    })
+    crate::graphql::upload::uploaded(ctx, &upload).map(|v| v.content)
 }
 
 #[derive(Default, Debug)]
