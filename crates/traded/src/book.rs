@@ -16,10 +16,9 @@ use chrono::{DateTime, Utc};
 use kernel::BeginWrite as _;
 use kernel::outbox::EventKind;
 use kernel::{
-    Actor, AttendeeId, BookingId, Clock, DomainError, ErrorCode, FieldError, Permission, Problems,
-    SchoolId, SessionId,
+    Actor, AttendeeId, BookingId, Clock, DomainError, ErrorCode, Permission, Problems, SchoolId,
+    SessionId,
 };
-use membership::memberships::MembershipStatus;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, Set,
@@ -27,16 +26,17 @@ use sea_orm::{
 
 use crate::bookings::{self, Attendee, Booking, attendees_of_bookings, not_found};
 use crate::catalogue::Service;
-use crate::entity::{attendees, bookings as rows, services};
+use crate::entity::{attendees, bookings as rows};
 use crate::history::{Action, audit, snapshot};
 use crate::hold::{lock_booking, take_places};
+use crate::lifecycle::{Priced, Target, close, own_booking, price, target};
 use crate::sessions::{self, Session};
-use crate::settlement::{CardPayment, Priced, check_settlement, settle_in, start_card};
+use crate::settlement::{CardPayment, check_settlement, settle_in, start_card};
 use crate::support::{
     email, is_unique_violation, optional_text, recorder, require_for_school, required_text, stored,
     to_i32,
 };
-use crate::types::{BookingStatus, ClosedReason, PriceBasis, SessionStatus, Settlement};
+use crate::types::{BookingStatus, ClosedReason, Settlement};
 use billing::ledger::idempotency::{Caller, Keyed, Remembered};
 use billing::provider::PaymentProvider;
 
@@ -97,48 +97,6 @@ pub struct BookingOutcome {
     pub booking: Booking,
     pub attendees: Vec<Attendee>,
     pub card_payment: Option<CardPayment>,
-}
-
-/// The session and service a booking is for, checked open for booking.
-pub(crate) struct Target {
-    pub(crate) session: Session,
-    pub(crate) service: Service,
-}
-
-pub(crate) async fn target(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    problems: &mut Problems,
-    session_id: SessionId,
-    now: DateTime<Utc>,
-) -> Result<Option<Target>, DomainError> {
-    let Some(row) = sessions::load_row(db, session_id).await? else {
-        problems.add("sessionId", ErrorCode::NotFound, "no such session");
-        return Ok(None);
-    };
-    let session = Session::from_row(row)?;
-    let service = services::Entity::find_by_id(session.service_id.as_uuid())
-        .one(db)
-        .await?
-        .map(Service::from_row)
-        .transpose()?
-        .ok_or(DomainError::NotFound {
-            entity: "TradedService",
-        })?;
-    if !service.published && !actor.can(Permission::ManageCatalogue) {
-        problems.add("sessionId", ErrorCode::NotFound, "no such session");
-        return Ok(None);
-    }
-    if session.status == SessionStatus::Cancelled {
-        problems.add("sessionId", ErrorCode::Conflict, "the session is cancelled");
-    } else if now > session.booking_deadline {
-        problems.add(
-            "sessionId",
-            ErrorCode::Conflict,
-            format!("booking closed at {}", session.booking_deadline),
-        );
-    }
-    Ok(Some(Target { session, service }))
 }
 
 /// The attendees, checked: names, emails, no one twice, no one already booked on the
@@ -215,48 +173,6 @@ pub(crate) async fn check_attendees(
         }
     }
     Ok(out)
-}
-
-/// The price a school pays per place on a session, or why it cannot book.
-pub(crate) async fn price(
-    db: &DatabaseConnection,
-    service: &Service,
-    session: &Session,
-    school: SchoolId,
-) -> Result<Result<Priced, FieldError>, DomainError> {
-    if membership::school::by_ids(db, &[school]).await?.is_empty() {
-        return Ok(Err(FieldError::new(
-            "schoolId",
-            ErrorCode::NotFound,
-            "no such school",
-        )));
-    }
-    let member = membership::memberships::of_schools(db, &[school])
-        .await?
-        .remove(&school)
-        .unwrap_or_default()
-        .iter()
-        .any(|m| m.year == session.academic_year && m.status == MembershipStatus::Active);
-    let (basis, unit) = if member {
-        (PriceBasis::Member, service.member_price)
-    } else if let Some(p) = service.non_member_price {
-        (PriceBasis::NonMember, p)
-    } else {
-        return Ok(Err(FieldError::new(
-            "schoolId",
-            ErrorCode::Conflict,
-            format!(
-                "this service is for member schools only, and the school has no active membership in {}",
-                session.academic_year
-            ),
-        )));
-    };
-    Ok(Ok(Priced {
-        basis,
-        unit,
-        vat_treatment: service.vat_treatment,
-        vat_rate_bp: service.vat_rate_bp,
-    }))
 }
 
 pub(crate) fn full_error(left: u32) -> DomainError {
@@ -653,23 +569,6 @@ async fn replay_raced(
     replayed(db, actor, clock, provider, &ids).await
 }
 
-/// A request (or booking) of a school the actor acts for with `permission`; `NotFound` for
-/// another school's, so a leader elsewhere learns nothing.
-pub(crate) async fn own_booking(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    permission: Permission,
-    id: BookingId,
-) -> Result<rows::Model, DomainError> {
-    actor.require(permission)?;
-    let row = bookings::load_row(db, id).await?.ok_or_else(not_found)?;
-    if actor.may_see_school_records(SchoolId::from_uuid(row.school_id)) {
-        Ok(row)
-    } else {
-        Err(not_found())
-    }
-}
-
 /// Approves a staff request: the school's leader, choosing how to pay. The places are taken
 /// and the booking settled atomically, as [`book`] does; when the session is full the
 /// request joins the waiting list if `join_waitlist`, and is otherwise left pending with a
@@ -813,40 +712,6 @@ pub async fn decline_request(
     crate::events::announce(&txn, EventKind::BookingRequestDeclined, id, clock.now()).await?;
     txn.commit().await?;
     outcome(db, id, None).await
-}
-
-/// Marks a locked booking CANCELLED for `reason` and frees its attendees' emails; the caller
-/// gives back any places it held.
-pub(crate) async fn close<C: sea_orm::ConnectionTrait>(
-    txn: &C,
-    actor: &Actor,
-    now: DateTime<Utc>,
-    row: rows::Model,
-    reason: ClosedReason,
-    note: Option<String>,
-) -> Result<rows::Model, DomainError> {
-    use sea_orm::sea_query::Expr;
-    let id = row.id;
-    let mut active: rows::ActiveModel = row.into();
-    active.status = Set(BookingStatus::Cancelled.as_str().to_owned());
-    active.places_held = Set(0);
-    active.offer_expires_at = Set(None);
-    active.closed_reason = Set(Some(reason.as_str().to_owned()));
-    active.closed_note = Set(note);
-    active.closed_at = Set(Some(now));
-    active.closed_by = Set(recorder(actor).map(|u| u.as_uuid()));
-    active.updated_at = Set(now);
-    let updated = active.update(txn).await?;
-    attendees::Entity::update_many()
-        .col_expr(
-            attendees::Column::LiveEmail,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(attendees::Column::UpdatedAt, Expr::value(now))
-        .filter(attendees::Column::BookingId.eq(id))
-        .exec(txn)
-        .await?;
-    Ok(updated)
 }
 
 /// Puts someone else in an attendee's place, free of charge, before the session starts: the

@@ -21,8 +21,9 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::entity::{attendees, bookings};
-use crate::support::{may_read_bookings, stored, to_u32};
+use crate::support::{stored, to_u32};
 use crate::types::{Attendance, BookingStatus, ClosedReason, PriceBasis, RefundState, Settlement};
+use crate::visibility::may_read_bookings;
 
 /// Where a waiting-list entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -250,7 +251,7 @@ pub async fn booking(
 ) -> Result<Booking, DomainError> {
     let booking = Booking::from_row(load_row(db, id).await?.ok_or_else(not_found)?)?;
     if may_read_bookings(actor, booking.school_id)
-        || crate::attendance::provides_session(db, actor, booking.session_id).await?
+        || crate::visibility::provides_session(db, actor, booking.session_id).await?
     {
         Ok(booking)
     } else {

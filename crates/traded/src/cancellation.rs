@@ -19,7 +19,7 @@
 use billing::ledger::credit_notes::{CreditAmount, NewCreditNote};
 use billing::ledger::{InvoiceStatus, NewRefund};
 use billing::provider::{IdempotencyKey, PaymentCancel, PaymentProvider, RefundPayment};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use kernel::BeginWrite as _;
 use kernel::outbox::EventKind;
 use kernel::{
@@ -32,16 +32,17 @@ use sea_orm::{
     QueryOrder, Set, TransactionTrait,
 };
 
-use crate::book::{close, own_booking};
 use crate::bookings::{self, Booking, not_found};
 use crate::entity::{bookings as rows, sessions as session_rows};
 use crate::history::{Action, audit, snapshot};
 use crate::hold::{lock_booking, release_places};
+use crate::lifecycle::{close, own_booking};
+use crate::places::{BookingChange, offer_free_places, offered_in_order};
 use crate::policy::{CancellationBand, CancellationPolicy, CancellationTerms, UnitTerms};
 use crate::sessions::Session;
+use crate::settlement::confirm_paid_bookings;
 use crate::support::{days_until, optional_text, stored, to_u32};
 use crate::types::{BookingStatus, ClosedReason, RefundState, SessionStatus, Settlement};
-use crate::waitlist::{BookingChange, offer_free_places};
 
 const REASON_MAX: usize = 1000;
 
@@ -261,7 +262,7 @@ pub async fn cancel_booking(
         && !void_unpaid(db, clock, provider, &row, "bookingId").await?
     {
         // Paid meanwhile: confirm it and cancel it as the paid booking it is.
-        crate::settlement::confirm_paid_bookings(db, clock, &[invoice]).await?;
+        confirm_paid_bookings(db, clock, &[invoice]).await?;
         row = bookings::load_row(db, id).await?.ok_or_else(not_found)?;
     }
     let booking = Booking::from_row(row.clone())?;
@@ -319,7 +320,7 @@ pub async fn cancel_booking(
     }
     Ok(BookingChange {
         booking,
-        offered: crate::waitlist::offered_in_order(db, &offered).await?,
+        offered: offered_in_order(db, &offered).await?,
     })
 }
 
@@ -536,7 +537,7 @@ pub async fn cancel_session(
             && let Some(invoice) = row.invoice_id.map(InvoiceId::from_uuid)
             && !void_unpaid(db, clock, provider, row, "sessionId").await?
         {
-            crate::settlement::confirm_paid_bookings(db, clock, &[invoice]).await?;
+            confirm_paid_bookings(db, clock, &[invoice]).await?;
         }
     }
 
@@ -663,4 +664,80 @@ async fn live_bookings<C: ConnectionTrait>(
 #[must_use]
 pub fn free_cancellation_until(session: &Session) -> DateTime<Utc> {
     session.starts_at - chrono::Duration::days(i64::from(session.policy.free_until_days))
+}
+
+/// Gives up on card bookings whose payment has not arrived within `older_than` of the
+/// booking entering PENDING_PAYMENT: for a scheduled job. The unpaid invoice is voided
+/// through billing first (billing refuses when money moved, and then the booking is left
+/// alone — or confirmed, if the invoice turns out paid); then the booking is cancelled
+/// (UNPAID), its places freed and offered to the waiting list. Rerunnable: a booking whose
+/// invoice was voided by an interrupted run is cancelled by the next. Returns every booking
+/// it changed (cancelled, confirmed, or offered places).
+pub async fn release_unpaid_bookings(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    provider: &dyn PaymentProvider,
+    older_than: Duration,
+) -> Result<Vec<Booking>, DomainError> {
+    let cutoff = clock.now() - older_than;
+    let stale = rows::Entity::find()
+        .filter(rows::Column::Status.eq(BookingStatus::PendingPayment.as_str()))
+        .filter(rows::Column::UpdatedAt.lt(cutoff))
+        .order_by_asc(rows::Column::UpdatedAt)
+        .all(db)
+        .await?;
+    let mut changed = Vec::new();
+    for row in stale {
+        let Some(invoice_id) = row.invoice_id.map(InvoiceId::from_uuid) else {
+            continue;
+        };
+        match void_unpaid(db, clock, provider, &row, "bookingId").await {
+            Ok(true) => {}
+            Ok(false) => {
+                // Paid after all: confirmed if in full; part paid is finance's call.
+                changed.extend(confirm_paid_bookings(db, clock, &[invoice_id]).await?);
+                continue;
+            }
+            Err(err) => {
+                // The payment is completing, or the provider or the void failed: the next
+                // sweep looks again.
+                tracing::warn!(booking = %row.id, error = %err.chain(), "unpaid booking not released");
+                continue;
+            }
+        }
+        let txn = db.begin_write().await?;
+        let locked = match lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await {
+            Ok(locked) => locked,
+            Err(DomainError::Invalid(_)) => continue,
+            Err(err) => return Err(err),
+        };
+        let id = BookingId::from_uuid(locked.id);
+        let before = snapshot(&txn, id).await?;
+        let held = u32::try_from(locked.places_held).unwrap_or(0);
+        let session = kernel::SessionId::from_uuid(locked.session_id);
+        let closed = close(
+            &txn,
+            &Actor::System,
+            clock.now(),
+            locked,
+            ClosedReason::Unpaid,
+            Some("the card payment never completed".to_owned()),
+        )
+        .await?;
+        audit(
+            &txn,
+            &Actor::System,
+            clock,
+            Action::Released,
+            id,
+            Some(before),
+        )
+        .await?;
+        release_places(&txn, session, held).await?;
+        let offered = offer_free_places(&txn, clock, session, clock.now()).await?;
+        txn.commit().await?;
+        changed.push(Booking::from_row(closed)?);
+        changed.extend(offered_in_order(db, &offered).await?);
+    }
+    Ok(changed)
 }

@@ -11,10 +11,12 @@
 //!   approval, substitutions; [`bookings`] reads them back (pages and one-statement batches).
 //! * [`settlement`]: paying from the core offer, on the termly invoice, or by card.
 //! * [`cancellation`]: cancelling under the policy, or by the provider, and the refunds.
-//! * [`waitlist`]: the waiting list, offers that expire, passing places on.
+//! * [`waitlist`]: the waiting list, offers that expire, passing places on; freed places
+//!   are offered to it first (`places`).
 //! * [`attendance`]: the register, certificates of participation, and feedback.
 //! * [`reports`]: delegate lists and sign-in sheets, a person's CPD record, a service's
 //!   feedback summary for a term — as CSV and PDF, for those who may read them.
+//! * [`visibility`]: who may see and act on which bookings and sessions.
 //! * [`history`]: each booking's audit trail — every change above, who made it, before and
 //!   after.
 //! * [`demo`]: the demo partnership's catalogue, sessions and some bookings.
@@ -38,17 +40,20 @@ mod events;
 pub mod feedback;
 pub mod history;
 mod hold;
+mod lifecycle;
+mod places;
 pub mod policy;
 pub mod reports;
 pub mod sessions;
 pub mod settlement;
 mod support;
 pub mod types;
+pub mod visibility;
 pub mod waitlist;
 
 pub use attendance::{
     AttendanceMark, Certificate, RegisterLine, certificate, certificates, earns_certificate,
-    mark_attendance, provides_session, register,
+    mark_attendance, register,
 };
 pub use book::{
     Approval, BookingOutcome, MAX_PLACES_PER_BOOKING, NewAttendee, NewBooking, NewBookingRequest,
@@ -61,6 +66,7 @@ pub use bookings::{
 };
 pub use cancellation::{
     SessionChange, cancel_booking, cancel_session, complete_card_refunds, free_cancellation_until,
+    release_unpaid_bookings,
 };
 pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
@@ -70,6 +76,7 @@ pub use catalogue::{
 pub use feedback::{
     Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
 };
+pub use places::BookingChange;
 pub use policy::{CancellationBand, CancellationPolicy, CancellationTerms, UnitTerms};
 pub use reports::cpd::{CpdEntry, CpdRecord, Outcome as CpdOutcome, cpd_record, may_read_record};
 pub use reports::delegates::{Delegate, DelegateList, delegate_list};
@@ -79,15 +86,13 @@ pub use sessions::{
     SessionPatch, create_session, session, sessions_by_ids, sessions_of_services, sessions_page,
     update_session,
 };
-pub use settlement::{
-    CardPayment, confirm_paid_bookings, pay_booking_by_card, release_unpaid_bookings,
-};
-pub use support::{acts_for_provider, may_read_bookings};
+pub use settlement::{CardPayment, confirm_paid_bookings, pay_booking_by_card};
 pub use types::{
     Attendance, BookingStatus, Category, ClosedReason, Delivery, PriceBasis, RefundState,
     SessionStatus, Settlement,
 };
+pub use visibility::{acts_for_provider, may_read_bookings, provides_session};
 pub use waitlist::{
-    BookingChange, WaitlistAcceptance, accept_waitlist_offer, decline_waitlist_offer,
-    expire_waitlist_offers, leave_waitlist,
+    WaitlistAcceptance, accept_waitlist_offer, decline_waitlist_offer, expire_waitlist_offers,
+    leave_waitlist,
 };

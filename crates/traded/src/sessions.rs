@@ -488,7 +488,7 @@ pub async fn update_session(
     }
     row.updated_at = Set(now);
     row.update(&txn).await?;
-    crate::waitlist::offer_free_places(&txn, clock, id, now).await?;
+    crate::places::offer_free_places(&txn, clock, id, now).await?;
     txn.commit().await?;
     load_row(db, id)
         .await?

@@ -8,18 +8,15 @@
 //! * **CARD** — a one-off invoice for the booking is issued inside the transaction and the
 //!   booking waits in PENDING_PAYMENT holding its places; after the commit the PaymentIntent
 //!   is started (never inside a transaction). When the payment lands (a webhook applied by
-//!   billing), [`confirm_paid_bookings`] confirms it; [`release_unpaid_bookings`] gives up
+//!   billing), [`confirm_paid_bookings`] confirms it; [`crate::cancellation::release_unpaid_bookings`] gives up
 //!   on payments that never come, calling the PaymentIntent off first so the school cannot
 //!   pay for places it no longer holds (one already completing keeps its booking).
 //!
 //! Settling twice is refused: a settled booking is CONFLICT for every payment entry point.
 
 use billing::ledger::InvoiceStatus;
-use billing::ledger::invoices::{
-    Instalment, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment,
-};
+use billing::ledger::invoices::{Instalment, InvoiceSource, NewInvoice, NewInvoiceLine};
 use billing::provider::{PaymentProvider, ProviderPayment};
-use chrono::Duration;
 use kernel::BeginWrite as _;
 use kernel::{
     Actor, BookingId, Clock, DomainError, ErrorCode, FieldError, InvoiceId, Money, Permission,
@@ -28,34 +25,17 @@ use kernel::{
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    Set, TransactionTrait,
 };
 
-use crate::book::{close, own_booking};
 use crate::bookings::Booking;
 use crate::catalogue::Service;
 use crate::entity::bookings as rows;
 use crate::history::{Action, audit, snapshot};
-use crate::hold::{lock_booking, release_places};
+use crate::lifecycle::own_booking;
 use crate::sessions::Session;
 use crate::support::stored;
-use crate::types::{BookingStatus, ClosedReason, PriceBasis, Settlement};
-
-/// The price a booking is made at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Priced {
-    pub(crate) basis: PriceBasis,
-    pub(crate) unit: Money,
-    pub(crate) vat_treatment: VatTreatment,
-    pub(crate) vat_rate_bp: u32,
-}
-
-impl Priced {
-    pub(crate) fn gross(&self, places: u32) -> Money {
-        let net = i64::from(places) * self.unit.pence();
-        Money::from_pence(net + billing::ledger::invoices::vat_on(net, self.vat_rate_bp))
-    }
-}
+use crate::types::{BookingStatus, Settlement};
 
 /// A card payment in progress: what the portal needs to complete it with Stripe.js.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,80 +438,4 @@ pub async fn confirm_paid_bookings(
         }
     }
     Ok(confirmed)
-}
-
-/// Gives up on card bookings whose payment has not arrived within `older_than` of the
-/// booking entering PENDING_PAYMENT: for a scheduled job. The unpaid invoice is voided
-/// through billing first (billing refuses when money moved, and then the booking is left
-/// alone — or confirmed, if the invoice turns out paid); then the booking is cancelled
-/// (UNPAID), its places freed and offered to the waiting list. Rerunnable: a booking whose
-/// invoice was voided by an interrupted run is cancelled by the next. Returns every booking
-/// it changed (cancelled, confirmed, or offered places).
-pub async fn release_unpaid_bookings(
-    db: &DatabaseConnection,
-    clock: &dyn Clock,
-    provider: &dyn PaymentProvider,
-    older_than: Duration,
-) -> Result<Vec<Booking>, DomainError> {
-    let cutoff = clock.now() - older_than;
-    let stale = rows::Entity::find()
-        .filter(rows::Column::Status.eq(BookingStatus::PendingPayment.as_str()))
-        .filter(rows::Column::UpdatedAt.lt(cutoff))
-        .order_by_asc(rows::Column::UpdatedAt)
-        .all(db)
-        .await?;
-    let mut changed = Vec::new();
-    for row in stale {
-        let Some(invoice_id) = row.invoice_id.map(InvoiceId::from_uuid) else {
-            continue;
-        };
-        match crate::cancellation::void_unpaid(db, clock, provider, &row, "bookingId").await {
-            Ok(true) => {}
-            Ok(false) => {
-                // Paid after all: confirmed if in full; part paid is finance's call.
-                changed.extend(confirm_paid_bookings(db, clock, &[invoice_id]).await?);
-                continue;
-            }
-            Err(err) => {
-                // The payment is completing, or the provider or the void failed: the next
-                // sweep looks again.
-                tracing::warn!(booking = %row.id, error = %err.chain(), "unpaid booking not released");
-                continue;
-            }
-        }
-        let txn = db.begin_write().await?;
-        let locked = match lock_booking(&txn, BookingId::from_uuid(row.id), row.version).await {
-            Ok(locked) => locked,
-            Err(DomainError::Invalid(_)) => continue,
-            Err(err) => return Err(err),
-        };
-        let id = BookingId::from_uuid(locked.id);
-        let before = snapshot(&txn, id).await?;
-        let held = u32::try_from(locked.places_held).unwrap_or(0);
-        let session = kernel::SessionId::from_uuid(locked.session_id);
-        let closed = close(
-            &txn,
-            &Actor::System,
-            clock.now(),
-            locked,
-            ClosedReason::Unpaid,
-            Some("the card payment never completed".to_owned()),
-        )
-        .await?;
-        audit(
-            &txn,
-            &Actor::System,
-            clock,
-            Action::Released,
-            id,
-            Some(before),
-        )
-        .await?;
-        release_places(&txn, session, held).await?;
-        let offered = crate::waitlist::offer_free_places(&txn, clock, session, clock.now()).await?;
-        txn.commit().await?;
-        changed.push(Booking::from_row(closed)?);
-        changed.extend(crate::waitlist::offered_in_order(db, &offered).await?);
-    }
-    Ok(changed)
 }

@@ -1,5 +1,5 @@
-//! Small helpers shared by the traded services: input checks, the visibility rules, and the
-//! person behind a write.
+//! Small helpers shared by the traded services: input checks and the person behind a write.
+//! Who may see what is [`crate::visibility`]'s.
 
 use kernel::{Actor, DomainError, ErrorCode, FieldError, Permission, SchoolId, UserId};
 use sea_orm::{DbErr, SqlErr};
@@ -34,31 +34,6 @@ pub(crate) fn email(field: &str, value: &str) -> Result<String, FieldError> {
             ErrorCode::Invalid,
             "is not an email address",
         ))
-    }
-}
-
-/// Whether `actor` may read `school`'s bookings: partnership staff and Trellis itself see
-/// every school's, school roles their own schools', keys none (bookings name people).
-#[must_use]
-pub fn may_read_bookings(actor: &Actor, school: SchoolId) -> bool {
-    match actor {
-        Actor::User(_) | Actor::System => actor.may_see_school_records(school),
-        Actor::ApiKey(_) => false,
-    }
-}
-
-/// Whether `actor` acts for the provider of a session: partnership admins for every session,
-/// a providing school's leaders for the sessions of their school's services.
-#[must_use]
-pub fn acts_for_provider(actor: &Actor, provider_school: Option<SchoolId>) -> bool {
-    if actor.can(Permission::ManageCatalogue) {
-        return true;
-    }
-    match (actor, provider_school) {
-        (Actor::User(user), Some(school)) => {
-            actor.can(Permission::RecordAttendance) && user.schools.contains(&school)
-        }
-        _ => false,
     }
 }
 

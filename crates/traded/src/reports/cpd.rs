@@ -21,8 +21,8 @@ use crate::bookings::{Attendee, bookings_by_ids};
 use crate::catalogue::services_by_ids;
 use crate::entity::attendees;
 use crate::sessions::sessions_by_ids;
-use crate::support::may_read_bookings;
 use crate::types::Attendance;
+use crate::visibility::may_read_bookings;
 
 use super::category_label;
 
