@@ -14,8 +14,7 @@
 
 use kernel::{Actor, Permission};
 
-use crate::report::Consent;
-use crate::reviews::{Review, TeamMember};
+use crate::records::{Consent, Review, TeamMember};
 use crate::types::{ConsentScope, ReviewStatus};
 
 #[must_use]

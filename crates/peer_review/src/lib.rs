@@ -10,6 +10,7 @@
 //! * [`groups`]: proposals persisted, edited by staff and confirmed into reviews.
 //! * [`reviews`]: the review workflow, teams and self-review.
 //! * [`report`]: findings, follow-up actions, support requests and sharing consents.
+//! * [`records`]: a review and its report as every reader receives them.
 //! * [`confidentiality`]: the one rule deciding who may read a report.
 //! * [`document`]: the agreed report as a file (PDF, and its findings and actions as CSV).
 //! * [`themes`]: partnership-wide areas for development, only in aggregate.
@@ -29,6 +30,7 @@ mod entity;
 pub mod grouping;
 pub mod groups;
 pub mod loaders;
+pub mod records;
 pub mod report;
 pub mod reviewers;
 pub mod reviews;

@@ -10,8 +10,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use crate::entity::{
     actions, consents, findings, reviews, self_reviews, support_requests, team_members,
 };
-use crate::report::{Action, Consent, Finding, SupportRequest};
-use crate::reviews::{Review, SelfReview, TeamMember, self_review_from_row, team_from_rows};
+use crate::records::{
+    Action, Consent, Finding, Review, SelfReview, SupportRequest, TeamMember, self_review_from_row,
+    team_from_rows,
+};
 
 pub async fn reviews_by_ids(
     db: &impl ConnectionTrait,

@@ -7,11 +7,11 @@
 //! recorded here in minutes with the school; paying or crediting it is billing's business,
 //! done by the gateway from [`support_provided_by`].
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use kernel::BeginWrite as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, FindingId, FollowUpActionId, Permission, Problems,
-    ReviewId, SchoolId, SharingConsentId, SupportRequestId, UserId,
+    ReviewId, SchoolId, SharingConsentId, SupportRequestId,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -27,133 +27,7 @@ use crate::types::{
     ActionStatus, ConsentScope, FindingKind, ReviewStatus, bounded_text, required_text,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finding {
-    pub id: FindingId,
-    pub review_id: ReviewId,
-    pub kind: FindingKind,
-    /// Key of an area of the cycle's framework.
-    pub area: String,
-    /// A short label grouping like findings across reviews (e.g. "curriculum sequencing in
-    /// foundation subjects"), lower-cased; may be empty.
-    pub theme: String,
-    pub summary: String,
-    pub evidence: String,
-    /// Key of a value of the cycle's scale.
-    pub evaluation: Option<String>,
-    pub created_by: Option<UserId>,
-    pub created_at: DateTime<Utc>,
-}
-
-impl Finding {
-    pub(crate) fn from_row(r: findings::Model) -> Result<Self, DomainError> {
-        Ok(Self {
-            id: FindingId::from_uuid(r.id),
-            review_id: ReviewId::from_uuid(r.review_id),
-            kind: parse(&r.kind, "finding kind")?,
-            area: r.area,
-            theme: r.theme,
-            summary: r.summary,
-            evidence: r.evidence,
-            evaluation: r.evaluation,
-            created_by: r.created_by.map(UserId::from_uuid),
-            created_at: r.created_at,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SupportRequest {
-    pub id: SupportRequestId,
-    pub action_id: FollowUpActionId,
-    pub providing_school_id: SchoolId,
-    pub request: String,
-    pub requested_by: Option<UserId>,
-    pub requested_at: DateTime<Utc>,
-    /// Time the providing school gave, once recorded.
-    pub minutes_provided: Option<u32>,
-    pub recorded_by: Option<UserId>,
-    pub recorded_at: Option<DateTime<Utc>>,
-}
-
-impl SupportRequest {
-    pub(crate) fn from_row(r: support_requests::Model) -> Result<Self, DomainError> {
-        Ok(Self {
-            id: SupportRequestId::from_uuid(r.id),
-            action_id: FollowUpActionId::from_uuid(r.action_id),
-            providing_school_id: SchoolId::from_uuid(r.providing_school_id),
-            request: r.request,
-            requested_by: r.requested_by.map(UserId::from_uuid),
-            requested_at: r.requested_at,
-            minutes_provided: r
-                .minutes_provided
-                .map(u32::try_from)
-                .transpose()
-                .map_err(DomainError::internal)?,
-            recorded_by: r.recorded_by.map(UserId::from_uuid),
-            recorded_at: r.recorded_at,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Action {
-    pub id: FollowUpActionId,
-    pub review_id: ReviewId,
-    pub finding_id: Option<FindingId>,
-    pub description: String,
-    /// Who at the host school owns it (a name or post, e.g. "Deputy head (curriculum)").
-    pub owner: String,
-    pub due_on: NaiveDate,
-    pub status: ActionStatus,
-    pub support: Option<SupportRequest>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Action {
-    pub(crate) fn from_row(
-        r: actions::Model,
-        support: Option<SupportRequest>,
-    ) -> Result<Self, DomainError> {
-        Ok(Self {
-            id: FollowUpActionId::from_uuid(r.id),
-            review_id: ReviewId::from_uuid(r.review_id),
-            finding_id: r.finding_id.map(FindingId::from_uuid),
-            status: parse(&r.status, "action status")?,
-            description: r.description,
-            owner: r.owner,
-            due_on: r.due_on,
-            support,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Consent {
-    pub id: SharingConsentId,
-    pub review_id: ReviewId,
-    pub scope: ConsentScope,
-    /// The school shared with, for scope SCHOOL.
-    pub school_id: Option<SchoolId>,
-    pub recorded_by: Option<UserId>,
-    pub recorded_at: DateTime<Utc>,
-}
-
-impl Consent {
-    pub(crate) fn from_row(r: &consents::Model) -> Result<Self, DomainError> {
-        Ok(Self {
-            id: SharingConsentId::from_uuid(r.id),
-            review_id: ReviewId::from_uuid(r.review_id),
-            scope: parse(&r.scope, "consent scope")?,
-            school_id: r.school_id.map(SchoolId::from_uuid),
-            recorded_by: r.recorded_by.map(UserId::from_uuid),
-            recorded_at: r.recorded_at,
-        })
-    }
-}
+pub use crate::records::{Action, Consent, Finding, SupportRequest};
 
 const TEXT_MAX: usize = 10_000;
 

@@ -11,14 +11,12 @@
 //! * AGREED → PUBLISHED_TO_PARTNERSHIP: the host school's leaders only, and only with their
 //!   PARTNERSHIP consent recorded.
 
-use std::collections::HashMap;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
 use kernel::outbox::EventKind;
 use kernel::{
-    Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewCycleId, ReviewGroupId,
-    ReviewId, ReviewerId, SchoolId, SelfReviewId, UserId,
+    Actor, Clock, DomainError, ErrorCode, Permission, Problems, ReviewCycleId, ReviewId,
+    ReviewerId, SchoolId, SelfReviewId,
 };
 use membership::{NameKey, Page, PageArgs, fetch_page};
 use sea_orm::sea_query::Expr;
@@ -27,98 +25,15 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, Set,
 };
 
-use crate::common::{acts_for, forbidden, from_json, is_staff, not_found, parse, to_json, user_of};
+use crate::common::{acts_for, forbidden, is_staff, not_found, to_json, user_of};
 use crate::confidentiality::may_read_report;
 use crate::cycles;
 use crate::entity::{findings, reviewers, reviews, self_reviews, team_members};
 use crate::loaders;
-use crate::report::{Action, Consent, Finding};
+use crate::records::{Consent, self_review_from_row};
 use crate::types::{ReviewStatus, TeamRole, TrainingStatus, bounded_text, required_text};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Review {
-    pub id: ReviewId,
-    pub cycle_id: ReviewCycleId,
-    pub group_id: ReviewGroupId,
-    pub host_school_id: SchoolId,
-    pub host_name: String,
-    pub status: ReviewStatus,
-    pub visit_starts_on: Option<NaiveDate>,
-    pub visit_ends_on: Option<NaiveDate>,
-    pub enquiry_focus: String,
-    pub report_summary: String,
-    pub agreed_at: Option<DateTime<Utc>>,
-    pub agreed_by: Option<UserId>,
-    pub published_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Review {
-    #[must_use]
-    pub fn sort_key(&self) -> NameKey {
-        (self.host_name.clone(), self.id.as_uuid())
-    }
-
-    pub(crate) fn from_row(row: reviews::Model) -> Result<Self, DomainError> {
-        Ok(Self {
-            id: ReviewId::from_uuid(row.id),
-            cycle_id: ReviewCycleId::from_uuid(row.cycle_id),
-            group_id: ReviewGroupId::from_uuid(row.group_id),
-            host_school_id: SchoolId::from_uuid(row.host_school_id),
-            status: parse(&row.status, "review status")?,
-            host_name: row.host_name,
-            visit_starts_on: row.visit_starts_on,
-            visit_ends_on: row.visit_ends_on,
-            enquiry_focus: row.enquiry_focus,
-            report_summary: row.report_summary,
-            agreed_at: row.agreed_at,
-            agreed_by: row.agreed_by.map(UserId::from_uuid),
-            published_at: row.published_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        })
-    }
-}
-
-/// A reviewer on a review's team.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct TeamMember {
-    pub review_id: ReviewId,
-    pub reviewer_id: ReviewerId,
-    pub user_id: UserId,
-    pub school_id: SchoolId,
-    pub training: TrainingStatus,
-    pub role: TeamRole,
-}
-
-/// One area's evaluation on the cycle's scale.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct AreaEvaluation {
-    pub area: String,
-    pub evaluation: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SelfReview {
-    pub id: SelfReviewId,
-    pub review_id: ReviewId,
-    pub summary: String,
-    pub evaluations: Vec<AreaEvaluation>,
-    pub submitted_by: Option<UserId>,
-    pub submitted_at: DateTime<Utc>,
-}
-
-/// Everything a reader of the report sees.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReviewReport {
-    pub review: Review,
-    pub team: Vec<TeamMember>,
-    pub self_review: Option<SelfReview>,
-    pub findings: Vec<Finding>,
-    pub actions: Vec<Action>,
-    pub consents: Vec<Consent>,
-}
+pub use crate::records::{AreaEvaluation, Review, ReviewReport, SelfReview, TeamMember};
 
 /// A review with what deciding who may act on it needs.
 pub(crate) struct Loaded {
@@ -838,17 +753,6 @@ pub async fn submit_self_review(
     self_review_from_row(row)
 }
 
-pub(crate) fn self_review_from_row(row: self_reviews::Model) -> Result<SelfReview, DomainError> {
-    Ok(SelfReview {
-        id: SelfReviewId::from_uuid(row.id),
-        review_id: ReviewId::from_uuid(row.review_id),
-        summary: row.summary,
-        evaluations: from_json(row.evaluations, "self-review evaluations")?,
-        submitted_by: row.submitted_by.map(UserId::from_uuid),
-        submitted_at: row.submitted_at,
-    })
-}
-
 /// Sets the report's summary while the team drafts it.
 pub async fn set_report_summary(
     db: &DatabaseConnection,
@@ -893,30 +797,4 @@ pub async fn set_report_summary(
     audit(&txn, actor, clock, "review.report_summary", before).await?;
     txn.commit().await?;
     Ok(load(db, id).await?.review)
-}
-
-pub(crate) fn team_from_rows(
-    rows: Vec<(team_members::Model, Option<reviewers::Model>)>,
-) -> Result<HashMap<ReviewId, Vec<TeamMember>>, DomainError> {
-    let mut out: HashMap<ReviewId, Vec<TeamMember>> = HashMap::new();
-    for (m, r) in rows {
-        let r = r.ok_or_else(|| {
-            DomainError::internal(crate::common::CorruptRow(
-                "team member without reviewer".into(),
-            ))
-        })?;
-        let review_id = ReviewId::from_uuid(m.review_id);
-        out.entry(review_id).or_default().push(TeamMember {
-            review_id,
-            reviewer_id: ReviewerId::from_uuid(m.reviewer_id),
-            user_id: UserId::from_uuid(r.user_id),
-            school_id: SchoolId::from_uuid(r.school_id),
-            training: parse(&r.training_status, "training status")?,
-            role: parse(&m.role, "team role")?,
-        });
-    }
-    for team in out.values_mut() {
-        team.sort_by_key(|m| (m.role, m.reviewer_id));
-    }
-    Ok(out)
 }
