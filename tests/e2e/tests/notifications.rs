@@ -532,7 +532,7 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
         "an invoice cannot be unsubscribed from"
     );
     let local = link.replace("https://trellis.heathhill.example", &p.base);
-    let page = p.http.get(&local).send().await.expect("GET");
+    let page = p.client.get(&local).send().await.expect("GET");
     assert_eq!(page.status(), 200);
     assert!(
         page.text()
@@ -556,7 +556,7 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
         &p.data(HEAD, prefs, json!({})).await,
         "BOOKINGS"
     ));
-    let done = p.http.post(&local).send().await.expect("POST");
+    let done = p.client.post(&local).send().await.expect("POST");
     assert_eq!(done.status(), 200);
     assert!(
         done.text()
@@ -570,7 +570,7 @@ async fn booking_journeys_reach_inboxes_and_the_smtp_server(db: TestDb) {
         "BOOKINGS"
     ));
     let forged = p
-        .http
+        .client
         .post(format!("{}/notifications/unsubscribe/not-a-token", p.base))
         .send()
         .await
@@ -776,7 +776,7 @@ async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: Tes
         "{url}"
     );
     let local = url.replace("https://trellis.heathhill.example", &p.base);
-    let res = p.http.get(&local).send().await.expect("GET");
+    let res = p.client.get(&local).send().await.expect("GET");
     assert_eq!(res.status(), 200);
     assert!(
         res.headers()["content-type"]
@@ -810,7 +810,7 @@ async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: Tes
         .expect("url")
         .replace("https://trellis.heathhill.example", &p.base);
     let my_body = p
-        .http
+        .client
         .get(&my_url)
         .send()
         .await
@@ -847,10 +847,10 @@ async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: Tes
         revoked["calendarFeedRevoke"]["feed"]["active"], false,
         "{revoked}"
     );
-    assert_eq!(p.http.get(&local).send().await.expect("GET").status(), 404);
+    assert_eq!(p.client.get(&local).send().await.expect("GET").status(), 404);
     let guessed = format!("{}/calendar/{}.ics", p.base, "A".repeat(43));
     assert_eq!(
-        p.http.get(&guessed).send().await.expect("GET").status(),
+        p.client.get(&guessed).send().await.expect("GET").status(),
         404
     );
 }

@@ -15,7 +15,7 @@ use testkit::TestDb;
 
 /// GET `path` (relative to the server) as `who` (or with no credential).
 async fn get(p: &Portal, who: Option<&str>, path: &str) -> reqwest::Response {
-    let mut req = p.http.get(format!("{}{path}", p.base));
+    let mut req = p.client.get(format!("{}{path}", p.base));
     if let Some(who) = who {
         req = req.bearer_auth(p.token(who).await);
     }

@@ -20,6 +20,7 @@ use kernel::{Actor, Clock as _};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use testkit::TestDb;
+use testkit::graphql_ws::Subscriber;
 
 use common::{OTHER_HEAD, Portal, code, user_errors};
 
@@ -285,7 +286,7 @@ async fn offer_and_invoice_journeys_with_approval_register_and_certificates(db: 
         let url = format!("{}{url}", p.base);
         let p = &p;
         async move {
-            let mut req = p.http.get(url);
+            let mut req = p.client.get(url);
             if let Some(email) = email {
                 req = req.bearer_auth(p.token(email).await);
             }
@@ -305,7 +306,7 @@ async fn offer_and_invoice_journeys_with_approval_register_and_certificates(db: 
     );
     assert_eq!(fetch(None).await.status(), StatusCode::UNAUTHORIZED);
     let missing = p
-        .http
+        .client
         .get(format!("{}/certificates/{}", p.base, people[1]))
         .bearer_auth(p.token(HEAD).await)
         .send()
@@ -387,7 +388,7 @@ fn with_stripe(db: &TestDb) -> Option<(Config, String, String)> {
 
 /// A PaymentIntent as the stand-in holds it.
 async fn intent_at(p: &Portal, stripe: &str, intent: &str) -> Value {
-    p.http
+    p.client
         .get(format!("{stripe}/v1/payment_intents/{intent}"))
         .basic_auth(STRIPE_SECRET, Some(""))
         .send()
@@ -401,7 +402,7 @@ async fn intent_at(p: &Portal, stripe: &str, intent: &str) -> Value {
 /// POSTs a form to the stand-in, asserting it succeeds.
 async fn stand_in_post(p: &Portal, stripe: &str, path: &str, form: &[(&str, &str)]) -> Value {
     let response = p
-        .http
+        .client
         .post(format!("{stripe}/v1/{path}"))
         .basic_auth(STRIPE_SECRET, Some(""))
         .form(form)
@@ -453,7 +454,7 @@ async fn pay_at_stripe(p: &Portal, stripe: &str, intent: &str) {
 /// signature's timestamp must be fresh by the app's clock).
 async fn deliver(p: &Portal, event: &[u8], secret: &str) -> StatusCode {
     let now = p.clock.now().timestamp();
-    common::post_webhook(&p.http, &p.base, event, &sign(event, secret, now)).await
+    common::post_webhook(&p.client, &p.base, event, &sign(event, secret, now)).await
 }
 
 async fn card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel(db: TestDb) {
@@ -613,77 +614,11 @@ async fn an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept(db:
     assert_eq!(confirmed["booking"]["status"], "CONFIRMED", "{confirmed}");
 }
 
-/// A graphql-ws client with one subscription.
-struct Subscriber {
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-}
-
-impl Subscriber {
-    async fn open(p: &Portal, email: &str, query: &str, variables: Value) -> Self {
-        use futures::{SinkExt as _, StreamExt as _};
-        use tokio_tungstenite::tungstenite::Message;
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-
-        let url = format!("{}/graphql", p.base.replacen("http://", "ws://", 1));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connects");
-        let token = p.token(email).await;
-        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {token}") } });
-        socket
-            .send(Message::text(init.to_string()))
-            .await
-            .expect("init");
-        let ack = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("an answer to connection_init");
-        assert!(
-            matches!(&ack, Some(Ok(Message::Text(t))) if t.contains("connection_ack")),
-            "{ack:?}"
-        );
-        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
-        socket
-            .send(Message::text(subscribe.to_string()))
-            .await
-            .expect("subscribe");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        Self { socket }
-    }
-
-    /// The next `next`, `error` or `complete` message, or `None` after `wait`.
-    async fn message(&mut self, wait: Duration) -> Option<Value> {
-        use futures::{SinkExt as _, StreamExt as _};
-        use tokio_tungstenite::tungstenite::Message;
-
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let next = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()??;
-            match next.ok()? {
-                Message::Text(text) => {
-                    let value: Value = serde_json::from_str(&text).expect("JSON");
-                    match value["type"].as_str() {
-                        Some("ping") => {
-                            let pong = json!({ "type": "pong" }).to_string();
-                            let _ = self.socket.send(Message::text(pong)).await;
-                        }
-                        Some("pong") => {}
-                        _ => return Some(value),
-                    }
-                }
-                Message::Close(_) => return None,
-                _ => {}
-            }
-        }
-    }
+/// A graphql-ws subscription to `query` as `email`.
+async fn subscribe(p: &Portal, email: &str, query: &str, variables: Value) -> Subscriber {
+    Subscriber::open(&p.base, &p.token(email).await, query, variables)
+        .await
+        .expect("subscribed")
 }
 
 const UPDATED: &str = "subscription($school: ID!) { bookingUpdated(schoolId: $school) {
@@ -725,7 +660,7 @@ async fn a_waiting_list_offer_arrives_over_the_subscription(db: TestDb) {
     let waiting_id = waiting["booking"]["id"].as_str().expect("id").to_owned();
 
     // Another school's head may not listen to Holly Park's bookings.
-    let mut nosy = Subscriber::open(&p, OTHER_HEAD, UPDATED, json!({ "school": p.school() })).await;
+    let mut nosy = subscribe(&p, OTHER_HEAD, UPDATED, json!({ "school": p.school() })).await;
     let refused = nosy
         .message(Duration::from_secs(10))
         .await
@@ -737,7 +672,7 @@ async fn a_waiting_list_offer_arrives_over_the_subscription(db: TestDb) {
     );
 
     // Holly Park's head listens; Monkfrith cancels; the offer arrives live.
-    let mut head = Subscriber::open(&p, HEAD, UPDATED, json!({ "school": p.school() })).await;
+    let mut head = subscribe(&p, HEAD, UPDATED, json!({ "school": p.school() })).await;
     let cancelled = p.data(ADMIN, CANCEL, json!({ "id": taken_id })).await;
     assert_eq!(cancelled["bookingCancel"]["booking"]["status"], "CANCELLED");
     let offer = head

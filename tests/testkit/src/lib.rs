@@ -49,6 +49,7 @@ pub use sea_orm::DatabaseConnection;
 /// Re-exported so callers (and [`db_tests!`]) need no tokio dependency of their own.
 pub use tokio;
 
+pub mod graphql_ws;
 pub mod smtp;
 pub mod stripe;
 pub use stripe::{STRIPE_URL_ENV, stripe_url};

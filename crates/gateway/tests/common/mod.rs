@@ -344,91 +344,16 @@ fn parse_sample(line: &str) -> Sample {
     }
 }
 
-/// A graphql-ws (`graphql-transport-ws`) client with one subscription.
-pub struct Subscriber {
-    socket: tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-}
-
-/// Why a connection did not get to subscribe.
-#[derive(Debug)]
-pub struct Refused(pub String);
+pub use testkit::graphql_ws::{Refused, Subscriber};
 
 impl Server {
-    /// Connects to `/graphql` over WebSocket, authenticates with `bearer` in the
-    /// `connection_init` payload and starts `query` as subscription "1".
+    /// Subscribes to `query` over graphql-ws as `bearer` ([`Subscriber::open`]).
     pub async fn subscribe(
         &self,
         bearer: &str,
         query: &str,
         variables: Value,
     ) -> Result<Subscriber, Refused> {
-        use futures::{SinkExt as _, StreamExt as _};
-        use tokio_tungstenite::tungstenite::Message;
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-
-        let url = format!("{}/graphql", self.base.replacen("http://", "ws://", 1));
-        let mut request = url.into_client_request().expect("ws request");
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            "graphql-transport-ws".parse().expect("header"),
-        );
-        let (mut socket, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("websocket connects");
-        let init = json!({ "type": "connection_init", "payload": { "Authorization": format!("Bearer {bearer}") } });
-        socket
-            .send(Message::text(init.to_string()))
-            .await
-            .expect("send init");
-        let ack = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("an answer to connection_init");
-        match ack {
-            Some(Ok(Message::Text(text)))
-                if serde_json::from_str::<Value>(&text).expect("JSON")["type"]
-                    == "connection_ack" => {}
-            other => return Err(Refused(format!("{other:?}"))),
-        }
-        let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": variables } });
-        socket
-            .send(Message::text(subscribe.to_string()))
-            .await
-            .expect("send subscribe");
-        // The protocol does not acknowledge a subscribe: give the server a moment to start
-        // the stream (and register with the event bus) before anything is published.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        Ok(Subscriber { socket })
-    }
-}
-
-impl Subscriber {
-    /// The next `next`, `error` or `complete` message, or `None` after `wait`.
-    pub async fn message(&mut self, wait: Duration) -> Option<Value> {
-        use futures::{SinkExt as _, StreamExt as _};
-        use tokio_tungstenite::tungstenite::Message;
-
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let next = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()??;
-            match next.ok()? {
-                Message::Text(text) => {
-                    let value: Value = serde_json::from_str(&text).expect("JSON message");
-                    match value["type"].as_str() {
-                        Some("ping") => {
-                            let pong = json!({ "type": "pong" }).to_string();
-                            let _ = self.socket.send(Message::text(pong)).await;
-                        }
-                        Some("pong") => {}
-                        _ => return Some(value),
-                    }
-                }
-                Message::Close(_) => return None,
-                _ => {}
-            }
-        }
+        Subscriber::open(&self.base, bearer, query, variables).await
     }
 }

@@ -86,19 +86,26 @@ impl TestApp {
         app
     }
 
+    /// The app over `db` with `config`, with the demo directory loaded.
     pub async fn spawn_with(db: TestDb, config: Config) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         membership::demo::seed(db.conn(), &SystemClock)
             .await
             .expect("demo data loads");
-        let app = App::build(&config, db.conn().clone(), Arc::new(SystemClock))
+        Self::serve_on(db, &config, Arc::new(SystemClock)).await
+    }
+
+    /// The app over `db` as it is, with `config` and `clock`, served on a free loopback
+    /// port: every app a test talks to over HTTP is started here.
+    pub async fn serve_on(db: TestDb, config: &Config, clock: Arc<dyn kernel::Clock>) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let app = App::build(config, db.conn().clone(), clock)
             .await
             .expect("app builds");
         let (base, server) = serve(app).await;
         Self {
             base,
             db,
-            secret: config.jwt_secret.expect("test config has a secret"),
+            secret: config.jwt_secret.clone().expect("test config has a secret"),
             client: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -107,7 +114,8 @@ impl TestApp {
         }
     }
 
-    /// A Trellis-minted token for a demo user.
+    /// A Trellis-minted token for a demo user, valid for 30 minutes of real time (tokens are
+    /// checked against the wall clock, not the app's).
     pub async fn token(&self, email: &str) -> String {
         let user = membership::people::users::find_active_by_email(self.db.conn(), email)
             .await
@@ -117,7 +125,7 @@ impl TestApp {
             self.secret.as_bytes(),
             &user.id.to_string(),
             &user.email,
-            Duration::from_mins(10),
+            Duration::from_mins(30),
         )
     }
 
@@ -248,19 +256,17 @@ pub async fn serve(app: App) -> (String, tokio::task::JoinHandle<()>) {
 /// can end, a session take place or a retry come due: what the traded and notification
 /// journeys share.
 pub struct Portal {
-    pub base: String,
-    pub db: TestDb,
-    pub secret: String,
-    pub http: reqwest::Client,
+    app: TestApp,
     pub clock: Arc<kernel::FixedClock>,
     pub holly_park: kernel::SchoolId,
     pub other: kernel::SchoolId,
-    server: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for Portal {
-    fn drop(&mut self) {
-        self.server.abort();
+impl std::ops::Deref for Portal {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.app
     }
 }
 
@@ -269,47 +275,21 @@ impl Portal {
     /// a clock starting now.
     pub async fn spawn(db: TestDb, config: &Config) -> Self {
         use kernel::Clock as _;
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let clock = Arc::new(kernel::FixedClock::new(SystemClock.now()));
-        let conn = db.conn();
-        let (holly_park, other) = seed_every_demo(conn, clock.as_ref()).await;
-        let app = App::build(config, conn.clone(), clock.clone())
-            .await
-            .expect("app builds");
-        let (base, server) = serve(app).await;
+        let (holly_park, other) = seed_every_demo(db.conn(), clock.as_ref()).await;
+        let app = TestApp::serve_on(db, config, clock.clone()).await;
         Self {
-            base,
-            db,
-            secret: config.jwt_secret.clone().expect("a secret"),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
+            app,
             clock,
             holly_park,
             other,
-            server,
         }
-    }
-
-    /// A Trellis-minted token for a user of the demo.
-    pub async fn token(&self, email: &str) -> String {
-        let user = membership::people::users::find_active_by_email(self.db.conn(), email)
-            .await
-            .expect("lookup")
-            .expect("user");
-        mint_local(
-            self.secret.as_bytes(),
-            &user.id.to_string(),
-            &user.email,
-            Duration::from_mins(30),
-        )
     }
 
     /// The whole GraphQL response to `query` asked as `email`.
     pub async fn gql(&self, email: &str, query: &str, variables: Value) -> Value {
         let token = self.token(email).await;
-        self.http
+        self.client
             .post(format!("{}/graphql", self.base))
             .header("accept", "application/graphql-response+json")
             .bearer_auth(token)
