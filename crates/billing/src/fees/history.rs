@@ -3,15 +3,13 @@
 //!
 //! Finance must be able to say why a school was charged what it was, and an issued invoice is
 //! only explainable by the rules it was computed from, so every write to a schedule records
-//! one entry in the transaction of the change. The actions are the variants of [`Action`].
+//! one entry in the transaction of the change (`schedule.rs` writes it, with the schedule
+//! before and after). The actions are the variants of [`Action`].
 
-use kernel::{AcademicYear, Actor, Clock, DomainError, FeeScheduleId, Permission, TierId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
-use serde::Serialize;
+use kernel::{Actor, DomainError, FeeScheduleId, Permission};
+use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait};
 
 use super::entity::fee_schedules;
-use super::rules::FeeRules;
-use super::schedule::{BillingFrequency, FeeSchedule};
 
 /// How fee schedules are named in the audit trail.
 pub const AUDIT_ENTITY: &str = "FEE_SCHEDULE";
@@ -36,56 +34,6 @@ impl Action {
             Self::Lock => "fee_schedule.lock",
         }
     }
-}
-
-/// What the trail keeps of a schedule at each change: everything a fee is computed from (the
-/// rules document as stored), and when it was frozen. The row's timestamps are left out: the
-/// entry's own time says when it changed.
-#[derive(Debug, Serialize)]
-pub(crate) struct Snapshot {
-    name: String,
-    year: AcademicYear,
-    tier_id: TierId,
-    frequency: BillingFrequency,
-    payment_terms_days: u16,
-    rules: FeeRules,
-    locked_at: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl From<&FeeSchedule> for Snapshot {
-    fn from(schedule: &FeeSchedule) -> Self {
-        Self {
-            name: schedule.name.clone(),
-            year: schedule.year,
-            tier_id: schedule.tier_id,
-            frequency: schedule.frequency,
-            payment_terms_days: schedule.payment_terms_days,
-            rules: schedule.rules.clone(),
-            locked_at: schedule.locked_at,
-        }
-    }
-}
-
-/// Writes the trail entry of a change made in `txn`: the schedule as `before` (`None` when
-/// the change created it) and as `after`, the transaction leaves it.
-pub(crate) async fn audit<C: ConnectionTrait>(
-    txn: &C,
-    actor: &Actor,
-    clock: &dyn Clock,
-    action: Action,
-    before: Option<&FeeSchedule>,
-    after: &FeeSchedule,
-) -> Result<(), DomainError> {
-    kernel::audit::record(
-        txn,
-        actor,
-        clock,
-        action.as_str(),
-        (AUDIT_ENTITY, after.id.as_uuid()),
-        before.map(Snapshot::from).as_ref(),
-        Some(&Snapshot::from(after)),
-    )
-    .await
 }
 
 /// The schedule's history, oldest change first. Finance and partnership admins only

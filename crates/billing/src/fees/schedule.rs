@@ -27,7 +27,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::entity::{fee_schedules, tiers};
-use super::history::{Action, audit};
+use super::history::{AUDIT_ENTITY, Action};
 use super::rules::{FeeRules, FeeRulesInput};
 
 /// How the year's fee is invoiced.
@@ -195,6 +195,55 @@ fn taken(year: AcademicYear) -> DomainError {
 
 fn no_tier() -> DomainError {
     DomainError::invalid("tierId", ErrorCode::NotFound, "no such membership tier")
+}
+/// What the trail keeps of a schedule at each change: everything a fee is computed from (the
+/// rules document as stored), and when it was frozen. The row's timestamps are left out: the
+/// entry's own time says when it changed.
+#[derive(Debug, Serialize)]
+pub(crate) struct Snapshot {
+    name: String,
+    year: AcademicYear,
+    tier_id: TierId,
+    frequency: BillingFrequency,
+    payment_terms_days: u16,
+    rules: FeeRules,
+    locked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<&FeeSchedule> for Snapshot {
+    fn from(schedule: &FeeSchedule) -> Self {
+        Self {
+            name: schedule.name.clone(),
+            year: schedule.year,
+            tier_id: schedule.tier_id,
+            frequency: schedule.frequency,
+            payment_terms_days: schedule.payment_terms_days,
+            rules: schedule.rules.clone(),
+            locked_at: schedule.locked_at,
+        }
+    }
+}
+
+/// Writes the trail entry of a change made in `txn`: the schedule as `before` (`None` when
+/// the change created it) and as `after`, the transaction leaves it.
+pub(crate) async fn audit<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    action: Action,
+    before: Option<&FeeSchedule>,
+    after: &FeeSchedule,
+) -> Result<(), DomainError> {
+    kernel::audit::record(
+        txn,
+        actor,
+        clock,
+        action.as_str(),
+        (AUDIT_ENTITY, after.id.as_uuid()),
+        before.map(Snapshot::from).as_ref(),
+        Some(&Snapshot::from(after)),
+    )
+    .await
 }
 
 /// Sets a schedule's rules for a year and tier.

@@ -15,6 +15,7 @@
 //! so a January census recorded after October does not unprice an October schedule.
 
 mod entity;
+mod keyed;
 pub mod plan;
 pub mod schedule;
 mod supplement;

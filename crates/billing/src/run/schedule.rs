@@ -421,7 +421,7 @@ async fn issue_one(
         let Some(membership) = line.membership_id else {
             continue;
         };
-        let keyed = super::supplement::issue_keyed_in(
+        let keyed = super::keyed::issue_keyed_in(
             &txn,
             &actor,
             clock,
@@ -438,7 +438,7 @@ async fn issue_one(
             },
         )
         .await?;
-        if matches!(keyed, super::supplement::KeyedIssue::Raced) {
+        if matches!(keyed, super::keyed::KeyedIssue::Raced) {
             txn.rollback().await?;
             return Err(DomainError::invalid(
                 "academicYear",

@@ -30,14 +30,11 @@ use kernel::{AcademicYear, Actor, Clock, DomainError, ErrorCode, MembershipId, M
 use membership::{memberships, school};
 use sea_orm::DatabaseConnection;
 
+use super::keyed::{KeyedIssue, issue_keyed_in};
 use super::plan::PlannedInvoice;
 use super::schedule::{self, Scheduled};
 use super::{RunNote, RunStatus, find, plan_memberships, year_error};
-use crate::ledger::idempotency::{Caller, Keyed, Remembered};
 use crate::ledger::{self, Instalment, NewInvoice};
-
-/// The idempotency scope of supplementary invoices.
-const SCOPE: &str = "invoice.membership_supplement";
 
 /// What a supplementary run would issue, and what finance should know.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,52 +264,4 @@ async fn differences(
         });
     }
     Ok(notes)
-}
-
-/// What [`issue_keyed_in`] did.
-pub(super) enum KeyedIssue {
-    Issued(Box<ledger::Invoice>),
-    /// An earlier call issued it.
-    Existed,
-    /// A concurrent call is issuing it: roll back.
-    Raced,
-}
-
-/// Issues `invoice`, one membership's share of `instalment`, inside the caller's transaction,
-/// under the key the supplementary run and the scheduled instalments share, so it is issued
-/// once whichever of them gets there first. On [`KeyedIssue::Raced`] the caller must roll back.
-pub(super) async fn issue_keyed_in<C>(
-    txn: &C,
-    actor: &Actor,
-    clock: &dyn Clock,
-    membership: MembershipId,
-    instalment: Instalment,
-    invoice: NewInvoice,
-) -> Result<KeyedIssue, DomainError>
-where
-    C: sea_orm::ConnectionTrait + sea_orm::TransactionTrait,
-{
-    let key = format!("{membership}:{}", instalment.as_str());
-    let keyed = Keyed::new(
-        SCOPE,
-        Caller::Trellis,
-        Some(&key),
-        &(membership, instalment.as_str()),
-    )?
-    .ok_or_else(|| DomainError::internal(kernel::CorruptRow("no key".into())))?;
-    if keyed.replay(txn).await?.is_some() {
-        return Ok(KeyedIssue::Existed);
-    }
-    let issued = ledger::issue_invoice(txn, actor, clock, invoice)
-        .await?
-        .invoice;
-    Ok(
-        match keyed
-            .remember(txn, &[issued.id.as_uuid()], clock.now())
-            .await?
-        {
-            Remembered::Stored => KeyedIssue::Issued(Box::new(issued)),
-            Remembered::Raced => KeyedIssue::Raced,
-        },
-    )
 }
