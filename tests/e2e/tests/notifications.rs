@@ -847,7 +847,10 @@ async fn calendar_feeds_are_secret_revocable_and_list_confirmed_sessions(db: Tes
         revoked["calendarFeedRevoke"]["feed"]["active"], false,
         "{revoked}"
     );
-    assert_eq!(p.client.get(&local).send().await.expect("GET").status(), 404);
+    assert_eq!(
+        p.client.get(&local).send().await.expect("GET").status(),
+        404
+    );
     let guessed = format!("{}/calendar/{}.ics", p.base, "A".repeat(43));
     assert_eq!(
         p.client.get(&guessed).send().await.expect("GET").status(),
