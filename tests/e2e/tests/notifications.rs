@@ -1479,6 +1479,69 @@ async fn a_failed_card_payment_reaches_the_accounts_contact_once(db: TestDb) {
     assert!(mails(&sink, mark).is_empty(), "told once");
 }
 
+/// A thousand bookings in one burst, eight at a time over HTTP: one worker pass drains the
+/// outbox, every attendee's confirmation arrives once, and nothing is left pending or dead.
+/// (The head has muted booking news, as the head of a busy school would, so the burst is a
+/// thousand messages rather than two.)
+async fn a_burst_of_a_thousand_bookings_drains_the_outbox(db: TestDb) {
+    use futures::StreamExt as _;
+
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    let session_id = session(&p, 1_000).await;
+    let mute = "mutation { notificationPreferencesUpdate(input: { muted: [BOOKINGS] }) {
+        userErrors { field code } } }";
+    let muted = p.data(HEAD, mute, json!({})).await;
+    assert_eq!(user_errors(&muted["notificationPreferencesUpdate"]), vec![]);
+    p.pass().await;
+    let before = sink.count();
+    let token = p.token(HEAD).await;
+    let app: &common::TestApp = &p;
+    let confirmed = futures::stream::iter(0..1_000)
+        .map(|i| {
+            let (token, session_id, p) = (&token, &session_id, &p);
+            async move {
+                let input = json!({ "input": { "schoolId": p.school(), "sessionId": session_id,
+                    "settlement": "INVOICE",
+                    "attendees": [person(&format!("Person {i}"), &format!("person{i}@holly-park.example"))] } });
+                let (_, body) = app.gql(Some(token), BOOK, input).await;
+                body["data"]["bookingCreate"]["booking"]["status"] == "CONFIRMED"
+            }
+        })
+        .buffer_unordered(8)
+        .filter(|ok| std::future::ready(*ok))
+        .count()
+        .await;
+    assert_eq!(confirmed, 1_000, "every booking of the burst is confirmed");
+
+    let drained = p.pass().await;
+    assert_eq!(drained.fanned_out.events, 1_000, "{drained:?}");
+    assert_eq!(drained.delivered.sent, 1_000, "{drained:?}");
+    assert_eq!(
+        drained.delivered.retrying + drained.delivered.dead,
+        0,
+        "{drained:?}"
+    );
+    assert_eq!(
+        p.pass().await.delivered.claimed(),
+        0,
+        "nothing left to send"
+    );
+    let arrived = mails(&sink, before);
+    assert_eq!(arrived.len(), 1_000);
+    let unique: HashSet<&str> = arrived.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(unique.len(), 1_000, "no message arrived twice");
+    assert!(to(&arrived, HEAD).is_empty(), "muted");
+    for i in [0, 500, 999] {
+        assert_eq!(
+            to(&arrived, &format!("person{i}@holly-park.example")).len(),
+            1
+        );
+    }
+}
+
 testkit::db_tests!(
     a_failed_card_payment_reaches_the_accounts_contact_once,
     renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_date,
@@ -1487,4 +1550,5 @@ testkit::db_tests!(
     a_refused_address_is_dead_lettered_and_a_lost_server_loses_nothing,
     calendar_feeds_are_secret_revocable_and_list_confirmed_sessions,
     waiting_lists_approvals_provider_cancellations_and_overdue_reminders,
+    a_burst_of_a_thousand_bookings_drains_the_outbox,
 );
