@@ -33,10 +33,10 @@ pub enum AuditActorKind {
     System,
 }
 
-/// One change of a ledger record, fee schedule, membership, review or booking.
 #[derive(Debug)]
 pub struct AuditEntryNode(pub ledger::AuditEntry);
 
+/// One change of a ledger record, fee schedule, membership, review or booking.
 #[Object(name = "AuditEntry")]
 impl AuditEntryNode {
     async fn at(&self) -> DateTime<Utc> {
@@ -112,7 +112,7 @@ impl AuditQuery {
     async fn audit_trail(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "Global id of the audit trail.")] id: ID,
     ) -> async_graphql::Result<Vec<AuditEntryNode>> {
         let rc = ctx.trellis()?;
         // A review's history is the peer-review domain's to give (to whoever may read the

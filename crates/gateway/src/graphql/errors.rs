@@ -298,10 +298,10 @@ impl Extension for ErrorCodesRequest {
     }
 }
 
-/// `Query.errorCodes`: the codes, reachable from the root so introspection shows them.
 #[derive(Debug, Default)]
 pub struct ErrorCodesQuery;
 
+/// `Query.errorCodes`: the codes, reachable from the root so introspection shows them.
 #[Object]
 impl ErrorCodesQuery {
     /// Every `extensions.code` a top-level error may carry, in the order documented. Clients

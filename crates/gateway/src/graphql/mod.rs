@@ -9,6 +9,7 @@ pub mod access;
 pub mod audit;
 pub mod billing;
 pub mod coercion;
+mod connections;
 pub mod context;
 pub mod directory;
 pub mod errors;
@@ -70,12 +71,13 @@ pub struct Subscription(billing::BillingSubscription, traded::TradedSubscription
 pub type TrellisSchema = Schema<Query, Mutation, Subscription>;
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
-    Schema::build(
+    let builder = Schema::build(
         Query::default(),
         Mutation::default(),
         Subscription::default(),
     )
-    .register_output_type::<node::Node>()
+    .register_output_type::<node::Node>();
+    connections::describe(builder)
 }
 
 /// The schema as served, with the configured limits and no payment provider to mirror to.

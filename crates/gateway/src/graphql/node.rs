@@ -331,7 +331,11 @@ pub struct NodeQuery;
 #[Object]
 impl NodeQuery {
     /// The object with this global id, or null if it does not exist or is not yours to see.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the node.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         resolve(ctx.trellis()?, &id).await
     }
 

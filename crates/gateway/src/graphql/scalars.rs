@@ -95,9 +95,6 @@ impl From<kernel::FinancialYear> for FinancialYearScalar {
     }
 }
 
-/// An amount of money, as Shopify's `MoneyV2` gives it: `amount` is an exact decimal
-/// string (`"1234.56"`) that any client's decimal type reads without floating point,
-/// `currencyCode` its ISO 4217 currency and `formatted` what to show people.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoneyValue(pub kernel::Money);
 
@@ -137,6 +134,9 @@ impl From<kernel::Currency> for CurrencyCode {
     }
 }
 
+/// An amount of money, as Shopify's `MoneyV2` gives it: `amount` is an exact decimal
+/// string (`"1234.56"`) that any client's decimal type reads without floating point,
+/// `currencyCode` its ISO 4217 currency and `formatted` what to show people.
 #[async_graphql::Object(name = "Money")]
 impl MoneyValue {
     /// The amount in the currency's major unit as an exact decimal, e.g. `"12500.00"`.

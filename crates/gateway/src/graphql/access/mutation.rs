@@ -15,6 +15,7 @@ fn school_ids(ids: &[ID]) -> Result<Vec<SchoolId>, DomainError> {
         .collect()
 }
 
+/// Input to `userCreate`.
 #[derive(InputObject, Debug)]
 pub struct UserCreateInput {
     pub email: String,
@@ -25,8 +26,10 @@ pub struct UserCreateInput {
     pub school_ids: Vec<ID>,
 }
 
+/// Input to `userUpdate`.
 #[derive(InputObject, Debug)]
 pub struct UserUpdateInput {
+    /// Global id of the user.
     pub id: ID,
     pub name: Option<String>,
     pub role: Option<Role>,
@@ -35,12 +38,18 @@ pub struct UserUpdateInput {
     pub school_ids: Option<Vec<ID>>,
 }
 
+/// What `userCreate` and `userUpdate` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct UserPayload {
+    /// The user as the mutation left it; null when `userErrors` says why nothing changed.
     pub user: Option<UserNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `apiKeyCreate`.
 #[derive(InputObject, Debug)]
 pub struct ApiKeyCreateInput {
     /// Who the key is for, e.g. "Barnet portal".
@@ -48,22 +57,32 @@ pub struct ApiKeyCreateInput {
     pub scopes: Vec<Scope>,
 }
 
+/// What `apiKeyCreate` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ApiKeyCreatePayload {
+    /// The api key as the mutation left it; null when `userErrors` says why nothing changed.
     pub api_key: Option<ApiKeyNode>,
     /// The key itself, shown only here and never again: send it as `Authorization: Bearer trl_…`.
     pub secret: Option<String>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `apiKeyRevoke`.
 #[derive(InputObject, Debug)]
 pub struct ApiKeyRevokeInput {
+    /// Global id of the api key.
     pub id: ID,
 }
 
+/// What `apiKeyRevoke` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ApiKeyPayload {
+    /// The api key as the mutation left it; null when `userErrors` says why nothing changed.
     pub api_key: Option<ApiKeyNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -76,7 +95,7 @@ impl AccessMutation {
     async fn user_create(
         &self,
         ctx: &Context<'_>,
-        input: UserCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: UserCreateInput,
     ) -> async_graphql::Result<UserPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -100,7 +119,7 @@ impl AccessMutation {
     async fn user_update(
         &self,
         ctx: &Context<'_>,
-        input: UserUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: UserUpdateInput,
     ) -> async_graphql::Result<UserPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -125,7 +144,7 @@ impl AccessMutation {
     async fn api_key_create(
         &self,
         ctx: &Context<'_>,
-        input: ApiKeyCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ApiKeyCreateInput,
     ) -> async_graphql::Result<ApiKeyCreatePayload> {
         let rc = ctx.trellis()?;
         let new = NewApiKey {
@@ -152,7 +171,7 @@ impl AccessMutation {
     async fn api_key_revoke(
         &self,
         ctx: &Context<'_>,
-        input: ApiKeyRevokeInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ApiKeyRevokeInput,
     ) -> async_graphql::Result<ApiKeyPayload> {
         let rc = ctx.trellis()?;
         let result = async {

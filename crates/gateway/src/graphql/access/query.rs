@@ -10,10 +10,10 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
 use crate::graphql::relay::{NoEdgeFields, connection, page_args};
 
-/// `totalCount` of users.
 #[derive(Debug)]
 pub struct UserCount;
 
+/// `totalCount` of users.
 #[Object]
 impl UserCount {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
@@ -23,10 +23,10 @@ impl UserCount {
     }
 }
 
-/// `totalCount` of API keys.
 #[derive(Debug)]
 pub struct ApiKeyCount;
 
+/// `totalCount` of API keys.
 #[Object]
 impl ApiKeyCount {
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
@@ -70,9 +70,15 @@ impl AccessQuery {
     async fn users(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, UserNode, UserCount, NoEdgeFields>> {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
@@ -90,9 +96,15 @@ impl AccessQuery {
     async fn api_keys(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, ApiKeyNode, ApiKeyCount, NoEdgeFields>> {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;

@@ -42,12 +42,13 @@ pub enum Scope {
     CatalogueRead,
 }
 
-/// A person who signs in.
 #[derive(Debug, Clone)]
 pub struct UserNode(pub User);
 
+/// A person who signs in.
 #[Object(name = "User")]
 impl UserNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -91,6 +92,7 @@ impl UserNode {
     async fn cpd_record_url(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: Option<AcademicYearScalar>,
     ) -> async_graphql::Result<Option<String>> {
         let rc = ctx.trellis()?;
@@ -107,17 +109,19 @@ impl UserNode {
         )))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// An integrator's API key. The secret is shown once, at creation, and never again.
 #[derive(Debug, Clone)]
 pub struct ApiKeyNode(pub ApiKey);
 
+/// An integrator's API key. The secret is shown once, at creation, and never again.
 #[Object(name = "ApiKey")]
 impl ApiKeyNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -148,6 +152,7 @@ impl ApiKeyNode {
             .map(UserNode))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -202,7 +207,9 @@ impl Viewer {
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] unread_only: bool,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
     ) -> async_graphql::Result<crate::graphql::notifications::NotificationConnection> {
         crate::graphql::notifications::viewer_notifications(ctx, unread_only, first, after).await

@@ -41,12 +41,13 @@ pub enum BankMatchReason {
     AmountAndPayer,
 }
 
-/// One uploaded bank statement.
 #[derive(Debug, Clone)]
 pub struct BankStatementNode(pub Statement);
 
+/// One uploaded bank statement.
 #[Object(name = "BankStatement")]
 impl BankStatementNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -86,12 +87,13 @@ impl BankStatementNode {
     }
 }
 
-/// One money-in line of a bank statement.
 #[derive(Debug, Clone)]
 pub struct BankLineNode(pub BankLine);
 
+/// One money-in line of a bank statement.
 #[Object(name = "BankStatementLine")]
 impl BankLineNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -203,9 +205,15 @@ impl BankQuery {
     async fn bank_statements(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, BankStatementNode, NoEdgeFields, NoEdgeFields>>
     {
@@ -229,10 +237,16 @@ impl BankQuery {
     async fn bank_statement_lines(
         &self,
         ctx: &Context<'_>,
-        filter: Option<BankStatementLineFilter>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<BankStatementLineFilter>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, BankLineNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
@@ -255,6 +269,7 @@ impl BankQuery {
     }
 }
 
+/// Input to `bankStatementImport`.
 #[derive(InputObject, Debug)]
 pub struct BankStatementImportInput {
     /// The bank's CSV export, sent as a multipart upload: a header row naming a date, a
@@ -273,16 +288,21 @@ pub struct BankStatementImportReport {
     pub unmatched: i32,
 }
 
+/// What `bankStatementImport` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementImportPayload {
     /// Null when the file was refused (nothing was stored); `userErrors` then say where,
     /// by line and column (`["input", "file", "<line>", "<column>"]`).
     pub report: Option<BankStatementImportReport>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `bankStatementLineConfirm`.
 #[derive(InputObject, Debug)]
 pub struct BankStatementLineConfirmInput {
+    /// Global id of the line.
     pub line_id: ID,
     /// The account the money came from. Implied by `invoiceId`; with neither, the proposal.
     pub account_id: Option<ID>,
@@ -291,8 +311,11 @@ pub struct BankStatementLineConfirmInput {
     pub invoice_id: Option<ID>,
 }
 
+/// What `bankStatementLineConfirm` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementLineConfirmPayload {
+    /// The line as the mutation left it; null when `userErrors` says why nothing changed.
     pub line: Option<BankLineNode>,
     /// The receipt the line became (the same one however often it is confirmed).
     pub payment: Option<PaymentNode>,
@@ -304,18 +327,24 @@ pub struct BankStatementLineConfirmPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `bankStatementLineDismiss`.
 #[derive(InputObject, Debug)]
 pub struct BankStatementLineDismissInput {
+    /// Global id of the line.
     pub line_id: ID,
 }
 
+/// What `bankStatementLineDismiss` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementLinePayload {
+    /// The line as the mutation left it; null when `userErrors` says why nothing changed.
     pub line: Option<BankLineNode>,
     /// CONFLICT: the line is a receipt already (refund or re-allocate it instead).
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `bankStatementLinesConfirmProposed`.
 #[derive(InputObject, Debug, Default)]
 pub struct BankStatementLinesConfirmProposedInput {
     /// Only this statement's lines; all proposed lines when left out.
@@ -325,15 +354,20 @@ pub struct BankStatementLinesConfirmProposedInput {
 /// A proposed line left as it was.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementLineSkipped {
+    /// Global id of the line.
     pub line_id: ID,
     /// Why (e.g. CONFLICT: its invoice was paid or voided meanwhile).
     pub user_errors: Vec<UserError>,
 }
 
+/// What `bankStatementLinesConfirmProposed` did: the changed record, or `userErrors` saying why
+/// nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementLinesConfirmProposedPayload {
     pub confirmed: Vec<BankLineNode>,
     pub skipped: Vec<BankStatementLineSkipped>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -349,7 +383,7 @@ impl BankMutation {
     async fn bank_statement_import(
         &self,
         ctx: &Context<'_>,
-        input: BankStatementImportInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BankStatementImportInput,
     ) -> async_graphql::Result<BankStatementImportPayload> {
         let rc = ctx.trellis()?;
         // Refused before the file is opened.
@@ -386,7 +420,7 @@ impl BankMutation {
     async fn bank_statement_line_confirm(
         &self,
         ctx: &Context<'_>,
-        input: BankStatementLineConfirmInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BankStatementLineConfirmInput,
     ) -> async_graphql::Result<BankStatementLineConfirmPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -432,7 +466,7 @@ impl BankMutation {
     async fn bank_statement_line_dismiss(
         &self,
         ctx: &Context<'_>,
-        input: BankStatementLineDismissInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BankStatementLineDismissInput,
     ) -> async_graphql::Result<BankStatementLinePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -452,7 +486,7 @@ impl BankMutation {
     async fn bank_statement_lines_confirm_proposed(
         &self,
         ctx: &Context<'_>,
-        input: Option<BankStatementLinesConfirmProposedInput>,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: Option<BankStatementLinesConfirmProposedInput>,
     ) -> async_graphql::Result<BankStatementLinesConfirmProposedPayload> {
         let rc = ctx.trellis()?;
         let input = input.unwrap_or_default();

@@ -34,12 +34,13 @@ pub enum ChargeStatus {
     Withdrawn,
 }
 
-/// A traded-services booking billed on its school's termly invoice.
 #[derive(Debug, Clone)]
 pub struct ChargeNode(pub Charge);
 
+/// A traded-services booking billed on its school's termly invoice.
 #[Object(name = "Charge")]
 impl ChargeNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -55,6 +56,7 @@ impl ChargeNode {
             .ok_or_else(|| internal(format!("charge {} has no account", self.0.id)))
     }
 
+    /// The school that made the booking.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
@@ -70,6 +72,7 @@ impl ChargeNode {
         self.0.booking_id.to_string()
     }
 
+    /// The academic year of the booked session, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.academic_year.into()
     }
@@ -84,10 +87,13 @@ impl ChargeNode {
         self.0.occurred_on.into()
     }
 
+    /// The text its invoice line carries; prefixed "Cancellation fee: " once the booking was
+    /// cancelled with a fee.
     async fn description(&self) -> &str {
         &self.0.description
     }
 
+    /// Places booked; 1 once reduced to a cancellation fee.
     async fn quantity(&self) -> i32 {
         crate::graphql::int::saturating(self.0.quantity)
     }
@@ -97,26 +103,32 @@ impl ChargeNode {
         self.0.unit_amount.into()
     }
 
+    /// `quantity × unitAmount`, before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// Whether VAT is charged: education services by an eligible body are exempt.
     async fn vat_treatment(&self) -> VatTreatment {
         self.0.vat_treatment.into()
     }
 
+    /// The VAT rate in basis points (2000 = 20%); 0 when exempt.
     async fn vat_rate_basis_points(&self) -> i32 {
         crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
 
+    /// VAT on `net` at its rate, rounded half up to the penny as invoice lines are.
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
 
+    /// `net + vat`: what the invoice bills for it.
     async fn total(&self) -> MoneyValue {
         self.0.total.into()
     }
 
+    /// The CFR (Consistent Financial Reporting) code its invoice line carries.
     async fn cfr_code(&self) -> Option<&str> {
         self.0.cfr_code.as_deref()
     }
@@ -126,6 +138,7 @@ impl ChargeNode {
         self.0.po_number.as_deref()
     }
 
+    /// Whether it is still pending, invoiced, or withdrawn.
     async fn status(&self) -> ChargeStatus {
         self.0.status.into()
     }
@@ -154,21 +167,24 @@ impl ChargeNode {
         self.0.cancellation.as_ref().map(|c| c.fee.into())
     }
 
+    /// When the booking raised it.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// The pending charges of one account for a term: the draft of its next termly invoice.
 #[derive(Debug, Clone)]
 pub struct TermInvoiceDraftNode(pub AccountPreview);
 
+/// The pending charges of one account for a term: the draft of its next termly invoice.
 #[Object(name = "TermInvoiceDraft")]
 impl TermInvoiceDraftNode {
+    /// The account the invoice would bill.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
@@ -184,14 +200,17 @@ impl TermInvoiceDraftNode {
         self.0.charges.iter().cloned().map(ChargeNode).collect()
     }
 
+    /// Its charges' net amounts added up, before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// Its charges' VAT added up.
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
 
+    /// `net + vat`: what the account would be invoiced (over several invoices past 200 lines).
     async fn total(&self) -> MoneyValue {
         self.0.total.into()
     }
@@ -204,7 +223,9 @@ pub struct PendingChargeFilterInput {
     pub account_id: Option<ID>,
     /// A `School` id.
     pub school_id: Option<ID>,
+    /// Charges for sessions in this academic year, e.g. `2026/27`.
     pub academic_year: Option<AcademicYearScalar>,
+    /// Charges for sessions in this term; give `academicYear` too for one term of one year.
     pub term: Option<Term>,
 }
 
@@ -220,10 +241,22 @@ impl ChargesQuery {
     async fn pending_charges(
         &self,
         ctx: &Context<'_>,
-        filter: Option<PendingChargeFilterInput>,
+        #[graphql(desc = "Narrows the list; omit it for everything you may see.")] filter: Option<
+            PendingChargeFilterInput,
+        >,
+        #[graphql(
+            desc = "Page size from the start of the list: 1–100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the previous page's `pageInfo.endCursor`: the page starts after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Page size from the end of the list: 1–100; not together with `first`.")]
         last: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the next page's `pageInfo.startCursor`: the page ends before it."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, ChargeNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<DateKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -256,8 +289,9 @@ impl ChargesQuery {
     async fn term_invoice_preview(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year of the term, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
-        term: Term,
+        #[graphql(desc = "The term whose pending charges to group.")] term: Term,
     ) -> async_graphql::Result<Vec<TermInvoiceDraftNode>> {
         let rc = ctx.trellis()?;
         Ok(
@@ -271,9 +305,12 @@ impl ChargesQuery {
     }
 }
 
+/// Input to `termInvoicesIssue`.
 #[derive(InputObject, Debug)]
 pub struct TermInvoicesIssueInput {
+    /// The academic year of the term, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
+    /// The term to invoice. It must have ended (its last day passed), else CONFLICT on `term`.
     pub term: Term,
 }
 
@@ -283,9 +320,11 @@ pub struct TermInvoicesIssuePayload {
     /// The invoices this call issued: one per account with pending charges (none when an
     /// earlier call issued everything).
     pub invoices: Vec<InvoiceNode>,
+    /// How many pending charges those invoices bill, one line each.
     pub charges_invoiced: i32,
     /// Their total, VAT included.
     pub total: Option<MoneyValue>,
+    /// Why nothing was issued: CONFLICT on `term` while the term has not ended. Empty on success.
     pub user_errors: Vec<UserError>,
 }
 
@@ -320,7 +359,7 @@ impl ChargesMutation {
     async fn term_invoices_issue(
         &self,
         ctx: &Context<'_>,
-        input: TermInvoicesIssueInput,
+        #[graphql(desc = "Which term's booking invoices to issue.")] input: TermInvoicesIssueInput,
     ) -> async_graphql::Result<TermInvoicesIssuePayload> {
         let rc = ctx.trellis()?;
         let year = input.academic_year.0;

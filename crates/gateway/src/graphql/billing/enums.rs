@@ -17,8 +17,11 @@ pub enum BillingAccountKind {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "ledger::PaymentMethod")]
 pub enum PaymentMethod {
+    /// Bank transfer to the partnership's account, quoting the invoice number.
     BankTransfer,
+    /// Debit or credit card, online.
     Card,
+    /// Bacs Direct Debit from the payer's bank account.
     BacsDebit,
 }
 
@@ -26,9 +29,13 @@ pub enum PaymentMethod {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "ledger::ReceiptMethod")]
 pub enum ReceiptMethod {
+    /// A bank transfer; receipts confirmed from an uploaded bank statement are recorded so.
     BankTransfer,
+    /// A Bacs payment (the three-day bank clearing, e.g. a Direct Debit collection).
     Bacs,
+    /// A card payment; money collected through Stripe is recorded as CARD.
     Card,
+    /// A cheque paid in.
     Cheque,
     /// A credit the partnership granted (e.g. for school-to-school support); no money arrived.
     Credit,
@@ -38,10 +45,13 @@ pub enum ReceiptMethod {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "ledger::InvoiceStatus")]
 pub enum InvoiceStatus {
+    /// Being prepared: not yet numbered or issued. Issuing makes it OPEN.
     Draft,
     /// Issued, nothing paid yet.
     Open,
+    /// Nothing left outstanding: paid, credited, or both. Final.
     Paid,
+    /// Some payment allocated, some still outstanding.
     PartiallyPaid,
     /// Cancelled before anything was paid or credited.
     Void,
@@ -53,9 +63,15 @@ pub enum InvoiceStatus {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "ledger::Instalment")]
 pub enum Instalment {
+    /// The whole membership year on one invoice.
     Annual,
+    /// The first of three termly instalments, issued by the invoicing run.
     Autumn,
+    /// The second termly instalment, issued on the first day of the spring term (at once if the
+    /// run comes later).
     Spring,
+    /// The third termly instalment, issued on the first day of the summer term (at once if the run
+    /// comes later).
     Summer,
     /// Not a membership instalment (ad-hoc or booking invoices).
     None,
@@ -65,8 +81,12 @@ pub enum Instalment {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "ledger::InvoiceSource")]
 pub enum InvoiceSource {
+    /// The membership invoicing run, including its scheduled instalments and supplementary runs.
     MembershipRun,
+    /// Traded-services bookings: a term's consolidated invoice, or a card booking's one-off
+    /// invoice.
     Booking,
+    /// Raised by finance by hand (`invoiceCreate`).
     Manual,
 }
 
@@ -76,6 +96,7 @@ pub enum InvoiceSource {
 pub enum InvoicingRunStatus {
     /// Running, or interrupted: start it again to finish it.
     InProgress,
+    /// Finished: every invoice due now was issued. Starting the year again is refused.
     Completed,
 }
 

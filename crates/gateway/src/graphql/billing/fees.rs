@@ -57,16 +57,18 @@ impl From<VatTreatment> for billing::ledger::VatTreatment {
     }
 }
 
-/// The price list of one tier for one academic year.
 #[derive(Debug, Clone)]
 pub struct FeeScheduleNode(pub FeeSchedule);
 
+/// The price list of one tier for one academic year.
 #[Object(name = "FeeSchedule")]
 impl FeeScheduleNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
@@ -104,21 +106,24 @@ impl FeeScheduleNode {
         self.0.locked_at
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// A fee worked out for one school, with the working shown so a headteacher can check it.
 #[derive(Debug, Clone)]
 pub struct QuoteNode(pub Quote);
 
+/// A fee worked out for one school, with the working shown so a headteacher can check it.
 #[Object(name = "FeeQuote")]
 impl QuoteNode {
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
@@ -276,9 +281,12 @@ fn rules_from(json: serde_json::Value) -> Result<FeeRulesInput, DomainError> {
     })
 }
 
+/// Input to `feeScheduleCreate`.
 #[derive(InputObject, Debug)]
 pub struct FeeScheduleCreateInput {
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
+    /// Global id of the membership tier.
     pub tier_id: ID,
     pub name: String,
     /// The fee engine's rules document (`version: 1`).
@@ -291,6 +299,7 @@ pub struct FeeScheduleCreateInput {
 /// Fields left out are unchanged. Locked schedules refuse every change.
 #[derive(InputObject, Debug)]
 pub struct FeeScheduleUpdateInput {
+    /// Global id of the fee schedule.
     pub id: ID,
     pub name: Option<String>,
     pub rules: Option<Json<serde_json::Value>>,
@@ -298,9 +307,14 @@ pub struct FeeScheduleUpdateInput {
     pub payment_terms_days: Option<u16>,
 }
 
+/// What `feeScheduleCreate` and `feeScheduleUpdate` did: the changed record, or `userErrors` saying
+/// why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct FeeSchedulePayload {
+    /// The fee schedule as the mutation left it; null when `userErrors` says why nothing changed.
     pub fee_schedule: Option<FeeScheduleNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -324,6 +338,7 @@ impl FeesQuery {
     async fn fee_schedules(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
     ) -> async_graphql::Result<Vec<FeeScheduleNode>> {
         let rc = ctx.trellis()?;
@@ -341,9 +356,10 @@ impl FeesQuery {
     async fn fee_quote(
         &self,
         ctx: &Context<'_>,
-        school_id: ID,
+        #[graphql(desc = "Global id of the school.")] school_id: ID,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
-        tier_id: ID,
+        #[graphql(desc = "Global id of the membership tier.")] tier_id: ID,
         starts_on: Option<Date>,
     ) -> async_graphql::Result<Option<QuoteNode>> {
         let rc = ctx.trellis()?;
@@ -380,7 +396,7 @@ impl FeesMutation {
     async fn fee_schedule_create(
         &self,
         ctx: &Context<'_>,
-        input: FeeScheduleCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: FeeScheduleCreateInput,
     ) -> async_graphql::Result<FeeSchedulePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -404,7 +420,7 @@ impl FeesMutation {
     async fn fee_schedule_update(
         &self,
         ctx: &Context<'_>,
-        input: FeeScheduleUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: FeeScheduleUpdateInput,
     ) -> async_graphql::Result<FeeSchedulePayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -28,11 +28,11 @@ pub enum BillingAccountMoveStatus {
     Failed,
 }
 
-/// A school's move from one billing account to another. Invoices issued before the move stay
-/// with the account they were issued to.
 #[derive(Debug, Clone)]
 pub struct AccountMoveNode(pub AccountMove);
 
+/// A school's move from one billing account to another. Invoices issued before the move stay
+/// with the account they were issued to.
 #[Object(name = "BillingAccountMove")]
 impl AccountMoveNode {
     async fn id(&self) -> ID {
@@ -75,6 +75,7 @@ impl AccountMoveNode {
         self.0.failure_reason.as_deref()
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -109,6 +110,7 @@ pub async fn moves_of_account(
     Ok(list.into_iter().map(AccountMoveNode).collect())
 }
 
+/// Input to `billingAccountMoveSchool`.
 #[derive(InputObject, Debug)]
 pub struct BillingAccountMoveSchoolInput {
     /// The school to move; it must already be billed through an account.
@@ -120,14 +122,19 @@ pub struct BillingAccountMoveSchoolInput {
     pub effective_from: Option<Date>,
 }
 
+/// Input to `billingAccountMoveCancel`.
 #[derive(InputObject, Debug)]
 pub struct BillingAccountMoveCancelInput {
     /// The PENDING move to withdraw.
     pub id: ID,
 }
 
+/// What `billingAccountMoveSchool` and `billingAccountMoveCancel` did: the changed record, or
+/// `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct BillingAccountMovePayload {
+    /// The billing account move as the mutation left it; null when `userErrors` says why nothing
+    /// changed.
     pub billing_account_move: Option<AccountMoveNode>,
     /// NOT_FOUND (school, account), CONFLICT (billed nowhere yet, already this account's, a
     /// move already pending, no longer pending), TAKEN (a SCHOOL account paying for another
@@ -156,7 +163,7 @@ impl MovesMutation {
     async fn billing_account_move_school(
         &self,
         ctx: &Context<'_>,
-        input: BillingAccountMoveSchoolInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BillingAccountMoveSchoolInput,
     ) -> async_graphql::Result<BillingAccountMovePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -182,7 +189,7 @@ impl MovesMutation {
     async fn billing_account_move_cancel(
         &self,
         ctx: &Context<'_>,
-        input: BillingAccountMoveCancelInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BillingAccountMoveCancelInput,
     ) -> async_graphql::Result<BillingAccountMovePayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -25,9 +25,12 @@ use crate::graphql::int;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
+/// A postal address for invoices.
 #[derive(InputObject, Debug, Clone)]
 pub struct AddressInput {
+    /// Street lines and town: one to six lines of at most 100 characters each.
     pub lines: Vec<String>,
+    /// A UK postcode in any case and spacing; stored as e.g. `N10 2HN`.
     pub postcode: String,
 }
 
@@ -40,13 +43,21 @@ impl From<AddressInput> for Address {
     }
 }
 
+/// Input to `billingAccountCreate`.
 #[derive(InputObject, Debug)]
 pub struct BillingAccountCreateInput {
+    /// SCHOOL for a school paying for itself (then exactly one school id), TRUST for a group.
     pub kind: BillingAccountKind,
+    /// The payer's name, as invoices address it: at most 200 characters.
     pub name: String,
+    /// Who its invoices are addressed to: at most 200 characters.
     pub contact_name: String,
+    /// Where invoices, receipts and reminders are emailed: an email address, at most 254
+    /// characters.
     pub contact_email: String,
+    /// The postal address printed on its invoices.
     pub address: AddressInput,
+    /// How it usually pays.
     pub default_payment_method: PaymentMethod,
     /// The schools it pays for; each school is billed through exactly one account.
     pub school_ids: Vec<ID>,
@@ -55,23 +66,39 @@ pub struct BillingAccountCreateInput {
 /// Fields left out are unchanged.
 #[derive(InputObject, Debug)]
 pub struct BillingAccountUpdateInput {
+    /// The account to change: a `BillingAccount` id.
     pub id: ID,
+    /// A new name: at most 200 characters.
     pub name: Option<String>,
+    /// A new contact: at most 200 characters.
     pub contact_name: Option<String>,
+    /// A new contact email address: at most 254 characters.
     pub contact_email: Option<String>,
+    /// A new postal address, replacing the whole address.
     pub address: Option<AddressInput>,
+    /// A new usual way of paying.
     pub default_payment_method: Option<PaymentMethod>,
 }
 
+/// Input to `billingAccountAttachSchool`.
 #[derive(InputObject, Debug)]
 pub struct BillingAccountAttachSchoolInput {
+    /// The paying account: a `BillingAccount` id. A SCHOOL account that already pays for a school
+    /// refuses another (CONFLICT).
     pub account_id: ID,
+    /// The school to bill through it: a `School` id, not yet billed through any account (TAKEN
+    /// otherwise).
     pub school_id: ID,
 }
 
+/// Result of `billingAccountCreate`, `billingAccountUpdate` or `billingAccountAttachSchool`.
 #[derive(SimpleObject, Debug)]
 pub struct BillingAccountPayload {
+    /// The account as it now stands; null when refused.
     pub billing_account: Option<AccountNode>,
+    /// Why nothing changed: REQUIRED or TOO_LONG text, INVALID email, postcode or id, OUT_OF_RANGE
+    /// address lines, NOT_FOUND or TAKEN schools, CONFLICT for a second school on a SCHOOL
+    /// account.
     pub user_errors: Vec<UserError>,
 }
 
@@ -85,14 +112,21 @@ impl BillingAccountPayload {
     }
 }
 
+/// Input to `invoicingRunStart`.
 #[derive(InputObject, Debug)]
 pub struct InvoicingRunStartInput {
+    /// The year whose memberships to invoice, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
 }
 
+/// Result of `invoicingRunStart`.
 #[derive(SimpleObject, Debug)]
 pub struct InvoicingRunPayload {
+    /// The run as it finished; null when refused.
     pub invoicing_run: Option<InvoicingRunNode>,
+    /// Why nothing was invoiced, all on `academicYear`: CONFLICT (already invoiced, a run under
+    /// way, a membership without a fee schedule or paying account) or NOT_FOUND (no active
+    /// memberships).
     pub user_errors: Vec<UserError>,
 }
 
@@ -109,12 +143,14 @@ impl InvoicingRunPayload {
 /// One line of a manual invoice.
 #[derive(InputObject, Debug)]
 pub struct InvoiceLineInput {
+    /// What the line bills, as printed: at most 500 characters.
     pub description: String,
     /// At least 1.
     #[graphql(default = 1)]
     pub quantity: i32,
     /// Net of VAT, per unit, in pence: 0 or more, and a line no more than the ledger's limit.
     pub unit_amount_pence: i32,
+    /// EXEMPT (the default) or STANDARD; STANDARD needs `vatRateBp` from 1 to 10000.
     #[graphql(default_with = "VatTreatment::Exempt")]
     pub vat_treatment: VatTreatment,
     /// VAT rate in basis points (2000 = 20%); 0 when exempt.
@@ -126,13 +162,16 @@ pub struct InvoiceLineInput {
     pub school_id: Option<ID>,
 }
 
+/// Input to `invoiceCreate`.
 #[derive(InputObject, Debug)]
 pub struct InvoiceCreateInput {
+    /// The account to bill: a `BillingAccount` id.
     pub account_id: ID,
     /// The year it belongs to and is numbered in; defaults to the current academic year.
     pub academic_year: Option<AcademicYearScalar>,
     /// Today or later.
     pub due_on: Date,
+    /// The school's purchase-order number, printed on the invoice: at most 50 characters.
     pub po_number: Option<String>,
     /// 1 or more lines; the total must be more than zero.
     pub lines: Vec<InvoiceLineInput>,
@@ -180,27 +219,43 @@ impl InvoiceCreateInput {
     }
 }
 
+/// Input to `invoiceSetPurchaseOrder`.
 #[derive(InputObject, Debug)]
 pub struct InvoiceSetPurchaseOrderInput {
+    /// The invoice: an `Invoice` id, OPEN or PARTIALLY_PAID (CONFLICT otherwise).
     pub id: ID,
+    /// The purchase-order number, replacing any earlier one: at most 50 characters.
     pub po_number: String,
 }
 
+/// Input to `invoiceVoid`.
 #[derive(InputObject, Debug)]
 pub struct InvoiceVoidInput {
+    /// The invoice to cancel: nothing may have been paid or credited against it (CONFLICT
+    /// otherwise).
     pub id: ID,
+    /// Why it is cancelled, kept as its `statusReason`: at most 500 characters.
     pub reason: String,
 }
 
+/// Input to `invoiceMarkUncollectible`.
 #[derive(InputObject, Debug)]
 pub struct InvoiceMarkUncollectibleInput {
+    /// The invoice to write off: OPEN or PARTIALLY_PAID (CONFLICT otherwise).
     pub id: ID,
+    /// Why it is written off, kept as its `statusReason`: at most 500 characters.
     pub reason: String,
 }
 
+/// Result of `invoiceCreate`, `invoiceSetPurchaseOrder`, `invoiceVoid`, `invoiceMarkUncollectible`
+/// or `invoiceMirror`.
 #[derive(SimpleObject, Debug)]
 pub struct InvoicePayload {
+    /// The invoice as it now stands; null when refused.
     pub invoice: Option<InvoiceNode>,
+    /// Why nothing changed, by input field: e.g. OUT_OF_RANGE (a past due date, a zero total),
+    /// NOT_FOUND (account, school), CONFLICT (the invoice's status does not allow it, or an
+    /// idempotency key reused with another input).
     pub user_errors: Vec<UserError>,
 }
 
@@ -228,9 +283,12 @@ async fn publish_invoice(ctx: &Context<'_>, result: &Result<Invoice, DomainError
     }
 }
 
+/// Input to `creditNoteCreate`.
 #[derive(InputObject, Debug)]
 pub struct CreditNoteCreateInput {
+    /// The invoice to credit: OPEN, PARTIALLY_PAID, PAID or UNCOLLECTIBLE (CONFLICT otherwise).
     pub invoice_id: ID,
+    /// Why, printed on the credit note: at most 500 characters.
     pub reason: String,
     /// How much to credit, in pence, VAT included: 1 to 1,000,000,000 (1p to £10,000,000),
     /// and no more than is left to credit; leave out to credit the whole invoice.
@@ -240,15 +298,22 @@ pub struct CreditNoteCreateInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Result of `creditNoteCreate`.
 #[derive(SimpleObject, Debug)]
 pub struct CreditNotePayload {
+    /// The credit note raised (the first one when the idempotency key repeats); null when refused.
     pub credit_note: Option<CreditNoteNode>,
+    /// Why nothing was credited: CONFLICT (a void or fully credited invoice, or a key reused with
+    /// another input), OUT_OF_RANGE (more than is left to credit), REQUIRED or TOO_LONG reason.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `paymentRecord`.
 #[derive(InputObject, Debug)]
 pub struct PaymentRecordInput {
+    /// The paying account: a `BillingAccount` id.
     pub account_id: ID,
+    /// How the money arrived.
     pub method: ReceiptMethod,
     /// The bank reference the payer gave.
     pub reference: String,
@@ -261,21 +326,30 @@ pub struct PaymentRecordInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Result of `paymentRecord`.
 #[derive(SimpleObject, Debug)]
 pub struct PaymentPayload {
+    /// The receipt recorded (the first one when the idempotency key repeats); null when refused.
     pub payment: Option<PaymentNode>,
+    /// Why nothing was recorded: OUT_OF_RANGE (amount, or a date in the future), REQUIRED or
+    /// TOO_LONG reference, NOT_FOUND account, CONFLICT (a key reused with another input).
     pub user_errors: Vec<UserError>,
 }
 
+/// One part of `paymentAllocate`: how much of the receipt goes to one invoice.
 #[derive(InputObject, Debug)]
 pub struct AllocationInput {
+    /// An OPEN, PARTIALLY_PAID or UNCOLLECTIBLE invoice of the receipt's account, at most once per
+    /// call.
     pub invoice_id: ID,
     /// In pence: 1 to 1,000,000,000 (1p to £10,000,000), and no more than the invoice owes.
     pub amount_pence: i32,
 }
 
+/// Input to `paymentAllocate`.
 #[derive(InputObject, Debug)]
 pub struct PaymentAllocateInput {
+    /// The receipt to allocate from: a `Payment` id.
     pub payment_id: ID,
     /// One receipt often pays several invoices.
     pub allocations: Vec<AllocationInput>,
@@ -283,20 +357,28 @@ pub struct PaymentAllocateInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Result of `paymentAllocate`.
 #[derive(SimpleObject, Debug)]
 pub struct PaymentAllocatePayload {
     /// The receipt after allocation.
     pub payment: Option<PaymentNode>,
+    /// The allocations made, one per invoice; empty when refused.
     pub allocations: Vec<AllocationNode>,
+    /// Why nothing was allocated: NOT_FOUND (the payment, or an invoice not on the payer's
+    /// account), CONFLICT (an invoice that takes no payment, or a key reused), OUT_OF_RANGE (more
+    /// than an invoice owes or the receipt has left), INVALID (an invoice twice).
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `refundCreate`.
 #[derive(InputObject, Debug)]
 pub struct RefundCreateInput {
+    /// The receipt to refund from: a `Payment` id.
     pub payment_id: ID,
     /// In pence: 1 to 1,000,000,000 (1p to £10,000,000), and no more than the receipt has
     /// unallocated.
     pub amount_pence: i32,
+    /// Why the money goes back: at most 500 characters.
     pub reason: String,
     /// Defaults to today; 2000-01-01 to 2099-12-31, not in the future.
     pub refunded_on: Option<Date>,
@@ -304,9 +386,14 @@ pub struct RefundCreateInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Result of `refundCreate`.
 #[derive(SimpleObject, Debug)]
 pub struct RefundPayload {
+    /// The refund recorded (the first one when the idempotency key repeats); null when refused.
     pub refund: Option<RefundNode>,
+    /// Why nothing was refunded: OUT_OF_RANGE (more than the receipt has unallocated, or a date in
+    /// the future or before the receipt), NOT_FOUND payment, REQUIRED or TOO_LONG reason, CONFLICT
+    /// (a key reused).
     pub user_errors: Vec<UserError>,
 }
 
@@ -319,7 +406,7 @@ impl LedgerMutation {
     async fn billing_account_create(
         &self,
         ctx: &Context<'_>,
-        input: BillingAccountCreateInput,
+        #[graphql(desc = "The account to open.")] input: BillingAccountCreateInput,
     ) -> async_graphql::Result<BillingAccountPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -348,7 +435,7 @@ impl LedgerMutation {
     async fn billing_account_update(
         &self,
         ctx: &Context<'_>,
-        input: BillingAccountUpdateInput,
+        #[graphql(desc = "The account and the fields to change.")] input: BillingAccountUpdateInput,
     ) -> async_graphql::Result<BillingAccountPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -371,7 +458,7 @@ impl LedgerMutation {
     async fn billing_account_attach_school(
         &self,
         ctx: &Context<'_>,
-        input: BillingAccountAttachSchoolInput,
+        #[graphql(desc = "The account and the school.")] input: BillingAccountAttachSchoolInput,
     ) -> async_graphql::Result<BillingAccountPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -391,7 +478,7 @@ impl LedgerMutation {
     async fn invoicing_run_start(
         &self,
         ctx: &Context<'_>,
-        input: InvoicingRunStartInput,
+        #[graphql(desc = "The year to invoice.")] input: InvoicingRunStartInput,
     ) -> async_graphql::Result<InvoicingRunPayload> {
         let rc = ctx.trellis()?;
         let result = run::start(&rc.db, &rc.actor, rc.clock.as_ref(), input.academic_year.0).await;
@@ -409,7 +496,7 @@ impl LedgerMutation {
     async fn invoice_create(
         &self,
         ctx: &Context<'_>,
-        input: InvoiceCreateInput,
+        #[graphql(desc = "The account, due date and lines.")] input: InvoiceCreateInput,
     ) -> async_graphql::Result<InvoicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -429,6 +516,7 @@ impl LedgerMutation {
     async fn invoice_set_purchase_order(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The invoice and its purchase-order number.")]
         input: InvoiceSetPurchaseOrderInput,
     ) -> async_graphql::Result<InvoicePayload> {
         let rc = ctx.trellis()?;
@@ -445,7 +533,7 @@ impl LedgerMutation {
     async fn invoice_void(
         &self,
         ctx: &Context<'_>,
-        input: InvoiceVoidInput,
+        #[graphql(desc = "The invoice and why it is cancelled.")] input: InvoiceVoidInput,
     ) -> async_graphql::Result<InvoicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -464,6 +552,7 @@ impl LedgerMutation {
     async fn invoice_mark_uncollectible(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The invoice and why it is written off.")]
         input: InvoiceMarkUncollectibleInput,
     ) -> async_graphql::Result<InvoicePayload> {
         let rc = ctx.trellis()?;
@@ -482,7 +571,7 @@ impl LedgerMutation {
     async fn credit_note_create(
         &self,
         ctx: &Context<'_>,
-        input: CreditNoteCreateInput,
+        #[graphql(desc = "The invoice, how much to credit and why.")] input: CreditNoteCreateInput,
     ) -> async_graphql::Result<CreditNotePayload> {
         let rc = ctx.trellis()?;
         let result: Result<CreditNote, DomainError> = async {
@@ -521,7 +610,7 @@ impl LedgerMutation {
     async fn payment_record(
         &self,
         ctx: &Context<'_>,
-        input: PaymentRecordInput,
+        #[graphql(desc = "The receipt to record.")] input: PaymentRecordInput,
     ) -> async_graphql::Result<PaymentPayload> {
         let rc = ctx.trellis()?;
         let result: Result<Payment, DomainError> = async {
@@ -552,6 +641,7 @@ impl LedgerMutation {
     async fn payment_allocate(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The receipt and the invoices its money goes to.")]
         input: PaymentAllocateInput,
     ) -> async_graphql::Result<PaymentAllocatePayload> {
         let rc = ctx.trellis()?;
@@ -632,7 +722,7 @@ impl LedgerMutation {
     async fn refund_create(
         &self,
         ctx: &Context<'_>,
-        input: RefundCreateInput,
+        #[graphql(desc = "The receipt, how much to return and why.")] input: RefundCreateInput,
     ) -> async_graphql::Result<RefundPayload> {
         let rc = ctx.trellis()?;
         let refunded_on = match input.refunded_on {

@@ -30,6 +30,7 @@ pub struct InvoiceFilterInput {
     pub school_id: Option<ID>,
     /// Any of these statuses.
     pub statuses: Option<Vec<InvoiceStatus>>,
+    /// Invoices belonging to this academic year, e.g. `2026/27`.
     pub academic_year: Option<AcademicYearScalar>,
     /// Only unsettled invoices past their due date today.
     #[graphql(default)]
@@ -39,6 +40,7 @@ pub struct InvoiceFilterInput {
 /// Narrows `payments`.
 #[derive(InputObject, Debug, Default)]
 pub struct PaymentFilterInput {
+    /// Receipts from this account: a `BillingAccount` id.
     pub account_id: Option<ID>,
     /// Only receipts with money not yet allocated or refunded.
     #[graphql(default)]
@@ -55,9 +57,19 @@ impl LedgerQuery {
     async fn billing_accounts(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Page size from the start of the list: 1–100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the previous page's `pageInfo.endCursor`: the page starts after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Page size from the end of the list: 1–100; not together with `first`.")]
         last: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the next page's `pageInfo.startCursor`: the page ends before it."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, AccountNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -76,10 +88,22 @@ impl LedgerQuery {
     async fn invoices(
         &self,
         ctx: &Context<'_>,
-        filter: Option<InvoiceFilterInput>,
+        #[graphql(desc = "Narrows the list; omit it for everything you may see.")] filter: Option<
+            InvoiceFilterInput,
+        >,
+        #[graphql(
+            desc = "Page size from the start of the list: 1–100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the previous page's `pageInfo.endCursor`: the page starts after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Page size from the end of the list: 1–100; not together with `first`.")]
         last: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the next page's `pageInfo.startCursor`: the page ends before it."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, InvoiceNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -113,15 +137,27 @@ impl LedgerQuery {
         }))
     }
 
-    /// Receipts, newest first. `first`/`last` take 1–100.
+    /// Receipts by the day they arrived, oldest first. `first`/`last` take 1–100.
     #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn payments(
         &self,
         ctx: &Context<'_>,
-        filter: Option<PaymentFilterInput>,
+        #[graphql(desc = "Narrows the list; omit it for everything you may see.")] filter: Option<
+            PaymentFilterInput,
+        >,
+        #[graphql(
+            desc = "Page size from the start of the list: 1–100 (20 when neither `first` nor `last` is given)."
+        )]
         first: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the previous page's `pageInfo.endCursor`: the page starts after it."
+        )]
         after: Option<String>,
+        #[graphql(desc = "Page size from the end of the list: 1–100; not together with `first`.")]
         last: Option<i32>,
+        #[graphql(
+            desc = "An opaque cursor, the next page's `pageInfo.startCursor`: the page ends before it."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, PaymentNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<DateKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -148,6 +184,9 @@ impl LedgerQuery {
     async fn aged_debt(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "The day to age on; defaults to today. Invoices issued after it are left out."
+        )]
         as_of: Option<Date>,
     ) -> async_graphql::Result<Vec<AgedDebtRow>> {
         let rc = ctx.trellis()?;
@@ -190,7 +229,7 @@ impl LedgerQuery {
     async fn account_statement(
         &self,
         ctx: &Context<'_>,
-        account_id: ID,
+        #[graphql(desc = "The account: a `BillingAccount` id.")] account_id: ID,
         #[graphql(desc = "An academic year: the invoices billing it.")] academic_year: Option<
             AcademicYearScalar,
         >,
@@ -220,7 +259,11 @@ impl LedgerQuery {
         >,
         #[graphql(desc = "A financial year: the documents issued from 1 April to 31 March.")]
         financial_year: Option<FinancialYearScalar>,
-        #[graphql(default)] layout: LedgerExportLayout,
+        #[graphql(
+            default,
+            desc = "The columns: LEDGER (Trellis' own, the default), XERO or SAGE50."
+        )]
+        layout: LedgerExportLayout,
     ) -> async_graphql::Result<String> {
         let rc = ctx.trellis()?;
         rc.actor

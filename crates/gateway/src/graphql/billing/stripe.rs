@@ -81,13 +81,17 @@ pub enum Change {
     Year(kernel::AcademicYear),
 }
 
+/// Input to `invoiceMirror`.
 #[derive(InputObject, Debug)]
 pub struct InvoiceMirrorInput {
+    /// Global id of the invoice.
     pub id: ID,
 }
 
+/// Input to `invoicePayByCard`.
 #[derive(InputObject, Debug)]
 pub struct InvoicePayByCardInput {
+    /// Global id of the invoice.
     pub invoice_id: ID,
     /// The same key on a retry gives the same PaymentIntent, never a second charge.
     pub idempotency_key: String,
@@ -104,9 +108,13 @@ pub struct CardPayment {
     pub status: String,
 }
 
+/// What `invoicePayByCard` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct InvoicePayByCardPayload {
+    /// The card payment as the mutation left it; null when `userErrors` says why nothing changed.
     pub card_payment: Option<CardPayment>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -121,7 +129,7 @@ impl StripeMutation {
     async fn invoice_mirror(
         &self,
         ctx: &Context<'_>,
-        input: InvoiceMirrorInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: InvoiceMirrorInput,
     ) -> async_graphql::Result<InvoicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -152,7 +160,7 @@ impl StripeMutation {
     async fn invoice_pay_by_card(
         &self,
         ctx: &Context<'_>,
-        input: InvoicePayByCardInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: InvoicePayByCardInput,
     ) -> async_graphql::Result<InvoicePayByCardPayload> {
         use billing::provider::PaymentOutcome;
         let rc = ctx.trellis()?;
@@ -206,10 +214,10 @@ pub async fn mirror_of(
     ctx.trellis()?.loaders.invoice_mirrors.load_one(id).await
 }
 
-/// A difference the reconciliation found between Trellis and Stripe.
 #[derive(Debug)]
 pub struct ReconciliationDifferenceNode(pub reconciliation::Difference);
 
+/// A difference the reconciliation found between Trellis and Stripe.
 #[Object(name = "ReconciliationDifference")]
 impl ReconciliationDifferenceNode {
     async fn id(&self) -> ID {
@@ -291,10 +299,10 @@ impl ReconciliationDifferenceNode {
     }
 }
 
-/// One reconciliation run.
 #[derive(Debug)]
 pub struct ReconciliationRunNode(pub reconciliation::ReconciliationRun);
 
+/// One reconciliation run.
 #[Object(name = "ReconciliationRun")]
 impl ReconciliationRunNode {
     async fn id(&self) -> ID {
@@ -328,18 +336,29 @@ impl ReconciliationRunNode {
     }
 }
 
+/// What `reconciliationRun` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReconciliationRunPayload {
+    /// The reconciliation run as the mutation left it; null when `userErrors` says why nothing
+    /// changed.
     pub reconciliation_run: Option<ReconciliationRunNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// What `reconciliationResolve` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReconciliationResolvePayload {
+    /// The difference as the mutation left it; null when `userErrors` says why nothing changed.
     pub difference: Option<ReconciliationDifferenceNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `reconciliationResolve`.
 #[derive(InputObject, Debug)]
 pub struct ReconciliationResolveInput {
     pub id: ID,
@@ -374,7 +393,7 @@ impl ReconciliationMutation {
     async fn reconciliation_resolve(
         &self,
         ctx: &Context<'_>,
-        input: ReconciliationResolveInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReconciliationResolveInput,
     ) -> async_graphql::Result<ReconciliationResolvePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -392,10 +411,10 @@ impl ReconciliationMutation {
     }
 }
 
-/// A Stripe payout to the bank, with what it paid out.
 #[derive(Debug)]
 pub struct StripePayoutNode(pub reconciliation::Payout);
 
+/// A Stripe payout to the bank, with what it paid out.
 #[Object(name = "StripePayout")]
 impl StripePayoutNode {
     /// Stripe's payout id (`po_…`), as on the bank statement's reference.
@@ -428,10 +447,10 @@ impl StripePayoutNode {
     }
 }
 
-/// One balance transaction of a payout.
 #[derive(Debug)]
 pub struct StripePayoutLineNode(pub reconciliation::PayoutEntry);
 
+/// One balance transaction of a payout.
 #[Object(name = "StripePayoutLine")]
 impl StripePayoutLineNode {
     /// Stripe's balance transaction id (`txn_…`).

@@ -25,7 +25,7 @@ impl LedgerSubscription {
     async fn invoice_updated(
         &self,
         ctx: &Context<'_>,
-        account_id: Option<ID>,
+        #[graphql(desc = "Global id of the billing account.")] account_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = InvoiceNode> + use<>> {
         let rc = ctx.trellis()?;
         let (db, actor) = (rc.db.clone(), rc.actor.clone());

@@ -13,10 +13,10 @@ use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::{UserError, internal, payload, to_graphql};
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
 
-/// One invoice the supplementary run would issue: one membership's share of one instalment.
 #[derive(Debug, Clone)]
 pub struct SupplementDraftNode(PlannedInvoice);
 
+/// One invoice the supplementary run would issue: one membership's share of one instalment.
 #[Object(name = "SupplementaryInvoiceDraft")]
 impl SupplementDraftNode {
     /// The account paying for the school today: the one invoiced.
@@ -89,10 +89,10 @@ impl SupplementDraftNode {
     }
 }
 
-/// What the supplementary run would issue now, and what finance should know.
 #[derive(Debug, Clone)]
 pub struct SupplementPlanNode(SupplementPlan);
 
+/// What the supplementary run would issue now, and what finance should know.
 #[Object(name = "InvoicingSupplementPreview")]
 impl SupplementPlanNode {
     async fn invoices(&self) -> Vec<SupplementDraftNode> {
@@ -111,12 +111,13 @@ impl SupplementPlanNode {
     }
 }
 
-/// What a supplementary run did.
 #[derive(Debug, Clone)]
 pub struct SupplementNode(Supplement);
 
+/// What a supplementary run did.
 #[Object(name = "InvoicingSupplement")]
 impl SupplementNode {
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
@@ -157,6 +158,7 @@ impl SupplementQuery {
     async fn invoicing_supplement_preview(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
     ) -> async_graphql::Result<SupplementPlanNode> {
         let rc = ctx.trellis()?;
@@ -167,14 +169,18 @@ impl SupplementQuery {
     }
 }
 
+/// Input to `invoicingSupplementRun`.
 #[derive(InputObject, Debug)]
 pub struct InvoicingSupplementRunInput {
     /// A year whose invoicing run has completed.
     pub academic_year: AcademicYearScalar,
 }
 
+/// What `invoicingSupplementRun` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct InvoicingSupplementPayload {
+    /// The supplement as the mutation left it; null when `userErrors` says why nothing changed.
     pub supplement: Option<SupplementNode>,
     /// CONFLICT on `academicYear` before the year's run has completed; CONFLICT per
     /// membership without a fee schedule or a paying account.
@@ -203,7 +209,7 @@ impl SupplementMutation {
     async fn invoicing_supplement_run(
         &self,
         ctx: &Context<'_>,
-        input: InvoicingSupplementRunInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: InvoicingSupplementRunInput,
     ) -> async_graphql::Result<InvoicingSupplementPayload> {
         let rc = ctx.trellis()?;
         let result =

@@ -28,7 +28,9 @@ use crate::graphql::scalars::{AcademicYearScalar, Date, FinancialYearScalar, Mon
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(name = "PostalAddress")]
 pub struct AddressNode {
+    /// Street lines and town, one to six of them, in order; the postcode is separate.
     pub lines: Vec<String>,
+    /// The UK postcode, in capitals with one space, e.g. `N10 2HN`.
     pub postcode: String,
 }
 
@@ -41,36 +43,43 @@ impl From<&Address> for AddressNode {
     }
 }
 
-/// Who pays: a school, or a trust paying for several schools.
 #[derive(Debug, Clone)]
 pub struct AccountNode(pub BillingAccount);
 
+/// Who pays: a school, or a trust paying for several schools.
 #[Object(name = "BillingAccount")]
 impl AccountNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// Whether it pays for one school or for several (a trust or federation).
     async fn kind(&self) -> BillingAccountKind {
         self.0.kind.into()
     }
 
+    /// The payer's name, as its invoices address it.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The person its invoices are addressed to.
     async fn contact_name(&self) -> &str {
         &self.0.contact_name
     }
 
+    /// Where its invoices, receipts and payment reminders are emailed.
     async fn contact_email(&self) -> &str {
         &self.0.contact_email
     }
 
+    /// The postal address printed on its invoices.
     async fn address(&self) -> AddressNode {
         (&self.0.address).into()
     }
 
+    /// How the account usually pays, as finance recorded it.
     async fn default_payment_method(&self) -> PaymentMethod {
         self.0.default_method.into()
     }
@@ -92,6 +101,9 @@ impl AccountNode {
     async fn invoices(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Only invoices of this academic year, e.g. `2026/27`; omit it for every year."
+        )]
         academic_year: Option<AcademicYearScalar>,
     ) -> async_graphql::Result<Vec<InvoiceNode>> {
         let rc = ctx.trellis()?;
@@ -146,22 +158,25 @@ impl AccountNode {
             .map_err(crate::graphql::errors::to_graphql)
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// An issued invoice. Immutable once issued except its purchase-order number and status;
-/// corrections are credit notes.
 #[derive(Debug, Clone)]
 pub struct InvoiceNode(pub Invoice);
 
+/// An issued invoice. Immutable once issued except its purchase-order number and status;
+/// corrections are credit notes.
 #[Object(name = "Invoice")]
 impl InvoiceNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -171,6 +186,7 @@ impl InvoiceNode {
         &self.0.number
     }
 
+    /// The account billed.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
@@ -181,30 +197,38 @@ impl InvoiceNode {
             .ok_or_else(|| internal(format!("invoice {} has no account", self.0.id)))
     }
 
+    /// The academic year it belongs to and is numbered in, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.academic_year.into()
     }
 
+    /// Which part of a membership year it bills; NONE for booking and manual invoices.
     async fn instalment(&self) -> Instalment {
         self.0.instalment.into()
     }
 
+    /// Where it stands: money moves it between OPEN, PARTIALLY_PAID and PAID; finance voids it or
+    /// writes it off (UNCOLLECTIBLE).
     async fn status(&self) -> InvoiceStatus {
         self.0.status.into()
     }
 
+    /// What raised it: the membership run, bookings, or finance by hand.
     async fn source(&self) -> InvoiceSource {
         self.0.source.into()
     }
 
+    /// The lines' net amounts added up, before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// The lines' VAT added up (each line rounded to the penny).
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
 
+    /// `net + vat`: what the invoice bills.
     async fn total(&self) -> MoneyValue {
         self.0.total.into()
     }
@@ -214,6 +238,7 @@ impl InvoiceNode {
         self.0.paid.into()
     }
 
+    /// Taken off by credit notes, VAT included.
     async fn credited(&self) -> MoneyValue {
         self.0.credited.into()
     }
@@ -223,6 +248,7 @@ impl InvoiceNode {
         self.0.outstanding.into()
     }
 
+    /// The day payment is due; an invoice still unsettled after it is overdue.
     async fn due_on(&self) -> Date {
         self.0.due_on.into()
     }
@@ -233,6 +259,7 @@ impl InvoiceNode {
         Ok(is_unsettled(&self.0) && self.0.days_overdue(today) > 0)
     }
 
+    /// When it was issued and numbered.
     async fn issued_at(&self) -> DateTime<Utc> {
         self.0.issued_at
     }
@@ -291,6 +318,7 @@ impl InvoiceNode {
         self.0.status_reason.as_deref()
     }
 
+    /// Its lines, in the order printed.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLineNode>> {
         load_list(
             &ctx.trellis()?.loaders.invoice_lines,
@@ -300,6 +328,7 @@ impl InvoiceNode {
         .await
     }
 
+    /// The credit notes against it, by number.
     async fn credit_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CreditNoteNode>> {
         load_list(
             &ctx.trellis()?.loaders.invoice_credit_notes,
@@ -327,36 +356,43 @@ pub(super) fn is_unsettled(invoice: &Invoice) -> bool {
     )
 }
 
-/// One line of an invoice.
 #[derive(Debug, Clone)]
 pub struct InvoiceLineNode(pub InvoiceLine);
 
+/// One line of an invoice.
 #[Object(name = "InvoiceLine")]
 impl InvoiceLineNode {
+    /// What the line bills, as printed.
     async fn description(&self) -> &str {
         &self.0.description
     }
 
+    /// How many units (e.g. places booked); at least 1.
     async fn quantity(&self) -> i32 {
         crate::graphql::int::saturating(self.0.quantity)
     }
 
+    /// The price of one unit, before VAT.
     async fn unit_amount(&self) -> MoneyValue {
         self.0.unit_amount.into()
     }
 
+    /// `quantity × unitAmount`, before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// Whether VAT is charged: education services by an eligible body are exempt.
     async fn vat_treatment(&self) -> VatTreatment {
         self.0.vat_treatment.into()
     }
 
+    /// The VAT rate in basis points (2000 = 20%); 0 when exempt.
     async fn vat_rate_basis_points(&self) -> i32 {
         crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
 
+    /// VAT on `net` at the line's rate, rounded half up to the penny.
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
@@ -387,12 +423,13 @@ impl InvoiceLineNode {
     }
 }
 
-/// A credit against an issued invoice.
 #[derive(Debug, Clone)]
 pub struct CreditNoteNode(pub CreditNote);
 
+/// A credit against an issued invoice.
 #[Object(name = "CreditNote")]
 impl CreditNoteNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -411,6 +448,7 @@ impl CreditNoteNode {
         )
     }
 
+    /// The invoice it credits.
     async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
         ctx.trellis()?
             .loaders
@@ -421,18 +459,22 @@ impl CreditNoteNode {
             .ok_or_else(|| internal(format!("credit note {} has no invoice", self.0.id)))
     }
 
+    /// Why it was raised, as finance wrote it (printed on the credit note).
     async fn reason(&self) -> &str {
         &self.0.reason
     }
 
+    /// The amount credited, before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// The VAT credited.
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
 
+    /// `net + vat`: what it takes off the invoice.
     async fn total(&self) -> MoneyValue {
         self.0.total.into()
     }
@@ -442,10 +484,12 @@ impl CreditNoteNode {
         self.0.released.into()
     }
 
+    /// When it was issued and numbered.
     async fn issued_at(&self) -> DateTime<Utc> {
         self.0.issued_at
     }
 
+    /// What it credits: one entry per invoice line it takes money off.
     async fn lines(&self) -> Vec<CreditNoteLineNode> {
         self.0
             .lines
@@ -459,35 +503,42 @@ impl CreditNoteNode {
 #[derive(Debug, Clone)]
 pub struct CreditNoteLineNode(pub CreditNoteLine);
 
+/// The part of a credit note that credits one invoice line.
 #[Object(name = "CreditNoteLine")]
 impl CreditNoteLineNode {
+    /// The credited invoice line's description.
     async fn description(&self) -> &str {
         &self.0.description
     }
 
+    /// Credited from the line, before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// The VAT credited from the line.
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
 
+    /// The credited invoice line's CFR code, for posting the credit.
     async fn cfr_code(&self) -> Option<&str> {
         self.0.cfr_code.as_deref()
     }
 }
 
-/// Money received from an account.
 #[derive(Debug, Clone)]
 pub struct PaymentNode(pub Payment);
 
+/// Money received from an account.
 #[Object(name = "Payment")]
 impl PaymentNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The account the money came from.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
@@ -498,6 +549,7 @@ impl PaymentNode {
             .ok_or_else(|| internal(format!("payment {} has no account", self.0.id)))
     }
 
+    /// How the money arrived.
     async fn method(&self) -> ReceiptMethod {
         self.0.method.into()
     }
@@ -507,18 +559,22 @@ impl PaymentNode {
         &self.0.reference
     }
 
+    /// The day the money arrived.
     async fn received_on(&self) -> Date {
         self.0.received_on.into()
     }
 
+    /// The whole sum received: `allocated + refunded + unallocated`.
     async fn amount(&self) -> MoneyValue {
         self.0.amount.into()
     }
 
+    /// Applied to invoices, less what credit notes released back to it.
     async fn allocated(&self) -> MoneyValue {
         self.0.allocated.into()
     }
 
+    /// Returned to the payer out of it.
     async fn refunded(&self) -> MoneyValue {
         self.0.refunded.into()
     }
@@ -528,6 +584,7 @@ impl PaymentNode {
         self.0.unallocated.into()
     }
 
+    /// Where its money went, oldest first; negative ones are releases by credit notes.
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
         load_list(
             &ctx.trellis()?.loaders.payment_allocations,
@@ -537,6 +594,7 @@ impl PaymentNode {
         .await
     }
 
+    /// Money returned out of it, oldest first.
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundNode>> {
         load_list(
             &ctx.trellis()?.loaders.payment_refunds,
@@ -546,17 +604,19 @@ impl PaymentNode {
         .await
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// Part of a payment applied to an invoice.
 #[derive(Debug, Clone)]
 pub struct AllocationNode(pub Allocation);
 
+/// Part of a payment applied to an invoice.
 #[Object(name = "Allocation")]
 impl AllocationNode {
+    /// The invoice it paid.
     async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
         ctx.trellis()?
             .loaders
@@ -567,6 +627,7 @@ impl AllocationNode {
             .ok_or_else(|| internal(format!("allocation {} has no invoice", self.0.id)))
     }
 
+    /// The receipt the money came from.
     async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentNode> {
         ctx.trellis()?
             .loaders
@@ -582,43 +643,49 @@ impl AllocationNode {
         self.0.amount.into()
     }
 
+    /// When it was applied.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// Money returned to an account.
 #[derive(Debug, Clone)]
 pub struct RefundNode(pub Refund);
 
+/// Money returned to an account.
 #[Object(name = "Refund")]
 impl RefundNode {
+    /// Global id: opaque and stable.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The sum returned.
     async fn amount(&self) -> MoneyValue {
         self.0.amount.into()
     }
 
+    /// Why it was returned, as finance wrote it.
     async fn reason(&self) -> &str {
         &self.0.reason
     }
 
+    /// The day the money went back.
     async fn refunded_on(&self) -> Date {
         self.0.refunded_on.into()
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// An account's year in figures. Always `invoiced = paid + credited + outstanding` and
-/// `received = paid + refunded + accountCredit`.
 #[derive(Debug, Clone)]
 pub struct StatementNode(pub Statement);
 
+/// An account's year in figures. Always `invoiced = paid + credited + outstanding` and
+/// `received = paid + refunded + accountCredit`.
 #[Object(name = "AccountStatement")]
 impl StatementNode {
     /// The academic year covered; null for a financial year's statement.
@@ -631,26 +698,32 @@ impl StatementNode {
         self.0.period.financial_year().map(Into::into)
     }
 
+    /// The period's invoices added up, VAT included (void ones left out).
     async fn invoiced(&self) -> MoneyValue {
         self.0.invoiced.into()
     }
 
+    /// Allocated to those invoices from receipts, less what credit notes released.
     async fn paid(&self) -> MoneyValue {
         self.0.paid.into()
     }
 
+    /// Credit notes against those invoices, VAT included.
     async fn credited(&self) -> MoneyValue {
         self.0.credited.into()
     }
 
+    /// Still owed on those invoices now.
     async fn outstanding(&self) -> MoneyValue {
         self.0.outstanding.into()
     }
 
+    /// Receipts dated in the period, whatever they paid.
     async fn received(&self) -> MoneyValue {
         self.0.received.into()
     }
 
+    /// Refunds dated in the period.
     async fn refunded(&self) -> MoneyValue {
         self.0.refunded.into()
     }
@@ -664,6 +737,7 @@ impl StatementNode {
 /// An account's unpaid invoices by how late they are.
 #[derive(SimpleObject, Debug)]
 pub struct AgedDebtRow {
+    /// The account that owes.
     pub account: AccountNode,
     /// Not yet due, or under 30 days past due.
     pub current: MoneyValue,
@@ -673,35 +747,42 @@ pub struct AgedDebtRow {
     pub days_60: MoneyValue,
     /// 90 days or more past due.
     pub days_90_plus: MoneyValue,
+    /// Everything it owes: the four columns added up.
     pub total: MoneyValue,
 }
 
-/// The invoicing of one academic year's memberships.
 #[derive(Debug, Clone)]
 pub struct InvoicingRunNode(pub InvoicingRun);
 
+/// The invoicing of one academic year's memberships.
 #[Object(name = "InvoicingRun")]
 impl InvoicingRunNode {
+    /// Global id: opaque and stable.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The year it invoices, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
 
+    /// Whether it finished.
     async fn status(&self) -> InvoicingRunStatus {
         self.0.status.into()
     }
 
+    /// When it was first started.
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
 
+    /// When it finished; null while IN_PROGRESS.
     async fn completed_at(&self) -> Option<DateTime<Utc>> {
         self.0.completed_at
     }
 
+    /// Invoices it issued (instalments scheduled for later are not counted).
     async fn invoices_created(&self) -> i32 {
         crate::graphql::int::saturating(self.0.invoices_created)
     }
@@ -711,6 +792,7 @@ impl InvoicingRunNode {
         crate::graphql::int::saturating(self.0.invoices_existing)
     }
 
+    /// The invoices it issued or found, added up with VAT; scheduled instalments are not counted.
     async fn total(&self) -> MoneyValue {
         self.0.total.into()
     }
@@ -743,15 +825,16 @@ impl InvoicingRunNode {
 pub enum ScheduledInstalmentStatus {
     /// Waiting for the first day of its term.
     Pending,
+    /// Issued on its day: see `invoice`.
     Issued,
     /// Every membership it billed ended before its term: nothing was issued.
     Cancelled,
 }
 
-/// A termly instalment invoice the run planned for the first day of its term.
 #[derive(Debug, Clone)]
 pub struct ScheduledInstalmentNode(pub billing::run::ScheduledInstalment);
 
+/// A termly instalment invoice the run planned for the first day of its term.
 #[Object(name = "ScheduledInstalment")]
 impl ScheduledInstalmentNode {
     /// The account it was planned for (a school moved since is invoiced to its new payer).
@@ -766,6 +849,7 @@ impl ScheduledInstalmentNode {
             .ok_or_else(|| internal(format!("no account {id}")))
     }
 
+    /// Which term's instalment it is.
     async fn instalment(&self) -> Instalment {
         self.0.instalment.into()
     }
@@ -775,6 +859,8 @@ impl ScheduledInstalmentNode {
         Date(self.0.issue_on)
     }
 
+    /// When payment will be due; issued late, the invoice still gets its full payment terms from
+    /// the issue day.
     async fn due_on(&self) -> Date {
         Date(self.0.due_on)
     }
@@ -784,6 +870,7 @@ impl ScheduledInstalmentNode {
         self.0.net().into()
     }
 
+    /// Whether it is waiting, issued or cancelled.
     async fn status(&self) -> ScheduledInstalmentStatus {
         self.0.status.into()
     }

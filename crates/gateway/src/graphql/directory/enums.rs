@@ -10,13 +10,21 @@ use membership::school::types as s;
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "s::Phase")]
 pub enum Phase {
+    /// Nursery: ages 2 to 5.
     Nursery,
+    /// Infant: reception to year 2.
     Infant,
+    /// Junior: years 3 to 6.
     Junior,
+    /// Primary: reception to year 6.
     Primary,
+    /// Middle: spanning the primary and secondary years (deemed either).
     Middle,
+    /// Secondary: years 7 to 11, with or without a sixth form.
     Secondary,
+    /// All-through: primary and secondary in one school.
     AllThrough,
+    /// A special school, for pupils with special educational needs.
     Special,
     /// Pupil referral unit / alternative provision.
     Pru,
@@ -28,14 +36,23 @@ pub enum Phase {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "s::EstablishmentType")]
 pub enum EstablishmentType {
+    /// A community school, run by the local authority.
     Community,
+    /// A voluntary-aided school, usually a faith school whose governors employ the staff.
     VoluntaryAided,
+    /// A voluntary-controlled school, usually a faith school run by the local authority.
     VoluntaryControlled,
+    /// A foundation or trust school, whose governing body employs the staff.
     Foundation,
+    /// An academy, funded directly by the DfE and run by an academy trust.
     Academy,
+    /// A free school: a newly founded academy.
     FreeSchool,
+    /// An independent (fee-paying) school.
     Independent,
+    /// A further-education or sixth-form college.
     FurtherEducation,
+    /// A nursery school maintained by the local authority.
     LocalAuthorityNursery,
 }
 
@@ -49,6 +66,7 @@ pub enum Designation {
     NationalSupportSchool,
     /// Local Leader of Education.
     LocalLeaderOfEducation,
+    /// A teaching school (a teaching school hub), leading training and development for others.
     TeachingSchool,
 }
 
@@ -56,7 +74,9 @@ pub enum Designation {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "s::RollCensus")]
 pub enum RollCensus {
+    /// The autumn (October) school census.
     October,
+    /// The spring (January) school census.
     January,
 }
 
@@ -65,9 +85,13 @@ pub enum RollCensus {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "s::SchoolStatus")]
 pub enum SchoolStatus {
+    /// Open.
     Open,
+    /// Open, with a proposal to close it.
     OpenProposedToClose,
+    /// Not open yet: proposed to open.
     ProposedToOpen,
+    /// Closed; kept in the directory, flagged.
     Closed,
 }
 
@@ -87,12 +111,17 @@ pub enum RollSource {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "p::PartnershipKind")]
 pub enum PartnershipKind {
+    /// A multi-academy trust: one trust runs the academies. A hard partnership.
     MultiAcademyTrust,
+    /// A federation: the schools share one governing board. A hard partnership.
     Federation,
     /// Another hard partnership with an executive leader and governance board.
     Hard,
+    /// A soft partnership with a written agreement, but no shared governance.
     Structured,
+    /// An informal network of schools.
     Loose,
+    /// An alliance led by a teaching school.
     TeachingSchoolAlliance,
 }
 
@@ -102,7 +131,9 @@ pub enum PartnershipKind {
 pub enum MemberRole {
     /// The lead school; at most one per partnership.
     Lead,
+    /// A member school.
     Member,
+    /// An associate school: linked to the partnership without being a full member.
     Associate,
 }
 
@@ -110,9 +141,13 @@ pub enum MemberRole {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "i::OverallGrade")]
 pub enum OverallGrade {
+    /// Ofsted grade 1.
     Outstanding,
+    /// Ofsted grade 2.
     Good,
+    /// Ofsted grade 3.
     RequiresImprovement,
+    /// Ofsted grade 4.
     Inadequate,
 }
 
@@ -120,13 +155,21 @@ pub enum OverallGrade {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "i::ReportCardArea")]
 pub enum ReportCardArea {
+    /// Inclusion.
     Inclusion,
+    /// Curriculum and teaching.
     CurriculumAndTeaching,
+    /// Achievement.
     Achievement,
+    /// Attendance and behaviour.
     AttendanceAndBehaviour,
+    /// Personal development and well-being.
     PersonalDevelopmentAndWellBeing,
+    /// Early years, where the school has them.
     EarlyYears,
+    /// Sixth form, where the school has one.
     SixthForm,
+    /// Leadership and governance.
     LeadershipAndGovernance,
 }
 
@@ -134,9 +177,14 @@ pub enum ReportCardArea {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "i::ReportCardGrade")]
 pub enum ReportCardGrade {
+    /// Exceptional: the highest grade.
     Exceptional,
+    /// Strong standard: above the expected standard.
     StrongStandard,
+    /// Expected standard.
     ExpectedStandard,
+    /// Needs attention: below the expected standard.
     NeedsAttention,
+    /// Urgent improvement: the lowest grade.
     UrgentImprovement,
 }

@@ -45,7 +45,9 @@ pub struct SchoolRollsImportInput {
 /// How an import changes a school.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchoolChangeKind {
+    /// A school new to the directory.
     Created,
+    /// A school already in the directory whose fields changed.
     Updated,
     /// Updated, and the register now says the school is closed (it is flagged, not deleted).
     Closed,
@@ -142,11 +144,14 @@ impl From<GiasReport> for GiasImportReport {
     }
 }
 
+/// What `schoolsImportGias` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SchoolsImportGiasPayload {
     /// Null when the file was refused; `userErrors` then say why, by line
     /// (`["input", "file", "<line>", "<column>"]`).
     pub report: Option<GiasImportReport>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -196,9 +201,13 @@ impl From<CensusReport> for CensusImportReport {
     }
 }
 
+/// What `schoolRollsImport` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SchoolRollsImportPayload {
+    /// The report as the mutation left it; null when `userErrors` says why nothing changed.
     pub report: Option<CensusImportReport>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -218,7 +227,7 @@ impl DirectoryImportMutation {
     async fn schools_import_gias(
         &self,
         ctx: &Context<'_>,
-        input: SchoolsImportGiasInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SchoolsImportGiasInput,
     ) -> async_graphql::Result<SchoolsImportGiasPayload> {
         let rc = ctx.trellis()?;
         // Refused before the file is opened, like every other door to the import.
@@ -256,7 +265,7 @@ impl DirectoryImportMutation {
     async fn school_rolls_import(
         &self,
         ctx: &Context<'_>,
-        input: SchoolRollsImportInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SchoolRollsImportInput,
     ) -> async_graphql::Result<SchoolRollsImportPayload> {
         let rc = ctx.trellis()?;
         rc.actor

@@ -42,6 +42,7 @@ impl From<RollInputGql> for RollInput {
     }
 }
 
+/// Input to `schoolCreate`.
 #[derive(InputObject, Debug)]
 pub struct SchoolCreateInput {
     /// Six-digit DfE URN.
@@ -68,6 +69,7 @@ pub struct SchoolCreateInput {
 /// Fields left out are unchanged; `roll: null` clears the roll.
 #[derive(InputObject, Debug)]
 pub struct SchoolUpdateInput {
+    /// Global id of the school.
     pub id: ID,
     pub name: Option<String>,
     pub phase: Option<Phase>,
@@ -106,16 +108,21 @@ pub struct ReportCardInput {
 /// from then on — exactly one of them.
 #[derive(InputObject, Debug)]
 pub struct SchoolRecordInspectionInput {
+    /// Global id of the school.
     pub school_id: ID,
     pub inspected_on: Date,
     pub overall_effectiveness: Option<OverallGrade>,
     pub report_card: Option<ReportCardInput>,
 }
 
+/// What `schoolCreate`, `schoolUpdate` and `schoolRecordInspection` did: the changed record, or
+/// `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SchoolPayload {
     /// The school as it now is; null when nothing changed.
     pub school: Option<SchoolNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -129,6 +136,7 @@ impl SchoolPayload {
     }
 }
 
+/// Input to `partnershipCreate`.
 #[derive(InputObject, Debug)]
 pub struct PartnershipCreateInput {
     pub name: String,
@@ -138,8 +146,10 @@ pub struct PartnershipCreateInput {
     pub description: String,
 }
 
+/// Input to `partnershipUpdate`.
 #[derive(InputObject, Debug)]
 pub struct PartnershipUpdateInput {
+    /// Global id of the partnership.
     pub id: ID,
     pub name: Option<String>,
     pub kind: Option<PartnershipKind>,
@@ -150,22 +160,33 @@ pub struct PartnershipUpdateInput {
 /// A school's place in a partnership.
 #[derive(InputObject, Debug)]
 pub struct PartnershipMemberInput {
+    /// Global id of the partnership.
     pub partnership_id: ID,
+    /// Global id of the school.
     pub school_id: ID,
     #[graphql(default_with = "MemberRole::Member")]
     pub role: MemberRole,
     pub joined_on: Option<Date>,
 }
 
+/// Input to `partnershipMemberRemove`.
 #[derive(InputObject, Debug)]
 pub struct PartnershipMemberRemoveInput {
+    /// Global id of the partnership.
     pub partnership_id: ID,
+    /// Global id of the school.
     pub school_id: ID,
 }
 
+/// What `partnershipCreate`, `partnershipUpdate`, `partnershipMemberAdd`, `partnershipMemberUpdate`
+/// and `partnershipMemberRemove` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct PartnershipPayload {
+    /// The partnership as the mutation left it; null when `userErrors` says why nothing changed.
     pub partnership: Option<PartnershipNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -197,7 +218,7 @@ impl DirectoryMutation {
     async fn school_create(
         &self,
         ctx: &Context<'_>,
-        input: SchoolCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SchoolCreateInput,
     ) -> async_graphql::Result<SchoolPayload> {
         let rc = ctx.trellis()?;
         let new = NewSchool {
@@ -220,7 +241,7 @@ impl DirectoryMutation {
     async fn school_update(
         &self,
         ctx: &Context<'_>,
-        input: SchoolUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SchoolUpdateInput,
     ) -> async_graphql::Result<SchoolPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -256,7 +277,7 @@ impl DirectoryMutation {
     async fn school_record_inspection(
         &self,
         ctx: &Context<'_>,
-        input: SchoolRecordInspectionInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SchoolRecordInspectionInput,
     ) -> async_graphql::Result<SchoolPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -296,7 +317,7 @@ impl DirectoryMutation {
     async fn partnership_create(
         &self,
         ctx: &Context<'_>,
-        input: PartnershipCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: PartnershipCreateInput,
     ) -> async_graphql::Result<PartnershipPayload> {
         let rc = ctx.trellis()?;
         let new = NewPartnership {
@@ -314,7 +335,7 @@ impl DirectoryMutation {
     async fn partnership_update(
         &self,
         ctx: &Context<'_>,
-        input: PartnershipUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: PartnershipUpdateInput,
     ) -> async_graphql::Result<PartnershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -335,7 +356,7 @@ impl DirectoryMutation {
     async fn partnership_member_add(
         &self,
         ctx: &Context<'_>,
-        input: PartnershipMemberInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: PartnershipMemberInput,
     ) -> async_graphql::Result<PartnershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -357,7 +378,7 @@ impl DirectoryMutation {
     async fn partnership_member_update(
         &self,
         ctx: &Context<'_>,
-        input: PartnershipMemberInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: PartnershipMemberInput,
     ) -> async_graphql::Result<PartnershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -379,7 +400,7 @@ impl DirectoryMutation {
     async fn partnership_member_remove(
         &self,
         ctx: &Context<'_>,
-        input: PartnershipMemberRemoveInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: PartnershipMemberRemoveInput,
     ) -> async_graphql::Result<PartnershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -74,11 +74,17 @@ impl DirectoryQuery {
     async fn schools(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
-        filter: Option<SchoolFilterInput>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<SchoolFilterInput>,
     ) -> async_graphql::Result<Connection<String, SchoolNode, SchoolCount, NoEdgeFields>> {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
@@ -109,11 +115,17 @@ impl DirectoryQuery {
     async fn partnerships(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
-        filter: Option<PartnershipFilterInput>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<PartnershipFilterInput>,
     ) -> async_graphql::Result<Connection<String, PartnershipNode, PartnershipCount, NoEdgeFields>>
     {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
@@ -131,7 +143,7 @@ impl DirectoryQuery {
     async fn partnership(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "Global id of the partnership.")] id: ID,
     ) -> async_graphql::Result<Option<PartnershipNode>> {
         let rc = ctx.trellis()?;
         rc.actor

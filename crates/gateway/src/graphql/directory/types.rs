@@ -17,12 +17,13 @@ use crate::graphql::loaders::{list_of, load_list};
 use crate::graphql::relay::{GlobalId, connection, page_args};
 use crate::graphql::scalars::Date;
 
-/// A school in the directory.
 #[derive(Debug, Clone)]
 pub struct SchoolNode(pub School);
 
+/// A school in the directory.
 #[Object(name = "School")]
 impl SchoolNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -125,6 +126,7 @@ impl SchoolNode {
     async fn offer(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: crate::graphql::scalars::AcademicYearScalar,
     ) -> async_graphql::Result<Option<crate::graphql::offer::types::SchoolOfferNode>> {
         let rc = ctx.trellis()?;
@@ -191,9 +193,15 @@ impl SchoolNode {
     async fn partnerships(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<
         Connection<
@@ -230,10 +238,12 @@ impl SchoolNode {
         }))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
@@ -250,9 +260,15 @@ impl SchoolNode {
         &self,
         ctx: &Context<'_>,
         #[graphql(default)] status: Vec<crate::graphql::traded::enums::BookingStatus>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<
         Connection<
@@ -369,12 +385,13 @@ impl From<Inspection> for OfstedInspection {
     }
 }
 
-/// A partnership of schools.
 #[derive(Debug, Clone)]
 pub struct PartnershipNode(pub Partnership);
 
+/// A partnership of schools.
 #[Object(name = "Partnership")]
 impl PartnershipNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -410,9 +427,15 @@ impl PartnershipNode {
     async fn members(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<
         Connection<
@@ -445,10 +468,12 @@ impl PartnershipNode {
         }))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
@@ -471,10 +496,10 @@ impl From<&Member> for MemberFields {
     }
 }
 
-/// `totalCount` of a list loaded whole (a school's partnerships, a partnership's members).
 #[derive(Debug, Clone, Copy)]
 pub struct ListCount(pub usize);
 
+/// `totalCount` of a list loaded whole (a school's partnerships, a partnership's members).
 #[Object]
 impl ListCount {
     /// How many items the whole list has, across pages.
@@ -483,10 +508,10 @@ impl ListCount {
     }
 }
 
-/// `totalCount` of the school directory, counted only when asked for.
 #[derive(Debug, Clone)]
 pub struct SchoolCount(pub SchoolFilter);
 
+/// `totalCount` of the school directory, counted only when asked for.
 #[Object]
 impl SchoolCount {
     /// How many schools match the filter, across pages.
@@ -499,10 +524,10 @@ impl SchoolCount {
     }
 }
 
-/// `totalCount` of the partnership list, counted only when asked for.
 #[derive(Debug, Clone)]
 pub struct PartnershipCount(pub PartnershipFilter);
 
+/// `totalCount` of the partnership list, counted only when asked for.
 #[Object]
 impl PartnershipCount {
     /// How many partnerships match the filter, across pages.

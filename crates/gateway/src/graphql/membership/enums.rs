@@ -31,6 +31,8 @@ pub enum MembershipPrinciple {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "m::RenewalDecision")]
 pub enum RenewalDecision {
+    /// The school renews: next year's membership goes ahead.
     Confirm,
+    /// The school does not renew: next year's membership is cancelled.
     Decline,
 }

@@ -14,6 +14,7 @@ use crate::graphql::int;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
+/// Input to `membershipTierCreate`.
 #[derive(InputObject, Debug)]
 pub struct MembershipTierCreateInput {
     /// Upper-case letters and underscores, e.g. `ASSOCIATE`; unique.
@@ -26,15 +27,21 @@ pub struct MembershipTierCreateInput {
 /// Fields left out are unchanged.
 #[derive(InputObject, Debug)]
 pub struct MembershipTierUpdateInput {
+    /// Global id of the membership tier.
     pub id: ID,
     pub name: Option<String>,
     pub description: Option<String>,
     pub active: Option<bool>,
 }
 
+/// What `membershipTierCreate` and `membershipTierUpdate` did: the changed record, or `userErrors`
+/// saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct MembershipTierPayload {
+    /// The tier as the mutation left it; null when `userErrors` says why nothing changed.
     pub tier: Option<TierNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -48,38 +55,51 @@ impl MembershipTierPayload {
     }
 }
 
+/// Input to `membershipEnrol`.
 #[derive(InputObject, Debug)]
 pub struct MembershipEnrolInput {
+    /// Global id of the school.
     pub school_id: ID,
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
+    /// Global id of the membership tier.
     pub tier_id: ID,
     /// For a mid-year joiner; defaults to the first day of the year.
     pub starts_on: Option<Date>,
 }
 
+/// Input to `membershipAcceptPrinciples`.
 #[derive(InputObject, Debug)]
 pub struct MembershipAcceptPrinciplesInput {
+    /// Global id of the membership.
     pub id: ID,
     pub principles: Vec<MembershipPrinciple>,
 }
 
+/// Input to `membershipActivate`.
 #[derive(InputObject, Debug)]
 pub struct MembershipActivateInput {
+    /// Global id of the membership.
     pub id: ID,
 }
 
+/// Input to `membershipCancel`.
 #[derive(InputObject, Debug)]
 pub struct MembershipCancelInput {
+    /// Global id of the membership.
     pub id: ID,
     /// Why: kept on the record and shown to the school.
     pub reason: String,
 }
 
+/// Input to `membershipLapse`.
 #[derive(InputObject, Debug)]
 pub struct MembershipLapseInput {
+    /// Global id of the membership.
     pub id: ID,
 }
 
+/// Input to `membershipRenewalRespond`.
 #[derive(InputObject, Debug)]
 pub struct MembershipRenewalRespondInput {
     /// The pending renewal.
@@ -87,9 +107,15 @@ pub struct MembershipRenewalRespondInput {
     pub decision: RenewalDecision,
 }
 
+/// What `membershipEnrol`, `membershipAcceptPrinciples`, `membershipActivate`, `membershipCancel`,
+/// `membershipLapse` and `membershipRenewalRespond` did: the changed record, or `userErrors` saying
+/// why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct MembershipPayload {
+    /// The membership as the mutation left it; null when `userErrors` says why nothing changed.
     pub membership: Option<MembershipNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -103,6 +129,7 @@ impl MembershipPayload {
     }
 }
 
+/// Input to `membershipRenewalsOpen`.
 #[derive(InputObject, Debug)]
 pub struct MembershipRenewalsOpenInput {
     /// The year being renewed: its ACTIVE memberships are offered for the year after.
@@ -111,27 +138,37 @@ pub struct MembershipRenewalsOpenInput {
     pub notice_by: Date,
 }
 
+/// What `membershipRenewalsOpen` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct MembershipRenewalsOpenPayload {
     /// Renewals created by this call.
     pub opened: i32,
     /// Renewals that already existed (opening again changes nothing).
     pub already_open: i32,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `membershipRenewalsLapse`.
 #[derive(InputObject, Debug)]
 pub struct MembershipRenewalsLapseInput {
     /// The year whose unanswered renewals lapse (those past their notice date).
     pub academic_year: AcademicYearScalar,
 }
 
+/// What `membershipRenewalsLapse` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct MembershipRenewalsLapsePayload {
     pub lapsed: i32,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `membershipsActivate`.
 #[derive(InputObject, Debug)]
 pub struct MembershipsActivateInput {
     /// PENDING memberships whose schools have accepted every principle (and, for renewals,
@@ -139,12 +176,15 @@ pub struct MembershipsActivateInput {
     pub membership_ids: Vec<ID>,
 }
 
+/// Input to `membershipsActivateReady`.
 #[derive(InputObject, Debug)]
 pub struct MembershipsActivateReadyInput {
     /// The year whose ready memberships are put in force.
     pub academic_year: AcademicYearScalar,
 }
 
+/// What `membershipsActivate` and `membershipsActivateReady` did: the changed record, or
+/// `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct MembershipsActivatePayload {
     /// The memberships this call activated.
@@ -177,7 +217,7 @@ impl MembershipMutation {
     async fn membership_tier_create(
         &self,
         ctx: &Context<'_>,
-        input: MembershipTierCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipTierCreateInput,
     ) -> async_graphql::Result<MembershipTierPayload> {
         let rc = ctx.trellis()?;
         let new = NewTier {
@@ -194,7 +234,7 @@ impl MembershipMutation {
     async fn membership_tier_update(
         &self,
         ctx: &Context<'_>,
-        input: MembershipTierUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipTierUpdateInput,
     ) -> async_graphql::Result<MembershipTierPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -215,7 +255,7 @@ impl MembershipMutation {
     async fn membership_enrol(
         &self,
         ctx: &Context<'_>,
-        input: MembershipEnrolInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipEnrolInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -237,7 +277,7 @@ impl MembershipMutation {
     async fn membership_accept_principles(
         &self,
         ctx: &Context<'_>,
-        input: MembershipAcceptPrinciplesInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipAcceptPrinciplesInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -254,7 +294,7 @@ impl MembershipMutation {
     async fn membership_activate(
         &self,
         ctx: &Context<'_>,
-        input: MembershipActivateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipActivateInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -269,7 +309,7 @@ impl MembershipMutation {
     async fn membership_cancel(
         &self,
         ctx: &Context<'_>,
-        input: MembershipCancelInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipCancelInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -284,7 +324,7 @@ impl MembershipMutation {
     async fn membership_lapse(
         &self,
         ctx: &Context<'_>,
-        input: MembershipLapseInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipLapseInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -300,7 +340,7 @@ impl MembershipMutation {
     async fn memberships_activate(
         &self,
         ctx: &Context<'_>,
-        input: MembershipsActivateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipsActivateInput,
     ) -> async_graphql::Result<MembershipsActivatePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -322,7 +362,7 @@ impl MembershipMutation {
     async fn memberships_activate_ready(
         &self,
         ctx: &Context<'_>,
-        input: MembershipsActivateReadyInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipsActivateReadyInput,
     ) -> async_graphql::Result<MembershipsActivatePayload> {
         let rc = ctx.trellis()?;
         let result = memberships::activate_ready(
@@ -340,7 +380,7 @@ impl MembershipMutation {
     async fn membership_renewals_open(
         &self,
         ctx: &Context<'_>,
-        input: MembershipRenewalsOpenInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipRenewalsOpenInput,
     ) -> async_graphql::Result<MembershipRenewalsOpenPayload> {
         let rc = ctx.trellis()?;
         let result = memberships::open_renewals(
@@ -364,7 +404,7 @@ impl MembershipMutation {
     async fn membership_renewal_respond(
         &self,
         ctx: &Context<'_>,
-        input: MembershipRenewalRespondInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipRenewalRespondInput,
     ) -> async_graphql::Result<MembershipPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -386,7 +426,7 @@ impl MembershipMutation {
     async fn membership_renewals_lapse(
         &self,
         ctx: &Context<'_>,
-        input: MembershipRenewalsLapseInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: MembershipRenewalsLapseInput,
     ) -> async_graphql::Result<MembershipRenewalsLapsePayload> {
         let rc = ctx.trellis()?;
         let result = memberships::lapse_unanswered(

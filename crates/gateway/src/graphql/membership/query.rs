@@ -33,13 +33,13 @@ impl MembershipFilterInput {
     }
 }
 
-/// `totalCount` of a memberships connection, counted only when asked for.
 #[derive(Debug)]
 pub struct MembershipCount {
     year: AcademicYear,
     filter: MembershipFilter,
 }
 
+/// `totalCount` of a memberships connection, counted only when asked for.
 #[Object]
 impl MembershipCount {
     /// How many memberships match, across all pages.
@@ -76,11 +76,18 @@ impl MembershipQuery {
     async fn memberships(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         year: AcademicYearScalar,
-        filter: Option<MembershipFilterInput>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<MembershipFilterInput>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<MembershipConnection> {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;

@@ -14,13 +14,14 @@ use crate::graphql::errors::{internal, to_graphql};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
-/// A kind of membership the partnership offers, e.g. FULL or ASSOCIATE; fee schedules are
-/// set per tier.
 #[derive(Debug, Clone)]
 pub struct TierNode(pub Tier);
 
+/// A kind of membership the partnership offers, e.g. FULL or ASSOCIATE; fee schedules are
+/// set per tier.
 #[Object(name = "MembershipTier")]
 impl TierNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -44,12 +45,13 @@ impl TierNode {
     }
 }
 
-/// A school's membership of the partnership for one academic year.
 #[derive(Debug, Clone)]
 pub struct MembershipNode(pub Membership);
 
+/// A school's membership of the partnership for one academic year.
 #[Object(name = "Membership")]
 impl MembershipNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -64,6 +66,7 @@ impl MembershipNode {
             .ok_or_else(|| internal(format!("membership {} has no school", self.0.id)))
     }
 
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
@@ -176,19 +179,21 @@ impl MembershipNode {
         .map_err(|e| to_graphql(e.into()))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// One principle accepted.
 #[derive(Debug, Clone, Copy)]
 pub struct PrincipleAcceptanceNode(pub PrincipleAcceptance);
 
+/// One principle accepted.
 #[Object(name = "PrincipleAcceptance")]
 impl PrincipleAcceptanceNode {
     async fn principle(&self) -> MembershipPrinciple {

@@ -95,7 +95,9 @@ impl NotificationsQuery {
         &self,
         ctx: &Context<'_>,
         status: Option<DeliveryStatusValue>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
     ) -> async_graphql::Result<NotificationConnection> {
         let (after, limit) = forward(first, after.as_deref())?;
@@ -107,18 +109,23 @@ impl NotificationsQuery {
     }
 }
 
+/// Input to `notificationMarkRead`.
 #[derive(InputObject, Debug)]
 pub struct NotificationMarkReadInput {
     /// 1–100 of the viewer's own messages.
     pub ids: Vec<ID>,
 }
 
+/// What `notificationMarkRead` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct NotificationMarkReadPayload {
     pub notifications: Vec<NotificationNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `notificationPreferencesUpdate`.
 #[derive(InputObject, Debug)]
 pub struct NotificationPreferencesUpdateInput {
     /// Every category the viewer wants no email of (replaces the set). Invoices and payment
@@ -126,12 +133,17 @@ pub struct NotificationPreferencesUpdateInput {
     pub muted: Vec<CategoryValue>,
 }
 
+/// What `notificationPreferencesUpdate` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct NotificationPreferencesPayload {
     pub preferences: Option<Vec<NotificationPreference>>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `calendarFeedCreate`.
 #[derive(InputObject, Debug)]
 pub struct CalendarFeedCreateInput {
     /// A feed of this school's confirmed sessions (its own people and partnership staff);
@@ -139,35 +151,49 @@ pub struct CalendarFeedCreateInput {
     pub school_id: Option<ID>,
 }
 
+/// What `calendarFeedCreate` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct CalendarFeedCreatePayload {
+    /// The feed as the mutation left it; null when `userErrors` says why nothing changed.
     pub feed: Option<CalendarFeed>,
     /// The feed's URL, shown here only: whoever has it can read the calendar, so keep it
     /// like a password and revoke the feed if it leaks.
     pub url: Option<String>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `calendarFeedRevoke`.
 #[derive(InputObject, Debug)]
 pub struct CalendarFeedRevokeInput {
     pub id: ID,
 }
 
+/// What `calendarFeedRevoke` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct CalendarFeedPayload {
+    /// The feed as the mutation left it; null when `userErrors` says why nothing changed.
     pub feed: Option<CalendarFeed>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `outboxRetry`.
 #[derive(InputObject, Debug)]
 pub struct OutboxRetryInput {
     /// A DEAD (or PENDING) message.
     pub id: ID,
 }
 
+/// What `outboxRetry` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct OutboxRetryPayload {
+    /// The notification as the mutation left it; null when `userErrors` says why nothing changed.
     pub notification: Option<NotificationNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -184,7 +210,7 @@ impl NotificationsMutation {
     async fn notification_mark_read(
         &self,
         ctx: &Context<'_>,
-        input: NotificationMarkReadInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: NotificationMarkReadInput,
     ) -> async_graphql::Result<NotificationMarkReadPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -212,7 +238,7 @@ impl NotificationsMutation {
     async fn notification_preferences_update(
         &self,
         ctx: &Context<'_>,
-        input: NotificationPreferencesUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: NotificationPreferencesUpdateInput,
     ) -> async_graphql::Result<NotificationPreferencesPayload> {
         let rc = ctx.trellis()?;
         let muted: Vec<_> = input.muted.into_iter().map(Into::into).collect();
@@ -229,7 +255,7 @@ impl NotificationsMutation {
     async fn calendar_feed_create(
         &self,
         ctx: &Context<'_>,
-        input: CalendarFeedCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: CalendarFeedCreateInput,
     ) -> async_graphql::Result<CalendarFeedCreatePayload> {
         let rc = ctx.trellis()?;
         let settings = ctx.data::<Arc<MessageSettings>>()?;
@@ -272,7 +298,7 @@ impl NotificationsMutation {
     async fn calendar_feed_revoke(
         &self,
         ctx: &Context<'_>,
-        input: CalendarFeedRevokeInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: CalendarFeedRevokeInput,
     ) -> async_graphql::Result<CalendarFeedPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -292,7 +318,7 @@ impl NotificationsMutation {
     async fn outbox_retry(
         &self,
         ctx: &Context<'_>,
-        input: OutboxRetryInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OutboxRetryInput,
     ) -> async_graphql::Result<OutboxRetryPayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -98,10 +98,10 @@ impl From<DeliveryStatusValue> for DeliveryStatus {
     }
 }
 
-/// One message to one person: what their inbox shows and what was emailed.
 #[derive(Debug, Clone)]
 pub struct NotificationNode(pub Notification);
 
+/// One message to one person: what their inbox shows and what was emailed.
 #[async_graphql::Object(name = "Notification")]
 impl NotificationNode {
     async fn id(&self) -> ID {
@@ -169,6 +169,7 @@ impl NotificationNode {
         self.0.read_at
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -201,6 +202,7 @@ pub struct CalendarFeed {
     pub id: ID,
     /// Whether it still works; a revoked feed answers 404.
     pub active: bool,
+    /// When it was first recorded in Trellis.
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     #[graphql(skip)]

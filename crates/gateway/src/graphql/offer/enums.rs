@@ -6,10 +6,15 @@ use async_graphql::Enum;
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "offer::Unit")]
 pub enum OfferUnit {
+    /// Counted in visits (for example adviser visits).
     Visits,
+    /// Counted in places on courses or events.
     Places,
+    /// Counted in hours of support.
     Hours,
+    /// Counted in days of support.
     Days,
+    /// Counted in items of any other kind (reports, audits, licences).
     Items,
 }
 
@@ -36,7 +41,10 @@ pub enum OfferEntryKind {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "kernel::Term")]
 pub enum Term {
+    /// The autumn term, as billed: 1 September to 31 December.
     Autumn,
+    /// The spring term, as billed: 1 January to 31 March.
     Spring,
+    /// The summer term, as billed: 1 April to 31 August.
     Summer,
 }

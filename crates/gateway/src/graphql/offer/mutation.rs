@@ -21,6 +21,7 @@ use crate::graphql::loaders::list_of;
 use crate::graphql::relay::expect_input;
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
+/// Input to `offerItemCreate`.
 #[derive(InputObject, Debug)]
 pub struct OfferItemCreateInput {
     /// Upper-case letters, digits and underscores, e.g. `SIP_DAYS`; unique.
@@ -46,6 +47,7 @@ pub struct OfferItemCreateInput {
 /// code and the unit cannot change.
 #[derive(InputObject, Debug)]
 pub struct OfferItemUpdateInput {
+    /// Global id of the offer item.
     pub id: ID,
     pub name: Option<String>,
     pub description: Option<String>,
@@ -59,9 +61,14 @@ pub struct OfferItemUpdateInput {
     pub active: Option<bool>,
 }
 
+/// What `offerItemCreate` and `offerItemUpdate` did: the changed record, or `userErrors` saying why
+/// nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct OfferItemPayload {
+    /// The item as the mutation left it; null when `userErrors` says why nothing changed.
     pub item: Option<OfferItemNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -75,6 +82,7 @@ impl OfferItemPayload {
     }
 }
 
+/// Input to `offerQuantitiesRollForward`.
 #[derive(InputObject, Debug)]
 pub struct OfferQuantitiesRollForwardInput {
     /// The year whose quantities are copied.
@@ -83,6 +91,8 @@ pub struct OfferQuantitiesRollForwardInput {
     pub to_year: AcademicYearScalar,
 }
 
+/// What `offerQuantitiesRollForward` did: the changed record, or `userErrors` saying why nothing
+/// changed.
 #[derive(SimpleObject, Debug)]
 pub struct OfferQuantitiesRollForwardPayload {
     /// Quantities copied into `toYear`.
@@ -95,10 +105,14 @@ pub struct OfferQuantitiesRollForwardPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `offerQuantitySet`.
 #[derive(InputObject, Debug)]
 pub struct OfferQuantitySetInput {
+    /// Global id of the core-offer item.
     pub item_id: ID,
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
+    /// Global id of the membership tier.
     pub tier_id: ID,
     /// Leave out for every phase without a quantity of its own.
     pub phase: Option<Phase>,
@@ -108,17 +122,24 @@ pub struct OfferQuantitySetInput {
     pub unlimited: bool,
 }
 
+/// What `offerQuantitySet` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct OfferQuantityPayload {
+    /// The quantity as the mutation left it; null when `userErrors` says why nothing changed.
     pub quantity: Option<OfferItemQuantityNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `entitlementsDerive`.
 #[derive(InputObject, Debug)]
 pub struct EntitlementsDeriveInput {
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
 }
 
+/// What `entitlementsDerive` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug, Default)]
 pub struct EntitlementsDerivePayload {
     /// Active memberships of the year looked at.
@@ -129,12 +150,17 @@ pub struct EntitlementsDerivePayload {
     pub top_ups: i32,
     /// Last year's draw-forwards taken back from this year's allowance.
     pub draw_forwards_repaid: i32,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `offerUsageRecord`.
 #[derive(InputObject, Debug)]
 pub struct OfferUsageRecordInput {
+    /// Global id of the school.
     pub school_id: ID,
+    /// Global id of the core-offer item.
     pub item_id: ID,
     /// Whole units, 1 to 100,000.
     pub quantity: i32,
@@ -146,6 +172,7 @@ pub struct OfferUsageRecordInput {
     pub reason: Option<String>,
 }
 
+/// Input to `offerUsageReverse`.
 #[derive(InputObject, Debug)]
 pub struct OfferUsageReverseInput {
     /// The usage to give back.
@@ -153,10 +180,14 @@ pub struct OfferUsageReverseInput {
     pub reason: Option<String>,
 }
 
+/// Input to `offerAdjust`.
 #[derive(InputObject, Debug)]
 pub struct OfferAdjustInput {
+    /// Global id of the school.
     pub school_id: ID,
+    /// Global id of the core-offer item.
     pub item_id: ID,
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
     /// Either sign, not zero: -100,000 to 100,000.
     pub quantity: i32,
@@ -167,8 +198,11 @@ pub struct OfferAdjustInput {
 /// Cash-in toward an external consultant, or draw-forward from next year's allowance.
 #[derive(InputObject, Debug)]
 pub struct OfferTransferInput {
+    /// Global id of the school.
     pub school_id: ID,
+    /// Global id of the core-offer item.
     pub item_id: ID,
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
     /// Whole units, 1 to 100,000.
     pub quantity: i32,
@@ -176,15 +210,16 @@ pub struct OfferTransferInput {
     pub reason: Option<String>,
 }
 
-/// The entry written, and the entitlement as it stands after it.
 #[derive(Debug)]
 pub struct OfferLedgerEntryPayload {
     entry: Option<LedgerEntry>,
     user_errors: Vec<UserError>,
 }
 
+/// The entry written, and the entitlement as it stands after it.
 #[Object]
 impl OfferLedgerEntryPayload {
+    /// The entry as the mutation left it; null when `userErrors` says why nothing changed.
     async fn entry(&self) -> Option<OfferLedgerEntryNode> {
         self.entry.clone().map(OfferLedgerEntryNode)
     }
@@ -213,6 +248,8 @@ impl OfferLedgerEntryPayload {
             .map(|item| OfferEntitlementNode(offer::OfferLine { item, balance })))
     }
 
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     async fn user_errors(&self) -> &[UserError] {
         &self.user_errors
     }
@@ -255,7 +292,7 @@ impl OfferMutation {
     async fn offer_item_create(
         &self,
         ctx: &Context<'_>,
-        input: OfferItemCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferItemCreateInput,
     ) -> async_graphql::Result<OfferItemPayload> {
         let rc = ctx.trellis()?;
         let new = NewOfferItem {
@@ -276,7 +313,7 @@ impl OfferMutation {
     async fn offer_item_update(
         &self,
         ctx: &Context<'_>,
-        input: OfferItemUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferItemUpdateInput,
     ) -> async_graphql::Result<OfferItemPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -305,7 +342,7 @@ impl OfferMutation {
     async fn offer_quantities_roll_forward(
         &self,
         ctx: &Context<'_>,
-        input: OfferQuantitiesRollForwardInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferQuantitiesRollForwardInput,
     ) -> async_graphql::Result<OfferQuantitiesRollForwardPayload> {
         let rc = ctx.trellis()?;
         let result = offer::roll_forward(
@@ -331,7 +368,7 @@ impl OfferMutation {
     async fn offer_quantity_set(
         &self,
         ctx: &Context<'_>,
-        input: OfferQuantitySetInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferQuantitySetInput,
     ) -> async_graphql::Result<OfferQuantityPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -383,7 +420,7 @@ impl OfferMutation {
     async fn entitlements_derive(
         &self,
         ctx: &Context<'_>,
-        input: EntitlementsDeriveInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: EntitlementsDeriveInput,
     ) -> async_graphql::Result<EntitlementsDerivePayload> {
         let rc = ctx.trellis()?;
         let result =
@@ -408,7 +445,7 @@ impl OfferMutation {
     async fn offer_usage_record(
         &self,
         ctx: &Context<'_>,
-        input: OfferUsageRecordInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferUsageRecordInput,
     ) -> async_graphql::Result<OfferLedgerEntryPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -436,7 +473,7 @@ impl OfferMutation {
     async fn offer_usage_reverse(
         &self,
         ctx: &Context<'_>,
-        input: OfferUsageReverseInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferUsageReverseInput,
     ) -> async_graphql::Result<OfferLedgerEntryPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -451,7 +488,7 @@ impl OfferMutation {
     async fn offer_adjust(
         &self,
         ctx: &Context<'_>,
-        input: OfferAdjustInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferAdjustInput,
     ) -> async_graphql::Result<OfferLedgerEntryPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -479,7 +516,7 @@ impl OfferMutation {
     async fn offer_cash_in(
         &self,
         ctx: &Context<'_>,
-        input: OfferTransferInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferTransferInput,
     ) -> async_graphql::Result<OfferLedgerEntryPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -495,7 +532,7 @@ impl OfferMutation {
     async fn offer_draw_forward(
         &self,
         ctx: &Context<'_>,
-        input: OfferTransferInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: OfferTransferInput,
     ) -> async_graphql::Result<OfferLedgerEntryPayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -36,7 +36,8 @@ impl OfferQuery {
     async fn value_statement(
         &self,
         ctx: &Context<'_>,
-        school_id: ID,
+        #[graphql(desc = "Global id of the school.")] school_id: ID,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
         term: Option<Term>,
     ) -> async_graphql::Result<Option<ValueStatementNode>> {

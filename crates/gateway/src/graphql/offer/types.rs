@@ -17,12 +17,13 @@ use crate::graphql::membership::types::{MembershipNode, TierNode};
 use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, page_args};
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
 
-/// Something membership includes, e.g. school improvement partner days or CPD places.
 #[derive(Debug, Clone)]
 pub struct OfferItemNode(pub OfferItem);
 
+/// Something membership includes, e.g. school improvement partner days or CPD places.
 #[Object(name = "OfferItem")]
 impl OfferItemNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -84,6 +85,7 @@ impl OfferItemNode {
     async fn quantities(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
     ) -> async_graphql::Result<Vec<OfferItemQuantityNode>> {
         let rc = ctx.trellis()?;
@@ -95,21 +97,24 @@ impl OfferItemNode {
             .collect())
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// How much of an item a tier (and phase) gets in a year.
 #[derive(Debug, Clone)]
 pub struct OfferItemQuantityNode(pub ItemQuantity);
 
+/// How much of an item a tier (and phase) gets in a year.
 #[Object(name = "OfferItemQuantity")]
 impl OfferItemQuantityNode {
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
@@ -142,15 +147,16 @@ impl OfferItemQuantityNode {
     }
 }
 
-/// What a school's membership gives it in a year.
 #[derive(Debug, Clone, Copy)]
 pub struct SchoolOfferNode {
     pub school: SchoolId,
     pub year: AcademicYear,
 }
 
+/// What a school's membership gives it in a year.
 #[Object(name = "SchoolOffer")]
 impl SchoolOfferNode {
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.year.into()
     }
@@ -203,10 +209,10 @@ impl SchoolOfferNode {
     }
 }
 
-/// `totalCount` of a ledger connection: known from the balance, so free.
 #[derive(Debug)]
 pub struct EntryCount(pub u64);
 
+/// `totalCount` of a ledger connection: known from the balance, so free.
 #[Object]
 impl EntryCount {
     async fn total_count(&self) -> i32 {
@@ -217,7 +223,6 @@ impl EntryCount {
 pub type OfferLedgerEntryConnection =
     Connection<String, OfferLedgerEntryNode, EntryCount, NoEdgeFields>;
 
-/// A school's entitlement to one item in one year.
 #[derive(Debug, Clone)]
 pub struct OfferEntitlementNode(pub offer::OfferLine);
 
@@ -227,6 +232,7 @@ impl OfferEntitlementNode {
     }
 }
 
+/// A school's entitlement to one item in one year.
 #[Object(name = "OfferEntitlement")]
 impl OfferEntitlementNode {
     async fn item(&self) -> OfferItemNode {
@@ -288,9 +294,15 @@ impl OfferEntitlementNode {
     async fn entries(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<OfferLedgerEntryConnection> {
         let args = page_args::<EntryKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -322,12 +334,13 @@ impl OfferEntitlementNode {
     }
 }
 
-/// One entry of a school's entitlement ledger.
 #[derive(Debug, Clone)]
 pub struct OfferLedgerEntryNode(pub LedgerEntry);
 
+/// One entry of a school's entitlement ledger.
 #[Object(name = "OfferLedgerEntry")]
 impl OfferLedgerEntryNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -350,6 +363,7 @@ impl OfferLedgerEntryNode {
         self.0.term.into()
     }
 
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }
@@ -410,15 +424,16 @@ impl OfferLedgerEntryNode {
         Ok(rc.loaders.users.load_one(id).await?.map(UserNode))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// One item's use in one term, valued at the traded price of the equivalent service.
 #[derive(Debug, Clone)]
 pub struct ValueLineNode(pub ValueLine);
 
+/// One item's use in one term, valued at the traded price of the equivalent service.
 #[Object(name = "ValueStatementLine")]
 impl ValueLineNode {
     async fn item(&self) -> OfferItemNode {
@@ -444,7 +459,6 @@ impl ValueLineNode {
     }
 }
 
-/// What a school's use of its offer was worth, against the membership fee it was invoiced.
 #[derive(Debug, Clone)]
 pub struct ValueStatementNode(pub ValueStatement);
 
@@ -458,6 +472,7 @@ fn may_see_fees(actor: &Actor, school: SchoolId) -> bool {
         }
 }
 
+/// What a school's use of its offer was worth, against the membership fee it was invoiced.
 #[Object(name = "ValueStatement")]
 impl ValueStatementNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
@@ -470,6 +485,7 @@ impl ValueStatementNode {
             .ok_or_else(|| internal("value statement of an unknown school"))
     }
 
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.year.into()
     }

@@ -11,6 +11,7 @@ pub enum TrainingStatus {
     TrainedLeadReviewer,
     /// Trained to take part in and champion peer enquiry, not to lead a team.
     ImprovementChampion,
+    /// Not trained as a reviewer yet: may join a team, not lead it.
     Untrained,
 }
 
@@ -18,9 +19,13 @@ pub enum TrainingStatus {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "types::ReviewStatus")]
 pub enum ReviewStatus {
+    /// Created with the groups; visit dates and team not yet set.
     Planning,
+    /// Visit dates and a team with a lead reviewer are set.
     Scheduled,
+    /// The visit has taken place; the team writes the report next.
     Visited,
+    /// The team is drafting the report's findings and actions.
     ReportDraft,
     /// The host school agreed the report; it is never edited again.
     Agreed,
@@ -32,7 +37,9 @@ pub enum ReviewStatus {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "types::TeamRole")]
 pub enum ReviewTeamRole {
+    /// Leads the team; must be a trained lead reviewer.
     Lead,
+    /// A member of the team.
     Member,
 }
 
@@ -40,7 +47,9 @@ pub enum ReviewTeamRole {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "types::FindingKind")]
 pub enum ReviewFindingKind {
+    /// Something the school does well.
     Strength,
+    /// Something the school should improve; follow-up actions address these.
     AreaForDevelopment,
 }
 
@@ -48,9 +57,13 @@ pub enum ReviewFindingKind {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "types::ActionStatus")]
 pub enum FollowUpActionStatus {
+    /// Agreed, not yet started.
     Open,
+    /// The host school is working on it.
     InProgress,
+    /// Completed.
     Done,
+    /// No longer pursued.
     Dropped,
 }
 
@@ -68,6 +81,7 @@ pub enum SharingConsentScope {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "types::GroupsStatus")]
 pub enum ReviewGroupsStatus {
+    /// No groups proposed yet.
     None,
     /// Proposed, open to staff edits.
     Proposed,
@@ -93,8 +107,11 @@ pub enum GroupingConstraint {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "grouping::PhaseBand")]
 pub enum PhaseBand {
+    /// Nursery, infant, junior, primary and middle schools.
     Primary,
+    /// Secondary, all-through and sixth-form or further-education schools.
     Secondary,
+    /// Special schools and pupil referral units.
     Specialist,
 }
 
@@ -118,8 +135,11 @@ pub enum PlacementReasonKind {
 pub enum GroupViolationKind {
     /// Fewer than 3 or more than 7 schools: fix before confirming.
     Size,
+    /// Schools of another phase band are in the group, because too few of their own take part.
     MixedPhase,
+    /// Two schools of one hard partnership (a trust or federation) are in the same group.
     SameHardPartnership,
+    /// Schools grouped together last year are together again.
     LastYearPeers,
     /// Some review of the group would have no trained lead reviewer among its visiting
     /// schools (`schools` lists their hosts): a group needs two schools with one.

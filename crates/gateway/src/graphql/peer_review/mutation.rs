@@ -27,8 +27,10 @@ use crate::graphql::int;
 use crate::graphql::relay::{GlobalId, expect_input};
 use crate::graphql::scalars::{AcademicYearScalar, Date};
 
+/// Input to `reviewCycleCreate`.
 #[derive(InputObject, Debug)]
 pub struct ReviewCycleCreateInput {
+    /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
     pub name: String,
     pub framework: FrameworkInput,
@@ -41,6 +43,7 @@ pub struct ReviewCycleCreateInput {
 /// Fields left out are unchanged.
 #[derive(InputObject, Debug)]
 pub struct ReviewCycleUpdateInput {
+    /// Global id of the review cycle.
     pub id: ID,
     pub name: Option<String>,
     pub framework: Option<FrameworkInput>,
@@ -48,16 +51,23 @@ pub struct ReviewCycleUpdateInput {
     pub rules: Option<RulesNode>,
 }
 
+/// Input to `reviewCycleSetParticipants`.
 #[derive(InputObject, Debug)]
 pub struct ReviewCycleSetParticipantsInput {
+    /// Global id of the peer-review cycle.
     pub cycle_id: ID,
     /// Every participating school (replaces the list).
     pub school_ids: Vec<ID>,
 }
 
+/// What `reviewCycleCreate`, `reviewCycleUpdate` and `reviewCycleSetParticipants` did: the changed
+/// record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewCyclePayload {
+    /// The review cycle as the mutation left it; null when `userErrors` says why nothing changed.
     pub review_cycle: Option<ReviewCycleNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -71,6 +81,7 @@ impl ReviewCyclePayload {
     }
 }
 
+/// Input to `reviewerRegister`.
 #[derive(InputObject, Debug)]
 pub struct ReviewerRegisterInput {
     /// A school leader.
@@ -81,16 +92,23 @@ pub struct ReviewerRegisterInput {
     pub trained_on: Option<Date>,
 }
 
+/// Input to `reviewerUpdateTraining`.
 #[derive(InputObject, Debug)]
 pub struct ReviewerUpdateTrainingInput {
+    /// Global id of the review.
     pub id: ID,
     pub training: TrainingStatus,
     pub trained_on: Option<Date>,
 }
 
+/// What `reviewerRegister` and `reviewerUpdateTraining` did: the changed record, or `userErrors`
+/// saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewerPayload {
+    /// The reviewer as the mutation left it; null when `userErrors` says why nothing changed.
     pub reviewer: Option<ReviewerNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -104,28 +122,39 @@ impl ReviewerPayload {
     }
 }
 
+/// Input to `reviewGroupsPropose`.
 #[derive(InputObject, Debug)]
 pub struct ReviewGroupsProposeInput {
+    /// Global id of the peer-review cycle.
     pub cycle_id: ID,
 }
 
+/// Input to `reviewGroupsMoveSchool`.
 #[derive(InputObject, Debug)]
 pub struct ReviewGroupsMoveSchoolInput {
+    /// Global id of the peer-review cycle.
     pub cycle_id: ID,
+    /// Global id of the school.
     pub school_id: ID,
     /// The group to move it to.
     pub group_id: ID,
 }
 
+/// Input to `reviewGroupsConfirm`.
 #[derive(InputObject, Debug)]
 pub struct ReviewGroupsConfirmInput {
+    /// Global id of the peer-review cycle.
     pub cycle_id: ID,
 }
 
+/// What `reviewGroupsPropose` and `reviewGroupsMoveSchool` did: the changed record, or `userErrors`
+/// saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewGroupsPayload {
     /// The groups with their explanation, and the rules they break now as warnings.
     pub groups: Option<ReviewGroupsNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -139,15 +168,20 @@ impl ReviewGroupsPayload {
     }
 }
 
+/// What `reviewGroupsConfirm` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewGroupsConfirmPayload {
     /// The reviews created: every school hosts once, reviewed by the rest of its group.
     pub reviews: Option<Vec<ReviewNode>>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `reviewSchedule`.
 #[derive(InputObject, Debug)]
 pub struct ReviewScheduleInput {
+    /// Global id of the review.
     pub id: ID,
     /// Inside the cycle's visit window.
     pub visit_starts_on: Date,
@@ -157,27 +191,34 @@ pub struct ReviewScheduleInput {
 
 #[derive(InputObject, Debug)]
 pub struct ReviewTeamMemberInput {
+    /// Global id of the reviewer.
     pub reviewer_id: ID,
     pub role: ReviewTeamRole,
 }
 
+/// Input to `reviewSetTeam`.
 #[derive(InputObject, Debug)]
 pub struct ReviewSetTeamInput {
+    /// Global id of the review.
     pub id: ID,
     /// The whole team: one LEAD (a trained lead reviewer), none from the host school.
     pub members: Vec<ReviewTeamMemberInput>,
 }
 
+/// Input to `reviewAdvance`.
 #[derive(InputObject, Debug)]
 pub struct ReviewAdvanceInput {
+    /// Global id of the review.
     pub id: ID,
     /// The next status: VISITED, REPORT_DRAFT, AGREED or PUBLISHED_TO_PARTNERSHIP
     /// (SCHEDULED is reached through `reviewSchedule`).
     pub to: ReviewStatus,
 }
 
+/// Input to `reviewSelfReviewSubmit`.
 #[derive(InputObject, Debug)]
 pub struct ReviewSelfReviewSubmitInput {
+    /// Global id of the review.
     pub id: ID,
     pub summary: String,
     /// At most one per framework area, on the cycle's scale.
@@ -185,15 +226,22 @@ pub struct ReviewSelfReviewSubmitInput {
     pub evaluations: Vec<AreaEvaluationNode>,
 }
 
+/// Input to `reviewReportSetSummary`.
 #[derive(InputObject, Debug)]
 pub struct ReviewReportSetSummaryInput {
+    /// Global id of the review.
     pub id: ID,
     pub summary: String,
 }
 
+/// What `reviewSchedule`, `reviewSetTeam`, `reviewAdvance`, `reviewSelfReviewSubmit` and
+/// `reviewReportSetSummary` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewPayload {
+    /// The review as the mutation left it; null when `userErrors` says why nothing changed.
     pub review: Option<ReviewNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -215,8 +263,10 @@ async fn fresh(rc: &RequestContext, id: ReviewId) -> Result<Review, DomainError>
         .ok_or(DomainError::NotFound { entity: "Review" })
 }
 
+/// Input to `reviewFindingAdd`.
 #[derive(InputObject, Debug)]
 pub struct ReviewFindingAddInput {
+    /// Global id of the review.
     pub review_id: ID,
     pub kind: ReviewFindingKind,
     /// A key of the cycle framework's areas.
@@ -230,26 +280,37 @@ pub struct ReviewFindingAddInput {
     pub evaluation: Option<String>,
 }
 
+/// Input to `reviewFindingRemove`.
 #[derive(InputObject, Debug)]
 pub struct ReviewFindingRemoveInput {
+    /// Global id of the review.
     pub id: ID,
 }
 
+/// What `reviewFindingAdd` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewFindingPayload {
+    /// The finding as the mutation left it; null when `userErrors` says why nothing changed.
     pub finding: Option<FindingNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// What `reviewFindingRemove` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewFindingRemovePayload {
     /// The removed finding's id.
     pub removed_id: Option<ID>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `reviewActionAdd`.
 #[derive(InputObject, Debug)]
 pub struct ReviewActionAddInput {
+    /// Global id of the review.
     pub review_id: ID,
     /// The finding the action answers.
     pub finding_id: Option<ID>,
@@ -259,15 +320,22 @@ pub struct ReviewActionAddInput {
     pub due_on: Date,
 }
 
+/// Input to `reviewActionSetStatus`.
 #[derive(InputObject, Debug)]
 pub struct ReviewActionSetStatusInput {
+    /// Global id of the review.
     pub id: ID,
     pub status: FollowUpActionStatus,
 }
 
+/// What `reviewActionAdd` and `reviewActionSetStatus` did: the changed record, or `userErrors`
+/// saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct FollowUpActionPayload {
+    /// The action as the mutation left it; null when `userErrors` says why nothing changed.
     pub action: Option<ActionNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -281,24 +349,34 @@ impl FollowUpActionPayload {
     }
 }
 
+/// Input to `reviewSupportRequest`.
 #[derive(InputObject, Debug)]
 pub struct ReviewSupportRequestInput {
+    /// Global id of the action.
     pub action_id: ID,
     /// Another school of the partnership.
     pub providing_school_id: ID,
     pub request: String,
 }
 
+/// Input to `reviewSupportRecordTime`.
 #[derive(InputObject, Debug)]
 pub struct ReviewSupportRecordTimeInput {
+    /// Global id of the review.
     pub id: ID,
     /// Total time given so far, in minutes: 1 to 5,460 (13 weeks of 7 hours).
     pub minutes_provided: i32,
 }
 
+/// What `reviewSupportRequest` and `reviewSupportRecordTime` did: the changed record, or
+/// `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SupportRequestPayload {
+    /// The support request as the mutation left it; null when `userErrors` says why nothing
+    /// changed.
     pub support_request: Option<SupportRequestNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -312,17 +390,23 @@ impl SupportRequestPayload {
     }
 }
 
+/// Input to `reviewConsentRecord`.
 #[derive(InputObject, Debug)]
 pub struct ReviewConsentRecordInput {
+    /// Global id of the review.
     pub review_id: ID,
     pub scope: SharingConsentScope,
     /// The school that may read the report (scope SCHOOL only).
     pub school_id: Option<ID>,
 }
 
+/// What `reviewConsentRecord` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SharingConsentPayload {
+    /// The consent as the mutation left it; null when `userErrors` says why nothing changed.
     pub consent: Option<ConsentNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -335,7 +419,7 @@ impl PeerReviewMutation {
     async fn review_cycle_create(
         &self,
         ctx: &Context<'_>,
-        input: ReviewCycleCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewCycleCreateInput,
     ) -> async_graphql::Result<ReviewCyclePayload> {
         let rc = ctx.trellis()?;
         let new = NewCycle {
@@ -354,7 +438,7 @@ impl PeerReviewMutation {
     async fn review_cycle_update(
         &self,
         ctx: &Context<'_>,
-        input: ReviewCycleUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewCycleUpdateInput,
     ) -> async_graphql::Result<ReviewCyclePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -375,7 +459,7 @@ impl PeerReviewMutation {
     async fn review_cycle_set_participants(
         &self,
         ctx: &Context<'_>,
-        input: ReviewCycleSetParticipantsInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewCycleSetParticipantsInput,
     ) -> async_graphql::Result<ReviewCyclePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -397,7 +481,7 @@ impl PeerReviewMutation {
     async fn reviewer_register(
         &self,
         ctx: &Context<'_>,
-        input: ReviewerRegisterInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewerRegisterInput,
     ) -> async_graphql::Result<ReviewerPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -417,7 +501,7 @@ impl PeerReviewMutation {
     async fn reviewer_update_training(
         &self,
         ctx: &Context<'_>,
-        input: ReviewerUpdateTrainingInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewerUpdateTrainingInput,
     ) -> async_graphql::Result<ReviewerPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -441,7 +525,7 @@ impl PeerReviewMutation {
     async fn review_groups_propose(
         &self,
         ctx: &Context<'_>,
-        input: ReviewGroupsProposeInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewGroupsProposeInput,
     ) -> async_graphql::Result<ReviewGroupsPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -457,7 +541,7 @@ impl PeerReviewMutation {
     async fn review_groups_move_school(
         &self,
         ctx: &Context<'_>,
-        input: ReviewGroupsMoveSchoolInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewGroupsMoveSchoolInput,
     ) -> async_graphql::Result<ReviewGroupsPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -475,7 +559,7 @@ impl PeerReviewMutation {
     async fn review_groups_confirm(
         &self,
         ctx: &Context<'_>,
-        input: ReviewGroupsConfirmInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewGroupsConfirmInput,
     ) -> async_graphql::Result<ReviewGroupsConfirmPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -499,7 +583,7 @@ impl PeerReviewMutation {
     async fn review_schedule(
         &self,
         ctx: &Context<'_>,
-        input: ReviewScheduleInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewScheduleInput,
     ) -> async_graphql::Result<ReviewPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -519,7 +603,7 @@ impl PeerReviewMutation {
     async fn review_set_team(
         &self,
         ctx: &Context<'_>,
-        input: ReviewSetTeamInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewSetTeamInput,
     ) -> async_graphql::Result<ReviewPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -544,7 +628,7 @@ impl PeerReviewMutation {
     async fn review_advance(
         &self,
         ctx: &Context<'_>,
-        input: ReviewAdvanceInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewAdvanceInput,
     ) -> async_graphql::Result<ReviewPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -559,7 +643,7 @@ impl PeerReviewMutation {
     async fn review_self_review_submit(
         &self,
         ctx: &Context<'_>,
-        input: ReviewSelfReviewSubmitInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewSelfReviewSubmitInput,
     ) -> async_graphql::Result<ReviewPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -580,7 +664,7 @@ impl PeerReviewMutation {
     async fn review_report_set_summary(
         &self,
         ctx: &Context<'_>,
-        input: ReviewReportSetSummaryInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewReportSetSummaryInput,
     ) -> async_graphql::Result<ReviewPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -596,7 +680,7 @@ impl PeerReviewMutation {
     async fn review_finding_add(
         &self,
         ctx: &Context<'_>,
-        input: ReviewFindingAddInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewFindingAddInput,
     ) -> async_graphql::Result<ReviewFindingPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -623,7 +707,7 @@ impl PeerReviewMutation {
     async fn review_finding_remove(
         &self,
         ctx: &Context<'_>,
-        input: ReviewFindingRemoveInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewFindingRemoveInput,
     ) -> async_graphql::Result<ReviewFindingRemovePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -643,7 +727,7 @@ impl PeerReviewMutation {
     async fn review_action_add(
         &self,
         ctx: &Context<'_>,
-        input: ReviewActionAddInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewActionAddInput,
     ) -> async_graphql::Result<FollowUpActionPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -668,7 +752,7 @@ impl PeerReviewMutation {
     async fn review_action_set_status(
         &self,
         ctx: &Context<'_>,
-        input: ReviewActionSetStatusInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewActionSetStatusInput,
     ) -> async_graphql::Result<FollowUpActionPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -690,7 +774,7 @@ impl PeerReviewMutation {
     async fn review_support_request(
         &self,
         ctx: &Context<'_>,
-        input: ReviewSupportRequestInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewSupportRequestInput,
     ) -> async_graphql::Result<SupportRequestPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -714,7 +798,7 @@ impl PeerReviewMutation {
     async fn review_support_record_time(
         &self,
         ctx: &Context<'_>,
-        input: ReviewSupportRecordTimeInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewSupportRecordTimeInput,
     ) -> async_graphql::Result<SupportRequestPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -736,7 +820,7 @@ impl PeerReviewMutation {
     async fn review_consent_record(
         &self,
         ctx: &Context<'_>,
-        input: ReviewConsentRecordInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewConsentRecordInput,
     ) -> async_graphql::Result<SharingConsentPayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -25,9 +25,15 @@ impl PeerReviewQuery {
     async fn review_cycles(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, ReviewCycleNode, NoEdgeFields, NoEdgeFields>>
     {
@@ -45,7 +51,7 @@ impl PeerReviewQuery {
     async fn review_cycle(
         &self,
         ctx: &Context<'_>,
-        id: ID,
+        #[graphql(desc = "Global id of the review cycle.")] id: ID,
     ) -> async_graphql::Result<ReviewCycleNode> {
         let id: ReviewCycleId = expect_arg(&id)?;
         let rc = ctx.trellis()?;
@@ -56,7 +62,11 @@ impl PeerReviewQuery {
     }
 
     /// One review with its report; NOT_FOUND unless you may read the report.
-    async fn review(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ReviewNode> {
+    async fn review(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the review.")] id: ID,
+    ) -> async_graphql::Result<ReviewNode> {
         let id: ReviewId = expect_arg(&id)?;
         let rc = ctx.trellis()?;
         reviews::review(&rc.db, &rc.actor, id)
@@ -70,7 +80,7 @@ impl PeerReviewQuery {
     async fn my_reviews(
         &self,
         ctx: &Context<'_>,
-        cycle_id: ID,
+        #[graphql(desc = "Global id of the peer-review cycle.")] cycle_id: ID,
     ) -> async_graphql::Result<Vec<ReviewNode>> {
         let cycle: ReviewCycleId = expect_arg(&cycle_id)?;
         let rc = ctx.trellis()?;
@@ -86,7 +96,7 @@ impl PeerReviewQuery {
     async fn review_themes(
         &self,
         ctx: &Context<'_>,
-        cycle_id: ID,
+        #[graphql(desc = "Global id of the peer-review cycle.")] cycle_id: ID,
     ) -> async_graphql::Result<Vec<ReviewThemeNode>> {
         let cycle: ReviewCycleId = expect_arg(&cycle_id)?;
         let rc = ctx.trellis()?;
@@ -102,7 +112,7 @@ impl PeerReviewQuery {
     async fn review_support_provided_by(
         &self,
         ctx: &Context<'_>,
-        school_id: ID,
+        #[graphql(desc = "Global id of the school.")] school_id: ID,
     ) -> async_graphql::Result<Vec<SupportRequestNode>> {
         let school: SchoolId = expect_arg(&school_id)?;
         let rc = ctx.trellis()?;

@@ -16,6 +16,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{UserError, field_error, payload, to_graphql};
 use crate::graphql::relay::expect_input;
 
+/// Input to `reviewSupportCredit`.
 #[derive(InputObject, Debug)]
 pub struct ReviewSupportCreditInput {
     /// The `SupportRequest` whose recorded time is paid for.
@@ -26,11 +27,14 @@ pub struct ReviewSupportCreditInput {
     pub rate_pence_per_hour: i32,
 }
 
+/// What `reviewSupportCredit` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ReviewSupportCreditPayload {
     /// The credit on the providing school's billing account (method CREDIT), which finance
     /// allocates to its invoices like any receipt.
     pub payment: Option<PaymentNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -46,7 +50,7 @@ impl SupportCreditMutation {
     async fn review_support_credit(
         &self,
         ctx: &Context<'_>,
-        input: ReviewSupportCreditInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ReviewSupportCreditInput,
     ) -> async_graphql::Result<ReviewSupportCreditPayload> {
         let rc = ctx.trellis()?;
         rc.actor

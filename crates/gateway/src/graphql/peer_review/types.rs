@@ -246,16 +246,18 @@ impl From<RulesNode> for GroupingRules {
     }
 }
 
-/// A peer-review cycle for one academic year.
 #[derive(Debug, Clone)]
 pub struct ReviewCycleNode(pub Cycle);
 
+/// A peer-review cycle for one academic year.
 #[Object(name = "ReviewCycle")]
 impl ReviewCycleNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.academic_year.into()
     }
@@ -334,9 +336,15 @@ impl ReviewCycleNode {
     async fn reviews(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, ReviewNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -358,19 +366,21 @@ impl ReviewCycleNode {
             .map_err(to_graphql)
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// A cycle's groups as they stand.
 #[derive(Debug, Clone)]
 pub struct ReviewGroupsNode(pub Groups);
 
+/// A cycle's groups as they stand.
 #[Object(name = "ReviewGroups")]
 impl ReviewGroupsNode {
     async fn status(&self) -> ReviewGroupsStatus {
@@ -393,12 +403,13 @@ impl ReviewGroupsNode {
     }
 }
 
-/// A group of schools that review each other: every school hosts once, reviewed by the others.
 #[derive(Debug, Clone)]
 pub struct ReviewGroupNode(pub Group);
 
+/// A group of schools that review each other: every school hosts once, reviewed by the others.
 #[Object(name = "ReviewGroup")]
 impl ReviewGroupNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -464,12 +475,12 @@ impl ReviewGroupNode {
             .collect()
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// One school's place in a group.
 #[derive(Debug, Clone)]
 pub struct ReviewGroupMember {
     school_id: SchoolId,
@@ -477,6 +488,7 @@ pub struct ReviewGroupMember {
     reasons: Vec<Reason>,
 }
 
+/// One school's place in a group.
 #[Object]
 impl ReviewGroupMember {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
@@ -498,10 +510,10 @@ impl ReviewGroupMember {
     }
 }
 
-/// Why a school is in its group.
 #[derive(Debug, Clone)]
 pub struct PlacementReasonNode(pub Reason);
 
+/// Why a school is in its group.
 #[Object(name = "PlacementReason")]
 impl PlacementReasonNode {
     async fn kind(&self) -> PlacementReasonKind {
@@ -563,10 +575,10 @@ impl PlacementReasonNode {
     }
 }
 
-/// A constraint given up for one group, and why.
 #[derive(Debug, Clone)]
 pub struct RelaxationNode(pub Relaxation);
 
+/// A constraint given up for one group, and why.
 #[Object(name = "GroupRelaxation")]
 impl RelaxationNode {
     async fn constraint(&self) -> GroupingConstraint {
@@ -592,10 +604,10 @@ pub struct RotaVisitNode {
     pub reviewers: Vec<SchoolNode>,
 }
 
-/// A rule a group breaks now.
 #[derive(Debug, Clone)]
 pub struct GroupWarningNode(pub GroupWarning);
 
+/// A rule a group breaks now.
 #[Object(name = "GroupWarning")]
 impl GroupWarningNode {
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ReviewGroupNode>> {
@@ -632,10 +644,10 @@ impl GroupWarningNode {
     }
 }
 
-/// A school leader registered as a reviewer.
 #[derive(Debug, Clone)]
 pub struct ReviewerNode(pub Reviewer);
 
+/// A school leader registered as a reviewer.
 #[Object(name = "Reviewer")]
 impl ReviewerNode {
     pub async fn id(&self) -> ID {
@@ -670,10 +682,10 @@ async fn user_name(rc: &RequestContext, id: kernel::UserId) -> async_graphql::Re
         .ok_or_else(|| internal(format!("reviewer user {id} missing")))
 }
 
-/// A reviewer on a review's team.
 #[derive(Debug, Clone)]
 pub struct TeamMemberNode(pub TeamMember);
 
+/// A reviewer on a review's team.
 #[Object(name = "ReviewTeamMember")]
 impl TeamMemberNode {
     async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewerNode> {
@@ -731,10 +743,10 @@ impl From<AreaEvaluationNode> for AreaEvaluation {
     }
 }
 
-/// The host school's evaluation of itself before the visit.
 #[derive(Debug, Clone)]
 pub struct SelfReviewNode(pub SelfReview);
 
+/// The host school's evaluation of itself before the visit.
 #[Object(name = "SelfReview")]
 impl SelfReviewNode {
     async fn summary(&self) -> &str {
@@ -750,10 +762,10 @@ impl SelfReviewNode {
     }
 }
 
-/// A strength or area for development the review found.
 #[derive(Debug, Clone)]
 pub struct FindingNode(pub Finding);
 
+/// A strength or area for development the review found.
 #[Object(name = "ReviewFinding")]
 impl FindingNode {
     pub async fn id(&self) -> ID {
@@ -787,15 +799,16 @@ impl FindingNode {
         self.0.evaluation.as_deref()
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 }
 
-/// Support another school gives towards an action; its time can be paid through billing.
 #[derive(Debug, Clone)]
 pub struct SupportRequestNode(pub SupportRequest);
 
+/// Support another school gives towards an action; its time can be paid through billing.
 #[Object(name = "SupportRequest")]
 impl SupportRequestNode {
     pub async fn id(&self) -> ID {
@@ -831,10 +844,10 @@ impl SupportRequestNode {
     }
 }
 
-/// An agreed follow-up action.
 #[derive(Debug, Clone)]
 pub struct ActionNode(pub Action);
 
+/// An agreed follow-up action.
 #[Object(name = "FollowUpAction")]
 impl ActionNode {
     pub async fn id(&self) -> ID {
@@ -868,15 +881,16 @@ impl ActionNode {
         self.0.support.clone().map(SupportRequestNode)
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// The host school's recorded agreement to share its report.
 #[derive(Debug, Clone)]
 pub struct ConsentNode(pub Consent);
 
+/// The host school's recorded agreement to share its report.
 #[Object(name = "SharingConsent")]
 impl ConsentNode {
     pub async fn id(&self) -> ID {
@@ -900,7 +914,6 @@ impl ConsentNode {
     }
 }
 
-/// A review of one host school by the rest of its group.
 #[derive(Debug, Clone)]
 pub struct ReviewNode(pub Review);
 
@@ -915,8 +928,10 @@ impl ReviewNode {
     }
 }
 
+/// A review of one host school by the rest of its group.
 #[Object(name = "Review")]
 impl ReviewNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -1068,10 +1083,12 @@ impl ReviewNode {
         self.0.published_at
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }

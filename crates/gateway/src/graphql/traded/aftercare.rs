@@ -35,8 +35,10 @@ pub async fn reads_billing_of(
         .is_some_and(|a| billing::ledger::accounts::may_read(&rc.actor, &a)))
 }
 
+/// Input to `bookingCancel`.
 #[derive(InputObject, Debug)]
 pub struct BookingCancelInput {
+    /// Global id of the booking.
     pub booking_id: ID,
     /// Why, kept with the booking (and on any credit note).
     pub reason: Option<String>,
@@ -123,37 +125,50 @@ impl CancellationReturn {
     }
 }
 
+/// What `bookingCancel` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct BookingCancelPayload {
+    /// The booking as the mutation left it; null when `userErrors` says why nothing changed.
     pub booking: Option<BookingNode>,
     /// What came back. Null when nothing was cancelled.
     pub returned: Option<CancellationReturn>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `sessionCancel`.
 #[derive(InputObject, Debug)]
 pub struct SessionCancelInput {
+    /// Global id of the session.
     pub session_id: ID,
     /// Told to every booked school.
     pub reason: String,
 }
 
+/// What `sessionCancel` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SessionCancelPayload {
+    /// The session as the mutation left it; null when `userErrors` says why nothing changed.
     pub session: Option<SessionNode>,
     /// Every booking the cancellation closed, each given everything back.
     pub bookings: Vec<BookingNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(InputObject, Debug, Clone)]
 pub struct AttendanceMarkInput {
+    /// Global id of the attendee.
     pub attendee_id: ID,
     pub attendance: Attendance,
 }
 
+/// Input to `attendanceRecord`.
 #[derive(InputObject, Debug)]
 pub struct AttendanceRecordInput {
+    /// Global id of the session.
     pub session_id: ID,
     /// Which part of the session this register is for: its 0-based index in
     /// `TradedSession.parts`. May be omitted for a session of one part; required otherwise.
@@ -163,16 +178,21 @@ pub struct AttendanceRecordInput {
     pub marks: Vec<AttendanceMarkInput>,
 }
 
+/// What `attendanceRecord` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct AttendanceRecordPayload {
+    /// The session as the mutation left it; null when `userErrors` says why nothing changed.
     pub session: Option<SessionNode>,
     /// The attendees marked, as they now stand.
     pub attendees: Vec<AttendeeNode>,
     /// Bookings whose every attendee is marked and so became ATTENDED or NO_SHOW.
     pub bookings: Vec<BookingNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
+/// Input to `feedbackSubmit`.
 #[derive(InputObject, Debug)]
 pub struct FeedbackSubmitInput {
     /// An attendee the register marked ATTENDED, of the caller's school.
@@ -182,9 +202,13 @@ pub struct FeedbackSubmitInput {
     pub comment: Option<String>,
 }
 
+/// What `feedbackSubmit` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct FeedbackSubmitPayload {
+    /// The feedback as the mutation left it; null when `userErrors` says why nothing changed.
     pub feedback: Option<FeedbackNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -199,7 +223,7 @@ impl AftercareMutation {
     async fn booking_cancel(
         &self,
         ctx: &Context<'_>,
-        input: BookingCancelInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingCancelInput,
     ) -> async_graphql::Result<BookingCancelPayload> {
         let rc = ctx.trellis()?;
         let provider = payments(ctx);
@@ -241,7 +265,7 @@ impl AftercareMutation {
     async fn session_cancel(
         &self,
         ctx: &Context<'_>,
-        input: SessionCancelInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SessionCancelInput,
     ) -> async_graphql::Result<SessionCancelPayload> {
         let rc = ctx.trellis()?;
         let provider = payments(ctx);
@@ -280,7 +304,7 @@ impl AftercareMutation {
     async fn attendance_record(
         &self,
         ctx: &Context<'_>,
-        input: AttendanceRecordInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: AttendanceRecordInput,
     ) -> async_graphql::Result<AttendanceRecordPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -348,7 +372,7 @@ impl AftercareMutation {
     async fn feedback_submit(
         &self,
         ctx: &Context<'_>,
-        input: FeedbackSubmitInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: FeedbackSubmitInput,
     ) -> async_graphql::Result<FeedbackSubmitPayload> {
         let rc = ctx.trellis()?;
         let result = async {

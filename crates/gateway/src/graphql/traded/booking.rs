@@ -78,9 +78,12 @@ impl From<AttendeeInput> for NewAttendee {
     }
 }
 
+/// Input to `bookingCreate`.
 #[derive(InputObject, Debug)]
 pub struct BookingCreateInput {
+    /// Global id of the school.
     pub school_id: ID,
+    /// Global id of the session.
     pub session_id: ID,
     /// One place each, at least one.
     pub attendees: Vec<AttendeeInput>,
@@ -99,9 +102,12 @@ pub struct BookingCreateInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Input to `bookingRequest`.
 #[derive(InputObject, Debug)]
 pub struct BookingRequestInput {
+    /// Global id of the school.
     pub school_id: ID,
+    /// Global id of the session.
     pub session_id: ID,
     pub attendees: Vec<AttendeeInput>,
     /// Send the same key when retrying: the request is made once, and the retry answers
@@ -109,8 +115,10 @@ pub struct BookingRequestInput {
     pub idempotency_key: Option<String>,
 }
 
+/// Input to `bookingApprove`.
 #[derive(InputObject, Debug)]
 pub struct BookingApproveInput {
+    /// Global id of the booking.
     pub booking_id: ID,
     pub settlement: BookingSettlement,
     pub po_number: Option<String>,
@@ -118,13 +126,16 @@ pub struct BookingApproveInput {
     pub join_waitlist: bool,
 }
 
+/// Input to `bookingDecline`.
 #[derive(InputObject, Debug)]
 pub struct BookingDeclineInput {
+    /// Global id of the booking.
     pub booking_id: ID,
     /// Told to the member of staff who asked.
     pub reason: String,
 }
 
+/// Input to `attendeeSubstitute`.
 #[derive(InputObject, Debug)]
 pub struct AttendeeSubstituteInput {
     /// The attendee to replace.
@@ -137,11 +148,14 @@ pub struct AttendeeSubstituteInput {
 /// A booking awaiting card payment, or a waiting-list entry.
 #[derive(InputObject, Debug)]
 pub struct BookingRefInput {
+    /// Global id of the booking.
     pub booking_id: ID,
 }
 
+/// Input to `waitlistOfferAccept`.
 #[derive(InputObject, Debug)]
 pub struct WaitlistOfferAcceptInput {
+    /// Global id of the booking.
     pub booking_id: ID,
     /// Leave out for the settlement chosen when the entry joined.
     pub settlement: Option<BookingSettlement>,
@@ -153,10 +167,13 @@ pub struct WaitlistOfferAcceptInput {
 /// with Stripe.js.
 #[derive(SimpleObject, Debug)]
 pub struct BookingPayload {
+    /// The booking as the mutation left it; null when `userErrors` says why nothing changed.
     pub booking: Option<BookingNode>,
     /// For CARD settlement: the PaymentIntent to confirm. Null when none was started (retry
     /// with `bookingPay`).
     pub card_payment: Option<CardPayment>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -203,11 +220,15 @@ impl BookingPayload {
     }
 }
 
+/// What `attendeeSubstitute` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct AttendeeSubstitutePayload {
     /// The attendee with the new person's details.
     pub attendee: Option<AttendeeNode>,
+    /// The booking as the mutation left it; null when `userErrors` says why nothing changed.
     pub booking: Option<BookingNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -223,7 +244,7 @@ impl BookingMutation {
     async fn booking_create(
         &self,
         ctx: &Context<'_>,
-        input: BookingCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingCreateInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let provider = payments(ctx);
@@ -248,7 +269,7 @@ impl BookingMutation {
     async fn booking_request(
         &self,
         ctx: &Context<'_>,
-        input: BookingRequestInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingRequestInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -269,7 +290,7 @@ impl BookingMutation {
     async fn booking_approve(
         &self,
         ctx: &Context<'_>,
-        input: BookingApproveInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingApproveInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let provider = payments(ctx);
@@ -298,7 +319,7 @@ impl BookingMutation {
     async fn booking_decline(
         &self,
         ctx: &Context<'_>,
-        input: BookingDeclineInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingDeclineInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -314,7 +335,7 @@ impl BookingMutation {
     async fn attendee_substitute(
         &self,
         ctx: &Context<'_>,
-        input: AttendeeSubstituteInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: AttendeeSubstituteInput,
     ) -> async_graphql::Result<AttendeeSubstitutePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -356,7 +377,7 @@ impl BookingMutation {
     async fn booking_pay(
         &self,
         ctx: &Context<'_>,
-        input: BookingRefInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingRefInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let provider = payments(ctx);
@@ -394,7 +415,7 @@ impl BookingMutation {
     async fn waitlist_offer_accept(
         &self,
         ctx: &Context<'_>,
-        input: WaitlistOfferAcceptInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: WaitlistOfferAcceptInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let provider = payments(ctx);
@@ -422,7 +443,7 @@ impl BookingMutation {
     async fn waitlist_offer_decline(
         &self,
         ctx: &Context<'_>,
-        input: BookingRefInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingRefInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -437,7 +458,7 @@ impl BookingMutation {
     async fn waitlist_leave(
         &self,
         ctx: &Context<'_>,
-        input: BookingRefInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: BookingRefInput,
     ) -> async_graphql::Result<BookingPayload> {
         let rc = ctx.trellis()?;
         let result = async {

@@ -6,14 +6,23 @@ use async_graphql::Enum;
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "traded::Category")]
 pub enum ServiceCategory {
+    /// A course of professional development for staff.
     CpdCourse,
+    /// A conference or large event.
     Conference,
+    /// Consultancy or advisory support for a school.
     Consultancy,
+    /// An audit or review of an area of a school (safeguarding, SEND, finance…).
     Audit,
+    /// Training for governors and trustees.
     GovernorTraining,
+    /// Clerking of governing-board meetings.
     Clerking,
+    /// Induction of early-career teachers.
     EctInduction,
+    /// Human-resources services.
     Hr,
+    /// Anything else.
     Other,
 }
 
@@ -21,7 +30,9 @@ pub enum ServiceCategory {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "traded::Delivery")]
 pub enum ServiceDelivery {
+    /// Attended in person, at a venue.
     InPerson,
+    /// Attended online.
     Online,
     /// At the booking school (consultancy days, audits).
     InSchool,
@@ -31,6 +42,7 @@ pub enum ServiceDelivery {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "traded::SessionStatus")]
 pub enum SessionStatus {
+    /// Going ahead as planned; bookable until its booking deadline.
     Scheduled,
     /// Cancelled by the provider: every booking was given everything back.
     Cancelled,
@@ -44,9 +56,11 @@ pub enum BookingStatus {
     PendingApproval,
     /// Places held while the card payment completes.
     PendingPayment,
+    /// Places held and settled: the attendees are expected.
     Confirmed,
     /// On the waiting list, possibly with an offer of places (see `Booking.waitlist`).
     Waitlisted,
+    /// Ended without taking place; `closure` says why and by whom.
     Cancelled,
     /// The register is taken and at least one attendee came.
     Attended,
@@ -72,6 +86,7 @@ pub enum BookingSettlement {
 pub enum PriceBasis {
     /// The school had an active membership in the session's academic year.
     Member,
+    /// The school had no active membership in the session's academic year.
     NonMember,
 }
 
@@ -81,6 +96,7 @@ pub enum PriceBasis {
 pub enum BookingClosedReason {
     /// The school's leader declined a staff request.
     Declined,
+    /// The school cancelled the booking, under the session's cancellation policy.
     CancelledBySchool,
     /// The provider cancelled the session.
     SessionCancelled,
@@ -98,7 +114,9 @@ pub enum BookingClosedReason {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "traded::Attendance")]
 pub enum Attendance {
+    /// Present at the session (at any part of it, for a session in parts).
     Attended,
+    /// Booked but absent from every part marked.
     NoShow,
 }
 
@@ -108,5 +126,6 @@ pub enum Attendance {
 pub enum RefundState {
     /// Owed: made after the cancellation committed, retried until done.
     Pending,
+    /// The refund was made.
     Done,
 }

@@ -9,10 +9,10 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::internal;
 
-/// One attendee's rating of a session they attended.
 #[derive(Debug, Clone)]
 pub struct FeedbackNode(pub Feedback);
 
+/// One attendee's rating of a session they attended.
 #[Object(name = "Feedback")]
 impl FeedbackNode {
     /// 1 (poor) to 5 (excellent).
@@ -44,6 +44,7 @@ impl FeedbackNode {
             .ok_or_else(|| internal("feedback of an unknown school"))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

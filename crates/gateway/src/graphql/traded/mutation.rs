@@ -39,6 +39,7 @@ fn id_input<T: GlobalId>(field: &'static str) -> impl Fn(ID) -> Result<T, Domain
     move |id| expect_input(&id, field)
 }
 
+/// Input to `serviceCreate`.
 #[derive(InputObject, Debug)]
 pub struct ServiceCreateInput {
     /// Letters, digits, `-` and `_`, stored upper-case, e.g. `CPD-PHONICS-KS1`; unique.
@@ -76,12 +77,14 @@ pub struct ServiceCreateInput {
 /// Fields left out are unchanged; `null` clears the nullable ones. The code cannot change.
 #[derive(InputObject, Debug)]
 pub struct ServiceUpdateInput {
+    /// Global id of the service.
     pub id: ID,
     pub title: Option<String>,
     pub category: Option<ServiceCategory>,
     pub description: Option<String>,
     pub audience: Option<String>,
     pub phases: Option<Vec<Phase>>,
+    /// Global id of the provider school.
     pub provider_school_id: MaybeUndefined<ID>,
     pub provider_name: Option<String>,
     pub delivery: Option<ServiceDelivery>,
@@ -92,17 +95,25 @@ pub struct ServiceUpdateInput {
     pub vat_treatment: Option<VatTreatment>,
     pub vat_rate_bp: Option<i32>,
     pub cfr_code: MaybeUndefined<String>,
+    /// Global id of the offer item.
     pub offer_item_id: MaybeUndefined<ID>,
 }
 
+/// Input to `servicePublish` and `serviceUnpublish`.
 #[derive(InputObject, Debug)]
 pub struct ServicePublishInput {
+    /// Global id of the service.
     pub id: ID,
 }
 
+/// What `serviceCreate`, `serviceUpdate`, `servicePublish` and `serviceUnpublish` did: the changed
+/// record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct ServicePayload {
+    /// The service as the mutation left it; null when `userErrors` says why nothing changed.
     pub service: Option<ServiceNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -162,8 +173,10 @@ impl CancellationPolicyInput {
     }
 }
 
+/// Input to `sessionCreate`.
 #[derive(InputObject, Debug)]
 pub struct SessionCreateInput {
+    /// Global id of the service.
     pub service_id: ID,
     /// A name for this run, e.g. "Spring cohort".
     pub label: Option<String>,
@@ -183,6 +196,7 @@ pub struct SessionCreateInput {
 /// the places already held.
 #[derive(InputObject, Debug)]
 pub struct SessionUpdateInput {
+    /// Global id of the session.
     pub id: ID,
     pub label: MaybeUndefined<String>,
     pub parts: Option<Vec<SessionPartInput>>,
@@ -192,9 +206,14 @@ pub struct SessionUpdateInput {
     pub waitlist_offer_hours: Option<i32>,
 }
 
+/// What `sessionCreate` and `sessionUpdate` did: the changed record, or `userErrors` saying why
+/// nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct SessionPayload {
+    /// The session as the mutation left it; null when `userErrors` says why nothing changed.
     pub session: Option<SessionNode>,
+    /// Why nothing changed, each naming the input field and a code; empty when the mutation
+    /// succeeded.
     pub user_errors: Vec<UserError>,
 }
 
@@ -217,7 +236,7 @@ impl CatalogueMutation {
     async fn service_create(
         &self,
         ctx: &Context<'_>,
-        input: ServiceCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ServiceCreateInput,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -256,7 +275,7 @@ impl CatalogueMutation {
     async fn service_update(
         &self,
         ctx: &Context<'_>,
-        input: ServiceUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ServiceUpdateInput,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -299,7 +318,7 @@ impl CatalogueMutation {
     async fn service_publish(
         &self,
         ctx: &Context<'_>,
-        input: ServicePublishInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ServicePublishInput,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -315,7 +334,7 @@ impl CatalogueMutation {
     async fn service_unpublish(
         &self,
         ctx: &Context<'_>,
-        input: ServicePublishInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: ServicePublishInput,
     ) -> async_graphql::Result<ServicePayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -330,7 +349,7 @@ impl CatalogueMutation {
     async fn session_create(
         &self,
         ctx: &Context<'_>,
-        input: SessionCreateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SessionCreateInput,
     ) -> async_graphql::Result<SessionPayload> {
         let rc = ctx.trellis()?;
         let result = async {
@@ -360,7 +379,7 @@ impl CatalogueMutation {
     async fn session_update(
         &self,
         ctx: &Context<'_>,
-        input: SessionUpdateInput,
+        #[graphql(desc = "What to change; the rules for each field are on the input type.")] input: SessionUpdateInput,
     ) -> async_graphql::Result<SessionPayload> {
         let rc = ctx.trellis()?;
         let result = async {

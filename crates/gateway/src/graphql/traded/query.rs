@@ -65,10 +65,10 @@ impl ServiceFilterInput {
     }
 }
 
-/// `totalCount` of the catalogue, counted only when asked for.
 #[derive(Debug, Clone)]
 pub struct ServiceCount(pub ServiceFilter);
 
+/// `totalCount` of the catalogue, counted only when asked for.
 #[Object]
 impl ServiceCount {
     /// How many services match, across pages.
@@ -86,6 +86,7 @@ impl ServiceCount {
 pub struct BookingFilterInput {
     /// One school's bookings (school roles: one of their own; leave out for all of theirs).
     pub school_id: Option<ID>,
+    /// Global id of the session.
     pub session_id: Option<ID>,
     /// Any of these statuses; empty or left out: every status.
     #[graphql(default)]
@@ -95,6 +96,7 @@ pub struct BookingFilterInput {
 /// Narrows a session list.
 #[derive(InputObject, Debug, Default)]
 pub struct SessionFilterInput {
+    /// Global id of the service.
     pub service_id: Option<ID>,
     /// Only sessions still to start.
     #[graphql(default)]
@@ -119,11 +121,17 @@ impl TradedQuery {
     async fn services(
         &self,
         ctx: &Context<'_>,
-        filter: Option<ServiceFilterInput>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<ServiceFilterInput>,
         search: Option<String>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, ServiceNode, ServiceCount, NoEdgeFields>> {
         let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -139,7 +147,11 @@ impl TradedQuery {
 
     /// One service by its global id; NOT_FOUND if it does not exist or is not published
     /// (unless you manage the catalogue).
-    async fn service(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<ServiceNode> {
+    async fn service(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the service.")] id: ID,
+    ) -> async_graphql::Result<ServiceNode> {
         let id: ServiceId = expect_arg(&id)?;
         let rc = ctx.trellis()?;
         traded::service(&rc.db, &rc.actor, id)
@@ -153,10 +165,16 @@ impl TradedQuery {
     async fn sessions(
         &self,
         ctx: &Context<'_>,
-        filter: Option<SessionFilterInput>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<SessionFilterInput>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, SessionNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<SessionKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -181,7 +199,11 @@ impl TradedQuery {
     }
 
     /// One session by its global id; NOT_FOUND unless its service is visible to you.
-    async fn session(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<SessionNode> {
+    async fn session(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the session.")] id: ID,
+    ) -> async_graphql::Result<SessionNode> {
         let id: SessionId = expect_arg(&id)?;
         let rc = ctx.trellis()?;
         traded::session(&rc.db, &rc.actor, id)
@@ -197,10 +219,16 @@ impl TradedQuery {
     async fn bookings(
         &self,
         ctx: &Context<'_>,
-        filter: Option<BookingFilterInput>,
+        #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<BookingFilterInput>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
         after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
         last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
         before: Option<String>,
     ) -> async_graphql::Result<Connection<String, BookingNode, NoEdgeFields, NoEdgeFields>> {
         let args = page_args::<BookingKey>(first, after.as_deref(), last, before.as_deref())?;
@@ -233,7 +261,11 @@ impl TradedQuery {
 
     /// One booking by its global id: its school's people, its session's provider and
     /// partnership staff; NOT_FOUND for anyone else.
-    async fn booking(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<BookingNode> {
+    async fn booking(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global id of the booking.")] id: ID,
+    ) -> async_graphql::Result<BookingNode> {
         let id: BookingId = expect_arg(&id)?;
         let rc = ctx.trellis()?;
         match traded::booking(&rc.db, &rc.actor, id).await {

@@ -25,7 +25,7 @@ impl TradedSubscription {
     async fn booking_updated(
         &self,
         ctx: &Context<'_>,
-        school_id: ID,
+        #[graphql(desc = "Global id of the school.")] school_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = BookingNode> + use<>> {
         let rc = ctx.trellis()?;
         let (db, actor) = (rc.db.clone(), rc.actor.clone());

@@ -76,13 +76,14 @@ pub async fn may_read_booking(
     }
 }
 
-/// A catalogue entry: a course, conference, consultancy, audit or other service a school can
-/// buy beyond its core offer.
 #[derive(Debug, Clone)]
 pub struct ServiceNode(pub Service);
 
+/// A catalogue entry: a course, conference, consultancy, audit or other service a school can
+/// buy beyond its core offer.
 #[Object(name = "Service")]
 impl ServiceNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -210,6 +211,7 @@ impl ServiceNode {
     async fn feedback_summary_url(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
         term: crate::graphql::offer::enums::Term,
     ) -> async_graphql::Result<Option<String>> {
@@ -239,21 +241,24 @@ impl ServiceNode {
             .and_then(RatingNode::of))
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// One scheduled run of a service, in one or more parts; one booking covers every part.
 #[derive(Debug, Clone)]
 pub struct SessionNode(pub Session);
 
+/// One scheduled run of a service, in one or more parts; one booking covers every part.
 #[Object(name = "Session")]
 impl SessionNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -436,19 +441,21 @@ impl SessionNode {
         Ok(waiting.into_iter().map(BookingNode).collect())
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
 }
 
-/// One part of a session: a day or half-day of a course, an online twilight.
 #[derive(Debug, Clone)]
 pub struct SessionPartNode(pub SessionPart);
 
+/// One part of a session: a day or half-day of a course, an online twilight.
 #[Object(name = "SessionPart")]
 impl SessionPartNode {
     async fn starts_at(&self) -> DateTime<Utc> {
@@ -495,13 +502,14 @@ impl From<CancellationPolicy> for CancellationPolicyNode {
     }
 }
 
-/// A school's booking of places for named attendees on a session. A staff request waiting
-/// for approval and a waiting-list entry are bookings too (see `status`).
 #[derive(Debug, Clone)]
 pub struct BookingNode(pub Booking);
 
+/// A school's booking of places for named attendees on a session. A staff request waiting
+/// for approval and a waiting-list entry are bookings too (see `status`).
 #[Object(name = "Booking")]
 impl BookingNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -536,6 +544,7 @@ impl BookingNode {
             .ok_or_else(|| internal("booking of an unknown service"))
     }
 
+    /// The academic year it belongs to, e.g. `2026/27`.
     async fn academic_year(&self) -> AcademicYearScalar {
         self.0.academic_year.into()
     }
@@ -736,10 +745,12 @@ impl BookingNode {
         self.0.refund_state.map(Into::into)
     }
 
+    /// When it was first recorded in Trellis.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
@@ -772,12 +783,13 @@ pub struct BookingClosureNode {
     pub by: Option<UserNode>,
 }
 
-/// A named person a booking holds a place for.
 #[derive(Debug, Clone)]
 pub struct AttendeeNode(pub Attendee);
 
+/// A named person a booking holds a place for.
 #[Object(name = "Attendee")]
 impl AttendeeNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
