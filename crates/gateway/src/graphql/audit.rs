@@ -39,6 +39,7 @@ pub struct AuditEntryNode(pub ledger::AuditEntry);
 /// One change of a ledger record, fee schedule, membership, review or booking.
 #[Object(name = "AuditEntry")]
 impl AuditEntryNode {
+    /// When the change was made.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }
@@ -50,6 +51,7 @@ impl AuditEntryNode {
         &self.0.action
     }
 
+    /// Who made the change: a person, an API key or Trellis itself.
     async fn actor_kind(&self) -> AuditActorKind {
         self.0.actor_kind.into()
     }

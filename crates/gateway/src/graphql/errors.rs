@@ -358,7 +358,9 @@ impl From<ErrorCode> for UserErrorCode {
 pub struct UserError {
     /// Path to the input field, starting at the mutation's argument: `["input", "urn"]`.
     pub field: Vec<String>,
+    /// What kind of problem: see `UserErrorCode`.
     pub code: UserErrorCode,
+    /// What is wrong, in a sentence for the person who filled in the form.
     pub message: String,
 }
 

@@ -343,6 +343,9 @@ impl NodeQuery {
     async fn nodes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global ids, in any mix of types; the answer lists one entry per id, in order."
+        )]
         ids: Vec<ID>,
     ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {

@@ -98,11 +98,11 @@ impl From<kernel::FinancialYear> for FinancialYearScalar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MoneyValue(pub kernel::Money);
 
-/// An exact decimal number written as a string, e.g. `"1234.56"` or `"-0.05"`: a JSON number
-/// would be read as floating point by most clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decimal(pub String);
 
+/// An exact decimal number written as a string, e.g. `"1234.56"` or `"-0.05"`: a JSON number
+/// would be read as floating point by most clients.
 #[Scalar(name = "Decimal")]
 impl ScalarType for Decimal {
     fn parse(value: Value) -> InputValueResult<Self> {

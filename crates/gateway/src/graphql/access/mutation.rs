@@ -18,8 +18,11 @@ fn school_ids(ids: &[ID]) -> Result<Vec<SchoolId>, DomainError> {
 /// Input to `userCreate`.
 #[derive(InputObject, Debug)]
 pub struct UserCreateInput {
+    /// The address the user signs in with; unique.
     pub email: String,
+    /// The user's name.
     pub name: String,
+    /// What the user may do.
     pub role: Role,
     /// Required for school roles; must be empty for partnership staff.
     #[graphql(default)]
@@ -31,8 +34,11 @@ pub struct UserCreateInput {
 pub struct UserUpdateInput {
     /// Global id of the user.
     pub id: ID,
+    /// The user's name.
     pub name: Option<String>,
+    /// What the user may do.
     pub role: Option<Role>,
+    /// False to stop the user signing in; their records stay.
     pub active: Option<bool>,
     /// Replaces the user's schools.
     pub school_ids: Option<Vec<ID>>,
@@ -54,6 +60,7 @@ pub struct UserPayload {
 pub struct ApiKeyCreateInput {
     /// Who the key is for, e.g. "Barnet portal".
     pub name: String,
+    /// What the key may read or do; at least one scope.
     pub scopes: Vec<Scope>,
 }
 

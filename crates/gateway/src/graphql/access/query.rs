@@ -16,6 +16,7 @@ pub struct UserCount;
 /// `totalCount` of users.
 #[Object]
 impl UserCount {
+    /// How many users there are, across pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let rc = ctx.trellis()?;
         let n = users::count(&rc.db, &rc.actor).await.map_err(to_graphql)?;
@@ -29,6 +30,7 @@ pub struct ApiKeyCount;
 /// `totalCount` of API keys.
 #[Object]
 impl ApiKeyCount {
+    /// How many API keys there are, across pages.
     async fn total_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         let rc = ctx.trellis()?;
         let n = api_keys::count(&rc.db, &rc.actor)

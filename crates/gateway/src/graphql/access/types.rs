@@ -53,14 +53,17 @@ impl UserNode {
         self.0.id.to_global()
     }
 
+    /// The address the user signs in with and is mailed at.
     async fn email(&self) -> &str {
         &self.0.email
     }
 
+    /// The user's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// What the user may do.
     async fn role(&self) -> Role {
         self.0.role.into()
     }
@@ -126,6 +129,7 @@ impl ApiKeyNode {
         self.0.id.to_global()
     }
 
+    /// What the key is for, as its creator named it (e.g. the integrator's product).
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -135,10 +139,12 @@ impl ApiKeyNode {
         &self.0.prefix
     }
 
+    /// What the key may read or do; a key can do nothing outside its scopes.
     async fn scopes(&self) -> Vec<Scope> {
         self.0.scopes.iter().copied().map(Into::into).collect()
     }
 
+    /// The admin who created the key, if they still have an account.
     async fn created_by(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         let Some(id) = self.0.created_by else {
             return Ok(None);
@@ -206,7 +212,7 @@ impl Viewer {
     async fn notifications(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] unread_only: bool,
+        #[graphql(default, desc = "Only notifications not yet read.")] unread_only: bool,
         #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]

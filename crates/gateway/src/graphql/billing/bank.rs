@@ -57,6 +57,7 @@ impl BankStatementNode {
         &self.0.file_name
     }
 
+    /// When the statement was uploaded.
     async fn imported_at(&self) -> DateTime<Utc> {
         self.0.imported_at
     }
@@ -118,10 +119,12 @@ impl BankLineNode {
         &self.0.description
     }
 
+    /// The money in on this line.
     async fn amount(&self) -> MoneyValue {
         self.0.amount.into()
     }
 
+    /// Where the line is; see `BankStatementLineStatus`.
     async fn status(&self) -> BankStatementLineStatus {
         self.0.status.into()
     }
@@ -281,6 +284,7 @@ pub struct BankStatementImportInput {
 /// What an upload did.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementImportReport {
+    /// The statement as recorded.
     pub statement: BankStatementNode,
     /// New lines with a proposal, waiting to be confirmed.
     pub proposed: i32,
@@ -364,7 +368,9 @@ pub struct BankStatementLineSkipped {
 /// nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct BankStatementLinesConfirmProposedPayload {
+    /// The lines whose proposed match was confirmed, each now a receipt.
     pub confirmed: Vec<BankLineNode>,
+    /// The lines left as they were, each with why.
     pub skipped: Vec<BankStatementLineSkipped>,
     /// Why nothing changed, each naming the input field and a code; empty when the mutation
     /// succeeded.

@@ -73,6 +73,7 @@ impl FeeScheduleNode {
         self.0.year.into()
     }
 
+    /// The membership tier it prices.
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<TierNode>> {
         Ok(ctx
             .trellis()?
@@ -83,6 +84,7 @@ impl FeeScheduleNode {
             .map(TierNode))
     }
 
+    /// The schedule's name, as finance calls it.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -92,6 +94,7 @@ impl FeeScheduleNode {
         Json(self.0.rules.document().clone())
     }
 
+    /// Whether memberships on it are invoiced annually or termly.
     async fn frequency(&self) -> BillingFrequency {
         self.0.frequency.into()
     }
@@ -128,6 +131,7 @@ impl QuoteNode {
         self.0.year.into()
     }
 
+    /// The day the membership would start: a later start is priced pro rata where the rules say so.
     async fn starts_on(&self) -> Date {
         self.0.starts_on.into()
     }
@@ -165,14 +169,17 @@ impl QuoteNode {
             .collect()
     }
 
+    /// The fee before VAT.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
 
+    /// VAT on the fee.
     async fn vat(&self) -> MoneyValue {
         self.0.vat.into()
     }
 
+    /// The fee with VAT: what the school's invoices add up to.
     async fn total(&self) -> MoneyValue {
         self.0.total.into()
     }
@@ -218,8 +225,10 @@ impl QuoteInstalmentNode {
 #[derive(Debug, Clone)]
 pub struct QuoteLineNode(pub QuoteLine);
 
+/// One line of a quote, as it will appear on the invoice.
 #[Object(name = "FeeQuoteLine")]
 impl QuoteLineNode {
+    /// The line as the invoice words it.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -229,6 +238,7 @@ impl QuoteLineNode {
         self.0.amount.into()
     }
 
+    /// How VAT applies to the line.
     async fn vat_treatment(&self) -> VatTreatment {
         match self.0.vat {
             fees::VatTreatment::Exempt => VatTreatment::Exempt,
@@ -252,6 +262,7 @@ impl QuoteLineNode {
 #[derive(Debug, Clone)]
 pub struct WorkingStepNode(pub WorkingStep);
 
+/// One step of how a fee was worked out, in order: what the rules applied and the amount after it.
 #[Object(name = "FeeWorkingStep")]
 impl WorkingStepNode {
     /// What the step is: "Roll", "Per-pupil fee", "Cap", "Pro-rata"…
@@ -288,10 +299,13 @@ pub struct FeeScheduleCreateInput {
     pub academic_year: AcademicYearScalar,
     /// Global id of the membership tier.
     pub tier_id: ID,
+    /// The schedule's name, as finance calls it.
     pub name: String,
     /// The fee engine's rules document (`version: 1`).
     pub rules: Json<serde_json::Value>,
+    /// Invoice annually or in three termly instalments.
     pub frequency: BillingFrequency,
+    /// Days from issue to the invoices' due date.
     #[graphql(default = 30)]
     pub payment_terms_days: u16,
 }
@@ -301,9 +315,13 @@ pub struct FeeScheduleCreateInput {
 pub struct FeeScheduleUpdateInput {
     /// Global id of the fee schedule.
     pub id: ID,
+    /// The schedule's name.
     pub name: Option<String>,
+    /// The pricing rules, replacing the schedule's; refused once the run has locked it.
     pub rules: Option<Json<serde_json::Value>>,
+    /// Invoice annually or in three termly instalments.
     pub frequency: Option<BillingFrequency>,
+    /// Days from issue to the invoices' due date.
     pub payment_terms_days: Option<u16>,
 }
 
@@ -360,6 +378,9 @@ impl FeesQuery {
         #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
         #[graphql(desc = "Global id of the membership tier.")] tier_id: ID,
+        #[graphql(
+            desc = "The day the membership would start; defaults to the first day of the year."
+        )]
         starts_on: Option<Date>,
     ) -> async_graphql::Result<Option<QuoteNode>> {
         let rc = ctx.trellis()?;

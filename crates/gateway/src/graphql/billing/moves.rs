@@ -35,10 +35,12 @@ pub struct AccountMoveNode(pub AccountMove);
 /// with the account they were issued to.
 #[Object(name = "BillingAccountMove")]
 impl AccountMoveNode {
+    /// Global id: opaque and stable.
     async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The school that moves.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
@@ -66,6 +68,7 @@ impl AccountMoveNode {
         Date(self.0.effective_from)
     }
 
+    /// Where the move is; see `BillingAccountMoveStatus`.
     async fn status(&self) -> BillingAccountMoveStatus {
         self.0.status.into()
     }

@@ -220,6 +220,7 @@ pub struct ReconciliationDifferenceNode(pub reconciliation::Difference);
 /// A difference the reconciliation found between Trellis and Stripe.
 #[Object(name = "ReconciliationDifference")]
 impl ReconciliationDifferenceNode {
+    /// Global id: opaque and stable.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
@@ -281,14 +282,17 @@ impl ReconciliationDifferenceNode {
         self.0.provider_value.as_deref()
     }
 
+    /// What differs, in a sentence.
     async fn detail(&self) -> &str {
         &self.0.detail
     }
 
+    /// When a reconciliation found it.
     async fn found_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.found_at
     }
 
+    /// When finance marked it resolved; null while open.
     async fn resolved_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.0.resolved_at
     }
@@ -305,18 +309,22 @@ pub struct ReconciliationRunNode(pub reconciliation::ReconciliationRun);
 /// One reconciliation run.
 #[Object(name = "ReconciliationRun")]
 impl ReconciliationRunNode {
+    /// Global id: opaque and stable.
     async fn id(&self) -> ID {
         ID(self.0.id.to_string())
     }
 
+    /// When it started.
     async fn started_at(&self) -> chrono::DateTime<chrono::Utc> {
         self.0.started_at
     }
 
+    /// When it finished; null while running.
     async fn finished_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.0.finished_at
     }
 
+    /// How many invoices were compared with Stripe.
     async fn invoices_compared(&self) -> i32 {
         crate::graphql::int::saturating(self.0.invoices_compared)
     }
@@ -326,6 +334,7 @@ impl ReconciliationRunNode {
         crate::graphql::int::saturating(self.0.payments_compared)
     }
 
+    /// How many Stripe payouts were compared with the receipts.
     async fn payouts_compared(&self) -> i32 {
         crate::graphql::int::saturating(self.0.payouts_compared)
     }
@@ -361,6 +370,7 @@ pub struct ReconciliationResolvePayload {
 /// Input to `reconciliationResolve`.
 #[derive(InputObject, Debug)]
 pub struct ReconciliationResolveInput {
+    /// Global id of the reconciliation difference.
     pub id: ID,
     /// How finance resolved it (required).
     pub note: String,
@@ -427,6 +437,7 @@ impl StripePayoutNode {
         self.0.amount.into()
     }
 
+    /// The day the payout reaches the bank.
     async fn arrival_on(&self) -> Date {
         self.0.arrival_on.into()
     }
@@ -468,6 +479,7 @@ impl StripePayoutLineNode {
         self.0.source_ref.as_deref()
     }
 
+    /// What the school paid.
     async fn amount(&self) -> MoneyValue {
         self.0.amount.into()
     }
@@ -477,6 +489,7 @@ impl StripePayoutLineNode {
         self.0.fee.into()
     }
 
+    /// What reached the bank, after Stripe's fee.
     async fn net(&self) -> MoneyValue {
         self.0.net.into()
     }
@@ -533,9 +546,11 @@ pub struct StripeEvent {
     pub event_type: String,
     /// The Stripe object it is about (`in_…`, `pi_…`, `ch_…`).
     pub object_id: Option<String>,
+    /// What the ledger did with it: applied, ignored or failed.
     pub outcome: StripeEventOutcome,
     /// What was done, or why the ledger refused it.
     pub detail: Option<String>,
+    /// When Trellis received it.
     pub received_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -549,8 +564,12 @@ impl ReconciliationQuery {
     async fn reconciliation_differences(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = true)] unresolved_only: bool,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(
+            default = true,
+            desc = "Only differences still to be resolved (the default)."
+        )]
+        unresolved_only: bool,
+        #[graphql(default = 100, desc = "At most this many, newest first: 1–500.")] first: i32,
     ) -> async_graphql::Result<Vec<ReconciliationDifferenceNode>> {
         let first = crate::graphql::int::argument(first, "first")?;
         let rc = ctx.trellis()?;
@@ -568,7 +587,8 @@ impl ReconciliationQuery {
     async fn stripe_payouts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
+        #[graphql(default = 20, desc = "At most this many, latest arrival first: 1–100.")]
+        first: i32,
     ) -> async_graphql::Result<Vec<StripePayoutNode>> {
         let first = crate::graphql::int::argument(first, "first")?;
         let rc = ctx.trellis()?;
@@ -583,8 +603,12 @@ impl ReconciliationQuery {
     async fn stripe_events(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default_with = "StripeEventOutcome::Failed")] outcome: StripeEventOutcome,
-        #[graphql(default = 100)] first: i32,
+        #[graphql(
+            default_with = "StripeEventOutcome::Failed",
+            desc = "Which events: by default the FAILED ones, for finance to put right."
+        )]
+        outcome: StripeEventOutcome,
+        #[graphql(default = 100, desc = "At most this many, newest first: 1–500.")] first: i32,
     ) -> async_graphql::Result<Vec<StripeEvent>> {
         let first = crate::graphql::int::argument(first, "first")?;
         let rc = ctx.trellis()?;

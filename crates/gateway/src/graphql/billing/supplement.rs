@@ -51,6 +51,7 @@ impl SupplementDraftNode {
         self.0.invoice.instalment.into()
     }
 
+    /// The day the invoice would be due.
     async fn due_on(&self) -> Date {
         Date(self.0.invoice.due_on)
     }
@@ -95,6 +96,7 @@ pub struct SupplementPlanNode(SupplementPlan);
 /// What the supplementary run would issue now, and what finance should know.
 #[Object(name = "InvoicingSupplementPreview")]
 impl SupplementPlanNode {
+    /// The invoices the supplementary run would issue now, as drafts.
     async fn invoices(&self) -> Vec<SupplementDraftNode> {
         self.0
             .invoices
@@ -122,6 +124,7 @@ impl SupplementNode {
         self.0.year.into()
     }
 
+    /// How many invoices this run issued.
     async fn invoices_created(&self) -> i32 {
         i32::try_from(self.0.invoices_created).unwrap_or(i32::MAX)
     }

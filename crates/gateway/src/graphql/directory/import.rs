@@ -34,6 +34,7 @@ pub struct SchoolsImportGiasInput {
 pub struct SchoolRollsImportInput {
     /// The CSV file, sent as a multipart upload.
     pub file: Upload,
+    /// Which census the file's numbers are from.
     pub census: RollCensus,
     /// The census day, in the census's month and not in the future.
     pub census_date: Date,
@@ -56,17 +57,24 @@ pub enum SchoolChangeKind {
 /// One field of a school before and after.
 #[derive(SimpleObject, Debug)]
 pub struct SchoolFieldChange {
+    /// The field that changes.
     pub field: String,
+    /// Its value before, as text; null for a new school or an empty field.
     pub before: Option<String>,
+    /// Its value after, as text; null when it becomes empty.
     pub after: Option<String>,
 }
 
 /// One school an import creates or changes.
 #[derive(SimpleObject, Debug)]
 pub struct SchoolImportChange {
+    /// The school's URN.
     pub urn: String,
+    /// The school's name.
     pub name: String,
+    /// Created, updated or closed.
     pub kind: SchoolChangeKind,
+    /// Each field that changes; for a new school, each it is created with.
     pub fields: Vec<SchoolFieldChange>,
 }
 
@@ -74,25 +82,38 @@ pub struct SchoolImportChange {
 /// lists the first 1,000 schools.
 #[derive(SimpleObject, Debug)]
 pub struct GiasImportReport {
+    /// True when nothing was written: the report is what the import would do.
     pub dry_run: bool,
+    /// Data rows in the file.
     pub rows_read: i32,
+    /// Rows the filter (local authority or URNs) selected.
     pub selected: i32,
+    /// Schools new to the directory.
     pub created: i32,
+    /// Schools in the directory whose fields changed.
     pub updated: i32,
+    /// Of the updated, those the register now says are closed (flagged, kept).
     pub closed: i32,
+    /// Selected schools already as the file has them.
     pub unchanged: i32,
     /// Establishments of types Trellis does not list (universities, Welsh and overseas
     /// establishments, secure units…).
     pub skipped_not_schools: i32,
     /// Closed establishments that are not in the directory.
     pub skipped_closed: i32,
+    /// URNs the filter asked for that the file does not have.
     pub urns_not_in_file: Vec<String>,
     /// MAT partnerships made for trusts not yet in the directory.
     pub trusts_created: Vec<String>,
+    /// Schools that joined or left a multi-academy trust.
     pub trust_moves: i32,
+    /// Rolls added to the schools' histories.
     pub rolls_recorded: i32,
+    /// Ofsted inspections added to the schools' records.
     pub inspections_recorded: i32,
+    /// The first schools created, changed or closed, in file order, with each changing field.
     pub changes: Vec<SchoolImportChange>,
+    /// How many more changes there are than `changes` lists.
     pub changes_not_listed: i32,
 }
 
@@ -158,23 +179,32 @@ pub struct SchoolsImportGiasPayload {
 /// One school's current roll before and after a census import.
 #[derive(SimpleObject, Debug)]
 pub struct RollChange {
+    /// The school's URN.
     pub urn: String,
+    /// The school's name.
     pub name: String,
+    /// The school's current roll before the import; null when it had none.
     pub before: Option<Roll>,
+    /// The school's current roll after the import.
     pub after: Roll,
 }
 
 /// What a census import did or, on a dry run, would do.
 #[derive(SimpleObject, Debug)]
 pub struct CensusImportReport {
+    /// True when nothing was written: the report is what the import would do.
     pub dry_run: bool,
+    /// Data rows in the file.
     pub rows_read: i32,
     /// Schools whose current roll changes (fee quotes of memberships not yet invoiced follow).
     pub updated: i32,
+    /// Schools whose current roll already had this figure from this census.
     pub unchanged: i32,
     /// Schools with a roll from a later census: this one joins their history only.
     pub history_only: i32,
+    /// The first schools whose current roll changes, with the roll before and after.
     pub changes: Vec<RollChange>,
+    /// How many more schools change than `changes` lists.
     pub changes_not_listed: i32,
 }
 

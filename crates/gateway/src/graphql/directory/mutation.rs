@@ -27,6 +27,7 @@ use crate::graphql::scalars::Date;
 pub struct RollInputGql {
     /// 0 to 10,000 pupils.
     pub number_on_roll: i32,
+    /// Which census the number is from.
     pub census: RollCensus,
     /// 2000-01-01 to 2099-12-31, and not in the future.
     pub census_date: Date,
@@ -47,12 +48,19 @@ impl From<RollInputGql> for RollInput {
 pub struct SchoolCreateInput {
     /// Six-digit DfE URN.
     pub urn: String,
+    /// The school's name.
     pub name: String,
+    /// The school's phase of education.
     pub phase: Phase,
+    /// How the school is constituted.
     pub establishment_type: EstablishmentType,
+    /// The local authority the school is in.
     pub local_authority: String,
+    /// The school's postcode, a valid UK postcode.
     pub postcode: String,
+    /// Pupils on roll, with the census it is from; optional.
     pub roll: Option<RollInputGql>,
+    /// System-leadership designations the school holds.
     #[graphql(default)]
     pub designations: Vec<Designation>,
     /// Whether the school teaches post-16 pupils: only a SECONDARY, ALL_THROUGH or SPECIAL
@@ -71,10 +79,15 @@ pub struct SchoolCreateInput {
 pub struct SchoolUpdateInput {
     /// Global id of the school.
     pub id: ID,
+    /// The school's name.
     pub name: Option<String>,
+    /// The school's phase of education.
     pub phase: Option<Phase>,
+    /// How the school is constituted.
     pub establishment_type: Option<EstablishmentType>,
+    /// The local authority the school is in.
     pub local_authority: Option<String>,
+    /// The school's postcode, a valid UK postcode.
     pub postcode: Option<String>,
     /// A roll is added to the school's `rollHistory` (a second figure for the same census
     /// day replaces the first) and becomes its current `roll`. Fee quotes read the history,
@@ -92,15 +105,22 @@ pub struct SchoolUpdateInput {
     pub opened_on: MaybeUndefined<Date>,
 }
 
+/// One evaluation area of a report-card inspection and its grade.
 #[derive(InputObject, Debug, Clone, Copy)]
 pub struct AreaGradeInput {
+    /// The evaluation area.
     pub area: ReportCardArea,
+    /// Its grade on the report card's five-point scale.
     pub grade: ReportCardGrade,
 }
 
+/// A report-card inspection (from November 2025): each area's grade and whether safeguarding was
+/// met.
 #[derive(InputObject, Debug)]
 pub struct ReportCardInput {
+    /// Each evaluation area inspected, once, with its grade.
     pub areas: Vec<AreaGradeInput>,
+    /// Whether safeguarding was judged met.
     pub safeguarding_met: bool,
 }
 
@@ -110,8 +130,12 @@ pub struct ReportCardInput {
 pub struct SchoolRecordInspectionInput {
     /// Global id of the school.
     pub school_id: ID,
+    /// The day of the inspection.
     pub inspected_on: Date,
+    /// For an inspection before November 2025: its overall-effectiveness grade. Give this or
+    /// `reportCard`.
     pub overall_effectiveness: Option<OverallGrade>,
+    /// For an inspection from November 2025: its report card. Give this or `overallEffectiveness`.
     pub report_card: Option<ReportCardInput>,
 }
 
@@ -139,9 +163,13 @@ impl SchoolPayload {
 /// Input to `partnershipCreate`.
 #[derive(InputObject, Debug)]
 pub struct PartnershipCreateInput {
+    /// The partnership's name.
     pub name: String,
+    /// How tightly it binds its schools.
     pub kind: PartnershipKind,
+    /// The area it serves (e.g. a borough).
     pub area: String,
+    /// What the partnership is, in its own words.
     #[graphql(default)]
     pub description: String,
 }
@@ -151,9 +179,13 @@ pub struct PartnershipCreateInput {
 pub struct PartnershipUpdateInput {
     /// Global id of the partnership.
     pub id: ID,
+    /// The partnership's name.
     pub name: Option<String>,
+    /// How tightly it binds its schools.
     pub kind: Option<PartnershipKind>,
+    /// The area it serves.
     pub area: Option<String>,
+    /// What the partnership is.
     pub description: Option<String>,
 }
 
@@ -164,8 +196,10 @@ pub struct PartnershipMemberInput {
     pub partnership_id: ID,
     /// Global id of the school.
     pub school_id: ID,
+    /// The school's role in the partnership.
     #[graphql(default_with = "MemberRole::Member")]
     pub role: MemberRole,
+    /// When the school joined, if known.
     pub joined_on: Option<Date>,
 }
 

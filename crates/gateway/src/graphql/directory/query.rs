@@ -101,6 +101,7 @@ impl DirectoryQuery {
     async fn school(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "The school's unique reference number (URN), as the DfE gives it.")]
         urn: String,
     ) -> async_graphql::Result<Option<SchoolNode>> {
         let rc = ctx.trellis()?;

@@ -33,22 +33,27 @@ impl SchoolNode {
         self.0.urn.as_str()
     }
 
+    /// The school's name, as the DfE register gives it.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The school's phase of education.
     async fn phase(&self) -> Phase {
         self.0.phase.into()
     }
 
+    /// How the school is constituted.
     async fn establishment_type(&self) -> EstablishmentType {
         self.0.establishment_type.into()
     }
 
+    /// The local authority the school is in.
     async fn local_authority(&self) -> &str {
         &self.0.local_authority
     }
 
+    /// The school's postcode.
     async fn postcode(&self) -> &str {
         self.0.postcode.as_str()
     }
@@ -96,6 +101,7 @@ impl SchoolNode {
         self.0.opened_on.map(Into::into)
     }
 
+    /// System-leadership designations the school holds.
     async fn designations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Designation>> {
         let list = list_of(&ctx.trellis()?.loaders.designations, self.0.id).await?;
         Ok(list.into_iter().map(Into::into).collect())
@@ -259,7 +265,11 @@ impl SchoolNode {
     async fn bookings(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] status: Vec<crate::graphql::traded::enums::BookingStatus>,
+        #[graphql(
+            default,
+            desc = "Only bookings in these statuses; empty: every status."
+        )]
+        status: Vec<crate::graphql::traded::enums::BookingStatus>,
         #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
@@ -309,9 +319,11 @@ impl SchoolNode {
 /// Pupils on roll.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct Roll {
+    /// Pupils on roll on that day.
     pub number_on_roll: i32,
     /// Which census the number comes from.
     pub census: RollCensus,
+    /// The census day the number is from.
     pub census_date: Date,
 }
 
@@ -330,7 +342,9 @@ impl From<membership::school::types::Roll> for Roll {
 pub struct RecordedRoll {
     #[graphql(flatten)]
     pub roll: Roll,
+    /// Where the figure came from.
     pub source: RollSource,
+    /// When Trellis recorded it.
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -344,21 +358,29 @@ pub enum OfstedInspection {
 /// An inspection under the pre-November-2025 framework: one overall grade.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct GradedInspection {
+    /// The day of the inspection.
     pub inspected_on: Date,
+    /// The overall-effectiveness grade it gave.
     pub overall_effectiveness: OverallGrade,
 }
 
 /// An inspection under the 2025 framework: a grade per evaluation area and a safeguarding judgement.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct ReportCardInspection {
+    /// The day of the inspection.
     pub inspected_on: Date,
+    /// Each evaluation area inspected, with its grade.
     pub areas: Vec<AreaGrade>,
+    /// Whether safeguarding was judged met.
     pub safeguarding_met: bool,
 }
 
+/// One evaluation area of a report-card inspection and its grade.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct AreaGrade {
+    /// The evaluation area.
     pub area: ReportCardArea,
+    /// Its grade on the report card's five-point scale.
     pub grade: ReportCardGrade,
 }
 
@@ -396,10 +418,12 @@ impl PartnershipNode {
         self.0.id.to_global()
     }
 
+    /// The partnership's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// How tightly it binds its schools.
     async fn kind(&self) -> PartnershipKind {
         self.0.kind.into()
     }
@@ -409,6 +433,7 @@ impl PartnershipNode {
         &self.0.area
     }
 
+    /// What the partnership is, in its own words.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -482,6 +507,7 @@ impl PartnershipNode {
 /// What an edge between a school and a partnership says about the membership.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct MemberFields {
+    /// The school's role in the partnership.
     pub role: MemberRole,
     /// When the school joined, if recorded.
     pub joined_on: Option<Date>,

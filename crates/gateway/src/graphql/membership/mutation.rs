@@ -19,7 +19,9 @@ use crate::graphql::scalars::{AcademicYearScalar, Date};
 pub struct MembershipTierCreateInput {
     /// Upper-case letters and underscores, e.g. `ASSOCIATE`; unique.
     pub code: String,
+    /// The tier's name (e.g. Core, Enhanced); unique.
     pub name: String,
+    /// What the tier includes, in the partnership's words.
     #[graphql(default)]
     pub description: String,
 }
@@ -29,8 +31,11 @@ pub struct MembershipTierCreateInput {
 pub struct MembershipTierUpdateInput {
     /// Global id of the membership tier.
     pub id: ID,
+    /// The tier's name; unique.
     pub name: Option<String>,
+    /// What the tier includes.
     pub description: Option<String>,
+    /// False to stop offering the tier; memberships on it stay.
     pub active: Option<bool>,
 }
 
@@ -73,6 +78,7 @@ pub struct MembershipEnrolInput {
 pub struct MembershipAcceptPrinciplesInput {
     /// Global id of the membership.
     pub id: ID,
+    /// The principles the school's leader accepts.
     pub principles: Vec<MembershipPrinciple>,
 }
 
@@ -104,6 +110,7 @@ pub struct MembershipLapseInput {
 pub struct MembershipRenewalRespondInput {
     /// The pending renewal.
     pub id: ID,
+    /// Renew, or not.
     pub decision: RenewalDecision,
 }
 
@@ -162,6 +169,7 @@ pub struct MembershipRenewalsLapseInput {
 /// changed.
 #[derive(SimpleObject, Debug)]
 pub struct MembershipRenewalsLapsePayload {
+    /// How many memberships lapsed.
     pub lapsed: i32,
     /// Why nothing changed, each naming the input field and a code; empty when the mutation
     /// succeeded.

@@ -15,6 +15,7 @@ use crate::graphql::scalars::AcademicYearScalar;
 /// Narrows `memberships`.
 #[derive(InputObject, Debug, Default)]
 pub struct MembershipFilterInput {
+    /// Only memberships in these statuses; empty or left out: every status.
     pub status: Option<MembershipStatus>,
     /// A `MembershipTier` id.
     pub tier_id: Option<ID>,

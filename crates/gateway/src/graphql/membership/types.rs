@@ -31,10 +31,12 @@ impl TierNode {
         &self.0.code
     }
 
+    /// The tier's name (e.g. Core, Enhanced).
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// What the tier includes, in the partnership's words.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -56,6 +58,7 @@ impl MembershipNode {
         self.0.id.to_global()
     }
 
+    /// The member school.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         let rc = ctx.trellis()?;
         rc.loaders
@@ -71,6 +74,7 @@ impl MembershipNode {
         self.0.year.into()
     }
 
+    /// The tier the school is a member on.
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<TierNode> {
         let rc = ctx.trellis()?;
         rc.loaders
@@ -81,6 +85,7 @@ impl MembershipNode {
             .ok_or_else(|| internal(format!("membership {} has no tier", self.0.id)))
     }
 
+    /// Where the membership is; see `MembershipStatus`.
     async fn status(&self) -> MembershipStatus {
         self.0.status.into()
     }
@@ -90,6 +95,7 @@ impl MembershipNode {
         self.0.starts_on.into()
     }
 
+    /// The membership's last day.
     async fn ends_on(&self) -> Date {
         self.0.ends_on.into()
     }
@@ -123,6 +129,7 @@ impl MembershipNode {
         self.0.decided_at
     }
 
+    /// Why it was cancelled or lapsed; null otherwise.
     async fn cancelled_reason(&self) -> Option<&str> {
         self.0.cancelled_reason.as_deref()
     }
@@ -196,6 +203,7 @@ pub struct PrincipleAcceptanceNode(pub PrincipleAcceptance);
 /// One principle accepted.
 #[Object(name = "PrincipleAcceptance")]
 impl PrincipleAcceptanceNode {
+    /// The principle accepted.
     async fn principle(&self) -> MembershipPrinciple {
         self.0.principle.into()
     }
@@ -213,6 +221,7 @@ impl PrincipleAcceptanceNode {
         Ok(rc.loaders.users.load_one(id).await?.map(UserNode))
     }
 
+    /// When the school's leader accepted it.
     async fn accepted_at(&self) -> DateTime<Utc> {
         self.0.accepted_at
     }

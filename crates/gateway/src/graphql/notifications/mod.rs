@@ -94,7 +94,9 @@ impl NotificationsQuery {
     async fn outbox(
         &self,
         ctx: &Context<'_>,
-        status: Option<DeliveryStatusValue>,
+        #[graphql(desc = "Only messages in this status; left out: every message.")] status: Option<
+            DeliveryStatusValue,
+        >,
         #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,
         #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
@@ -119,6 +121,7 @@ pub struct NotificationMarkReadInput {
 /// What `notificationMarkRead` did: the changed record, or `userErrors` saying why nothing changed.
 #[derive(SimpleObject, Debug)]
 pub struct NotificationMarkReadPayload {
+    /// The notifications as they are now.
     pub notifications: Vec<NotificationNode>,
     /// Why nothing changed, each naming the input field and a code; empty when the mutation
     /// succeeded.
@@ -137,6 +140,7 @@ pub struct NotificationPreferencesUpdateInput {
 /// changed.
 #[derive(SimpleObject, Debug)]
 pub struct NotificationPreferencesPayload {
+    /// Every category with whether the viewer has muted it.
     pub preferences: Option<Vec<NotificationPreference>>,
     /// Why nothing changed, each naming the input field and a code; empty when the mutation
     /// succeeded.
@@ -167,6 +171,7 @@ pub struct CalendarFeedCreatePayload {
 /// Input to `calendarFeedRevoke`.
 #[derive(InputObject, Debug)]
 pub struct CalendarFeedRevokeInput {
+    /// Global id of the calendar feed.
     pub id: ID,
 }
 

@@ -104,6 +104,7 @@ pub struct NotificationNode(pub Notification);
 /// One message to one person: what their inbox shows and what was emailed.
 #[async_graphql::Object(name = "Notification")]
 impl NotificationNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     async fn id(&self) -> ID {
         NotificationId::from_uuid(self.0.id).to_global()
     }
@@ -113,10 +114,12 @@ impl NotificationNode {
         &self.0.kind
     }
 
+    /// What the message is about, as preferences group messages.
     async fn category(&self) -> CategoryValue {
         self.0.category.into()
     }
 
+    /// The email's subject line.
     async fn subject(&self) -> &str {
         &self.0.subject
     }
@@ -142,10 +145,12 @@ impl NotificationNode {
         &self.0.recipient_email
     }
 
+    /// The name the message is addressed to.
     async fn recipient_name(&self) -> &str {
         &self.0.recipient_name
     }
 
+    /// Whether it waits, was sent, or was given up after failing.
     async fn status(&self) -> DeliveryStatusValue {
         self.0.status.into()
     }
@@ -160,6 +165,7 @@ impl NotificationNode {
         self.0.last_error.as_deref()
     }
 
+    /// When the SMTP server accepted it; null until then (or when no SMTP server is configured).
     async fn sent_at(&self) -> Option<DateTime<Utc>> {
         self.0.sent_at
     }
@@ -178,6 +184,7 @@ impl NotificationNode {
 /// One category as the viewer has it.
 #[derive(SimpleObject, Debug)]
 pub struct NotificationPreference {
+    /// The kind of message.
     pub category: CategoryValue,
     /// Emails of this category are not sent (they still reach the inbox).
     pub muted: bool,
@@ -199,11 +206,13 @@ impl From<Preference> for NotificationPreference {
 #[derive(SimpleObject, Debug)]
 #[graphql(complex)]
 pub struct CalendarFeed {
+    /// Global id: opaque and stable.
     pub id: ID,
     /// Whether it still works; a revoked feed answers 404.
     pub active: bool,
     /// When it was first recorded in Trellis.
     pub created_at: DateTime<Utc>,
+    /// When the feed was revoked; its URL answers nothing since. Null while active.
     pub revoked_at: Option<DateTime<Utc>>,
     #[graphql(skip)]
     pub owner: FeedOwner,

@@ -26,15 +26,20 @@ use crate::graphql::scalars::{AcademicYearScalar, Date};
 pub struct OfferItemCreateInput {
     /// Upper-case letters, digits and underscores, e.g. `SIP_DAYS`; unique.
     pub code: String,
+    /// The item's name.
     pub name: String,
+    /// What the item is, in the partnership's words.
     #[graphql(default)]
     pub description: String,
+    /// What the item's quantities count.
     pub unit: OfferUnit,
     /// The traded price of the equivalent service per unit, in pence: 0 to 1,000,000,000
     /// (£10,000,000).
     pub unit_value_pence: i32,
+    /// Whether schools joining mid-year get the share of the year's whole months left.
     #[graphql(default)]
     pub pro_rata: bool,
+    /// Whether usage may exceed what is left (remaining goes negative).
     #[graphql(default)]
     pub allows_overdraft: bool,
     /// Units a school may cash in a year, 1 to 100,000; leave out to forbid cash-in.
@@ -49,15 +54,21 @@ pub struct OfferItemCreateInput {
 pub struct OfferItemUpdateInput {
     /// Global id of the offer item.
     pub id: ID,
+    /// The item's name.
     pub name: Option<String>,
+    /// What the item is.
     pub description: Option<String>,
     /// In pence: 0 to 1,000,000,000 (£10,000,000).
     pub unit_value_pence: Option<i32>,
+    /// Whether schools joining mid-year get the share of the year's whole months left.
     pub pro_rata: Option<bool>,
+    /// Whether usage may exceed what is left.
     pub allows_overdraft: Option<bool>,
     /// 1 to 100,000 units; `null` forbids cash-in.
     pub cash_in_limit: MaybeUndefined<i32>,
+    /// Up to this share (0–100) of next year's allowance may be drawn into this year; null: none.
     pub draw_forward_percent: MaybeUndefined<i32>,
+    /// False to stop granting the item; existing entitlements stay usable.
     pub active: Option<bool>,
 }
 
@@ -118,6 +129,7 @@ pub struct OfferQuantitySetInput {
     pub phase: Option<Phase>,
     /// Whole units, 0 to 100,000; required unless `unlimited`.
     pub quantity: Option<i32>,
+    /// True to let the tier's schools use as much as they want.
     #[graphql(default)]
     pub unlimited: bool,
 }
@@ -144,9 +156,11 @@ pub struct EntitlementsDeriveInput {
 pub struct EntitlementsDerivePayload {
     /// Active memberships of the year looked at.
     pub memberships: i32,
+    /// How many entitlements were granted for the first time.
     pub entitlements_created: i32,
     /// Grants written: first grants and top-ups of raised quantities.
     pub grants: i32,
+    /// How many existing entitlements were topped up to a larger quantity.
     pub top_ups: i32,
     /// Last year's draw-forwards taken back from this year's allowance.
     pub draw_forwards_repaid: i32,
@@ -169,6 +183,7 @@ pub struct OfferUsageRecordInput {
     pub occurred_on: Date,
     /// E.g. a booking reference.
     pub reference: Option<String>,
+    /// What the units were used for, for the ledger.
     pub reason: Option<String>,
 }
 
@@ -177,6 +192,7 @@ pub struct OfferUsageRecordInput {
 pub struct OfferUsageReverseInput {
     /// The usage to give back.
     pub entry_id: ID,
+    /// Why the use is reversed, for the ledger.
     pub reason: Option<String>,
 }
 
@@ -206,7 +222,9 @@ pub struct OfferTransferInput {
     pub academic_year: AcademicYearScalar,
     /// Whole units, 1 to 100,000.
     pub quantity: i32,
+    /// The consultant's invoice or similar reference, if any.
     pub reference: Option<String>,
+    /// Why, for the ledger.
     pub reason: Option<String>,
 }
 

@@ -21,7 +21,7 @@ impl OfferQuery {
     async fn offer_items(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] include_inactive: bool,
+        #[graphql(default, desc = "Include items no longer granted.")] include_inactive: bool,
     ) -> async_graphql::Result<Vec<OfferItemNode>> {
         let rc = ctx.trellis()?;
         let items = offer::items(&rc.db, &rc.actor, include_inactive)
@@ -39,7 +39,7 @@ impl OfferQuery {
         #[graphql(desc = "Global id of the school.")] school_id: ID,
         #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
-        term: Option<Term>,
+        #[graphql(desc = "One term only; left out: the whole year.")] term: Option<Term>,
     ) -> async_graphql::Result<Option<ValueStatementNode>> {
         let rc = ctx.trellis()?;
         let school: SchoolId = expect_arg(&school_id)?;

@@ -33,10 +33,12 @@ impl OfferItemNode {
         &self.0.code
     }
 
+    /// The item's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// What the item is, in the partnership's words.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -119,6 +121,7 @@ impl OfferItemQuantityNode {
         self.0.year.into()
     }
 
+    /// The membership tier the quantity is for.
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<TierNode> {
         ctx.trellis()?
             .loaders
@@ -142,6 +145,7 @@ impl OfferItemQuantityNode {
         }
     }
 
+    /// True when the tier's schools may use as much as they want.
     async fn unlimited(&self) -> bool {
         self.0.allowance == offer::Allowance::Unlimited
     }
@@ -161,6 +165,7 @@ impl SchoolOfferNode {
         self.year.into()
     }
 
+    /// The school.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
@@ -215,6 +220,7 @@ pub struct EntryCount(pub u64);
 /// `totalCount` of a ledger connection: known from the balance, so free.
 #[Object]
 impl EntryCount {
+    /// How many entries there are, across pages.
     async fn total_count(&self) -> i32 {
         crate::graphql::int::saturating(self.0)
     }
@@ -235,10 +241,12 @@ impl OfferEntitlementNode {
 /// A school's entitlement to one item in one year.
 #[Object(name = "OfferEntitlement")]
 impl OfferEntitlementNode {
+    /// The core-offer item.
     async fn item(&self) -> OfferItemNode {
         OfferItemNode(self.0.item.clone())
     }
 
+    /// What the quantities count.
     async fn unit(&self) -> OfferUnit {
         self.0.item.unit.into()
     }
@@ -273,10 +281,12 @@ impl OfferEntitlementNode {
         crate::graphql::int::out(self.balance().adjusted)
     }
 
+    /// Units cashed in toward an external consultant.
     async fn cashed_in(&self) -> async_graphql::Result<i32> {
         crate::graphql::int::out(self.balance().cashed_in)
     }
 
+    /// Units drawn from next year's allowance (less any taken back for last year's).
     async fn drawn_forward(&self) -> async_graphql::Result<i32> {
         crate::graphql::int::out(self.balance().drawn_forward)
     }
@@ -345,6 +355,7 @@ impl OfferLedgerEntryNode {
         self.0.id.to_global()
     }
 
+    /// What the entry records; see its enum.
     async fn kind(&self) -> OfferEntryKind {
         self.0.kind.into()
     }
@@ -359,6 +370,7 @@ impl OfferLedgerEntryNode {
         self.0.occurred_on.into()
     }
 
+    /// The term it counts in, if any.
     async fn term(&self) -> Term {
         self.0.term.into()
     }
@@ -373,10 +385,12 @@ impl OfferLedgerEntryNode {
         self.0.reference.as_deref()
     }
 
+    /// Why, as the person who made the entry wrote it.
     async fn reason(&self) -> Option<&str> {
         self.0.reason.as_deref()
     }
 
+    /// The core-offer item.
     async fn item(&self, ctx: &Context<'_>) -> async_graphql::Result<OfferItemNode> {
         ctx.trellis()?
             .loaders
@@ -387,6 +401,7 @@ impl OfferLedgerEntryNode {
             .ok_or_else(|| internal("offer entry of an unknown item"))
     }
 
+    /// The school whose allowance it changes.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
@@ -436,10 +451,12 @@ pub struct ValueLineNode(pub ValueLine);
 /// One item's use in one term, valued at the traded price of the equivalent service.
 #[Object(name = "ValueStatementLine")]
 impl ValueLineNode {
+    /// The core-offer item.
     async fn item(&self) -> OfferItemNode {
         OfferItemNode(self.0.item.clone())
     }
 
+    /// The term, for a statement of one term.
     async fn term(&self) -> Term {
         self.0.term.into()
     }
@@ -449,6 +466,7 @@ impl ValueLineNode {
         crate::graphql::int::out(self.0.used)
     }
 
+    /// The traded price of one unit of the equivalent service.
     async fn unit_value(&self) -> MoneyValue {
         self.0.item.unit_value.into()
     }
@@ -475,6 +493,7 @@ fn may_see_fees(actor: &Actor, school: SchoolId) -> bool {
 /// What a school's use of its offer was worth, against the membership fee it was invoiced.
 #[Object(name = "ValueStatement")]
 impl ValueStatementNode {
+    /// The school.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders

@@ -32,8 +32,11 @@ use crate::graphql::scalars::{AcademicYearScalar, Date};
 pub struct ReviewCycleCreateInput {
     /// The academic year, e.g. `2026/27`.
     pub academic_year: AcademicYearScalar,
+    /// The cycle's name.
     pub name: String,
+    /// The areas and enquiry questions reviews look at.
     pub framework: FrameworkInput,
+    /// When self-reviews, visits and follow-up happen.
     pub windows: WindowsNode,
     /// Defaults: triads, no two schools of a trust together, not with last year's group,
     /// a trained lead reviewer in every group.
@@ -45,9 +48,13 @@ pub struct ReviewCycleCreateInput {
 pub struct ReviewCycleUpdateInput {
     /// Global id of the review cycle.
     pub id: ID,
+    /// The cycle's name.
     pub name: Option<String>,
+    /// The areas and enquiry questions reviews look at.
     pub framework: Option<FrameworkInput>,
+    /// When self-reviews, visits and follow-up happen.
     pub windows: Option<WindowsNode>,
+    /// The rules groups are formed by.
     pub rules: Option<RulesNode>,
 }
 
@@ -88,7 +95,9 @@ pub struct ReviewerRegisterInput {
     pub user_id: ID,
     /// The school they lead in (one of theirs).
     pub school_id: ID,
+    /// How far the reviewer has been trained.
     pub training: TrainingStatus,
+    /// When the reviewer completed their training, if they have.
     pub trained_on: Option<Date>,
 }
 
@@ -97,7 +106,9 @@ pub struct ReviewerRegisterInput {
 pub struct ReviewerUpdateTrainingInput {
     /// Global id of the review.
     pub id: ID,
+    /// How far the reviewer has now been trained.
     pub training: TrainingStatus,
+    /// When the reviewer completed their training.
     pub trained_on: Option<Date>,
 }
 
@@ -185,14 +196,18 @@ pub struct ReviewScheduleInput {
     pub id: ID,
     /// Inside the cycle's visit window.
     pub visit_starts_on: Date,
+    /// The visit's last day; inside the cycle's visit window.
     pub visit_ends_on: Date,
+    /// What the host school wants the review to look into.
     pub enquiry_focus: String,
 }
 
+/// One reviewer on a review's team.
 #[derive(InputObject, Debug)]
 pub struct ReviewTeamMemberInput {
     /// Global id of the reviewer.
     pub reviewer_id: ID,
+    /// Lead (exactly one per team) or member.
     pub role: ReviewTeamRole,
 }
 
@@ -220,6 +235,7 @@ pub struct ReviewAdvanceInput {
 pub struct ReviewSelfReviewSubmitInput {
     /// Global id of the review.
     pub id: ID,
+    /// The host school's summary of its self-review.
     pub summary: String,
     /// At most one per framework area, on the cycle's scale.
     #[graphql(default)]
@@ -231,6 +247,7 @@ pub struct ReviewSelfReviewSubmitInput {
 pub struct ReviewReportSetSummaryInput {
     /// Global id of the review.
     pub id: ID,
+    /// The report's summary, replacing the draft's.
     pub summary: String,
 }
 
@@ -268,13 +285,16 @@ async fn fresh(rc: &RequestContext, id: ReviewId) -> Result<Review, DomainError>
 pub struct ReviewFindingAddInput {
     /// Global id of the review.
     pub review_id: ID,
+    /// A strength or an area for development.
     pub kind: ReviewFindingKind,
     /// A key of the cycle framework's areas.
     pub area: String,
     /// A short label shared across reviews, which partnership themes count.
     #[graphql(default)]
     pub theme: String,
+    /// The finding, in a sentence.
     pub summary: String,
+    /// What the team saw that supports it.
     pub evidence: String,
     /// A key of the cycle framework's scale.
     pub evaluation: Option<String>,
@@ -314,9 +334,11 @@ pub struct ReviewActionAddInput {
     pub review_id: ID,
     /// The finding the action answers.
     pub finding_id: Option<ID>,
+    /// What the host school will do.
     pub description: String,
     /// Who in the host school owns it.
     pub owner: String,
+    /// When it should be done by; optional.
     pub due_on: Date,
 }
 
@@ -325,6 +347,7 @@ pub struct ReviewActionAddInput {
 pub struct ReviewActionSetStatusInput {
     /// Global id of the review.
     pub id: ID,
+    /// How far the host school has got with it.
     pub status: FollowUpActionStatus,
 }
 
@@ -356,6 +379,7 @@ pub struct ReviewSupportRequestInput {
     pub action_id: ID,
     /// Another school of the partnership.
     pub providing_school_id: ID,
+    /// What support the host school asks for.
     pub request: String,
 }
 
@@ -395,6 +419,7 @@ impl SupportRequestPayload {
 pub struct ReviewConsentRecordInput {
     /// Global id of the review.
     pub review_id: ID,
+    /// Who the host school agrees may read the report.
     pub scope: SharingConsentScope,
     /// The school that may read the report (scope SCHOOL only).
     pub school_id: Option<ID>,

@@ -88,6 +88,7 @@ pub(crate) async fn readable(
 pub struct FrameworkItemNode {
     /// Stable upper-case handle findings refer to, e.g. `CURRICULUM`.
     pub key: String,
+    /// How it reads.
     pub label: String,
 }
 
@@ -104,7 +105,9 @@ impl From<FrameworkItem> for FrameworkItemNode {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(name = "ReviewFramework")]
 pub struct FrameworkNode {
+    /// The questions a review enquires into.
     pub enquiry_questions: Vec<String>,
+    /// The areas a review looks at.
     pub areas: Vec<FrameworkItemNode>,
     /// Ordered from strongest to weakest.
     pub scale: Vec<FrameworkItemNode>,
@@ -120,18 +123,23 @@ impl From<Framework> for FrameworkNode {
     }
 }
 
+/// One area or question of a review framework.
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "ReviewFrameworkItemInput")]
 pub struct FrameworkItemInput {
     /// 1–60 characters of A-Z, 0-9 and _; unique within the list.
     pub key: String,
+    /// How it reads.
     pub label: String,
 }
 
+/// The areas and enquiry questions reviews of a cycle look at.
 #[derive(InputObject, Debug, Clone)]
 #[graphql(name = "ReviewFrameworkInput")]
 pub struct FrameworkInput {
+    /// The questions a review enquires into.
     pub enquiry_questions: Vec<String>,
+    /// The areas a review looks at.
     pub areas: Vec<FrameworkItemInput>,
     /// Ordered from strongest to weakest.
     pub scale: Vec<FrameworkItemInput>,
@@ -159,7 +167,9 @@ impl From<FrameworkInput> for Framework {
 #[derive(SimpleObject, InputObject, Debug, Clone, Copy)]
 #[graphql(name = "DateWindow", input_name = "DateWindowInput")]
 pub struct DateWindowNode {
+    /// The window's first day.
     pub opens_on: Date,
+    /// The window's last day.
     pub closes_on: Date,
 }
 
@@ -185,8 +195,11 @@ impl From<DateWindowNode> for DateWindow {
 #[derive(SimpleObject, InputObject, Debug, Clone, Copy)]
 #[graphql(name = "ReviewCycleWindows", input_name = "ReviewCycleWindowsInput")]
 pub struct WindowsNode {
+    /// When host schools submit their self-review.
     pub self_review: DateWindowNode,
+    /// When visits take place.
     pub visits: DateWindowNode,
+    /// When follow-up actions are worked on.
     pub follow_up: DateWindowNode,
 }
 
@@ -262,26 +275,32 @@ impl ReviewCycleNode {
         self.0.academic_year.into()
     }
 
+    /// The cycle's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The areas and enquiry questions reviews of the cycle look at.
     async fn framework(&self) -> FrameworkNode {
         self.0.framework.clone().into()
     }
 
+    /// When self-reviews, visits and follow-up happen.
     async fn windows(&self) -> WindowsNode {
         self.0.windows.into()
     }
 
+    /// The rules groups are formed by.
     async fn rules(&self) -> RulesNode {
         self.0.rules.into()
     }
 
+    /// Whether groups are proposed, confirmed or not yet formed.
     async fn groups_status(&self) -> ReviewGroupsStatus {
         self.0.groups_status.into()
     }
 
+    /// When staff confirmed the groups; null before.
     async fn groups_confirmed_at(&self) -> Option<DateTime<Utc>> {
         self.0.groups_confirmed_at
     }
@@ -383,10 +402,12 @@ pub struct ReviewGroupsNode(pub Groups);
 /// A cycle's groups as they stand.
 #[Object(name = "ReviewGroups")]
 impl ReviewGroupsNode {
+    /// Proposed (staff may still edit) or confirmed.
     async fn status(&self) -> ReviewGroupsStatus {
         self.0.status.into()
     }
 
+    /// The groups, each with its schools.
     async fn groups(&self) -> Vec<ReviewGroupNode> {
         self.0.groups.iter().cloned().map(ReviewGroupNode).collect()
     }
@@ -414,6 +435,7 @@ impl ReviewGroupNode {
         self.0.id.to_global()
     }
 
+    /// The cycle the group belongs to.
     async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewCycleNode> {
         let rc = ctx.trellis()?;
         rc.loaders
@@ -491,6 +513,7 @@ pub struct ReviewGroupMember {
 /// One school's place in a group.
 #[Object]
 impl ReviewGroupMember {
+    /// The member school.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         school(ctx.trellis()?, self.school_id).await
     }
@@ -516,6 +539,7 @@ pub struct PlacementReasonNode(pub Reason);
 /// Why a school is in its group.
 #[Object(name = "PlacementReason")]
 impl PlacementReasonNode {
+    /// Why the school is in its group.
     async fn kind(&self) -> PlacementReasonKind {
         match self.0 {
             Reason::Phase { .. } => PlacementReasonKind::Phase,
@@ -581,6 +605,7 @@ pub struct RelaxationNode(pub Relaxation);
 /// A constraint given up for one group, and why.
 #[Object(name = "GroupRelaxation")]
 impl RelaxationNode {
+    /// The grouping rule that could not hold.
     async fn constraint(&self) -> GroupingConstraint {
         self.0.constraint.into()
     }
@@ -590,6 +615,7 @@ impl RelaxationNode {
         schools(ctx.trellis()?, &self.0.schools).await
     }
 
+    /// Why, in a sentence finance and staff can read.
     async fn explanation(&self) -> &str {
         &self.0.explanation
     }
@@ -599,6 +625,7 @@ impl RelaxationNode {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(name = "RotaVisit")]
 pub struct RotaVisitNode {
+    /// The school visited.
     pub host: SchoolNode,
     /// The other schools of the group, who send the review team.
     pub reviewers: Vec<SchoolNode>,
@@ -610,6 +637,7 @@ pub struct GroupWarningNode(pub GroupWarning);
 /// A rule a group breaks now.
 #[Object(name = "GroupWarning")]
 impl GroupWarningNode {
+    /// The group the warning is about.
     async fn group(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<ReviewGroupNode>> {
         Ok(ctx
             .trellis()?
@@ -620,6 +648,7 @@ impl GroupWarningNode {
             .map(ReviewGroupNode))
     }
 
+    /// Which rule the group breaks.
     async fn kind(&self) -> GroupViolationKind {
         match self.0.violation {
             Violation::Size { .. } => GroupViolationKind::Size,
@@ -635,10 +664,12 @@ impl GroupWarningNode {
         self.0.violation.constraint().map(Into::into)
     }
 
+    /// The warning, in a sentence.
     async fn message(&self) -> String {
         self.0.violation.message()
     }
 
+    /// The schools involved.
     async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
         schools(ctx.trellis()?, &self.0.violation.schools()).await
     }
@@ -650,6 +681,7 @@ pub struct ReviewerNode(pub Reviewer);
 /// A school leader registered as a reviewer.
 #[Object(name = "Reviewer")]
 impl ReviewerNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -664,10 +696,12 @@ impl ReviewerNode {
         school(ctx.trellis()?, self.0.school_id).await
     }
 
+    /// How far the reviewer has been trained.
     async fn training(&self) -> TrainingStatus {
         self.0.training.into()
     }
 
+    /// When the reviewer completed their training, if recorded.
     async fn trained_on(&self) -> Option<Date> {
         self.0.trained_on.map(Into::into)
     }
@@ -688,6 +722,7 @@ pub struct TeamMemberNode(pub TeamMember);
 /// A reviewer on a review's team.
 #[Object(name = "ReviewTeamMember")]
 impl TeamMemberNode {
+    /// The reviewer.
     async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewerNode> {
         ctx.trellis()?
             .loaders
@@ -698,18 +733,22 @@ impl TeamMemberNode {
             .ok_or_else(|| internal(format!("reviewer {} missing", self.0.reviewer_id)))
     }
 
+    /// The reviewer's name.
     async fn name(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
         user_name(ctx.trellis()?, self.0.user_id).await
     }
 
+    /// The reviewer's school.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         school(ctx.trellis()?, self.0.school_id).await
     }
 
+    /// Lead or member of the team.
     async fn role(&self) -> ReviewTeamRole {
         self.0.role.into()
     }
 
+    /// How far the reviewer has been trained.
     async fn training(&self) -> TrainingStatus {
         self.0.training.into()
     }
@@ -749,14 +788,17 @@ pub struct SelfReviewNode(pub SelfReview);
 /// The host school's evaluation of itself before the visit.
 #[Object(name = "SelfReview")]
 impl SelfReviewNode {
+    /// The host school's summary.
     async fn summary(&self) -> &str {
         &self.0.summary
     }
 
+    /// The host school's evaluation of each framework area.
     async fn evaluations(&self) -> Vec<AreaEvaluationNode> {
         self.0.evaluations.iter().cloned().map(Into::into).collect()
     }
 
+    /// When it was submitted.
     async fn submitted_at(&self) -> DateTime<Utc> {
         self.0.submitted_at
     }
@@ -768,10 +810,12 @@ pub struct FindingNode(pub Finding);
 /// A strength or area for development the review found.
 #[Object(name = "ReviewFinding")]
 impl FindingNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// A strength or an area for development.
     async fn kind(&self) -> ReviewFindingKind {
         self.0.kind.into()
     }
@@ -786,10 +830,12 @@ impl FindingNode {
         &self.0.theme
     }
 
+    /// The finding, in a sentence.
     async fn summary(&self) -> &str {
         &self.0.summary
     }
 
+    /// What the team saw that supports it.
     async fn evidence(&self) -> &str {
         &self.0.evidence
     }
@@ -811,18 +857,22 @@ pub struct SupportRequestNode(pub SupportRequest);
 /// Support another school gives towards an action; its time can be paid through billing.
 #[Object(name = "SupportRequest")]
 impl SupportRequestNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// The school giving the support.
     async fn providing_school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         school(ctx.trellis()?, self.0.providing_school_id).await
     }
 
+    /// What support the host school asked for.
     async fn request(&self) -> &str {
         &self.0.request
     }
 
+    /// When it was asked for.
     async fn requested_at(&self) -> DateTime<Utc> {
         self.0.requested_at
     }
@@ -839,6 +889,7 @@ impl SupportRequestNode {
             .map(|m| (f64::from(m) / 60.0 * 100.0).round() / 100.0)
     }
 
+    /// When the support time was recorded; null until it is.
     async fn recorded_at(&self) -> Option<DateTime<Utc>> {
         self.0.recorded_at
     }
@@ -850,6 +901,7 @@ pub struct ActionNode(pub Action);
 /// An agreed follow-up action.
 #[Object(name = "FollowUpAction")]
 impl ActionNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
@@ -859,6 +911,7 @@ impl ActionNode {
         self.0.finding_id.map(GlobalId::to_global)
     }
 
+    /// What the host school will do.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -868,10 +921,12 @@ impl ActionNode {
         &self.0.owner
     }
 
+    /// When it should be done by, if agreed.
     async fn due_on(&self) -> Date {
         self.0.due_on.into()
     }
 
+    /// How far the host school has got with it.
     async fn status(&self) -> FollowUpActionStatus {
         self.0.status.into()
     }
@@ -893,10 +948,12 @@ pub struct ConsentNode(pub Consent);
 /// The host school's recorded agreement to share its report.
 #[Object(name = "SharingConsent")]
 impl ConsentNode {
+    /// Global id: opaque and stable; `node(id:)` finds it again.
     pub async fn id(&self) -> ID {
         self.0.id.to_global()
     }
 
+    /// Who may read the report under it.
     async fn scope(&self) -> SharingConsentScope {
         self.0.scope.into()
     }
@@ -909,6 +966,7 @@ impl ConsentNode {
         }
     }
 
+    /// When the host school recorded it.
     async fn recorded_at(&self) -> DateTime<Utc> {
         self.0.recorded_at
     }
@@ -936,6 +994,7 @@ impl ReviewNode {
         self.0.id.to_global()
     }
 
+    /// The cycle the review belongs to.
     async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewCycleNode> {
         ctx.trellis()?
             .loaders
@@ -946,18 +1005,22 @@ impl ReviewNode {
             .ok_or_else(|| internal(format!("review {} has no cycle", self.0.id)))
     }
 
+    /// The school reviewed.
     async fn host_school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         school(ctx.trellis()?, self.0.host_school_id).await
     }
 
+    /// Where the review is; it only moves forward.
     async fn status(&self) -> ReviewStatus {
         self.0.status.into()
     }
 
+    /// The visit's first day, once scheduled.
     async fn visit_starts_on(&self) -> Option<Date> {
         self.0.visit_starts_on.map(Into::into)
     }
 
+    /// The visit's last day, once scheduled.
     async fn visit_ends_on(&self) -> Option<Date> {
         self.0.visit_ends_on.map(Into::into)
     }
@@ -1075,10 +1138,12 @@ impl ReviewNode {
         ))
     }
 
+    /// When the host school agreed the report; null before.
     async fn agreed_at(&self) -> Option<DateTime<Utc>> {
         self.0.agreed_at
     }
 
+    /// When the host school published the report to the partnership; null before.
     async fn published_at(&self) -> Option<DateTime<Utc>> {
         self.0.published_at
     }
@@ -1101,6 +1166,7 @@ impl ReviewNode {
 pub struct ReviewThemeNode {
     /// A key of the cycle framework's areas.
     pub area: String,
+    /// The framework area's label.
     pub area_label: String,
     /// The findings' shared theme label; empty for area-level findings.
     pub theme: String,

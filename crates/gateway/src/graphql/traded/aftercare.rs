@@ -158,10 +158,12 @@ pub struct SessionCancelPayload {
     pub user_errors: Vec<UserError>,
 }
 
+/// One attendee's mark on the register.
 #[derive(InputObject, Debug, Clone)]
 pub struct AttendanceMarkInput {
     /// Global id of the attendee.
     pub attendee_id: ID,
+    /// Present (ATTENDED) or absent (NO_SHOW).
     pub attendance: Attendance,
 }
 
@@ -199,6 +201,7 @@ pub struct FeedbackSubmitInput {
     pub attendee_id: ID,
     /// 1 (poor) to 5 (excellent).
     pub rating: i32,
+    /// Anything the attendee wants to add; optional.
     pub comment: Option<String>,
 }
 

@@ -61,6 +61,7 @@ fn card_payment(p: ProviderPayment) -> CardPayment {
 /// A person to hold a place for.
 #[derive(InputObject, Debug, Clone)]
 pub struct AttendeeInput {
+    /// The attendee's full name, as it should appear on the register and certificate.
     pub name: String,
     /// One live place per email per session.
     pub email: String,
@@ -109,6 +110,7 @@ pub struct BookingRequestInput {
     pub school_id: ID,
     /// Global id of the session.
     pub session_id: ID,
+    /// Who would attend: the requester and any colleagues, each once.
     pub attendees: Vec<AttendeeInput>,
     /// Send the same key when retrying: the request is made once, and the retry answers
     /// it. The same key with a different request is a CONFLICT. Keys are the caller's own.
@@ -120,8 +122,11 @@ pub struct BookingRequestInput {
 pub struct BookingApproveInput {
     /// Global id of the booking.
     pub booking_id: ID,
+    /// How the booking is paid: from the core offer, on the termly invoice, or by card.
     pub settlement: BookingSettlement,
+    /// The school's purchase-order number, if it has one.
     pub po_number: Option<String>,
+    /// When the session is full: join the waiting list (true) or leave the request pending (false).
     #[graphql(default)]
     pub join_waitlist: bool,
 }
@@ -140,8 +145,11 @@ pub struct BookingDeclineInput {
 pub struct AttendeeSubstituteInput {
     /// The attendee to replace.
     pub attendee_id: ID,
+    /// The replacement's full name.
     pub name: String,
+    /// The replacement's email address: where their confirmation goes.
     pub email: String,
+    /// The replacement's role at the school (e.g. Class teacher).
     pub role: Option<String>,
 }
 

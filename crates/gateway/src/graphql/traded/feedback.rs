@@ -20,10 +20,12 @@ impl FeedbackNode {
         self.0.rating
     }
 
+    /// What they wrote, if anything.
     async fn comment(&self) -> Option<&str> {
         self.0.comment.as_deref()
     }
 
+    /// The attendee who gave it.
     async fn attendee(&self, ctx: &Context<'_>) -> async_graphql::Result<AttendeeNode> {
         ctx.trellis()?
             .loaders
@@ -34,6 +36,7 @@ impl FeedbackNode {
             .ok_or_else(|| internal("feedback of an unknown attendee"))
     }
 
+    /// The attendee's school.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders

@@ -44,8 +44,11 @@ fn id_input<T: GlobalId>(field: &'static str) -> impl Fn(ID) -> Result<T, Domain
 pub struct ServiceCreateInput {
     /// Letters, digits, `-` and `_`, stored upper-case, e.g. `CPD-PHONICS-KS1`; unique.
     pub code: String,
+    /// The service's title.
     pub title: String,
+    /// What kind of service it is.
     pub category: ServiceCategory,
+    /// What the service is, for schools choosing it.
     #[graphql(default)]
     pub description: String,
     /// Who it is for, in words.
@@ -58,17 +61,20 @@ pub struct ServiceCreateInput {
     pub provider_school_id: Option<ID>,
     /// The team or person delivering, as the catalogue shows it.
     pub provider_name: String,
+    /// In person or online.
     pub delivery: ServiceDelivery,
     /// Per place for member schools, in pence: 0 to 10,000,000 (£100,000).
     pub member_price_pence: i32,
     /// Per place for everyone else, in pence (0 to 10,000,000, £100,000); leave out to sell
     /// to member schools only.
     pub non_member_price_pence: Option<i32>,
+    /// How VAT applies to its price.
     #[graphql(default_with = "VatTreatment::Exempt")]
     pub vat_treatment: VatTreatment,
     /// VAT rate in basis points (2000 = 20%); 0 when exempt.
     #[graphql(default)]
     pub vat_rate_bp: i32,
+    /// The Consistent Financial Reporting code schools book the spend to, if any.
     pub cfr_code: Option<String>,
     /// The core-offer item that can pay for a place (settlement OFFER).
     pub offer_item_id: Option<ID>,
@@ -79,21 +85,31 @@ pub struct ServiceCreateInput {
 pub struct ServiceUpdateInput {
     /// Global id of the service.
     pub id: ID,
+    /// The service's title.
     pub title: Option<String>,
+    /// What kind of service it is.
     pub category: Option<ServiceCategory>,
+    /// What the service is.
     pub description: Option<String>,
+    /// Who the service is for (e.g. subject leads).
     pub audience: Option<String>,
+    /// The phases of education it suits; empty: any.
     pub phases: Option<Vec<Phase>>,
     /// Global id of the provider school.
     pub provider_school_id: MaybeUndefined<ID>,
+    /// The provider's name as schools should see it.
     pub provider_name: Option<String>,
+    /// In person or online.
     pub delivery: Option<ServiceDelivery>,
     /// In pence: 0 to 10,000,000 (£100,000).
     pub member_price_pence: Option<i32>,
     /// In pence: 0 to 10,000,000 (£100,000); `null` sells to member schools only.
     pub non_member_price_pence: MaybeUndefined<i32>,
+    /// How VAT applies to its price.
     pub vat_treatment: Option<VatTreatment>,
+    /// The VAT rate in basis points (2000 is 20%).
     pub vat_rate_bp: Option<i32>,
+    /// The Consistent Financial Reporting code schools book the spend to.
     pub cfr_code: MaybeUndefined<String>,
     /// Global id of the offer item.
     pub offer_item_id: MaybeUndefined<ID>,
@@ -127,6 +143,7 @@ impl ServicePayload {
     }
 }
 
+/// One part of a session: a day of a two-day course, say. Parts may not overlap.
 #[derive(InputObject, Debug, Clone)]
 pub struct SessionPartInput {
     /// In the future, and in 2000–2099.
@@ -154,8 +171,11 @@ impl From<SessionPartInput> for SessionPart {
 /// `lateFeePercent` of the price is kept; within `noRefundWithinDays` nothing comes back.
 #[derive(InputObject, Debug, Clone, Copy)]
 pub struct CancellationPolicyInput {
+    /// Cancelling at least this many whole days before the start is free (at most 365).
     pub free_until_days: i32,
+    /// After that, this share of the price is kept: 0–100.
     pub late_fee_percent: i32,
+    /// Within this many days of the start nothing is given back; at most `freeUntilDays`.
     pub no_refund_within_days: i32,
 }
 
@@ -182,6 +202,7 @@ pub struct SessionCreateInput {
     pub label: Option<String>,
     /// At least one, in date order, not overlapping.
     pub parts: Vec<SessionPartInput>,
+    /// How many places: 1–10,000.
     pub capacity: i32,
     /// No later than the first part's start; in 2000–2099.
     pub booking_deadline: DateTime<Utc>,
@@ -198,11 +219,18 @@ pub struct SessionCreateInput {
 pub struct SessionUpdateInput {
     /// Global id of the session.
     pub id: ID,
+    /// A label telling sessions of a service apart (e.g. Cohort 2).
     pub label: MaybeUndefined<String>,
+    /// The session's parts, replacing them all.
     pub parts: Option<Vec<SessionPartInput>>,
+    /// How many places: 1–10,000, and never fewer than are taken. Added places go to the waiting
+    /// list first.
     pub capacity: Option<i32>,
+    /// The last moment a booking is taken; before the start.
     pub booking_deadline: Option<DateTime<Utc>>,
+    /// The cancellation policy for bookings from now on.
     pub policy: Option<CancellationPolicyInput>,
+    /// How long a waiting-list offer stays open, in hours (never past the start).
     pub waitlist_offer_hours: Option<i32>,
 }
 

@@ -22,9 +22,11 @@ use crate::graphql::relay::{NoEdgeFields, connection, expect_arg, page_args};
 /// Narrows the catalogue; every field is optional and they combine with AND.
 #[derive(InputObject, Debug, Default)]
 pub struct ServiceFilterInput {
+    /// Only services of this kind.
     pub category: Option<ServiceCategory>,
     /// Services for this phase, including those for every phase.
     pub phase: Option<Phase>,
+    /// Only services delivered this way.
     pub delivery: Option<ServiceDelivery>,
     /// `true`: provided by partnership staff; `false`: school-to-school support only.
     pub provided_by_partnership: Option<bool>,
@@ -101,6 +103,7 @@ pub struct SessionFilterInput {
     /// Only sessions still to start.
     #[graphql(default)]
     pub upcoming: bool,
+    /// Include cancelled sessions.
     #[graphql(default)]
     pub include_cancelled: bool,
 }
@@ -122,6 +125,9 @@ impl TradedQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Narrows the list; leave it out to list everything you may see.")] filter: Option<ServiceFilterInput>,
+        #[graphql(
+            desc = "Words to look for in the code, title, description, audience and provider."
+        )]
         search: Option<String>,
         #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
         first: Option<i32>,

@@ -93,14 +93,17 @@ impl ServiceNode {
         &self.0.code
     }
 
+    /// The service's title, as the catalogue shows it.
     async fn title(&self) -> &str {
         &self.0.title
     }
 
+    /// What kind of service it is.
     async fn category(&self) -> ServiceCategory {
         self.0.category.into()
     }
 
+    /// What the service is, for schools choosing it.
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -138,6 +141,7 @@ impl ServiceNode {
         &self.0.provider_name
     }
 
+    /// In person or online.
     async fn delivery(&self) -> ServiceDelivery {
         self.0.delivery.into()
     }
@@ -152,10 +156,12 @@ impl ServiceNode {
         self.0.non_member_price.map(Into::into)
     }
 
+    /// How VAT applies to its price.
     async fn vat_treatment(&self) -> VatTreatment {
         self.0.vat_treatment.into()
     }
 
+    /// The VAT rate, in basis points (2000 is 20%).
     async fn vat_rate_basis_points(&self) -> i32 {
         crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
@@ -190,8 +196,8 @@ impl ServiceNode {
     async fn sessions(
         &self,
         ctx: &Context<'_>,
-        #[graphql(default)] upcoming: bool,
-        #[graphql(default)] include_cancelled: bool,
+        #[graphql(default, desc = "Only sessions still to start.")] upcoming: bool,
+        #[graphql(default, desc = "Include cancelled sessions.")] include_cancelled: bool,
     ) -> async_graphql::Result<Vec<SessionNode>> {
         let rc = ctx.trellis()?;
         let now = rc.clock.now();
@@ -213,6 +219,7 @@ impl ServiceNode {
         ctx: &Context<'_>,
         #[graphql(desc = "The academic year, written as schools write it, e.g. `2026/27`.")]
         academic_year: AcademicYearScalar,
+        #[graphql(desc = "The term whose sessions the summary covers.")]
         term: crate::graphql::offer::enums::Term,
     ) -> async_graphql::Result<Option<String>> {
         let rc = ctx.trellis()?;
@@ -263,6 +270,7 @@ impl SessionNode {
         self.0.id.to_global()
     }
 
+    /// The service it is a session of.
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<ServiceNode> {
         service_of(ctx.trellis()?, &self.0).await.map(ServiceNode)
     }
@@ -297,6 +305,7 @@ impl SessionNode {
         crate::graphql::int::saturating(self.0.minutes())
     }
 
+    /// How many places it has.
     async fn capacity(&self) -> i32 {
         crate::graphql::int::saturating(self.0.capacity)
     }
@@ -307,10 +316,12 @@ impl SessionNode {
         crate::graphql::int::saturating(self.0.places_taken)
     }
 
+    /// Places not yet taken or held.
     async fn places_left(&self) -> i32 {
         crate::graphql::int::saturating(self.0.places_left())
     }
 
+    /// The last moment a booking is taken.
     async fn booking_deadline(&self) -> DateTime<Utc> {
         self.0.booking_deadline
     }
@@ -321,6 +332,7 @@ impl SessionNode {
         Ok(self.0.is_bookable(ctx.trellis()?.clock.now()))
     }
 
+    /// What cancelling a booking costs, by how close to the start.
     async fn cancellation_policy(&self) -> CancellationPolicyNode {
         CancellationPolicyNode::from(self.0.policy)
     }
@@ -330,14 +342,17 @@ impl SessionNode {
         crate::graphql::int::saturating(self.0.waitlist_offer_hours)
     }
 
+    /// Scheduled or cancelled.
     async fn status(&self) -> SessionStatus {
         self.0.status.into()
     }
 
+    /// When the provider cancelled it; null unless cancelled.
     async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
         self.0.cancelled_at
     }
 
+    /// Why the provider cancelled it.
     async fn cancelled_reason(&self) -> Option<&str> {
         self.0.cancelled_reason.as_deref()
     }
@@ -458,10 +473,12 @@ pub struct SessionPartNode(pub SessionPart);
 /// One part of a session: a day or half-day of a course, an online twilight.
 #[Object(name = "SessionPart")]
 impl SessionPartNode {
+    /// When the part starts.
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at
     }
 
+    /// When the part ends.
     async fn ends_at(&self) -> DateTime<Utc> {
         self.0.ends_at
     }
@@ -476,6 +493,7 @@ impl SessionPartNode {
         self.0.online_url.as_deref()
     }
 
+    /// The part's length in minutes.
     async fn minutes(&self) -> i32 {
         crate::graphql::int::saturating(self.0.minutes())
     }
@@ -487,8 +505,11 @@ impl SessionPartNode {
 #[derive(SimpleObject, Debug, Clone, Copy)]
 #[graphql(name = "CancellationPolicy")]
 pub struct CancellationPolicyNode {
+    /// Cancelling at least this many whole days before the start is free.
     pub free_until_days: i32,
+    /// After that, this share of the price (0–100) is kept.
     pub late_fee_percent: i32,
+    /// Within this many days of the start nothing is given back.
     pub no_refund_within_days: i32,
 }
 
@@ -514,6 +535,7 @@ impl BookingNode {
         self.0.id.to_global()
     }
 
+    /// The school the places are booked for.
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
@@ -524,6 +546,7 @@ impl BookingNode {
             .ok_or_else(|| internal("booking of an unknown school"))
     }
 
+    /// The session booked.
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<SessionNode> {
         ctx.trellis()?
             .loaders
@@ -534,6 +557,7 @@ impl BookingNode {
             .ok_or_else(|| internal("booking of an unknown session"))
     }
 
+    /// The service booked.
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<ServiceNode> {
         ctx.trellis()?
             .loaders
@@ -549,6 +573,7 @@ impl BookingNode {
         self.0.academic_year.into()
     }
 
+    /// Where the booking is in its life; see `BookingStatus`.
     async fn status(&self) -> BookingStatus {
         self.0.status.into()
     }
@@ -564,6 +589,7 @@ impl BookingNode {
         crate::graphql::int::saturating(self.0.places_held)
     }
 
+    /// The people booked, in the order the booking named them.
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AttendeeNode>> {
         let rc = ctx.trellis()?;
         Ok(list_of(&rc.loaders.booking_attendees, self.0.id)
@@ -588,6 +614,7 @@ impl BookingNode {
         self.0.net().into()
     }
 
+    /// VAT on the booking's price.
     async fn vat(&self) -> MoneyValue {
         self.0.vat().into()
     }
@@ -597,10 +624,12 @@ impl BookingNode {
         self.0.gross().into()
     }
 
+    /// How VAT applies to it: standard-rated, exempt or out of scope.
     async fn vat_treatment(&self) -> VatTreatment {
         self.0.vat_treatment.into()
     }
 
+    /// The VAT rate applied, in basis points (2000 is 20%).
     async fn vat_rate_basis_points(&self) -> i32 {
         crate::graphql::int::saturating(self.0.vat_rate_bp)
     }
@@ -610,6 +639,7 @@ impl BookingNode {
         self.0.settlement.map(Into::into)
     }
 
+    /// The school's purchase-order number for it, if given.
     async fn po_number(&self) -> Option<&str> {
         self.0.po_number.as_deref()
     }
@@ -776,8 +806,11 @@ pub struct WaitlistEntryNode {
 #[derive(SimpleObject, Debug, Clone)]
 #[graphql(name = "BookingClosure")]
 pub struct BookingClosureNode {
+    /// Why it ended.
     pub reason: BookingClosedReason,
+    /// What the person who ended it wrote, if anything.
     pub note: Option<String>,
+    /// When the booking ended.
     pub at: DateTime<Utc>,
     /// Who closed it; null when Trellis did (an expired offer, an unpaid card booking).
     pub by: Option<UserNode>,
@@ -794,6 +827,7 @@ impl AttendeeNode {
         self.0.id.to_global()
     }
 
+    /// The booking the attendee's place belongs to.
     async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingNode> {
         ctx.trellis()?
             .loaders
@@ -804,6 +838,7 @@ impl AttendeeNode {
             .ok_or_else(|| internal("attendee of an unknown booking"))
     }
 
+    /// The attendee's name, as the booking gave it.
     async fn name(&self) -> &str {
         &self.0.name
     }
@@ -829,6 +864,7 @@ impl AttendeeNode {
         crate::graphql::int::saturating(self.0.parts_attended)
     }
 
+    /// When the register was last marked for them; null until it is.
     async fn attendance_marked_at(&self) -> Option<DateTime<Utc>> {
         self.0.attendance_marked_at
     }
