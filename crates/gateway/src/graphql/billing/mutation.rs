@@ -15,7 +15,7 @@ use kernel::{AcademicYear, BillingAccountId, DomainError, InvoiceId, Money, Paym
 use super::enums::{BillingAccountKind, PaymentMethod, ReceiptMethod};
 use super::fees::VatTreatment;
 use super::types::{
-    AccountNode, AllocationNode, CreditNoteNode, InvoiceNode, InvoicingRunNode, PaymentNode,
+    AccountNode, AllocationNode, CreditNoteNode, InvoicePayload, InvoicingRunNode, PaymentNode,
     RefundNode, today,
 };
 use crate::events::{self, Event};
@@ -245,28 +245,6 @@ pub struct InvoiceMarkUncollectibleInput {
     pub id: ID,
     /// Why it is written off, kept as its `statusReason`: at most 500 characters.
     pub reason: String,
-}
-
-/// Result of `invoiceCreate`, `invoiceSetPurchaseOrder`, `invoiceVoid`, `invoiceMarkUncollectible`
-/// or `invoiceMirror`.
-#[derive(SimpleObject, Debug)]
-pub struct InvoicePayload {
-    /// The invoice as it now stands; null when refused.
-    pub invoice: Option<InvoiceNode>,
-    /// Why nothing changed, by input field: e.g. OUT_OF_RANGE (a past due date, a zero total),
-    /// NOT_FOUND (account, school), CONFLICT (the invoice's status does not allow it, or an
-    /// idempotency key reused with another input).
-    pub user_errors: Vec<UserError>,
-}
-
-impl InvoicePayload {
-    fn from(result: Result<Invoice, DomainError>) -> async_graphql::Result<Self> {
-        let (invoice, user_errors) = payload(result)?;
-        Ok(Self {
-            invoice: invoice.map(InvoiceNode),
-            user_errors,
-        })
-    }
 }
 
 /// Tells subscribers on every replica that a changed invoice changed (after its commit).

@@ -10,8 +10,7 @@ use billing::provider::PaymentProvider;
 use billing::reconciliation;
 use kernel::{DomainError, ErrorCode, InvoiceId};
 
-use super::mutation::InvoicePayload;
-use super::types::{InvoiceNode, PaymentNode};
+use super::types::{InvoiceNode, InvoicePayload, PaymentNode};
 use crate::graphql::context::{ContextExt, RequestContext};
 use crate::graphql::errors::{UserError, payload};
 use crate::graphql::relay::expect_input;

@@ -19,7 +19,7 @@ use super::enums::{
 use super::fees::VatTreatment;
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
-use crate::graphql::errors::internal;
+use crate::graphql::errors::{UserError, internal, payload};
 use crate::graphql::loaders::{list_of, load_list};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::{AcademicYearScalar, Date, FinancialYearScalar, MoneyValue};
@@ -358,6 +358,30 @@ pub(super) fn is_unsettled(invoice: &Invoice) -> bool {
 
 #[derive(Debug, Clone)]
 pub struct InvoiceLineNode(pub InvoiceLine);
+
+/// Result of `invoiceCreate`, `invoiceSetPurchaseOrder`, `invoiceVoid`, `invoiceMarkUncollectible`
+/// or `invoiceMirror`.
+#[derive(SimpleObject, Debug)]
+pub struct InvoicePayload {
+    /// The invoice as it now stands; null when refused.
+    pub invoice: Option<InvoiceNode>,
+    /// Why nothing changed, by input field: e.g. OUT_OF_RANGE (a past due date, a zero total),
+    /// NOT_FOUND (account, school), CONFLICT (the invoice's status does not allow it, or an
+    /// idempotency key reused with another input).
+    pub user_errors: Vec<UserError>,
+}
+
+impl InvoicePayload {
+    pub(super) fn from(
+        result: Result<Invoice, kernel::DomainError>,
+    ) -> async_graphql::Result<Self> {
+        let (invoice, user_errors) = payload(result)?;
+        Ok(Self {
+            invoice: invoice.map(InvoiceNode),
+            user_errors,
+        })
+    }
+}
 
 /// One line of an invoice.
 #[Object(name = "InvoiceLine")]
