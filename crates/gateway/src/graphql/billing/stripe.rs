@@ -545,7 +545,8 @@ pub struct StripeEvent {
     pub event_type: String,
     /// The Stripe object it is about (`in_…`, `pi_…`, `ch_…`).
     pub object_id: Option<String>,
-    /// What the ledger did with it: applied, ignored or failed.
+    /// What the ledger did with it: applied, ignored, failed, or pending (a refund awaiting its
+    /// payment's event).
     pub outcome: StripeEventOutcome,
     /// What was done, or why the ledger refused it.
     pub detail: Option<String>,

@@ -708,8 +708,10 @@ impl RefundNode {
 #[derive(Debug, Clone)]
 pub struct StatementNode(pub Statement);
 
-/// An account's year in figures. Always `invoiced = paid + credited + outstanding` and
-/// `received = paid + refunded + accountCredit`.
+/// An account's year in figures. The invoice side always adds up:
+/// `invoiced = paid + credited + outstanding`, over the invoices dated in the period. The cash
+/// side is by date, not by invoice: `received` and `refunded` are what came in and went back in
+/// the period, whatever it paid, and `accountCredit` is what the account holds unallocated now.
 #[Object(name = "AccountStatement")]
 impl StatementNode {
     /// The academic year covered; null for a financial year's statement.
@@ -752,7 +754,7 @@ impl StatementNode {
         self.0.refunded.into()
     }
 
-    /// Received and neither allocated nor refunded.
+    /// What the account holds now, received on any date and neither allocated nor refunded.
     async fn account_credit(&self) -> MoneyValue {
         self.0.account_credit.into()
     }

@@ -66,7 +66,8 @@ pub struct OfferItemUpdateInput {
     pub allows_overdraft: Option<bool>,
     /// 1 to 100,000 units; `null` forbids cash-in.
     pub cash_in_limit: MaybeUndefined<i32>,
-    /// Up to this share (0–100) of next year's allowance may be drawn into this year; null: none.
+    /// Share (1–100%) of next year's allowance that may be drawn into this year; null forbids
+    /// drawing forward.
     pub draw_forward_percent: MaybeUndefined<i32>,
     /// False to stop granting the item; existing entitlements stay usable.
     pub active: Option<bool>,

@@ -370,7 +370,7 @@ impl OfferLedgerEntryNode {
         self.0.occurred_on.into()
     }
 
-    /// The term it counts in, if any.
+    /// The term it counts in (a reversal counts in its usage's term).
     async fn term(&self) -> Term {
         self.0.term.into()
     }
@@ -456,7 +456,8 @@ impl ValueLineNode {
         OfferItemNode(self.0.item.clone())
     }
 
-    /// The term, for a statement of one term.
+    /// The term this line's use counts in; a whole-year statement has a line for each term in
+    /// which the item was used.
     async fn term(&self) -> Term {
         self.0.term.into()
     }

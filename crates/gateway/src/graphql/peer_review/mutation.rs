@@ -43,7 +43,7 @@ pub struct ReviewCycleCreateInput {
     pub rules: Option<RulesNode>,
 }
 
-/// Fields left out are unchanged.
+/// Input to `reviewCycleUpdate`. Fields left out are unchanged.
 #[derive(InputObject, Debug)]
 pub struct ReviewCycleUpdateInput {
     /// Global id of the review cycle.
@@ -104,7 +104,7 @@ pub struct ReviewerRegisterInput {
 /// Input to `reviewerUpdateTraining`.
 #[derive(InputObject, Debug)]
 pub struct ReviewerUpdateTrainingInput {
-    /// Global id of the review.
+    /// Global id of the reviewer.
     pub id: ID,
     /// How far the reviewer has now been trained.
     pub training: TrainingStatus,
@@ -303,7 +303,7 @@ pub struct ReviewFindingAddInput {
 /// Input to `reviewFindingRemove`.
 #[derive(InputObject, Debug)]
 pub struct ReviewFindingRemoveInput {
-    /// Global id of the review.
+    /// Global id of the finding to remove.
     pub id: ID,
 }
 
@@ -338,14 +338,14 @@ pub struct ReviewActionAddInput {
     pub description: String,
     /// Who in the host school owns it.
     pub owner: String,
-    /// When it should be done by; optional.
+    /// When it should be done by; inside the cycle's follow-up window.
     pub due_on: Date,
 }
 
 /// Input to `reviewActionSetStatus`.
 #[derive(InputObject, Debug)]
 pub struct ReviewActionSetStatusInput {
-    /// Global id of the review.
+    /// Global id of the follow-up action.
     pub id: ID,
     /// How far the host school has got with it.
     pub status: FollowUpActionStatus,
@@ -386,7 +386,7 @@ pub struct ReviewSupportRequestInput {
 /// Input to `reviewSupportRecordTime`.
 #[derive(InputObject, Debug)]
 pub struct ReviewSupportRecordTimeInput {
-    /// Global id of the review.
+    /// Global id of the support request.
     pub id: ID,
     /// Total time given so far, in minutes: 1 to 5,460 (13 weeks of 7 hours).
     pub minutes_provided: i32,
@@ -649,7 +649,9 @@ impl PeerReviewMutation {
         ReviewPayload::from(result)
     }
 
-    /// Move a review one step forward (who may move each step: see `ReviewStatus`).
+    /// Move a review one step forward. Who may move it to each status: VISITED, partnership staff
+    /// or the lead reviewer; REPORT_DRAFT, staff or the review team; AGREED, staff or the host
+    /// school; PUBLISHED_TO_PARTNERSHIP, the host school only.
     async fn review_advance(
         &self,
         ctx: &Context<'_>,

@@ -921,7 +921,7 @@ impl ActionNode {
         &self.0.owner
     }
 
-    /// When it should be done by, if agreed.
+    /// When it should be done by; always inside the cycle's follow-up window.
     async fn due_on(&self) -> Date {
         self.0.due_on.into()
     }

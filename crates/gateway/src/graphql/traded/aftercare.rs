@@ -57,7 +57,8 @@ pub struct CancellationReturn {
     /// Money given back (credited or refunded); zero for OFFER, whose allowance is not money
     /// (see `unitsReturned`).
     pub refund: MoneyValue,
-    /// OFFER: allowance units given back (some or all of the use reversed).
+    /// True when the booking was settled from the core offer and some or all of its use was
+    /// given back to the allowance.
     pub usage_reversed: bool,
     /// OFFER: allowance units that stay used under the policy; null for other settlements.
     pub units_kept: Option<i32>,
@@ -173,7 +174,7 @@ pub struct AttendanceRecordInput {
     /// Global id of the session.
     pub session_id: ID,
     /// Which part of the session this register is for: its 0-based index in
-    /// `TradedSession.parts`. May be omitted for a session of one part; required otherwise.
+    /// `Session.parts`. May be omitted for a session of one part; required otherwise.
     /// A part is marked once it has started.
     pub part: Option<i32>,
     /// One mark per attendee; marking again corrects the register.

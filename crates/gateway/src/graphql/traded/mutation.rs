@@ -61,7 +61,7 @@ pub struct ServiceCreateInput {
     pub provider_school_id: Option<ID>,
     /// The team or person delivering, as the catalogue shows it.
     pub provider_name: String,
-    /// In person or online.
+    /// In person, online, or at the booking school.
     pub delivery: ServiceDelivery,
     /// Per place for member schools, in pence: 0 to 10,000,000 (£100,000).
     pub member_price_pence: i32,
@@ -99,7 +99,7 @@ pub struct ServiceUpdateInput {
     pub provider_school_id: MaybeUndefined<ID>,
     /// The provider's name as schools should see it.
     pub provider_name: Option<String>,
-    /// In person or online.
+    /// In person, online, or at the booking school.
     pub delivery: Option<ServiceDelivery>,
     /// In pence: 0 to 10,000,000 (£100,000).
     pub member_price_pence: Option<i32>,
@@ -204,7 +204,8 @@ pub struct SessionCreateInput {
     pub parts: Vec<SessionPartInput>,
     /// How many places: 1–10,000.
     pub capacity: i32,
-    /// No later than the first part's start; in 2000–2099.
+    /// The last moment a booking is taken: at or before the start of the first part; in
+    /// 2000–2099.
     pub booking_deadline: DateTime<Utc>,
     /// Leave out for the partnership's usual terms (free until 14 days before, half kept
     /// after that, nothing back in the last 2 days).
@@ -226,7 +227,8 @@ pub struct SessionUpdateInput {
     /// How many places: 1–10,000, and never fewer than are taken. Added places go to the waiting
     /// list first.
     pub capacity: Option<i32>,
-    /// The last moment a booking is taken; before the start.
+    /// The last moment a booking is taken: at or before the start of the first part; in
+    /// 2000–2099.
     pub booking_deadline: Option<DateTime<Utc>>,
     /// The cancellation policy for bookings from now on.
     pub policy: Option<CancellationPolicyInput>,

@@ -141,7 +141,7 @@ impl ServiceNode {
         &self.0.provider_name
     }
 
-    /// In person or online.
+    /// In person, online, or at the booking school.
     async fn delivery(&self) -> ServiceDelivery {
         self.0.delivery.into()
     }
