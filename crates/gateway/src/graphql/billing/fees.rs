@@ -310,7 +310,8 @@ pub struct FeeScheduleCreateInput {
     pub payment_terms_days: u16,
 }
 
-/// Fields left out are unchanged. Locked schedules refuse every change.
+/// Input to `feeScheduleUpdate`. Fields left out are unchanged. Locked schedules refuse every
+/// change.
 #[derive(InputObject, Debug)]
 pub struct FeeScheduleUpdateInput {
     /// Global id of the fee schedule.

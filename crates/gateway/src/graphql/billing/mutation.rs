@@ -63,7 +63,7 @@ pub struct BillingAccountCreateInput {
     pub school_ids: Vec<ID>,
 }
 
-/// Fields left out are unchanged.
+/// Input to `billingAccountUpdate`. Fields left out are unchanged.
 #[derive(InputObject, Debug)]
 pub struct BillingAccountUpdateInput {
     /// The account to change: a `BillingAccount` id.

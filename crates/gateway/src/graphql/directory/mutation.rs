@@ -74,7 +74,7 @@ pub struct SchoolCreateInput {
     pub opened_on: Option<Date>,
 }
 
-/// Fields left out are unchanged; `roll: null` clears the roll.
+/// Input to `schoolUpdate`. Fields left out are unchanged; `roll: null` clears the roll.
 #[derive(InputObject, Debug)]
 pub struct SchoolUpdateInput {
     /// Global id of the school.
@@ -248,7 +248,7 @@ pub struct DirectoryMutation;
 
 #[Object]
 impl DirectoryMutation {
-    /// Adds a school to the directory.
+    /// Adds a school to the directory. Partnership admins.
     async fn school_create(
         &self,
         ctx: &Context<'_>,
@@ -271,7 +271,7 @@ impl DirectoryMutation {
         SchoolPayload::from(school::create(&rc.db, rc.clock.as_ref(), &rc.actor, new).await)
     }
 
-    /// Changes a school's record. The URN cannot change.
+    /// Changes a school's record. The URN cannot change. Partnership admins.
     async fn school_update(
         &self,
         ctx: &Context<'_>,
@@ -307,7 +307,7 @@ impl DirectoryMutation {
         SchoolPayload::from(result)
     }
 
-    /// Records an Ofsted inspection.
+    /// Records an Ofsted inspection. Partnership admins.
     async fn school_record_inspection(
         &self,
         ctx: &Context<'_>,
@@ -347,7 +347,7 @@ impl DirectoryMutation {
         SchoolPayload::from(result)
     }
 
-    /// Creates a partnership.
+    /// Creates a partnership. Partnership admins.
     async fn partnership_create(
         &self,
         ctx: &Context<'_>,
@@ -365,7 +365,7 @@ impl DirectoryMutation {
         )
     }
 
-    /// Changes a partnership's details.
+    /// Changes a partnership's details. Partnership admins.
     async fn partnership_update(
         &self,
         ctx: &Context<'_>,
@@ -386,7 +386,7 @@ impl DirectoryMutation {
         PartnershipPayload::from(result)
     }
 
-    /// Adds a school to a partnership.
+    /// Adds a school to a partnership. Partnership admins.
     async fn partnership_member_add(
         &self,
         ctx: &Context<'_>,
@@ -408,7 +408,7 @@ impl DirectoryMutation {
         PartnershipPayload::from(result)
     }
 
-    /// Changes a member school's role or joining date.
+    /// Changes a member school's role or joining date. Partnership admins.
     async fn partnership_member_update(
         &self,
         ctx: &Context<'_>,
@@ -430,7 +430,7 @@ impl DirectoryMutation {
         PartnershipPayload::from(result)
     }
 
-    /// Removes a school from a partnership.
+    /// Removes a school from a partnership. Partnership admins.
     async fn partnership_member_remove(
         &self,
         ctx: &Context<'_>,

@@ -26,7 +26,7 @@ pub struct MembershipTierCreateInput {
     pub description: String,
 }
 
-/// Fields left out are unchanged.
+/// Input to `membershipTierUpdate`. Fields left out are unchanged.
 #[derive(InputObject, Debug)]
 pub struct MembershipTierUpdateInput {
     /// Global id of the membership tier.

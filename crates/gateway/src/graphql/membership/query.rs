@@ -15,9 +15,9 @@ use crate::graphql::scalars::AcademicYearScalar;
 /// Narrows `memberships`.
 #[derive(InputObject, Debug, Default)]
 pub struct MembershipFilterInput {
-    /// Only memberships in these statuses; empty or left out: every status.
+    /// Only memberships in this status; left out: every status.
     pub status: Option<MembershipStatus>,
-    /// A `MembershipTier` id.
+    /// Only memberships on this tier: a `MembershipTier` id.
     pub tier_id: Option<ID>,
 }
 

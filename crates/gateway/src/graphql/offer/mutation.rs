@@ -48,8 +48,8 @@ pub struct OfferItemCreateInput {
     pub draw_forward_percent: Option<i32>,
 }
 
-/// Fields left out are unchanged; `null` clears `cashInLimit` or `drawForwardPercent`. The
-/// code and the unit cannot change.
+/// Input to `offerItemUpdate`. Fields left out are unchanged; `null` clears `cashInLimit` or
+/// `drawForwardPercent`. The code and the unit cannot change.
 #[derive(InputObject, Debug)]
 pub struct OfferItemUpdateInput {
     /// Global id of the offer item.

@@ -80,7 +80,8 @@ pub struct ServiceCreateInput {
     pub offer_item_id: Option<ID>,
 }
 
-/// Fields left out are unchanged; `null` clears the nullable ones. The code cannot change.
+/// Input to `serviceUpdate`. Fields left out are unchanged; `null` clears the nullable ones. The
+/// code cannot change.
 #[derive(InputObject, Debug)]
 pub struct ServiceUpdateInput {
     /// Global id of the service.
@@ -214,8 +215,8 @@ pub struct SessionCreateInput {
     pub waitlist_offer_hours: Option<i32>,
 }
 
-/// Fields left out are unchanged; `label: null` clears the label. Capacity cannot fall below
-/// the places already held.
+/// Input to `sessionUpdate`. Fields left out are unchanged; `label: null` clears the label.
+/// Capacity cannot fall below the places already held.
 #[derive(InputObject, Debug)]
 pub struct SessionUpdateInput {
     /// Global id of the session.
