@@ -260,6 +260,11 @@ pub enum ConfigError {
     Letterhead(#[from] billing::ledger::document::LetterheadError),
 }
 
+/// With Stripe configured, how long an invoice's email waits for its hosted payment page (the
+/// mirror follows the issue, a whole run's within minutes): long enough for a national run at
+/// Stripe's rate limits, short enough that an outage delays the email, not the money.
+const PAYMENT_LINK_WAIT: chrono::Duration = chrono::Duration::hours(1);
+
 /// Settings read from the environment exactly as written, never as numbers.
 const VERBATIM: [&str; 5] = [
     "PARTNERSHIP_ADDRESS",
@@ -388,6 +393,10 @@ impl Config {
                 .unwrap_or_else(|| format!("http://{}", self.listen))
                 .trim_end_matches('/')
                 .to_owned(),
+            payment_link_wait: self
+                .stripe_secret_key
+                .is_some()
+                .then_some(PAYMENT_LINK_WAIT),
         }
     }
 

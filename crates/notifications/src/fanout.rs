@@ -43,7 +43,13 @@ pub struct FanOut {
     pub messages: u64,
     /// Events whose messages could not be made, set aside to be tried again later.
     pub set_aside: usize,
+    /// Events left to wait a little (an invoice email for its payment link), looked at
+    /// again after [`WAIT_POLL`].
+    pub waiting: usize,
 }
+
+/// How soon an event left waiting is looked at again.
+pub const WAIT_POLL: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Handles up to `batch` pending events.
 pub async fn fan_out(
@@ -67,7 +73,7 @@ pub async fn fan_out(
         return Ok(FanOut::default());
     }
     let fetched = rows.len();
-    let (events, drafts) = compose_isolating(db, clock, settings, rows).await?;
+    let (events, drafts, waiting) = compose_isolating(db, clock, settings, rows).await?;
     let users: Vec<Uuid> = drafts
         .values()
         .flatten()
@@ -121,41 +127,60 @@ pub async fn fan_out(
         .filter(domain_events::Column::HandledAt.is_null())
         .exec(&txn)
         .await?;
+    if !waiting.is_empty() {
+        domain_events::Entity::update_many()
+            .col_expr(domain_events::Column::RetryAt, Expr::value(now + WAIT_POLL))
+            .filter(domain_events::Column::Id.is_in(waiting.iter().copied()))
+            .filter(domain_events::Column::HandledAt.is_null())
+            .exec(&txn)
+            .await?;
+    }
     txn.commit().await?;
     Ok(FanOut {
         events: events.len(),
         messages,
-        set_aside: fetched - events.len(),
+        set_aside: fetched - events.len() - waiting.len(),
+        waiting: waiting.len(),
     })
 }
 
+/// The events handled now, their drafts, and the events left waiting.
+type Outcome = (Vec<Event>, HashMap<Uuid, Vec<Draft>>, HashSet<Uuid>);
+
 /// Composes a batch; when that fails, each event alone, setting aside those that fail alone.
-/// Returns the events that composed, with their drafts.
+/// Returns the events that composed, with their drafts, and those that wait.
 async fn compose_isolating(
     db: &DatabaseConnection,
     clock: &dyn Clock,
     settings: &MessageSettings,
     rows: Vec<domain_events::Model>,
-) -> Result<(Vec<Event>, HashMap<Uuid, Vec<Draft>>), DomainError> {
-    let events: Vec<Event> = rows.into_iter().map(Event::from).collect();
-    let today = clock.today();
-    let batch_error = match compose(db, settings, &events, today).await {
-        Ok(drafts) => return Ok((events, drafts)),
+) -> Result<Outcome, DomainError> {
+    let mut events: Vec<Event> = rows.into_iter().map(Event::from).collect();
+    let (now, today) = (clock.now(), clock.today());
+    let batch_error = match compose(db, settings, &events, now, today).await {
+        Ok(made) => {
+            events.retain(|e| !made.waiting.contains(&e.id));
+            return Ok((events, made.drafts, made.waiting));
+        }
         Err(err) => err,
     };
     tracing::warn!(error = %batch_error.chain(), events = events.len(), "making a batch of messages failed; trying its events one by one");
     let mut kept = Vec::with_capacity(events.len());
     let mut drafts = HashMap::new();
+    let mut waiting = HashSet::new();
     for event in events {
-        match compose(db, settings, std::slice::from_ref(&event), today).await {
+        match compose(db, settings, std::slice::from_ref(&event), now, today).await {
+            Ok(made) if made.waiting.contains(&event.id) => {
+                waiting.insert(event.id);
+            }
             Ok(made) => {
-                drafts.extend(made);
+                drafts.extend(made.drafts);
                 kept.push(event);
             }
             Err(err) => set_aside(db, clock, &event, &err).await?,
         }
     }
-    Ok((kept, drafts))
+    Ok((kept, drafts, waiting))
 }
 
 /// Counts a failed attempt at `event`'s messages: tried again after the backoff, or given up

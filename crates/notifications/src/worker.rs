@@ -34,7 +34,8 @@ pub async fn run_pass(
         pass.fanned_out.events += done.events;
         pass.fanned_out.messages += done.messages;
         pass.fanned_out.set_aside += done.set_aside;
-        if ((done.events + done.set_aside) as u64) < EVENT_BATCH {
+        pass.fanned_out.waiting += done.waiting;
+        if ((done.events + done.set_aside + done.waiting) as u64) < EVENT_BATCH {
             break;
         }
     }

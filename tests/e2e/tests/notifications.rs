@@ -1542,7 +1542,116 @@ async fn a_burst_of_a_thousand_bookings_drains_the_outbox(db: TestDb) {
     }
 }
 
+/// With Stripe configured, an invoice's email waits for its hosted payment page, so the school
+/// is sent the link to pay rather than told to pay by bank transfer; once the wait is over (the
+/// mirror never came) the email goes anyway, without it. Each invoice is told exactly once.
+async fn an_invoice_email_waits_for_its_payment_link(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let mut config = mailing_config(&db, &sink);
+    let Some(_stand) = common::Stand::configure(&mut config) else {
+        return;
+    };
+    let p = spawn_with(db, &config).await;
+    let invoice_mails = |from: usize| -> Vec<Mail> {
+        mails(&sink, from)
+            .into_iter()
+            .filter(|m| m.subject.starts_with("Invoice TRL-"))
+            .collect()
+    };
+    let issued = texts(
+        &p,
+        "SELECT kind FROM domain_events WHERE kind = 'invoice.issued'",
+    )
+    .await
+    .len();
+    assert!(issued > 1, "the demo run issued invoices");
+
+    // Issued at seeding, none yet at Stripe: every invoice email still to pay waits (those
+    // already settled by the demo go at once: there is nothing to pay).
+    let pass = p.pass().await;
+    let waiting = pass.fanned_out.waiting;
+    assert!(waiting > 1 && waiting <= issued, "{pass:?}");
+    let settled = invoice_mails(0);
+    assert_eq!(settled.len(), issued - waiting, "only the settled are told");
+
+    // Finance sends one to Stripe; its email goes at the next look, with the link.
+    let invoices = p
+        .data(
+            FINANCE,
+            "query { invoices(first: 1, filter: { statuses: [OPEN] }) { edges { node { id number
+                account { contactEmail } } } } }",
+            json!({}),
+        )
+        .await;
+    let invoice = invoices["invoices"]["edges"][0]["node"].clone();
+    let id = invoice["id"].as_str().expect("an open invoice").to_owned();
+    let number = invoice["number"].as_str().expect("number").to_owned();
+    let contact = invoice["account"]["contactEmail"]
+        .as_str()
+        .expect("contact")
+        .to_lowercase();
+    let mirrored = p
+        .data(
+            FINANCE,
+            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
+                invoice { hostedInvoiceUrl } userErrors { field code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    let hosted = mirrored["invoiceMirror"]["invoice"]["hostedInvoiceUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("mirrored: {mirrored}"))
+        .to_owned();
+    p.clock.advance(chrono::Duration::minutes(1));
+    let mark = sink.count();
+    let pass = p.pass().await;
+    assert_eq!(pass.fanned_out.waiting, waiting - 1, "{pass:?}");
+    let told = invoice_mails(mark);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    let mail = &told[0];
+    assert_eq!(mail.to, contact);
+    assert!(mail.subject.starts_with(&format!("Invoice {number} ")));
+    assert!(
+        mail.text.contains(&format!(
+            "Pay online (card, Bacs Direct Debit or bank transfer): {hosted}"
+        )),
+        "{}",
+        mail.text
+    );
+    assert!(!mail.text.contains("quoting"), "{}", mail.text);
+    assert!(
+        // The link is an attribute value, HTML-escaped as minijinja escapes it.
+        mail.html.contains(&format!(
+            "<a href=\"{}\">Pay online</a>",
+            hosted.replace('&', "&amp;").replace('/', "&#x2f;")
+        )),
+        "{}",
+        mail.html
+    );
+
+    // The rest never reach Stripe: after the wait they go without a link, each once.
+    p.clock.advance(chrono::Duration::minutes(61));
+    let mark = sink.count();
+    let pass = p.pass().await;
+    assert_eq!(pass.fanned_out.waiting, 0, "{pass:?}");
+    let rest = invoice_mails(mark);
+    assert_eq!(rest.len(), waiting - 1, "every other invoice told once");
+    assert!(rest.iter().all(|m| m.text.contains("quoting TRL-")));
+    assert!(
+        rest.iter()
+            .chain(&settled)
+            .all(|m| !m.subject.starts_with(&format!("Invoice {number} "))),
+        "the mirrored invoice is not told twice"
+    );
+    p.clock.advance(chrono::Duration::minutes(5));
+    p.pass().await;
+    assert_eq!(invoice_mails(0).len(), issued, "nothing more");
+}
+
 testkit::db_tests!(
+    an_invoice_email_waits_for_its_payment_link,
     a_failed_card_payment_reaches_the_accounts_contact_once,
     renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_date,
     one_event_that_cannot_be_told_never_holds_up_the_others,

@@ -1,10 +1,11 @@
 //! Messages about money, each to the billing account's contact: an invoice issued, a receipt
 //! allocated, a card payment that failed, time a school gave credited, and overdue reminders.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use billing::ledger::BillingAccount;
 use billing::ledger::document::InvoiceDocument;
+use billing::ledger::{BillingAccount, InvoiceStatus};
+use chrono::{DateTime, Utc};
 use kernel::outbox::EventKind;
 use kernel::{BillingAccountId, DomainError, InvoiceId, SchoolId};
 use serde::Serialize;
@@ -176,6 +177,46 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
         )?;
         Ok(Some(vec![d]))
     })
+}
+
+/// The `invoice.issued` events among `events` whose email should wait for the invoice's
+/// hosted payment page (see [`MessageSettings::payment_link_wait`]): an invoice still open,
+/// not yet at the provider, issued less than the wait ago. One statement, and none when no
+/// provider is configured.
+pub(super) async fn awaiting_payment_link<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    settings: &MessageSettings,
+    events: &[&Event],
+    now: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, DomainError> {
+    let Some(wait) = settings.payment_link_wait else {
+        return Ok(HashSet::new());
+    };
+    let young: Vec<&Event> = events
+        .iter()
+        .copied()
+        .filter(|e| e.kind == Some(EventKind::InvoiceIssued) && now - e.occurred_at < wait)
+        .collect();
+    if young.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let ids: Vec<InvoiceId> = young
+        .iter()
+        .map(|e| InvoiceId::from_uuid(e.subject))
+        .collect();
+    let invoices = billing::ledger::invoices::invoices_by_ids(db, &ids).await?;
+    Ok(young
+        .iter()
+        .filter(|e| {
+            invoices
+                .get(&InvoiceId::from_uuid(e.subject))
+                .is_some_and(|i| {
+                    i.hosted_url.is_none()
+                        && matches!(i.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
+                })
+        })
+        .map(|e| e.id)
+        .collect())
 }
 
 async fn invoices_issued<C: sea_orm::ConnectionTrait>(

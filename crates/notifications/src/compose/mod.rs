@@ -11,7 +11,9 @@ pub(crate) mod membership;
 mod reviews;
 mod traded;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 
 use kernel::DomainError;
 use kernel::outbox::EventKind;
@@ -34,6 +36,12 @@ pub struct MessageSettings {
     pub public_url: String,
     /// Who issues invoices, as the invoice attached to an invoice email prints it.
     pub letterhead: ::billing::ledger::document::Letterhead,
+    /// Set when issued invoices are mirrored to a payment provider: how long an invoice's
+    /// email waits for the provider's hosted payment page. The mirror follows the issue by
+    /// moments (a whole run's by minutes), and an email sent before it would say "pay by bank
+    /// transfer" with no link; past the wait (the provider down, the mirror failing) the email
+    /// goes without the link rather than not at all.
+    pub payment_link_wait: Option<chrono::Duration>,
 }
 
 impl MessageSettings {
@@ -58,6 +66,8 @@ pub(crate) struct Event {
     pub detail: serde_json::Value,
     /// Earlier passes that failed to make its messages.
     pub attempts: i32,
+    /// When the change it reports was committed.
+    pub occurred_at: DateTime<Utc>,
 }
 
 impl From<domain_events::Model> for Event {
@@ -69,6 +79,7 @@ impl From<domain_events::Model> for Event {
             subject: row.subject,
             detail: serde_json::from_str(&row.detail).unwrap_or(serde_json::Value::Null),
             attempts: row.attempts,
+            occurred_at: row.occurred_at,
         }
     }
 }
@@ -95,13 +106,25 @@ where
     Ok(out)
 }
 
-/// The drafts of every event, by event id (an event with no message maps to none).
+/// What composing a batch of events made.
+#[derive(Debug, Default)]
+pub(crate) struct Composed {
+    /// The drafts of each event handled now, by event id (an event with no message maps to
+    /// none).
+    pub drafts: HashMap<Uuid, Vec<Draft>>,
+    /// Events whose messages are better made a little later — an invoice email waiting for
+    /// its payment link: neither handled nor failed, looked at again shortly.
+    pub waiting: HashSet<Uuid>,
+}
+
+/// The drafts of every event that is ready, and the events that wait.
 pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
     db: &C,
     settings: &MessageSettings,
     events: &[Event],
+    now: DateTime<Utc>,
     today: chrono::NaiveDate,
-) -> Result<HashMap<Uuid, Vec<Draft>>, DomainError> {
+) -> Result<Composed, DomainError> {
     let mut out: HashMap<Uuid, Vec<Draft>> = HashMap::new();
     let (mut bookings, mut money, mut memberships, mut peer_reviews) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -126,11 +149,16 @@ pub(crate) async fn compose<C: sea_orm::ConnectionTrait>(
             Some(_) => bookings.push(event),
         }
     }
+    let waiting = billing::awaiting_payment_link(db, settings, &money, now).await?;
+    money.retain(|e| !waiting.contains(&e.id));
     out.extend(traded::compose(db, settings, &bookings).await?);
     out.extend(billing::compose(db, settings, &money).await?);
     out.extend(membership::compose(db, settings, &memberships, today).await?);
     out.extend(reviews::compose(db, settings, &peer_reviews).await?);
-    Ok(out)
+    Ok(Composed {
+        drafts: out,
+        waiting,
+    })
 }
 
 /// Builds one draft: renders `template` for `recipient` with `facts`.
