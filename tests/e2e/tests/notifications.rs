@@ -1650,7 +1650,317 @@ async fn an_invoice_email_waits_for_its_payment_link(db: TestDb) {
     assert_eq!(invoice_mails(0).len(), issued, "nothing more");
 }
 
+/// A peer review through its steps, then the support time it led to paid for: each step that
+/// tells someone reaches the SMTP server as a MIME message to exactly the people it is for —
+/// the visit to the host's leaders and (in their own words) to every reviewer, the report
+/// ready to agree and then published to the host's leaders only, the credit for the time to
+/// the providing school's account contact.
+async fn peer_review_steps_and_support_credit_reach_the_right_people(db: TestDb) {
+    use kernel::{FixedClock, ReviewCycleId, Role};
+    use peer_review::report::{self, NewAction, NewFinding};
+    use peer_review::reviews::{self, ScheduleInput, SelfReviewInput};
+    use peer_review::types::{ConsentScope, FindingKind, ReviewStatus, TeamRole};
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    let conn = p.db.conn();
+    peer_review::demo::seed(conn, p.clock.as_ref())
+        .await
+        .expect("demo peer review");
+    p.pass().await;
+    let at = |y: i32, m: u32, d: u32| {
+        FixedClock::new(
+            chrono::NaiveDate::from_ymd_opt(y, m, d)
+                .and_then(|d| d.and_hms_opt(9, 0, 0))
+                .expect("day")
+                .and_utc(),
+        )
+    };
+    let system = Actor::System;
+
+    // A planned review of the demo cycle, with its team (lead first).
+    let cycle: ReviewCycleId = peer_review::cycles::cycles(
+        conn,
+        &system,
+        &membership::PageArgs::<membership::NameKey>::first(10),
+    )
+    .await
+    .expect("cycles")
+    .items
+    .into_iter()
+    .find(|c| c.name == peer_review::demo::DEMO_CYCLE_NAME)
+    .expect("demo cycle")
+    .id;
+    let planned: Vec<_> = reviews::reviews_of_cycle(
+        conn,
+        &system,
+        cycle,
+        &membership::PageArgs::<membership::NameKey>::first(100),
+    )
+    .await
+    .expect("reviews")
+    .items
+    .into_iter()
+    .filter(|r| r.status == ReviewStatus::Planning)
+    .collect();
+    let ids: Vec<_> = planned.iter().map(|r| r.id).collect();
+    let teams = peer_review::loaders::teams_of(conn, &ids)
+        .await
+        .expect("teams");
+    let review = planned
+        .into_iter()
+        .find(|r| {
+            teams
+                .get(&r.id)
+                .is_some_and(|t| t.len() >= 2 && t.iter().any(|m| m.role == TeamRole::Lead))
+        })
+        .expect("a planned review with a team");
+    let team = &teams[&review.id];
+    let emails_of = async |users: Vec<kernel::UserId>| -> Vec<String> {
+        let found = membership::people::users::by_ids(conn, &users)
+            .await
+            .expect("users");
+        users
+            .iter()
+            .map(|u| found[u].email.to_lowercase())
+            .collect()
+    };
+    let reviewers = emails_of(team.iter().map(|m| m.user_id).collect()).await;
+    let leaders: Vec<String> = membership::people::users::active_with_role_at(
+        conn,
+        Role::SchoolLeader,
+        &[review.host_school_id],
+    )
+    .await
+    .expect("leaders")
+    .remove(&review.host_school_id)
+    .unwrap_or_default()
+    .iter()
+    .map(|u| u.email.to_lowercase())
+    .collect();
+    assert!(!leaders.is_empty(), "the host has a leader");
+    let host = review.host_name.clone();
+    let addressed = |mails: &[Mail]| -> Vec<String> {
+        let mut to: Vec<String> = mails.iter().map(|m| m.to.clone()).collect();
+        to.sort();
+        to
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v.dedup();
+        v
+    };
+
+    // Scheduled: the host's leaders and every reviewer, each once, each in their own words.
+    let before = at(2026, 10, 1);
+    reviews::submit_self_review(
+        conn,
+        &before,
+        &system,
+        review.id,
+        SelfReviewInput {
+            summary: "Our own view.".into(),
+            evaluations: Vec::new(),
+        },
+    )
+    .await
+    .expect("self-review");
+    reviews::schedule(
+        conn,
+        &before,
+        &system,
+        review.id,
+        ScheduleInput {
+            visit_starts_on: chrono::NaiveDate::from_ymd_opt(2027, 2, 9).expect("day"),
+            visit_ends_on: chrono::NaiveDate::from_ymd_opt(2027, 2, 10).expect("day"),
+            enquiry_focus: "Reading <across> the curriculum".into(),
+        },
+    )
+    .await
+    .expect("scheduled");
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    let everyone = sorted(leaders.iter().chain(&reviewers).cloned().collect());
+    assert_eq!(addressed(&told), everyone, "{told:#?}");
+    for mail in &told {
+        assert_eq!(
+            mail.subject,
+            format!("Peer review of {host}: visit 9 February 2027 to 10 February 2027")
+        );
+        assert!(
+            mail.text
+                .contains("Enquiry focus: Reading <across> the curriculum")
+        );
+        // User text is escaped in the HTML part, never markup.
+        assert!(
+            mail.html.contains("Reading &lt;across&gt; the curriculum"),
+            "{}",
+            mail.html
+        );
+        assert!(!mail.html.contains("<across>"));
+        assert!(mail.text.contains("lead reviewer"), "the team is listed");
+        assert!(
+            mail.list_unsubscribe.is_some(),
+            "peer-review news may be muted"
+        );
+        let reviewer = reviewers.contains(&mail.to) && !leaders.contains(&mail.to);
+        if reviewer {
+            assert!(
+                mail.text.contains(&format!(
+                    "You are on the team for the peer review of {host}"
+                )),
+                "{}",
+                mail.text
+            );
+        } else {
+            assert!(
+                mail.text.contains("Please submit your self-review"),
+                "{}",
+                mail.text
+            );
+        }
+    }
+
+    // The visit, then the draft: the host's leaders are asked to agree it; nobody else hears.
+    let visit = at(2027, 2, 10);
+    reviews::advance(conn, &visit, &system, review.id, ReviewStatus::Visited)
+        .await
+        .expect("visited");
+    let mark = sink.count();
+    p.pass().await;
+    assert!(
+        mails(&sink, mark).is_empty(),
+        "a visit taking place tells no one"
+    );
+    reviews::advance(conn, &visit, &system, review.id, ReviewStatus::ReportDraft)
+        .await
+        .expect("drafting");
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    assert_eq!(addressed(&told), sorted(leaders.clone()), "{told:#?}");
+    assert!(told.iter().all(|m| m.subject
+        == format!("The peer review report for {host} is ready to agree")
+        && m.text.contains("once agreed it is never edited")
+        && m.html.contains("<p>")));
+
+    // A finding and an action with support from the lead's school; then agreed and published.
+    report::add_finding(
+        conn,
+        &visit,
+        &system,
+        review.id,
+        NewFinding {
+            kind: FindingKind::AreaForDevelopment,
+            area: "CURRICULUM".into(),
+            theme: "reading".into(),
+            summary: "Reading is not yet fluent.".into(),
+            evidence: "Heard readers.".into(),
+            evaluation: None,
+        },
+    )
+    .await
+    .expect("finding");
+    let action = report::add_action(
+        conn,
+        &visit,
+        &system,
+        review.id,
+        NewAction {
+            finding: None,
+            description: "Daily reading practice in Year 4.".into(),
+            owner: "English lead".into(),
+            due_on: chrono::NaiveDate::from_ymd_opt(2027, 3, 31).expect("day"),
+        },
+    )
+    .await
+    .expect("action");
+    reviews::advance(conn, &visit, &system, review.id, ReviewStatus::Agreed)
+        .await
+        .expect("agreed");
+    report::record_consent(
+        conn,
+        &visit,
+        &system,
+        review.id,
+        ConsentScope::Partnership,
+        None,
+    )
+    .await
+    .expect("consent");
+    reviews::advance(
+        conn,
+        &visit,
+        &system,
+        review.id,
+        ReviewStatus::PublishedToPartnership,
+    )
+    .await
+    .expect("published");
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    assert_eq!(addressed(&told), sorted(leaders.clone()), "{told:#?}");
+    assert!(told.iter().all(|m| m.subject
+        == format!("The peer review report for {host} is published to the partnership")));
+
+    // The lead's school gives 90 minutes; finance credits them at £60 an hour.
+    let lead = team
+        .iter()
+        .find(|m| m.role == TeamRole::Lead)
+        .expect("a lead");
+    let support = report::request_support(
+        conn,
+        &visit,
+        &system,
+        action.id,
+        lead.school_id,
+        "Two mornings with your English lead.",
+    )
+    .await
+    .expect("support");
+    report::record_support_time(conn, &visit, &system, support.id, 90)
+        .await
+        .expect("time");
+    let data = p
+        .data(
+            FINANCE,
+            "mutation($input: ReviewSupportCreditInput!) { reviewSupportCredit(input: $input) {
+                payment { account { contactEmail name } } userErrors { field code } } }",
+            json!({ "input": {
+                "supportRequestId": support.id.to_global(),
+                "ratePencePerHour": 6_000 } }),
+        )
+        .await;
+    let account = &data["reviewSupportCredit"]["payment"]["account"];
+    let contact = account["contactEmail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("credited: {data}"))
+        .to_lowercase();
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    assert_eq!(addressed(&told), vec![contact], "{told:#?}");
+    let mail = &told[0];
+    let name = account["name"].as_str().expect("name");
+    assert_eq!(
+        mail.subject,
+        format!("Credit for your time: £90.00 to {name}")
+    );
+    assert!(
+        mail.text.contains(
+            "for the time it gave: School-to-school support, 1.5 hours at £60.00 an hour."
+        ),
+        "{}",
+        mail.text
+    );
+    assert!(mail.html.contains("£90.00"), "{}", mail.html);
+}
+
 testkit::db_tests!(
+    peer_review_steps_and_support_credit_reach_the_right_people,
     an_invoice_email_waits_for_its_payment_link,
     a_failed_card_payment_reaches_the_accounts_contact_once,
     renewals_reach_the_schools_leaders_and_are_chased_before_the_notice_date,
