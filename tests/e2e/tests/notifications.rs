@@ -1959,7 +1959,107 @@ async fn peer_review_steps_and_support_credit_reach_the_right_people(db: TestDb)
     assert!(mail.html.contains("£90.00"), "{}", mail.html);
 }
 
+/// A place offered from the waiting list and never answered passes on when it expires, and
+/// the school that let it go is told, as MIME at the SMTP server: its booker and its leaders,
+/// once, with the session and the hour the offer ran out; the school that took the place is
+/// not told anything by the lapse.
+async fn an_unanswered_offer_passes_on_and_the_school_is_told(db: TestDb) {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let p = spawn(db, &sink).await;
+    p.pass().await;
+    let session_id = session(&p, 1).await;
+    let monkfrith = membership::school::by_urn(p.db.conn(), &Actor::System, OTHER_URN)
+        .await
+        .expect("lookup")
+        .expect("Monkfrith")
+        .id
+        .to_global()
+        .to_string();
+    let book = async |who: &str, school: &str, attendee: Value| {
+        let data = p
+            .data(
+                who,
+                BOOK,
+                json!({ "input": { "schoolId": school, "sessionId": session_id,
+                    "settlement": "INVOICE", "joinWaitlist": true, "attendees": [attendee] } }),
+            )
+            .await;
+        data["bookingCreate"]["booking"].clone()
+    };
+    // Monkfrith takes the only place; Holly Park waits.
+    let taken = book(
+        ADMIN,
+        &monkfrith,
+        person("Jo Bell", "jo.bell@monkfrith.example"),
+    )
+    .await;
+    assert_eq!(taken["status"], "CONFIRMED", "{taken}");
+    let waiting = book(
+        HEAD,
+        &p.school(),
+        person("Fay Wu", "fay.wu@holly-park.example"),
+    )
+    .await;
+    assert_eq!(waiting["status"], "WAITLISTED", "{waiting}");
+    // Monkfrith cancels: the place is offered to Holly Park, which never answers.
+    let cancelled = p.data(ADMIN, CANCEL, json!({ "id": taken["id"] })).await;
+    assert_eq!(cancelled["bookingCancel"]["booking"]["status"], "CANCELLED");
+    p.pass().await;
+    let offered = to(&mails(&sink, 0), HEAD)
+        .into_iter()
+        .find(|m| m.subject.starts_with("Places offered: "))
+        .cloned()
+        .expect("the offer reached the head");
+
+    // A day and more later the job passes it on.
+    p.clock.advance(chrono::Duration::hours(49));
+    let changes = traded::waitlist::expire_waitlist_offers(p.db.conn(), p.clock.as_ref())
+        .await
+        .expect("expiry");
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let mark = sink.count();
+    p.pass().await;
+    let told = mails(&sink, mark);
+    let to_head = to(&told, HEAD);
+    assert_eq!(to_head.len(), 1, "{told:#?}");
+    let mail = to_head[0];
+    let service = offered
+        .subject
+        .trim_start_matches("Places offered: ")
+        .to_owned();
+    assert_eq!(mail.subject, format!("Offer passed on: {service}"));
+    assert!(
+        mail.text.contains("were not accepted by ")
+            && mail
+                .text
+                .contains("passed to the next school on the waiting list"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.html.contains("were not accepted by "), "{}", mail.html);
+    assert!(
+        mail.list_unsubscribe.is_some(),
+        "waiting-list news may be muted"
+    );
+    assert!(
+        to(&told, "jo.bell@monkfrith.example").is_empty()
+            && to(&told, OTHER_HEAD).is_empty()
+            && to(&told, "fay.wu@holly-park.example").is_empty(),
+        "only Holly Park's people hear of its lapse: {told:#?}"
+    );
+    // Told once: another pass and another run of the job add nothing.
+    traded::waitlist::expire_waitlist_offers(p.db.conn(), p.clock.as_ref())
+        .await
+        .expect("expiry");
+    let mark = sink.count();
+    p.pass().await;
+    assert!(mails(&sink, mark).is_empty());
+}
+
 testkit::db_tests!(
+    an_unanswered_offer_passes_on_and_the_school_is_told,
     peer_review_steps_and_support_credit_reach_the_right_people,
     an_invoice_email_waits_for_its_payment_link,
     a_failed_card_payment_reaches_the_accounts_contact_once,
