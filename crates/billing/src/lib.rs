@@ -9,6 +9,7 @@
 //! * [`reconciliation`]: the ledger's mirrored invoices compared with the provider's list.
 //! * [`stripe_events`]: Stripe webhooks verified, stored once and applied to the ledger.
 //! * [`run`]: the membership invoicing run of an academic year.
+//! * [`visibility`]: checked reads, answering only what the caller may see.
 //! * [`demo`]: the demo ledger (2026/27 fee schedules, accounts, invoices and some money) on
 //!   top of the membership demo.
 //!
@@ -24,3 +25,4 @@ pub mod provider;
 pub mod reconciliation;
 pub mod run;
 pub mod stripe_events;
+pub mod visibility;

@@ -62,7 +62,7 @@ fn dashboard(c: &mut Criterion) {
             actor: actor.clone(),
             db: db.conn().clone(),
             clock: clock.clone(),
-            loaders: Loaders::new(db.conn(), delay),
+            loaders: Loaders::new(db.conn(), &actor, delay),
         };
         let request = Request::new(DASHBOARD)
             .variables(Variables::from_json(

@@ -6,6 +6,7 @@
 //! * [`people`]: users with their role and school links, and integrators' API keys.
 //! * [`memberships`]: membership tiers and each school's membership per academic year, with
 //!   the principles it accepted and the yearly renewal.
+//! * [`visibility`]: checked reads, answering only what the caller may see.
 //! * [`demo`]: the demo directory built from the partnership letters in `shared/seeds`.
 //!
 //! **API boundary:** this crate knows nothing of GraphQL or HTTP. Services take an
@@ -20,6 +21,7 @@ pub mod partnership;
 pub mod people;
 pub mod school;
 mod validate;
+pub mod visibility;
 
 pub use keyset::{
     DEFAULT_PAGE, MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page, name_cursor,

@@ -35,6 +35,7 @@ pub mod movements;
 pub mod quantities;
 mod support;
 pub mod value;
+pub mod visibility;
 mod writer;
 
 pub use balance::{Balance, OfferLine, SchoolOffer, balances_of_schools, offer_of_school};
@@ -54,5 +55,6 @@ pub use quantities::{
     Allowance, ItemQuantity, QuantitySetting, RolledForward, quantities_of_items, roll_forward,
     set_quantity,
 };
-pub use support::{CorruptRow, UnknownValue, may_read};
+pub use support::{CorruptRow, UnknownValue};
 pub use value::{ValueLine, ValueStatement, value_statement};
+pub use visibility::may_read;

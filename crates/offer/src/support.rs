@@ -49,13 +49,6 @@ impl Sight {
     }
 }
 
-/// Whether `actor` may read `school`'s offer: for the gateway, which loads offers in batches
-/// and checks each parent before showing it.
-#[must_use]
-pub fn may_read(actor: &Actor, school: SchoolId) -> bool {
-    Sight::of(actor).is_ok_and(|sight| sight.sees(school))
-}
-
 /// The school's offer, when the actor may read it; `NotFound` otherwise, so another
 /// school's records reveal nothing, not even that they exist.
 pub(crate) fn require_sight(actor: &Actor, school: SchoolId) -> Result<(), DomainError> {

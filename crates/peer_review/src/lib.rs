@@ -36,5 +36,6 @@ pub mod reviewers;
 pub mod reviews;
 pub mod themes;
 pub mod types;
+pub mod visibility;
 
 pub use common::CorruptRow;

@@ -29,7 +29,9 @@ use crate::history::{Action, audit_many, snapshots};
 use crate::sessions::Session;
 use crate::support::{recorder, stored};
 use crate::types::{Attendance, BookingStatus, Category, SessionStatus};
-use crate::visibility::{acts_for_provider, may_read_bookings, provider_of, provides_session};
+use crate::visibility::rules::{
+    acts_for_provider, may_read_bookings, provider_of, provides_session,
+};
 
 /// One attendee's mark on the register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

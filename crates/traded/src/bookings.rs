@@ -23,7 +23,7 @@ use serde::Serialize;
 use crate::entity::{attendees, bookings};
 use crate::support::{stored, to_u32};
 use crate::types::{Attendance, BookingStatus, ClosedReason, PriceBasis, RefundState, Settlement};
-use crate::visibility::may_read_bookings;
+use crate::visibility::rules::may_read_bookings;
 
 /// Where a waiting-list entry stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -251,7 +251,7 @@ pub async fn booking(
 ) -> Result<Booking, DomainError> {
     let booking = Booking::from_row(load_row(db, id).await?.ok_or_else(not_found)?)?;
     if may_read_bookings(actor, booking.school_id)
-        || crate::visibility::provides_session(db, actor, booking.session_id).await?
+        || crate::visibility::rules::provides_session(db, actor, booking.session_id).await?
     {
         Ok(booking)
     } else {
@@ -259,8 +259,8 @@ pub async fn booking(
     }
 }
 
-/// Bookings by id, for batch loading (one statement; the gateway checks
-/// [`crate::may_read_bookings`] on each).
+/// Bookings by id, unchecked (one statement): for edges from a record the caller was shown;
+/// [`crate::visible_bookings`] is the read that answers only what the caller may see.
 pub async fn bookings_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[BookingId],

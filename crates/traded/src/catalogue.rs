@@ -26,6 +26,7 @@ use serde::Serialize;
 use crate::entity::{service_phases, services, sessions};
 use crate::support::{is_unique_violation, optional_text, required_text, stored};
 use crate::types::{Category, Delivery, SessionStatus};
+use crate::visibility::rules::may_see_service;
 
 const CODE_MAX: usize = 40;
 const TITLE_MAX: usize = 200;
@@ -172,14 +173,6 @@ pub struct ServiceFilter {
     pub has_upcoming_sessions: Option<bool>,
     /// Unpublished services too; only for callers who manage the catalogue.
     pub include_unpublished: bool,
-}
-
-/// Whether `actor` may see `service`: published ones are for every reader of the catalogue,
-/// drafts for those who manage it.
-#[must_use]
-pub fn may_see_service(actor: &Actor, service: &Service) -> bool {
-    actor.can(Permission::ReadCatalogue)
-        && (service.published || actor.can(Permission::ManageCatalogue))
 }
 
 fn code(field: &str, value: &str) -> Result<String, kernel::FieldError> {
@@ -557,7 +550,7 @@ pub async fn service(
 ) -> Result<Service, DomainError> {
     actor.require(Permission::ReadCatalogue)?;
     let service = Service::from_row(load_row(db, id).await?)?;
-    if may_see_service(actor, &service) {
+    if may_see_service(actor, service.published) {
         Ok(service)
     } else {
         Err(DomainError::NotFound {
@@ -580,11 +573,11 @@ pub async fn service_by_code(
     Ok(row
         .map(Service::from_row)
         .transpose()?
-        .filter(|s| may_see_service(actor, s)))
+        .filter(|s| may_see_service(actor, s.published)))
 }
 
-/// Services by id, for batch loading (one statement; no visibility check: the gateway checks
-/// [`may_see_service`]). Missing ids are absent.
+/// Services by id, unchecked (one statement; missing ids are absent): for edges from a record
+/// the caller was shown; [`crate::visible_services`] answers only what the caller may see.
 pub async fn services_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[ServiceId],

@@ -70,8 +70,8 @@ pub use cancellation::{
 };
 pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
-    create_service, may_see_service, publish_service, service, service_by_code, services,
-    services_by_ids, unpublish_service, update_service,
+    create_service, publish_service, service, service_by_code, services, services_by_ids,
+    unpublish_service, update_service,
 };
 pub use feedback::{
     Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
@@ -91,7 +91,11 @@ pub use types::{
     Attendance, BookingStatus, Category, ClosedReason, Delivery, PriceBasis, RefundState,
     SessionStatus, Settlement,
 };
-pub use visibility::{acts_for_provider, may_read_bookings, provides_session};
+pub use visibility::{
+    acts_for_provider, may_read_booking, may_read_bookings, may_see_service, provides_session,
+    visible_attendees, visible_bookings, visible_bookings_of_schools, visible_services,
+    visible_sessions,
+};
 pub use waitlist::{
     WaitlistAcceptance, accept_waitlist_offer, decline_waitlist_offer, expire_waitlist_offers,
     leave_waitlist,

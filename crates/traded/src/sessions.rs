@@ -17,11 +17,12 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{Service, may_see_service};
+use crate::catalogue::Service;
 use crate::entity::{services, sessions};
 use crate::policy::CancellationPolicy;
 use crate::support::{optional_text, stored, to_i32, to_u32};
 use crate::types::{Delivery, SessionStatus};
+use crate::visibility::rules::may_see_service;
 
 const LABEL_MAX: usize = 200;
 const VENUE_MAX: usize = 300;
@@ -517,15 +518,15 @@ pub async fn session(
     let service = service_row(db, session.service_id)
         .await?
         .ok_or_else(not_found)?;
-    if may_see_service(actor, &service) {
+    if may_see_service(actor, service.published) {
         Ok(session)
     } else {
         Err(not_found())
     }
 }
 
-/// Sessions by id, for batch loading (one statement; the gateway checks the service's
-/// visibility).
+/// Sessions by id, unchecked (one statement): for edges from a record the caller was shown;
+/// [`crate::visible_sessions`] is the read that answers only what the caller may see.
 pub async fn sessions_by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[SessionId],

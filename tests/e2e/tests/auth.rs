@@ -232,10 +232,258 @@ async fn nodes_hide_what_callers_may_not_see(db: TestDb) {
     assert_eq!(as_admin["node"]["email"], ADMIN);
 }
 
+/// Every kind of school-owned record, read back through `nodes(ids:)` by each role, shows
+/// exactly what its domain's rule allows: partnership staff every school's (finance none of
+/// the people), a school's leaders their own school's records and billing, its staff their
+/// own school's records but no billing, and nobody another user. The same ids asked one at a
+/// time through `node(id:)` answer the same.
+async fn nodes_answer_each_role_as_the_domain_rules_say(db: TestDb) {
+    use std::collections::{HashMap, HashSet};
+
+    use gateway::graphql::relay::GlobalId as _;
+    use kernel::SchoolId;
+
+    let config = common::config(&db);
+    let p = common::Portal::spawn(db, &config).await;
+    let conn = p.db.conn();
+    let (holly, other) = (p.holly_park, p.other);
+
+    // Every school's id, as an admin pages the directory.
+    let mut schools: Vec<SchoolId> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = p
+            .data(
+                ADMIN,
+                "query($after: String) { schools(first: 100, after: $after) {
+                    edges { node { id } } pageInfo { hasNextPage endCursor } } }",
+                json!({ "after": after }),
+            )
+            .await;
+        for edge in page["schools"]["edges"].as_array().expect("edges") {
+            let id = common::uuid_of(edge["node"]["id"].as_str().expect("id"));
+            schools.push(SchoolId::from_uuid(
+                uuid::Uuid::parse_str(&id).expect("uuid"),
+            ));
+        }
+        if page["schools"]["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = page["schools"]["pageInfo"]["endCursor"]
+            .as_str()
+            .map(str::to_owned);
+    }
+    assert!(schools.contains(&holly) && schools.contains(&other));
+
+    // What each school holds, read as Trellis itself: (global id, kind, owning schools).
+    let mut records: Vec<(String, &str, Vec<SchoolId>)> = Vec::new();
+    let memberships = membership::memberships::of_schools(conn, &schools)
+        .await
+        .expect("memberships");
+    for m in memberships.values().flatten() {
+        records.push((
+            m.id.to_global().to_string(),
+            "Membership",
+            vec![m.school_id],
+        ));
+    }
+    let accounts = billing::ledger::accounts::accounts_of_schools(conn, &schools)
+        .await
+        .expect("accounts");
+    let account_ids: Vec<_> = accounts.values().map(|a| a.id).collect();
+    let owners: HashMap<_, _> = accounts
+        .values()
+        .map(|a| (a.id, a.school_ids.clone()))
+        .collect();
+    for a in accounts.values() {
+        records.push((
+            a.id.to_global().to_string(),
+            "BillingAccount",
+            a.school_ids.clone(),
+        ));
+    }
+    let invoices = billing::ledger::invoices::invoices_of_accounts(conn, &account_ids)
+        .await
+        .expect("invoices");
+    let invoice_ids: Vec<_> = invoices.values().flatten().map(|i| i.id).collect();
+    for i in invoices.values().flatten() {
+        records.push((
+            i.id.to_global().to_string(),
+            "Invoice",
+            owners[&i.account_id].clone(),
+        ));
+    }
+    let payments = billing::ledger::payments::payments_of_accounts(conn, &account_ids)
+        .await
+        .expect("payments");
+    for pay in payments.values().flatten() {
+        records.push((
+            pay.id.to_global().to_string(),
+            "Payment",
+            owners[&pay.account_id].clone(),
+        ));
+    }
+    let notes = billing::ledger::credit_notes::credit_notes_of_invoices(conn, &invoice_ids)
+        .await
+        .expect("credit notes");
+    for n in notes.values().flatten() {
+        records.push((
+            n.id.to_global().to_string(),
+            "CreditNote",
+            owners[&n.account_id].clone(),
+        ));
+    }
+    let bookings = traded::bookings_of_schools(conn, &schools)
+        .await
+        .expect("bookings");
+    let booking_ids: Vec<_> = bookings.values().flatten().map(|b| b.id).collect();
+    let booked_by: HashMap<_, _> = bookings
+        .values()
+        .flatten()
+        .map(|b| (b.id, b.school_id))
+        .collect();
+    for b in bookings.values().flatten() {
+        records.push((b.id.to_global().to_string(), "Booking", vec![b.school_id]));
+    }
+    let attendees = traded::attendees_of_bookings(conn, &booking_ids)
+        .await
+        .expect("attendees");
+    for a in attendees.values().flatten() {
+        records.push((
+            a.id.to_global().to_string(),
+            "Attendee",
+            vec![booked_by[&a.booking_id]],
+        ));
+    }
+    // Keep the list short enough to read: Holly Park's and Monkfrith's, and a few others'.
+    let mut others_kept: HashMap<&str, usize> = HashMap::new();
+    records.retain(|(_, kind, owners)| {
+        if owners.contains(&holly) || owners.contains(&other) {
+            return true;
+        }
+        let kept = others_kept.entry(kind).or_default();
+        *kept += 1;
+        *kept <= 3
+    });
+    let kinds: HashSet<&str> = records.iter().map(|(_, kind, _)| *kind).collect();
+    for kind in [
+        "Membership",
+        "BillingAccount",
+        "Invoice",
+        "Payment",
+        "Booking",
+        "Attendee",
+    ] {
+        assert!(
+            records
+                .iter()
+                .any(|(_, k, o)| *k == kind && o.contains(&holly)),
+            "Holly Park has a {kind}"
+        );
+        assert!(
+            records
+                .iter()
+                .any(|(_, k, o)| *k == kind && !o.contains(&holly)),
+            "another school has a {kind}"
+        );
+    }
+    assert!(kinds.contains("CreditNote"), "{kinds:?}");
+    // People: each user sees their own record and nobody else's, unless they manage users.
+    let user_of = async |email: &str| {
+        membership::people::users::find_active_by_email(conn, email)
+            .await
+            .expect("lookup")
+            .expect("user")
+            .id
+            .to_global()
+            .to_string()
+    };
+    let people: Vec<(String, &str)> = vec![
+        (user_of(ADMIN).await, ADMIN),
+        (user_of(HEAD).await, HEAD),
+        (user_of(STAFF).await, STAFF),
+    ];
+
+    const NODES: &str = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+    const NODE: &str = "query($id: ID!) { node(id: $id) { id } }";
+    for (who, staff, billing, own) in [
+        (ADMIN, true, true, vec![]),
+        (FINANCE, true, true, vec![]),
+        (HEAD, false, true, vec![holly]),
+        (STAFF, false, false, vec![holly]),
+        (common::OTHER_HEAD, false, true, vec![other]),
+    ] {
+        let sees_school = |owners: &[SchoolId]| staff || owners.iter().any(|s| own.contains(s));
+        let mut expected: Vec<Option<String>> = records
+            .iter()
+            .map(|(id, kind, owners)| {
+                let visible = match *kind {
+                    "BillingAccount" | "Invoice" | "Payment" | "CreditNote" => {
+                        billing && sees_school(owners)
+                    }
+                    _ => sees_school(owners),
+                };
+                visible.then(|| id.clone())
+            })
+            .collect();
+        expected.extend(
+            people
+                .iter()
+                .map(|(id, email)| (who == ADMIN || who == *email).then(|| id.clone())),
+        );
+        let ids: Vec<String> = records
+            .iter()
+            .map(|(id, _, _)| id.clone())
+            .chain(people.iter().map(|(id, _)| id.clone()))
+            .collect();
+        let mut answered: Vec<Option<String>> = Vec::new();
+        for chunk in ids.chunks(100) {
+            let data = p.data(who, NODES, json!({ "ids": chunk })).await;
+            answered.extend(
+                data["nodes"]
+                    .as_array()
+                    .expect("a list, one per id")
+                    .iter()
+                    .map(|n| n["id"].as_str().map(str::to_owned)),
+            );
+        }
+        let wrong: Vec<String> = ids
+            .iter()
+            .zip(answered.iter().zip(&expected))
+            .filter(|(_, (got, want))| got != want)
+            .map(|(id, (got, want))| {
+                let kind = records
+                    .iter()
+                    .find(|(r, _, _)| r == id)
+                    .map_or("User", |(_, k, _)| *k);
+                format!(
+                    "{kind} {id}: shown {}, should be {}",
+                    got.is_some(),
+                    want.is_some()
+                )
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{who}:\n{}", wrong.join("\n"));
+        // One at a time, the same answers (a sample of each kind).
+        let mut asked: HashSet<&str> = HashSet::new();
+        for ((id, kind, _), want) in records.iter().zip(&expected) {
+            if asked.insert(kind) {
+                let data = p.data(who, NODE, json!({ "id": id })).await;
+                assert_eq!(
+                    data["node"]["id"].as_str().map(str::to_owned),
+                    *want,
+                    "{who}: node({kind})"
+                );
+            }
+        }
+    }
+}
+
 testkit::db_tests!(
     anonymous_and_bad_tokens_are_unauthenticated,
     roles_come_from_the_users_table,
     only_admins_manage_users_and_keys,
     api_keys_are_scoped_and_revocable,
     nodes_hide_what_callers_may_not_see,
+    nodes_answer_each_role_as_the_domain_rules_say,
 );

@@ -462,13 +462,6 @@ pub async fn attach_school(
     Ok(after)
 }
 
-/// Whether `actor` may read `account` and everything billed to it: for the gateway, which
-/// loads accounts, invoices and payments in batches and checks each parent before showing it.
-#[must_use]
-pub fn may_read(actor: &Actor, account: &BillingAccount) -> bool {
-    Sight::of(actor).is_ok_and(|sight| sight.sees(&account.school_ids))
-}
-
 /// One account, if the actor may see it.
 pub async fn account<C: ConnectionTrait>(
     db: &C,

@@ -14,7 +14,7 @@
 //!
 //! **Audit:** every mutation writes [`audit`] entries in its own transaction.
 
-mod entity;
+pub(crate) mod entity;
 pub(crate) mod support;
 
 pub mod accounts;

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use kernel::{Actor, BillingAccountId, DomainError, FieldError, Money, Permission, SchoolId};
+use kernel::{BillingAccountId, DomainError, FieldError, Money, SchoolId};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr};
 
@@ -51,35 +51,8 @@ pub(crate) async fn lock_account<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Which billing records an actor may read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Sight {
-    /// Partnership staff, the system, and integrators holding `billing:read`.
-    All,
-    /// A school user: the accounts holding these schools.
-    Schools(HashSet<SchoolId>),
-}
-
-impl Sight {
-    /// Requires `ReadBilling` and says how far the actor sees.
-    pub(crate) fn of(actor: &Actor) -> Result<Self, DomainError> {
-        actor.require(Permission::ReadBilling)?;
-        Ok(match actor {
-            Actor::User(user) if !user.role.is_partnership_staff() => {
-                Self::Schools(user.schools.iter().copied().collect())
-            }
-            Actor::User(_) | Actor::ApiKey(_) | Actor::System => Self::All,
-        })
-    }
-
-    /// Whether an account paying for `schools` is visible.
-    pub(crate) fn sees(&self, schools: &[SchoolId]) -> bool {
-        match self {
-            Self::All => true,
-            Self::Schools(own) => schools.iter().any(|s| own.contains(s)),
-        }
-    }
-}
+/// Who sees which billing records is [`crate::visibility`]'s to say.
+pub(crate) use crate::visibility::sight::Sight;
 
 /// Which of `ids` are schools in the directory (one statement). The directory's entities
 /// are private to `membership`, so this reads its table by name.

@@ -4,9 +4,17 @@
 //! statement, so a list of N schools with their partnerships costs the same number of
 //! statements as one school. Loaders are built per request (their cache must never serve
 //! one caller another's reads) and are cheap to build.
+//!
+//! Two kinds, and no rule of who sees what in either. `loader!` loaders are edges: they read
+//! what hangs off a record the caller has already been shown (an invoice's lines, a session's
+//! service), unchecked. `checked_loader!` loaders hold the caller and call a domain's checked
+//! read (`*::visibility::visible_*`), which answers only what that caller may see; a resolver
+//! asking "may this be shown?" asks one of those. This is the only gateway module allowed to
+//! call an unchecked domain read (`tests/checked_reads.rs` keeps it so).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -63,6 +71,26 @@ macro_rules! loader {
     };
 }
 
+/// A loader answering only what the request's caller may see: it calls a domain's checked
+/// read with the caller, so the rule is the domain's and no resolver restates it.
+macro_rules! checked_loader {
+    ($(#[$meta:meta])* $name:ident, $key:ty => $value:ty, |$db:ident, $actor:ident, $keys:ident| $body:expr) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name(DatabaseConnection, Arc<Actor>);
+
+        impl Loader<$key> for $name {
+            type Value = $value;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, $keys: &[$key]) -> LoadResult<$key, $value> {
+                let ($db, $actor) = (&self.0, self.1.as_ref());
+                mapped($body.await)
+            }
+        }
+    };
+}
+
 loader!(
     /// Schools by id.
     SchoolLoader, SchoolId => School, |db, keys| school::by_ids(db, keys)
@@ -109,12 +137,12 @@ loader!(
     TierLoader, TierId => Tier, |db, keys| memberships::tiers_by_ids(db, keys)
 );
 loader!(
-    /// Memberships by id (visibility is checked by whoever holds the id).
+    /// Memberships by id: an edge from a record the caller was shown.
     MembershipLoader, MembershipId => Membership, |db, keys| memberships::by_ids(db, keys)
 );
-loader!(
-    /// Each school's memberships, newest year first.
-    SchoolMembershipsLoader, SchoolId => Vec<Membership>, |db, keys| memberships::of_schools(db, keys)
+checked_loader!(
+    /// Each school's memberships, newest year first, where the caller may read them.
+    SchoolMembershipsLoader, SchoolId => Vec<Membership>, |db, actor, keys| membership::visibility::visible_memberships_of_schools(db, actor, keys)
 );
 
 /// Fee schedules by (academic year, tier): one statement per distinct year asked for —
@@ -148,9 +176,17 @@ loader!(
     /// Billing accounts by id.
     AccountLoader, BillingAccountId => BillingAccount, |db, keys| accounts::accounts_by_ids(db, keys)
 );
-loader!(
-    /// The account paying for each school.
-    SchoolAccountLoader, SchoolId => BillingAccount, |db, keys| accounts::accounts_of_schools(db, keys)
+checked_loader!(
+    /// The account paying for each school, where the caller may read it.
+    SchoolAccountLoader, SchoolId => BillingAccount, |db, actor, keys| billing::visibility::visible_accounts_of_schools(db, actor, keys)
+);
+checked_loader!(
+    /// Billing accounts the caller may read: asked whether a record billed to one may be shown.
+    ReadableAccountLoader, BillingAccountId => BillingAccount, |db, actor, keys| billing::visibility::visible_accounts(db, actor, keys)
+);
+checked_loader!(
+    /// Invoices the caller may read.
+    ReadableInvoiceLoader, InvoiceId => Invoice, |db, actor, keys| billing::visibility::visible_invoices(db, actor, keys)
 );
 loader!(
     /// Invoices by id.
@@ -316,17 +352,21 @@ loader!(
     /// Reviewers by id.
     ReviewerLoader, ReviewerId => Reviewer, |db, keys| reviewers::reviewers_by_ids(db, keys)
 );
-loader!(
-    /// Each school's reviewers, best trained first.
-    SchoolReviewersLoader, SchoolId => Vec<Reviewer>, |db, keys| reviewers::reviewers_of_schools(db, keys)
+checked_loader!(
+    /// Each school's reviewers, best trained first, to those who run peer review.
+    SchoolReviewersLoader, SchoolId => Vec<Reviewer>, |db, actor, keys| peer_review::visibility::visible_reviewers_of_schools(db, actor, keys)
 );
 loader!(
     /// Reviews by id (whether the caller may read one is checked by whoever holds the id).
     ReviewLoader, ReviewId => Review, |db, keys| peer_review::loaders::reviews_by_ids(db, keys)
 );
-loader!(
-    /// The reviews each school hosts.
-    SchoolReviewsLoader, SchoolId => Vec<Review>, |db, keys| peer_review::loaders::reviews_of_schools(db, keys)
+checked_loader!(
+    /// The reviews each school hosts whose report the caller may read.
+    SchoolReviewsLoader, SchoolId => Vec<Review>, |db, actor, keys| peer_review::visibility::visible_reviews_of_schools(db, actor, keys)
+);
+checked_loader!(
+    /// Reviews whose report the caller may read.
+    ReadableReviewLoader, ReviewId => Review, |db, actor, keys| peer_review::visibility::visible_reviews(db, actor, keys)
 );
 loader!(
     /// Each review's team.
@@ -366,7 +406,7 @@ loader!(
 );
 
 loader!(
-    /// Traded services by id (visibility is checked by whoever holds the id).
+    /// Traded services by id: an edge from a record the caller was shown.
     ServiceLoader, kernel::ServiceId => traded::Service, |db, keys| traded::services_by_ids(db, keys)
 );
 loader!(
@@ -378,7 +418,7 @@ loader!(
     ServiceSessionsLoader, kernel::ServiceId => Vec<traded::Session>, |db, keys| traded::sessions_of_services(db, keys)
 );
 loader!(
-    /// Bookings by id (visibility is checked by whoever holds the id).
+    /// Bookings by id: an edge from a record the caller was shown.
     BookingLoader, kernel::BookingId => traded::Booking, |db, keys| traded::bookings_by_ids(db, keys)
 );
 loader!(
@@ -393,9 +433,13 @@ loader!(
     /// Each session's bookings, every status, oldest first.
     SessionBookingsLoader, kernel::SessionId => Vec<traded::Booking>, |db, keys| traded::bookings_of_sessions(db, keys)
 );
-loader!(
-    /// Each school's bookings, oldest first.
-    SchoolBookingsLoader, SchoolId => Vec<traded::Booking>, |db, keys| traded::bookings_of_schools(db, keys)
+checked_loader!(
+    /// Each school's bookings, oldest first, where the caller may read them.
+    SchoolBookingsLoader, SchoolId => Vec<traded::Booking>, |db, actor, keys| traded::visible_bookings_of_schools(db, actor, keys)
+);
+checked_loader!(
+    /// Bookings the caller may read (the school's people, staff, the session's provider).
+    ReadableBookingLoader, kernel::BookingId => traded::Booking, |db, actor, keys| traded::visible_bookings(db, actor, keys)
 );
 loader!(
     /// Each service's ratings (services nobody rated are absent).
@@ -424,6 +468,8 @@ pub struct Loaders {
     pub schedules: DataLoader<Spanned<ScheduleLoader>>,
     pub accounts: DataLoader<Spanned<AccountLoader>>,
     pub school_accounts: DataLoader<Spanned<SchoolAccountLoader>>,
+    pub readable_accounts: DataLoader<Spanned<ReadableAccountLoader>>,
+    pub readable_invoices: DataLoader<Spanned<ReadableInvoiceLoader>>,
     pub invoices: DataLoader<Spanned<InvoiceLoader>>,
     pub account_invoices: DataLoader<Spanned<AccountInvoicesLoader>>,
     pub invoice_lines: DataLoader<Spanned<InvoiceLinesLoader>>,
@@ -446,6 +492,7 @@ pub struct Loaders {
     pub school_reviewers: DataLoader<Spanned<SchoolReviewersLoader>>,
     pub reviews: DataLoader<Spanned<ReviewLoader>>,
     pub school_reviews: DataLoader<Spanned<SchoolReviewsLoader>>,
+    pub readable_reviews: DataLoader<Spanned<ReadableReviewLoader>>,
     pub review_teams: DataLoader<Spanned<ReviewTeamLoader>>,
     pub review_consents: DataLoader<Spanned<ReviewConsentsLoader>>,
     pub self_reviews: DataLoader<Spanned<SelfReviewLoader>>,
@@ -460,6 +507,7 @@ pub struct Loaders {
     pub attendees: DataLoader<Spanned<AttendeeLoader>>,
     pub session_bookings: DataLoader<Spanned<SessionBookingsLoader>>,
     pub school_bookings: DataLoader<Spanned<SchoolBookingsLoader>>,
+    pub readable_bookings: DataLoader<Spanned<ReadableBookingLoader>>,
     pub charges: DataLoader<Spanned<ChargeLoader>>,
     pub account_pending_charges: DataLoader<Spanned<AccountPendingChargesLoader>>,
     pub account_moves: DataLoader<Spanned<AccountMovesLoader>>,
@@ -476,7 +524,7 @@ impl fmt::Debug for Loaders {
 
 impl Loaders {
     #[must_use]
-    pub fn new(db: &DatabaseConnection, delay: Duration) -> Self {
+    pub fn new(db: &DatabaseConnection, actor: &Actor, delay: Duration) -> Self {
         fn make<L: Send + Sync + 'static>(loader: L, delay: Duration) -> DataLoader<Spanned<L>> {
             // The batch runs in a task of its own: it carries the operation's span along, so
             // its `dataloader` span is the operation's child, not the root of a new trace.
@@ -485,6 +533,8 @@ impl Loaders {
             })
             .delay(delay)
         }
+        // One copy of the caller for every checked loader of the request.
+        let actor = Arc::new(actor.clone());
         Self {
             schools: make(SchoolLoader(db.clone()), delay),
             designations: make(DesignationLoader(db.clone()), delay),
@@ -498,10 +548,12 @@ impl Loaders {
             user_schools: make(UserSchoolsLoader(db.clone()), delay),
             tiers: make(TierLoader(db.clone()), delay),
             memberships_by_id: make(MembershipLoader(db.clone()), delay),
-            school_memberships: make(SchoolMembershipsLoader(db.clone()), delay),
+            school_memberships: make(SchoolMembershipsLoader(db.clone(), actor.clone()), delay),
             schedules: make(ScheduleLoader(db.clone()), delay),
             accounts: make(AccountLoader(db.clone()), delay),
-            school_accounts: make(SchoolAccountLoader(db.clone()), delay),
+            school_accounts: make(SchoolAccountLoader(db.clone(), actor.clone()), delay),
+            readable_accounts: make(ReadableAccountLoader(db.clone(), actor.clone()), delay),
+            readable_invoices: make(ReadableInvoiceLoader(db.clone(), actor.clone()), delay),
             invoices: make(InvoiceLoader(db.clone()), delay),
             account_invoices: make(AccountInvoicesLoader(db.clone()), delay),
             invoice_lines: make(InvoiceLinesLoader(db.clone()), delay),
@@ -521,9 +573,10 @@ impl Loaders {
             cycle_participants: make(CycleParticipantsLoader(db.clone()), delay),
             review_groups: make(ReviewGroupLoader(db.clone()), delay),
             reviewers: make(ReviewerLoader(db.clone()), delay),
-            school_reviewers: make(SchoolReviewersLoader(db.clone()), delay),
+            school_reviewers: make(SchoolReviewersLoader(db.clone(), actor.clone()), delay),
             reviews: make(ReviewLoader(db.clone()), delay),
-            school_reviews: make(SchoolReviewsLoader(db.clone()), delay),
+            school_reviews: make(SchoolReviewsLoader(db.clone(), actor.clone()), delay),
+            readable_reviews: make(ReadableReviewLoader(db.clone(), actor.clone()), delay),
             review_teams: make(ReviewTeamLoader(db.clone()), delay),
             review_consents: make(ReviewConsentsLoader(db.clone()), delay),
             self_reviews: make(SelfReviewLoader(db.clone()), delay),
@@ -537,7 +590,8 @@ impl Loaders {
             booking_attendees: make(BookingAttendeesLoader(db.clone()), delay),
             attendees: make(AttendeeLoader(db.clone()), delay),
             session_bookings: make(SessionBookingsLoader(db.clone()), delay),
-            school_bookings: make(SchoolBookingsLoader(db.clone()), delay),
+            school_bookings: make(SchoolBookingsLoader(db.clone(), actor.clone()), delay),
+            readable_bookings: make(ReadableBookingLoader(db.clone(), actor.clone()), delay),
             charges: make(ChargeLoader(db.clone()), delay),
             account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
             account_moves: make(AccountMovesLoader(db.clone()), delay),

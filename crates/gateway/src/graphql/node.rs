@@ -3,18 +3,21 @@
 //! An id the caller may not see resolves to null exactly like an unknown one, so ids cannot
 //! be used to probe for the existence of users or keys.
 
+use std::collections::HashMap;
+
 use async_graphql::{Context, ID, Interface, Object};
-use billing::ledger::{self, BillingAccount};
+use billing::ledger;
 use kernel::{
-    ApiKeyId, BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId, MembershipId,
-    PartnershipId, PaymentId, Permission, SchoolId, TierId, UserId,
+    ApiKeyId, BankLineId, BankStatementId, BillingAccountId, ChargeId, CreditNoteId, FeeScheduleId,
+    InvoiceId, MembershipId, PartnershipId, PaymentId, SchoolId, TierId, UserId,
 };
 use kernel::{OfferEntryId, OfferItemId};
 use kernel::{ReviewCycleId, ReviewGroupId, ReviewId};
-use membership::memberships;
-use membership::people::api_keys;
+use uuid::Uuid;
 
 use super::access::types::{ApiKeyNode, UserNode};
+use super::billing::bank::{BankLineNode, BankStatementNode};
+use super::billing::charges::ChargeNode;
 use super::billing::fees::FeeScheduleNode;
 use super::billing::types::{AccountNode, CreditNoteNode, InvoiceNode, PaymentNode};
 use super::context::{ContextExt, RequestContext};
@@ -28,7 +31,7 @@ use super::traded::types::{AttendeeNode, BookingNode, ServiceNode, SessionNode};
 use kernel::{AttendeeId, BookingId, ServiceId, SessionId};
 
 /// An object with a global id.
-#[derive(Interface, Debug)]
+#[derive(Interface, Debug, Clone)]
 #[graphql(field(
     name = "id",
     ty = "ID",
@@ -55,274 +58,182 @@ pub enum Node {
     Session(SessionNode),
     Booking(BookingNode),
     Attendee(AttendeeNode),
-    Charge(super::billing::charges::ChargeNode),
-    BankStatement(super::billing::bank::BankStatementNode),
-    BankStatementLine(super::billing::bank::BankLineNode),
+    Charge(ChargeNode),
+    BankStatement(BankStatementNode),
+    BankStatementLine(BankLineNode),
 }
 
 /// Largest `nodes(ids:)` batch.
 const MAX_NODES: usize = 100;
 
-async fn resolve(rc: &RequestContext, id: &ID) -> async_graphql::Result<Option<Node>> {
-    let Some((entity, uuid)) = decode(id) else {
-        return Err(coded(
-            format!("`{}` is not a global id this API issued", id.as_str()),
-            Code::BadUserInput,
-        ));
-    };
-    let can = |p| rc.actor.can(p);
-    Ok(match entity.as_str() {
-        SchoolId::ENTITY if can(Permission::ReadDirectory) => rc
-            .loaders
-            .schools
-            .load_one(SchoolId::from_uuid(uuid))
-            .await?
-            .map(|s| Node::School(SchoolNode(s))),
-        PartnershipId::ENTITY if can(Permission::ReadDirectory) => rc
-            .loaders
-            .partnerships
-            .load_one(PartnershipId::from_uuid(uuid))
-            .await?
-            .map(|p| Node::Partnership(PartnershipNode(p))),
-        UserId::ENTITY
-            if can(Permission::ManageUsers)
-                || rc.actor.as_user().is_some_and(|u| u.id.as_uuid() == uuid) =>
-        {
-            rc.loaders
-                .users
-                .load_one(UserId::from_uuid(uuid))
-                .await?
-                .map(|u| Node::User(UserNode(u)))
-        }
-        ApiKeyId::ENTITY if can(Permission::ManageApiKeys) => {
-            api_keys::by_ids(&rc.db, &[ApiKeyId::from_uuid(uuid)])
-                .await
-                .map_err(to_graphql)?
-                .into_values()
-                .next()
-                .map(|k| Node::ApiKey(ApiKeyNode(k)))
-        }
-        TierId::ENTITY if can(Permission::ReadMemberships) => rc
-            .loaders
-            .tiers
-            .load_one(TierId::from_uuid(uuid))
-            .await?
-            .map(|t| Node::MembershipTier(TierNode(t))),
-        MembershipId::ENTITY if can(Permission::ReadMemberships) => rc
-            .loaders
-            .memberships_by_id
-            .load_one(MembershipId::from_uuid(uuid))
-            .await?
-            .filter(|m| memberships::may_read(&rc.actor, m.school_id))
-            .map(|m| Node::Membership(MembershipNode(m))),
-        FeeScheduleId::ENTITY
-            if can(Permission::ReadMemberships) || can(Permission::ReadBilling) =>
-        {
-            billing::fees::schedules_by_ids(&rc.db, &[FeeScheduleId::from_uuid(uuid)])
-                .await
-                .map_err(to_graphql)?
-                .into_values()
-                .next()
-                .map(|s| Node::FeeSchedule(FeeScheduleNode(s)))
-        }
-        BillingAccountId::ENTITY => visible_account(rc, BillingAccountId::from_uuid(uuid))
-            .await?
-            .map(|a| Node::BillingAccount(AccountNode(a))),
-        InvoiceId::ENTITY => {
-            match rc
-                .loaders
-                .invoices
-                .load_one(InvoiceId::from_uuid(uuid))
-                .await?
-            {
-                Some(invoice) => visible_account(rc, invoice.account_id)
-                    .await?
-                    .map(|_| Node::Invoice(InvoiceNode(invoice))),
-                None => None,
-            }
-        }
-        PaymentId::ENTITY => {
-            match rc
-                .loaders
-                .payments
-                .load_one(PaymentId::from_uuid(uuid))
-                .await?
-            {
-                Some(payment) => visible_account(rc, payment.account_id)
-                    .await?
-                    .map(|_| Node::Payment(PaymentNode(payment))),
-                None => None,
-            }
-        }
-        CreditNoteId::ENTITY => {
-            match ledger::credit_notes::credit_note(
-                &rc.db,
-                &rc.actor,
-                CreditNoteId::from_uuid(uuid),
-            )
+/// One checked read of a domain, its answers wrapped as nodes by uuid: `$read(db, actor, ids)`
+/// answers only what the caller may see, so nothing here decides who sees what.
+macro_rules! checked {
+    ($rc:expr, $uuids:expr, $read:path, $id:ty, |$v:ident| $node:expr) => {{
+        let ids: Vec<$id> = $uuids.iter().map(|u| <$id>::from_uuid(*u)).collect();
+        $read(&$rc.db, &$rc.actor, &ids)
             .await
-            {
-                Ok(note) => Some(Node::CreditNote(CreditNoteNode(note))),
-                Err(kernel::DomainError::NotFound { .. } | kernel::DomainError::Forbidden(_)) => {
-                    None
-                }
-                Err(other) => return Err(to_graphql(other)),
-            }
-        }
-        OfferItemId::ENTITY if can(Permission::ReadOffer) => rc
-            .loaders
-            .offer_items
-            .load_one(OfferItemId::from_uuid(uuid))
-            .await?
-            .map(|i| Node::OfferItem(OfferItemNode(i))),
-        OfferEntryId::ENTITY => rc
-            .loaders
-            .offer_entries
-            .load_one(OfferEntryId::from_uuid(uuid))
-            .await?
-            .filter(|e| offer::may_read(&rc.actor, e.school_id))
-            .map(|e| Node::OfferLedgerEntry(OfferLedgerEntryNode(e))),
-        ReviewCycleId::ENTITY if can(Permission::ReadPeerReview) => rc
-            .loaders
-            .review_cycles
-            .load_one(ReviewCycleId::from_uuid(uuid))
-            .await?
-            .map(|c| Node::ReviewCycle(ReviewCycleNode(c))),
-        ReviewGroupId::ENTITY if can(Permission::ManagePeerReview) => rc
-            .loaders
-            .review_groups
-            .load_one(ReviewGroupId::from_uuid(uuid))
-            .await?
-            .map(|g| Node::ReviewGroup(ReviewGroupNode(g))),
-        ReviewId::ENTITY => {
-            match rc
-                .loaders
-                .reviews
-                .load_one(ReviewId::from_uuid(uuid))
-                .await?
-            {
-                Some(review) if super::peer_review::types::may_read(rc, &review).await? => {
-                    Some(Node::Review(ReviewNode(review)))
-                }
-                _ => None,
-            }
-        }
-        ServiceId::ENTITY if can(Permission::ReadCatalogue) => rc
-            .loaders
-            .services
-            .load_one(ServiceId::from_uuid(uuid))
-            .await?
-            .filter(|s| traded::may_see_service(&rc.actor, s))
-            .map(|s| Node::Service(ServiceNode(s))),
-        SessionId::ENTITY if can(Permission::ReadCatalogue) => {
-            match rc
-                .loaders
-                .sessions
-                .load_one(SessionId::from_uuid(uuid))
-                .await?
-            {
-                Some(session) => rc
-                    .loaders
-                    .services
-                    .load_one(session.service_id)
-                    .await?
-                    .filter(|s| traded::may_see_service(&rc.actor, s))
-                    .map(|_| Node::Session(SessionNode(session))),
-                None => None,
-            }
-        }
-        BookingId::ENTITY => match rc
-            .loaders
-            .bookings
-            .load_one(BookingId::from_uuid(uuid))
-            .await?
-        {
-            Some(booking) if super::traded::types::may_read_booking(rc, &booking).await? => {
-                Some(Node::Booking(BookingNode(booking)))
-            }
-            _ => None,
-        },
-        AttendeeId::ENTITY => {
-            let attendee = rc
-                .loaders
-                .attendees
-                .load_one(AttendeeId::from_uuid(uuid))
-                .await?;
-            let booking = match &attendee {
-                Some(a) => rc.loaders.bookings.load_one(a.booking_id).await?,
-                None => None,
-            };
-            match (attendee, booking) {
-                (Some(attendee), Some(booking))
-                    if super::traded::types::may_read_booking(rc, &booking).await? =>
-                {
-                    Some(Node::Attendee(AttendeeNode(attendee)))
-                }
-                _ => None,
-            }
-        }
-        kernel::ChargeId::ENTITY => {
-            match rc
-                .loaders
-                .charges
-                .load_one(kernel::ChargeId::from_uuid(uuid))
-                .await?
-            {
-                Some(charge) => visible_account(rc, charge.account_id)
-                    .await?
-                    .map(|_| Node::Charge(super::billing::charges::ChargeNode(charge))),
-                None => None,
-            }
-        }
-        // Checked reads: the domain answers only what the caller may see.
-        kernel::BankLineId::ENTITY => {
-            let id = kernel::BankLineId::from_uuid(uuid);
-            ledger::bank::lines_by_ids(&rc.db, &rc.actor, &[id])
-                .await
-                .map_err(to_graphql)?
-                .remove(&id)
-                .map(|line| Node::BankStatementLine(super::billing::bank::BankLineNode(line)))
-        }
-        kernel::BankStatementId::ENTITY => {
-            let id = kernel::BankStatementId::from_uuid(uuid);
-            ledger::bank::statements_by_ids(&rc.db, &rc.actor, &[id])
-                .await
-                .map_err(to_graphql)?
-                .remove(&id)
-                .map(|s| Node::BankStatement(super::billing::bank::BankStatementNode(s)))
-        }
-        SchoolId::ENTITY
-        | ServiceId::ENTITY
-        | SessionId::ENTITY
-        | PartnershipId::ENTITY
-        | UserId::ENTITY
-        | ApiKeyId::ENTITY
-        | TierId::ENTITY
-        | MembershipId::ENTITY
-        | FeeScheduleId::ENTITY
-        | OfferItemId::ENTITY
-        | ReviewCycleId::ENTITY
-        | ReviewGroupId::ENTITY => None,
-        _ => {
-            return Err(coded(
-                format!("`{}` is not a global id this API issued", id.as_str()),
-                Code::BadUserInput,
-            ));
-        }
-    })
+            .map_err(to_graphql)?
+            .into_iter()
+            .map(|(id, $v)| (id.as_uuid(), $node))
+            .collect::<HashMap<Uuid, Node>>()
+    }};
 }
 
-/// The account, when the caller may read it (and so everything billed to it).
-async fn visible_account(
+/// The objects of one type the caller may see among `uuids`, by uuid. One domain read per
+/// type (a fixed number of statements however many ids); `None` for a type that is not ours.
+async fn of_type(
     rc: &RequestContext,
-    id: BillingAccountId,
-) -> async_graphql::Result<Option<BillingAccount>> {
-    Ok(rc
-        .loaders
-        .accounts
-        .load_one(id)
-        .await?
-        .filter(|a| ledger::accounts::may_read(&rc.actor, a)))
+    entity: &str,
+    uuids: &[Uuid],
+) -> async_graphql::Result<Option<HashMap<Uuid, Node>>> {
+    use billing::visibility as billing_sight;
+    use membership::visibility as directory;
+    use offer::visibility as offer_sight;
+    use peer_review::visibility as review_sight;
+    Ok(Some(match entity {
+        SchoolId::ENTITY => checked!(rc, uuids, directory::visible_schools, SchoolId, |s| {
+            Node::School(SchoolNode(s))
+        }),
+        PartnershipId::ENTITY => checked!(
+            rc,
+            uuids,
+            directory::visible_partnerships,
+            PartnershipId,
+            |p| Node::Partnership(PartnershipNode(p))
+        ),
+        UserId::ENTITY => checked!(rc, uuids, directory::visible_users, UserId, |u| {
+            Node::User(UserNode(u))
+        }),
+        ApiKeyId::ENTITY => checked!(rc, uuids, directory::visible_api_keys, ApiKeyId, |k| {
+            Node::ApiKey(ApiKeyNode(k))
+        }),
+        TierId::ENTITY => checked!(rc, uuids, directory::visible_tiers, TierId, |t| {
+            Node::MembershipTier(TierNode(t))
+        }),
+        MembershipId::ENTITY => checked!(
+            rc,
+            uuids,
+            directory::visible_memberships,
+            MembershipId,
+            |m| Node::Membership(MembershipNode(m))
+        ),
+        FeeScheduleId::ENTITY => checked!(
+            rc,
+            uuids,
+            billing_sight::visible_schedules,
+            FeeScheduleId,
+            |s| Node::FeeSchedule(FeeScheduleNode(s))
+        ),
+        BillingAccountId::ENTITY => checked!(
+            rc,
+            uuids,
+            billing_sight::visible_accounts,
+            BillingAccountId,
+            |a| Node::BillingAccount(AccountNode(a))
+        ),
+        InvoiceId::ENTITY => checked!(rc, uuids, billing_sight::visible_invoices, InvoiceId, |i| {
+            Node::Invoice(InvoiceNode(i))
+        }),
+        PaymentId::ENTITY => checked!(rc, uuids, billing_sight::visible_payments, PaymentId, |p| {
+            Node::Payment(PaymentNode(p))
+        }),
+        CreditNoteId::ENTITY => checked!(
+            rc,
+            uuids,
+            billing_sight::visible_credit_notes,
+            CreditNoteId,
+            |n| Node::CreditNote(CreditNoteNode(n))
+        ),
+        ChargeId::ENTITY => checked!(rc, uuids, billing_sight::visible_charges, ChargeId, |c| {
+            Node::Charge(ChargeNode(c))
+        }),
+        BankLineId::ENTITY => checked!(rc, uuids, ledger::bank::lines_by_ids, BankLineId, |l| {
+            Node::BankStatementLine(BankLineNode(l))
+        }),
+        BankStatementId::ENTITY => checked!(
+            rc,
+            uuids,
+            ledger::bank::statements_by_ids,
+            BankStatementId,
+            |s| Node::BankStatement(BankStatementNode(s))
+        ),
+        OfferItemId::ENTITY => checked!(rc, uuids, offer_sight::visible_items, OfferItemId, |i| {
+            Node::OfferItem(OfferItemNode(i))
+        }),
+        OfferEntryId::ENTITY => {
+            checked!(rc, uuids, offer_sight::visible_entries, OfferEntryId, |e| {
+                Node::OfferLedgerEntry(OfferLedgerEntryNode(e))
+            })
+        }
+        ReviewCycleId::ENTITY => checked!(
+            rc,
+            uuids,
+            review_sight::visible_cycles,
+            ReviewCycleId,
+            |c| Node::ReviewCycle(ReviewCycleNode(c))
+        ),
+        ReviewGroupId::ENTITY => checked!(
+            rc,
+            uuids,
+            review_sight::visible_groups,
+            ReviewGroupId,
+            |g| Node::ReviewGroup(ReviewGroupNode(g))
+        ),
+        ReviewId::ENTITY => checked!(rc, uuids, review_sight::visible_reviews, ReviewId, |r| {
+            Node::Review(ReviewNode(r))
+        }),
+        ServiceId::ENTITY => checked!(rc, uuids, traded::visible_services, ServiceId, |s| {
+            Node::Service(ServiceNode(s))
+        }),
+        SessionId::ENTITY => checked!(rc, uuids, traded::visible_sessions, SessionId, |s| {
+            Node::Session(SessionNode(s))
+        }),
+        BookingId::ENTITY => checked!(rc, uuids, traded::visible_bookings, BookingId, |b| {
+            Node::Booking(BookingNode(b))
+        }),
+        AttendeeId::ENTITY => checked!(rc, uuids, traded::visible_attendees, AttendeeId, |a| {
+            Node::Attendee(AttendeeNode(a))
+        }),
+        _ => return Ok(None),
+    }))
+}
+
+/// Each id's object, in order; null where it does not exist or is not the caller's to see.
+async fn resolve(rc: &RequestContext, ids: &[ID]) -> async_graphql::Result<Vec<Option<Node>>> {
+    let not_ours = |id: &ID| {
+        coded(
+            format!("`{}` is not a global id this API issued", id.as_str()),
+            Code::BadUserInput,
+        )
+    };
+    let mut decoded = Vec::with_capacity(ids.len());
+    // Each type's uuids, with the first id of that type (to name when the type is not ours).
+    let mut by_type: HashMap<String, (&ID, Vec<Uuid>)> = HashMap::new();
+    for id in ids {
+        let (entity, uuid) = decode(id).ok_or_else(|| not_ours(id))?;
+        by_type
+            .entry(entity.clone())
+            .or_insert_with(|| (id, Vec::new()))
+            .1
+            .push(uuid);
+        decoded.push((entity, uuid));
+    }
+    let mut found: HashMap<String, HashMap<Uuid, Node>> = HashMap::with_capacity(by_type.len());
+    for (entity, (first, uuids)) in by_type {
+        let nodes = of_type(rc, &entity, &uuids)
+            .await?
+            .ok_or_else(|| not_ours(first))?;
+        found.insert(entity, nodes);
+    }
+    Ok(decoded
+        .into_iter()
+        .map(|(entity, uuid)| {
+            found
+                .get_mut(&entity)
+                .and_then(|nodes| nodes.get(&uuid).cloned())
+        })
+        .collect())
 }
 
 #[derive(Default, Debug)]
@@ -336,7 +247,10 @@ impl NodeQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "Global id of the node.")] id: ID,
     ) -> async_graphql::Result<Option<Node>> {
-        resolve(ctx.trellis()?, &id).await
+        Ok(resolve(ctx.trellis()?, std::slice::from_ref(&id))
+            .await?
+            .pop()
+            .flatten())
     }
 
     /// Several objects by global id, in the order asked (at most 100).
@@ -354,8 +268,6 @@ impl NodeQuery {
                 Code::BadUserInput,
             ));
         }
-        let rc = ctx.trellis()?;
-        let lookups = ids.iter().map(|id| resolve(rc, id));
-        futures::future::try_join_all(lookups).await
+        resolve(ctx.trellis()?, &ids).await
     }
 }

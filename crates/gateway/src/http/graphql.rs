@@ -430,7 +430,7 @@ async fn execute_limited(
         return refused;
     }
     let context = RequestContext {
-        loaders: Loaders::new(&state.db, state.batch_delay),
+        loaders: Loaders::new(&state.db, &actor, state.batch_delay),
         actor,
         db: state.db.clone(),
         clock: state.clock.clone(),

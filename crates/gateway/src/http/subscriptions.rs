@@ -91,7 +91,7 @@ async fn connection_data(state: AppState, payload: Value) -> async_graphql::Resu
     let mut data = Data::default();
     data.insert(RequestContext {
         // Loaders do not cache across loads (no stale reads over a long connection).
-        loaders: Loaders::new(&state.db, state.batch_delay),
+        loaders: Loaders::new(&state.db, &actor, state.batch_delay),
         actor,
         db: state.db.clone(),
         clock: state.clock.clone(),

@@ -50,8 +50,8 @@ impl ReadScope {
     }
 }
 
-/// Whether `actor` may read `school`'s memberships: for the gateway, which loads memberships
-/// in batches by school and checks each parent before showing them.
+/// Whether `actor` may read `school`'s memberships: its own people, partnership staff and
+/// `membership:read` keys. [`crate::visibility`]'s checked reads apply it.
 #[must_use]
 pub fn may_read(actor: &Actor, school: SchoolId) -> bool {
     ReadScope::of(actor).is_ok_and(|scope| scope.allows(school))

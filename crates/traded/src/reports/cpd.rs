@@ -22,7 +22,7 @@ use crate::catalogue::services_by_ids;
 use crate::entity::attendees;
 use crate::sessions::sessions_by_ids;
 use crate::types::Attendance;
-use crate::visibility::may_read_bookings;
+use crate::visibility::rules::may_read_bookings;
 
 use super::category_label;
 

@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use crate::catalogue::{Service, services_by_ids};
 use crate::feedback::{Feedback, feedback_of_sessions};
 use crate::sessions::{Session, sessions_of_services};
-use crate::visibility::acts_for_provider;
+use crate::visibility::rules::acts_for_provider;
 
 /// A service's feedback in a term.
 #[derive(Debug, Clone)]

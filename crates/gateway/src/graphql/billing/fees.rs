@@ -11,7 +11,7 @@ use billing::fees::{
     QuoteLine, SchoolFacts, WorkingStep,
 };
 use chrono::{DateTime, Utc};
-use kernel::{DomainError, ErrorCode, FeeScheduleId, FieldError, Permission, SchoolId, TierId};
+use kernel::{DomainError, ErrorCode, FeeScheduleId, FieldError, SchoolId, TierId};
 
 use crate::graphql::billing::enums::Instalment;
 use crate::graphql::context::ContextExt;
@@ -385,7 +385,7 @@ impl FeesQuery {
         starts_on: Option<Date>,
     ) -> async_graphql::Result<Option<QuoteNode>> {
         let rc = ctx.trellis()?;
-        if !(rc.actor.can(Permission::ReadMemberships) || rc.actor.can(Permission::ReadBilling)) {
+        if !billing::visibility::may_read_fee_schedules(&rc.actor) {
             return Err(coded("you are not allowed to do this", Code::Forbidden));
         }
         let school_id: SchoolId = expect_arg(&school_id)?;

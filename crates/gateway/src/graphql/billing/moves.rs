@@ -96,10 +96,9 @@ async fn visible_account(
     let rc = ctx.trellis()?;
     Ok(rc
         .loaders
-        .accounts
+        .readable_accounts
         .load_one(id)
         .await?
-        .filter(|account| ledger::accounts::may_read(&rc.actor, account))
         .map(AccountNode))
 }
 

@@ -3,7 +3,7 @@
 use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
-use kernel::{AcademicYear, Actor, Permission, SchoolId};
+use kernel::{AcademicYear, SchoolId};
 use offer::{Balance, EntryKey, ItemQuantity, LedgerEntry, OfferItem, ValueLine, ValueStatement};
 
 use super::enums::{OfferEntryKind, OfferUnit, Term};
@@ -180,9 +180,6 @@ impl SchoolOfferNode {
     /// memberships).
     async fn membership(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MembershipNode>> {
         let rc = ctx.trellis()?;
-        if !membership::memberships::may_read(&rc.actor, self.school) {
-            return Ok(None);
-        }
         Ok(list_of(&rc.loaders.school_memberships, self.school)
             .await?
             .into_iter()
@@ -481,16 +478,6 @@ impl ValueLineNode {
 #[derive(Debug, Clone)]
 pub struct ValueStatementNode(pub ValueStatement);
 
-/// Whether the actor may see `school`'s fees: billing's own rule (staff and `billing:read`
-/// keys see every school's, school users holding `ReadBilling` their own).
-fn may_see_fees(actor: &Actor, school: SchoolId) -> bool {
-    actor.can(Permission::ReadBilling)
-        && match actor {
-            Actor::User(user) => user.role.is_partnership_staff() || user.schools.contains(&school),
-            Actor::ApiKey(_) | Actor::System => true,
-        }
-}
-
 /// What a school's use of its offer was worth, against the membership fee it was invoiced.
 #[Object(name = "ValueStatement")]
 impl ValueStatementNode {
@@ -529,7 +516,7 @@ impl ValueStatementNode {
     /// included, void invoices left out. Null unless you may read the school's billing.
     async fn membership_fee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MoneyValue>> {
         let rc = ctx.trellis()?;
-        if !may_see_fees(&rc.actor, self.0.school_id) {
+        if !billing::visibility::may_read_billing_of_school(&rc.actor, self.0.school_id) {
             return Ok(None);
         }
         let fees = rc

@@ -8,10 +8,10 @@ use kernel::{
     SchoolId, SupportRequestId, UserId,
 };
 use peer_review::cycles::{self, CycleChanges, NewCycle};
+use peer_review::groups;
 use peer_review::report::{self, NewAction, NewFinding};
 use peer_review::reviewers::{self, NewReviewer};
 use peer_review::reviews::{self, Review, ScheduleInput, SelfReviewInput};
-use peer_review::{groups, loaders};
 
 use super::enums::{
     FollowUpActionStatus, ReviewFindingKind, ReviewStatus, ReviewTeamRole, SharingConsentScope,
@@ -274,7 +274,7 @@ impl ReviewPayload {
 
 /// The review as stored now (not from the request's loader cache, which may predate the change).
 async fn fresh(rc: &RequestContext, id: ReviewId) -> Result<Review, DomainError> {
-    loaders::reviews_by_ids(&rc.db, &[id])
+    peer_review::visibility::visible_reviews(&rc.db, &rc.actor, &[id])
         .await?
         .remove(&id)
         .ok_or(DomainError::NotFound { entity: "Review" })
@@ -590,7 +590,8 @@ impl PeerReviewMutation {
         let result = async {
             let id: ReviewCycleId = expect_input(&input.cycle_id, "cycleId")?;
             let created = groups::confirm(&rc.db, rc.clock.as_ref(), &rc.actor, id).await?;
-            let mut found = loaders::reviews_by_ids(&rc.db, &created).await?;
+            let mut found =
+                peer_review::visibility::visible_reviews(&rc.db, &rc.actor, &created).await?;
             let mut list: Vec<Review> = created.iter().filter_map(|r| found.remove(r)).collect();
             list.sort_by_key(Review::sort_key);
             Ok(list)

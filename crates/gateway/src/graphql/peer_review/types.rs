@@ -17,9 +17,9 @@ use peer_review::groups::{self, Group, GroupWarning, Groups};
 use peer_review::report::{Action, Consent, Finding, SupportRequest};
 use peer_review::reviewers::Reviewer;
 use peer_review::reviews::{self, AreaEvaluation, Review, SelfReview, TeamMember};
+use peer_review::themes;
 use peer_review::themes::Theme;
 use peer_review::types::{CycleWindows, DateWindow, Framework, FrameworkItem};
-use peer_review::{confidentiality, themes};
 
 use super::enums::{
     FollowUpActionStatus, GroupViolationKind, GroupingConstraint, PhaseBand, PlacementReasonKind,
@@ -56,30 +56,12 @@ async fn school(rc: &RequestContext, id: SchoolId) -> async_graphql::Result<Scho
 
 /// Whether the caller may read `review`'s report: the one rule, over batched reads.
 pub(crate) async fn may_read(rc: &RequestContext, review: &Review) -> async_graphql::Result<bool> {
-    if !rc.actor.can(Permission::ReadPeerReview) {
-        return Ok(false);
-    }
-    let team = rc.loaders.review_teams.load_one(review.id).await?;
-    let consents = rc.loaders.review_consents.load_one(review.id).await?;
-    Ok(confidentiality::may_read_report(
-        &rc.actor,
-        review,
-        team.as_deref().unwrap_or_default(),
-        consents.as_deref().unwrap_or_default(),
-    ))
-}
-
-/// Keeps the reviews the caller may read, in order.
-pub(crate) async fn readable(
-    rc: &RequestContext,
-    list: Vec<Review>,
-) -> async_graphql::Result<Vec<ReviewNode>> {
-    let checks = futures::future::try_join_all(list.iter().map(|r| may_read(rc, r))).await?;
-    Ok(list
-        .into_iter()
-        .zip(checks)
-        .filter_map(|(r, ok)| ok.then_some(ReviewNode(r)))
-        .collect())
+    Ok(rc
+        .loaders
+        .readable_reviews
+        .load_one(review.id)
+        .await?
+        .is_some())
 }
 
 /// One evaluation area or scale point of a framework.
@@ -318,9 +300,6 @@ impl ReviewCycleNode {
     /// Empty unless you run peer review (partnership staff, who set review teams from it).
     async fn reviewers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReviewerNode>> {
         let rc = ctx.trellis()?;
-        if !rc.actor.can(Permission::ManagePeerReview) {
-            return Ok(Vec::new());
-        }
         let ids = list_of(&rc.loaders.cycle_participants, self.0.id).await?;
         let found = rc
             .loaders

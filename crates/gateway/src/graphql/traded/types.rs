@@ -9,7 +9,7 @@
 
 use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use kernel::{Actor, Permission};
+use kernel::Actor;
 use traded::{Attendee, Booking, CancellationPolicy, Service, Session, SessionPart};
 
 use super::aftercare::reads_billing_of;
@@ -67,13 +67,12 @@ pub async fn may_read_booking(
     rc: &RequestContext,
     booking: &Booking,
 ) -> async_graphql::Result<bool> {
-    if traded::may_read_bookings(&rc.actor, booking.school_id) {
-        return Ok(true);
-    }
-    match rc.loaders.sessions.load_one(booking.session_id).await? {
-        Some(session) => provides(rc, &session).await,
-        None => Ok(false),
-    }
+    Ok(rc
+        .loaders
+        .readable_bookings
+        .load_one(booking.id)
+        .await?
+        .is_some())
 }
 
 #[derive(Debug, Clone)]
@@ -680,19 +679,12 @@ impl BookingNode {
             return Ok(None);
         };
         let rc = ctx.trellis()?;
-        if !rc.actor.can(Permission::ReadBilling) {
-            return Ok(None);
-        }
-        let Some(invoice) = rc.loaders.invoices.load_one(id).await? else {
-            return Ok(None);
-        };
-        let readable = rc
+        Ok(rc
             .loaders
-            .accounts
-            .load_one(invoice.account_id)
+            .readable_invoices
+            .load_one(id)
             .await?
-            .is_some_and(|a| billing::ledger::accounts::may_read(&rc.actor, &a));
-        Ok(readable.then_some(InvoiceNode(invoice)))
+            .map(InvoiceNode))
     }
 
     /// The charge that bills it on the school's termly invoice (settlement INVOICE). Null
