@@ -11,56 +11,19 @@
 //! outside the loaders. `node.rs` is held to more: it decides nothing itself (no permission
 //! check, no loader), it only dispatches to checked reads.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+mod source;
 
+use std::collections::BTreeSet;
+
+use source::{is_cfg_test, parse, rust_files, workspace};
 use syn::visit::Visit;
-use syn::{Attribute, FnArg, ItemFn, UseTree, Visibility};
+use syn::{FnArg, ItemFn, UseTree, Visibility};
 
 /// The crates that hold rules and persistence.
 const DOMAINS: [&str; 5] = ["membership", "billing", "offer", "peer_review", "traded"];
 
 /// The one gateway module allowed to call unchecked reads.
 const LOADERS: &str = "graphql/loaders.rs";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("workspace root")
-}
-
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn parse(path: &Path) -> syn::File {
-    let text = std::fs::read_to_string(path).expect("read source");
-    syn::parse_file(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn is_cfg_test(attrs: &[Attribute]) -> bool {
-    attrs.iter().any(|attr| {
-        attr.path().is_ident("cfg")
-            && attr
-                .meta
-                .require_list()
-                .is_ok_and(|list| list.tokens.to_string().contains("test"))
-    })
-}
 
 /// Whether a function's name says it reads records by key: `by_ids`, `*_by_ids`, `of_*`,
 /// `*_of_*`.

@@ -3,8 +3,10 @@
 //! resolver, argument and input field of the gateway as Rust and fails on any integer wider
 //! than `i32` (`src/graphql/int.rs` converts at the edge).
 
+mod source;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use syn::visit::Visit;
 use syn::{Attribute, Fields, FnArg, ImplItem, Item, ReturnType, Type};
@@ -136,22 +138,10 @@ fn violations(source: &str, file: &str) -> Vec<String> {
     found
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("readable source directory") {
-        let path = entry.expect("directory entry").path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn no_resolver_argument_or_input_field_is_wider_than_graphql_int() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/graphql");
-    let mut files = Vec::new();
-    rust_files(&root, &mut files);
+    let files = source::rust_files(&root);
     assert!(
         files.len() > 20,
         "found the resolvers under {}",

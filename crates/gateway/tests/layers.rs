@@ -9,12 +9,15 @@
 //! `#[cfg(test)]`. A parent module naming its own submodules (`mod x; pub use x::Y;`) is how
 //! a module is made of files, not a dependency, so only the other edges count.
 
+mod source;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use source::is_cfg_test;
+use syn::UseTree;
 use syn::visit::Visit;
-use syn::{Attribute, UseTree};
 
 /// A module by its path inside its crate (`ledger::bank::import`); the crate root is empty.
 type Module = Vec<String>;
@@ -52,16 +55,6 @@ fn file_modules(src: &Path) -> BTreeMap<Module, PathBuf> {
     let mut out = BTreeMap::new();
     walk(src, src, &mut out);
     out
-}
-
-fn is_cfg_test(attrs: &[Attribute]) -> bool {
-    attrs.iter().any(|attr| {
-        attr.path().is_ident("cfg")
-            && attr
-                .meta
-                .require_list()
-                .is_ok_and(|list| list.tokens.to_string().contains("test"))
-    })
 }
 
 /// Collects the modules one file's code names.

@@ -1093,6 +1093,22 @@ async fn waiting_lists_approvals_provider_cancellations_and_overdue_reminders(db
     );
 }
 
+/// Finance sends an invoice to Stripe (the stand-in): its hosted payment page.
+async fn mirror(p: &Portal, id: &str) -> String {
+    let mirrored = p
+        .data(
+            FINANCE,
+            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
+                invoice { hostedInvoiceUrl } userErrors { field code } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    mirrored["invoiceMirror"]["invoice"]["hostedInvoiceUrl"]
+        .as_str()
+        .unwrap_or_else(|| panic!("mirrored: {mirrored}"))
+        .to_owned()
+}
+
 /// Reads one column of the rows `sql` selects, as text.
 async fn texts(p: &Portal, sql: &str) -> Vec<Option<String>> {
     use sea_orm::ConnectionTrait as _;
@@ -1348,18 +1364,7 @@ async fn a_failed_card_payment_reaches_the_accounts_contact_once(db: TestDb) {
         .as_str()
         .expect("contact")
         .to_lowercase();
-    let mirrored = p
-        .data(
-            FINANCE,
-            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
-                invoice { hostedInvoiceUrl } userErrors { field code } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    let hosted = mirrored["invoiceMirror"]["invoice"]["hostedInvoiceUrl"]
-        .as_str()
-        .unwrap_or_else(|| panic!("mirrored: {mirrored}"))
-        .to_owned();
+    let hosted = mirror(&p, &id).await;
     let remote = stand.invoices_of(&common::uuid_of(&id)).await;
     assert_eq!(remote.len(), 1, "one Stripe invoice");
     let stripe_id = remote[0]["id"].as_str().expect("in_").to_owned();
@@ -1592,18 +1597,7 @@ async fn an_invoice_email_waits_for_its_payment_link(db: TestDb) {
         .as_str()
         .expect("contact")
         .to_lowercase();
-    let mirrored = p
-        .data(
-            FINANCE,
-            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
-                invoice { hostedInvoiceUrl } userErrors { field code } } }",
-            json!({ "id": id }),
-        )
-        .await;
-    let hosted = mirrored["invoiceMirror"]["invoice"]["hostedInvoiceUrl"]
-        .as_str()
-        .unwrap_or_else(|| panic!("mirrored: {mirrored}"))
-        .to_owned();
+    let hosted = mirror(&p, &id).await;
     p.clock.advance(chrono::Duration::minutes(1));
     let mark = sink.count();
     let pass = p.pass().await;
