@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{HEAD, TestApp};
+use common::{ADMIN, HEAD, TestApp};
 use serde_json::json;
 use testkit::TestDb;
 
@@ -52,4 +52,52 @@ async fn listing_100_schools_costs_what_listing_1_costs(mut db: TestDb) {
     );
 }
 
-testkit::db_tests!(listing_100_schools_costs_what_listing_1_costs);
+/// `nodes(ids:)` reads each type once, through its domain's checked read: a hundred ids of
+/// two types cost what two ids of them cost.
+async fn nodes_cost_one_checked_read_per_type(mut db: TestDb) {
+    let counter = db.count_statements();
+    let config = common::counting_config(&db);
+    let app = TestApp::spawn_billing_with(db, config).await;
+    let token = app.token(ADMIN).await;
+    let (_, listed) = app
+        .gql(
+            Some(&token),
+            "{ invoices(first: 50) { edges { node { id } } } schools(first: 50) { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    let ids = |list: &str| -> Vec<String> {
+        listed["data"][list]["edges"]
+            .as_array()
+            .expect("edges")
+            .iter()
+            .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let (invoices, schools) = (ids("invoices"), ids("schools"));
+    assert_eq!((invoices.len(), schools.len()), (50, 50), "{listed}");
+    let mut costs = Vec::new();
+    for n in [1, 50] {
+        let asked: Vec<&String> = invoices
+            .iter()
+            .take(n)
+            .chain(schools.iter().take(n))
+            .collect();
+        let query = "query($ids: [ID!]!) { nodes(ids: $ids) { id } }";
+        let _ = app.gql(Some(&token), query, json!({ "ids": asked })).await;
+        counter.reset();
+        let (_, body) = app.gql(Some(&token), query, json!({ "ids": asked })).await;
+        let found = body["data"]["nodes"].as_array().expect("nodes");
+        assert!(found.iter().all(|n| n["id"].is_string()), "{body}");
+        costs.push(counter.get());
+    }
+    assert!(
+        costs[1] <= costs[0],
+        "statements for 2 ids vs 100: {costs:?}"
+    );
+}
+
+testkit::db_tests!(
+    listing_100_schools_costs_what_listing_1_costs,
+    nodes_cost_one_checked_read_per_type,
+);
