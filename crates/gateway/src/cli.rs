@@ -83,6 +83,14 @@ enum ImportCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// A bank statement export (CSV as UK banks give it, or a date/description/amount CSV).
+    /// Each money-in line not seen before is kept once, with the open invoice it seems to
+    /// pay proposed for finance to confirm in Trellis; lines already imported are not stored
+    /// again, and money out is counted, not kept.
+    BankStatement {
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 fn parse_census(raw: &str) -> Result<membership::school::types::RollCensus, String> {
@@ -324,8 +332,46 @@ async fn import(
                 started.elapsed().as_secs_f64()
             );
         }
+        ImportCommand::BankStatement { file: path } => {
+            let file = std::fs::File::open(&path).map_err(|e| CliError::Open(path.clone(), e))?;
+            let name = path.file_name().map_or_else(
+                || "statement.csv".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            let r = billing::ledger::bank::import_statement(
+                conn,
+                &kernel::Actor::System,
+                clock,
+                &name,
+                file,
+            )
+            .await
+            .map_err(refused)?;
+            print_bank_statement(&r, started.elapsed());
+        }
     }
     Ok(())
+}
+
+fn print_bank_statement(r: &billing::ledger::bank::ImportReport, elapsed: Duration) {
+    let s = &r.statement;
+    let days = match (s.first_day, s.last_day) {
+        (Some(first), Some(last)) => format!(", {first} to {last}"),
+        _ => String::new(),
+    };
+    println!(
+        "{}{days}: {} new money-in lines ({} with a proposed invoice, {} unmatched), {} already imported, {} money-out lines not kept ({:.1} s)",
+        s.file_name,
+        s.lines_new,
+        r.proposed,
+        r.unmatched,
+        s.lines_known,
+        s.lines_out,
+        elapsed.as_secs_f64()
+    );
+    if r.proposed > 0 || r.unmatched > 0 {
+        println!("Finance confirms or re-allocates them in Trellis (`bankStatementLines`).");
+    }
 }
 
 fn print_gias(r: &membership::import::gias::GiasReport, elapsed: Duration) {
