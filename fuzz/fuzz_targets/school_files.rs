@@ -1,7 +1,8 @@
 //! The files a partnership imports: a GIAS establishment extract and a census file, read by
 //! `school_register` exactly as `membership::import` reads them (decoding, line endings,
 //! columns by header name, every value checked), and a bank statement, read by
-//! `bank_statement` as `billing::ledger::bank` reads it: the same bytes through all three.
+//! `bank_statement` as `billing::ledger::bank` reads it (as CSV and as CAMT.053 XML): the same
+//! bytes through all four.
 //!
 //! Contract: any bytes become rows and problems, never a panic or a hang; every problem and
 //! every row is placed on a line the file has; every row holds only what the checks allow
@@ -61,6 +62,19 @@ fuzz_target!(|data: &[u8]| {
         assert!((2..=lines).contains(&line.line), "row on line {}", line.line);
         assert!(line.amount_pence != 0);
         assert!(line.amount_pence.abs() <= kernel::money::MAX_INPUT_PENCE);
+        assert!(line.description.chars().count() <= bank_statement::DESCRIPTION_MAX);
+    }
+
+    // The same bytes as a CAMT.053 statement: problems name the file or an entry, lines are
+    // numbered by entry and hold only what a CSV line may.
+    let mut read = Collected::default();
+    bank_statement::camt::read(data, &mut read);
+    placed(read.problems.listed(), lines);
+    for line in &read.rows {
+        assert!(line.line >= 1 && line.line <= read.progress.rows_read);
+        assert!(line.amount_pence != 0);
+        assert!(line.amount_pence.abs() <= kernel::money::MAX_INPUT_PENCE);
+        assert!(!line.description.is_empty());
         assert!(line.description.chars().count() <= bank_statement::DESCRIPTION_MAX);
     }
 });

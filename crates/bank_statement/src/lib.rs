@@ -9,10 +9,15 @@
 //! becomes a [`Line`]: its day, what the bank says about it, and its amount in pence, money
 //! in positive. Amounts are read as decimals (never through floating point), to the penny.
 //!
+//! Banks that offer ISO 20022 XML give the same lines as a CAMT.053 statement, read by
+//! [`camt`] into the same [`Line`]s.
+//!
 //! What a line *means* — whose money it is, which invoice it pays, whether it was imported
 //! before — is `billing::bank`'s.
 
 use std::io::Read;
+
+pub mod camt;
 
 use chrono::NaiveDate;
 use import_file::{

@@ -420,7 +420,83 @@ async fn only_finance_and_admins_see_statements(db: TestDb) {
     assert_eq!(lines_with(db, LineStatus::Proposed).await.len(), 1);
 }
 
+/// A bank's CAMT.053 statement (ISO 20022 XML) comes in as its CSV export would: booked
+/// credits each with their proposal, debits counted, pending entries left out; a malformed
+/// one is refused whole, naming the entry.
+async fn a_camt053_statement_comes_in_like_a_csv_one(db: TestDb) {
+    let db = db.conn();
+    let (_, holly) = school_account(db, 100_001, "Holly Park Primary School").await;
+    let autumn = invoice(db, &holly, 125_000).await;
+    let entry = |amount: &str, ind: &str, status: &str, payer: &str, text: &str| {
+        format!(
+            "<Ntry><Amt Ccy=\"GBP\">{amount}</Amt><CdtDbtInd>{ind}</CdtDbtInd><Sts>{status}</Sts>\
+             <BookgDt><Dt>2026-09-10</Dt></BookgDt><NtryDtls><TxDtls>\
+             <RltdPties><Dbtr><Nm>{payer}</Nm></Dbtr></RltdPties>\
+             <RmtInf><Ustrd>{text}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>"
+        )
+    };
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:camt.053.001.02\"><BkToCstmrStmt>\
+         <GrpHdr><MsgId>1</MsgId></GrpHdr><Stmt>{}{}{}{}</Stmt></BkToCstmrStmt></Document>",
+        entry(
+            "1250.00",
+            "CRDT",
+            "BOOK",
+            "HOLLY PARK PRIMAR",
+            &autumn.number.replace('-', " ")
+        ),
+        entry("20.00", "CRDT", "BOOK", "UNKNOWN DONOR", "GIFT"),
+        entry("45.10", "DBIT", "BOOK", "BT GROUP PLC", "DD"),
+        entry("99.00", "CRDT", "PDNG", "SOMEONE", "NOT YET"),
+    );
+    let report = import_statement(
+        db,
+        &finance(),
+        &clock(),
+        "sept.xml",
+        Cursor::new(xml.into_bytes()),
+    )
+    .await
+    .expect("import");
+    assert_eq!(
+        (
+            report.statement.lines_new,
+            report.statement.lines_known,
+            report.statement.lines_out
+        ),
+        (2, 0, 1)
+    );
+    assert_eq!((report.proposed, report.unmatched), (1, 1));
+    let proposed = lines_with(db, LineStatus::Proposed).await;
+    assert_eq!(proposed.len(), 1);
+    assert_eq!(proposed[0].proposed_invoice, Some(autumn.id));
+    assert_eq!(proposed[0].match_reason, Some(MatchReason::InvoiceNumber));
+    assert_eq!(proposed[0].posted_on, date(2026, 9, 10));
+
+    // A malformed statement is refused whole, naming the entry.
+    let bad = "<Document><BkToCstmrStmt><Stmt><Ntry><Amt Ccy=\"EUR\">5.00</Amt>\
+               <CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2026-09-11</Dt></BookgDt>\
+               <AddtlNtryInf>X</AddtlNtryInf></Ntry></Stmt></BkToCstmrStmt></Document>";
+    let err = import_statement(
+        db,
+        &finance(),
+        &clock(),
+        "bad.xml",
+        Cursor::new(bad.as_bytes().to_vec()),
+    )
+    .await
+    .expect_err("refused");
+    match err {
+        DomainError::Invalid(errors) => {
+            assert!(errors[0].message.starts_with("entry 1: "), "{errors:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 testkit::db_tests!(
+    a_camt053_statement_comes_in_like_a_csv_one,
     each_credit_comes_in_once_with_its_proposal,
     a_confirmed_line_is_one_receipt_paying_its_invoice,
     proposals_are_confirmed_at_once_and_other_lines_dismissed,

@@ -41,8 +41,8 @@ const FILE_NAME_MAX: usize = 255;
 /// import one bounded transaction.
 pub const MAX_LINES: usize = 20_000;
 
-/// Reads `file` (a bank's CSV export) and brings in its money-in lines not seen before, each
-/// with its proposal. All or nothing: a file with any problem stores nothing and says where.
+/// Reads `file` (a bank's CSV export, or its CAMT.053 XML statement) and brings in its
+/// money-in lines not seen before, each with its proposal. All or nothing: a file with any problem stores nothing and says where.
 pub async fn import_statement<C>(
     db: &C,
     actor: &Actor,
@@ -61,7 +61,11 @@ where
         let mut file = file;
         file.read_to_end(&mut bytes)?;
         let mut got = import_file::Collected::default();
-        bank_statement::read(import_file::open_sniffed(&bytes), &mut got);
+        if bank_statement::camt::is_xml(&bytes) {
+            bank_statement::camt::read(&bytes, &mut got);
+        } else {
+            bank_statement::read(import_file::open_sniffed(&bytes), &mut got);
+        }
         Ok::<_, std::io::Error>(got)
     })
     .await

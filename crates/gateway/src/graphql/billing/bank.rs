@@ -275,9 +275,9 @@ impl BankQuery {
 /// Input to `bankStatementImport`.
 #[derive(InputObject, Debug)]
 pub struct BankStatementImportInput {
-    /// The bank's CSV export, sent as a multipart upload: a header row naming a date, a
-    /// description (or reference, payee, memo…) and the amount, signed or as paid in and
-    /// paid out.
+    /// The bank's export, sent as a multipart upload: a CSV file with a header row naming a
+    /// date, a description (or reference, payee, memo…) and the amount, signed or as paid in
+    /// and paid out; or an ISO 20022 CAMT.053 XML statement.
     pub file: Upload,
 }
 
