@@ -34,6 +34,7 @@ mod m20261204_000120_notification_attachments;
 mod m20261205_000130_billing_account_moves;
 mod m20261205_000150_scheduled_instalments;
 mod m20261205_000160_bank_statements;
+mod m20261205_000170_invoice_collection;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000130_billing_account_moves::Migration),
             Box::new(m20261205_000150_scheduled_instalments::Migration),
             Box::new(m20261205_000160_bank_statements::Migration),
+            Box::new(m20261205_000170_invoice_collection::Migration),
         ]
     }
 }

@@ -580,9 +580,33 @@ async fn a_year_is_mirrored_once_and_cards_start_once(db: TestDb) {
     let (school, account) = school_account(conn, 310_008, "Holm Oak Primary").await;
     let first = invoice(conn, &account, 30_000).await;
     let second = invoice(conn, &account, 15_000).await;
+    // A card booking's invoice: paid by its PaymentIntent, never a hosted Stripe invoice.
+    let by_card = invoices::issue_invoice(
+        conn,
+        &finance(),
+        &clock(),
+        billing::ledger::NewInvoice {
+            source: billing::ledger::InvoiceSource::Booking,
+            collection: billing::ledger::InvoiceCollection::Card,
+            ..new_invoice(
+                &account,
+                billing::ledger::Instalment::None,
+                vec![line(4_500)],
+            )
+        },
+    )
+    .await
+    .expect("issue")
+    .invoice;
+    assert!(!by_card.goes_to_provider());
     mirror::mirror_invoice(conn, &finance(), &clock(), &stripe, first.id)
         .await
         .expect("mirror one");
+    assert_invalid(
+        mirror::mirror_invoice(conn, &finance(), &clock(), &stripe, by_card.id).await,
+        "invoiceId",
+        kernel::ErrorCode::Conflict,
+    );
     let leader = user(Role::SchoolLeader, &[school]);
     assert!(matches!(
         mirror::mirror_year(conn, &leader, &clock(), &stripe, year()).await,
@@ -597,6 +621,13 @@ async fn a_year_is_mirrored_once_and_cards_start_once(db: TestDb) {
         .await
         .expect("again");
     assert_eq!((again.mirrored, again.existing), (0, 2));
+    assert!(
+        mirror::mirrored_invoices_by_ids(conn, &[by_card.id])
+            .await
+            .expect("mirrors")
+            .is_empty(),
+        "the card invoice stays out of the year's mirror"
+    );
 
     // The school's own leader starts a card payment; a retry with the key is the same intent.
     let started =

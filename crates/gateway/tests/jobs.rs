@@ -262,6 +262,95 @@ async fn stripe_reconciliation_runs_as_a_job(db: TestDb) {
     assert_eq!(runs, 1);
 }
 
+/// The spring instalments the job issues reach Stripe as the invoicing run's do, so each gets
+/// its hosted page (and its email the link): before, only invoices issued through GraphQL were
+/// mirrored, and these emails waited the hour for a link that never came.
+async fn scheduled_instalments_are_mirrored_as_the_job_issues_them(db: TestDb) {
+    let Some(api_base) = testkit::stripe_url() else {
+        return;
+    };
+    let conn = db.conn();
+    membership::demo::seed(conn, &SystemClock)
+        .await
+        .expect("demo");
+    billing::demo::seed(conn, &SystemClock)
+        .await
+        .expect("billing demo");
+    let year = AcademicYear::starting(membership::demo::DEMO_YEAR).expect("year");
+    let spring = billing::run::scheduled_instalments(conn, &Actor::System, year)
+        .await
+        .expect("schedule")
+        .into_iter()
+        .filter(|s| s.status == billing::run::ScheduleStatus::Pending)
+        .map(|s| s.issue_on)
+        .min()
+        .expect("the demo's termly accounts have instalments to come");
+    let clock = FixedClock::new(Utc.from_utc_datetime(&spring.and_hms_opt(7, 0, 0).expect("time")));
+    let provider = billing::provider::StripeProvider::new(&billing::provider::StripeConfig {
+        secret_key: "sk_test_jobs".to_owned(),
+        webhook_secret: "whsec_jobs".to_owned(),
+        api_base: Some(api_base),
+        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
+    })
+    .expect("provider");
+    let slot = slot_of(clock.now(), HOUR);
+    let Tick::Ran(detail) = tick_with(
+        conn,
+        &clock,
+        Some(&provider),
+        "a",
+        Job::IssueScheduledInstalments,
+        slot,
+    )
+    .await
+    .expect("tick") else {
+        panic!("the job ran");
+    };
+    let issued: Vec<kernel::InvoiceId> =
+        billing::run::scheduled_instalments(conn, &Actor::System, year)
+            .await
+            .expect("schedule")
+            .into_iter()
+            .filter(|s| s.issue_on == spring && s.status == billing::run::ScheduleStatus::Issued)
+            .filter_map(|s| s.invoice_id)
+            .collect();
+    assert!(!issued.is_empty(), "{detail}");
+    assert!(
+        detail.ends_with(&format!(", {} mirrored to stripe", issued.len())),
+        "{detail}"
+    );
+    let invoices = billing::ledger::invoices::invoices_by_ids(conn, &issued)
+        .await
+        .expect("invoices");
+    let mirrors = billing::mirror::mirrored_invoices_by_ids(conn, &issued)
+        .await
+        .expect("mirrors");
+    for id in &issued {
+        let invoice = &invoices[id];
+        assert_eq!(invoice.collection, billing::ledger::InvoiceCollection::Send);
+        let mirror = mirrors.get(id).expect("at Stripe");
+        assert!(mirror.provider_invoice_ref.starts_with("in_"), "{mirror:?}");
+        assert!(invoice.hosted_url.is_some(), "{invoice:?}");
+        assert_eq!(invoice.hosted_url, mirror.hosted_url);
+    }
+
+    // Nothing left to issue: nothing mirrored again, and the summary says nothing of Stripe.
+    let again = tick_with(
+        conn,
+        &clock,
+        Some(&provider),
+        "a",
+        Job::IssueScheduledInstalments,
+        slot + chrono::Duration::hours(1),
+    )
+    .await
+    .expect("tick");
+    assert_eq!(
+        again,
+        Tick::Ran("issued 0 scheduled instalment(s), 0 cancelled, 0 mirrored to stripe".into())
+    );
+}
+
 /// The demo partnership with its traded catalogue, seeded on `clock`.
 async fn traded_demo(conn: &DatabaseConnection, clock: &FixedClock) {
     membership::demo::seed(conn, clock)
@@ -604,6 +693,7 @@ testkit::db_tests!(
     releases_unpaid_card_bookings_once_per_slot,
     expires_unanswered_waitlist_offers_once_per_slot,
     stripe_reconciliation_runs_as_a_job,
+    scheduled_instalments_are_mirrored_as_the_job_issues_them,
     lapses_unanswered_renewals_once_per_slot,
     resumes_only_interrupted_invoicing_runs,
     a_job_still_running_elsewhere_is_skipped

@@ -15,7 +15,9 @@
 //! Settling twice is refused: a settled booking is CONFLICT for every payment entry point.
 
 use billing::ledger::InvoiceStatus;
-use billing::ledger::invoices::{Instalment, InvoiceSource, NewInvoice, NewInvoiceLine};
+use billing::ledger::invoices::{
+    Instalment, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,
+};
 use billing::provider::{PaymentProvider, ProviderPayment};
 use kernel::BeginWrite as _;
 use kernel::{
@@ -227,6 +229,7 @@ where
                     }],
                     po_number: booking.po_number.clone(),
                     source: InvoiceSource::Booking,
+                    collection: InvoiceCollection::Card,
                 },
             )
             .await

@@ -1642,6 +1642,54 @@ async fn an_invoice_email_waits_for_its_payment_link(db: TestDb) {
     p.clock.advance(chrono::Duration::minutes(5));
     p.pass().await;
     assert_eq!(invoice_mails(0).len(), issued, "nothing more");
+
+    // A card booking's invoice is paid by the booking's PaymentIntent and never becomes a
+    // hosted Stripe invoice: its email has no link to wait for, and says the card settles it.
+    let session_id = session(&p, 5).await;
+    let booked = p
+        .data(
+            HEAD,
+            "mutation($input: BookingCreateInput!) { bookingCreate(input: $input) {
+                booking { status invoice { id number collection } } userErrors { field code } } }",
+            json!({ "input": { "schoolId": p.school(), "sessionId": session_id, "settlement": "CARD",
+                "attendees": [person("Dee Card", "dee.card@holly-park.example")] } }),
+        )
+        .await["bookingCreate"]
+        .clone();
+    assert_eq!(booked["booking"]["status"], "PENDING_PAYMENT", "{booked}");
+    let card_invoice = booked["booking"]["invoice"].clone();
+    assert_eq!(card_invoice["collection"], "CARD", "{booked}");
+    let mark = sink.count();
+    let pass = p.pass().await;
+    assert_eq!(pass.fanned_out.waiting, 0, "{pass:?}");
+    let told = invoice_mails(mark);
+    assert_eq!(told.len(), 1, "{told:#?}");
+    let number = card_invoice["number"].as_str().expect("number");
+    assert!(told[0].subject.starts_with(&format!("Invoice {number} ")));
+    for part in [&told[0].text, &told[0].html] {
+        assert!(
+            part.contains("paid by card: the card payment settles it"),
+            "{part}"
+        );
+        assert!(
+            !part.contains("quoting") && !part.contains("Pay online"),
+            "{part}"
+        );
+    }
+    // Finance cannot make it a second, payable Stripe invoice either.
+    let refused = p
+        .data(
+            FINANCE,
+            "mutation($id: ID!) { invoiceMirror(input: { id: $id }) {
+                invoice { hostedInvoiceUrl } userErrors { field code } } }",
+            json!({ "id": card_invoice["id"] }),
+        )
+        .await;
+    assert_eq!(
+        user_errors(&refused["invoiceMirror"]),
+        vec![("input.id".to_owned(), "CONFLICT".to_owned())],
+        "{refused}"
+    );
 }
 
 /// A peer review through its steps, then the support time it led to paid for: each step that

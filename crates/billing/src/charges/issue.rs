@@ -16,7 +16,9 @@ use crate::fees;
 use crate::ledger::audit::{self, AuditEntity};
 use crate::ledger::invoices::{MAX_LINES, issue_with_line_pos, lines_of_invoices};
 use crate::ledger::support::{CorruptRow, lock_account};
-use crate::ledger::{Instalment, Invoice, InvoiceSource, NewInvoice, NewInvoiceLine};
+use crate::ledger::{
+    Instalment, Invoice, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,
+};
 
 /// Payment terms for an account none of whose schools has a fee schedule this year (a
 /// school buying services without a membership).
@@ -227,6 +229,7 @@ async fn issue_account(
                 lines,
                 po_number: common_po,
                 source: InvoiceSource::Booking,
+                collection: InvoiceCollection::Send,
             },
             &pos,
         )

@@ -116,6 +116,7 @@ pub mod invoices {
         pub instalment: String,
         pub status: String,
         pub source: String,
+        pub collection: String,
         pub net_pence: i64,
         pub vat_pence: i64,
         pub total_pence: i64,

@@ -62,6 +62,19 @@ named_enum!(
     }
 );
 
+named_enum!(
+    /// How an invoice is collected. Only a sent invoice is mirrored at the payment provider
+    /// (a hosted Stripe invoice, whose link its email carries): a card booking's invoice is
+    /// paid through the PaymentIntent started with the booking, and a second, payable Stripe
+    /// invoice for it would invite paying twice.
+    InvoiceCollection {
+        /// Sent to the account's contact, paid by transfer or on the provider's hosted page.
+        Send => "SEND",
+        /// Charged by card when a traded booking was made.
+        Card => "CARD",
+    }
+);
+
 /// An issued invoice. `outstanding = total - paid - credited`, never negative.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Invoice {
@@ -73,6 +86,7 @@ pub struct Invoice {
     pub instalment: Instalment,
     pub status: InvoiceStatus,
     pub source: InvoiceSource,
+    pub collection: InvoiceCollection,
     pub net: Money,
     pub vat: Money,
     pub total: Money,
@@ -98,6 +112,17 @@ impl Invoice {
         (self.number.clone(), self.id.as_uuid())
     }
 
+    /// Whether the payment provider should hold this invoice (a hosted invoice), once one is
+    /// configured: a sent invoice still to be paid.
+    #[must_use]
+    pub fn goes_to_provider(&self) -> bool {
+        self.collection == InvoiceCollection::Send
+            && matches!(
+                self.status,
+                InvoiceStatus::Open | InvoiceStatus::PartiallyPaid
+            )
+    }
+
     /// Days past due on `as_of` (zero or negative when not yet due).
     #[must_use]
     pub fn days_overdue(&self, as_of: NaiveDate) -> i64 {
@@ -113,6 +138,7 @@ impl Invoice {
             instalment: stored("instalment", &row.instalment)?,
             status: stored("invoice status", &row.status)?,
             source: stored("invoice source", &row.source)?,
+            collection: stored("invoice collection", &row.collection)?,
             net: Money::from_pence(row.net_pence),
             vat: Money::from_pence(row.vat_pence),
             total: Money::from_pence(row.total_pence),
@@ -227,6 +253,7 @@ pub struct NewInvoice {
     pub lines: Vec<NewInvoiceLine>,
     pub po_number: Option<String>,
     pub source: InvoiceSource,
+    pub collection: InvoiceCollection,
 }
 
 /// The result of [`issue_invoice`]: `created` is false when the instalment was already
@@ -534,6 +561,7 @@ where
         instalment: Set(input.instalment.as_str().to_owned()),
         status: Set(InvoiceStatus::Open.as_str().to_owned()),
         source: Set(input.source.as_str().to_owned()),
+        collection: Set(input.collection.as_str().to_owned()),
         net_pence: Set(net),
         vat_pence: Set(vat),
         total_pence: Set(total),

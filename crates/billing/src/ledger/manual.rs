@@ -20,8 +20,8 @@ use serde::Serialize;
 
 use super::idempotency::{Caller, Keyed, Remembered};
 use super::invoices::{
-    Instalment, Invoice, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment, invoice,
-    issue_invoice,
+    Instalment, Invoice, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,
+    VatTreatment, invoice, issue_invoice,
 };
 
 /// One line finance writes.
@@ -99,6 +99,7 @@ pub async fn issue_manual(
             .collect(),
         po_number: input.po_number,
         source: InvoiceSource::Manual,
+        collection: InvoiceCollection::Send,
     };
     let txn = db.begin_write().await?;
     // `issue_invoice` runs in a savepoint of this transaction, so the invoice and its key

@@ -43,8 +43,8 @@ pub use audit::{ActorKind, AuditEntity, AuditEntry, audit_of};
 pub use credit_notes::{CreditAmount, CreditNote, CreditNoteLine, NewCreditNote};
 pub use export::{ExportLayout, export_csv};
 pub use invoices::{
-    Instalment, Invoice, InvoiceFilter, InvoiceLine, InvoiceSource, IssueOutcome, NewInvoice,
-    NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
+    Instalment, Invoice, InvoiceCollection, InvoiceFilter, InvoiceLine, InvoiceSource,
+    IssueOutcome, NewInvoice, NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
 };
 pub use manual::{ManualLine, NewManualInvoice, issue_manual};
 pub use moves::{

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::ledger::accounts::{self, AccountChanges, BillingAccount};
 use crate::ledger::invoices::{self, Invoice, lines_of_invoices};
 use crate::ledger::support::is_unique_violation;
-use crate::ledger::{InvoiceStatus, credit_notes};
+use crate::ledger::{InvoiceCollection, InvoiceStatus, credit_notes};
 use crate::provider::{
     Collection, CreateCustomer, CreditInvoice, IdempotencyKey, IssueInvoice, PaymentProvider,
     ProviderCreditNote, ProviderError, ProviderLine, VoidInvoice,
@@ -201,6 +201,13 @@ pub async fn mirror_invoice(
             "invoiceId",
             ErrorCode::Conflict,
             "a void invoice is not sent to the payment provider",
+        ));
+    }
+    if invoice.collection == InvoiceCollection::Card {
+        return Err(DomainError::invalid(
+            "invoiceId",
+            ErrorCode::Conflict,
+            "a card booking's invoice is paid by card, not through a hosted invoice",
         ));
     }
     let account = accounts::account(db, actor, invoice.account_id).await?;
@@ -444,8 +451,8 @@ pub struct YearMirrored {
     pub failed: Vec<(InvoiceId, String)>,
 }
 
-/// Mirrors every unsettled invoice of an academic year not yet at the provider (after the
-/// invoicing run committed). Idempotent: run it again to retry what failed.
+/// Mirrors every unsettled sent invoice of an academic year not yet at the provider (after
+/// the invoicing run committed; card bookings' invoices are paid by card and stay out). Idempotent: run it again to retry what failed.
 pub async fn mirror_year(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -474,6 +481,9 @@ pub async fn mirror_year(
         for invoice in &page.items {
             if known.contains_key(&invoice.id) {
                 done.existing += 1;
+                continue;
+            }
+            if !invoice.goes_to_provider() {
                 continue;
             }
             match mirror_invoice(db, actor, clock, provider, invoice.id).await {

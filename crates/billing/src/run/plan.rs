@@ -20,7 +20,9 @@ use membership::school::School;
 use membership::school::types::Roll;
 
 use crate::fees::{self, FeeSchedule, SchoolFacts};
-use crate::ledger::{Instalment, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment};
+use crate::ledger::{
+    Instalment, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment,
+};
 
 /// Everything the planner reads, loaded by the caller in a fixed number of statements.
 #[derive(Debug, Clone, Copy)]
@@ -131,6 +133,7 @@ pub fn plan(inputs: &RunInputs<'_>) -> Result<Plan, Vec<FieldError>> {
                 lines: draft.lines,
                 po_number: None,
                 source: InvoiceSource::MembershipRun,
+                collection: InvoiceCollection::Send,
             },
             memberships: draft.memberships,
         })

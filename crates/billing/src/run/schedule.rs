@@ -35,7 +35,9 @@ use serde::Serialize;
 
 use super::plan::PlannedInvoice;
 use crate::ledger::support::{CorruptRow, is_unique_violation, named_enum, stored};
-use crate::ledger::{self, Instalment, InvoiceSource, NewInvoice, NewInvoiceLine};
+use crate::ledger::{
+    self, Instalment, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,
+};
 
 pub(super) mod entity {
     use sea_orm::entity::prelude::*;
@@ -302,12 +304,14 @@ pub async fn scheduled_instalments<C: ConnectionTrait>(
 }
 
 /// What one sweep of [`issue_due_instalments`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IssuedInstalments {
     /// Scheduled instalments issued (each one invoice, plus one per line that moved payer).
     pub issued: u32,
     /// Scheduled instalments none of whose memberships were still running.
     pub cancelled: u32,
+    /// The invoices issued, for the payment provider to mirror once they committed.
+    pub invoices: Vec<InvoiceId>,
 }
 
 /// Issues every PENDING instalment whose day has come, each in its own transaction, as
@@ -326,20 +330,24 @@ pub async fn issue_due_instalments(
     let mut done = IssuedInstalments::default();
     for row in due {
         match issue_one(db, clock, ScheduledInstalment::from_row(row)?).await? {
-            Some(ScheduleStatus::Issued) => done.issued += 1,
-            Some(ScheduleStatus::Cancelled) => done.cancelled += 1,
+            Some((ScheduleStatus::Issued, invoices)) => {
+                done.issued += 1;
+                done.invoices.extend(invoices);
+            }
+            Some((ScheduleStatus::Cancelled, _)) => done.cancelled += 1,
             _ => {}
         }
     }
     Ok(done)
 }
 
-/// Issues one scheduled instalment; `None` when another worker had already.
+/// Issues one scheduled instalment, answering how it ended and the invoices it issued;
+/// `None` when another worker had already.
 async fn issue_one(
     db: &DatabaseConnection,
     clock: &dyn Clock,
     scheduled: ScheduledInstalment,
-) -> Result<Option<ScheduleStatus>, DomainError> {
+) -> Result<Option<(ScheduleStatus, Vec<InvoiceId>)>, DomainError> {
     let actor = Actor::System;
     let today = clock.today();
     // Read outside the transaction: the directory and memberships are not ours to lock, and
@@ -398,6 +406,7 @@ async fn issue_one(
         return Ok(None);
     }
     let mut invoice_id = None;
+    let mut issued_ids = Vec::new();
     if !stay.is_empty() {
         let issued = ledger::issue_invoice(
             &txn,
@@ -411,10 +420,12 @@ async fn issue_one(
                 lines: stay,
                 po_number: None,
                 source: InvoiceSource::MembershipRun,
+                collection: InvoiceCollection::Send,
             },
         )
         .await?;
         invoice_id = Some(issued.invoice.id.as_uuid());
+        issued_ids.push(issued.invoice.id);
     }
     let moved_any = !moved.is_empty();
     for (payer, line) in moved {
@@ -435,9 +446,13 @@ async fn issue_one(
                 lines: vec![line],
                 po_number: None,
                 source: InvoiceSource::MembershipRun,
+                collection: InvoiceCollection::Send,
             },
         )
         .await?;
+        if let super::keyed::KeyedIssue::Issued(invoice) = &keyed {
+            issued_ids.push(invoice.id);
+        }
         if matches!(keyed, super::keyed::KeyedIssue::Raced) {
             txn.rollback().await?;
             return Err(DomainError::invalid(
@@ -470,5 +485,5 @@ async fn issue_one(
         status = status.as_str(),
         "scheduled instalment issued"
     );
-    Ok(Some(status))
+    Ok(Some((status, issued_ids)))
 }

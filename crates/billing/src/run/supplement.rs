@@ -206,6 +206,7 @@ fn one_per_membership(planned: Vec<PlannedInvoice>) -> Vec<PlannedInvoice> {
                     lines: vec![line],
                     po_number: None,
                     source: invoice.invoice.source,
+                    collection: invoice.invoice.collection,
                 },
                 memberships: vec![membership],
             });

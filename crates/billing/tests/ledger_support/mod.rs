@@ -5,7 +5,8 @@ use billing::ledger::accounts::{
     self, AccountKind, Address, BillingAccount, NewBillingAccount, PaymentMethod,
 };
 use billing::ledger::{
-    Instalment, Invoice, InvoiceSource, NewInvoice, NewInvoiceLine, VatTreatment, issue_invoice,
+    Instalment, Invoice, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,
+    VatTreatment, issue_invoice,
 };
 use chrono::{NaiveDate, TimeZone, Utc};
 use kernel::{
@@ -141,6 +142,7 @@ pub fn new_invoice(
         lines,
         po_number: None,
         source: InvoiceSource::Manual,
+        collection: InvoiceCollection::Send,
     }
 }
 

@@ -1,5 +1,6 @@
 //! What the jobs do: thin calls into the domains' own idempotent services.
 
+use billing::provider::PaymentProvider;
 use kernel::{AcademicYear, Actor, Clock, DomainError};
 use sea_orm::DatabaseConnection;
 
@@ -33,8 +34,9 @@ pub(super) async fn run(
         }
         Job::IssueScheduledInstalments => {
             let done = billing::run::issue_due_instalments(db, clock).await?;
+            let mirrored = mirror_issued(db, actor, clock, provider, &done.invoices).await;
             Ok(format!(
-                "issued {} scheduled instalment(s), {} cancelled",
+                "issued {} scheduled instalment(s), {} cancelled{mirrored}",
                 done.issued, done.cancelled
             ))
         }
@@ -61,8 +63,9 @@ pub(super) async fn run(
             for run in billing::run::list(db, actor).await? {
                 if run.status == billing::run::RunStatus::InProgress && run.started_at < cutoff {
                     let done = billing::run::start(db, actor, clock, run.year).await?;
+                    let mirrored = mirror_year(db, actor, clock, provider, run.year).await;
                     resumed.push(format!(
-                        "{}: {} created, {} already issued",
+                        "{}: {} created, {} already issued{mirrored}",
                         done.year, done.invoices_created, done.invoices_existing
                     ));
                 }
@@ -78,8 +81,10 @@ pub(super) async fn run(
             for (year, term) in billing::charges::terms_to_issue(db, clock.today()).await? {
                 let done =
                     billing::charges::issue_term_invoices(db, actor, clock, year, term).await?;
+                let ids: Vec<kernel::InvoiceId> = done.invoices.iter().map(|i| i.id).collect();
+                let mirrored = mirror_issued(db, actor, clock, provider, &ids).await;
                 issued.push(format!(
-                    "{year} {term:?}: {} invoice(s) for {} charge(s)",
+                    "{year} {term:?}: {} invoice(s) for {} charge(s){mirrored}",
                     done.invoices.len(),
                     done.charges_invoiced
                 ));
@@ -129,6 +134,69 @@ pub(super) async fn run(
             announce(extras, &refunded).await;
             Ok(format!("completed {} card refund(s)", refunded.len()))
         }
+    }
+}
+
+/// Mirrors at the payment provider the invoices a job issued, as the mutations that issue
+/// invoices do, so that each gets its hosted page (and its email the link, which waits for it).
+/// The invoices have committed: a provider failure is logged and counted, and `invoiceMirror`
+/// retries it. Answers what to add to the job's summary; nothing without a provider.
+async fn mirror_issued(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: Option<&dyn PaymentProvider>,
+    invoices: &[kernel::InvoiceId],
+) -> String {
+    let Some(provider) = provider else {
+        return String::new();
+    };
+    let (mut mirrored, mut failed) = (0, 0);
+    for &id in invoices {
+        match billing::mirror::mirror_invoice(db, actor, clock, provider, id).await {
+            Ok(_) => mirrored += 1,
+            Err(err) => {
+                failed += 1;
+                tracing::warn!(invoice = %id, error = %err.chain(), "mirroring an invoice to the payment provider failed");
+            }
+        }
+    }
+    mirrored_summary(provider, mirrored, failed)
+}
+
+/// [`mirror_issued`] for an academic year whose invoicing run a job finished.
+async fn mirror_year(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    provider: Option<&dyn PaymentProvider>,
+    year: AcademicYear,
+) -> String {
+    let Some(provider) = provider else {
+        return String::new();
+    };
+    match billing::mirror::mirror_year(db, actor, clock, provider, year).await {
+        Ok(done) => {
+            for (id, why) in &done.failed {
+                tracing::warn!(invoice = %id, error = %why, "mirroring an invoice to the payment provider failed");
+            }
+            mirrored_summary(provider, done.mirrored, done.failed.len())
+        }
+        Err(err) => {
+            tracing::warn!(%year, error = %err.chain(), "mirroring a year's invoices to the payment provider failed");
+            format!(", not mirrored to {}: {}", provider.name(), err.chain())
+        }
+    }
+}
+
+fn mirrored_summary(provider: &dyn PaymentProvider, mirrored: u32, failed: usize) -> String {
+    if failed == 0 {
+        format!(", {mirrored} mirrored to {}", provider.name())
+    } else {
+        format!(
+            ", {mirrored} mirrored to {}, {failed} failed (retry with invoiceMirror)",
+            provider.name()
+        )
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use billing::ledger::document::InvoiceDocument;
-use billing::ledger::{BillingAccount, InvoiceStatus};
+use billing::ledger::{BillingAccount, InvoiceCollection};
 use chrono::{DateTime, Utc};
 use kernel::outbox::EventKind;
 use kernel::{BillingAccountId, DomainError, InvoiceId, SchoolId};
@@ -25,6 +25,8 @@ struct Issued {
     po_number: Option<String>,
     lines: Vec<String>,
     pay_url: Option<String>,
+    /// A card booking's invoice: the booking's card payment settles it.
+    by_card: bool,
 }
 
 pub(super) async fn compose<C: sea_orm::ConnectionTrait>(
@@ -180,8 +182,9 @@ async fn receipts_allocated<C: sea_orm::ConnectionTrait>(
 }
 
 /// The `invoice.issued` events among `events` whose email should wait for the invoice's
-/// hosted payment page (see [`MessageSettings::payment_link_wait`]): an invoice still open,
-/// not yet at the provider, issued less than the wait ago. One statement, and none when no
+/// hosted payment page (see [`MessageSettings::payment_link_wait`]): a sent invoice still
+/// open, not yet at the provider, issued less than the wait ago. A card booking's invoice has
+/// no hosted page to wait for. One statement, and none when no
 /// provider is configured.
 pub(super) async fn awaiting_payment_link<C: sea_orm::ConnectionTrait>(
     db: &C,
@@ -210,10 +213,7 @@ pub(super) async fn awaiting_payment_link<C: sea_orm::ConnectionTrait>(
         .filter(|e| {
             invoices
                 .get(&InvoiceId::from_uuid(e.subject))
-                .is_some_and(|i| {
-                    i.hosted_url.is_none()
-                        && matches!(i.status, InvoiceStatus::Open | InvoiceStatus::PartiallyPaid)
-                })
+                .is_some_and(|i| i.hosted_url.is_none() && i.goes_to_provider())
         })
         .map(|e| e.id)
         .collect())
@@ -272,6 +272,7 @@ async fn invoices_issued<C: sea_orm::ConnectionTrait>(
                 })
                 .unwrap_or_default(),
             pay_url: invoice.hosted_url.clone(),
+            by_card: invoice.collection == InvoiceCollection::Card,
         };
         let mut d = draft(
             settings,

@@ -90,6 +90,18 @@ pub enum InvoiceSource {
     Manual,
 }
 
+/// How an invoice is collected.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "ledger::InvoiceCollection")]
+pub enum InvoiceCollection {
+    /// Sent to the account's contact and paid by transfer, or on the provider's hosted page
+    /// (`hostedInvoiceUrl`) when Stripe is configured.
+    Send,
+    /// A card booking's one-off invoice, paid by card when the booking was made. It never
+    /// gets a hosted invoice page.
+    Card,
+}
+
 /// Where an invoicing run stands.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "billing::run::RunStatus")]

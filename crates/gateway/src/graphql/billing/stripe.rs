@@ -87,6 +87,21 @@ pub struct InvoiceMirrorInput {
     pub id: ID,
 }
 
+/// The domain names the invoice `invoiceId`; this input calls it `id`.
+fn input_named_id(err: DomainError, domain_field: &str) -> DomainError {
+    match err {
+        DomainError::Invalid(mut problems) => {
+            for problem in &mut problems {
+                if problem.field.iter().map(String::as_str).eq([domain_field]) {
+                    problem.field = vec!["id".to_owned()];
+                }
+            }
+            DomainError::Invalid(problems)
+        }
+        other => other,
+    }
+}
+
 /// Input to `invoicePayByCard`.
 #[derive(InputObject, Debug)]
 pub struct InvoicePayByCardInput {
@@ -142,7 +157,8 @@ impl StripeMutation {
                 ));
             };
             mirror::mirror_invoice(&rc.db, &rc.actor, rc.clock.as_ref(), provider.as_ref(), id)
-                .await?;
+                .await
+                .map_err(|err| input_named_id(err, "invoiceId"))?;
             billing::ledger::invoices::invoice(&rc.db, &rc.actor, id).await
         }
         .await;

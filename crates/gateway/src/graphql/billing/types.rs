@@ -13,8 +13,8 @@ use billing::run::InvoicingRun;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::enums::{
-    BillingAccountKind, Instalment, InvoiceSource, InvoiceStatus, InvoicingRunStatus,
-    PaymentMethod, ReceiptMethod,
+    BillingAccountKind, Instalment, InvoiceCollection, InvoiceSource, InvoiceStatus,
+    InvoicingRunStatus, PaymentMethod, ReceiptMethod,
 };
 use super::fees::VatTreatment;
 use crate::graphql::context::ContextExt;
@@ -216,6 +216,12 @@ impl InvoiceNode {
     /// What raised it: the membership run, bookings, or finance by hand.
     async fn source(&self) -> InvoiceSource {
         self.0.source.into()
+    }
+
+    /// How it is collected: sent (with a hosted payment page when on Stripe), or charged by
+    /// card with a booking.
+    async fn collection(&self) -> InvoiceCollection {
+        self.0.collection.into()
     }
 
     /// The lines' net amounts added up, before VAT.
