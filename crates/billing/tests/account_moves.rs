@@ -2,7 +2,7 @@
 //! PostgreSQL: who pays afterwards, what stays behind, the job that applies pending moves,
 //! cancelling, the audit trail, and every refusal changing nothing.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::charges::{ChargeStatus, NewCharge, add_charge, charges_by_bookings};
 use billing::ledger::accounts::{self, AccountKind, BillingAccount};

@@ -2,7 +2,7 @@
 //! statements overlap, proposals by invoice number and by amount and payer, and a confirmed
 //! line a receipt exactly once.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::bank::{
     self, Confirmation, LineFilter, LineStatus, MatchReason, import_statement,

@@ -1,6 +1,6 @@
 //! Booking charges and the consolidated termly invoice, on SQLite and PostgreSQL.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::charges::{
     self, ChargeCancellation, ChargeFilter, ChargeStatus, NewCharge, add_charge, cancel_charge,

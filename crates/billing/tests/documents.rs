@@ -1,7 +1,7 @@
 //! Invoices and credit notes as documents, on real databases: what a school's finance office
 //! reads on them (read back by a PDF reader), and who may have one.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::document::{Letterhead, credit_note_document, invoice_document};
 use billing::ledger::{

@@ -1,7 +1,7 @@
 //! The ledger export's three layouts read back with a CSV parser: headers, totals against
 //! the documents the test raised, allocations, quoting and who sees what.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::accounts::{self, AccountKind, BillingAccount};
 use billing::ledger::credit_notes::{self, CreditAmount, NewCreditNote};

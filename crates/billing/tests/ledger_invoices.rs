@@ -1,6 +1,6 @@
 //! Billing accounts and invoices against real databases (SQLite and PostgreSQL).
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::accounts::{self, AccountChanges, AccountKind};
 use billing::ledger::invoices::{self, InvoiceFilter};

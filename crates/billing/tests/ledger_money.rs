@@ -1,6 +1,6 @@
 //! Payments, allocations, credit notes and refunds against real databases.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::credit_notes::{self, CreditAmount, NewCreditNote};
 use billing::ledger::invoices::{self, lines_of_invoices};

@@ -3,7 +3,7 @@
 //! changes nothing. On SQLite, with a modest number of cases to keep the run short (the
 //! PostgreSQL behaviour under concurrency is covered by `ledger_money`).
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::credit_notes::{self, CreditAmount, NewCreditNote};
 use billing::ledger::invoices::{self, InvoiceFilter};

@@ -1,6 +1,6 @@
 //! Finance reports and the ledger export against real databases.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::accounts::{self, AccountKind};
 use billing::ledger::credit_notes::{self, CreditAmount, NewCreditNote};

@@ -2,7 +2,7 @@
 //! nothing written for bad input or the wrong caller (issue #22: a school that joins after
 //! the run "can never be invoiced").
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::{
     self, InvoiceFilter, InvoiceSource, ManualLine, NewManualInvoice, VatTreatment, issue_manual,

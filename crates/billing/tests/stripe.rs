@@ -1,8 +1,8 @@
 //! The Stripe adapter and the invoice mirror against the Stripe stand-in
 //! (tests/stripe-standin), on both databases.
 
-mod ledger_support;
-mod stripe_support;
+use crate::ledger_support;
+use crate::stripe_support;
 
 use billing::ledger::credit_notes::{self, CreditAmount, NewCreditNote};
 use billing::ledger::invoices;

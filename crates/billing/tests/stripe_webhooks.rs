@@ -1,8 +1,8 @@
 //! Stripe webhooks applied to the ledger: signed events built around the objects the Stripe
 //! stand-in really holds, delivered, replayed, reordered and forged.
 
-mod ledger_support;
-mod stripe_support;
+use crate::ledger_support;
+use crate::stripe_support;
 
 use billing::ledger::invoices;
 use billing::ledger::payments::{self, Payment, payments_of_accounts};

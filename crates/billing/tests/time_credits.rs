@@ -1,7 +1,7 @@
 //! Credits for recorded time against real databases: each minute paid once, however often
 //! and however concurrently finance asks.
 
-mod ledger_support;
+use crate::ledger_support;
 
 use billing::ledger::time_credits::{self, RATE_FIELD, SOURCE_FIELD, TimeCredit};
 use kernel::{DomainError, ErrorCode, Role, SchoolId};

@@ -11,7 +11,7 @@
 //! outside the loaders. `node.rs` is held to more: it decides nothing itself (no permission
 //! check, no loader), it only dispatches to checked reads.
 
-mod source;
+use crate::source;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! resolver, argument and input field of the gateway as Rust and fails on any integer wider
 //! than `i32` (`src/graphql/int.rs` converts at the edge).
 
-mod source;
+use crate::source;
 
 use std::fmt::Write as _;
 use std::path::Path;

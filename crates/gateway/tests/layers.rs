@@ -9,7 +9,7 @@
 //! `#[cfg(test)]`. A parent module naming its own submodules (`mod x; pub use x::Y;`) is how
 //! a module is made of files, not a dependency, so only the other edges count.
 
-mod source;
+use crate::source;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -7,7 +7,7 @@
 //! Two processes on one database need PostgreSQL; on SQLite one process is killed and
 //! restarted instead.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

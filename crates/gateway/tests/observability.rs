@@ -5,7 +5,7 @@
     reason = "metric values are small integers, exact in f64"
 )]
 
-mod common;
+use crate::common;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

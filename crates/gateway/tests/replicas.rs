@@ -9,7 +9,7 @@
     reason = "metric values are small integers, exact in f64"
 )]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

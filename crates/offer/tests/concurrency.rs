@@ -2,7 +2,7 @@
 //! reversed once. On SQLite and PostgreSQL (where the transactions really overlap, each on
 //! its own pooled connection).
 
-mod support;
+use crate::support;
 
 use futures::future::join_all;
 use kernel::{DomainError, ErrorCode};

@@ -1,7 +1,7 @@
 //! Deriving entitlements per tier, phase and pro-rata; idempotency; late activations;
 //! draw-forward repaid from the next year. On SQLite and PostgreSQL.
 
-mod support;
+use crate::support;
 
 use kernel::{AcademicYear, Actor};
 use membership::school::types::Phase;

@@ -1,7 +1,7 @@
 //! Usage, reversals, adjustments and the BPSI rules against real databases: what each one
 //! does to the balance, every refused input with nothing written, and who may do what.
 
-mod support;
+use crate::support;
 
 use kernel::{Actor, ErrorCode, Money, OfferEntryId, Term};
 use membership::PageArgs;

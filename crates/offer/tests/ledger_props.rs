@@ -3,7 +3,7 @@
 //! what the rules allow, and a refused step changes nothing. On SQLite, with a modest number
 //! of cases to keep the run short (concurrency on PostgreSQL is `concurrency.rs`).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

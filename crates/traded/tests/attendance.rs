@@ -1,6 +1,6 @@
 //! The register, certificates of participation, and feedback.
 
-mod support;
+use crate::support;
 
 use kernel::{ErrorCode, Role};
 use support::*;

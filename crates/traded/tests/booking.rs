@@ -1,7 +1,7 @@
 //! Booking journeys: from the core offer and by card, staff requests and their approval,
 //! substitutions, and every refusal writing nothing.
 
-mod support;
+use crate::support;
 
 use billing::ledger::InvoiceStatus;
 use billing::ledger::payments::{self, NewPayment, ReceiptMethod};

@@ -1,6 +1,6 @@
 //! Cancellations under the session's policy for each settlement route, and by the provider.
 
-mod support;
+use crate::support;
 
 use billing::charges::ChargeStatus;
 use billing::ledger::InvoiceStatus;

@@ -1,7 +1,7 @@
 //! The catalogue: services and sessions, published for everyone signed in, searched,
 //! filtered and paged; managed by partnership admins only.
 
-mod support;
+use crate::support;
 
 use billing::ledger::invoices::VatTreatment;
 use kernel::{ErrorCode, Money};

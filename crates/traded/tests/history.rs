@@ -1,7 +1,7 @@
 //! A booking's history in the audit trail: every write records who did it, with the booking
 //! before and after, and only those who may read the booking may read its history.
 
-mod support;
+use crate::support;
 
 use kernel::audit::{ActorKind, Entry};
 use kernel::{Actor, BookingId};

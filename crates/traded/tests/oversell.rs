@@ -2,7 +2,7 @@
 //! through the test database's connection pool (several connections, so the transactions
 //! really overlap on PostgreSQL; SQLite serialises its writers).
 
-mod support;
+use crate::support;
 
 use futures::future::join_all;
 use kernel::{DomainError, ErrorCode};

@@ -2,7 +2,7 @@
 //! who may have each, and what the CSV and PDF say (read back by a CSV parser and a PDF
 //! reader).
 
-mod support;
+use crate::support;
 
 use kernel::{AcademicYear, Role, Term, UserId};
 use support::*;

@@ -1,7 +1,7 @@
 //! The waiting list: freed places offered in order and held, accepted or declined, expiring
 //! on the clock and passing on; entries leaving; groups that do not fit.
 
-mod support;
+use crate::support;
 
 use chrono::Duration;
 use kernel::{Actor, ErrorCode, SchoolId};

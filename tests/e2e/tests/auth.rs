@@ -1,6 +1,6 @@
 //! Who may call, and the denials, over HTTP on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -1,7 +1,7 @@
 //! Billing over HTTP, on SQLite and PostgreSQL, over the demo's 2026/27 invoicing: what a
 //! school sees of its account, what finance can do with money, and that nothing moves twice.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, first_code};
 use serde_json::{Value, json};

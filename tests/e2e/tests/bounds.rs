@@ -3,7 +3,7 @@
 //! typed `userErrors` that change nothing, and the statement and the
 //! head's offer dashboard read as before.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, HEAD, TestApp};
 use kernel::SystemClock;

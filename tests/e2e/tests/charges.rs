@@ -2,7 +2,7 @@
 //! are added through the domain API (as the traded-services domain does), finance previews
 //! and issues a finished term, and a school sees only its own pending charges.
 
-mod common;
+use crate::common;
 
 use billing::charges::{NewCharge, add_charge};
 use billing::ledger::accounts;

@@ -4,7 +4,7 @@
 //! nothing written — literal or variable, under aliases and fragments — and stays a
 //! top-level `BAD_USER_INPUT` only where the payload could not carry it.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, TestApp, first_code};
 use reqwest::StatusCode;

@@ -1,6 +1,6 @@
 //! Reading and changing the directory over HTTP, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, HEAD, STAFF, TestApp, first_code};
 use reqwest::StatusCode;

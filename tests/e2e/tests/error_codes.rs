@@ -1,7 +1,7 @@
 //! Errors as a contract: one request per `extensions.code` of the `ErrorCode` enum, each
 //! answered with that code (and the status the README documents).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -8,7 +8,7 @@
 //! seed is fixed (override with `TRELLIS_FUZZ_SEED`, and the count with
 //! `TRELLIS_FUZZ_CASES`), so a failure names the document that caused it and reproduces.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, HEAD, TestApp};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 //! chromium it is skipped with a banner, except under `CI=true`, where it fails (`.ci/run`
 //! installs it).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

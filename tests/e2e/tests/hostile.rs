@@ -5,7 +5,7 @@
 //! megabytes before the request limits (`gateway::graphql::limits`) existed. Each test ends
 //! by asking an ordinary question, which a crashed server could not answer.
 
-mod common;
+use crate::common;
 
 use std::fmt::Write as _;
 

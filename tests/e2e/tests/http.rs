@@ -1,6 +1,6 @@
 //! The HTTP transport: GraphQL-over-HTTP rules, limits and health endpoints.
 
-mod common;
+use crate::common;
 
 use common::{HEAD, TestApp};
 use reqwest::StatusCode;

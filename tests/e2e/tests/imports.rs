@@ -1,7 +1,7 @@
 //! GIAS, census and bank statement imports as GraphQL multipart uploads over the real server,
 //! on SQLite and PostgreSQL: the grant, the refusals, line errors and the size limit.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, config};
 use reqwest::StatusCode;

@@ -5,7 +5,7 @@
 //! by `scripts/test`; without node or that package the test is skipped with a banner, except
 //! under `CI=true`, where it fails.
 
-mod common;
+use crate::common;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Memberships over HTTP, on SQLite and PostgreSQL: who sees which memberships, the
 //! enrolment workflow end to end, and the denials.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, first_code};
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! A list query costs a fixed number of SQL statements however long the list.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, HEAD, TestApp};
 use serde_json::json;

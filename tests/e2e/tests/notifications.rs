@@ -8,7 +8,7 @@
 //! The worker runs as the server runs it (`gateway::notify::Notifier`), one pass at a time,
 //! on a clock the test holds so retries can come due.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! portal dashboard a school sees (at a fixed number of statements), who sees whose offer,
 //! the admin's mutations with their userErrors, and the value statement.
 
-mod common;
+use crate::common;
 
 use gateway::graphql::relay::GlobalId as _;
 

@@ -1,7 +1,7 @@
 //! Production sign-in: RS256 tokens from an OIDC issuer, checked against a JWKS that this
 //! test serves itself, and mapped to Trellis users by email.
 
-mod common;
+use crate::common;
 
 use axum::Json;
 use axum::routing::get;

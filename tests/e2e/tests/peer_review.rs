@@ -2,7 +2,7 @@
 //! agreed report, one scheduled review, the rest planned): forming groups, who may read a
 //! report, aggregate themes, the forward-only workflow and the cost of a list of reviews.
 
-mod common;
+use crate::common;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use common::{ADMIN, FINANCE, HEAD, STAFF, TestApp, first_code};

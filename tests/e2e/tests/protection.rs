@@ -2,7 +2,7 @@
 //! draft's `RateLimit`/`RateLimit-Policy` headers, `Retry-After` and 429; automatic persisted
 //! queries (Apollo APQ); the cost of a request reported when asked.
 
-mod common;
+use crate::common;
 
 use common::{ADMIN, FINANCE, HEAD, TestApp, first_code};
 use gateway::Config;

@@ -4,7 +4,7 @@
 //! from GraphQL for those who may have them, served as CSV and PDF (read back by a CSV
 //! parser and a PDF reader) under the same bearer credential, and 404 to everyone else.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, Utc};
 use common::{ADMIN, HEAD, OTHER_HEAD, Portal, STAFF, user_errors};

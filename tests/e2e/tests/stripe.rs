@@ -1,7 +1,7 @@
 //! Stripe end to end over HTTP: the real app configured against the Stripe stand-in, with
 //! the stand-in's signed webhooks delivered to the app's `POST /webhooks/stripe`.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

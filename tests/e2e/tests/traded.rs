@@ -7,7 +7,7 @@
 //!
 //! The app runs on a clock the test holds, so a term can end and a session can take place.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
