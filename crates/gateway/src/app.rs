@@ -9,7 +9,7 @@ use axum::{Router, middleware};
 use kernel::Clock;
 use sea_orm::DatabaseConnection;
 use tokio::net::TcpListener;
-use tower_http::compression::CompressionLayer;
+use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -260,7 +260,11 @@ fn outer_layers(config: &Config, metrics: Arc<Metrics>, routes: Router) -> Route
     routes
         .layer(crate::http::panics::layer())
         .layer(middleware::from_fn(graphql_http::too_large_as_graphql))
-        .layer(CompressionLayer::new())
+        // The fastest level of whichever encoding the client asks for. On the 100-school
+        // directory page (55 kB of JSON) gzip 1 gives 10.8 kB against the default's 9.5 kB in
+        // less than half the CPU (0.29 ms against 0.69 ms); deflate showed in issue #18's
+        // profile of that page.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         .layer(cors(config))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
