@@ -122,14 +122,30 @@ async fn run_status(db: &DatabaseConnection) -> billing::run::RunStatus {
         .status
 }
 
-async fn resumes_only_interrupted_invoicing_runs(db: TestDb) {
-    let conn = db.conn();
+/// The demo directory and its ledger, seeded today.
+async fn ledger_demo(conn: &DatabaseConnection) {
     membership::demo::seed(conn, &SystemClock)
         .await
         .expect("demo");
     billing::demo::seed(conn, &SystemClock)
         .await
         .expect("billing demo");
+}
+
+/// The Stripe adapter, pointed at the test run's stand-in.
+fn stand_in(api_base: String) -> billing::provider::StripeProvider {
+    billing::provider::StripeProvider::new(&billing::provider::StripeConfig {
+        secret_key: "sk_test_jobs".to_owned(),
+        webhook_secret: "whsec_jobs".to_owned(),
+        api_base: Some(api_base),
+        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
+    })
+    .expect("provider")
+}
+
+async fn resumes_only_interrupted_invoicing_runs(db: TestDb) {
+    let conn = db.conn();
+    ledger_demo(conn).await;
     let now = SystemClock.now();
 
     // A run started a minute ago may be running right now: left alone.
@@ -217,13 +233,7 @@ async fn stripe_reconciliation_runs_as_a_job(db: TestDb) {
     let Some(api_base) = testkit::stripe_url() else {
         return;
     };
-    let provider = billing::provider::StripeProvider::new(&billing::provider::StripeConfig {
-        secret_key: "sk_test_jobs".to_owned(),
-        webhook_secret: "whsec_jobs".to_owned(),
-        api_base: Some(api_base),
-        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
-    })
-    .expect("provider");
+    let provider = stand_in(api_base);
     let next = slot + chrono::Duration::hours(1);
     let Tick::Ran(detail) = tick_with(
         conn,
@@ -270,12 +280,7 @@ async fn scheduled_instalments_are_mirrored_as_the_job_issues_them(db: TestDb) {
         return;
     };
     let conn = db.conn();
-    membership::demo::seed(conn, &SystemClock)
-        .await
-        .expect("demo");
-    billing::demo::seed(conn, &SystemClock)
-        .await
-        .expect("billing demo");
+    ledger_demo(conn).await;
     let year = AcademicYear::starting(membership::demo::DEMO_YEAR).expect("year");
     let spring = billing::run::scheduled_instalments(conn, &Actor::System, year)
         .await
@@ -286,13 +291,7 @@ async fn scheduled_instalments_are_mirrored_as_the_job_issues_them(db: TestDb) {
         .min()
         .expect("the demo's termly accounts have instalments to come");
     let clock = FixedClock::new(Utc.from_utc_datetime(&spring.and_hms_opt(7, 0, 0).expect("time")));
-    let provider = billing::provider::StripeProvider::new(&billing::provider::StripeConfig {
-        secret_key: "sk_test_jobs".to_owned(),
-        webhook_secret: "whsec_jobs".to_owned(),
-        api_base: Some(api_base),
-        payment_methods: billing::provider::HostedPaymentMethod::DEFAULTS.to_vec(),
-    })
-    .expect("provider");
+    let provider = stand_in(api_base);
     let slot = slot_of(clock.now(), HOUR);
     let Tick::Ran(detail) = tick_with(
         conn,
