@@ -19,7 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::events::{self, Bus};
-use crate::graphql::{self, TrellisSchema};
+use crate::graphql;
 use crate::http::{
     certificates, graphql as graphql_http, health, reports, stripe_webhook, subscriptions,
 };
@@ -30,7 +30,8 @@ use crate::settings;
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
-    pub schema: TrellisSchema,
+    /// The schemas `/graphql` runs requests on (queries on the one without extensions).
+    pub schema: graphql::execute::Schemas,
     pub auth: Authenticator,
     pub clock: Arc<dyn Clock>,
     /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
@@ -133,7 +134,7 @@ impl App {
                 verifier,
                 clock: clock.clone(),
             },
-            schema: graphql::schema_with(config, provider.clone()),
+            schema: graphql::schemas(config, provider.clone()),
             provider,
             db,
             clock,

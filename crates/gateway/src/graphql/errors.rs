@@ -185,24 +185,46 @@ struct ErrorCodesRequest {
 
 impl ErrorCodesRequest {
     fn validation_code(&self, error: &ServerError) -> Code {
-        if is_limit_message(&error.message) {
-            return Code::QueryTooComplex;
-        }
         let variables = self
             .variable_positions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !error.locations.is_empty() && error.locations.iter().all(|l| variables.contains(l)) {
-            Code::BadUserInput
-        } else {
-            Code::GraphqlValidationFailed
-        }
+        validation_code(error, &variables)
     }
+}
+
+/// The code of an error validation raised: a limit, a variable's value (reported where the
+/// document defines or uses the variable, `variables`), or the document itself.
+fn validation_code(error: &ServerError, variables: &[Pos]) -> Code {
+    if is_limit_message(&error.message) {
+        return Code::QueryTooComplex;
+    }
+    if !error.locations.is_empty() && error.locations.iter().all(|l| variables.contains(l)) {
+        Code::BadUserInput
+    } else {
+        Code::GraphqlValidationFailed
+    }
+}
+
+/// Codes a response's errors as [`ErrorCodes`] would have, for a document that was parsed
+/// and checked before the schema ran it without extensions (queries' fast path, see
+/// [`super::execute`]). `variables` are [`variable_positions`] of the document. An error
+/// without a path was raised before anything resolved — validation, or the operation's
+/// selection — and one with a path by a resolver.
+pub fn code_checked(errors: &mut [ServerError], variables: &[Pos]) {
+    code_missing(errors, |error| {
+        if error.path.is_empty() {
+            validation_code(error, variables)
+        } else {
+            late_code(error)
+        }
+    });
 }
 
 /// The positions of every variable definition, and of every argument whose value uses a
 /// variable, in `doc`.
-fn variable_positions(doc: &ExecutableDocument) -> Vec<Pos> {
+#[must_use]
+pub fn variable_positions(doc: &ExecutableDocument) -> Vec<Pos> {
     fn walk(set: &Positioned<SelectionSet>, out: &mut Vec<Pos>) {
         for selection in &set.node.items {
             match &selection.node {

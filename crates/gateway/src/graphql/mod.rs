@@ -13,6 +13,7 @@ mod connections;
 pub mod context;
 pub mod directory;
 pub mod errors;
+pub mod execute;
 pub mod int;
 pub mod limits;
 pub mod loaders;
@@ -87,22 +88,18 @@ pub fn schema(config: &Config) -> TrellisSchema {
 }
 
 /// The schema as served, with the configured limits and, when Stripe is configured, the
-/// provider invoices are mirrored to.
+/// provider invoices are mirrored to: every extension installed.
 #[must_use]
 pub fn schema_with(
     config: &Config,
     provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>>,
 ) -> TrellisSchema {
-    let mut builder = builder()
-        .data(billing::stripe::PaymentMirror(provider))
-        .data(std::sync::Arc::new(config.message_settings()))
+    let limits = request_limits(config);
+    configured(builder(), config, provider)
         // Outermost, so it codes what every later extension and async-graphql itself raise.
         .extension(errors::ErrorCodes)
         // Next, so nothing parses or walks a document these limits refuse.
-        .extension(limits::RequestLimits {
-            max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
-            max_depth: config.max_depth,
-        })
+        .extension(limits)
         // A mutation input that cannot be coerced answers its payload's `userErrors`.
         .extension(coercion::CoercionErrors)
         // Reports the complexity validation computes when a request asks (`"cost": true`).
@@ -110,19 +107,51 @@ pub fn schema_with(
             max_complexity: config.max_complexity,
             max_depth: config.max_depth,
         })
-        // A backstop only: the extension above bounds data by `max_depth` and introspection
-        // by its own rules, both no deeper than this.
+        // Names the transport's `graphql` span by the operation parsed (innermost, so only a
+        // document every limit let through is named); no span per field.
+        .extension(spans::OperationSpan)
+        .finish()
+}
+
+/// What the server runs requests on: [`schema_with`], and the same schema without
+/// extensions for queries (see [`execute`]).
+#[must_use]
+pub fn schemas(
+    config: &Config,
+    provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>>,
+) -> execute::Schemas {
+    let plain = configured(builder(), config, provider.clone()).finish();
+    execute::Schemas::new(schema_with(config, provider), plain, request_limits(config))
+}
+
+/// The limits checked before async-graphql parses a document.
+fn request_limits(config: &Config) -> limits::RequestLimits {
+    limits::RequestLimits {
+        max_selections: u64::try_from(config.max_complexity).unwrap_or(u64::MAX),
+        max_depth: config.max_depth,
+    }
+}
+
+/// The data resolvers read and async-graphql's own limits, shared by both schemas.
+fn configured(
+    builder: SchemaBuilder<Query, Mutation, Subscription>,
+    config: &Config,
+    provider: Option<std::sync::Arc<dyn ::billing::provider::PaymentProvider>>,
+) -> SchemaBuilder<Query, Mutation, Subscription> {
+    let builder = builder
+        .data(billing::stripe::PaymentMirror(provider))
+        .data(std::sync::Arc::new(config.message_settings()))
+        // A backstop only: `RequestLimits` bounds data by `max_depth` and introspection by
+        // its own rules, both no deeper than this.
         .limit_depth(config.max_depth.max(limits::depth::INTROSPECTION_MAX_DEPTH))
         .limit_complexity(config.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(16)
-        // Names the transport's `graphql` span by the operation parsed (innermost, so only a
-        // document every limit let through is named); no span per field.
-        .extension(spans::OperationSpan);
-    if !config.introspection {
-        builder = builder.disable_introspection();
+        .limit_directives(16);
+    if config.introspection {
+        builder
+    } else {
+        builder.disable_introspection()
     }
-    builder.finish()
 }
 
 /// The SDL clients integrate against; `schema/trellis.graphql` is this, committed.

@@ -60,29 +60,46 @@ impl Extension for Naming {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let span = tracing::Span::current();
-        if !span.is_disabled() {
-            span.record("graphql.document.hash", document_hash(query).as_str());
-        }
+        record_hash(&span, query);
         let document = next.run(ctx, query, variables).await?;
-        if !span.is_disabled() {
-            let requested = self.requested.lock().ok().and_then(|r| r.clone());
-            if let Some((kind, name)) = operation(&document, requested.as_deref()) {
-                let kind = type_name(kind);
-                let span_name = match name {
-                    Some(name) => {
-                        span.record("graphql.operation.name", name);
-                        format!("{kind} {name}")
-                    }
-                    None => kind.to_owned(),
-                };
-                span.record("graphql.operation.type", kind);
-                span.record("otel.name", span_name.as_str());
-                // The exported span has started by now, and tracing-opentelemetry renames only
-                // spans not yet started: rename it at the source too.
-                span.context().span().update_name(span_name);
-            }
-        }
+        let requested = self.requested.lock().ok().and_then(|r| r.clone());
+        record_operation(&span, &document, requested.as_deref());
         Ok(document)
+    }
+}
+
+/// Records `graphql.document.hash` on `span` (before parsing, so even a refused document
+/// can be found by its hash).
+pub fn record_hash(span: &tracing::Span, query: &str) {
+    if !span.is_disabled() {
+        span.record("graphql.document.hash", document_hash(query).as_str());
+    }
+}
+
+/// Names `span` by the operation `document` runs (`requested` is the client's operation
+/// name): `query Schools`, with its type and name as attributes.
+pub fn record_operation(
+    span: &tracing::Span,
+    document: &ExecutableDocument,
+    requested: Option<&str>,
+) {
+    if span.is_disabled() {
+        return;
+    }
+    if let Some((kind, name)) = operation(document, requested) {
+        let kind = type_name(kind);
+        let span_name = match name {
+            Some(name) => {
+                span.record("graphql.operation.name", name);
+                format!("{kind} {name}")
+            }
+            None => kind.to_owned(),
+        };
+        span.record("graphql.operation.type", kind);
+        span.record("otel.name", span_name.as_str());
+        // The exported span has started by now, and tracing-opentelemetry renames only
+        // spans not yet started: rename it at the source too.
+        span.context().span().update_name(span_name);
     }
 }
 
@@ -100,7 +117,8 @@ pub fn document_hash(text: &str) -> String {
 }
 
 /// The operation the request runs, as async-graphql picks it: the named one, or the only one.
-fn operation<'a>(
+#[must_use]
+pub fn operation<'a>(
     document: &'a ExecutableDocument,
     requested: Option<&'a str>,
 ) -> Option<(OperationType, Option<&'a str>)> {

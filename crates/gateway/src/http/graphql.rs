@@ -411,8 +411,9 @@ async fn execute_limited(
             (params.into_request(), register, document)
         }
     };
-    // OpenTelemetry's GraphQL span: `graphql::spans::OperationSpan` names it from the parsed
-    // document; `operation` is the name the client sent, for the logs.
+    // OpenTelemetry's GraphQL span: `graphql::execute` (or, on the full schema,
+    // `spans::OperationSpan`) names it from the parsed document; `operation` is the name the
+    // client sent, for the logs.
     let span = tracing::info_span!(
         "graphql",
         otel.name = "GraphQL Operation",

@@ -1,0 +1,114 @@
+//! How a request reaches the schema: queries on a schema without extensions, everything
+//! else on the schema with them.
+//!
+//! async-graphql resolves a field directly only when the schema has no extensions
+//! (`resolver_utils/container.rs` in 7.2); with any, every field builds a `ResolveInfo` (a
+//! registry lookup) and runs the extension chain as boxed futures, about a tenth of a list
+//! page's CPU. Four of Trellis's five extensions need only per-request hooks, which this
+//! module performs around the call instead:
+//!
+//! - [`RequestLimits::check`] runs first, and leaves the document parsed on the request;
+//! - the transport's span is named from that document ([`spans`]);
+//! - the response's errors are coded afterwards ([`errors::code_checked`]).
+//!
+//! The fifth, [`super::coercion::CoercionErrors`], rewrites a root mutation field's error,
+//! so mutations keep the schema with extensions, as do subscriptions and a request asking
+//! for its cost (the complexity only validation computes, which only an extension sees).
+//! Both schemas are built from the same types, data and limits ([`super::schema_with`]), so
+//! a query answers the same on either; the integration tests run on the full one.
+
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Request, Response, Value};
+
+use super::TrellisSchema;
+use super::errors;
+use super::limits::RequestLimits;
+use super::spans;
+
+/// The two schemas a request may run on, and the limits checked ahead of the plain one.
+#[derive(Clone)]
+pub struct Schemas {
+    /// With every extension: mutations, subscriptions, cost reports.
+    full: TrellisSchema,
+    /// Without extensions: queries, after [`Schemas::execute`]'s own checks.
+    plain: TrellisSchema,
+    limits: RequestLimits,
+}
+
+impl std::fmt::Debug for Schemas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Schemas")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Schemas {
+    pub(super) const fn new(
+        full: TrellisSchema,
+        plain: TrellisSchema,
+        limits: RequestLimits,
+    ) -> Self {
+        Self {
+            full,
+            plain,
+            limits,
+        }
+    }
+
+    /// The schema with every extension, for subscriptions (graphql-ws) and tests.
+    #[must_use]
+    pub const fn full(&self) -> &TrellisSchema {
+        &self.full
+    }
+
+    /// Runs `request`, in the current span (the transport's `graphql` span, which this names).
+    pub async fn execute(&self, mut request: Request) -> Response {
+        if asks_cost(&request) {
+            return self.full.execute(request).await;
+        }
+        // The flag is for `CostReport`, not for resolvers.
+        request.extensions.remove("cost");
+        if let Err(refused) = self.limits.check(&mut request) {
+            // As the extension refuses it: coded, and nothing ran.
+            return Response::from_errors(vec![refused]);
+        }
+        let requested = request.operation_name.clone();
+        let span = tracing::Span::current();
+        spans::record_hash(&span, &request.query);
+        let Ok(document) = request.parsed_query() else {
+            // `check` parsed it; unreachable, but the full schema answers whatever it is.
+            return self.full.execute(request).await;
+        };
+        match spans::operation(document, requested.as_deref()) {
+            Some((OperationType::Query, _)) => {}
+            // Mutations, subscriptions, and an operation name the document lacks (the full
+            // schema's error for it is the reference).
+            _ => return self.full.execute(request).await,
+        }
+        spans::record_operation(&span, document, requested.as_deref());
+        let variables = if has_variables(document) {
+            errors::variable_positions(document)
+        } else {
+            Vec::new()
+        };
+        let mut response = self.plain.execute(request).await;
+        errors::code_checked(&mut response.errors, &variables);
+        response
+    }
+}
+
+/// Whether the request asked for its cost (`extensions: {"cost": true}`); the full schema's
+/// `CostReport` answers it.
+fn asks_cost(request: &Request) -> bool {
+    matches!(request.extensions.get("cost"), Some(Value::Boolean(true)))
+}
+
+/// Whether any operation defines a variable; without one, no error can be about a variable's
+/// value, and the walk for their positions is skipped.
+fn has_variables(document: &async_graphql::parser::types::ExecutableDocument) -> bool {
+    document
+        .operations
+        .iter()
+        .any(|(_, op)| !op.node.variable_definitions.is_empty())
+}
