@@ -112,3 +112,82 @@ fn has_variables(document: &async_graphql::parser::types::ExecutableDocument) ->
         .iter()
         .any(|(_, op)| !op.node.variable_definitions.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::Variables;
+    use serde_json::json;
+
+    use crate::config::Config;
+
+    /// A query refused or failed on the plain schema carries exactly the errors, codes and
+    /// all, that the full schema (with `ErrorCodes`) gives it.
+    #[tokio::test]
+    async fn a_query_fails_alike_on_either_schema() {
+        let schemas = super::super::schemas(&Config::default(), None);
+        let deep = format!(
+            "{{ {} }}",
+            "viewer { schools { ".repeat(10) + &"} ".repeat(20)
+        );
+        let cases = [
+            // validation: an unknown field
+            ("{ nope }", json!({}), None),
+            // validation: a variable's value of the wrong type (BAD_USER_INPUT)
+            (
+                "query($n: Int) { schools(first: $n) { totalCount } }",
+                json!({ "n": "ten" }),
+                None,
+            ),
+            // validation: a literal out of range
+            (
+                "{ schools(first: 99999999999) { totalCount } }",
+                json!({}),
+                None,
+            ),
+            // the operation's selection: a name the document lacks, and none of two
+            (
+                "query A { errorCodes } query B { errorCodes }",
+                json!({}),
+                Some("C"),
+            ),
+            (
+                "query A { errorCodes } query B { errorCodes }",
+                json!({}),
+                None,
+            ),
+            // our own limits, before async-graphql parses
+            (deep.as_str(), json!({}), None),
+            // a resolver's error: no caller context here
+            ("{ viewer { email } }", json!({}), None),
+            // unparsable
+            ("{ schools(", json!({}), None),
+        ];
+        for (query, variables, operation) in cases {
+            let request = || {
+                let request = async_graphql::Request::new(query)
+                    .variables(Variables::from_json(variables.clone()));
+                match operation {
+                    Some(name) => request.operation_name(name),
+                    None => request,
+                }
+            };
+            let plain = schemas.execute(request()).await;
+            let full = schemas.full().execute(request()).await;
+            assert!(!plain.errors.is_empty(), "{query}: no error");
+            assert!(
+                plain
+                    .errors
+                    .iter()
+                    .all(|e| super::errors::code_of(e).is_some()),
+                "{query}: {:?}",
+                plain.errors
+            );
+            assert_eq!(
+                serde_json::to_value(&plain.errors).expect("json"),
+                serde_json::to_value(&full.errors).expect("json"),
+                "{query}"
+            );
+            assert_eq!(plain.data, full.data, "{query}");
+        }
+    }
+}
