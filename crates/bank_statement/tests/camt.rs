@@ -10,6 +10,17 @@ fn read(xml: &str) -> Collected<Line> {
     got
 }
 
+/// The lines of a statement that must read without a problem.
+fn read_clean(xml: &str) -> Vec<Line> {
+    let got = read(xml);
+    assert!(
+        got.problems.listed().is_empty(),
+        "{:?}",
+        got.problems.listed()
+    );
+    got.rows
+}
+
 fn day(d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, d).expect("day")
 }
@@ -18,14 +29,8 @@ fn day(d: u32) -> NaiveDate {
 fn a_statement_becomes_its_booked_entries() {
     let xml = include_str!("fixtures/camt053.xml");
     assert!(camt::is_xml(xml.as_bytes()));
-    let got = read(xml);
-    assert!(
-        got.problems.listed().is_empty(),
-        "{:?}",
-        got.problems.listed()
-    );
     assert_eq!(
-        got.rows,
+        read_clean(xml),
         vec![
             Line {
                 line: 1,
@@ -60,16 +65,11 @@ fn a_version_8_party_and_a_byte_order_mark_are_read() {
   PRIMARY</Nm></Pty></Dbtr></RltdPties></TxDtls></NtryDtls>
 </Ntry></Stmt></BkToCstmrStmt></Document>";
     assert!(camt::is_xml(xml.as_bytes()));
-    let got = read(xml);
-    assert!(
-        got.problems.listed().is_empty(),
-        "{:?}",
-        got.problems.listed()
-    );
-    assert_eq!(got.rows.len(), 1);
-    assert_eq!(got.rows[0].description, "HOLLY PARK PRIMARY");
-    assert_eq!(got.rows[0].amount_pence, 100_000);
-    assert_eq!(got.rows[0].posted_on, day(3));
+    let rows = read_clean(xml);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].description, "HOLLY PARK PRIMARY");
+    assert_eq!(rows[0].amount_pence, 100_000);
+    assert_eq!(rows[0].posted_on, day(3));
 }
 
 #[test]

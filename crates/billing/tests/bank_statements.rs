@@ -40,6 +40,15 @@ fn lloyds(rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Imports `file` as finance, today.
+async fn import_as_finance(
+    db: &DatabaseConnection,
+    name: &str,
+    file: impl Into<Vec<u8>>,
+) -> Result<bank::ImportReport, DomainError> {
+    import_statement(db, &finance(), &clock(), name, Cursor::new(file.into())).await
+}
+
 async fn lines_with(db: &DatabaseConnection, status: LineStatus) -> Vec<bank::BankLine> {
     bank::lines(
         db,
@@ -87,15 +96,9 @@ async fn each_credit_comes_in_once_with_its_proposal(db: TestDb) {
         ("11/09/2026", "UNKNOWN DONOR", "", "20.00"),
         ("12/09/2026", "BT GROUP PLC", "45.10", ""),
     ]);
-    let report = import_statement(
-        db,
-        &finance(),
-        &clock(),
-        "sept.csv",
-        Cursor::new(first.clone()),
-    )
-    .await
-    .expect("import");
+    let report = import_as_finance(db, "sept.csv", first.clone())
+        .await
+        .expect("import");
     assert_eq!(
         (
             report.statement.lines_new,
@@ -123,7 +126,7 @@ async fn each_credit_comes_in_once_with_its_proposal(db: TestDb) {
     assert_eq!(lines_with(db, LineStatus::Unmatched).await.len(), 1);
 
     // The same statement again brings nothing in; an overlapping one only what is new.
-    let again = import_statement(db, &finance(), &clock(), "sept.csv", Cursor::new(first))
+    let again = import_as_finance(db, "sept.csv", first)
         .await
         .expect("again");
     assert_eq!(
@@ -137,15 +140,9 @@ async fn each_credit_comes_in_once_with_its_proposal(db: TestDb) {
         ("14/09/2026", "UNKNOWN DONOR", "", "20.00"),
         ("14/09/2026", "UNKNOWN DONOR", "", "20.00"),
     ]);
-    let overlap = import_statement(
-        db,
-        &finance(),
-        &clock(),
-        "mid-sept.csv",
-        Cursor::new(overlap),
-    )
-    .await
-    .expect("overlap");
+    let overlap = import_as_finance(db, "mid-sept.csv", overlap)
+        .await
+        .expect("overlap");
     assert_eq!(
         (overlap.statement.lines_new, overlap.statement.lines_known),
         (3, 1)
@@ -182,9 +179,7 @@ async fn a_confirmed_line_is_one_receipt_paying_its_invoice(db: TestDb) {
             "600.00",
         ),
     ]);
-    import_statement(db, &finance(), &clock(), "s.csv", Cursor::new(file))
-        .await
-        .expect("import");
+    import_as_finance(db, "s.csv", file).await.expect("import");
     let lines = bank::lines(db, &finance(), LineFilter::default(), &all())
         .await
         .expect("lines")
@@ -293,9 +288,7 @@ async fn proposals_are_confirmed_at_once_and_other_lines_dismissed(db: TestDb) {
         ("11/09/2026", "BIRCH ACADEMY", "", "95.00"),
         ("11/09/2026", "HSBC INTEREST", "", "0.42"),
     ]);
-    let report = import_statement(db, &finance(), &clock(), "s.csv", Cursor::new(file))
-        .await
-        .expect("import");
+    let report = import_as_finance(db, "s.csv", file).await.expect("import");
     let interest = lines_with(db, LineStatus::Unmatched).await;
     let dismissed = bank::dismiss(db, &finance(), &clock(), interest[0].id)
         .await
@@ -327,35 +320,19 @@ async fn a_bad_statement_stores_nothing_and_says_where(db: TestDb) {
     let db = db.conn();
     let file =
         b"Date,Description,Amount\n31/02/2026,A,1.00\n05/09/2026,B,lots\n05/09/2026,C,2.00\n";
-    match import_statement(
-        db,
-        &finance(),
-        &clock(),
-        "bad.csv",
-        Cursor::new(file.to_vec()),
-    )
-    .await
-    {
+    match import_as_finance(db, "bad.csv", file.to_vec()).await {
         Err(DomainError::Invalid(problems)) => {
             let fields: Vec<String> = problems.iter().map(|p| p.field.join(".")).collect();
             assert_eq!(fields, ["file.2.Date", "file.3.Amount"]);
         }
         other => panic!("expected problems, got {other:?}"),
     }
-    match import_statement(
-        db,
-        &finance(),
-        &clock(),
-        "x.csv",
-        Cursor::new(b"When,What\n1,2\n".to_vec()),
-    )
-    .await
-    {
+    match import_as_finance(db, "x.csv", b"When,What\n1,2\n".to_vec()).await {
         Err(DomainError::Invalid(problems)) => assert_eq!(problems.len(), 3, "{problems:?}"),
         other => panic!("expected missing columns, got {other:?}"),
     }
     assert_invalid(
-        import_statement(db, &finance(), &clock(), "e.csv", Cursor::new(Vec::new())).await,
+        import_as_finance(db, "e.csv", Vec::new()).await,
         "file",
         ErrorCode::Required,
     );
@@ -377,7 +354,7 @@ async fn only_finance_and_admins_see_statements(db: TestDb) {
     let (school, holly) = school_account(db, 100_001, "Holly Park Primary School").await;
     invoice(db, &holly, 1_000).await;
     let file = lloyds(&[("10/09/2026", "HOLLY PARK", "", "10.00")]);
-    import_statement(db, &finance(), &clock(), "s.csv", Cursor::new(file.clone()))
+    import_as_finance(db, "s.csv", file.clone())
         .await
         .expect("import");
     let line = bank::lines(db, &finance(), LineFilter::default(), &all())
@@ -450,15 +427,9 @@ async fn a_camt053_statement_comes_in_like_a_csv_one(db: TestDb) {
         entry("45.10", "DBIT", "BOOK", "BT GROUP PLC", "DD"),
         entry("99.00", "CRDT", "PDNG", "SOMEONE", "NOT YET"),
     );
-    let report = import_statement(
-        db,
-        &finance(),
-        &clock(),
-        "sept.xml",
-        Cursor::new(xml.into_bytes()),
-    )
-    .await
-    .expect("import");
+    let report = import_as_finance(db, "sept.xml", xml.into_bytes())
+        .await
+        .expect("import");
     assert_eq!(
         (
             report.statement.lines_new,
@@ -478,15 +449,9 @@ async fn a_camt053_statement_comes_in_like_a_csv_one(db: TestDb) {
     let bad = "<Document><BkToCstmrStmt><Stmt><Ntry><Amt Ccy=\"EUR\">5.00</Amt>\
                <CdtDbtInd>CRDT</CdtDbtInd><BookgDt><Dt>2026-09-11</Dt></BookgDt>\
                <AddtlNtryInf>X</AddtlNtryInf></Ntry></Stmt></BkToCstmrStmt></Document>";
-    let err = import_statement(
-        db,
-        &finance(),
-        &clock(),
-        "bad.xml",
-        Cursor::new(bad.as_bytes().to_vec()),
-    )
-    .await
-    .expect_err("refused");
+    let err = import_as_finance(db, "bad.xml", bad.as_bytes().to_vec())
+        .await
+        .expect_err("refused");
     match err {
         DomainError::Invalid(errors) => {
             assert!(errors[0].message.starts_with("entry 1: "), "{errors:?}");
