@@ -68,8 +68,8 @@ impl Extension for Naming {
     }
 }
 
-/// Records `graphql.document.hash` on `span` (before parsing, so even a refused document
-/// can be found by its hash).
+/// Records `graphql.document.hash` on `span` (before validation, so a document that
+/// validation refuses can still be found by its hash).
 pub fn record_hash(span: &tracing::Span, query: &str) {
     if !span.is_disabled() {
         span.record("graphql.document.hash", document_hash(query).as_str());
