@@ -18,6 +18,7 @@ mod ledger_props;
 mod ledger_reports;
 mod manual_invoices;
 mod run;
+mod run_drafts;
 mod stripe;
 mod stripe_webhooks;
 mod time_credits;

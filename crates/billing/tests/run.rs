@@ -28,7 +28,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use testkit::TestDb;
 
 /// 15 September 2026: the run is made early in the autumn term.
-fn clock() -> FixedClock {
+pub(crate) fn clock() -> FixedClock {
     FixedClock::new(
         Utc.with_ymd_and_hms(2026, 9, 15, 10, 0, 0)
             .single()
@@ -36,15 +36,15 @@ fn clock() -> FixedClock {
     )
 }
 
-fn year() -> AcademicYear {
+pub(crate) fn year() -> AcademicYear {
     AcademicYear::starting(2026).expect("year")
 }
 
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn day(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("date")
 }
 
-fn user(role: Role, schools: &[SchoolId]) -> Actor {
+pub(crate) fn user(role: Role, schools: &[SchoolId]) -> Actor {
     Actor::User(UserActor {
         id: UserId::new(),
         email: format!("{}@trellis.example", role.as_str().to_lowercase()),
@@ -53,12 +53,12 @@ fn user(role: Role, schools: &[SchoolId]) -> Actor {
     })
 }
 
-fn finance() -> Actor {
+pub(crate) fn finance() -> Actor {
     user(Role::Finance, &[])
 }
 
 /// A person on record: a run remembers who started it, so its starter must exist.
-async fn person(db: &DatabaseConnection, email: &str, role: Role) -> Actor {
+pub(crate) async fn person(db: &DatabaseConnection, email: &str, role: Role) -> Actor {
     let created = users::create(
         db,
         &clock(),
@@ -80,7 +80,7 @@ async fn person(db: &DatabaseConnection, email: &str, role: Role) -> Actor {
 }
 
 /// An API key with every scope: keys read, they never invoice.
-fn api_key() -> Actor {
+pub(crate) fn api_key() -> Actor {
     Actor::ApiKey(ApiKeyActor {
         id: ApiKeyId::new(),
         name: "ledger sync".into(),
@@ -88,7 +88,7 @@ fn api_key() -> Actor {
     })
 }
 
-fn assert_forbidden<T: std::fmt::Debug>(result: Result<T, DomainError>) {
+pub(crate) fn assert_forbidden<T: std::fmt::Debug>(result: Result<T, DomainError>) {
     match result {
         Err(DomainError::Forbidden(_)) => {}
         other => panic!("expected Forbidden, got {other:?}"),
@@ -96,7 +96,9 @@ fn assert_forbidden<T: std::fmt::Debug>(result: Result<T, DomainError>) {
 }
 
 /// The field errors of an `Invalid`, or a panic naming what came instead.
-fn field_errors<T: std::fmt::Debug>(result: Result<T, DomainError>) -> Vec<kernel::FieldError> {
+pub(crate) fn field_errors<T: std::fmt::Debug>(
+    result: Result<T, DomainError>,
+) -> Vec<kernel::FieldError> {
     match result {
         Err(DomainError::Invalid(fields)) => fields,
         other => panic!("expected field errors, got {other:?}"),
@@ -104,7 +106,7 @@ fn field_errors<T: std::fmt::Debug>(result: Result<T, DomainError>) -> Vec<kerne
 }
 
 /// Every invoice, by number.
-async fn all_invoices(db: &DatabaseConnection) -> Vec<Invoice> {
+pub(crate) async fn all_invoices(db: &DatabaseConnection) -> Vec<Invoice> {
     let mut args = PageArgs::first(MAX_PAGE);
     let mut out = Vec::new();
     loop {
@@ -154,7 +156,7 @@ async fn memberships_with(
 }
 
 /// Issues every scheduled instalment due by `day`, as the job would that day.
-async fn issue_instalments_due_by(
+pub(crate) async fn issue_instalments_due_by(
     db: &DatabaseConnection,
     day: NaiveDate,
 ) -> run::IssuedInstalments {
@@ -409,9 +411,9 @@ async fn demo_money_keeps_every_statement_balanced(db: TestDb) {
 
 /// A small partnership: a FULL tier (termly, Haringey rules) and schools with rolls, each
 /// ACTIVE and on its own account.
-struct Small {
-    tier: TierId,
-    schools: Vec<SchoolId>,
+pub(crate) struct Small {
+    pub(crate) tier: TierId,
+    pub(crate) schools: Vec<SchoolId>,
 }
 
 async fn new_school(db: &DatabaseConnection, urn: u32, name: &str, roll: Option<i64>) -> SchoolId {
@@ -505,7 +507,11 @@ async fn schedule(db: &DatabaseConnection, tier: TierId) {
 }
 
 /// Tier, schools with rolls, memberships; the schedule and accounts only when asked.
-async fn small(db: &DatabaseConnection, with_schedule: bool, with_accounts: bool) -> Small {
+pub(crate) async fn small(
+    db: &DatabaseConnection,
+    with_schedule: bool,
+    with_accounts: bool,
+) -> Small {
     let tier = memberships::create_tier(
         db,
         &Actor::System,

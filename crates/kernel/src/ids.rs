@@ -129,6 +129,11 @@ typed_id!(
     "InvoicingRun"
 );
 typed_id!(
+    /// A membership invoice the year's run has prepared but not issued: no number yet.
+    InvoiceDraftId,
+    "InvoiceDraft"
+);
+typed_id!(
     /// An invoice (issued ones are immutable).
     InvoiceId,
     "Invoice"

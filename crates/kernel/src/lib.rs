@@ -36,8 +36,8 @@ pub use financial_year::FinancialYear;
 pub use ids::ChargeId;
 pub use ids::{
     AccountMoveId, AllocationId, ApiKeyId, AuditEntryId, BankLineId, BankStatementId,
-    BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceId, InvoiceLineId, InvoicingRunId,
-    MembershipId, PartnershipId, PaymentId, RefundId, SchoolId, TierId, UserId,
+    BillingAccountId, CreditNoteId, FeeScheduleId, InvoiceDraftId, InvoiceId, InvoiceLineId,
+    InvoicingRunId, MembershipId, PartnershipId, PaymentId, RefundId, SchoolId, TierId, UserId,
 };
 pub use ids::{AttendeeId, BookingId, FeedbackId, ServiceId, SessionId};
 pub use ids::{CalendarFeedId, NotificationId};

@@ -23,6 +23,8 @@ named_enum!(
         NumberSeries => "NUMBER_SERIES",
         /// A booking's charge for the termly invoice (`billing::charges`).
         Charge => "CHARGE",
+        /// A membership invoice prepared and not yet issued (`billing::run::drafts`).
+        InvoiceDraft => "INVOICE_DRAFT",
     }
 );
 

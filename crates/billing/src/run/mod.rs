@@ -14,6 +14,7 @@
 //! is recorded. Each schedule reads the roll of its own census from the school's roll history,
 //! so a January census recorded after October does not unprice an October schedule.
 
+pub mod drafts;
 mod entity;
 mod keyed;
 pub mod plan;
@@ -46,6 +47,8 @@ pub use supplement::{Supplement, SupplementPlan, supplement, supplement_preview}
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RunStatus {
+    /// Prepared as drafts ([`drafts`]) for finance to review: nothing issued, no number taken.
+    Draft,
     /// Started and not yet finished: running now, or interrupted (start it again to finish).
     InProgress,
     Completed,
@@ -54,6 +57,7 @@ pub enum RunStatus {
 impl RunStatus {
     const fn as_str(self) -> &'static str {
         match self {
+            Self::Draft => "DRAFT",
             Self::InProgress => "IN_PROGRESS",
             Self::Completed => "COMPLETED",
         }
@@ -61,6 +65,7 @@ impl RunStatus {
 
     fn parse(s: &str) -> Option<Self> {
         match s {
+            "DRAFT" => Some(Self::Draft),
             "IN_PROGRESS" => Some(Self::InProgress),
             "COMPLETED" => Some(Self::Completed),
             _ => None,
@@ -145,47 +150,63 @@ pub async fn start(
 ) -> Result<InvoicingRun, DomainError> {
     actor.require(Permission::ManageBilling)?;
     let existing = find(db, year).await?;
-    if let Some(run) = &existing
-        && run.status == RunStatus::Completed
-    {
-        return Err(year_error(
-            ErrorCode::Conflict,
-            format!(
-                "{year} was invoiced on {}; memberships activated since are invoiced by the supplementary run (invoicingSupplementRun), and a credit note or a manual invoice (invoiceCreate) changes what was issued",
-                run.completed_at
-                    .unwrap_or(run.started_at)
-                    .format("%-d %b %Y")
-            ),
-        ));
+    match &existing {
+        Some(run) if run.status == RunStatus::Completed => return Err(already_invoiced(run)),
+        Some(run) if run.status == RunStatus::Draft => {
+            return Err(year_error(
+                ErrorCode::Conflict,
+                format!(
+                    "{year} was prepared as drafts on {}: review and issue them \
+                     (invoicingRunIssue), or discard them (invoicingRunDiscard) first",
+                    run.started_at.format("%-d %b %Y")
+                ),
+            ));
+        }
+        // An issue of drafts interrupted half-way finishes as drafts, adjustments and all.
+        Some(run) if drafts::exist(db, year).await? => {
+            return drafts::issue_prepared(db, actor, clock, run.clone()).await;
+        }
+        _ => {}
     }
 
-    // Check the whole year can be invoiced before writing anything, then freeze the prices
-    // and plan again from the frozen schedules: a schedule edited between the check and the
-    // lock can then never be invoiced at its old price and locked at its new one.
-    plan_year(db, clock, year).await?;
-    // One transaction, so each lock commits with its trail entry (credited to whoever
-    // started the run).
-    let schedules = fees::schedules_for_year(db, &Actor::System, year).await?;
-    let txn = db.begin_write().await?;
-    for schedule in schedules {
-        fees::lock_schedule(&txn, actor, schedule.id, clock).await?;
-    }
-    txn.commit().await?;
-    let planned = plan_year(db, clock, year).await?;
+    let planned = plan_and_freeze(db, actor, clock, year).await?;
     let run = match existing {
         Some(run) => run,
-        None => create(db, actor, clock, year).await?,
+        None => create(db, actor, clock, year, RunStatus::InProgress, &[]).await?,
     };
     tracing::info!(%year, run = %run.id, invoices = planned.invoices.len(), skipped = planned.skipped.len(), "invoicing run");
+    let notes: Vec<RunNote> = planned.skipped.iter().map(RunNote::skipped).collect();
+    let done = issue_planned(db, actor, clock, &run, planned.invoices, notes).await?;
+    complete(db, &run, done, clock.now()).await
+}
 
+/// What issuing a run's planned invoices came to, for its row.
+struct Issued {
+    created: u32,
+    found: u32,
+    total: Money,
+    notes: Vec<RunNote>,
+}
+
+/// Issues what is due now of `invoices` and schedules the later instalments: the body of a
+/// run, whether planned just now or prepared as drafts. Safe to repeat: each invoice is
+/// idempotent by account, year and instalment, and each scheduled row by the same three.
+async fn issue_planned(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    run: &InvoicingRun,
+    invoices: Vec<PlannedInvoice>,
+    mut notes: Vec<RunNote>,
+) -> Result<Issued, DomainError> {
+    let year = run.year;
     let mut created = 0_u32;
     let mut found = 0_u32;
     let mut total = Money::zero();
-    let mut notes: Vec<RunNote> = planned.skipped.iter().map(RunNote::skipped).collect();
     let today = clock.today();
     let mut waiting: std::collections::BTreeMap<chrono::NaiveDate, u32> =
         std::collections::BTreeMap::new();
-    for planned_invoice in planned.invoices {
+    for planned_invoice in invoices {
         // Later terms' instalments are issued on their own day (see `schedule`).
         if let Some(day) =
             schedule::issue_on(planned_invoice.invoice.instalment, year).filter(|d| *d > today)
@@ -227,17 +248,46 @@ pub async fn start(
             ),
         });
     }
+    Ok(Issued {
+        created,
+        found,
+        total,
+        notes,
+    })
+}
+
+/// Marks `run` completed with what it issued.
+async fn complete<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    run: &InvoicingRun,
+    done: Issued,
+    now: DateTime<Utc>,
+) -> Result<InvoicingRun, DomainError> {
     let row = entity::ActiveModel {
         id: Set(run.id.as_uuid()),
         status: Set(RunStatus::Completed.as_str().to_owned()),
-        completed_at: Set(Some(clock.now())),
-        invoices_created: Set(i32::try_from(created).map_err(DomainError::internal)?),
-        invoices_existing: Set(i32::try_from(found).map_err(DomainError::internal)?),
-        total_pence: Set(total.pence()),
-        notes: Set(serde_json::to_string(&notes).map_err(DomainError::internal)?),
+        completed_at: Set(Some(now)),
+        invoices_created: Set(i32::try_from(done.created).map_err(DomainError::internal)?),
+        invoices_existing: Set(i32::try_from(done.found).map_err(DomainError::internal)?),
+        total_pence: Set(done.total.pence()),
+        notes: Set(serde_json::to_string(&done.notes).map_err(DomainError::internal)?),
         ..Default::default()
     };
     InvoicingRun::from_row(&row.update(db).await?)
+}
+
+/// The refusal of a year already invoiced.
+fn already_invoiced(run: &InvoicingRun) -> DomainError {
+    year_error(
+        ErrorCode::Conflict,
+        format!(
+            "{} was invoiced on {}; memberships activated since are invoiced by the supplementary run (invoicingSupplementRun), and a credit note or a manual invoice (invoiceCreate) changes what was issued",
+            run.year,
+            run.completed_at
+                .unwrap_or(run.started_at)
+                .format("%-d %b %Y")
+        ),
+    )
 }
 
 /// The run of `year`, if one was started. Finance and admins.
@@ -283,6 +333,27 @@ pub async fn preview(
     year: AcademicYear,
 ) -> Result<Plan, DomainError> {
     actor.require(Permission::ManageBilling)?;
+    plan_year(db, clock, year).await
+}
+
+/// Checks the whole year can be invoiced before writing anything, then freezes the prices
+/// and plans again from the frozen schedules: a schedule edited between the check and the
+/// lock can then never be invoiced at its old price and locked at its new one.
+async fn plan_and_freeze(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    year: AcademicYear,
+) -> Result<Plan, DomainError> {
+    plan_year(db, clock, year).await?;
+    // One transaction, so each lock commits with its trail entry (credited to whoever
+    // started the run).
+    let schedules = fees::schedules_for_year(db, &Actor::System, year).await?;
+    let txn = db.begin_write().await?;
+    for schedule in schedules {
+        fees::lock_schedule(&txn, actor, schedule.id, clock).await?;
+    }
+    txn.commit().await?;
     plan_year(db, clock, year).await
 }
 
@@ -363,23 +434,25 @@ async fn find(
         .transpose()
 }
 
-async fn create(
-    db: &DatabaseConnection,
+async fn create<C: sea_orm::ConnectionTrait>(
+    db: &C,
     actor: &Actor,
     clock: &dyn Clock,
     year: AcademicYear,
+    status: RunStatus,
+    notes: &[RunNote],
 ) -> Result<InvoicingRun, DomainError> {
     let row = entity::ActiveModel {
         id: Set(InvoicingRunId::new().as_uuid()),
         academic_year: Set(year.start_year()),
-        status: Set(RunStatus::InProgress.as_str().to_owned()),
+        status: Set(status.as_str().to_owned()),
         started_at: Set(clock.now()),
         started_by: Set(actor.as_user().map(|u| u.id.as_uuid())),
         completed_at: Set(None),
         invoices_created: Set(0),
         invoices_existing: Set(0),
         total_pence: Set(0),
-        notes: Set("[]".to_owned()),
+        notes: Set(serde_json::to_string(notes).map_err(DomainError::internal)?),
     };
     match row.insert(db).await {
         Ok(row) => InvoicingRun::from_row(&row),

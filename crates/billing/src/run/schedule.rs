@@ -58,6 +58,7 @@ pub(super) mod entity {
         pub note: Option<String>,
         pub created_at: DateTimeUtc,
         pub settled_at: Option<DateTimeUtc>,
+        pub po_number: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -87,6 +88,8 @@ pub struct ScheduledInstalment {
     pub issue_on: NaiveDate,
     pub due_on: NaiveDate,
     pub lines: Vec<NewInvoiceLine>,
+    /// The purchase-order number finance put on the draft of this instalment, if any.
+    pub po_number: Option<String>,
     pub status: ScheduleStatus,
     /// The invoice issued to the account (lines moved to a new payer are invoiced to it).
     pub invoice_id: Option<InvoiceId>,
@@ -112,6 +115,7 @@ impl ScheduledInstalment {
             issue_on: row.issue_on,
             due_on: row.due_on,
             lines: serde_json::from_str(&row.lines).map_err(|_| corrupt("lines"))?,
+            po_number: row.po_number,
             status: stored("schedule status", &row.status)?,
             invoice_id: row.invoice_id.map(InvoiceId::from_uuid),
             note: row.note,
@@ -185,6 +189,7 @@ pub(super) async fn schedule(
                 note: Set(None),
                 created_at: Set(now),
                 settled_at: Set(None),
+                po_number: Set(invoice.po_number.clone()),
             }
             .insert(&txn)
             .await;
@@ -418,7 +423,7 @@ async fn issue_one(
                 instalment: scheduled.instalment,
                 due_on,
                 lines: stay,
-                po_number: None,
+                po_number: scheduled.po_number.clone(),
                 source: InvoiceSource::MembershipRun,
                 collection: InvoiceCollection::Send,
             },

@@ -106,6 +106,9 @@ pub enum InvoiceCollection {
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 #[graphql(remote = "billing::run::RunStatus")]
 pub enum InvoicingRunStatus {
+    /// Prepared as drafts for review (`drafts`): nothing issued, no number taken. Issue them
+    /// with `invoicingRunIssue`, or discard them with `invoicingRunDiscard`.
+    Draft,
     /// Running, or interrupted: start it again to finish it.
     InProgress,
     /// Finished: every invoice due now was issued. Starting the year again is refused.
