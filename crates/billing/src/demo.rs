@@ -121,19 +121,57 @@ pub async fn seed(
     db: &DatabaseConnection,
     clock: &dyn Clock,
 ) -> Result<BillingSeedReport, DomainError> {
+    let (mut report, accounts) = match open_ledger(db, clock).await? {
+        Ok(opened) => opened,
+        Err(skipped) => return Ok(skipped),
+    };
+    let year = AcademicYear::starting(DEMO_YEAR).map_err(|_| bad("year"))?;
+    let run = run::start(db, &Actor::System, clock, year).await?;
+    report.invoices = usize::try_from(run.invoices_created + run.invoices_existing)
+        .map_err(DomainError::internal)?;
+    report.invoiced = run.total;
+
+    let money = record_money(db, clock, &accounts).await?;
+    report.payments = money.payments;
+    report.credit_notes = money.credit_notes;
+    Ok(report)
+}
+
+/// The demo ledger before its invoicing run: the fee schedules and the accounts, with the
+/// year not yet invoiced — where finance starts a draft run (`run::drafts`). Does nothing
+/// if there are accounts.
+///
+/// # Errors
+/// As [`seed`].
+pub async fn seed_unbilled(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+) -> Result<BillingSeedReport, DomainError> {
+    Ok(match open_ledger(db, clock).await? {
+        Ok((report, _)) => report,
+        Err(skipped) => skipped,
+    })
+}
+
+/// The schedules and accounts of the demo year; `Err` with the report of why nothing was
+/// loaded.
+async fn open_ledger(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+) -> Result<Result<(BillingSeedReport, DemoAccounts), BillingSeedReport>, DomainError> {
     let system = Actor::System;
     if !ledger::accounts::list(db, &system, &PageArgs::first(1))
         .await?
         .items
         .is_empty()
     {
-        return Ok(skipped(SeedSkipped::AccountsExist));
+        return Ok(Err(skipped(SeedSkipped::AccountsExist)));
     }
     let (Some(full), Some(associate)) = (
         memberships::tier_by_code(db, "FULL").await?,
         memberships::tier_by_code(db, "ASSOCIATE").await?,
     ) else {
-        return Ok(skipped(SeedSkipped::NoDemoTiers));
+        return Ok(Err(skipped(SeedSkipped::NoDemoTiers)));
     };
     let year = AcademicYear::starting(DEMO_YEAR).map_err(|_| bad("year"))?;
     let mut report = BillingSeedReport::NOTHING;
@@ -171,16 +209,7 @@ pub async fn seed(
 
     let accounts = open_accounts(db, clock, year).await?;
     report.accounts = accounts.len();
-
-    let run = run::start(db, &system, clock, year).await?;
-    report.invoices = usize::try_from(run.invoices_created + run.invoices_existing)
-        .map_err(DomainError::internal)?;
-    report.invoiced = run.total;
-
-    let money = record_money(db, clock, &accounts).await?;
-    report.payments = money.payments;
-    report.credit_notes = money.credit_notes;
-    Ok(report)
+    Ok(Ok((report, accounts)))
 }
 
 fn skipped(why: SeedSkipped) -> BillingSeedReport {

@@ -151,7 +151,7 @@ async fn drafts_are_reviewed_adjusted_and_issued(db: TestDb) {
     .await;
     assert_eq!(
         codes(&field_errors(too_much)),
-        [("discount.amount".into(), ErrorCode::OutOfRange)]
+        [("discount.amountPence".into(), ErrorCode::OutOfRange)]
     );
     let blank = drafts::set_discount(
         db,
@@ -166,7 +166,7 @@ async fn drafts_are_reviewed_adjusted_and_issued(db: TestDb) {
         codes(&field_errors(blank)),
         [
             ("discount.label".into(), ErrorCode::Required),
-            ("discount.amount".into(), ErrorCode::OutOfRange)
+            ("discount.amountPence".into(), ErrorCode::OutOfRange)
         ]
     );
     let not_its_school = drafts::set_discount(

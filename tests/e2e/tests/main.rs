@@ -19,6 +19,7 @@ mod hostile;
 mod http;
 mod imports;
 mod introspection;
+mod invoice_drafts;
 mod memberships;
 mod n_plus_one;
 mod notifications;

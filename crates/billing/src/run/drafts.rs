@@ -491,7 +491,7 @@ pub async fn set_discount(
                 }
                 if d.amount.pence() > net.pence() {
                     return Err(DomainError::invalid(
-                        "discount.amount",
+                        "discount.amountPence",
                         ErrorCode::OutOfRange,
                         format!("at most the line's net, {net}"),
                     ));
@@ -509,7 +509,7 @@ fn check_discount(input: &DiscountInput) -> Result<DraftDiscount, DomainError> {
     let label = required_text("discount.label", &input.label, DISCOUNT_LABEL_MAX)
         .map_err(|e| problems.push(e))
         .ok();
-    let amount = Money::bounded_input("discount.amount", input.amount)
+    let amount = Money::bounded_input("discount.amountPence", input.amount)
         .map_err(|e| problems.push(e))
         .ok();
     match (label, amount) {

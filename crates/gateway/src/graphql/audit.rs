@@ -90,6 +90,7 @@ fn audited(id: &ID) -> Option<(AuditEntity, uuid::Uuid)> {
     let kind = [
         (BillingAccountId::ENTITY, AuditEntity::BillingAccount),
         (InvoiceId::ENTITY, AuditEntity::Invoice),
+        (kernel::InvoiceDraftId::ENTITY, AuditEntity::InvoiceDraft),
         (CreditNoteId::ENTITY, AuditEntity::CreditNote),
         (PaymentId::ENTITY, AuditEntity::Payment),
         (RefundId::ENTITY, AuditEntity::Refund),

@@ -11,6 +11,7 @@ use super::access::query::{ApiKeyCount, UserCount};
 use super::access::types::{ApiKeyNode, UserNode};
 use super::billing::bank::{BankLineNode, BankStatementNode};
 use super::billing::charges::ChargeNode;
+use super::billing::drafts::InvoiceDraftNode;
 use super::billing::types::{AccountNode, InvoiceNode, PaymentNode};
 use super::directory::types::{
     ListCount, MemberFields, PartnershipCount, PartnershipMemberConnectionName,
@@ -61,6 +62,9 @@ pub(super) fn describe<Q, M, S>(builder: SchemaBuilder<Q, M, S>) -> SchemaBuilde
             "A page of traded-service charges to an account."
         ))
         .override_output_type_description::<Page<InvoiceNode>>(paged!("A page of invoices."))
+        .override_output_type_description::<Page<InvoiceDraftNode>>(paged!(
+            "A page of an invoicing run's drafts, in review order."
+        ))
         .override_output_type_description::<Page<PaymentNode>>(paged!(
             "A page of payments received."
         ))

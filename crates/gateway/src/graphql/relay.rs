@@ -46,6 +46,7 @@ global_id!(
     FeeScheduleId,
     BillingAccountId,
     InvoiceId,
+    kernel::InvoiceDraftId,
     CreditNoteId,
     PaymentId,
     RefundId,

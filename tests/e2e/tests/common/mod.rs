@@ -77,6 +77,17 @@ impl TestApp {
         Self::spawn_billing_with(db, config).await
     }
 
+    /// The app with the demo directory and the demo's accounts and fee schedules, its year
+    /// not yet invoiced: where a draft invoicing run starts.
+    pub async fn spawn_unbilled(db: TestDb) -> Self {
+        let config = config(&db);
+        let app = Self::spawn_with(db, config).await;
+        billing::demo::seed_unbilled(app.db.conn(), &SystemClock)
+            .await
+            .expect("demo accounts and schedules load");
+        app
+    }
+
     /// As [`TestApp::spawn_billing`], with this configuration.
     pub async fn spawn_billing_with(db: TestDb, config: Config) -> Self {
         let app = Self::spawn_with(db, config).await;

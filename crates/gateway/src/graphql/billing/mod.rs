@@ -4,6 +4,7 @@
 
 pub mod bank;
 pub mod charges;
+pub mod drafts;
 pub mod enums;
 pub mod fees;
 pub mod moves;
@@ -37,6 +38,7 @@ pub struct BillingMutation(
     charges::ChargesMutation,
     moves::MovesMutation,
     supplement::SupplementMutation,
+    drafts::DraftsMutation,
     bank::BankMutation,
 );
 

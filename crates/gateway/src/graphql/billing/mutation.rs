@@ -131,7 +131,7 @@ pub struct InvoicingRunPayload {
 }
 
 impl InvoicingRunPayload {
-    fn from(result: Result<InvoicingRun, DomainError>) -> async_graphql::Result<Self> {
+    pub(super) fn from(result: Result<InvoicingRun, DomainError>) -> async_graphql::Result<Self> {
         let (run, user_errors) = payload(result)?;
         Ok(Self {
             invoicing_run: run.map(InvoicingRunNode),

@@ -833,6 +833,41 @@ impl InvoicingRunNode {
     async fn notes(&self) -> Vec<String> {
         self.0.notes.iter().map(|n| n.message.clone()).collect()
     }
+    /// The drafts of a run prepared for review (`invoicingRunPrepare`), in review order: empty
+    /// once issued. Finance and admins. `first`/`last` take 1–100.
+    #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
+    async fn drafts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many items from the start of the list: 1–100, default 20.")]
+        first: Option<i32>,
+        #[graphql(desc = "Start after this cursor: the `pageInfo.endCursor` of the page before.")]
+        after: Option<String>,
+        #[graphql(
+            desc = "At most this many items from the end of the list, 1–100; use instead of `first`."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor: the `pageInfo.startCursor` of the page after.")]
+        before: Option<String>,
+    ) -> async_graphql::Result<
+        async_graphql::connection::Connection<
+            String,
+            super::drafts::InvoiceDraftNode,
+            crate::graphql::relay::NoEdgeFields,
+            crate::graphql::relay::NoEdgeFields,
+        >,
+    > {
+        super::drafts::drafts_page(ctx, self.0.year, (first, after, last, before)).await
+    }
+
+    /// What the run's drafts add up to: all zero once issued. Finance and admins.
+    async fn draft_totals(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<super::drafts::InvoiceDraftTotalsNode> {
+        super::drafts::totals(ctx, self.0.year).await
+    }
+
     /// The later instalments the run planned, issued on the first day of their terms, by
     /// issue date.
     async fn scheduled_instalments(
