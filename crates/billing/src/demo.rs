@@ -221,7 +221,7 @@ fn skipped(why: SeedSkipped) -> BillingSeedReport {
 
 /// Schools outside the borough: £10 a pupil on the October census, at least £1,500 and at
 /// most £6,000, exempt from VAT, pro-rata for mid-year joiners.
-fn associate_rules() -> FeeRulesInput {
+pub(crate) fn associate_rules() -> FeeRulesInput {
     FeeRulesInput {
         version: RULES_VERSION,
         census: Some(RollCensus::October),

@@ -25,4 +25,5 @@ pub mod provider;
 pub mod reconciliation;
 pub mod run;
 pub mod stripe_events;
+pub mod synthetic;
 pub mod visibility;

@@ -21,4 +21,5 @@ mod run;
 mod run_drafts;
 mod stripe;
 mod stripe_webhooks;
+mod synthetic;
 mod time_credits;

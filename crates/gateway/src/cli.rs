@@ -36,6 +36,17 @@ enum Command {
         /// The demo directory: Barnet's partnerships, Heath Hill, and demo users.
         #[arg(long)]
         demo: bool,
+        /// A national-size synthetic partnership for benchmarks: schools in the register's
+        /// phase mix, a member of the year each, their accounts, and the year's invoicing run
+        /// (timed). Into an empty database only.
+        #[arg(long, conflicts_with = "demo")]
+        synthetic: bool,
+        /// How many schools `--synthetic` makes (1 to 30,000).
+        #[arg(long, default_value_t = 25_000, requires = "synthetic")]
+        schools: u32,
+        /// The same seed makes the same partnership.
+        #[arg(long, default_value_t = 1, requires = "synthetic")]
+        seed: u64,
     },
     /// Print the GraphQL schema (SDL).
     Schema,
@@ -115,7 +126,7 @@ enum CliError {
     NoSuchUser(String),
     #[error("--ttl must be between 1 minute and 30 days")]
     Ttl,
-    #[error("nothing to seed: pass --demo")]
+    #[error("nothing to seed: pass --demo or --synthetic")]
     NothingToSeed,
     #[error("cannot open {0}: {1}")]
     Open(PathBuf, std::io::Error),
@@ -175,7 +186,17 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
             tracing::info!("migrations applied");
             Ok(())
         }
-        Command::Seed { demo } => {
+        Command::Seed {
+            demo,
+            synthetic,
+            schools,
+            seed,
+        } => {
+            if synthetic {
+                let conn = db::connect(&config.database_url).await?;
+                db::prepare(&conn, config.auto_migrate).await?;
+                return seed_synthetic(&conn, clock.as_ref(), schools, seed).await;
+            }
             if !demo {
                 return Err(CliError::NothingToSeed);
             }
@@ -237,6 +258,43 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
 /// `trellis import …`: the same imports as the GraphQL uploads, run as the system (whoever
 /// can run this holds the database credentials). Progress goes to stderr, the report to
 /// stdout.
+/// `seed --synthetic`: the directory, the ledger, then the year's invoicing run, each timed
+/// (the run's time is one of the national-scale figures of issue #18).
+async fn seed_synthetic(
+    conn: &sea_orm::DatabaseConnection,
+    clock: &dyn Clock,
+    schools: u32,
+    seed: u64,
+) -> Result<(), CliError> {
+    let year = kernel::AcademicYear::containing(clock.today());
+    let started = std::time::Instant::now();
+    let directory = membership::synthetic::seed(
+        conn,
+        clock,
+        membership::synthetic::Synthetic {
+            schools,
+            seed,
+            year,
+        },
+    )
+    .await?;
+    eprintln!("{directory} ({:.1} s)", started.elapsed().as_secs_f64());
+    let step = std::time::Instant::now();
+    let ledger = billing::synthetic::seed(conn, clock, year).await?;
+    eprintln!("{ledger} ({:.1} s)", step.elapsed().as_secs_f64());
+    let step = std::time::Instant::now();
+    let run = billing::run::start(conn, &kernel::Actor::System, clock, year).await?;
+    eprintln!(
+        "invoicing run {year}: {} invoices issued, {} total, {} notes ({:.1} s)",
+        run.invoices_created,
+        run.total,
+        run.notes.len(),
+        step.elapsed().as_secs_f64()
+    );
+    eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
 async fn import(
     conn: &sea_orm::DatabaseConnection,
     clock: &dyn Clock,

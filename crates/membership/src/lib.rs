@@ -20,6 +20,7 @@ pub mod memberships;
 pub mod partnership;
 pub mod people;
 pub mod school;
+pub mod synthetic;
 mod validate;
 pub mod visibility;
 

@@ -11,7 +11,7 @@
 //! membership is `NotFound`, never `Forbidden`, so its existence is not revealed.
 
 pub mod bulk;
-mod entity;
+pub(crate) mod entity;
 pub mod history;
 mod lifecycle;
 mod queries;

@@ -1,7 +1,7 @@
 //! People who use Trellis and integrators' API keys.
 
 pub mod api_keys;
-mod entity;
+pub(crate) mod entity;
 pub mod users;
 
 pub use api_keys::{ApiKey, CreatedKey, KeyCheck, NewApiKey};
