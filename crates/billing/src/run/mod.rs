@@ -206,19 +206,33 @@ async fn issue_planned(
     let today = clock.today();
     let mut waiting: std::collections::BTreeMap<chrono::NaiveDate, u32> =
         std::collections::BTreeMap::new();
-    for planned_invoice in invoices {
-        // Later terms' instalments are issued on their own day (see `schedule`).
-        if let Some(day) =
-            schedule::issue_on(planned_invoice.invoice.instalment, year).filter(|d| *d > today)
-        {
-            match schedule::schedule(db, &planned_invoice, day, clock.now()).await? {
-                schedule::Scheduled::Kept | schedule::Scheduled::Already => {
-                    *waiting.entry(day).or_default() += 1;
-                    continue;
-                }
-                // Issued by an earlier attempt of this run: found below.
-                schedule::Scheduled::Closed => {}
+    // Later terms' instalments are issued on their own day (see `schedule`): all kept at once.
+    let later: Vec<(&PlannedInvoice, chrono::NaiveDate)> = invoices
+        .iter()
+        .filter_map(|p| {
+            schedule::issue_on(p.invoice.instalment, year)
+                .filter(|d| *d > today)
+                .map(|day| (p, day))
+        })
+        .collect();
+    let outcomes = schedule::schedule_all(db, year, &later, clock.now()).await?;
+    let mut kept: HashSet<(kernel::BillingAccountId, ledger::Instalment)> = HashSet::new();
+    for ((p, day), outcome) in later.iter().zip(outcomes) {
+        match outcome {
+            schedule::Scheduled::Kept | schedule::Scheduled::Already => {
+                *waiting.entry(*day).or_default() += 1;
+                kept.insert((p.invoice.account_id, p.invoice.instalment));
             }
+            // Issued by an earlier attempt of this run: found below.
+            schedule::Scheduled::Closed => {}
+        }
+    }
+    for planned_invoice in invoices {
+        if kept.contains(&(
+            planned_invoice.invoice.account_id,
+            planned_invoice.invoice.instalment,
+        )) {
+            continue;
         }
         let outcome = ledger::issue_invoice(db, actor, clock, planned_invoice.invoice).await?;
         if outcome.created {
