@@ -4,11 +4,13 @@
 
 use std::collections::BTreeSet;
 
+use billing::ledger::accounts::{self, AccountKind, Address, NewBillingAccount, PaymentMethod};
 use billing::ledger::{self, Instalment, Invoice};
 use billing::run::drafts::{self, DiscountInput, InvoiceDraft};
 use billing::run::{self, RunStatus};
 use chrono::{TimeZone, Utc};
 use kernel::{Actor, ErrorCode, FixedClock, Money, Role, SchoolId};
+use membership::memberships;
 use membership::{MAX_PAGE, PageArgs};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
@@ -442,6 +444,110 @@ async fn an_interrupted_issue_finishes_from_its_drafts(db: TestDb) {
     assert!(all_drafts(db, &finance).await.is_empty());
 }
 
+/// Between preparing and issuing, Alder joins a trust: the drafts are refused until prepared
+/// again, since Alder's would go to the account that no longer pays for it. Then Birch's
+/// membership is cancelled: issuing leaves it out, and says so.
+async fn drafts_follow_what_changed_before_issue(db: TestDb) {
+    let db = db.conn();
+    let fixture = small(db, true, true).await;
+    let [alder, birch, _] = fixture.schools[..] else {
+        panic!("three schools");
+    };
+    let finance = person(db, "finance@trellis.example", Role::Finance).await;
+    drafts::prepare(db, &finance, &clock(), year())
+        .await
+        .expect("prepare");
+    let trust = accounts::create(
+        db,
+        &finance,
+        &clock(),
+        NewBillingAccount {
+            kind: AccountKind::Trust,
+            name: "Alder Learning Trust".to_owned(),
+            contact_name: "Pat Bursar".to_owned(),
+            contact_email: "bursar@example.org".to_owned(),
+            address: Address {
+                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
+                postcode: "N22 6HH".to_owned(),
+            },
+            default_method: PaymentMethod::BankTransfer,
+            school_ids: vec![],
+        },
+    )
+    .await
+    .expect("trust");
+    ledger::move_school(
+        db,
+        &finance,
+        &clock(),
+        ledger::NewMove {
+            school: alder,
+            to_account: trust.id,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("move");
+
+    let refused = field_errors(drafts::issue(db, &finance, &clock(), year()).await);
+    assert_eq!(
+        codes(&refused),
+        [("academicYear".into(), ErrorCode::Conflict)]
+    );
+    assert!(
+        refused[0]
+            .message
+            .starts_with("Alder Primary School is paid for by another account")
+    );
+    let runs = run::list(db, &finance).await.expect("runs");
+    assert_eq!(runs[0].status, RunStatus::Draft, "nothing claimed");
+    assert!(all_invoices(db).await.is_empty(), "nothing issued");
+
+    drafts::discard(db, &finance, year())
+        .await
+        .expect("discard");
+    drafts::prepare(db, &finance, &clock(), year())
+        .await
+        .expect("prepare again");
+    // Cancelled after this preparation: the draft still has Birch; issuing leaves it out.
+    let birch_membership = memberships::of_schools(db, &[birch])
+        .await
+        .expect("memberships")
+        .remove(&birch)
+        .and_then(|list| list.into_iter().next())
+        .expect("Birch's membership");
+    memberships::cancel(
+        db,
+        &Actor::System,
+        &clock(),
+        birch_membership.id,
+        "left the partnership".to_owned(),
+    )
+    .await
+    .expect("cancel");
+    let done = drafts::issue(db, &finance, &clock(), year())
+        .await
+        .expect("issue");
+    let invoices = all_invoices(db).await;
+    assert_eq!(invoices.len(), 2, "Alder (to the trust) and Cedar");
+    assert!(invoices.iter().any(|i| i.account_id == trust.id));
+    let lines =
+        ledger::invoices::lines_of_invoices(db, &invoices.iter().map(|i| i.id).collect::<Vec<_>>())
+            .await
+            .expect("lines");
+    assert!(
+        lines.values().flatten().all(|l| l.school_id != Some(birch)),
+        "no invoice bills Birch"
+    );
+    assert!(
+        done.notes.iter().any(|n| n.school_id == Some(birch)
+            && n.message
+                .ends_with("not invoiced, the membership is no longer active")),
+        "{:?}",
+        done.notes
+    );
+}
+
 async fn only_finance_and_admins_prepare_and_adjust(db: TestDb) {
     let db = db.conn();
     let fixture = small(db, true, true).await;
@@ -477,5 +583,6 @@ testkit::db_tests!(
     drafts_are_reviewed_adjusted_and_issued,
     discarded_drafts_leave_the_year_to_prepare_again,
     an_interrupted_issue_finishes_from_its_drafts,
+    drafts_follow_what_changed_before_issue,
     only_finance_and_admins_prepare_and_adjust,
 );

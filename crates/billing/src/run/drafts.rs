@@ -637,6 +637,7 @@ pub async fn issue(
         RunStatus::InProgress if !exist(db, year).await? => return Err(under_way(year)),
         RunStatus::InProgress => {}
         RunStatus::Draft => {
+            check_payers(db, &all_of(db, year).await?).await?;
             // Claim the run: an adjustment holding the row finishes first, and a second
             // issue at the same moment finds it IN_PROGRESS and joins the same idempotent work.
             super::entity::Entity::update_many()
@@ -663,20 +664,23 @@ pub(super) async fn issue_prepared(
 ) -> Result<InvoicingRun, DomainError> {
     let year = run.year;
     let today = clock.today();
-    let drafts = all_of(db, year).await?;
+    let mut drafts = all_of(db, year).await?;
     // The review took `waited` days: invoices issued now keep their payment terms from today.
     let waited = (today - run.started_at.date_naive()).max(chrono::TimeDelta::zero());
+    // Finance's exclusions, then the memberships that ended since (noted apart).
     let mut excluded: BTreeMap<SchoolId, Vec<MembershipId>> = BTreeMap::new();
+    for line in drafts.iter().flat_map(|d| &d.lines).filter(|l| l.excluded) {
+        if let Some(school) = line.planned.school_id {
+            excluded
+                .entry(school)
+                .or_default()
+                .extend(line.planned.membership_id);
+        }
+    }
+    let mut notes = run.notes.clone();
+    notes.extend(drop_ended(db, &mut drafts).await?);
     let mut planned = Vec::new();
     for draft in &drafts {
-        for line in draft.lines.iter().filter(|l| l.excluded) {
-            if let Some(school) = line.planned.school_id {
-                excluded
-                    .entry(school)
-                    .or_default()
-                    .extend(line.planned.membership_id);
-            }
-        }
         let issued_now =
             super::schedule::issue_on(draft.instalment, year).is_none_or(|d| d <= today);
         let due_on = if issued_now {
@@ -686,7 +690,6 @@ pub(super) async fn issue_prepared(
         };
         planned.extend(draft.to_planned(due_on));
     }
-    let mut notes = run.notes.clone();
     if !excluded.is_empty() {
         let ids: Vec<SchoolId> = excluded.keys().copied().collect();
         let names: HashMap<SchoolId, school::School> = school::by_ids(db, &ids).await?;
@@ -713,6 +716,87 @@ pub(super) async fn issue_prepared(
     let run = super::complete(&txn, &run, done, clock.now()).await?;
     txn.commit().await?;
     Ok(run)
+}
+
+/// Refuses to issue drafts whose school another account pays for now (moved since the
+/// drafts were prepared): the invoice would go to the wrong payer. Every such school is named;
+/// discarding and preparing again bills each to its payer.
+async fn check_payers(db: &DatabaseConnection, drafts: &[InvoiceDraft]) -> Result<(), DomainError> {
+    let schools: Vec<SchoolId> = drafts
+        .iter()
+        .flat_map(|d| &d.lines)
+        .filter(|l| !l.excluded)
+        .filter_map(|l| l.planned.school_id)
+        .collect();
+    let payers = crate::ledger::accounts::accounts_of_schools(db, &schools).await?;
+    let mut moved = std::collections::BTreeSet::new();
+    for draft in drafts {
+        for line in draft.lines.iter().filter(|l| !l.excluded) {
+            if let Some(school) = line.planned.school_id
+                && payers.get(&school).map(|a| a.id) != Some(draft.account_id)
+            {
+                moved.insert(school);
+            }
+        }
+    }
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<SchoolId> = moved.into_iter().collect();
+    let names = school::names_by_ids(db, &ids).await?;
+    Err(DomainError::Invalid(
+        ids.iter()
+            .map(|id| {
+                FieldError::new(
+                    "academicYear",
+                    ErrorCode::Conflict,
+                    format!(
+                        "{} is paid for by another account since the drafts were prepared: \
+                         discard them (invoicingRunDiscard) and prepare them again",
+                        names.get(id).map_or("a school", String::as_str)
+                    ),
+                )
+            })
+            .collect(),
+    ))
+}
+
+/// Drops from `drafts` the lines of memberships no longer ACTIVE (cancelled or lapsed since
+/// the drafts were prepared), answering a note for each: a draft is not a promise to bill.
+async fn drop_ended(
+    db: &DatabaseConnection,
+    drafts: &mut [InvoiceDraft],
+) -> Result<Vec<RunNote>, DomainError> {
+    let ids: Vec<MembershipId> = drafts
+        .iter()
+        .flat_map(|d| &d.lines)
+        .filter(|l| !l.excluded)
+        .filter_map(|l| l.planned.membership_id)
+        .collect();
+    let running = membership::memberships::by_ids(db, &ids).await?;
+    let mut notes = Vec::new();
+    for draft in drafts.iter_mut() {
+        for line in draft.lines.iter_mut().filter(|l| !l.excluded) {
+            let ended = line.planned.membership_id.is_some_and(|m| {
+                running
+                    .get(&m)
+                    .is_none_or(|m| m.status != membership::memberships::MembershipStatus::Active)
+            });
+            if ended {
+                // Left out of the invoice, and not counted as finance's exclusion.
+                line.excluded = true;
+                line.discount = None;
+                notes.push(RunNote {
+                    school_id: line.planned.school_id,
+                    message: format!(
+                        "{}: not invoiced, the membership is no longer active",
+                        line.planned.description
+                    ),
+                });
+            }
+        }
+    }
+    Ok(notes)
 }
 
 /// Changes one draft in its own transaction, with an audit entry, while its run is DRAFT.
