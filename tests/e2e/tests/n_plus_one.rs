@@ -2,7 +2,7 @@
 
 use crate::common;
 
-use common::{ADMIN, HEAD, TestApp};
+use common::{ADMIN, FINANCE, HEAD, TestApp};
 use serde_json::json;
 use testkit::TestDb;
 
@@ -97,7 +97,50 @@ async fn nodes_cost_one_checked_read_per_type(mut db: TestDb) {
     );
 }
 
+/// A page of an invoicing run's drafts, with each draft's account and each line's school,
+/// costs what one draft costs: the edges are batch-loaded.
+async fn a_page_of_drafts_costs_what_one_costs(mut db: TestDb) {
+    let counter = db.count_statements();
+    let config = common::counting_config(&db);
+    let app = TestApp::spawn_unbilled_with(db, config).await;
+    let token = app.token(FINANCE).await;
+    let (_, body) = app
+        .gql(
+            Some(&token),
+            r#"mutation { invoicingRunPrepare(input: { academicYear: "2026/27" }) { userErrors { code } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        body["data"]["invoicingRunPrepare"]["userErrors"],
+        json!([]),
+        "{body}"
+    );
+    let query = r"query($first: Int!) { invoicingRuns { drafts(first: $first) { nodes {
+        instalment net { amount } account { name } lines { school { name urn } net { amount } } } } } }";
+    let mut costs = Vec::new();
+    for first in [1, 100] {
+        let _ = app
+            .gql(Some(&token), query, json!({ "first": first }))
+            .await;
+        counter.reset();
+        let (_, body) = app
+            .gql(Some(&token), query, json!({ "first": first }))
+            .await;
+        let nodes = body["data"]["invoicingRuns"][0]["drafts"]["nodes"]
+            .as_array()
+            .expect("nodes");
+        assert_eq!(nodes.len(), first, "{body}");
+        costs.push(counter.get());
+    }
+    assert!(
+        costs[1] <= costs[0],
+        "statements for 1 draft vs 100: {costs:?}"
+    );
+}
+
 testkit::db_tests!(
     listing_100_schools_costs_what_listing_1_costs,
     nodes_cost_one_checked_read_per_type,
+    a_page_of_drafts_costs_what_one_costs,
 );

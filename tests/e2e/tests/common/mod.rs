@@ -81,6 +81,11 @@ impl TestApp {
     /// not yet invoiced: where a draft invoicing run starts.
     pub async fn spawn_unbilled(db: TestDb) -> Self {
         let config = config(&db);
+        Self::spawn_unbilled_with(db, config).await
+    }
+
+    /// As [`TestApp::spawn_unbilled`], with this configuration.
+    pub async fn spawn_unbilled_with(db: TestDb, config: Config) -> Self {
         let app = Self::spawn_with(db, config).await;
         billing::demo::seed_unbilled(app.db.conn(), &SystemClock)
             .await
