@@ -544,6 +544,46 @@ pub(crate) async fn small(
     Small { tier, schools }
 }
 
+/// An empty TRUST account, "Alder Learning Trust", that `school` moves to today.
+pub(crate) async fn move_to_new_trust(
+    db: &DatabaseConnection,
+    finance: &Actor,
+    school: SchoolId,
+) -> ledger::BillingAccount {
+    let trust = accounts::create(
+        db,
+        finance,
+        &clock(),
+        NewBillingAccount {
+            kind: AccountKind::Trust,
+            name: "Alder Learning Trust".to_owned(),
+            contact_name: "Pat Bursar".to_owned(),
+            contact_email: "bursar@example.org".to_owned(),
+            address: Address {
+                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
+                postcode: "N22 6HH".to_owned(),
+            },
+            default_method: PaymentMethod::BankTransfer,
+            school_ids: vec![],
+        },
+    )
+    .await
+    .expect("trust");
+    ledger::move_school(
+        db,
+        finance,
+        &clock(),
+        ledger::NewMove {
+            school,
+            to_account: trust.id,
+            effective_from: None,
+        },
+    )
+    .await
+    .expect("the school joins the trust");
+    trust
+}
+
 /// What an interrupted attempt leaves behind: an IN_PROGRESS run row. The run API has no
 /// way to stop half-way, so the row is written as the first attempt would have written it.
 async fn interrupted_run_row(db: &DatabaseConnection) -> InvoicingRunId {
@@ -839,37 +879,7 @@ async fn the_supplement_bills_late_joiners_and_reports_changes(db: TestDb) {
     let db = db.conn();
     let finance = person(db, "finance@trellis.example", Role::Finance).await;
     let fx = small(db, true, true).await;
-    let trust = accounts::create(
-        db,
-        &finance,
-        &clock(),
-        NewBillingAccount {
-            kind: AccountKind::Trust,
-            name: "Alder Learning Trust".to_owned(),
-            contact_name: "Pat Bursar".to_owned(),
-            contact_email: "bursar@example.org".to_owned(),
-            address: Address {
-                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
-                postcode: "N22 6HH".to_owned(),
-            },
-            default_method: PaymentMethod::BankTransfer,
-            school_ids: vec![],
-        },
-    )
-    .await
-    .expect("trust");
-    ledger::move_school(
-        db,
-        &finance,
-        &clock(),
-        ledger::NewMove {
-            school: fx.schools[0],
-            to_account: trust.id,
-            effective_from: None,
-        },
-    )
-    .await
-    .expect("Alder joins the trust");
+    let trust = move_to_new_trust(db, &finance, fx.schools[0]).await;
     run::start(db, &finance, &clock(), year())
         .await
         .expect("run");
@@ -1420,37 +1430,7 @@ async fn scheduled_instalments_follow_moves_and_endings(db: TestDb) {
     run::start(db, &finance, &clock(), year())
         .await
         .expect("run");
-    let trust = accounts::create(
-        db,
-        &finance,
-        &clock(),
-        NewBillingAccount {
-            kind: AccountKind::Trust,
-            name: "Alder Learning Trust".to_owned(),
-            contact_name: "Pat Bursar".to_owned(),
-            contact_email: "bursar@example.org".to_owned(),
-            address: Address {
-                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
-                postcode: "N22 6HH".to_owned(),
-            },
-            default_method: PaymentMethod::BankTransfer,
-            school_ids: vec![],
-        },
-    )
-    .await
-    .expect("trust");
-    ledger::move_school(
-        db,
-        &finance,
-        &clock(),
-        ledger::NewMove {
-            school: alder,
-            to_account: trust.id,
-            effective_from: None,
-        },
-    )
-    .await
-    .expect("move");
+    let trust = move_to_new_trust(db, &finance, alder).await;
     let birch_membership = memberships::of_schools(db, &[birch])
         .await
         .expect("memberships")

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 
-use billing::ledger::accounts::{self, AccountKind, Address, NewBillingAccount, PaymentMethod};
 use billing::ledger::{self, Instalment, Invoice};
 use billing::run::drafts::{self, DiscountInput, InvoiceDraft};
 use billing::run::{self, RunStatus};
@@ -18,7 +17,7 @@ use testkit::TestDb;
 
 use super::run::{
     all_invoices, api_key, assert_forbidden, clock, day, field_errors, issue_instalments_due_by,
-    person, small, user, year,
+    move_to_new_trust, person, small, user, year,
 };
 
 /// Every draft of the year, paging through as a client would.
@@ -142,48 +141,44 @@ async fn drafts_are_reviewed_adjusted_and_issued(db: TestDb) {
         })
     };
     // Bad discounts change nothing.
-    let too_much = drafts::set_discount(
-        db,
-        &finance,
-        &clock(),
-        cedar_autumn.id,
-        cedar,
-        discount("Hardship discount", cedar_net.pence() + 1),
-    )
-    .await;
-    assert_eq!(
-        codes(&field_errors(too_much)),
-        [("discount.amountPence".into(), ErrorCode::OutOfRange)]
-    );
-    let blank = drafts::set_discount(
-        db,
-        &finance,
-        &clock(),
-        cedar_autumn.id,
-        cedar,
-        discount(" ", 0),
-    )
-    .await;
-    assert_eq!(
-        codes(&field_errors(blank)),
-        [
-            ("discount.label".into(), ErrorCode::Required),
-            ("discount.amountPence".into(), ErrorCode::OutOfRange)
-        ]
-    );
-    let not_its_school = drafts::set_discount(
-        db,
-        &finance,
-        &clock(),
-        cedar_autumn.id,
-        alder,
-        discount("Hardship discount", 100),
-    )
-    .await;
-    assert_eq!(
-        codes(&field_errors(not_its_school)),
-        [("schoolId".into(), ErrorCode::NotFound)]
-    );
+    for (school, label, pence, expected) in [
+        (
+            cedar,
+            "Hardship discount",
+            cedar_net.pence() + 1,
+            vec![("discount.amountPence", ErrorCode::OutOfRange)],
+        ),
+        (
+            cedar,
+            " ",
+            0,
+            vec![
+                ("discount.label", ErrorCode::Required),
+                ("discount.amountPence", ErrorCode::OutOfRange),
+            ],
+        ),
+        (
+            alder,
+            "Hardship discount",
+            100,
+            vec![("schoolId", ErrorCode::NotFound)],
+        ),
+    ] {
+        let refused = drafts::set_discount(
+            db,
+            &finance,
+            &clock(),
+            cedar_autumn.id,
+            school,
+            discount(label, pence),
+        )
+        .await;
+        let expected: Vec<(String, ErrorCode)> = expected
+            .into_iter()
+            .map(|(field, code)| (field.to_owned(), code))
+            .collect();
+        assert_eq!(codes(&field_errors(refused)), expected, "{label:?} {pence}");
+    }
     let unknown =
         drafts::exclude_school(db, &finance, &clock(), year(), SchoolId::new(), true).await;
     assert_eq!(
@@ -457,37 +452,7 @@ async fn drafts_follow_what_changed_before_issue(db: TestDb) {
     drafts::prepare(db, &finance, &clock(), year())
         .await
         .expect("prepare");
-    let trust = accounts::create(
-        db,
-        &finance,
-        &clock(),
-        NewBillingAccount {
-            kind: AccountKind::Trust,
-            name: "Alder Learning Trust".to_owned(),
-            contact_name: "Pat Bursar".to_owned(),
-            contact_email: "bursar@example.org".to_owned(),
-            address: Address {
-                lines: vec!["1 High Road".to_owned(), "London".to_owned()],
-                postcode: "N22 6HH".to_owned(),
-            },
-            default_method: PaymentMethod::BankTransfer,
-            school_ids: vec![],
-        },
-    )
-    .await
-    .expect("trust");
-    ledger::move_school(
-        db,
-        &finance,
-        &clock(),
-        ledger::NewMove {
-            school: alder,
-            to_account: trust.id,
-            effective_from: None,
-        },
-    )
-    .await
-    .expect("move");
+    let trust = move_to_new_trust(db, &finance, alder).await;
 
     let refused = field_errors(drafts::issue(db, &finance, &clock(), year()).await);
     assert_eq!(
