@@ -544,6 +544,25 @@ pub(crate) async fn small(
     Small { tier, schools }
 }
 
+/// Cancels `school`'s membership of the year: it left the partnership.
+pub(crate) async fn cancel_membership_of(db: &DatabaseConnection, school: SchoolId) {
+    let membership = memberships::of_schools(db, &[school])
+        .await
+        .expect("memberships")
+        .remove(&school)
+        .and_then(|list| list.into_iter().next())
+        .expect("the school's membership");
+    memberships::cancel(
+        db,
+        &Actor::System,
+        &clock(),
+        membership.id,
+        "left the partnership".to_owned(),
+    )
+    .await
+    .expect("cancel");
+}
+
 /// An empty TRUST account, "Alder Learning Trust", that `school` moves to today.
 pub(crate) async fn move_to_new_trust(
     db: &DatabaseConnection,
@@ -1431,21 +1450,7 @@ async fn scheduled_instalments_follow_moves_and_endings(db: TestDb) {
         .await
         .expect("run");
     let trust = move_to_new_trust(db, &finance, alder).await;
-    let birch_membership = memberships::of_schools(db, &[birch])
-        .await
-        .expect("memberships")
-        .remove(&birch)
-        .and_then(|list| list.into_iter().next())
-        .expect("Birch's membership");
-    memberships::cancel(
-        db,
-        &Actor::System,
-        &clock(),
-        birch_membership.id,
-        "left the partnership".to_owned(),
-    )
-    .await
-    .expect("cancel");
+    cancel_membership_of(db, birch).await;
 
     let spring = FixedClock::new(
         Utc.with_ymd_and_hms(2027, 1, 1, 6, 0, 0)

@@ -9,15 +9,14 @@ use billing::run::drafts::{self, DiscountInput, InvoiceDraft};
 use billing::run::{self, RunStatus};
 use chrono::{TimeZone, Utc};
 use kernel::{Actor, ErrorCode, FixedClock, Money, Role, SchoolId};
-use membership::memberships;
 use membership::{MAX_PAGE, PageArgs};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 use testkit::TestDb;
 
 use super::run::{
-    all_invoices, api_key, assert_forbidden, clock, day, field_errors, issue_instalments_due_by,
-    move_to_new_trust, person, small, user, year,
+    all_invoices, api_key, assert_forbidden, cancel_membership_of, clock, day, field_errors,
+    issue_instalments_due_by, move_to_new_trust, person, small, user, year,
 };
 
 /// Every draft of the year, paging through as a client would.
@@ -475,21 +474,7 @@ async fn drafts_follow_what_changed_before_issue(db: TestDb) {
         .await
         .expect("prepare again");
     // Cancelled after this preparation: the draft still has Birch; issuing leaves it out.
-    let birch_membership = memberships::of_schools(db, &[birch])
-        .await
-        .expect("memberships")
-        .remove(&birch)
-        .and_then(|list| list.into_iter().next())
-        .expect("Birch's membership");
-    memberships::cancel(
-        db,
-        &Actor::System,
-        &clock(),
-        birch_membership.id,
-        "left the partnership".to_owned(),
-    )
-    .await
-    .expect("cancel");
+    cancel_membership_of(db, birch).await;
     let done = drafts::issue(db, &finance, &clock(), year())
         .await
         .expect("issue");

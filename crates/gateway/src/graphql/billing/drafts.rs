@@ -14,7 +14,7 @@ use super::mutation::InvoicingRunPayload;
 use super::types::AccountNode;
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
-use crate::graphql::errors::{UserError, internal, payload, to_graphql};
+use crate::graphql::errors::{UserError, payload, to_graphql};
 use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, expect_input, page_args};
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
 
@@ -37,14 +37,7 @@ impl InvoiceDraftNode {
 
     /// The account it will be issued to.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
-        let id = self.0.account_id;
-        ctx.trellis()?
-            .loaders
-            .accounts
-            .load_one(id)
-            .await?
-            .map(AccountNode)
-            .ok_or_else(|| internal(format!("no account {id}")))
+        AccountNode::load(ctx, self.0.account_id).await
     }
 
     /// The instalment it bills; later terms' are issued on the first day of their term.

@@ -21,14 +21,7 @@ pub struct SupplementDraftNode(PlannedInvoice);
 impl SupplementDraftNode {
     /// The account paying for the school today: the one invoiced.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
-        let id = self.0.invoice.account_id;
-        ctx.trellis()?
-            .loaders
-            .accounts
-            .load_one(id)
-            .await?
-            .map(AccountNode)
-            .ok_or_else(|| internal(format!("no account {id}")))
+        AccountNode::load(ctx, self.0.invoice.account_id).await
     }
 
     /// The school whose membership it bills.

@@ -46,6 +46,23 @@ impl From<&Address> for AddressNode {
 #[derive(Debug, Clone)]
 pub struct AccountNode(pub BillingAccount);
 
+impl AccountNode {
+    /// Account `id` through the request's loader. The ids come from the ledger's own rows
+    /// (a draft's, an instalment's), so a missing account is an internal error.
+    pub async fn load(
+        ctx: &Context<'_>,
+        id: kernel::BillingAccountId,
+    ) -> async_graphql::Result<Self> {
+        ctx.trellis()?
+            .loaders
+            .accounts
+            .load_one(id)
+            .await?
+            .map(AccountNode)
+            .ok_or_else(|| internal(format!("no account {id}")))
+    }
+}
+
 /// Who pays: a school, or a trust paying for several schools.
 #[Object(name = "BillingAccount")]
 impl AccountNode {
@@ -906,14 +923,7 @@ pub struct ScheduledInstalmentNode(pub billing::run::ScheduledInstalment);
 impl ScheduledInstalmentNode {
     /// The account it was planned for (a school moved since is invoiced to its new payer).
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
-        let id = self.0.account_id;
-        ctx.trellis()?
-            .loaders
-            .accounts
-            .load_one(id)
-            .await?
-            .map(AccountNode)
-            .ok_or_else(|| internal(format!("no account {id}")))
+        AccountNode::load(ctx, self.0.account_id).await
     }
 
     /// Which term's instalment it is.
