@@ -26,6 +26,12 @@
 //! [`super::start`] (the resume job's call). Each adjustment holds the run row for its
 //! transaction and requires it to be DRAFT, so no adjustment lands after issuing has read the
 //! drafts.
+//!
+//! **What changed since preparing.** Drafts wait days for review while the directory moves
+//! on. A school that another account pays for now refuses the issue, with nothing written, until
+//! the drafts are discarded and prepared again (its invoice would go to the wrong payer). A
+//! membership cancelled or lapsed since is left off its invoice, and the run's notes say so,
+//! as a scheduled instalment does on its day.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -191,7 +197,7 @@ impl InvoiceDraft {
         self.lines.iter().all(|l| l.excluded)
     }
 
-    /// The invoice to issue, `shift` days later than planned; `None` when every line is
+    /// The invoice to issue, due on `due_on`; `None` when every line is
     /// excluded.
     fn to_planned(&self, due_on: NaiveDate) -> Option<PlannedInvoice> {
         let included: Vec<&DraftLine> = self.lines.iter().filter(|l| !l.excluded).collect();
