@@ -278,12 +278,14 @@ async fn drafts_are_reviewed_adjusted_and_issued(db: TestDb) {
         done.notes
     );
 
-    // The drafts are gone, and nothing can change them now.
-    assert!(all_drafts(db, &finance).await.is_empty());
+    // The drafts stay as the record of what was issued, and nothing can change them now.
+    let kept = all_drafts(db, &finance).await;
+    assert_eq!(kept.len(), 9);
+    assert_eq!(draft_of(&kept, cedar, Instalment::Autumn), discounted);
     let late = drafts::set_po_number(db, &finance, &clock(), alder_autumn.id, Some("X")).await;
-    assert!(
-        matches!(late, Err(kernel::DomainError::NotFound { .. })),
-        "{late:?}"
+    assert_eq!(
+        codes(&field_errors(late)),
+        [("id".into(), ErrorCode::Conflict)]
     );
     let late = drafts::exclude_school(db, &finance, &clock(), year(), alder, true).await;
     assert_eq!(
@@ -321,6 +323,12 @@ async fn drafts_are_reviewed_adjusted_and_issued(db: TestDb) {
         .filter_map(|l| l.school_id)
         .collect();
     assert_eq!(billed.into_iter().collect::<Vec<_>>(), [birch]);
+    // Cedar was billed its price less finance's discount: not "priced differently now".
+    assert!(
+        supplement.notes.iter().all(|n| n.school_id != Some(cedar)),
+        "{:?}",
+        supplement.notes
+    );
 }
 
 async fn discarded_drafts_leave_the_year_to_prepare_again(db: TestDb) {
@@ -435,7 +443,11 @@ async fn an_interrupted_issue_finishes_from_its_drafts(db: TestDb) {
     let invoices = all_invoices(db).await;
     assert_eq!(invoices.len(), 2, "Birch stays left out: {invoices:?}");
     assert!(invoices.iter().any(|i| i.id == first.invoice.id));
-    assert!(all_drafts(db, &finance).await.is_empty());
+    assert_eq!(
+        all_drafts(db, &finance).await.len(),
+        9,
+        "kept as the run's record"
+    );
 }
 
 /// Between preparing and issuing, Alder joins a trust: the drafts are refused until prepared

@@ -21,9 +21,11 @@
 //!
 //! **Once, and crash-safe.** Issuing first moves the run from DRAFT to IN_PROGRESS by a
 //! conditional update, then issues through the same path as a direct run, idempotent per
-//! account, year and instalment; the drafts are deleted in the transaction that completes the
-//! run. A run interrupted half-way is finished, from its drafts, by issuing again or by
-//! [`super::start`] (the resume job's call). Each adjustment holds the run row for its
+//! account, year and instalment. A run interrupted half-way is finished, from its drafts, by
+//! issuing again or by [`super::start`] (the resume job's call). Once the run is COMPLETED
+//! its drafts stay, read-only: the record of what finance reviewed and of the discounts it
+//! gave, which the supplementary run counts as billed (a discounted membership is not "priced
+//! differently now"). Each adjustment holds the run row for its
 //! transaction and requires it to be DRAFT, so no adjustment lands after issuing has read the
 //! drafts.
 //!
@@ -238,7 +240,7 @@ impl InvoiceDraft {
     }
 }
 
-/// Whether `year` has drafts: prepared, or being issued.
+/// Whether `year` has drafts: prepared, being issued, or issued.
 pub(super) async fn exist<C: ConnectionTrait>(
     db: &C,
     year: AcademicYear,
@@ -661,7 +663,7 @@ pub async fn issue(
     issue_prepared(db, actor, clock, run).await
 }
 
-/// Issues the drafts of `run` (IN_PROGRESS) and completes it, deleting the drafts.
+/// Issues the drafts of `run` (IN_PROGRESS) and completes it; the drafts stay as its record.
 pub(super) async fn issue_prepared(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -714,14 +716,27 @@ pub(super) async fn issue_prepared(
     }
     tracing::info!(%year, run = %run.id, invoices = planned.len(), "issuing the prepared drafts");
     let done = super::issue_planned(db, actor, clock, &run, planned, notes).await?;
-    let txn = db.begin_write().await?;
-    entity::Entity::delete_many()
-        .filter(entity::Column::AcademicYear.eq(year.start_year()))
-        .exec(&txn)
-        .await?;
-    let run = super::complete(&txn, &run, done, clock.now()).await?;
-    txn.commit().await?;
-    Ok(run)
+    // The drafts stay, read-only under the COMPLETED run: the record of what finance reviewed,
+    // and of the discounts it gave, which the supplementary run counts as billed.
+    super::complete(db, &run, done, clock.now()).await
+}
+
+/// The discounts the year's issued drafts gave, by membership: part of what each was billed,
+/// so the supplementary run does not report a discounted membership as priced differently.
+pub(super) async fn discounts_of_year<C: ConnectionTrait>(
+    db: &C,
+    year: AcademicYear,
+) -> Result<HashMap<MembershipId, Money>, DomainError> {
+    let mut out: HashMap<MembershipId, Money> = HashMap::new();
+    for draft in all_of(db, year).await? {
+        for line in draft.lines.iter().filter(|l| !l.excluded) {
+            if let (Some(m), Some(d)) = (line.planned.membership_id, &line.discount) {
+                let sum = out.entry(m).or_insert_with(Money::zero);
+                *sum = sum.checked_add(d.amount).map_err(DomainError::internal)?;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Refuses to issue drafts whose school another account pays for now (moved since the

@@ -233,6 +233,8 @@ async fn differences(
                 .to_owned(),
         }]);
     };
+    // A discount finance gave on a draft is part of what the membership was billed at.
+    let discounts = super::drafts::discounts_of_year(db, year).await?;
     let mut priced: HashMap<MembershipId, i64> = HashMap::new();
     for line in now.invoices.iter().flat_map(|p| &p.invoice.lines) {
         if let Some(m) = line.membership_id {
@@ -247,7 +249,8 @@ async fn differences(
         else {
             continue;
         };
-        if was.pence() == *now {
+        let given = discounts.get(&membership.id).map_or(0, |d| d.pence());
+        if was.pence().saturating_add(given) == *now {
             continue;
         }
         let name = schools.get(&membership.school_id).map_or_else(

@@ -25,7 +25,7 @@ pub struct InvoiceDraftNode(pub InvoiceDraft);
 /// and finance may still change it.
 #[Object(name = "InvoiceDraft")]
 impl InvoiceDraftNode {
-    /// Global id: opaque and stable while the draft exists (issuing deletes it).
+    /// Global id: opaque and stable.
     async fn id(&self) -> ID {
         self.0.id.to_global()
     }

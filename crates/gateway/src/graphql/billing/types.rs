@@ -850,8 +850,9 @@ impl InvoicingRunNode {
     async fn notes(&self) -> Vec<String> {
         self.0.notes.iter().map(|n| n.message.clone()).collect()
     }
-    /// The drafts of a run prepared for review (`invoicingRunPrepare`), in review order: empty
-    /// once issued. Finance and admins. `first`/`last` take 1–100.
+    /// The drafts of a run prepared for review (`invoicingRunPrepare`), in review order; once
+    /// the run is COMPLETED, the record of what was issued from them (no longer changeable).
+    /// Empty for a run made directly. Finance and admins. `first`/`last` take 1–100.
     #[graphql(complexity = "crate::graphql::relay::page_cost(first, last, child_complexity)")]
     async fn drafts(
         &self,
@@ -877,7 +878,7 @@ impl InvoicingRunNode {
         super::drafts::drafts_page(ctx, self.0.year, (first, after, last, before)).await
     }
 
-    /// What the run's drafts add up to: all zero once issued. Finance and admins.
+    /// What the run's drafts add up to (all zero for a run made directly). Finance and admins.
     async fn draft_totals(
         &self,
         ctx: &Context<'_>,
