@@ -255,9 +255,6 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
     }
 }
 
-/// `trellis import …`: the same imports as the GraphQL uploads, run as the system (whoever
-/// can run this holds the database credentials). Progress goes to stderr, the report to
-/// stdout.
 /// `seed --synthetic`: the directory, the ledger, then the year's invoicing run, each timed
 /// (the run's time is one of the national-scale figures of issue #18).
 async fn seed_synthetic(
@@ -295,6 +292,9 @@ async fn seed_synthetic(
     Ok(())
 }
 
+/// `trellis import …`: the same imports as the GraphQL uploads, run as the system (whoever
+/// can run this holds the database credentials). Progress goes to stderr, the report to
+/// stdout.
 async fn import(
     conn: &sea_orm::DatabaseConnection,
     clock: &dyn Clock,
