@@ -5,7 +5,8 @@ use crate::ledger_support;
 use billing::ledger::accounts::{self, AccountChanges, AccountKind};
 use billing::ledger::invoices::{self, InvoiceFilter};
 use billing::ledger::{
-    AuditEntity, Instalment, InvoiceStatus, VatTreatment, audit_of, issue_invoice, numbering,
+    AuditEntity, Instalment, InvoiceStatus, VatTreatment, audit_of, issue_invoice, issue_invoices,
+    numbering,
 };
 use kernel::{DomainError, ErrorCode, Role};
 use ledger_support::*;
@@ -314,6 +315,171 @@ async fn issuing_is_idempotent_and_numbers_are_gap_free(db: TestDb) {
         "HEP-2027-000001",
         "each academic year starts again at 1"
     );
+}
+
+/// The run's way: many invoices, numbered in the order asked, each once, all or nothing per
+/// chunk.
+async fn issuing_many_at_once_numbers_them_in_order_and_once(db: TestDb) {
+    let conn = db.conn();
+    let (_, a) = school_account(conn, 115_001, "Alder Primary").await;
+    let (_, b) = school_account(conn, 115_002, "Birch Primary").await;
+    let (_, c) = school_account(conn, 115_003, "Cedar Primary").await;
+    let before = issue_invoice(
+        conn,
+        &finance(),
+        &clock(),
+        new_invoice(&b, Instalment::Autumn, vec![line(7_000)]),
+    )
+    .await
+    .expect("one alone");
+    assert_eq!(before.invoice.number, "TRL-2026-000001");
+
+    let batch = || {
+        vec![
+            new_invoice(&a, Instalment::Autumn, vec![line(10_000)]),
+            new_invoice(&b, Instalment::Autumn, vec![line(99)]),
+            new_invoice(&c, Instalment::Autumn, vec![line(30_000)]),
+            new_invoice(&a, Instalment::Spring, vec![line(10_000), line(500)]),
+        ]
+    };
+    let outcomes = issue_invoices(conn, &finance(), &clock(), batch())
+        .await
+        .expect("batch");
+    let seen: Vec<(String, bool)> = outcomes
+        .iter()
+        .map(|o| (o.invoice.number.clone(), o.created))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("TRL-2026-000002".to_owned(), true),
+            ("TRL-2026-000001".to_owned(), false),
+            ("TRL-2026-000003".to_owned(), true),
+            ("TRL-2026-000004".to_owned(), true),
+        ],
+        "in the order asked, the existing instalment returned as it was"
+    );
+    assert_eq!(outcomes[1].invoice.total, gbp(7_000));
+    assert_eq!(outcomes[3].invoice.total, gbp(10_500));
+    let spring = invoices::invoice(conn, &finance(), outcomes[3].invoice.id)
+        .await
+        .expect("read back");
+    assert_eq!(
+        spring, outcomes[3].invoice,
+        "what was returned is what was stored"
+    );
+
+    // Each created invoice has its audit entry, with its lines, and its outbox event.
+    let trail = audit_of(
+        conn,
+        &finance(),
+        AuditEntity::Invoice,
+        outcomes[3].invoice.id.as_uuid(),
+    )
+    .await
+    .expect("trail");
+    assert_eq!(trail.len(), 1);
+    assert_eq!(trail[0].action, "invoice.issue");
+    let after = trail[0].after.as_ref().expect("after");
+    assert_eq!(after["invoice"]["number"], "TRL-2026-000004");
+    assert_eq!(after["lines"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        issued_events(conn).await,
+        4,
+        "one event per invoice created"
+    );
+
+    // Again: nothing new.
+    let again = issue_invoices(conn, &finance(), &clock(), batch())
+        .await
+        .expect("again");
+    assert!(again.iter().all(|o| !o.created));
+    assert_eq!(
+        again.iter().map(|o| o.invoice.id).collect::<Vec<_>>(),
+        outcomes.iter().map(|o| o.invoice.id).collect::<Vec<_>>()
+    );
+    assert_eq!(issued_events(conn).await, 4);
+
+    // One bad invoice stops its chunk: the good one beside it is not issued and takes no
+    // number.
+    let mut bad = new_invoice(&b, Instalment::Spring, vec![line(1_000)]);
+    bad.lines[0].quantity = 0;
+    assert_invalid(
+        issue_invoices(
+            conn,
+            &finance(),
+            &clock(),
+            vec![new_invoice(&c, Instalment::Spring, vec![line(1_000)]), bad],
+        )
+        .await,
+        "lines.0.quantity",
+        ErrorCode::OutOfRange,
+    );
+    assert_eq!(invoice(conn, &c, 5_000).await.number, "TRL-2026-000005");
+
+    // Only finance issues.
+    assert!(matches!(
+        issue_invoices(
+            conn,
+            &user(Role::SchoolLeader, &[]),
+            &clock(),
+            vec![new_invoice(&c, Instalment::Summer, vec![line(1_000)])],
+        )
+        .await,
+        Err(DomainError::Forbidden(_))
+    ));
+    assert!(matches!(
+        issue_invoices(conn, &user(Role::SchoolLeader, &[]), &clock(), Vec::new()).await,
+        Err(DomainError::Forbidden(_))
+    ));
+
+    // Two overlapping batches at once (a run retried while it still runs): each instalment
+    // once, no deadlock between their account locks.
+    let overlapping = |order: bool| {
+        let mut list = vec![
+            new_invoice(&a, Instalment::Summer, vec![line(1_000)]),
+            new_invoice(&b, Instalment::Summer, vec![line(1_000)]),
+            new_invoice(&c, Instalment::Summer, vec![line(1_000)]),
+        ];
+        if order {
+            list.reverse();
+        }
+        list
+    };
+    let tasks: Vec<_> = [false, true, false, true]
+        .into_iter()
+        .map(|order| {
+            let conn = conn.clone();
+            let list = overlapping(order);
+            tokio::spawn(async move { issue_invoices(&conn, &finance(), &clock(), list).await })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += task
+            .await
+            .expect("join")
+            .expect("issue")
+            .iter()
+            .filter(|o| o.created)
+            .count();
+    }
+    assert_eq!(created, 3, "each summer instalment once");
+}
+
+/// How many invoice-issued events the outbox holds.
+async fn issued_events(conn: &sea_orm::DatabaseConnection) -> i64 {
+    use sea_orm::ConnectionTrait as _;
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            backend,
+            "SELECT COUNT(*) AS n FROM domain_events WHERE kind = 'invoice.issued'",
+        ))
+        .await
+        .expect("count")
+        .expect("row");
+    row.try_get::<i64>("", "n").expect("n")
 }
 
 async fn concurrent_issues_of_one_instalment_make_one_invoice(db: TestDb) {
@@ -702,6 +868,7 @@ async fn void_and_write_off_follow_the_status_table(db: TestDb) {
 testkit::db_tests!(
     accounts_pay_for_schools_and_are_seen_by_their_schools,
     issuing_is_idempotent_and_numbers_are_gap_free,
+    issuing_many_at_once_numbers_them_in_order_and_once,
     concurrent_issues_of_one_instalment_make_one_invoice,
     lines_carry_vat_cfr_and_schools,
     purchase_orders_by_own_leader_or_finance_only,

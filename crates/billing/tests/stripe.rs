@@ -581,7 +581,7 @@ async fn a_year_is_mirrored_once_and_cards_start_once(db: TestDb) {
     let first = invoice(conn, &account, 30_000).await;
     let second = invoice(conn, &account, 15_000).await;
     // A card booking's invoice: paid by its PaymentIntent, never a hosted Stripe invoice.
-    let by_card = invoices::issue_invoice(
+    let by_card = billing::ledger::issue_invoice(
         conn,
         &finance(),
         &clock(),

@@ -207,7 +207,7 @@ where
                         "the school has no billing account to invoice",
                     )
                 })?;
-            let issued = billing::ledger::invoices::issue_invoice(
+            let issued = billing::ledger::issue_invoice(
                 txn,
                 &Actor::System,
                 clock,

@@ -14,7 +14,8 @@ use super::entity::charges;
 use super::types::{Charge, ChargeStatus, term_str};
 use crate::fees;
 use crate::ledger::audit::{self, AuditEntity};
-use crate::ledger::invoices::{MAX_LINES, issue_with_line_pos, lines_of_invoices};
+use crate::ledger::invoices::{MAX_LINES, lines_of_invoices};
+use crate::ledger::issuing::issue_with_line_pos;
 use crate::ledger::support::{CorruptRow, lock_account};
 use crate::ledger::{
     Instalment, Invoice, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,

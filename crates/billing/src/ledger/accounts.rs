@@ -617,3 +617,26 @@ pub(crate) async fn schools_of_account<C: ConnectionTrait>(
         .await?;
     Ok(rows.into_iter().map(SchoolId::from_uuid).collect())
 }
+
+/// The schools of each of `accounts` (one statement), for issuing many invoices at once. An
+/// account with no schools, or no such account, has no entry.
+pub(crate) async fn schools_of_accounts<C: ConnectionTrait>(
+    db: &C,
+    accounts: &[uuid::Uuid],
+) -> Result<HashMap<uuid::Uuid, Vec<SchoolId>>, DomainError> {
+    let rows: Vec<(uuid::Uuid, uuid::Uuid)> = account_schools::Entity::find()
+        .select_only()
+        .column(account_schools::Column::AccountId)
+        .column(account_schools::Column::SchoolId)
+        .filter(account_schools::Column::AccountId.is_in(accounts.iter().copied()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<uuid::Uuid, Vec<SchoolId>> = HashMap::new();
+    for (account, school) in rows {
+        out.entry(account)
+            .or_default()
+            .push(SchoolId::from_uuid(school));
+    }
+    Ok(out)
+}

@@ -52,6 +52,25 @@ pub(crate) async fn record<C: ConnectionTrait, B: Serialize, A: Serialize>(
     .await
 }
 
+/// Writes one entry per `(id, before, after)` of `entity`, in few statements (see
+/// [`kernel::audit::record_many`]).
+pub(crate) async fn record_many<'a, C, B, A, I>(
+    txn: &C,
+    actor: &Actor,
+    clock: &dyn Clock,
+    action: &str,
+    entity: AuditEntity,
+    changes: I,
+) -> Result<(), DomainError>
+where
+    C: ConnectionTrait,
+    B: Serialize + 'a,
+    A: Serialize + 'a,
+    I: IntoIterator<Item = (Uuid, Option<&'a B>, Option<&'a A>)>,
+{
+    kernel::audit::record_many(txn, actor, clock, action, entity.as_str(), changes).await
+}
+
 /// The trail of one record, oldest first. Finance and admins only: the trail names people.
 pub async fn audit_of<C: ConnectionTrait>(
     db: &C,

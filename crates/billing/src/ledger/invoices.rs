@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
-use kernel::money::{checked_add_i64, checked_left, checked_sum_i64};
+use kernel::money::{checked_add_i64, checked_left};
 use kernel::{
     AcademicYear, Actor, BillingAccountId, Clock, DomainError, ErrorCode, InvoiceId, InvoiceLineId,
     MembershipId, Money, Permission, Problems, SchoolId,
@@ -26,11 +26,8 @@ use uuid::Uuid;
 use super::accounts::{schools_of_account, visible_account_ids};
 use super::audit::{self, AuditEntity};
 use super::entity::{invoice_lines, invoices};
-use super::numbering::{Series, next_number};
 use super::status::InvoiceStatus;
-use super::support::{
-    Sight, is_unique_violation, lock_account, named_enum, optional_text, required_text, stored,
-};
+use super::support::{Sight, lock_account, named_enum, optional_text, required_text, stored};
 use membership::fetch_page;
 
 named_enum!(
@@ -407,7 +404,7 @@ pub(crate) fn check_line(
     })
 }
 
-fn check_lines(
+pub(crate) fn check_lines(
     problems: &mut Problems,
     lines: &[NewInvoiceLine],
     account_schools: &[SchoolId],
@@ -433,220 +430,6 @@ fn check_lines(
         }
     }
     out
-}
-
-async fn find_instalment<C: ConnectionTrait>(
-    db: &C,
-    input: &NewInvoice,
-) -> Result<Option<invoices::Model>, DomainError> {
-    if input.instalment == Instalment::None {
-        return Ok(None);
-    }
-    Ok(invoices::Entity::find()
-        .filter(invoices::Column::AccountId.eq(input.account_id.as_uuid()))
-        .filter(invoices::Column::AcademicYear.eq(input.year.start_year()))
-        .filter(invoices::Column::Instalment.eq(input.instalment.as_str()))
-        .one(db)
-        .await?)
-}
-
-/// Issues an invoice: validates, takes the next number and writes the invoice, its lines and
-/// an audit entry in one transaction (a savepoint when `db` is already a transaction, so the
-/// run can wrap a whole account in its own).
-///
-/// Idempotent per (account, year, instalment) for membership instalments: when one exists it
-/// is returned with `created = false`, whatever the new request says, so a rerun of an
-/// interrupted run completes it without duplicating anything.
-pub async fn issue_invoice<C>(
-    db: &C,
-    actor: &Actor,
-    clock: &dyn Clock,
-    input: NewInvoice,
-) -> Result<IssueOutcome, DomainError>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    issue_with_line_pos(db, actor, clock, input, &[]).await
-}
-
-/// [`issue_invoice`] with a purchase-order number per line (`line_pos[i]` for line `i`;
-/// missing entries are `None`): the termly booking invoice, whose lines carry each booking's
-/// own PO.
-pub(crate) async fn issue_with_line_pos<C>(
-    db: &C,
-    actor: &Actor,
-    clock: &dyn Clock,
-    input: NewInvoice,
-    line_pos: &[Option<String>],
-) -> Result<IssueOutcome, DomainError>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    actor.require(Permission::ManageBilling)?;
-    if let Some(existing) = find_instalment(db, &input).await? {
-        return Ok(IssueOutcome {
-            invoice: Invoice::from_row(existing)?,
-            created: false,
-        });
-    }
-    let schools = schools_of_account(db, input.account_id.as_uuid()).await?;
-    let mut problems = Problems::new();
-    if super::entity::accounts::Entity::find_by_id(input.account_id.as_uuid())
-        .one(db)
-        .await?
-        .is_none()
-    {
-        problems.add("accountId", ErrorCode::NotFound, "no such billing account");
-    }
-    let lines = check_lines(&mut problems, &input.lines, &schools);
-    let line_pos: Vec<Option<String>> = (0..input.lines.len())
-        .map(|i| {
-            let po = line_pos.get(i).and_then(Option::as_deref);
-            problems
-                .check(optional_text(&format!("lines.{i}.poNumber"), po, PO_MAX))
-                .flatten()
-        })
-        .collect();
-    let po_number = problems.check(optional_text(
-        "poNumber",
-        input.po_number.as_deref(),
-        PO_MAX,
-    ));
-    let today = clock.today();
-    if input.due_on < today {
-        problems.add("dueOn", ErrorCode::OutOfRange, "the due date has passed");
-    }
-    problems.check(kernel::dates::in_window("dueOn", input.due_on));
-    // At most MAX_LINES lines of at most MAX_LINE_PENCE each: checked all the same.
-    let net = checked_sum_i64("invoice net", lines.iter().map(|l| l.net))?;
-    let vat = checked_sum_i64("invoice VAT", lines.iter().map(|l| l.vat))?;
-    let total = checked_add_i64("invoice total", net, vat)?;
-    if lines.len() == input.lines.len() && !lines.is_empty() && total <= 0 {
-        problems.add(
-            "lines",
-            ErrorCode::OutOfRange,
-            "the invoice total must be more than zero",
-        );
-    }
-    problems.finish()?;
-    let po_number = po_number.flatten();
-
-    let txn = db.begin_write().await?;
-    match lock_account(&txn, input.account_id).await {
-        Err(DomainError::NotFound { .. }) => {
-            return Err(DomainError::invalid(
-                "accountId",
-                ErrorCode::NotFound,
-                "no such billing account",
-            ));
-        }
-        other => other?,
-    }
-    // Under the account lock: a concurrent issue of the same instalment has committed by now.
-    if let Some(existing) = find_instalment(&txn, &input).await? {
-        txn.rollback().await?;
-        return Ok(IssueOutcome {
-            invoice: Invoice::from_row(existing)?,
-            created: false,
-        });
-    }
-    let number = next_number(&txn, Series::Invoice, input.year).await?;
-    let now = clock.now();
-    let id = InvoiceId::new();
-    let inserted = invoices::ActiveModel {
-        id: Set(id.as_uuid()),
-        number: Set(number),
-        account_id: Set(input.account_id.as_uuid()),
-        academic_year: Set(input.year.start_year()),
-        instalment: Set(input.instalment.as_str().to_owned()),
-        status: Set(InvoiceStatus::Open.as_str().to_owned()),
-        source: Set(input.source.as_str().to_owned()),
-        collection: Set(input.collection.as_str().to_owned()),
-        net_pence: Set(net),
-        vat_pence: Set(vat),
-        total_pence: Set(total),
-        paid_pence: Set(0),
-        credited_pence: Set(0),
-        due_on: Set(input.due_on),
-        issued_at: Set(now),
-        po_number: Set(po_number),
-        provider_invoice_ref: Set(None),
-        hosted_url: Set(None),
-        status_reason: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&txn)
-    .await;
-    let row = match inserted {
-        Ok(row) => row,
-        Err(err) if is_unique_violation(&err) => {
-            txn.rollback().await?;
-            let existing = find_instalment(db, &input)
-                .await?
-                .ok_or_else(|| DomainError::internal(err))?;
-            return Ok(IssueOutcome {
-                invoice: Invoice::from_row(existing)?,
-                created: false,
-            });
-        }
-        Err(err) => return Err(err.into()),
-    };
-    let line_rows: Vec<invoice_lines::ActiveModel> = lines
-        .into_iter()
-        .zip(line_pos)
-        .enumerate()
-        .map(|(i, (l, po))| invoice_lines::ActiveModel {
-            id: Set(InvoiceLineId::new().as_uuid()),
-            invoice_id: Set(id.as_uuid()),
-            position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
-            description: Set(l.description),
-            quantity: Set(i64::from(l.quantity)),
-            unit_pence: Set(l.unit),
-            net_pence: Set(l.net),
-            vat_treatment: Set(l.line.vat_treatment.as_str().to_owned()),
-            vat_rate_bp: Set(i32::try_from(l.line.vat_rate_bp).unwrap_or(i32::MAX)),
-            vat_pence: Set(l.vat),
-            cfr_code: Set(l.cfr),
-            school_id: Set(l.line.school_id.map(|s| s.as_uuid())),
-            membership_id: Set(l.line.membership_id.map(|m| m.as_uuid())),
-            booking_id: Set(l.line.booking_id),
-            po_number: Set(po),
-        })
-        .collect();
-    invoice_lines::Entity::insert_many(line_rows)
-        .exec(&txn)
-        .await?;
-    let invoice = Invoice::from_row(row)?;
-    let lines = lines_of_invoices(&txn, &[id])
-        .await?
-        .remove(&id)
-        .unwrap_or_default();
-    audit::record(
-        &txn,
-        actor,
-        clock,
-        "invoice.issue",
-        (AuditEntity::Invoice, id.as_uuid()),
-        None::<&()>,
-        Some(&serde_json::json!({ "invoice": &invoice, "lines": &lines })),
-    )
-    .await?;
-    // The account's contact is told (notifications), once this commits.
-    kernel::outbox::record(
-        &txn,
-        kernel::outbox::EventKind::InvoiceIssued,
-        id.as_uuid(),
-        serde_json::json!({}),
-        now,
-    )
-    .await?;
-    txn.commit().await?;
-    tracing::debug!(invoice = %invoice.number, account = %invoice.account_id, total = %invoice.total, "invoice issued");
-    Ok(IssueOutcome {
-        invoice,
-        created: true,
-    })
 }
 
 /// Loads an invoice row for a mutation, then locks its account and reads it again under the

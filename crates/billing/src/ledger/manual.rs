@@ -21,8 +21,9 @@ use serde::Serialize;
 use super::idempotency::{Caller, Keyed, Remembered};
 use super::invoices::{
     Instalment, Invoice, InvoiceCollection, InvoiceSource, NewInvoice, NewInvoiceLine,
-    VatTreatment, invoice, issue_invoice,
+    VatTreatment, invoice,
 };
+use super::issuing::issue_invoice;
 
 /// One line finance writes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -26,6 +26,7 @@ pub mod document;
 pub mod export;
 pub mod idempotency;
 pub mod invoices;
+pub mod issuing;
 pub mod manual;
 pub mod moves;
 pub mod numbering;
@@ -44,8 +45,9 @@ pub use credit_notes::{CreditAmount, CreditNote, CreditNoteLine, NewCreditNote};
 pub use export::{ExportLayout, export_csv};
 pub use invoices::{
     Instalment, Invoice, InvoiceCollection, InvoiceFilter, InvoiceLine, InvoiceSource,
-    IssueOutcome, NewInvoice, NewInvoiceLine, VatTreatment, issue_invoice, split_instalments,
+    IssueOutcome, NewInvoice, NewInvoiceLine, VatTreatment, split_instalments,
 };
+pub use issuing::{issue_invoice, issue_invoices};
 pub use manual::{ManualLine, NewManualInvoice, issue_manual};
 pub use moves::{
     AccountMove, AppliedMoves, MoveStatus, NewMove, apply_due_moves, cancel_move, move_school,

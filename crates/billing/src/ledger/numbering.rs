@@ -39,12 +39,15 @@ pub fn format_number(prefix: &str, year: AcademicYear, n: i64) -> String {
     format!("{prefix}-{}-{n:06}", year.start_year())
 }
 
-/// Takes the next number of `series` for `year`. Call only inside the issuing transaction.
-pub(crate) async fn next_number<C: ConnectionTrait>(
+/// Takes the next `count` numbers of `series` for `year`, in order: one block, so a run's
+/// chunk of invoices costs the statements of one. Call only inside the issuing transaction.
+pub(crate) async fn next_numbers<C: ConnectionTrait>(
     txn: &C,
     series: Series,
     year: AcademicYear,
-) -> Result<String, DomainError> {
+    count: usize,
+) -> Result<Vec<String>, DomainError> {
+    let step = i64::try_from(count).map_err(DomainError::internal)?;
     number_counters::Entity::insert(number_counters::ActiveModel {
         series: Set(series.as_str().to_owned()),
         academic_year: Set(year.start_year()),
@@ -63,7 +66,7 @@ pub(crate) async fn next_number<C: ConnectionTrait>(
     number_counters::Entity::update_many()
         .col_expr(
             number_counters::Column::LastNumber,
-            Expr::col(number_counters::Column::LastNumber).add(1),
+            Expr::col(number_counters::Column::LastNumber).add(step),
         )
         .filter(number_counters::Column::Series.eq(series.as_str()))
         .filter(number_counters::Column::AcademicYear.eq(year.start_year()))
@@ -77,7 +80,22 @@ pub(crate) async fn next_number<C: ConnectionTrait>(
                 DomainError::internal(CorruptRow(format!("counter {series} {year} vanished")))
             })?;
     let prefix = prefix_of(txn, series).await?;
-    Ok(format_number(&prefix, year, counter.last_number))
+    let first = counter.last_number - step + 1;
+    Ok((first..=counter.last_number)
+        .map(|n| format_number(&prefix, year, n))
+        .collect())
+}
+
+/// Takes the next number of `series` for `year`. Call only inside the issuing transaction.
+pub(crate) async fn next_number<C: ConnectionTrait>(
+    txn: &C,
+    series: Series,
+    year: AcademicYear,
+) -> Result<String, DomainError> {
+    next_numbers(txn, series, year, 1)
+        .await?
+        .pop()
+        .ok_or_else(|| DomainError::internal(CorruptRow(format!("no number of {series} {year}"))))
 }
 
 async fn prefix_of<C: ConnectionTrait>(db: &C, series: Series) -> Result<String, DomainError> {

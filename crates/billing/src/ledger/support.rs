@@ -5,7 +5,9 @@ use std::collections::HashSet;
 
 use kernel::{BillingAccountId, DomainError, FieldError, Money, SchoolId};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, SqlErr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+};
 
 use super::entity::accounts;
 
@@ -47,6 +49,44 @@ pub(crate) async fn lock_account<C: ConnectionTrait>(
         return Err(DomainError::NotFound {
             entity: "BillingAccount",
         });
+    }
+    Ok(())
+}
+
+/// Takes the ledger locks of `accounts` (sorted, without repeats) for the rest of the
+/// transaction: a run's chunk of invoices. On PostgreSQL the rows are locked in id order
+/// first, so two such issuers whose chunks overlap take turns instead of deadlocking.
+///
+/// # Errors
+/// `Invalid` on `accountId` when one of them does not exist.
+pub(crate) async fn lock_accounts<C: ConnectionTrait>(
+    txn: &C,
+    accounts_ids: &[uuid::Uuid],
+) -> Result<(), DomainError> {
+    debug_assert!(accounts_ids.is_sorted());
+    let _: Vec<uuid::Uuid> = accounts::Entity::find()
+        .select_only()
+        .column(accounts::Column::Id)
+        .filter(accounts::Column::Id.is_in(accounts_ids.iter().copied()))
+        .order_by_asc(accounts::Column::Id)
+        .lock_exclusive()
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let result = accounts::Entity::update_many()
+        .col_expr(
+            accounts::Column::LedgerVersion,
+            Expr::col(accounts::Column::LedgerVersion).add(1),
+        )
+        .filter(accounts::Column::Id.is_in(accounts_ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    if result.rows_affected != accounts_ids.len() as u64 {
+        return Err(DomainError::invalid(
+            "accountId",
+            kernel::ErrorCode::NotFound,
+            "no such billing account",
+        ));
     }
     Ok(())
 }

@@ -4,7 +4,8 @@
 //! ([`schedule`]).
 //!
 //! Safe to repeat by construction: each invoice is idempotent by account, year and
-//! instalment ([`crate::ledger::issue_invoice`]), and the run row records progress, so a run
+//! instalment ([`crate::ledger::issue_invoices`], which commits them in chunks), and the run
+//! row records progress, so a run
 //! interrupted half-way (a crash, a deploy) completes on rerun without duplicating anything,
 //! while a *finished* year is refused rather than silently run again. Before the first
 //! invoice is written the whole run is planned ([`plan`]), so one school that cannot be
@@ -227,14 +228,13 @@ async fn issue_planned(
             schedule::Scheduled::Closed => {}
         }
     }
-    for planned_invoice in invoices {
-        if kept.contains(&(
-            planned_invoice.invoice.account_id,
-            planned_invoice.invoice.instalment,
-        )) {
-            continue;
-        }
-        let outcome = ledger::issue_invoice(db, actor, clock, planned_invoice.invoice).await?;
+    // What is due now, in chunks of `ledger::issuing::ISSUE_CHUNK` invoices per transaction.
+    let due: Vec<ledger::NewInvoice> = invoices
+        .into_iter()
+        .map(|p| p.invoice)
+        .filter(|i| !kept.contains(&(i.account_id, i.instalment)))
+        .collect();
+    for outcome in ledger::issue_invoices(db, actor, clock, due).await? {
         if outcome.created {
             created += 1;
         } else {
