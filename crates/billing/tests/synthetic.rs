@@ -2,12 +2,15 @@
 //! and PostgreSQL: built in batches, read back through the services as any data is, and
 //! invoiced by the real run.
 
+use billing::ledger::InvoiceStatus;
+use billing::ledger::invoices::InvoiceFilter;
 use billing::run::{self, RunStatus};
-use kernel::{ErrorCode, Role};
+use kernel::{Clock as _, ErrorCode, Role};
 use membership::memberships;
 use membership::people::{Lookup, users};
 use membership::school::{self};
 use membership::synthetic::{self, Synthetic};
+use membership::{NameKey, PageArgs};
 use testkit::TestDb;
 
 use super::run::{clock, field_errors, person, year};
@@ -80,6 +83,52 @@ async fn a_synthetic_partnership_is_read_back_and_invoiced(db: TestDb) {
         u32::try_from(scheduled.len()).expect("count"),
         2 * (60 - associates),
         "spring and summer for each FULL (termly) member"
+    );
+
+    // Receipts: two in four paid, one in four half paid, one in four not at all, read back
+    // through the ledger's services.
+    let paid = billing::synthetic::receipts(db, &clock(), year())
+        .await
+        .expect("receipts");
+    assert_eq!((paid.paid, paid.part_paid, paid.unpaid), (30, 15, 15));
+    let all = billing::ledger::invoices::invoices(
+        db,
+        &finance,
+        &InvoiceFilter::default(),
+        &PageArgs::<NameKey>::first(100),
+    )
+    .await
+    .expect("invoices")
+    .items;
+    let count = |status: InvoiceStatus| all.iter().filter(|i| i.status == status).count();
+    assert_eq!(
+        (
+            count(InvoiceStatus::Paid),
+            count(InvoiceStatus::PartiallyPaid),
+            count(InvoiceStatus::Open)
+        ),
+        (30, 15, 15)
+    );
+    let owed: i64 = all.iter().map(|i| i.outstanding.pence()).sum();
+    assert!(
+        all.iter()
+            .all(|i| i.total.pence() == i.paid.pence() + i.outstanding.pence())
+    );
+    let debt = billing::ledger::aged_debt(db, &finance, clock().today())
+        .await
+        .expect("aged debt");
+    assert_eq!(
+        debt.iter().map(|r| r.total.pence()).sum::<i64>(),
+        owed,
+        "aged debt is what the receipts left"
+    );
+    assert_eq!(debt.len(), 30, "the half-paid and the unpaid accounts");
+    assert!(
+        billing::ledger::unallocated_receipts(db, &finance)
+            .await
+            .expect("unallocated")
+            .is_empty(),
+        "every receipt allocated"
     );
 }
 

@@ -37,8 +37,9 @@ enum Command {
         #[arg(long)]
         demo: bool,
         /// A national-size synthetic partnership for benchmarks: schools in the register's
-        /// phase mix, a member of the year each, their accounts, and the year's invoicing run
-        /// (timed). Into an empty database only.
+        /// phase mix, a member of the year each, their accounts, the year's invoicing run
+        /// (timed), receipts for most of it, and a peer-review cycle of every school whose
+        /// groups are proposed (timed). Into an empty database only.
         #[arg(long, conflicts_with = "demo")]
         synthetic: bool,
         /// How many schools `--synthetic` makes (1 to 30,000).
@@ -255,8 +256,9 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
     }
 }
 
-/// `seed --synthetic`: the directory, the ledger, then the year's invoicing run, each timed
-/// (the run's time is one of the national-scale figures of issue #18).
+/// `seed --synthetic`: the directory, the ledger, the year's invoicing run, receipts, and a
+/// peer-review cycle whose groups are proposed, each timed (the run's and the proposal's
+/// times are national-scale figures of issue #18).
 async fn seed_synthetic(
     conn: &sea_orm::DatabaseConnection,
     clock: &dyn Clock,
@@ -286,6 +288,21 @@ async fn seed_synthetic(
         run.invoices_created,
         run.total,
         run.notes.len(),
+        step.elapsed().as_secs_f64()
+    );
+    let step = std::time::Instant::now();
+    let receipts = billing::synthetic::receipts(conn, clock, year).await?;
+    eprintln!("{receipts} ({:.1} s)", step.elapsed().as_secs_f64());
+    let step = std::time::Instant::now();
+    let cycle = peer_review::synthetic::seed(conn, clock, year).await?;
+    eprintln!("{cycle} ({:.1} s)", step.elapsed().as_secs_f64());
+    let step = std::time::Instant::now();
+    let proposal =
+        peer_review::groups::propose(conn, clock, &kernel::Actor::System, cycle.cycle).await?;
+    eprintln!(
+        "peer-review groups proposed: {} groups, {} warnings ({:.1} s)",
+        proposal.groups.len(),
+        proposal.warnings.len(),
         step.elapsed().as_secs_f64()
     );
     eprintln!("seeded in {:.1} s", started.elapsed().as_secs_f64());

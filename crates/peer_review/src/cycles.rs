@@ -133,6 +133,8 @@ pub struct CycleChanges {
 }
 
 const NAME_MAX: usize = 200;
+/// Participants per INSERT (3 columns each).
+const PARTICIPANTS_PER_INSERT: usize = 5_000;
 
 fn set_windows(row: &mut cycles::ActiveModel, w: CycleWindows) {
     row.self_review_opens_on = Set(w.self_review.opens_on);
@@ -371,13 +373,15 @@ pub async fn set_participants(
         .exec(&txn)
         .await?;
     let now = clock.now();
-    if !wanted.is_empty() {
-        participants::Entity::insert_many(wanted.iter().map(|s| participants::ActiveModel {
+    // A national cycle has 25,000 schools: one INSERT of them all would bind 75,000
+    // parameters, past PostgreSQL's 65,535 and SQLite's 32,766.
+    for chunk in wanted.chunks(PARTICIPANTS_PER_INSERT) {
+        participants::Entity::insert_many(chunk.iter().map(|s| participants::ActiveModel {
             cycle_id: Set(id.as_uuid()),
             school_id: Set(s.as_uuid()),
             added_at: Set(now),
         }))
-        .exec(&txn)
+        .exec_without_returning(&txn)
         .await?;
     }
     txn.commit().await?;

@@ -29,6 +29,9 @@ use crate::grouping::{
 use crate::reviewers::reviewers_of_schools;
 use crate::types::{GroupsStatus, ReviewStatus, TeamRole, TrainingStatus};
 
+/// Groups or members per INSERT (5 columns each).
+const ROWS_PER_INSERT: usize = 1_000;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupMember {
     pub school_id: SchoolId,
@@ -280,18 +283,20 @@ pub async fn propose(
         .exec(&txn)
         .await?;
     let now = clock.now();
+    // All groups, then all members, in multi-row INSERTs: a national cycle has thousands of
+    // groups, and a statement per group made the proposal's write the slow part.
+    let mut group_rows = Vec::with_capacity(proposal.groups.len());
+    let mut member_rows = Vec::new();
     for (position, group) in proposal.groups.iter().enumerate() {
         let id = ReviewGroupId::new();
-        groups::ActiveModel {
+        group_rows.push(groups::ActiveModel {
             id: Set(id.as_uuid()),
             cycle_id: Set(cycle.as_uuid()),
             position: Set(i32::try_from(position).map_err(DomainError::internal)?),
             relaxations: Set(to_json(&group.relaxed)),
             created_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        group_members::Entity::insert_many(group.placements.iter().enumerate().map(|(i, p)| {
+        });
+        member_rows.extend(group.placements.iter().enumerate().map(|(i, p)| {
             group_members::ActiveModel {
                 group_id: Set(id.as_uuid()),
                 school_id: Set(p.school.as_uuid()),
@@ -299,9 +304,17 @@ pub async fn propose(
                 rota_position: Set(i32::try_from(i).unwrap_or(i32::MAX)),
                 reasons: Set(to_json(&p.reasons)),
             }
-        }))
-        .exec(&txn)
-        .await?;
+        }));
+    }
+    for chunk in group_rows.chunks(ROWS_PER_INSERT) {
+        groups::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    for chunk in member_rows.chunks(ROWS_PER_INSERT) {
+        group_members::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await?;
     }
     let mut row: cycle_rows::ActiveModel = row.into();
     row.groups_status = Set(GroupsStatus::Proposed.as_str().to_owned());

@@ -15,7 +15,7 @@
 //! * [`document`]: the agreed report as a file (PDF, and its findings and actions as CSV).
 //! * [`themes`]: partnership-wide areas for development, only in aggregate.
 //! * [`loaders`]: batch reads for the gateway's DataLoaders.
-//! * [`demo`]: the 2026/27 demo cycle.
+//! * [`demo`]: the 2026/27 demo cycle; [`synthetic`]: a national one, for measuring.
 //!
 //! **API boundary:** no GraphQL or HTTP here; services take a [`kernel::Actor`] and check
 //! permissions themselves. Payment for support goes through billing at the gateway: this
@@ -34,6 +34,7 @@ pub mod records;
 pub mod report;
 pub mod reviewers;
 pub mod reviews;
+pub mod synthetic;
 pub mod themes;
 pub mod types;
 pub mod visibility;

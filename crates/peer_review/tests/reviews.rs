@@ -1024,6 +1024,63 @@ async fn demo_cycle_seeds_once(db: TestDb) {
     );
 }
 
+/// The synthetic national cycle (`trellis seed --synthetic`) at a size whose participants
+/// do not fit one INSERT's bound parameters on SQLite: every member school takes part, a
+/// third of the heads lead, and a proposal places each school once.
+async fn a_synthetic_national_cycle_takes_everyone_and_proposes(db: TestDb) {
+    const SCHOOLS: u32 = 11_000;
+    let conn = db.conn();
+    let year = kernel::AcademicYear::starting(2026).expect("year");
+    let clock = clock_on(day(2026, 9, 2));
+    membership::synthetic::seed(
+        conn,
+        &clock,
+        membership::synthetic::Synthetic {
+            schools: SCHOOLS,
+            seed: 3,
+            year,
+        },
+    )
+    .await
+    .expect("directory");
+    let made = peer_review::synthetic::seed(conn, &clock, year)
+        .await
+        .expect("cycle");
+    assert_eq!(
+        (made.participants, made.reviewers, made.lead_reviewers),
+        (SCHOOLS, SCHOOLS, SCHOOLS.div_ceil(3))
+    );
+    let participants = cycles::participants_of(conn, &[made.cycle])
+        .await
+        .expect("participants");
+    assert_eq!(participants[&made.cycle].len(), SCHOOLS as usize);
+
+    // The proposal over a regional share of them (the national one is measured by the seed,
+    // in release: a debug build takes minutes over it).
+    let mut region = participants[&made.cycle].clone();
+    region.sort_unstable();
+    region.truncate(600);
+    cycles::set_participants(conn, &clock, &admin(), made.cycle, &region)
+        .await
+        .expect("a region");
+    let proposal = groups::propose(conn, &clock, &admin(), made.cycle)
+        .await
+        .expect("propose");
+    assert!(
+        proposal
+            .groups
+            .iter()
+            .all(|g| (3..=7).contains(&g.members.len()))
+    );
+    let mut placed: Vec<_> = proposal
+        .groups
+        .iter()
+        .flat_map(|g| g.members.iter().map(|m| m.school_id))
+        .collect();
+    placed.sort_unstable();
+    assert_eq!(placed, region, "every school in one group");
+}
+
 testkit::db_tests!(
     proposal_is_stored_edited_and_confirmed,
     workflow_moves_forward_only_and_by_the_right_people,
@@ -1032,4 +1089,5 @@ testkit::db_tests!(
     themes_need_five_reviews_and_name_no_school,
     bad_input_is_reported_and_writes_nothing,
     demo_cycle_seeds_once,
+    a_synthetic_national_cycle_takes_everyone_and_proposes,
 );
