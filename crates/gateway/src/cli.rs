@@ -38,8 +38,9 @@ enum Command {
         demo: bool,
         /// A national-size synthetic partnership for benchmarks: schools in the register's
         /// phase mix, a member of the year each, their accounts, the year's invoicing run
-        /// (timed), receipts for most of it, and a peer-review cycle of every school whose
-        /// groups are proposed (timed). Into an empty database only.
+        /// (timed), receipts for most of it, the core offer with a term's usage, and a
+        /// peer-review cycle of every school whose groups are proposed (timed). Into an
+        /// empty database only.
         #[arg(long, conflicts_with = "demo")]
         synthetic: bool,
         /// How many schools `--synthetic` makes (1 to 30,000).
@@ -256,8 +257,8 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
     }
 }
 
-/// `seed --synthetic`: the directory, the ledger, the year's invoicing run, receipts, and a
-/// peer-review cycle whose groups are proposed, each timed (the run's and the proposal's
+/// `seed --synthetic`: the directory, the ledger, the year's invoicing run, receipts, the
+/// core offer with usage, and a peer-review cycle whose groups are proposed, each timed (the run's and the proposal's
 /// times are national-scale figures of issue #18).
 async fn seed_synthetic(
     conn: &sea_orm::DatabaseConnection,
@@ -293,6 +294,9 @@ async fn seed_synthetic(
     let step = std::time::Instant::now();
     let receipts = billing::synthetic::receipts(conn, clock, year).await?;
     eprintln!("{receipts} ({:.1} s)", step.elapsed().as_secs_f64());
+    let step = std::time::Instant::now();
+    let offer = offer::synthetic::seed(conn, clock, year, seed).await?;
+    eprintln!("{offer} ({:.1} s)", step.elapsed().as_secs_f64());
     let step = std::time::Instant::now();
     let cycle = peer_review::synthetic::seed(conn, clock, year).await?;
     eprintln!("{cycle} ({:.1} s)", step.elapsed().as_secs_f64());

@@ -122,10 +122,17 @@ enum SyntheticError {
 }
 
 /// SplitMix64: a few lines of well-known, seedable arithmetic, so the same seed gives the same
-/// directory on every machine (no dependency on a random crate's stream staying stable).
-struct Rng(u64);
+/// directory on every machine (no dependency on a random crate's stream staying stable). The
+/// other domains' synthetic data (the offer's usage) draws from it too.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
 
 impl Rng {
+    #[must_use]
+    pub const fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
     fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -135,7 +142,7 @@ impl Rng {
     }
 
     /// A number in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
+    pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
 
@@ -238,7 +245,7 @@ pub async fn seed(
     let now = clock.now();
     let census_date = NaiveDate::from_ymd_opt(what.year.start_year() - 1, 10, 2)
         .ok_or_else(|| DomainError::internal(SyntheticError::Size))?;
-    let mut rng = Rng(what.seed);
+    let mut rng = Rng::new(what.seed);
     let txn = db.begin_write().await?;
 
     // Schools and their October rolls.

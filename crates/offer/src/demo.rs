@@ -263,16 +263,39 @@ pub async fn seed(
     };
     let year = AcademicYear::starting(DEMO_YEAR)
         .map_err(|_| DomainError::internal(BadDemoOffer("year")))?;
-    let mut report = OfferSeedReport::default();
+    let (items, quantities, ids) = open_catalogue(db, clock, year, full.id, associate.id).await?;
+    let mut report = OfferSeedReport {
+        items,
+        quantities,
+        ..OfferSeedReport::default()
+    };
+    let derived = derive_entitlements(db, &system, clock, year).await?;
+    report.entitlements = derived.entitlements_created;
+    report.entries = history(db, clock, year, &ids).await?;
+    Ok(report)
+}
+
+/// Creates the demo's items with their allowances for `year` under the FULL and ASSOCIATE
+/// tiers, through the services: (items, quantities set, the items' ids by code). The demo
+/// and the synthetic national offer (`crate::synthetic`) share it.
+pub(crate) async fn open_catalogue(
+    db: &DatabaseConnection,
+    clock: &dyn Clock,
+    year: AcademicYear,
+    full: TierId,
+    associate: TierId,
+) -> Result<(usize, usize, std::collections::HashMap<String, OfferItemId>), DomainError> {
+    let system = Actor::System;
+    let (mut made, mut quantities) = (0, 0);
     let mut ids = std::collections::HashMap::new();
     for demo in catalogue() {
         let code = demo.new.code.clone();
         let created = items::create_item(db, &system, clock, demo.new).await?;
-        report.items += 1;
+        made += 1;
         let mut settings: Vec<(TierId, Option<Phase>, Allowance)> = Vec::new();
         for (tier, every, phases) in [
-            (full.id, demo.full, demo.full_phases),
-            (associate.id, demo.associate, demo.associate_phases),
+            (full, demo.full, demo.full_phases),
+            (associate, demo.associate, demo.associate_phases),
         ] {
             if let Some(every) = every {
                 settings.push((tier, None, every));
@@ -297,14 +320,11 @@ pub async fn seed(
                 },
             )
             .await?;
-            report.quantities += 1;
+            quantities += 1;
         }
         ids.insert(code, created.id);
     }
-    let derived = derive_entitlements(db, &system, clock, year).await?;
-    report.entitlements = derived.entitlements_created;
-    report.entries = history(db, clock, year, &ids).await?;
-    Ok(report)
+    Ok((made, quantities, ids))
 }
 
 /// The admin who records usage, as an actor (Trellis itself when the demo has no admin).

@@ -11,7 +11,8 @@
 //!   used and remaining computed from it; batch reads for the gateway's loaders.
 //! * [`value`]: the value statement — use valued at the traded price of the equivalent
 //!   service.
-//! * [`demo`]: the demo partnership's 2026/27 core offer and some history.
+//! * [`demo`]: the demo partnership's 2026/27 core offer and some history; [`synthetic`]: a
+//!   national one with a term's usage, for measuring.
 //!
 //! **Ledger, not counter.** Every change is an entry; what is left is the sum of an
 //! entitlement's entries: `remaining = granted − used + reversed ± adjustments − cashed-in +
@@ -34,6 +35,7 @@ pub mod items;
 pub mod movements;
 pub mod quantities;
 mod support;
+pub mod synthetic;
 pub mod value;
 pub mod visibility;
 mod writer;

@@ -9,3 +9,4 @@ mod concurrency;
 mod derivation;
 mod ledger;
 mod ledger_props;
+mod synthetic;
