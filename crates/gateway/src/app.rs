@@ -222,6 +222,7 @@ fn router(config: &Config, state: AppState) -> Router {
         .route("/reports/people/{id}/{file}", get(reports::person))
         .route("/reports/services/{id}/{file}", get(reports::service))
         .route("/reports/reviews/{id}/{file}", get(reports::review))
+        .route("/exports/ledger.csv", get(crate::http::exports::ledger))
         .route(
             "/documents/invoices/{id}/{file}",
             get(crate::http::documents::invoice),

@@ -192,6 +192,80 @@ async fn schools_see_only_their_own_billing(db: TestDb) {
     assert_eq!(first_code(&body), "FORBIDDEN", "{body}");
 }
 
+/// `GET /exports/ledger.csv`: the same CSV as `ledgerExport` (which a national year outgrows),
+/// to finance only, with the same credential.
+async fn the_export_downloads_as_a_file(app: &TestApp, from_graphql: &str) {
+    let get = |who: Option<String>, query: &str| {
+        let mut req = app
+            .client
+            .get(format!("{}/exports/ledger.csv?{query}", app.base));
+        if let Some(token) = who {
+            req = req.bearer_auth(token);
+        }
+        req.send()
+    };
+    let finance = app.token(FINANCE).await;
+    let res = get(Some(finance.clone()), "academicYear=2026/27")
+        .await
+        .expect("download");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/csv"),
+        "{:?}",
+        res.headers()
+    );
+    assert_eq!(
+        res.headers()["content-disposition"],
+        "attachment; filename=\"ledger-academic-year-2026.csv\""
+    );
+    assert_eq!(res.headers()["cache-control"], "private, no-store");
+    assert_eq!(res.text().await.expect("body"), from_graphql);
+    let xero = app
+        .data_as(
+            FINANCE,
+            r#"{ ledgerExport(academicYear: "2026/27", layout: XERO) }"#,
+            json!({}),
+        )
+        .await;
+    let res = get(Some(finance.clone()), "academicYear=2026%2F27&layout=XERO")
+        .await
+        .expect("download");
+    assert_eq!(res.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        res.text().await.expect("body"),
+        xero["ledgerExport"].as_str().expect("csv")
+    );
+
+    // Refusals: no credential, not finance, and a malformed request.
+    let status = |res: reqwest::Result<reqwest::Response>| res.expect("response").status();
+    assert_eq!(
+        status(get(None, "academicYear=2026/27").await),
+        reqwest::StatusCode::UNAUTHORIZED
+    );
+    for who in [HEAD, STAFF] {
+        assert_eq!(
+            status(get(Some(app.token(who).await), "academicYear=2026/27").await),
+            reqwest::StatusCode::FORBIDDEN,
+            "{who}"
+        );
+    }
+    for query in [
+        "",
+        "academicYear=2026",
+        "academicYear=2026/27&financialYear=2026/27",
+        "academicYear=2026/27&layout=QUICKBOOKS",
+    ] {
+        assert_eq!(
+            status(get(Some(finance.clone()), query).await),
+            reqwest::StatusCode::BAD_REQUEST,
+            "{query}"
+        );
+    }
+}
+
 const SET_PO: &str = r"
 mutation($id: ID!, $po: String!) {
   invoiceSetPurchaseOrder(input: { id: $id, poNumber: $po }) {
@@ -452,6 +526,7 @@ async fn the_year_is_invoiced_once_and_exported(db: TestDb) {
             .await;
         assert_eq!(first_code(&body), "BAD_USER_INPUT", "{args}: {body}");
     }
+    the_export_downloads_as_a_file(&app, csv).await;
     let ledger = read_csv(csv);
     assert_eq!(ledger.0.last().map(String::as_str), Some("allocated_to"));
     // The year's net, VAT and gross as the ledger has them, VOID invoices aside.

@@ -5,6 +5,7 @@ pub mod calendar;
 pub mod certificates;
 pub mod documents;
 pub mod download;
+pub mod exports;
 pub mod graphiql;
 pub mod graphql;
 pub mod health;

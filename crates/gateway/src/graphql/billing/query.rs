@@ -249,7 +249,10 @@ impl LedgerQuery {
     /// financial year (those issued from 1 April to 31 March) as CSV: Trellis' ledger columns
     /// (with due dates, VAT rates, POs, URNs, account codes and receipt allocations), or ready
     /// to import into Xero or Sage 50. Give exactly one of the years. Finance and admins.
-    /// Costs as much as 1,000 fields of the complexity limit: it reads the whole year.
+    /// Costs as much as 1,000 fields of the complexity limit: it reads the whole year. A year
+    /// larger than the response limit (a national partnership's) is `RESPONSE_TOO_LARGE`
+    /// here: download it from `GET /exports/ledger.csv?academicYear=2026/27` (or
+    /// `financialYear=`, and `layout=XERO|SAGE50`) with the same bearer token.
     #[graphql(complexity = 1000)]
     async fn ledger_export(
         &self,
