@@ -37,10 +37,6 @@ impl fmt::Display for SyntheticLedger {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the synthetic directory has no {0} tier")]
-struct NoTier(&'static str);
-
 /// Opens the schedules and an account per member school of `year`.
 ///
 /// # Errors
@@ -51,12 +47,7 @@ pub async fn seed(
     year: AcademicYear,
 ) -> Result<SyntheticLedger, DomainError> {
     let system = Actor::System;
-    let full = memberships::tier_by_code(db, "FULL")
-        .await?
-        .ok_or_else(|| DomainError::internal(NoTier("FULL")))?;
-    let associate = memberships::tier_by_code(db, "ASSOCIATE")
-        .await?
-        .ok_or_else(|| DomainError::internal(NoTier("ASSOCIATE")))?;
+    let (full, associate) = membership::synthetic::member_tiers(db).await?;
     for (tier, name, rules, frequency) in [
         (
             full.id,

@@ -38,9 +38,9 @@ enum Command {
         demo: bool,
         /// A national-size synthetic partnership for benchmarks: schools in the register's
         /// phase mix, a member of the year each, their accounts, the year's invoicing run
-        /// (timed), receipts for most of it, the core offer with a term's usage, and a
-        /// peer-review cycle of every school whose groups are proposed (timed). Into an
-        /// empty database only.
+        /// (timed), receipts for most of it, the core offer with a term's usage, a traded
+        /// session per five schools with 40 bookings a school, and a peer-review cycle of
+        /// every school whose groups are proposed (timed). Into an empty database only.
         #[arg(long, conflicts_with = "demo")]
         synthetic: bool,
         /// How many schools `--synthetic` makes (1 to 30,000).
@@ -257,8 +257,14 @@ async fn execute(command: Command, config: Config) -> Result<(), CliError> {
     }
 }
 
+/// A traded session per this many schools of a synthetic partnership (issue #18: 5,000
+/// sessions for 25,000 schools).
+const SCHOOLS_PER_SESSION: u32 = 5;
+/// Traded bookings per school (issue #18: a million for 25,000 schools).
+const SYNTHETIC_BOOKINGS_PER_SCHOOL: u32 = 40;
+
 /// `seed --synthetic`: the directory, the ledger, the year's invoicing run, receipts, the
-/// core offer with usage, and a peer-review cycle whose groups are proposed, each timed (the run's and the proposal's
+/// core offer with usage, traded sessions and bookings, and a peer-review cycle whose groups are proposed, each timed (the run's and the proposal's
 /// times are national-scale figures of issue #18).
 async fn seed_synthetic(
     conn: &sea_orm::DatabaseConnection,
@@ -297,6 +303,19 @@ async fn seed_synthetic(
     let step = std::time::Instant::now();
     let offer = offer::synthetic::seed(conn, clock, year, seed).await?;
     eprintln!("{offer} ({:.1} s)", step.elapsed().as_secs_f64());
+    let step = std::time::Instant::now();
+    let traded = traded::synthetic::seed(
+        conn,
+        clock,
+        year,
+        traded::synthetic::SyntheticTrade {
+            sessions: (schools / SCHOOLS_PER_SESSION).max(1),
+            bookings: SYNTHETIC_BOOKINGS_PER_SCHOOL.saturating_mul(schools),
+            seed,
+        },
+    )
+    .await?;
+    eprintln!("{traded} ({:.1} s)", step.elapsed().as_secs_f64());
     let step = std::time::Instant::now();
     let cycle = peer_review::synthetic::seed(conn, clock, year).await?;
     eprintln!("{cycle} ({:.1} s)", step.elapsed().as_secs_f64());

@@ -22,7 +22,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use uuid::Uuid;
 
 use crate::memberships::entity::{memberships, principles, tiers};
-use crate::memberships::{MembershipStatus, Principle};
+use crate::memberships::{MembershipStatus, Principle, Tier};
 use crate::partnership::entity::{members, partnerships};
 use crate::partnership::types::{MemberRole, PartnershipKind};
 use crate::people::entity::{user_schools, users};
@@ -119,6 +119,8 @@ enum SyntheticError {
     NotEmpty,
     #[error("--schools must be between 1 and {MAX_SCHOOLS}")]
     Size,
+    #[error("the directory has no {0} tier: seed the synthetic directory first")]
+    NoTier(&'static str),
 }
 
 /// SplitMix64: a few lines of well-known, seedable arithmetic, so the same seed gives the same
@@ -419,6 +421,20 @@ pub async fn seed(
         memberships: what.schools,
         users: users_made,
     })
+}
+
+/// The FULL and ASSOCIATE tiers a synthetic directory's memberships are on, for the other
+/// domains' synthetic data (fee schedules, the offer's allowances).
+///
+/// # Errors
+/// When either is missing (not a synthetic or demo directory); database errors.
+pub async fn member_tiers(db: &DatabaseConnection) -> Result<(Tier, Tier), DomainError> {
+    let tier = |code: &'static str| async move {
+        crate::memberships::tier_by_code(db, code)
+            .await?
+            .ok_or_else(|| DomainError::internal(SyntheticError::NoTier(code)))
+    };
+    Ok((tier("FULL").await?, tier("ASSOCIATE").await?))
 }
 
 fn phase_word(phase: Phase) -> &'static str {

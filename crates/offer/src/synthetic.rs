@@ -14,7 +14,6 @@ use std::fmt;
 use chrono::{Days, NaiveDate};
 use kernel::BeginWrite as _;
 use kernel::{AcademicYear, Actor, Clock, DomainError};
-use membership::memberships;
 use membership::synthetic::Rng;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
@@ -47,10 +46,6 @@ impl fmt::Display for SyntheticOffer {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("the synthetic directory has no {0} tier")]
-struct NoTier(&'static str);
-
 /// Opens `year`'s offer with the demo's items, derives the entitlements of every active
 /// membership, and records up to four single-unit usages on each, dated from the start of the
 /// year to `clock`'s today, drawn from `seed`.
@@ -64,12 +59,7 @@ pub async fn seed(
     year: AcademicYear,
     seed: u64,
 ) -> Result<SyntheticOffer, DomainError> {
-    let full = memberships::tier_by_code(db, "FULL")
-        .await?
-        .ok_or_else(|| DomainError::internal(NoTier("FULL")))?;
-    let associate = memberships::tier_by_code(db, "ASSOCIATE")
-        .await?
-        .ok_or_else(|| DomainError::internal(NoTier("ASSOCIATE")))?;
+    let (full, associate) = membership::synthetic::member_tiers(db).await?;
     let (items, _, _) = crate::demo::open_catalogue(db, clock, year, full.id, associate.id).await?;
     let derived = derive_entitlements(db, &Actor::System, clock, year).await?;
 

@@ -65,11 +65,11 @@ impl fmt::Display for TradedSeedReport {
 struct BadDemo(&'static str);
 
 /// A demo service and its sessions: (first day, days, capacity).
-struct DemoService {
-    new: NewService,
+pub(crate) struct DemoService {
+    pub(crate) new: NewService,
     sessions: &'static [((i32, u32, u32), u32, u32)],
     /// Hours per day, starting at 9:00 (13:30 for a half day).
-    hours: i64,
+    pub(crate) hours: i64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -109,7 +109,8 @@ const TEAM: &str = "Barnet Partnership school improvement team";
 const EXEMPT: (VatTreatment, u32) = (VatTreatment::Exempt, 0);
 const STANDARD: (VatTreatment, u32) = (VatTreatment::Standard, 2000);
 
-fn catalogue(
+/// The demo's services (the synthetic national catalogue's too, `crate::synthetic`).
+pub(crate) fn catalogue(
     cpd: Option<OfferItemId>,
     moss_hall: Option<SchoolId>,
     east_barnet: Option<SchoolId>,

@@ -47,6 +47,7 @@ pub mod reports;
 pub mod sessions;
 pub mod settlement;
 mod support;
+pub mod synthetic;
 pub mod types;
 pub mod visibility;
 pub mod waitlist;

@@ -13,4 +13,5 @@ mod demo;
 mod history;
 mod oversell;
 mod reports;
+mod synthetic;
 mod waitlist;
