@@ -189,7 +189,7 @@ pub(crate) fn full_error(left: u32) -> DomainError {
 
 /// A booking row as first written: PENDING_APPROVAL, holding nothing, with every later
 /// step (settlement, waiting list, closure, refund) still empty; callers set what differs.
-fn new_row(
+pub(crate) fn new_row(
     id: BookingId,
     school: SchoolId,
     session: &Session,
@@ -257,7 +257,7 @@ async fn insert_with_attendees(
     }
 }
 
-fn attendee_rows(
+pub(crate) fn attendee_rows(
     booking: BookingId,
     session: SessionId,
     list: &[NewAttendee],

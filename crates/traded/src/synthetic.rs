@@ -15,13 +15,15 @@ use std::fmt;
 
 use chrono::{Duration, NaiveTime};
 use kernel::BeginWrite as _;
-use kernel::{AcademicYear, Actor, AttendeeId, BookingId, Clock, DomainError, SchoolId};
+use kernel::{AcademicYear, Actor, BookingId, Clock, DomainError, SchoolId};
 use membership::synthetic::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
+use crate::book::{NewAttendee, attendee_rows as attendee_rows_of, new_row};
 use crate::catalogue::{Service, create_service, publish_service};
 use crate::entity::{attendees, bookings, sessions};
+use crate::lifecycle::Priced;
 use crate::policy::CancellationPolicy;
 use crate::sessions::{NewSession, Session, SessionPart, create_session};
 use crate::types::{BookingStatus, Delivery, PriceBasis, Settlement};
@@ -145,66 +147,34 @@ pub async fn seed(
     let mut left = what.bookings as usize;
     let n = schools.len();
     for (session, service) in &scheduled {
+        // The member's price of the day, as `book` prices a member school.
+        let priced = Priced {
+            basis: PriceBasis::Member,
+            unit: service.member_price,
+            vat_treatment: service.vat_treatment,
+            vat_rate_bp: service.vat_rate_bp,
+        };
         let places = left.min(capacity as usize).min(n);
         left -= places;
         let start = usize::try_from(rng.below(n as u64)).unwrap_or(0);
         for k in 0..places {
             let school = schools[(start + k) % n];
-            let booking = BookingId::new().as_uuid();
-            booking_rows.push(bookings::ActiveModel {
-                id: Set(booking),
-                school_id: Set(school.as_uuid()),
-                session_id: Set(session.id.as_uuid()),
-                service_id: Set(service.id.as_uuid()),
-                academic_year: Set(session.academic_year.start_year()),
-                status: Set(BookingStatus::Confirmed.as_str().to_owned()),
-                places: Set(1),
-                places_held: Set(1),
-                price_basis: Set(PriceBasis::Member.as_str().to_owned()),
-                unit_price_pence: Set(service.member_price.pence()),
-                vat_treatment: Set(service.vat_treatment.as_str().to_owned()),
-                vat_rate_bp: Set(i32::try_from(service.vat_rate_bp).unwrap_or(0)),
-                settlement: Set(Some(Settlement::Invoice.as_str().to_owned())),
-                po_number: Set(None),
-                requested_by: Set(None),
-                booked_by: Set(None),
-                offer_entry_id: Set(None),
-                invoice_id: Set(None),
-                waitlisted_at: Set(None),
-                offered_at: Set(None),
-                offer_expires_at: Set(None),
-                closed_reason: Set(None),
-                closed_note: Set(None),
-                closed_at: Set(None),
-                closed_by: Set(None),
-                cancellation_fee_pence: Set(None),
-                refund_pence: Set(None),
-                cancellation_units_kept: Set(None),
-                cancellation_units_returned: Set(None),
-                refund_state: Set(None),
-                payment_ref: Set(None),
-                version: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-            let email = format!("delegate.{}@synthetic.example", booking.simple());
-            attendee_rows.push(attendees::ActiveModel {
-                id: Set(AttendeeId::new().as_uuid()),
-                booking_id: Set(booking),
-                session_id: Set(session.id.as_uuid()),
-                position: Set(0),
-                name: Set("Synthetic Delegate".to_owned()),
-                live_email: Set(Some(email.clone())),
-                email: Set(email),
-                role: Set(None),
-                attendance: Set(None),
-                attendance_marked_at: Set(None),
-                attendance_marked_by: Set(None),
-                parts_attended: Set(0),
-                substituted_at: Set(None),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
+            let booking = BookingId::new();
+            let mut row = new_row(booking, school, session, service, &priced, 1, now);
+            row.status = Set(BookingStatus::Confirmed.as_str().to_owned());
+            row.places_held = Set(1);
+            row.settlement = Set(Some(Settlement::Invoice.as_str().to_owned()));
+            booking_rows.push(row);
+            attendee_rows.extend(attendee_rows_of(
+                booking,
+                session.id,
+                &[NewAttendee {
+                    name: "Synthetic Delegate".to_owned(),
+                    email: format!("delegate.{}@synthetic.example", booking.as_uuid().simple()),
+                    role: None,
+                }],
+                now,
+            ));
         }
         taken.push((
             session.id.as_uuid(),
