@@ -5,11 +5,11 @@
 //!
 //! Safe to repeat by construction: each invoice is idempotent by account, year and
 //! instalment ([`crate::ledger::issue_invoices`], which commits them in chunks), and the run
-//! row records progress, so a run
-//! interrupted half-way (a crash, a deploy) completes on rerun without duplicating anything,
-//! while a *finished* year is refused rather than silently run again. Before the first
-//! invoice is written the whole run is planned ([`plan`]), so one school that cannot be
-//! priced for want of a fee schedule or a paying account stops the run with nothing written.
+//! row records progress, so a run interrupted half-way (a crash, a deploy) completes on rerun
+//! without duplicating anything, while a *finished* year is refused rather than silently run
+//! again. Before the first invoice is written the whole run is planned ([`plan`]), so one
+//! school that cannot be priced for want of a fee schedule or a paying account stops the run
+//! with nothing written.
 //! A school without a roll for its schedule's census is its own problem, not everyone's: it is
 //! left out, named in the run's notes, and invoiced by the [`supplement`]ary run once its roll
 //! is recorded. Each schedule reads the roll of its own census from the school's roll history,
