@@ -20,11 +20,18 @@ pub enum DbError {
     Behind(Vec<String>),
 }
 
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const POOL_PING_AFTER_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Opens a pool on `url`.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     let mut options = ConnectOptions::new(url.to_owned());
     // Statement logging goes through our own tracing spans instead.
     options.sqlx_logging(false);
+    // sqlx pings a pooled connection on every checkout by default: a round trip before every
+    // statement outside a transaction. Only a connection idle long enough for a server, proxy or firewall to
+    // have dropped it is pinged now; a hot one is handed out as it is.
+    options.test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
     if url.starts_with("sqlite:") {
         // One writer at a time is SQLite's model; a small pool avoids lock contention.
         options.max_connections(8).min_connections(1);
