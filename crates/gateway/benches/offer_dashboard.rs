@@ -6,13 +6,13 @@
 //! Not part of the test run: `cargo bench -p gateway --bench offer_dashboard`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_graphql::{Request, Variables};
 use criterion::{Criterion, criterion_group, criterion_main};
 use gateway::Config;
+use gateway::graphql::batch_scope::BatchScope;
 use gateway::graphql::context::RequestContext;
-use gateway::graphql::loaders::Loaders;
+use gateway::graphql::loaders::{Batching, Loaders};
 use kernel::{Actor, Clock, SystemClock};
 use membership::people::{Lookup, users};
 
@@ -56,20 +56,20 @@ fn dashboard(c: &mut Criterion) {
     let config = Config::default();
     let schema = gateway::graphql::schema(&config);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let delay = Duration::from_millis(config.batch_delay_ms);
     let run = || async {
+        let batches = BatchScope::new();
         let context = RequestContext {
             actor: actor.clone(),
             db: db.conn().clone(),
             clock: clock.clone(),
-            loaders: Loaders::new(db.conn(), &actor, delay),
+            loaders: Loaders::new(db.conn(), &actor, Batching::Scoped(&batches)),
         };
         let request = Request::new(DASHBOARD)
             .variables(Variables::from_json(
                 serde_json::json!({ "year": "2026/27" }),
             ))
             .data(context);
-        let response = schema.execute(request).await;
+        let response = batches.run(schema.execute(request)).await;
         assert!(response.errors.is_empty(), "{:?}", response.errors);
         response
     };

@@ -34,8 +34,6 @@ pub struct AppState {
     pub schema: graphql::execute::Schemas,
     pub auth: Authenticator,
     pub clock: Arc<dyn Clock>,
-    /// How long each request's DataLoaders gather keys (`Config::batch_delay_ms`).
-    pub batch_delay: std::time::Duration,
     /// Largest GraphQL response body sent (`Config::response_limit_bytes`).
     pub response_limit_bytes: usize,
     /// Largest JSON request body (`Config::body_limit_bytes`).
@@ -138,7 +136,6 @@ impl App {
             provider,
             db,
             clock,
-            batch_delay: std::time::Duration::from_millis(config.batch_delay_ms),
             response_limit_bytes: config.response_limit_bytes,
             body_limit_bytes: config.body_limit_bytes,
             upload_limit_bytes: config.upload_limit_bytes,

@@ -83,9 +83,6 @@ pub struct Config {
     pub persisted_queries_max: usize,
     /// How many bytes of document text persisted queries may hold per replica.
     pub persisted_queries_max_bytes: usize,
-    /// How long a DataLoader waits to gather keys into one batch, in milliseconds. Longer
-    /// batches more reliably under load at the cost of latency per nesting level.
-    pub batch_delay_ms: u64,
     /// `json` for machine-read logs, `pretty` for people.
     pub log_format: LogFormat,
     /// Address of the Prometheus `/metrics` listener; unset serves no metrics. A listener of
@@ -186,7 +183,6 @@ impl Default for Config {
             request_timeout_secs: 30,
             max_depth: 12,
             max_complexity: 50_000,
-            batch_delay_ms: 1,
             rate_limit_per_min: 600,
             rate_limit_burst: 120,
             rate_limit_anonymous_per_min: 60,

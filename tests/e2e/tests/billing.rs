@@ -621,7 +621,7 @@ query($first: Int!) {
 
 async fn an_invoice_list_costs_the_same_however_long(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = TestApp::spawn_billing_with(db, config).await;
     let token = app.token(FINANCE).await;
     let mut costs = Vec::new();

@@ -274,7 +274,7 @@ async fn a_head_sees_only_their_own_pending_charges(db: TestDb) {
 
 async fn the_pending_list_costs_the_same_however_long(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = TestApp::spawn_billing_with(db, config).await;
     let conn = app.db.conn();
     let all = accounts::list(conn, &Actor::System, &PageArgs::first(100))

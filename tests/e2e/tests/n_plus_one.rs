@@ -19,7 +19,7 @@ query($first: Int!) {
 
 async fn listing_100_schools_costs_what_listing_1_costs(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = TestApp::spawn_with(db, config).await;
     let token = app.token(HEAD).await;
     let mut costs = Vec::new();
@@ -56,7 +56,7 @@ async fn listing_100_schools_costs_what_listing_1_costs(mut db: TestDb) {
 /// two types cost what two ids of them cost.
 async fn nodes_cost_one_checked_read_per_type(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = TestApp::spawn_billing_with(db, config).await;
     let token = app.token(ADMIN).await;
     let (_, listed) = app
@@ -101,7 +101,7 @@ async fn nodes_cost_one_checked_read_per_type(mut db: TestDb) {
 /// costs what one draft costs: the edges are batch-loaded.
 async fn a_page_of_drafts_costs_what_one_costs(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = TestApp::spawn_unbilled_with(db, config).await;
     let token = app.token(FINANCE).await;
     let (_, body) = app

@@ -72,7 +72,7 @@ async fn spawn(db: TestDb) -> TestApp {
 
 /// As [`spawn`], with the batch window of statement-counting tests.
 async fn spawn_for_counting(db: TestDb) -> TestApp {
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = TestApp::spawn_billing_with(db, config).await;
     seed_offer(&app).await;
     app

@@ -1360,7 +1360,7 @@ query($c: ID!) {
 
 async fn a_review_list_costs_the_same_however_long(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let app = spawn_with(db, config).await;
     let cycle = demo_cycle(&app).await;
     let vars = json!({ "c": cycle.to_global() });

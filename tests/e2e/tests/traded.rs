@@ -754,7 +754,7 @@ const CATALOGUE: &str = "query($first: Int!) { services(first: $first) { edges {
 
 async fn the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30(mut db: TestDb) {
     let counter = db.count_statements();
-    let config = common::counting_config(&db);
+    let config = common::config(&db);
     let p = Portal::spawn(db, &config).await;
     let conn = p.db.conn();
     let now = p.clock.now();

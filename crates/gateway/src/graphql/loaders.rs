@@ -45,6 +45,7 @@ use billing::ledger::reports::MembershipFees;
 use kernel::{OfferEntryId, OfferItemId};
 use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem};
 
+use super::batch_scope::BatchScope;
 use super::errors::to_graphql;
 
 type LoadResult<K, V> = Result<HashMap<K, V>, async_graphql::Error>;
@@ -522,82 +523,103 @@ impl fmt::Debug for Loaders {
     }
 }
 
+/// Where a request's loaders run their batches.
+#[derive(Debug, Clone, Copy)]
+pub enum Batching<'a> {
+    /// In the request's own task, once it has asked for every key of a level: queries and
+    /// mutations over HTTP, whose execution [`BatchScope::run`] wraps.
+    Scoped(&'a BatchScope),
+    /// In tasks of their own, after gathering keys for the delay: a subscription's resolvers
+    /// run inside a long-lived stream, which no scope wraps.
+    Spawned(Duration),
+}
+
 impl Loaders {
     #[must_use]
-    pub fn new(db: &DatabaseConnection, actor: &Actor, delay: Duration) -> Self {
-        fn make<L: Send + Sync + 'static>(loader: L, delay: Duration) -> DataLoader<Spanned<L>> {
-            // The batch runs in a task of its own: it carries the operation's span along, so
-            // its `dataloader` span is the operation's child, not the root of a new trace.
-            DataLoader::new(Spanned::new(loader), |batch| {
-                tokio::spawn(tracing::Instrument::in_current_span(batch))
-            })
-            .delay(delay)
+    pub fn new(db: &DatabaseConnection, actor: &Actor, batching: Batching<'_>) -> Self {
+        fn make<L: Send + Sync + 'static>(
+            loader: L,
+            batching: Batching<'_>,
+        ) -> DataLoader<Spanned<L>> {
+            match batching {
+                // The scope polls the batch inside the operation's span, so its `dataloader`
+                // span is the operation's child.
+                Batching::Scoped(scope) => {
+                    DataLoader::new(Spanned::new(loader), scope.spawner()).delay(Duration::ZERO)
+                }
+                // The batch carries the operation's span into its task, so its `dataloader`
+                // span is the operation's child, not the root of a new trace.
+                Batching::Spawned(delay) => DataLoader::new(Spanned::new(loader), |batch| {
+                    tokio::spawn(tracing::Instrument::in_current_span(batch))
+                })
+                .delay(delay),
+            }
         }
         // One copy of the caller for every checked loader of the request.
         let actor = Arc::new(actor.clone());
         Self {
-            schools: make(SchoolLoader(db.clone()), delay),
-            designations: make(DesignationLoader(db.clone()), delay),
-            inspections: make(InspectionLoader(db.clone()), delay),
-            roll_history: make(RollHistoryLoader(db.clone()), delay),
-            partnerships: make(PartnershipLoader(db.clone()), delay),
-            members: make(MembersLoader(db.clone()), delay),
-            memberships: make(MembershipsLoader(db.clone()), delay),
-            leads: make(LeadLoader(db.clone()), delay),
-            users: make(UserLoader(db.clone()), delay),
-            user_schools: make(UserSchoolsLoader(db.clone()), delay),
-            tiers: make(TierLoader(db.clone()), delay),
-            memberships_by_id: make(MembershipLoader(db.clone()), delay),
-            school_memberships: make(SchoolMembershipsLoader(db.clone(), actor.clone()), delay),
-            schedules: make(ScheduleLoader(db.clone()), delay),
-            accounts: make(AccountLoader(db.clone()), delay),
-            school_accounts: make(SchoolAccountLoader(db.clone(), actor.clone()), delay),
-            readable_accounts: make(ReadableAccountLoader(db.clone(), actor.clone()), delay),
-            readable_invoices: make(ReadableInvoiceLoader(db.clone(), actor.clone()), delay),
-            invoices: make(InvoiceLoader(db.clone()), delay),
-            account_invoices: make(AccountInvoicesLoader(db.clone()), delay),
-            invoice_lines: make(InvoiceLinesLoader(db.clone()), delay),
-            invoice_credit_notes: make(InvoiceCreditNotesLoader(db.clone()), delay),
-            invoice_allocations: make(InvoiceAllocationsLoader(db.clone()), delay),
-            payments: make(PaymentLoader(db.clone()), delay),
-            account_payments: make(AccountPaymentsLoader(db.clone()), delay),
-            payment_allocations: make(PaymentAllocationsLoader(db.clone()), delay),
-            payment_refunds: make(PaymentRefundsLoader(db.clone()), delay),
-            offer_items: make(OfferItemLoader(db.clone()), delay),
-            offer_quantities: make(OfferQuantitiesLoader(db.clone()), delay),
-            offer_entries: make(OfferEntryLoader(db.clone()), delay),
-            offer_balances: make(OfferBalancesLoader(db.clone()), delay),
-            offer_latest_entries: make(OfferLatestEntriesLoader(db.clone()), delay),
-            membership_fees: make(MembershipFeesLoader(db.clone()), delay),
-            review_cycles: make(ReviewCycleLoader(db.clone()), delay),
-            cycle_participants: make(CycleParticipantsLoader(db.clone()), delay),
-            review_groups: make(ReviewGroupLoader(db.clone()), delay),
-            reviewers: make(ReviewerLoader(db.clone()), delay),
-            school_reviewers: make(SchoolReviewersLoader(db.clone(), actor.clone()), delay),
-            reviews: make(ReviewLoader(db.clone()), delay),
-            school_reviews: make(SchoolReviewsLoader(db.clone(), actor.clone()), delay),
-            readable_reviews: make(ReadableReviewLoader(db.clone(), actor.clone()), delay),
-            review_teams: make(ReviewTeamLoader(db.clone()), delay),
-            review_consents: make(ReviewConsentsLoader(db.clone()), delay),
-            self_reviews: make(SelfReviewLoader(db.clone()), delay),
-            review_findings: make(ReviewFindingsLoader(db.clone()), delay),
-            review_actions: make(ReviewActionsLoader(db.clone()), delay),
-            invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), delay),
-            services: make(ServiceLoader(db.clone()), delay),
-            sessions: make(SessionLoader(db.clone()), delay),
-            service_sessions: make(ServiceSessionsLoader(db.clone()), delay),
-            bookings: make(BookingLoader(db.clone()), delay),
-            booking_attendees: make(BookingAttendeesLoader(db.clone()), delay),
-            attendees: make(AttendeeLoader(db.clone()), delay),
-            session_bookings: make(SessionBookingsLoader(db.clone()), delay),
-            school_bookings: make(SchoolBookingsLoader(db.clone(), actor.clone()), delay),
-            readable_bookings: make(ReadableBookingLoader(db.clone(), actor.clone()), delay),
-            charges: make(ChargeLoader(db.clone()), delay),
-            account_pending_charges: make(AccountPendingChargesLoader(db.clone()), delay),
-            account_moves: make(AccountMovesLoader(db.clone()), delay),
-            booking_charges: make(BookingChargeLoader(db.clone()), delay),
-            service_ratings: make(ServiceRatingLoader(db.clone()), delay),
-            session_feedback: make(SessionFeedbackLoader(db.clone()), delay),
+            schools: make(SchoolLoader(db.clone()), batching),
+            designations: make(DesignationLoader(db.clone()), batching),
+            inspections: make(InspectionLoader(db.clone()), batching),
+            roll_history: make(RollHistoryLoader(db.clone()), batching),
+            partnerships: make(PartnershipLoader(db.clone()), batching),
+            members: make(MembersLoader(db.clone()), batching),
+            memberships: make(MembershipsLoader(db.clone()), batching),
+            leads: make(LeadLoader(db.clone()), batching),
+            users: make(UserLoader(db.clone()), batching),
+            user_schools: make(UserSchoolsLoader(db.clone()), batching),
+            tiers: make(TierLoader(db.clone()), batching),
+            memberships_by_id: make(MembershipLoader(db.clone()), batching),
+            school_memberships: make(SchoolMembershipsLoader(db.clone(), actor.clone()), batching),
+            schedules: make(ScheduleLoader(db.clone()), batching),
+            accounts: make(AccountLoader(db.clone()), batching),
+            school_accounts: make(SchoolAccountLoader(db.clone(), actor.clone()), batching),
+            readable_accounts: make(ReadableAccountLoader(db.clone(), actor.clone()), batching),
+            readable_invoices: make(ReadableInvoiceLoader(db.clone(), actor.clone()), batching),
+            invoices: make(InvoiceLoader(db.clone()), batching),
+            account_invoices: make(AccountInvoicesLoader(db.clone()), batching),
+            invoice_lines: make(InvoiceLinesLoader(db.clone()), batching),
+            invoice_credit_notes: make(InvoiceCreditNotesLoader(db.clone()), batching),
+            invoice_allocations: make(InvoiceAllocationsLoader(db.clone()), batching),
+            payments: make(PaymentLoader(db.clone()), batching),
+            account_payments: make(AccountPaymentsLoader(db.clone()), batching),
+            payment_allocations: make(PaymentAllocationsLoader(db.clone()), batching),
+            payment_refunds: make(PaymentRefundsLoader(db.clone()), batching),
+            offer_items: make(OfferItemLoader(db.clone()), batching),
+            offer_quantities: make(OfferQuantitiesLoader(db.clone()), batching),
+            offer_entries: make(OfferEntryLoader(db.clone()), batching),
+            offer_balances: make(OfferBalancesLoader(db.clone()), batching),
+            offer_latest_entries: make(OfferLatestEntriesLoader(db.clone()), batching),
+            membership_fees: make(MembershipFeesLoader(db.clone()), batching),
+            review_cycles: make(ReviewCycleLoader(db.clone()), batching),
+            cycle_participants: make(CycleParticipantsLoader(db.clone()), batching),
+            review_groups: make(ReviewGroupLoader(db.clone()), batching),
+            reviewers: make(ReviewerLoader(db.clone()), batching),
+            school_reviewers: make(SchoolReviewersLoader(db.clone(), actor.clone()), batching),
+            reviews: make(ReviewLoader(db.clone()), batching),
+            school_reviews: make(SchoolReviewsLoader(db.clone(), actor.clone()), batching),
+            readable_reviews: make(ReadableReviewLoader(db.clone(), actor.clone()), batching),
+            review_teams: make(ReviewTeamLoader(db.clone()), batching),
+            review_consents: make(ReviewConsentsLoader(db.clone()), batching),
+            self_reviews: make(SelfReviewLoader(db.clone()), batching),
+            review_findings: make(ReviewFindingsLoader(db.clone()), batching),
+            review_actions: make(ReviewActionsLoader(db.clone()), batching),
+            invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), batching),
+            services: make(ServiceLoader(db.clone()), batching),
+            sessions: make(SessionLoader(db.clone()), batching),
+            service_sessions: make(ServiceSessionsLoader(db.clone()), batching),
+            bookings: make(BookingLoader(db.clone()), batching),
+            booking_attendees: make(BookingAttendeesLoader(db.clone()), batching),
+            attendees: make(AttendeeLoader(db.clone()), batching),
+            session_bookings: make(SessionBookingsLoader(db.clone()), batching),
+            school_bookings: make(SchoolBookingsLoader(db.clone(), actor.clone()), batching),
+            readable_bookings: make(ReadableBookingLoader(db.clone(), actor.clone()), batching),
+            charges: make(ChargeLoader(db.clone()), batching),
+            account_pending_charges: make(AccountPendingChargesLoader(db.clone()), batching),
+            account_moves: make(AccountMovesLoader(db.clone()), batching),
+            booking_charges: make(BookingChargeLoader(db.clone()), batching),
+            service_ratings: make(ServiceRatingLoader(db.clone()), batching),
+            session_feedback: make(SessionFeedbackLoader(db.clone()), batching),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod batch_scope;
 pub mod billing;
 pub mod coercion;
 mod connections;

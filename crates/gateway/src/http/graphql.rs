@@ -27,10 +27,11 @@ use tracing::Instrument as _;
 
 use crate::app::AppState;
 use crate::auth::AuthError;
+use crate::graphql::batch_scope::BatchScope;
 use crate::graphql::context::RequestContext;
 use crate::graphql::errors::{Code, code_of};
 use crate::graphql::limits::RequestLimits;
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::{Batching, Loaders};
 use crate::http::persisted::{self, Persisted};
 use crate::http::rate_limit::{self, PeerIp, Verdict};
 
@@ -430,19 +431,22 @@ async fn execute_limited(
     {
         return refused;
     }
+    // The loaders' batches run in this task, each once its level has asked for every key.
+    let batches = BatchScope::new();
     let context = RequestContext {
-        loaders: Loaders::new(&state.db, &actor, state.batch_delay),
+        loaders: Loaders::new(&state.db, &actor, Batching::Scoped(&batches)),
         actor,
         db: state.db.clone(),
         clock: state.clock.clone(),
     };
-    let response = state
-        .schema
-        .execute(
-            request
-                .data(context)
-                .data(state.events.clone())
-                .data(state.metrics.clone()),
+    let response = batches
+        .run(
+            state.schema.execute(
+                request
+                    .data(context)
+                    .data(state.events.clone())
+                    .data(state.metrics.clone()),
+            ),
         )
         .instrument(span.clone())
         .await;

@@ -18,9 +18,14 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::graphql::context::RequestContext;
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::{Batching, Loaders};
 use crate::http::graphql as graphql_http;
 use crate::http::rate_limit::PeerIp;
+
+/// How long a subscription's loaders gather keys before a batch runs. A subscription's
+/// resolvers run inside the connection's stream, which no `BatchScope` wraps, so its batches
+/// go back to the DataLoader's timer; an event resolves a handful of fields, not a page.
+const SUBSCRIPTION_BATCH_DELAY: Duration = Duration::from_millis(1);
 
 /// How long a client may stay silent after our keep-alive ping.
 const KEEPALIVE: Duration = Duration::from_mins(1);
@@ -91,7 +96,11 @@ async fn connection_data(state: AppState, payload: Value) -> async_graphql::Resu
     let mut data = Data::default();
     data.insert(RequestContext {
         // Loaders do not cache across loads (no stale reads over a long connection).
-        loaders: Loaders::new(&state.db, &actor, state.batch_delay),
+        loaders: Loaders::new(
+            &state.db,
+            &actor,
+            Batching::Spawned(SUBSCRIPTION_BATCH_DELAY),
+        ),
         actor,
         db: state.db.clone(),
         clock: state.clock.clone(),

@@ -37,29 +37,11 @@ pub fn config(db: &TestDb) -> Config {
     Config {
         database_url: db.url().to_owned(),
         jwt_secret: Some(format!("test-secret-{}", uuid::Uuid::now_v7().simple())),
-        // Debug builds on a loaded 2-core CI box can take longer than the production 1 ms
-        // to reach every load of one nesting level; a wide window keeps batches whole, so
-        // statement counts measure the query shape rather than the machine's speed.
-        batch_delay_ms: 25,
         // Tests send requests as fast as they can, and the fuzz test thousands; the rate
         // limits are on in `ratelimit.rs`, which tests them.
         rate_limit_per_min: 0,
         rate_limit_anonymous_per_min: 0,
         ..Config::default()
-    }
-}
-
-/// For tests that count SQL statements: a batch window wide enough that every load of one
-/// nesting level lands in one batch even on a saturated 2-core machine running other tests,
-/// so the count measures the query's shape, not the machine's speed. Too slow for the rest.
-#[allow(
-    dead_code,
-    reason = "each test binary compiles common/ and only some count statements"
-)]
-pub fn counting_config(db: &TestDb) -> Config {
-    Config {
-        batch_delay_ms: 250,
-        ..config(db)
     }
 }
 
