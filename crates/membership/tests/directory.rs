@@ -234,7 +234,91 @@ async fn census_dates_and_rolls_out_of_range_are_refused(db: TestDb) {
     assert!(all.items.is_empty(), "nothing was written");
 }
 
+/// A token's user becomes an actor with the role and every school they act for, read in one
+/// statement; an inactive or unknown user is no actor; an OIDC email is matched whatever its
+/// case.
+async fn a_token_resolves_to_its_user_and_schools(db: TestDb) {
+    use kernel::{Role, SchoolId};
+    use membership::people::users::{Lookup, NewUser, UserChanges};
+
+    let mut schools = Vec::new();
+    for (urn, name) in [("400001", "Ash Primary"), ("400002", "Birch Primary")] {
+        let made = school::create(db.conn(), &SystemClock, &Actor::System, school(urn, name))
+            .await
+            .expect("school");
+        schools.push(made.id);
+    }
+    let new = |email: &str, role: Role, schools: Vec<SchoolId>| NewUser {
+        email: email.to_owned(),
+        name: "Someone".to_owned(),
+        role,
+        schools,
+    };
+    let exec = users::create(
+        db.conn(),
+        &SystemClock,
+        &Actor::System,
+        new("exec@trust.example", Role::SchoolLeader, schools.clone()),
+    )
+    .await
+    .expect("head of two");
+    let finance = users::create(
+        db.conn(),
+        &SystemClock,
+        &Actor::System,
+        new("money@trust.example", Role::Finance, vec![]),
+    )
+    .await
+    .expect("finance");
+
+    let actor = users::actor_for(db.conn(), Lookup::Id(exec.id))
+        .await
+        .expect("q")
+        .expect("an actor");
+    assert_eq!((actor.id, actor.role), (exec.id, Role::SchoolLeader));
+    let mut theirs = actor.schools.clone();
+    theirs.sort();
+    let mut expected = schools.clone();
+    expected.sort();
+    assert_eq!(theirs, expected, "both schools, each once");
+
+    let by_email = users::actor_for(db.conn(), Lookup::Email("  EXEC@Trust.example "))
+        .await
+        .expect("q")
+        .expect("found by email");
+    assert_eq!(by_email.id, exec.id);
+
+    let finance_actor = users::actor_for(db.conn(), Lookup::Id(finance.id))
+        .await
+        .expect("q")
+        .expect("an actor");
+    assert_eq!(finance_actor.role, Role::Finance);
+    assert!(finance_actor.schools.is_empty(), "no school, no row lost");
+
+    users::update(
+        db.conn(),
+        &SystemClock,
+        &Actor::System,
+        exec.id,
+        UserChanges {
+            active: Some(false),
+            ..UserChanges::default()
+        },
+    )
+    .await
+    .expect("deactivate");
+    for lookup in [Lookup::Id(exec.id), Lookup::Email("exec@trust.example")] {
+        let gone = users::actor_for(db.conn(), lookup).await.expect("q");
+        assert!(gone.is_none(), "an inactive user is no actor");
+    }
+    let unknown = users::actor_for(db.conn(), Lookup::Id(kernel::UserId::new()))
+        .await
+        .expect("q");
+    assert!(unknown.is_none());
+}
+
 testkit::db_tests!(
+    a_token_resolves_to_its_user_and_schools,
     demo_directory_loads_once,
     keyset_pages_are_stable_both_ways,
     concurrent_duplicate_urns_create_one_school,

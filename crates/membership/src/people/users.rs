@@ -10,7 +10,7 @@ use kernel::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
 };
 
 use super::entity::{user_schools, users};
@@ -340,24 +340,38 @@ pub enum Lookup<'a> {
 
 /// The actor for a verified token, if the person exists and is active. Role and schools come
 /// from here, never from the token.
+///
+/// Every authenticated request asks this, so it is one statement: the user joined to their
+/// schools, a row per school.
 pub async fn actor_for(
     db: &DatabaseConnection,
     who: Lookup<'_>,
 ) -> Result<Option<UserActor>, DomainError> {
-    let query = match who {
-        Lookup::Id(id) => users::Entity::find_by_id(id.as_uuid()),
-        Lookup::Email(email) => {
-            users::Entity::find().filter(users::Column::Email.eq(email.trim().to_lowercase()))
-        }
+    let who = match who {
+        Lookup::Id(id) => users::Column::Id.eq(id.as_uuid()),
+        Lookup::Email(email) => users::Column::Email.eq(email.trim().to_lowercase()),
     };
-    let Some(row) = query.filter(users::Column::Active.eq(true)).one(db).await? else {
+    let their_schools: sea_orm::RelationDef = user_schools::Entity::belongs_to(users::Entity)
+        .from(user_schools::Column::UserId)
+        .to(users::Column::Id)
+        .into();
+    let rows = users::Entity::find()
+        .filter(who)
+        .filter(users::Column::Active.eq(true))
+        .select_also(user_schools::Entity)
+        .join(sea_orm::JoinType::LeftJoin, their_schools.rev())
+        .all(db)
+        .await?;
+    let mut rows = rows.into_iter();
+    let Some((row, first)) = rows.next() else {
         return Ok(None);
     };
+    let schools: Vec<SchoolId> = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, link)| link))
+        .map(|link| SchoolId::from_uuid(link.school_id))
+        .collect();
     let user = User::from_row(row)?;
-    let schools = schools_of(db, &[user.id])
-        .await?
-        .remove(&user.id)
-        .unwrap_or_default();
     Ok(Some(UserActor {
         id: user.id,
         email: user.email,
