@@ -12,10 +12,10 @@
 //!
 //! A [`BatchScope`] replaces the guess with the fact. Loaders hand their batches to the scope
 //! instead of spawning them ([`BatchScope::spawner`]), and [`BatchScope::run`] polls the batches
-//! only when the request's future has gone quiet: it returned `Pending` without waking itself,
-//! so every field of the level has asked for its keys. A level's loads are therefore one batch
-//! per loader however slowly the machine gets to them, and the statement count of a query is
-//! its shape, not the load on the machine. The DataLoader's own delay is zero here; its timer
+//! only when the request's future has gone quiet (it returned `Pending` without waking itself,
+//! so every field of the level has asked for its keys) and every batch of the level before has
+//! answered. A level's loads are therefore one batch per loader however slowly the machine gets
+//! to them, and the statement count of a query is its shape, not the load on the machine. The DataLoader's own delay is zero here; its timer
 //! still adds one tick before the batch reads its keys, which no key arrives during.
 
 use std::future::Future;
@@ -71,6 +71,7 @@ impl BatchScope {
         Scoped {
             request: Box::pin(request),
             scope: self,
+            waiting: Vec::new(),
             running: FuturesUnordered::new(),
             busy_polls: 0,
         }
@@ -91,6 +92,9 @@ impl BatchScope {
 pub struct Scoped<F: Future> {
     request: Pin<Box<F>>,
     scope: BatchScope,
+    /// Batches submitted and not started: the level being asked for.
+    waiting: Vec<BoxFuture<'static, ()>>,
+    /// Batches loading: the level before.
     running: FuturesUnordered<BoxFuture<'static, ()>>,
     /// Polls in a row that ended with the request still asking to be polled.
     busy_polls: usize,
@@ -99,6 +103,7 @@ pub struct Scoped<F: Future> {
 impl<F: Future> std::fmt::Debug for Scoped<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scoped")
+            .field("waiting", &self.waiting.len())
             .field("running", &self.running.len())
             .finish_non_exhaustive()
     }
@@ -123,13 +128,19 @@ impl<F: Future> Future for Scoped<F> {
             if let Poll::Ready(output) = this.request.as_mut().poll(&mut inner) {
                 return Poll::Ready(output);
             }
-            this.running.extend(this.scope.take_submitted());
-            if !woken.woken.load(Ordering::Relaxed) || starved {
-                // Every load of the level has been asked for: run the batches. A batch that
-                // finishes answers its loads, which wakes the request for the next round.
+            this.waiting.extend(this.scope.take_submitted());
+            let quiet = !woken.woken.load(Ordering::Relaxed);
+            // The next level starts when the request has asked for all of it and every batch
+            // of the level before has answered: until the last one answers, its answers may
+            // still add keys to the next level's batches (an invoice's lines and its account's
+            // schools both ask for schools, one level down from two different batches).
+            if (quiet || starved) && this.running.is_empty() && !this.waiting.is_empty() {
                 this.busy_polls = 0;
-                while let Poll::Ready(Some(())) = this.running.poll_next_unpin(&mut inner) {}
+                this.running.extend(this.waiting.drain(..));
             }
+            // A batch that finishes answers its loads, which wakes the request for the next
+            // round.
+            while let Poll::Ready(Some(())) = this.running.poll_next_unpin(&mut inner) {}
             if !woken.woken.load(Ordering::Relaxed) {
                 // Nothing to do until the database answers.
                 return Poll::Pending;
@@ -179,6 +190,19 @@ mod tests {
         async fn load(&self, keys: &[u32]) -> Result<HashMap<u32, u32>, Self::Error> {
             self.0.lock().expect("not poisoned").push(keys.len());
             Ok(keys.iter().map(|k| (*k, k * 2)).collect())
+        }
+    }
+
+    /// A [`Recording`] whose every batch takes `.1` to answer, as a bigger statement does.
+    struct Slow(Recording, Duration);
+
+    impl Loader<u32> for Slow {
+        type Value = u32;
+        type Error = std::convert::Infallible;
+
+        async fn load(&self, keys: &[u32]) -> Result<HashMap<u32, u32>, Self::Error> {
+            tokio::time::sleep(self.1).await;
+            self.0.load(keys).await
         }
     }
 
@@ -244,6 +268,42 @@ mod tests {
                 .all(|(a, k)| *a == (Some(k * 2), Some((1_000 + k) * 2)))
         );
         assert_eq!(*sizes.lock().expect("not poisoned"), vec![100, 100]);
+    }
+
+    /// Keys one level down from two batches of different speed go in one batch: the level
+    /// starts when the slower has answered too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_level_fed_by_a_fast_and_a_slow_batch_is_one_batch() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let recording = || Recording(Arc::clone(&sizes));
+        let scope = BatchScope::new();
+        let fast = DataLoader::new(recording(), scope.spawner()).delay(Duration::ZERO);
+        let slow = DataLoader::new(
+            Slow(recording(), Duration::from_millis(20)),
+            scope.spawner(),
+        )
+        .delay(Duration::ZERO);
+        let below = DataLoader::new(recording(), scope.spawner()).delay(Duration::ZERO);
+        let (fast, slow, below) = (&fast, &slow, &below);
+        let answers = scope
+            .run(futures::future::join_all((0..100u32).map(|k| async move {
+                let parent = if k % 2 == 0 {
+                    fast.load_one(k).await
+                } else {
+                    slow.load_one(k).await
+                };
+                let parent = parent.expect("infallible").expect("answered");
+                below.load_one(parent).await.expect("infallible")
+            })))
+            .await;
+        assert!(answers.iter().zip(0u32..).all(|(a, k)| *a == Some(k * 4)));
+        let mut sizes = sizes.lock().expect("not poisoned").clone();
+        sizes.sort_unstable();
+        assert_eq!(
+            sizes,
+            vec![50, 50, 100],
+            "two parents' batches, then one below"
+        );
     }
 
     /// A request that never stops waking itself still gets its batches run.
