@@ -29,8 +29,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbError> {
     // Statement logging goes through our own tracing spans instead.
     options.sqlx_logging(false);
     // sqlx pings a pooled connection on every checkout by default: a round trip before every
-    // statement outside a transaction. Only a connection idle long enough for a server, proxy or firewall to
-    // have dropped it is pinged now; a hot one is handed out as it is.
+    // statement outside a transaction. Only a connection idle long enough for a server, proxy
+    // or firewall to have dropped it is pinged now; a hot one is handed out as it is.
     options.test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE);
     if url.starts_with("sqlite:") {
         // One writer at a time is SQLite's model; a small pool avoids lock contention.

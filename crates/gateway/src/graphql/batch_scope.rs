@@ -5,18 +5,21 @@
 //! own. The delay is a guess at how long one level of a query takes to ask for all its keys,
 //! and under load the guess is wrong: with 32 requests on two cores a request's task waits
 //! behind the others for longer than any sensible delay, the batch fires with the keys asked so
-//! far, and the rest go in more batches. A page of 100 invoices then read its lines in a dozen
-//! statements instead of one (`bench/run invoices`: 36.6 statements a request at 32
-//! connections against 7 at 4), each with its own number of parameters, so PostgreSQL also
-//! prepared a new statement for most of them.
+//! far, and the rest go in more batches. Finance's page of 100 invoices (`bench/run`'s
+//! `invoices`) cost 36.6 statements a request under `hey -c 32` against 7 under `-c 4`,
+//! counted in PostgreSQL's log; each split batch had its own number of parameters, so
+//! PostgreSQL also prepared most of them afresh.
 //!
 //! A [`BatchScope`] replaces the guess with the fact. Loaders hand their batches to the scope
 //! instead of spawning them ([`BatchScope::spawner`]), and [`BatchScope::run`] polls the batches
 //! only when the request's future has gone quiet (it returned `Pending` without waking itself,
 //! so every field of the level has asked for its keys) and every batch of the level before has
 //! answered. A level's loads are therefore one batch per loader however slowly the machine gets
-//! to them, and the statement count of a query is its shape, not the load on the machine. The DataLoader's own delay is zero here; its timer
-//! still adds one tick before the batch reads its keys, which no key arrives during.
+//! to them, and the statement count of a query is its shape, not the load on the machine.
+//!
+//! The DataLoader's own delay is zero here. Its timer still waits for the next millisecond
+//! tick before the batch takes its keys; nothing else of the request runs meanwhile, so no
+//! key is missed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -55,7 +58,7 @@ impl BatchScope {
         Self::default()
     }
 
-    /// The spawner to give `DataLoader::new`: it queues the batch for [`BatchScope::run`].
+    /// The spawner to give a `DataLoader`: it queues the batch for [`BatchScope::run`].
     pub fn spawner(&self) -> impl Fn(BoxFuture<'static, ()>) + Send + Sync + 'static {
         let submitted = Arc::clone(&self.submitted);
         move |batch| {
