@@ -9,7 +9,9 @@
 //!
 //! - [`RequestLimits::check`] runs first, and leaves the document parsed on the request;
 //! - the transport's span is named from that document ([`spans`]);
-//! - the response's errors are coded afterwards ([`errors::code_checked`]).
+//! - the response's errors are coded afterwards ([`errors::code_checked`]);
+//! - its objects' fields are put back in the query's order ([`super::response_order`]), on
+//!   either schema and over graphql-ws (the [`Executor`] below).
 //!
 //! The fifth, [`super::coercion::CoercionErrors`], rewrites a root mutation field's error,
 //! so mutations keep the schema with extensions, as do subscriptions and a request asking
@@ -18,12 +20,16 @@
 //! query answers the same on either (the unit test below holds its errors to that); the
 //! end-to-end tests drive this path, as the server does.
 
+use std::sync::Arc;
+
+use async_graphql::futures_util::stream::{BoxStream, StreamExt as _};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{Request, Response, Value};
+use async_graphql::{Data, Executor, Request, Response, Value};
 
 use super::TrellisSchema;
 use super::errors;
 use super::limits::RequestLimits;
+use super::response_order::ResponseOrder;
 use super::spans;
 
 /// The two schemas a request may run on, and the limits checked ahead of the plain one.
@@ -66,7 +72,8 @@ impl Schemas {
     /// Runs `request`, in the current span (the transport's `graphql` span, which this names).
     pub async fn execute(&self, mut request: Request) -> Response {
         if asks_cost(&request) {
-            return self.full.execute(request).await;
+            let order = self.order_of(&mut request);
+            return in_order(self.full.execute(request).await, order.as_ref());
         }
         // The flag is for `CostReport`, not for resolvers.
         request.extensions.remove("cost");
@@ -81,11 +88,12 @@ impl Schemas {
             // `check` parsed it; unreachable, but the full schema answers whatever it is.
             return self.full.execute(request).await;
         };
+        let order = ResponseOrder::of(document, requested.as_deref());
         match spans::operation(document, requested.as_deref()) {
             Some((OperationType::Query, _)) => {}
             // Mutations, subscriptions, and an operation name the document lacks (the full
             // schema's error for it is the reference).
-            _ => return self.full.execute(request).await,
+            _ => return in_order(self.full.execute(request).await, order.as_ref()),
         }
         spans::record_operation(&span, document, requested.as_deref());
         let variables = if has_variables(document) {
@@ -95,8 +103,49 @@ impl Schemas {
         };
         let mut response = self.plain.execute(request).await;
         errors::code_checked(&mut response.errors, &variables);
-        response
+        in_order(response, order.as_ref())
     }
+
+    /// The order `request`'s operation asks its fields in, once its document has passed the
+    /// limits (so the walk is bounded); `None` when it does not pass, and the schema refuses it.
+    fn order_of(&self, request: &mut Request) -> Option<ResponseOrder> {
+        self.limits.check(request).ok()?;
+        let operation_name = request.operation_name.clone();
+        ResponseOrder::of(request.parsed_query().ok()?, operation_name.as_deref())
+    }
+}
+
+/// graphql-ws runs every operation of a connection as a stream on the full schema, each
+/// response in the query's order.
+impl Executor for Schemas {
+    async fn execute(&self, request: Request) -> Response {
+        Self::execute(self, request).await
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let order = self.order_of(&mut request);
+        let responses = self
+            .full
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default());
+        match order {
+            Some(order) => responses
+                .map(move |response| in_order(response, Some(&order)))
+                .boxed(),
+            None => responses,
+        }
+    }
+}
+
+/// `response` with its objects' fields in `order`.
+fn in_order(mut response: Response, order: Option<&ResponseOrder>) -> Response {
+    if let Some(order) = order {
+        order.apply(&mut response.data);
+    }
+    response
 }
 
 /// Whether the request asked for its cost (`extensions: {"cost": true}`); the full schema's

@@ -24,6 +24,7 @@ pub mod notifications;
 pub mod offer;
 pub mod peer_review;
 pub mod relay;
+pub mod response_order;
 pub mod scalars;
 pub mod spans;
 pub mod traded;

@@ -61,7 +61,7 @@ pub async fn get(State(state): State<AppState>, request: Request) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| {
-            let schema = state.schema.full().clone();
+            let schema = state.schema.clone();
             GraphQLWebSocket::new(socket, schema, protocol)
                 .keepalive_timeout(KEEPALIVE)
                 .on_connection_init(move |payload| connection_data(state, payload))

@@ -1,0 +1,220 @@
+//! Puts every object's fields back in the order the query asked for them.
+//!
+//! The GraphQL spec (section 7.1) says a response SHOULD list an object's fields in the order
+//! `CollectFields()` gives: the query's, fragments spread where they stand. Clients that
+//! parse a response as it streams, and people reading one, rely on it. async-graphql 7.2
+//! writes an object's fields in the order they *finish* (`do_resolve_container` drains a
+//! `FuturesUnordered`; upstream issue 612), so two fields that both wait on the database come
+//! back in whichever order their batches answer.
+//!
+//! [`ResponseOrder`] is the order a document's operation asks for, as a tree of response
+//! keys (aliases, not field names); [`ResponseOrder::apply`] re-sorts a response's objects by
+//! it after execution. An object already in order, as most are, is only checked.
+//!
+//! The tree is built from a document the request limits have passed ([`super::limits`]):
+//! bounded in selections and fragment depth, so the walk is too. It ignores fragments' type
+//! conditions: a key's place is its first appearance in any fragment. That differs from the
+//! spec only for two fragments on different types that ask for the same keys in opposite
+//! orders, which no client of ours does; honouring it would need each object's concrete type,
+//! which the response does not carry.
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
+use async_graphql::{Name, Value};
+
+/// The response keys an operation asks for, in order, each with the order of its own
+/// selection.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ResponseOrder {
+    fields: IndexMap<Name, Self>,
+}
+
+impl ResponseOrder {
+    /// The order of the operation `operation_name` picks from `document`; `None` when it
+    /// picks none (execution answers that with its own error).
+    #[must_use]
+    pub fn of(document: &ExecutableDocument, operation_name: Option<&str>) -> Option<Self> {
+        let operation = operation(document, operation_name)?;
+        let mut order = Self::default();
+        order.collect(document, &operation.selection_set.node);
+        Some(order)
+    }
+
+    fn collect(&mut self, document: &ExecutableDocument, set: &SelectionSet) {
+        for selection in &set.items {
+            match &selection.node {
+                Selection::Field(field) => self
+                    .fields
+                    .entry(field.node.response_key().node.clone())
+                    .or_default()
+                    .collect(document, &field.node.selection_set.node),
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) = document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        self.collect(document, &fragment.node.selection_set.node);
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    self.collect(document, &inline.node.selection_set.node);
+                }
+            }
+        }
+    }
+
+    /// Sorts every object in `value` (a response's `data`, or a value under this key) into
+    /// this order, lists item by item.
+    pub fn apply(&self, value: &mut Value) {
+        if self.fields.is_empty() {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                let place = |key: &Name| self.fields.get_index_of(key).unwrap_or(usize::MAX);
+                if !map.keys().map(place).is_sorted() {
+                    map.sort_unstable_by(|a, _, b, _| place(a).cmp(&place(b)));
+                }
+                for (key, value) in map.iter_mut() {
+                    if let Some(order) = self.fields.get(key) {
+                        order.apply(value);
+                    }
+                }
+            }
+            Value::List(items) => {
+                for item in items {
+                    self.apply(item);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The operation a request runs, as execution picks it: by name, or the only one.
+fn operation<'d>(
+    document: &'d ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'d OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(op), _) => Some(&op.node),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).map(|op| &op.node),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| &op.node)
+        }
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
+    use super::*;
+
+    /// A field that answers after `ms` milliseconds, so fields finish in an order of our
+    /// choosing.
+    async fn after(ms: u64, value: i32) -> i32 {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        value
+    }
+
+    #[derive(SimpleObject)]
+    struct Leaf {
+        a: i32,
+        b: i32,
+    }
+
+    struct Node;
+
+    #[Object]
+    impl Node {
+        async fn slow(&self) -> i32 {
+            after(30, 1).await
+        }
+        async fn fast(&self) -> i32 {
+            after(0, 2).await
+        }
+        async fn leaves(&self) -> Vec<Leaf> {
+            after(10, 0).await;
+            vec![Leaf { a: 1, b: 2 }, Leaf { a: 3, b: 4 }]
+        }
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn slow(&self) -> i32 {
+            after(30, 1).await
+        }
+        async fn fast(&self) -> i32 {
+            after(0, 2).await
+        }
+        async fn node(&self) -> Node {
+            after(20, 0).await;
+            Node
+        }
+        async fn nodes(&self) -> Vec<Node> {
+            vec![Node, Node]
+        }
+    }
+
+    /// Runs `query` as async-graphql does, then as Trellis sends it: the keys of the JSON
+    /// text as async-graphql wrote them, and as ordered.
+    async fn run(query: &str) -> (String, String) {
+        let schema = Schema::new(Query, EmptyMutation, EmptySubscription);
+        let response = schema.execute(query).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let raw = serde_json::to_string(&response.data).expect("json");
+        let mut data = response.data;
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        ResponseOrder::of(&document, None)
+            .expect("one operation")
+            .apply(&mut data);
+        (raw, serde_json::to_string(&data).expect("json"))
+    }
+
+    #[tokio::test]
+    async fn fields_come_back_in_the_order_asked_however_they_finish() {
+        let (raw, ordered) = run("{ slow fast }").await;
+        // The premise: async-graphql writes them as they finish.
+        assert_eq!(raw, r#"{"fast":2,"slow":1}"#);
+        assert_eq!(ordered, r#"{"slow":1,"fast":2}"#);
+    }
+
+    #[tokio::test]
+    async fn nested_objects_lists_and_aliases_are_ordered_too() {
+        let (_, ordered) = run(
+            "{ node { later: slow sooner: fast leaves { b a } } nodes { slow fast } first: fast }",
+        )
+        .await;
+        assert_eq!(
+            ordered,
+            concat!(
+                r#"{"node":{"later":1,"sooner":2,"leaves":[{"b":2,"a":1},{"b":4,"a":3}]},"#,
+                r#""nodes":[{"slow":1,"fast":2},{"slow":1,"fast":2}],"first":2}"#
+            )
+        );
+    }
+
+    #[tokio::test]
+    async fn fragments_place_their_fields_where_they_are_spread() {
+        let (_, ordered) = run(
+            "query Q { ...Outer node { ... on Node { slow } fast } } \
+             fragment Outer on Query { slow ...Inner } fragment Inner on Query { fast }",
+        )
+        .await;
+        assert_eq!(ordered, r#"{"slow":1,"fast":2,"node":{"slow":1,"fast":2}}"#);
+    }
+
+    #[test]
+    fn a_document_without_the_named_operation_has_no_order() {
+        let document =
+            async_graphql::parser::parse_query("query A { fast } query B { slow }").expect("doc");
+        assert!(ResponseOrder::of(&document, Some("C")).is_none());
+        assert!(ResponseOrder::of(&document, None).is_none());
+        assert!(ResponseOrder::of(&document, Some("B")).is_some());
+    }
+}
