@@ -110,8 +110,8 @@ fn operation<'d>(
 mod tests {
     use std::time::Duration;
 
-    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
     use super::*;
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema, SimpleObject};
 
     /// A field that answers after `ms` milliseconds, so fields finish in an order of our
     /// choosing.
@@ -201,10 +201,8 @@ mod tests {
 
     #[tokio::test]
     async fn fragments_place_their_fields_where_they_are_spread() {
-        let (_, ordered) = run(
-            "query Q { ...Outer node { ... on Node { slow } fast } } \
-             fragment Outer on Query { slow ...Inner } fragment Inner on Query { fast }",
-        )
+        let (_, ordered) = run("query Q { ...Outer node { ... on Node { slow } fast } } \
+             fragment Outer on Query { slow ...Inner } fragment Inner on Query { fast }")
         .await;
         assert_eq!(ordered, r#"{"slow":1,"fast":2,"node":{"slow":1,"fast":2}}"#);
     }

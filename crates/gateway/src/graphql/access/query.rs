@@ -48,22 +48,13 @@ impl AccessQuery {
     /// Who is calling.
     async fn viewer(&self, ctx: &Context<'_>) -> async_graphql::Result<Viewer> {
         let rc = ctx.trellis()?;
-        Ok(match &rc.actor {
-            Actor::User(user) => Viewer {
-                user: rc.loaders.users.load_one(user.id).await?.map(UserNode),
-                scopes: Vec::new(),
-                actor: rc.actor.clone(),
-            },
-            Actor::ApiKey(key) => Viewer {
-                user: None,
-                scopes: key.scopes.iter().copied().map(Into::into).collect(),
-                actor: rc.actor.clone(),
-            },
-            Actor::System => Viewer {
-                user: None,
-                scopes: Vec::new(),
-                actor: rc.actor.clone(),
-            },
+        let scopes = match &rc.actor {
+            Actor::ApiKey(key) => key.scopes.iter().copied().map(Into::into).collect(),
+            Actor::User(_) | Actor::System => Vec::new(),
+        };
+        Ok(Viewer {
+            scopes,
+            actor: rc.actor.clone(),
         })
     }
 

@@ -178,8 +178,6 @@ impl ApiKeyNode {
 #[derive(SimpleObject, Debug)]
 #[graphql(complex)]
 pub struct Viewer {
-    /// The signed-in person; null when calling with an API key.
-    pub user: Option<UserNode>,
     /// The key's scopes when calling with an API key; empty for people.
     pub scopes: Vec<Scope>,
     #[graphql(skip)]
@@ -188,6 +186,17 @@ pub struct Viewer {
 
 #[async_graphql::ComplexObject]
 impl Viewer {
+    /// The signed-in person; null when calling with an API key.
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        // Read only when asked: most pages start at `viewer` for its schools, and reading the
+        // user there anyway cost every such page a statement of its own.
+        let Actor::User(user) = &self.actor else {
+            return Ok(None);
+        };
+        let rc = ctx.trellis()?;
+        Ok(rc.loaders.users.load_one(user.id).await?.map(UserNode))
+    }
+
     /// The schools whose records the caller sees as their own (school roles).
     async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
         let Actor::User(user) = &self.actor else {
