@@ -8,6 +8,7 @@
 //! per-request hooks, which this module performs around the call instead:
 //!
 //! - [`RequestLimits::check`] runs first, and leaves the document parsed on the request;
+//!   a document seen before is taken already parsed and checked from [`Documents`];
 //! - the transport's span is named from that document ([`spans`]);
 //! - the response's errors are coded afterwards ([`errors::code_checked`]);
 //! - its objects' fields are put back in the query's order ([`super::response_order`]), on
@@ -27,6 +28,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{Data, Executor, Request, Response, Value};
 
 use super::TrellisSchema;
+use super::documents::Documents;
 use super::errors;
 use super::limits::RequestLimits;
 use super::response_order::ResponseOrder;
@@ -40,6 +42,8 @@ pub struct Schemas {
     /// Without extensions: queries, after [`Schemas::execute`]'s own checks.
     plain: TrellisSchema,
     limits: RequestLimits,
+    /// Documents already parsed and checked, shared by every clone.
+    documents: Arc<Documents>,
 }
 
 impl std::fmt::Debug for Schemas {
@@ -51,15 +55,12 @@ impl std::fmt::Debug for Schemas {
 }
 
 impl Schemas {
-    pub(super) const fn new(
-        full: TrellisSchema,
-        plain: TrellisSchema,
-        limits: RequestLimits,
-    ) -> Self {
+    pub(super) fn new(full: TrellisSchema, plain: TrellisSchema, limits: RequestLimits) -> Self {
         Self {
             full,
             plain,
             limits,
+            documents: Arc::default(),
         }
     }
 
@@ -72,46 +73,37 @@ impl Schemas {
     /// Runs `request`, in the current span (the transport's `graphql` span, which this names).
     pub async fn execute(&self, mut request: Request) -> Response {
         if asks_cost(&request) {
-            let order = self.order_of(&mut request);
-            return in_order(self.full.execute(request).await, order.as_ref());
+            // The full schema's `CostReport` answers, and its own limits refuse what they
+            // refuse.
+            let prepared = self.documents.prepare(&mut request, &self.limits).ok();
+            let requested = request.operation_name.clone();
+            let response = self.full.execute(request).await;
+            let order = prepared
+                .as_ref()
+                .and_then(|p| p.order(requested.as_deref()));
+            return in_order(response, order);
         }
         // The flag is for `CostReport`, not for resolvers.
         request.extensions.remove("cost");
-        if let Err(refused) = self.limits.check(&mut request) {
+        let prepared = match self.documents.prepare(&mut request, &self.limits) {
+            Ok(prepared) => prepared,
             // As the extension refuses it: coded, and nothing ran.
-            return Response::from_errors(vec![refused]);
-        }
-        let requested = request.operation_name.clone();
-        let span = tracing::Span::current();
-        spans::record_hash(&span, &request.query);
-        let Ok(document) = request.parsed_query() else {
-            // `check` parsed it; unreachable, but the full schema answers whatever it is.
-            return self.full.execute(request).await;
+            Err(refused) => return Response::from_errors(vec![refused]),
         };
-        let order = ResponseOrder::of(document, requested.as_deref());
-        match spans::operation(document, requested.as_deref()) {
+        let requested = request.operation_name.as_deref();
+        let order = prepared.order(requested);
+        let span = tracing::Span::current();
+        spans::record_document_hash(&span, &prepared.hash);
+        match spans::operation(&prepared.document, requested) {
             Some((OperationType::Query, _)) => {}
             // Mutations, subscriptions, and an operation name the document lacks (the full
             // schema's error for it is the reference).
-            _ => return in_order(self.full.execute(request).await, order.as_ref()),
+            _ => return in_order(self.full.execute(request).await, order),
         }
-        spans::record_operation(&span, document, requested.as_deref());
-        let variables = if has_variables(document) {
-            errors::variable_positions(document)
-        } else {
-            Vec::new()
-        };
+        spans::record_operation(&span, &prepared.document, requested);
         let mut response = self.plain.execute(request).await;
-        errors::code_checked(&mut response.errors, &variables);
-        in_order(response, order.as_ref())
-    }
-
-    /// The order `request`'s operation asks its fields in, once its document has passed the
-    /// limits (so the walk is bounded); `None` when it does not pass, and the schema refuses it.
-    fn order_of(&self, request: &mut Request) -> Option<ResponseOrder> {
-        self.limits.check(request).ok()?;
-        let operation_name = request.operation_name.clone();
-        ResponseOrder::of(request.parsed_query().ok()?, operation_name.as_deref())
+        errors::code_checked(&mut response.errors, &prepared.variables);
+        in_order(response, order)
     }
 }
 
@@ -127,13 +119,15 @@ impl Executor for Schemas {
         mut request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        let order = self.order_of(&mut request);
+        // A document the limits refuse is left for the schema's own extension to refuse.
+        let prepared = self.documents.prepare(&mut request, &self.limits).ok();
+        let requested = request.operation_name.clone();
         let responses = self
             .full
             .execute_stream_with_session_data(request, session_data.unwrap_or_default());
-        match order {
-            Some(order) => responses
-                .map(move |response| in_order(response, Some(&order)))
+        match prepared {
+            Some(prepared) => responses
+                .map(move |response| in_order(response, prepared.order(requested.as_deref())))
                 .boxed(),
             None => responses,
         }
@@ -152,15 +146,6 @@ fn in_order(mut response: Response, order: Option<&ResponseOrder>) -> Response {
 /// `CostReport` answers it.
 fn asks_cost(request: &Request) -> bool {
     matches!(request.extensions.get("cost"), Some(Value::Boolean(true)))
-}
-
-/// Whether any operation defines a variable; without one, no error can be about a variable's
-/// value, and the walk for their positions is skipped.
-fn has_variables(document: &async_graphql::parser::types::ExecutableDocument) -> bool {
-    document
-        .operations
-        .iter()
-        .any(|(_, op)| !op.node.variable_definitions.is_empty())
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ pub mod coercion;
 mod connections;
 pub mod context;
 pub mod directory;
+pub mod documents;
 pub mod errors;
 pub mod execute;
 pub mod int;

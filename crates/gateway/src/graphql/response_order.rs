@@ -91,6 +91,47 @@ impl ResponseOrder {
     }
 }
 
+/// The order of every operation in a document, for [`super::documents`] to keep with it.
+#[derive(Debug)]
+pub enum DocumentOrder {
+    /// A document of one anonymous operation, whatever name the request gives.
+    Single(ResponseOrder),
+    /// Named operations.
+    Named(IndexMap<Name, ResponseOrder>),
+}
+
+impl DocumentOrder {
+    /// The order of each of `document`'s operations.
+    #[must_use]
+    pub fn of(document: &ExecutableDocument) -> Self {
+        let order = |operation: &OperationDefinition| {
+            let mut order = ResponseOrder::default();
+            order.collect(document, &operation.selection_set.node);
+            order
+        };
+        match &document.operations {
+            DocumentOperations::Single(op) => Self::Single(order(&op.node)),
+            DocumentOperations::Multiple(ops) => Self::Named(
+                ops.iter()
+                    .map(|(name, op)| (name.clone(), order(&op.node)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The order of the operation `operation_name` picks, as [`ResponseOrder::of`] would
+    /// build it.
+    #[must_use]
+    pub fn operation(&self, operation_name: Option<&str>) -> Option<&ResponseOrder> {
+        match (self, operation_name) {
+            (Self::Single(order), _) => Some(order),
+            (Self::Named(orders), Some(name)) => orders.get(name),
+            (Self::Named(orders), None) if orders.len() == 1 => orders.values().next(),
+            (Self::Named(_), None) => None,
+        }
+    }
+}
+
 /// The operation a request runs, as execution picks it: by name, or the only one.
 fn operation<'d>(
     document: &'d ExecutableDocument,
@@ -214,5 +255,27 @@ mod tests {
         assert!(ResponseOrder::of(&document, Some("C")).is_none());
         assert!(ResponseOrder::of(&document, None).is_none());
         assert!(ResponseOrder::of(&document, Some("B")).is_some());
+    }
+
+    #[test]
+    fn a_documents_orders_are_each_operations_order() {
+        for (text, names) in [
+            (
+                "query A { fast slow } query B { slow fast }",
+                &[Some("A"), Some("B"), Some("C"), None][..],
+            ),
+            ("query A { fast slow }", &[Some("A"), None, Some("B")][..]),
+            ("{ slow fast }", &[None, Some("X")][..]),
+        ] {
+            let document = async_graphql::parser::parse_query(text).expect("doc");
+            let orders = DocumentOrder::of(&document);
+            for name in names {
+                assert_eq!(
+                    orders.operation(*name),
+                    ResponseOrder::of(&document, *name).as_ref(),
+                    "{text} {name:?}"
+                );
+            }
+        }
     }
 }

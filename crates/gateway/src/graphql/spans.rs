@@ -72,8 +72,13 @@ impl Extension for Naming {
 /// validation refuses can still be found by its hash).
 pub fn record_hash(span: &tracing::Span, query: &str) {
     if !span.is_disabled() {
-        span.record("graphql.document.hash", document_hash(query).as_str());
+        record_document_hash(span, &document_hash(query));
     }
+}
+
+/// Records `graphql.document.hash` on `span`, from a [`document_hash`] worked out before.
+pub fn record_document_hash(span: &tracing::Span, hash: &str) {
+    span.record("graphql.document.hash", hash);
 }
 
 /// Names `span` by the operation `document` runs (`requested` is the client's operation

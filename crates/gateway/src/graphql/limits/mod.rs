@@ -90,7 +90,12 @@ impl RequestLimits {
             ));
         }
         self.check_depth(shape)?;
-        if variables_contain_nul(&request.variables) {
+        Self::check_variables(&request.variables)
+    }
+
+    /// The check on a request's variables alone (step 5), for a document already checked.
+    pub fn check_variables(variables: &Variables) -> ServerResult<()> {
+        if variables_contain_nul(variables) {
             return Err(nul_error());
         }
         Ok(())
