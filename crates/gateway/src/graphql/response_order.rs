@@ -65,19 +65,26 @@ impl ResponseOrder {
 
     /// Sorts every object in `value` (a response's `data`, or a value under this key) into
     /// this order, lists item by item.
+    ///
+    /// Most objects are in order already, so they are checked by walking their keys and this
+    /// order's side by side (no hashing); only an object out of order is sorted.
     pub fn apply(&self, value: &mut Value) {
         if self.fields.is_empty() {
             return;
         }
         match value {
             Value::Object(map) => {
-                let place = |key: &Name| self.fields.get_index_of(key).unwrap_or(usize::MAX);
-                if !map.keys().map(place).is_sorted() {
+                if !self.follows(map.keys()) {
+                    let place = |key: &Name| self.fields.get_index_of(key).unwrap_or(usize::MAX);
                     map.sort_unstable_by(|a, _, b, _| place(a).cmp(&place(b)));
                 }
+                let mut from = 0;
                 for (key, value) in map.iter_mut() {
-                    if let Some(order) = self.fields.get(key) {
-                        order.apply(value);
+                    if let Some(at) = self.find(key, from) {
+                        from = at + 1;
+                        if let Some((_, order)) = self.fields.get_index(at) {
+                            order.apply(value);
+                        }
                     }
                 }
             }
@@ -88,6 +95,28 @@ impl ResponseOrder {
             }
             _ => {}
         }
+    }
+
+    /// Whether `keys` come in this order (some of this order's keys may be missing: a field
+    /// skipped, or a fragment on another type).
+    fn follows<'k>(&self, keys: impl Iterator<Item = &'k Name>) -> bool {
+        let mut from = 0;
+        for key in keys {
+            match self.find(key, from) {
+                Some(at) => from = at + 1,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Where `key` is in this order, looking from position `from` on.
+    fn find(&self, key: &Name, from: usize) -> Option<usize> {
+        self.fields
+            .keys()
+            .skip(from)
+            .position(|k| k == key)
+            .map(|at| at + from)
     }
 }
 
@@ -246,6 +275,14 @@ mod tests {
              fragment Outer on Query { slow ...Inner } fragment Inner on Query { fast }")
         .await;
         assert_eq!(ordered, r#"{"slow":1,"fast":2,"node":{"slow":1,"fast":2}}"#);
+    }
+
+    #[tokio::test]
+    async fn fields_left_out_leave_the_rest_in_order() {
+        let (_, ordered) =
+            run("{ early: slow @skip(if: true) slow fast @include(if: false) node { fast slow } }")
+                .await;
+        assert_eq!(ordered, r#"{"slow":1,"node":{"fast":2,"slow":1}}"#);
     }
 
     #[test]
