@@ -64,9 +64,10 @@ impl Schemas {
         }
     }
 
-    /// The schema with every extension, for subscriptions (graphql-ws) and tests.
-    #[must_use]
-    pub const fn full(&self) -> &TrellisSchema {
+    /// The schema with every extension, for the test that holds both schemas' errors alike
+    /// (graphql-ws runs on `Schemas` itself, as its [`Executor`]).
+    #[cfg(test)]
+    const fn full(&self) -> &TrellisSchema {
         &self.full
     }
 
