@@ -78,14 +78,6 @@ async fn candidates(
 ) -> Result<Vec<Candidate>, DomainError> {
     let directory = membership::school::by_ids(db, schools).await?;
     let places = partnership::memberships_of(db, schools).await?;
-    let mut partnership_ids: Vec<_> = places
-        .values()
-        .flatten()
-        .map(|m| m.partnership_id)
-        .collect();
-    partnership_ids.sort_unstable();
-    partnership_ids.dedup();
-    let partnerships = partnership::by_ids(db, &partnership_ids).await?;
     let reviewers = reviewers_of_schools(db, schools).await?;
     let last_year = last_year_groups(db, cycle, schools).await?;
     let mut out = Vec::with_capacity(schools.len());
@@ -95,7 +87,7 @@ async fn candidates(
             .get(s)
             .into_iter()
             .flatten()
-            .filter_map(|m| partnerships.get(&m.partnership_id))
+            .map(|place| &place.partnership)
             .filter(|p| p.kind.shares_governance())
             .map(|p| HardPartnership {
                 id: p.id,

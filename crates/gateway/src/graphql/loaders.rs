@@ -29,7 +29,7 @@ use kernel::{
 };
 use kernel::{ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId};
 use membership::memberships::{self, Membership, Tier};
-use membership::partnership::{self, Member, Partnership};
+use membership::partnership::{self, Member, Partnership, SchoolPartnership};
 use membership::people::{User, users};
 use membership::school::inspection::Inspection;
 use membership::school::types::Designation;
@@ -117,8 +117,8 @@ loader!(
     MembersLoader, PartnershipId => Vec<Member>, |db, keys| partnership::members_of(db, keys)
 );
 loader!(
-    /// Each school's partnerships, by partnership name.
-    MembershipsLoader, SchoolId => Vec<Member>, |db, keys| partnership::memberships_of(db, keys)
+    /// Each school's partnerships, by partnership name, each with the school's place in it.
+    MembershipsLoader, SchoolId => Vec<SchoolPartnership>, |db, keys| partnership::memberships_of(db, keys)
 );
 loader!(
     /// Each partnership's lead school.

@@ -6,6 +6,6 @@ pub mod types;
 
 pub use service::{
     Member, MemberChange, MemberInput, NewPartnership, Partnership, PartnershipChanges,
-    PartnershipFilter, by_ids, count, create, leads_of, list, members_of, memberships_of,
-    put_member, remove_member, update,
+    PartnershipFilter, SchoolPartnership, by_ids, count, create, leads_of, list, members_of,
+    memberships_of, put_member, remove_member, update,
 };

@@ -198,26 +198,41 @@ pub async fn members_of(
     Ok(out)
 }
 
+/// A school's place in a partnership, with the partnership: the statement that finds the
+/// place reads the partnership's row anyway (its name is what the list is sorted by), so
+/// the caller need not read it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchoolPartnership {
+    pub member: Member,
+    pub partnership: Partnership,
+}
+
 /// Every partnership each school belongs to, sorted by partnership name; one statement.
 pub async fn memberships_of(
     db: &DatabaseConnection,
     schools: &[SchoolId],
-) -> Result<HashMap<SchoolId, Vec<Member>>, DomainError> {
+) -> Result<HashMap<SchoolId, Vec<SchoolPartnership>>, DomainError> {
     let rows = members::Entity::find()
         .filter(members::Column::SchoolId.is_in(schools.iter().map(SchoolId::as_uuid)))
         .find_also_related(partnerships::Entity)
         .all(db)
         .await?;
-    let mut out: HashMap<SchoolId, Vec<Member>> = HashMap::new();
+    let mut out: HashMap<SchoolId, Vec<SchoolPartnership>> = HashMap::new();
     for (row, partnership) in rows {
         let partnership = partnership.ok_or_else(|| {
             DomainError::internal(CorruptRow("member without partnership".into()))
         })?;
-        let member = member_from_row(&row, (partnership.name, partnership.id))?;
-        out.entry(member.school_id).or_default().push(member);
+        let partnership = Partnership::from_row(partnership)?;
+        let member = member_from_row(&row, partnership.sort_key())?;
+        out.entry(member.school_id)
+            .or_default()
+            .push(SchoolPartnership {
+                member,
+                partnership,
+            });
     }
     for list in out.values_mut() {
-        list.sort_by(|a, b| a.sort_key.cmp(&b.sort_key));
+        list.sort_by(|a, b| a.member.sort_key.cmp(&b.member.sort_key));
     }
     Ok(out)
 }

@@ -220,23 +220,13 @@ impl SchoolNode {
         let rc = ctx.trellis()?;
         let all = list_of(&rc.loaders.memberships, self.0.id).await?;
         let total = all.len();
-        let page = membership::Page::from_sorted(all, &args, |m| m.sort_key.clone());
-        let ids: Vec<_> = page.items.iter().map(|m| m.partnership_id).collect();
-        let partnerships = rc.loaders.partnerships.load_many(ids).await?;
-        let page = membership::Page {
-            items: page
-                .items
-                .into_iter()
-                .filter_map(|m| partnerships.get(&m.partnership_id).cloned().map(|p| (p, m)))
-                .collect(),
-            has_next_page: page.has_next_page,
-            has_previous_page: page.has_previous_page,
-        };
-        Ok(connection(page, ListCount(total), |(p, m)| {
+        let page = membership::Page::from_sorted(all, &args, |p| p.member.sort_key.clone());
+        Ok(connection(page, ListCount(total), |place| {
+            let fields = MemberFields::from(&place.member);
             (
-                m.sort_key.clone(),
-                PartnershipNode(p),
-                MemberFields::from(&m),
+                place.member.sort_key,
+                PartnershipNode(place.partnership),
+                fields,
             )
         }))
     }
