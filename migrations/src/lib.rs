@@ -36,6 +36,7 @@ mod m20261205_000150_scheduled_instalments;
 mod m20261205_000160_bank_statements;
 mod m20261205_000170_invoice_collection;
 mod m20261206_000180_invoice_drafts;
+mod m20261206_000190_sign_in_changes;
 mod status;
 
 pub use status::{MigrationStatus, status};
@@ -78,6 +79,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000160_bank_statements::Migration),
             Box::new(m20261205_000170_invoice_collection::Migration),
             Box::new(m20261206_000180_invoice_drafts::Migration),
+            Box::new(m20261206_000190_sign_in_changes::Migration),
         ]
     }
 }

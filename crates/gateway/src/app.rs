@@ -7,7 +7,7 @@ use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use kernel::Clock;
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::net::TcpListener;
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -16,6 +16,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::auth::cache::ActorCache;
 use crate::auth::{Authenticator, OidcConfig, TokenVerifier};
 use crate::config::Config;
 use crate::events::{self, Bus};
@@ -68,6 +69,21 @@ impl std::fmt::Debug for AppState {
             .field("auth", &self.auth)
             .finish_non_exhaustive()
     }
+}
+
+/// The cache of signed-in users: on PostgreSQL, kept while changes are heard; off on SQLite,
+/// off when `TRELLIS_SIGN_IN_CACHE_SECS=0`, and off (with a warning) if LISTEN fails.
+async fn sign_in_cache(config: &Config, db: &DatabaseConnection) -> Arc<ActorCache> {
+    if config.sign_in_cache_secs == 0 || db.get_database_backend() != DbBackend::Postgres {
+        return Arc::new(ActorCache::off());
+    }
+    let cache = Arc::new(ActorCache::new(std::time::Duration::from_secs(
+        config.sign_in_cache_secs,
+    )));
+    if let Err(e) = crate::auth::listen::start(db, cache.clone()).await {
+        tracing::warn!(error = %e, "every request reads its user");
+    }
+    cache
 }
 
 /// A built application, ready to serve.
@@ -126,11 +142,13 @@ impl App {
             )),
             None => None,
         };
+        let users = sign_in_cache(config, &db).await;
         let state = AppState {
             auth: Authenticator {
                 db: db.clone(),
                 verifier,
                 clock: clock.clone(),
+                users,
             },
             schema: graphql::schemas(config, provider.clone()),
             provider,

@@ -83,6 +83,12 @@ pub struct Config {
     pub persisted_queries_max: usize,
     /// How many bytes of document text persisted queries may hold per replica.
     pub persisted_queries_max_bytes: usize,
+    /// On PostgreSQL, how long a signed-in user's role and schools may be kept between their
+    /// requests, in seconds, instead of read on every one. Any change to a user or their
+    /// schools empties the cache on every replica at once (LISTEN/NOTIFY); this bounds what a
+    /// silently dead listening connection could miss. 0 reads the user on every request.
+    /// SQLite always reads.
+    pub sign_in_cache_secs: u64,
     /// `json` for machine-read logs, `pretty` for people.
     pub log_format: LogFormat,
     /// Address of the Prometheus `/metrics` listener; unset serves no metrics. A listener of
@@ -190,6 +196,7 @@ impl Default for Config {
             client_ip_header: None,
             persisted_queries_max: 2_000,
             persisted_queries_max_bytes: 16 * 1024 * 1024,
+            sign_in_cache_secs: 60,
             log_format: LogFormat::Pretty,
             metrics_listen: None,
             jobs: true,

@@ -479,8 +479,92 @@ async fn nodes_answer_each_role_as_the_domain_rules_say(db: TestDb) {
     }
 }
 
+/// Up to five seconds for a change made outside the app to reach it: on PostgreSQL it
+/// comes as a NOTIFY, which the app hears a moment after the change commits.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..250 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{what}: not seen after 5 s");
+}
+
+/// On PostgreSQL a signed-in user's role and schools are read once and kept; a change made
+/// anywhere else (here straight in the database, as another replica, the CLI or psql would)
+/// reaches the next requests as soon as its notification arrives. SQLite reads every time.
+async fn kept_sign_ins_follow_changes_made_elsewhere(mut db: TestDb) {
+    let postgres = db.backend() == testkit::Backend::Postgres;
+    let counter = db.count_statements();
+    let app = TestApp::spawn(db).await;
+    let (head, staff) = (app.token(HEAD).await, app.token(STAFF).await);
+
+    let _ = app.gql(Some(&staff), "{ __typename }", json!({})).await;
+    counter.reset();
+    let (status, _) = app.gql(Some(&staff), "{ __typename }", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        counter.get(),
+        usize::from(!postgres),
+        "a second request reads its user on SQLite only"
+    );
+
+    // A school link removed behind the app's back (user_schools' trigger).
+    let data = app.data_as(HEAD, VIEWER, json!({})).await;
+    assert_eq!(
+        data["viewer"]["schools"][0]["name"],
+        "Holly Park Primary School"
+    );
+    let user = membership::people::users::find_active_by_email(app.db.conn(), HEAD)
+        .await
+        .expect("q")
+        .expect("head");
+    let unlink = sea_orm::Statement::from_sql_and_values(
+        app.db.conn().get_database_backend(),
+        "DELETE FROM user_schools WHERE user_id = $1",
+        [user.id.as_uuid().into()],
+    );
+    sea_orm::ConnectionTrait::execute_raw(app.db.conn(), unlink)
+        .await
+        .expect("unlink");
+    eventually("the head's school removed", || async {
+        let (_, body) = app.gql(Some(&head), VIEWER, json!({})).await;
+        body["data"]["viewer"]["schools"] == json!([])
+    })
+    .await;
+
+    // A user deactivated by another writer (users' trigger).
+    let user = membership::people::users::find_active_by_email(app.db.conn(), STAFF)
+        .await
+        .expect("q")
+        .expect("staff");
+    membership::people::users::update(
+        app.db.conn(),
+        &kernel::SystemClock,
+        &kernel::Actor::System,
+        user.id,
+        membership::people::UserChanges {
+            active: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("deactivate");
+    eventually("the deactivated user refused", || async {
+        let (status, _) = app.gql(Some(&staff), "{ __typename }", json!({})).await;
+        status == StatusCode::UNAUTHORIZED
+    })
+    .await;
+}
+
 testkit::db_tests!(
     anonymous_and_bad_tokens_are_unauthenticated,
+    kept_sign_ins_follow_changes_made_elsewhere,
     roles_come_from_the_users_table,
     only_admins_manage_users_and_keys,
     api_keys_are_scoped_and_revocable,

@@ -2,12 +2,16 @@
 //!
 //! Two kinds of bearer credential arrive: API keys (`trl_…`) and JWTs. A JWT only says who
 //! the caller is; their role and schools always come from Trellis's users table, and an
-//! inactive or unknown user is refused even with a valid signature.
+//! inactive or unknown user is refused even with a valid signature. On PostgreSQL what the
+//! users table said is kept between requests until it changes ([`cache`]).
 
+pub mod cache;
+pub mod listen;
 pub mod token;
 
 use std::sync::Arc;
 
+use cache::{ActorCache, Key};
 use http::HeaderMap;
 use kernel::{Actor, Clock, UserId};
 use membership::people::{KeyCheck, Lookup, api_keys, users};
@@ -41,6 +45,8 @@ pub struct Authenticator {
     pub db: DatabaseConnection,
     pub verifier: TokenVerifier,
     pub clock: Arc<dyn Clock>,
+    /// Signed-in users' role and schools, kept until the database says they changed.
+    pub users: Arc<ActorCache>,
 }
 
 impl Authenticator {
@@ -70,17 +76,29 @@ impl Authenticator {
                 AuthError::Unavailable(e.to_string())
             }
         })?;
-        let lookup = if subject.issuer == token::LOCAL_ISSUER {
+        let key = if subject.issuer == token::LOCAL_ISSUER {
             let id = subject
                 .subject
                 .parse::<UserId>()
                 .map_err(|_| AuthError::UnknownUser)?;
-            Lookup::Id(id)
+            Key::Id(id)
         } else {
-            Lookup::Email(subject.email.as_deref().ok_or(AuthError::UnknownUser)?)
+            let email = subject.email.as_deref().ok_or(AuthError::UnknownUser)?;
+            Key::Email(email.trim().to_lowercase())
+        };
+        let ticket = match self.users.lookup(&key) {
+            Ok(user) => return Ok(Actor::User(user)),
+            Err(ticket) => ticket,
+        };
+        let lookup = match &key {
+            Key::Id(id) => Lookup::Id(*id),
+            Key::Email(email) => Lookup::Email(email),
         };
         match users::actor_for(&self.db, lookup).await {
-            Ok(Some(user)) => Ok(Actor::User(user)),
+            Ok(Some(user)) => {
+                self.users.keep(key, ticket, &user);
+                Ok(Actor::User(user))
+            }
             Ok(None) => Err(AuthError::UnknownUser),
             Err(e) => Err(AuthError::Unavailable(e.chain())),
         }

@@ -445,7 +445,8 @@ async fn execute_limited(
                 request
                     .data(context)
                     .data(state.events.clone())
-                    .data(state.metrics.clone()),
+                    .data(state.metrics.clone())
+                    .data(state.auth.users.clone()),
             ),
         )
         .instrument(span.clone())

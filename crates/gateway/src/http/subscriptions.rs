@@ -107,5 +107,6 @@ async fn connection_data(state: AppState, payload: Value) -> async_graphql::Resu
     });
     data.insert(state.events.clone());
     data.insert(state.metrics.clone());
+    data.insert(state.auth.users.clone());
     Ok(data)
 }

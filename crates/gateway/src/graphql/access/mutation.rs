@@ -5,9 +5,17 @@ use kernel::{ApiKeyId, DomainError, SchoolId, UserId};
 use membership::people::{NewApiKey, NewUser, UserChanges, api_keys, users};
 
 use super::types::{ApiKeyNode, Role, Scope, UserNode};
+use crate::auth::cache::ActorCache;
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::{UserError, payload};
 use crate::graphql::relay::expect_input;
+
+/// Drops this replica's kept signed-in users (`auth::cache`) after a change to one.
+fn forget_signed_in_users(ctx: &Context<'_>) {
+    if let Ok(users) = ctx.data::<std::sync::Arc<ActorCache>>() {
+        users.forget_all();
+    }
+}
 
 fn school_ids(ids: &[ID]) -> Result<Vec<SchoolId>, DomainError> {
     ids.iter()
@@ -140,6 +148,11 @@ impl AccessMutation {
             users::update(&rc.db, rc.clock.as_ref(), &rc.actor, id, changes).await
         }
         .await;
+        if result.is_ok() {
+            // The NOTIFY of this change reaches the cache soon; the caller's next request
+            // must not come first.
+            forget_signed_in_users(ctx);
+        }
         let (user, user_errors) = payload(result)?;
         Ok(UserPayload {
             user: user.map(UserNode),
