@@ -1004,25 +1004,58 @@ async fn loaders_batch_principles(mut db: TestDb) {
             ids.push(active_member(&db, &f, school, start).await.id);
         }
     }
+    // A membership with no principles accepted yet still comes back (the join is a left one).
+    let pending = memberships::enrol(
+        db.conn(),
+        &f.admin,
+        &SystemClock,
+        enrolment(f.a, f.tier, 2027),
+    )
+    .await
+    .expect("enrol");
+    ids.push(pending.id);
     let statements = db.count_statements();
     let by_school = memberships::of_schools(db.conn(), &[f.a, f.b, f.c, SchoolId::new()])
         .await
         .expect("of schools");
     assert_eq!(
         statements.get(),
-        2,
-        "memberships plus principles, whatever the count"
+        1,
+        "memberships joined to their principles, whatever the count"
     );
     assert_eq!(by_school.len(), 3);
-    for list in by_school.values() {
+    for (school, list) in &by_school {
         let years: Vec<i32> = list.iter().map(|m| m.year.start_year()).collect();
-        assert_eq!(years, [2026, 2025], "newest year first");
-        assert!(list.iter().all(|m| m.principles.len() == 2));
+        let expected: &[i32] = if *school == f.a {
+            &[2027, 2026, 2025]
+        } else {
+            &[2026, 2025]
+        };
+        assert_eq!(years, expected, "newest year first");
+        for m in list {
+            let principles: Vec<Principle> = m.principles.iter().map(|p| p.principle).collect();
+            if m.id == pending.id {
+                assert!(principles.is_empty(), "nothing accepted yet");
+            } else {
+                assert_eq!(principles, Principle::ALL, "each once, in order");
+            }
+        }
     }
     statements.reset();
     let loaded = memberships::by_ids(db.conn(), &ids).await.expect("by ids");
-    assert_eq!(statements.get(), 2);
-    assert_eq!(loaded.len(), 6);
+    assert_eq!(statements.get(), 1);
+    assert_eq!(loaded.len(), 7);
+    assert!(
+        loaded
+            .values()
+            .all(|m| m.principles.len() == if m.id == pending.id { 0 } else { 2 })
+    );
+    statements.reset();
+    let one = memberships::get(db.conn(), &f.admin, ids[0])
+        .await
+        .expect("get");
+    assert_eq!(statements.get(), 1);
+    assert_eq!(one.principles.len(), 2);
     statements.reset();
     let page = memberships::for_year(
         db.conn(),
@@ -1033,8 +1066,13 @@ async fn loaders_batch_principles(mut db: TestDb) {
     )
     .await
     .expect("page");
-    assert_eq!(statements.get(), 2);
+    assert_eq!(
+        statements.get(),
+        2,
+        "a page reads its principles after its rows"
+    );
     assert_eq!(page.items.len(), 3);
+    assert!(page.items.iter().all(|m| m.principles.len() == 2));
     statements.reset();
     let empty = memberships::of_schools(db.conn(), &[SchoolId::new()])
         .await

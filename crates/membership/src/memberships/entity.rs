@@ -49,7 +49,16 @@ pub mod memberships {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(has_many = "super::principles::Entity")]
+        Principles,
+    }
+
+    impl Related<super::principles::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Principles.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }
@@ -69,7 +78,20 @@ pub mod principles {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::memberships::Entity",
+            from = "Column::MembershipId",
+            to = "super::memberships::Column::Id"
+        )]
+        Membership,
+    }
+
+    impl Related<super::memberships::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Membership.def()
+        }
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }

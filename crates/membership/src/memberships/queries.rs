@@ -1,7 +1,9 @@
 //! Reading memberships: one record, batches for the gateway's loaders, a year's list.
 //!
-//! Every read loads the principles of all the rows it returns in one extra statement, so a
-//! page of a hundred memberships costs two statements, not a hundred and one.
+//! A read with no row limit (one record, the loaders' batches) joins the principles to the
+//! memberships and costs one statement. A page cannot: a limit on the joined rows would cut
+//! a membership's principles off, so a page reads its principles in one extra statement, two
+//! statements for a hundred memberships, not a hundred and one.
 
 use std::collections::HashMap;
 
@@ -89,18 +91,34 @@ pub(super) async fn load<C: ConnectionTrait>(
     db: &C,
     id: MembershipId,
 ) -> Result<Membership, DomainError> {
-    let row = memberships::Entity::find_by_id(id.as_uuid())
-        .one(db)
-        .await?
-        .ok_or(DomainError::NotFound {
-            entity: "Membership",
-        })?;
-    hydrate(db, vec![row])
+    with_principles(db, memberships::Entity::find_by_id(id.as_uuid()))
         .await?
         .pop()
         .ok_or(DomainError::NotFound {
             entity: "Membership",
         })
+}
+
+/// Every membership `select` finds with its principles, in one statement (a left join).
+/// Only for a select with no limit or offset, which would count the joined rows: a page
+/// reads its rows and then [`hydrate`]s them.
+async fn with_principles<C: ConnectionTrait>(
+    db: &C,
+    select: Select<memberships::Entity>,
+) -> Result<Vec<Membership>, DomainError> {
+    select
+        .find_with_related(principles::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(row, accepted)| {
+            let accepted = accepted
+                .iter()
+                .map(PrincipleAcceptance::from_row)
+                .collect::<Result<_, _>>()?;
+            Membership::from_row(row, accepted)
+        })
+        .collect()
 }
 
 /// A membership the actor may read; `NotFound` when it does not exist *or* belongs to a
@@ -126,11 +144,9 @@ pub async fn by_ids<C: ConnectionTrait>(
     db: &C,
     ids: &[MembershipId],
 ) -> Result<HashMap<MembershipId, Membership>, DomainError> {
-    let rows = memberships::Entity::find()
-        .filter(memberships::Column::Id.is_in(ids.iter().map(MembershipId::as_uuid)))
-        .all(db)
-        .await?;
-    Ok(hydrate(db, rows)
+    let select = memberships::Entity::find()
+        .filter(memberships::Column::Id.is_in(ids.iter().map(MembershipId::as_uuid)));
+    Ok(with_principles(db, select)
         .await?
         .into_iter()
         .map(|m| (m.id, m))
@@ -142,13 +158,11 @@ pub async fn of_schools(
     db: &DatabaseConnection,
     ids: &[SchoolId],
 ) -> Result<HashMap<SchoolId, Vec<Membership>>, DomainError> {
-    let rows = memberships::Entity::find()
+    let select = memberships::Entity::find()
         .filter(memberships::Column::SchoolId.is_in(ids.iter().map(SchoolId::as_uuid)))
-        .order_by_desc(memberships::Column::AcademicYear)
-        .all(db)
-        .await?;
+        .order_by_desc(memberships::Column::AcademicYear);
     let mut out: HashMap<SchoolId, Vec<Membership>> = HashMap::new();
-    for membership in hydrate(db, rows).await? {
+    for membership in with_principles(db, select).await? {
         out.entry(membership.school_id)
             .or_default()
             .push(membership);
