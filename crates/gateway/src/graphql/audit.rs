@@ -67,7 +67,7 @@ impl AuditEntryNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .users
+            .users()
             .load_one(UserId::from_uuid(id))
             .await?
             .map(UserNode))

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
@@ -451,70 +451,15 @@ loader!(
     SessionFeedbackLoader, kernel::SessionId => Vec<traded::Feedback>, |db, keys| traded::feedback_of_sessions(db, keys)
 );
 
-/// Every loader of one request.
+/// Every loader of one request, each built the first time a resolver asks for it: a request
+/// uses a handful of the sixty, and building them all cost about 1% of a small query's CPU
+/// (#18's profile).
 pub struct Loaders {
-    pub schools: DataLoader<Spanned<SchoolLoader>>,
-    pub designations: DataLoader<Spanned<DesignationLoader>>,
-    pub inspections: DataLoader<Spanned<InspectionLoader>>,
-    pub roll_history: DataLoader<Spanned<RollHistoryLoader>>,
-    pub partnerships: DataLoader<Spanned<PartnershipLoader>>,
-    pub members: DataLoader<Spanned<MembersLoader>>,
-    pub memberships: DataLoader<Spanned<MembershipsLoader>>,
-    pub leads: DataLoader<Spanned<LeadLoader>>,
-    pub users: DataLoader<Spanned<UserLoader>>,
-    pub user_schools: DataLoader<Spanned<UserSchoolsLoader>>,
-    pub tiers: DataLoader<Spanned<TierLoader>>,
-    pub memberships_by_id: DataLoader<Spanned<MembershipLoader>>,
-    pub school_memberships: DataLoader<Spanned<SchoolMembershipsLoader>>,
-    pub schedules: DataLoader<Spanned<ScheduleLoader>>,
-    pub accounts: DataLoader<Spanned<AccountLoader>>,
-    pub school_accounts: DataLoader<Spanned<SchoolAccountLoader>>,
-    pub readable_accounts: DataLoader<Spanned<ReadableAccountLoader>>,
-    pub readable_invoices: DataLoader<Spanned<ReadableInvoiceLoader>>,
-    pub invoices: DataLoader<Spanned<InvoiceLoader>>,
-    pub account_invoices: DataLoader<Spanned<AccountInvoicesLoader>>,
-    pub invoice_lines: DataLoader<Spanned<InvoiceLinesLoader>>,
-    pub invoice_credit_notes: DataLoader<Spanned<InvoiceCreditNotesLoader>>,
-    pub invoice_allocations: DataLoader<Spanned<InvoiceAllocationsLoader>>,
-    pub payments: DataLoader<Spanned<PaymentLoader>>,
-    pub account_payments: DataLoader<Spanned<AccountPaymentsLoader>>,
-    pub payment_allocations: DataLoader<Spanned<PaymentAllocationsLoader>>,
-    pub payment_refunds: DataLoader<Spanned<PaymentRefundsLoader>>,
-    pub offer_items: DataLoader<Spanned<OfferItemLoader>>,
-    pub offer_quantities: DataLoader<Spanned<OfferQuantitiesLoader>>,
-    pub offer_entries: DataLoader<Spanned<OfferEntryLoader>>,
-    pub offer_balances: DataLoader<Spanned<OfferBalancesLoader>>,
-    pub offer_latest_entries: DataLoader<Spanned<OfferLatestEntriesLoader>>,
-    pub membership_fees: DataLoader<Spanned<MembershipFeesLoader>>,
-    pub review_cycles: DataLoader<Spanned<ReviewCycleLoader>>,
-    pub cycle_participants: DataLoader<Spanned<CycleParticipantsLoader>>,
-    pub review_groups: DataLoader<Spanned<ReviewGroupLoader>>,
-    pub reviewers: DataLoader<Spanned<ReviewerLoader>>,
-    pub school_reviewers: DataLoader<Spanned<SchoolReviewersLoader>>,
-    pub reviews: DataLoader<Spanned<ReviewLoader>>,
-    pub school_reviews: DataLoader<Spanned<SchoolReviewsLoader>>,
-    pub readable_reviews: DataLoader<Spanned<ReadableReviewLoader>>,
-    pub review_teams: DataLoader<Spanned<ReviewTeamLoader>>,
-    pub review_consents: DataLoader<Spanned<ReviewConsentsLoader>>,
-    pub self_reviews: DataLoader<Spanned<SelfReviewLoader>>,
-    pub review_findings: DataLoader<Spanned<ReviewFindingsLoader>>,
-    pub review_actions: DataLoader<Spanned<ReviewActionsLoader>>,
-    pub invoice_mirrors: DataLoader<Spanned<InvoiceMirrorLoader>>,
-    pub services: DataLoader<Spanned<ServiceLoader>>,
-    pub sessions: DataLoader<Spanned<SessionLoader>>,
-    pub service_sessions: DataLoader<Spanned<ServiceSessionsLoader>>,
-    pub bookings: DataLoader<Spanned<BookingLoader>>,
-    pub booking_attendees: DataLoader<Spanned<BookingAttendeesLoader>>,
-    pub attendees: DataLoader<Spanned<AttendeeLoader>>,
-    pub session_bookings: DataLoader<Spanned<SessionBookingsLoader>>,
-    pub school_bookings: DataLoader<Spanned<SchoolBookingsLoader>>,
-    pub readable_bookings: DataLoader<Spanned<ReadableBookingLoader>>,
-    pub charges: DataLoader<Spanned<ChargeLoader>>,
-    pub account_pending_charges: DataLoader<Spanned<AccountPendingChargesLoader>>,
-    pub account_moves: DataLoader<Spanned<AccountMovesLoader>>,
-    pub booking_charges: DataLoader<Spanned<BookingChargeLoader>>,
-    pub service_ratings: DataLoader<Spanned<ServiceRatingLoader>>,
-    pub session_feedback: DataLoader<Spanned<SessionFeedbackLoader>>,
+    db: DatabaseConnection,
+    /// One copy of the caller for every checked loader of the request.
+    actor: Arc<Actor>,
+    batching: OwnedBatching,
+    built: Built,
 }
 
 impl fmt::Debug for Loaders {
@@ -534,94 +479,131 @@ pub enum Batching<'a> {
     Spawned(Duration),
 }
 
+/// [`Batching`], kept by the loaders until they are built.
+#[derive(Debug, Clone)]
+enum OwnedBatching {
+    Scoped(BatchScope),
+    Spawned(Duration),
+}
+
 impl Loaders {
     #[must_use]
     pub fn new(db: &DatabaseConnection, actor: &Actor, batching: Batching<'_>) -> Self {
-        fn make<L: Send + Sync + 'static>(
-            loader: L,
-            batching: Batching<'_>,
-        ) -> DataLoader<Spanned<L>> {
-            match batching {
-                // The scope polls the batch inside the operation's span, so its `dataloader`
-                // span is the operation's child.
-                Batching::Scoped(scope) => {
-                    DataLoader::new(Spanned::new(loader), scope.spawner()).delay(Duration::ZERO)
-                }
-                // The batch carries the operation's span into its task, so its `dataloader`
-                // span is the operation's child, not the root of a new trace.
-                Batching::Spawned(delay) => DataLoader::new(Spanned::new(loader), |batch| {
-                    tokio::spawn(tracing::Instrument::in_current_span(batch))
-                })
-                .delay(delay),
-            }
-        }
-        // One copy of the caller for every checked loader of the request.
-        let actor = Arc::new(actor.clone());
         Self {
-            schools: make(SchoolLoader(db.clone()), batching),
-            designations: make(DesignationLoader(db.clone()), batching),
-            inspections: make(InspectionLoader(db.clone()), batching),
-            roll_history: make(RollHistoryLoader(db.clone()), batching),
-            partnerships: make(PartnershipLoader(db.clone()), batching),
-            members: make(MembersLoader(db.clone()), batching),
-            memberships: make(MembershipsLoader(db.clone()), batching),
-            leads: make(LeadLoader(db.clone()), batching),
-            users: make(UserLoader(db.clone()), batching),
-            user_schools: make(UserSchoolsLoader(db.clone()), batching),
-            tiers: make(TierLoader(db.clone()), batching),
-            memberships_by_id: make(MembershipLoader(db.clone()), batching),
-            school_memberships: make(SchoolMembershipsLoader(db.clone(), actor.clone()), batching),
-            schedules: make(ScheduleLoader(db.clone()), batching),
-            accounts: make(AccountLoader(db.clone()), batching),
-            school_accounts: make(SchoolAccountLoader(db.clone(), actor.clone()), batching),
-            readable_accounts: make(ReadableAccountLoader(db.clone(), actor.clone()), batching),
-            readable_invoices: make(ReadableInvoiceLoader(db.clone(), actor.clone()), batching),
-            invoices: make(InvoiceLoader(db.clone()), batching),
-            account_invoices: make(AccountInvoicesLoader(db.clone()), batching),
-            invoice_lines: make(InvoiceLinesLoader(db.clone()), batching),
-            invoice_credit_notes: make(InvoiceCreditNotesLoader(db.clone()), batching),
-            invoice_allocations: make(InvoiceAllocationsLoader(db.clone()), batching),
-            payments: make(PaymentLoader(db.clone()), batching),
-            account_payments: make(AccountPaymentsLoader(db.clone()), batching),
-            payment_allocations: make(PaymentAllocationsLoader(db.clone()), batching),
-            payment_refunds: make(PaymentRefundsLoader(db.clone()), batching),
-            offer_items: make(OfferItemLoader(db.clone()), batching),
-            offer_quantities: make(OfferQuantitiesLoader(db.clone()), batching),
-            offer_entries: make(OfferEntryLoader(db.clone()), batching),
-            offer_balances: make(OfferBalancesLoader(db.clone()), batching),
-            offer_latest_entries: make(OfferLatestEntriesLoader(db.clone()), batching),
-            membership_fees: make(MembershipFeesLoader(db.clone()), batching),
-            review_cycles: make(ReviewCycleLoader(db.clone()), batching),
-            cycle_participants: make(CycleParticipantsLoader(db.clone()), batching),
-            review_groups: make(ReviewGroupLoader(db.clone()), batching),
-            reviewers: make(ReviewerLoader(db.clone()), batching),
-            school_reviewers: make(SchoolReviewersLoader(db.clone(), actor.clone()), batching),
-            reviews: make(ReviewLoader(db.clone()), batching),
-            school_reviews: make(SchoolReviewsLoader(db.clone(), actor.clone()), batching),
-            readable_reviews: make(ReadableReviewLoader(db.clone(), actor.clone()), batching),
-            review_teams: make(ReviewTeamLoader(db.clone()), batching),
-            review_consents: make(ReviewConsentsLoader(db.clone()), batching),
-            self_reviews: make(SelfReviewLoader(db.clone()), batching),
-            review_findings: make(ReviewFindingsLoader(db.clone()), batching),
-            review_actions: make(ReviewActionsLoader(db.clone()), batching),
-            invoice_mirrors: make(InvoiceMirrorLoader(db.clone()), batching),
-            services: make(ServiceLoader(db.clone()), batching),
-            sessions: make(SessionLoader(db.clone()), batching),
-            service_sessions: make(ServiceSessionsLoader(db.clone()), batching),
-            bookings: make(BookingLoader(db.clone()), batching),
-            booking_attendees: make(BookingAttendeesLoader(db.clone()), batching),
-            attendees: make(AttendeeLoader(db.clone()), batching),
-            session_bookings: make(SessionBookingsLoader(db.clone()), batching),
-            school_bookings: make(SchoolBookingsLoader(db.clone(), actor.clone()), batching),
-            readable_bookings: make(ReadableBookingLoader(db.clone(), actor.clone()), batching),
-            charges: make(ChargeLoader(db.clone()), batching),
-            account_pending_charges: make(AccountPendingChargesLoader(db.clone()), batching),
-            account_moves: make(AccountMovesLoader(db.clone()), batching),
-            booking_charges: make(BookingChargeLoader(db.clone()), batching),
-            service_ratings: make(ServiceRatingLoader(db.clone()), batching),
-            session_feedback: make(SessionFeedbackLoader(db.clone()), batching),
+            db: db.clone(),
+            actor: Arc::new(actor.clone()),
+            batching: match batching {
+                Batching::Scoped(scope) => OwnedBatching::Scoped(scope.clone()),
+                Batching::Spawned(delay) => OwnedBatching::Spawned(delay),
+            },
+            built: Built::default(),
         }
     }
+
+    fn make<L: Send + Sync + 'static>(&self, loader: L) -> DataLoader<Spanned<L>> {
+        match &self.batching {
+            // The scope polls the batch inside the operation's span, so its `dataloader`
+            // span is the operation's child.
+            OwnedBatching::Scoped(scope) => {
+                DataLoader::new(Spanned::new(loader), scope.spawner()).delay(Duration::ZERO)
+            }
+            // The batch carries the operation's span into its task, so its `dataloader`
+            // span is the operation's child, not the root of a new trace.
+            OwnedBatching::Spawned(delay) => DataLoader::new(Spanned::new(loader), |batch| {
+                tokio::spawn(tracing::Instrument::in_current_span(batch))
+            })
+            .delay(*delay),
+        }
+    }
+}
+
+/// Declares each loader of [`Loaders`]: a slot in [`Built`] and an accessor that builds the
+/// loader on first use from the request's connection (and caller, for checked loaders).
+macro_rules! loaders {
+    ($($name:ident: $loader:ident($($arg:ident),+),)*) => {
+        #[derive(Default)]
+        struct Built {
+            $($name: OnceLock<DataLoader<Spanned<$loader>>>,)*
+        }
+
+        impl Loaders {
+            $(
+                #[doc = concat!("The request's [`", stringify!($loader), "`].")]
+                pub fn $name(&self) -> &DataLoader<Spanned<$loader>> {
+                    self.built.$name.get_or_init(|| {
+                        self.make($loader($(loaders!(@arg self, $arg)),+))
+                    })
+                }
+            )*
+        }
+    };
+    (@arg $self:ident, db) => { $self.db.clone() };
+    (@arg $self:ident, actor) => { Arc::clone(&$self.actor) };
+}
+
+loaders! {
+    schools: SchoolLoader(db),
+    designations: DesignationLoader(db),
+    inspections: InspectionLoader(db),
+    roll_history: RollHistoryLoader(db),
+    partnerships: PartnershipLoader(db),
+    members: MembersLoader(db),
+    memberships: MembershipsLoader(db),
+    leads: LeadLoader(db),
+    users: UserLoader(db),
+    user_schools: UserSchoolsLoader(db),
+    tiers: TierLoader(db),
+    memberships_by_id: MembershipLoader(db),
+    school_memberships: SchoolMembershipsLoader(db, actor),
+    schedules: ScheduleLoader(db),
+    accounts: AccountLoader(db),
+    school_accounts: SchoolAccountLoader(db, actor),
+    readable_accounts: ReadableAccountLoader(db, actor),
+    readable_invoices: ReadableInvoiceLoader(db, actor),
+    invoices: InvoiceLoader(db),
+    account_invoices: AccountInvoicesLoader(db),
+    invoice_lines: InvoiceLinesLoader(db),
+    invoice_credit_notes: InvoiceCreditNotesLoader(db),
+    invoice_allocations: InvoiceAllocationsLoader(db),
+    payments: PaymentLoader(db),
+    account_payments: AccountPaymentsLoader(db),
+    payment_allocations: PaymentAllocationsLoader(db),
+    payment_refunds: PaymentRefundsLoader(db),
+    offer_items: OfferItemLoader(db),
+    offer_quantities: OfferQuantitiesLoader(db),
+    offer_entries: OfferEntryLoader(db),
+    offer_balances: OfferBalancesLoader(db),
+    offer_latest_entries: OfferLatestEntriesLoader(db),
+    membership_fees: MembershipFeesLoader(db),
+    review_cycles: ReviewCycleLoader(db),
+    cycle_participants: CycleParticipantsLoader(db),
+    review_groups: ReviewGroupLoader(db),
+    reviewers: ReviewerLoader(db),
+    school_reviewers: SchoolReviewersLoader(db, actor),
+    reviews: ReviewLoader(db),
+    school_reviews: SchoolReviewsLoader(db, actor),
+    readable_reviews: ReadableReviewLoader(db, actor),
+    review_teams: ReviewTeamLoader(db),
+    review_consents: ReviewConsentsLoader(db),
+    self_reviews: SelfReviewLoader(db),
+    review_findings: ReviewFindingsLoader(db),
+    review_actions: ReviewActionsLoader(db),
+    invoice_mirrors: InvoiceMirrorLoader(db),
+    services: ServiceLoader(db),
+    sessions: SessionLoader(db),
+    service_sessions: ServiceSessionsLoader(db),
+    bookings: BookingLoader(db),
+    booking_attendees: BookingAttendeesLoader(db),
+    attendees: AttendeeLoader(db),
+    session_bookings: SessionBookingsLoader(db),
+    school_bookings: SchoolBookingsLoader(db, actor),
+    readable_bookings: ReadableBookingLoader(db, actor),
+    charges: ChargeLoader(db),
+    account_pending_charges: AccountPendingChargesLoader(db),
+    account_moves: AccountMovesLoader(db),
+    booking_charges: BookingChargeLoader(db),
+    service_ratings: ServiceRatingLoader(db),
+    session_feedback: SessionFeedbackLoader(db),
 }
 
 /// A loader whose every batch is a `dataloader` span named for it (`dataloader SchoolLoader`)

@@ -76,10 +76,10 @@ impl UserNode {
     /// The schools this person acts for (school roles only).
     async fn schools(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
         let rc = ctx.trellis()?;
-        let ids = list_of(&rc.loaders.user_schools, self.0.id).await?;
+        let ids = list_of(rc.loaders.user_schools(), self.0.id).await?;
         let mut schools: Vec<_> = rc
             .loaders
-            .schools
+            .schools()
             .load_many(ids)
             .await?
             .into_values()
@@ -99,7 +99,7 @@ impl UserNode {
         academic_year: Option<AcademicYearScalar>,
     ) -> async_graphql::Result<Option<String>> {
         let rc = ctx.trellis()?;
-        let schools = list_of(&rc.loaders.user_schools, self.0.id).await?;
+        let schools = list_of(rc.loaders.user_schools(), self.0.id).await?;
         if !traded::may_read_record(&rc.actor, self.0.id, &schools) {
             return Ok(None);
         }
@@ -152,7 +152,7 @@ impl ApiKeyNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .users
+            .users()
             .load_one(id)
             .await?
             .map(UserNode))
@@ -194,7 +194,7 @@ impl Viewer {
             return Ok(None);
         };
         let rc = ctx.trellis()?;
-        Ok(rc.loaders.users.load_one(user.id).await?.map(UserNode))
+        Ok(rc.loaders.users().load_one(user.id).await?.map(UserNode))
     }
 
     /// The schools whose records the caller sees as their own (school roles).
@@ -205,7 +205,7 @@ impl Viewer {
         let rc = ctx.trellis()?;
         let mut schools: Vec<_> = rc
             .loaders
-            .schools
+            .schools()
             .load_many(user.schools.iter().copied())
             .await?
             .into_values()

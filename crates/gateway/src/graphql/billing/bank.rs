@@ -145,7 +145,7 @@ impl BankLineNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .accounts
+            .accounts()
             .load_one(id)
             .await?
             .map(AccountNode))
@@ -163,7 +163,7 @@ impl BankLineNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .invoices
+            .invoices()
             .load_one(id)
             .await?
             .map(InvoiceNode))
@@ -177,7 +177,7 @@ impl BankLineNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .payments
+            .payments()
             .load_one(id)
             .await?
             .map(PaymentNode))

@@ -49,7 +49,7 @@ impl ChargeNode {
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
-            .accounts
+            .accounts()
             .load_one(self.0.account_id)
             .await?
             .map(AccountNode)
@@ -60,7 +60,7 @@ impl ChargeNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)
@@ -151,7 +151,7 @@ impl ChargeNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .invoices
+            .invoices()
             .load_one(id)
             .await?
             .map(InvoiceNode))
@@ -188,7 +188,7 @@ impl TermInvoiceDraftNode {
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
-            .accounts
+            .accounts()
             .load_one(self.0.account_id)
             .await?
             .map(AccountNode)
@@ -386,7 +386,7 @@ pub(super) async fn pending_of_account(
     Ok(ctx
         .trellis()?
         .loaders
-        .account_pending_charges
+        .account_pending_charges()
         .load_one(account)
         .await?
         .unwrap_or_default()

@@ -100,7 +100,7 @@ impl InvoiceDraftLineNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(id)
             .await?
             .map(SchoolNode))

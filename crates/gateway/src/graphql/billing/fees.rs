@@ -78,7 +78,7 @@ impl FeeScheduleNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .tiers
+            .tiers()
             .load_one(self.0.tier_id)
             .await?
             .map(TierNode))
@@ -391,7 +391,7 @@ impl FeesQuery {
         let school_id: SchoolId = expect_arg(&school_id)?;
         let tier_id: TierId = expect_arg(&tier_id)?;
         let year = academic_year.0;
-        let Some(school) = rc.loaders.schools.load_one(school_id).await? else {
+        let Some(school) = rc.loaders.schools().load_one(school_id).await? else {
             return Err(coded("school not found", Code::NotFound));
         };
         let Some(schedule) = fees::schedule_for(&rc.db, year, tier_id)
@@ -400,7 +400,7 @@ impl FeesQuery {
         else {
             return Ok(None);
         };
-        let history = rc.loaders.roll_history.load_one(school_id).await?;
+        let history = rc.loaders.roll_history().load_one(school_id).await?;
         let facts = SchoolFacts::of(&school, history.iter().flatten().map(|r| r.roll), year);
         let starts_on = starts_on.map_or(year.first_day(), |d| d.0);
         fees::quote(&schedule.rules, year, &facts, starts_on, schedule.frequency)

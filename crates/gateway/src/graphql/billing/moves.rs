@@ -44,7 +44,7 @@ impl AccountMoveNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)
@@ -96,7 +96,7 @@ async fn visible_account(
     let rc = ctx.trellis()?;
     Ok(rc
         .loaders
-        .readable_accounts
+        .readable_accounts()
         .load_one(id)
         .await?
         .map(AccountNode))
@@ -108,7 +108,7 @@ pub async fn moves_of_account(
     account: BillingAccountId,
 ) -> async_graphql::Result<Vec<AccountMoveNode>> {
     let rc = ctx.trellis()?;
-    let list = crate::graphql::loaders::list_of(&rc.loaders.account_moves, account).await?;
+    let list = crate::graphql::loaders::list_of(rc.loaders.account_moves(), account).await?;
     Ok(list.into_iter().map(AccountMoveNode).collect())
 }
 

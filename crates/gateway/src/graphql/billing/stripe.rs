@@ -226,7 +226,7 @@ pub async fn mirror_of(
     ctx: &Context<'_>,
     id: InvoiceId,
 ) -> async_graphql::Result<Option<MirroredInvoice>> {
-    ctx.trellis()?.loaders.invoice_mirrors.load_one(id).await
+    ctx.trellis()?.loaders.invoice_mirrors().load_one(id).await
 }
 
 #[derive(Debug)]
@@ -256,7 +256,7 @@ impl ReconciliationDifferenceNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .invoices
+            .invoices()
             .load_one(id)
             .await?
             .map(InvoiceNode))
@@ -281,7 +281,7 @@ impl ReconciliationDifferenceNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .payments
+            .payments()
             .load_one(id)
             .await?
             .map(PaymentNode))
@@ -517,7 +517,7 @@ impl StripePayoutLineNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .payments
+            .payments()
             .load_one(id)
             .await?
             .map(PaymentNode))

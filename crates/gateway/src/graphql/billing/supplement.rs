@@ -32,7 +32,7 @@ impl SupplementDraftNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(id)
             .await?
             .map(SchoolNode))

@@ -55,7 +55,7 @@ impl AccountNode {
     ) -> async_graphql::Result<Self> {
         ctx.trellis()?
             .loaders
-            .accounts
+            .accounts()
             .load_one(id)
             .await?
             .map(AccountNode)
@@ -106,7 +106,7 @@ impl AccountNode {
         let rc = ctx.trellis()?;
         let found = rc
             .loaders
-            .schools
+            .schools()
             .load_many(self.0.school_ids.iter().copied())
             .await?;
         let mut schools: Vec<_> = found.into_values().map(SchoolNode).collect();
@@ -124,7 +124,7 @@ impl AccountNode {
         academic_year: Option<AcademicYearScalar>,
     ) -> async_graphql::Result<Vec<InvoiceNode>> {
         let rc = ctx.trellis()?;
-        let mut list = list_of(&rc.loaders.account_invoices, self.0.id).await?;
+        let mut list = list_of(rc.loaders.account_invoices(), self.0.id).await?;
         if let Some(year) = academic_year {
             list.retain(|i| i.academic_year == year.0);
         }
@@ -135,7 +135,7 @@ impl AccountNode {
     /// Receipts from this account, newest first.
     async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<PaymentNode>> {
         let rc = ctx.trellis()?;
-        let mut list = list_of(&rc.loaders.account_payments, self.0.id).await?;
+        let mut list = list_of(rc.loaders.account_payments(), self.0.id).await?;
         list.sort_by_key(|p| std::cmp::Reverse((p.received_on, p.id)));
         Ok(list.into_iter().map(PaymentNode).collect())
     }
@@ -207,7 +207,7 @@ impl InvoiceNode {
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
-            .accounts
+            .accounts()
             .load_one(self.0.account_id)
             .await?
             .map(AccountNode)
@@ -344,7 +344,7 @@ impl InvoiceNode {
     /// Its lines, in the order printed.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLineNode>> {
         load_list(
-            &ctx.trellis()?.loaders.invoice_lines,
+            ctx.trellis()?.loaders.invoice_lines(),
             self.0.id,
             InvoiceLineNode,
         )
@@ -354,7 +354,7 @@ impl InvoiceNode {
     /// The credit notes against it, by number.
     async fn credit_notes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CreditNoteNode>> {
         load_list(
-            &ctx.trellis()?.loaders.invoice_credit_notes,
+            ctx.trellis()?.loaders.invoice_credit_notes(),
             self.0.id,
             CreditNoteNode,
         )
@@ -364,7 +364,7 @@ impl InvoiceNode {
     /// The payments that settled it (negative amounts: money released by a credit note).
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
         load_list(
-            &ctx.trellis()?.loaders.invoice_allocations,
+            ctx.trellis()?.loaders.invoice_allocations(),
             self.0.id,
             AllocationNode,
         )
@@ -463,7 +463,7 @@ impl InvoiceLineNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(id)
             .await?
             .map(SchoolNode))
@@ -499,7 +499,7 @@ impl CreditNoteNode {
     async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
         ctx.trellis()?
             .loaders
-            .invoices
+            .invoices()
             .load_one(self.0.invoice_id)
             .await?
             .map(InvoiceNode)
@@ -589,7 +589,7 @@ impl PaymentNode {
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
         ctx.trellis()?
             .loaders
-            .accounts
+            .accounts()
             .load_one(self.0.account_id)
             .await?
             .map(AccountNode)
@@ -634,7 +634,7 @@ impl PaymentNode {
     /// Where its money went, oldest first; negative ones are releases by credit notes.
     async fn allocations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AllocationNode>> {
         load_list(
-            &ctx.trellis()?.loaders.payment_allocations,
+            ctx.trellis()?.loaders.payment_allocations(),
             self.0.id,
             AllocationNode,
         )
@@ -644,7 +644,7 @@ impl PaymentNode {
     /// Money returned out of it, oldest first.
     async fn refunds(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RefundNode>> {
         load_list(
-            &ctx.trellis()?.loaders.payment_refunds,
+            ctx.trellis()?.loaders.payment_refunds(),
             self.0.id,
             RefundNode,
         )
@@ -667,7 +667,7 @@ impl AllocationNode {
     async fn invoice(&self, ctx: &Context<'_>) -> async_graphql::Result<InvoiceNode> {
         ctx.trellis()?
             .loaders
-            .invoices
+            .invoices()
             .load_one(self.0.invoice_id)
             .await?
             .map(InvoiceNode)
@@ -678,7 +678,7 @@ impl AllocationNode {
     async fn payment(&self, ctx: &Context<'_>) -> async_graphql::Result<PaymentNode> {
         ctx.trellis()?
             .loaders
-            .payments
+            .payments()
             .load_one(self.0.payment_id)
             .await?
             .map(PaymentNode)
@@ -961,7 +961,7 @@ impl ScheduledInstalmentNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .invoices
+            .invoices()
             .load_one(id)
             .await?
             .map(InvoiceNode))

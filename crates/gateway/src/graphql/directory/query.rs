@@ -153,7 +153,7 @@ impl DirectoryQuery {
         let id: PartnershipId = expect_arg(&id)?;
         Ok(rc
             .loaders
-            .partnerships
+            .partnerships()
             .load_one(id)
             .await?
             .map(PartnershipNode))

@@ -66,7 +66,7 @@ impl SchoolNode {
     /// Every roll recorded for the school, newest census first: one per census day (October
     /// and January side by side), whichever way it was recorded.
     async fn roll_history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RecordedRoll>> {
-        let list = list_of(&ctx.trellis()?.loaders.roll_history, self.0.id).await?;
+        let list = list_of(ctx.trellis()?.loaders.roll_history(), self.0.id).await?;
         Ok(list
             .into_iter()
             .map(|r| RecordedRoll {
@@ -103,7 +103,7 @@ impl SchoolNode {
 
     /// System-leadership designations the school holds.
     async fn designations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Designation>> {
-        let list = list_of(&ctx.trellis()?.loaders.designations, self.0.id).await?;
+        let list = list_of(ctx.trellis()?.loaders.designations(), self.0.id).await?;
         Ok(list.into_iter().map(Into::into).collect())
     }
 
@@ -116,7 +116,7 @@ impl SchoolNode {
     ) -> async_graphql::Result<Vec<crate::graphql::membership::types::MembershipNode>> {
         let rc = ctx.trellis()?;
         load_list(
-            &rc.loaders.school_memberships,
+            rc.loaders.school_memberships(),
             self.0.id,
             crate::graphql::membership::types::MembershipNode,
         )
@@ -150,7 +150,7 @@ impl SchoolNode {
         let rc = ctx.trellis()?;
         Ok(rc
             .loaders
-            .school_accounts
+            .school_accounts()
             .load_one(self.0.id)
             .await?
             .map(crate::graphql::billing::types::AccountNode))
@@ -164,7 +164,7 @@ impl SchoolNode {
     ) -> async_graphql::Result<Vec<crate::graphql::peer_review::types::ReviewNode>> {
         let rc = ctx.trellis()?;
         load_list(
-            &rc.loaders.school_reviews,
+            rc.loaders.school_reviews(),
             self.0.id,
             crate::graphql::peer_review::types::ReviewNode,
         )
@@ -173,7 +173,7 @@ impl SchoolNode {
 
     /// The most recent Ofsted inspection; null if none is recorded.
     async fn ofsted(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<OfstedInspection>> {
-        let list = list_of(&ctx.trellis()?.loaders.inspections, self.0.id).await?;
+        let list = list_of(ctx.trellis()?.loaders.inspections(), self.0.id).await?;
         Ok(list.into_iter().next().map(OfstedInspection::from))
     }
 
@@ -182,7 +182,7 @@ impl SchoolNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<OfstedInspection>> {
-        let list = list_of(&ctx.trellis()?.loaders.inspections, self.0.id).await?;
+        let list = list_of(ctx.trellis()?.loaders.inspections(), self.0.id).await?;
         Ok(list.into_iter().map(OfstedInspection::from).collect())
     }
 
@@ -218,7 +218,7 @@ impl SchoolNode {
     > {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
-        let all = list_of(&rc.loaders.memberships, self.0.id).await?;
+        let all = list_of(rc.loaders.memberships(), self.0.id).await?;
         let total = all.len();
         let page = membership::Page::from_sorted(all, &args, |p| p.member.sort_key.clone());
         Ok(connection(page, ListCount(total), |place| {
@@ -281,7 +281,7 @@ impl SchoolNode {
             page_args::<traded::BookingKey>(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
         let wanted: Vec<traded::BookingStatus> = status.into_iter().map(Into::into).collect();
-        let all: Vec<traded::Booking> = list_of(&rc.loaders.school_bookings, self.0.id)
+        let all: Vec<traded::Booking> = list_of(rc.loaders.school_bookings(), self.0.id)
             .await?
             .into_iter()
             .filter(|b| wanted.is_empty() || wanted.contains(&b.status))
@@ -424,10 +424,10 @@ impl PartnershipNode {
     /// The lead school, if the partnership has one.
     async fn lead_school(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SchoolNode>> {
         let rc = ctx.trellis()?;
-        let Some(lead) = rc.loaders.leads.load_one(self.0.id).await? else {
+        let Some(lead) = rc.loaders.leads().load_one(self.0.id).await? else {
             return Ok(None);
         };
-        Ok(rc.loaders.schools.load_one(lead).await?.map(SchoolNode))
+        Ok(rc.loaders.schools().load_one(lead).await?.map(SchoolNode))
     }
 
     /// Member schools, by name, with each one's role.
@@ -457,11 +457,11 @@ impl PartnershipNode {
     > {
         let args = page_args(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
-        let all = list_of(&rc.loaders.members, self.0.id).await?;
+        let all = list_of(rc.loaders.members(), self.0.id).await?;
         let total = all.len();
         let page = membership::Page::from_sorted(all, &args, |m| m.sort_key.clone());
         let ids: Vec<_> = page.items.iter().map(|m| m.school_id).collect();
-        let schools = rc.loaders.schools.load_many(ids).await?;
+        let schools = rc.loaders.schools().load_many(ids).await?;
         let page = membership::Page {
             items: page
                 .items

@@ -62,7 +62,7 @@ impl MembershipNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         let rc = ctx.trellis()?;
         rc.loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)
@@ -78,7 +78,7 @@ impl MembershipNode {
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<TierNode> {
         let rc = ctx.trellis()?;
         rc.loaders
-            .tiers
+            .tiers()
             .load_one(self.0.tier_id)
             .await?
             .map(TierNode)
@@ -118,7 +118,7 @@ impl MembershipNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .memberships_by_id
+            .memberships_by_id()
             .load_one(id)
             .await?
             .map(MembershipNode))
@@ -160,16 +160,16 @@ impl MembershipNode {
         let rc = ctx.trellis()?;
         let Some(schedule) = rc
             .loaders
-            .schedules
+            .schedules()
             .load_one((self.0.year, self.0.tier_id))
             .await?
         else {
             return Ok(None);
         };
-        let Some(school) = rc.loaders.schools.load_one(self.0.school_id).await? else {
+        let Some(school) = rc.loaders.schools().load_one(self.0.school_id).await? else {
             return Err(internal(format!("membership {} has no school", self.0.id)));
         };
-        let history = rc.loaders.roll_history.load_one(self.0.school_id).await?;
+        let history = rc.loaders.roll_history().load_one(self.0.school_id).await?;
         let facts = SchoolFacts::of(
             &school,
             history.iter().flatten().map(|r| r.roll),
@@ -218,7 +218,7 @@ impl PrincipleAcceptanceNode {
         if rc.actor.as_user().is_none() {
             return Ok(None);
         }
-        Ok(rc.loaders.users.load_one(id).await?.map(UserNode))
+        Ok(rc.loaders.users().load_one(id).await?.map(UserNode))
     }
 
     /// When the school's leader accepted it.

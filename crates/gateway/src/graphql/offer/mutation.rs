@@ -252,7 +252,7 @@ impl OfferLedgerEntryPayload {
             return Ok(None);
         };
         let rc = ctx.trellis()?;
-        let Some(balance) = list_of(&rc.loaders.offer_balances, (entry.school_id, entry.year))
+        let Some(balance) = list_of(rc.loaders.offer_balances(), (entry.school_id, entry.year))
             .await?
             .into_iter()
             .find(|b| b.item_id == entry.item_id)
@@ -261,7 +261,7 @@ impl OfferLedgerEntryPayload {
         };
         Ok(rc
             .loaders
-            .offer_items
+            .offer_items()
             .load_one(entry.item_id)
             .await?
             .map(|item| OfferEntitlementNode(offer::OfferLine { item, balance })))

@@ -91,7 +91,7 @@ impl OfferItemNode {
         academic_year: AcademicYearScalar,
     ) -> async_graphql::Result<Vec<OfferItemQuantityNode>> {
         let rc = ctx.trellis()?;
-        Ok(list_of(&rc.loaders.offer_quantities, self.0.id)
+        Ok(list_of(rc.loaders.offer_quantities(), self.0.id)
             .await?
             .into_iter()
             .filter(|q| q.year == academic_year.0)
@@ -125,7 +125,7 @@ impl OfferItemQuantityNode {
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<TierNode> {
         ctx.trellis()?
             .loaders
-            .tiers
+            .tiers()
             .load_one(self.0.tier_id)
             .await?
             .map(TierNode)
@@ -169,7 +169,7 @@ impl SchoolOfferNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.school)
             .await?
             .map(SchoolNode)
@@ -180,7 +180,7 @@ impl SchoolOfferNode {
     /// memberships).
     async fn membership(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MembershipNode>> {
         let rc = ctx.trellis()?;
-        Ok(list_of(&rc.loaders.school_memberships, self.school)
+        Ok(list_of(rc.loaders.school_memberships(), self.school)
             .await?
             .into_iter()
             .find(|m| m.year == self.year)
@@ -191,10 +191,10 @@ impl SchoolOfferNode {
     /// left.
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OfferEntitlementNode>> {
         let rc = ctx.trellis()?;
-        let balances = list_of(&rc.loaders.offer_balances, (self.school, self.year)).await?;
+        let balances = list_of(rc.loaders.offer_balances(), (self.school, self.year)).await?;
         let items = rc
             .loaders
-            .offer_items
+            .offer_items()
             .load_many(balances.iter().map(|b| b.item_id))
             .await?;
         let mut lines: Vec<offer::OfferLine> = balances
@@ -318,7 +318,7 @@ impl OfferEntitlementNode {
         let page = if args.after.is_none() && args.before.is_none() && !args.backward {
             // A dashboard's first page: batched across every item shown.
             let mut rows = list_of(
-                &rc.loaders.offer_latest_entries,
+                rc.loaders.offer_latest_entries(),
                 (b.school_id, b.item_id, b.year, args.limit + 1),
             )
             .await?;
@@ -391,7 +391,7 @@ impl OfferLedgerEntryNode {
     async fn item(&self, ctx: &Context<'_>) -> async_graphql::Result<OfferItemNode> {
         ctx.trellis()?
             .loaders
-            .offer_items
+            .offer_items()
             .load_one(self.0.item_id)
             .await?
             .map(OfferItemNode)
@@ -402,7 +402,7 @@ impl OfferLedgerEntryNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)
@@ -417,7 +417,7 @@ impl OfferLedgerEntryNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .offer_entries
+            .offer_entries()
             .load_one(id)
             .await?
             .map(OfferLedgerEntryNode))
@@ -433,7 +433,7 @@ impl OfferLedgerEntryNode {
         if rc.actor.as_user().is_none() {
             return Ok(None);
         }
-        Ok(rc.loaders.users.load_one(id).await?.map(UserNode))
+        Ok(rc.loaders.users().load_one(id).await?.map(UserNode))
     }
 
     /// When it was first recorded in Trellis.
@@ -485,7 +485,7 @@ impl ValueStatementNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)
@@ -521,7 +521,7 @@ impl ValueStatementNode {
         }
         let fees = rc
             .loaders
-            .membership_fees
+            .membership_fees()
             .load_one((self.0.school_id, self.0.year))
             .await?
             .unwrap_or_default();

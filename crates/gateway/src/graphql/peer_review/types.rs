@@ -38,7 +38,7 @@ pub(super) async fn schools(
     rc: &RequestContext,
     ids: &[SchoolId],
 ) -> async_graphql::Result<Vec<SchoolNode>> {
-    let found = rc.loaders.schools.load_many(ids.iter().copied()).await?;
+    let found = rc.loaders.schools().load_many(ids.iter().copied()).await?;
     Ok(ids
         .iter()
         .filter_map(|id| found.get(id).cloned().map(SchoolNode))
@@ -47,7 +47,7 @@ pub(super) async fn schools(
 
 async fn school(rc: &RequestContext, id: SchoolId) -> async_graphql::Result<SchoolNode> {
     rc.loaders
-        .schools
+        .schools()
         .load_one(id)
         .await?
         .map(SchoolNode)
@@ -58,7 +58,7 @@ async fn school(rc: &RequestContext, id: SchoolId) -> async_graphql::Result<Scho
 pub(crate) async fn may_read(rc: &RequestContext, review: &Review) -> async_graphql::Result<bool> {
     Ok(rc
         .loaders
-        .readable_reviews
+        .readable_reviews()
         .load_one(review.id)
         .await?
         .is_some())
@@ -290,7 +290,7 @@ impl ReviewCycleNode {
     /// The participating schools, by name.
     async fn participants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<SchoolNode>> {
         let rc = ctx.trellis()?;
-        let ids = list_of(&rc.loaders.cycle_participants, self.0.id).await?;
+        let ids = list_of(rc.loaders.cycle_participants(), self.0.id).await?;
         let mut list = schools(rc, &ids).await?;
         list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(list)
@@ -300,10 +300,10 @@ impl ReviewCycleNode {
     /// Empty unless you run peer review (partnership staff, who set review teams from it).
     async fn reviewers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ReviewerNode>> {
         let rc = ctx.trellis()?;
-        let ids = list_of(&rc.loaders.cycle_participants, self.0.id).await?;
+        let ids = list_of(rc.loaders.cycle_participants(), self.0.id).await?;
         let found = rc
             .loaders
-            .school_reviewers
+            .school_reviewers()
             .load_many(ids.iter().copied())
             .await?;
         Ok(ids
@@ -417,7 +417,7 @@ impl ReviewGroupNode {
     async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewCycleNode> {
         let rc = ctx.trellis()?;
         rc.loaders
-            .review_cycles
+            .review_cycles()
             .load_one(self.0.cycle_id)
             .await?
             .map(ReviewCycleNode)
@@ -456,7 +456,11 @@ impl ReviewGroupNode {
     async fn rota(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<RotaVisitNode>> {
         let rc = ctx.trellis()?;
         let order: Vec<SchoolId> = self.0.members.iter().map(|m| m.school_id).collect();
-        let found = rc.loaders.schools.load_many(order.iter().copied()).await?;
+        let found = rc
+            .loaders
+            .schools()
+            .load_many(order.iter().copied())
+            .await?;
         let node = |id: &SchoolId| {
             found
                 .get(id)
@@ -561,7 +565,7 @@ impl PlacementReasonNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .partnerships
+            .partnerships()
             .load_one(partnership)
             .await?
             .map(PartnershipNode))
@@ -620,7 +624,7 @@ impl GroupWarningNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .review_groups
+            .review_groups()
             .load_one(self.0.group)
             .await?
             .map(ReviewGroupNode))
@@ -687,7 +691,7 @@ impl ReviewerNode {
 
 async fn user_name(rc: &RequestContext, id: kernel::UserId) -> async_graphql::Result<String> {
     rc.loaders
-        .users
+        .users()
         .load_one(id)
         .await?
         .map(|u| u.name)
@@ -704,7 +708,7 @@ impl TeamMemberNode {
     async fn reviewer(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewerNode> {
         ctx.trellis()?
             .loaders
-            .reviewers
+            .reviewers()
             .load_one(self.0.reviewer_id)
             .await?
             .map(ReviewerNode)
@@ -976,7 +980,7 @@ impl ReviewNode {
     async fn cycle(&self, ctx: &Context<'_>) -> async_graphql::Result<ReviewCycleNode> {
         ctx.trellis()?
             .loaders
-            .review_cycles
+            .review_cycles()
             .load_one(self.0.cycle_id)
             .await?
             .map(ReviewCycleNode)
@@ -1013,7 +1017,7 @@ impl ReviewNode {
         let Some(rc) = self.reader(ctx).await? else {
             return Ok(None);
         };
-        let mut team = list_of(&rc.loaders.review_teams, self.0.id).await?;
+        let mut team = list_of(rc.loaders.review_teams(), self.0.id).await?;
         team.sort_by_key(|m| m.role);
         Ok(Some(team.into_iter().map(TeamMemberNode).collect()))
     }
@@ -1026,7 +1030,7 @@ impl ReviewNode {
         let Some(rc) = self.reader(ctx).await? else {
             return Ok(None);
         };
-        Ok(list_of(&rc.loaders.review_teams, self.0.id)
+        Ok(list_of(rc.loaders.review_teams(), self.0.id)
             .await?
             .into_iter()
             .find(|m| m.role == peer_review::types::TeamRole::Lead)
@@ -1068,7 +1072,7 @@ impl ReviewNode {
         };
         Ok(rc
             .loaders
-            .self_reviews
+            .self_reviews()
             .load_one(self.0.id)
             .await?
             .map(SelfReviewNode))
@@ -1080,7 +1084,7 @@ impl ReviewNode {
             return Ok(None);
         };
         Ok(Some(
-            list_of(&rc.loaders.review_findings, self.0.id)
+            list_of(rc.loaders.review_findings(), self.0.id)
                 .await?
                 .into_iter()
                 .map(FindingNode)
@@ -1094,7 +1098,7 @@ impl ReviewNode {
             return Ok(None);
         };
         Ok(Some(
-            list_of(&rc.loaders.review_actions, self.0.id)
+            list_of(rc.loaders.review_actions(), self.0.id)
                 .await?
                 .into_iter()
                 .map(ActionNode)
@@ -1108,7 +1112,7 @@ impl ReviewNode {
             return Ok(None);
         };
         Ok(Some(
-            list_of(&rc.loaders.review_consents, self.0.id)
+            list_of(rc.loaders.review_consents(), self.0.id)
                 .await?
                 .into_iter()
                 .map(ConsentNode)

@@ -26,7 +26,7 @@ pub async fn reads_billing_of(
 ) -> async_graphql::Result<bool> {
     Ok(rc
         .loaders
-        .readable_accounts
+        .readable_accounts()
         .load_one(account)
         .await?
         .is_some())
@@ -83,7 +83,7 @@ impl CancellationReturn {
         if booking.settlement == Some(traded::Settlement::Invoice)
             && let Some(c) = rc
                 .loaders
-                .booking_charges
+                .booking_charges()
                 .load_one(booking.id.as_uuid())
                 .await?
             && reads_billing_of(rc, c.account_id).await?
@@ -92,7 +92,7 @@ impl CancellationReturn {
                 c.invoice_id,
                 c.cancellation.as_ref().and_then(|x| x.credit_note_id),
             ) {
-                credit_note = list_of(&rc.loaders.invoice_credit_notes, invoice)
+                credit_note = list_of(rc.loaders.invoice_credit_notes(), invoice)
                     .await?
                     .into_iter()
                     .find(|n| n.id == note);
@@ -102,10 +102,10 @@ impl CancellationReturn {
         if booking.settlement == Some(traded::Settlement::Card)
             && booking.refund.is_some_and(Money::is_positive)
             && let Some(invoice_id) = booking.invoice_id
-            && let Some(invoice) = rc.loaders.invoices.load_one(invoice_id).await?
+            && let Some(invoice) = rc.loaders.invoices().load_one(invoice_id).await?
             && reads_billing_of(rc, invoice.account_id).await?
         {
-            credit_note = list_of(&rc.loaders.invoice_credit_notes, invoice_id)
+            credit_note = list_of(rc.loaders.invoice_credit_notes(), invoice_id)
                 .await?
                 .into_iter()
                 .last();

@@ -29,7 +29,7 @@ impl FeedbackNode {
     async fn attendee(&self, ctx: &Context<'_>) -> async_graphql::Result<AttendeeNode> {
         ctx.trellis()?
             .loaders
-            .attendees
+            .attendees()
             .load_one(self.0.attendee_id)
             .await?
             .map(AttendeeNode)
@@ -40,7 +40,7 @@ impl FeedbackNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)

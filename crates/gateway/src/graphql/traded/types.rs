@@ -37,7 +37,7 @@ async fn person(
     id: Option<kernel::UserId>,
 ) -> async_graphql::Result<Option<UserNode>> {
     match (id, &rc.actor) {
-        (Some(id), Actor::User(_)) => Ok(rc.loaders.users.load_one(id).await?.map(UserNode)),
+        (Some(id), Actor::User(_)) => Ok(rc.loaders.users().load_one(id).await?.map(UserNode)),
         _ => Ok(None),
     }
 }
@@ -45,7 +45,7 @@ async fn person(
 /// The service a session belongs to.
 async fn service_of(rc: &RequestContext, session: &Session) -> async_graphql::Result<Service> {
     rc.loaders
-        .services
+        .services()
         .load_one(session.service_id)
         .await?
         .ok_or_else(|| internal("session of an unknown service"))
@@ -69,7 +69,7 @@ pub async fn may_read_booking(
 ) -> async_graphql::Result<bool> {
     Ok(rc
         .loaders
-        .readable_bookings
+        .readable_bookings()
         .load_one(booking.id)
         .await?
         .is_some())
@@ -129,7 +129,7 @@ impl ServiceNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(id)
             .await?
             .map(SchoolNode))
@@ -179,7 +179,7 @@ impl ServiceNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .offer_items
+            .offer_items()
             .load_one(id)
             .await?
             .map(OfferItemNode))
@@ -200,7 +200,7 @@ impl ServiceNode {
     ) -> async_graphql::Result<Vec<SessionNode>> {
         let rc = ctx.trellis()?;
         let now = rc.clock.now();
-        Ok(list_of(&rc.loaders.service_sessions, self.0.id)
+        Ok(list_of(rc.loaders.service_sessions(), self.0.id)
             .await?
             .into_iter()
             .filter(|s| include_cancelled || s.status == traded::SessionStatus::Scheduled)
@@ -241,7 +241,7 @@ impl ServiceNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .service_ratings
+            .service_ratings()
             .load_one(self.0.id)
             .await?
             .and_then(RatingNode::of))
@@ -364,7 +364,7 @@ impl SessionNode {
         if !provides(rc, &self.0).await? {
             return Ok(Vec::new());
         }
-        Ok(list_of(&rc.loaders.session_bookings, self.0.id)
+        Ok(list_of(rc.loaders.session_bookings(), self.0.id)
             .await?
             .into_iter()
             .map(BookingNode)
@@ -379,7 +379,7 @@ impl SessionNode {
         if !provides(rc, &self.0).await? {
             return Ok(Vec::new());
         }
-        let bookings: Vec<_> = list_of(&rc.loaders.session_bookings, self.0.id)
+        let bookings: Vec<_> = list_of(rc.loaders.session_bookings(), self.0.id)
             .await?
             .into_iter()
             .filter(|b| {
@@ -394,7 +394,7 @@ impl SessionNode {
             .collect();
         let mut attendees = rc
             .loaders
-            .booking_attendees
+            .booking_attendees()
             .load_many(bookings.clone())
             .await?;
         Ok(bookings
@@ -437,7 +437,7 @@ impl SessionNode {
         if !provides(rc, &self.0).await? {
             return Ok(Vec::new());
         }
-        load_list(&rc.loaders.session_feedback, self.0.id, FeedbackNode).await
+        load_list(rc.loaders.session_feedback(), self.0.id, FeedbackNode).await
     }
 
     /// The waiting list in queue order: the provider's and partnership staff's view.
@@ -446,7 +446,7 @@ impl SessionNode {
         if !provides(rc, &self.0).await? {
             return Ok(Vec::new());
         }
-        let mut waiting: Vec<Booking> = list_of(&rc.loaders.session_bookings, self.0.id)
+        let mut waiting: Vec<Booking> = list_of(rc.loaders.session_bookings(), self.0.id)
             .await?
             .into_iter()
             .filter(|b| b.status == traded::BookingStatus::Waitlisted)
@@ -538,7 +538,7 @@ impl BookingNode {
     async fn school(&self, ctx: &Context<'_>) -> async_graphql::Result<SchoolNode> {
         ctx.trellis()?
             .loaders
-            .schools
+            .schools()
             .load_one(self.0.school_id)
             .await?
             .map(SchoolNode)
@@ -549,7 +549,7 @@ impl BookingNode {
     async fn session(&self, ctx: &Context<'_>) -> async_graphql::Result<SessionNode> {
         ctx.trellis()?
             .loaders
-            .sessions
+            .sessions()
             .load_one(self.0.session_id)
             .await?
             .map(SessionNode)
@@ -560,7 +560,7 @@ impl BookingNode {
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<ServiceNode> {
         ctx.trellis()?
             .loaders
-            .services
+            .services()
             .load_one(self.0.service_id)
             .await?
             .map(ServiceNode)
@@ -591,7 +591,7 @@ impl BookingNode {
     /// The people booked, in the order the booking named them.
     async fn attendees(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<AttendeeNode>> {
         let rc = ctx.trellis()?;
-        Ok(list_of(&rc.loaders.booking_attendees, self.0.id)
+        Ok(list_of(rc.loaders.booking_attendees(), self.0.id)
             .await?
             .into_iter()
             .map(AttendeeNode)
@@ -665,7 +665,7 @@ impl BookingNode {
         Ok(ctx
             .trellis()?
             .loaders
-            .offer_entries
+            .offer_entries()
             .load_one(id)
             .await?
             .map(OfferLedgerEntryNode))
@@ -681,7 +681,7 @@ impl BookingNode {
         let rc = ctx.trellis()?;
         Ok(rc
             .loaders
-            .readable_invoices
+            .readable_invoices()
             .load_one(id)
             .await?
             .map(InvoiceNode))
@@ -696,7 +696,7 @@ impl BookingNode {
         let rc = ctx.trellis()?;
         let Some(charge) = rc
             .loaders
-            .booking_charges
+            .booking_charges()
             .load_one(self.0.id.as_uuid())
             .await?
         else {
@@ -823,7 +823,7 @@ impl AttendeeNode {
     async fn booking(&self, ctx: &Context<'_>) -> async_graphql::Result<BookingNode> {
         ctx.trellis()?
             .loaders
-            .bookings
+            .bookings()
             .load_one(self.0.booking_id)
             .await?
             .map(BookingNode)
@@ -878,14 +878,14 @@ impl AttendeeNode {
         // The register is complete for the booking only once every attendee is marked.
         let attended = rc
             .loaders
-            .bookings
+            .bookings()
             .load_one(self.0.booking_id)
             .await?
             .is_some_and(|b| b.status == traded::BookingStatus::Attended);
         if !attended {
             return Ok(None);
         }
-        let Some(session) = rc.loaders.sessions.load_one(self.0.session_id).await? else {
+        let Some(session) = rc.loaders.sessions().load_one(self.0.session_id).await? else {
             return Ok(None);
         };
         if rc.clock.now() < session.ends_at
