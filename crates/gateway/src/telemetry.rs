@@ -67,8 +67,7 @@ pub fn init(format: LogFormat) -> Telemetry {
             .with_writer(std::io::stderr)
             .boxed(),
         // Colours only for a person at a terminal: redirected to a file or a log collector,
-        // escape codes are noise in every line (and formatting them cost ~1% of a small
-        // query's CPU in #18's profile).
+        // escape codes are noise in every line.
         LogFormat::Pretty => tracing_subscriber::fmt::layer()
             .with_ansi(std::io::stderr().is_terminal())
             .with_writer(std::io::stderr)

@@ -3,7 +3,7 @@
 //! Each loader turns the keys requested while resolving one level of a query into one
 //! statement, so a list of N schools with their partnerships costs the same number of
 //! statements as one school. Loaders are built per request (their cache must never serve
-//! one caller another's reads) and are cheap to build.
+//! one caller another's reads), each on the request's first use of it ([`Loaders`]).
 //!
 //! Two kinds, and no rule of who sees what in either. `loader!` loaders are edges: they read
 //! what hangs off a record the caller has already been shown (an invoice's lines, a session's
@@ -610,7 +610,7 @@ loaders! {
 /// with the batch's size: one statement each, the spans worth exporting.
 #[derive(Debug)]
 pub struct Spanned<L> {
-    /// The loader's type name, without its path: built once per request for 60 loaders, so
+    /// The loader's type name, without its path: built for every loader a request uses, so
     /// no allocation here.
     name: &'static str,
     inner: L,
