@@ -188,6 +188,24 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
     );
 }
 
+/// The pretty format written to a file (stderr is not a terminal) is plain text: no colour
+/// escape codes in a log file or collector.
+async fn pretty_logs_off_a_terminal_carry_no_colour_codes(db: TestDb) {
+    let server = common::spawn(db.url(), &secret(), &[("TRELLIS_LOG_FORMAT", "pretty")]).await;
+    let token = server.token(db.conn(), ADMIN).await;
+    let (_, body) = server
+        .gql(Some(&token), Some("Schools"), SCHOOLS, json!({}))
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let log = server.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("graphql operation finished"))
+        .unwrap_or_else(|| panic!("no line for the operation in:\n{log}"));
+    assert!(line.contains("Schools"), "{line}");
+    assert!(!log.contains('\u{1b}'), "escape codes in:\n{log}");
+}
+
 /// What the collector was sent: each body with its content type.
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
@@ -591,6 +609,7 @@ testkit::db_tests!(
     junk_from_clients_does_not_grow_the_series,
     metrics_count_operations_errors_and_the_pool,
     json_logs_carry_request_id_and_operation,
+    pretty_logs_off_a_terminal_carry_no_colour_codes,
     traces_reach_an_otlp_collector
 );
 
