@@ -8,7 +8,7 @@ use kernel::{Actor, ApiKeyId, DomainError, MembershipId, PartnershipId, Permissi
 use kernel::{TierId, UserId};
 use sea_orm::DatabaseConnection;
 
-use crate::memberships::{self, Membership, Tier};
+use crate::memberships::{self, Membership, MembershipWithTier, Tier};
 use crate::partnership::{self, Partnership};
 use crate::people::{ApiKey, User, api_keys, users};
 use crate::school::{self, School};
@@ -99,13 +99,13 @@ pub async fn visible_memberships(
     Ok(found)
 }
 
-/// Each school's memberships, newest year first, for the schools whose memberships the caller
-/// may read; the others are left out.
+/// Each school's memberships with their tiers, newest year first, for the schools whose
+/// memberships the caller may read; the others are left out.
 pub async fn visible_memberships_of_schools(
     db: &DatabaseConnection,
     actor: &Actor,
     schools: &[SchoolId],
-) -> Result<HashMap<SchoolId, Vec<Membership>>, DomainError> {
+) -> Result<HashMap<SchoolId, Vec<MembershipWithTier>>, DomainError> {
     let readable: Vec<SchoolId> = schools
         .iter()
         .copied()
@@ -114,5 +114,5 @@ pub async fn visible_memberships_of_schools(
     if readable.is_empty() {
         return Ok(HashMap::new());
     }
-    memberships::of_schools(db, &readable).await
+    memberships::of_schools_with_tiers(db, &readable).await
 }

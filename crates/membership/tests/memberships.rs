@@ -1081,6 +1081,77 @@ async fn loaders_batch_principles(mut db: TestDb) {
     assert_eq!(statements.get(), 1, "no principles query for no rows");
 }
 
+/// A school's page shows each membership's tier: read in the same statement as the
+/// memberships, each membership with its own tier, and the memberships the same as
+/// `of_schools` gives.
+async fn school_memberships_come_with_their_tiers(mut db: TestDb) {
+    let f = fixture(&db).await;
+    for school in [f.a, f.b] {
+        for start in [2025, 2026] {
+            active_member(&db, &f, school, start).await;
+        }
+    }
+    let associate = memberships::create_tier(
+        db.conn(),
+        &f.admin,
+        &SystemClock,
+        NewTier {
+            code: "ASSOCIATE".into(),
+            name: "Associate".into(),
+            description: String::new(),
+        },
+    )
+    .await
+    .expect("tier");
+    // Pending, so no principles: the join to them must still keep the membership and its tier.
+    let associate_member = memberships::enrol(
+        db.conn(),
+        &f.admin,
+        &SystemClock,
+        enrolment(f.b, associate.id, 2027),
+    )
+    .await
+    .expect("enrol");
+    let schools = [f.a, f.b, f.c, SchoolId::new()];
+    let statements = db.count_statements();
+    let with_tiers = memberships::of_schools_with_tiers(db.conn(), &schools)
+        .await
+        .expect("with tiers");
+    assert_eq!(
+        statements.get(),
+        1,
+        "memberships joined to their tiers and principles"
+    );
+    let plain = memberships::of_schools(db.conn(), &schools)
+        .await
+        .expect("of schools");
+    assert_eq!(with_tiers.len(), 2, "schools with no membership are absent");
+    for (school, list) in &with_tiers {
+        let found: Vec<_> = list.iter().map(|t| t.membership.clone()).collect();
+        assert_eq!(
+            found, plain[school],
+            "the same memberships, in the same order"
+        );
+        for t in list {
+            let expected = if t.membership.id == associate_member.id {
+                "ASSOCIATE"
+            } else {
+                "FULL"
+            };
+            assert_eq!(t.tier.id, t.membership.tier_id);
+            assert_eq!(t.tier.code, expected, "{}", t.membership.id);
+        }
+    }
+    assert_eq!(with_tiers[&f.b].len(), 3);
+    assert!(with_tiers[&f.b][0].membership.principles.is_empty());
+    assert!(
+        with_tiers[&f.a]
+            .iter()
+            .all(|t| t.membership.principles.len() == Principle::ALL.len()),
+        "each principle once, though the tier is joined too"
+    );
+}
+
 async fn demo_memberships(db: TestDb) {
     let report = membership::demo::seed(db.conn(), &SystemClock)
         .await
@@ -1575,6 +1646,7 @@ testkit::db_tests!(
     schools_see_and_answer_only_their_own,
     year_lists_page_and_filter,
     loaders_batch_principles,
+    school_memberships_come_with_their_tiers,
     demo_memberships,
     sixth_forms_only_on_schools_that_can_have_one,
 );

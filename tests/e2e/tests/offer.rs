@@ -598,6 +598,7 @@ async fn admins_manage_the_offer_and_bad_input_changes_nothing(db: TestDb) {
 }
 
 async fn the_dashboard_costs_the_same_however_many_items_and_entries(mut db: TestDb) {
+    let postgres = db.backend() == testkit::Backend::Postgres;
     let counter = db.count_statements();
     let app = spawn_for_counting(db).await;
 
@@ -615,6 +616,14 @@ async fn the_dashboard_costs_the_same_however_many_items_and_entries(mut db: Tes
         }
     };
     let (before, _) = measure(DASHBOARD, json!({ "year": YEAR }), head.clone()).await;
+    // The school, its memberships with their tiers, the balances, the items, the latest
+    // entries and who recorded them; SQLite also reads the signed-in user (PostgreSQL keeps
+    // it). #18 counts these against PostGraphile's one: a new one here is a regression.
+    assert_eq!(
+        before,
+        if postgres { 6 } else { 7 },
+        "statements for the dashboard"
+    );
     let ids = app
         .data_as(
             ADMIN,

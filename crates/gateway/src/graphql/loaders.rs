@@ -28,7 +28,7 @@ use kernel::{
     PaymentId, SchoolId, TierId, UserId,
 };
 use kernel::{ReviewCycleId, ReviewGroupId, ReviewId, ReviewerId};
-use membership::memberships::{self, Membership, Tier};
+use membership::memberships::{self, Membership, MembershipWithTier, Tier};
 use membership::partnership::{self, Member, Partnership, SchoolPartnership};
 use membership::people::{User, users};
 use membership::school::inspection::Inspection;
@@ -143,7 +143,7 @@ loader!(
 );
 checked_loader!(
     /// Each school's memberships, newest year first, where the caller may read them.
-    SchoolMembershipsLoader, SchoolId => Vec<Membership>, |db, actor, keys| membership::visibility::visible_memberships_of_schools(db, actor, keys)
+    SchoolMembershipsLoader, SchoolId => Vec<MembershipWithTier>, |db, actor, keys| membership::visibility::visible_memberships_of_schools(db, actor, keys)
 );
 
 /// Fee schedules by (academic year, tier): one statement per distinct year asked for —

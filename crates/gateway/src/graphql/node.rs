@@ -116,7 +116,7 @@ async fn of_type(
             uuids,
             directory::visible_memberships,
             MembershipId,
-            |m| Node::Membership(MembershipNode(m))
+            |m| Node::Membership(MembershipNode::new(m))
         ),
         FeeScheduleId::ENTITY => checked!(
             rc,

@@ -52,11 +52,23 @@ pub mod memberships {
     pub enum Relation {
         #[sea_orm(has_many = "super::principles::Entity")]
         Principles,
+        #[sea_orm(
+            belongs_to = "super::tiers::Entity",
+            from = "Column::TierId",
+            to = "super::tiers::Column::Id"
+        )]
+        Tier,
     }
 
     impl Related<super::principles::Entity> for Entity {
         fn to() -> RelationDef {
             Relation::Principles.def()
+        }
+    }
+
+    impl Related<super::tiers::Entity> for Entity {
+        fn to() -> RelationDef {
+            Relation::Tier.def()
         }
     }
 

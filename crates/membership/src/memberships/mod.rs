@@ -22,13 +22,16 @@ pub mod types;
 pub use bulk::{MAX_BULK, activate_many, activate_ready};
 pub use history::history;
 pub use lifecycle::{accept_principles, activate, cancel, enrol, lapse};
-pub use queries::{active_for_year, by_ids, count_for_year, for_year, get, may_read, of_schools};
+pub use queries::{
+    active_for_year, by_ids, count_for_year, for_year, get, may_read, of_schools,
+    of_schools_with_tiers,
+};
 pub use renewal::{
     DECLINED_AT_RENEWAL, lapse_unanswered, open_renewals, respond_to_renewal,
     unanswered_due_between,
 };
 pub use tiers::{create_tier, tier_by_code, tiers, tiers_by_ids, update_tier};
 pub use types::{
-    Enrolment, Membership, MembershipFilter, MembershipStatus, NewTier, Principle,
-    PrincipleAcceptance, RenewalDecision, RenewalReport, Tier, TierPatch,
+    Enrolment, Membership, MembershipFilter, MembershipStatus, MembershipWithTier, NewTier,
+    Principle, PrincipleAcceptance, RenewalDecision, RenewalReport, Tier, TierPatch,
 };

@@ -1,7 +1,7 @@
 //! Reading memberships: one record, batches for the gateway's loaders, a year's list.
 //!
 //! A read with no row limit (one record, the loaders' batches) joins the principles to the
-//! memberships and costs one statement. A page cannot: a limit on the joined rows would cut
+//! memberships and costs one statement; a school's memberships join their tiers too. A page cannot: a limit on the joined rows would cut
 //! a membership's principles off, so a page reads its principles in one extra statement, two
 //! statements for a hundred memberships, not a hundred and one.
 
@@ -13,9 +13,12 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, Select,
 };
 
-use super::entity::{memberships, principles};
-use super::types::{Membership, MembershipFilter, MembershipStatus, PrincipleAcceptance};
+use super::entity::{memberships, principles, tiers};
+use super::types::{
+    Membership, MembershipFilter, MembershipStatus, MembershipWithTier, PrincipleAcceptance, Tier,
+};
 use crate::keyset::{NameKey, Page, PageArgs};
+use crate::school::CorruptRow;
 
 /// Which schools' memberships an actor may read.
 enum ReadScope {
@@ -158,16 +161,50 @@ pub async fn of_schools(
     db: &DatabaseConnection,
     ids: &[SchoolId],
 ) -> Result<HashMap<SchoolId, Vec<Membership>>, DomainError> {
-    let select = memberships::Entity::find()
-        .filter(memberships::Column::SchoolId.is_in(ids.iter().map(SchoolId::as_uuid)))
-        .order_by_desc(memberships::Column::AcademicYear);
     let mut out: HashMap<SchoolId, Vec<Membership>> = HashMap::new();
-    for membership in with_principles(db, select).await? {
+    for membership in with_principles(db, of_schools_newest_first(ids)).await? {
         out.entry(membership.school_id)
             .or_default()
             .push(membership);
     }
     Ok(out)
+}
+
+/// [`of_schools`], each membership with its tier, still in one statement (the tier is
+/// left-joined too): what a school's page shows, where `tier` would otherwise cost a
+/// statement of its own.
+pub async fn of_schools_with_tiers(
+    db: &DatabaseConnection,
+    ids: &[SchoolId],
+) -> Result<HashMap<SchoolId, Vec<MembershipWithTier>>, DomainError> {
+    let rows = of_schools_newest_first(ids)
+        .find_also_related(tiers::Entity)
+        .find_also_related(principles::Entity)
+        .consolidate()
+        .all(db)
+        .await?;
+    let mut out: HashMap<SchoolId, Vec<MembershipWithTier>> = HashMap::new();
+    for (row, tier, accepted) in rows {
+        // `tier_id` is a non-null foreign key, so the left join always finds one.
+        let tier = tier.into_iter().next().map(Tier::from_row).ok_or_else(|| {
+            DomainError::internal(CorruptRow(format!("membership {} has no tier", row.id)))
+        })?;
+        let accepted = accepted
+            .iter()
+            .map(PrincipleAcceptance::from_row)
+            .collect::<Result<_, _>>()?;
+        let membership = Membership::from_row(row, accepted)?;
+        out.entry(membership.school_id)
+            .or_default()
+            .push(MembershipWithTier { membership, tier });
+    }
+    Ok(out)
+}
+
+fn of_schools_newest_first(ids: &[SchoolId]) -> Select<memberships::Entity> {
+    memberships::Entity::find()
+        .filter(memberships::Column::SchoolId.is_in(ids.iter().map(SchoolId::as_uuid)))
+        .order_by_desc(memberships::Column::AcademicYear)
 }
 
 fn of_year(year: AcademicYear, filter: &MembershipFilter) -> Select<memberships::Entity> {

@@ -132,6 +132,14 @@ pub struct TierPatch {
     pub active: Option<bool>,
 }
 
+/// A membership with its tier, as a school's memberships are read: both come from the one
+/// statement that reads the membership, so showing the tier costs nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipWithTier {
+    pub membership: Membership,
+    pub tier: Tier,
+}
+
 /// A school's membership for one academic year.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Membership {

@@ -118,7 +118,7 @@ impl SchoolNode {
         load_list(
             rc.loaders.school_memberships(),
             self.0.id,
-            crate::graphql::membership::types::MembershipNode,
+            crate::graphql::membership::types::MembershipNode::from,
         )
         .await
     }

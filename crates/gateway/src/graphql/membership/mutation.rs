@@ -130,7 +130,7 @@ impl MembershipPayload {
     fn from(result: Result<Membership, DomainError>) -> async_graphql::Result<Self> {
         let (membership, user_errors) = payload(result)?;
         Ok(Self {
-            membership: membership.map(MembershipNode),
+            membership: membership.map(MembershipNode::new),
             user_errors,
         })
     }
@@ -209,7 +209,7 @@ impl MembershipsActivatePayload {
             memberships: done
                 .unwrap_or_default()
                 .into_iter()
-                .map(MembershipNode)
+                .map(MembershipNode::new)
                 .collect(),
             user_errors,
         })

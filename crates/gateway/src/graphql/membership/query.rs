@@ -103,7 +103,7 @@ impl MembershipQuery {
                 year: year.0,
                 filter,
             },
-            |m| (m.sort_key(), MembershipNode(m), NoEdgeFields),
+            |m| (m.sort_key(), MembershipNode::new(m), NoEdgeFields),
         ))
     }
 }

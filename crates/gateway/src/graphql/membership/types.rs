@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Object};
 use billing::fees::SchoolFacts;
 use chrono::{DateTime, Utc};
-use membership::memberships::{Membership, PrincipleAcceptance, Tier};
+use membership::memberships::{Membership, MembershipWithTier, PrincipleAcceptance, Tier};
 
 use super::enums::{MembershipPrinciple, MembershipStatus};
 use crate::graphql::access::types::UserNode;
@@ -47,8 +47,24 @@ impl TierNode {
     }
 }
 
+/// A membership, with its tier when the read that found it brought the tier along (a
+/// school's memberships do): `tier` then answers without a statement of its own.
 #[derive(Debug, Clone)]
-pub struct MembershipNode(pub Membership);
+pub struct MembershipNode(pub Membership, pub Option<Tier>);
+
+impl MembershipNode {
+    /// A membership whose tier is loaded if asked for.
+    #[must_use]
+    pub fn new(membership: Membership) -> Self {
+        Self(membership, None)
+    }
+}
+
+impl From<MembershipWithTier> for MembershipNode {
+    fn from(found: MembershipWithTier) -> Self {
+        Self(found.membership, Some(found.tier))
+    }
+}
 
 /// A school's membership of the partnership for one academic year.
 #[Object(name = "Membership")]
@@ -76,6 +92,9 @@ impl MembershipNode {
 
     /// The tier the school is a member on.
     async fn tier(&self, ctx: &Context<'_>) -> async_graphql::Result<TierNode> {
+        if let Some(tier) = &self.1 {
+            return Ok(TierNode(tier.clone()));
+        }
         let rc = ctx.trellis()?;
         rc.loaders
             .tiers()
@@ -121,7 +140,7 @@ impl MembershipNode {
             .memberships_by_id()
             .load_one(id)
             .await?
-            .map(MembershipNode))
+            .map(MembershipNode::new))
     }
 
     /// When the school answered its renewal.

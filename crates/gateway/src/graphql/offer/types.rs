@@ -183,8 +183,8 @@ impl SchoolOfferNode {
         Ok(list_of(rc.loaders.school_memberships(), self.school)
             .await?
             .into_iter()
-            .find(|m| m.year == self.year)
-            .map(MembershipNode))
+            .find(|m| m.membership.year == self.year)
+            .map(MembershipNode::from))
     }
 
     /// Every item the school is entitled to this year, by item name, with what is used and
