@@ -2,13 +2,19 @@
 //! the ledger's entries (never a stored counter).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::fmt::Write as _;
 
 use kernel::money::{SumError, checked_add_i64, checked_sub_i64, checked_sum_i64};
 use kernel::{AcademicYear, Actor, DomainError, OfferItemId, SchoolId};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, FromQueryResult, IdenStatic, Iterable, QueryResult,
+    Statement,
+};
 
+use crate::entity;
 use crate::entries::EntryKind;
-use crate::items::{OfferItem, items_by_ids};
+use crate::items::OfferItem;
 use crate::support::{Params, require_sight, stored};
 
 /// A school's position on one item for one year, summed from its ledger.
@@ -119,21 +125,92 @@ pub async fn balances_of_schools<C: ConnectionTrait>(
     year: AcademicYear,
 ) -> Result<HashMap<SchoolId, Vec<Balance>>, DomainError> {
     let mut out: HashMap<SchoolId, Vec<Balance>> = HashMap::new();
+    for (balance, ()) in read_balances::<_, ()>(db, schools, year).await? {
+        out.entry(balance.school_id).or_default().push(balance);
+    }
+    Ok(out)
+}
+
+/// Each school's offer for a year, line by line (by item name): [`balances_of_schools`]
+/// with each balance's item, still in **one statement** (the items joined too), since a
+/// portal never shows a balance without its item. No actor, as there.
+pub async fn lines_of_schools<C: ConnectionTrait>(
+    db: &C,
+    schools: &[SchoolId],
+    year: AcademicYear,
+) -> Result<HashMap<SchoolId, Vec<OfferLine>>, DomainError> {
+    let mut out: HashMap<SchoolId, Vec<OfferLine>> = HashMap::new();
+    for (balance, item) in read_balances::<_, OfferItem>(db, schools, year).await? {
+        out.entry(balance.school_id)
+            .or_default()
+            .push(OfferLine { item, balance });
+    }
+    for lines in out.values_mut() {
+        sort_lines(lines);
+    }
+    Ok(out)
+}
+
+/// What [`read_balances`] reads beside each balance: nothing, or the balance's item.
+trait Beside: Sized {
+    /// Whether the statement joins the items.
+    const ITEMS: bool;
+    fn read(row: &QueryResult) -> Result<Self, DomainError>;
+}
+
+impl Beside for () {
+    const ITEMS: bool = false;
+    fn read(_: &QueryResult) -> Result<Self, DomainError> {
+        Ok(())
+    }
+}
+
+impl Beside for OfferItem {
+    const ITEMS: bool = true;
+    fn read(row: &QueryResult) -> Result<Self, DomainError> {
+        Self::from_row(entity::items::Model::from_query_result(row, ITEM_COLUMN)?)
+    }
+}
+
+/// The prefix of the item's columns in [`read_balances`]'s rows.
+const ITEM_COLUMN: &str = "item_";
+
+/// The statement behind [`balances_of_schools`] and [`lines_of_schools`]: a row per
+/// (school, item, entry kind) with the kind's sum and count, and for [`OfferItem`] the
+/// item's columns (named `item_<column>`; grouping by the item's key carries them on
+/// both backends).
+async fn read_balances<C: ConnectionTrait, B: Beside>(
+    db: &C,
+    schools: &[SchoolId],
+    year: AcademicYear,
+) -> Result<Vec<(Balance, B)>, DomainError> {
     if schools.is_empty() {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
     let mut params = Params::new(backend);
     let year_param = params.push(year.start_year());
     let school_params = params.list(schools.iter().map(SchoolId::as_uuid));
+    let (item_columns, item_join, item_group) = if B::ITEMS {
+        (
+            entity::items::Column::iter().fold(String::new(), |mut list, c| {
+                let _ = write!(list, ", i.{0} AS {ITEM_COLUMN}{0}", c.as_str());
+                list
+            }),
+            " JOIN offer_items i ON i.id = en.item_id",
+            ", i.id",
+        )
+    } else {
+        (String::new(), "", "")
+    };
     let sql = format!(
         "SELECT en.school_id AS school_id, en.item_id AS item_id, en.unlimited AS unlimited, \
          e.kind AS kind, CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) AS total, \
-         COUNT(e.id) AS entries \
-         FROM offer_entitlements en \
+         COUNT(e.id) AS entries{item_columns} \
+         FROM offer_entitlements en{item_join} \
          LEFT JOIN offer_ledger_entries e ON e.entitlement_id = en.id \
          WHERE en.academic_year = {year_param} AND en.school_id IN ({school_params}) \
-         GROUP BY en.school_id, en.item_id, en.unlimited, e.kind"
+         GROUP BY en.school_id, en.item_id, en.unlimited, e.kind{item_group}"
     );
     // A sum too large for BIGINT (only from corrupt rows: inputs are bounded) fails the
     // statement on either backend; reported as the total it is.
@@ -141,14 +218,18 @@ pub async fn balances_of_schools<C: ConnectionTrait>(
         .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
         .await
         .map_err(|e| DomainError::internal(SumError(format!("offer balances: {e}"))))?;
-    let mut by_key: HashMap<(SchoolId, OfferItemId), Balance> = HashMap::new();
+    let mut by_key: HashMap<(SchoolId, OfferItemId), (Balance, B)> = HashMap::new();
     for row in rows {
         let school = SchoolId::from_uuid(row.try_get::<uuid::Uuid>("", "school_id")?);
         let item = OfferItemId::from_uuid(row.try_get::<uuid::Uuid>("", "item_id")?);
         let unlimited: bool = row.try_get("", "unlimited")?;
-        let balance = by_key
-            .entry((school, item))
-            .or_insert_with(|| Balance::empty(school, item, year, unlimited));
+        let (balance, _) = match by_key.entry((school, item)) {
+            Entry::Occupied(found) => found.into_mut(),
+            Entry::Vacant(slot) => slot.insert((
+                Balance::empty(school, item, year, unlimited),
+                B::read(&row)?,
+            )),
+        };
         if let Some(kind) = row.try_get::<Option<String>>("", "kind")? {
             let total: i64 = row.try_get("", "total")?;
             let count: i64 = row.try_get("", "entries")?;
@@ -159,10 +240,7 @@ pub async fn balances_of_schools<C: ConnectionTrait>(
             )?;
         }
     }
-    for ((school, _), balance) in by_key {
-        out.entry(school).or_default().push(balance);
-    }
-    Ok(out)
+    Ok(by_key.into_values().collect())
 }
 
 /// One line of a school's offer: an item and the school's balance on it.
@@ -190,21 +268,10 @@ pub async fn offer_of_school(
     year: AcademicYear,
 ) -> Result<SchoolOffer, DomainError> {
     require_sight(actor, school)?;
-    let balances = balances_of_schools(db, &[school], year)
+    let lines = lines_of_schools(db, &[school], year)
         .await?
         .remove(&school)
         .unwrap_or_default();
-    let ids: Vec<OfferItemId> = balances.iter().map(|b| b.item_id).collect();
-    let mut items = items_by_ids(db, &ids).await?;
-    let mut lines: Vec<OfferLine> = balances
-        .into_iter()
-        .filter_map(|balance| {
-            items
-                .remove(&balance.item_id)
-                .map(|item| OfferLine { item, balance })
-        })
-        .collect();
-    sort_lines(&mut lines);
     Ok(SchoolOffer {
         school_id: school,
         year,

@@ -40,7 +40,9 @@ pub mod value;
 pub mod visibility;
 mod writer;
 
-pub use balance::{Balance, OfferLine, SchoolOffer, balances_of_schools, offer_of_school};
+pub use balance::{
+    Balance, OfferLine, SchoolOffer, balances_of_schools, lines_of_schools, offer_of_school,
+};
 pub use derive::{DerivationReport, derive_entitlements};
 pub use entries::{
     EntryKey, EntryKind, LedgerEntry, entries_by_ids, entries_page, latest_entries_of_school_items,

@@ -695,6 +695,38 @@ async fn ledger_pages_newest_first_and_batches_in_one_statement(mut db: TestDb) 
         .find(|b| b.item_id == w.items.briefings)
         .expect("b");
     assert_eq!((alder_briefings.entries, alder_briefings.used()), (6, 5));
+
+    // The same balances with their items, still one statement, each school's lines by name.
+    counter.reset();
+    let lines = offer::lines_of_schools(db.conn(), &[w.alder, w.birch, w.damson], year())
+        .await
+        .expect("lines");
+    assert_eq!(counter.get(), 1, "balances and items in one statement");
+    assert_eq!(lines.len(), balances.len());
+    let ids: Vec<_> = lines
+        .values()
+        .flatten()
+        .map(|l| l.balance.item_id)
+        .collect();
+    let items = offer::items_by_ids(db.conn(), &ids).await.expect("items");
+    for (school, list) in &lines {
+        let mut from_lines: Vec<_> = list.iter().map(|l| l.balance).collect();
+        let mut expected = balances[school].clone();
+        from_lines.sort_by_key(|b| b.item_id);
+        expected.sort_by_key(|b| b.item_id);
+        assert_eq!(from_lines, expected, "the same balances");
+        for line in list {
+            assert_eq!(line.item.id, line.balance.item_id);
+            assert_eq!(
+                &line.item, &items[&line.item.id],
+                "the item as items_by_ids reads it"
+            );
+        }
+        let names: Vec<&str> = list.iter().map(|l| l.item.name.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        assert_eq!(names, sorted, "by item name");
+    }
 }
 
 async fn value_statement_values_use_per_term(db: TestDb) {

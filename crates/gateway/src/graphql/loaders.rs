@@ -43,7 +43,7 @@ use sea_orm::DatabaseConnection;
 
 use billing::ledger::reports::MembershipFees;
 use kernel::{OfferEntryId, OfferItemId};
-use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem};
+use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem, OfferLine};
 
 use super::batch_scope::BatchScope;
 use super::errors::to_graphql;
@@ -256,19 +256,57 @@ impl Loader<(SchoolId, AcademicYear)> for OfferBalancesLoader {
         &self,
         keys: &[(SchoolId, AcademicYear)],
     ) -> LoadResult<(SchoolId, AcademicYear), Vec<Balance>> {
-        let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
-        for (school, year) in keys {
-            by_year.entry(*year).or_default().push(*school);
-        }
-        let mut found = HashMap::new();
-        for (year, schools) in by_year {
-            let balances = offer::balances_of_schools(&self.0, &schools, year)
-                .await
-                .map_err(to_graphql)?;
-            found.extend(balances.into_iter().map(|(s, b)| ((s, year), b)));
-        }
-        Ok(found)
+        let db = &self.0;
+        per_year(keys, |schools, year| async move {
+            offer::balances_of_schools(db, &schools, year).await
+        })
+        .await
     }
+}
+
+/// Each school's offer for a year, each balance with its item, by item name: one statement
+/// per distinct year asked for.
+#[derive(Debug)]
+pub struct OfferLinesLoader(DatabaseConnection);
+
+impl Loader<(SchoolId, AcademicYear)> for OfferLinesLoader {
+    type Value = Vec<OfferLine>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(SchoolId, AcademicYear)],
+    ) -> LoadResult<(SchoolId, AcademicYear), Vec<OfferLine>> {
+        let db = &self.0;
+        per_year(keys, |schools, year| async move {
+            offer::lines_of_schools(db, &schools, year).await
+        })
+        .await
+    }
+}
+
+/// A batch of (school, year) keys read with one call of `read` per distinct year: in
+/// practice one, however many schools a page shows.
+async fn per_year<V, Fut>(
+    keys: &[(SchoolId, AcademicYear)],
+    read: impl Fn(Vec<SchoolId>, AcademicYear) -> Fut,
+) -> LoadResult<(SchoolId, AcademicYear), V>
+where
+    Fut: Future<Output = Result<HashMap<SchoolId, V>, DomainError>>,
+{
+    let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
+    for (school, year) in keys {
+        by_year.entry(*year).or_default().push(*school);
+    }
+    let mut found = HashMap::new();
+    for (year, schools) in by_year {
+        let read = read(schools, year).await.map_err(to_graphql)?;
+        found.extend(
+            read.into_iter()
+                .map(|(school, value)| ((school, year), value)),
+        );
+    }
+    Ok(found)
 }
 
 /// The first page of each entitlement's ledger, newest first: (school, item, year, rows).
@@ -321,19 +359,11 @@ impl Loader<(SchoolId, AcademicYear)> for MembershipFeesLoader {
         &self,
         keys: &[(SchoolId, AcademicYear)],
     ) -> LoadResult<(SchoolId, AcademicYear), MembershipFees> {
-        let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
-        for (school, year) in keys {
-            by_year.entry(*year).or_default().push(*school);
-        }
-        let mut found = HashMap::new();
-        for (year, schools) in by_year {
-            let fees =
-                billing::ledger::reports::membership_fees_of_schools(&self.0, &schools, year)
-                    .await
-                    .map_err(to_graphql)?;
-            found.extend(fees.into_iter().map(|(s, f)| ((s, year), f)));
-        }
-        Ok(found)
+        let db = &self.0;
+        per_year(keys, |schools, year| async move {
+            billing::ledger::reports::membership_fees_of_schools(db, &schools, year).await
+        })
+        .await
     }
 }
 
@@ -573,6 +603,7 @@ loaders! {
     offer_quantities: OfferQuantitiesLoader(db),
     offer_entries: OfferEntryLoader(db),
     offer_balances: OfferBalancesLoader(db),
+    offer_lines: OfferLinesLoader(db),
     offer_latest_entries: OfferLatestEntriesLoader(db),
     membership_fees: MembershipFeesLoader(db),
     review_cycles: ReviewCycleLoader(db),

@@ -191,22 +191,7 @@ impl SchoolOfferNode {
     /// left.
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OfferEntitlementNode>> {
         let rc = ctx.trellis()?;
-        let balances = list_of(rc.loaders.offer_balances(), (self.school, self.year)).await?;
-        let items = rc
-            .loaders
-            .offer_items()
-            .load_many(balances.iter().map(|b| b.item_id))
-            .await?;
-        let mut lines: Vec<offer::OfferLine> = balances
-            .into_iter()
-            .filter_map(|balance| {
-                items
-                    .get(&balance.item_id)
-                    .cloned()
-                    .map(|item| offer::OfferLine { item, balance })
-            })
-            .collect();
-        offer::balance::sort_lines(&mut lines);
+        let lines = list_of(rc.loaders.offer_lines(), (self.school, self.year)).await?;
         Ok(lines.into_iter().map(OfferEntitlementNode).collect())
     }
 }
