@@ -7,7 +7,7 @@
 //!
 //! Two kinds, and no rule of who sees what in either. `loader!` loaders are edges: they read
 //! what hangs off a record the caller has already been shown (an invoice's lines, a session's
-//! service), unchecked. `checked_loader!` loaders hold the caller and call a domain's checked
+//! service), unchecked; `per_year_loader!` ones too, for a school's reads of one year. `checked_loader!` loaders hold the caller and call a domain's checked
 //! read (`*::visibility::visible_*`), which answers only what that caller may see; a resolver
 //! asking "may this be shown?" asks one of those. This is the only gateway module allowed to
 //! call an unchecked domain read (`tests/checked_reads.rs` keeps it so).
@@ -90,6 +90,54 @@ macro_rules! checked_loader {
             }
         }
     };
+}
+
+/// A loader keyed by (school, academic year) over a domain read of many schools in one
+/// year: one statement per distinct year asked for, in practice one.
+macro_rules! per_year_loader {
+    ($(#[$meta:meta])* $name:ident => $value:ty, $read:path) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        pub struct $name(DatabaseConnection);
+
+        impl Loader<(SchoolId, AcademicYear)> for $name {
+            type Value = $value;
+            type Error = async_graphql::Error;
+
+            async fn load(
+                &self,
+                keys: &[(SchoolId, AcademicYear)],
+            ) -> LoadResult<(SchoolId, AcademicYear), $value> {
+                let db = &self.0;
+                per_year(keys, |schools, year| async move { $read(db, &schools, year).await })
+                    .await
+            }
+        }
+    };
+}
+
+/// A batch of (school, year) keys read with one call of `read` per distinct year: in
+/// practice one, however many schools a page shows.
+async fn per_year<V, Fut>(
+    keys: &[(SchoolId, AcademicYear)],
+    read: impl Fn(Vec<SchoolId>, AcademicYear) -> Fut,
+) -> LoadResult<(SchoolId, AcademicYear), V>
+where
+    Fut: Future<Output = Result<HashMap<SchoolId, V>, DomainError>>,
+{
+    let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
+    for (school, year) in keys {
+        by_year.entry(*year).or_default().push(*school);
+    }
+    let mut found = HashMap::new();
+    for (year, schools) in by_year {
+        let read = read(schools, year).await.map_err(to_graphql)?;
+        found.extend(
+            read.into_iter()
+                .map(|(school, value)| ((school, year), value)),
+        );
+    }
+    Ok(found)
 }
 
 loader!(
@@ -244,70 +292,14 @@ loader!(
     OfferEntryLoader, OfferEntryId => LedgerEntry, |db, keys| offer::entries_by_ids(db, keys)
 );
 
-/// Each school's offer balances for a year: one statement per distinct year asked for.
-#[derive(Debug)]
-pub struct OfferBalancesLoader(DatabaseConnection);
-
-impl Loader<(SchoolId, AcademicYear)> for OfferBalancesLoader {
-    type Value = Vec<Balance>;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[(SchoolId, AcademicYear)],
-    ) -> LoadResult<(SchoolId, AcademicYear), Vec<Balance>> {
-        let db = &self.0;
-        per_year(keys, |schools, year| async move {
-            offer::balances_of_schools(db, &schools, year).await
-        })
-        .await
-    }
-}
-
-/// Each school's offer for a year, each balance with its item, by item name: one statement
-/// per distinct year asked for.
-#[derive(Debug)]
-pub struct OfferLinesLoader(DatabaseConnection);
-
-impl Loader<(SchoolId, AcademicYear)> for OfferLinesLoader {
-    type Value = Vec<OfferLine>;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[(SchoolId, AcademicYear)],
-    ) -> LoadResult<(SchoolId, AcademicYear), Vec<OfferLine>> {
-        let db = &self.0;
-        per_year(keys, |schools, year| async move {
-            offer::lines_of_schools(db, &schools, year).await
-        })
-        .await
-    }
-}
-
-/// A batch of (school, year) keys read with one call of `read` per distinct year: in
-/// practice one, however many schools a page shows.
-async fn per_year<V, Fut>(
-    keys: &[(SchoolId, AcademicYear)],
-    read: impl Fn(Vec<SchoolId>, AcademicYear) -> Fut,
-) -> LoadResult<(SchoolId, AcademicYear), V>
-where
-    Fut: Future<Output = Result<HashMap<SchoolId, V>, DomainError>>,
-{
-    let mut by_year: HashMap<AcademicYear, Vec<SchoolId>> = HashMap::new();
-    for (school, year) in keys {
-        by_year.entry(*year).or_default().push(*school);
-    }
-    let mut found = HashMap::new();
-    for (year, schools) in by_year {
-        let read = read(schools, year).await.map_err(to_graphql)?;
-        found.extend(
-            read.into_iter()
-                .map(|(school, value)| ((school, year), value)),
-        );
-    }
-    Ok(found)
-}
+per_year_loader!(
+    /// Each school's offer balances for a year.
+    OfferBalancesLoader => Vec<Balance>, offer::balances_of_schools
+);
+per_year_loader!(
+    /// Each school's offer for a year, each balance with its item, by item name.
+    OfferLinesLoader => Vec<OfferLine>, offer::lines_of_schools
+);
 
 /// The first page of each entitlement's ledger, newest first: (school, item, year, rows).
 /// One statement per distinct year and page size, however many items a dashboard shows.
@@ -347,25 +339,10 @@ impl Loader<LatestEntriesKey> for OfferLatestEntriesLoader {
     }
 }
 
-/// Each school's membership fees for a year (billing), for the value statement.
-#[derive(Debug)]
-pub struct MembershipFeesLoader(DatabaseConnection);
-
-impl Loader<(SchoolId, AcademicYear)> for MembershipFeesLoader {
-    type Value = MembershipFees;
-    type Error = async_graphql::Error;
-
-    async fn load(
-        &self,
-        keys: &[(SchoolId, AcademicYear)],
-    ) -> LoadResult<(SchoolId, AcademicYear), MembershipFees> {
-        let db = &self.0;
-        per_year(keys, |schools, year| async move {
-            billing::ledger::reports::membership_fees_of_schools(db, &schools, year).await
-        })
-        .await
-    }
-}
+per_year_loader!(
+    /// Each school's membership fees for a year (billing), for the value statement.
+    MembershipFeesLoader => MembershipFees, billing::ledger::reports::membership_fees_of_schools
+);
 
 loader!(
     /// Review cycles by id.
