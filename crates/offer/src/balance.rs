@@ -280,7 +280,7 @@ pub async fn offer_of_school(
 }
 
 /// The order a portal lists an offer in: by item name.
-pub fn sort_lines(lines: &mut [OfferLine]) {
+fn sort_lines(lines: &mut [OfferLine]) {
     lines.sort_by(|a, b| {
         a.item
             .name

@@ -1,9 +1,10 @@
 //! Reading memberships: one record, batches for the gateway's loaders, a year's list.
 //!
 //! A read with no row limit (one record, the loaders' batches) joins the principles to the
-//! memberships and costs one statement; a school's memberships join their tiers too. A page cannot: a limit on the joined rows would cut
-//! a membership's principles off, so a page reads its principles in one extra statement, two
-//! statements for a hundred memberships, not a hundred and one.
+//! memberships and costs one statement; a school's memberships join their tiers too. A page
+//! cannot: a limit on the joined rows would cut a membership's principles off, so a page
+//! reads its principles in one extra statement, two statements for a hundred memberships,
+//! not a hundred and one.
 
 use std::collections::HashMap;
 

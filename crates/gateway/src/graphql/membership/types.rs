@@ -48,9 +48,11 @@ impl TierNode {
 }
 
 /// A membership, with its tier when the read that found it brought the tier along (a
-/// school's memberships do): `tier` then answers without a statement of its own.
+/// school's memberships do): `tier` then answers without a statement of its own. Built
+/// through [`MembershipNode::new`] or from a [`MembershipWithTier`], so a tier kept here is
+/// always the membership's own.
 #[derive(Debug, Clone)]
-pub struct MembershipNode(pub Membership, pub Option<Tier>);
+pub struct MembershipNode(pub Membership, Option<Tier>);
 
 impl MembershipNode {
     /// A membership whose tier is loaded if asked for.
