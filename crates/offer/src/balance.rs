@@ -172,12 +172,13 @@ impl Beside for OfferItem {
     }
 }
 
-/// The prefix of the item's columns in [`read_balances`]'s rows.
-const ITEM_COLUMN: &str = "item_";
+/// The prefix of the item's columns in [`read_balances`]'s rows: not `item_`, whose `id`
+/// would come back as a second `item_id` beside the entitlement's.
+const ITEM_COLUMN: &str = "i_";
 
 /// The statement behind [`balances_of_schools`] and [`lines_of_schools`]: a row per
 /// (school, item, entry kind) with the kind's sum and count, and for [`OfferItem`] the
-/// item's columns (named `item_<column>`; grouping by the item's key carries them on
+/// item's columns (named `i_<column>`; grouping by the item's key carries them on
 /// both backends).
 async fn read_balances<C: ConnectionTrait, B: Beside>(
     db: &C,
