@@ -52,6 +52,8 @@ pub struct AppState {
     pub stripe_webhook_secret: Option<Arc<str>>,
     /// The Stripe adapter, for jobs (reconciliation); `None` settles offline.
     pub provider: Option<Arc<dyn billing::provider::PaymentProvider>>,
+    /// How many GraphQL operations run at once (`Config::operation_slots`).
+    pub admission: crate::http::admission::Admission,
     /// Per-caller and per-address token buckets on `/graphql`.
     pub rate_limits: Arc<crate::http::rate_limit::RateLimits>,
     /// The header a trusted proxy puts the client's address in (`Config::client_ip_header`).
@@ -143,6 +145,11 @@ impl App {
             None => None,
         };
         let users = sign_in_cache(config, &db).await;
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let admission = crate::http::admission::Admission::new(
+            config.operation_slots(cpus),
+            metrics.operations_waiting(),
+        );
         let state = AppState {
             auth: Authenticator {
                 db: db.clone(),
@@ -161,6 +168,7 @@ impl App {
             metrics,
             events,
             stripe_webhook_secret: config.stripe().map(|s| Arc::from(s.webhook_secret)),
+            admission,
             rate_limits: crate::http::rate_limit::RateLimits::new(config),
             client_ip_header: config.client_ip_header(),
             persisted: crate::http::persisted::PersistedQueries::new(

@@ -109,6 +109,7 @@ pub struct Metrics {
     events_published: Counter,
     events_received: Counter,
     subscriptions: Gauge,
+    operations_waiting: Gauge,
     known_operations: Mutex<HashSet<String>>,
 }
 
@@ -191,6 +192,12 @@ impl Metrics {
             "GraphQL subscriptions currently open on this replica",
             subscriptions.clone(),
         );
+        let operations_waiting = Gauge::default();
+        registry.register(
+            "graphql_operations_waiting",
+            "GraphQL operations waiting for one of this replica's TRELLIS_MAX_CONCURRENT_OPERATIONS slots",
+            operations_waiting.clone(),
+        );
         registry.register(
             "build",
             "The running build",
@@ -214,6 +221,7 @@ impl Metrics {
             events_published,
             events_received,
             subscriptions,
+            operations_waiting,
             known_operations: Mutex::new(HashSet::new()),
         }
     }
@@ -304,6 +312,12 @@ impl Metrics {
     pub fn subscription_opened(self: &Arc<Self>) -> SubscriptionGuard {
         self.subscriptions.inc();
         SubscriptionGuard(Arc::clone(self))
+    }
+
+    /// The gauge of operations waiting for a slot ([`crate::http::admission`]).
+    #[must_use]
+    pub fn operations_waiting(&self) -> Gauge {
+        self.operations_waiting.clone()
     }
 
     /// The exposition text, with the pool gauges read now.

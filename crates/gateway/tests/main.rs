@@ -6,6 +6,7 @@
 mod common;
 mod source;
 
+mod admission;
 mod checked_reads;
 mod cli;
 mod int32;

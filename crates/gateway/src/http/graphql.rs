@@ -431,6 +431,9 @@ async fn execute_limited(
     {
         return refused;
     }
+    // Signed in, within its rate and its document in hand: now it waits for a slot, and holds
+    // it until its response is written out as JSON.
+    let slot = state.admission.enter().instrument(span.clone()).await;
     // The loaders' batches run in this task, each once its level has asked for every key.
     let batches = BatchScope::new();
     let context = RequestContext {
@@ -495,6 +498,7 @@ async fn execute_limited(
             .to_string()
             .into_bytes()
     });
+    drop(slot);
     if body.len() > state.response_limit_bytes {
         tracing::warn!(bytes = body.len(), "response over the limit withheld");
         return request_error(

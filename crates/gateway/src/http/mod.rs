@@ -1,5 +1,6 @@
 //! HTTP endpoints other than the router's assembly.
 
+pub mod admission;
 pub mod booking_payments;
 pub mod calendar;
 pub mod certificates;
