@@ -9,6 +9,8 @@
 //! operations at once and the others wait their turn, in arrival order (tokio's semaphore is
 //! fair), inside the request timeout like any other wait. Waiting operations are counted in
 //! `trellis_graphql_operations_waiting`: one that stays above zero asks for another replica.
+//! The wait is part of the operation's time in `trellis_graphql_operation_duration_seconds`,
+//! as it is of the client's.
 //!
 //! Only operations take a slot. The body is read and the caller signed in and rate-limited
 //! first, so a slot is never held for a slow client or a refused one. Operations over the
@@ -38,8 +40,11 @@ impl Admission {
     /// At most `limit` operations at once (0: no limit); waits are counted in `waiting`.
     #[must_use]
     pub fn new(limit: u32, waiting: Gauge) -> Self {
-        let slots = (limit > 0)
-            .then(|| Arc::new(Semaphore::new(usize::try_from(limit).unwrap_or(usize::MAX))));
+        // More than tokio's semaphore holds is no limit in practice, and would panic.
+        let permits = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .min(Semaphore::MAX_PERMITS);
+        let slots = (limit > 0).then(|| Arc::new(Semaphore::new(permits)));
         Self { slots, waiting }
     }
 
