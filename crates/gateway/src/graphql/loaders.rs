@@ -8,8 +8,8 @@
 //! Two kinds, and no rule of who sees what in either. `loader!` loaders are edges: they read
 //! what hangs off a record the caller has already been shown (an invoice's lines, a session's
 //! service), unchecked; so are `per_year_loader!` ones, for a school's reads of one year.
-//! `checked_loader!` loaders hold the caller and call a domain's checked
-//! read (`*::visibility::visible_*`), which answers only what that caller may see; a resolver
+//! `checked_loader!` loaders hold the caller and call a domain's checked read
+//! (`*::visibility::visible_*`), which answers only what that caller may see; a resolver
 //! asking "may this be shown?" asks one of those. This is the only gateway module allowed to
 //! call an unchecked domain read (`tests/checked_reads.rs` keeps it so).
 
