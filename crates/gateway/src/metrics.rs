@@ -18,6 +18,7 @@ pub mod process;
 
 use std::collections::HashSet;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -110,6 +111,7 @@ pub struct Metrics {
     events_received: Counter,
     subscriptions: Gauge,
     operations_waiting: Gauge,
+    log_lines_dropped: Counter,
     known_operations: Mutex<HashSet<String>>,
 }
 
@@ -198,6 +200,12 @@ impl Metrics {
             "GraphQL operations waiting for one of this replica's TRELLIS_MAX_CONCURRENT_OPERATIONS slots",
             operations_waiting.clone(),
         );
+        let log_lines_dropped = Counter::default();
+        registry.register(
+            "log_lines_dropped",
+            "Log lines dropped because stderr was not read fast enough to keep the log writer's queue from filling",
+            log_lines_dropped.clone(),
+        );
         registry.register(
             "build",
             "The running build",
@@ -222,6 +230,7 @@ impl Metrics {
             events_received,
             subscriptions,
             operations_waiting,
+            log_lines_dropped,
             known_operations: Mutex::new(HashSet::new()),
         }
     }
@@ -329,6 +338,10 @@ impl Metrics {
             self.pool_gauge("idle").set(i64::from(idle));
             self.pool_gauge("max").set(i64::from(max));
         }
+        // The log writer counts on its own; a counter only rises, so take the larger.
+        self.log_lines_dropped
+            .inner()
+            .fetch_max(crate::telemetry::dropped_log_lines(), Ordering::Relaxed);
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);

@@ -124,6 +124,12 @@ async fn metrics_count_operations_errors_and_the_pool(db: TestDb) {
         Some(1.0)
     );
 
+    assert_eq!(
+        value(&after, "trellis_log_lines_dropped_total", &[]),
+        Some(0.0),
+        "stderr is read: no log line dropped"
+    );
+
     // Not on the API listener: the Ingress routes that port.
     let api = server
         .client
@@ -142,7 +148,7 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
         .await;
     assert!(body.get("errors").is_none(), "{body}");
     assert!(!request_id.is_empty());
-    let log = server.log_text();
+    let log = server.log_containing("graphql operation finished").await;
     let line = log
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -169,7 +175,7 @@ async fn json_logs_carry_request_id_and_operation(db: TestDb) {
         body["errors"][0]["extensions"]["code"], "FORBIDDEN",
         "{body}"
     );
-    let log = server.log_text();
+    let log = server.log_containing("graphql error").await;
     let line = log
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -197,7 +203,7 @@ async fn pretty_logs_off_a_terminal_carry_no_colour_codes(db: TestDb) {
         .gql(Some(&token), Some("Schools"), SCHOOLS, json!({}))
         .await;
     assert!(body.get("errors").is_none(), "{body}");
-    let log = server.log_text();
+    let log = server.log_containing("graphql operation finished").await;
     let line = log
         .lines()
         .find(|l| l.contains("graphql operation finished"))
@@ -418,11 +424,9 @@ async fn traces_reach_an_otlp_collector(db: TestDb) {
         .find(|s| s.name == "query Users")
         .expect("span");
     assert_eq!(op.status, Some((2, "FORBIDDEN".to_owned())), "{op:?}");
-    assert!(
-        server
-            .log_text()
-            .contains("exporting traces over OTLP/HTTP")
-    );
+    server
+        .log_containing("exporting traces over OTLP/HTTP")
+        .await;
 }
 
 /// Whether `promtool` is installed; if not, a banner, and a failure under `CI=true` (where

@@ -119,6 +119,23 @@ impl Server {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The log once it holds `needle`. The server writes its log from a thread of its own,
+    /// a moment after the response that a line records, so a test waits for the line.
+    pub async fn log_containing(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log_text();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{log}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// A Trellis-minted token for a demo user of `db`.
     pub async fn token(&self, db: &sea_orm::DatabaseConnection, email: &str) -> String {
         let user = membership::people::users::find_active_by_email(db, email)
