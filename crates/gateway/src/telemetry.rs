@@ -34,11 +34,11 @@ const ENDPOINT_VARS: [&str; 2] = [
 
 /// Log lines waiting for the writer thread before new ones are dropped (and counted in
 /// `trellis_log_lines_dropped_total`) rather than making a request wait on stderr. At about
-/// 1 kB a line that is at most 16 MB, reached only if stderr stops being read.
-const LOG_LINES_BUFFERED: usize = 16_384;
+/// 1 kB a line that is at most 4 MB, reached only if stderr stops being read.
+const LOG_LINES_BUFFERED: usize = 4_096;
 
-/// How much of the log the writer thread gathers into one `write(2)`. Every line is whole in
-/// one write, so lines from the panic hook's `eprintln!` never land inside one.
+/// How much of the log the writer thread gathers into one `write(2)`. `BufWriter` writes out
+/// what it holds before a line that would not fit, so no line is split across two writes.
 const LOG_WRITE_BYTES: usize = 64 * 1024;
 
 /// Lines the log writer dropped because its queue was full; read by the metrics at a scrape.
