@@ -212,6 +212,65 @@ async fn pretty_logs_off_a_terminal_carry_no_colour_codes(db: TestDb) {
     assert!(!log.contains('\u{1b}'), "escape codes in:\n{log}");
 }
 
+/// Lines still queued for the log writer when SIGTERM arrives are written before the process
+/// exits, down to the very last one. The test holds them in the queue by not reading the
+/// server's stderr (a pipe) until after the signal: the pipe fills, the writer thread waits on
+/// it, and the operations' lines queue behind it.
+async fn the_log_is_written_out_on_sigterm(db: TestDb) {
+    let mut server = common::spawn_with_piped_stderr(db.url(), &secret(), &[]).await;
+    let mut stderr = server.take_stderr().expect("piped");
+    let token = server.token(db.conn(), ADMIN).await;
+    // Each operation's JSON line is about 1 kB: 200 of them overfill a 64 kB pipe, and stay
+    // well inside the writer's queue of 4,096 lines, so none is dropped.
+    let mut ids = Vec::new();
+    for _ in 0..200 {
+        let (request_id, body) = server
+            .gql(Some(&token), Some("Schools"), SCHOOLS, json!({}))
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        ids.push(request_id);
+    }
+    let reader = std::thread::spawn(move || {
+        // Start reading a moment after the signal. A server that exits without writing out
+        // its queue is gone by then, and its queued lines with it; one that writes it out
+        // waits up to a second for the pipe to drain, which this read does.
+        std::thread::sleep(Duration::from_millis(200));
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut log).expect("read stderr");
+        log
+    });
+    assert!(server.terminate(), "a clean exit on SIGTERM");
+    let log = reader.join().expect("reader");
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let logged = |id: &str| {
+        lines.iter().any(|l| {
+            l["fields"]["message"] == "graphql operation finished"
+                && l["spans"]
+                    .as_array()
+                    .is_some_and(|s| s.iter().any(|s| s["request_id"] == id))
+        })
+    };
+    let missing: Vec<&String> = ids.iter().filter(|id| !logged(id)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} operations not logged, the first {:?}",
+        missing.len(),
+        ids.len(),
+        missing.first()
+    );
+    // The plain-text start-up banner is not JSON; everything else is, and ends in this.
+    assert_eq!(
+        lines.last().map(|l| &l["fields"]["message"]),
+        Some(&json!("shut down cleanly")),
+        "the last line logged before exit is missing"
+    );
+    // The premise: more was logged than the pipe holds, so lines did wait in the queue.
+    assert!(log.len() > 64 * 1024, "only {} bytes logged", log.len());
+}
+
 /// What the collector was sent: each body with its content type.
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
@@ -614,6 +673,7 @@ testkit::db_tests!(
     metrics_count_operations_errors_and_the_pool,
     json_logs_carry_request_id_and_operation,
     pretty_logs_off_a_terminal_carry_no_colour_codes,
+    the_log_is_written_out_on_sigterm,
     traces_reach_an_otlp_collector
 );
 

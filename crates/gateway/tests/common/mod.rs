@@ -30,6 +30,23 @@ impl Server {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// The read end of the server's stderr, when it was spawned with a pipe for it.
+    pub fn take_stderr(&mut self) -> Option<std::process::ChildStderr> {
+        self.child.stderr.take()
+    }
+
+    /// Sends SIGTERM, as an orchestrator stopping the pod does, and waits for the process to
+    /// exit; whether it exited successfully.
+    pub fn terminate(&mut self) -> bool {
+        // The shell's `kill`: sending a signal from Rust itself needs `unsafe` or a new crate.
+        let sent = Command::new("sh")
+            .args(["-c", &format!("kill -TERM {}", self.child.id())])
+            .status()
+            .expect("sh runs");
+        assert!(sent.success(), "kill -TERM failed");
+        self.child.wait().expect("trellis exits").success()
+    }
 }
 
 impl Drop for Server {
@@ -48,6 +65,25 @@ fn free_port() -> u16 {
 
 /// Starts `trellis serve` on `database_url` with the shared `secret` and extra environment.
 pub async fn spawn(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Server {
+    spawn_with(database_url, secret, env, None).await
+}
+
+/// As [`spawn`], with the server's stderr a pipe the test reads (or leaves unread) itself:
+/// take it with [`Server::take_stderr`]. [`Server::log_text`] is then empty.
+pub async fn spawn_with_piped_stderr(
+    database_url: &str,
+    secret: &str,
+    env: &[(&str, &str)],
+) -> Server {
+    spawn_with(database_url, secret, env, Some(Stdio::piped())).await
+}
+
+async fn spawn_with(
+    database_url: &str,
+    secret: &str,
+    env: &[(&str, &str)],
+    stderr: Option<Stdio>,
+) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
@@ -72,7 +108,7 @@ pub async fn spawn(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Se
         .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("log file"));
+        .stderr(stderr.unwrap_or_else(|| std::fs::File::create(&log).expect("log file").into()));
     for (key, value) in env {
         command.env(key, value);
     }
