@@ -60,8 +60,15 @@ impl SmtpSink {
             dir: tempfile::tempdir().expect("temp dir"),
             child: None,
         };
-        sink.restart();
-        Some(sink)
+        // `free_port` finds a port free now, not one reserved: another test process may bind
+        // it first. A first start that fails tries other ports; only `restart` must keep one.
+        for _ in 0..5 {
+            if sink.try_listen() {
+                return Some(sink);
+            }
+            sink.port = free_port();
+        }
+        panic!("the SMTP sink did not start on any of five ports");
     }
 
     /// `smtp://127.0.0.1:<port>` (plain: it is loopback).
@@ -80,32 +87,37 @@ impl SmtpSink {
     /// Starts the server again on the same port and directory.
     pub fn restart(&mut self) {
         self.stop();
-        let cmd = command().expect("sink command");
         let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let mut child = Command::new(&cmd[0])
-                .args(&cmd[1..])
-                .arg("--port")
-                .arg(self.port.to_string())
-                .arg("--dir")
-                .arg(self.dir.path())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start the SMTP sink");
-            let mut line = String::new();
-            let stdout = child.stdout.take().expect("stdout");
-            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
-            if line.starts_with("ready") {
-                self.child = Some(child);
-                return;
-            }
-            // The port may still be held by the previous server for a moment.
-            let _ = child.kill();
-            let _ = child.wait();
+        // The port may still be held by the previous server for a moment.
+        while !self.try_listen() {
             assert!(Instant::now() < deadline, "the SMTP sink did not start");
             std::thread::sleep(Duration::from_millis(200));
         }
+    }
+
+    /// Starts the server on `self.port`; whether it is listening.
+    fn try_listen(&mut self) -> bool {
+        let cmd = command().expect("sink command");
+        let mut child = Command::new(&cmd[0])
+            .args(&cmd[1..])
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the SMTP sink");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("stdout");
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        if line.starts_with("ready") {
+            self.child = Some(child);
+            return true;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        false
     }
 
     fn files(&self) -> Vec<PathBuf> {

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -75,16 +76,37 @@ pub async fn spawn_with_piped_stderr(
     secret: &str,
     env: &[(&str, &str)],
 ) -> Server {
-    spawn_with(database_url, secret, env, Some(Stdio::piped())).await
+    spawn_with(database_url, secret, env, Some(Stdio::piped)).await
 }
+
+/// How many times [`spawn_with`] starts the server before it gives up on finding free ports.
+const PORT_ATTEMPTS: u32 = 5;
 
 async fn spawn_with(
     database_url: &str,
     secret: &str,
     env: &[(&str, &str)],
-    stderr: Option<Stdio>,
+    stderr: Option<fn() -> Stdio>,
 ) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // `free_port` finds a port that is free now, not one reserved: another test process can
+    // bind it before trellis does. The server then exits with "Address already in use", and
+    // is started again on other ports rather than failing a test that is not about ports.
+    for attempt in 1..=PORT_ATTEMPTS {
+        let mut server = start(database_url, secret, env, stderr.map(|piped| piped()));
+        match server.wait_healthy().await {
+            Ok(()) => return server,
+            Err(output) if output.contains("Address already in use") && attempt < PORT_ATTEMPTS => {
+                eprintln!("trellis lost a port race (attempt {attempt}); starting it again");
+            }
+            Err(output) => panic!("trellis did not become healthy; log:\n{output}"),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+/// Starts `trellis serve` on two ports that are free at this moment.
+fn start(database_url: &str, secret: &str, env: &[(&str, &str)], stderr: Option<Stdio>) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
     let (port, metrics_port) = (free_port(), free_port());
@@ -113,7 +135,7 @@ async fn spawn_with(
         command.env(key, value);
     }
     let child = command.spawn().expect("trellis starts");
-    let server = Server {
+    Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
         metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
@@ -124,13 +146,13 @@ async fn spawn_with(
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client"),
-    };
-    server.wait_healthy().await;
-    server
+    }
 }
 
 impl Server {
-    async fn wait_healthy(&self) {
+    /// Waits for `/healthz` to answer; on failure, what the server wrote to stderr (the log
+    /// file, or the pipe once the process has exited) and how it ended.
+    async fn wait_healthy(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_mins(1);
         loop {
             if let Ok(r) = self
@@ -140,13 +162,19 @@ impl Server {
                 .await
                 && r.status().is_success()
             {
-                return;
+                return Ok(());
             }
-            assert!(
-                Instant::now() < deadline,
-                "trellis did not become healthy; log:\n{}",
-                self.log_text()
-            );
+            // A server that has exited will never answer: say so now, not after a minute.
+            if let Some(status) = self.child.try_wait().expect("the child's status") {
+                let mut output = self.log_text();
+                if let Some(mut pipe) = self.child.stderr.take() {
+                    let _ = pipe.read_to_string(&mut output);
+                }
+                return Err(format!("{output}\n(trellis exited: {status})"));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("{}\n(no answer within a minute)", self.log_text()));
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
