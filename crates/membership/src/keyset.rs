@@ -8,7 +8,8 @@
 use kernel::Cursor;
 use sea_orm::sea_query::{IntoCondition, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Select, Value,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -169,25 +170,81 @@ where
     C: sea_orm::ConnectionTrait,
     K: Clone + Into<Value>,
 {
-    let mut select = select;
+    let rows = keyset(select, key_col, id_col, args).all(db).await?;
+    Ok(Page::from_overfetch(rows, args))
+}
+
+/// [`fetch_page`] with each row's related rows of `R`, ordered by `related_order`, in the
+/// same statement: for a page whose every row shows its children (the catalogue's services
+/// with their sessions), one round trip instead of a page and then a batch.
+///
+/// The page is chosen by id in a subquery, so its limit counts rows of `E` however many
+/// children each has; the outer statement joins the children to those rows.
+pub async fn fetch_page_with_related<E, R, C, K>(
+    db: &C,
+    select: Select<E>,
+    (key_col, id_col): (E::Column, E::Column),
+    args: &PageArgs<(K, uuid::Uuid)>,
+    related: R,
+    related_order: &[R::Column],
+) -> Result<Page<(E::Model, Vec<R::Model>)>, sea_orm::DbErr>
+where
+    E: EntityTrait + sea_orm::Related<R>,
+    R: EntityTrait,
+    C: sea_orm::ConnectionTrait,
+    K: Clone + Into<Value>,
+{
+    let page_ids = keyset(select, key_col, id_col, args)
+        .select_only()
+        .column(id_col)
+        .into_query();
+    let order = direction(args);
+    // Ordered before the join: `find_with_related` appends its own order by primary key,
+    // and its grouping keeps the order in which parents first appear.
+    let mut joined = E::find()
+        .filter(id_col.in_subquery(page_ids))
+        .order_by(key_col, order.clone())
+        .order_by(id_col, order)
+        .find_with_related(related);
+    for &column in related_order {
+        joined = joined.order_by_asc(column);
+    }
+    Ok(Page::from_overfetch(joined.all(db).await?, args))
+}
+
+/// `select` narrowed to the page after (or before) the cursor, in page order, one row more
+/// than the page holds so that [`Page::from_overfetch`] can tell whether another follows.
+fn keyset<E, K>(
+    mut select: Select<E>,
+    key_col: E::Column,
+    id_col: E::Column,
+    args: &PageArgs<(K, uuid::Uuid)>,
+) -> Select<E>
+where
+    E: EntityTrait,
+    K: Clone + Into<Value>,
+{
     if let Some(after) = &args.after {
         select = select.filter(beyond(key_col, id_col, after, true));
     }
     if let Some(before) = &args.before {
         select = select.filter(beyond(key_col, id_col, before, false));
     }
-    let order = if args.backward {
-        Order::Desc
-    } else {
-        Order::Asc
-    };
-    let rows = select
+    let order = direction(args);
+    select
         .order_by(key_col, order.clone())
         .order_by(id_col, order)
         .limit(args.limit + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_overfetch(rows, args))
+}
+
+/// Forward pages read ascending; backward pages read descending from the cursor and are
+/// turned round by [`Page::from_overfetch`].
+fn direction<K>(args: &PageArgs<K>) -> Order {
+    if args.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    }
 }
 
 /// `(key, id) > cursor` (or `<`), spelt out so both SQLite and PostgreSQL use the index.

@@ -25,5 +25,6 @@ mod validate;
 pub mod visibility;
 
 pub use keyset::{
-    DEFAULT_PAGE, MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page, name_cursor,
+    DEFAULT_PAGE, MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page,
+    fetch_page_with_related, name_cursor,
 };

@@ -34,6 +34,14 @@ pub mod services {
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
 
+    /// A service's sessions: the catalogue reads a page of services with them in one
+    /// statement (`find_with_related`).
+    impl Related<super::sessions::Entity> for Entity {
+        fn to() -> RelationDef {
+            super::sessions::Relation::Service.def().rev()
+        }
+    }
+
     impl ActiveModelBehavior for ActiveModel {}
 }
 
@@ -84,7 +92,14 @@ pub mod sessions {
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
+    pub enum Relation {
+        #[sea_orm(
+            belongs_to = "super::services::Entity",
+            from = "Column::ServiceId",
+            to = "super::services::Column::Id"
+        )]
+        Service,
+    }
 
     impl ActiveModelBehavior for ActiveModel {}
 }

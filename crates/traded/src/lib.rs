@@ -72,7 +72,7 @@ pub use cancellation::{
 pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
     create_service, publish_service, service, service_by_code, services, services_by_ids,
-    unpublish_service, update_service,
+    services_with_sessions, unpublish_service, update_service,
 };
 pub use feedback::{
     Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,

@@ -4,7 +4,7 @@
 use crate::support;
 
 use billing::ledger::invoices::VatTreatment;
-use kernel::{ErrorCode, Money};
+use kernel::{Actor, ErrorCode, Money};
 use membership::PageArgs;
 use membership::school::types::Phase;
 use support::*;
@@ -305,8 +305,138 @@ async fn sessions_are_checked_before_they_are_scheduled(db: TestDb) {
     assert_eq!(s.academic_year, year());
 }
 
+/// `services_with_sessions` reads the page `services` reads, each service with the sessions
+/// `sessions_of_services` gives it, in one statement: forward and backward, for those who
+/// see drafts and those who do not, with a page's limit counting services, not sessions.
+async fn a_page_of_services_comes_with_its_sessions_in_one_statement(mut db: TestDb) {
+    let w = world(&db).await;
+    let c = clock();
+    let busy = published(&db, new_service("AAA-BUSY", 10_000, None)).await;
+    // Scheduled out of date order: the page must give them by start.
+    for weeks in [3, 1, 2] {
+        let mut input = new_session(&busy, 5);
+        let shift = chrono::Duration::weeks(weeks);
+        for p in &mut input.parts {
+            p.starts_at += shift;
+            p.ends_at += shift;
+        }
+        input.booking_deadline += shift;
+        scheduled(&db, input).await;
+    }
+    published(&db, new_service("AAB-EMPTY", 10_000, None)).await;
+    let draft = traded::create_service(
+        db.conn(),
+        &Actor::System,
+        &c,
+        new_service("AAC-DRAFT", 1, None),
+    )
+    .await
+    .expect("draft");
+    scheduled(&db, new_session(&draft, 3)).await;
+    let counter = db.count_statements();
+    // Drafts asked for: shown only to those who manage the catalogue.
+    let filter = ServiceFilter {
+        include_unpublished: true,
+        ..ServiceFilter::default()
+    };
+
+    for (reader, sees_drafts) in [(&w.head_alder, false), (&w.admin, true)] {
+        let everything = traded::services(db.conn(), reader, &c, &filter, &PageArgs::first(100))
+            .await
+            .expect("all");
+        let ids: Vec<_> = everything.items.iter().map(|s| s.id).collect();
+        let sessions = traded::sessions_of_services(db.conn(), &ids)
+            .await
+            .expect("sessions");
+        let expected = |page: &membership::Page<traded::Service>| -> Vec<_> {
+            page.items
+                .iter()
+                .map(|s| (s.clone(), sessions.get(&s.id).cloned().unwrap_or_default()))
+                .collect()
+        };
+        // The world's course, the busy one, the empty one; and the draft for its managers.
+        assert_eq!(everything.items.len(), 3 + usize::from(sees_drafts));
+        assert_eq!(
+            everything.items.iter().any(|s| s.id == draft.id),
+            sees_drafts
+        );
+        for backward in [false, true] {
+            let mut args = PageArgs {
+                after: None,
+                before: None,
+                limit: 2,
+                backward,
+            };
+            let mut pages = 0;
+            loop {
+                let plain = traded::services(db.conn(), reader, &c, &filter, &args)
+                    .await
+                    .expect("page");
+                counter.reset();
+                let with = traded::services_with_sessions(db.conn(), reader, &c, &filter, &args)
+                    .await
+                    .expect("page with sessions");
+                assert_eq!(
+                    counter.get(),
+                    1,
+                    "one statement for the page and its sessions"
+                );
+                let shown: Vec<_> = with
+                    .items
+                    .iter()
+                    .map(|(s, list)| (s.clone(), list.clone()))
+                    .collect();
+                assert_eq!(shown, expected(&plain), "page {pages}, backward {backward}");
+                assert_eq!(
+                    (with.has_next_page, with.has_previous_page),
+                    (plain.has_next_page, plain.has_previous_page)
+                );
+                assert_eq!(with.items.len(), plain.items.len());
+                pages += 1;
+                let more = if backward {
+                    with.has_previous_page
+                } else {
+                    with.has_next_page
+                };
+                if !more {
+                    break;
+                }
+                if backward {
+                    args.before = with.items.first().map(|(s, _)| s.sort_key());
+                } else {
+                    args.after = with.items.last().map(|(s, _)| s.sort_key());
+                }
+            }
+            assert_eq!(pages, everything.items.len().div_ceil(2));
+        }
+    }
+    let busy_page = traded::services_with_sessions(
+        db.conn(),
+        &w.head_alder,
+        &c,
+        &ServiceFilter {
+            text: Some("AAA-BUSY".into()),
+            ..Default::default()
+        },
+        &PageArgs::first(1),
+    )
+    .await
+    .expect("busy");
+    let (service, sessions) = &busy_page.items[0];
+    assert_eq!(service.id, busy.id);
+    let starts: Vec<_> = sessions.iter().map(|s| s.starts_at).collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(
+        (starts.len(), starts.clone()),
+        (3, sorted),
+        "three sessions, by start"
+    );
+}
+
 testkit::db_tests!(
     services_are_managed_by_admins_and_read_by_everyone,
     the_catalogue_is_searched_filtered_and_paged,
     sessions_are_checked_before_they_are_scheduled,
+    a_page_of_services_comes_with_its_sessions_in_one_statement,
 );

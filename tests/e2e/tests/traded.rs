@@ -1270,6 +1270,93 @@ async fn a_bookings_audit_trail_is_read_by_its_school_and_refused_to_another(db:
     assert!(refused["data"].is_null(), "nothing of the trail: {refused}");
 }
 
+/// Every service of the catalogue, each with its sessions asked for three ways at once.
+const CATALOGUE_DATES: &str = "query { services(first: 50) { edges { node {
+    id
+    all: sessions(includeCancelled: true) { id startsAt status placesLeft bookable }
+    upcoming: sessions(upcoming: true) { id }
+    scheduled: sessions { id } } } } }";
+
+/// One service's sessions the same three ways, read on its own (through the batch loader).
+const ONE_SERVICE_DATES: &str = "query($id: ID!) { service(id: $id) {
+    all: sessions(includeCancelled: true) { id startsAt status placesLeft bookable }
+    upcoming: sessions(upcoming: true) { id }
+    scheduled: sessions { id } } }";
+
+/// A page of services that asks for sessions reads them with the page, in the same statement,
+/// however the query reaches them (edges, nodes, a fragment, aliases with their own
+/// arguments), and each service's sessions are the ones it gives when asked on its own.
+async fn the_catalogue_reads_its_sessions_with_the_page(mut db: TestDb) {
+    let counter = db.count_statements();
+    let config = common::config(&db);
+    let p = Portal::spawn(db, &config).await;
+    let page = p.data(HEAD, CATALOGUE_DATES, json!({})).await;
+    let edges = page["services"]["edges"].as_array().expect("edges");
+    assert!(
+        edges
+            .iter()
+            .any(|e| e["node"]["all"].as_array().is_some_and(|s| s.len() > 1)),
+        "the demo has a service with several sessions: {page}"
+    );
+    for edge in edges {
+        let node = &edge["node"];
+        let alone = p
+            .data(HEAD, ONE_SERVICE_DATES, json!({ "id": node["id"] }))
+            .await;
+        for field in ["all", "upcoming", "scheduled"] {
+            assert_eq!(
+                node[field], alone["service"][field],
+                "{field} of {}",
+                node["id"]
+            );
+        }
+    }
+    let scheduled: Vec<&Value> = edges.iter().map(|e| &e["node"]["scheduled"]).collect();
+    let nodes = p
+        .data(
+            HEAD,
+            "{ services(first: 50) { nodes { sessions { id } } } }",
+            json!({}),
+        )
+        .await;
+    let fragment = p
+        .data(
+            HEAD,
+            "{ services(first: 50) { edges { node { ...Dates } } } }
+             fragment Dates on Service { sessions { id } }",
+            json!({}),
+        )
+        .await;
+    for (n, expected) in scheduled.iter().enumerate() {
+        assert_eq!(&&nodes["services"]["nodes"][n]["sessions"], expected);
+        assert_eq!(
+            &&fragment["services"]["edges"][n]["node"]["sessions"],
+            expected
+        );
+    }
+
+    // The sessions cost no statement beyond the page's own.
+    let cost = |query: &'static str| {
+        let counter = counter.clone();
+        let p = &p;
+        async move {
+            let _ = p.data(HEAD, query, json!({})).await;
+            counter.reset();
+            let _ = p.data(HEAD, query, json!({})).await;
+            counter.get()
+        }
+    };
+    let titles = cost("{ services(first: 50) { edges { node { id title } } } }").await;
+    for query in [
+        CATALOGUE_DATES,
+        "{ services(first: 50) { nodes { id title sessions { id } } } }",
+        "{ services(first: 50) { edges { node { id title ...D } } } }
+         fragment D on Service { sessions { id placesLeft } }",
+    ] {
+        assert_eq!(cost(query).await, titles, "{query}");
+    }
+}
+
 testkit::db_tests!(
     a_bookings_audit_trail_is_read_by_its_school_and_refused_to_another,
     a_two_part_course_is_registered_per_part_and_certified_at_the_end,
@@ -1282,5 +1369,6 @@ testkit::db_tests!(
     card_bookings_confirm_on_the_signed_webhook_and_refund_on_cancel,
     an_abandoned_card_payment_is_called_off_and_a_completed_one_is_kept,
     a_waiting_list_offer_arrives_over_the_subscription,
-    the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30
+    the_catalogue_and_a_schools_bookings_cost_the_same_for_2_and_30,
+    the_catalogue_reads_its_sessions_with_the_page,
 );

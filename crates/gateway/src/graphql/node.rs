@@ -184,7 +184,7 @@ async fn of_type(
             Node::Review(ReviewNode(r))
         }),
         ServiceId::ENTITY => checked!(rc, uuids, traded::visible_services, ServiceId, |s| {
-            Node::Service(ServiceNode(s))
+            Node::Service(ServiceNode::from(s))
         }),
         SessionId::ENTITY => checked!(rc, uuids, traded::visible_sessions, SessionId, |s| {
             Node::Session(SessionNode(s))

@@ -138,7 +138,7 @@ impl ServicePayload {
     fn from(result: Result<Service, DomainError>) -> async_graphql::Result<Self> {
         let (service, user_errors) = payload(result)?;
         Ok(Self {
-            service: service.map(ServiceNode),
+            service: service.map(ServiceNode::from),
             user_errors,
         })
     }

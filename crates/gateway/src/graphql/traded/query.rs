@@ -143,11 +143,25 @@ impl TradedQuery {
         let args = page_args::<NameKey>(first, after.as_deref(), last, before.as_deref())?;
         let rc = ctx.trellis()?;
         let filter = filter.unwrap_or_default().into_domain(search)?;
-        let page = traded::services(&rc.db, &rc.actor, rc.clock.as_ref(), &filter, &args)
+        let clock = rc.clock.as_ref();
+        // A catalogue that lists each service's dates reads them with the page: one
+        // statement, not a page and then a batch of sessions.
+        let look = ctx.look_ahead();
+        if look.field("edges").field("node").field("sessions").exists()
+            || look.field("nodes").field("sessions").exists()
+        {
+            let page = traded::services_with_sessions(&rc.db, &rc.actor, clock, &filter, &args)
+                .await
+                .map_err(to_graphql)?;
+            return Ok(connection(page, ServiceCount(filter), |(s, sessions)| {
+                (s.sort_key(), ServiceNode(s, Some(sessions)), NoEdgeFields)
+            }));
+        }
+        let page = traded::services(&rc.db, &rc.actor, clock, &filter, &args)
             .await
             .map_err(to_graphql)?;
         Ok(connection(page, ServiceCount(filter), |s| {
-            (s.sort_key(), ServiceNode(s), NoEdgeFields)
+            (s.sort_key(), ServiceNode::from(s), NoEdgeFields)
         }))
     }
 
@@ -162,7 +176,7 @@ impl TradedQuery {
         let rc = ctx.trellis()?;
         traded::service(&rc.db, &rc.actor, id)
             .await
-            .map(ServiceNode)
+            .map(ServiceNode::from)
             .map_err(to_graphql)
     }
 

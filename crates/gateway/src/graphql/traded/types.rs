@@ -75,8 +75,16 @@ pub async fn may_read_booking(
         .is_some())
 }
 
+/// A service, with its sessions when the page that found it read them in the same statement
+/// ([`traded::services_with_sessions`]); without them, `sessions` loads them in a batch.
 #[derive(Debug, Clone)]
-pub struct ServiceNode(pub Service);
+pub struct ServiceNode(pub Service, pub Option<Vec<traded::Session>>);
+
+impl From<Service> for ServiceNode {
+    fn from(service: Service) -> Self {
+        Self(service, None)
+    }
+}
 
 /// A catalogue entry: a course, conference, consultancy, audit or other service a school can
 /// buy beyond its core offer.
@@ -200,12 +208,18 @@ impl ServiceNode {
     ) -> async_graphql::Result<Vec<SessionNode>> {
         let rc = ctx.trellis()?;
         let now = rc.clock.now();
-        Ok(list_of(rc.loaders.service_sessions(), self.0.id)
-            .await?
-            .into_iter()
+        let loaded;
+        let all = if let Some(read_with_the_page) = &self.1 {
+            read_with_the_page
+        } else {
+            loaded = list_of(rc.loaders.service_sessions(), self.0.id).await?;
+            &loaded
+        };
+        Ok(all
+            .iter()
             .filter(|s| include_cancelled || s.status == traded::SessionStatus::Scheduled)
             .filter(|s| !upcoming || !s.has_started(now))
-            .map(SessionNode)
+            .map(|s| SessionNode(s.clone()))
             .collect())
     }
 
@@ -271,7 +285,9 @@ impl SessionNode {
 
     /// The service it is a session of.
     async fn service(&self, ctx: &Context<'_>) -> async_graphql::Result<ServiceNode> {
-        service_of(ctx.trellis()?, &self.0).await.map(ServiceNode)
+        service_of(ctx.trellis()?, &self.0)
+            .await
+            .map(ServiceNode::from)
     }
 
     /// The academic year of the first part: it decides member pricing and the allowance used.
@@ -563,7 +579,7 @@ impl BookingNode {
             .services()
             .load_one(self.0.service_id)
             .await?
-            .map(ServiceNode)
+            .map(ServiceNode::from)
             .ok_or_else(|| internal("booking of an unknown service"))
     }
 
