@@ -150,6 +150,15 @@ impl<T> Page<T> {
             has_previous_page: self.has_previous_page,
         }
     }
+
+    /// [`map`](Self::map) with a conversion that can fail: the first failure, or the page.
+    pub fn try_map<U, E>(self, f: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(f).collect::<Result<_, _>>()?,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+        })
+    }
 }
 
 /// A sort key of (text, id): how the directory orders schools, partnerships and people.

@@ -15,7 +15,7 @@ use kernel::{
     ServiceId,
 };
 use membership::school::types::Phase;
-use membership::{NameKey, Page, PageArgs, fetch_page, fetch_page_with_related};
+use membership::{NameKey, Page, PageArgs, fetch_page};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -24,7 +24,6 @@ use sea_orm::{
 use serde::Serialize;
 
 use crate::entity::{service_phases, services, sessions};
-use crate::sessions::Session;
 use crate::support::{is_unique_violation, optional_text, required_text, stored};
 use crate::types::{Category, Delivery, SessionStatus};
 use crate::visibility::rules::may_see_service;
@@ -592,7 +591,8 @@ pub async fn services_by_ids<C: ConnectionTrait>(
         .collect()
 }
 
-fn filtered(
+/// The catalogue's conditions for `filter` as `actor` sees it (drafts for its managers only).
+pub(crate) fn filtered(
     actor: &Actor,
     filter: &ServiceFilter,
     now: DateTime<Utc>,
@@ -673,55 +673,7 @@ pub async fn services(
         page,
     )
     .await?;
-    rows_to_page(rows, Service::from_row)
-}
-
-/// [`services`] with each service's sessions, every status, in date order: the page a
-/// catalogue that lists the dates shows, in one statement rather than a page and a batch
-/// of sessions.
-pub async fn services_with_sessions(
-    db: &DatabaseConnection,
-    actor: &Actor,
-    clock: &dyn Clock,
-    filter: &ServiceFilter,
-    page: &PageArgs<NameKey>,
-) -> Result<Page<(Service, Vec<Session>)>, DomainError> {
-    actor.require(Permission::ReadCatalogue)?;
-    let select = services::Entity::find().filter(filtered(actor, filter, clock.now())?);
-    let rows = fetch_page_with_related(
-        db,
-        select,
-        (services::Column::Title, services::Column::Id),
-        page,
-        sessions::Entity,
-        &[sessions::Column::StartsAt, sessions::Column::Id],
-    )
-    .await?;
-    rows_to_page(rows, |(service, sessions)| {
-        Ok((
-            Service::from_row(service)?,
-            sessions
-                .into_iter()
-                .map(Session::from_row)
-                .collect::<Result<_, _>>()?,
-        ))
-    })
-}
-
-/// A page of rows as a page of domain values, or the first row that does not convert.
-fn rows_to_page<R, T>(
-    rows: Page<R>,
-    convert: impl FnMut(R) -> Result<T, DomainError>,
-) -> Result<Page<T>, DomainError> {
-    Ok(Page {
-        items: rows
-            .items
-            .into_iter()
-            .map(convert)
-            .collect::<Result<_, _>>()?,
-        has_next_page: rows.has_next_page,
-        has_previous_page: rows.has_previous_page,
-    })
+    rows.try_map(Service::from_row)
 }
 
 /// How many services match, for `totalCount`.

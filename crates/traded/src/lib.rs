@@ -72,7 +72,7 @@ pub use cancellation::{
 pub use catalogue::{
     NewService, ProviderFilter, Service, ServiceFilter, ServicePatch, count_services,
     create_service, publish_service, service, service_by_code, services, services_by_ids,
-    services_with_sessions, unpublish_service, update_service,
+    unpublish_service, update_service,
 };
 pub use feedback::{
     Feedback, NewFeedback, RatingSummary, feedback_of_sessions, give_feedback, ratings_of_services,
@@ -84,8 +84,8 @@ pub use reports::delegates::{Delegate, DelegateList, delegate_list};
 pub use reports::feedback::{FeedbackSummary, Spread, feedback_summary, may_read_feedback};
 pub use sessions::{
     DEFAULT_WAITLIST_OFFER_HOURS, NewSession, Session, SessionFilter, SessionKey, SessionPart,
-    SessionPatch, create_session, session, sessions_by_ids, sessions_of_services, sessions_page,
-    update_session,
+    SessionPatch, create_session, services_with_sessions, session, sessions_by_ids,
+    sessions_of_services, sessions_page, update_session,
 };
 pub use settlement::{CardPayment, confirm_paid_bookings, pay_booking_by_card};
 pub use types::{

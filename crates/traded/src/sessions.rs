@@ -9,7 +9,7 @@ use kernel::BeginWrite as _;
 use kernel::{
     AcademicYear, Actor, Clock, DomainError, ErrorCode, Permission, Problems, ServiceId, SessionId,
 };
-use membership::{Page, PageArgs, fetch_page};
+use membership::{NameKey, Page, PageArgs, fetch_page, fetch_page_with_related};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -17,7 +17,7 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::catalogue::Service;
+use crate::catalogue::{Service, ServiceFilter, filtered};
 use crate::entity::{services, sessions};
 use crate::policy::CancellationPolicy;
 use crate::support::{optional_text, stored, to_i32, to_u32};
@@ -557,6 +557,38 @@ pub async fn sessions_of_services<C: ConnectionTrait>(
         out.entry(session.service_id).or_default().push(session);
     }
     Ok(out)
+}
+
+/// [`crate::services`] with each service's sessions, every status, in date order: the page a
+/// catalogue that lists the dates shows, in one statement rather than a page and a batch
+/// of sessions.
+pub async fn services_with_sessions(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    clock: &dyn Clock,
+    filter: &ServiceFilter,
+    page: &PageArgs<NameKey>,
+) -> Result<Page<(Service, Vec<Session>)>, DomainError> {
+    actor.require(Permission::ReadCatalogue)?;
+    let select = services::Entity::find().filter(filtered(actor, filter, clock.now())?);
+    fetch_page_with_related(
+        db,
+        select,
+        (services::Column::Title, services::Column::Id),
+        page,
+        sessions::Entity,
+        &[sessions::Column::StartsAt, sessions::Column::Id],
+    )
+    .await?
+    .try_map(|(service, sessions)| {
+        Ok((
+            Service::from_row(service)?,
+            sessions
+                .into_iter()
+                .map(Session::from_row)
+                .collect::<Result<_, _>>()?,
+        ))
+    })
 }
 
 /// Narrows session lists.
