@@ -5,9 +5,9 @@
 //! pages, the tree behind it several times that). The allocator keeps what a peak made
 //! resident, so the process's memory after a burst follows how many operations ran side by
 //! side, not how many requests came. Past a few per core, more at once buy no throughput: they
-//! share the same cores and the same database pool, and each holds its memory longer. So `/graphql` runs at most this many
-//! operations at once and the others wait their turn, in arrival order (tokio's semaphore is
-//! fair), inside the request timeout like any other wait. Waiting operations are counted in
+//! share the same cores and the same database pool, and each holds its memory longer. So
+//! `/graphql` runs at most this many operations at once and the others wait their turn, in
+//! arrival order (tokio's semaphore is fair), inside the request timeout like any other wait. Waiting operations are counted in
 //! `trellis_graphql_operations_waiting`: one that stays above zero asks for another replica.
 //! The wait is part of the operation's time in `trellis_graphql_operation_duration_seconds`,
 //! as it is of the client's.

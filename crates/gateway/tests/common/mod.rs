@@ -66,7 +66,7 @@ fn free_port() -> u16 {
 
 /// Starts `trellis serve` on `database_url` with the shared `secret` and extra environment.
 pub async fn spawn(database_url: &str, secret: &str, env: &[(&str, &str)]) -> Server {
-    spawn_with(database_url, secret, env, None).await
+    spawn_with(database_url, secret, env, false).await
 }
 
 /// As [`spawn`], with the server's stderr a pipe the test reads (or leaves unread) itself:
@@ -76,7 +76,7 @@ pub async fn spawn_with_piped_stderr(
     secret: &str,
     env: &[(&str, &str)],
 ) -> Server {
-    spawn_with(database_url, secret, env, Some(Stdio::piped)).await
+    spawn_with(database_url, secret, env, true).await
 }
 
 /// How many times [`spawn_with`] starts the server before it gives up on finding free ports.
@@ -86,14 +86,14 @@ async fn spawn_with(
     database_url: &str,
     secret: &str,
     env: &[(&str, &str)],
-    stderr: Option<fn() -> Stdio>,
+    piped_stderr: bool,
 ) -> Server {
     let _ = rustls::crypto::ring::default_provider().install_default();
     // `free_port` finds a port that is free now, not one reserved: another test process can
     // bind it before trellis does. The server then exits with "Address already in use", and
     // is started again on other ports rather than failing a test that is not about ports.
     for attempt in 1..=PORT_ATTEMPTS {
-        let mut server = start(database_url, secret, env, stderr.map(|piped| piped()));
+        let mut server = start(database_url, secret, env, piped_stderr);
         match server.wait_healthy().await {
             Ok(()) => return server,
             Err(output) if output.contains("Address already in use") && attempt < PORT_ATTEMPTS => {
@@ -106,7 +106,7 @@ async fn spawn_with(
 }
 
 /// Starts `trellis serve` on two ports that are free at this moment.
-fn start(database_url: &str, secret: &str, env: &[(&str, &str)], stderr: Option<Stdio>) -> Server {
+fn start(database_url: &str, secret: &str, env: &[(&str, &str)], piped_stderr: bool) -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("server.log");
     let (port, metrics_port) = (free_port(), free_port());
@@ -130,7 +130,11 @@ fn start(database_url: &str, secret: &str, env: &[(&str, &str)], stderr: Option<
         .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(stderr.unwrap_or_else(|| std::fs::File::create(&log).expect("log file").into()));
+        .stderr(if piped_stderr {
+            Stdio::piped()
+        } else {
+            std::fs::File::create(&log).expect("log file").into()
+        });
     for (key, value) in env {
         command.env(key, value);
     }
