@@ -7,9 +7,11 @@ use kernel::{
     AcademicYear, Actor, DomainError, MembershipId, OfferEntryId, OfferItemId, SchoolId, Term,
     UserId,
 };
+use membership::people::users::{self, User};
 use membership::{Page, PageArgs, fetch_page};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult as _,
+    QueryFilter, QueryResult, Statement,
 };
 
 use crate::entity::entries;
@@ -179,8 +181,53 @@ pub async fn latest_entries_of_school_items(
     limit: u64,
 ) -> Result<HashMap<(SchoolId, OfferItemId), Vec<LedgerEntry>>, DomainError> {
     let mut out: HashMap<(SchoolId, OfferItemId), Vec<LedgerEntry>> = HashMap::new();
+    for row in latest_entry_rows(db, keys, year, limit, false).await? {
+        let entry = LedgerEntry::from_row(entries::Model::from_query_result(&row, "")?)?;
+        out.entry((entry.school_id, entry.item_id))
+            .or_default()
+            .push(entry);
+    }
+    Ok(out)
+}
+
+/// [`latest_entries_of_school_items`] with the user who recorded each entry (`None` when
+/// Trellis did), joined in the **same statement**: a dashboard showing `recordedBy` costs no
+/// statement more than one that does not.
+pub async fn latest_entries_with_recorders(
+    db: &DatabaseConnection,
+    keys: &[(SchoolId, OfferItemId)],
+    year: AcademicYear,
+    limit: u64,
+) -> Result<HashMap<(SchoolId, OfferItemId), Vec<RecordedEntry>>, DomainError> {
+    let mut out: HashMap<(SchoolId, OfferItemId), Vec<RecordedEntry>> = HashMap::new();
+    for row in latest_entry_rows(db, keys, year, limit, true).await? {
+        let entry = LedgerEntry::from_row(entries::Model::from_query_result(&row, "")?)?;
+        let recorder = users::joined_user(&row, RECORDER)?;
+        out.entry((entry.school_id, entry.item_id))
+            .or_default()
+            .push((entry, recorder));
+    }
+    Ok(out)
+}
+
+/// An entry and the user who recorded it: `None` when Trellis did.
+pub type RecordedEntry = (LedgerEntry, Option<User>);
+
+/// The prefix of the recorder's columns in [`latest_entry_rows`].
+const RECORDER: &str = "recorder_";
+
+/// The rows behind [`latest_entries_of_school_items`], ordered by school, item and newest
+/// first; with `recorders`, each also carries its recorder's columns (see
+/// [`users::joined_columns`]).
+async fn latest_entry_rows(
+    db: &DatabaseConnection,
+    keys: &[(SchoolId, OfferItemId)],
+    year: AcademicYear,
+    limit: u64,
+    recorders: bool,
+) -> Result<Vec<QueryResult>, DomainError> {
     if keys.is_empty() || limit == 0 {
-        return Ok(out);
+        return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
     let mut params = Params::new(backend);
@@ -194,27 +241,30 @@ pub async fn latest_entries_of_school_items(
     let school_params = params.list(schools);
     let item_params = params.list(items);
     let limit_param = params.push(i64::try_from(limit).unwrap_or(i64::MAX));
+    let (recorder_columns, recorder_join) = if recorders {
+        (
+            format!(", {}", users::joined_columns("recorder", RECORDER)),
+            " LEFT JOIN users recorder ON recorder.id = ranked.recorded_by",
+        )
+    } else {
+        (String::new(), "")
+    };
     let sql = format!(
-        "SELECT id, entitlement_id, school_id, membership_id, item_id, academic_year, kind, \
-         quantity, occurred_on, term, reference, reason, reversal_of, recorded_by, created_at \
+        "SELECT ranked.id, ranked.entitlement_id, ranked.school_id, ranked.membership_id, \
+         ranked.item_id, ranked.academic_year, ranked.kind, ranked.quantity, \
+         ranked.occurred_on, ranked.term, ranked.reference, ranked.reason, ranked.reversal_of, \
+         ranked.recorded_by, ranked.created_at{recorder_columns} \
          FROM (SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.school_id, e.item_id \
          ORDER BY e.created_at DESC, e.id DESC) AS rank_in_item \
          FROM offer_ledger_entries e WHERE e.academic_year = {year_param} \
-         AND e.school_id IN ({school_params}) AND e.item_id IN ({item_params})) ranked \
-         WHERE rank_in_item <= {limit_param} \
-         ORDER BY school_id, item_id, created_at DESC, id DESC"
+         AND e.school_id IN ({school_params}) AND e.item_id IN ({item_params})) ranked\
+         {recorder_join} \
+         WHERE ranked.rank_in_item <= {limit_param} \
+         ORDER BY ranked.school_id, ranked.item_id, ranked.created_at DESC, ranked.id DESC"
     );
-    let rows = entries::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(backend, sql, params.values))
-        .all(db)
-        .await?;
-    for row in rows {
-        let entry = LedgerEntry::from_row(row)?;
-        out.entry((entry.school_id, entry.item_id))
-            .or_default()
-            .push(entry);
-    }
-    Ok(out)
+    Ok(db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await?)
 }
 
 /// Entries by id, for batch loading (a reversal's usage). Missing ids are absent.

@@ -45,7 +45,8 @@ pub use balance::{
 };
 pub use derive::{DerivationReport, derive_entitlements};
 pub use entries::{
-    EntryKey, EntryKind, LedgerEntry, entries_by_ids, entries_page, latest_entries_of_school_items,
+    EntryKey, EntryKind, LedgerEntry, RecordedEntry, entries_by_ids, entries_page,
+    latest_entries_of_school_items, latest_entries_with_recorders,
 };
 pub use items::{
     NewOfferItem, OfferItem, OfferItemPatch, Unit, create_item, item_by_code, items, items_by_ids,

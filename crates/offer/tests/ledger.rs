@@ -683,6 +683,45 @@ async fn ledger_pages_newest_first_and_batches_in_one_statement(mut db: TestDb) 
         newest_first[..2]
     );
     assert_eq!(latest[&(w.birch, w.items.sip)].len(), 1, "just the grant");
+
+    // With each entry's recorder: still one statement, the same entries in the same order,
+    // and each recorder the user `recorded_by` names (none for derivation's grants).
+    counter.reset();
+    let with_recorders = offer::latest_entries_with_recorders(db.conn(), &keys, year(), 2)
+        .await
+        .expect("latest with recorders");
+    assert_eq!(counter.get(), 1, "entries and recorders in one statement");
+    let mut keys_seen: Vec<_> = with_recorders.keys().copied().collect();
+    let mut keys_expected: Vec<_> = latest.keys().copied().collect();
+    keys_seen.sort();
+    keys_expected.sort();
+    assert_eq!(keys_seen, keys_expected);
+    let recorder_ids: Vec<_> = with_recorders
+        .values()
+        .flatten()
+        .filter_map(|(e, _)| e.recorded_by)
+        .collect();
+    let users = membership::people::users::by_ids(db.conn(), &recorder_ids)
+        .await
+        .expect("users");
+    let (mut people, mut trellis) = (0, 0);
+    for (key, entries) in &with_recorders {
+        let plain: Vec<_> = entries.iter().map(|(e, _)| e.clone()).collect();
+        assert_eq!(plain, latest[key], "the same entries for {key:?}");
+        for (entry, recorder) in entries {
+            if let Some(id) = entry.recorded_by {
+                people += 1;
+                assert_eq!(recorder.as_ref(), Some(&users[&id]), "{entry:?}");
+            } else {
+                trellis += 1;
+                assert_eq!(recorder, &None, "{entry:?}");
+            }
+        }
+    }
+    assert!(
+        people > 0 && trellis > 0,
+        "{people} by people, {trellis} by Trellis"
+    );
     counter.reset();
     let balances = offer::balances_of_schools(db.conn(), &[w.alder, w.birch, w.damson], year())
         .await

@@ -44,7 +44,7 @@ use sea_orm::DatabaseConnection;
 
 use billing::ledger::reports::MembershipFees;
 use kernel::{OfferEntryId, OfferItemId};
-use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem, OfferLine};
+use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem, OfferLine, RecordedEntry};
 
 use super::batch_scope::BatchScope;
 use super::errors::to_graphql;
@@ -302,36 +302,47 @@ per_year_loader!(
     OfferLinesLoader => Vec<OfferLine>, offer::lines_of_schools
 );
 
-/// The first page of each entitlement's ledger, newest first: (school, item, year, rows).
-/// One statement per distinct year and page size, however many items a dashboard shows.
+/// The first page of each entitlement's ledger, newest first: (school, item, year, rows,
+/// whether to read each entry's recorder with it). One statement per distinct year, page size
+/// and choice, however many items a dashboard shows; without recorders, each is `None`.
 #[derive(Debug)]
 pub struct OfferLatestEntriesLoader(DatabaseConnection);
 
-pub type LatestEntriesKey = (SchoolId, OfferItemId, AcademicYear, u64);
+pub type LatestEntriesKey = (SchoolId, OfferItemId, AcademicYear, u64, bool);
 
 impl Loader<LatestEntriesKey> for OfferLatestEntriesLoader {
-    type Value = Vec<LedgerEntry>;
+    type Value = Vec<RecordedEntry>;
     type Error = async_graphql::Error;
 
-    async fn load(
-        &self,
-        keys: &[LatestEntriesKey],
-    ) -> LoadResult<LatestEntriesKey, Vec<LedgerEntry>> {
-        let mut groups: HashMap<(AcademicYear, u64), Vec<(SchoolId, OfferItemId)>> = HashMap::new();
-        for (school, item, year, rows) in keys {
+    async fn load(&self, keys: &[LatestEntriesKey]) -> LoadResult<LatestEntriesKey, Self::Value> {
+        let mut groups: HashMap<(AcademicYear, u64, bool), Vec<(SchoolId, OfferItemId)>> =
+            HashMap::new();
+        for (school, item, year, rows, recorders) in keys {
             groups
-                .entry((*year, *rows))
+                .entry((*year, *rows, *recorders))
                 .or_default()
                 .push((*school, *item));
         }
         let mut found = HashMap::new();
-        for ((year, rows), pairs) in groups {
-            let mut latest = offer::latest_entries_of_school_items(&self.0, &pairs, year, rows)
-                .await
-                .map_err(to_graphql)?;
+        for ((year, rows, recorders), pairs) in groups {
+            let mut latest = if recorders {
+                offer::latest_entries_with_recorders(&self.0, &pairs, year, rows).await
+            } else {
+                offer::latest_entries_of_school_items(&self.0, &pairs, year, rows)
+                    .await
+                    .map(|latest| {
+                        latest
+                            .into_iter()
+                            .map(|(key, entries)| {
+                                (key, entries.into_iter().map(|e| (e, None)).collect())
+                            })
+                            .collect()
+                    })
+            }
+            .map_err(to_graphql)?;
             for (school, item) in pairs {
                 found.insert(
-                    (school, item, year, rows),
+                    (school, item, year, rows, recorders),
                     latest.remove(&(school, item)).unwrap_or_default(),
                 );
             }

@@ -163,7 +163,7 @@ async fn of_type(
         }),
         OfferEntryId::ENTITY => {
             checked!(rc, uuids, offer_sight::visible_entries, OfferEntryId, |e| {
-                Node::OfferLedgerEntry(OfferLedgerEntryNode(e))
+                Node::OfferLedgerEntry(OfferLedgerEntryNode::from(e))
             })
         }
         ReviewCycleId::ENTITY => checked!(

@@ -240,7 +240,7 @@ pub struct OfferLedgerEntryPayload {
 impl OfferLedgerEntryPayload {
     /// The entry as the mutation left it; null when `userErrors` says why nothing changed.
     async fn entry(&self) -> Option<OfferLedgerEntryNode> {
-        self.entry.clone().map(OfferLedgerEntryNode)
+        self.entry.clone().map(OfferLedgerEntryNode::from)
     }
 
     /// The school's entitlement to the item after the change.

@@ -4,6 +4,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use kernel::{AcademicYear, SchoolId};
+use membership::people::User;
 use offer::{Balance, EntryKey, ItemQuantity, LedgerEntry, OfferItem, ValueLine, ValueStatement};
 
 use super::enums::{OfferEntryKind, OfferUnit, Term};
@@ -301,17 +302,35 @@ impl OfferEntitlementNode {
         let rc = ctx.trellis()?;
         let b = self.balance();
         let page = if args.after.is_none() && args.before.is_none() && !args.backward {
-            // A dashboard's first page: batched across every item shown.
+            // A dashboard's first page: batched across every item shown, each entry's
+            // recorder read in the same statement when the page shows it.
+            let look = ctx.look_ahead();
+            let recorders = look
+                .field("edges")
+                .field("node")
+                .field("recordedBy")
+                .exists()
+                || look.field("nodes").field("recordedBy").exists();
             let mut rows = list_of(
                 rc.loaders.offer_latest_entries(),
-                (b.school_id, b.item_id, b.year, args.limit + 1),
+                (b.school_id, b.item_id, b.year, args.limit + 1, recorders),
             )
             .await?;
             let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
             let more = rows.len() > limit;
             rows.truncate(limit);
             membership::Page {
-                items: rows,
+                items: rows
+                    .into_iter()
+                    .map(|(entry, recorder)| {
+                        let recorder = if recorders {
+                            Recorder::Read(recorder)
+                        } else {
+                            Recorder::Unread
+                        };
+                        OfferLedgerEntryNode(entry, recorder)
+                    })
+                    .collect(),
                 has_next_page: more,
                 has_previous_page: false,
             }
@@ -319,15 +338,34 @@ impl OfferEntitlementNode {
             offer::entries_page(&rc.db, &rc.actor, b.school_id, b.item_id, b.year, &args)
                 .await
                 .map_err(to_graphql)?
+                .map(OfferLedgerEntryNode::from)
         };
-        Ok(connection(page, EntryCount(b.entries), |e| {
-            (e.sort_key(), OfferLedgerEntryNode(e), NoEdgeFields)
+        Ok(connection(page, EntryCount(b.entries), |node| {
+            (node.0.sort_key(), node, NoEdgeFields)
         }))
     }
 }
 
+/// A ledger entry, with its recorder when the page that found it read them in the same
+/// statement ([`offer::latest_entries_with_recorders`]); otherwise `recordedBy` loads the
+/// recorder in a batch.
 #[derive(Debug, Clone)]
-pub struct OfferLedgerEntryNode(pub LedgerEntry);
+pub struct OfferLedgerEntryNode(pub LedgerEntry, pub Recorder);
+
+/// Whether an entry's recorder came with it.
+#[derive(Debug, Clone)]
+pub enum Recorder {
+    /// Not read: `recordedBy` asks the batch loader.
+    Unread,
+    /// Read with the entry: `None` when Trellis recorded it (or the user is gone).
+    Read(Option<User>),
+}
+
+impl From<LedgerEntry> for OfferLedgerEntryNode {
+    fn from(entry: LedgerEntry) -> Self {
+        Self(entry, Recorder::Unread)
+    }
+}
 
 /// One entry of a school's entitlement ledger.
 #[Object(name = "OfferLedgerEntry")]
@@ -405,7 +443,7 @@ impl OfferLedgerEntryNode {
             .offer_entries()
             .load_one(id)
             .await?
-            .map(OfferLedgerEntryNode))
+            .map(OfferLedgerEntryNode::from))
     }
 
     /// The person who recorded it; null when Trellis did (derivation), or when the caller
@@ -417,6 +455,9 @@ impl OfferLedgerEntryNode {
         };
         if rc.actor.as_user().is_none() {
             return Ok(None);
+        }
+        if let Recorder::Read(recorder) = &self.1 {
+            return Ok(recorder.clone().map(UserNode));
         }
         Ok(rc.loaders.users().load_one(id).await?.map(UserNode))
     }

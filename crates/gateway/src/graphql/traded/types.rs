@@ -684,7 +684,7 @@ impl BookingNode {
             .offer_entries()
             .load_one(id)
             .await?
-            .map(OfferLedgerEntryNode))
+            .map(OfferLedgerEntryNode::from))
     }
 
     /// The one-off invoice a card booking is paid on. Null for other settlements (their
