@@ -15,6 +15,7 @@
 
 pub mod demo;
 pub mod import;
+mod joined;
 mod keyset;
 pub mod memberships;
 pub mod partnership;

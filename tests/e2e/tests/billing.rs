@@ -643,6 +643,51 @@ async fn an_invoice_list_costs_the_same_however_long(mut db: TestDb) {
     );
 }
 
+/// An invoice page whose lines name their schools reads the schools with the lines
+/// (`lines_of_invoices_with_schools`): the page costs no statement more than the same page
+/// without schools, and every school is the one `node(id:)` gives through the batch loader.
+async fn an_invoice_page_reads_its_lines_schools_with_the_lines(mut db: TestDb) {
+    const WITHOUT: &str = r"{ invoices(first: 100) { edges { node {
+        number account { name } lines { description } } } } }";
+    const WITH: &str = r"{ invoices(first: 100) { edges { node {
+        number account { name } lines { description school { id name urn } } } } } }";
+    const SCHOOL: &str = r"query($id: ID!) { node(id: $id) { ... on School { id name urn } } }";
+    let counter = db.count_statements();
+    let config = common::config(&db);
+    let app = TestApp::spawn_billing_with(db, config).await;
+    let token = app.token(FINANCE).await;
+    let mut costs = Vec::new();
+    let mut with = Value::Null;
+    for query in [WITHOUT, WITH] {
+        let _ = app.gql(Some(&token), query, json!({})).await;
+        counter.reset();
+        let (_, body) = app.gql(Some(&token), query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        costs.push(counter.get());
+        with = body;
+    }
+    assert_eq!(costs[1], costs[0], "statements without and with schools");
+
+    let invoices = edges(&with["data"], "invoices");
+    assert!(invoices.len() > 10, "{with}");
+    let mut schools = std::collections::BTreeMap::new();
+    for invoice in &invoices {
+        for line in invoice["lines"].as_array().expect("lines") {
+            if !line["school"].is_null() {
+                schools.insert(
+                    line["school"]["id"].as_str().expect("id").to_owned(),
+                    line["school"].clone(),
+                );
+            }
+        }
+    }
+    assert!(schools.len() > 10, "lines name schools: {with}");
+    for (id, school) in schools {
+        let alone = app.data_as(FINANCE, SCHOOL, json!({ "id": id })).await;
+        assert_eq!(alone["node"], school);
+    }
+}
+
 /// Issue #22, fee facts as data: every fact a fee rule can select on (`hasSixthForm`,
 /// `newSchool`, `rollBelow`, `establishmentTypes`, `phases`) is set through
 /// `schoolCreate`/`schoolUpdate`, and a school reaches each selector's price through the API.
@@ -1425,6 +1470,7 @@ testkit::db_tests!(
     finance_records_and_allocates_money_exactly_once,
     the_year_is_invoiced_once_and_exported,
     an_invoice_list_costs_the_same_however_long,
+    an_invoice_page_reads_its_lines_schools_with_the_lines,
 );
 
 /// A CSV export's header and rows.

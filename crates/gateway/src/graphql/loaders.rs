@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use billing::fees::{self, FeeSchedule};
+use billing::ledger::invoices::LineWithSchool;
 use billing::ledger::{
     Allocation, BillingAccount, CreditNote, Invoice, InvoiceLine, Payment, Refund, accounts,
     credit_notes, invoices, payments, refunds,
@@ -249,6 +250,10 @@ loader!(
 loader!(
     /// Each invoice's lines, in order.
     InvoiceLinesLoader, InvoiceId => Vec<InvoiceLine>, |db, keys| invoices::lines_of_invoices(db, keys)
+);
+loader!(
+    /// Each invoice's lines, in order, each with its school read in the same statement.
+    InvoiceLinesWithSchoolsLoader, InvoiceId => Vec<LineWithSchool>, |db, keys| invoices::lines_of_invoices_with_schools(db, keys)
 );
 loader!(
     /// Each invoice's credit notes.
@@ -582,6 +587,7 @@ loaders! {
     invoices: InvoiceLoader(db),
     account_invoices: AccountInvoicesLoader(db),
     invoice_lines: InvoiceLinesLoader(db),
+    invoice_lines_with_schools: InvoiceLinesWithSchoolsLoader(db),
     invoice_credit_notes: InvoiceCreditNotesLoader(db),
     invoice_allocations: InvoiceAllocationsLoader(db),
     payments: PaymentLoader(db),
@@ -663,6 +669,16 @@ where
         );
         tracing::Instrument::instrument(self.inner.load(keys), span)
     }
+}
+
+/// A record a page read with its parent in the same statement, or did not (then the field
+/// that shows it asks its batch loader): see the `offer` and `billing` look-aheads.
+#[derive(Debug, Clone)]
+pub enum Prefetched<T> {
+    /// Not read with the parent.
+    Unread,
+    /// Read with the parent.
+    Read(T),
 }
 
 /// The list a one-to-many loader holds for `key`; a key with nothing behind it is an empty

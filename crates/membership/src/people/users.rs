@@ -10,7 +10,7 @@ use kernel::{
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult as _,
-    IdenStatic as _, Iterable as _, PaginatorTrait, QueryFilter, QueryResult, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryResult, QuerySelect, Set,
 };
 
 use super::entity::{user_schools, users};
@@ -312,14 +312,11 @@ pub async fn by_ids(
 }
 
 /// The `SELECT` list that reads the user joined as `alias` in another table's statement, each
-/// column as `{prefix}{column}` so that it cannot collide with that table's own: an offer
-/// entry's recorder is read with the entry this way, in one statement, not a second.
+/// column as `{prefix}{column}`: an offer entry's recorder is read with the entry this way, in
+/// one statement, not a second.
 #[must_use]
 pub fn joined_columns(alias: &str, prefix: &str) -> String {
-    users::Column::iter()
-        .map(|column| format!("{alias}.{0} AS {prefix}{0}", column.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::joined::select_list::<users::Entity>(alias, prefix)
 }
 
 /// The user [`joined_columns`] put in `row`; `None` when the left join found none.

@@ -285,6 +285,25 @@ pub async fn by_ids<C: sea_orm::ConnectionTrait>(
         .collect()
 }
 
+/// The `SELECT` list that reads the school joined as `alias` in another table's statement,
+/// each column as `{prefix}{column}`: an invoice's lines are read with their schools this way,
+/// in one statement, not a second.
+#[must_use]
+pub fn joined_columns(alias: &str, prefix: &str) -> String {
+    crate::joined::select_list::<schools::Entity>(alias, prefix)
+}
+
+/// The school [`joined_columns`] put in `row`; `None` when the left join found none.
+pub fn joined_school(
+    row: &sea_orm::QueryResult,
+    prefix: &str,
+) -> Result<Option<School>, DomainError> {
+    use sea_orm::FromQueryResult as _;
+    schools::Model::from_query_result_optional(row, prefix)?
+        .map(School::from_row)
+        .transpose()
+}
+
 /// Schools' names by id, for messages and documents that name them (one statement).
 pub async fn names_by_ids<C: sea_orm::ConnectionTrait>(
     db: &C,

@@ -11,6 +11,7 @@ use billing::ledger::{
 };
 use billing::run::InvoicingRun;
 use chrono::{DateTime, NaiveDate, Utc};
+use membership::school::School;
 
 use super::enums::{
     BillingAccountKind, Instalment, InvoiceCollection, InvoiceSource, InvoiceStatus,
@@ -20,7 +21,7 @@ use super::fees::VatTreatment;
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::{UserError, internal, payload};
-use crate::graphql::loaders::{list_of, load_list};
+use crate::graphql::loaders::{Prefetched, list_of, load_list};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::{AcademicYearScalar, Date, FinancialYearScalar, MoneyValue};
 
@@ -343,12 +344,17 @@ impl InvoiceNode {
 
     /// Its lines, in the order printed.
     async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InvoiceLineNode>> {
-        load_list(
-            ctx.trellis()?.loaders.invoice_lines(),
-            self.0.id,
-            InvoiceLineNode,
-        )
-        .await
+        let loaders = &ctx.trellis()?.loaders;
+        // A list naming each line's school reads the schools with the lines: one statement.
+        if ctx.look_ahead().field("school").exists() {
+            return load_list(
+                loaders.invoice_lines_with_schools(),
+                self.0.id,
+                |(line, school)| InvoiceLineNode(line, Prefetched::Read(school)),
+            )
+            .await;
+        }
+        load_list(loaders.invoice_lines(), self.0.id, InvoiceLineNode::from).await
     }
 
     /// The credit notes against it, by number.
@@ -379,8 +385,17 @@ pub(super) fn is_unsettled(invoice: &Invoice) -> bool {
     )
 }
 
+/// An invoice line, with its school (`None` for a line for no school) when the list that found
+/// it read them in the same statement ([`billing::ledger::invoices::lines_of_invoices_with_schools`]);
+/// otherwise `school` loads the school in a batch.
 #[derive(Debug, Clone)]
-pub struct InvoiceLineNode(pub InvoiceLine);
+pub struct InvoiceLineNode(pub InvoiceLine, pub Prefetched<Option<School>>);
+
+impl From<InvoiceLine> for InvoiceLineNode {
+    fn from(line: InvoiceLine) -> Self {
+        Self(line, Prefetched::Unread)
+    }
+}
 
 /// Result of `invoiceCreate`, `invoiceSetPurchaseOrder`, `invoiceVoid`, `invoiceMarkUncollectible`
 /// or `invoiceMirror`.
@@ -460,6 +475,9 @@ impl InvoiceLineNode {
         let Some(id) = self.0.school_id else {
             return Ok(None);
         };
+        if let Prefetched::Read(school) = &self.1 {
+            return Ok(school.clone().map(SchoolNode));
+        }
         Ok(ctx
             .trellis()?
             .loaders

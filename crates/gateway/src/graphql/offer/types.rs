@@ -13,7 +13,7 @@ use crate::graphql::context::ContextExt;
 use crate::graphql::directory::enums::Phase;
 use crate::graphql::directory::types::SchoolNode;
 use crate::graphql::errors::{internal, to_graphql};
-use crate::graphql::loaders::list_of;
+use crate::graphql::loaders::{Prefetched, list_of};
 use crate::graphql::membership::types::{MembershipNode, TierNode};
 use crate::graphql::relay::{GlobalId, NoEdgeFields, connection, page_args};
 use crate::graphql::scalars::{AcademicYearScalar, Date, MoneyValue};
@@ -324,9 +324,9 @@ impl OfferEntitlementNode {
                     .into_iter()
                     .map(|(entry, recorder)| {
                         let recorder = if recorders {
-                            Recorder::Read(recorder)
+                            Prefetched::Read(recorder)
                         } else {
-                            Recorder::Unread
+                            Prefetched::Unread
                         };
                         OfferLedgerEntryNode(entry, recorder)
                     })
@@ -346,24 +346,15 @@ impl OfferEntitlementNode {
     }
 }
 
-/// A ledger entry, with its recorder when the page that found it read them in the same
-/// statement ([`offer::latest_entries_with_recorders`]); otherwise `recordedBy` loads the
-/// recorder in a batch.
+/// A ledger entry, with its recorder (`None` when Trellis recorded it) when the page that found
+/// it read them in the same statement ([`offer::latest_entries_with_recorders`]); otherwise
+/// `recordedBy` loads the recorder in a batch.
 #[derive(Debug, Clone)]
-pub struct OfferLedgerEntryNode(pub LedgerEntry, pub Recorder);
-
-/// Whether an entry's recorder came with it.
-#[derive(Debug, Clone)]
-pub enum Recorder {
-    /// Not read: `recordedBy` asks the batch loader.
-    Unread,
-    /// Read with the entry: `None` when Trellis recorded it (or the user is gone).
-    Read(Option<User>),
-}
+pub struct OfferLedgerEntryNode(pub LedgerEntry, pub Prefetched<Option<User>>);
 
 impl From<LedgerEntry> for OfferLedgerEntryNode {
     fn from(entry: LedgerEntry) -> Self {
-        Self(entry, Recorder::Unread)
+        Self(entry, Prefetched::Unread)
     }
 }
 
@@ -456,7 +447,7 @@ impl OfferLedgerEntryNode {
         if rc.actor.as_user().is_none() {
             return Ok(None);
         }
-        if let Recorder::Read(recorder) = &self.1 {
+        if let Prefetched::Read(recorder) = &self.1 {
             return Ok(recorder.clone().map(UserNode));
         }
         Ok(rc.loaders.users().load_one(id).await?.map(UserNode))
