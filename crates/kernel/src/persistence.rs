@@ -51,3 +51,18 @@ impl<T: TransactionTrait + ?Sized> BeginWrite for T {
         })
     }
 }
+
+/// The `SELECT` list reading every column of `E`, joined as `alias`, as `{prefix}{column}`, so
+/// that none collides with the other tables' own columns.
+///
+/// For a statement that reads a page and the record each row names (or a list and each
+/// item's children) in one round trip instead of a page and then a batch: each domain keeps
+/// its entities private and hands other crates this list and a decoder of its domain type.
+#[must_use]
+pub fn joined_select_list<E: sea_orm::EntityTrait>(alias: &str, prefix: &str) -> String {
+    use sea_orm::{IdenStatic as _, Iterable as _};
+    E::Column::iter()
+        .map(|column| format!("{alias}.{0} AS {prefix}{0}", column.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -95,11 +95,12 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
-    /// Builds a page from rows fetched `limit + 1` at a time in the page's direction.
+    /// Builds a page from rows fetched `limit + 1` at a time in the page's direction (as
+    /// [`fetch_page`] and a statement on [`page_select`] read them).
     ///
     /// Relay lets a server answer `hasPreviousPage` for forward paging (and `hasNextPage`
     /// for backward) with "a cursor was given", when the exact answer would cost a query.
-    fn from_overfetch<K>(mut rows: Vec<T>, args: &PageArgs<K>) -> Self {
+    pub fn from_overfetch<K>(mut rows: Vec<T>, args: &PageArgs<K>) -> Self {
         let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
         let more = rows.len() > limit;
         rows.truncate(limit);
@@ -203,22 +204,36 @@ where
     C: sea_orm::ConnectionTrait,
     K: Clone + Into<Value>,
 {
+    // Ordered before the join: `find_with_related` appends its own order by primary key,
+    // and its grouping keeps the order in which parents first appear.
+    let mut joined = page_select(select, (key_col, id_col), args).find_with_related(related);
+    for &column in related_order {
+        joined = joined.order_by_asc(column);
+    }
+    Ok(Page::from_overfetch(joined.all(db).await?, args))
+}
+
+/// The rows of `select`'s page, in page order, chosen by id in a subquery: a statement built
+/// on it can join what each row shows (its children, the record it names) and its limit
+/// still counts rows of `E`. [`Page::from_overfetch`] makes the page of what it reads.
+pub fn page_select<E, K>(
+    select: Select<E>,
+    (key_col, id_col): (E::Column, E::Column),
+    args: &PageArgs<(K, uuid::Uuid)>,
+) -> Select<E>
+where
+    E: EntityTrait,
+    K: Clone + Into<Value>,
+{
     let page_ids = keyset(select, key_col, id_col, args)
         .select_only()
         .column(id_col)
         .into_query();
     let order = direction(args);
-    // Ordered before the join: `find_with_related` appends its own order by primary key,
-    // and its grouping keeps the order in which parents first appear.
-    let mut joined = E::find()
+    E::find()
         .filter(id_col.in_subquery(page_ids))
         .order_by(key_col, order.clone())
         .order_by(id_col, order)
-        .find_with_related(related);
-    for &column in related_order {
-        joined = joined.order_by_asc(column);
-    }
-    Ok(Page::from_overfetch(joined.all(db).await?, args))
 }
 
 /// `select` narrowed to the page after (or before) the cursor, in page order, one row more

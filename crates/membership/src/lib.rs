@@ -15,7 +15,6 @@
 
 pub mod demo;
 pub mod import;
-mod joined;
 mod keyset;
 pub mod memberships;
 pub mod partnership;
@@ -27,5 +26,5 @@ pub mod visibility;
 
 pub use keyset::{
     DEFAULT_PAGE, MAX_PAGE, NameKey, Page, PageArgs, PageError, cursor_of, fetch_page,
-    fetch_page_with_related, name_cursor,
+    fetch_page_with_related, name_cursor, page_select,
 };

@@ -316,7 +316,7 @@ pub async fn by_ids(
 /// one statement, not a second.
 #[must_use]
 pub fn joined_columns(alias: &str, prefix: &str) -> String {
-    crate::joined::select_list::<users::Entity>(alias, prefix)
+    kernel::persistence::joined_select_list::<users::Entity>(alias, prefix)
 }
 
 /// The user [`joined_columns`] put in `row`; `None` when the left join found none.

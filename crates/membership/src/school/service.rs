@@ -290,7 +290,7 @@ pub async fn by_ids<C: sea_orm::ConnectionTrait>(
 /// in one statement, not a second.
 #[must_use]
 pub fn joined_columns(alias: &str, prefix: &str) -> String {
-    crate::joined::select_list::<schools::Entity>(alias, prefix)
+    kernel::persistence::joined_select_list::<schools::Entity>(alias, prefix)
 }
 
 /// The school [`joined_columns`] put in `row`; `None` when the left join found none.
