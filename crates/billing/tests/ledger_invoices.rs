@@ -865,6 +865,145 @@ async fn void_and_write_off_follow_the_status_table(db: TestDb) {
     );
 }
 
+/// Finance's invoice list with each invoice's account: one statement, the same pages as
+/// `invoices` (both directions, across a cursor), and each account the one the account
+/// loader reads, whether it pays for two schools, one or none. A school leader sees only
+/// the invoices of accounts paying for their school, as `invoices` answers them.
+async fn invoice_pages_read_their_accounts_in_the_same_statement(mut db: TestDb) {
+    let counter = db.count_statements();
+    let conn = db.conn();
+    let a = school(conn, 131_001, "Alder Primary").await;
+    let b = school(conn, 131_002, "Birch Primary").await;
+    let (c, single) = school_account(conn, 131_003, "Cedar Primary").await;
+    let trust = accounts::create(
+        conn,
+        &finance(),
+        &clock(),
+        new_account(AccountKind::Trust, "Oak Trust", &[a, b]),
+    )
+    .await
+    .expect("trust");
+    let bare = accounts::create(
+        conn,
+        &finance(),
+        &clock(),
+        new_account(AccountKind::Trust, "Elm Trust", &[]),
+    )
+    .await
+    .expect("an account paying for no school yet");
+    for (account, pence) in [
+        (&trust, 100),
+        (&single, 200),
+        (&trust, 300),
+        (&bare, 400),
+        (&single, 500),
+        (&trust, 600),
+    ] {
+        invoice(conn, account, pence).await;
+    }
+    let cursor = invoices::invoices(
+        conn,
+        &finance(),
+        &InvoiceFilter::default(),
+        &PageArgs::first(2),
+    )
+    .await
+    .expect("first two")
+    .items[1]
+        .sort_key();
+    let pages: [PageArgs<NameKey>; 4] = [
+        PageArgs::first(100),
+        PageArgs::first(2),
+        PageArgs {
+            after: Some(cursor.clone()),
+            before: None,
+            limit: 3,
+            backward: false,
+        },
+        PageArgs {
+            after: None,
+            before: None,
+            limit: 4,
+            backward: true,
+        },
+    ];
+    for args in &pages {
+        let plain = invoices::invoices(conn, &finance(), &InvoiceFilter::default(), args)
+            .await
+            .expect("plain");
+        counter.reset();
+        let joined =
+            invoices::invoices_with_accounts(conn, &finance(), &InvoiceFilter::default(), args)
+                .await
+                .expect("with accounts");
+        assert_eq!(
+            counter.get(),
+            1,
+            "the page and its accounts in one statement"
+        );
+        assert_eq!(
+            (joined.has_next_page, joined.has_previous_page),
+            (plain.has_next_page, plain.has_previous_page),
+            "{args:?}"
+        );
+        let invoices: Vec<_> = joined.items.iter().map(|(i, _)| i.clone()).collect();
+        assert_eq!(invoices, plain.items, "{args:?}");
+        let ids: Vec<_> = invoices.iter().map(|i| i.account_id).collect();
+        let by_id = accounts::accounts_by_ids(conn, &ids)
+            .await
+            .expect("accounts");
+        for (invoice, account) in &joined.items {
+            assert_eq!(account, &by_id[&invoice.account_id], "{}", invoice.number);
+        }
+    }
+    let all = invoices::invoices_with_accounts(
+        conn,
+        &finance(),
+        &InvoiceFilter::default(),
+        &PageArgs::first(100),
+    )
+    .await
+    .expect("all");
+    let schools_paid_for: Vec<usize> = all.items.iter().map(|(_, a)| a.school_ids.len()).collect();
+    assert_eq!(schools_paid_for, [2, 1, 2, 0, 1, 2]);
+
+    // A leader of Cedar sees Cedar's two invoices, as the plain list shows them; a leader of
+    // no paying school sees none.
+    let leader = user(Role::SchoolLeader, &[c]);
+    let theirs = invoices::invoices_with_accounts(
+        conn,
+        &leader,
+        &InvoiceFilter::default(),
+        &PageArgs::first(100),
+    )
+    .await
+    .expect("theirs");
+    let plain = invoices::invoices(
+        conn,
+        &leader,
+        &InvoiceFilter::default(),
+        &PageArgs::first(100),
+    )
+    .await
+    .expect("plain");
+    assert_eq!(theirs.items.len(), 2);
+    assert!(theirs.items.iter().all(|(_, account)| account == &single));
+    assert_eq!(
+        theirs.items.into_iter().map(|(i, _)| i).collect::<Vec<_>>(),
+        plain.items
+    );
+    let stranger = school(conn, 131_004, "Elsewhere Primary").await;
+    let none = invoices::invoices_with_accounts(
+        conn,
+        &user(Role::SchoolLeader, &[stranger]),
+        &InvoiceFilter::default(),
+        &PageArgs::first(100),
+    )
+    .await
+    .expect("none");
+    assert!(none.items.is_empty());
+}
+
 testkit::db_tests!(
     accounts_pay_for_schools_and_are_seen_by_their_schools,
     issuing_is_idempotent_and_numbers_are_gap_free,
@@ -873,4 +1012,5 @@ testkit::db_tests!(
     lines_carry_vat_cfr_and_schools,
     purchase_orders_by_own_leader_or_finance_only,
     void_and_write_off_follow_the_status_table,
+    invoice_pages_read_their_accounts_in_the_same_statement,
 );

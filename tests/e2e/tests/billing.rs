@@ -688,6 +688,76 @@ async fn an_invoice_page_reads_its_lines_schools_with_the_lines(mut db: TestDb) 
     }
 }
 
+/// An invoice page that shows each invoice's account reads the accounts with the page
+/// (`invoices_with_accounts`): no statement more than the same page without accounts but the
+/// batch of the schools they pay for, through `edges` and through `nodes`, and every account
+/// is the one `node(id:)` gives through the batch loader.
+async fn an_invoice_page_reads_its_accounts_with_the_page(mut db: TestDb) {
+    const ACCOUNT: &str = "id kind name contactName contactEmail defaultPaymentMethod
+        address { lines postcode } schools { id name }";
+    let without = "{ invoices(first: 100) { edges { node { number lines { description } } } } }";
+    let with = format!(
+        "{{ invoices(first: 100) {{ edges {{ node {{ number account {{ {ACCOUNT} }} lines {{ description }} }} }} }} }}"
+    );
+    let with_nodes = format!(
+        "{{ invoices(first: 100) {{ nodes {{ number account {{ {ACCOUNT} }} lines {{ description }} }} }} }}"
+    );
+    let alone =
+        format!("query($id: ID!) {{ node(id: $id) {{ ... on BillingAccount {{ {ACCOUNT} }} }} }}");
+    let counter = db.count_statements();
+    let config = common::config(&db);
+    let app = TestApp::spawn_billing_with(db, config).await;
+    let token = app.token(FINANCE).await;
+    let mut costs = Vec::new();
+    let mut answers = Vec::new();
+    for query in [without, with.as_str(), with_nodes.as_str()] {
+        let _ = app.gql(Some(&token), query, json!({})).await;
+        counter.reset();
+        let (_, body) = app.gql(Some(&token), query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        costs.push(counter.get());
+        answers.push(body);
+    }
+    // The accounts come with the page; only the schools they pay for cost a batch.
+    assert_eq!(
+        costs[1],
+        costs[0] + 1,
+        "statements without and with accounts"
+    );
+    assert_eq!(costs[2], costs[1], "statements through nodes");
+
+    let invoices = edges(&answers[1]["data"], "invoices");
+    let nodes = answers[2]["data"]["invoices"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    assert_eq!(invoices, nodes, "edges and nodes agree");
+    assert!(invoices.len() > 10, "{}", answers[1]);
+    let mut accounts = std::collections::BTreeMap::new();
+    for invoice in &invoices {
+        let account = &invoice["account"];
+        accounts.insert(
+            account["id"].as_str().expect("id").to_owned(),
+            account.clone(),
+        );
+    }
+    assert!(
+        accounts.len() > 5,
+        "invoices of several accounts: {}",
+        answers[1]
+    );
+    assert!(
+        accounts
+            .values()
+            .any(|a| a["schools"].as_array().is_some_and(|s| s.len() > 1)),
+        "an account paying for several schools is among them"
+    );
+    for (id, account) in accounts {
+        let found = app.data_as(FINANCE, &alone, json!({ "id": id })).await;
+        assert_eq!(found["node"], account);
+    }
+}
+
 /// Issue #22, fee facts as data: every fact a fee rule can select on (`hasSixthForm`,
 /// `newSchool`, `rollBelow`, `establishmentTypes`, `phases`) is set through
 /// `schoolCreate`/`schoolUpdate`, and a school reaches each selector's price through the API.
@@ -1470,6 +1540,7 @@ testkit::db_tests!(
     finance_records_and_allocates_money_exactly_once,
     the_year_is_invoiced_once_and_exported,
     an_invoice_list_costs_the_same_however_long,
+    an_invoice_page_reads_its_accounts_with_the_page,
     an_invoice_page_reads_its_lines_schools_with_the_lines,
 );
 

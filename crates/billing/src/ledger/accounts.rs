@@ -13,10 +13,11 @@ use kernel::{
 use membership::school::types::Postcode;
 use membership::{NameKey, Page, PageArgs};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    FromQueryResult as _, QueryFilter, QuerySelect, Set,
 };
 use serde::Serialize;
+use uuid::Uuid;
 
 use super::audit::{self, AuditEntity};
 use super::entity::{account_schools, accounts};
@@ -498,6 +499,41 @@ pub async fn accounts_by_ids<C: ConnectionTrait>(
     rows.into_iter()
         .map(|(row, schools)| BillingAccount::from_rows(row, &schools).map(|a| (a.id, a)))
         .collect()
+}
+
+/// Where [`joined_columns`] puts the account's columns and each of its schools.
+const JOINED_ACCOUNT: &str = "joined_account_";
+const JOINED_SCHOOL: &str = "joined_account_school_id";
+
+/// The `SELECT` list reading an account joined as `alias` and its schools (a left join of
+/// `billing_account_schools`) joined as `schools_alias`, one row per school: an invoice page
+/// reads its accounts this way, in the page's statement.
+pub(super) fn joined_columns(alias: &str, schools_alias: &str) -> String {
+    format!(
+        "{}, {schools_alias}.school_id AS {JOINED_SCHOOL}",
+        kernel::persistence::joined_select_list::<accounts::Entity>(alias, JOINED_ACCOUNT)
+    )
+}
+
+/// The account [`joined_columns`] put in `rows`: every row of one account, one per school.
+pub(super) fn joined_account(rows: &[sea_orm::QueryResult]) -> Result<BillingAccount, DomainError> {
+    let first = rows.first().ok_or_else(|| {
+        DomainError::internal(super::support::CorruptRow(
+            "a joined account without rows".into(),
+        ))
+    })?;
+    let row = accounts::Model::from_query_result(first, JOINED_ACCOUNT)?;
+    let schools = rows
+        .iter()
+        .filter_map(|r| r.try_get::<Option<Uuid>>("", JOINED_SCHOOL).transpose())
+        .map(|school| {
+            Ok(account_schools::Model {
+                school_id: school?,
+                account_id: row.id,
+            })
+        })
+        .collect::<Result<Vec<_>, DomainError>>()?;
+    BillingAccount::from_rows(row, &schools)
 }
 
 /// Each school's paying account, for batch loading. Schools without one are absent.

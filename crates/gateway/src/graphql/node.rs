@@ -133,7 +133,7 @@ async fn of_type(
             |a| Node::BillingAccount(AccountNode(a))
         ),
         InvoiceId::ENTITY => checked!(rc, uuids, billing_sight::visible_invoices, InvoiceId, |i| {
-            Node::Invoice(InvoiceNode(i))
+            Node::Invoice(InvoiceNode::from(i))
         }),
         PaymentId::ENTITY => checked!(rc, uuids, billing_sight::visible_payments, PaymentId, |p| {
             Node::Payment(PaymentNode(p))

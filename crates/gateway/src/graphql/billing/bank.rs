@@ -166,7 +166,7 @@ impl BankLineNode {
             .invoices()
             .load_one(id)
             .await?
-            .map(InvoiceNode))
+            .map(InvoiceNode::from))
     }
 
     /// The receipt it became, once confirmed.

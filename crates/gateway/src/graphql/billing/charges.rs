@@ -154,7 +154,7 @@ impl ChargeNode {
             .invoices()
             .load_one(id)
             .await?
-            .map(InvoiceNode))
+            .map(InvoiceNode::from))
     }
 
     /// When its booking was cancelled; null while it stands.
@@ -335,7 +335,7 @@ impl TermInvoicesIssuePayload {
             Some(done) => Self {
                 charges_invoiced: crate::graphql::int::saturating(done.charges_invoiced),
                 total: Some(done.total.into()),
-                invoices: done.invoices.into_iter().map(InvoiceNode).collect(),
+                invoices: done.invoices.into_iter().map(InvoiceNode::from).collect(),
                 user_errors,
             },
             None => Self {

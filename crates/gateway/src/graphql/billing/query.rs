@@ -18,6 +18,7 @@ use super::types::{
 };
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
+use crate::graphql::loaders::Prefetched;
 use crate::graphql::relay::{NoEdgeFields, connection, expect_arg, page_args};
 use crate::graphql::scalars::{AcademicYearScalar, Date, FinancialYearScalar};
 
@@ -129,11 +130,24 @@ impl LedgerQuery {
             year: f.academic_year.map(|y| y.0),
             overdue_on: if f.overdue { Some(today(ctx)?) } else { None },
         };
-        let page = invoices::invoices(&rc.db, &rc.actor, &filter, &args)
-            .await
-            .map_err(to_graphql)?;
+        // A list showing each invoice's account reads the accounts with the page: one
+        // statement, not a page and then a batch.
+        let look = ctx.look_ahead();
+        let page = if look.field("edges").field("node").field("account").exists()
+            || look.field("nodes").field("account").exists()
+        {
+            invoices::invoices_with_accounts(&rc.db, &rc.actor, &filter, &args)
+                .await
+                .map_err(to_graphql)?
+                .map(|(invoice, account)| InvoiceNode(invoice, Prefetched::Read(account)))
+        } else {
+            invoices::invoices(&rc.db, &rc.actor, &filter, &args)
+                .await
+                .map_err(to_graphql)?
+                .map(InvoiceNode::from)
+        };
         Ok(connection(page, NoEdgeFields, |i| {
-            (i.sort_key(), InvoiceNode(i), NoEdgeFields)
+            (i.0.sort_key(), i, NoEdgeFields)
         }))
     }
 

@@ -164,7 +164,7 @@ impl StripeMutation {
         .await;
         let (invoice, user_errors) = payload(result)?;
         Ok(InvoicePayload {
-            invoice: invoice.map(InvoiceNode),
+            invoice: invoice.map(InvoiceNode::from),
             user_errors,
         })
     }
@@ -259,7 +259,7 @@ impl ReconciliationDifferenceNode {
             .invoices()
             .load_one(id)
             .await?
-            .map(InvoiceNode))
+            .map(InvoiceNode::from))
     }
 
     /// Stripe's invoice id (`in_…`).

@@ -68,7 +68,7 @@ impl LedgerSubscription {
                     // which invoice changed, never what it now holds.
                     match invoices::invoice(&db, &actor, invoice).await {
                         Ok(found) => {
-                            return Some((InvoiceNode(found), (receiver, db, actor, guard)));
+                            return Some((InvoiceNode::from(found), (receiver, db, actor, guard)));
                         }
                         Err(DomainError::NotFound { .. } | DomainError::Forbidden(_)) => {}
                         Err(e) => {

@@ -130,7 +130,7 @@ impl AccountNode {
             list.retain(|i| i.academic_year == year.0);
         }
         list.sort_by(|a, b| b.number.cmp(&a.number));
-        Ok(list.into_iter().map(InvoiceNode).collect())
+        Ok(list.into_iter().map(InvoiceNode::from).collect())
     }
 
     /// Receipts from this account, newest first.
@@ -187,8 +187,17 @@ impl AccountNode {
     }
 }
 
+/// An invoice, with its account when the page that found it read the accounts in the same
+/// statement ([`billing::ledger::invoices::invoices_with_accounts`]); otherwise `account`
+/// loads it in a batch.
 #[derive(Debug, Clone)]
-pub struct InvoiceNode(pub Invoice);
+pub struct InvoiceNode(pub Invoice, pub Prefetched<BillingAccount>);
+
+impl From<Invoice> for InvoiceNode {
+    fn from(invoice: Invoice) -> Self {
+        Self(invoice, Prefetched::Unread)
+    }
+}
 
 /// An issued invoice. Immutable once issued except its purchase-order number and status;
 /// corrections are credit notes.
@@ -206,6 +215,9 @@ impl InvoiceNode {
 
     /// The account billed.
     async fn account(&self, ctx: &Context<'_>) -> async_graphql::Result<AccountNode> {
+        if let Prefetched::Read(account) = &self.1 {
+            return Ok(AccountNode(account.clone()));
+        }
         ctx.trellis()?
             .loaders
             .accounts()
@@ -415,7 +427,7 @@ impl InvoicePayload {
     ) -> async_graphql::Result<Self> {
         let (invoice, user_errors) = payload(result)?;
         Ok(Self {
-            invoice: invoice.map(InvoiceNode),
+            invoice: invoice.map(InvoiceNode::from),
             user_errors,
         })
     }
@@ -520,7 +532,7 @@ impl CreditNoteNode {
             .invoices()
             .load_one(self.0.invoice_id)
             .await?
-            .map(InvoiceNode)
+            .map(InvoiceNode::from)
             .ok_or_else(|| internal(format!("credit note {} has no invoice", self.0.id)))
     }
 
@@ -688,7 +700,7 @@ impl AllocationNode {
             .invoices()
             .load_one(self.0.invoice_id)
             .await?
-            .map(InvoiceNode)
+            .map(InvoiceNode::from)
             .ok_or_else(|| internal(format!("allocation {} has no invoice", self.0.id)))
     }
 
@@ -982,7 +994,7 @@ impl ScheduledInstalmentNode {
             .invoices()
             .load_one(id)
             .await?
-            .map(InvoiceNode))
+            .map(InvoiceNode::from))
     }
 
     /// What issuing changed from the plan (lines moved to a new payer, memberships ended).

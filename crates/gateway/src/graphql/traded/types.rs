@@ -700,7 +700,7 @@ impl BookingNode {
             .readable_invoices()
             .load_one(id)
             .await?
-            .map(InvoiceNode))
+            .map(InvoiceNode::from))
     }
 
     /// The charge that bills it on the school's termly invoice (settlement INVOICE). Null
