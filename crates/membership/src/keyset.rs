@@ -8,8 +8,8 @@
 use kernel::Cursor;
 use sea_orm::sea_query::{IntoCondition, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select, Value,
+    ColumnTrait, Condition, EntityTrait, FromQueryResult as _, IdenStatic as _, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, SelectA, SelectB, Value,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -189,7 +189,9 @@ where
 /// with their sessions), one round trip instead of a page and then a batch.
 ///
 /// The page is chosen by id in a subquery, so its limit counts rows of `E` however many
-/// children each has; the outer statement joins the children to those rows.
+/// children each has; the outer statement joins the children to those rows. Each parent is
+/// decoded once, from the first of its rows, not once per child as sea-orm's
+/// `find_with_related(..).all()` does.
 pub async fn fetch_page_with_related<E, R, C, K>(
     db: &C,
     select: Select<E>,
@@ -204,13 +206,32 @@ where
     C: sea_orm::ConnectionTrait,
     K: Clone + Into<Value>,
 {
-    // Ordered before the join: `find_with_related` appends its own order by primary key,
-    // and its grouping keeps the order in which parents first appear.
+    // In page order, so one parent's rows are next to each other, then its children's order.
     let mut joined = page_select(select, (key_col, id_col), args).find_with_related(related);
     for &column in related_order {
         joined = joined.order_by_asc(column);
     }
-    Ok(Page::from_overfetch(joined.all(db).await?, args))
+    let rows = db
+        .query_all_raw(joined.build(db.get_database_backend()))
+        .await?;
+    let parent_id = id_col.as_str();
+    let mut items: Vec<(uuid::Uuid, E::Model, Vec<R::Model>)> = Vec::new();
+    for row in rows {
+        let id: uuid::Uuid = row.try_get(SelectA.as_str(), parent_id)?;
+        let child = R::Model::from_query_result_optional(&row, SelectB.as_str())?;
+        match items.last_mut() {
+            Some((last, _, children)) if *last == id => children.extend(child),
+            _ => {
+                let parent = E::Model::from_query_result(&row, SelectA.as_str())?;
+                items.push((id, parent, child.into_iter().collect()));
+            }
+        }
+    }
+    let items = items
+        .into_iter()
+        .map(|(_, parent, children)| (parent, children))
+        .collect();
+    Ok(Page::from_overfetch(items, args))
 }
 
 /// The rows of `select`'s page, in page order, chosen by id in a subquery: a statement built
