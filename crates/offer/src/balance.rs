@@ -190,6 +190,12 @@ async fn read_balances<C: ConnectionTrait, B: Beside>(
     }
     let backend = db.get_database_backend();
     let mut params = Params::new(backend);
+    // The entries are narrowed by their own school and year as well as by entitlement (the
+    // same rows: an entry carries its entitlement's school and year), so PostgreSQL finds
+    // them through `idx_offer_ledger_entries_school_year_item` rather than reading the whole
+    // ledger to hash-join it. Pushed in the order they appear, for SQLite's `?`.
+    let entry_year = params.push(year.start_year());
+    let entry_schools = params.list(schools.iter().map(SchoolId::as_uuid));
     let year_param = params.push(year.start_year());
     let school_params = params.list(schools.iter().map(SchoolId::as_uuid));
     let (item_columns, item_join, item_group) = if B::ITEMS {
@@ -210,6 +216,7 @@ async fn read_balances<C: ConnectionTrait, B: Beside>(
          COUNT(e.id) AS entries{item_columns} \
          FROM offer_entitlements en{item_join} \
          LEFT JOIN offer_ledger_entries e ON e.entitlement_id = en.id \
+         AND e.academic_year = {entry_year} AND e.school_id IN ({entry_schools}) \
          WHERE en.academic_year = {year_param} AND en.school_id IN ({school_params}) \
          GROUP BY en.school_id, en.item_id, en.unlimited, e.kind{item_group}"
     );
