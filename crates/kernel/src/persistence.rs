@@ -17,6 +17,8 @@ use std::time::Duration;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, DbErr, SqliteTransactionMode, TransactionOptions, TransactionTrait};
 
+pub mod by_position;
+
 /// How long a SQLite writer waits for another's lock before giving up.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(15);
 

@@ -6,10 +6,11 @@
 //! costs and rows inserted meanwhile do not shift what the caller sees.
 
 use kernel::Cursor;
+use kernel::persistence::by_position::DecodeAt;
 use sea_orm::sea_query::{IntoCondition, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, FromQueryResult as _, IdenStatic as _, Order, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Select, SelectA, SelectB, Value,
+    ColumnTrait, Condition, EntityTrait, IdenStatic as _, Iterable as _, Order, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, Value,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -191,7 +192,9 @@ where
 /// The page is chosen by id in a subquery, so its limit counts rows of `E` however many
 /// children each has; the outer statement joins the children to those rows. Each parent is
 /// decoded once, from the first of its rows, not once per child as sea-orm's
-/// `find_with_related(..).all()` does.
+/// `find_with_related(..).all()` does, and both models are read by column position
+/// ([`DecodeAt`]): the statement selects `E`'s columns, then `R`'s, each in `Column::iter()`
+/// order.
 pub async fn fetch_page_with_related<E, R, C, K>(
     db: &C,
     select: Select<E>,
@@ -202,7 +205,9 @@ pub async fn fetch_page_with_related<E, R, C, K>(
 ) -> Result<Page<(E::Model, Vec<R::Model>)>, sea_orm::DbErr>
 where
     E: EntityTrait + sea_orm::Related<R>,
+    E::Model: DecodeAt,
     R: EntityTrait,
+    R::Model: DecodeAt,
     C: sea_orm::ConnectionTrait,
     K: Clone + Into<Value>,
 {
@@ -214,15 +219,18 @@ where
     let rows = db
         .query_all_raw(joined.build(db.get_database_backend()))
         .await?;
-    let parent_id = id_col.as_str();
+    let parent_id = E::Column::iter()
+        .position(|c| c.as_str() == id_col.as_str())
+        .ok_or_else(|| sea_orm::DbErr::Custom(format!("{} is not a column", id_col.as_str())))?;
+    let child_start = <E::Model as DecodeAt>::COLUMNS;
     let mut items: Vec<(uuid::Uuid, E::Model, Vec<R::Model>)> = Vec::new();
     for row in rows {
-        let id: uuid::Uuid = row.try_get(SelectA.as_str(), parent_id)?;
-        let child = R::Model::from_query_result_optional(&row, SelectB.as_str())?;
+        let id: uuid::Uuid = row.try_get_by_index(parent_id)?;
+        let child = R::Model::decode_optional_at(&row, child_start)?;
         match items.last_mut() {
             Some((last, _, children)) if *last == id => children.extend(child),
             _ => {
-                let parent = E::Model::from_query_result(&row, SelectA.as_str())?;
+                let parent = E::Model::decode_at(&row, 0)?;
                 items.push((id, parent, child.into_iter().collect()));
             }
         }

@@ -43,6 +43,32 @@ pub mod services {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            code,
+            title,
+            category,
+            description,
+            audience,
+            provider_school_id,
+            provider_name,
+            delivery,
+            member_price_pence,
+            non_member_price_pence,
+            vat_treatment,
+            vat_rate_bp,
+            cfr_code,
+            offer_item_id,
+            published,
+            search_text,
+            phases,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod service_phases {
@@ -102,6 +128,31 @@ pub mod sessions {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            service_id,
+            academic_year,
+            label,
+            parts,
+            starts_at,
+            ends_at,
+            capacity,
+            places_taken,
+            booking_deadline,
+            free_cancellation_days,
+            late_fee_percent,
+            no_refund_days,
+            waitlist_offer_hours,
+            status,
+            cancelled_at,
+            cancelled_reason,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod bookings {
