@@ -3,14 +3,11 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::fmt::Write as _;
 
 use kernel::money::{SumError, checked_add_i64, checked_sub_i64, checked_sum_i64};
+use kernel::persistence::by_position::DecodeAt as _;
 use kernel::{AcademicYear, Actor, DomainError, OfferItemId, SchoolId};
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, FromQueryResult, IdenStatic, Iterable, QueryResult,
-    Statement,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement};
 
 use crate::entity;
 use crate::entries::EntryKind;
@@ -168,7 +165,8 @@ impl Beside for () {
 impl Beside for OfferItem {
     const ITEMS: bool = true;
     fn read(row: &QueryResult) -> Result<Self, DomainError> {
-        Self::from_row(entity::items::Model::from_query_result(row, ITEM_COLUMN)?)
+        // The item's columns come first in the row, in the entity's order.
+        Self::from_row(entity::items::Model::decode_at(row, 0)?)
     }
 }
 
@@ -178,8 +176,8 @@ const ITEM_COLUMN: &str = "i_";
 
 /// The statement behind [`balances_of_schools`] and [`lines_of_schools`]: a row per
 /// (school, item, entry kind) with the kind's sum and count, and for [`OfferItem`] the
-/// item's columns (named `i_<column>`; grouping by the item's key carries them on
-/// both backends).
+/// item's columns (first, named `i_<column>` and read by position; grouping by the item's
+/// key carries them on both backends).
 async fn read_balances<C: ConnectionTrait, B: Beside>(
     db: &C,
     schools: &[SchoolId],
@@ -200,10 +198,10 @@ async fn read_balances<C: ConnectionTrait, B: Beside>(
     let school_params = params.list(schools.iter().map(SchoolId::as_uuid));
     let (item_columns, item_join, item_group) = if B::ITEMS {
         (
-            entity::items::Column::iter().fold(String::new(), |mut list, c| {
-                let _ = write!(list, ", i.{0} AS {ITEM_COLUMN}{0}", c.as_str());
-                list
-            }),
+            format!(
+                "{}, ",
+                kernel::persistence::joined_select_list::<entity::items::Entity>("i", ITEM_COLUMN)
+            ),
             " JOIN offer_items i ON i.id = en.item_id",
             ", i.id",
         )
@@ -211,9 +209,9 @@ async fn read_balances<C: ConnectionTrait, B: Beside>(
         (String::new(), "", "")
     };
     let sql = format!(
-        "SELECT en.school_id AS school_id, en.item_id AS item_id, en.unlimited AS unlimited, \
-         e.kind AS kind, CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) AS total, \
-         COUNT(e.id) AS entries{item_columns} \
+        "SELECT {item_columns}en.school_id AS school_id, en.item_id AS item_id, \
+         en.unlimited AS unlimited, e.kind AS kind, \
+         CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) AS total, COUNT(e.id) AS entries \
          FROM offer_entitlements en{item_join} \
          LEFT JOIN offer_ledger_entries e ON e.entitlement_id = en.id \
          AND e.academic_year = {entry_year} AND e.school_id IN ({entry_schools}) \

@@ -28,6 +28,25 @@ pub mod items {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            code,
+            name,
+            description,
+            unit,
+            unit_value_pence,
+            pro_rata,
+            allows_overdraft,
+            cash_in_limit,
+            draw_forward_percent,
+            active,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod quantities {
@@ -105,4 +124,25 @@ pub mod entries {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            entitlement_id,
+            school_id,
+            membership_id,
+            item_id,
+            academic_year,
+            kind,
+            quantity,
+            occurred_on,
+            term,
+            reference,
+            reason,
+            reversal_of,
+            recorded_by,
+            created_at,
+        }
+    );
 }

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use kernel::persistence::by_position::DecodeAt as _;
 use kernel::{
     AcademicYear, Actor, DomainError, MembershipId, OfferEntryId, OfferItemId, SchoolId, Term,
     UserId,
@@ -10,8 +11,8 @@ use kernel::{
 use membership::people::users::{self, User};
 use membership::{Page, PageArgs, fetch_page};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult as _,
-    QueryFilter, QueryResult, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryResult,
+    Statement,
 };
 
 use crate::entity::entries;
@@ -182,7 +183,7 @@ pub async fn latest_entries_of_school_items(
 ) -> Result<HashMap<(SchoolId, OfferItemId), Vec<LedgerEntry>>, DomainError> {
     let mut out: HashMap<(SchoolId, OfferItemId), Vec<LedgerEntry>> = HashMap::new();
     for row in latest_entry_rows(db, keys, year, limit, false).await? {
-        let entry = LedgerEntry::from_row(entries::Model::from_query_result(&row, "")?)?;
+        let entry = LedgerEntry::from_row(entries::Model::decode_at(&row, 0)?)?;
         out.entry((entry.school_id, entry.item_id))
             .or_default()
             .push(entry);
@@ -201,8 +202,8 @@ pub async fn latest_entries_with_recorders(
 ) -> Result<HashMap<(SchoolId, OfferItemId), Vec<RecordedEntry>>, DomainError> {
     let mut out: HashMap<(SchoolId, OfferItemId), Vec<RecordedEntry>> = HashMap::new();
     for row in latest_entry_rows(db, keys, year, limit, true).await? {
-        let entry = LedgerEntry::from_row(entries::Model::from_query_result(&row, "")?)?;
-        let recorder = users::joined_user(&row, RECORDER)?;
+        let entry = LedgerEntry::from_row(entries::Model::decode_at(&row, 0)?)?;
+        let recorder = users::joined_user(&row, entries::Model::COLUMNS)?;
         out.entry((entry.school_id, entry.item_id))
             .or_default()
             .push((entry, recorder));
@@ -213,7 +214,8 @@ pub async fn latest_entries_with_recorders(
 /// An entry and the user who recorded it: `None` when Trellis did.
 pub type RecordedEntry = (LedgerEntry, Option<User>);
 
-/// The prefix of the recorder's columns in [`latest_entry_rows`].
+/// The prefix of the recorder's columns in [`latest_entry_rows`]: they are read by position,
+/// but their names must not collide with the entry's own (`id`, `created_at`).
 const RECORDER: &str = "recorder_";
 
 /// The rows behind [`latest_entries_of_school_items`], ordered by school, item and newest
@@ -249,11 +251,11 @@ async fn latest_entry_rows(
     } else {
         (String::new(), "")
     };
+    // The entry's columns in the entity's order, then the recorder's: both are read by
+    // position (`DecodeAt`).
+    let entry_columns = kernel::persistence::joined_select_list::<entries::Entity>("ranked", "");
     let sql = format!(
-        "SELECT ranked.id, ranked.entitlement_id, ranked.school_id, ranked.membership_id, \
-         ranked.item_id, ranked.academic_year, ranked.kind, ranked.quantity, \
-         ranked.occurred_on, ranked.term, ranked.reference, ranked.reason, ranked.reversal_of, \
-         ranked.recorded_by, ranked.created_at{recorder_columns} \
+        "SELECT {entry_columns}{recorder_columns} \
          FROM (SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.school_id, e.item_id \
          ORDER BY e.created_at DESC, e.id DESC) AS rank_in_item \
          FROM offer_ledger_entries e WHERE e.academic_year = {year_param} \

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use kernel::BeginWrite as _;
+use kernel::persistence::by_position::DecodeAt;
 use kernel::{
     Actor, BillingAccountId, Clock, DomainError, ErrorCode, FieldError, Permission, Problems,
     SchoolId,
@@ -13,8 +14,8 @@ use kernel::{
 use membership::school::types::Postcode;
 use membership::{NameKey, Page, PageArgs};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult as _, QueryFilter, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect, Set,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -515,17 +516,23 @@ pub(super) fn joined_columns(alias: &str, schools_alias: &str) -> String {
     )
 }
 
-/// The account [`joined_columns`] put in `rows`: every row of one account, one per school.
-pub(super) fn joined_account(rows: &[sea_orm::QueryResult]) -> Result<BillingAccount, DomainError> {
+/// The account [`joined_columns`] put in `rows` from column `start` on: every row of one
+/// account, one per school. Read by position (`kernel::persistence::by_position`): the
+/// account's columns in the entity's order, then the school's id.
+pub(super) fn joined_account(
+    rows: &[sea_orm::QueryResult],
+    start: usize,
+) -> Result<BillingAccount, DomainError> {
     let first = rows.first().ok_or_else(|| {
         DomainError::internal(super::support::CorruptRow(
             "a joined account without rows".into(),
         ))
     })?;
-    let row = accounts::Model::from_query_result(first, JOINED_ACCOUNT)?;
+    let row = accounts::Model::decode_at(first, start)?;
+    let school_at = start + <accounts::Model as DecodeAt>::COLUMNS;
     let schools = rows
         .iter()
-        .filter_map(|r| r.try_get::<Option<Uuid>>("", JOINED_SCHOOL).transpose())
+        .filter_map(|r| r.try_get_by_index::<Option<Uuid>>(school_at).transpose())
         .map(|school| {
             Ok(account_schools::Model {
                 school_id: school?,

@@ -34,6 +34,24 @@ pub mod accounts {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            kind,
+            name,
+            contact_name,
+            contact_email,
+            address_lines,
+            postcode,
+            default_method,
+            provider_customer_ref,
+            ledger_version,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod account_schools {
@@ -136,6 +154,33 @@ pub mod invoices {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            number,
+            account_id,
+            academic_year,
+            instalment,
+            status,
+            source,
+            collection,
+            net_pence,
+            vat_pence,
+            total_pence,
+            paid_pence,
+            credited_pence,
+            due_on,
+            issued_at,
+            po_number,
+            provider_invoice_ref,
+            hosted_url,
+            status_reason,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod invoice_lines {
@@ -167,6 +212,27 @@ pub mod invoice_lines {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            invoice_id,
+            position,
+            description,
+            quantity,
+            unit_pence,
+            net_pence,
+            vat_treatment,
+            vat_rate_bp,
+            vat_pence,
+            cfr_code,
+            school_id,
+            membership_id,
+            booking_id,
+            po_number,
+        }
+    );
 }
 
 pub mod credit_notes {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use kernel::BeginWrite as _;
 use kernel::money::{checked_add_i64, checked_left};
+use kernel::persistence::by_position::DecodeAt as _;
 use kernel::{
     AcademicYear, Actor, BillingAccountId, Clock, DomainError, ErrorCode, InvoiceId, InvoiceLineId,
     MembershipId, Money, Permission, Problems, SchoolId,
@@ -18,8 +19,8 @@ use membership::{NameKey, Page, PageArgs};
 use sea_orm::sea_query::{Alias, Expr, JoinType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    FromQueryResult as _, QueryFilter, QueryOrder, QuerySelect, QueryTrait as _, Set,
-    TransactionSession, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait as _, Set, TransactionSession,
+    TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -599,8 +600,13 @@ pub async fn invoices_with_accounts<C: ConnectionTrait>(
     let items = groups
         .iter()
         .map(|(_, group)| {
-            let invoice = Invoice::from_row(invoices::Model::from_query_result(&group[0], "")?)?;
-            Ok((invoice, accounts::joined_account(group)?))
+            // The invoice's columns first (`page_select` selects them in the entity's order),
+            // then the account's: both read by position.
+            let invoice = Invoice::from_row(invoices::Model::decode_at(&group[0], 0)?)?;
+            Ok((
+                invoice,
+                accounts::joined_account(group, invoices::Model::COLUMNS)?,
+            ))
         })
         .collect::<Result<Vec<_>, DomainError>>()?;
     Ok(Page::from_overfetch(items, args))
@@ -731,8 +737,9 @@ pub async fn lines_of_invoices_with_schools<C: ConnectionTrait>(
         .await?;
     let mut out: HashMap<InvoiceId, Vec<LineWithSchool>> = HashMap::new();
     for row in rows {
-        let line = InvoiceLine::from_row(invoice_lines::Model::from_query_result(&row, "")?)?;
-        let school = membership::school::joined_school(&row, SCHOOL)?;
+        // The line's columns in the entity's order, then the school's: read by position.
+        let line = InvoiceLine::from_row(invoice_lines::Model::decode_at(&row, 0)?)?;
+        let school = membership::school::joined_school(&row, invoice_lines::Model::COLUMNS)?;
         out.entry(line.invoice_id).or_default().push((line, school));
     }
     Ok(out)

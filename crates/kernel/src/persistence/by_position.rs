@@ -18,13 +18,19 @@ pub trait DecodeAt: Sized {
     /// How many columns the model reads.
     const COLUMNS: usize;
 
+    /// The model from the columns at `start..start + COLUMNS`, telling a NULL apart from
+    /// other failures (what [`DecodeAt::decode_optional_at`] needs).
+    fn try_decode_at(row: &QueryResult, start: usize) -> Result<Self, TryGetError>;
+
     /// The model from the columns at `start..start + COLUMNS`.
-    fn decode_at(row: &QueryResult, start: usize) -> Result<Self, TryGetError>;
+    fn decode_at(row: &QueryResult, start: usize) -> Result<Self, DbErr> {
+        Ok(Self::try_decode_at(row, start)?)
+    }
 
     /// The model, or `None` when a left join found none: its first column (the primary key,
     /// never NULL in a stored row) is NULL.
     fn decode_optional_at(row: &QueryResult, start: usize) -> Result<Option<Self>, DbErr> {
-        match Self::decode_at(row, start) {
+        match Self::try_decode_at(row, start) {
             Ok(model) => Ok(Some(model)),
             Err(TryGetError::Null(_)) if first_is_null(row, start) => Ok(None),
             Err(e) => Err(e.into()),
@@ -49,7 +55,7 @@ macro_rules! decode_by_position {
         impl $crate::persistence::by_position::DecodeAt for $model {
             const COLUMNS: usize = [$(stringify!($field)),+].len();
 
-            fn decode_at(
+            fn try_decode_at(
                 row: &::sea_orm::QueryResult,
                 start: usize,
             ) -> ::core::result::Result<Self, ::sea_orm::TryGetError> {

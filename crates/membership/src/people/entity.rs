@@ -22,6 +22,20 @@ pub mod users {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            email,
+            name,
+            role,
+            active,
+            created_at,
+            updated_at,
+            last_seen_at,
+        }
+    );
 }
 
 pub mod user_schools {

@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use kernel::BeginWrite as _;
+use kernel::persistence::by_position::DecodeAt as _;
 use kernel::{
     Actor, Clock, DomainError, ErrorCode, FieldError, Permission, Problems, Role, SchoolId,
     UserActor, UserId,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult as _,
-    PaginatorTrait, QueryFilter, QueryResult, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryResult, QuerySelect, Set,
 };
 
 use super::entity::{user_schools, users};
@@ -319,9 +320,10 @@ pub fn joined_columns(alias: &str, prefix: &str) -> String {
     kernel::persistence::joined_select_list::<users::Entity>(alias, prefix)
 }
 
-/// The user [`joined_columns`] put in `row`; `None` when the left join found none.
-pub fn joined_user(row: &QueryResult, prefix: &str) -> Result<Option<User>, DomainError> {
-    users::Model::from_query_result_optional(row, prefix)?
+/// The user [`joined_columns`] put in `row` from column `start` on (read by position, see
+/// `kernel::persistence::by_position`); `None` when the left join found none.
+pub fn joined_user(row: &QueryResult, start: usize) -> Result<Option<User>, DomainError> {
+    users::Model::decode_optional_at(row, start)?
         .map(User::from_row)
         .transpose()
 }

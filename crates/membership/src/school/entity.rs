@@ -31,6 +31,29 @@ pub mod schools {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            urn,
+            name,
+            phase,
+            establishment_type,
+            local_authority,
+            postcode,
+            number_on_roll,
+            roll_census,
+            roll_census_date,
+            is_demo,
+            has_sixth_form,
+            status,
+            closed_on,
+            opened_on,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod designations {

@@ -293,13 +293,14 @@ pub fn joined_columns(alias: &str, prefix: &str) -> String {
     kernel::persistence::joined_select_list::<schools::Entity>(alias, prefix)
 }
 
-/// The school [`joined_columns`] put in `row`; `None` when the left join found none.
+/// The school [`joined_columns`] put in `row` from column `start` on (read by position, see
+/// `kernel::persistence::by_position`); `None` when the left join found none.
 pub fn joined_school(
     row: &sea_orm::QueryResult,
-    prefix: &str,
+    start: usize,
 ) -> Result<Option<School>, DomainError> {
-    use sea_orm::FromQueryResult as _;
-    schools::Model::from_query_result_optional(row, prefix)?
+    use kernel::persistence::by_position::DecodeAt as _;
+    schools::Model::decode_optional_at(row, start)?
         .map(School::from_row)
         .transpose()
 }
