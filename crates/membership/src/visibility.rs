@@ -8,7 +8,7 @@ use kernel::{Actor, ApiKeyId, DomainError, MembershipId, PartnershipId, Permissi
 use kernel::{TierId, UserId};
 use sea_orm::DatabaseConnection;
 
-use crate::memberships::{self, Membership, MembershipWithTier, Tier};
+use crate::memberships::{self, Membership, MembershipWithTier, SchoolWithMemberships, Tier};
 use crate::partnership::{self, Partnership};
 use crate::people::{ApiKey, User, api_keys, users};
 use crate::school::{self, School};
@@ -115,4 +115,24 @@ pub async fn visible_memberships_of_schools(
         return Ok(HashMap::new());
     }
     memberships::of_schools_with_tiers(db, &readable).await
+}
+
+/// Schools (as [`visible_schools`] answers them), each with its memberships (as
+/// [`visible_memberships_of_schools`]: empty for a school whose memberships the caller may
+/// not read), in id order and **one statement**: a dashboard opening on the caller's
+/// schools shows each one's membership without a second round trip.
+pub async fn visible_schools_with_memberships(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    ids: &[SchoolId],
+) -> Result<Vec<SchoolWithMemberships>, DomainError> {
+    if !actor.can(Permission::ReadDirectory) {
+        return Ok(Vec::new());
+    }
+    let readable: Vec<SchoolId> = ids
+        .iter()
+        .copied()
+        .filter(|s| memberships::may_read(actor, *s))
+        .collect();
+    memberships::schools_with_memberships(db, ids, &readable).await
 }

@@ -1152,6 +1152,113 @@ async fn school_memberships_come_with_their_tiers(mut db: TestDb) {
     );
 }
 
+/// A dashboard opening on the caller's schools reads them with their memberships in one
+/// statement: the same schools as `visible_schools`, each with the same memberships (tiers
+/// and principles too) as `visible_memberships_of_schools`, and nothing the caller may not
+/// read.
+async fn schools_come_with_their_visible_memberships(mut db: TestDb) {
+    use membership::visibility::{
+        visible_memberships_of_schools, visible_schools, visible_schools_with_memberships,
+    };
+    let f = fixture(&db).await;
+    for school in [f.a, f.b] {
+        for start in [2025, 2026] {
+            active_member(&db, &f, school, start).await;
+        }
+    }
+    // Pending: no principles accepted, so the principles' join finds none for it.
+    memberships::enrol(
+        db.conn(),
+        &f.admin,
+        &SystemClock,
+        enrolment(f.a, f.tier, 2027),
+    )
+    .await
+    .expect("enrol");
+    let ids = [f.c, f.b, SchoolId::new(), f.a];
+    let directory_only = Actor::ApiKey(ApiKeyActor {
+        id: ApiKeyId::new(),
+        name: "directory".into(),
+        scopes: vec![Scope::DirectoryRead],
+    });
+    let memberships_only = Actor::ApiKey(ApiKeyActor {
+        id: ApiKeyId::new(),
+        name: "ledger".into(),
+        scopes: vec![Scope::MembershipRead],
+    });
+    for (who, actor) in [
+        ("admin", &f.admin),
+        ("leader of a", &f.leader_a),
+        ("leader of b", &f.leader_b),
+        ("directory key", &directory_only),
+        ("membership key", &memberships_only),
+    ] {
+        let statements = db.count_statements();
+        let read = visible_schools_with_memberships(db.conn(), actor, &ids)
+            .await
+            .expect("schools with memberships");
+        let cost = usize::from(who != "membership key");
+        assert_eq!(
+            statements.get(),
+            cost,
+            "{who}: one statement, none without the directory"
+        );
+        let schools = visible_schools(db.conn(), actor, &ids)
+            .await
+            .expect("schools");
+        let mut expected: Vec<_> = schools.keys().copied().collect();
+        expected.sort();
+        assert_eq!(
+            read.iter().map(|(s, _)| s.id).collect::<Vec<_>>(),
+            expected,
+            "{who}: the schools visible_schools answers, in id order"
+        );
+        let visible = visible_memberships_of_schools(db.conn(), actor, &ids)
+            .await
+            .expect("memberships");
+        for (school, list) in &read {
+            assert_eq!(&schools[&school.id], school, "{who}: {}", school.name);
+            assert_eq!(
+                list,
+                visible.get(&school.id).map_or(&[][..], Vec::as_slice),
+                "{who}: {}'s memberships",
+                school.name
+            );
+        }
+        let counts: Vec<usize> = read.iter().map(|(_, list)| list.len()).collect();
+        let a_first = read.iter().position(|(s, _)| s.id == f.a);
+        match who {
+            "admin" => {
+                assert_eq!(counts.iter().sum::<usize>(), 5, "{who}: every membership");
+                let a = &read[a_first.expect("a")].1;
+                let years: Vec<i32> = a.iter().map(|m| m.membership.year.start_year()).collect();
+                assert_eq!(years, [2027, 2026, 2025], "newest year first");
+                assert!(
+                    a[0].membership.principles.is_empty(),
+                    "pending: none accepted"
+                );
+                assert!(
+                    a[1..]
+                        .iter()
+                        .all(|m| m.membership.principles.len() == Principle::ALL.len()),
+                    "each principle once"
+                );
+            }
+            "leader of a" => {
+                let a = &read[a_first.expect("a")].1;
+                assert_eq!(a.len(), 3, "{who}: their own school's");
+                assert_eq!(counts.iter().sum::<usize>(), 3, "{who}: no other school's");
+            }
+            "leader of b" => assert_eq!(counts.iter().sum::<usize>(), 2, "{who}"),
+            "directory key" => {
+                assert_eq!(read.len(), 3, "{who}: the schools");
+                assert_eq!(counts.iter().sum::<usize>(), 0, "{who}: no memberships");
+            }
+            _ => assert!(read.is_empty(), "{who}: no directory, no schools"),
+        }
+    }
+}
+
 async fn demo_memberships(db: TestDb) {
     let report = membership::demo::seed(db.conn(), &SystemClock)
         .await
@@ -1647,6 +1754,7 @@ testkit::db_tests!(
     year_lists_page_and_filter,
     loaders_batch_principles,
     school_memberships_come_with_their_tiers,
+    schools_come_with_their_visible_memberships,
     demo_memberships,
     sixth_forms_only_on_schools_that_can_have_one,
 );

@@ -93,7 +93,7 @@ async fn of_type(
     use peer_review::visibility as review_sight;
     Ok(Some(match entity {
         SchoolId::ENTITY => checked!(rc, uuids, directory::visible_schools, SchoolId, |s| {
-            Node::School(SchoolNode(s))
+            Node::School(SchoolNode::from(s))
         }),
         PartnershipId::ENTITY => checked!(
             rc,

@@ -22,6 +22,19 @@ pub mod tiers {
     pub enum Relation {}
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            code,
+            name,
+            description,
+            active,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod memberships {
@@ -73,6 +86,26 @@ pub mod memberships {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            id,
+            school_id,
+            academic_year,
+            tier_id,
+            status,
+            starts_on,
+            ends_on,
+            notice_by,
+            renewed_from,
+            decided_at,
+            decided_by,
+            cancelled_reason,
+            created_at,
+            updated_at,
+        }
+    );
 }
 
 pub mod principles {
@@ -106,4 +139,14 @@ pub mod principles {
     }
 
     impl ActiveModelBehavior for ActiveModel {}
+
+    kernel::decode_by_position!(
+        Model,
+        Column {
+            membership_id,
+            principle,
+            accepted_by,
+            accepted_at,
+        }
+    );
 }

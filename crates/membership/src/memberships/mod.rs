@@ -18,6 +18,7 @@ mod queries;
 mod renewal;
 mod tiers;
 pub mod types;
+mod with_schools;
 
 pub use bulk::{MAX_BULK, activate_many, activate_ready};
 pub use history::history;
@@ -35,3 +36,5 @@ pub use types::{
     Enrolment, Membership, MembershipFilter, MembershipStatus, MembershipWithTier, NewTier,
     Principle, PrincipleAcceptance, RenewalDecision, RenewalReport, Tier, TierPatch,
 };
+pub use with_schools::SchoolWithMemberships;
+pub(crate) use with_schools::schools_with_memberships;

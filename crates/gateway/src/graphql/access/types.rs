@@ -7,7 +7,8 @@ use membership::people::{ApiKey, User};
 
 use crate::graphql::context::ContextExt;
 use crate::graphql::directory::types::SchoolNode;
-use crate::graphql::loaders::list_of;
+use crate::graphql::errors::to_graphql;
+use crate::graphql::loaders::{Prefetched, list_of};
 use crate::graphql::relay::GlobalId;
 use crate::graphql::scalars::AcademicYearScalar;
 
@@ -85,7 +86,7 @@ impl UserNode {
             .into_values()
             .collect();
         schools.sort_by_key(membership::school::School::sort_key);
-        Ok(schools.into_iter().map(SchoolNode).collect())
+        Ok(schools.into_iter().map(SchoolNode::from).collect())
     }
 
     /// Where to download this person's CPD record (PDF; the same path ending `.csv` gives
@@ -203,15 +204,33 @@ impl Viewer {
             return Ok(Vec::new());
         };
         let rc = ctx.trellis()?;
-        let mut schools: Vec<_> = rc
-            .loaders
-            .schools()
-            .load_many(user.schools.iter().copied())
-            .await?
-            .into_values()
-            .collect();
-        schools.sort_by_key(membership::school::School::sort_key);
-        Ok(schools.into_iter().map(SchoolNode).collect())
+        // A dashboard showing each school's membership reads the memberships with the
+        // schools: one statement, not the schools and then a batch.
+        let look = ctx.look_ahead();
+        let mut schools: Vec<SchoolNode> = if look.field("memberships").exists()
+            || look.field("offer").field("membership").exists()
+        {
+            membership::visibility::visible_schools_with_memberships(
+                &rc.db,
+                &rc.actor,
+                &user.schools,
+            )
+            .await
+            .map_err(to_graphql)?
+            .into_iter()
+            .map(|(school, memberships)| SchoolNode(school, Prefetched::Read(memberships)))
+            .collect()
+        } else {
+            rc.loaders
+                .schools()
+                .load_many(user.schools.iter().copied())
+                .await?
+                .into_values()
+                .map(SchoolNode::from)
+                .collect()
+        };
+        schools.sort_by_cached_key(|s| s.0.sort_key());
+        Ok(schools)
     }
 
     /// The viewer's messages, newest first: everything Trellis told them by email, and

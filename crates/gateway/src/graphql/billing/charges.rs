@@ -63,7 +63,7 @@ impl ChargeNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal(format!("charge {} has no school", self.0.id)))
     }
 

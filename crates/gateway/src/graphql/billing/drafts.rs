@@ -103,7 +103,7 @@ impl InvoiceDraftLineNode {
             .schools()
             .load_one(id)
             .await?
-            .map(SchoolNode))
+            .map(SchoolNode::from))
     }
 
     /// What the line says, as planned (a discount is added to it when issued).

@@ -47,7 +47,7 @@ impl AccountMoveNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal(format!("move {} has no school", self.0.id)))
     }
 

@@ -35,7 +35,7 @@ impl SupplementDraftNode {
             .schools()
             .load_one(id)
             .await?
-            .map(SchoolNode))
+            .map(SchoolNode::from))
     }
 
     /// The instalment it bills (the invoice itself is issued with instalment NONE, since the

@@ -110,7 +110,7 @@ impl AccountNode {
             .schools()
             .load_many(self.0.school_ids.iter().copied())
             .await?;
-        let mut schools: Vec<_> = found.into_values().map(SchoolNode).collect();
+        let mut schools: Vec<_> = found.into_values().map(SchoolNode::from).collect();
         schools.sort_by(|a, b| a.0.name.cmp(&b.0.name));
         Ok(schools)
     }
@@ -488,7 +488,7 @@ impl InvoiceLineNode {
             return Ok(None);
         };
         if let Prefetched::Read(school) = &self.1 {
-            return Ok(school.clone().map(SchoolNode));
+            return Ok(school.clone().map(SchoolNode::from));
         }
         Ok(ctx
             .trellis()?
@@ -496,7 +496,7 @@ impl InvoiceLineNode {
             .schools()
             .load_one(id)
             .await?
-            .map(SchoolNode))
+            .map(SchoolNode::from))
     }
 }
 

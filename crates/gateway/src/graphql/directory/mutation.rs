@@ -154,7 +154,7 @@ impl SchoolPayload {
     fn from(result: Result<school::School, DomainError>) -> async_graphql::Result<Self> {
         let (school, user_errors) = payload(result)?;
         Ok(Self {
-            school: school.map(SchoolNode),
+            school: school.map(SchoolNode::from),
             user_errors,
         })
     }

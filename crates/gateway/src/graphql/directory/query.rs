@@ -93,7 +93,7 @@ impl DirectoryQuery {
             .await
             .map_err(to_graphql)?;
         Ok(connection(page, SchoolCount(filter), |s| {
-            (s.sort_key(), SchoolNode(s), NoEdgeFields)
+            (s.sort_key(), SchoolNode::from(s), NoEdgeFields)
         }))
     }
 
@@ -108,7 +108,7 @@ impl DirectoryQuery {
         Ok(school::by_urn(&rc.db, &rc.actor, &urn)
             .await
             .map_err(to_graphql)?
-            .map(SchoolNode))
+            .map(SchoolNode::from))
     }
 
     /// Partnerships, by name. `first`/`last` take 1–100.

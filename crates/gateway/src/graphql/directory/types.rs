@@ -3,6 +3,7 @@
 use async_graphql::connection::{Connection, ConnectionNameType, EdgeNameType};
 use async_graphql::{Context, ID, Object, OutputType, SimpleObject, Union};
 use chrono::{DateTime, Utc};
+use membership::memberships::MembershipWithTier;
 use membership::partnership::{self, Member, Partnership, PartnershipFilter};
 use membership::school::inspection::{Inspection, Outcome};
 use membership::school::{self, School, SchoolFilter};
@@ -13,12 +14,21 @@ use super::enums::{
 };
 use crate::graphql::context::ContextExt;
 use crate::graphql::errors::to_graphql;
-use crate::graphql::loaders::{list_of, load_list};
+use crate::graphql::loaders::{Prefetched, list_of, load_list};
 use crate::graphql::relay::{GlobalId, connection, page_args};
 use crate::graphql::scalars::Date;
 
+/// A school, and its memberships when the read that found it joined them
+/// (`viewer { schools }` does when the selection shows them): then `memberships` and
+/// `offer { membership }` answer from them rather than a batch.
 #[derive(Debug, Clone)]
-pub struct SchoolNode(pub School);
+pub struct SchoolNode(pub School, pub Prefetched<Vec<MembershipWithTier>>);
+
+impl From<School> for SchoolNode {
+    fn from(school: School) -> Self {
+        Self(school, Prefetched::Unread)
+    }
+}
 
 /// A school in the directory.
 #[Object(name = "School")]
@@ -114,6 +124,13 @@ impl SchoolNode {
         &self,
         ctx: &Context<'_>,
     ) -> async_graphql::Result<Vec<crate::graphql::membership::types::MembershipNode>> {
+        if let Prefetched::Read(list) = &self.1 {
+            return Ok(list
+                .iter()
+                .cloned()
+                .map(crate::graphql::membership::types::MembershipNode::from)
+                .collect());
+        }
         let rc = ctx.trellis()?;
         load_list(
             rc.loaders.school_memberships(),
@@ -133,12 +150,19 @@ impl SchoolNode {
         academic_year: crate::graphql::scalars::AcademicYearScalar,
     ) -> async_graphql::Result<Option<crate::graphql::offer::types::SchoolOfferNode>> {
         let rc = ctx.trellis()?;
-        Ok(offer::may_read(&rc.actor, self.0.id).then_some(
+        let year = academic_year.0;
+        Ok(offer::may_read(&rc.actor, self.0.id).then(|| {
             crate::graphql::offer::types::SchoolOfferNode {
                 school: self.0.id,
-                year: academic_year.0,
-            },
-        ))
+                year,
+                membership: match &self.1 {
+                    Prefetched::Read(list) => {
+                        Prefetched::Read(list.iter().find(|m| m.membership.year == year).cloned())
+                    }
+                    Prefetched::Unread => Prefetched::Unread,
+                },
+            }
+        }))
     }
 
     /// The account that pays for the school. Null unless you may read its billing (its own
@@ -427,7 +451,12 @@ impl PartnershipNode {
         let Some(lead) = rc.loaders.leads().load_one(self.0.id).await? else {
             return Ok(None);
         };
-        Ok(rc.loaders.schools().load_one(lead).await?.map(SchoolNode))
+        Ok(rc
+            .loaders
+            .schools()
+            .load_one(lead)
+            .await?
+            .map(SchoolNode::from))
     }
 
     /// Member schools, by name, with each one's role.
@@ -472,7 +501,11 @@ impl PartnershipNode {
             has_previous_page: page.has_previous_page,
         };
         Ok(connection(page, ListCount(total), |(s, m)| {
-            (m.sort_key.clone(), SchoolNode(s), MemberFields::from(&m))
+            (
+                m.sort_key.clone(),
+                SchoolNode::from(s),
+                MemberFields::from(&m),
+            )
         }))
     }
 

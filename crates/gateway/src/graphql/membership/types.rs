@@ -83,7 +83,7 @@ impl MembershipNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal(format!("membership {} has no school", self.0.id)))
     }
 

@@ -4,6 +4,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use kernel::{AcademicYear, SchoolId};
+use membership::memberships::MembershipWithTier;
 use membership::people::User;
 use offer::{Balance, EntryKey, ItemQuantity, LedgerEntry, OfferItem, ValueLine, ValueStatement};
 
@@ -152,10 +153,12 @@ impl OfferItemQuantityNode {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SchoolOfferNode {
     pub school: SchoolId,
     pub year: AcademicYear,
+    /// The school's membership of the year, when the school was read with its memberships.
+    pub membership: Prefetched<Option<MembershipWithTier>>,
 }
 
 /// What a school's membership gives it in a year.
@@ -173,13 +176,16 @@ impl SchoolOfferNode {
             .schools()
             .load_one(self.school)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal("offer of an unknown school"))
     }
 
     /// The school's membership of the year; null when it has none (or you may not read
     /// memberships).
     async fn membership(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<MembershipNode>> {
+        if let Prefetched::Read(membership) = &self.membership {
+            return Ok(membership.clone().map(MembershipNode::from));
+        }
         let rc = ctx.trellis()?;
         Ok(list_of(rc.loaders.school_memberships(), self.school)
             .await?
@@ -419,7 +425,7 @@ impl OfferLedgerEntryNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal("offer entry of an unknown school"))
     }
 
@@ -505,7 +511,7 @@ impl ValueStatementNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal("value statement of an unknown school"))
     }
 

@@ -41,7 +41,7 @@ pub(super) async fn schools(
     let found = rc.loaders.schools().load_many(ids.iter().copied()).await?;
     Ok(ids
         .iter()
-        .filter_map(|id| found.get(id).cloned().map(SchoolNode))
+        .filter_map(|id| found.get(id).cloned().map(SchoolNode::from))
         .collect())
 }
 
@@ -50,7 +50,7 @@ async fn school(rc: &RequestContext, id: SchoolId) -> async_graphql::Result<Scho
         .schools()
         .load_one(id)
         .await?
-        .map(SchoolNode)
+        .map(SchoolNode::from)
         .ok_or_else(|| internal(format!("school {id} missing from the directory")))
 }
 
@@ -465,7 +465,7 @@ impl ReviewGroupNode {
             found
                 .get(id)
                 .cloned()
-                .map(SchoolNode)
+                .map(SchoolNode::from)
                 .ok_or_else(|| internal(format!("school {id} missing from the directory")))
         };
         grouping::rota(&order)

@@ -43,7 +43,7 @@ impl FeedbackNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal("feedback of an unknown school"))
     }
 

@@ -140,7 +140,7 @@ impl ServiceNode {
             .schools()
             .load_one(id)
             .await?
-            .map(SchoolNode))
+            .map(SchoolNode::from))
     }
 
     /// The team or person delivering, as the catalogue shows it.
@@ -557,7 +557,7 @@ impl BookingNode {
             .schools()
             .load_one(self.0.school_id)
             .await?
-            .map(SchoolNode)
+            .map(SchoolNode::from)
             .ok_or_else(|| internal("booking of an unknown school"))
     }
 
