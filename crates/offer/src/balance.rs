@@ -149,49 +149,57 @@ pub async fn lines_of_schools<C: ConnectionTrait>(
 }
 
 /// What [`read_balances`] reads beside each balance: nothing, or the balance's item.
-trait Beside: Sized {
+pub(crate) trait Beside: Sized {
     /// Whether the statement joins the items.
     const ITEMS: bool;
-    fn read(row: &QueryResult) -> Result<Self, DomainError>;
+    /// How many columns it reads, before the balance's.
+    const COLUMNS: usize;
+    /// What sits beside the balance, from the row's columns at `start..start + COLUMNS`.
+    fn read(row: &QueryResult, start: usize) -> Result<Self, DomainError>;
 }
 
 impl Beside for () {
     const ITEMS: bool = false;
-    fn read(_: &QueryResult) -> Result<Self, DomainError> {
+    const COLUMNS: usize = 0;
+    fn read(_: &QueryResult, _: usize) -> Result<Self, DomainError> {
         Ok(())
     }
 }
 
 impl Beside for OfferItem {
     const ITEMS: bool = true;
-    fn read(row: &QueryResult) -> Result<Self, DomainError> {
-        // The item's columns come first in the row, in the entity's order.
-        Self::from_row(entity::items::Model::decode_at(row, 0)?)
+    const COLUMNS: usize = entity::items::Model::COLUMNS;
+    fn read(row: &QueryResult, start: usize) -> Result<Self, DomainError> {
+        Self::from_row(entity::items::Model::decode_at(row, start)?)
     }
 }
 
-/// The prefix of the item's columns in [`read_balances`]'s rows: not `item_`, whose `id`
+/// The prefix of the item's columns in [`balances_select`]'s rows: not `item_`, whose `id`
 /// would come back as a second `item_id` beside the entitlement's.
 const ITEM_COLUMN: &str = "i_";
 
+/// How many columns [`balances_select`] gives each row after the item's: the school, the
+/// item, `unlimited`, the entry kind, its sum and its count.
+pub(crate) const BALANCE_COLUMNS: usize = 6;
+
 /// The statement behind [`balances_of_schools`] and [`lines_of_schools`]: a row per
-/// (school, item, entry kind) with the kind's sum and count, and for [`OfferItem`] the
-/// item's columns (first, named `i_<column>` and read by position; grouping by the item's
-/// key carries them on both backends).
-async fn read_balances<C: ConnectionTrait, B: Beside>(
-    db: &C,
+/// (school, item, entry kind) with the kind's sum and count, after the item's columns for
+/// [`OfferItem`] (in the entity's order, named `i_<column>`; grouping by the item's key
+/// carries them on both backends). Every column is read by position, so `lead` and `trail`
+/// (column lists ending and starting with a comma, or empty) may pad the row on either side,
+/// as [`crate::overview`]'s `UNION ALL` does. Its parameters are pushed onto `params` in the
+/// order they appear, for SQLite's `?`.
+pub(crate) fn balances_select<B: Beside>(
+    params: &mut Params,
     schools: &[SchoolId],
     year: AcademicYear,
-) -> Result<Vec<(Balance, B)>, DomainError> {
-    if schools.is_empty() {
-        return Ok(Vec::new());
-    }
-    let backend = db.get_database_backend();
-    let mut params = Params::new(backend);
+    lead: &str,
+    trail: &str,
+) -> String {
     // The entries are narrowed by their own school and year as well as by entitlement (the
     // same rows: an entry carries its entitlement's school and year), so PostgreSQL finds
     // them through `idx_offer_ledger_entries_school_year_item` rather than reading the whole
-    // ledger to hash-join it. Pushed in the order they appear, for SQLite's `?`.
+    // ledger to hash-join it.
     let entry_year = params.push(year.start_year());
     let entry_schools = params.list(schools.iter().map(SchoolId::as_uuid));
     let year_param = params.push(year.start_year());
@@ -208,45 +216,90 @@ async fn read_balances<C: ConnectionTrait, B: Beside>(
     } else {
         (String::new(), "", "")
     };
-    let sql = format!(
-        "SELECT {item_columns}en.school_id AS school_id, en.item_id AS item_id, \
+    format!(
+        "SELECT {lead}{item_columns}en.school_id AS school_id, en.item_id AS item_id, \
          en.unlimited AS unlimited, e.kind AS kind, \
-         CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) AS total, COUNT(e.id) AS entries \
+         CAST(COALESCE(SUM(e.quantity), 0) AS BIGINT) AS total, COUNT(e.id) AS entries{trail} \
          FROM offer_entitlements en{item_join} \
          LEFT JOIN offer_ledger_entries e ON e.entitlement_id = en.id \
          AND e.academic_year = {entry_year} AND e.school_id IN ({entry_schools}) \
          WHERE en.academic_year = {year_param} AND en.school_id IN ({school_params}) \
          GROUP BY en.school_id, en.item_id, en.unlimited, e.kind{item_group}"
-    );
-    // A sum too large for BIGINT (only from corrupt rows: inputs are bounded) fails the
-    // statement on either backend; reported as the total it is.
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await
-        .map_err(|e| DomainError::internal(SumError(format!("offer balances: {e}"))))?;
-    let mut by_key: HashMap<(SchoolId, OfferItemId), (Balance, B)> = HashMap::new();
-    for row in rows {
-        let school = SchoolId::from_uuid(row.try_get::<uuid::Uuid>("", "school_id")?);
-        let item = OfferItemId::from_uuid(row.try_get::<uuid::Uuid>("", "item_id")?);
-        let unlimited: bool = row.try_get("", "unlimited")?;
-        let (balance, _) = match by_key.entry((school, item)) {
+    )
+}
+
+/// The balances of a year summed from [`balances_select`]'s rows, one per (school, item),
+/// each with what was read beside it.
+pub(crate) struct Summed<B> {
+    year: AcademicYear,
+    by_key: HashMap<(SchoolId, OfferItemId), (Balance, B)>,
+}
+
+impl<B: Beside> Summed<B> {
+    pub(crate) fn new(year: AcademicYear) -> Self {
+        Self {
+            year,
+            by_key: HashMap::new(),
+        }
+    }
+
+    /// Adds one row whose [`Beside`] columns start at `start` (the balance's follow them).
+    pub(crate) fn add(&mut self, row: &QueryResult, start: usize) -> Result<(), DomainError> {
+        let at = start + B::COLUMNS;
+        let school = SchoolId::from_uuid(row.try_get_by_index::<uuid::Uuid>(at)?);
+        let item = OfferItemId::from_uuid(row.try_get_by_index::<uuid::Uuid>(at + 1)?);
+        let unlimited: bool = row.try_get_by_index(at + 2)?;
+        let (balance, _) = match self.by_key.entry((school, item)) {
             Entry::Occupied(found) => found.into_mut(),
             Entry::Vacant(slot) => slot.insert((
-                Balance::empty(school, item, year, unlimited),
-                B::read(&row)?,
+                Balance::empty(school, item, self.year, unlimited),
+                B::read(row, start)?,
             )),
         };
-        if let Some(kind) = row.try_get::<Option<String>>("", "kind")? {
-            let total: i64 = row.try_get("", "total")?;
-            let count: i64 = row.try_get("", "entries")?;
+        if let Some(kind) = row.try_get_by_index::<Option<String>>(at + 3)? {
+            let total: i64 = row.try_get_by_index(at + 4)?;
+            let count: i64 = row.try_get_by_index(at + 5)?;
             balance.add(
                 stored("entry kind", &kind)?,
                 total,
                 u64::try_from(count).unwrap_or(0),
             )?;
         }
+        Ok(())
     }
-    Ok(by_key.into_values().collect())
+
+    pub(crate) fn into_balances(self) -> impl Iterator<Item = (Balance, B)> {
+        self.by_key.into_values()
+    }
+}
+
+/// A sum too large for BIGINT (only from corrupt rows: inputs are bounded) fails the
+/// statement on either backend; reported as the total it is.
+pub(crate) fn sum_failed(err: &sea_orm::DbErr) -> DomainError {
+    DomainError::internal(SumError(format!("offer balances: {err}")))
+}
+
+/// The balances of `schools` in `year`, each with what [`Beside`] reads: one statement.
+async fn read_balances<C: ConnectionTrait, B: Beside>(
+    db: &C,
+    schools: &[SchoolId],
+    year: AcademicYear,
+) -> Result<Vec<(Balance, B)>, DomainError> {
+    if schools.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let mut params = Params::new(backend);
+    let sql = balances_select::<B>(&mut params, schools, year, "", "");
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await
+        .map_err(|e| sum_failed(&e))?;
+    let mut summed = Summed::<B>::new(year);
+    for row in &rows {
+        summed.add(row, 0)?;
+    }
+    Ok(summed.into_balances().collect())
 }
 
 /// One line of a school's offer: an item and the school's balance on it.
@@ -287,12 +340,15 @@ pub async fn offer_of_school(
 
 /// The order a portal lists an offer in: by item name.
 fn sort_lines(lines: &mut [OfferLine]) {
-    lines.sort_by(|a, b| {
-        a.item
-            .name
-            .cmp(&b.item.name)
-            .then(a.item.id.cmp(&b.item.id))
-    });
+    lines.sort_by(line_order);
+}
+
+/// [`sort_lines`]'s order of two lines: by item name, then item id.
+pub(crate) fn line_order(a: &OfferLine, b: &OfferLine) -> std::cmp::Ordering {
+    a.item
+        .name
+        .cmp(&b.item.name)
+        .then(a.item.id.cmp(&b.item.id))
 }
 
 /// One entitlement's balance, read inside a writer's transaction after taking its lock.

@@ -202,8 +202,7 @@ pub async fn latest_entries_with_recorders(
 ) -> Result<HashMap<(SchoolId, OfferItemId), Vec<RecordedEntry>>, DomainError> {
     let mut out: HashMap<(SchoolId, OfferItemId), Vec<RecordedEntry>> = HashMap::new();
     for row in latest_entry_rows(db, keys, year, limit, true).await? {
-        let entry = LedgerEntry::from_row(entries::Model::decode_at(&row, 0)?)?;
-        let recorder = users::joined_user(&row, entries::Model::COLUMNS)?;
+        let (entry, recorder) = recorded_entry_at(&row, 0, true)?;
         out.entry((entry.school_id, entry.item_id))
             .or_default()
             .push((entry, recorder));
@@ -214,7 +213,7 @@ pub async fn latest_entries_with_recorders(
 /// An entry and the user who recorded it: `None` when Trellis did.
 pub type RecordedEntry = (LedgerEntry, Option<User>);
 
-/// The prefix of the recorder's columns in [`latest_entry_rows`]: they are read by position,
+/// The prefix of the recorder's columns in [`latest_select`]: they are read by position,
 /// but their names must not collide with the entry's own (`id`, `created_at`).
 const RECORDER: &str = "recorder_";
 
@@ -233,15 +232,52 @@ async fn latest_entry_rows(
     }
     let backend = db.get_database_backend();
     let mut params = Params::new(backend);
-    let year_param = params.push(year.start_year());
-    let mut schools: Vec<uuid::Uuid> = keys.iter().map(|(s, _)| s.as_uuid()).collect();
+    let mut schools: Vec<SchoolId> = keys.iter().map(|(s, _)| *s).collect();
     schools.sort();
     schools.dedup();
-    let mut items: Vec<uuid::Uuid> = keys.iter().map(|(_, i)| i.as_uuid()).collect();
+    let mut items: Vec<OfferItemId> = keys.iter().map(|(_, i)| *i).collect();
     items.sort();
     items.dedup();
-    let school_params = params.list(schools);
-    let item_params = params.list(items);
+    let select = latest_select(
+        &mut params,
+        &schools,
+        Some(&items),
+        year,
+        limit,
+        recorders,
+        "",
+    );
+    let sql = format!(
+        "{select} ORDER BY ranked.school_id, ranked.item_id, ranked.created_at DESC, ranked.id DESC"
+    );
+    Ok(db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
+        .await?)
+}
+
+/// The newest `limit` entries of each of `schools`' ledgers in `year` (of `items` only, when
+/// given), unordered: the entry's columns in the entity's order, then with `recorders` the
+/// recorder's (see [`users::joined_columns`]), all read by position, so `lead` (a column
+/// list ending in a comma, or empty) may pad the row in front, as [`crate::overview`]'s
+/// `UNION ALL` does. Its parameters are pushed onto `params` in the order they appear, for
+/// SQLite's `?`.
+pub(crate) fn latest_select(
+    params: &mut Params,
+    schools: &[SchoolId],
+    items: Option<&[OfferItemId]>,
+    year: AcademicYear,
+    limit: u64,
+    recorders: bool,
+    lead: &str,
+) -> String {
+    let year_param = params.push(year.start_year());
+    let school_params = params.list(schools.iter().map(SchoolId::as_uuid));
+    let item_filter = items.map_or_else(String::new, |items| {
+        format!(
+            " AND e.item_id IN ({})",
+            params.list(items.iter().map(OfferItemId::as_uuid))
+        )
+    });
     let limit_param = params.push(i64::try_from(limit).unwrap_or(i64::MAX));
     let (recorder_columns, recorder_join) = if recorders {
         (
@@ -251,22 +287,32 @@ async fn latest_entry_rows(
     } else {
         (String::new(), "")
     };
-    // The entry's columns in the entity's order, then the recorder's: both are read by
-    // position (`DecodeAt`).
     let entry_columns = kernel::persistence::joined_select_list::<entries::Entity>("ranked", "");
-    let sql = format!(
-        "SELECT {entry_columns}{recorder_columns} \
+    format!(
+        "SELECT {lead}{entry_columns}{recorder_columns} \
          FROM (SELECT e.*, ROW_NUMBER() OVER (PARTITION BY e.school_id, e.item_id \
          ORDER BY e.created_at DESC, e.id DESC) AS rank_in_item \
          FROM offer_ledger_entries e WHERE e.academic_year = {year_param} \
-         AND e.school_id IN ({school_params}) AND e.item_id IN ({item_params})) ranked\
+         AND e.school_id IN ({school_params}){item_filter}) ranked\
          {recorder_join} \
-         WHERE ranked.rank_in_item <= {limit_param} \
-         ORDER BY ranked.school_id, ranked.item_id, ranked.created_at DESC, ranked.id DESC"
-    );
-    Ok(db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, params.values))
-        .await?)
+         WHERE ranked.rank_in_item <= {limit_param}"
+    )
+}
+
+/// The entry in `row`'s columns from `start` on, and with `recorders` the user who recorded
+/// it (whose columns follow); without, `None`.
+pub(crate) fn recorded_entry_at(
+    row: &QueryResult,
+    start: usize,
+    recorders: bool,
+) -> Result<RecordedEntry, DomainError> {
+    let entry = LedgerEntry::from_row(entries::Model::decode_at(row, start)?)?;
+    let recorder = if recorders {
+        users::joined_user(row, start + entries::Model::COLUMNS)?
+    } else {
+        None
+    };
+    Ok((entry, recorder))
 }
 
 /// Entries by id, for batch loading (a reversal's usage). Missing ids are absent.

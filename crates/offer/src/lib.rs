@@ -9,6 +9,8 @@
 //! * [`movements`]: usage, reversals, adjustments, cash-in and draw-forward.
 //! * [`entries`] and [`balance`]: the ledger as read back, and each school's entitlement,
 //!   used and remaining computed from it; batch reads for the gateway's loaders.
+//! * [`overview`]: both at once, as a dashboard shows them: each line with the newest
+//!   entries of its ledger, in one statement.
 //! * [`value`]: the value statement — use valued at the traded price of the equivalent
 //!   service.
 //! * [`demo`]: the demo partnership's 2026/27 core offer and some history; [`synthetic`]: a
@@ -33,6 +35,7 @@ mod entity;
 pub mod entries;
 pub mod items;
 pub mod movements;
+pub mod overview;
 pub mod quantities;
 mod support;
 pub mod synthetic;
@@ -56,6 +59,7 @@ pub use movements::{
     NewAdjustment, NewTransfer, NewUsage, adjust, cash_in, draw_forward, record_usage,
     reverse_usage, reverse_usage_part,
 };
+pub use overview::{LineWithLatest, lines_with_latest_entries};
 pub use quantities::{
     Allowance, ItemQuantity, QuantitySetting, RolledForward, quantities_of_items, roll_forward,
     set_quantity,

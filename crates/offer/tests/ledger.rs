@@ -766,6 +766,73 @@ async fn ledger_pages_newest_first_and_batches_in_one_statement(mut db: TestDb) 
         sorted.sort_unstable();
         assert_eq!(names, sorted, "by item name");
     }
+
+    // Both at once, as a dashboard shows them: one statement, each school's lines as
+    // `lines_of_schools` reads them (in the same order), each line with the newest entries
+    // (and their recorders when asked) as `latest_entries_with_recorders` reads them.
+    let schools = [w.alder, w.birch, w.cedar, w.damson];
+    let lines = offer::lines_of_schools(db.conn(), &schools, year())
+        .await
+        .expect("lines");
+    let keys: Vec<_> = lines
+        .values()
+        .flatten()
+        .map(|l| (l.balance.school_id, l.item.id))
+        .collect();
+    // 2 cuts Alder's briefings short, 7 takes all six; 0 asks for the lines alone.
+    for (limit, recorders) in [(2, true), (2, false), (7, true), (0, true)] {
+        counter.reset();
+        let overview =
+            offer::lines_with_latest_entries(db.conn(), &schools, year(), limit, recorders)
+                .await
+                .expect("overview");
+        assert_eq!(counter.get(), 1, "one statement for {limit} rows");
+        let latest = offer::latest_entries_with_recorders(db.conn(), &keys, year(), limit)
+            .await
+            .expect("latest");
+        let mut schools_seen: Vec<_> = overview.keys().copied().collect();
+        let mut schools_expected: Vec<_> = lines.keys().copied().collect();
+        schools_seen.sort();
+        schools_expected.sort();
+        assert_eq!(schools_seen, schools_expected);
+        let mut entries_seen = 0;
+        for (school, list) in &lines {
+            let got: Vec<_> = overview[school].iter().map(|l| &l.line).collect();
+            assert_eq!(got, list.iter().collect::<Vec<_>>(), "{school:?}'s lines");
+            for line in &overview[school] {
+                let expected: Vec<_> = latest
+                    .get(&(*school, line.line.item.id))
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(entry, recorder)| (entry, recorder.filter(|_| recorders)))
+                    .collect();
+                assert_eq!(line.latest, expected, "{school:?}, {}", line.line.item.code);
+                entries_seen += expected.len();
+            }
+        }
+        assert_eq!(entries_seen == 0, limit == 0, "{entries_seen} entries");
+    }
+    let alder = offer::lines_with_latest_entries(db.conn(), &[w.alder], year(), 7, true)
+        .await
+        .expect("overview");
+    let briefings = alder[&w.alder]
+        .iter()
+        .find(|l| l.line.item.id == w.items.briefings)
+        .expect("briefings");
+    assert_eq!(
+        briefings
+            .latest
+            .iter()
+            .map(|(e, _)| e.id)
+            .collect::<Vec<_>>()[..5],
+        newest_first[..],
+        "newest first"
+    );
+    assert!(
+        briefings.latest.iter().any(|(_, r)| r.is_some()),
+        "recorders read"
+    );
 }
 
 async fn value_statement_values_use_per_term(db: TestDb) {

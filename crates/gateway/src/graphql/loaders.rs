@@ -45,7 +45,9 @@ use sea_orm::DatabaseConnection;
 
 use billing::ledger::reports::MembershipFees;
 use kernel::{OfferEntryId, OfferItemId};
-use offer::{Balance, ItemQuantity, LedgerEntry, OfferItem, OfferLine, RecordedEntry};
+use offer::{
+    Balance, ItemQuantity, LedgerEntry, LineWithLatest, OfferItem, OfferLine, RecordedEntry,
+};
 
 use super::batch_scope::BatchScope;
 use super::errors::to_graphql;
@@ -356,6 +358,42 @@ impl Loader<LatestEntriesKey> for OfferLatestEntriesLoader {
     }
 }
 
+/// Each school's offer lines for a year, each with the first page of its ledger: (school,
+/// year, rows, whether to read each entry's recorder). One statement per distinct year, page
+/// size and choice ([`offer::lines_with_latest_entries`]): a dashboard's balances and ledgers
+/// together, where [`OfferLinesLoader`] then [`OfferLatestEntriesLoader`] would cost two.
+#[derive(Debug)]
+pub struct OfferOverviewLoader(DatabaseConnection);
+
+pub type OverviewKey = (SchoolId, AcademicYear, u64, bool);
+
+impl Loader<OverviewKey> for OfferOverviewLoader {
+    type Value = Vec<LineWithLatest>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[OverviewKey]) -> LoadResult<OverviewKey, Self::Value> {
+        let mut groups: HashMap<(AcademicYear, u64, bool), Vec<SchoolId>> = HashMap::new();
+        for (school, year, rows, recorders) in keys {
+            groups
+                .entry((*year, *rows, *recorders))
+                .or_default()
+                .push(*school);
+        }
+        let mut found = HashMap::new();
+        for ((year, rows, recorders), schools) in groups {
+            let lines = offer::lines_with_latest_entries(&self.0, &schools, year, rows, recorders)
+                .await
+                .map_err(to_graphql)?;
+            found.extend(
+                lines
+                    .into_iter()
+                    .map(|(school, lines)| ((school, year, rows, recorders), lines)),
+            );
+        }
+        Ok(found)
+    }
+}
+
 per_year_loader!(
     /// Each school's membership fees for a year (billing), for the value statement.
     MembershipFeesLoader => MembershipFees, billing::ledger::reports::membership_fees_of_schools
@@ -600,6 +638,7 @@ loaders! {
     offer_balances: OfferBalancesLoader(db),
     offer_lines: OfferLinesLoader(db),
     offer_latest_entries: OfferLatestEntriesLoader(db),
+    offer_overview: OfferOverviewLoader(db),
     membership_fees: MembershipFeesLoader(db),
     review_cycles: ReviewCycleLoader(db),
     cycle_participants: CycleParticipantsLoader(db),

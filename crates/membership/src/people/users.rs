@@ -320,6 +320,10 @@ pub fn joined_columns(alias: &str, prefix: &str) -> String {
     kernel::persistence::joined_select_list::<users::Entity>(alias, prefix)
 }
 
+/// How many columns [`joined_columns`] lists: what a statement that pads its rows to a
+/// common width (a `UNION ALL`) must know.
+pub const JOINED_COLUMNS: usize = users::Model::COLUMNS;
+
 /// The user [`joined_columns`] put in `row` from column `start` on (read by position, see
 /// `kernel::persistence::by_position`); `None` when the left join found none.
 pub fn joined_user(row: &QueryResult, start: usize) -> Result<Option<User>, DomainError> {

@@ -264,7 +264,7 @@ impl OfferLedgerEntryPayload {
             .offer_items()
             .load_one(entry.item_id)
             .await?
-            .map(|item| OfferEntitlementNode(offer::OfferLine { item, balance })))
+            .map(|item| OfferEntitlementNode::from(offer::OfferLine { item, balance })))
     }
 
     /// Why nothing changed, each naming the input field and a code; empty when the mutation

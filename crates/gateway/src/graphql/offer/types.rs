@@ -1,12 +1,15 @@
 //! The offer as the API shows it.
 
 use async_graphql::connection::Connection;
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Lookahead, Object, Value as ConstValue};
 use chrono::{DateTime, Utc};
 use kernel::{AcademicYear, SchoolId};
 use membership::memberships::MembershipWithTier;
 use membership::people::User;
-use offer::{Balance, EntryKey, ItemQuantity, LedgerEntry, OfferItem, ValueLine, ValueStatement};
+use offer::{
+    Balance, EntryKey, ItemQuantity, LedgerEntry, LineWithLatest, OfferItem, RecordedEntry,
+    ValueLine, ValueStatement,
+};
 
 use super::enums::{OfferEntryKind, OfferUnit, Term};
 use crate::graphql::access::types::UserNode;
@@ -198,9 +201,67 @@ impl SchoolOfferNode {
     /// left.
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OfferEntitlementNode>> {
         let rc = ctx.trellis()?;
+        // A dashboard shows each item's first page of entries: read the two together.
+        if let Some((rows, recorders)) = first_page_asked(&ctx.look_ahead().field("entries")) {
+            let key = (self.school, self.year, rows, recorders);
+            let lines = list_of(rc.loaders.offer_overview(), key).await?;
+            return Ok(lines
+                .into_iter()
+                .map(|LineWithLatest { line, latest }| {
+                    let page = FirstPage {
+                        rows,
+                        recorders,
+                        entries: latest,
+                    };
+                    OfferEntitlementNode(line, Prefetched::Read(page))
+                })
+                .collect());
+        }
         let lines = list_of(rc.loaders.offer_lines(), (self.school, self.year)).await?;
-        Ok(lines.into_iter().map(OfferEntitlementNode).collect())
+        Ok(lines.into_iter().map(OfferEntitlementNode::from).collect())
     }
+}
+
+/// The rows of the first page of entries that `entries` (every selection of the field, under
+/// whatever alias) asks for, and whether any shows each entry's recorder; `None` when none
+/// asks for a first page, or they ask for pages of different sizes (then each reads its own).
+fn first_page_asked(entries: &Lookahead<'_>) -> Option<(u64, bool)> {
+    let mut asked: Option<(u64, bool)> = None;
+    for field in entries.selection_fields() {
+        let mut first = None;
+        let mut from_start = true;
+        for (name, value) in field.arguments().ok()? {
+            match (name.as_str(), value) {
+                (_, ConstValue::Null) => {}
+                ("first", ConstValue::Number(n)) => {
+                    first = Some(n.as_i64().and_then(|n| i32::try_from(n).ok())?);
+                }
+                // `after`, `before` or `last`: not the first page.
+                _ => from_start = false,
+            }
+        }
+        if !from_start {
+            continue;
+        }
+        // An invalid size reads nothing here; `entries` reports it.
+        let rows = page_args::<EntryKey>(first, None, None, None).ok()?.limit + 1;
+        let recorders = shows_recorders(&Lookahead::from(field));
+        asked = match asked {
+            None => Some((rows, recorders)),
+            Some((same, other)) if same == rows => Some((rows, other || recorders)),
+            Some(_) => return None,
+        };
+    }
+    asked
+}
+
+/// Whether a page of entries shows each entry's recorder.
+fn shows_recorders(page: &Lookahead<'_>) -> bool {
+    page.field("edges")
+        .field("node")
+        .field("recordedBy")
+        .exists()
+        || page.field("nodes").field("recordedBy").exists()
 }
 
 #[derive(Debug)]
@@ -219,7 +280,23 @@ pub type OfferLedgerEntryConnection =
     Connection<String, OfferLedgerEntryNode, EntryCount, NoEdgeFields>;
 
 #[derive(Debug, Clone)]
-pub struct OfferEntitlementNode(pub offer::OfferLine);
+pub struct OfferEntitlementNode(pub offer::OfferLine, pub Prefetched<FirstPage>);
+
+impl From<offer::OfferLine> for OfferEntitlementNode {
+    fn from(line: offer::OfferLine) -> Self {
+        Self(line, Prefetched::Unread)
+    }
+}
+
+/// The first page of a line's ledger, read with the line ([`offer::lines_with_latest_entries`]):
+/// the rows asked for (the page size and one more, which tells whether there is a next page)
+/// and whether each entry's recorder was read (otherwise each is `None`).
+#[derive(Debug, Clone)]
+pub struct FirstPage {
+    rows: u64,
+    recorders: bool,
+    entries: Vec<RecordedEntry>,
+}
 
 impl OfferEntitlementNode {
     const fn balance(&self) -> &Balance {
@@ -310,18 +387,18 @@ impl OfferEntitlementNode {
         let page = if args.after.is_none() && args.before.is_none() && !args.backward {
             // A dashboard's first page: batched across every item shown, each entry's
             // recorder read in the same statement when the page shows it.
-            let look = ctx.look_ahead();
-            let recorders = look
-                .field("edges")
-                .field("node")
-                .field("recordedBy")
-                .exists()
-                || look.field("nodes").field("recordedBy").exists();
-            let mut rows = list_of(
-                rc.loaders.offer_latest_entries(),
-                (b.school_id, b.item_id, b.year, args.limit + 1, recorders),
-            )
-            .await?;
+            let recorders = shows_recorders(&ctx.look_ahead());
+            let asked = args.limit + 1;
+            let mut rows = match &self.1 {
+                // Read with the line, as `SchoolOffer.items` looked ahead.
+                Prefetched::Read(page) if page.rows == asked && (page.recorders || !recorders) => {
+                    page.entries.clone()
+                }
+                _ => {
+                    let key = (b.school_id, b.item_id, b.year, asked, recorders);
+                    list_of(rc.loaders.offer_latest_entries(), key).await?
+                }
+            };
             let limit = usize::try_from(args.limit).unwrap_or(usize::MAX);
             let more = rows.len() > limit;
             rows.truncate(limit);
