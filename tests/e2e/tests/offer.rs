@@ -847,6 +847,12 @@ async fn the_dashboard_reads_each_ledger_with_its_balance(mut db: TestDb) {
         "entries(first: 5) {",
         "more: entries(first: 6) { totalCount } entries(first: 5) {",
     );
+    // Both rewrites took: otherwise a query below would be the dashboard itself again.
+    assert!(
+        by_variable.contains("entries(first: $first)"),
+        "{by_variable}"
+    );
+    assert!(apart.contains("more: entries(first: 6)"), "{apart}");
     let mut costs = Vec::new();
     let mut answers = Vec::new();
     for (query, variables) in [
