@@ -899,6 +899,23 @@ async fn the_dashboard_reads_each_ledger_with_its_balance(mut db: TestDb) {
             .any(|e| e["node"]["recordedBy"]["email"].is_string()),
         "recorders read with the entries: {together}"
     );
+
+    // A page size out of range reads nothing together and is refused, with its code.
+    for first in [0, 101] {
+        let (status, body) = app
+            .gql(
+                Some(&head),
+                &by_variable,
+                json!({ "year": YEAR, "first": first }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            first_code(&body),
+            "BAD_USER_INPUT",
+            "first: {first}: {body}"
+        );
+    }
 }
 
 const ROLL_FORWARD: &str = r"
